@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# First README command: install what a fresh Debian 12 machine lacks, build smmcool, and run
+# the main job on the shipped default (the sudden-quench and isentropic limits of the paper's
+# Fig. 6 case: Bi = 0.5 T, Bf = 0.1 T, Ti = 1..6 K).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo (Rust >= 1.80) is required: install it with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
+
+cargo build --release --locked
+./target/release/smmcool tau --temperature-k 2,3,4,4.6,5
+./target/release/smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --t-initial-k 1:6:0.25
+./target/release/smmcool limits --b-initial-t 1 --b-final-t 0,0.1,0.3,0.5 --minimum

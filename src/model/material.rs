@@ -1,0 +1,196 @@
+//! Materials: a giant spin, its lattice and its Arrhenius relaxation law, with named presets.
+
+use super::{Debye, GiantSpin};
+use crate::error::{require_positive, ParameterError};
+use crate::units::cm1_to_kelvin;
+
+/// The Arrhenius law of the over-barrier relaxation time, tau(T) = tau0 exp(U_b / T) (Eq. 10).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Arrhenius {
+    /// Pre-exponential factor tau0, s.
+    pub tau0_s: f64,
+    /// Effective barrier U_b, K.
+    pub barrier_k: f64,
+}
+
+impl Arrhenius {
+    /// An Arrhenius law with tau0 > 0 s and U_b > 0 K.
+    pub fn new(tau0_s: f64, barrier_k: f64) -> Result<Self, ParameterError> {
+        require_positive("tau0_s", tau0_s)?;
+        require_positive("barrier_k", barrier_k)?;
+        Ok(Self { tau0_s, barrier_k })
+    }
+
+    /// tau(T) in s.
+    pub fn tau_s(&self, t_k: f64) -> f64 {
+        self.tau0_s * (self.barrier_k / t_k).exp()
+    }
+
+    /// The temperature at which tau(T) equals `tau_s`: U_b / ln(tau / tau0). The paper's
+    /// sudden-quench validity bound T_max uses tau = 1 s (4.57 K for Mn12Ac). `None` when
+    /// tau_s <= tau0 (no temperature reaches it).
+    pub fn temperature_for_tau_k(&self, tau_s: f64) -> Option<f64> {
+        let l = (tau_s / self.tau0_s).ln();
+        (l > 0.0).then(|| self.barrier_k / l)
+    }
+}
+
+/// Everything the model needs to know about a compound.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Material {
+    /// Short name (preset key or "custom").
+    pub name: String,
+    /// The giant spin.
+    pub spin: GiantSpin,
+    /// The lattice.
+    pub debye: Debye,
+    /// Over-barrier relaxation law.
+    pub arrhenius: Arrhenius,
+    /// Where the numbers come from.
+    pub source: String,
+}
+
+/// A named parameter set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Preset {
+    /// Key used on the command line and in configs.
+    pub key: &'static str,
+    /// Spin S.
+    pub spin: f64,
+    /// D in cm^-1.
+    pub d_cm1: f64,
+    /// g_par.
+    pub g_par: f64,
+    /// Debye temperature, K.
+    pub debye_temperature_k: f64,
+    /// tau0, s.
+    pub tau0_s: f64,
+    /// U_b, K.
+    pub barrier_k: f64,
+    /// Provenance of every number.
+    pub source: &'static str,
+}
+
+/// The presets. Mn12Ac is the paper's; the derivatives take the Arrhenius parameters from the
+/// ranges the paper quotes (midpoint of the barrier range, geometric midpoint of the tau0 range)
+/// and keep Mn12Ac's S, D, g and theta_D, as the paper does when it calls Mn12Ac representative.
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        key: "mn12ac",
+        spin: 10.0,
+        d_cm1: -0.5,
+        g_par: 2.05,
+        debye_temperature_k: 40.9,
+        tau0_s: 2.1e-7,
+        barrier_k: 70.3,
+        source: "Palii et al., Dalton Trans. 2026 (D6DT00503A): D = -0.5 cm^-1 [ref 4], g_par = 2.05 [ref 8], theta_D = 40.9 K [ref 9], tau0 = 2.1e-7 s and U_b = 70.3 K [ref 4]",
+    },
+    Preset {
+        key: "mn12-naphthalene",
+        spin: 10.0,
+        d_cm1: -0.5,
+        g_par: 2.05,
+        debye_temperature_k: 40.9,
+        tau0_s: 1.0e-7,
+        barrier_k: 57.0,
+        source: "Mn12 naphthalene-carboxylate: U_b = 57 K, midpoint of the 53-61 K the paper quotes [its ref 37]; tau0 = 1e-7 s, geometric midpoint of the family range 1e-8..1e-6 s the paper quotes; S, D, g, theta_D of Mn12Ac",
+    },
+    Preset {
+        key: "mn12-dichloroacetate",
+        spin: 10.0,
+        d_cm1: -0.5,
+        g_par: 2.05,
+        debye_temperature_k: 40.9,
+        tau0_s: 1.0e-7,
+        barrier_k: 25.0,
+        source: "(PPh4)2[Mn12O12(O2CCHCl2)16(H2O)4]: U_b = 25 K, midpoint of the 18-32 K the paper quotes [its ref 38]; tau0 = 1e-7 s, geometric midpoint of the family range 1e-8..1e-6 s; S, D, g, theta_D of Mn12Ac",
+    },
+    Preset {
+        key: "mn12-stearate",
+        spin: 10.0,
+        d_cm1: -0.5,
+        g_par: 2.05,
+        debye_temperature_k: 40.9,
+        tau0_s: 1.0e-6,
+        barrier_k: 61.0,
+        source: "Mn12 stearate (bulk): U_b = 61 K, midpoint of the 60-62 K the paper quotes [its ref 39]; tau0 = 1e-6 s, geometric midpoint of the 1e-8..1e-4 s it quotes; S, D, g, theta_D of Mn12Ac",
+    },
+];
+
+/// Find a preset by key (case-insensitive).
+pub fn preset(key: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.key.eq_ignore_ascii_case(key))
+}
+
+/// Optional overrides of a preset's fields; `None` keeps the preset's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Overrides {
+    /// Spin S.
+    pub spin: Option<f64>,
+    /// D in cm^-1 (exclusive with `d_k`).
+    pub d_cm1: Option<f64>,
+    /// D in K (exclusive with `d_cm1`).
+    pub d_k: Option<f64>,
+    /// g_par.
+    pub g_par: Option<f64>,
+    /// Debye temperature, K.
+    pub debye_temperature_k: Option<f64>,
+    /// Phonon units per molecule (default 1).
+    pub phonon_units: Option<f64>,
+    /// tau0, s.
+    pub tau0_s: Option<f64>,
+    /// U_b, K.
+    pub barrier_k: Option<f64>,
+}
+
+impl Material {
+    /// Build a material from a preset key and overrides, validating every value.
+    pub fn from_preset(key: &str, o: &Overrides) -> Result<Self, ParameterError> {
+        let p = preset(key).ok_or_else(|| {
+            let keys: Vec<_> = PRESETS.iter().map(|p| p.key).collect();
+            ParameterError::new(
+                "material",
+                f64::NAN,
+                format!("unknown preset '{key}'; known presets: {}", keys.join(", ")),
+            )
+        })?;
+        let d_k = match (o.d_cm1, o.d_k) {
+            (Some(_), Some(_)) => {
+                return Err(ParameterError::new(
+                    "d_cm1",
+                    f64::NAN,
+                    "give D either in cm^-1 or in K, not both",
+                ))
+            }
+            (Some(cm1), None) => cm1_to_kelvin(cm1),
+            (None, Some(k)) => k,
+            (None, None) => cm1_to_kelvin(p.d_cm1),
+        };
+        let spin = GiantSpin::new(o.spin.unwrap_or(p.spin), d_k, o.g_par.unwrap_or(p.g_par))?;
+        let debye = Debye::new(
+            o.debye_temperature_k.unwrap_or(p.debye_temperature_k),
+            o.phonon_units.unwrap_or(1.0),
+        )?;
+        let arrhenius = Arrhenius::new(
+            o.tau0_s.unwrap_or(p.tau0_s),
+            o.barrier_k.unwrap_or(p.barrier_k),
+        )?;
+        let changed = *o != Overrides::default();
+        Ok(Self {
+            name: if changed {
+                format!("{} (modified)", p.key)
+            } else {
+                p.key.to_string()
+            },
+            spin,
+            debye,
+            arrhenius,
+            source: p.source.to_string(),
+        })
+    }
+
+    /// The paper's Mn12Ac.
+    pub fn mn12ac() -> Self {
+        Self::from_preset("mn12ac", &Overrides::default()).expect("the built-in preset is valid")
+    }
+}

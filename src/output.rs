@@ -1,0 +1,307 @@
+//! The commands' work and their output: a readable table, or one JSON document with units in
+//! every key.
+
+use crate::cli::{LevelsArgs, LimitsArgs, TauArgs};
+use crate::UserError;
+use serde_json::{json, Value};
+use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
+use smmcool::model::PRESETS;
+use std::io::Write;
+
+fn flat(v: &[Vec<f64>]) -> Vec<f64> {
+    v.iter().flatten().copied().collect()
+}
+
+fn write_json(out: &mut impl Write, v: &Value) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn require_some(what: &str, v: &[f64]) -> anyhow::Result<()> {
+    if v.is_empty() {
+        return Err(UserError(format!("{what} needs at least one value")).into());
+    }
+    Ok(())
+}
+
+/// `smmcool levels`.
+pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let fields = flat(&args.field_t);
+    require_some("--field-t", &fields)?;
+    let mat = args.material.material()?;
+    let spin = mat.spin;
+    let n = spin.n_levels();
+    let rows: Vec<(f64, Vec<f64>)> = fields
+        .iter()
+        .map(|&b| {
+            let e = spin.energies(b);
+            let g = e.iter().copied().fold(f64::INFINITY, f64::min);
+            (b, e.iter().map(|x| x - g).collect())
+        })
+        .collect();
+    if args.json {
+        let records: Vec<Value> = rows
+            .iter()
+            .map(|(b, rel)| {
+                json!({
+                    "field_t": b,
+                    "m": (0..n).map(|i| spin.m(i)).collect::<Vec<_>>(),
+                    "energy_k": spin.energies(*b),
+                    "energy_above_ground_k": rel,
+                })
+            })
+            .collect();
+        return write_json(
+            out,
+            &json!({"material": mat.name, "reference": "energy_above_ground_k is E_M - E_ground (the paper's Fig. 2)", "levels": records}),
+        );
+    }
+    writeln!(
+        out,
+        "# {}: E_M(B) - E_ground in K (rows M, columns B in T)",
+        mat.name
+    )?;
+    write!(out, "{:>6}", "M")?;
+    for (b, _) in &rows {
+        write!(out, " {:>10}", format!("{b:.4} T"))?;
+    }
+    writeln!(out)?;
+    for i in 0..n {
+        write!(out, "{:>6}", spin.m(i))?;
+        for (_, rel) in &rows {
+            write!(out, " {:>10.4}", rel[i])?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `smmcool tau`.
+pub fn tau(args: &TauArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let temps = flat(&args.temperature_k);
+    require_some("--temperature-k", &temps)?;
+    smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
+    let mat = args.material.material()?;
+    let model = args.rates.rate_model(&mat)?;
+    let t_max = mat.arrhenius.temperature_for_tau_k(args.tau_threshold_s);
+    let mut rows = Vec::new();
+    for &t in &temps {
+        rows.push((
+            t,
+            mat.arrhenius.tau_s(t),
+            model.tau_model_s(t)?,
+            model.kappa(t)?,
+        ));
+    }
+    if args.json {
+        let recs: Vec<Value> = rows
+            .iter()
+            .map(|(t, ta, tm, k)| {
+                json!({"temperature_k": t, "tau_arrhenius_s": ta, "tau_model_s": tm, "kappa_per_s_k3": k})
+            })
+            .collect();
+        return write_json(
+            out,
+            &json!({
+                "material": mat.name,
+                "tau0_s": mat.arrhenius.tau0_s,
+                "barrier_k": mat.arrhenius.barrier_k,
+                "kappa_scaling": format!("{:?}", model.scaling()),
+                "tau_threshold_s": args.tau_threshold_s,
+                "t_max_k": t_max,
+                "records": recs,
+            }),
+        );
+    }
+    writeln!(
+        out,
+        "# {}: tau0 = {:e} s, U_b = {} K, kappa scaling {:?}",
+        mat.name,
+        mat.arrhenius.tau0_s,
+        mat.arrhenius.barrier_k,
+        model.scaling()
+    )?;
+    writeln!(
+        out,
+        "{:>10} {:>16} {:>16} {:>16}",
+        "T (K)", "tau_Arrh (s)", "tau_model (s)", "kappa (1/s/K^3)"
+    )?;
+    for (t, ta, tm, k) in rows {
+        writeln!(out, "{t:>10.4} {ta:>16.6e} {tm:>16.6e} {k:>16.6e}")?;
+    }
+    match t_max {
+        Some(t) => writeln!(
+            out,
+            "T_max where tau = {} s (sudden quench valid below): {t:.4} K",
+            args.tau_threshold_s
+        )?,
+        None => writeln!(
+            out,
+            "no temperature gives tau = {} s (it is below tau0)",
+            args.tau_threshold_s
+        )?,
+    }
+    Ok(())
+}
+
+/// `smmcool limits`.
+pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let mat = args.material.material()?;
+    let b_finals = flat(&args.b_final_t);
+    require_some("--b-final-t", &b_finals)?;
+    if args.minimum {
+        let range = args.search_range()?;
+        let mut recs = Vec::new();
+        for &bf in &b_finals {
+            let s = minimum_delta_t(
+                &mat.spin,
+                &mat.debye,
+                args.b_initial_t,
+                bf,
+                Limit::Sudden,
+                range,
+            )?;
+            let q = minimum_delta_t(
+                &mat.spin,
+                &mat.debye,
+                args.b_initial_t,
+                bf,
+                Limit::Isentropic,
+                range,
+            )?;
+            recs.push((bf, s, q));
+        }
+        if args.json {
+            let v: Vec<Value> = recs
+                .iter()
+                .map(|(bf, s, q)| {
+                    json!({
+                        "b_initial_t": args.b_initial_t,
+                        "b_final_t": bf,
+                        "sudden_delta_t_min_k": s.map(|x| x.1),
+                        "sudden_t_initial_at_min_k": s.map(|x| x.0),
+                        "isentropic_delta_t_min_k": q.map(|x| x.1),
+                        "isentropic_t_initial_at_min_k": q.map(|x| x.0),
+                    })
+                })
+                .collect();
+            return write_json(
+                out,
+                &json!({"material": mat.name, "search_range_k": [range.0, range.1], "minima": v}),
+            );
+        }
+        writeln!(
+            out,
+            "# {}: Bi = {} T; minimum of Delta T = Tf - Ti over Ti in [{}, {}] K",
+            mat.name, args.b_initial_t, range.0, range.1
+        )?;
+        writeln!(
+            out,
+            "{:>8} {:>16} {:>16} {:>18} {:>18}",
+            "Bf (T)", "sudden dTmin(K)", "at Ti (K)", "isentr. dTmin(K)", "at Ti (K)"
+        )?;
+        let cell = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v:.6}"));
+        for (bf, s, q) in recs {
+            writeln!(
+                out,
+                "{bf:>8} {:>16} {:>16} {:>18} {:>18}",
+                cell(s.map(|x| x.1)),
+                cell(s.map(|x| x.0)),
+                cell(q.map(|x| x.1)),
+                cell(q.map(|x| x.0))
+            )?;
+        }
+        return Ok(());
+    }
+    let tis = flat(&args.t_initial_k);
+    require_some("--t-initial-k", &tis)?;
+    let mut recs = Vec::new();
+    for &bf in &b_finals {
+        for &ti in &tis {
+            let fc = FieldChange {
+                spin: &mat.spin,
+                debye: &mat.debye,
+                b_initial_t: args.b_initial_t,
+                b_final_t: bf,
+                t_initial_k: ti,
+            };
+            let sudden = fc.sudden_final_k()?;
+            let isen = fc.isentropic_final()?;
+            recs.push((bf, ti, sudden, isen.t_final_k(), isen.note(bf)));
+        }
+    }
+    if args.json {
+        let v: Vec<Value> = recs
+            .iter()
+            .map(|(bf, ti, s, q, note)| {
+                let mut r = json!({
+                    "b_initial_t": args.b_initial_t,
+                    "b_final_t": bf,
+                    "t_initial_k": ti,
+                    "t_final_sudden_k": s,
+                    "delta_t_sudden_k": s - ti,
+                    "t_final_isentropic_k": q,
+                    "delta_t_isentropic_k": q.map(|q| q - ti),
+                });
+                if let Some(n) = note {
+                    r["note"] = json!(n);
+                }
+                r
+            })
+            .collect();
+        return write_json(out, &json!({"material": mat.name, "records": v}));
+    }
+    writeln!(
+        out,
+        "# {}: Bi = {} T; sudden quench (Eq. 9) and isentropic process (Eq. 11)",
+        mat.name, args.b_initial_t
+    )?;
+    writeln!(
+        out,
+        "{:>8} {:>10} {:>14} {:>14} {:>16} {:>16}",
+        "Bf (T)", "Ti (K)", "Tf sudden (K)", "dT sudden (K)", "Tf isentr. (K)", "dT isentr. (K)"
+    )?;
+    let mut notes = Vec::new();
+    for (bf, ti, s, q, note) in recs {
+        let (qa, qb) = match q {
+            Some(q) => (format!("{q:.6}"), format!("{:.6}", q - ti)),
+            None => ("no solution*".to_string(), "-".to_string()),
+        };
+        writeln!(
+            out,
+            "{bf:>8} {ti:>10.4} {s:>14.6} {:>14.6} {qa:>16} {qb:>16}",
+            s - ti
+        )?;
+        if let Some(n) = note {
+            notes.push(format!("Ti = {ti} K: {n}"));
+        }
+    }
+    for n in notes {
+        writeln!(out, "* {n}")?;
+    }
+    Ok(())
+}
+
+/// `smmcool presets`.
+pub fn presets(json_out: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    if json_out {
+        let v: Vec<Value> = PRESETS
+            .iter()
+            .map(|p| {
+                json!({"name": p.key, "spin": p.spin, "d_cm1": p.d_cm1, "g_par": p.g_par,
+                "debye_temperature_k": p.debye_temperature_k, "tau0_s": p.tau0_s,
+                "barrier_k": p.barrier_k, "source": p.source})
+            })
+            .collect();
+        return write_json(out, &json!({"presets": v}));
+    }
+    for p in PRESETS {
+        writeln!(
+            out,
+            "{:<22} S = {}, D = {} cm^-1, g_par = {}, theta_D = {} K, tau0 = {:e} s, U_b = {} K\n{:<22} source: {}",
+            p.key, p.spin, p.d_cm1, p.g_par, p.debye_temperature_k, p.tau0_s, p.barrier_k, "", p.source
+        )?;
+    }
+    Ok(())
+}

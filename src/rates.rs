@@ -1,0 +1,235 @@
+//! Spin-phonon transition rates (physics.md section 5).
+//!
+//! W(M -> M') = kappa(T) c s(M -> M') f(E_M' - E_M, T) for Delta M = +-1 (c = 1) and +-2
+//! (c = 12/32), with the Leuenberger-Loss spin factors
+//!   s(M -> M+1) = (S-M)(S+M+1)(2M+1)^2,        s(M -> M-1) = (S+M)(S-M+1)(2M-1)^2,
+//!   s(M -> M+2) = (S-M)(S+M+1)(S-M-1)(S+M+2), s(M -> M-2) = (S+M)(S-M+1)(S+M-1)(S-M+2),
+//! and the one-phonon Bose factor f(dE, T) = dE^3 / (exp(dE/T) - 1), which obeys detailed
+//! balance f(dE)/f(-dE) = exp(-dE/T) at the phonon temperature and tends to dE^2 T as dE -> 0.
+//!
+//! The scale kappa(T) (units 1/(s K^3)) is, by default, chosen at every temperature so that the
+//! slowest relaxation time of the zero-field rate matrix equals the Arrhenius law
+//! tau(T) = tau0 exp(U_b/T) (paper Eq. 10, Fig. 3): "Arrhenius-scaled" rates.
+
+use crate::error::{require_positive, NumericsError, ParameterError};
+use crate::model::{Arrhenius, GiantSpin};
+use crate::slowmode::{slow_mode, SlowMode};
+use nalgebra::DMatrix;
+
+/// x / (exp(x) - 1), continuous at x = 0 (value 1), exact in double precision everywhere.
+pub fn bose_ratio(x: f64) -> f64 {
+    if x.abs() < 1e-5 {
+        // Series 1 - x/2 + x^2/12 - x^4/720: error below 1e-22 here.
+        1.0 - x / 2.0 + x * x / 12.0
+    } else {
+        x / x.exp_m1()
+    }
+}
+
+/// The one-phonon factor f(dE, T) = dE^3/(exp(dE/T) - 1) in K^3, written as
+/// dE^2 T * x/(e^x - 1) with x = dE/T so that dE -> 0 is no 0/0.
+pub fn bose_factor(de_k: f64, t_k: f64) -> f64 {
+    de_k * de_k * t_k * bose_ratio(de_k / t_k)
+}
+
+/// f and its temperature derivative df/dT = (f/T) * x/(1 - exp(-x)), x = dE/T.
+pub fn bose_factor_and_dt(de_k: f64, t_k: f64) -> (f64, f64) {
+    let x = de_k / t_k;
+    let f = de_k * de_k * t_k * bose_ratio(x);
+    // x/(1 - e^-x) = bose_ratio(-x).
+    (f, f / t_k * bose_ratio(-x))
+}
+
+/// One allowed transition with its temperature-independent weight c s(M -> M').
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    /// Level index of the initial state.
+    pub from: usize,
+    /// Level index of the final state.
+    pub to: usize,
+    /// c s(M -> M').
+    pub weight: f64,
+}
+
+/// The Delta M = +-1, +-2 transitions of a giant spin with their weights.
+pub fn transitions(spin: &GiantSpin) -> Vec<Transition> {
+    let s = spin.spin();
+    let n = spin.n_levels();
+    let mut out = Vec::with_capacity(4 * n);
+    for from in 0..n {
+        let m = spin.m(from);
+        let up1 = (s - m) * (s + m + 1.0) * (2.0 * m + 1.0).powi(2);
+        let dn1 = (s + m) * (s - m + 1.0) * (2.0 * m - 1.0).powi(2);
+        let up2 = (s - m) * (s + m + 1.0) * (s - m - 1.0) * (s + m + 2.0);
+        let dn2 = (s + m) * (s - m + 1.0) * (s + m - 1.0) * (s - m + 2.0);
+        let c2 = 12.0 / 32.0;
+        for (to, w) in [
+            (from as isize + 1, up1),
+            (from as isize - 1, dn1),
+            (from as isize + 2, c2 * up2),
+            (from as isize - 2, c2 * dn2),
+        ] {
+            if to >= 0 && (to as usize) < n && w > 0.0 {
+                out.push(Transition {
+                    from,
+                    to: to as usize,
+                    weight: w,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// How the rate scale kappa(T) is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KappaScaling {
+    /// kappa(T) chosen at every T so that the slowest zero-field relaxation time is tau0 exp(U_b/T).
+    Arrhenius,
+    /// kappa fixed, calibrated so that the slowest zero-field relaxation time at `reference_k`
+    /// equals the Arrhenius tau there; away from it the model's own barrier shows.
+    Constant {
+        /// Calibration temperature, K.
+        reference_k: f64,
+    },
+    /// kappa given directly, in 1/(s K^3) (e.g. from density and sound velocity).
+    Absolute {
+        /// kappa, 1/(s K^3).
+        kappa_per_s_k3: f64,
+    },
+}
+
+impl KappaScaling {
+    /// Validate the scaling's own numbers.
+    pub fn validate(&self) -> Result<(), ParameterError> {
+        match *self {
+            KappaScaling::Arrhenius => Ok(()),
+            KappaScaling::Constant { reference_k } => {
+                require_positive("kappa_reference_k", reference_k).map(|_| ())
+            }
+            KappaScaling::Absolute { kappa_per_s_k3 } => {
+                require_positive("kappa_per_s_k3", kappa_per_s_k3).map(|_| ())
+            }
+        }
+    }
+}
+
+/// Scaled spin-phonon rates of a material.
+#[derive(Debug, Clone)]
+pub struct RateModel {
+    spin: GiantSpin,
+    arrhenius: Arrhenius,
+    scaling: KappaScaling,
+    transitions: Vec<Transition>,
+}
+
+impl RateModel {
+    /// A rate model for `spin` with `arrhenius` law and `scaling`.
+    pub fn new(
+        spin: GiantSpin,
+        arrhenius: Arrhenius,
+        scaling: KappaScaling,
+    ) -> Result<Self, ParameterError> {
+        scaling.validate()?;
+        Ok(Self {
+            spin,
+            arrhenius,
+            scaling,
+            transitions: transitions(&spin),
+        })
+    }
+
+    /// The spin.
+    pub fn spin(&self) -> &GiantSpin {
+        &self.spin
+    }
+
+    /// The transitions.
+    pub fn transitions(&self) -> &[Transition] {
+        &self.transitions
+    }
+
+    /// The scaling rule.
+    pub fn scaling(&self) -> KappaScaling {
+        self.scaling
+    }
+
+    /// Rate matrix with kappa = 1 (units K^3): `w[(to, from)]` is the rate from -> to, the
+    /// diagonal holds minus the total outgoing rate, so dn/dt = kappa W n.
+    pub fn unscaled_matrix(&self, field_t: f64, t_k: f64) -> DMatrix<f64> {
+        let n = self.spin.n_levels();
+        let e = self.spin.energies(field_t);
+        let mut w = DMatrix::zeros(n, n);
+        for tr in &self.transitions {
+            let r = tr.weight * bose_factor(e[tr.to] - e[tr.from], t_k);
+            w[(tr.to, tr.from)] += r;
+            w[(tr.from, tr.from)] -= r;
+        }
+        w
+    }
+
+    /// The slow (over-barrier) mode of the unscaled matrix at (B, T); `None` when the field
+    /// leaves a single well (no barrier).
+    pub fn unscaled_slow_mode(
+        &self,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<Option<SlowMode>, NumericsError> {
+        require_positive("temperature_k", t_k)?;
+        if field_t.abs() >= self.spin.bistability_field_t() {
+            return Ok(None);
+        }
+        let w = self.unscaled_matrix(field_t, t_k);
+        let n = self.spin.n_levels();
+        slow_mode(&w, 0, n - 1).map(Some).map_err(|e| match e {
+            NumericsError::NoSpectralGap { .. } => NumericsError::NoSpectralGap {
+                field_t,
+                temperature_k: t_k,
+            },
+            other => other,
+        })
+    }
+
+    /// Slowest relaxation rate of the unscaled zero-field matrix, K^3.
+    pub fn unscaled_lambda1_zero_field(&self, t_k: f64) -> Result<f64, NumericsError> {
+        let mode = self.unscaled_slow_mode(0.0, t_k)?.ok_or_else(|| {
+            NumericsError::Parameter(ParameterError::new(
+                "d_k",
+                self.spin.d_k(),
+                "the Arrhenius calibration needs an easy-axis spin (D < 0, S >= 1) with a barrier",
+            ))
+        })?;
+        let l = mode.lambda1_per_s;
+        if !(l.is_finite() && l > 1e-290) {
+            return Err(NumericsError::RateUnderflow {
+                temperature_k: t_k,
+                lambda1_per_s: l,
+            });
+        }
+        Ok(l)
+    }
+
+    /// kappa(T) in 1/(s K^3).
+    pub fn kappa(&self, t_k: f64) -> Result<f64, NumericsError> {
+        match self.scaling {
+            KappaScaling::Arrhenius => {
+                Ok(1.0 / (self.arrhenius.tau_s(t_k) * self.unscaled_lambda1_zero_field(t_k)?))
+            }
+            KappaScaling::Constant { reference_k } => Ok(1.0
+                / (self.arrhenius.tau_s(reference_k)
+                    * self.unscaled_lambda1_zero_field(reference_k)?)),
+            KappaScaling::Absolute { kappa_per_s_k3 } => Ok(kappa_per_s_k3),
+        }
+    }
+
+    /// The model's slowest zero-field relaxation time 1/(kappa lambda1) in s. Equal to the
+    /// Arrhenius tau for Arrhenius scaling (up to rounding); the model's own law otherwise.
+    pub fn tau_model_s(&self, t_k: f64) -> Result<f64, NumericsError> {
+        Ok(1.0 / (self.kappa(t_k)? * self.unscaled_lambda1_zero_field(t_k)?))
+    }
+
+    /// The scaled rate matrix kappa(T) W(B, T), 1/s.
+    pub fn matrix(&self, field_t: f64, t_k: f64) -> Result<DMatrix<f64>, NumericsError> {
+        Ok(self.unscaled_matrix(field_t, t_k) * self.kappa(t_k)?)
+    }
+}

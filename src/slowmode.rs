@@ -1,0 +1,212 @@
+//! The slow over-barrier mode of a two-well master equation, to full relative precision at any
+//! temperature (physics.md sections 5-6).
+//!
+//! # Why not an eigenvalue solver
+//! The rates of the Mn12Ac chain span ~1e8 1/s (intra-well) down to ~1e-9 1/s (over the barrier)
+//! at 2 K. A dense eigenvalue solver has an absolute error of about eps * ||W||, i.e. ~1e-8 1/s,
+//! which is the size of the slowest rate itself below about 3 K: its answer is noise there.
+//!
+//! # The method
+//! Split the states into the two well bottoms {a, b} and the rest r. With -W = [[P, -Q], [-R, G]]
+//! (G a nonsingular M-matrix) the eigenvalues lambda < min eig(G) of -W are the roots of the 2x2
+//! Schur complement S(lambda) = P - lambda - Q (G - lambda)^-1 R. Because the columns of W sum to
+//! zero, S(lambda) can be written with positive quantities only:
+//!   S = [[h_ba - lambda m_a, -h_ab], [-h_ba, h_ab - lambda m_b]],
+//!   h_ba = W_ba + [Q (G - lambda)^-1 R]_ba,  m_a = 1 + 1^T (G - lambda)^-1 R_a,
+//! and det S = lambda (lambda m_a m_b - m_b h_ba - m_a h_ab), so the slow rate is the fixed point
+//!   lambda1 = h_ba(lambda1)/m_a(lambda1) + h_ab(lambda1)/m_b(lambda1).
+//! (G - lambda)^-1 is the Neumann series sum_k lambda^k G^-(k+1) (all terms positive; its ratio is
+//! lambda1/lambda2, tiny), and G^-1 is applied through a GTH-style LU factorization whose pivots
+//! are sums of outgoing rates, never differences. Every operation adds, multiplies or divides
+//! positive numbers, so lambda1 keeps full relative precision at any temperature; the fixed-point
+//! iteration contracts by ~lambda1/lambda2 per step. At lambda = 0 the two terms are the
+//! mean-first-passage (committor) escape rates; the iteration adds the exact correction.
+
+use crate::error::NumericsError;
+use nalgebra::DMatrix;
+
+/// The slow mode: lambda1 and its split into the two escape rates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowMode {
+    /// Slowest non-zero relaxation rate (units of the matrix, 1/s for a scaled matrix).
+    pub lambda1_per_s: f64,
+    /// Escape rate out of the well of bottom `a`, h_ba/m_a (k_LR = lambda1 P_R).
+    pub escape_a_per_s: f64,
+    /// Escape rate out of the well of bottom `b`, h_ab/m_b (k_RL = lambda1 P_L).
+    pub escape_b_per_s: f64,
+    /// Fixed-point iterations used.
+    pub iterations: usize,
+}
+
+/// LU factors of a column-diagonally-dominant M-matrix, computed GTH-style.
+///
+/// The matrix is given by the magnitudes of its off-diagonal entries and its column excesses
+/// (diagonal minus the off-diagonal magnitudes of the column, >= 0); the pivots are formed as
+/// sums of these, so no cancellation occurs.
+#[derive(Debug, Clone)]
+pub struct MMatrixLu {
+    m: usize,
+    /// Row-major: strictly lower part holds the multipliers l_ik >= 0, strictly upper the
+    /// magnitudes |u_kj|.
+    f: Vec<f64>,
+    pivots: Vec<f64>,
+}
+
+impl MMatrixLu {
+    /// Factor the M-matrix with off-diagonal magnitudes `off[i*m + j]` (i != j; the diagonal
+    /// entries of `off` are ignored) and column excesses `excess`. `None` if a pivot vanishes
+    /// (singular).
+    pub fn factor(m: usize, mut off: Vec<f64>, mut excess: Vec<f64>) -> Option<Self> {
+        let mut pivots = vec![0.0; m];
+        for k in 0..m {
+            let p = excess[k] + (k + 1..m).map(|i| off[i * m + k]).sum::<f64>();
+            if !(p > 0.0 && p.is_finite()) {
+                return None;
+            }
+            pivots[k] = p;
+            for i in k + 1..m {
+                let l = off[i * m + k] / p;
+                off[i * m + k] = l;
+                if l == 0.0 {
+                    continue;
+                }
+                for j in k + 1..m {
+                    if j != i {
+                        off[i * m + j] += l * off[k * m + j];
+                    }
+                }
+            }
+            let ek = excess[k];
+            if ek > 0.0 {
+                for j in k + 1..m {
+                    excess[j] += off[k * m + j] * ek / p;
+                }
+            }
+        }
+        Some(Self { m, f: off, pivots })
+    }
+
+    /// Solve A x = rhs in place for rhs >= 0 (the result is >= 0).
+    pub fn solve_in_place(&self, x: &mut [f64]) {
+        let m = self.m;
+        for k in 0..m {
+            let xk = x[k];
+            if xk != 0.0 {
+                for (i, xi) in x.iter_mut().enumerate().skip(k + 1) {
+                    *xi += self.f[i * m + k] * xk;
+                }
+            }
+        }
+        for k in (0..m).rev() {
+            let s: f64 = (k + 1..m).map(|j| self.f[k * m + j] * x[j]).sum();
+            x[k] = (x[k] + s) / self.pivots[k];
+        }
+    }
+}
+
+/// The slow mode of the generator `w` (w[(i, j)] = rate j -> i for i != j; the diagonal is not
+/// read) whose wells have their bottoms at states `a` and `b`.
+pub fn slow_mode(w: &DMatrix<f64>, a: usize, b: usize) -> Result<SlowMode, NumericsError> {
+    let n = w.nrows();
+    let rest: Vec<usize> = (0..n).filter(|&i| i != a && i != b).collect();
+    let m = rest.len();
+    let mut off = vec![0.0; m * m];
+    let mut excess = vec![0.0; m];
+    let (mut ra, mut rb, mut qa, mut qb) = (vec![0.0; m], vec![0.0; m], vec![0.0; m], vec![0.0; m]);
+    for (rj, &j) in rest.iter().enumerate() {
+        for (ri, &i) in rest.iter().enumerate() {
+            if ri != rj {
+                off[ri * m + rj] = w[(i, j)];
+            }
+        }
+        qa[rj] = w[(a, j)];
+        qb[rj] = w[(b, j)];
+        excess[rj] = qa[rj] + qb[rj];
+        ra[rj] = w[(j, a)];
+        rb[rj] = w[(j, b)];
+    }
+    let gap = NumericsError::NoSpectralGap {
+        field_t: f64::NAN,
+        temperature_k: f64::NAN,
+    };
+    let lu = MMatrixLu::factor(m, off, excess).ok_or_else(|| gap.clone())?;
+    // (G - lambda)^-1 r as a Neumann series of positive terms.
+    let resolvent = |r: &[f64], lambda: f64| -> Option<Vec<f64>> {
+        let mut term = r.to_vec();
+        lu.solve_in_place(&mut term);
+        let mut sum = term.clone();
+        let mut prev = term.iter().sum::<f64>();
+        for _ in 0..400 {
+            if lambda == 0.0 || prev == 0.0 {
+                return Some(sum);
+            }
+            for t in term.iter_mut() {
+                *t *= lambda;
+            }
+            lu.solve_in_place(&mut term);
+            let now: f64 = term.iter().sum();
+            if now.partial_cmp(&prev) != Some(std::cmp::Ordering::Less) {
+                return None;
+            }
+            for (s, t) in sum.iter_mut().zip(&term) {
+                *s += t;
+            }
+            if now <= 1e-18 * sum.iter().sum::<f64>() {
+                return Some(sum);
+            }
+            prev = now;
+        }
+        None
+    };
+    let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(x, y)| x * y).sum::<f64>();
+    // F(lambda) = h_ba/m_a + h_ab/m_b and its two terms; None past the spectral gap.
+    let eval = |lambda: f64| -> Option<(f64, f64)> {
+        let xa = resolvent(&ra, lambda)?;
+        let xb = resolvent(&rb, lambda)?;
+        let esc_a = (w[(b, a)] + dot(&qb, &xa)) / (1.0 + xa.iter().sum::<f64>());
+        let esc_b = (w[(a, b)] + dot(&qa, &xb)) / (1.0 + xb.iter().sum::<f64>());
+        (esc_a + esc_b).is_finite().then_some((esc_a, esc_b))
+    };
+    // Fixed-point steps contract by ~lambda1/lambda2 (a few steps when the time scales are
+    // separated); when they contract poorly (barrier comparable to T), secant steps on
+    // phi(lambda) = lambda - F(lambda) take over.
+    let (mut x_prev, mut phi_prev) = (0.0, f64::NAN);
+    let mut x = 0.0;
+    let mut last_step = f64::INFINITY;
+    let mut secant = false;
+    for it in 1..=200 {
+        let (esc_a, esc_b) = eval(x).ok_or_else(|| gap.clone())?;
+        let f = esc_a + esc_b;
+        let phi = x - f;
+        if (f - x).abs() <= 4.0 * f64::EPSILON * f || f == 0.0 {
+            return Ok(SlowMode {
+                lambda1_per_s: f,
+                escape_a_per_s: esc_a,
+                escape_b_per_s: esc_b,
+                iterations: it,
+            });
+        }
+        let mut next = if secant && (phi - phi_prev).abs() > 0.0 {
+            x - phi * (x - x_prev) / (phi - phi_prev)
+        } else {
+            f
+        };
+        let step = (next - x).abs();
+        if it >= 3 && step > 0.1 * last_step {
+            secant = true;
+        }
+        // Keep the iterate inside the spectral gap: back off towards x if F is undefined there.
+        let mut tries = 0;
+        while next.is_nan() || next <= 0.0 || eval(next).is_none() {
+            next = 0.5 * (x + next.max(0.0));
+            tries += 1;
+            if tries > 60 {
+                return Err(gap);
+            }
+        }
+        last_step = step;
+        (x_prev, phi_prev) = (x, phi);
+        x = next;
+    }
+    Err(gap)
+}

@@ -1,0 +1,288 @@
+//! The command line: JSON documents with units in their keys, tables, and exit code 2 with one
+//! line naming the flag, the value and what is allowed on bad input.
+
+#![allow(clippy::excessive_precision)] // reference values are quoted with all the digits computed
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_smmcool"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
+}
+
+#[test]
+fn tau_json_has_t_max_and_both_taus() {
+    let v = json(&["tau", "--temperature-k", "2,3,4.6", "--json"]);
+    let t_max = v["t_max_k"].as_f64().unwrap();
+    assert!((t_max - 4.572_013_281_856).abs() < 1e-9);
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 3);
+    for r in recs {
+        let a = r["tau_arrhenius_s"].as_f64().unwrap();
+        let m = r["tau_model_s"].as_f64().unwrap();
+        let t = r["temperature_k"].as_f64().unwrap();
+        assert!((a / (2.1e-7 * (70.3 / t).exp()) - 1.0).abs() < 1e-14);
+        assert!((m / a - 1.0).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn limits_json_records_with_null_and_note_where_no_isentropic_solution() {
+    let v = json(&[
+        "limits",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0.1,0",
+        "--t-initial-k",
+        "2:4:1",
+        "--json",
+    ]);
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 6);
+    let r = &recs[2];
+    assert_eq!(r["t_initial_k"].as_f64(), Some(4.0));
+    assert!((r["t_final_sudden_k"].as_f64().unwrap() - 2.333_807_500_970_54).abs() < 1e-10);
+    assert!((r["t_final_isentropic_k"].as_f64().unwrap() - 1.307_951_821_240_91).abs() < 1e-10);
+    let r0 = &recs[4];
+    assert_eq!(r0["b_final_t"].as_f64(), Some(0.0));
+    assert!(r0["t_final_isentropic_k"].is_null());
+    assert!(r0["note"].as_str().unwrap().contains("residual entropy"));
+}
+
+#[test]
+fn limits_minimum_json() {
+    let v = json(&[
+        "limits",
+        "--b-initial-t",
+        "1",
+        "--b-final-t",
+        "0.1,0.5",
+        "--minimum",
+        "--json",
+    ]);
+    let m = v["minima"].as_array().unwrap();
+    assert!((m[0]["sudden_delta_t_min_k"].as_f64().unwrap() + 2.152).abs() < 5e-4);
+    assert!((m[0]["sudden_t_initial_at_min_k"].as_f64().unwrap() - 3.61).abs() < 5e-3);
+    assert!((m[0]["isentropic_delta_t_min_k"].as_f64().unwrap() + 3.627).abs() < 5e-4);
+    assert!((m[0]["isentropic_t_initial_at_min_k"].as_f64().unwrap() - 5.33).abs() < 5e-3);
+    assert!((m[1]["sudden_delta_t_min_k"].as_f64().unwrap() + 0.796).abs() < 5e-4);
+    assert!((m[1]["sudden_t_initial_at_min_k"].as_f64().unwrap() - 6.46).abs() < 5e-3);
+}
+
+#[test]
+fn levels_json_is_relative_to_ground() {
+    let v = json(&["levels", "--field-t", "0.5", "--json"]);
+    let l = &v["levels"][0];
+    assert_eq!(l["field_t"].as_f64(), Some(0.5));
+    let rel = l["energy_above_ground_k"].as_array().unwrap();
+    assert_eq!(rel.len(), 21);
+    assert_eq!(rel[0].as_f64(), Some(0.0)); // M = -10 is the ground level for B > 0
+    assert!(rel.iter().all(|x| x.as_f64().unwrap() >= 0.0));
+}
+
+#[test]
+fn tables_are_readable() {
+    let out = run(&[
+        "limits",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0",
+        "--t-initial-k",
+        "3",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Tf sudden (K)"));
+    assert!(text.contains("no solution"));
+    assert!(text.contains("ln 2"));
+    let out = run(&["presets"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for key in [
+        "mn12ac",
+        "mn12-naphthalene",
+        "mn12-dichloroacetate",
+        "mn12-stearate",
+    ] {
+        assert!(text.contains(key));
+    }
+}
+
+/// Bad input: exit code 2, one line on stderr naming the flag and the value, nothing on stdout.
+#[test]
+fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["tau", "--temperature-k", "-1"],
+            &["--temperature-k", "-1", "> 0 K"],
+        ),
+        (
+            &["tau", "--temperature-k", "0"],
+            &["--temperature-k", "0", "> 0 K"],
+        ),
+        (
+            &["tau", "--temperature-k", "inf"],
+            &["--temperature-k", "inf", "finite"],
+        ),
+        (
+            &["tau", "--temperature-k", "nan"],
+            &["--temperature-k", "nan"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "1:x",
+            ],
+            &["--t-initial-k", "1:x"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "6:1:0.5",
+            ],
+            &["--t-initial-k", "stop 1 is below start 6"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "1:6:0",
+            ],
+            &["--t-initial-k", "step 0"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "1,,2",
+            ],
+            &["--t-initial-k", "empty item"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "abc",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "2",
+            ],
+            &["--b-initial-t", "abc"],
+        ),
+        (
+            &["levels", "--field-t", "0", "--spin", "1.3"],
+            &["--spin", "1.3", "multiple of 1/2"],
+        ),
+        (
+            &["levels", "--field-t", "0", "--spin", "-2"],
+            &["--spin", "-2"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "1",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "2",
+                "--debye-temperature-k",
+                "0",
+            ],
+            &["--debye-temperature-k", "0", "> 0"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "1",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "2",
+                "--debye-temperature-k",
+                "-40",
+            ],
+            &["--debye-temperature-k", "-40"],
+        ),
+        (
+            &["tau", "--temperature-k", "3", "--material", "mn13"],
+            &["--material", "mn13", "mn12ac"],
+        ),
+        (
+            &["tau", "--temperature-k", "3", "--tau0-s", "0"],
+            &["--tau0-s", "0"],
+        ),
+        (
+            &["tau", "--temperature-k", "0.05"],
+            &["temperature_k = 0.05", "0.3 K"],
+        ),
+        (
+            &["tau", "--temperature-k", "3", "--kappa-scaling", "absolute"],
+            &["--kappa-per-s-k3"],
+        ),
+        (
+            &[
+                "limits",
+                "--b-initial-t",
+                "1",
+                "--b-final-t",
+                "0.1",
+                "--minimum",
+                "--search-range-k",
+                "5:1",
+            ],
+            &["--search-range-k", "5:1"],
+        ),
+        (&["levels"], &["--field-t"]),
+    ];
+    for (args, needles) in cases {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {err}"
+        );
+        for n in *needles {
+            assert!(err.contains(n), "{args:?}: '{n}' missing from: {err}");
+        }
+        assert!(out.stdout.is_empty(), "{args:?} wrote to stdout");
+        assert!(!err.contains("panicked"));
+    }
+}
