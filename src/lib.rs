@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 #![deny(clippy::float_cmp)]
+#![allow(clippy::needless_range_loop)] // index loops read like the formulas they implement
 
 pub mod error;
 pub mod grid;
@@ -25,4 +26,5 @@ pub mod model;
 pub mod rates;
 pub mod roots;
 pub mod slowmode;
+pub mod solver;
 pub mod units;

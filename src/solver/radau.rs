@@ -1,0 +1,533 @@
+//! Radau IIA, 3 stages, order 5 (Hairer & Wanner, Solving ODEs II, IV.8), with the full real
+//! Newton matrix I - h A (x) J (3n x 3n: small for this project's n <= 25), an embedded
+//! third-order error estimate filtered through (I - h gamma0 J)^-1, and the collocation
+//! polynomial as dense output.
+
+use super::{OdeSystem, SolverError, SolverStats, Tolerances};
+use nalgebra::{DMatrix, DVector};
+
+/// Butcher tableau of Radau IIA(5) and its embedded error weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RadauCoefficients {
+    /// Stage matrix A.
+    pub a: [[f64; 3]; 3],
+    /// Nodes c.
+    pub c: [f64; 3],
+    /// Real eigenvalue of A (gamma0 = 0.2748888...).
+    pub gamma0: f64,
+    /// Error weights: err = (I - h gamma0 J)^-1 (gamma0 h f0 + sum e_j z_j).
+    pub e: [f64; 3],
+}
+
+impl Default for RadauCoefficients {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RadauCoefficients {
+    /// Build the tableau. The error weights are derived here, not typed in: the embedded formula
+    /// y^ = y0 + h (gamma0 f(y0) + sum bh_i f(Y_i)) of order 3 gives
+    /// bh from sum bh_i c_i^(k-1) = 1/k - gamma0 [k = 1], k = 1..3, and
+    /// e = (bh - b)^T A^-1 (the stage derivatives are A^-1 z / h).
+    pub fn new() -> Self {
+        let s6 = 6f64.sqrt();
+        let a = [
+            [
+                (88.0 - 7.0 * s6) / 360.0,
+                (296.0 - 169.0 * s6) / 1800.0,
+                (-2.0 + 3.0 * s6) / 225.0,
+            ],
+            [
+                (296.0 + 169.0 * s6) / 1800.0,
+                (88.0 + 7.0 * s6) / 360.0,
+                (-2.0 - 3.0 * s6) / 225.0,
+            ],
+            [(16.0 - s6) / 36.0, (16.0 + s6) / 36.0, 1.0 / 9.0],
+        ];
+        let c = [(4.0 - s6) / 10.0, (4.0 + s6) / 10.0, 1.0];
+        let gamma0 = (6.0 + 81f64.cbrt() - 9f64.cbrt()) / 30.0;
+        let b = a[2];
+        let v = DMatrix::from_fn(3, 3, |k, i| c[i].powi(k as i32));
+        let rhs = DVector::from_vec(vec![1.0 - gamma0, 0.5, 1.0 / 3.0]);
+        let bh = v
+            .lu()
+            .solve(&rhs)
+            .expect("Vandermonde of distinct nodes is regular");
+        let am = DMatrix::from_fn(3, 3, |i, j| a[i][j]);
+        let ainv = am.try_inverse().expect("A is regular");
+        let mut e = [0.0; 3];
+        for (j, ej) in e.iter_mut().enumerate() {
+            *ej = (0..3).map(|i| (bh[i] - b[i]) * ainv[(i, j)]).sum();
+        }
+        Self { a, c, gamma0, e }
+    }
+}
+
+/// Radau IIA(5) integrator holding the current state; each [`Radau5::step`] takes one accepted
+/// step.
+#[derive(Debug, Clone)]
+pub struct Radau5 {
+    co: RadauCoefficients,
+    tol: Tolerances,
+    t: f64,
+    y: DVector<f64>,
+    f0: DVector<f64>,
+    h: f64,
+    stats: SolverStats,
+    last_rejected: bool,
+    first: bool,
+    // Last accepted step, for dense output: [t_prev, t_prev + h_prev], y_prev and stage z.
+    t_prev: f64,
+    h_prev: f64,
+    y_prev: DVector<f64>,
+    z_prev: [DVector<f64>; 3],
+    have_prev: bool,
+}
+
+fn scaled_rms(x: &DVector<f64>, sc: &DVector<f64>) -> f64 {
+    let n = x.len() as f64;
+    (x.iter()
+        .zip(sc.iter())
+        .map(|(v, s)| (v / s).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt()
+}
+
+/// Lagrange basis on the nodes {0, c1, c2, 1}, for the stage values (nodes c1, c2, 1).
+fn basis(c: &[f64; 3], s: f64) -> [f64; 3] {
+    let nodes = [0.0, c[0], c[1], c[2]];
+    let mut out = [0.0; 3];
+    for (k, o) in out.iter_mut().enumerate() {
+        let i = k + 1;
+        let mut l = 1.0;
+        for (j, &xj) in nodes.iter().enumerate() {
+            if j != i {
+                l *= (s - xj) / (nodes[i] - xj);
+            }
+        }
+        *o = l;
+    }
+    out
+}
+
+impl Radau5 {
+    /// Start at (t0, y0) with a first trial step `h0` (> 0).
+    pub fn new(sys: &impl OdeSystem, t0: f64, y0: DVector<f64>, h0: f64, tol: Tolerances) -> Self {
+        let n = sys.dim();
+        assert_eq!(
+            y0.len(),
+            n,
+            "state length differs from the system dimension"
+        );
+        assert_eq!(
+            tol.atol.len(),
+            n,
+            "atol length differs from the system dimension"
+        );
+        let mut f0 = DVector::zeros(n);
+        sys.rhs(t0, &y0, &mut f0);
+        let stats = SolverStats {
+            rhs_evals: 1,
+            ..Default::default()
+        };
+        Self {
+            co: RadauCoefficients::new(),
+            tol,
+            t: t0,
+            y: y0.clone(),
+            f0,
+            h: h0,
+            stats,
+            last_rejected: false,
+            first: true,
+            t_prev: t0,
+            h_prev: 0.0,
+            y_prev: y0,
+            z_prev: [DVector::zeros(n), DVector::zeros(n), DVector::zeros(n)],
+            have_prev: false,
+        }
+    }
+
+    /// Current time.
+    pub fn t(&self) -> f64 {
+        self.t
+    }
+
+    /// Current state.
+    pub fn y(&self) -> &DVector<f64> {
+        &self.y
+    }
+
+    /// Next trial step size.
+    pub fn h(&self) -> f64 {
+        self.h
+    }
+
+    /// Work counters so far.
+    pub fn stats(&self) -> SolverStats {
+        self.stats
+    }
+
+    /// Interval [t_prev, t] of the last accepted step (equal ends before the first step).
+    pub fn last_interval(&self) -> (f64, f64) {
+        (self.t_prev, self.t)
+    }
+
+    /// State at time `t` inside the last accepted step, from the collocation polynomial
+    /// (order-3 accurate dense output).
+    pub fn dense(&self, t: f64) -> DVector<f64> {
+        if !self.have_prev || self.h_prev == 0.0 {
+            return self.y.clone();
+        }
+        let s = (t - self.t_prev) / self.h_prev;
+        let l = basis(&self.co.c, s);
+        let mut out = self.y_prev.clone();
+        for (zi, li) in self.z_prev.iter().zip(l) {
+            out.axpy(li, zi, 1.0);
+        }
+        out
+    }
+
+    /// Take one accepted step, never beyond `t_stop` (which is reached exactly when the step
+    /// would cross it: a hard stop).
+    pub fn step(&mut self, sys: &impl OdeSystem, t_stop: f64) -> Result<(), SolverError> {
+        let n = sys.dim();
+        let co = self.co.clone();
+        let mut jac = DMatrix::zeros(n, n);
+        sys.jacobian(self.t, &self.y, &mut jac);
+        self.stats.jac_evals += 1;
+        let uround = f64::EPSILON;
+        let fnewt = (10.0 * uround / self.tol.rtol).max(0.03f64.min(self.tol.rtol.sqrt()));
+        let sc = DVector::from_fn(n, |i, _| self.tol.atol[i] + self.tol.rtol * self.y[i].abs());
+        loop {
+            if self.stats.steps + self.stats.rejected >= self.tol.max_steps {
+                return Err(SolverError::TooManySteps {
+                    t: self.t,
+                    max_steps: self.tol.max_steps,
+                });
+            }
+            let remaining = t_stop - self.t;
+            let mut h = self.h.min(remaining);
+            let lands = h >= remaining * (1.0 - 1e-12);
+            if lands {
+                h = remaining;
+            }
+            if h.is_nan() || h <= 16.0 * uround * self.t.abs().max(1e-300) {
+                return Err(SolverError::StepSizeTooSmall { t: self.t, h });
+            }
+            // Newton matrix I - h A (x) J.
+            let mut m = DMatrix::zeros(3 * n, 3 * n);
+            for bi in 0..3 {
+                for bj in 0..3 {
+                    let f = -h * co.a[bi][bj];
+                    for i in 0..n {
+                        for j in 0..n {
+                            m[(bi * n + i, bj * n + j)] = f * jac[(i, j)];
+                        }
+                    }
+                }
+            }
+            for i in 0..3 * n {
+                m[(i, i)] += 1.0;
+            }
+            let lu = m.lu();
+            self.stats.lu_decomps += 1;
+            if !lu.is_invertible() {
+                return Err(SolverError::Singular { t: self.t, h });
+            }
+            // Initial guess from the previous collocation polynomial.
+            let mut z: Vec<DVector<f64>> = (0..3)
+                .map(|i| {
+                    if self.have_prev && !self.first {
+                        self.dense(self.t + co.c[i] * h) - &self.y
+                    } else {
+                        DVector::zeros(n)
+                    }
+                })
+                .collect();
+            if z.iter().any(|zi| zi.iter().any(|v| !v.is_finite())) {
+                z = vec![DVector::zeros(n); 3];
+            }
+            let mut converged = false;
+            let mut norm_prev = 0.0;
+            let mut fz = vec![DVector::zeros(n); 3];
+            for k in 0..10 {
+                for i in 0..3 {
+                    let yi = &self.y + &z[i];
+                    sys.rhs(self.t + co.c[i] * h, &yi, &mut fz[i]);
+                }
+                self.stats.rhs_evals += 3;
+                self.stats.newton_iters += 1;
+                let mut r = DVector::zeros(3 * n);
+                for i in 0..3 {
+                    for p in 0..n {
+                        let az: f64 = (0..3).map(|j| co.a[i][j] * fz[j][p]).sum();
+                        r[i * n + p] = -(z[i][p] - h * az);
+                    }
+                }
+                if r.iter().any(|v| !v.is_finite()) {
+                    break;
+                }
+                let dz = lu.solve(&r).expect("checked invertible");
+                let mut nrm2 = 0.0;
+                for i in 0..3 {
+                    for p in 0..n {
+                        z[i][p] += dz[i * n + p];
+                        nrm2 += (dz[i * n + p] / sc[p]).powi(2);
+                    }
+                }
+                let norm = (nrm2 / (3 * n) as f64).sqrt();
+                if k > 0 {
+                    let theta = norm / norm_prev;
+                    if theta >= 0.99 {
+                        break;
+                    }
+                    let eta = theta / (1.0 - theta);
+                    if eta * norm <= fnewt {
+                        converged = true;
+                        break;
+                    }
+                } else if norm <= 1e-3 * fnewt {
+                    converged = true;
+                    break;
+                }
+                norm_prev = norm;
+            }
+            if !converged {
+                self.h = 0.5 * h;
+                self.stats.rejected += 1;
+                self.last_rejected = true;
+                continue;
+            }
+            let y1 = &self.y + &z[2];
+            // Embedded error estimate, filtered by (I - h gamma0 J)^-1.
+            let mut e_mat = -jac.clone() * (h * co.gamma0);
+            for i in 0..n {
+                e_mat[(i, i)] += 1.0;
+            }
+            let elu = e_mat.lu();
+            self.stats.lu_decomps += 1;
+            let mut v = &self.f0 * (co.gamma0 * h);
+            for j in 0..3 {
+                v.axpy(co.e[j], &z[j], 1.0);
+            }
+            let mut err = elu.solve(&v).unwrap_or_else(|| v.clone());
+            let sc1 = DVector::from_fn(n, |i, _| {
+                self.tol.atol[i] + self.tol.rtol * self.y[i].abs().max(y1[i].abs())
+            });
+            let mut errn = scaled_rms(&err, &sc1);
+            if errn >= 1.0 && (self.first || self.last_rejected) {
+                // Hairer's refinement for the first and rejected steps: one more filtering.
+                let yp = &self.y + &err;
+                let mut fp = DVector::zeros(n);
+                sys.rhs(self.t, &yp, &mut fp);
+                self.stats.rhs_evals += 1;
+                let mut v2 = fp * (co.gamma0 * h);
+                for j in 0..3 {
+                    v2.axpy(co.e[j], &z[j], 1.0);
+                }
+                err = elu.solve(&v2).unwrap_or(v2);
+                errn = scaled_rms(&err, &sc1);
+            }
+            if !errn.is_finite() || y1.iter().any(|v| !v.is_finite()) {
+                self.h = 0.25 * h;
+                self.stats.rejected += 1;
+                self.last_rejected = true;
+                if self.h < 1e-300 {
+                    return Err(SolverError::NonFinite { t: self.t });
+                }
+                continue;
+            }
+            let fac = if errn == 0.0 {
+                8.0
+            } else {
+                (0.9 * errn.powf(-0.25)).clamp(0.2, 8.0)
+            };
+            let h_new = h * fac;
+            if errn <= 1.0 {
+                self.t_prev = self.t;
+                self.h_prev = h;
+                self.y_prev = self.y.clone();
+                self.z_prev = [z[0].clone(), z[1].clone(), z[2].clone()];
+                self.have_prev = true;
+                self.t = if lands { t_stop } else { self.t + h };
+                self.y = y1;
+                sys.rhs(self.t, &self.y, &mut self.f0);
+                self.stats.rhs_evals += 1;
+                self.stats.steps += 1;
+                // After a rejection, do not grow the step straight away.
+                self.h = if self.last_rejected {
+                    h_new.min(h)
+                } else {
+                    h_new
+                };
+                if lands && h < self.h {
+                    // A hard stop shortened this step: keep the natural size for the next one.
+                    self.h = self.h.max(h);
+                }
+                self.first = false;
+                self.last_rejected = false;
+                return Ok(());
+            }
+            self.h = h_new;
+            self.stats.rejected += 1;
+            self.last_rejected = true;
+        }
+    }
+
+    /// Restart at a new state (after a discontinuity in the right-hand side), keeping the
+    /// counters and the current step size.
+    pub fn restart(&mut self, sys: &impl OdeSystem, t: f64, y: DVector<f64>) {
+        self.t = t;
+        self.y = y;
+        sys.rhs(t, &self.y, &mut self.f0);
+        self.stats.rhs_evals += 1;
+        self.have_prev = false;
+        self.first = true;
+        self.last_rejected = false;
+        self.t_prev = t;
+        self.h_prev = 0.0;
+        self.y_prev = self.y.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tableau_conditions_and_derived_error_weights() {
+        let co = RadauCoefficients::new();
+        // C(3): sum_j a_ij c_j^(k-1) = c_i^k / k.
+        for i in 0..3 {
+            for k in 1..=3 {
+                let s: f64 = (0..3).map(|j| co.a[i][j] * co.c[j].powi(k - 1)).sum();
+                assert!((s - co.c[i].powi(k) / k as f64).abs() < 1e-15);
+            }
+        }
+        // The derived weights equal Hairer's gamma0 * dd_i from RADAU5.
+        let s6 = 6f64.sqrt();
+        let dd = [
+            -(13.0 + 7.0 * s6) / 3.0,
+            (-13.0 + 7.0 * s6) / 3.0,
+            -1.0 / 3.0,
+        ];
+        for j in 0..3 {
+            assert!((co.e[j] - co.gamma0 * dd[j]).abs() < 1e-13, "{j}");
+        }
+        // gamma0 is an eigenvalue of A: det(A - gamma0 I) = 0.
+        let a = DMatrix::from_fn(3, 3, |i, j| {
+            co.a[i][j] - if i == j { co.gamma0 } else { 0.0 }
+        });
+        assert!(a.determinant().abs() < 1e-15);
+    }
+
+    /// Robertson's stiff chemistry problem against its reference at t = 40.
+    struct Robertson;
+    impl OdeSystem for Robertson {
+        fn dim(&self) -> usize {
+            3
+        }
+        fn rhs(&self, _t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+            dy[0] = -0.04 * y[0] + 1e4 * y[1] * y[2];
+            dy[1] = 0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] * y[1];
+            dy[2] = 3e7 * y[1] * y[1];
+        }
+        fn jacobian(&self, _t: f64, y: &DVector<f64>, j: &mut DMatrix<f64>) {
+            j[(0, 0)] = -0.04;
+            j[(0, 1)] = 1e4 * y[2];
+            j[(0, 2)] = 1e4 * y[1];
+            j[(1, 0)] = 0.04;
+            j[(1, 1)] = -1e4 * y[2] - 6e7 * y[1];
+            j[(1, 2)] = -1e4 * y[1];
+            j[(2, 0)] = 0.0;
+            j[(2, 1)] = 6e7 * y[1];
+            j[(2, 2)] = 0.0;
+        }
+    }
+
+    #[test]
+    fn robertson_reference() {
+        let tol = Tolerances {
+            rtol: 1e-10,
+            atol: vec![1e-14; 3],
+            max_steps: 100_000,
+        };
+        let mut s = Radau5::new(
+            &Robertson,
+            0.0,
+            DVector::from_vec(vec![1.0, 0.0, 0.0]),
+            1e-8,
+            tol,
+        );
+        while s.t() < 40.0 {
+            s.step(&Robertson, 40.0).unwrap();
+        }
+        assert_eq!(
+            s.t().to_bits(),
+            40f64.to_bits(),
+            "the hard stop is hit exactly"
+        );
+        // Hairer & Wanner's reference values at t = 40.
+        let r = [
+            0.715_827_068_707_1,
+            9.185_534_764_64e-6,
+            0.284_163_745_758_1,
+        ];
+        for i in 0..3 {
+            assert!(
+                (s.y()[i] / r[i] - 1.0).abs() < 1e-8,
+                "{i}: {} vs {}",
+                s.y()[i],
+                r[i]
+            );
+        }
+        assert!(s.stats().steps < 800, "{:?}", s.stats());
+    }
+
+    /// y' = lambda (y - cos t) - sin t has the exact solution cos t for y(0) = 1.
+    struct Prothero(f64);
+    impl OdeSystem for Prothero {
+        fn dim(&self) -> usize {
+            1
+        }
+        fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+            dy[0] = self.0 * (y[0] - t.cos()) - t.sin();
+        }
+        fn jacobian(&self, _t: f64, _y: &DVector<f64>, j: &mut DMatrix<f64>) {
+            j[(0, 0)] = self.0;
+        }
+    }
+
+    #[test]
+    fn stiff_linear_problem_and_dense_output_are_accurate() {
+        for &lambda in &[-1.0, -1e6] {
+            let tol = Tolerances {
+                rtol: 1e-9,
+                atol: vec![1e-12],
+                max_steps: 100_000,
+            };
+            let sys = Prothero(lambda);
+            let mut s = Radau5::new(&sys, 0.0, DVector::from_vec(vec![1.0]), 1e-4, tol);
+            while s.t() < 10.0 {
+                s.step(&sys, 10.0).unwrap();
+                assert!(
+                    (s.y()[0] - s.t().cos()).abs() < 1e-8,
+                    "lambda {lambda} t {}",
+                    s.t()
+                );
+                let (a, b) = s.last_interval();
+                let mid = 0.5 * (a + b);
+                let de = (s.dense(mid)[0] - mid.cos()).abs();
+                // The collocation polynomial is order 3 between the nodes: error ~h^4.
+                assert!(
+                    de < 2e-3 * (b - a).powi(4) + 1e-8,
+                    "dense error {de:e} at {mid}, h = {}",
+                    b - a
+                );
+            }
+        }
+    }
+}
