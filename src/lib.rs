@@ -21,8 +21,10 @@
 
 pub mod error;
 pub mod grid;
+pub mod kinetics;
 pub mod limits;
 pub mod model;
+pub mod protocol;
 pub mod rates;
 pub mod roots;
 pub mod slowmode;

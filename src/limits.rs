@@ -137,6 +137,37 @@ impl FieldChange<'_> {
     }
 }
 
+/// The equilibrium temperature at which spins with levels `energies_k` and the lattice hold the
+/// same total energy as spin populations `populations` on those levels plus a phonon energy
+/// `phonon_energy_k`: the root of sum_M E_M [n_M(T) - populations_M] + U_ph(T) - phonon_energy
+/// (Eq. 9 when `populations` are the frozen initial ones). Energies are taken relative to the
+/// lowest level so every term stays small at low T. `guess_k` starts the bracket.
+pub fn equilibrium_temperature_for_energy(
+    energies_k: &[f64],
+    debye: &Debye,
+    populations: &[f64],
+    phonon_energy_k: f64,
+    guess_k: f64,
+) -> Result<f64, NumericsError> {
+    let e_min = energies_k.iter().copied().fold(f64::INFINITY, f64::min);
+    let u_target: f64 = populations
+        .iter()
+        .zip(energies_k)
+        .map(|(n, e)| n * (e - e_min))
+        .sum();
+    let mut n = vec![0.0; energies_k.len()];
+    increasing_root(
+        "equilibrium energy balance (Eq. 9)",
+        guess_k,
+        ROOT_TOL_K,
+        |t| {
+            crate::model::thermo::boltzmann_into(energies_k, t, &mut n);
+            let u: f64 = n.iter().zip(energies_k).map(|(n, e)| n * (e - e_min)).sum();
+            (u - u_target) + (debye.energy_k(t) - phonon_energy_k)
+        },
+    )
+}
+
 /// Which limit to minimise over the initial temperature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

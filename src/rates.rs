@@ -222,6 +222,25 @@ impl RateModel {
         }
     }
 
+    /// kappa(T) and d ln kappa / dT (1/K). For Arrhenius scaling,
+    /// d ln kappa/dT = U_b/T^2 - d ln lambda1_0/dT, the last term by a five-point central
+    /// difference of ln lambda1_0 with step 1e-3 T (truncation ~1e-12, rounding ~1e-13
+    /// relative; ln lambda1_0 is smooth in T).
+    pub fn kappa_and_log_derivative(&self, t_k: f64) -> Result<(f64, f64), NumericsError> {
+        let kappa = self.kappa(t_k)?;
+        match self.scaling {
+            KappaScaling::Arrhenius => {
+                let h = 1e-3 * t_k;
+                let l = |t: f64| self.unscaled_lambda1_zero_field(t).map(f64::ln);
+                let d = (-l(t_k + 2.0 * h)? + 8.0 * l(t_k + h)? - 8.0 * l(t_k - h)?
+                    + l(t_k - 2.0 * h)?)
+                    / (12.0 * h);
+                Ok((kappa, self.arrhenius.barrier_k / (t_k * t_k) - d))
+            }
+            _ => Ok((kappa, 0.0)),
+        }
+    }
+
     /// The model's slowest zero-field relaxation time 1/(kappa lambda1) in s. Equal to the
     /// Arrhenius tau for Arrhenius scaling (up to rounding); the model's own law otherwise.
     pub fn tau_model_s(&self, t_k: f64) -> Result<f64, NumericsError> {

@@ -33,7 +33,7 @@ pub struct Tolerances {
 }
 
 /// Work counters, pinned in tests so that a cost regression shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SolverStats {
     /// Accepted steps.
     pub steps: usize,

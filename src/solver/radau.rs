@@ -209,10 +209,18 @@ impl Radau5 {
                 });
             }
             let remaining = t_stop - self.t;
+            if remaining <= 4.0 * uround * t_stop.abs() {
+                // Already at the stop up to rounding: snap to it.
+                self.t = t_stop;
+                return Ok(());
+            }
             let mut h = self.h.min(remaining);
             let lands = h >= remaining * (1.0 - 1e-12);
             if lands {
                 h = remaining;
+            } else if h > 0.5 * remaining {
+                // Two equal steps rather than a long one and a sliver before the stop.
+                h = 0.5 * remaining;
             }
             if h.is_nan() || h <= 16.0 * uround * self.t.abs().max(1e-300) {
                 return Err(SolverError::StepSizeTooSmall { t: self.t, h });
@@ -279,6 +287,9 @@ impl Radau5 {
                     }
                 }
                 let norm = (nrm2 / (3 * n) as f64).sqrt();
+                if std::env::var("RADAU_DEBUG").is_ok() {
+                    eprintln!("  newton k={k} h={h:e} norm={norm:e} prev={norm_prev:e}");
+                }
                 if k > 0 {
                     let theta = norm / norm_prev;
                     if theta >= 0.99 {

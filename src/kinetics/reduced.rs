@@ -1,0 +1,284 @@
+//! The two-well reduction for the slow over-barrier stage (physics.md section 6).
+//!
+//! Once the intra-well modes have decayed (or whenever the ramp is slow against them) each well
+//! holds a Boltzmann distribution at the phonon temperature, and only the well occupation
+//! P_R moves:
+//!   dP_R/dt = lambda1(B, T) (P_R,eq(B, T) - P_R),
+//!   dw/dt = (dB/dt) [P_L <dE/dB>_L + P_R <dE/dB>_R],
+//! with T fixed at every instant by the energy balance
+//!   P_L eps_L(B, T) + P_R eps_R(B, T) + U_ph(T) = U_0 + w.
+//! lambda1 = kappa(T) lambda1_0(B, T) comes from the exact slow-mode computation
+//! ([`crate::slowmode`]), so no quantity here is a difference of cancelling intra-well fluxes:
+//! this stays exact in double precision at any temperature. Energy is conserved by
+//! construction; the error of the reduction is of order lambda1/lambda2.
+//!
+//! Wells: the barrier-top level (highest energy at the final field) counts half to each well;
+//! with two degenerate top levels (half-integer S at B = 0) each goes to its own side. The split
+//! is fixed for a run: near-top levels hold ~exp(-barrier/T) of the population, so where the top
+//! moves during a ramp the misassignment is of that order out of equilibrium and nil in it.
+
+use crate::error::NumericsError;
+use crate::model::thermo::boltzmann;
+use crate::model::{Debye, GiantSpin};
+use crate::protocol::Protocol;
+use crate::rates::RateModel;
+use crate::roots::increasing_root;
+use crate::solver::OdeSystem;
+use nalgebra::{DMatrix, DVector};
+use std::cell::{Cell, RefCell};
+
+/// How each level is shared between the wells: `right[i]` in {0, 1/2, 1}, left = 1 - right.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wells {
+    /// Weight of each level in the right (M > 0) well.
+    pub right: Vec<f64>,
+}
+
+impl Wells {
+    /// The split for the levels at `field_t`.
+    pub fn at_field(spin: &GiantSpin, field_t: f64) -> Self {
+        let e = spin.energies(field_t);
+        let top = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let tops: Vec<usize> = (0..e.len()).filter(|&i| e[i] >= top).collect();
+        let right = (0..e.len())
+            .map(|i| {
+                if tops.len() == 1 && i == tops[0] {
+                    0.5
+                } else if i > tops[0] {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Self { right }
+    }
+
+    /// P_R of a population vector.
+    pub fn right_occupation(&self, n: &[f64]) -> f64 {
+        n.iter().zip(&self.right).map(|(n, c)| n * c).sum()
+    }
+}
+
+/// Equilibrium quantities of each well at (B, T).
+#[derive(Debug, Clone)]
+pub struct WellState {
+    /// Boltzmann populations at (B, T).
+    pub equilibrium: Vec<f64>,
+    /// P_R in equilibrium.
+    pub right_eq: f64,
+    /// Mean energies of the left and right intra-well distributions, K.
+    pub energy_k: [f64; 2],
+    /// Intra-well heat capacities, k_B.
+    pub heat_capacity: [f64; 2],
+    /// Mean dE/dB in each well, K/T.
+    pub slope_k_per_t: [f64; 2],
+}
+
+/// The reduced system in state y = [P_R, w].
+#[derive(Debug)]
+pub struct ReducedSystem<'a> {
+    spin: &'a GiantSpin,
+    debye: &'a Debye,
+    rates: &'a RateModel,
+    protocol: &'a Protocol,
+    wells: Wells,
+    /// Total energy at w = 0 (spin + phonon), K.
+    u0_k: f64,
+    guess_k: Cell<f64>,
+    failure: RefCell<Option<NumericsError>>,
+}
+
+impl<'a> ReducedSystem<'a> {
+    /// A reduced system with well split `wells` and energy origin `u0_k` (total energy when the
+    /// work is zero).
+    pub fn new(
+        spin: &'a GiantSpin,
+        debye: &'a Debye,
+        rates: &'a RateModel,
+        protocol: &'a Protocol,
+        wells: Wells,
+        u0_k: f64,
+        guess_k: f64,
+    ) -> Self {
+        Self {
+            spin,
+            debye,
+            rates,
+            protocol,
+            wells,
+            u0_k,
+            guess_k: Cell::new(guess_k),
+            failure: RefCell::new(None),
+        }
+    }
+
+    /// The well split.
+    pub fn wells(&self) -> &Wells {
+        &self.wells
+    }
+
+    /// Per-well equilibrium quantities at (B, T).
+    pub fn well_state(&self, field_t: f64, t_k: f64) -> WellState {
+        let e = self.spin.energies(field_t);
+        let eq = boltzmann(&e, t_k);
+        let e_min = e.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut mass = [0.0; 2];
+        let mut en = [0.0; 2];
+        let mut en2 = [0.0; 2];
+        let mut slope = [0.0; 2];
+        for i in 0..e.len() {
+            let cr = self.wells.right[i];
+            for (w, c) in [(0usize, 1.0 - cr), (1, cr)] {
+                if c > 0.0 {
+                    let p = c * eq[i];
+                    mass[w] += p;
+                    en[w] += p * (e[i] - e_min);
+                    en2[w] += p * (e[i] - e_min).powi(2);
+                    slope[w] += p * self.spin.energy_slope_k_per_t(i);
+                }
+            }
+        }
+        let mut out = WellState {
+            equilibrium: eq,
+            right_eq: mass[1],
+            energy_k: [0.0; 2],
+            heat_capacity: [0.0; 2],
+            slope_k_per_t: [0.0; 2],
+        };
+        for w in 0..2 {
+            if mass[w] > 0.0 {
+                let m1 = en[w] / mass[w];
+                out.energy_k[w] = e_min + m1;
+                out.heat_capacity[w] = ((en2[w] / mass[w] - m1 * m1) / (t_k * t_k)).max(0.0);
+                out.slope_k_per_t[w] = slope[w] / mass[w];
+            } else {
+                out.energy_k[w] = e_min;
+            }
+        }
+        out
+    }
+
+    /// Populations implied by (P_R, B, T): intra-well Boltzmann distributions at T.
+    pub fn populations(&self, field_t: f64, t_k: f64, right: f64) -> Vec<f64> {
+        let ws = self.well_state(field_t, t_k);
+        let left = 1.0 - right;
+        let (pl, pr) = (1.0 - ws.right_eq, ws.right_eq);
+        ws.equilibrium
+            .iter()
+            .zip(&self.wells.right)
+            .map(|(n, c)| {
+                let a = if pl > 0.0 {
+                    left * n * (1.0 - c) / pl
+                } else {
+                    0.0
+                };
+                let b = if pr > 0.0 { right * n * c / pr } else { 0.0 };
+                a + b
+            })
+            .collect()
+    }
+
+    /// The phonon temperature of state (P_R, w) at field B: the root of the energy balance,
+    /// by Newton's method from the last solution (the derivative is the total heat capacity
+    /// P_L c_L + P_R c_R + C_ph > 0), with a bracketing fallback.
+    pub fn temperature_k(
+        &self,
+        field_t: f64,
+        right: f64,
+        work_k: f64,
+    ) -> Result<f64, NumericsError> {
+        let target = self.u0_k + work_k;
+        let left = 1.0 - right;
+        let balance = |t: f64| {
+            let ws = self.well_state(field_t, t);
+            (
+                left * ws.energy_k[0] + right * ws.energy_k[1] + self.debye.energy_k(t) - target,
+                left * ws.heat_capacity[0]
+                    + right * ws.heat_capacity[1]
+                    + self.debye.heat_capacity(t),
+            )
+        };
+        let mut t = self.guess_k.get();
+        for _ in 0..40 {
+            let (g, c) = balance(t);
+            let step = g / c;
+            let next = t - step;
+            if !(next.is_finite() && next > 0.5 * t && next < 2.0 * t) {
+                break;
+            }
+            t = next;
+            if step.abs() <= 1e-15 * t {
+                self.guess_k.set(t);
+                return Ok(t);
+            }
+        }
+        let guess = self.guess_k.get();
+        let t = increasing_root("reduced energy balance", guess, 1e-15 * guess, |t| {
+            balance(t).0
+        })?;
+        self.guess_k.set(t);
+        Ok(t)
+    }
+
+    /// The first failure met inside the right-hand side.
+    pub fn take_failure(&self) -> Option<NumericsError> {
+        self.failure.borrow_mut().take()
+    }
+
+    fn fail(&self, e: NumericsError, dy: &mut DVector<f64>) {
+        self.failure.borrow_mut().get_or_insert(e);
+        dy.fill(f64::NAN);
+    }
+
+    /// lambda1 = kappa(T) lambda1_0(B, T), 1/s.
+    pub fn lambda1_per_s(&self, field_t: f64, t_k: f64) -> Result<f64, NumericsError> {
+        let l0 = self
+            .rates
+            .unscaled_slow_mode(field_t, t_k)?
+            .map(|m| m.lambda1_per_s)
+            .unwrap_or(f64::INFINITY);
+        Ok(self.rates.kappa(t_k)? * l0)
+    }
+}
+
+impl OdeSystem for ReducedSystem<'_> {
+    fn dim(&self) -> usize {
+        2
+    }
+
+    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+        let b = self.protocol.field_t(t);
+        let bdot = self.protocol.field_rate_t_per_s(t);
+        let (right, work) = (y[0], y[1]);
+        let temp = match self.temperature_k(b, right, work) {
+            Ok(v) => v,
+            Err(e) => return self.fail(e, dy),
+        };
+        let lambda = match self.lambda1_per_s(b, temp) {
+            Ok(v) => v,
+            Err(e) => return self.fail(e, dy),
+        };
+        let ws = self.well_state(b, temp);
+        dy[0] = lambda * (ws.right_eq - right);
+        dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
+    }
+
+    /// Jacobian by forward differences (the state is two numbers; each column costs one
+    /// right-hand side).
+    fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
+        let mut f0 = DVector::zeros(2);
+        self.rhs(t, y, &mut f0);
+        let scale = [1e-12, 1e-9];
+        for j in 0..2 {
+            let h = 1.5e-8 * y[j].abs().max(scale[j]);
+            let mut yp = y.clone();
+            yp[j] += h;
+            let mut f1 = DVector::zeros(2);
+            self.rhs(t, &yp, &mut f1);
+            for i in 0..2 {
+                jac[(i, j)] = (f1[i] - f0[i]) / h;
+            }
+        }
+    }
+}
