@@ -108,6 +108,59 @@ impl MMatrixLu {
     }
 }
 
+impl MMatrixLu {
+    /// Solve A^T x = rhs in place for rhs >= 0 (the result is >= 0), with the same factors:
+    /// A^T = U^T L^T, both triangular solves adding positive terms only.
+    pub fn solve_transpose_in_place(&self, x: &mut [f64]) {
+        let m = self.m;
+        for k in 0..m {
+            let s: f64 = (0..k).map(|j| self.f[j * m + k] * x[j]).sum();
+            x[k] = (x[k] + s) / self.pivots[k];
+        }
+        for k in (0..m).rev() {
+            let s: f64 = (k + 1..m).map(|i| self.f[i * m + k] * x[i]).sum();
+            x[k] += s;
+        }
+    }
+}
+
+/// Committors of the two-well chain: (q_a, q_b) with q_b[i] the probability that the chain
+/// started in state i reaches bottom `b` before bottom `a` (q_b[a] = 0, q_b[b] = 1), and
+/// q_a = 1 - q_b computed by its own solve (so both keep relative precision where small). It solves the backward equation
+/// G^T q = (rates into b) with the GTH factors of G, so it keeps full relative precision (also
+/// for the ~exp(-barrier/T) values deep in well a). The slow eigenvector of W is
+/// n_eq (c_a (1 - q) + c_b q) up to O(lambda1/lambda2): q splits each level between the wells.
+pub fn committors(w: &DMatrix<f64>, a: usize, b: usize) -> Option<(Vec<f64>, Vec<f64>)> {
+    let n = w.nrows();
+    let rest: Vec<usize> = (0..n).filter(|&i| i != a && i != b).collect();
+    let m = rest.len();
+    let mut off = vec![0.0; m * m];
+    let mut excess = vec![0.0; m];
+    let mut rhs_b = vec![0.0; m];
+    let mut rhs_a = vec![0.0; m];
+    for (rj, &j) in rest.iter().enumerate() {
+        for (ri, &i) in rest.iter().enumerate() {
+            if ri != rj {
+                off[ri * m + rj] = w[(i, j)];
+            }
+        }
+        excess[rj] = w[(a, j)] + w[(b, j)];
+        rhs_b[rj] = w[(b, j)];
+        rhs_a[rj] = w[(a, j)];
+    }
+    let lu = MMatrixLu::factor(m, off, excess)?;
+    lu.solve_transpose_in_place(&mut rhs_b);
+    lu.solve_transpose_in_place(&mut rhs_a);
+    let (mut qa, mut qb) = (vec![0.0; n], vec![0.0; n]);
+    qa[a] = 1.0;
+    qb[b] = 1.0;
+    for (ri, &i) in rest.iter().enumerate() {
+        qa[i] = rhs_a[ri].min(1.0);
+        qb[i] = rhs_b[ri].min(1.0);
+    }
+    Some((qa, qb))
+}
+
 /// Collatz-Wielandt lower bound on the smallest eigenvalue of the M-matrix factored in `lu`:
 /// for x > 0 and y = A^-1 x, min_i x_i / y_i <= mu_min. A few inverse-iteration sweeps sharpen
 /// it; it stays a bound even when they have not converged. Infinite for an empty matrix.

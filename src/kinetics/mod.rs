@@ -72,6 +72,10 @@ pub struct EngineOptions {
     pub settle_e_folds: f64,
     /// Step limit per stage.
     pub max_steps: usize,
+    /// Absolute tolerance on the populations in the full equation. Its right-hand side carries
+    /// rounding noise ~eps lambda2 n (cancelling intra-well fluxes), ~eps lambda2 h per step,
+    /// so steps are limited to ~atol / (eps lambda2): 1e-13 keeps the energy within 1e-11 K.
+    pub atol_population: f64,
 }
 
 impl Default for EngineOptions {
@@ -86,9 +90,10 @@ impl Default for EngineOptions {
             ramp_points: 16,
             formulation: Formulation::Auto,
             full_ramp_limit: 1e5,
-            separation_max: 1e-7,
+            separation_max: 1e-3,
             settle_e_folds: 40.0,
             max_steps: 200_000,
+            atol_population: 1e-13,
         }
     }
 }
@@ -119,6 +124,7 @@ impl EngineOptions {
         in_range("full_ramp_limit", self.full_ramp_limit, 1.0, 1e14)?;
         in_range("separation_max", self.separation_max, 1e-14, 1e-2)?;
         in_range("settle_e_folds", self.settle_e_folds, 1.0, 1000.0)?;
+        in_range("atol_population", self.atol_population, 1e-16, 1e-6)?;
         for &s in &self.sample_times_after_ramp_s {
             in_range("sample_times_after_ramp_s", s, 0.0, 1e100)?;
         }
@@ -495,11 +501,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
     let tol_full = Tolerances {
         rtol: opt.rtol,
         atol: {
-            // Populations: absolute 1e-13. The right-hand side has rounding noise ~eps lambda2 n
-            // (cancelling intra-well fluxes), i.e. ~eps lambda2 h per step, so a relative
-            // tolerance alone cannot be met on long steps; 1e-13 of probability moves the energy
-            // by < 1e-11 K.
-            let mut a = vec![1e-13; nlev + 2];
+            let mut a = vec![opt.atol_population; nlev + 2];
             a[nlev] = 1e-16 + opt.rtol * debye.energy_k(ti.min(t_sudden));
             a[nlev + 1] = 1e-14;
             a
@@ -546,7 +548,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
             .sum();
         state = State::Full(y);
     } else if use_reduced_ramp {
-        let y0 = DVector::from_vec(vec![wells.right_occupation(&n0), 0.0]);
+        let y0 = DVector::from_vec(vec![red_sys.right_occupation(bi, ti, &n0), 0.0]);
         let mut solver = Radau5::new(&red_sys, 0.0, y0, tq * 1e-6, tol_reduced.clone());
         while solver.t() < tq {
             let stop = outputs
@@ -754,7 +756,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
             // Hand over: P_R and the work from the full state; T follows from the energy.
             let n: Vec<f64> = y.rows(0, nlev).iter().copied().collect();
             let t_full = full_sys.temperature_k(&y);
-            let right = wells.right_occupation(&n);
+            let right = red_sys.right_occupation(bf, t_full, &n);
             // Work consistent with the full state's total energy (exact energy hand-over).
             let u_now: f64 = n
                 .iter()
@@ -786,7 +788,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         let s_max = if rel.has_tail() {
             rel.s_at_time(t_max)
         } else {
-            rel.s_at_time(rel.t_covered())
+            rel.s_at_time(rel.t_covered().min(t_max))
         };
         let eq_tol = opt.equilibrium_tol_k;
         let s_eq = rel.first_s(&red_sys, s_max, |p| {

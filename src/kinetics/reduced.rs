@@ -12,10 +12,11 @@
 //! this stays exact in double precision at any temperature. Energy is conserved by
 //! construction; the error of the reduction is of order lambda1/lambda2.
 //!
-//! Wells: the barrier-top level (highest energy at the final field) counts half to each well;
-//! with two degenerate top levels (half-integer S at B = 0) each goes to its own side. The split
-//! is fixed for a run: near-top levels hold ~exp(-barrier/T) of the population, so where the top
-//! moves during a ramp the misassignment is of that order out of equilibrium and nil in it.
+//! Wells: each level M belongs to the right well with weight q_R(M) and to the left with
+//! q_L(M) = 1 - q_R(M), the committors of the rate matrix at (B, T) (the probability of reaching
+//! the right bottom before the left one). This is the slow manifold of the full equation up to
+//! O(lambda1/lambda2); a fixed split (barrier top counted half) would be off by the population
+//! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
 use crate::error::NumericsError;
 use crate::model::thermo::boltzmann;
@@ -23,6 +24,7 @@ use crate::model::{Debye, GiantSpin};
 use crate::protocol::Protocol;
 use crate::rates::RateModel;
 use crate::roots::increasing_root;
+use crate::slowmode::committors;
 use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 use std::cell::{Cell, RefCell};
@@ -67,6 +69,10 @@ pub struct WellState {
     pub equilibrium: Vec<f64>,
     /// P_R in equilibrium.
     pub right_eq: f64,
+    /// Share of each level in the left and right wells (committors).
+    pub weights: [Vec<f64>; 2],
+    /// Equilibrium occupations of the left and right wells (P_L,eq, P_R,eq).
+    pub mass: [f64; 2],
     /// Mean energies of the left and right intra-well distributions, K.
     pub energy_k: [f64; 2],
     /// Intra-well heat capacities, k_B.
@@ -118,18 +124,32 @@ impl<'a> ReducedSystem<'a> {
         &self.wells
     }
 
+    /// How each level is shared between the wells at (B, T): the committors (q_L, q_R) of the
+    /// rate matrix, i.e. the exact slow manifold up to O(lambda1/lambda2); the fixed split
+    /// (barrier top counted half) if they cannot be computed.
+    pub fn split(&self, field_t: f64, t_k: f64) -> (Vec<f64>, Vec<f64>) {
+        let n = self.spin.n_levels();
+        let w = self.rates.unscaled_matrix(field_t, t_k);
+        committors(&w, 0, n - 1).unwrap_or_else(|| {
+            (
+                self.wells.right.iter().map(|c| 1.0 - c).collect(),
+                self.wells.right.clone(),
+            )
+        })
+    }
+
     /// Per-well equilibrium quantities at (B, T).
     pub fn well_state(&self, field_t: f64, t_k: f64) -> WellState {
         let e = self.spin.energies(field_t);
         let eq = boltzmann(&e, t_k);
+        let (ql, qr) = self.split(field_t, t_k);
         let e_min = e.iter().copied().fold(f64::INFINITY, f64::min);
         let mut mass = [0.0; 2];
         let mut en = [0.0; 2];
         let mut en2 = [0.0; 2];
         let mut slope = [0.0; 2];
         for i in 0..e.len() {
-            let cr = self.wells.right[i];
-            for (w, c) in [(0usize, 1.0 - cr), (1, cr)] {
+            for (w, c) in [(0usize, ql[i]), (1, qr[i])] {
                 if c > 0.0 {
                     let p = c * eq[i];
                     mass[w] += p;
@@ -142,6 +162,8 @@ impl<'a> ReducedSystem<'a> {
         let mut out = WellState {
             equilibrium: eq,
             right_eq: mass[1],
+            weights: [ql, qr],
+            mass,
             energy_k: [0.0; 2],
             heat_capacity: [0.0; 2],
             slope_k_per_t: [0.0; 2],
@@ -159,22 +181,23 @@ impl<'a> ReducedSystem<'a> {
         out
     }
 
-    /// Populations implied by (P_R, B, T): intra-well Boltzmann distributions at T.
+    /// P_R of populations `n` at (B, T): sum q_R n.
+    pub fn right_occupation(&self, field_t: f64, t_k: f64, n: &[f64]) -> f64 {
+        let (_, qr) = self.split(field_t, t_k);
+        n.iter().zip(&qr).map(|(n, q)| n * q).sum()
+    }
+
+    /// Populations implied by (P_R, B, T): n = P_L p_L + P_R p_R with the intra-well
+    /// distributions p_w = n_eq q_w / P_w,eq.
     pub fn populations(&self, field_t: f64, t_k: f64, right: f64) -> Vec<f64> {
         let ws = self.well_state(field_t, t_k);
-        let left = 1.0 - right;
-        let (pl, pr) = (1.0 - ws.right_eq, ws.right_eq);
-        ws.equilibrium
-            .iter()
-            .zip(&self.wells.right)
-            .map(|(n, c)| {
-                let a = if pl > 0.0 {
-                    left * n * (1.0 - c) / pl
-                } else {
-                    0.0
-                };
-                let b = if pr > 0.0 { right * n * c / pr } else { 0.0 };
-                a + b
+        let occ = [1.0 - right, right];
+        (0..ws.equilibrium.len())
+            .map(|i| {
+                (0..2)
+                    .filter(|&w| ws.mass[w] > 0.0)
+                    .map(|w| occ[w] * ws.equilibrium[i] * ws.weights[w][i] / ws.mass[w])
+                    .sum()
             })
             .collect()
     }
