@@ -24,6 +24,8 @@ pub enum Command {
     Tau(TauArgs),
     /// Final temperatures of the sudden quench (Eq. 9) and the isentropic process (Eq. 11).
     Limits(LimitsArgs),
+    /// One run in the time domain: a field ramp (or jump) and the relaxation after it.
+    Simulate(SimulateArgs),
     /// List the material presets and where their numbers come from.
     Presets(JsonFlag),
 }
@@ -260,4 +262,96 @@ impl LimitsArgs {
         }
         Ok((lo, hi))
     }
+}
+
+fn positive_number(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("{v} is not allowed: must be a finite number > 0"));
+    }
+    Ok(v)
+}
+
+fn nonnegative_values(text: &str) -> Result<Vec<f64>, String> {
+    let v = values(text)?;
+    match v.iter().find(|x| **x < 0.0) {
+        Some(bad) => Err(format!(
+            "{bad} is not allowed: times after the ramp must be >= 0 s"
+        )),
+        None => Ok(v),
+    }
+}
+
+/// Which formulations the engine may use.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormulationChoice {
+    /// Full master equation while intra-well modes are active, two-well reduction after.
+    Auto,
+    /// Full master equation throughout (a check; slow, and representable only above ~4 K).
+    Full,
+}
+
+/// Ramp shapes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ShapeChoice {
+    /// Constant sweep rate.
+    Linear,
+    /// Raised-cosine ramp (smooth start and end) with the same mean rate.
+    Cosine,
+}
+
+/// `smmcool simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Initial field in T (the sample starts in equilibrium there).
+    #[arg(long, value_parser = field, allow_negative_numbers = true)]
+    pub b_initial_t: f64,
+    /// Final field in T.
+    #[arg(long, value_parser = field, allow_negative_numbers = true)]
+    pub b_final_t: f64,
+    /// Initial temperature in K.
+    #[arg(long, value_parser = positive_number, allow_negative_numbers = true)]
+    pub t_initial_k: f64,
+    /// Mean sweep rate |Bf - Bi| / duration in T/s.
+    #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with_all = ["ramp_duration_s", "jump"])]
+    pub sweep_rate_t_per_s: Option<f64>,
+    /// Ramp duration in s (instead of a sweep rate).
+    #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with = "jump")]
+    pub ramp_duration_s: Option<f64>,
+    /// Instantaneous field change: the exact sudden limit.
+    #[arg(long)]
+    pub jump: bool,
+    /// Ramp shape.
+    #[arg(long, value_enum, default_value = "linear")]
+    pub shape: ShapeChoice,
+    /// Times after the ramp at which to report the state, in s.
+    #[arg(long, value_parser = nonnegative_values, default_value = "1e-3,1,3600")]
+    pub sample_times_s: Vec<Vec<f64>>,
+    /// Stop this long after the ramp even without equilibrium, in s.
+    #[arg(long, value_parser = positive_number, default_value_t = 1e40, allow_negative_numbers = true)]
+    pub max_time_s: f64,
+    /// Equilibrium tolerance on the phonon temperature, in K.
+    #[arg(long, value_parser = positive_number, default_value_t = 1e-9, allow_negative_numbers = true)]
+    pub equilibrium_tol_k: f64,
+    /// Relative tolerance of the integrator.
+    #[arg(long, value_parser = positive_number, default_value_t = 1e-10, allow_negative_numbers = true)]
+    pub rtol: f64,
+    /// Which formulations the engine may use.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub formulation: FormulationChoice,
+    /// Include every output sample (ramp grid and logarithmic grid) in the JSON.
+    #[arg(long)]
+    pub trajectory: bool,
+    /// Material.
+    #[command(flatten)]
+    pub material: MaterialArgs,
+    /// Rate scaling.
+    #[command(flatten)]
+    pub rates: RateArgs,
+    /// Print one JSON document on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

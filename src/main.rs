@@ -53,12 +53,19 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            let param = e.downcast_ref::<smmcool::error::ParameterError>().or(
-                match e.downcast_ref::<smmcool::error::NumericsError>() {
+            let param = e
+                .downcast_ref::<smmcool::error::ParameterError>()
+                .or(match e.downcast_ref::<smmcool::error::NumericsError>() {
                     Some(smmcool::error::NumericsError::Parameter(p)) => Some(p),
                     _ => None,
-                },
-            );
+                })
+                .or(match e.downcast_ref::<smmcool::kinetics::EngineError>() {
+                    Some(smmcool::kinetics::EngineError::Parameter(p))
+                    | Some(smmcool::kinetics::EngineError::Numerics(
+                        smmcool::error::NumericsError::Parameter(p),
+                    )) => Some(p),
+                    _ => None,
+                });
             if let Some(p) = param {
                 // Library names are config keys (snake_case with units); on the command line
                 // they are flags.
@@ -79,6 +86,14 @@ fn main() -> ExitCode {
                 || matches!(
                     e.downcast_ref::<smmcool::error::NumericsError>(),
                     Some(smmcool::error::NumericsError::RateUnderflow { .. })
+                )
+                || matches!(
+                    e.downcast_ref::<smmcool::kinetics::EngineError>(),
+                    Some(smmcool::kinetics::EngineError::Parameter(_))
+                        | Some(smmcool::kinetics::EngineError::Numerics(
+                            smmcool::error::NumericsError::RateUnderflow { .. }
+                                | smmcool::error::NumericsError::Parameter(_)
+                        ))
                 );
             eprintln!("error: {e:#}");
             ExitCode::from(if user { 2 } else { 1 })
@@ -93,6 +108,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Levels(args) => output::levels(&args, &mut out)?,
         Command::Tau(args) => output::tau(&args, &mut out)?,
         Command::Limits(args) => output::limits(&args, &mut out)?,
+        Command::Simulate(args) => return output::simulate(&args, &mut out),
         Command::Presets(args) => output::presets(args.json, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)

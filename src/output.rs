@@ -1,7 +1,7 @@
 //! The commands' work and their output: a readable table, or one JSON document with units in
 //! every key.
 
-use crate::cli::{LevelsArgs, LimitsArgs, TauArgs};
+use crate::cli::{FormulationChoice, LevelsArgs, LimitsArgs, ShapeChoice, SimulateArgs, TauArgs};
 use crate::UserError;
 use serde_json::{json, Value};
 use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
@@ -304,4 +304,185 @@ pub fn presets(json_out: bool, out: &mut impl Write) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn fmt_time(s: Option<f64>) -> String {
+    match s {
+        None => "not reached".to_string(),
+        Some(s) if s < 1e-3 => format!("{s:.3e} s"),
+        Some(s) if s < 3600.0 => format!("{s:.4} s"),
+        Some(s) if s < 3.156e7 * 1e3 => format!("{s:.4e} s ({:.3} h)", s / 3600.0),
+        Some(s) => format!("{s:.4e} s ({:.3e} years)", s / 3.156e7),
+    }
+}
+
+/// `smmcool simulate`. Returns the exit code (0, or 1 if the integration failed).
+pub fn simulate(
+    args: &SimulateArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<std::process::ExitCode> {
+    use smmcool::kinetics::{simulate, EngineOptions, Formulation, Outcome, RunSpec};
+    use smmcool::protocol::{Protocol, RampShape};
+    let mat = args.material.material()?;
+    let rate_model = args.rates.rate_model(&mat)?;
+    let shape = match args.shape {
+        ShapeChoice::Linear => RampShape::Linear,
+        ShapeChoice::Cosine => RampShape::Cosine,
+    };
+    let protocol = match (args.jump, args.sweep_rate_t_per_s, args.ramp_duration_s) {
+        (true, _, _) => Protocol::jump(args.b_initial_t, args.b_final_t)?,
+        (false, Some(r), None) => {
+            Protocol::with_sweep_rate(args.b_initial_t, args.b_final_t, r, shape)?
+        }
+        (false, None, Some(d)) => {
+            Protocol::with_duration(args.b_initial_t, args.b_final_t, d, shape)?
+        }
+        _ => {
+            return Err(UserError(
+                "give one of --sweep-rate-t-per-s, --ramp-duration-s or --jump".to_string(),
+            )
+            .into())
+        }
+    };
+    let samples = flat(&args.sample_times_s);
+    let options = EngineOptions {
+        rtol: args.rtol,
+        equilibrium_tol_k: args.equilibrium_tol_k,
+        max_time_after_ramp_s: args.max_time_s,
+        sample_times_after_ramp_s: samples.clone(),
+        formulation: match args.formulation {
+            FormulationChoice::Auto => Formulation::Auto,
+            FormulationChoice::Full => Formulation::Full,
+        },
+        ..Default::default()
+    };
+    let run = RunSpec {
+        material: mat.clone(),
+        scaling: rate_model.scaling(),
+        protocol,
+        t_initial_k: args.t_initial_k,
+        options,
+    };
+    let start = std::time::Instant::now();
+    let tr = simulate(&run)?;
+    let wall = start.elapsed().as_secs_f64();
+    let sample_rows: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|&s| tr.sample_after_ramp(s).map(|x| (s, x.t_phonon_k)))
+        .collect();
+    let dt_sudden = tr.t_final_sudden_k - args.t_initial_k;
+    if args.json {
+        let mut v = json!({
+            "material": mat.name,
+            "b_initial_t": args.b_initial_t,
+            "b_final_t": args.b_final_t,
+            "t_initial_k": args.t_initial_k,
+            "ramp_shape": format!("{:?}", protocol.shape()).to_lowercase(),
+            "ramp_duration_s": tr.ramp_duration_s,
+            "sweep_rate_t_per_s": if tr.ramp_duration_s > 0.0 { Some(protocol.mean_rate_t_per_s()) } else { None },
+            "t_after_ramp_k": tr.t_after_ramp_k,
+            "t_final_k": tr.t_final_k,
+            "t_equilibrium_k": tr.t_equilibrium_k,
+            "outcome": tr.outcome,
+            "equilibrium_after_ramp_s": tr.equilibrium_after_ramp_s,
+            "end_after_ramp_s": tr.t_end_after_ramp_s,
+            "relax_10pct_after_ramp_s": tr.relax_10pct_s,
+            "relax_1pct_after_ramp_s": tr.relax_1pct_s,
+            "t_final_sudden_k": tr.t_final_sudden_k,
+            "t_final_isentropic_k": tr.t_final_isentropic_k,
+            "delta_t_final_k": tr.t_final_k - args.t_initial_k,
+            "delta_t_sudden_k": dt_sudden,
+            "energy_balance_error": tr.energy_balance_error,
+            "energy_balance_abs_k": tr.energy_balance_abs_k,
+            "population_sum_error": tr.population_sum_error,
+            "reduction_error_estimate": tr.reduction_error_estimate,
+            "handover": tr.handover,
+            "steps": tr.stats.steps,
+            "steps_full": tr.steps_full,
+            "steps_reduced": tr.steps_reduced,
+            "rejected_steps": tr.stats.rejected,
+            "rhs_evals": tr.stats.rhs_evals,
+            "quadrature_evals": tr.quadrature_evals,
+            "wall_time_s": wall,
+            "samples": sample_rows.iter().map(|(s, t)| json!({"t_after_ramp_s": s, "t_phonon_k": t})).collect::<Vec<_>>(),
+        });
+        if args.trajectory {
+            v["trajectory"] = serde_json::to_value(&tr.samples)?;
+        }
+        write_json(out, &v)?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let how = if tr.ramp_duration_s > 0.0 {
+        format!(
+            "{:?} ramp at {} T/s ({:.4e} s)",
+            protocol.shape(),
+            protocol.mean_rate_t_per_s(),
+            tr.ramp_duration_s
+        )
+    } else {
+        "instantaneous jump".to_string()
+    };
+    writeln!(
+        out,
+        "# {}: Bi = {} T -> Bf = {} T, {how}, Ti = {} K",
+        mat.name, args.b_initial_t, args.b_final_t, args.t_initial_k
+    )?;
+    writeln!(
+        out,
+        "{:<44} {:.6} K",
+        "T right after the ramp", tr.t_after_ramp_k
+    )?;
+    for (s, t) in &sample_rows {
+        writeln!(
+            out,
+            "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the sudden prediction)",
+            format!("T {} after the ramp", fmt_time(Some(*s))),
+            t - args.t_initial_k,
+            100.0 * (t - args.t_initial_k) / dt_sudden
+        )?;
+    }
+    match tr.outcome {
+        Outcome::Equilibrium => writeln!(
+            out,
+            "{:<44} {:.6} K, reached {} after the ramp",
+            "T at equilibrium",
+            tr.t_final_k,
+            fmt_time(tr.equilibrium_after_ramp_s)
+        )?,
+        Outcome::EndTime => writeln!(
+            out,
+            "equilibrium NOT reached within {} after the ramp: T there is {:.6} K; the equilibrium for this energy, {:.6} K, lies further out",
+            fmt_time(Some(tr.t_end_after_ramp_s)),
+            tr.t_final_k,
+            tr.t_equilibrium_k
+        )?,
+    }
+    writeln!(
+        out,
+        "relaxation: 10 % of Delta T left after {}, 1 % after {}",
+        fmt_time(tr.relax_10pct_s),
+        fmt_time(tr.relax_1pct_s)
+    )?;
+    writeln!(
+        out,
+        "limits: sudden (Eq. 9) {:.6} K (Delta T {:+.6} K); isentropic (Eq. 11) {}",
+        tr.t_final_sudden_k,
+        dt_sudden,
+        tr.t_final_isentropic_k
+            .map_or("no finite solution".to_string(), |t| format!(
+                "{t:.6} K (Delta T {:+.6} K)",
+                t - args.t_initial_k
+            ))
+    )?;
+    writeln!(
+        out,
+        "checks: energy balance {:.2e} (relative), sum n - 1 {:.1e}, two-well reduction error ~{:.1e}",
+        tr.energy_balance_error, tr.population_sum_error, tr.reduction_error_estimate
+    )?;
+    writeln!(
+        out,
+        "solver: {} steps ({} full, {} reduced ramp), {} rejected, {} rhs evaluations, {} quadrature evaluations, {:.3} s wall",
+        tr.stats.steps, tr.steps_full, tr.steps_reduced, tr.stats.rejected, tr.stats.rhs_evals, tr.quadrature_evals, wall
+    )?;
+    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -286,3 +286,149 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
         assert!(!err.contains("panicked"));
     }
 }
+
+#[test]
+fn simulate_json_has_the_documented_keys() {
+    let v = json(&[
+        "simulate",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0.1",
+        "--t-initial-k",
+        "4",
+        "--jump",
+        "--json",
+    ]);
+    for key in [
+        "t_after_ramp_k",
+        "t_final_k",
+        "t_final_sudden_k",
+        "t_final_isentropic_k",
+        "energy_balance_error",
+        "steps",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing");
+    }
+    assert!((v["t_final_k"].as_f64().unwrap() - 2.333_807_500_97).abs() < 1e-7);
+    let samples = v["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 3);
+    assert_eq!(samples[0]["t_after_ramp_s"].as_f64(), Some(1e-3));
+    assert!((samples[0]["t_phonon_k"].as_f64().unwrap() - 3.90615).abs() < 1e-5);
+    assert!((samples[1]["t_phonon_k"].as_f64().unwrap() - 3.82221).abs() < 1e-5);
+    assert_eq!(v["outcome"].as_str(), Some("equilibrium"));
+}
+
+#[test]
+fn simulate_table_and_bad_input() {
+    let out = run(&[
+        "simulate",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0.1",
+        "--t-initial-k",
+        "2",
+        "--sweep-rate-t-per-s",
+        "10",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("NOT reached"), "{text}");
+    for (args, needles) in [
+        (
+            vec![
+                "simulate",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "4",
+                "--sweep-rate-t-per-s",
+                "-10",
+            ],
+            vec!["--sweep-rate-t-per-s", "-10"],
+        ),
+        (
+            vec![
+                "simulate",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "4",
+            ],
+            vec!["--sweep-rate-t-per-s", "--jump"],
+        ),
+        (
+            vec![
+                "simulate",
+                "--b-initial-t",
+                "15",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "4",
+                "--jump",
+            ],
+            vec!["--b-initial-t", "15", "|B| <"],
+        ),
+        (
+            vec![
+                "simulate",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "0.1",
+                "--jump",
+            ],
+            vec!["temperature_k = 0.1", "0.3 K"],
+        ),
+        (
+            vec![
+                "simulate",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "4",
+                "--jump",
+                "--rtol",
+                "0.5",
+            ],
+            vec!["--rtol", "0.5"],
+        ),
+        (
+            vec![
+                "simulate",
+                "--b-initial-t",
+                "0.5",
+                "--b-final-t",
+                "0.1",
+                "--t-initial-k",
+                "4",
+                "--jump",
+                "--sweep-rate-t-per-s",
+                "1",
+            ],
+            vec!["--jump", "--sweep-rate-t-per-s"],
+        ),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: '{n}' missing from {err}");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The time-domain engine against independent references, both analytic limits, and the
+//! invariants every trajectory must satisfy (physics.md section 7).
+
+use smmcool::kinetics::{
+    simulate, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
+};
+use smmcool::limits::FieldChange;
+use smmcool::model::Material;
+use smmcool::protocol::{Protocol, RampShape};
+use smmcool::rates::KappaScaling;
+
+fn run(protocol: Protocol, ti: f64, options: EngineOptions) -> Result<Trajectory, EngineError> {
+    simulate(&RunSpec {
+        material: Material::mn12ac(),
+        scaling: KappaScaling::Arrhenius,
+        protocol,
+        t_initial_k: ti,
+        options,
+    })
+}
+
+fn ramp(bi: f64, bf: f64, rate: f64) -> Protocol {
+    Protocol::with_sweep_rate(bi, bf, rate, RampShape::Linear).unwrap()
+}
+
+fn check_invariants(tr: &Trajectory, what: &str) {
+    assert!(
+        tr.population_sum_error <= 1e-10,
+        "{what}: sum n - 1 = {:e}",
+        tr.population_sum_error
+    );
+    assert!(
+        tr.min_population >= -1e-12,
+        "{what}: min n = {:e}",
+        tr.min_population
+    );
+    assert!(
+        tr.energy_balance_error <= 1e-8,
+        "{what}: energy balance {:e}",
+        tr.energy_balance_error
+    );
+    assert!(
+        tr.entropy_decrease_max <= 1e-12,
+        "{what}: entropy fell by {:e}",
+        tr.entropy_decrease_max
+    );
+    // Samples are in time order and the field is B_f after the ramp.
+    for w in tr.samples.windows(2) {
+        assert!(w[1].t_s >= w[0].t_s, "{what}: samples out of order");
+    }
+}
+
+/// Independent reference (issue 4): instantaneous jump 0.5 T -> 0.1 T from 4 K.
+#[test]
+fn jump_matches_reference_at_1_ms_1_s_and_equilibrium() {
+    let tr = run(
+        Protocol::jump(0.5, 0.1).unwrap(),
+        4.0,
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let t = |s: f64| tr.sample_after_ramp(s).unwrap().t_phonon_k;
+    assert!((t(1e-3) - 3.90615).abs() < 1e-5, "1 ms: {}", t(1e-3));
+    assert!((t(1.0) - 3.82221).abs() < 1e-5, "1 s: {}", t(1.0));
+    assert_eq!(tr.outcome, Outcome::Equilibrium);
+    // mpmath Eq. 9 root: 2.33380750097054
+    assert!(
+        (tr.t_final_k - 2.333_807_500_970_54).abs() < 1e-8,
+        "eq: {}",
+        tr.t_final_k
+    );
+    assert!((tr.t_equilibrium_k - tr.t_final_sudden_k).abs() < 1e-10);
+    // Relaxation times: 10 % and 1 % of the remaining Delta T.
+    let (a, b) = (tr.relax_10pct_s.unwrap(), tr.relax_1pct_s.unwrap());
+    assert!(a > 1.0 && b > a, "{a} {b}");
+    check_invariants(&tr, "jump 4 K");
+}
+
+#[test]
+fn one_kelvin_final_temperature_reaches_the_eq9_root() {
+    // Bi = 1 T, Bf = 0.1 T, Ti = 3 K jump: Eq. 9 root 0.992286205585 K (mpmath), reached after
+    // ~1e23 s.
+    let tr = run(
+        Protocol::jump(1.0, 0.1).unwrap(),
+        3.0,
+        EngineOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(tr.outcome, Outcome::Equilibrium);
+    assert!(
+        (tr.t_final_k - 0.992_286_205_585_22).abs() < 1e-8,
+        "{}",
+        tr.t_final_k
+    );
+    let eq = tr.equilibrium_after_ramp_s.unwrap();
+    assert!(eq > 1e20 && eq < 1e26, "{eq:e}");
+    check_invariants(&tr, "jump 3 K -> 1 K");
+}
+
+#[test]
+fn fast_ramps_converge_to_the_sudden_limit_linearly_in_duration() {
+    let mut errs = Vec::new();
+    // The intra-well rates reach ~1e10 1/s near the barrier top at 4 K: only ramps much shorter
+    // than that are "sudden" for every level, and there the error is linear in the duration.
+    for rate in [1e10, 1e11, 1e12, 1e13] {
+        let tr = run(ramp(0.5, 0.1, rate), 4.0, EngineOptions::default()).unwrap();
+        check_invariants(&tr, "fast ramp");
+        errs.push((rate, (tr.t_final_k - tr.t_final_sudden_k).abs()));
+    }
+    for w in errs.windows(2) {
+        let ratio = w[0].1 / w[1].1;
+        // Error ~ ramp duration: a factor ~10 per decade of sweep rate.
+        assert!(ratio > 6.0 && ratio < 15.0, "{errs:?}");
+    }
+    assert!(errs[3].1 < 1e-6, "{errs:?}");
+}
+
+#[test]
+fn slow_ramps_converge_to_the_isentropic_limit() {
+    // Bi = 1 T, Bf = 0.5 T, Ti = 8 K: isentropic root 7.07377373035907 K (mpmath).
+    let mut errs = Vec::new();
+    for rate in [1e2, 1.0, 1e-2, 1e-4] {
+        let tr = run(ramp(1.0, 0.5, rate), 8.0, EngineOptions::default()).unwrap();
+        check_invariants(&tr, "slow ramp");
+        let iso = tr.t_final_isentropic_k.unwrap();
+        assert!((iso - 7.073_773_730_359_07).abs() < 1e-10);
+        errs.push(tr.t_final_k - iso);
+    }
+    // The error falls monotonically and is positive (the real process makes entropy).
+    for w in errs.windows(2) {
+        assert!(w[1] < w[0], "{errs:?}");
+    }
+    assert!(errs.iter().all(|&e| e > -1e-9), "{errs:?}");
+    assert!(errs[3] < 1e-3, "{errs:?}");
+}
+
+#[test]
+fn finite_ramps_lie_between_the_two_limits() {
+    for (rate, ti) in [(10.0, 2.0), (10.0, 3.0), (10.0, 4.0), (1e-3, 4.0)] {
+        let tr = run(ramp(0.5, 0.1, rate), ti, EngineOptions::default()).unwrap();
+        check_invariants(&tr, "10 T/s");
+        let iso = tr.t_final_isentropic_k.unwrap();
+        let t_end = tr.t_equilibrium_k;
+        assert!(
+            t_end <= tr.t_final_sudden_k + 1e-9 && t_end >= iso - 1e-9,
+            "{rate} {ti}: {t_end}"
+        );
+    }
+}
+
+#[test]
+fn cosine_ramp_and_jump_bracket_the_linear_ramp_sensibly() {
+    let lin = run(ramp(0.5, 0.1, 1e4), 4.0, EngineOptions::default()).unwrap();
+    let cos = run(
+        Protocol::with_sweep_rate(0.5, 0.1, 1e4, RampShape::Cosine).unwrap(),
+        4.0,
+        EngineOptions::default(),
+    )
+    .unwrap();
+    check_invariants(&cos, "cosine");
+    // Same duration, same end points: close but not identical final temperatures.
+    assert!((lin.t_final_k - cos.t_final_k).abs() < 1e-3);
+    assert!(lin.t_final_k <= lin.t_final_sudden_k);
+}
+
+/// Where both are representable (T >= 4 K) the full master equation and the combined engine
+/// (full, then the two-well reduction) agree, and the hand-over is continuous.
+#[test]
+fn full_and_reduced_formulations_agree_and_the_handover_is_continuous() {
+    let mut opt = EngineOptions {
+        max_time_after_ramp_s: 0.03,
+        sample_times_after_ramp_s: vec![1e-4, 1e-3, 1e-2, 0.03],
+        log_points_per_decade: 0,
+        ..Default::default()
+    };
+    let auto = run(Protocol::jump(0.5, 0.1).unwrap(), 5.0, opt.clone()).unwrap();
+    let h = auto
+        .handover
+        .expect("the auto engine hands over after the intra-well modes decay");
+    // Continuity: the jump is of order lambda1/lambda2 ~ 3e-7 times the temperature.
+    assert!((h.t_full_k - h.t_reduced_k).abs() < 1e-6, "{h:?}");
+    assert!(auto.reduction_error_estimate > 0.0 && auto.reduction_error_estimate < 1e-6);
+    opt.formulation = Formulation::Full;
+    let full = run(Protocol::jump(0.5, 0.1).unwrap(), 5.0, opt).unwrap();
+    assert!(full.handover.is_none());
+    for s in [1e-4, 1e-3, 1e-2, 0.03] {
+        let a = auto.sample_after_ramp(s).unwrap();
+        let f = full.sample_after_ramp(s).unwrap();
+        assert!(
+            (a.t_phonon_k - f.t_phonon_k).abs() < 1e-6,
+            "t = {s}: {} vs {}",
+            a.t_phonon_k,
+            f.t_phonon_k
+        );
+        for (x, y) in a.populations.iter().zip(&f.populations) {
+            assert!((x - y).abs() < 1e-7, "t = {s}");
+        }
+    }
+    // Something happened in the window: the slow stage moved T by more than 0.01 K.
+    let moved = auto.sample_after_ramp(1e-4).unwrap().t_phonon_k
+        - auto.sample_after_ramp(0.03).unwrap().t_phonon_k;
+    assert!(moved > 0.01, "{moved}");
+    check_invariants(&full, "full only");
+}
+
+#[test]
+fn relaxation_longer_than_the_end_time_is_reported_not_hidden() {
+    // Ti = 2 K jump: the final temperature ~0.6 K has tau ~ 1e44 s: not reached in 1e40 s.
+    let tr = run(
+        Protocol::jump(0.5, 0.1).unwrap(),
+        2.0,
+        EngineOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(tr.outcome, Outcome::EndTime);
+    assert!(tr.equilibrium_after_ramp_s.is_none());
+    assert!(tr.t_final_k > tr.t_equilibrium_k + 1e-3);
+    // One hour after the jump almost nothing of the predicted cooling has happened.
+    let hour = tr.sample_after_ramp(3600.0).unwrap().t_phonon_k;
+    assert!(hour > 1.9, "{hour}");
+}
+
+#[test]
+fn invalid_runs_are_refused_before_integration() {
+    let opts = EngineOptions::default();
+    let e = run(Protocol::jump(0.5, 0.1).unwrap(), -1.0, opts.clone()).unwrap_err();
+    assert!(e.to_string().contains("t_initial_k"), "{e}");
+    let e = run(Protocol::jump(12.0, 0.1).unwrap(), 3.0, opts.clone()).unwrap_err();
+    assert!(e.to_string().contains("b_initial_t"), "{e}");
+    let e = run(Protocol::jump(0.5, 0.1).unwrap(), 0.1, opts.clone()).unwrap_err();
+    assert!(e.to_string().contains("0.3 K"), "{e}");
+    let bad = EngineOptions { rtol: 0.5, ..opts };
+    let e = run(Protocol::jump(0.5, 0.1).unwrap(), 3.0, bad).unwrap_err();
+    assert!(e.to_string().contains("rtol"), "{e}");
+    assert!(Protocol::with_sweep_rate(0.5, 0.1, 0.0, RampShape::Linear).is_err());
+}
+
+#[test]
+fn equal_fields_stay_in_equilibrium() {
+    let tr = run(ramp(0.3, 0.3 + 1e-12, 1.0), 3.0, EngineOptions::default()).unwrap();
+    assert!((tr.t_final_k - 3.0).abs() < 1e-9);
+    let fc = FieldChange {
+        spin: &Material::mn12ac().spin,
+        debye: &Material::mn12ac().debye,
+        b_initial_t: 0.3,
+        b_final_t: 0.3,
+        t_initial_k: 3.0,
+    };
+    assert_eq!(fc.sudden_final_k().unwrap(), 3.0);
+}
