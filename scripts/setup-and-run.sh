@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # First README command: install what a fresh Debian 12 machine lacks, build smmcool, and run
 # the main job on the shipped default (the sudden-quench and isentropic limits of the paper's
-# Fig. 6 case: Bi = 0.5 T, Bf = 0.1 T, Ti = 1..6 K).
+# Fig. 6 case: Bi = 0.5 T, Bf = 0.1 T, Ti = 1..6 K, the Fig. 5 minima, and the time-domain run
+# of the paper's 10 T/s protocol).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,3 +24,4 @@ cargo build --release --locked
 ./target/release/smmcool tau --temperature-k 2,3,4,4.6,5
 ./target/release/smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --t-initial-k 1:6:0.25
 ./target/release/smmcool limits --b-initial-t 1 --b-final-t 0,0.1,0.3,0.5 --minimum
+./target/release/smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --t-initial-k 4 --sweep-rate-t-per-s 10
