@@ -114,6 +114,120 @@ impl KappaScaling {
     }
 }
 
+/// Piecewise Chebyshev interpolant of h(u) = ln lambda1_0(T), u = 1/T, on adaptive panels
+/// (degree 16, refined until the tail coefficients are below 1e-13, i.e. 1e-13 relative in
+/// lambda1_0). It replaces a slow-mode computation (tens of microseconds) in every evaluation of
+/// kappa(T) by a Clenshaw sum; its derivative gives d ln kappa / dT exactly.
+#[derive(Debug, Clone)]
+pub struct Lambda1Table {
+    t_lo: f64,
+    t_hi: f64,
+    /// Panel lower ends in u, increasing.
+    u_a: Vec<f64>,
+    /// Panel widths in u.
+    width: Vec<f64>,
+    coeffs: Vec<[f64; TABLE_DEGREE + 1]>,
+    deriv: Vec<[f64; TABLE_DEGREE]>,
+}
+
+const TABLE_DEGREE: usize = 16;
+
+fn cheb_coeffs(vals: &[f64; TABLE_DEGREE + 1]) -> [f64; TABLE_DEGREE + 1] {
+    let n = TABLE_DEGREE;
+    let mut a = [0.0; TABLE_DEGREE + 1];
+    for (j, aj) in a.iter_mut().enumerate() {
+        let mut sum = 0.0;
+        for (k, v) in vals.iter().enumerate() {
+            let h = if k == 0 || k == n { 0.5 } else { 1.0 };
+            sum += h * v * (std::f64::consts::PI * (j * k) as f64 / n as f64).cos();
+        }
+        *aj = 2.0 / n as f64 * sum * if j == 0 || j == n { 0.5 } else { 1.0 };
+    }
+    a
+}
+
+fn clenshaw(c: &[f64], x: f64) -> f64 {
+    let (mut b1, mut b2) = (0.0, 0.0);
+    for &ck in c.iter().skip(1).rev() {
+        let b0 = 2.0 * x * b1 - b2 + ck;
+        b2 = b1;
+        b1 = b0;
+    }
+    c[0] + x * b1 - b2
+}
+
+impl Lambda1Table {
+    fn build(model: &RateModel, t_lo: f64, t_hi: f64) -> Result<Self, NumericsError> {
+        let mut table = Self {
+            t_lo,
+            t_hi,
+            u_a: Vec::new(),
+            width: Vec::new(),
+            coeffs: Vec::new(),
+            deriv: Vec::new(),
+        };
+        // Work from small u (high T) up, splitting panels until resolved.
+        let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
+        let mut stack = vec![(u_lo, u_hi - u_lo)];
+        let mut done: Vec<(f64, f64, [f64; TABLE_DEGREE + 1])> = Vec::new();
+        while let Some((ua, w)) = stack.pop() {
+            let mut vals = [0.0; TABLE_DEGREE + 1];
+            for (k, v) in vals.iter_mut().enumerate() {
+                let x = (std::f64::consts::PI * k as f64 / TABLE_DEGREE as f64).cos();
+                let u = ua + 0.5 * w * (1.0 + x);
+                *v = model.unscaled_lambda1_zero_field(1.0 / u)?.ln();
+            }
+            let c = cheb_coeffs(&vals);
+            let tail = c[TABLE_DEGREE].abs().max(c[TABLE_DEGREE - 1].abs());
+            if tail <= 1e-13 || w < 1e-6 * u_hi || done.len() + stack.len() > 4096 {
+                done.push((ua, w, c));
+            } else {
+                stack.push((ua + 0.5 * w, 0.5 * w));
+                stack.push((ua, 0.5 * w));
+            }
+        }
+        done.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (ua, w, c) in done {
+            let mut d = [0.0; TABLE_DEGREE];
+            // Derivative of a Chebyshev series: c'_{k-1} = c'_{k+1} + 2 k c_k.
+            let n = TABLE_DEGREE;
+            let mut next = 0.0; // c'_{k+1}
+            let mut next2 = 0.0;
+            for k in (1..=n).rev() {
+                let v = next2 + 2.0 * k as f64 * c[k];
+                d[k - 1] = v;
+                next2 = next;
+                next = v;
+            }
+            d[0] *= 0.5;
+            table.u_a.push(ua);
+            table.width.push(w);
+            table.coeffs.push(c);
+            table.deriv.push(d);
+        }
+        Ok(table)
+    }
+
+    /// (ln lambda1_0, d ln lambda1_0 / dT) at T, or `None` outside the table.
+    pub fn eval(&self, t_k: f64) -> Option<(f64, f64)> {
+        if !(t_k >= self.t_lo && t_k <= self.t_hi) {
+            return None;
+        }
+        let u = 1.0 / t_k;
+        let i = self.u_a.partition_point(|&a| a <= u).saturating_sub(1);
+        let w = self.width[i];
+        let x = ((u - self.u_a[i]) / w * 2.0 - 1.0).clamp(-1.0, 1.0);
+        let h = clenshaw(&self.coeffs[i], x);
+        let dhdx = clenshaw(&self.deriv[i], x);
+        Some((h, dhdx * 2.0 / w * (-u * u)))
+    }
+
+    /// Number of panels.
+    pub fn panels(&self) -> usize {
+        self.u_a.len()
+    }
+}
+
 /// Scaled spin-phonon rates of a material.
 #[derive(Debug, Clone)]
 pub struct RateModel {
@@ -121,6 +235,7 @@ pub struct RateModel {
     arrhenius: Arrhenius,
     scaling: KappaScaling,
     transitions: Vec<Transition>,
+    table: Option<std::sync::Arc<Lambda1Table>>,
 }
 
 impl RateModel {
@@ -136,7 +251,53 @@ impl RateModel {
             arrhenius,
             scaling,
             transitions: transitions(&spin),
+            table: None,
         })
+    }
+
+    /// Tabulate ln lambda1_0(T) on [t_lo, t_hi] K (see [`Lambda1Table`]) so kappa(T) and its
+    /// derivative cost a Clenshaw sum there; outside, they are computed directly.
+    pub fn with_table(mut self, t_lo: f64, t_hi: f64) -> Result<Self, NumericsError> {
+        require_positive("table lower temperature (K)", t_lo)?;
+        if !(t_hi > t_lo && t_hi.is_finite()) {
+            return Err(ParameterError::new(
+                "table upper temperature (K)",
+                t_hi,
+                "must exceed the lower one",
+            )
+            .into());
+        }
+        if !matches!(self.scaling, KappaScaling::Absolute { .. }) {
+            self.table = Some(std::sync::Arc::new(Lambda1Table::build(&self, t_lo, t_hi)?));
+        }
+        Ok(self)
+    }
+
+    /// The table, if built.
+    pub fn table(&self) -> Option<&Lambda1Table> {
+        self.table.as_deref()
+    }
+
+    /// ln lambda1_0(T) and its T derivative: from the table where it covers T, else directly
+    /// (the derivative then by a five-point central difference with step 1e-3 T: truncation
+    /// ~1e-12, rounding ~1e-13 relative; ln lambda1_0 is smooth in T).
+    fn log_lambda1_zero_field(
+        &self,
+        t_k: f64,
+        with_derivative: bool,
+    ) -> Result<(f64, f64), NumericsError> {
+        if let Some(v) = self.table.as_ref().and_then(|tab| tab.eval(t_k)) {
+            return Ok(v);
+        }
+        let l = |t: f64| self.unscaled_lambda1_zero_field(t).map(f64::ln);
+        let value = l(t_k)?;
+        if !with_derivative {
+            return Ok((value, f64::NAN));
+        }
+        let h = 1e-3 * t_k;
+        let d = (-l(t_k + 2.0 * h)? + 8.0 * l(t_k + h)? - 8.0 * l(t_k - h)? + l(t_k - 2.0 * h)?)
+            / (12.0 * h);
+        Ok((value, d))
     }
 
     /// The spin.
@@ -190,6 +351,16 @@ impl RateModel {
         })
     }
 
+    /// A lower bound on the slowest intra-well relaxation rate of the unscaled matrix at (B, T)
+    /// (see [`crate::slowmode::intra_well_rate`]); `None` without two wells.
+    pub fn unscaled_intra_well_rate(&self, field_t: f64, t_k: f64) -> Option<f64> {
+        if field_t.abs() >= self.spin.bistability_field_t() {
+            return None;
+        }
+        let w = self.unscaled_matrix(field_t, t_k);
+        crate::slowmode::intra_well_rate(&w, 0, self.spin.n_levels() - 1)
+    }
+
     /// Slowest relaxation rate of the unscaled zero-field matrix, K^3.
     pub fn unscaled_lambda1_zero_field(&self, t_k: f64) -> Result<f64, NumericsError> {
         let mode = self.unscaled_slow_mode(0.0, t_k)?.ok_or_else(|| {
@@ -211,34 +382,33 @@ impl RateModel {
 
     /// kappa(T) in 1/(s K^3).
     pub fn kappa(&self, t_k: f64) -> Result<f64, NumericsError> {
+        self.kappa_impl(t_k, false).map(|v| v.0)
+    }
+
+    fn kappa_impl(&self, t_k: f64, with_derivative: bool) -> Result<(f64, f64), NumericsError> {
         match self.scaling {
             KappaScaling::Arrhenius => {
-                Ok(1.0 / (self.arrhenius.tau_s(t_k) * self.unscaled_lambda1_zero_field(t_k)?))
+                let (l, dl) = self.log_lambda1_zero_field(t_k, with_derivative)?;
+                // kappa = 1/(tau0 exp(U_b/T) lambda1_0): d ln kappa/dT = U_b/T^2 - d ln lambda1_0/dT.
+                let ln_kappa = -self.arrhenius.tau0_s.ln() - self.arrhenius.barrier_k / t_k - l;
+                Ok((ln_kappa.exp(), self.arrhenius.barrier_k / (t_k * t_k) - dl))
             }
-            KappaScaling::Constant { reference_k } => Ok(1.0
-                / (self.arrhenius.tau_s(reference_k)
-                    * self.unscaled_lambda1_zero_field(reference_k)?)),
-            KappaScaling::Absolute { kappa_per_s_k3 } => Ok(kappa_per_s_k3),
+            KappaScaling::Constant { reference_k } => {
+                let (l, _) = self.log_lambda1_zero_field(reference_k, false)?;
+                Ok((
+                    (-self.arrhenius.tau0_s.ln() - self.arrhenius.barrier_k / reference_k - l)
+                        .exp(),
+                    0.0,
+                ))
+            }
+            KappaScaling::Absolute { kappa_per_s_k3 } => Ok((kappa_per_s_k3, 0.0)),
         }
     }
 
-    /// kappa(T) and d ln kappa / dT (1/K). For Arrhenius scaling,
-    /// d ln kappa/dT = U_b/T^2 - d ln lambda1_0/dT, the last term by a five-point central
-    /// difference of ln lambda1_0 with step 1e-3 T (truncation ~1e-12, rounding ~1e-13
-    /// relative; ln lambda1_0 is smooth in T).
+    /// kappa(T) and d ln kappa / dT (1/K): U_b/T^2 - d ln lambda1_0/dT for Arrhenius scaling,
+    /// 0 otherwise.
     pub fn kappa_and_log_derivative(&self, t_k: f64) -> Result<(f64, f64), NumericsError> {
-        let kappa = self.kappa(t_k)?;
-        match self.scaling {
-            KappaScaling::Arrhenius => {
-                let h = 1e-3 * t_k;
-                let l = |t: f64| self.unscaled_lambda1_zero_field(t).map(f64::ln);
-                let d = (-l(t_k + 2.0 * h)? + 8.0 * l(t_k + h)? - 8.0 * l(t_k - h)?
-                    + l(t_k - 2.0 * h)?)
-                    / (12.0 * h);
-                Ok((kappa, self.arrhenius.barrier_k / (t_k * t_k) - d))
-            }
-            _ => Ok((kappa, 0.0)),
-        }
+        self.kappa_impl(t_k, true)
     }
 
     /// The model's slowest zero-field relaxation time 1/(kappa lambda1) in s. Equal to the

@@ -36,10 +36,6 @@ pub struct SlowMode {
     pub escape_b_per_s: f64,
     /// Fixed-point iterations used.
     pub iterations: usize,
-    /// A lower bound on the slowest intra-well relaxation rate: the Collatz-Wielandt lower
-    /// bound on the smallest eigenvalue of G (the chain with both well bottoms absorbing).
-    /// lambda1 / this bounds the error of the two-well reduction.
-    pub intra_well_rate_per_s: f64,
 }
 
 /// LU factors of a column-diagonally-dominant M-matrix, computed GTH-style.
@@ -161,6 +157,26 @@ pub fn committors(w: &DMatrix<f64>, a: usize, b: usize) -> Option<(Vec<f64>, Vec
     Some((qa, qb))
 }
 
+/// A lower bound on the slowest intra-well relaxation rate: the Collatz-Wielandt lower bound on
+/// the smallest eigenvalue of G (the chain with both well bottoms `a`, `b` absorbing).
+/// lambda1 divided by it bounds the error of the two-well reduction.
+pub fn intra_well_rate(w: &DMatrix<f64>, a: usize, b: usize) -> Option<f64> {
+    let n = w.nrows();
+    let rest: Vec<usize> = (0..n).filter(|&i| i != a && i != b).collect();
+    let m = rest.len();
+    let mut off = vec![0.0; m * m];
+    let mut excess = vec![0.0; m];
+    for (rj, &j) in rest.iter().enumerate() {
+        for (ri, &i) in rest.iter().enumerate() {
+            if ri != rj {
+                off[ri * m + rj] = w[(i, j)];
+            }
+        }
+        excess[rj] = w[(a, j)] + w[(b, j)];
+    }
+    MMatrixLu::factor(m, off, excess).map(|lu| smallest_eigenvalue_lower_bound(&lu))
+}
+
 /// Collatz-Wielandt lower bound on the smallest eigenvalue of the M-matrix factored in `lu`:
 /// for x > 0 and y = A^-1 x, min_i x_i / y_i <= mu_min. A few inverse-iteration sweeps sharpen
 /// it; it stays a bound even when they have not converged. Infinite for an empty matrix.
@@ -269,7 +285,6 @@ pub fn slow_mode(w: &DMatrix<f64>, a: usize, b: usize) -> Result<SlowMode, Numer
                 escape_a_per_s: esc_a,
                 escape_b_per_s: esc_b,
                 iterations: it,
-                intra_well_rate_per_s: smallest_eigenvalue_lower_bound(&lu),
             });
         }
         let mut next = if secant && (phi - phi_prev).abs() > 0.0 {

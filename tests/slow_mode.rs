@@ -186,3 +186,21 @@ fn escape_rates_obey_detailed_balance_of_the_wells() {
         );
     }
 }
+
+#[test]
+fn tabulated_kappa_matches_direct_computation() {
+    let direct = model(KappaScaling::Arrhenius);
+    let tab = direct.clone().with_table(0.4, 40.0).unwrap();
+    assert!(tab.table().unwrap().panels() < 400);
+    let mut t = 0.4;
+    while t < 40.0 {
+        let (k1, d1) = direct.kappa_and_log_derivative(t).unwrap();
+        let (k2, d2) = tab.kappa_and_log_derivative(t).unwrap();
+        assert!((k2 / k1 - 1.0).abs() < 1e-11, "T = {t}: {k1} vs {k2}");
+        assert!(
+            (d2 - d1).abs() < 1e-7 * d1.abs().max(1e-3),
+            "T = {t}: {d1} vs {d2}"
+        );
+        t *= 1.0137;
+    }
+}

@@ -419,6 +419,16 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         Isentropic::NoFiniteSolution { .. } => None,
     };
 
+    // Tabulate kappa(T) over the temperatures this run can visit: between the isentropic
+    // (second law) and sudden final temperatures and the initial one, with margins.
+    let t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden)]
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    let t_hi = [ti, t_sudden].into_iter().fold(0.0, f64::max);
+    let rates = rates
+        .clone()
+        .with_table((0.8 * t_lo).max(0.3), 1.25 * t_hi)
+        .unwrap_or(rates);
     let wells = Wells::at_field(spin, bf);
     let n0 = boltzmann(&spin.energies(bi), ti);
     let u0: f64 = n0
@@ -478,10 +488,10 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
             .unscaled_slow_mode(b, t)?
             .ok_or_else(|| ParameterError::new("b_final_t", b, "outside the two-well range"))?;
         let kappa = rates.kappa(t)?;
-        Ok((
-            mode.lambda1_per_s / mode.intra_well_rate_per_s,
-            kappa * mode.intra_well_rate_per_s,
-        ))
+        let intra = rates
+            .unscaled_intra_well_rate(b, t)
+            .ok_or_else(|| ParameterError::new("b_final_t", b, "outside the two-well range"))?;
+        Ok((mode.lambda1_per_s / intra, kappa * intra))
     };
 
     // ---- The ramp -------------------------------------------------------------------------
