@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # First README command: install what a fresh Debian 12 machine lacks, build smmcool, and run
-# the main job on the shipped default (the sudden-quench and isentropic limits of the paper's
+# the main job on the shipped default (the batch configs/default.toml into out/default.h5),
+# then the analytic limits (the sudden-quench and isentropic limits of the paper's
 # Fig. 6 case: Bi = 0.5 T, Bf = 0.1 T, Ti = 1..6 K, the Fig. 5 minima, and the time-domain run
 # of the paper's 10 T/s protocol).
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+[ -e /usr/include/hdf5/serial/hdf5.h ] || need_apt+=(libhdf5-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -16,11 +18,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "error: cargo (Rust >= 1.80) is required: install it with rustup (https://rustup.rs)" >&2
+  echo "error: cargo (Rust >= 1.87) is required: install it with rustup (https://rustup.rs)" >&2
   exit 1
 fi
 
 cargo build --release --locked
+mkdir -p out
+./target/release/smmcool run configs/default.toml -o out/default.h5 --force
+./target/release/smmcool inspect out/default.h5
 ./target/release/smmcool tau --temperature-k 2,3,4,4.6,5
 ./target/release/smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --t-initial-k 1:6:0.25
 ./target/release/smmcool limits --b-initial-t 1 --b-final-t 0,0.1,0.3,0.5 --minimum

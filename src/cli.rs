@@ -26,6 +26,14 @@ pub enum Command {
     Limits(LimitsArgs),
     /// One run in the time domain: a field ramp (or jump) and the relaxation after it.
     Simulate(SimulateArgs),
+    /// Check a batch config: parse, validate every run, print the plan; runs nothing.
+    Validate(ValidateArgs),
+    /// Run a batch config into an HDF5 file (parallel, sharded, resumable).
+    Run(RunArgs),
+    /// Join shard files of the same config into one HDF5 file.
+    Merge(MergeArgs),
+    /// Print the summary table of a batch file.
+    Inspect(InspectArgs),
     /// List the material presets and where their numbers come from.
     Presets(JsonFlag),
 }
@@ -352,6 +360,69 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub rates: RateArgs,
     /// Print one JSON document on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `smmcool validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The TOML config.
+    pub config: std::path::PathBuf,
+    /// How many parameter sets to print.
+    #[arg(long, default_value_t = 5)]
+    pub show: usize,
+}
+
+/// `smmcool run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The TOML config.
+    pub config: std::path::PathBuf,
+    /// Output HDF5 file.
+    #[arg(short, long)]
+    pub output: std::path::PathBuf,
+    /// Worker threads (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, short = 'j')]
+    pub threads: Option<usize>,
+    /// Compute only shard i of N (0-based), e.g. 2/8. Without it, SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT select the shard when set.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Finish an interrupted batch (or accept a finished one) instead of refusing.
+    #[arg(long)]
+    pub resume: bool,
+    /// Overwrite an existing output and discard an interrupted batch's parts.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Run sweeps larger than [batch] max_runs.
+    #[arg(long)]
+    pub yes: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `smmcool merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files.
+    #[arg(required = true)]
+    pub inputs: Vec<std::path::PathBuf>,
+    /// Merged output file.
+    #[arg(short, long)]
+    pub output: std::path::PathBuf,
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `smmcool inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A batch HDF5 file.
+    pub file: std::path::PathBuf,
+    /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
 }

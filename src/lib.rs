@@ -19,8 +19,11 @@
 #![deny(clippy::float_cmp)]
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas they implement
 
+pub mod batch;
+pub mod config;
 pub mod error;
 pub mod grid;
+pub mod io;
 pub mod kinetics;
 pub mod limits;
 pub mod model;

@@ -1,5 +1,6 @@
 //! The `smmcool` command: argument parsing and output only; the physics is in the library.
 
+mod batch_commands;
 mod cli;
 mod output;
 
@@ -83,6 +84,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             let user = e.downcast_ref::<UserError>().is_some()
+                || e.downcast_ref::<smmcool::config::ConfigError>().is_some()
+                || matches!(
+                    e.downcast_ref::<smmcool::batch::runner::BatchError>(),
+                    Some(smmcool::batch::runner::BatchError::Config(_))
+                        | Some(smmcool::batch::runner::BatchError::Usage(_))
+                )
+                || e.downcast_ref::<smmcool::io::IoError>().is_some()
                 || matches!(
                     e.downcast_ref::<smmcool::error::NumericsError>(),
                     Some(smmcool::error::NumericsError::RateUnderflow { .. })
@@ -109,6 +117,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tau(args) => output::tau(&args, &mut out)?,
         Command::Limits(args) => output::limits(&args, &mut out)?,
         Command::Simulate(args) => return output::simulate(&args, &mut out),
+        Command::Validate(args) => batch_commands::validate(&args, &mut out)?,
+        Command::Run(args) => return batch_commands::run(&args, &mut out),
+        Command::Merge(args) => batch_commands::merge(&args, &mut out)?,
+        Command::Inspect(args) => batch_commands::inspect(&args, &mut out)?,
         Command::Presets(args) => output::presets(args.json, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,342 @@
+//! Running a plan: shards, parallel runs, progress, crash-safe storage, resume.
+//!
+//! Each finished run is written at once to `OUT.parts/run-NNNNNN.json` (written to a temporary
+//! name, flushed, then renamed, so a part is complete or absent). When all runs of the shard are
+//! done, the HDF5 file is assembled from the parts under a temporary name and renamed to OUT,
+//! then the parts are removed. A SIGKILL at any moment therefore leaves either no file or a
+//! complete one at OUT, and `--resume` recomputes only the runs without a part. Runs are
+//! deterministic, so a resumed batch equals an uninterrupted one (wall times aside). Memory
+//! stays flat in the number of runs: no trajectory is held beyond its own run.
+
+use super::record::{BatchMeta, RunRecord, RunStatus};
+use crate::config::{ConfigError, Plan};
+use crate::io::{read_meta, write_batch, IoError};
+use indicatif::{ParallelProgressIterator, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use thiserror::Error;
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Final output file.
+    pub output: PathBuf,
+    /// Worker threads (`None`: rayon's default, which honours RAYON_NUM_THREADS).
+    pub threads: Option<usize>,
+    /// Shard (index, count).
+    pub shard: (usize, usize),
+    /// Finish an interrupted batch.
+    pub resume: bool,
+    /// Overwrite an existing output.
+    pub force: bool,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchOutcome {
+    /// Runs in this shard.
+    pub runs: usize,
+    /// Computed now.
+    pub computed: usize,
+    /// Taken from a previous, interrupted invocation.
+    pub resumed: usize,
+    /// Runs whose engine failed (recorded with their errors).
+    pub failed: usize,
+    /// Wall time, s.
+    pub wall_time_s: f64,
+}
+
+/// Why a batch could not run or finish.
+#[derive(Debug, Error)]
+pub enum BatchError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The user asked for something inconsistent (existing output, bad shard, ...).
+    #[error("{0}")]
+    Usage(String),
+    /// Reading or writing HDF5.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// Filesystem trouble with the parts directory.
+    #[error("{path}: {message}")]
+    Fs {
+        /// Path.
+        path: String,
+        /// OS message.
+        message: String,
+    },
+}
+
+fn fs_err(path: &Path, e: impl std::fmt::Display) -> BatchError {
+    BatchError::Fs {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Parse "i/N" (0 <= i < N).
+pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (a, b) = text
+        .split_once('/')
+        .ok_or_else(|| format!("'{text}' is not i/N (e.g. 0/4)"))?;
+    let i: usize = a.trim().parse().map_err(|_| format!("'{a}' in '{text}' is not a shard index"))?;
+    let n: usize = b.trim().parse().map_err(|_| format!("'{b}' in '{text}' is not a shard count"))?;
+    if n == 0 {
+        return Err(format!("'{text}': the shard count must be >= 1"));
+    }
+    if i >= n {
+        return Err(format!("'{text}': the shard index must be below the count (0..{n})"));
+    }
+    Ok((i, n))
+}
+
+/// The shard from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (with
+/// SLURM_ARRAY_TASK_MIN subtracted when the array does not start at 0), if set.
+pub fn shard_from_slurm() -> Result<Option<(usize, usize)>, String> {
+    let Ok(id) = std::env::var("SLURM_ARRAY_TASK_ID") else {
+        return Ok(None);
+    };
+    let count = std::env::var("SLURM_ARRAY_TASK_COUNT")
+        .map_err(|_| "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not".to_string())?;
+    let min: usize = std::env::var("SLURM_ARRAY_TASK_MIN")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    let id: usize = id.parse().map_err(|_| format!("SLURM_ARRAY_TASK_ID = '{id}' is not a number"))?;
+    let count: usize = count
+        .parse()
+        .map_err(|_| format!("SLURM_ARRAY_TASK_COUNT = '{count}' is not a number"))?;
+    parse_shard(&format!("{}/{count}", id.saturating_sub(min))).map(Some)
+}
+
+/// Run indices of a shard: i with i mod count = index (round robin, so every shard gets a
+/// share of each region of the sweep).
+pub fn shard_indices(n_runs: usize, shard: (usize, usize)) -> Vec<usize> {
+    (0..n_runs).filter(|i| i % shard.1 == shard.0).collect()
+}
+
+fn parts_dir(output: &Path) -> PathBuf {
+    let mut s = output.as_os_str().to_owned();
+    s.push(".parts");
+    PathBuf::from(s)
+}
+
+fn part_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("run-{index:06}.json"))
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| fs_err(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| fs_err(&tmp, e))?;
+    f.sync_all().map_err(|e| fs_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| fs_err(path, e))
+}
+
+/// Fault injection for tests and drills: a comma-separated list of run indices whose engine
+/// call is replaced by a failure, so the failure path (recorded error, other runs complete,
+/// exit code 3) can be exercised. Never set in normal use.
+pub const INJECT_ENV: &str = "SMMCOOL_INJECT_FAILURE";
+
+fn injected_failure(index: usize) -> bool {
+    std::env::var(INJECT_ENV).is_ok_and(|v| {
+        v.split(',')
+            .any(|x| x.trim().parse::<usize>().ok() == Some(index))
+    })
+}
+
+/// Compute one run into its record (engine failures become failed records).
+pub fn compute(plan: &Plan, index: usize) -> Result<RunRecord, ConfigError> {
+    let (params, spec) = plan.run(index)?;
+    let start = Instant::now();
+    let limits = {
+        let fc = crate::limits::FieldChange {
+            spin: &spec.material.spin,
+            debye: &spec.material.debye,
+            b_initial_t: params.b_initial_t,
+            b_final_t: params.b_final_t,
+            t_initial_k: params.t_initial_k,
+        };
+        (
+            fc.sudden_final_k().ok(),
+            fc.isentropic_final().ok().and_then(|o| o.t_final_k()),
+        )
+    };
+    let result = if injected_failure(index) {
+        Err(format!("injected failure for run {index} ({INJECT_ENV})"))
+    } else {
+        crate::kinetics::simulate(&spec).map_err(|e| e.to_string())
+    };
+    Ok(RunRecord::from_result(
+        params,
+        result,
+        plan.sample_times(),
+        plan.config.output.trajectory,
+        start.elapsed().as_secs_f64(),
+        limits,
+    ))
+}
+
+/// The provenance block of a batch file.
+pub fn meta(plan: &Plan, shard: (usize, usize), wall_time_s: f64) -> BatchMeta {
+    BatchMeta {
+        smmcool_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: env!("SMMCOOL_GIT_REVISION").to_string(),
+        config_toml: plan.text.clone(),
+        n_runs_total: plan.n_runs(),
+        shard,
+        swept_keys: plan.axes.iter().map(|(k, _)| k.clone()).collect(),
+        sample_times_after_ramp_s: plan.sample_times().to_vec(),
+        rtol: plan.config.solver.rtol,
+        equilibrium_tol_k: plan.config.solver.equilibrium_tol_k,
+        wall_time_s,
+        created_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    }
+}
+
+/// Run (the shard of) a plan into `opts.output`.
+pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchError> {
+    let start = Instant::now();
+    let out = &opts.output;
+    let parts = parts_dir(out);
+    let indices = shard_indices(plan.n_runs(), opts.shard);
+    if indices.is_empty() {
+        return Err(BatchError::Usage(format!(
+            "shard {}/{} has no runs: the plan has only {} run(s); use at most that many shards",
+            opts.shard.0,
+            opts.shard.1,
+            plan.n_runs()
+        )));
+    }
+    if out.exists() {
+        if opts.force {
+            std::fs::remove_file(out).map_err(|e| fs_err(out, e))?;
+        } else if opts.resume {
+            // A finished file of the same config and shard: nothing left to do.
+            let m = read_meta(out)?;
+            if m.config_toml == plan.text && m.shard == opts.shard {
+                return Ok(BatchOutcome {
+                    runs: indices.len(),
+                    computed: 0,
+                    resumed: indices.len(),
+                    failed: 0,
+                    wall_time_s: 0.0,
+                });
+            }
+            return Err(BatchError::Usage(format!(
+                "{}: exists and was written by a different config or shard; choose another output or use --force",
+                out.display()
+            )));
+        } else {
+            return Err(BatchError::Usage(format!(
+                "{}: output exists; use --resume to finish or keep it, or --force to overwrite",
+                out.display()
+            )));
+        }
+    }
+    let stamp = format!("{}\n--- shard {}/{}\n", plan.text, opts.shard.0, opts.shard.1);
+    if parts.exists() {
+        if opts.force {
+            std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
+        } else if !opts.resume {
+            return Err(BatchError::Usage(format!(
+                "{}: an interrupted batch left its completed runs here; use --resume to finish it or --force to start over",
+                parts.display()
+            )));
+        } else {
+            let old = std::fs::read_to_string(parts.join("plan.txt")).unwrap_or_default();
+            if old != stamp {
+                return Err(BatchError::Usage(format!(
+                    "{}: holds runs of a different config or shard; use --force to start over",
+                    parts.display()
+                )));
+            }
+        }
+    }
+    std::fs::create_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
+    write_atomic(&parts.join("plan.txt"), stamp.as_bytes())?;
+
+    let pending: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|&i| !part_path(&parts, i).exists())
+        .collect();
+    let resumed = indices.len() - pending.len();
+
+    let bar = ProgressBar::new(pending.len() as u64);
+    if opts.quiet || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let work = || -> Result<(), BatchError> {
+        pending
+            .par_iter()
+            .progress_with(bar.clone())
+            .try_for_each(|&i| {
+                let rec = compute(plan, i)?;
+                let bytes = serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
+                write_atomic(&part_path(&parts, i), &bytes)
+            })
+    };
+    match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| BatchError::Usage(format!("--threads {n}: {e}")))?
+            .install(work)?,
+        None => work()?,
+    }
+    bar.finish_and_clear();
+
+    // Assemble the file from the parts, in run order, one run in memory at a time.
+    let mut failed = 0usize;
+    let mut read_error = None;
+    let records = indices.iter().map_while(|&i| {
+        let p = part_path(&parts, i);
+        match std::fs::read(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<RunRecord>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(r) => {
+                if r.status == RunStatus::Failed {
+                    failed += 1;
+                }
+                Some(r)
+            }
+            Err(e) => {
+                read_error = Some(fs_err(&p, e));
+                None
+            }
+        }
+    });
+    let wall = start.elapsed().as_secs_f64();
+    let tmp = {
+        let mut s = out.as_os_str().to_owned();
+        s.push(".tmp");
+        PathBuf::from(s)
+    };
+    write_batch(&tmp, &meta(plan, opts.shard, wall), records)?;
+    if let Some(e) = read_error {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, out).map_err(|e| fs_err(out, e))?;
+    std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
+    Ok(BatchOutcome {
+        runs: indices.len(),
+        computed: pending.len(),
+        resumed,
+        failed,
+        wall_time_s: wall,
+    })
+}

@@ -1,0 +1,190 @@
+//! `validate`, `run`, `merge` and `inspect`: batch configs and HDF5 files.
+
+use crate::cli::{InspectArgs, MergeArgs, RunArgs, ValidateArgs};
+use crate::UserError;
+use serde_json::json;
+use smmcool::batch::record::RunStatus;
+use smmcool::batch::runner::{parse_shard, run_batch, shard_from_slurm, RunOptions};
+use smmcool::config::Plan;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Exit code of a batch in which some runs failed (their errors are in the summary).
+pub const EXIT_RUNS_FAILED: u8 = 3;
+
+fn describe(plan: &Plan, i: usize) -> String {
+    let sw = plan.swept_values(i);
+    if sw.is_empty() {
+        "(no sweep)".to_string()
+    } else {
+        sw.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// `smmcool validate CONFIG`.
+pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let plan = Plan::load(&args.config)?;
+    let n = plan.n_runs();
+    writeln!(out, "{}: valid, {n} run(s)", args.config.display())?;
+    for (k, v) in &plan.axes {
+        writeln!(out, "  sweep {k}: {} value(s) from {} to {}", v.len(), v[0], v[v.len() - 1])?;
+    }
+    if n > plan.config.batch.max_runs {
+        writeln!(
+            out,
+            "  note: more than batch.max_runs = {}: `smmcool run` needs --yes",
+            plan.config.batch.max_runs
+        )?;
+    }
+    for i in 0..n.min(args.show) {
+        writeln!(out, "  run {i}: {}", describe(&plan, i))?;
+    }
+    if n > args.show {
+        writeln!(out, "  ... ({} more)", n - args.show)?;
+    }
+    Ok(())
+}
+
+/// `smmcool run CONFIG -o OUT`.
+pub fn run(args: &RunArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let plan = Plan::load(&args.config)?;
+    plan.check_size(args.yes)?;
+    let shard = match &args.shard {
+        Some(s) => parse_shard(s).map_err(|e| UserError(format!("--shard {e}")))?,
+        None => shard_from_slurm()
+            .map_err(|e| UserError(format!("SLURM environment: {e}")))?
+            .unwrap_or((0, 1)),
+    };
+    if args.threads == Some(0) {
+        return Err(UserError("--threads 0 is not allowed: use at least 1".into()).into());
+    }
+    let outcome = run_batch(
+        &plan,
+        &RunOptions {
+            output: args.output.clone(),
+            threads: args.threads,
+            shard,
+            resume: args.resume,
+            force: args.force,
+            quiet: args.quiet,
+        },
+    )?;
+    writeln!(
+        out,
+        "{}: {} run(s) of shard {}/{} ({} computed, {} from an earlier invocation), {} failed, {:.2} s",
+        args.output.display(),
+        outcome.runs,
+        shard.0,
+        shard.1,
+        outcome.computed,
+        outcome.resumed,
+        outcome.failed,
+        outcome.wall_time_s
+    )?;
+    if outcome.failed > 0 {
+        eprintln!(
+            "warning: {} run(s) failed; their errors are in the summary (`smmcool inspect {}`)",
+            outcome.failed,
+            args.output.display()
+        );
+        return Ok(ExitCode::from(EXIT_RUNS_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `smmcool merge A B ... -o OUT`.
+pub fn merge(args: &MergeArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let n = smmcool::batch::merge::merge(&args.inputs, &args.output, args.force)?;
+    let have = smmcool::io::read_summary(&args.output)?.len();
+    writeln!(
+        out,
+        "{}: merged {} file(s), {have} of {n} run(s){}",
+        args.output.display(),
+        args.inputs.len(),
+        if have < n { " (some shards are missing)" } else { "" }
+    )?;
+    Ok(())
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), |x| format!("{x:.6}"))
+}
+
+/// `smmcool inspect FILE`.
+pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let meta = smmcool::io::read_meta(&args.file)?;
+    let recs = smmcool::io::read_summary(&args.file)?;
+    if args.json {
+        let rows: Vec<_> = recs
+            .iter()
+            .map(|r| {
+                json!({
+                    "run_index": r.params.index,
+                    "swept": r.params.swept.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
+                    "b_initial_t": r.params.b_initial_t, "b_final_t": r.params.b_final_t,
+                    "t_initial_k": r.params.t_initial_k, "sweep_rate_t_per_s": r.params.sweep_rate_t_per_s,
+                    "status": r.status, "error": r.error,
+                    "t_after_ramp_k": r.summary.t_after_ramp_k, "t_samples_k": r.summary.t_samples_k,
+                    "t_final_k": r.summary.t_final_k, "t_equilibrium_k": r.summary.t_equilibrium_k,
+                    "equilibrium_after_ramp_s": r.summary.equilibrium_after_ramp_s,
+                    "t_final_sudden_k": r.summary.t_final_sudden_k, "t_final_isentropic_k": r.summary.t_final_isentropic_k,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &json!({
+            "smmcool_version": meta.smmcool_version, "git_revision": meta.git_revision,
+            "n_runs_total": meta.n_runs_total, "shard": [meta.shard.0, meta.shard.1],
+            "sample_times_after_ramp_s": meta.sample_times_after_ramp_s, "runs": rows,
+        }))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "# {}: {} of {} run(s), shard {}/{}, smmcool {} ({}), sample times after the ramp {:?} s",
+        args.file.display(),
+        recs.len(),
+        meta.n_runs_total,
+        meta.shard.0,
+        meta.shard.1,
+        meta.smmcool_version,
+        meta.git_revision,
+        meta.sample_times_after_ramp_s
+    )?;
+    let mut header = format!("{:>6}", "run");
+    for k in &meta.swept_keys {
+        header.push_str(&format!(" {k:>28}"));
+    }
+    header.push_str(&format!(" {:>7} {:>12}", "status", "T_ramp (K)"));
+    for s in &meta.sample_times_after_ramp_s {
+        header.push_str(&format!(" {:>12}", format!("T@{s}s (K)")));
+    }
+    header.push_str(&format!(" {:>12} {:>12} {:>12} {:>12}", "T_end (K)", "T_eq (K)", "sudden (K)", "isentr. (K)"));
+    writeln!(out, "{header}")?;
+    for r in &recs {
+        let mut line = format!("{:>6}", r.params.index);
+        for (_, v) in &r.params.swept {
+            line.push_str(&format!(" {v:>28.6e}"));
+        }
+        let st = match r.status {
+            RunStatus::Ok => "ok",
+            RunStatus::Failed => "FAILED",
+        };
+        line.push_str(&format!(" {st:>7} {:>12}", cell(r.summary.t_after_ramp_k)));
+        for t in &r.summary.t_samples_k {
+            line.push_str(&format!(" {:>12}", cell(*t)));
+        }
+        line.push_str(&format!(
+            " {:>12} {:>12} {:>12} {:>12}",
+            cell(r.summary.t_final_k),
+            cell(r.summary.t_equilibrium_k),
+            cell(r.summary.t_final_sudden_k),
+            cell(r.summary.t_final_isentropic_k)
+        ));
+        if let Some(e) = &r.error {
+            line.push_str(&format!("  error: {e}"));
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}

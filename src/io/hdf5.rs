@@ -1,0 +1,1000 @@
+//! The `smmcool-batch` HDF5 file format, version 1.
+//!
+//! One file holds the runs of one batch shard. The layout is H5MD-like: plain groups and
+//! datasets, every numeric dataset carrying a variable-length UTF-8 string attribute `unit`
+//! (`"T"`, `"K"`, `"s"`, `"T/s"`, `"mu_B"`, `"k_B"`, `"1"` for dimensionless numbers and
+//! codes), so that the file can be read with h5py or `h5dump` without this crate.
+//!
+//! # Root attributes
+//!
+//! | name | type | content |
+//! | --- | --- | --- |
+//! | `format` | string | `"smmcool-batch"` ([`FORMAT_NAME`]) |
+//! | `format_version` | u32 | `1` ([`FORMAT_VERSION`]) |
+//! | `smmcool_version`, `git_revision`, `config_toml` | string | provenance, verbatim |
+//! | `n_runs_total` | u64 | runs in the whole batch (all shards) |
+//! | `shard_index`, `shard_count` | u64 | this file's shard; `0`, `1` when unsharded |
+//! | `swept_keys` | string | JSON list of the swept keys, in sweep order |
+//! | `rtol` | f64 | relative tolerance |
+//! | `equilibrium_tol_k` | f64 | equilibrium tolerance, K |
+//! | `wall_time_s` | f64 | wall time of the batch, s |
+//! | `created_unix_s` | u64 | creation time, seconds since the Unix epoch |
+//!
+//! All strings are variable-length UTF-8.
+//!
+//! # `/summary`
+//!
+//! One entry per run stored in this file, in increasing run index. Datasets are 1-D of length
+//! `n` (the number of runs in the file) unless noted; `None` is stored as NaN (so a `Some(NaN)`
+//! would read back as `None`).
+//!
+//! | dataset | type | unit | content |
+//! | --- | --- | --- | --- |
+//! | `run_index` | u64 | `1` | run index in the batch |
+//! | `status` | i32 | `1` | `0` ok, `1` failed |
+//! | `error` | string | | error text, `""` when none |
+//! | `b_initial_t`, `b_final_t` | f64 | `T` | fields |
+//! | `t_initial_k` | f64 | `K` | initial temperature |
+//! | `sweep_rate_t_per_s` | f64 | `T/s` | mean sweep rate, NaN for a jump |
+//! | `ramp_duration_s` | f64 | `s` | ramp duration |
+//! | `shape` | string | | `"linear"`, `"cosine"` or `"jump"` |
+//! | `swept/<key>` | f64 | from the key | value of each swept key, `.` in the key written `__` |
+//! | `t_final_sudden_k`, `t_final_isentropic_k`, `t_after_ramp_k`, `t_equilibrium_k`, `t_final_k` | f64 | `K` | temperatures |
+//! | `equilibrium_after_ramp_s`, `relax_10pct_s`, `relax_1pct_s` | f64 | `s` | times after the ramp |
+//! | `energy_balance_error`, `reduction_error_estimate` | f64 | `1` | error estimates |
+//! | `steps` | u64 | `1` | accepted integrator steps |
+//! | `wall_time_s` | f64 | `s` | wall time of the run |
+//! | `sample_times_after_ramp_s` | f64 | `s` | the sample times (length = number of sample times, not `n`) |
+//! | `t_samples_k` | f64 | `K` | 2-D, `n` x number of sample times |
+//!
+//! The swept columns live in the group `/summary/swept`, e.g.
+//! `/summary/swept/protocol__t_initial_k`; each also has a string attribute `key` with the
+//! original key. Their `unit` is derived from the key's unit suffix (`_t_per_s` `T/s`,
+//! `_per_s` `1/s`, `_mu_b` `mu_B`, `_kb` `k_B`, `_k` `K`, `_t` `T`, `_s` `s`, otherwise `1`).
+//!
+//! # `/runs`
+//!
+//! One group `/runs/run_000042` (index zero-padded to six digits) per run whose trajectory
+//! was kept, with attributes `run_index` (u64) and `parameters` (the run's `RunParams` as
+//! JSON), holding the chunked, deflate-compressed datasets `time_s` (`s`), `field_t` (`T`),
+//! `t_phonon_k` (`K`), `populations` (2-D, samples x levels, `1`), `magnetization_mu_b`
+//! (`mu_B`), `spin_energy_k`, `phonon_energy_k`, `work_k` (`K`), `spin_entropy_kb`,
+//! `phonon_entropy_kb` (`k_B`), all f64, and `stage` (u8, `1`; `0` full master equation,
+//! `1` two-well reduction). The group `/runs` exists even when it is empty.
+//!
+//! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
+//! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
+//!
+//! [`write_batch`] streams: it writes each run group as its record arrives and keeps only the
+//! summary values in memory. [`read_summary`] gives back the records without trajectories and
+//! [`read_trajectory`] one trajectory at a time; together they reproduce the written records
+//! exactly.
+
+use crate::batch::record::{
+    BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns,
+};
+use ::hdf5::types::{VarLenAscii, VarLenUnicode};
+use ::hdf5::{Dataset, File, Group, H5Type, Location, MinorErrorCode};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Value of the root attribute `format`.
+pub const FORMAT_NAME: &str = "smmcool-batch";
+
+/// Value of the root attribute `format_version` this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Deflate level of compressed datasets.
+const DEFLATE_LEVEL: u8 = 4;
+
+/// Largest number of elements in one chunk.
+const CHUNK_ELEMENTS: usize = 1 << 16;
+
+/// Why reading or writing a batch file failed. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// The file could not be opened or created at the file-system level (missing, no
+    /// permission, a directory in the way).
+    #[error("cannot open {}: {message}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system or HDF5 said.
+        message: String,
+    },
+    /// The file is not an HDF5 file, or an HDF5 file that this crate did not write.
+    #[error("{} is not an smmcool batch file: {reason}", path.display())]
+    NotABatchFile {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// The file is a batch file of another format version.
+    #[error(
+        "{} has batch file format version {found}, this smmcool reads version {expected}",
+        path.display()
+    )]
+    IncompatibleVersion {
+        /// The file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u64,
+        /// The version this crate reads.
+        expected: u32,
+    },
+    /// The HDF5 library failed.
+    #[error("HDF5 error in {}: {message}", path.display())]
+    Hdf5 {
+        /// The file.
+        path: PathBuf,
+        /// What was being done and what HDF5 said.
+        message: String,
+    },
+    /// The file says it is a version 1 batch file but its content does not fit the layout
+    /// (a missing or mis-shaped dataset, an unknown status code, ...).
+    #[error("{} does not match the batch file layout: {message}", path.display())]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
+        message: String,
+    },
+    /// The data given to the writer cannot be stored (records out of order, swept keys that
+    /// differ from the metadata, ragged populations, a string with a NUL byte, ...).
+    #[error("cannot write {}: {message}", path.display())]
+    InvalidInput {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with the data.
+        message: String,
+    },
+}
+
+impl IoError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Open { path, .. }
+            | Self::NotABatchFile { path, .. }
+            | Self::IncompatibleVersion { path, .. }
+            | Self::Hdf5 { path, .. }
+            | Self::Mismatch { path, .. }
+            | Self::InvalidInput { path, .. } => path,
+        }
+    }
+}
+
+/// An [`IoError`] before the path is attached.
+#[derive(Debug)]
+enum Fail {
+    Open(String),
+    NotBatch(String),
+    Version(u64),
+    Hdf5(String),
+    Mismatch(String),
+    Invalid(String),
+}
+
+impl Fail {
+    fn at(self, path: &Path) -> IoError {
+        let path = path.to_path_buf();
+        match self {
+            Self::Open(message) => IoError::Open { path, message },
+            Self::NotBatch(reason) => IoError::NotABatchFile { path, reason },
+            Self::Version(found) => IoError::IncompatibleVersion {
+                path,
+                found,
+                expected: FORMAT_VERSION,
+            },
+            Self::Hdf5(message) => IoError::Hdf5 { path, message },
+            Self::Mismatch(message) => IoError::Mismatch { path, message },
+            Self::Invalid(message) => IoError::InvalidInput { path, message },
+        }
+    }
+}
+
+/// Attaches what was being done to an HDF5 error.
+trait Context<T> {
+    fn ctx(self, what: &str) -> Result<T, Fail>;
+}
+
+impl<T> Context<T> for ::hdf5::Result<T> {
+    fn ctx(self, what: &str) -> Result<T, Fail> {
+        self.map_err(|e| Fail::Hdf5(format!("{what}: {e}")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Column tables
+// ---------------------------------------------------------------------------------------------
+
+/// The f64 summary columns: name and unit, in the order of [`f64_row`].
+const F64_COLUMNS: [(&str, &str); 16] = [
+    ("b_initial_t", "T"),
+    ("b_final_t", "T"),
+    ("t_initial_k", "K"),
+    ("sweep_rate_t_per_s", "T/s"),
+    ("ramp_duration_s", "s"),
+    ("t_final_sudden_k", "K"),
+    ("t_final_isentropic_k", "K"),
+    ("t_after_ramp_k", "K"),
+    ("t_equilibrium_k", "K"),
+    ("t_final_k", "K"),
+    ("equilibrium_after_ramp_s", "s"),
+    ("relax_10pct_s", "s"),
+    ("relax_1pct_s", "s"),
+    ("energy_balance_error", "1"),
+    ("reduction_error_estimate", "1"),
+    ("wall_time_s", "s"),
+];
+
+fn nan_for_none(x: Option<f64>) -> f64 {
+    x.unwrap_or(f64::NAN)
+}
+
+fn none_for_nan(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
+}
+
+/// A record's values of the [`F64_COLUMNS`].
+fn f64_row(r: &RunRecord) -> [f64; 16] {
+    let p = &r.params;
+    let s = &r.summary;
+    [
+        p.b_initial_t,
+        p.b_final_t,
+        p.t_initial_k,
+        nan_for_none(p.sweep_rate_t_per_s),
+        p.ramp_duration_s,
+        nan_for_none(s.t_final_sudden_k),
+        nan_for_none(s.t_final_isentropic_k),
+        nan_for_none(s.t_after_ramp_k),
+        nan_for_none(s.t_equilibrium_k),
+        nan_for_none(s.t_final_k),
+        nan_for_none(s.equilibrium_after_ramp_s),
+        nan_for_none(s.relax_10pct_s),
+        nan_for_none(s.relax_1pct_s),
+        nan_for_none(s.energy_balance_error),
+        nan_for_none(s.reduction_error_estimate),
+        s.wall_time_s,
+    ]
+}
+
+/// Everything of a record but its trajectory, from its summary values (the inverse of
+/// [`f64_row`] and the other columns).
+struct SummaryRow {
+    index: usize,
+    status: RunStatus,
+    error: Option<String>,
+    shape: String,
+    swept: Vec<(String, f64)>,
+    f64s: [f64; 16],
+    steps: u64,
+    t_samples_k: Vec<Option<f64>>,
+}
+
+impl SummaryRow {
+    fn into_record(self) -> RunRecord {
+        let [b_initial_t, b_final_t, t_initial_k, sweep_rate, ramp_duration_s, t_final_sudden, t_final_isentropic, t_after_ramp, t_equilibrium, t_final, equilibrium_after_ramp, relax_10pct, relax_1pct, energy_balance_error, reduction_error_estimate, wall_time_s] =
+            self.f64s;
+        RunRecord {
+            params: RunParams {
+                index: self.index,
+                swept: self.swept,
+                b_initial_t,
+                b_final_t,
+                t_initial_k,
+                sweep_rate_t_per_s: none_for_nan(sweep_rate),
+                ramp_duration_s,
+                shape: self.shape,
+            },
+            status: self.status,
+            error: self.error,
+            summary: RunSummary {
+                t_final_sudden_k: none_for_nan(t_final_sudden),
+                t_final_isentropic_k: none_for_nan(t_final_isentropic),
+                t_after_ramp_k: none_for_nan(t_after_ramp),
+                t_equilibrium_k: none_for_nan(t_equilibrium),
+                t_final_k: none_for_nan(t_final),
+                equilibrium_after_ramp_s: none_for_nan(equilibrium_after_ramp),
+                relax_10pct_s: none_for_nan(relax_10pct),
+                relax_1pct_s: none_for_nan(relax_1pct),
+                t_samples_k: self.t_samples_k,
+                energy_balance_error: none_for_nan(energy_balance_error),
+                reduction_error_estimate: none_for_nan(reduction_error_estimate),
+                steps: self.steps,
+                wall_time_s,
+            },
+            trajectory: None,
+        }
+    }
+}
+
+/// The 1-D f64 trajectory datasets: name, unit and column.
+fn trajectory_f64_columns(tr: &TrajectoryColumns) -> [(&'static str, &'static str, &[f64]); 9] {
+    [
+        ("time_s", "s", &tr.time_s),
+        ("field_t", "T", &tr.field_t),
+        ("t_phonon_k", "K", &tr.t_phonon_k),
+        ("magnetization_mu_b", "mu_B", &tr.magnetization_mu_b),
+        ("spin_energy_k", "K", &tr.spin_energy_k),
+        ("phonon_energy_k", "K", &tr.phonon_energy_k),
+        ("work_k", "K", &tr.work_k),
+        ("spin_entropy_kb", "k_B", &tr.spin_entropy_kb),
+        ("phonon_entropy_kb", "k_B", &tr.phonon_entropy_kb),
+    ]
+}
+
+/// The dataset name of a swept key: `.` becomes `__`.
+fn swept_column_name(key: &str) -> String {
+    key.replace('.', "__")
+}
+
+/// The unit of a swept key, from its unit suffix.
+fn unit_for_key(key: &str) -> &'static str {
+    const SUFFIXES: [(&str, &str); 7] = [
+        ("_t_per_s", "T/s"),
+        ("_per_s", "1/s"),
+        ("_mu_b", "mu_B"),
+        ("_kb", "k_B"),
+        ("_k", "K"),
+        ("_t", "T"),
+        ("_s", "s"),
+    ];
+    let key = key.to_ascii_lowercase();
+    SUFFIXES
+        .iter()
+        .find(|(suffix, _)| key.ends_with(suffix))
+        .map_or("1", |&(_, unit)| unit)
+}
+
+/// The group name of a run.
+fn run_group_name(index: usize) -> String {
+    format!("run_{index:06}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Low-level writing
+// ---------------------------------------------------------------------------------------------
+
+fn to_varlen(s: &str, what: &str) -> Result<VarLenUnicode, Fail> {
+    VarLenUnicode::from_str(s)
+        .map_err(|e| Fail::Invalid(format!("{what} cannot be stored as an HDF5 string: {e}")))
+}
+
+fn write_str_attr(loc: &Location, name: &str, value: &str) -> Result<(), Fail> {
+    let v = to_varlen(value, &format!("attribute {name}"))?;
+    let what = format!("writing attribute {name}");
+    loc.new_attr::<VarLenUnicode>()
+        .shape(())
+        .create(name)
+        .ctx(&what)?
+        .write_scalar(&v)
+        .ctx(&what)
+}
+
+fn write_scalar_attr<T: H5Type>(loc: &Location, name: &str, value: T) -> Result<(), Fail> {
+    let what = format!("writing attribute {name}");
+    loc.new_attr::<T>()
+        .shape(())
+        .create(name)
+        .ctx(&what)?
+        .write_scalar(&value)
+        .ctx(&what)
+}
+
+/// Chunk dimensions for a dataset of `shape`: every dimension at least 1, whole rows, at
+/// most about [`CHUNK_ELEMENTS`] elements.
+fn chunk_shape(shape: &[usize]) -> Vec<usize> {
+    let mut chunk: Vec<usize> = shape.iter().map(|&d| d.max(1)).collect();
+    if let Some((first, rest)) = chunk.split_first_mut() {
+        let row: usize = rest.iter().product();
+        *first = (*first).min((CHUNK_ELEMENTS / row.max(1)).max(1));
+    }
+    chunk
+}
+
+/// Creates the numeric dataset `name` of `shape` in `group`, chunked and compressed, writes
+/// `data` (row-major) and sets its `unit`.
+fn write_numeric<T: H5Type>(
+    group: &Group,
+    name: &str,
+    shape: &[usize],
+    data: &[T],
+    unit: &str,
+) -> Result<Dataset, Fail> {
+    let what = format!("writing dataset {name}");
+    let mut builder = group
+        .new_dataset::<T>()
+        .shape(shape.to_vec())
+        .chunk(chunk_shape(shape));
+    if ::hdf5::filters::deflate_available() {
+        builder = builder.deflate(DEFLATE_LEVEL);
+    }
+    let ds = builder.create(name).ctx(&what)?;
+    if !data.is_empty() {
+        ds.write_raw(data).ctx(&what)?;
+    }
+    write_str_attr(&ds, "unit", unit)?;
+    Ok(ds)
+}
+
+/// Creates the 1-D string dataset `name` in `group`.
+fn write_strings(group: &Group, name: &str, data: &[VarLenUnicode]) -> Result<(), Fail> {
+    let what = format!("writing dataset {name}");
+    let ds = group
+        .new_dataset::<VarLenUnicode>()
+        .shape([data.len()])
+        .create(name)
+        .ctx(&what)?;
+    if !data.is_empty() {
+        ds.write_raw(data).ctx(&what)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------
+
+/// Writes a batch file at `path` (created or truncated; the caller takes care of writing to
+/// a temporary name and renaming). `records` must come in increasing `params.index`; each
+/// record's swept keys must be `meta.swept_keys` in order and its `t_samples_k` must have one
+/// entry per `meta.sample_times_after_ramp_s`. Trajectories are written as the records
+/// arrive, so at most one is held at a time. On error the file may be left incomplete.
+pub fn write_batch(
+    path: &Path,
+    meta: &BatchMeta,
+    records: impl Iterator<Item = RunRecord>,
+) -> Result<(), IoError> {
+    write_inner(path, meta, records).map_err(|f| f.at(path))
+}
+
+/// Summary values accumulated while the records stream past.
+#[derive(Default)]
+struct SummaryColumns {
+    run_index: Vec<u64>,
+    status: Vec<i32>,
+    error: Vec<VarLenUnicode>,
+    shape: Vec<VarLenUnicode>,
+    f64s: Vec<Vec<f64>>,
+    swept: Vec<Vec<f64>>,
+    steps: Vec<u64>,
+    t_samples_k: Vec<f64>,
+}
+
+fn write_inner(
+    path: &Path,
+    meta: &BatchMeta,
+    records: impl Iterator<Item = RunRecord>,
+) -> Result<(), Fail> {
+    // Check the swept keys before touching the file.
+    let mut column_names = HashSet::new();
+    for key in &meta.swept_keys {
+        let name = swept_column_name(key);
+        if key.is_empty() || key.contains('/') || name == "." {
+            return Err(Fail::Invalid(format!(
+                "swept key {key:?} cannot be a dataset name"
+            )));
+        }
+        if !column_names.insert(name.clone()) {
+            return Err(Fail::Invalid(format!(
+                "two swept keys map to the same dataset name {name:?}"
+            )));
+        }
+    }
+
+    let file = File::create(path).map_err(|e| Fail::Open(format!("cannot create: {e}")))?;
+    write_root_attrs(&file, meta)?;
+    let summary = file.create_group("summary").ctx("creating /summary")?;
+    let runs = file.create_group("runs").ctx("creating /runs")?;
+
+    let n_samples = meta.sample_times_after_ramp_s.len();
+    let mut cols = SummaryColumns {
+        f64s: vec![Vec::new(); F64_COLUMNS.len()],
+        swept: vec![Vec::new(); meta.swept_keys.len()],
+        ..Default::default()
+    };
+    let mut previous: Option<usize> = None;
+    for record in records {
+        let index = record.params.index;
+        if let Some(prev) = previous {
+            if index <= prev {
+                return Err(Fail::Invalid(format!(
+                    "records must come in increasing run index, got run {index} after run {prev}"
+                )));
+            }
+        }
+        previous = Some(index);
+        let keys_match = record.params.swept.len() == meta.swept_keys.len()
+            && record
+                .params
+                .swept
+                .iter()
+                .zip(&meta.swept_keys)
+                .all(|((k, _), key)| k == key);
+        if !keys_match {
+            let keys: Vec<&str> = record
+                .params
+                .swept
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect();
+            return Err(Fail::Invalid(format!(
+                "run {index} has swept keys {keys:?}, the batch has {:?}",
+                meta.swept_keys
+            )));
+        }
+        if record.summary.t_samples_k.len() != n_samples {
+            return Err(Fail::Invalid(format!(
+                "run {index} has {} sampled temperatures for {n_samples} sample times",
+                record.summary.t_samples_k.len()
+            )));
+        }
+
+        if let Some(tr) = &record.trajectory {
+            write_run(&runs, &record.params, tr)?;
+        }
+
+        cols.run_index.push(index as u64);
+        cols.status.push(match record.status {
+            RunStatus::Ok => 0,
+            RunStatus::Failed => 1,
+        });
+        let error = record.error.as_deref().unwrap_or("");
+        cols.error
+            .push(to_varlen(error, &format!("error text of run {index}"))?);
+        cols.shape.push(to_varlen(
+            &record.params.shape,
+            &format!("shape of run {index}"),
+        )?);
+        for (col, value) in cols.f64s.iter_mut().zip(f64_row(&record)) {
+            col.push(value);
+        }
+        for (col, (_, value)) in cols.swept.iter_mut().zip(&record.params.swept) {
+            col.push(*value);
+        }
+        cols.steps.push(record.summary.steps);
+        cols.t_samples_k
+            .extend(record.summary.t_samples_k.iter().map(|&t| nan_for_none(t)));
+    }
+
+    write_summary(&summary, meta, &cols)?;
+    drop((summary, runs));
+    file.close().ctx("closing the file")
+}
+
+fn write_root_attrs(file: &File, meta: &BatchMeta) -> Result<(), Fail> {
+    write_str_attr(file, "format", FORMAT_NAME)?;
+    write_scalar_attr(file, "format_version", FORMAT_VERSION)?;
+    write_str_attr(file, "smmcool_version", &meta.smmcool_version)?;
+    write_str_attr(file, "git_revision", &meta.git_revision)?;
+    write_str_attr(file, "config_toml", &meta.config_toml)?;
+    write_scalar_attr(file, "n_runs_total", meta.n_runs_total as u64)?;
+    write_scalar_attr(file, "shard_index", meta.shard.0 as u64)?;
+    write_scalar_attr(file, "shard_count", meta.shard.1 as u64)?;
+    let keys = serde_json::to_string(&meta.swept_keys)
+        .map_err(|e| Fail::Invalid(format!("swept keys: {e}")))?;
+    write_str_attr(file, "swept_keys", &keys)?;
+    write_scalar_attr(file, "rtol", meta.rtol)?;
+    write_scalar_attr(file, "equilibrium_tol_k", meta.equilibrium_tol_k)?;
+    write_scalar_attr(file, "wall_time_s", meta.wall_time_s)?;
+    write_scalar_attr(file, "created_unix_s", meta.created_unix_s)?;
+    Ok(())
+}
+
+fn write_summary(summary: &Group, meta: &BatchMeta, cols: &SummaryColumns) -> Result<(), Fail> {
+    let n = cols.run_index.len();
+    write_numeric(summary, "run_index", &[n], &cols.run_index, "1")?;
+    let status = write_numeric(summary, "status", &[n], &cols.status, "1")?;
+    write_str_attr(&status, "values", "0 ok, 1 failed")?;
+    write_strings(summary, "error", &cols.error)?;
+    write_strings(summary, "shape", &cols.shape)?;
+    for ((name, unit), col) in F64_COLUMNS.iter().zip(&cols.f64s) {
+        write_numeric(summary, name, &[n], col, unit)?;
+    }
+    write_numeric(summary, "steps", &[n], &cols.steps, "1")?;
+    let times = &meta.sample_times_after_ramp_s;
+    write_numeric(
+        summary,
+        "sample_times_after_ramp_s",
+        &[times.len()],
+        times,
+        "s",
+    )?;
+    write_numeric(
+        summary,
+        "t_samples_k",
+        &[n, times.len()],
+        &cols.t_samples_k,
+        "K",
+    )?;
+    let swept = summary
+        .create_group("swept")
+        .ctx("creating /summary/swept")?;
+    for (key, col) in meta.swept_keys.iter().zip(&cols.swept) {
+        let ds = write_numeric(
+            &swept,
+            &swept_column_name(key),
+            &[n],
+            col,
+            unit_for_key(key),
+        )?;
+        write_str_attr(&ds, "key", key)?;
+    }
+    Ok(())
+}
+
+fn write_run(runs: &Group, params: &RunParams, tr: &TrajectoryColumns) -> Result<(), Fail> {
+    let index = params.index;
+    let n = tr.time_s.len();
+    let levels = tr.populations.first().map_or(0, Vec::len);
+    let lengths_match = trajectory_f64_columns(tr)
+        .iter()
+        .all(|(_, _, col)| col.len() == n)
+        && tr.stage.len() == n
+        && tr.populations.len() == n;
+    if !lengths_match {
+        return Err(Fail::Invalid(format!(
+            "the trajectory columns of run {index} have different lengths"
+        )));
+    }
+    if tr.populations.iter().any(|row| row.len() != levels) {
+        return Err(Fail::Invalid(format!(
+            "the population rows of run {index} have different lengths"
+        )));
+    }
+
+    let name = run_group_name(index);
+    let group = runs
+        .create_group(&name)
+        .ctx(&format!("creating /runs/{name}"))?;
+    write_scalar_attr(&group, "run_index", index as u64)?;
+    let json = serde_json::to_string(params)
+        .map_err(|e| Fail::Invalid(format!("parameters of run {index}: {e}")))?;
+    write_str_attr(&group, "parameters", &json)?;
+    for (column, unit, data) in trajectory_f64_columns(tr) {
+        write_numeric(&group, column, &[n], data, unit)?;
+    }
+    let populations: Vec<f64> = tr.populations.iter().flatten().copied().collect();
+    write_numeric(&group, "populations", &[n, levels], &populations, "1")?;
+    let stage = write_numeric(&group, "stage", &[n], &tr.stage, "1")?;
+    write_str_attr(
+        &stage,
+        "values",
+        "0 full master equation, 1 two-well reduction",
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Low-level reading
+// ---------------------------------------------------------------------------------------------
+
+/// Opens `path` for reading, telling a missing file and a non-HDF5 file apart.
+fn open(path: &Path) -> Result<File, Fail> {
+    let metadata = std::fs::metadata(path).map_err(|e| Fail::Open(e.to_string()))?;
+    if metadata.is_dir() {
+        return Err(Fail::NotBatch("it is a directory".into()));
+    }
+    File::open(path).map_err(|e| {
+        if e.contains_minor(MinorErrorCode::NotHdf5) {
+            Fail::NotBatch("not an HDF5 file".into())
+        } else {
+            Fail::Open(format!("HDF5 cannot open it: {e}"))
+        }
+    })
+}
+
+fn has_attr(loc: &Location, name: &str) -> Result<bool, Fail> {
+    Ok(loc
+        .attr_names()
+        .ctx("listing attributes")?
+        .iter()
+        .any(|a| a == name))
+}
+
+/// Reads the string attribute `name` of `loc` (`None` when it does not exist).
+fn read_str_attr_opt(loc: &Location, name: &str) -> Result<Option<String>, Fail> {
+    if !has_attr(loc, name)? {
+        return Ok(None);
+    }
+    let attr = loc.attr(name).ctx(&format!("opening attribute {name}"))?;
+    if let Ok(s) = attr.read_scalar::<VarLenUnicode>() {
+        return Ok(Some(s.as_str().to_owned()));
+    }
+    if let Ok(s) = attr.read_scalar::<VarLenAscii>() {
+        return Ok(Some(s.as_str().to_owned()));
+    }
+    Err(Fail::Mismatch(format!(
+        "attribute {name} is not a variable-length string"
+    )))
+}
+
+fn read_str_attr(loc: &Location, name: &str) -> Result<String, Fail> {
+    read_str_attr_opt(loc, name)?
+        .ok_or_else(|| Fail::Mismatch(format!("attribute {name} is missing")))
+}
+
+fn read_scalar_attr<T: H5Type>(loc: &Location, name: &str) -> Result<T, Fail> {
+    if !has_attr(loc, name)? {
+        return Err(Fail::Mismatch(format!("attribute {name} is missing")));
+    }
+    loc.attr(name)
+        .ctx(&format!("opening attribute {name}"))?
+        .read_scalar::<T>()
+        .map_err(|e| Fail::Mismatch(format!("attribute {name}: {e}")))
+}
+
+fn to_usize(x: u64, what: &str) -> Result<usize, Fail> {
+    usize::try_from(x).map_err(|_| Fail::Mismatch(format!("{what} {x} does not fit in usize")))
+}
+
+fn open_group(parent: &Group, name: &str) -> Result<Group, Fail> {
+    if !parent.link_exists(name) {
+        return Err(Fail::Mismatch(format!(
+            "group {name} is missing in {}",
+            parent.name()
+        )));
+    }
+    parent
+        .group(name)
+        .map_err(|e| Fail::Mismatch(format!("{name} in {} is not a group: {e}", parent.name())))
+}
+
+/// Reads the dataset `name` of `group`, checking it has `ndim` dimensions; gives its values
+/// (row-major) and shape.
+fn read_dataset<T: H5Type>(
+    group: &Group,
+    name: &str,
+    ndim: usize,
+) -> Result<(Vec<T>, Vec<usize>), Fail> {
+    let full = format!("{}/{name}", group.name());
+    if !group.link_exists(name) {
+        return Err(Fail::Mismatch(format!("dataset {full} is missing")));
+    }
+    let ds = group
+        .dataset(name)
+        .map_err(|e| Fail::Mismatch(format!("{full} is not a dataset: {e}")))?;
+    let shape = ds.shape();
+    if shape.len() != ndim {
+        return Err(Fail::Mismatch(format!(
+            "dataset {full} has {} dimensions, expected {ndim}",
+            shape.len()
+        )));
+    }
+    let data = ds
+        .read_raw::<T>()
+        .map_err(|e| Fail::Mismatch(format!("reading {full}: {e}")))?;
+    Ok((data, shape))
+}
+
+/// Reads the 1-D dataset `name`, checking its length when `len` is given.
+fn read_column<T: H5Type>(group: &Group, name: &str, len: Option<usize>) -> Result<Vec<T>, Fail> {
+    let (data, _) = read_dataset::<T>(group, name, 1)?;
+    if let Some(len) = len {
+        if data.len() != len {
+            return Err(Fail::Mismatch(format!(
+                "dataset {}/{name} has {} entries, expected {len}",
+                group.name(),
+                data.len()
+            )));
+        }
+    }
+    Ok(data)
+}
+
+fn read_strings(group: &Group, name: &str, len: usize) -> Result<Vec<String>, Fail> {
+    Ok(read_column::<VarLenUnicode>(group, name, Some(len))?
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Checks the `format` and `format_version` root attributes.
+fn check_format(file: &File) -> Result<(), Fail> {
+    match read_str_attr_opt(file, "format") {
+        Ok(Some(format)) if format == FORMAT_NAME => {}
+        Ok(Some(format)) => {
+            return Err(Fail::NotBatch(format!(
+                "its format attribute is {format:?}, expected {FORMAT_NAME:?}"
+            )))
+        }
+        Ok(None) => {
+            return Err(Fail::NotBatch(
+                "it is an HDF5 file without a format attribute".into(),
+            ))
+        }
+        Err(Fail::Mismatch(message)) => return Err(Fail::NotBatch(message)),
+        Err(other) => return Err(other),
+    }
+    if !has_attr(file, "format_version")? {
+        return Err(Fail::NotBatch("it has no format_version attribute".into()));
+    }
+    let version: u64 = file
+        .attr("format_version")
+        .ctx("opening attribute format_version")?
+        .read_scalar::<u64>()
+        .map_err(|e| {
+            Fail::NotBatch(format!(
+                "its format_version cannot be read as an integer: {e}"
+            ))
+        })?;
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(Fail::Version(version));
+    }
+    Ok(())
+}
+
+fn meta_of(file: &File) -> Result<BatchMeta, Fail> {
+    check_format(file)?;
+    let keys_json = read_str_attr(file, "swept_keys")?;
+    let swept_keys: Vec<String> = serde_json::from_str(&keys_json).map_err(|e| {
+        Fail::Mismatch(format!(
+            "attribute swept_keys is not a JSON list of strings: {e}"
+        ))
+    })?;
+    let summary = open_group(file, "summary")?;
+    let sample_times_after_ramp_s =
+        read_column::<f64>(&summary, "sample_times_after_ramp_s", None)?;
+    Ok(BatchMeta {
+        smmcool_version: read_str_attr(file, "smmcool_version")?,
+        git_revision: read_str_attr(file, "git_revision")?,
+        config_toml: read_str_attr(file, "config_toml")?,
+        n_runs_total: to_usize(read_scalar_attr(file, "n_runs_total")?, "n_runs_total")?,
+        shard: (
+            to_usize(read_scalar_attr(file, "shard_index")?, "shard_index")?,
+            to_usize(read_scalar_attr(file, "shard_count")?, "shard_count")?,
+        ),
+        swept_keys,
+        sample_times_after_ramp_s,
+        rtol: read_scalar_attr(file, "rtol")?,
+        equilibrium_tol_k: read_scalar_attr(file, "equilibrium_tol_k")?,
+        wall_time_s: read_scalar_attr(file, "wall_time_s")?,
+        created_unix_s: read_scalar_attr(file, "created_unix_s")?,
+    })
+}
+
+/// Reads the metadata of the batch file at `path`, after checking that it is an
+/// `smmcool-batch` file ([`IoError::NotABatchFile`] otherwise) of version [`FORMAT_VERSION`]
+/// ([`IoError::IncompatibleVersion`] otherwise).
+pub fn read_meta(path: &Path) -> Result<BatchMeta, IoError> {
+    open(path)
+        .and_then(|file| meta_of(&file))
+        .map_err(|f| f.at(path))
+}
+
+/// Reads the records of the batch file at `path` from its `/summary`, in increasing run
+/// index, without their trajectories (`trajectory` is `None`; see [`read_trajectory`]).
+pub fn read_summary(path: &Path) -> Result<Vec<RunRecord>, IoError> {
+    summary_inner(path).map_err(|f| f.at(path))
+}
+
+fn summary_inner(path: &Path) -> Result<Vec<RunRecord>, Fail> {
+    let file = open(path)?;
+    let meta = meta_of(&file)?;
+    let summary = open_group(&file, "summary")?;
+
+    let run_index = read_column::<u64>(&summary, "run_index", None)?;
+    let n = run_index.len();
+    let status = read_column::<i32>(&summary, "status", Some(n))?;
+    let error = read_strings(&summary, "error", n)?;
+    let shape = read_strings(&summary, "shape", n)?;
+    let steps = read_column::<u64>(&summary, "steps", Some(n))?;
+    let f64s = F64_COLUMNS
+        .iter()
+        .map(|(name, _)| read_column::<f64>(&summary, name, Some(n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let swept_group = open_group(&summary, "swept")?;
+    let swept = meta
+        .swept_keys
+        .iter()
+        .map(|key| read_column::<f64>(&swept_group, &swept_column_name(key), Some(n)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let n_samples = meta.sample_times_after_ramp_s.len();
+    let (t_samples_k, samples_shape) = read_dataset::<f64>(&summary, "t_samples_k", 2)?;
+    if samples_shape != [n, n_samples] {
+        return Err(Fail::Mismatch(format!(
+            "dataset /summary/t_samples_k has shape {samples_shape:?}, expected [{n}, {n_samples}]"
+        )));
+    }
+
+    let mut records = Vec::with_capacity(n);
+    for (i, (error, shape)) in error.into_iter().zip(shape).enumerate() {
+        let index = to_usize(run_index[i], "run index")?;
+        let status = match status[i] {
+            0 => RunStatus::Ok,
+            1 => RunStatus::Failed,
+            other => {
+                return Err(Fail::Mismatch(format!(
+                    "run {index} has status code {other}, expected 0 or 1"
+                )))
+            }
+        };
+        let mut row = [0.0; 16];
+        for (value, col) in row.iter_mut().zip(&f64s) {
+            *value = col[i];
+        }
+        let row = SummaryRow {
+            index,
+            status,
+            error: (!error.is_empty()).then_some(error),
+            shape,
+            swept: meta
+                .swept_keys
+                .iter()
+                .zip(&swept)
+                .map(|(key, col)| (key.clone(), col[i]))
+                .collect(),
+            f64s: row,
+            steps: steps[i],
+            t_samples_k: t_samples_k[i * n_samples..(i + 1) * n_samples]
+                .iter()
+                .map(|&t| none_for_nan(t))
+                .collect(),
+        };
+        records.push(row.into_record());
+    }
+    Ok(records)
+}
+
+/// Reads the trajectory of run `run_index` from the batch file at `path`; `None` when the
+/// file holds no trajectory for that run (it was not kept, or the run is not in this file).
+pub fn read_trajectory(
+    path: &Path,
+    run_index: usize,
+) -> Result<Option<TrajectoryColumns>, IoError> {
+    trajectory_inner(path, run_index).map_err(|f| f.at(path))
+}
+
+fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryColumns>, Fail> {
+    let file = open(path)?;
+    check_format(&file)?;
+    let runs = open_group(&file, "runs")?;
+    let name = run_group_name(run_index);
+    if !runs.link_exists(&name) {
+        return Ok(None);
+    }
+    let group = open_group(&runs, &name)?;
+    let stored: u64 = read_scalar_attr(&group, "run_index")?;
+    if stored != run_index as u64 {
+        return Err(Fail::Mismatch(format!(
+            "group /runs/{name} has run_index {stored}"
+        )));
+    }
+
+    let time_s = read_column::<f64>(&group, "time_s", None)?;
+    let n = Some(time_s.len());
+    let mut tr = TrajectoryColumns {
+        time_s,
+        field_t: read_column(&group, "field_t", n)?,
+        t_phonon_k: read_column(&group, "t_phonon_k", n)?,
+        populations: Vec::new(),
+        magnetization_mu_b: read_column(&group, "magnetization_mu_b", n)?,
+        spin_energy_k: read_column(&group, "spin_energy_k", n)?,
+        phonon_energy_k: read_column(&group, "phonon_energy_k", n)?,
+        work_k: read_column(&group, "work_k", n)?,
+        spin_entropy_kb: read_column(&group, "spin_entropy_kb", n)?,
+        phonon_entropy_kb: read_column(&group, "phonon_entropy_kb", n)?,
+        stage: read_column(&group, "stage", n)?,
+    };
+    let (populations, shape) = read_dataset::<f64>(&group, "populations", 2)?;
+    if shape[0] != tr.time_s.len() {
+        return Err(Fail::Mismatch(format!(
+            "dataset /runs/{name}/populations has {} rows for {} samples",
+            shape[0],
+            tr.time_s.len()
+        )));
+    }
+    let levels = shape[1];
+    tr.populations = (0..shape[0])
+        .map(|i| populations[i * levels..(i + 1) * levels].to_vec())
+        .collect();
+    Ok(Some(tr))
+}

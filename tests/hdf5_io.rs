@@ -1,0 +1,456 @@
+//! Round trips through the `smmcool-batch` HDF5 format and its error paths.
+
+use smmcool::batch::record::{
+    BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns,
+};
+use smmcool::io::{read_meta, read_summary, read_trajectory, write_batch, IoError};
+use std::path::Path;
+use std::process::Command;
+use std::str::FromStr;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+
+const KEYS: [&str; 2] = ["protocol.t_initial_k", "protocol.sweep_rate_t_per_s"];
+const N_LEVELS: usize = 21;
+
+/// HDF5 opens files without close-on-exec and holds an exclusive `flock` while writing, so a
+/// child process spawned by one test (the h5py check) inherits the descriptors of files that
+/// other tests have open at that moment and keeps their locks after the parent closes them;
+/// reopening such a file then fails with "unable to lock file". Tests that touch HDF5 files
+/// share this lock; the test that spawns a process takes it exclusively.
+static SPAWN_LOCK: RwLock<()> = RwLock::new(());
+
+fn no_spawn_while_files_open() -> RwLockReadGuard<'static, ()> {
+    SPAWN_LOCK.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn meta() -> BatchMeta {
+    BatchMeta {
+        smmcool_version: "0.1.0".into(),
+        git_revision: "abc1234".into(),
+        config_toml: "# Mn\u{2081}\u{2082} batch\n[protocol]\nt_initial_k = [2.0, 3.0]\n".into(),
+        n_runs_total: 12,
+        shard: (1, 3),
+        swept_keys: KEYS.iter().map(|k| k.to_string()).collect(),
+        sample_times_after_ramp_s: vec![0.0, 1e-3, 0.1],
+        rtol: 1e-8,
+        equilibrium_tol_k: 1e-4,
+        wall_time_s: 12.5,
+        created_unix_s: 1_767_225_600,
+    }
+}
+
+fn params(index: usize, t_initial_k: f64, rate: Option<f64>) -> RunParams {
+    RunParams {
+        index,
+        swept: vec![
+            (KEYS[0].to_string(), t_initial_k),
+            (KEYS[1].to_string(), rate.unwrap_or(f64::INFINITY)),
+        ],
+        b_initial_t: 5.0,
+        b_final_t: 0.1,
+        t_initial_k,
+        sweep_rate_t_per_s: rate,
+        ramp_duration_s: rate.map_or(0.0, |r| 4.9 / r),
+        shape: if rate.is_some() { "linear" } else { "jump" }.into(),
+    }
+}
+
+fn trajectory(n: usize) -> TrajectoryColumns {
+    let f = |k: usize, scale: f64| {
+        (0..n)
+            .map(|i| scale * (i as f64 + 1.0) / (k as f64 + 3.0))
+            .collect()
+    };
+    TrajectoryColumns {
+        time_s: (0..n).map(|i| 1e-3 * i as f64).collect(),
+        field_t: f(1, 5.0),
+        t_phonon_k: (0..n).map(|i| 2.0 - 0.1 * i as f64 + 1e-13).collect(),
+        populations: (0..n)
+            .map(|i| {
+                (0..N_LEVELS)
+                    .map(|m| ((m + i) as f64).exp() / 1e9)
+                    .collect()
+            })
+            .collect(),
+        magnetization_mu_b: f(2, -20.0),
+        spin_energy_k: f(3, -60.0),
+        phonon_energy_k: f(4, 0.3),
+        work_k: f(5, 1.0 / 3.0),
+        spin_entropy_kb: f(6, 0.1),
+        phonon_entropy_kb: f(7, std::f64::consts::PI),
+        stage: (0..n).map(|i| u8::from(i >= 3)).collect(),
+    }
+}
+
+fn ok_summary(t_final: f64) -> RunSummary {
+    RunSummary {
+        t_final_sudden_k: Some(0.9),
+        t_final_isentropic_k: Some(0.45),
+        t_after_ramp_k: Some(0.6),
+        t_equilibrium_k: Some(0.55),
+        t_final_k: Some(t_final),
+        equilibrium_after_ramp_s: Some(0.25),
+        relax_10pct_s: Some(0.01),
+        relax_1pct_s: Some(0.1),
+        t_samples_k: vec![Some(0.6), Some(0.58), Some(0.551)],
+        energy_balance_error: Some(1.2e-9),
+        reduction_error_estimate: Some(3e-7),
+        steps: 1234,
+        wall_time_s: 0.75,
+    }
+}
+
+/// Run 0 failed, run 1 has a trajectory, run 2 has no isentropic temperature (a jump), run 5
+/// has an empty trajectory (indices need not be contiguous in a shard).
+fn records() -> Vec<RunRecord> {
+    vec![
+        RunRecord {
+            params: params(0, 2.0, Some(10.0)),
+            status: RunStatus::Failed,
+            error: Some("integrator failed: step size 1e-300 s underflowed at t = 0.0123 s".into()),
+            summary: RunSummary {
+                t_final_sudden_k: Some(0.91),
+                t_final_isentropic_k: Some(0.47),
+                t_samples_k: vec![None; 3],
+                wall_time_s: 0.01,
+                ..Default::default()
+            },
+            trajectory: None,
+        },
+        RunRecord {
+            params: params(1, 2.0, Some(0.5)),
+            status: RunStatus::Ok,
+            error: None,
+            summary: ok_summary(0.5512345678901234),
+            trajectory: Some(trajectory(5)),
+        },
+        RunRecord {
+            params: params(2, 3.0, None),
+            status: RunStatus::Ok,
+            error: None,
+            summary: RunSummary {
+                t_final_isentropic_k: None,
+                equilibrium_after_ramp_s: None,
+                t_samples_k: vec![Some(0.7), None, None],
+                ..ok_summary(0.7)
+            },
+            trajectory: None,
+        },
+        RunRecord {
+            params: params(5, 3.0, Some(1.0)),
+            status: RunStatus::Ok,
+            error: None,
+            summary: ok_summary(0.65),
+            trajectory: Some(TrajectoryColumns::default()),
+        },
+    ]
+}
+
+fn without_trajectory(r: &RunRecord) -> RunRecord {
+    RunRecord {
+        trajectory: None,
+        ..r.clone()
+    }
+}
+
+fn written(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("batch.h5");
+    write_batch(&path, &meta(), records().into_iter()).unwrap();
+    path
+}
+
+#[test]
+fn round_trip_is_exact() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path());
+    assert_eq!(read_meta(&path).unwrap(), meta());
+
+    let recs = records();
+    let summary = read_summary(&path).unwrap();
+    let expected: Vec<RunRecord> = recs.iter().map(without_trajectory).collect();
+    assert_eq!(summary, expected);
+
+    let mut rebuilt = summary;
+    for r in &mut rebuilt {
+        r.trajectory = read_trajectory(&path, r.params.index).unwrap();
+    }
+    assert_eq!(rebuilt, recs);
+    assert_eq!(
+        recs[1].trajectory.as_ref().unwrap().populations[0].len(),
+        N_LEVELS
+    );
+    // Runs not in the file, or without a trajectory, have none.
+    assert_eq!(read_trajectory(&path, 3).unwrap(), None);
+    assert_eq!(read_trajectory(&path, 0).unwrap(), None);
+}
+
+#[test]
+fn numeric_datasets_have_units() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path());
+    let file = hdf5::File::open(&path).unwrap();
+    let unit = |name: &str| -> String {
+        let ds = file.dataset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let attr = ds
+            .attr("unit")
+            .unwrap_or_else(|e| panic!("{name} has no unit: {e}"));
+        attr.read_scalar::<hdf5::types::VarLenUnicode>()
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    for (name, expected) in [
+        ("summary/t_final_k", "K"),
+        ("summary/b_initial_t", "T"),
+        ("summary/sweep_rate_t_per_s", "T/s"),
+        ("summary/relax_1pct_s", "s"),
+        ("summary/energy_balance_error", "1"),
+        ("summary/run_index", "1"),
+        ("summary/status", "1"),
+        ("summary/steps", "1"),
+        ("summary/t_samples_k", "K"),
+        ("summary/sample_times_after_ramp_s", "s"),
+        ("summary/swept/protocol__t_initial_k", "K"),
+        ("summary/swept/protocol__sweep_rate_t_per_s", "T/s"),
+        ("runs/run_000001/time_s", "s"),
+        ("runs/run_000001/field_t", "T"),
+        ("runs/run_000001/t_phonon_k", "K"),
+        ("runs/run_000001/populations", "1"),
+        ("runs/run_000001/magnetization_mu_b", "mu_B"),
+        ("runs/run_000001/spin_entropy_kb", "k_B"),
+        ("runs/run_000001/stage", "1"),
+        ("runs/run_000005/populations", "1"),
+    ] {
+        assert_eq!(unit(name), expected, "{name}");
+    }
+    let pops = file.dataset("runs/run_000001/populations").unwrap();
+    assert_eq!(pops.shape(), vec![5, N_LEVELS]);
+    assert!(pops.is_chunked());
+    assert_eq!(
+        file.dataset("summary/t_samples_k").unwrap().shape(),
+        vec![4, 3]
+    );
+    assert_eq!(
+        file.dataset("runs/run_000005/populations").unwrap().shape(),
+        vec![0, 0]
+    );
+    let run = file.group("runs/run_000001").unwrap();
+    let index: u64 = run.attr("run_index").unwrap().read_scalar().unwrap();
+    assert_eq!(index, 1);
+    let json: hdf5::types::VarLenUnicode = run.attr("parameters").unwrap().read_scalar().unwrap();
+    let p: RunParams = serde_json::from_str(json.as_str()).unwrap();
+    assert_eq!(p, records()[1].params);
+}
+
+#[test]
+fn non_hdf5_file_is_rejected_naming_the_path() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hello.h5");
+    std::fs::write(&path, "hello").unwrap();
+    let err = read_meta(&path).unwrap_err();
+    assert!(matches!(err, IoError::NotABatchFile { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(err.path(), path);
+    assert!(read_summary(&path).is_err());
+    assert!(read_trajectory(&path, 1).is_err());
+}
+
+#[test]
+fn missing_file_is_an_error_naming_the_path() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-batch.h5");
+    let err = read_meta(&path).unwrap_err();
+    assert!(matches!(err, IoError::Open { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    let err = read_summary(&path).unwrap_err();
+    assert!(err.to_string().contains("no-such-batch.h5"), "{err}");
+}
+
+#[test]
+fn other_hdf5_file_is_not_a_batch_file() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.h5");
+    hdf5::File::create(&path)
+        .unwrap()
+        .create_group("data")
+        .unwrap();
+    let err = read_meta(&path).unwrap_err();
+    assert!(matches!(err, IoError::NotABatchFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("other.h5"), "{err}");
+}
+
+#[test]
+fn format_version_2_is_incompatible() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.h5");
+    {
+        let file = hdf5::File::create(&path).unwrap();
+        let format = hdf5::types::VarLenUnicode::from_str("smmcool-batch").unwrap();
+        file.new_attr::<hdf5::types::VarLenUnicode>()
+            .shape(())
+            .create("format")
+            .unwrap()
+            .write_scalar(&format)
+            .unwrap();
+        file.new_attr::<u32>()
+            .shape(())
+            .create("format_version")
+            .unwrap()
+            .write_scalar(&2u32)
+            .unwrap();
+    }
+    let err = read_meta(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IoError::IncompatibleVersion {
+                found: 2,
+                expected: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("future.h5"), "{err}");
+    assert!(matches!(
+        read_summary(&path).unwrap_err(),
+        IoError::IncompatibleVersion { .. }
+    ));
+    assert!(matches!(
+        read_trajectory(&path, 0).unwrap_err(),
+        IoError::IncompatibleVersion { .. }
+    ));
+}
+
+#[test]
+fn writer_rejects_unsorted_records() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unsorted.h5");
+    let mut recs = records();
+    recs.swap(1, 2);
+    let err = write_batch(&path, &meta(), recs.into_iter()).unwrap_err();
+    assert!(matches!(err, IoError::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("unsorted.h5"), "{err}");
+}
+
+#[test]
+fn many_records_without_trajectories() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.h5");
+    let base = records()[2].clone();
+    let make = |i: usize| RunRecord {
+        params: params(i, 1.0 + i as f64 * 1e-3, Some(0.1 + i as f64)),
+        ..base.clone()
+    };
+    write_batch(&path, &meta(), (0..2000).map(make)).unwrap();
+    let summary = read_summary(&path).unwrap();
+    assert_eq!(summary.len(), 2000);
+    assert_eq!(summary[1234], make(1234));
+    assert!(summary.iter().enumerate().all(|(i, r)| r.params.index == i));
+    assert_eq!(read_trajectory(&path, 7).unwrap(), None);
+}
+
+#[test]
+fn empty_batch_round_trips() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.h5");
+    let meta = BatchMeta {
+        swept_keys: vec![],
+        sample_times_after_ramp_s: vec![],
+        ..meta()
+    };
+    write_batch(&path, &meta, std::iter::empty()).unwrap();
+    assert_eq!(read_meta(&path).unwrap(), meta);
+    assert!(read_summary(&path).unwrap().is_empty());
+}
+
+const H5PY_SNIPPET: &str = r#"
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    print("t_final_k", *[repr(float(x)) for x in f["/summary/t_final_k"][()]])
+    print("run_index", *[int(x) for x in f["/summary/run_index"][()]])
+    unit = f["/summary/t_final_k"].attrs["unit"]
+    print("unit", unit.decode() if isinstance(unit, bytes) else unit)
+    print("t_phonon_k", *[repr(float(x)) for x in f["/runs/run_000001/t_phonon_k"][()]])
+    print("format", f.attrs["format"], int(f.attrs["format_version"]))
+"#;
+
+#[test]
+fn h5py_reads_the_file() {
+    let _spawning = SPAWN_LOCK.write().unwrap_or_else(PoisonError::into_inner);
+    let has_h5py = Command::new("python3")
+        .args(["-c", "import h5py"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has_h5py,
+        "this test requires python3 with h5py importable (`pip install h5py`; CI installs it)"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path());
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(H5PY_SNIPPET)
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "h5py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |key: &str| -> Vec<String> {
+        let l = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("no {key} line in:\n{stdout}"));
+        l.split_whitespace().skip(1).map(str::to_owned).collect()
+    };
+    let floats = |key: &str| -> Vec<f64> {
+        line(key)
+            .iter()
+            .map(|x| f64::from_str(x).unwrap())
+            .collect()
+    };
+
+    let recs = records();
+    let t_final = floats("t_final_k");
+    assert_eq!(t_final.len(), recs.len());
+    for (got, r) in t_final.iter().zip(&recs) {
+        match r.summary.t_final_k {
+            Some(t) => assert_eq!(got.to_bits(), t.to_bits(), "{got} vs {t}"),
+            None => assert!(got.is_nan(), "{got}"),
+        }
+    }
+    let indices: Vec<usize> = line("run_index")
+        .iter()
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert_eq!(indices, vec![0, 1, 2, 5]);
+    assert_eq!(line("unit"), vec!["K"]);
+    let t_phonon = floats("t_phonon_k");
+    let expected = &recs[1].trajectory.as_ref().unwrap().t_phonon_k;
+    assert_eq!(t_phonon.len(), expected.len());
+    assert!(t_phonon
+        .iter()
+        .zip(expected)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(line("format"), vec!["smmcool-batch", "1"]);
+}
