@@ -17,7 +17,10 @@ fn describe(plan: &Plan, i: usize) -> String {
     if sw.is_empty() {
         "(no sweep)".to_string()
     } else {
-        sw.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+        sw.iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -27,7 +30,13 @@ pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<()>
     let n = plan.n_runs();
     writeln!(out, "{}: valid, {n} run(s)", args.config.display())?;
     for (k, v) in &plan.axes {
-        writeln!(out, "  sweep {k}: {} value(s) from {} to {}", v.len(), v[0], v[v.len() - 1])?;
+        writeln!(
+            out,
+            "  sweep {k}: {} value(s) from {} to {}",
+            v.len(),
+            v[0],
+            v[v.len() - 1]
+        )?;
     }
     if n > plan.config.batch.max_runs {
         writeln!(
@@ -101,7 +110,11 @@ pub fn merge(args: &MergeArgs, out: &mut impl Write) -> anyhow::Result<()> {
         "{}: merged {} file(s), {have} of {n} run(s){}",
         args.output.display(),
         args.inputs.len(),
-        if have < n { " (some shards are missing)" } else { "" }
+        if have < n {
+            " (some shards are missing)"
+        } else {
+            ""
+        }
     )?;
     Ok(())
 }
@@ -131,11 +144,14 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut *out, &json!({
-            "smmcool_version": meta.smmcool_version, "git_revision": meta.git_revision,
-            "n_runs_total": meta.n_runs_total, "shard": [meta.shard.0, meta.shard.1],
-            "sample_times_after_ramp_s": meta.sample_times_after_ramp_s, "runs": rows,
-        }))?;
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &json!({
+                "smmcool_version": meta.smmcool_version, "git_revision": meta.git_revision,
+                "n_runs_total": meta.n_runs_total, "shard": [meta.shard.0, meta.shard.1],
+                "sample_times_after_ramp_s": meta.sample_times_after_ramp_s, "runs": rows,
+            }),
+        )?;
         writeln!(out)?;
         return Ok(());
     }
@@ -159,7 +175,10 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> anyhow::Result<()> {
     for s in &meta.sample_times_after_ramp_s {
         header.push_str(&format!(" {:>12}", format!("T@{s}s (K)")));
     }
-    header.push_str(&format!(" {:>12} {:>12} {:>12} {:>12}", "T_end (K)", "T_eq (K)", "sudden (K)", "isentr. (K)"));
+    header.push_str(&format!(
+        " {:>12} {:>12} {:>12} {:>12}",
+        "T_end (K)", "T_eq (K)", "sudden (K)", "isentr. (K)"
+    ));
     writeln!(out, "{header}")?;
     for r in &recs {
         let mut line = format!("{:>6}", r.params.index);

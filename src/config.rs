@@ -353,7 +353,11 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn expand(axis: &SweepAxis) -> Result<Vec<f64>, String> {
-    let given = [axis.values.is_some(), axis.linear.is_some(), axis.log.is_some()];
+    let given = [
+        axis.values.is_some(),
+        axis.linear.is_some(),
+        axis.log.is_some(),
+    ];
     if given.iter().filter(|&&g| g).count() != 1 {
         return Err("give exactly one of `values`, `linear` or `log`".into());
     }
@@ -435,8 +439,15 @@ fn apply(c: &mut Config, key: &str, v: f64) {
 /// Map a library key name (as in errors) to the config key.
 fn config_key(name: &str) -> String {
     let section = match name {
-        "spin" | "d_cm1" | "d_k" | "g_par" | "debye_temperature_k" | "phonon_units" | "tau0_s"
-        | "barrier_k" | "material" => "material",
+        "spin"
+        | "d_cm1"
+        | "d_k"
+        | "g_par"
+        | "debye_temperature_k"
+        | "phonon_units"
+        | "tau0_s"
+        | "barrier_k"
+        | "material" => "material",
         "kappa_reference_k" | "kappa_per_s_k3" => "rates",
         "b_initial_t" | "b_final_t" | "t_initial_k" | "sweep_rate_t_per_s" | "ramp_duration_s"
         | "temperature_k" => "protocol",
@@ -444,7 +455,11 @@ fn config_key(name: &str) -> String {
         "sample_times_after_ramp_s" | "log_points_per_decade" => "output",
         _ => return name.to_string(),
     };
-    let name = if name == "temperature_k" { "t_initial_k" } else { name };
+    let name = if name == "temperature_k" {
+        "t_initial_k"
+    } else {
+        name
+    };
     format!("{section}.{name}")
 }
 
@@ -479,7 +494,10 @@ impl Plan {
                     file: file.clone(),
                     key: "sweep.key".into(),
                     value: format!("\"{}\"", axis.key),
-                    allowed: format!("not a sweepable key; allowed: {}", SWEEPABLE_KEYS.join(", ")),
+                    allowed: format!(
+                        "not a sweepable key; allowed: {}",
+                        SWEEPABLE_KEYS.join(", ")
+                    ),
                 });
             }
             if axes.iter().any(|(k, _)| k == &axis.key) {
@@ -515,11 +533,19 @@ impl Plan {
         let o = &self.config.output;
         for &s in &o.sample_times_after_ramp_s {
             if !(s.is_finite() && s >= 0.0) {
-                return Err(self.invalid("output.sample_times_after_ramp_s", s, "times after the ramp must be finite and >= 0 s"));
+                return Err(self.invalid(
+                    "output.sample_times_after_ramp_s",
+                    s,
+                    "times after the ramp must be finite and >= 0 s",
+                ));
             }
         }
         if o.log_points_per_decade > 100 {
-            return Err(self.invalid("output.log_points_per_decade", f64::from(o.log_points_per_decade), "must be in 0..=100"));
+            return Err(self.invalid(
+                "output.log_points_per_decade",
+                f64::from(o.log_points_per_decade),
+                "must be in 0..=100",
+            ));
         }
         if self.config.batch.max_runs == 0 {
             return Err(self.invalid("batch.max_runs", 0.0, "must be >= 1"));
@@ -583,13 +609,21 @@ impl Plan {
         } else {
             format!(
                 " (run {index}: {})",
-                swept.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")
+                swept
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         };
         let wrap = |e: crate::error::ParameterError| ConfigError::Invalid {
             file: file.clone(),
             key: format!("{}{context}", config_key(&e.name)),
-            value: if e.value.is_nan() { "(given)".into() } else { e.value.to_string() },
+            value: if e.value.is_nan() {
+                "(given)".into()
+            } else {
+                e.value.to_string()
+            },
             allowed: e.allowed,
         };
         let m = &c.material;
@@ -617,7 +651,9 @@ impl Plan {
                     file: file.clone(),
                     key: "rates.kappa_per_s_k3".into(),
                     value: "(missing)".into(),
-                    allowed: "required with kappa_scaling = \"absolute\": a number > 0 in 1/(s K^3)".into(),
+                    allowed:
+                        "required with kappa_scaling = \"absolute\": a number > 0 in 1/(s K^3)"
+                            .into(),
                 })?,
             },
         };
@@ -678,10 +714,13 @@ impl Plan {
             t_initial_k: p.t_initial_k,
             options,
         };
-        let rates = RateModel::new(spec.material.spin, spec.material.arrhenius, spec.scaling).map_err(wrap)?;
+        let rates = RateModel::new(spec.material.spin, spec.material.arrhenius, spec.scaling)
+            .map_err(wrap)?;
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
             crate::kinetics::EngineError::Parameter(pe) => wrap(pe),
-            crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => wrap(pe),
+            crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => {
+                wrap(pe)
+            }
             other => ConfigError::Invalid {
                 file: file.clone(),
                 key: format!("protocol.t_initial_k{context}"),

@@ -9,7 +9,11 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    bin().args(args).env_remove("SLURM_ARRAY_TASK_ID").output().expect("binary runs")
+    bin()
+        .args(args)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .expect("binary runs")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -43,15 +47,56 @@ fn config_errors_exit_2_naming_file_and_place() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("unknown_key.toml", BASE.replace("shape = \"jump\"", "shape = \"jump\"\ntemprature_k = 3"), vec!["unknown_key.toml:", "temprature_k"]),
-        ("misspelled_section.toml", format!("{BASE}\n[solvr]\nrtol = 1e-8\n"), vec!["misspelled_section.toml:", "solvr"]),
-        ("wrong_type.toml", BASE.replace("t_initial_k = 4.0", "t_initial_k = \"four\""), vec!["wrong_type.toml:5:", "invalid type"]),
-        ("missing.toml", BASE.replace("b_final_t = 0.1\n", ""), vec!["missing.toml:", "b_final_t"]),
-        ("negative_t.toml", BASE.replace("t_initial_k = 4.0", "t_initial_k = -4.0"), vec!["negative_t.toml", "protocol.t_initial_k", "-4", "> 0 K"]),
-        ("field_up.toml", BASE.replace("b_final_t = 0.1", "b_final_t = 0.9"), vec!["field_up.toml", "protocol.b_final_t", "0.9", "allow_field_increase"]),
-        ("empty_sweep.toml", format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = []\n"), vec!["empty_sweep.toml", "protocol.t_initial_k", "empty"]),
-        ("bad_sweep_key.toml", format!("{BASE}\n[[sweep]]\nkey = \"protocol.colour\"\nvalues = [1]\n"), vec!["bad_sweep_key.toml", "protocol.colour", "sweepable"]),
-        ("swept_negative.toml", format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3, -1]\n"), vec!["swept_negative.toml", "run 1", "-1"]),
+        (
+            "unknown_key.toml",
+            BASE.replace("shape = \"jump\"", "shape = \"jump\"\ntemprature_k = 3"),
+            vec!["unknown_key.toml:", "temprature_k"],
+        ),
+        (
+            "misspelled_section.toml",
+            format!("{BASE}\n[solvr]\nrtol = 1e-8\n"),
+            vec!["misspelled_section.toml:", "solvr"],
+        ),
+        (
+            "wrong_type.toml",
+            BASE.replace("t_initial_k = 4.0", "t_initial_k = \"four\""),
+            vec!["wrong_type.toml:5:", "invalid type"],
+        ),
+        (
+            "missing.toml",
+            BASE.replace("b_final_t = 0.1\n", ""),
+            vec!["missing.toml:", "b_final_t"],
+        ),
+        (
+            "negative_t.toml",
+            BASE.replace("t_initial_k = 4.0", "t_initial_k = -4.0"),
+            vec!["negative_t.toml", "protocol.t_initial_k", "-4", "> 0 K"],
+        ),
+        (
+            "field_up.toml",
+            BASE.replace("b_final_t = 0.1", "b_final_t = 0.9"),
+            vec![
+                "field_up.toml",
+                "protocol.b_final_t",
+                "0.9",
+                "allow_field_increase",
+            ],
+        ),
+        (
+            "empty_sweep.toml",
+            format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = []\n"),
+            vec!["empty_sweep.toml", "protocol.t_initial_k", "empty"],
+        ),
+        (
+            "bad_sweep_key.toml",
+            format!("{BASE}\n[[sweep]]\nkey = \"protocol.colour\"\nvalues = [1]\n"),
+            vec!["bad_sweep_key.toml", "protocol.colour", "sweepable"],
+        ),
+        (
+            "swept_negative.toml",
+            format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3, -1]\n"),
+            vec!["swept_negative.toml", "run 1", "-1"],
+        ),
     ];
     for (name, text, needles) in cases {
         let p = write(d, name, &text);
@@ -72,24 +117,48 @@ fn config_errors_exit_2_naming_file_and_place() {
         }
     }
     // Too many runs without --yes.
-    let p = write(d, "big.toml", &format!("{}\n[batch]\nmax_runs = 4\n", small_sweep()));
+    let p = write(
+        d,
+        "big.toml",
+        &format!("{}\n[batch]\nmax_runs = 4\n", small_sweep()),
+    );
     let o = d.join("big.h5");
     let out = run(&["run", p.to_str().unwrap(), "-o", o.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("big.toml") && err.contains("6 runs") && err.contains("--yes"), "{err}");
+    assert!(
+        err.contains("big.toml") && err.contains("6 runs") && err.contains("--yes"),
+        "{err}"
+    );
     // Output exists.
     let cfg = write(d, "ok.toml", BASE);
     let o = write(d, "exists.h5", "precious");
     let out = run(&["run", cfg.to_str().unwrap(), "-o", o.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("exists.h5") && err.contains("--resume") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("exists.h5") && err.contains("--resume") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&o).unwrap(), "precious");
     // Bad shard.
-    let out = run(&["run", cfg.to_str().unwrap(), "-o", d.join("s.h5").to_str().unwrap(), "--shard", "3/2"]);
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        d.join("s.h5").to_str().unwrap(),
+        "--shard",
+        "3/2",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = run(&["run", cfg.to_str().unwrap(), "-o", d.join("s.h5").to_str().unwrap(), "--shard", "1/2"]);
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        d.join("s.h5").to_str().unwrap(),
+        "--shard",
+        "1/2",
+    ]);
     assert_eq!(out.status.code(), Some(2), "shard beyond the run count");
 }
 
@@ -108,12 +177,35 @@ fn sharded_runs_merge_to_the_unsharded_result() {
     let d = dir.path();
     let cfg = write(d, "sweep.toml", &small_sweep());
     let full = d.join("full.h5");
-    let out = run(&["run", cfg.to_str().unwrap(), "-o", full.to_str().unwrap(), "--quiet"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        full.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Shard 0 via --shard, shards 1 and 2 the way SLURM runs them (environment variables).
     let s0 = d.join("s0.h5");
-    let out = run(&["run", cfg.to_str().unwrap(), "-o", s0.to_str().unwrap(), "--shard", "0/3", "--threads", "1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        s0.to_str().unwrap(),
+        "--shard",
+        "0/3",
+        "--threads",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut shards = vec![s0];
     for id in 1..3 {
         let p = d.join(format!("s{id}.h5"));
@@ -123,7 +215,11 @@ fn sharded_runs_merge_to_the_unsharded_result() {
             .env("SLURM_ARRAY_TASK_COUNT", "3")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(smmcool::io::read_meta(&p).unwrap().shard, (id, 3));
         shards.push(p);
     }
@@ -132,33 +228,69 @@ fn sharded_runs_merge_to_the_unsharded_result() {
     args.extend(shards.iter().map(|p| p.display().to_string()));
     args.extend(["-o".into(), merged.display().to_string()]);
     let out = bin().args(&args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = summary_without_wall(&full);
     let b = summary_without_wall(&merged);
     assert_eq!(a.len(), 6);
     assert_eq!(a, b, "merged shards differ from the unsharded run");
     assert!(a.iter().all(|r| r.trajectory.is_some()));
     // Duplicates and mismatched configs are refused.
-    let out = bin().args(["merge", shards[0].to_str().unwrap(), shards[0].to_str().unwrap(), "-o", d.join("dup.h5").to_str().unwrap()]).output().unwrap();
+    let out = bin()
+        .args([
+            "merge",
+            shards[0].to_str().unwrap(),
+            shards[0].to_str().unwrap(),
+            "-o",
+            d.join("dup.h5").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicates"));
     let other_cfg = write(d, "other.toml", BASE);
     let other = d.join("other.h5");
-    assert!(run(&["run", other_cfg.to_str().unwrap(), "-o", other.to_str().unwrap()]).status.success());
-    let out = bin().args(["merge", shards[1].to_str().unwrap(), other.to_str().unwrap(), "-o", d.join("mix.h5").to_str().unwrap()]).output().unwrap();
+    assert!(run(&[
+        "run",
+        other_cfg.to_str().unwrap(),
+        "-o",
+        other.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let out = bin()
+        .args([
+            "merge",
+            shards[1].to_str().unwrap(),
+            other.to_str().unwrap(),
+            "-o",
+            d.join("mix.h5").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("different configs"));
     // inspect prints the table.
     let out = run(&["inspect", merged.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("protocol.t_initial_k") && text.lines().count() == 8, "{text}");
+    assert!(
+        out.status.success() && text.contains("protocol.t_initial_k") && text.lines().count() == 8,
+        "{text}"
+    );
 }
 
 #[test]
 fn a_failing_run_is_recorded_and_the_others_complete() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cfg = write(d, "f.toml", &format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3.0, 4.0, 5.0]\n"));
+    let cfg = write(
+        d,
+        "f.toml",
+        &format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3.0, 4.0, 5.0]\n"),
+    );
     let o = d.join("f.h5");
     // Run 1's engine call fails (fault injection); runs 0 and 2 must complete.
     let out = bin()
@@ -166,12 +298,25 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
         .env(smmcool::batch::runner::INJECT_ENV, "1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 run(s) failed"));
     let recs = smmcool::io::read_summary(&o).unwrap();
     assert_eq!(recs.len(), 3);
     assert_eq!(recs[1].status, smmcool::batch::record::RunStatus::Failed);
-    assert!(recs[1].error.as_deref().unwrap().contains("injected failure"), "{:?}", recs[1].error);
+    assert!(
+        recs[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("injected failure"),
+        "{:?}",
+        recs[1].error
+    );
     // The analytic limits are still recorded for the failed run.
     assert!(recs[1].summary.t_final_sudden_k.is_some());
     for i in [0, 2] {
@@ -179,7 +324,10 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
         assert!(recs[i].summary.t_final_k.is_some());
     }
     let text = String::from_utf8_lossy(&run(&["inspect", o.to_str().unwrap()]).stdout).to_string();
-    assert!(text.contains("FAILED") && text.contains("injected failure"), "{text}");
+    assert!(
+        text.contains("FAILED") && text.contains("injected failure"),
+        "{text}"
+    );
 }
 
 #[cfg(unix)]
@@ -195,13 +343,29 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
     let o = d.join("k.h5");
     let parts = d.join("k.h5.parts");
     let mut child = bin()
-        .args(["run", cfg.to_str().unwrap(), "-o", o.to_str().unwrap(), "--threads", "1", "--quiet"])
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "-o",
+            o.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--quiet",
+        ])
         .spawn()
         .unwrap();
     // Wait until some runs are stored, then SIGKILL.
     let start = std::time::Instant::now();
     loop {
-        let done = std::fs::read_dir(&parts).map(|r| r.filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))).count()).unwrap_or(0);
+        let done = std::fs::read_dir(&parts)
+            .map(|r| {
+                r.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                })
+                .count()
+            })
+            .unwrap_or(0);
         if done >= 3 || start.elapsed().as_secs() > 120 {
             break;
         }
@@ -219,12 +383,26 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
     let out = run(&["run", cfg.to_str().unwrap(), "-o", o.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
-    let out = run(&["run", cfg.to_str().unwrap(), "-o", o.to_str().unwrap(), "--resume"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        o.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(!said.contains(" 0 from an earlier"), "{said}");
     assert!(!parts.exists());
     let again = d.join("k2.h5");
-    assert!(run(&["run", cfg.to_str().unwrap(), "-o", again.to_str().unwrap()]).status.success());
+    assert!(
+        run(&["run", cfg.to_str().unwrap(), "-o", again.to_str().unwrap()])
+            .status
+            .success()
+    );
     assert_eq!(summary_without_wall(&o), summary_without_wall(&again));
 }

@@ -15,7 +15,10 @@ fn readme_h5py_example_reads_a_batch_file() {
         .nth(1)
         .and_then(|s| s.split("```").next())
         .expect("a python block follows the marker");
-    assert!(code.lines().filter(|l| !l.trim().is_empty()).count() <= 6, "keep it short");
+    assert!(
+        code.lines().filter(|l| !l.trim().is_empty()).count() <= 6,
+        "keep it short"
+    );
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
     std::fs::write(
@@ -28,16 +31,28 @@ fn readme_h5py_example_reads_a_batch_file() {
         .args(["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let code = code.replace("out/default.h5", h5.to_str().unwrap());
     let check = Command::new("python3").args(["-c", "import h5py"]).output();
     assert!(
         check.is_ok_and(|o| o.status.success()),
         "h5py is required for this test: python3 -m pip install h5py (.ci/run installs it)"
     );
-    let out = Command::new("python3").args(["-c", &code]).output().unwrap();
+    let out = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}\n{}", text, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Ti = 4 K, the Eq. 9 root 2.33380750 K, unit K, and the config text.
     assert!(text.contains("[4.]"), "{text}");
     assert!(text.contains("2.333807"), "{text}");

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 /// configs). The result is identical in its runs and summary to an unsharded run.
 pub fn merge(inputs: &[PathBuf], output: &Path, force: bool) -> Result<usize, BatchError> {
     if inputs.is_empty() {
-        return Err(BatchError::Usage("merge needs at least one input file".into()));
+        return Err(BatchError::Usage(
+            "merge needs at least one input file".into(),
+        ));
     }
     if output.exists() && !force {
         return Err(BatchError::Usage(format!(

@@ -84,13 +84,21 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let (a, b) = text
         .split_once('/')
         .ok_or_else(|| format!("'{text}' is not i/N (e.g. 0/4)"))?;
-    let i: usize = a.trim().parse().map_err(|_| format!("'{a}' in '{text}' is not a shard index"))?;
-    let n: usize = b.trim().parse().map_err(|_| format!("'{b}' in '{text}' is not a shard count"))?;
+    let i: usize = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{a}' in '{text}' is not a shard index"))?;
+    let n: usize = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{b}' in '{text}' is not a shard count"))?;
     if n == 0 {
         return Err(format!("'{text}': the shard count must be >= 1"));
     }
     if i >= n {
-        return Err(format!("'{text}': the shard index must be below the count (0..{n})"));
+        return Err(format!(
+            "'{text}': the shard index must be below the count (0..{n})"
+        ));
     }
     Ok((i, n))
 }
@@ -107,7 +115,9 @@ pub fn shard_from_slurm() -> Result<Option<(usize, usize)>, String> {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
-    let id: usize = id.parse().map_err(|_| format!("SLURM_ARRAY_TASK_ID = '{id}' is not a number"))?;
+    let id: usize = id
+        .parse()
+        .map_err(|_| format!("SLURM_ARRAY_TASK_ID = '{id}' is not a number"))?;
     let count: usize = count
         .parse()
         .map_err(|_| format!("SLURM_ARRAY_TASK_COUNT = '{count}' is not a number"))?;
@@ -241,7 +251,10 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
             )));
         }
     }
-    let stamp = format!("{}\n--- shard {}/{}\n", plan.text, opts.shard.0, opts.shard.1);
+    let stamp = format!(
+        "{}\n--- shard {}/{}\n",
+        plan.text, opts.shard.0, opts.shard.1
+    );
     if parts.exists() {
         if opts.force {
             std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
@@ -284,7 +297,8 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
             .progress_with(bar.clone())
             .try_for_each(|&i| {
                 let rec = compute(plan, i)?;
-                let bytes = serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
+                let bytes =
+                    serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
                 write_atomic(&part_path(&parts, i), &bytes)
             })
     };

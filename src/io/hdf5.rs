@@ -39,12 +39,13 @@
 //! | `ramp_duration_s` | f64 | `s` | ramp duration |
 //! | `shape` | string | | `"linear"`, `"cosine"` or `"jump"` |
 //! | `swept/<key>` | f64 | from the key | value of each swept key, `.` in the key written `__` |
-//! | `t_final_sudden_k`, `t_final_isentropic_k`, `t_after_ramp_k`, `t_equilibrium_k`, `t_final_k` | f64 | `K` | temperatures |
-//! | `equilibrium_after_ramp_s`, `relax_10pct_s`, `relax_1pct_s` | f64 | `s` | times after the ramp |
+//! | `t_final_sudden_k`, `t_final_isentropic_k` | f64 | `K` | limits (Eq. 9, Eq. 11) |
+//! | `t_after_ramp_k`, `t_equilibrium_k`, `t_final_k` | f64 | `K` | temperatures |
+//! | `equilibrium_after_ramp_s`, `relax_10pct_s`, `relax_1pct_s` | f64 | `s` | after the ramp |
 //! | `energy_balance_error`, `reduction_error_estimate` | f64 | `1` | error estimates |
 //! | `steps` | u64 | `1` | accepted integrator steps |
 //! | `wall_time_s` | f64 | `s` | wall time of the run |
-//! | `sample_times_after_ramp_s` | f64 | `s` | the sample times (length = number of sample times, not `n`) |
+//! | `sample_times_after_ramp_s` | f64 | `s` | the sample times (not of length `n`) |
 //! | `t_samples_k` | f64 | `K` | 2-D, `n` x number of sample times |
 //!
 //! The swept columns live in the group `/summary/swept`, e.g.
