@@ -1,5 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite (what .ci/run calls and what README.md tells users to run).
+# The whole test suite (what .ci/run calls and what README.md tells users to run): the Rust
+# tests, then the SLURM job-array workflow against a real single-node SLURM. The SLURM part
+# needs slurmctld, slurmd, slurm-client and munge (Debian packages; .ci/run installs them and
+# sets SMMCOOL_REQUIRE_SLURM=1 so it cannot be skipped there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --locked --all-targets
+cargo build --locked
+if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null; then
+  bash scripts/test_slurm.sh target/debug/smmcool
+elif [ "${SMMCOOL_REQUIRE_SLURM:-0}" = 1 ]; then
+  echo "error: the SLURM test needs slurmctld slurmd slurm-client munge" >&2
+  exit 1
+else
+  echo "SLURM test skipped: install slurmctld slurmd slurm-client munge to run it"
+fi

@@ -288,8 +288,10 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs  {elapsed} elapsed  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let work = || -> Result<(), BatchError> {
         pending
