@@ -34,6 +34,10 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the summary table of a batch file.
     Inspect(InspectArgs),
+    /// Regenerate the paper's Figures 2-6 and the time-domain figures (PNG, SVG, CSV).
+    Paper(PaperArgs),
+    /// Figures of a batch file: T(t), populations, magnetization; Delta T against sweep rate.
+    Plot(PlotArgs),
     /// List the material presets and where their numbers come from.
     Presets(JsonFlag),
 }
@@ -425,4 +429,31 @@ pub struct InspectArgs {
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `smmcool paper`.
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Output folder.
+    #[arg(short, long, default_value = "figures")]
+    pub output: std::path::PathBuf,
+    /// Only the analytic Figures 2-6 (seconds), not the time-domain figures (minutes).
+    #[arg(long)]
+    pub analytic_only: bool,
+    /// Grid refinement of the time-domain figures (1 = as published in the README).
+    #[arg(long, default_value_t = 1)]
+    pub resolution: usize,
+}
+
+/// `smmcool plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A batch HDF5 file.
+    pub file: std::path::PathBuf,
+    /// Output folder.
+    #[arg(short, long, default_value = "figures")]
+    pub output: std::path::PathBuf,
+    /// Plot at most this many stored trajectories.
+    #[arg(long, default_value_t = 12)]
+    pub max_runs: usize,
 }

@@ -22,11 +22,13 @@
 pub mod batch;
 pub mod config;
 pub mod error;
+pub mod figures;
 pub mod grid;
 pub mod io;
 pub mod kinetics;
 pub mod limits;
 pub mod model;
+pub mod plot;
 pub mod protocol;
 pub mod rates;
 pub mod roots;

@@ -92,6 +92,13 @@ fn main() -> ExitCode {
                 )
                 || e.downcast_ref::<smmcool::io::IoError>().is_some()
                 || matches!(
+                    e.downcast_ref::<smmcool::figures::FigureError>(),
+                    Some(smmcool::figures::FigureError::Io(_))
+                        | Some(smmcool::figures::FigureError::Plot(
+                            smmcool::plot::PlotError::Font(_)
+                        ))
+                )
+                || matches!(
                     e.downcast_ref::<smmcool::error::NumericsError>(),
                     Some(smmcool::error::NumericsError::RateUnderflow { .. })
                 )
@@ -121,6 +128,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => return batch_commands::run(&args, &mut out),
         Command::Merge(args) => batch_commands::merge(&args, &mut out)?,
         Command::Inspect(args) => batch_commands::inspect(&args, &mut out)?,
+        Command::Paper(args) => {
+            std::fs::create_dir_all(&args.output)?;
+            let mut files = smmcool::figures::paper_analytic(&args.output)?;
+            if !args.analytic_only {
+                files.extend(smmcool::figures::paper_kinetic(
+                    &args.output,
+                    args.resolution,
+                )?);
+            }
+            use std::io::Write;
+            writeln!(
+                out,
+                "wrote {} files to {}",
+                files.len(),
+                args.output.display()
+            )?;
+        }
+        Command::Plot(args) => {
+            std::fs::create_dir_all(&args.output)?;
+            let files = smmcool::figures::batch_figures(&args.file, &args.output, args.max_runs)?;
+            use std::io::Write;
+            writeln!(
+                out,
+                "wrote {} files to {}",
+                files.len(),
+                args.output.display()
+            )?;
+        }
         Command::Presets(args) => output::presets(args.json, &mut out)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,615 @@
+//! The figures users come for: the paper's Figures 2-6 (analytic), the time-domain figures the
+//! paper could not draw (convergence between the limits, validity map of the sudden
+//! approximation, what is reached in practical times), and figures of a batch file.
+
+use crate::batch::record::RunStatus;
+use crate::kinetics::{simulate, EngineOptions, RunSpec, Trajectory};
+use crate::limits::{minimum_delta_t, FieldChange, Limit};
+use crate::model::Material;
+use crate::plot::{Chart, HeatMap, PlotError, Series};
+use crate::protocol::{Protocol, RampShape};
+use crate::rates::{KappaScaling, RateModel};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Why figures could not be made.
+#[derive(Debug, Error)]
+pub enum FigureError {
+    /// Rendering.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// Reading a batch file.
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    /// A computation failed.
+    #[error("{0}")]
+    Compute(String),
+}
+
+fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+        .collect()
+}
+
+fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp())
+        .collect()
+}
+
+fn fc(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {
+    FieldChange {
+        spin: &m.spin,
+        debye: &m.debye,
+        b_initial_t: bi,
+        b_final_t: bf,
+        t_initial_k: ti,
+    }
+}
+
+/// Delta T of the sudden quench (Eq. 9) at each Ti, K.
+pub fn sudden_curve(m: &Material, bi: f64, bf: f64, tis: &[f64]) -> Vec<(f64, f64)> {
+    tis.iter()
+        .map(|&ti| {
+            (
+                ti,
+                fc(m, bi, bf, ti)
+                    .sudden_final_k()
+                    .map_or(f64::NAN, |t| t - ti),
+            )
+        })
+        .collect()
+}
+
+/// Delta T of the isentropic process (Eq. 11) at each Ti, NaN where none exists, K.
+pub fn isentropic_curve(m: &Material, bi: f64, bf: f64, tis: &[f64]) -> Vec<(f64, f64)> {
+    tis.iter()
+        .map(|&ti| {
+            let t = fc(m, bi, bf, ti)
+                .isentropic_final()
+                .ok()
+                .and_then(|o| o.t_final_k());
+            (ti, t.map_or(f64::NAN, |t| t - ti))
+        })
+        .collect()
+}
+
+fn run_spec(m: &Material, protocol: Protocol, ti: f64, samples: Vec<f64>) -> RunSpec {
+    RunSpec {
+        material: m.clone(),
+        scaling: KappaScaling::Arrhenius,
+        protocol,
+        t_initial_k: ti,
+        options: EngineOptions {
+            sample_times_after_ramp_s: samples,
+            log_points_per_decade: 0,
+            ..Default::default()
+        },
+    }
+}
+
+fn sim(spec: &RunSpec) -> Result<Trajectory, FigureError> {
+    simulate(spec).map_err(|e| FigureError::Compute(e.to_string()))
+}
+
+/// The paper's analytic figures 2-6 (PNG, SVG and CSV of the plotted data).
+pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
+    let m = Material::mn12ac();
+    let mut out = Vec::new();
+    // Fig. 2: levels against field, relative to the ground level.
+    let fields = grid(0.0, 1.0, 101);
+    let series = (0..m.spin.n_levels())
+        .map(|i| {
+            let pts = fields
+                .iter()
+                .map(|&b| {
+                    let e = m.spin.energies(b);
+                    let g = e.iter().copied().fold(f64::INFINITY, f64::min);
+                    (b, e[i] - g)
+                })
+                .collect();
+            Series::line(
+                if i % 5 == 0 {
+                    format!("M = {}", m.spin.m(i))
+                } else {
+                    String::new()
+                },
+                pts,
+            )
+        })
+        .collect();
+    out.extend(
+        Chart {
+            title: "Fig. 2: Mn12Ac levels E_M(B) - E_ground".into(),
+            x_label: "field B (T)".into(),
+            y_label: "E_M - E_ground (K)".into(),
+            x_log: false,
+            y_log: false,
+            series,
+        }
+        .save(&dir.join("fig2_levels"))?,
+    );
+    // Fig. 3: tau(T), Arrhenius and the scaled rate matrix, with tau = 1 s.
+    let constant = RateModel::new(
+        m.spin,
+        m.arrhenius,
+        KappaScaling::Constant { reference_k: 4.6 },
+    )
+    .map_err(|e| FigureError::Compute(e.to_string()))?;
+    let ts = grid(2.0, 10.0, 81);
+    let tau_arr: Vec<(f64, f64)> = ts.iter().map(|&t| (t, m.arrhenius.tau_s(t))).collect();
+    let tau_const: Vec<(f64, f64)> = ts
+        .iter()
+        .map(|&t| (t, constant.tau_model_s(t).unwrap_or(f64::NAN)))
+        .collect();
+    let t_max = m.arrhenius.temperature_for_tau_k(1.0).unwrap_or(f64::NAN);
+    out.extend(
+        Chart {
+            title: format!("Fig. 3: relaxation time; tau = 1 s at T_max = {t_max:.3} K"),
+            x_label: "temperature T (K)".into(),
+            y_label: "relaxation time tau (s)".into(),
+            x_log: false,
+            y_log: true,
+            series: vec![
+                Series::line("tau0 exp(U_b/T) (= Arrhenius-scaled rate model)", tau_arr),
+                Series::dashed("rate model, kappa fixed at 4.6 K", tau_const),
+                Series::dashed("tau = 1 s", vec![(2.0, 1.0), (10.0, 1.0)]),
+            ],
+        }
+        .save(&dir.join("fig3_tau"))?,
+    );
+    // Fig. 4: Delta T(Ti) of the sudden quench.
+    let tis = grid(0.5, 10.0, 96);
+    for (tag, bi, bfs) in [
+        ("fig4a_deltaT_Bi0p5T", 0.5, vec![0.0, 0.1, 0.2, 0.3, 0.4]),
+        ("fig4b_deltaT_Bi1T", 1.0, vec![0.0, 0.1, 0.3, 0.5, 0.7, 0.9]),
+    ] {
+        let series = bfs
+            .iter()
+            .map(|&bf| Series::line(format!("Bf = {bf} T"), sudden_curve(&m, bi, bf, &tis)))
+            .collect();
+        out.extend(
+            Chart {
+                title: format!("Fig. 4: sudden quench from Bi = {bi} T (Eq. 9)"),
+                x_label: "initial temperature Ti (K)".into(),
+                y_label: "Delta T = Tf - Ti (K)".into(),
+                x_log: false,
+                y_log: false,
+                series,
+            }
+            .save(&dir.join(tag))?,
+        );
+    }
+    // Fig. 5: (Delta T)min and (Ti)min against Bf.
+    let mut dtmin = Vec::new();
+    let mut timin = Vec::new();
+    for bi in [0.5, 1.0] {
+        let bfs = grid(0.0, 0.975 * bi, 40);
+        let mins: Vec<(f64, Option<(f64, f64)>)> = bfs
+            .par_iter()
+            .map(|&bf| {
+                (
+                    bf,
+                    minimum_delta_t(&m.spin, &m.debye, bi, bf, Limit::Sudden, (0.2, 40.0))
+                        .ok()
+                        .flatten(),
+                )
+            })
+            .collect();
+        dtmin.push(Series::line(
+            format!("Bi = {bi} T"),
+            mins.iter()
+                .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.1)))
+                .collect(),
+        ));
+        timin.push(Series::line(
+            format!("Bi = {bi} T"),
+            mins.iter()
+                .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.0)))
+                .collect(),
+        ));
+    }
+    for (tag, title, ylab, s) in [
+        (
+            "fig5_deltaT_min",
+            "Fig. 5: strongest sudden cooling against Bf",
+            "(Delta T)min (K)",
+            dtmin,
+        ),
+        (
+            "fig5_Ti_min",
+            "Fig. 5: initial temperature of the strongest cooling",
+            "(Ti)min (K)",
+            timin,
+        ),
+    ] {
+        out.extend(
+            Chart {
+                title: title.into(),
+                x_label: "final field Bf (T)".into(),
+                y_label: ylab.into(),
+                x_log: false,
+                y_log: false,
+                series: s,
+            }
+            .save(&dir.join(tag))?,
+        );
+    }
+    // Fig. 6: sudden against quasi-static at Bi = 0.5 T, Bf = 0.1 T.
+    out.extend(
+        Chart {
+            title: "Fig. 6: Bi = 0.5 T -> Bf = 0.1 T, sudden (Eq. 9) and quasi-static (Eq. 11)"
+                .into(),
+            x_label: "initial temperature Ti (K)".into(),
+            y_label: "Delta T = Tf - Ti (K)".into(),
+            x_log: false,
+            y_log: false,
+            series: vec![
+                Series::line("sudden quench", sudden_curve(&m, 0.5, 0.1, &tis)),
+                Series::dashed(
+                    "isentropic (quasi-static)",
+                    isentropic_curve(&m, 0.5, 0.1, &tis),
+                ),
+            ],
+        }
+        .save(&dir.join("fig6_sudden_vs_isentropic"))?,
+    );
+    Ok(out)
+}
+
+/// Time-domain figures: convergence with sweep rate, the validity map of the sudden
+/// approximation, and the cooling reached at practical times. `resolution` scales the grids
+/// (1 = the published figures).
+pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, FigureError> {
+    let m = Material::mn12ac();
+    let (bi, bf) = (0.5, 0.1);
+    let r = resolution.max(1);
+    let mut out = Vec::new();
+    // Convergence: equilibrium Delta T against sweep rate, 1e-20 .. 1e8 T/s.
+    let rates_grid = log_grid(1e-20, 1e8, 8 * r + 21);
+    let tis = [2.0, 3.0, 4.0];
+    let jobs: Vec<(f64, f64)> = tis
+        .iter()
+        .flat_map(|&ti| rates_grid.iter().map(move |&v| (ti, v)))
+        .collect();
+    let results: Vec<Result<Trajectory, FigureError>> = jobs
+        .par_iter()
+        .map(|&(ti, v)| {
+            let p = Protocol::with_sweep_rate(bi, bf, v, RampShape::Linear)
+                .map_err(|e| FigureError::Compute(e.to_string()))?;
+            sim(&run_spec(&m, p, ti, vec![]))
+        })
+        .collect();
+    let mut series = Vec::new();
+    for (k, &ti) in tis.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = rates_grid
+            .iter()
+            .enumerate()
+            .map(|(j, &v)| {
+                let res = &results[k * rates_grid.len() + j];
+                (v, res.as_ref().map_or(f64::NAN, |t| t.t_equilibrium_k - ti))
+            })
+            .collect();
+        let s = fc(&m, bi, bf, ti)
+            .sudden_final_k()
+            .map_or(f64::NAN, |t| t - ti);
+        let q = fc(&m, bi, bf, ti)
+            .isentropic_final()
+            .ok()
+            .and_then(|o| o.t_final_k())
+            .map_or(f64::NAN, |t| t - ti);
+        series.push(Series::line(
+            format!("Ti = {ti} K: kinetic (equilibrium)"),
+            pts,
+        ));
+        series.push(Series::dashed(
+            format!("Ti = {ti} K: sudden"),
+            vec![(1e-20, s), (1e8, s)],
+        ));
+        series.push(Series::dashed(
+            format!("Ti = {ti} K: isentropic"),
+            vec![(1e-20, q), (1e8, q)],
+        ));
+    }
+    out.extend(
+        Chart {
+            title: "Final Delta T against sweep rate, 0.5 T -> 0.1 T".into(),
+            x_label: "sweep rate (T/s)".into(),
+            y_label: "Delta T at equilibrium (K)".into(),
+            x_log: true,
+            y_log: false,
+            series,
+        }
+        .save(&dir.join("convergence_sweep_rate"))?,
+    );
+    // Validity map: |Delta T_kin - Delta T_sudden| / |Delta T_sudden| over (rate, Ti).
+    let map_rates = log_grid(1e-8, 1e8, 8 * r + 9);
+    let map_tis = grid(1.5, 6.0, 5 * r + 5);
+    let jobs: Vec<(usize, usize)> = (0..map_tis.len())
+        .flat_map(|iy| (0..map_rates.len()).map(move |ix| (iy, ix)))
+        .collect();
+    let vals: Vec<f64> = jobs
+        .par_iter()
+        .map(|&(iy, ix)| {
+            let ti = map_tis[iy];
+            let Ok(p) = Protocol::with_sweep_rate(bi, bf, map_rates[ix], RampShape::Linear) else {
+                return f64::NAN;
+            };
+            match sim(&run_spec(&m, p, ti, vec![])) {
+                Ok(t) => {
+                    let ds = t.t_final_sudden_k - ti;
+                    ((t.t_equilibrium_k - ti) - ds).abs() / ds.abs()
+                }
+                Err(_) => f64::NAN,
+            }
+        })
+        .collect();
+    let z: Vec<Vec<f64>> = (0..map_tis.len())
+        .map(|iy| {
+            (0..map_rates.len())
+                .map(|ix| vals[iy * map_rates.len() + ix])
+                .collect()
+        })
+        .collect();
+    out.extend(
+        HeatMap {
+            title:
+                "Sudden approximation: relative deviation of the kinetic Delta T (0.5 T -> 0.1 T)"
+                    .into(),
+            x_label: "sweep rate (T/s)".into(),
+            y_label: "initial temperature Ti (K)".into(),
+            z_label: "|dT_kin - dT_sudden| / |dT_sudden|".into(),
+            x: map_rates,
+            y: map_tis,
+            z,
+            log10_range: (-6.0, 0.0),
+            contour: Some(0.1),
+            marks: vec![(3.0, 30.0, 1.5, 4.6, "paper: 10 T/s, Ti < 4.6 K".into())],
+        }
+        .save(&dir.join("validity_map"))?,
+    );
+    // Practical times: Delta T reached 1 ms, 1 s, 1 h after a 10 T/s ramp.
+    let tis = grid(1.5, 6.0, 10 * r + 9);
+    let times = [1e-3, 1.0, 3600.0];
+    let runs: Vec<Result<Trajectory, FigureError>> = tis
+        .par_iter()
+        .map(|&ti| {
+            let p = Protocol::with_sweep_rate(bi, bf, 10.0, RampShape::Linear)
+                .map_err(|e| FigureError::Compute(e.to_string()))?;
+            sim(&run_spec(&m, p, ti, times.to_vec()))
+        })
+        .collect();
+    let mut series: Vec<Series> = times
+        .iter()
+        .map(|&s| {
+            let pts = tis
+                .iter()
+                .zip(&runs)
+                .map(|(&ti, r)| {
+                    let t = r
+                        .as_ref()
+                        .ok()
+                        .and_then(|t| t.sample_after_ramp(s))
+                        .map_or(f64::NAN, |x| x.t_phonon_k);
+                    (ti, t - ti)
+                })
+                .collect();
+            let label = match s {
+                x if x < 1.0 => "1 ms after the ramp".to_string(),
+                x if x < 10.0 => "1 s after the ramp".to_string(),
+                _ => "1 h after the ramp".to_string(),
+            };
+            Series::line(label, pts)
+        })
+        .collect();
+    series.push(Series::dashed(
+        "sudden prediction (equilibrium)",
+        sudden_curve(&m, bi, bf, &tis),
+    ));
+    out.extend(
+        Chart {
+            title: "What arrives in practice: 0.5 T -> 0.1 T at 10 T/s".into(),
+            x_label: "initial temperature Ti (K)".into(),
+            y_label: "Delta T (K)".into(),
+            x_log: false,
+            y_log: false,
+            series,
+        }
+        .save(&dir.join("practical_times"))?,
+    );
+    Ok(out)
+}
+
+/// Figures of a batch file: per stored trajectory, T(t), populations and magnetization; for a
+/// sweep over the sweep rate, the final Delta T against it with both limits.
+pub fn batch_figures(
+    file: &Path,
+    dir: &Path,
+    max_runs: usize,
+) -> Result<Vec<PathBuf>, FigureError> {
+    let meta = crate::io::read_meta(file)?;
+    let recs = crate::io::read_summary(file)?;
+    if recs.is_empty() {
+        return Err(FigureError::Compute(format!(
+            "{}: holds no runs: nothing to plot",
+            file.display()
+        )));
+    }
+    let mut out = Vec::new();
+    let mut plotted = 0;
+    for rec in &recs {
+        if plotted >= max_runs {
+            break;
+        }
+        let Some(tr) = crate::io::read_trajectory(file, rec.params.index)? else {
+            continue;
+        };
+        plotted += 1;
+        let i = rec.params.index;
+        let title = format!(
+            "run {i}: {} T -> {} T, Ti = {} K{}",
+            rec.params.b_initial_t,
+            rec.params.b_final_t,
+            rec.params.t_initial_k,
+            rec.params
+                .sweep_rate_t_per_s
+                .map_or(" (jump)".to_string(), |r| format!(", {r:.3e} T/s"))
+        );
+        let pos: Vec<usize> = (0..tr.time_s.len())
+            .filter(|&k| tr.time_s[k] > 0.0)
+            .collect();
+        let t_end = pos.last().map_or(1.0, |&k| tr.time_s[k]);
+        let t_start = pos.first().map_or(1e-12, |&k| tr.time_s[k]);
+        let mut series = vec![Series::line(
+            "T_phonon",
+            pos.iter()
+                .map(|&k| (tr.time_s[k], tr.t_phonon_k[k]))
+                .collect(),
+        )];
+        if let Some(s) = rec.summary.t_final_sudden_k {
+            series.push(Series::dashed(
+                "sudden limit (Eq. 9)",
+                vec![(t_start, s), (t_end, s)],
+            ));
+        }
+        if let Some(q) = rec.summary.t_final_isentropic_k {
+            series.push(Series::dashed(
+                "isentropic limit (Eq. 11)",
+                vec![(t_start, q), (t_end, q)],
+            ));
+        }
+        out.extend(
+            Chart {
+                title: title.clone(),
+                x_label: "time since the start of the ramp (s)".into(),
+                y_label: "phonon temperature (K)".into(),
+                x_log: true,
+                y_log: false,
+                series,
+            }
+            .save(&dir.join(format!("run_{i:06}_temperature")))?,
+        );
+        let n_levels = tr.populations.first().map_or(0, Vec::len);
+        let s_spin = (n_levels as f64 - 1.0) / 2.0;
+        let pops = (0..n_levels)
+            .map(|l| {
+                let label = if l == 0 || l + 1 == n_levels || l == n_levels / 2 {
+                    format!("M = {}", l as f64 - s_spin)
+                } else {
+                    String::new()
+                };
+                Series::line(
+                    label,
+                    pos.iter()
+                        .map(|&k| (tr.time_s[k], tr.populations[k][l]))
+                        .collect(),
+                )
+            })
+            .collect();
+        out.extend(
+            Chart {
+                title: title.clone(),
+                x_label: "time since the start of the ramp (s)".into(),
+                y_label: "level population".into(),
+                x_log: true,
+                y_log: true,
+                series: pops,
+            }
+            .save(&dir.join(format!("run_{i:06}_populations")))?,
+        );
+        out.extend(
+            Chart {
+                title,
+                x_label: "time since the start of the ramp (s)".into(),
+                y_label: "magnetization (mu_B per molecule)".into(),
+                x_log: true,
+                y_log: false,
+                series: vec![Series::line(
+                    "g <M>",
+                    pos.iter()
+                        .map(|&k| (tr.time_s[k], tr.magnetization_mu_b[k]))
+                        .collect(),
+                )],
+            }
+            .save(&dir.join(format!("run_{i:06}_magnetization")))?,
+        );
+    }
+    // Sweep over the sweep rate: final Delta T against it, one series per other setting.
+    if meta
+        .swept_keys
+        .iter()
+        .any(|k| k == "protocol.sweep_rate_t_per_s")
+    {
+        // (label, points, sudden Delta T, isentropic Delta T) per group of runs.
+        type Group = (String, Vec<(f64, f64)>, f64, Option<f64>);
+        let mut groups: Vec<Group> = Vec::new();
+        for rec in recs.iter().filter(|r| r.status == RunStatus::Ok) {
+            let label: Vec<String> = rec
+                .params
+                .swept
+                .iter()
+                .filter(|(k, _)| k != "protocol.sweep_rate_t_per_s")
+                .map(|(k, v)| format!("{} = {v}", k.rsplit('.').next().unwrap_or(k)))
+                .collect();
+            let label = if label.is_empty() {
+                "kinetic".to_string()
+            } else {
+                label.join(", ")
+            };
+            let ti = rec.params.t_initial_k;
+            let point = (
+                rec.params.sweep_rate_t_per_s.unwrap_or(f64::NAN),
+                rec.summary.t_equilibrium_k.map_or(f64::NAN, |t| t - ti),
+            );
+            match groups.iter_mut().find(|g| g.0 == label) {
+                Some(g) => g.1.push(point),
+                None => groups.push((
+                    label,
+                    vec![point],
+                    rec.summary.t_final_sudden_k.map_or(f64::NAN, |t| t - ti),
+                    rec.summary.t_final_isentropic_k.map(|t| t - ti),
+                )),
+            }
+        }
+        let (lo, hi) = groups
+            .iter()
+            .flat_map(|g| g.1.iter().map(|p| p.0))
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let mut series = Vec::new();
+        for (label, mut pts, s, q) in groups {
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            series.push(Series::line(format!("{label}: kinetic"), pts));
+            series.push(Series::dashed(
+                format!("{label}: sudden"),
+                vec![(lo, s), (hi, s)],
+            ));
+            if let Some(q) = q {
+                series.push(Series::dashed(
+                    format!("{label}: isentropic"),
+                    vec![(lo, q), (hi, q)],
+                ));
+            }
+        }
+        out.extend(
+            Chart {
+                title: format!("{}: final Delta T against sweep rate", file.display()),
+                x_label: "sweep rate (T/s)".into(),
+                y_label: "Delta T at equilibrium (K)".into(),
+                x_log: true,
+                y_log: false,
+                series,
+            }
+            .save(&dir.join("sweep_delta_t_vs_rate"))?,
+        );
+    }
+    if out.is_empty() {
+        return Err(FigureError::Compute(format!(
+            "{}: no stored trajectories (output.trajectory = false) and no sweep over protocol.sweep_rate_t_per_s: nothing to plot",
+            file.display()
+        )));
+    }
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! Figures: the data files of the paper's figures equal the limit solvers' output, batch
+//! figures render, and bad files get clear messages.
+
+use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
+use smmcool::model::Material;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+fn read_csv(path: &Path) -> HashMap<String, Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let mut it = line.rsplitn(3, ',');
+        let y: f64 = it.next().unwrap().parse().unwrap();
+        let x: f64 = it.next().unwrap().parse().unwrap();
+        let name = it.next().unwrap().to_string();
+        out.entry(name).or_default().push((x, y));
+    }
+    out
+}
+
+fn is_png(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG"))
+}
+
+#[test]
+fn paper_figure_data_equal_the_limit_solvers() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = smmcool::figures::paper_analytic(dir.path()).unwrap();
+    assert_eq!(files.len(), 21);
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+    {
+        assert!(is_png(f), "{}", f.display());
+    }
+    let m = Material::mn12ac();
+    let fc = |bi: f64, bf: f64, ti: f64| FieldChange {
+        spin: &m.spin,
+        debye: &m.debye,
+        b_initial_t: bi,
+        b_final_t: bf,
+        t_initial_k: ti,
+    };
+    // Fig. 6: both curves.
+    let d = read_csv(&dir.path().join("fig6_sudden_vs_isentropic.csv"));
+    let sudden = &d["sudden quench"];
+    let isen = &d["isentropic (quasi-static)"];
+    assert_eq!(sudden.len(), 96);
+    for &(ti, dt) in sudden {
+        let r = fc(0.5, 0.1, ti).sudden_final_k().unwrap() - ti;
+        assert!((dt - r).abs() <= 1e-13, "Ti = {ti}: {dt} vs {r}");
+    }
+    for &(ti, dt) in isen {
+        match fc(0.5, 0.1, ti).isentropic_final().unwrap().t_final_k() {
+            Some(t) => assert!((dt - (t - ti)).abs() <= 1e-13),
+            None => assert!(dt.is_nan()),
+        }
+    }
+    // Fig. 4b, Bf = 0.1 T: its minimum is the published -2.152 K near 3.61 K.
+    let d = read_csv(&dir.path().join("fig4b_deltaT_Bi1T.csv"));
+    let curve = &d["Bf = 0.1 T"];
+    let (ti_min, dt_min) = curve
+        .iter()
+        .copied()
+        .fold((0.0, 0.0), |a, p| if p.1 < a.1 { p } else { a });
+    assert!(
+        (dt_min + 2.152).abs() < 0.01 && (ti_min - 3.61).abs() < 0.15,
+        "{ti_min} {dt_min}"
+    );
+    // Fig. 5: the minima equal minimum_delta_t.
+    let d = read_csv(&dir.path().join("fig5_deltaT_min.csv"));
+    for &(bf, dt) in d["Bi = 1 T"].iter().step_by(7) {
+        let r = minimum_delta_t(&m.spin, &m.debye, 1.0, bf, Limit::Sudden, (0.2, 40.0))
+            .unwrap()
+            .unwrap();
+        assert!((dt - r.1).abs() <= 1e-12, "Bf = {bf}");
+    }
+    // Fig. 3: the tau = 1 s crossing is T_max = 4.572 K.
+    let d = read_csv(&dir.path().join("fig3_tau.csv"));
+    let tau = &d["tau0 exp(U_b/T) (= Arrhenius-scaled rate model)"];
+    let cross = tau
+        .windows(2)
+        .find(|w| w[0].1 >= 1.0 && w[1].1 < 1.0)
+        .unwrap();
+    assert!(cross[0].0 <= 4.572 && cross[1].0 >= 4.572);
+}
+
+#[test]
+fn batch_figures_render_and_bad_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nt_initial_k = 4.0\nsweep_rate_t_per_s = 10.0\n[output]\nlog_points_per_decade = 2\n[[sweep]]\nkey = \"protocol.sweep_rate_t_per_s\"\nvalues = [1e-2, 1e2, 1e6]\n",
+    )
+    .unwrap();
+    let h5 = d.join("c.h5");
+    let bin = env!("CARGO_BIN_EXE_smmcool");
+    let out = Command::new(bin)
+        .args(["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figs = d.join("figs");
+    let out = Command::new(bin)
+        .args(["plot", h5.to_str().unwrap(), "-o", figs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "run_000000_temperature.png",
+        "run_000002_populations.png",
+        "run_000001_magnetization.png",
+        "sweep_delta_t_vs_rate.png",
+    ] {
+        assert!(is_png(&figs.join(name)), "{name}");
+    }
+    // The sweep figure's limit lines are the run's analytic limits.
+    let data = read_csv(&figs.join("sweep_delta_t_vs_rate.csv"));
+    let m = Material::mn12ac();
+    let fc = FieldChange {
+        spin: &m.spin,
+        debye: &m.debye,
+        b_initial_t: 0.5,
+        b_final_t: 0.1,
+        t_initial_k: 4.0,
+    };
+    let s = fc.sudden_final_k().unwrap() - 4.0;
+    assert!(data["kinetic: sudden"]
+        .iter()
+        .all(|p| (p.1 - s).abs() < 1e-12));
+    // Missing file, non-HDF5 file: exit 2 naming the file.
+    for (path, needle) in [(d.join("nope.h5"), "nope.h5"), (cfg.clone(), "c.toml")] {
+        let out = Command::new(bin)
+            .args(["plot", path.to_str().unwrap(), "-o", figs.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}
