@@ -1,0 +1,65 @@
+//! Work counts of representative trajectories, pinned so that a silent cost regression fails CI
+//! (counts, not times). A change that legitimately changes the work updates these numbers, with
+//! the reason in its commit message; a drop by more than half also asks for an update, so the
+//! snapshot stays tight.
+
+use smmcool::kinetics::{simulate, EngineOptions, RunSpec};
+use smmcool::model::Material;
+use smmcool::protocol::{Protocol, RampShape};
+use smmcool::rates::KappaScaling;
+
+fn counts(protocol: Protocol, ti: f64) -> [usize; 4] {
+    let tr = simulate(&RunSpec {
+        material: Material::mn12ac(),
+        scaling: KappaScaling::Arrhenius,
+        protocol,
+        t_initial_k: ti,
+        options: EngineOptions::default(),
+    })
+    .unwrap();
+    [
+        tr.stats.steps,
+        tr.stats.rejected,
+        tr.stats.rhs_evals,
+        tr.quadrature_evals,
+    ]
+}
+
+fn check(name: &str, got: [usize; 4], pinned: [usize; 4]) {
+    let labels = ["steps", "rejected", "rhs_evals", "quadrature_evals"];
+    for k in 0..4 {
+        let (g, p) = (got[k] as f64, pinned[k] as f64);
+        assert!(
+            g <= 1.1 * p + 2.0 && g >= 0.5 * p - 2.0,
+            "{name}: {} = {} against the pinned {} (all: {got:?}); update the snapshot if intended",
+            labels[k],
+            got[k],
+            pinned[k]
+        );
+    }
+}
+
+#[test]
+fn jump_at_4_k() {
+    check(
+        "jump 0.5 -> 0.1 T, 4 K",
+        counts(Protocol::jump(0.5, 0.1).unwrap(), 4.0),
+        PINNED_JUMP,
+    );
+}
+
+#[test]
+fn paper_protocol_at_3_k() {
+    let p = Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap();
+    check("10 T/s, 3 K", counts(p, 3.0), PINNED_10TPS);
+}
+
+#[test]
+fn fast_ramp_at_4_k() {
+    let p = Protocol::with_sweep_rate(0.5, 0.1, 1e6, RampShape::Linear).unwrap();
+    check("1e6 T/s, 4 K", counts(p, 4.0), PINNED_FAST);
+}
+
+const PINNED_JUMP: [usize; 4] = [235, 0, 1646, 137];
+const PINNED_10TPS: [usize; 4] = [80, 29, 765, 290];
+const PINNED_FAST: [usize; 4] = [193, 27, 1551, 137];
