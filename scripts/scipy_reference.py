@@ -29,11 +29,12 @@ Usage
         > scripts/scipy_reference_output.txt
 
     Options: --cap-full SECONDS  (wall-time cap of each full relaxation, default 600)
-             --cap-short SECONDS (cap of each 1 ms / 1 s run, default 300)
+             --cap-short SECONDS (cap of each 1 ms / 1 s run, default 120)
              --skip-full         (only item 1)
+             --no-diag           (skip the frozen-kappa DIAG lines)
 
-Output: one "key=value" line per measurement (prefixes ENV, CHECK, RUN, FULL,
-PROGRESS), so lines can be pasted into a report or grepped.
+Output: one "key=value" line per measurement (prefixes ENV, CHECK, RUN, DIAG,
+FULL, PROGRESS, SAMPLE), so lines can be pasted into a report or grepped.
 
 The script is single-threaded on purpose (BLAS threads pinned to 1) and runs
 one integration at a time.
@@ -158,14 +159,16 @@ def lambda1_zero_field(T):
 
     CAVEAT -- this is INACCURATE BELOW ABOUT 3 K.  eigvalsh resolves eigenvalues
     only to an absolute error ~ eps * ||W0|| ~ 2e-16 * 3e7 ~ 1e-9 (K^3 units),
-    while lambda1 ~ exp(-U/T) collapses: compared with an mpmath (40-digit)
-    reference, the relative error is ~1e-7 at 4 K, ~1e-5 at 3 K, ~2 % at 2.5 K
-    and ~25 % at the equilibrium temperature 2.33 K (true lambda1 = 6.03e-9,
-    eigvalsh gives anything in 4.7e-9 .. 7.4e-9), and at 2 K it is pure noise.
-    Worse, the noise makes kappa(T) a jagged, non-smooth function of T, which
-    spoils the finite-difference d ln(kappa)/dT in the Jacobian and the error
-    control of the implicit solvers -- part of why this Python route struggles
-    on the late (T < 3 K) stage of the relaxation.  (The Rust engine computes
+    while lambda1 ~ exp(-U/T) collapses.  Against an mpmath (40-digit) reference
+    the relative error is ~1e-7 at 4 K, ~4e-6 at 3 K, ~5e-3 at 2.5 K, ~10 % at
+    the equilibrium temperature 2.334 K (true lambda1 = 6.03e-9), and at 2 K
+    the result is pure noise.  Worse, the error is a jitter: ln kappa(T) sampled
+    at 1e-6 K spacing scatters by ~3e-7 (std) at 4 K, 1e-4 at 3 K, 2e-2 at 2.5 K
+    and 9e-2 at 2.33 K -- far above rtol = 1e-8 even at 4 K.  The right-hand
+    side is therefore a noisy function of T; this defeats the error control of
+    the implicit solvers (tiny steps in the fast phase) and makes the
+    finite-difference d ln(kappa)/dT in the Jacobian meaningless below ~3 K.
+    That is part of why this Python route struggles.  (The Rust engine computes
     lambda1 with a two-well fixed-point / GTH-type method that keeps full
     relative precision at any T.)
     """
@@ -196,13 +199,24 @@ def c_ph(T):
 # ---------------------------------------------------------------------------
 # Right-hand side (vectorized) and analytic Jacobian, field fixed at B
 # ---------------------------------------------------------------------------
-def make_system(B):
+def make_system(B, frozen_kappa=False):
+    """rhs(t, y) (vectorized: y of shape (22,) or (22, k)) and jac(t, y) at field B.
+
+    frozen_kappa=True is a DIAGNOSTIC only (not the model): kappa fixed at
+    kappa(Ti) and d ln(kappa)/dT = 0, to show what the eigvalsh jitter costs.
+    """
     E = energies(B)
+    if frozen_kappa:
+        k_fix = kappa(TI)[0]
+        kap_fun = lambda T: np.full(np.shape(np.atleast_1d(T)), k_fix)
+        dlnk_fun = lambda T: np.zeros(np.shape(np.atleast_1d(T)))
+    else:
+        kap_fun, dlnk_fun = kappa, dlnkappa_dT
 
     def rhs(t, y):
         y2 = y.reshape(NY, -1)                    # (22, k)
         n, T = y2[:NLEV], y2[NLEV]
-        W = kappa(T)[:, None, None] * rate_matrix0(B, T)   # (k, 21, 21)
+        W = kap_fun(T)[:, None, None] * rate_matrix0(B, T)   # (k, 21, 21)
         r = np.einsum("kij,jk->ik", W, n)         # (W n) per column, (21, k)
         dT = -(E @ r) / c_ph(T)
         out = np.vstack([r, dT[None, :]])
@@ -210,11 +224,11 @@ def make_system(B):
 
     def jac(t, y):
         n, T = y[:NLEV], y[NLEV]
-        kap = kappa(T)[0]
+        kap = kap_fun(T)[0]
         W0, dW0 = rate_matrix0(B, T, with_dT=True)
         W0, dW0 = W0[0], dW0[0]
         W = kap * W0
-        dWdT = kap * (dlnkappa_dT(T)[0] * W0 + dW0)   # dkappa/dT W0 + kappa dW0/dT
+        dWdT = kap * (dlnk_fun(T)[0] * W0 + dW0)   # dkappa/dT W0 + kappa dW0/dT
         C = c_ph(T)
         dC = 12.0 * A_PH * T**2
         r = W @ n
@@ -254,39 +268,61 @@ def equilibrium_T():
 # ---------------------------------------------------------------------------
 # Integration with a wall-clock cap
 # ---------------------------------------------------------------------------
+class Counter:
+    """Wraps rhs/jac to count calls (for PROGRESS lines; solve_ivp reports totals)."""
+
+    def __init__(self, fun):
+        self.fun, self.n = fun, 0
+
+    def __call__(self, t, y):
+        self.n += 1
+        return self.fun(t, y)
+
+
 class WallClockCap:
     """Terminal solve_ivp event that stops the integration once `cap_s` seconds
-    of wall time have elapsed, checked once per accepted step.
+    of wall time have elapsed, checked once per accepted step (solve_ivp calls
+    the event function once at t0 and then once at the end of every accepted
+    step).
 
     Before the deadline it returns +1.  The first call after the deadline latches
     t_cut = t (the end of the step just taken) and from then on returns t_cut - t,
     so solve_ivp sees a sign change +1 -> 0 and its root finder lands exactly on
-    t_cut (brentq returns the bracket end where the function is 0).  It also
-    prints a PROGRESS line whenever t passes a new power of ten.
+    t_cut (brentq returns the bracket end where the function is 0).
+
+    It also records the last accepted (t, y) and the number of accepted steps,
+    and, with progress=True, prints a PROGRESS line whenever t passes a power
+    of ten (state at the end of that step, steps/nfev/njev so far, wall time).
     """
 
     terminal = True
     direction = 0
 
-    def __init__(self, cap_s, label, progress=False):
+    def __init__(self, cap_s, label, progress=False, counters=None):
         self.cap_s = cap_s
         self.label = label
         self.progress = progress
+        self.counters = counters
         self.t_start = time.perf_counter()
         self.t_cut = None
-        self.calls = 0
+        self.steps = -1            # the first call is at t0
+        self.last_t, self.last_y = -np.inf, None
         self.next_decade = None
 
     def __call__(self, t, y):
-        self.calls += 1
+        if t > self.last_t:        # a new accepted step (root-finding calls are not)
+            self.steps += 1
+            self.last_t, self.last_y = t, np.array(y, copy=True)
         if self.t_cut is None:
             elapsed = time.perf_counter() - self.t_start
             if self.progress and t > 0:
                 if self.next_decade is None:
                     self.next_decade = 10.0 ** np.ceil(np.log10(t))
                 if t >= self.next_decade:
+                    nf, nj = (c.n for c in self.counters) if self.counters else (-1, -1)
                     print(f"PROGRESS {self.label} t={t:.6e} T={y[NLEV]:.9f} "
-                          f"steps~{self.calls - 1} wall_s={elapsed:.2f}", flush=True)
+                          f"steps={self.steps} nfev={nf} njev={nj} wall_s={elapsed:.2f}",
+                          flush=True)
                     while self.next_decade <= t:
                         self.next_decade *= 10.0
             if elapsed < self.cap_s:
@@ -295,20 +331,36 @@ class WallClockCap:
         return self.t_cut - t
 
 
-def run(method, t_end, cap_s, label, progress=False):
-    rhs, jac = make_system(BF)
+def run(method, t_end, cap_s, label, progress=False, frozen_kappa=False):
+    """One solve_ivp integration from the initial state to t_end under a wall cap.
+
+    With progress=True the solution is also sampled (t_eval) at every power of
+    ten up to t_end; those exact values come back in 'samples'.
+    """
+    rhs, jac = make_system(BF, frozen_kappa=frozen_kappa)
+    rhs, jac = Counter(rhs), Counter(jac)
     y0 = initial_state()
     atol = np.full(NY, ATOL_N)
     atol[NLEV] = ATOL_T
-    cap = WallClockCap(cap_s, label, progress=progress)
+    cap = WallClockCap(cap_s, label, progress=progress, counters=(rhs, jac))
+    t_eval = None
+    if progress:
+        t_eval = 10.0 ** np.arange(-12, np.floor(np.log10(t_end)) + 1)
+        t_eval = np.unique(np.append(t_eval[t_eval <= t_end], t_end))
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, jac=jac,
+    sol = solve_ivp(rhs, (0.0, t_end), y0, method=method, jac=jac, t_eval=t_eval,
                     vectorized=True, rtol=RTOL, atol=atol, events=[cap])
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    yend = sol.y[:, -1]
+    if sol.status == 1:                      # stopped by the wall-clock cap
+        tend, yend = sol.t_events[0][-1], sol.y_events[0][-1]
+    elif sol.status == 0:
+        tend, yend = sol.t[-1], sol.y[:, -1]
+    else:                                    # solver failure: last accepted step
+        tend, yend = cap.last_t, cap.last_y
+    samples = list(zip(sol.t, sol.y[NLEV])) if progress else []
     return dict(
         sol=sol, wall=wall, cpu=cpu, capped=cap.t_cut is not None,
-        t=sol.t[-1], T=yend[NLEV], nsteps=sol.t.size - 1,
+        t=tend, T=yend[NLEV], nsteps=cap.steps, samples=samples,
         nfev=sol.nfev, njev=sol.njev, nlu=sol.nlu, status=sol.status,
         message=sol.message,
         dE=total_energy(yend, BF) - total_energy(y0, BF),
@@ -353,13 +405,22 @@ def self_checks():
     for T in (4.0, 3.0, 2.5, T_EQ_REF):
         print(f"CHECK T={T:.8f} lambda1_0_eigvalsh={lambda1_zero_field(T)[0]:.9e} "
               f"kappa={kappa(T)[0]:.9e} dlnkappa_dT={dlnkappa_dT(T)[0]:.6e}")
+    # jitter of ln kappa(T): residual of a straight-line fit over 200 points 1e-6 K apart
+    for T in (4.0, 3.0, 2.5, T_EQ_REF):
+        Ts = T + 1e-6 * np.arange(200)
+        lk = np.log(kappa(Ts))
+        res = lk - np.polyval(np.polyfit(Ts - T, lk, 1), Ts - T)
+        print(f"CHECK T={T:.8f} ln_kappa_jitter_std={res.std():.2e} max={np.abs(res).max():.2e} "
+              f"(rtol={RTOL:g})")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--cap-full", type=float, default=600.0)
-    ap.add_argument("--cap-short", type=float, default=300.0)
+    ap.add_argument("--cap-short", type=float, default=120.0)
     ap.add_argument("--skip-full", action="store_true")
+    ap.add_argument("--no-diag", action="store_true",
+                    help="skip the DIAG lines (frozen-kappa runs to 1 ms)")
     args = ap.parse_args()
 
     print(f"ENV python={platform.python_version()} numpy={np.__version__} "
@@ -380,6 +441,14 @@ def main():
                   f"T_ref={ref} diff={r['T'] - ref:+.2e} {fmt_counts(r)} "
                   f"energy_drift={r['dE']:.2e} sum_n_minus_1={r['dnorm']:.2e}", flush=True)
 
+    if not args.no_diag:
+        # Diagnostic, NOT the model: same system with kappa frozen at kappa(Ti)
+        # (smooth in T) -- isolates the cost of the eigvalsh jitter.
+        for method in methods:
+            r = run(method, 1e-3, args.cap_short, f"{method}:diag", frozen_kappa=True)
+            print(f"DIAG frozen_kappa=kappa(Ti) method={method} t_end=0.001 status={r['status']} "
+                  f"capped={r['capped']} T_final={r['T']:.8f} {fmt_counts(r)}", flush=True)
+
     if args.skip_full:
         return
     for method in methods:
@@ -392,6 +461,8 @@ def main():
               f"diff={r['T'] - T_EQ_REF:+.2e} {fmt_counts(r)} energy_drift={r['dE']:.2e} "
               f"sum_n_minus_1={r['dnorm']:.2e} min_n={r['nmin']:.2e}", flush=True)
         print(f"FULL method={method} message=\"{r['message']}\"", flush=True)
+        for ts, Ts in r["samples"]:
+            print(f"SAMPLE method={method} t={ts:.0e} T={Ts:.8f}", flush=True)
 
 
 if __name__ == "__main__":
