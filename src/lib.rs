@@ -20,6 +20,7 @@
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas they implement
 
 pub mod batch;
+pub mod cheb;
 pub mod config;
 pub mod error;
 pub mod figures;

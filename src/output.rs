@@ -403,6 +403,7 @@ pub fn simulate(
             "rejected_steps": tr.stats.rejected,
             "rhs_evals": tr.stats.rhs_evals,
             "quadrature_evals": tr.quadrature_evals,
+            "table_nodes": tr.table_nodes,
             "wall_time_s": wall,
             "samples": sample_rows.iter().map(|(s, t)| json!({"t_after_ramp_s": s, "t_phonon_k": t})).collect::<Vec<_>>(),
         });
@@ -481,8 +482,8 @@ pub fn simulate(
     )?;
     writeln!(
         out,
-        "solver: {} steps ({} full, {} reduced ramp), {} rejected, {} rhs evaluations, {} quadrature evaluations, {:.3} s wall",
-        tr.stats.steps, tr.steps_full, tr.steps_reduced, tr.stats.rejected, tr.stats.rhs_evals, tr.quadrature_evals, wall
+        "solver: {} steps ({} full, {} reduced ramp), {} rejected, {} rhs evaluations, {} quadrature evaluations, {} table nodes, {:.3} s wall",
+        tr.stats.steps, tr.steps_full, tr.steps_reduced, tr.stats.rejected, tr.stats.rhs_evals, tr.quadrature_evals, tr.table_nodes, wall
     )?;
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@
 //! slowest relaxation time of the zero-field rate matrix equals the Arrhenius law
 //! tau(T) = tau0 exp(U_b/T) (paper Eq. 10, Fig. 3): "Arrhenius-scaled" rates.
 
+use crate::cheb::ChebTable;
 use crate::error::{require_positive, NumericsError, ParameterError};
 use crate::model::{Arrhenius, GiantSpin};
 use crate::slowmode::{slow_mode, SlowMode};
@@ -116,96 +117,22 @@ impl KappaScaling {
 
 /// Piecewise Chebyshev interpolant of h(u) = ln lambda1_0(T), u = 1/T, on adaptive panels
 /// (degree 16, refined until the tail coefficients are below 1e-13, i.e. 1e-13 relative in
-/// lambda1_0). It replaces a slow-mode computation (tens of microseconds) in every evaluation of
+/// lambda1_0). It replaces a slow-mode computation (microseconds) in every evaluation of
 /// kappa(T) by a Clenshaw sum; its derivative gives d ln kappa / dT exactly.
 #[derive(Debug, Clone)]
 pub struct Lambda1Table {
     t_lo: f64,
     t_hi: f64,
-    /// Panel lower ends in u, increasing.
-    u_a: Vec<f64>,
-    /// Panel widths in u.
-    width: Vec<f64>,
-    coeffs: Vec<[f64; TABLE_DEGREE + 1]>,
-    deriv: Vec<[f64; TABLE_DEGREE]>,
-}
-
-const TABLE_DEGREE: usize = 16;
-
-fn cheb_coeffs(vals: &[f64; TABLE_DEGREE + 1]) -> [f64; TABLE_DEGREE + 1] {
-    let n = TABLE_DEGREE;
-    let mut a = [0.0; TABLE_DEGREE + 1];
-    for (j, aj) in a.iter_mut().enumerate() {
-        let mut sum = 0.0;
-        for (k, v) in vals.iter().enumerate() {
-            let h = if k == 0 || k == n { 0.5 } else { 1.0 };
-            sum += h * v * (std::f64::consts::PI * (j * k) as f64 / n as f64).cos();
-        }
-        *aj = 2.0 / n as f64 * sum * if j == 0 || j == n { 0.5 } else { 1.0 };
-    }
-    a
-}
-
-fn clenshaw(c: &[f64], x: f64) -> f64 {
-    let (mut b1, mut b2) = (0.0, 0.0);
-    for &ck in c.iter().skip(1).rev() {
-        let b0 = 2.0 * x * b1 - b2 + ck;
-        b2 = b1;
-        b1 = b0;
-    }
-    c[0] + x * b1 - b2
+    table: ChebTable<1>,
 }
 
 impl Lambda1Table {
     fn build(model: &RateModel, t_lo: f64, t_hi: f64) -> Result<Self, NumericsError> {
-        let mut table = Self {
-            t_lo,
-            t_hi,
-            u_a: Vec::new(),
-            width: Vec::new(),
-            coeffs: Vec::new(),
-            deriv: Vec::new(),
-        };
-        // Work from small u (high T) up, splitting panels until resolved.
         let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
-        let mut stack = vec![(u_lo, u_hi - u_lo)];
-        let mut done: Vec<(f64, f64, [f64; TABLE_DEGREE + 1])> = Vec::new();
-        while let Some((ua, w)) = stack.pop() {
-            let mut vals = [0.0; TABLE_DEGREE + 1];
-            for (k, v) in vals.iter_mut().enumerate() {
-                let x = (std::f64::consts::PI * k as f64 / TABLE_DEGREE as f64).cos();
-                let u = ua + 0.5 * w * (1.0 + x);
-                *v = model.unscaled_lambda1_zero_field(1.0 / u)?.ln();
-            }
-            let c = cheb_coeffs(&vals);
-            let tail = c[TABLE_DEGREE].abs().max(c[TABLE_DEGREE - 1].abs());
-            if tail <= 1e-13 || w < 1e-6 * u_hi || done.len() + stack.len() > 4096 {
-                done.push((ua, w, c));
-            } else {
-                stack.push((ua + 0.5 * w, 0.5 * w));
-                stack.push((ua, 0.5 * w));
-            }
-        }
-        done.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (ua, w, c) in done {
-            let mut d = [0.0; TABLE_DEGREE];
-            // Derivative of a Chebyshev series: c'_{k-1} = c'_{k+1} + 2 k c_k.
-            let n = TABLE_DEGREE;
-            let mut next = 0.0; // c'_{k+1}
-            let mut next2 = 0.0;
-            for k in (1..=n).rev() {
-                let v = next2 + 2.0 * k as f64 * c[k];
-                d[k - 1] = v;
-                next2 = next;
-                next = v;
-            }
-            d[0] *= 0.5;
-            table.u_a.push(ua);
-            table.width.push(w);
-            table.coeffs.push(c);
-            table.deriv.push(d);
-        }
-        Ok(table)
+        let table = ChebTable::build(u_lo, u_hi, [1e-13], 1e-6 * u_hi, |u| {
+            model.unscaled_lambda1_zero_field(1.0 / u).map(|l| [l.ln()])
+        })?;
+        Ok(Self { t_lo, t_hi, table })
     }
 
     /// (ln lambda1_0, d ln lambda1_0 / dT) at T, or `None` outside the table.
@@ -213,18 +140,14 @@ impl Lambda1Table {
         if !(t_k >= self.t_lo && t_k <= self.t_hi) {
             return None;
         }
-        let u = 1.0 / t_k;
-        let i = self.u_a.partition_point(|&a| a <= u).saturating_sub(1);
-        let w = self.width[i];
-        let x = ((u - self.u_a[i]) / w * 2.0 - 1.0).clamp(-1.0, 1.0);
-        let h = clenshaw(&self.coeffs[i], x);
-        let dhdx = clenshaw(&self.deriv[i], x);
-        Some((h, dhdx * 2.0 / w * (-u * u)))
+        let u = (1.0 / t_k).clamp(self.table.range().0, self.table.range().1);
+        let (h, dhdu) = self.table.eval_one_with_derivative(0, u)?;
+        Some((h, dhdu * (-u * u)))
     }
 
     /// Number of panels.
     pub fn panels(&self) -> usize {
-        self.u_a.len()
+        self.table.panels()
     }
 }
 

@@ -271,6 +271,8 @@ pub struct Trajectory {
     pub reduction_error_estimate: f64,
     /// Integrand evaluations of the relaxation quadrature.
     pub quadrature_evals: usize,
+    /// Exact (B, T) kernel evaluations spent building interpolation tables for this run.
+    pub table_nodes: usize,
     /// Time after the ramp at which equilibrium was reached, s.
     pub equilibrium_after_ramp_s: Option<f64>,
 }
@@ -470,6 +472,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mut stats = SolverStats::default();
     let (mut steps_full, mut steps_reduced) = (0, 0);
     let mut quadrature_evals = 0usize;
+    let mut table_nodes = 0usize;
     let solver_err =
         |stage: &'static str, t_s: f64, temp: f64, source: SolverError| EngineError::Solver {
             stage,
@@ -795,6 +798,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         let p_star = red_sys.well_state(bf, t_eq).right_eq;
         let rel = Relaxation::new(&red_sys, bf, work, right, p_star, t_now, t_max, opt.rtol)?;
         quadrature_evals += rel.evaluations;
+        table_nodes += rel.table_nodes;
         let s_max = if rel.has_tail() {
             rel.s_at_time(t_max)
         } else {
@@ -890,6 +894,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         steps_full,
         steps_reduced,
         quadrature_evals,
+        table_nodes,
         reduction_error_estimate: if use_reduced_ramp || handover.is_some() {
             reduction_error
         } else {

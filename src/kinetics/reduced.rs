@@ -119,6 +119,21 @@ impl<'a> ReducedSystem<'a> {
         }
     }
 
+    /// The lattice.
+    pub fn debye(&self) -> &Debye {
+        self.debye
+    }
+
+    /// The spin.
+    pub fn spin(&self) -> &GiantSpin {
+        self.spin
+    }
+
+    /// Total energy (spin + phonon) of a state that has received work `work_k`, K.
+    pub fn energy_target_k(&self, work_k: f64) -> f64 {
+        self.u0_k + work_k
+    }
+
     /// The well split.
     pub fn wells(&self) -> &Wells {
         &self.wells
@@ -211,7 +226,7 @@ impl<'a> ReducedSystem<'a> {
         right: f64,
         work_k: f64,
     ) -> Result<f64, NumericsError> {
-        let target = self.u0_k + work_k;
+        let target = self.energy_target_k(work_k);
         let left = 1.0 - right;
         let balance = |t: f64| {
             let ws = self.well_state(field_t, t);

@@ -12,10 +12,10 @@
 //! lambda_eff continues exactly to any time, 1e40 s included, in a few hundred evaluations.
 
 use super::reduced::ReducedSystem;
+use crate::cheb::{self, ChebTable, DEGREE};
 use crate::error::NumericsError;
+use std::cell::Cell;
 
-/// Chebyshev degree of a panel.
-const DEGREE: usize = 16;
 /// The linear tail starts at |x| <= this times max(|x0|, P*).
 const LINEAR_FRACTION: f64 = 1e-6;
 /// Narrowest panel; a panel this narrow is accepted whatever its tail (rounding noise).
@@ -27,27 +27,17 @@ struct Panel {
     s_b: f64,
     t_a: f64,
     /// Chebyshev coefficients of the antiderivative on [-1, 1], zero at -1, in units of time.
-    anti: Vec<f64>,
+    anti: [f64; DEGREE + 2],
 }
 
 impl Panel {
     fn t_at(&self, s: f64) -> f64 {
         let x = (2.0 * s - self.s_a - self.s_b) / (self.s_b - self.s_a);
-        self.t_a + clenshaw(&self.anti, x.clamp(-1.0, 1.0))
+        self.t_a + cheb::clenshaw(&self.anti, x.clamp(-1.0, 1.0))
     }
     fn t_b(&self) -> f64 {
         self.t_at(self.s_b)
     }
-}
-
-fn clenshaw(c: &[f64], x: f64) -> f64 {
-    let (mut b1, mut b2) = (0.0, 0.0);
-    for &ck in c.iter().skip(1).rev() {
-        let b0 = 2.0 * x * b1 - b2 + ck;
-        b2 = b1;
-        b1 = b0;
-    }
-    c[0] + x * b1 - b2
 }
 
 /// Interpolate `f` on [s_a, s_a + w] at the Chebyshev extreme points and integrate the
@@ -59,43 +49,15 @@ fn chebyshev_panel(
     rtol: f64,
     mut f: impl FnMut(f64) -> f64,
 ) -> (Panel, bool) {
-    let n = DEGREE;
-    let vals: Vec<f64> = (0..=n)
-        .map(|k| {
-            let x = (std::f64::consts::PI * k as f64 / n as f64).cos();
-            f(s_a + 0.5 * w * (1.0 + x))
-        })
-        .collect();
-    // Chebyshev coefficients from values at the extreme points (DCT-I).
-    let mut a = vec![0.0; n + 1];
-    for (j, aj) in a.iter_mut().enumerate() {
-        let mut sum = 0.0;
-        for (k, v) in vals.iter().enumerate() {
-            let h = if k == 0 || k == n { 0.5 } else { 1.0 };
-            sum += h * v * (std::f64::consts::PI * (j * k) as f64 / n as f64).cos();
-        }
-        *aj = 2.0 / n as f64 * sum * if j == 0 || j == n { 0.5 } else { 1.0 };
-    }
+    let vals: [f64; DEGREE + 1] = std::array::from_fn(|k| f(cheb::node(s_a, w, k)));
+    let a = cheb::coefficients(&vals);
     let amax = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let ok = a[n].abs().max(a[n - 1].abs()) <= rtol * amax;
+    let ok = cheb::resolved(&a, rtol * amax);
     // Antiderivative in x in [-1, 1], times dx -> ds = w/2.
-    let mut anti = vec![0.0; n + 2];
-    let get = |k: usize| if k <= n { a[k] } else { 0.0 };
-    anti[1] = get(0) - 0.5 * get(2);
-    for k in 2..=n + 1 {
-        anti[k] = (get(k - 1) - get(k + 1)) / (2.0 * k as f64);
-    }
+    let mut anti = cheb::antiderivative(&a);
     for c in anti.iter_mut() {
         *c *= 0.5 * w;
     }
-    // Zero at x = -1: T_k(-1) = (-1)^k.
-    let at_minus1: f64 = anti
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(k, c)| if k % 2 == 0 { *c } else { -*c })
-        .sum();
-    anti[0] = -at_minus1;
     (
         Panel {
             s_a,
@@ -120,7 +82,23 @@ pub struct Relaxation {
     linear: Option<(f64, f64, f64)>,
     /// Integrand evaluations used.
     pub evaluations: usize,
+    /// Exact kernel evaluations spent on the table.
+    pub table_nodes: usize,
+    /// Well quantities at the field as functions of u = 1/T over the temperatures the
+    /// relaxation visits; `None` if they could not be tabulated (exact kernels are used then).
+    table: Option<ChebTable<4>>,
+    /// Energy-balance target (spin + phonon energy), K.
+    target_k: f64,
+    /// Last temperature found, the next Newton start.
+    guess_k: Cell<f64>,
 }
+
+/// Components of the relaxation table, functions of u = 1/T at the fixed field:
+/// mean excitation energy of each well above its bottom (K), ln P_R,eq, and ln lambda1 (1/s).
+const EXC_L: usize = 0;
+const EXC_R: usize = 1;
+const LN_PR: usize = 2;
+const LN_LAMBDA: usize = 3;
 
 /// What the caller needs for a sample at a given s.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,10 +132,20 @@ impl Relaxation {
             panels: Vec::new(),
             linear: None,
             evaluations: 0,
+            table_nodes: 0,
+            table: None,
+            target_k: sys.energy_target_k(work_k),
+            guess_k: Cell::new(f64::NAN),
         };
         if me.x0 == 0.0 {
             return Ok(me);
         }
+        // The temperature moves monotonically between its values at p0 and at P*.
+        let t_a = sys.temperature_k(field_t, p0, work_k)?;
+        let t_b = sys.temperature_k(field_t, p_star, work_k)?;
+        me.guess_k.set(t_a);
+        me.table = Self::tabulate(sys, field_t, 0.98 * t_a.min(t_b), 1.02 * t_a.max(t_b));
+        me.table_nodes = me.table.as_ref().map_or(0, |t| t.evaluations);
         let scale = me.x0.abs().max(p_star);
         let s_lin = (me.x0.abs() / (LINEAR_FRACTION * scale)).ln().max(0.0);
         let mut s = 0.0;
@@ -186,10 +174,104 @@ impl Relaxation {
         Ok(me)
     }
 
+    /// Tabulate the well quantities at `field_t` for T in [t_lo, t_hi] (in u = 1/T, where
+    /// they are nearly linear); `None` if any is not finite there.
+    fn tabulate(
+        sys: &ReducedSystem<'_>,
+        field_t: f64,
+        t_lo: f64,
+        t_hi: f64,
+    ) -> Option<ChebTable<4>> {
+        let spin = sys.spin();
+        let n = spin.n_levels();
+        let bottom = [spin.energy_k(0, field_t), spin.energy_k(n - 1, field_t)];
+        let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
+        ChebTable::build(u_lo, u_hi, [1e-13; 4], 1e-9 * u_hi, |u| {
+            let t = 1.0 / u;
+            let ws = sys.well_state(field_t, t);
+            let lambda = sys.lambda1_per_s(field_t, t).map_err(|_| ())?;
+            let v = [
+                ws.energy_k[0] - bottom[0],
+                ws.energy_k[1] - bottom[1],
+                ws.mass[1].ln(),
+                lambda.ln(),
+            ];
+            if v.iter().all(|x| x.is_finite()) {
+                Ok(v)
+            } else {
+                Err(())
+            }
+        })
+        .ok()
+    }
+
+    /// Temperature of the state with P_R = p: Newton's method on the tabulated energy balance
+    /// (P_L eps_L + P_R eps_R + U_ph(T) = target, derivative from the table), exact kernels
+    /// outside the table.
+    fn temperature(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
+        if let Some(tab) = &self.table {
+            let spin = sys.spin();
+            let n = spin.n_levels();
+            let bottom_l = spin.energy_k(0, self.field_t);
+            let bottom_r = spin.energy_k(n - 1, self.field_t);
+            let debye = sys.debye();
+            let (u_lo, u_hi) = tab.range();
+            let (t_min, t_max) = (1.0 / u_hi, 1.0 / u_lo);
+            let mut t = self.guess_k.get().clamp(t_min, t_max);
+            let mut polish = false;
+            for _ in 0..50 {
+                let u = 1.0 / t;
+                let (Some((el, del)), Some((er, der))) = (
+                    tab.eval_one_with_derivative(EXC_L, u),
+                    tab.eval_one_with_derivative(EXC_R, u),
+                ) else {
+                    break;
+                };
+                let g = (1.0 - p) * (bottom_l + el) + p * (bottom_r + er) + debye.energy_k(t)
+                    - self.target_k;
+                // d/dT = -u^2 d/du.
+                let c = -u * u * ((1.0 - p) * del + p * der) + debye.heat_capacity(t);
+                let step = g / c;
+                // The balance increases with T: a step leaving the table is clamped to its edge.
+                let next = (t - step).clamp(t_min, t_max);
+                if !next.is_finite() || c <= 0.0 {
+                    break;
+                }
+                let step = t - next;
+                t = next;
+                // Quadratic convergence: after a step below 1e-8 T the next one is at rounding
+                // level, so that step ends the iteration.
+                if step.abs() <= 1e-8 * t {
+                    if polish {
+                        self.guess_k.set(t);
+                        return Ok(t);
+                    }
+                    polish = true;
+                }
+            }
+        }
+        sys.temperature_k(self.field_t, p, self.work_k)
+    }
+
+    /// (lambda1 in 1/s, P_R,eq) at temperature `t_k`.
+    fn rate_and_equilibrium(
+        &self,
+        sys: &ReducedSystem<'_>,
+        t_k: f64,
+    ) -> Result<(f64, f64), NumericsError> {
+        if let Some(v) = self.table.as_ref().and_then(|tab| tab.eval(1.0 / t_k)) {
+            return Ok((v[LN_LAMBDA].exp(), v[LN_PR].exp()));
+        }
+        Ok((
+            sys.lambda1_per_s(self.field_t, t_k)?,
+            sys.well_state(self.field_t, t_k).right_eq,
+        ))
+    }
+
     fn state_at(&self, sys: &ReducedSystem<'_>, s: f64) -> Result<(f64, f64, f64), NumericsError> {
         let x = self.x0 * (-s).exp();
         let p = self.p_star + x;
-        let temp = sys.temperature_k(self.field_t, p, self.work_k)?;
+        let temp = self.temperature(sys, p)?;
         Ok((x, p, temp))
     }
 
@@ -197,8 +279,8 @@ impl Relaxation {
     fn integrand(&mut self, sys: &ReducedSystem<'_>, s: f64) -> Result<f64, NumericsError> {
         self.evaluations += 1;
         let (x, p, temp) = self.state_at(sys, s)?;
-        let lambda = sys.lambda1_per_s(self.field_t, temp)?;
-        let g = lambda * (sys.well_state(self.field_t, temp).right_eq - p);
+        let (lambda, p_eq) = self.rate_and_equilibrium(sys, temp)?;
+        let g = lambda * (p_eq - p);
         let v = -x / g;
         if v.is_finite() && v > 0.0 {
             Ok(v)

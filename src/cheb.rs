@@ -1,0 +1,227 @@
+//! Chebyshev series on panels: the interpolant at the extreme points, its derivative and
+//! antiderivative, and an adaptive piecewise table of a vector-valued smooth function.
+//!
+//! The tables replace kernels that cost microseconds (a slow-mode or committor computation of
+//! the rate matrix) by Clenshaw sums wherever a function of one variable is evaluated many times
+//! (kappa(T), and the well quantities at the final field during the relaxation).
+
+/// Degree of every panel.
+pub const DEGREE: usize = 16;
+
+/// Chebyshev coefficients (first kind, on [-1, 1]) of the degree-`DEGREE` interpolant of the
+/// values `vals[k]` at the extreme points x_k = cos(pi k / DEGREE) (a DCT-I).
+pub fn coefficients(vals: &[f64; DEGREE + 1]) -> [f64; DEGREE + 1] {
+    let n = DEGREE;
+    let mut a = [0.0; DEGREE + 1];
+    for (j, aj) in a.iter_mut().enumerate() {
+        let mut sum = 0.0;
+        for (k, v) in vals.iter().enumerate() {
+            let h = if k == 0 || k == n { 0.5 } else { 1.0 };
+            sum += h * v * (std::f64::consts::PI * (j * k) as f64 / n as f64).cos();
+        }
+        *aj = 2.0 / n as f64 * sum * if j == 0 || j == n { 0.5 } else { 1.0 };
+    }
+    a
+}
+
+/// The extreme point x_k = cos(pi k / DEGREE) mapped to [a, a + w].
+pub fn node(a: f64, w: f64, k: usize) -> f64 {
+    let x = (std::f64::consts::PI * k as f64 / DEGREE as f64).cos();
+    a + 0.5 * w * (1.0 + x)
+}
+
+/// sum_k c_k T_k(x) by Clenshaw's recurrence.
+pub fn clenshaw(c: &[f64], x: f64) -> f64 {
+    let (mut b1, mut b2) = (0.0, 0.0);
+    for &ck in c.iter().skip(1).rev() {
+        let b0 = 2.0 * x * b1 - b2 + ck;
+        b2 = b1;
+        b1 = b0;
+    }
+    c[0] + x * b1 - b2
+}
+
+/// Coefficients of the x-derivative of the series `c` (one degree lower):
+/// c'_{k-1} = c'_{k+1} + 2 k c_k, with c'_0 halved.
+pub fn derivative(c: &[f64; DEGREE + 1]) -> [f64; DEGREE] {
+    let mut d = [0.0; DEGREE];
+    let (mut next, mut next2) = (0.0, 0.0);
+    for k in (1..=DEGREE).rev() {
+        let v = next2 + 2.0 * k as f64 * c[k];
+        d[k - 1] = v;
+        next2 = next;
+        next = v;
+    }
+    d[0] *= 0.5;
+    d
+}
+
+/// Coefficients of the x-antiderivative of `c` (one degree higher), zero at x = -1.
+pub fn antiderivative(c: &[f64; DEGREE + 1]) -> [f64; DEGREE + 2] {
+    let n = DEGREE;
+    let get = |k: usize| if k <= n { c[k] } else { 0.0 };
+    let mut anti = [0.0; DEGREE + 2];
+    anti[1] = get(0) - 0.5 * get(2);
+    for k in 2..=n + 1 {
+        anti[k] = (get(k - 1) - get(k + 1)) / (2.0 * k as f64);
+    }
+    // T_k(-1) = (-1)^k.
+    let at_minus1: f64 = anti
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(k, c)| if k % 2 == 0 { *c } else { -*c })
+        .sum();
+    anti[0] = -at_minus1;
+    anti
+}
+
+/// Whether a panel's series is resolved: its two highest coefficients are below `tol`.
+pub fn resolved(c: &[f64; DEGREE + 1], tol: f64) -> bool {
+    c[DEGREE].abs().max(c[DEGREE - 1].abs()) <= tol
+}
+
+/// A piecewise Chebyshev interpolant of K smooth functions of one variable on [lo, hi], each
+/// panel refined (halved) until every component's tail coefficients are below its tolerance.
+#[derive(Debug, Clone)]
+pub struct ChebTable<const K: usize> {
+    lo: f64,
+    hi: f64,
+    /// Panel lower ends, increasing.
+    start: Vec<f64>,
+    width: Vec<f64>,
+    coeffs: Vec<[[f64; DEGREE + 1]; K]>,
+    deriv: Vec<[[f64; DEGREE]; K]>,
+    /// Function evaluations used to build it.
+    pub evaluations: usize,
+}
+
+impl<const K: usize> ChebTable<K> {
+    /// Tabulate `f` on [lo, hi] (lo < hi). Component k is resolved when its tail coefficients
+    /// are below `tol[k]` plus 64 eps times its largest coefficient (its rounding floor); panels
+    /// narrower than `min_width` are accepted as they are. The first error of `f` is returned.
+    pub fn build<E>(
+        lo: f64,
+        hi: f64,
+        tol: [f64; K],
+        min_width: f64,
+        mut f: impl FnMut(f64) -> Result<[f64; K], E>,
+    ) -> Result<Self, E> {
+        let mut table = Self {
+            lo,
+            hi,
+            start: Vec::new(),
+            width: Vec::new(),
+            coeffs: Vec::new(),
+            deriv: Vec::new(),
+            evaluations: 0,
+        };
+        let mut stack = vec![(lo, hi - lo)];
+        let mut done: Vec<(f64, f64, [[f64; DEGREE + 1]; K])> = Vec::new();
+        while let Some((a, w)) = stack.pop() {
+            let mut vals = [[0.0; DEGREE + 1]; K];
+            for k in 0..=DEGREE {
+                let v = f(node(a, w, k))?;
+                table.evaluations += 1;
+                for (comp, vk) in vals.iter_mut().zip(v) {
+                    comp[k] = vk;
+                }
+            }
+            let c: [[f64; DEGREE + 1]; K] = std::array::from_fn(|i| coefficients(&vals[i]));
+            let ok = c.iter().zip(&tol).all(|(ci, &t)| {
+                let big = ci.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                resolved(ci, t + 64.0 * f64::EPSILON * big)
+            });
+            if ok || w <= min_width || done.len() + stack.len() > 4096 {
+                done.push((a, w, c));
+            } else {
+                stack.push((a + 0.5 * w, 0.5 * w));
+                stack.push((a, 0.5 * w));
+            }
+        }
+        done.sort_by(|x, y| x.0.total_cmp(&y.0));
+        for (a, w, c) in done {
+            table.start.push(a);
+            table.width.push(w);
+            table.deriv.push(std::array::from_fn(|i| derivative(&c[i])));
+            table.coeffs.push(c);
+        }
+        Ok(table)
+    }
+
+    /// Covered interval.
+    pub fn range(&self) -> (f64, f64) {
+        (self.lo, self.hi)
+    }
+
+    /// Number of panels.
+    pub fn panels(&self) -> usize {
+        self.start.len()
+    }
+
+    fn locate(&self, x: f64) -> Option<(usize, f64)> {
+        if !(x >= self.lo && x <= self.hi) {
+            return None;
+        }
+        let i = self.start.partition_point(|&a| a <= x).saturating_sub(1);
+        let xi = ((x - self.start[i]) / self.width[i] * 2.0 - 1.0).clamp(-1.0, 1.0);
+        Some((i, xi))
+    }
+
+    /// The K values at x, or `None` outside the table.
+    pub fn eval(&self, x: f64) -> Option<[f64; K]> {
+        let (i, xi) = self.locate(x)?;
+        Some(std::array::from_fn(|k| clenshaw(&self.coeffs[i][k], xi)))
+    }
+
+    /// Component `k` at x, or `None` outside the table.
+    pub fn eval_one(&self, k: usize, x: f64) -> Option<f64> {
+        let (i, xi) = self.locate(x)?;
+        Some(clenshaw(&self.coeffs[i][k], xi))
+    }
+
+    /// Component `k` and its derivative at x, or `None` outside the table.
+    pub fn eval_one_with_derivative(&self, k: usize, x: f64) -> Option<(f64, f64)> {
+        let (i, xi) = self.locate(x)?;
+        let d = clenshaw(&self.deriv[i][k], xi) * 2.0 / self.width[i];
+        Some((clenshaw(&self.coeffs[i][k], xi), d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_reproduces_smooth_functions_and_derivatives() {
+        // sin and exp on [0.1, 3]: reference values computed directly.
+        let t = ChebTable::<2>::build(0.1, 3.0, [1e-14, 1e-14], 1e-6, |x| {
+            Ok::<_, ()>([x.sin(), (2.0 * x).exp()])
+        })
+        .unwrap();
+        assert!(t.panels() >= 1);
+        for i in 0..=100 {
+            let x = 0.1 + 2.9 * i as f64 / 100.0;
+            let v = t.eval(x).unwrap();
+            assert!((v[0] - x.sin()).abs() < 1e-13, "sin at {x}");
+            assert!(
+                (v[1] - (2.0 * x).exp()).abs() < 1e-13 * (2.0 * x).exp(),
+                "exp at {x}"
+            );
+            let (_, d) = t.eval_one_with_derivative(0, x).unwrap();
+            assert!((d - x.cos()).abs() < 1e-10, "cos at {x}: {d}");
+        }
+        assert!(t.eval(3.0001).is_none());
+        assert!(t.eval(0.0999).is_none());
+    }
+
+    #[test]
+    fn antiderivative_integrates_a_polynomial_exactly() {
+        // f(x) = 3x^2 on [-1, 1]: antiderivative zero at -1 is x^3 + 1.
+        let vals: [f64; DEGREE + 1] = std::array::from_fn(|k| 3.0 * node(-1.0, 2.0, k).powi(2));
+        let anti = antiderivative(&coefficients(&vals));
+        for &x in &[-1.0f64, -0.3, 0.0, 0.7, 1.0] {
+            assert!((clenshaw(&anti, x) - (x.powi(3) + 1.0)).abs() < 1e-14);
+        }
+    }
+}
