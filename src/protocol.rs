@@ -153,6 +153,22 @@ impl Protocol {
         }
     }
 
+    /// dB/dt of the ramp formula on the closed interval [0, duration] (t clamped into it), so
+    /// that a step ending exactly at the end of the ramp sees the ramp's own rate there (its
+    /// one-sided limit) rather than the 0 of the hold after it; 0 for the jump.
+    pub fn ramp_rate_t_per_s(&self, t_s: f64) -> f64 {
+        if self.shape == RampShape::Jump || self.duration_s <= 0.0 {
+            return 0.0;
+        }
+        let t = t_s.clamp(0.0, self.duration_s);
+        let db = self.b_final_t - self.b_initial_t;
+        match self.shape {
+            RampShape::Linear => db / self.duration_s,
+            RampShape::Cosine => db * 0.5 * PI / self.duration_s * (PI * t / self.duration_s).sin(),
+            RampShape::Jump => 0.0,
+        }
+    }
+
     /// dB/dt in T/s (0 outside the ramp; for the jump the change is not a rate).
     pub fn field_rate_t_per_s(&self, t_s: f64) -> f64 {
         if t_s >= self.duration_s || t_s < 0.0 || self.shape == RampShape::Jump {
@@ -172,6 +188,16 @@ impl Protocol {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ramp_rate_is_continuous_up_to_the_end_of_the_ramp() {
+        let p = Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap();
+        // The hold after the ramp has no rate; the ramp's own rate holds on [0, t_q].
+        assert_eq!(p.field_rate_t_per_s(0.04), 0.0);
+        assert!((p.ramp_rate_t_per_s(0.04) + 10.0).abs() < 1e-12);
+        assert!((p.ramp_rate_t_per_s(0.02) - p.field_rate_t_per_s(0.02)).abs() < 1e-12);
+        assert_eq!(Protocol::jump(0.5, 0.1).unwrap().ramp_rate_t_per_s(0.0), 0.0);
+    }
 
     #[test]
     fn shapes_start_and_end_at_the_fields_and_rates_integrate_to_the_change() {

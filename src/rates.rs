@@ -14,7 +14,7 @@
 use crate::cheb::ChebTable;
 use crate::error::{require_positive, NumericsError, ParameterError};
 use crate::model::{Arrhenius, GiantSpin};
-use crate::slowmode::{slow_mode, SlowMode};
+use crate::slowmode::{intra_well_rate, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode};
 use nalgebra::DMatrix;
 
 /// x / (exp(x) - 1), continuous at x = 0 (value 1), exact in double precision everywhere.
@@ -39,6 +39,64 @@ pub fn bose_factor_and_dt(de_k: f64, t_k: f64) -> (f64, f64) {
     let f = de_k * de_k * t_k * bose_ratio(x);
     // x/(1 - e^-x) = bose_ratio(-x).
     (f, f / t_k * bose_ratio(-x))
+}
+
+/// f(dE, T) and f(-dE, T), with their T derivatives, from one exponential: with y = |dE|/T,
+/// r = y/(e^y - 1), the uphill factor is dE^2 T r and the downhill one dE^2 T (y + r) (a sum of
+/// positive terms, no cancellation at any y); df/dT = (f/T) x/(1 - e^-x) gives the derivatives
+/// with the roles of the two ratios exchanged. Returns ((f(dE), df(dE)/dT), (f(-dE), df(-dE)/dT)).
+pub fn bose_pair_and_dt(de_k: f64, t_k: f64) -> ((f64, f64), (f64, f64)) {
+    let y = de_k.abs() / t_k;
+    let r_up = bose_ratio(y);
+    let r_down = y + r_up;
+    let base = de_k * de_k * t_k;
+    let (f_up, f_down) = (base * r_up, base * r_down);
+    let up = (f_up, f_up / t_k * r_down);
+    let down = (f_down, f_down / t_k * r_up);
+    if de_k >= 0.0 {
+        (up, down)
+    } else {
+        (down, up)
+    }
+}
+
+/// A pair of opposite transitions i -> j and j -> i (i < j) with their weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TransitionPair {
+    /// Lower level index.
+    pub i: usize,
+    /// Upper level index.
+    pub j: usize,
+    /// Weight of i -> j (0 if not allowed).
+    pub weight_ij: f64,
+    /// Weight of j -> i (0 if not allowed).
+    pub weight_ji: f64,
+}
+
+/// The transitions grouped into opposite pairs (one exponential serves both).
+pub fn transition_pairs(transitions: &[Transition]) -> Vec<TransitionPair> {
+    let mut pairs: Vec<TransitionPair> = Vec::new();
+    for tr in transitions {
+        let (i, j) = (tr.from.min(tr.to), tr.from.max(tr.to));
+        let k = match pairs.iter().position(|p| p.i == i && p.j == j) {
+            Some(k) => k,
+            None => {
+                pairs.push(TransitionPair {
+                    i,
+                    j,
+                    weight_ij: 0.0,
+                    weight_ji: 0.0,
+                });
+                pairs.len() - 1
+            }
+        };
+        if tr.from == i {
+            pairs[k].weight_ij += tr.weight;
+        } else {
+            pairs[k].weight_ji += tr.weight;
+        }
+    }
+    pairs
 }
 
 /// One allowed transition with its temperature-independent weight c s(M -> M').
@@ -158,6 +216,9 @@ pub struct RateModel {
     arrhenius: Arrhenius,
     scaling: KappaScaling,
     transitions: Vec<Transition>,
+    pairs: Vec<TransitionPair>,
+    /// Largest |Delta M| of a transition.
+    band: usize,
     table: Option<std::sync::Arc<Lambda1Table>>,
 }
 
@@ -169,11 +230,18 @@ impl RateModel {
         scaling: KappaScaling,
     ) -> Result<Self, ParameterError> {
         scaling.validate()?;
+        let transitions = transitions(&spin);
         Ok(Self {
             spin,
             arrhenius,
             scaling,
-            transitions: transitions(&spin),
+            pairs: transition_pairs(&transitions),
+            band: transitions
+                .iter()
+                .map(|t| t.from.abs_diff(t.to))
+                .max()
+                .unwrap_or(0),
+            transitions,
             table: None,
         })
     }
@@ -233,6 +301,11 @@ impl RateModel {
         &self.transitions
     }
 
+    /// The transitions as opposite pairs.
+    pub fn pairs(&self) -> &[TransitionPair] {
+        &self.pairs
+    }
+
     /// The scaling rule.
     pub fn scaling(&self) -> KappaScaling {
         self.scaling
@@ -244,12 +317,39 @@ impl RateModel {
         let n = self.spin.n_levels();
         let e = self.spin.energies(field_t);
         let mut w = DMatrix::zeros(n, n);
-        for tr in &self.transitions {
-            let r = tr.weight * bose_factor(e[tr.to] - e[tr.from], t_k);
-            w[(tr.to, tr.from)] += r;
-            w[(tr.from, tr.from)] -= r;
+        for p in &self.pairs {
+            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(e[p.j] - e[p.i], t_k);
+            let (r_ij, r_ji) = (p.weight_ij * f_ij, p.weight_ji * f_ji);
+            w[(p.j, p.i)] += r_ij;
+            w[(p.i, p.i)] -= r_ij;
+            w[(p.i, p.j)] += r_ji;
+            w[(p.j, p.j)] -= r_ji;
         }
         w
+    }
+
+    /// The unscaled rates (kappa = 1, K^3) at (B, T) in band form, one exponential per pair of
+    /// opposite transitions.
+    pub fn unscaled_chain(&self, field_t: f64, t_k: f64) -> Chain {
+        let n = self.spin.n_levels();
+        let mut c = Chain::new(n, self.band);
+        for p in &self.pairs {
+            let de = self.spin.energy_k(p.j, field_t) - self.spin.energy_k(p.i, field_t);
+            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(de, t_k);
+            c.add_rate(p.i, p.j, p.weight_ij * f_ij);
+            c.add_rate(p.j, p.i, p.weight_ji * f_ji);
+        }
+        c
+    }
+
+    fn no_gap(field_t: f64, t_k: f64) -> impl Fn(NumericsError) -> NumericsError {
+        move |e| match e {
+            NumericsError::NoSpectralGap { .. } => NumericsError::NoSpectralGap {
+                field_t,
+                temperature_k: t_k,
+            },
+            other => other,
+        }
     }
 
     /// The slow (over-barrier) mode of the unscaled matrix at (B, T); `None` when the field
@@ -263,15 +363,20 @@ impl RateModel {
         if field_t.abs() >= self.spin.bistability_field_t() {
             return Ok(None);
         }
-        let w = self.unscaled_matrix(field_t, t_k);
-        let n = self.spin.n_levels();
-        slow_mode(&w, 0, n - 1).map(Some).map_err(|e| match e {
-            NumericsError::NoSpectralGap { .. } => NumericsError::NoSpectralGap {
-                field_t,
-                temperature_k: t_k,
-            },
-            other => other,
-        })
+        slow_mode(&self.unscaled_chain(field_t, t_k))
+            .map(Some)
+            .map_err(Self::no_gap(field_t, t_k))
+    }
+
+    /// The slow mode of `chain` (the unscaled rates at (B, T)) with its interior factors `lu`.
+    pub fn unscaled_slow_mode_of(
+        &self,
+        chain: &Chain,
+        lu: &MMatrixLu,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<SlowMode, NumericsError> {
+        slow_mode_with(chain, lu).map_err(Self::no_gap(field_t, t_k))
     }
 
     /// A lower bound on the slowest intra-well relaxation rate of the unscaled matrix at (B, T)
@@ -280,8 +385,7 @@ impl RateModel {
         if field_t.abs() >= self.spin.bistability_field_t() {
             return None;
         }
-        let w = self.unscaled_matrix(field_t, t_k);
-        crate::slowmode::intra_well_rate(&w, 0, self.spin.n_levels() - 1)
+        intra_well_rate(&self.unscaled_chain(field_t, t_k))
     }
 
     /// Slowest relaxation rate of the unscaled zero-field matrix, K^3.

@@ -38,80 +38,203 @@ pub struct SlowMode {
     pub iterations: usize,
 }
 
+/// A birth-death-like chain generator in band form: rate(i -> j) for |i - j| <= band, the two
+/// well bottoms at the ends (levels 0 and n - 1), as for a giant spin with Delta M <= band.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    n: usize,
+    band: usize,
+    /// rate[from * (2 band + 1) + (to + band - from)].
+    rate: Vec<f64>,
+}
+
+impl Chain {
+    /// A chain of `n` levels with no transitions yet and half band width `band`.
+    pub fn new(n: usize, band: usize) -> Self {
+        Self {
+            n,
+            band,
+            rate: vec![0.0; n * (2 * band + 1)],
+        }
+    }
+
+    /// The generator `w` (w[(i, j)] = rate j -> i for i != j; the diagonal is not read) in band
+    /// form, its band width read off the non-zero rates.
+    pub fn from_dense(w: &DMatrix<f64>) -> Self {
+        let n = w.nrows();
+        let mut band = 0;
+        for i in 0..n {
+            for j in 0..n {
+                if i != j && w[(i, j)] != 0.0 {
+                    band = band.max(i.abs_diff(j));
+                }
+            }
+        }
+        let mut c = Self::new(n, band);
+        for i in 0..n {
+            for j in 0..n {
+                if i != j && w[(i, j)] != 0.0 {
+                    c.add_rate(j, i, w[(i, j)]);
+                }
+            }
+        }
+        c
+    }
+
+    /// Number of levels.
+    pub fn n_levels(&self) -> usize {
+        self.n
+    }
+
+    /// Half band width.
+    pub fn band(&self) -> usize {
+        self.band
+    }
+
+    /// Add `r` to the rate from -> to (|from - to| <= band, from != to).
+    pub fn add_rate(&mut self, from: usize, to: usize, r: f64) {
+        debug_assert!(from != to && from.abs_diff(to) <= self.band);
+        self.rate[from * (2 * self.band + 1) + (to + self.band - from)] += r;
+    }
+
+    /// The rate from -> to (0 outside the band and on the diagonal).
+    pub fn rate(&self, from: usize, to: usize) -> f64 {
+        if from == to || from.abs_diff(to) > self.band || from >= self.n || to >= self.n {
+            0.0
+        } else {
+            self.rate[from * (2 * self.band + 1) + (to + self.band - from)]
+        }
+    }
+
+    /// GTH factors of G, the generator restricted to the interior levels 1..n-1 with both well
+    /// bottoms absorbing; `None` if singular (a level that cannot reach either bottom).
+    pub fn interior_lu(&self) -> Option<MMatrixLu> {
+        let m = self.n.saturating_sub(2);
+        let b = self.band;
+        let wd = 2 * b + 1;
+        let mut f = vec![0.0; m * wd];
+        let mut excess = vec![0.0; m];
+        for rj in 0..m {
+            let j = rj + 1;
+            for ri in rj.saturating_sub(b)..(rj + b + 1).min(m) {
+                if ri != rj {
+                    f[ri * wd + (rj + b - ri)] = self.rate(j, ri + 1);
+                }
+            }
+            excess[rj] = self.rate(j, 0) + self.rate(j, self.n - 1);
+        }
+        MMatrixLu::factor_band(m, b, f, excess)
+    }
+
+    /// Committors (q_a, q_b) of the bottoms a = 0 and b = n - 1: q_b[i] is the probability that
+    /// the chain started in i reaches b before a (q_b[a] = 0, q_b[b] = 1); q_a = 1 - q_b is
+    /// computed by its own solve, so both keep relative precision where small. The backward
+    /// equation G^T q = (rates into b) is solved with the GTH factors, so the values keep full
+    /// relative precision (also the ~exp(-barrier/T) ones deep in well a). The slow eigenvector
+    /// is n_eq (c_a (1 - q) + c_b q) up to O(lambda1/lambda2): q splits the levels between the
+    /// wells.
+    pub fn committors(&self, lu: &MMatrixLu) -> (Vec<f64>, Vec<f64>) {
+        let n = self.n;
+        let m = n.saturating_sub(2);
+        let mut rhs_b: Vec<f64> = (1..=m).map(|j| self.rate(j, n - 1)).collect();
+        let mut rhs_a: Vec<f64> = (1..=m).map(|j| self.rate(j, 0)).collect();
+        lu.solve_transpose_in_place(&mut rhs_b);
+        lu.solve_transpose_in_place(&mut rhs_a);
+        let (mut qa, mut qb) = (vec![0.0; n], vec![0.0; n]);
+        qa[0] = 1.0;
+        qb[n - 1] = 1.0;
+        for ri in 0..m {
+            qa[ri + 1] = rhs_a[ri].min(1.0);
+            qb[ri + 1] = rhs_b[ri].min(1.0);
+        }
+        (qa, qb)
+    }
+}
+
 /// LU factors of a column-diagonally-dominant M-matrix, computed GTH-style.
 ///
 /// The matrix is given by the magnitudes of its off-diagonal entries and its column excesses
 /// (diagonal minus the off-diagonal magnitudes of the column, >= 0); the pivots are formed as
 /// sums of these, so no cancellation occurs. Banded matrices (a spin chain with Delta M <= 2
-/// couples each level to four neighbours) keep their band under elimination without pivoting;
-/// the band width is read off the entries, and every loop stays inside it: O(m b^2) to factor,
-/// O(m b) to solve, instead of O(m^3) and O(m^2).
+/// couples each level to four neighbours) keep their band under elimination without pivoting,
+/// so the factors are stored and computed in band form: O(m b^2) to factor, O(m b) to solve.
 #[derive(Debug, Clone)]
 pub struct MMatrixLu {
     m: usize,
     /// Half band width: entries with |i - j| > band are zero.
     band: usize,
-    /// Row-major: strictly lower part holds the multipliers l_ik >= 0, strictly upper the
-    /// magnitudes |u_kj|.
+    /// Band storage, entry (i, j) at i * (2 band + 1) + (j + band - i): strictly lower part
+    /// holds the multipliers l_ik >= 0, strictly upper the magnitudes |u_kj|.
     f: Vec<f64>,
     pivots: Vec<f64>,
-}
-
-/// Largest |i - j| with a non-zero entry of the m x m row-major matrix `off`.
-fn band_width(m: usize, off: &[f64]) -> usize {
-    let mut band = 0;
-    for i in 0..m {
-        for j in 0..m {
-            if i != j && off[i * m + j] != 0.0 {
-                band = band.max(i.abs_diff(j));
-            }
-        }
-    }
-    band
 }
 
 impl MMatrixLu {
     /// Factor the M-matrix with off-diagonal magnitudes `off[i*m + j]` (i != j; the diagonal
     /// entries of `off` are ignored) and column excesses `excess`. `None` if a pivot vanishes
-    /// (singular).
-    pub fn factor(m: usize, mut off: Vec<f64>, mut excess: Vec<f64>) -> Option<Self> {
+    /// (singular). The band width is read off the entries.
+    pub fn factor(m: usize, off: Vec<f64>, excess: Vec<f64>) -> Option<Self> {
+        let mut band = 0;
         for i in 0..m {
-            off[i * m + i] = 0.0;
+            for j in 0..m {
+                if i != j && off[i * m + j] != 0.0 {
+                    band = band.max(i.abs_diff(j));
+                }
+            }
         }
-        let band = band_width(m, &off);
+        let wd = 2 * band + 1;
+        let mut f = vec![0.0; m * wd];
+        for i in 0..m {
+            for j in i.saturating_sub(band)..(i + band + 1).min(m) {
+                if i != j {
+                    f[i * wd + (j + band - i)] = off[i * m + j];
+                }
+            }
+        }
+        Self::factor_band(m, band, f, excess)
+    }
+
+    /// Factor from band storage (see the `f` layout; diagonal slots are ignored).
+    pub fn factor_band(
+        m: usize,
+        band: usize,
+        mut f: Vec<f64>,
+        mut excess: Vec<f64>,
+    ) -> Option<Self> {
+        let wd = 2 * band + 1;
+        let at = |i: usize, j: usize| i * wd + (j + band - i);
         let mut pivots = vec![0.0; m];
         for k in 0..m {
             let end = (k + band + 1).min(m);
-            let p = excess[k] + (k + 1..end).map(|i| off[i * m + k]).sum::<f64>();
+            let p = excess[k] + (k + 1..end).map(|i| f[at(i, k)]).sum::<f64>();
             if !(p > 0.0 && p.is_finite()) {
                 return None;
             }
             pivots[k] = p;
             for i in k + 1..end {
-                let l = off[i * m + k] / p;
-                off[i * m + k] = l;
+                let l = f[at(i, k)] / p;
+                f[at(i, k)] = l;
                 if l == 0.0 {
                     continue;
                 }
                 for j in k + 1..end {
                     if j != i {
-                        off[i * m + j] += l * off[k * m + j];
+                        f[at(i, j)] += l * f[at(k, j)];
                     }
                 }
             }
             let ek = excess[k];
             if ek > 0.0 {
                 for j in k + 1..end {
-                    excess[j] += off[k * m + j] * ek / p;
+                    excess[j] += f[at(k, j)] * ek / p;
                 }
             }
         }
-        Some(Self {
-            m,
-            band,
-            f: off,
-            pivots,
-        })
+        Some(Self { m, band, f, pivots })
+    }
+
+    fn at(&self, i: usize, j: usize) -> f64 {
+        self.f[i * (2 * self.band + 1) + (j + self.band - i)]
     }
 
     /// Size of the matrix.
@@ -131,13 +254,13 @@ impl MMatrixLu {
             let xk = x[k];
             if xk != 0.0 {
                 for i in k + 1..(k + b + 1).min(m) {
-                    x[i] += self.f[i * m + k] * xk;
+                    x[i] += self.at(i, k) * xk;
                 }
             }
         }
         for k in (0..m).rev() {
             let s: f64 = (k + 1..(k + b + 1).min(m))
-                .map(|j| self.f[k * m + j] * x[j])
+                .map(|j| self.at(k, j) * x[j])
                 .sum();
             x[k] = (x[k] + s) / self.pivots[k];
         }
@@ -148,75 +271,33 @@ impl MMatrixLu {
     pub fn solve_transpose_in_place(&self, x: &mut [f64]) {
         let (m, b) = (self.m, self.band);
         for k in 0..m {
-            let s: f64 = (k.saturating_sub(b)..k)
-                .map(|j| self.f[j * m + k] * x[j])
-                .sum();
+            let s: f64 = (k.saturating_sub(b)..k).map(|j| self.at(j, k) * x[j]).sum();
             x[k] = (x[k] + s) / self.pivots[k];
         }
         for k in (0..m).rev() {
             let s: f64 = (k + 1..(k + b + 1).min(m))
-                .map(|i| self.f[i * m + k] * x[i])
+                .map(|i| self.at(i, k) * x[i])
                 .sum();
             x[k] += s;
         }
     }
 }
 
-/// Committors of the two-well chain: (q_a, q_b) with q_b[i] the probability that the chain
-/// started in state i reaches bottom `b` before bottom `a` (q_b[a] = 0, q_b[b] = 1), and
-/// q_a = 1 - q_b computed by its own solve (so both keep relative precision where small). It solves the backward equation
-/// G^T q = (rates into b) with the GTH factors of G, so it keeps full relative precision (also
-/// for the ~exp(-barrier/T) values deep in well a). The slow eigenvector of W is
-/// n_eq (c_a (1 - q) + c_b q) up to O(lambda1/lambda2): q splits each level between the wells.
-pub fn committors(w: &DMatrix<f64>, a: usize, b: usize) -> Option<(Vec<f64>, Vec<f64>)> {
-    let n = w.nrows();
-    let rest: Vec<usize> = (0..n).filter(|&i| i != a && i != b).collect();
-    let m = rest.len();
-    let mut off = vec![0.0; m * m];
-    let mut excess = vec![0.0; m];
-    let mut rhs_b = vec![0.0; m];
-    let mut rhs_a = vec![0.0; m];
-    for (rj, &j) in rest.iter().enumerate() {
-        for (ri, &i) in rest.iter().enumerate() {
-            if ri != rj {
-                off[ri * m + rj] = w[(i, j)];
-            }
-        }
-        excess[rj] = w[(a, j)] + w[(b, j)];
-        rhs_b[rj] = w[(b, j)];
-        rhs_a[rj] = w[(a, j)];
-    }
-    let lu = MMatrixLu::factor(m, off, excess)?;
-    lu.solve_transpose_in_place(&mut rhs_b);
-    lu.solve_transpose_in_place(&mut rhs_a);
-    let (mut qa, mut qb) = (vec![0.0; n], vec![0.0; n]);
-    qa[a] = 1.0;
-    qb[b] = 1.0;
-    for (ri, &i) in rest.iter().enumerate() {
-        qa[i] = rhs_a[ri].min(1.0);
-        qb[i] = rhs_b[ri].min(1.0);
-    }
-    Some((qa, qb))
+/// Committors of the generator `w` with bottoms at the ends (see [`Chain::committors`]);
+/// `None` if the interior is singular.
+pub fn committors(w: &DMatrix<f64>) -> Option<(Vec<f64>, Vec<f64>)> {
+    let c = Chain::from_dense(w);
+    let lu = c.interior_lu()?;
+    Some(c.committors(&lu))
 }
 
 /// A lower bound on the slowest intra-well relaxation rate: the Collatz-Wielandt lower bound on
-/// the smallest eigenvalue of G (the chain with both well bottoms `a`, `b` absorbing).
-/// lambda1 divided by it bounds the error of the two-well reduction.
-pub fn intra_well_rate(w: &DMatrix<f64>, a: usize, b: usize) -> Option<f64> {
-    let n = w.nrows();
-    let rest: Vec<usize> = (0..n).filter(|&i| i != a && i != b).collect();
-    let m = rest.len();
-    let mut off = vec![0.0; m * m];
-    let mut excess = vec![0.0; m];
-    for (rj, &j) in rest.iter().enumerate() {
-        for (ri, &i) in rest.iter().enumerate() {
-            if ri != rj {
-                off[ri * m + rj] = w[(i, j)];
-            }
-        }
-        excess[rj] = w[(a, j)] + w[(b, j)];
-    }
-    MMatrixLu::factor(m, off, excess).map(|lu| smallest_eigenvalue_lower_bound(&lu))
+/// the smallest eigenvalue of G (the chain with both well bottoms absorbing). lambda1 divided by
+/// it bounds the error of the two-well reduction.
+pub fn intra_well_rate(chain: &Chain) -> Option<f64> {
+    chain
+        .interior_lu()
+        .map(|lu| smallest_eigenvalue_lower_bound(&lu))
 }
 
 /// Collatz-Wielandt lower bound on the smallest eigenvalue of the M-matrix factored in `lu`:
@@ -247,32 +328,31 @@ pub fn smallest_eigenvalue_lower_bound(lu: &MMatrixLu) -> f64 {
     bound
 }
 
-/// The slow mode of the generator `w` (w[(i, j)] = rate j -> i for i != j; the diagonal is not
-/// read) whose wells have their bottoms at states `a` and `b`.
-pub fn slow_mode(w: &DMatrix<f64>, a: usize, b: usize) -> Result<SlowMode, NumericsError> {
-    let n = w.nrows();
-    let rest: Vec<usize> = (0..n).filter(|&i| i != a && i != b).collect();
-    let m = rest.len();
-    let mut off = vec![0.0; m * m];
-    let mut excess = vec![0.0; m];
-    let (mut ra, mut rb, mut qa, mut qb) = (vec![0.0; m], vec![0.0; m], vec![0.0; m], vec![0.0; m]);
-    for (rj, &j) in rest.iter().enumerate() {
-        for (ri, &i) in rest.iter().enumerate() {
-            if ri != rj {
-                off[ri * m + rj] = w[(i, j)];
-            }
-        }
-        qa[rj] = w[(a, j)];
-        qb[rj] = w[(b, j)];
-        excess[rj] = qa[rj] + qb[rj];
-        ra[rj] = w[(j, a)];
-        rb[rj] = w[(j, b)];
-    }
+/// The slow mode of the chain (well bottoms at its ends).
+pub fn slow_mode(chain: &Chain) -> Result<SlowMode, NumericsError> {
     let gap = NumericsError::NoSpectralGap {
         field_t: f64::NAN,
         temperature_k: f64::NAN,
     };
-    let lu = MMatrixLu::factor(m, off, excess).ok_or_else(|| gap.clone())?;
+    let lu = chain.interior_lu().ok_or_else(|| gap.clone())?;
+    slow_mode_with(chain, &lu)
+}
+
+/// The slow mode of the chain with the interior factors `lu` already computed.
+pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, NumericsError> {
+    let n = chain.n_levels();
+    let m = n.saturating_sub(2);
+    let (a, b) = (0, n - 1);
+    let interior = 1..=m;
+    let ra: Vec<f64> = interior.clone().map(|j| chain.rate(a, j)).collect();
+    let rb: Vec<f64> = interior.clone().map(|j| chain.rate(b, j)).collect();
+    let qa: Vec<f64> = interior.clone().map(|j| chain.rate(j, a)).collect();
+    let qb: Vec<f64> = interior.map(|j| chain.rate(j, b)).collect();
+    let (w_ba, w_ab) = (chain.rate(a, b), chain.rate(b, a));
+    let gap = NumericsError::NoSpectralGap {
+        field_t: f64::NAN,
+        temperature_k: f64::NAN,
+    };
     // (G - lambda)^-1 r as a Neumann series of positive terms.
     let resolvent = |r: &[f64], lambda: f64| -> Option<Vec<f64>> {
         let mut term = r.to_vec();
@@ -306,8 +386,8 @@ pub fn slow_mode(w: &DMatrix<f64>, a: usize, b: usize) -> Result<SlowMode, Numer
     let eval = |lambda: f64| -> Option<(f64, f64)> {
         let xa = resolvent(&ra, lambda)?;
         let xb = resolvent(&rb, lambda)?;
-        let esc_a = (w[(b, a)] + dot(&qb, &xa)) / (1.0 + xa.iter().sum::<f64>());
-        let esc_b = (w[(a, b)] + dot(&qa, &xb)) / (1.0 + xb.iter().sum::<f64>());
+        let esc_a = (w_ba + dot(&qb, &xa)) / (1.0 + xa.iter().sum::<f64>());
+        let esc_b = (w_ab + dot(&qa, &xb)) / (1.0 + xb.iter().sum::<f64>());
         (esc_a + esc_b).is_finite().then_some((esc_a, esc_b))
     };
     // Fixed-point steps contract by ~lambda1/lambda2 (a few steps when the time scales are

@@ -9,7 +9,7 @@
 use crate::error::NumericsError;
 use crate::model::{Debye, GiantSpin};
 use crate::protocol::Protocol;
-use crate::rates::{bose_factor_and_dt, RateModel, Transition};
+use crate::rates::{bose_pair_and_dt, RateModel, TransitionPair};
 use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 use std::cell::RefCell;
@@ -21,9 +21,12 @@ pub struct FullSystem<'a> {
     debye: &'a Debye,
     rates: &'a RateModel,
     protocol: &'a Protocol,
-    transitions: &'a [Transition],
+    pairs: &'a [TransitionPair],
     /// First rate-model failure met in rhs/jacobian.
     failure: RefCell<Option<NumericsError>>,
+    /// Whether this is the hold after the ramp (B = B_f, dB/dt = 0) rather than the ramp
+    /// itself (B(t) and the ramp's rate on the closed interval [0, t_q]).
+    hold: bool,
 }
 
 impl<'a> FullSystem<'a> {
@@ -39,8 +42,23 @@ impl<'a> FullSystem<'a> {
             debye,
             rates,
             protocol,
-            transitions: rates.transitions(),
+            pairs: rates.pairs(),
             failure: RefCell::new(None),
+            hold: false,
+        }
+    }
+
+    /// The same system for the hold after the ramp (B = B_f, no work).
+    pub fn holding(mut self) -> Self {
+        self.hold = true;
+        self
+    }
+
+    fn field_and_rate(&self, t: f64) -> (f64, f64) {
+        if self.hold {
+            (self.protocol.b_final_t(), 0.0)
+        } else {
+            (self.protocol.field_t(t), self.protocol.ramp_rate_t_per_s(t))
         }
     }
 
@@ -84,8 +102,7 @@ impl OdeSystem for FullSystem<'_> {
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
         let n = self.n_levels();
-        let b = self.protocol.field_t(t);
-        let bdot = self.protocol.field_rate_t_per_s(t);
+        let (b, bdot) = self.field_and_rate(t);
         let temp = self.temperature_k(y);
         dy.fill(0.0);
         let Some((kappa, _)) = self.kappa(temp, false) else {
@@ -93,13 +110,13 @@ impl OdeSystem for FullSystem<'_> {
             return;
         };
         let mut du = 0.0;
-        for tr in self.transitions {
-            let de = self.spin.energy_k(tr.to, b) - self.spin.energy_k(tr.from, b);
-            let (f, _) = bose_factor_and_dt(de, temp);
-            let flux = kappa * tr.weight * f * y[tr.from];
-            dy[tr.to] += flux;
-            dy[tr.from] -= flux;
-            // Heat from the phonons: each transition takes dE per molecule.
+        for p in self.pairs {
+            let de = self.spin.energy_k(p.j, b) - self.spin.energy_k(p.i, b);
+            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(de, temp);
+            // Net flux i -> j; each transition takes dE per molecule from the phonons.
+            let flux = kappa * (p.weight_ij * f_ij * y[p.i] - p.weight_ji * f_ji * y[p.j]);
+            dy[p.j] += flux;
+            dy[p.i] -= flux;
             du -= flux * de;
         }
         dy[n] = du;
@@ -114,8 +131,7 @@ impl OdeSystem for FullSystem<'_> {
 
     fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
         let n = self.n_levels();
-        let b = self.protocol.field_t(t);
-        let bdot = self.protocol.field_rate_t_per_s(t);
+        let (b, bdot) = self.field_and_rate(t);
         let temp = self.temperature_k(y);
         jac.fill(0.0);
         let Some((kappa, dlnk)) = self.kappa(temp, true) else {
@@ -124,18 +140,23 @@ impl OdeSystem for FullSystem<'_> {
         };
         // dT/dU_ph = 1/C_ph.
         let dtdu = 1.0 / self.debye.heat_capacity(temp);
-        for tr in self.transitions {
-            let de = self.spin.energy_k(tr.to, b) - self.spin.energy_k(tr.from, b);
-            let (f, dfdt) = bose_factor_and_dt(de, temp);
-            let r = kappa * tr.weight * f;
-            jac[(tr.to, tr.from)] += r;
-            jac[(tr.from, tr.from)] -= r;
-            jac[(n, tr.from)] -= r * de;
-            // d flux / dT = weight n_from (kappa' f + kappa f_T), kappa' = kappa dlnk.
-            let dflux_du = kappa * tr.weight * (dlnk * f + dfdt) * y[tr.from] * dtdu;
-            jac[(tr.to, n)] += dflux_du;
-            jac[(tr.from, n)] -= dflux_du;
-            jac[(n, n)] -= dflux_du * de;
+        for p in self.pairs {
+            let de = self.spin.energy_k(p.j, b) - self.spin.energy_k(p.i, b);
+            let pair = bose_pair_and_dt(de, temp);
+            for (from, to, weight, (f, dfdt), d) in [
+                (p.i, p.j, p.weight_ij, pair.0, de),
+                (p.j, p.i, p.weight_ji, pair.1, -de),
+            ] {
+                let r = kappa * weight * f;
+                jac[(to, from)] += r;
+                jac[(from, from)] -= r;
+                jac[(n, from)] -= r * d;
+                // d flux / dT = weight n_from (kappa' f + kappa f_T), kappa' = kappa dlnk.
+                let dflux_du = kappa * weight * (dlnk * f + dfdt) * y[from] * dtdu;
+                jac[(to, n)] += dflux_du;
+                jac[(from, n)] -= dflux_du;
+                jac[(n, n)] -= dflux_du * d;
+            }
         }
         if bdot != 0.0 {
             for i in 0..n {

@@ -536,6 +536,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mut out_idx = 0usize;
     let mut state;
     let full_sys = FullSystem::new(spin, debye, &rates, &proto);
+    let full_hold = FullSystem::new(spin, debye, &rates, &proto).holding();
     let red_sys = ReducedSystem::new(spin, debye, &rates, &proto, wells.clone(), u0, ti);
     let temp_of = |st: &State, t: f64| -> Result<f64, NumericsError> {
         match st {
@@ -698,21 +699,21 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
     if let State::Full(y) = &state {
         let (sep, fast) = time_scales(bf, t_after_ramp.min(t_eq))?;
         let settle_until = tq + opt.settle_e_folds / fast;
-        let mut solver = Radau5::new(&full_sys, tq, y.clone(), 1e-3 / fast, tol_full.clone());
+        let mut solver = Radau5::new(&full_hold, tq, y.clone(), 1e-3 / fast, tol_full.clone());
         let switch_ok = opt.formulation == Formulation::Auto && sep < opt.separation_max;
         let mut prev_temp = t_after_ramp;
         loop {
             let settled = solver.t() >= settle_until;
             if switch_ok && settled {
                 // Scales at the current temperature decide: the reduction needs separation here.
-                let temp = full_sys.temperature_k(solver.y());
+                let temp = full_hold.temperature_k(solver.y());
                 let (sep_now, _) = time_scales(bf, temp)?;
                 if sep_now < opt.separation_max {
                     reduction_error = reduction_error.max(sep_now);
                     break;
                 }
             }
-            let temp_now = full_sys.temperature_k(solver.y());
+            let temp_now = full_hold.temperature_k(solver.y());
             if (temp_now - t_eq).abs() <= opt.equilibrium_tol_k {
                 first_eq_full.get_or_insert(solver.t() - tq);
             }
@@ -728,20 +729,20 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
             if switch_ok && !settled {
                 stop = stop.min(settle_until);
             }
-            solver.step(&full_sys, stop).map_err(|e| {
-                full_sys
+            solver.step(&full_hold, stop).map_err(|e| {
+                full_hold
                     .take_failure()
                     .map(EngineError::from)
                     .unwrap_or_else(|| {
                         solver_err(
                             "full relaxation",
                             solver.t(),
-                            full_sys.temperature_k(solver.y()),
+                            full_hold.temperature_k(solver.y()),
                             e,
                         )
                     })
             })?;
-            let temp = full_sys.temperature_k(solver.y());
+            let temp = full_hold.temperature_k(solver.y());
             detect_crossings(
                 &mut relax,
                 &thresholds,
@@ -751,7 +752,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
                 temp,
                 tq,
                 &solver,
-                |y| full_sys.temperature_k(y),
+                |y| full_hold.temperature_k(y),
             );
             prev_temp = temp;
             if out_idx < outputs.len() && at_stop(solver.t(), outputs[out_idx]) {
@@ -768,7 +769,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         } else {
             // Hand over: P_R and the work from the full state; T follows from the energy.
             let n: Vec<f64> = y.rows(0, nlev).iter().copied().collect();
-            let t_full = full_sys.temperature_k(&y);
+            let t_full = full_hold.temperature_k(&y);
             let right = red_sys.right_occupation(bf, t_full, &n);
             // Work consistent with the full state's total energy (exact energy hand-over).
             let u_now: f64 = n

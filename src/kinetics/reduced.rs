@@ -24,7 +24,6 @@ use crate::model::{Debye, GiantSpin};
 use crate::protocol::Protocol;
 use crate::rates::RateModel;
 use crate::roots::increasing_root;
-use crate::slowmode::committors;
 use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 use std::cell::{Cell, RefCell};
@@ -143,21 +142,50 @@ impl<'a> ReducedSystem<'a> {
     /// rate matrix, i.e. the exact slow manifold up to O(lambda1/lambda2); the fixed split
     /// (barrier top counted half) if they cannot be computed.
     pub fn split(&self, field_t: f64, t_k: f64) -> (Vec<f64>, Vec<f64>) {
-        let n = self.spin.n_levels();
-        let w = self.rates.unscaled_matrix(field_t, t_k);
-        committors(&w, 0, n - 1).unwrap_or_else(|| {
-            (
-                self.wells.right.iter().map(|c| 1.0 - c).collect(),
-                self.wells.right.clone(),
-            )
-        })
+        let chain = self.rates.unscaled_chain(field_t, t_k);
+        chain
+            .interior_lu()
+            .map(|lu| chain.committors(&lu))
+            .unwrap_or_else(|| {
+                (
+                    self.wells.right.iter().map(|c| 1.0 - c).collect(),
+                    self.wells.right.clone(),
+                )
+            })
     }
 
     /// Per-well equilibrium quantities at (B, T).
     pub fn well_state(&self, field_t: f64, t_k: f64) -> WellState {
+        self.well_state_with(field_t, t_k, self.split(field_t, t_k))
+    }
+
+    /// Per-well quantities and lambda1 = kappa(T) lambda1_0(B, T) (1/s) from one rate matrix and
+    /// one factorization (the committors and the slow mode share it).
+    pub fn well_state_and_rate(
+        &self,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<(WellState, f64), NumericsError> {
+        if field_t.abs() >= self.spin.bistability_field_t() {
+            return Ok((self.well_state(field_t, t_k), f64::INFINITY));
+        }
+        crate::error::require_positive("temperature_k", t_k)?;
+        let chain = self.rates.unscaled_chain(field_t, t_k);
+        let lu = chain.interior_lu().ok_or(NumericsError::NoSpectralGap {
+            field_t,
+            temperature_k: t_k,
+        })?;
+        let mode = self
+            .rates
+            .unscaled_slow_mode_of(&chain, &lu, field_t, t_k)?;
+        let ws = self.well_state_with(field_t, t_k, chain.committors(&lu));
+        Ok((ws, self.rates.kappa(t_k)? * mode.lambda1_per_s))
+    }
+
+    fn well_state_with(&self, field_t: f64, t_k: f64, split: (Vec<f64>, Vec<f64>)) -> WellState {
         let e = self.spin.energies(field_t);
         let eq = boltzmann(&e, t_k);
-        let (ql, qr) = self.split(field_t, t_k);
+        let (ql, qr) = split;
         let e_min = e.iter().copied().fold(f64::INFINITY, f64::min);
         let mut mass = [0.0; 2];
         let mut en = [0.0; 2];
@@ -238,6 +266,7 @@ impl<'a> ReducedSystem<'a> {
             )
         };
         let mut t = self.guess_k.get();
+        let mut polish = false;
         for _ in 0..40 {
             let (g, c) = balance(t);
             let step = g / c;
@@ -246,10 +275,14 @@ impl<'a> ReducedSystem<'a> {
                 break;
             }
             t = next;
-            if step.abs() <= 1e-15 * t {
+            // Newton converges quadratically (the derivative is the heat capacity up to the
+            // T dependence of the committors): after a step below 1e-8 T the next one is at
+            // rounding level, and that step ends the iteration.
+            if step.abs() <= 1e-15 * t || (polish && step.abs() <= 1e-12 * t) {
                 self.guess_k.set(t);
                 return Ok(t);
             }
+            polish = step.abs() <= 1e-8 * t;
         }
         let guess = self.guess_k.get();
         let t = increasing_root("reduced energy balance", guess, 1e-15 * guess, |t| {
@@ -287,17 +320,17 @@ impl OdeSystem for ReducedSystem<'_> {
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
         let b = self.protocol.field_t(t);
-        let bdot = self.protocol.field_rate_t_per_s(t);
+        // The ramp's rate on the closed interval [0, t_q]: this system carries the ramp only.
+        let bdot = self.protocol.ramp_rate_t_per_s(t);
         let (right, work) = (y[0], y[1]);
         let temp = match self.temperature_k(b, right, work) {
             Ok(v) => v,
             Err(e) => return self.fail(e, dy),
         };
-        let lambda = match self.lambda1_per_s(b, temp) {
+        let (ws, lambda) = match self.well_state_and_rate(b, temp) {
             Ok(v) => v,
             Err(e) => return self.fail(e, dy),
         };
-        let ws = self.well_state(b, temp);
         dy[0] = lambda * (ws.right_eq - right);
         dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
     }

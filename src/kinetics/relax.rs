@@ -188,8 +188,7 @@ impl Relaxation {
         let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
         ChebTable::build(u_lo, u_hi, [1e-13; 4], 1e-9 * u_hi, |u| {
             let t = 1.0 / u;
-            let ws = sys.well_state(field_t, t);
-            let lambda = sys.lambda1_per_s(field_t, t).map_err(|_| ())?;
+            let (ws, lambda) = sys.well_state_and_rate(field_t, t).map_err(|_| ())?;
             let v = [
                 ws.energy_k[0] - bottom[0],
                 ws.energy_k[1] - bottom[1],
@@ -262,10 +261,8 @@ impl Relaxation {
         if let Some(v) = self.table.as_ref().and_then(|tab| tab.eval(1.0 / t_k)) {
             return Ok((v[LN_LAMBDA].exp(), v[LN_PR].exp()));
         }
-        Ok((
-            sys.lambda1_per_s(self.field_t, t_k)?,
-            sys.well_state(self.field_t, t_k).right_eq,
-        ))
+        let (ws, lambda) = sys.well_state_and_rate(self.field_t, t_k)?;
+        Ok((lambda, ws.right_eq))
     }
 
     fn state_at(&self, sys: &ReducedSystem<'_>, s: f64) -> Result<(f64, f64, f64), NumericsError> {
