@@ -196,7 +196,10 @@ mod tests {
         assert_eq!(p.field_rate_t_per_s(0.04), 0.0);
         assert!((p.ramp_rate_t_per_s(0.04) + 10.0).abs() < 1e-12);
         assert!((p.ramp_rate_t_per_s(0.02) - p.field_rate_t_per_s(0.02)).abs() < 1e-12);
-        assert_eq!(Protocol::jump(0.5, 0.1).unwrap().ramp_rate_t_per_s(0.0), 0.0);
+        assert_eq!(
+            Protocol::jump(0.5, 0.1).unwrap().ramp_rate_t_per_s(0.0),
+            0.0
+        );
     }
 
     #[test]

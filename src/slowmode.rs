@@ -328,6 +328,79 @@ pub fn smallest_eigenvalue_lower_bound(lu: &MMatrixLu) -> f64 {
     bound
 }
 
+/// Partial sums of sum_k lambda^k G^-(k+1) r, contracted with 1 and with q, for any lambda
+/// inside the spectral gap. The vectors are built once, scaled by a reference lambda (the
+/// first non-zero one asked for) so that they neither underflow nor overflow; another lambda
+/// weighs them by (lambda / lambda_ref)^k.
+struct Neumann<'a> {
+    lu: &'a MMatrixLu,
+    q: &'a [f64],
+    /// lambda_ref^k G^-(k+1) r for the last k.
+    current: Vec<f64>,
+    sums: Vec<f64>,
+    dots: Vec<f64>,
+    lambda_ref: f64,
+}
+
+impl<'a> Neumann<'a> {
+    fn new(lu: &'a MMatrixLu, r: &[f64], q: &'a [f64]) -> Self {
+        let mut current = r.to_vec();
+        lu.solve_in_place(&mut current);
+        let sums = vec![current.iter().sum()];
+        let dots = vec![current.iter().zip(q).map(|(x, y)| x * y).sum()];
+        Self {
+            lu,
+            q,
+            current,
+            sums,
+            dots,
+            lambda_ref: 0.0,
+        }
+    }
+
+    fn extend(&mut self) {
+        for c in self.current.iter_mut() {
+            *c *= self.lambda_ref;
+        }
+        self.lu.solve_in_place(&mut self.current);
+        self.sums.push(self.current.iter().sum());
+        self.dots
+            .push(self.current.iter().zip(self.q).map(|(x, y)| x * y).sum());
+    }
+
+    /// (q^T x, 1^T x) for x = (G - lambda)^-1 r; `None` when the terms stop decreasing (lambda
+    /// beyond the smallest eigenvalue of G).
+    fn eval(&mut self, lambda: f64) -> Option<(f64, f64)> {
+        let (mut d, mut s) = (self.dots[0], self.sums[0]);
+        if lambda == 0.0 || s == 0.0 {
+            return Some((d, s));
+        }
+        if self.lambda_ref == 0.0 {
+            self.lambda_ref = lambda;
+        }
+        let ratio = lambda / self.lambda_ref;
+        let mut weight = 1.0;
+        let mut prev = s;
+        for k in 1..=400 {
+            if k >= self.sums.len() {
+                self.extend();
+            }
+            weight *= ratio;
+            let now = weight * self.sums[k];
+            if now.partial_cmp(&prev) != Some(std::cmp::Ordering::Less) {
+                return None;
+            }
+            s += now;
+            d += weight * self.dots[k];
+            if now <= 1e-18 * s {
+                return Some((d, s));
+            }
+            prev = now;
+        }
+        None
+    }
+}
+
 /// The slow mode of the chain (well bottoms at its ends).
 pub fn slow_mode(chain: &Chain) -> Result<SlowMode, NumericsError> {
     let gap = NumericsError::NoSpectralGap {
@@ -353,41 +426,16 @@ pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, Numeric
         field_t: f64::NAN,
         temperature_k: f64::NAN,
     };
-    // (G - lambda)^-1 r as a Neumann series of positive terms.
-    let resolvent = |r: &[f64], lambda: f64| -> Option<Vec<f64>> {
-        let mut term = r.to_vec();
-        lu.solve_in_place(&mut term);
-        let mut sum = term.clone();
-        let mut prev = term.iter().sum::<f64>();
-        for _ in 0..400 {
-            if lambda == 0.0 || prev == 0.0 {
-                return Some(sum);
-            }
-            for t in term.iter_mut() {
-                *t *= lambda;
-            }
-            lu.solve_in_place(&mut term);
-            let now: f64 = term.iter().sum();
-            if now.partial_cmp(&prev) != Some(std::cmp::Ordering::Less) {
-                return None;
-            }
-            for (s, t) in sum.iter_mut().zip(&term) {
-                *s += t;
-            }
-            if now <= 1e-18 * sum.iter().sum::<f64>() {
-                return Some(sum);
-            }
-            prev = now;
-        }
-        None
-    };
-    let dot = |u: &[f64], v: &[f64]| u.iter().zip(v).map(|(x, y)| x * y).sum::<f64>();
+    // 1^T (G - lambda)^-1 r and q^T (G - lambda)^-1 r as Neumann series of positive terms,
+    // their vectors G^-(k+1) r computed once and shared by every lambda the iteration tries.
+    let mut series_a = Neumann::new(lu, &ra, &qb);
+    let mut series_b = Neumann::new(lu, &rb, &qa);
     // F(lambda) = h_ba/m_a + h_ab/m_b and its two terms; None past the spectral gap.
-    let eval = |lambda: f64| -> Option<(f64, f64)> {
-        let xa = resolvent(&ra, lambda)?;
-        let xb = resolvent(&rb, lambda)?;
-        let esc_a = (w_ba + dot(&qb, &xa)) / (1.0 + xa.iter().sum::<f64>());
-        let esc_b = (w_ab + dot(&qa, &xb)) / (1.0 + xb.iter().sum::<f64>());
+    let mut eval = |lambda: f64| -> Option<(f64, f64)> {
+        let (da, sa) = series_a.eval(lambda)?;
+        let (db, sb) = series_b.eval(lambda)?;
+        let esc_a = (w_ba + da) / (1.0 + sa);
+        let esc_b = (w_ab + db) / (1.0 + sb);
         (esc_a + esc_b).is_finite().then_some((esc_a, esc_b))
     };
     // Fixed-point steps contract by ~lambda1/lambda2 (a few steps when the time scales are
@@ -397,8 +445,12 @@ pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, Numeric
     let mut x = 0.0;
     let mut last_step = f64::INFINITY;
     let mut secant = false;
+    let mut known: Option<(f64, f64)> = None;
     for it in 1..=200 {
-        let (esc_a, esc_b) = eval(x).ok_or_else(|| gap.clone())?;
+        let (esc_a, esc_b) = match known.take() {
+            Some(v) => v,
+            None => eval(x).ok_or_else(|| gap.clone())?,
+        };
         let f = esc_a + esc_b;
         let phi = x - f;
         if (f - x).abs() <= 4.0 * f64::EPSILON * f || f == 0.0 {
@@ -420,7 +472,13 @@ pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, Numeric
         }
         // Keep the iterate inside the spectral gap: back off towards x if F is undefined there.
         let mut tries = 0;
-        while next.is_nan() || next <= 0.0 || eval(next).is_none() {
+        loop {
+            if !(next.is_nan() || next <= 0.0) {
+                known = eval(next);
+                if known.is_some() {
+                    break;
+                }
+            }
             next = 0.5 * (x + next.max(0.0));
             tries += 1;
             if tries > 60 {

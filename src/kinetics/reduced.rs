@@ -80,6 +80,19 @@ pub struct WellState {
     pub slope_k_per_t: [f64; 2],
 }
 
+/// A converged temperature solve and the well quantities next to it.
+#[derive(Debug, Clone, Copy)]
+struct LastSolve {
+    field_t: f64,
+    right: f64,
+    work_k: f64,
+    t_k: f64,
+    energy_k: [f64; 2],
+    slope_k_per_t: [f64; 2],
+    /// Total heat capacity used by the solve, k_B.
+    heat_capacity: f64,
+}
+
 /// The reduced system in state y = [P_R, w].
 #[derive(Debug)]
 pub struct ReducedSystem<'a> {
@@ -91,6 +104,8 @@ pub struct ReducedSystem<'a> {
     /// Total energy at w = 0 (spin + phonon), K.
     u0_k: f64,
     guess_k: Cell<f64>,
+    /// The last temperature solves (a few fields), for the next one's starting point.
+    recent: RefCell<Vec<LastSolve>>,
     failure: RefCell<Option<NumericsError>>,
 }
 
@@ -114,6 +129,7 @@ impl<'a> ReducedSystem<'a> {
             wells,
             u0_k,
             guess_k: Cell::new(guess_k),
+            recent: RefCell::new(Vec::with_capacity(4)),
             failure: RefCell::new(None),
         }
     }
@@ -258,36 +274,88 @@ impl<'a> ReducedSystem<'a> {
         let left = 1.0 - right;
         let balance = |t: f64| {
             let ws = self.well_state(field_t, t);
-            (
-                left * ws.energy_k[0] + right * ws.energy_k[1] + self.debye.energy_k(t) - target,
-                left * ws.heat_capacity[0]
-                    + right * ws.heat_capacity[1]
-                    + self.debye.heat_capacity(t),
-            )
+            let g =
+                left * ws.energy_k[0] + right * ws.energy_k[1] + self.debye.energy_k(t) - target;
+            let c = left * ws.heat_capacity[0]
+                + right * ws.heat_capacity[1]
+                + self.debye.heat_capacity(t);
+            (g, c, ws)
         };
+        // Start from the last solution moved to first order in the changes of P_R, w and B
+        // (the energy balance linearized there): one evaluation fewer than starting at it.
         let mut t = self.guess_k.get();
-        let mut polish = false;
+        let nearest = {
+            let recent = self.recent.borrow();
+            // The solve at the same field (the same stage time of the integrator, whose state
+            // moves only by the Newton corrections) if there is one, else the latest.
+            recent
+                .iter()
+                .rev()
+                .find(|l| l.field_t.to_bits() == field_t.to_bits())
+                .or(recent.last())
+                .copied()
+        };
+        if let Some(l) = nearest {
+            let dg = (l.energy_k[1] - l.energy_k[0]) * (right - l.right)
+                + ((1.0 - l.right) * l.slope_k_per_t[0] + l.right * l.slope_k_per_t[1])
+                    * (field_t - l.field_t)
+                - (work_k - l.work_k);
+            let predicted = l.t_k - dg / l.heat_capacity;
+            if predicted.is_finite() && predicted > 0.5 * l.t_k && predicted < 2.0 * l.t_k {
+                t = predicted;
+            }
+        }
+        // Newton's method with the heat capacity as derivative for the first step, then
+        // secant steps (the heat capacity omits the T dependence of the committors, so plain
+        // Newton converges only linearly, by ~1e-4 per step at 6 K). It stops when a step is at
+        // rounding level, or when the next one, predicted from the last two, would be.
+        let mut prev: Option<(f64, f64)> = None;
+        let mut prev_step: Option<f64> = None;
         for _ in 0..40 {
-            let (g, c) = balance(t);
-            let step = g / c;
+            let (g, c, ws) = balance(t);
+            let mut slope = c;
+            if let Some((tp, gp)) = prev {
+                let secant = (g - gp) / (t - tp);
+                if (t - tp).abs() > 1e-10 * t && secant > 0.5 * c && secant < 2.0 * c {
+                    slope = secant;
+                }
+            }
+            let step = g / slope;
             let next = t - step;
             if !(next.is_finite() && next > 0.5 * t && next < 2.0 * t) {
                 break;
             }
+            prev = Some((t, g));
             t = next;
-            // Newton converges quadratically (the derivative is the heat capacity up to the
-            // T dependence of the committors): after a step below 1e-8 T the next one is at
-            // rounding level, and that step ends the iteration.
-            if step.abs() <= 1e-15 * t || (polish && step.abs() <= 1e-12 * t) {
+            let predicted = prev_step.map_or(f64::INFINITY, |p: f64| step * step / p);
+            // The rounding floor of the balance (~eps |U|): steps that stop shrinking there.
+            let floor = prev_step.is_some_and(|p: f64| step.abs() >= 0.5 * p.abs())
+                && step.abs() <= 1e-12 * t;
+            if step.abs() <= 1e-15 * t || predicted.abs() <= 1e-15 * t || floor {
                 self.guess_k.set(t);
+                let mut recent = self.recent.borrow_mut();
+                recent.retain(|l| l.field_t.to_bits() != field_t.to_bits());
+                if recent.len() >= 4 {
+                    recent.remove(0);
+                }
+                recent.push(LastSolve {
+                    field_t,
+                    right,
+                    work_k,
+                    t_k: t,
+                    energy_k: ws.energy_k,
+                    slope_k_per_t: ws.slope_k_per_t,
+                    heat_capacity: c,
+                });
                 return Ok(t);
             }
-            polish = step.abs() <= 1e-8 * t;
+            prev_step = Some(step);
         }
         let guess = self.guess_k.get();
         let t = increasing_root("reduced energy balance", guess, 1e-15 * guess, |t| {
             balance(t).0
         })?;
+        self.recent.borrow_mut().clear();
         self.guess_k.set(t);
         Ok(t)
     }
@@ -340,7 +408,9 @@ impl OdeSystem for ReducedSystem<'_> {
     fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
         let mut f0 = DVector::zeros(2);
         self.rhs(t, y, &mut f0);
-        let scale = [1e-12, 1e-9];
+        // The work enters only through the total energy u0 + w, which the temperature solve
+        // resolves to ~eps |u0|: its difference step is scaled by the energy, not by w.
+        let scale = [1e-12, self.u0_k.abs().max(1.0)];
         for j in 0..2 {
             let h = 1.5e-8 * y[j].abs().max(scale[j]);
             let mut yp = y.clone();
