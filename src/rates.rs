@@ -209,6 +209,12 @@ impl Lambda1Table {
     }
 }
 
+/// Temperature range (K) of the process-wide kappa tables ([`RateModel::with_shared_table`]).
+pub const SHARED_TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
+
+type SharedTables = std::sync::Mutex<Vec<(String, Option<std::sync::Arc<Lambda1Table>>)>>;
+static SHARED_TABLES: std::sync::OnceLock<SharedTables> = std::sync::OnceLock::new();
+
 /// Scaled spin-phonon rates of a material.
 #[derive(Debug, Clone)]
 pub struct RateModel {
@@ -262,6 +268,54 @@ impl RateModel {
             self.table = Some(std::sync::Arc::new(Lambda1Table::build(&self, t_lo, t_hi)?));
         }
         Ok(self)
+    }
+
+    /// Attach the process-wide table of this model (spin, Arrhenius law, scaling) when it
+    /// covers [t_lo, t_hi] K, building it on first use over a fixed wide range
+    /// ([`SHARED_TABLE_RANGE_K`]) so that every run of a batch shares one table and gets the
+    /// same kappa(T) whatever ran before it; otherwise a table for [t_lo, t_hi] of its own.
+    /// Without any table (both builds failed) kappa is computed directly.
+    pub fn with_shared_table(self, t_lo: f64, t_hi: f64) -> Self {
+        if matches!(self.scaling, KappaScaling::Absolute { .. }) {
+            return self;
+        }
+        let key = format!("{:?}|{:?}|{:?}", self.spin, self.arrhenius, self.scaling);
+        let cache = SHARED_TABLES.get_or_init(|| std::sync::Mutex::new(Vec::new()));
+        let found = cache
+            .lock()
+            .ok()
+            .and_then(|c| c.iter().find(|(k, _)| *k == key).map(|(_, t)| t.clone()));
+        let shared = match found {
+            Some(t) => t,
+            None => {
+                // Built outside the lock; two threads may both build it at first (the same
+                // deterministic table), and the first stored is kept.
+                let (lo, hi) = SHARED_TABLE_RANGE_K;
+                let built = Lambda1Table::build(&self, lo, hi)
+                    .ok()
+                    .map(std::sync::Arc::new);
+                match cache.lock() {
+                    Ok(mut c) => match c.iter().find(|(k, _)| *k == key) {
+                        Some((_, t)) => t.clone(),
+                        None => {
+                            c.push((key, built.clone()));
+                            built
+                        }
+                    },
+                    Err(_) => built,
+                }
+            }
+        };
+        match shared {
+            Some(t) if t.t_lo <= t_lo && t.t_hi >= t_hi => Self {
+                table: Some(t),
+                ..self
+            },
+            _ => {
+                let fallback = self.clone();
+                self.with_table(t_lo, t_hi).unwrap_or(fallback)
+            }
+        }
     }
 
     /// The table, if built.

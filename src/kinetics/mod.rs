@@ -427,10 +427,7 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         .into_iter()
         .fold(f64::INFINITY, f64::min);
     let t_hi = [ti, t_sudden].into_iter().fold(0.0, f64::max);
-    let rates = rates
-        .clone()
-        .with_table((0.8 * t_lo).max(0.3), 1.25 * t_hi)
-        .unwrap_or(rates);
+    let rates = rates.with_shared_table((0.8 * t_lo).max(0.3), 1.25 * t_hi);
     let wells = Wells::at_field(spin, bf);
     let n0 = boltzmann(&spin.energies(bi), ti);
     let u0: f64 = n0
