@@ -115,13 +115,15 @@ impl Chain {
         let mut f = vec![0.0; m * wd];
         let mut excess = vec![0.0; m];
         for rj in 0..m {
-            let j = rj + 1;
+            // Level j = rj + 1; its outgoing rates are rate[j * wd + (to + b - j)].
+            let out = &self.rate[(rj + 1) * wd..(rj + 2) * wd];
             for ri in rj.saturating_sub(b)..(rj + b + 1).min(m) {
                 if ri != rj {
-                    f[ri * wd + (rj + b - ri)] = self.rate(j, ri + 1);
+                    // (ri, rj) of G: the rate from level rj + 1 to level ri + 1.
+                    f[ri * (wd - 1) + b + rj] = out[ri + b - rj];
                 }
             }
-            excess[rj] = self.rate(j, 0) + self.rate(j, self.n - 1);
+            excess[rj] = self.rate(rj + 1, 0) + self.rate(rj + 1, self.n - 1);
         }
         MMatrixLu::factor_band(m, b, f, excess)
     }
@@ -202,31 +204,41 @@ impl MMatrixLu {
         mut excess: Vec<f64>,
     ) -> Option<Self> {
         let wd = 2 * band + 1;
-        let at = |i: usize, j: usize| i * wd + (j + band - i);
+        assert!(
+            f.len() >= m * wd && excess.len() >= m,
+            "band storage too short"
+        );
+        // Entry (i, j) lives at i * (wd - 1) + band + j: row offsets below.
+        let row = |i: usize| i * (wd - 1) + band;
         let mut pivots = vec![0.0; m];
         for k in 0..m {
             let end = (k + band + 1).min(m);
-            let p = excess[k] + (k + 1..end).map(|i| f[at(i, k)]).sum::<f64>();
+            let mut p = excess[k];
+            for i in k + 1..end {
+                p += f[row(i) + k];
+            }
             if !(p > 0.0 && p.is_finite()) {
                 return None;
             }
             pivots[k] = p;
+            let rk = row(k);
             for i in k + 1..end {
-                let l = f[at(i, k)] / p;
-                f[at(i, k)] = l;
+                let ri = row(i);
+                let l = f[ri + k] / p;
+                f[ri + k] = l;
                 if l == 0.0 {
                     continue;
                 }
                 for j in k + 1..end {
                     if j != i {
-                        f[at(i, j)] += l * f[at(k, j)];
+                        f[ri + j] += l * f[rk + j];
                     }
                 }
             }
             let ek = excess[k];
             if ek > 0.0 {
                 for j in k + 1..end {
-                    excess[j] += f[at(k, j)] * ek / p;
+                    excess[j] += f[rk + j] * ek / p;
                 }
             }
         }

@@ -69,4 +69,4 @@ fn fast_ramp_at_4_k() {
 
 const PINNED_JUMP: [usize; 5] = [235, 0, 1646, 137, 51];
 const PINNED_10TPS: [usize; 5] = [22, 0, 155, 290, 85];
-const PINNED_FAST: [usize; 5] = [140, 0, 1021, 137, 51];
+const PINNED_FAST: [usize; 5] = [140, 0, 982, 137, 51];

@@ -276,7 +276,11 @@ impl Radau5 {
         sys.jacobian(self.t, &self.y, &mut jac);
         self.stats.jac_evals += 1;
         let uround = f64::EPSILON;
-        let fnewt = (10.0 * uround / self.tol.rtol).max(0.03f64.min(self.tol.rtol.sqrt()));
+        // Newton stopping level as in Hairer's RADAU5, on its internal tolerance
+        // rtol' = 0.1 rtol^(2/3): the iteration error stays below ~1e-3 of the local error
+        // tolerance (6.8e-4 at rtol = 1e-8).
+        let rtol_h = 0.1 * self.tol.rtol.powf(2.0 / 3.0);
+        let fnewt = (10.0 * uround / rtol_h).max(0.03f64.min(rtol_h.sqrt()));
         let sc = DVector::from_fn(n, |i, _| self.tol.atol[i] + self.tol.rtol * self.y[i].abs());
         loop {
             if self.stats.steps + self.stats.rejected >= self.tol.max_steps {
