@@ -100,6 +100,12 @@ impl OdeSystem for FullSystem<'_> {
         self.n_levels() + 2
     }
 
+    /// Populations couple to their Delta M neighbours only; U_ph and w are the dense border.
+    fn bordered_band(&self) -> Option<(usize, usize)> {
+        let band = self.pairs.iter().map(|p| p.j - p.i).max().unwrap_or(0);
+        Some((self.n_levels(), band))
+    }
+
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
         let n = self.n_levels();
         let (b, bdot) = self.field_and_rate(t);

@@ -4,6 +4,7 @@
 //! integrator (3-stage Radau IIA, order 5, L-stable, stiffly accurate) stepping it one step at a
 //! time so the caller can stop, sample and switch formulations between steps.
 
+pub mod bordered;
 mod radau;
 
 pub use radau::{Radau5, RadauCoefficients};
@@ -19,6 +20,13 @@ pub trait OdeSystem {
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>);
     /// Write the Jacobian df/dy at (t, y) into `jac`.
     fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>);
+    /// Sparsity of the Jacobian, if it is a bordered band matrix: (nb, b) when its leading
+    /// nb x nb block has half band width b and the rest is dense (see [`bordered`]). The
+    /// integrator then factors its Newton matrices in O(nb b^2); `None` (the default) means
+    /// dense.
+    fn bordered_band(&self) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 /// Step-size and accuracy controls.

@@ -6,8 +6,9 @@
 //! error estimate is filtered through (I - h gamma0 J)^-1 = (gamma/h - J)^-1 / (h gamma0),
 //! reusing the real factors; the collocation polynomial is the dense output.
 
+use super::bordered::BorderedLu;
 use super::{OdeSystem, SolverError, SolverStats, Tolerances};
-use nalgebra::{Complex, DMatrix, DVector};
+use nalgebra::{Complex, ComplexField, DMatrix, DVector, Dyn, LU};
 
 /// Butcher tableau of Radau IIA(5) and its embedded error weights.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +31,33 @@ pub struct RadauCoefficients {
     pub t: [[f64; 3]; 3],
     /// T^-1.
     pub t_inv: [[f64; 3]; 3],
+}
+
+/// Factors of a Newton matrix: bordered band (cheap) when the system declares that structure
+/// and the band pivots are non-zero, dense pivoted LU otherwise.
+enum Factors<T: ComplexField> {
+    Dense(LU<T, Dyn, Dyn>),
+    Bordered(BorderedLu<T>),
+}
+
+impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
+    /// `None` if the matrix is singular.
+    fn new(m: DMatrix<T>, structure: Option<(usize, usize)>) -> Option<Self> {
+        if let Some((nb, band)) = structure {
+            if let Some(f) = BorderedLu::new(m.clone(), nb, band) {
+                return Some(Factors::Bordered(f));
+            }
+        }
+        let lu = m.lu();
+        lu.is_invertible().then_some(Factors::Dense(lu))
+    }
+
+    fn solve(&self, b: &DVector<T>) -> Option<DVector<T>> {
+        match self {
+            Factors::Dense(lu) => lu.solve(b),
+            Factors::Bordered(f) => Some(f.solve(b)),
+        }
+    }
 }
 
 /// A null vector of the singular 3x3 (complex) matrix m: the cross product of the pair of rows
@@ -312,16 +340,17 @@ impl Radau5 {
             for i in 0..n {
                 e1[(i, i)] += fac1;
             }
-            let lu1 = e1.lu();
+            let structure = sys.bordered_band();
+            let lu1 = Factors::new(e1, structure);
             let mut e2 = jac.map(|v| Complex::new(-v, 0.0));
             for i in 0..n {
                 e2[(i, i)] += Complex::new(alphn, betan);
             }
-            let lu2 = e2.lu();
+            let lu2 = Factors::new(e2, structure);
             self.stats.lu_decomps += 2;
-            if !lu1.is_invertible() || !lu2.is_invertible() {
+            let (Some(lu1), Some(lu2)) = (lu1, lu2) else {
                 return Err(SolverError::Singular { t: self.t, h });
-            }
+            };
             // Initial guess from the previous collocation polynomial.
             let mut z: Vec<DVector<f64>> = (0..3)
                 .map(|i| {
@@ -366,8 +395,9 @@ impl Radau5 {
                 {
                     break;
                 }
-                let dw1 = lu1.solve(&r1).expect("checked invertible");
-                let dw23 = lu2.solve(&r23).expect("checked invertible");
+                let (Some(dw1), Some(dw23)) = (lu1.solve(&r1), lu2.solve(&r23)) else {
+                    break;
+                };
                 let mut nrm2 = 0.0;
                 for p in 0..n {
                     let dw = [dw1[p], dw23[p].re, dw23[p].im];

@@ -1,0 +1,178 @@
+//! LU factors of a "bordered band" matrix: a leading block with half band width b followed by
+//! k dense border rows and columns. The Newton matrices sigma I - J of the full master equation
+//! have this form: the populations couple only to Delta M <= 2 neighbours, the phonon energy and
+//! the work couple to everything. Eliminating the band columns without pivoting costs O(n b
+//! (b + k)) instead of O(n^3); the k x k Schur complement left in the border is factored with
+//! partial pivoting.
+//!
+//! No pivoting in the band part is safe for these matrices: sigma I - J restricted to the
+//! populations is strictly column diagonally dominant for Re sigma > 0 (J is a rate matrix
+//! there, its columns summing to zero), a property the Schur complements of the band keep; the
+//! border rows are eliminated, never used as pivots. Any zero or non-finite pivot is reported
+//! (`None`) and the caller falls back to a dense pivoted LU.
+
+use nalgebra::{ComplexField, DMatrix, DVector};
+
+/// Factors of a bordered band matrix.
+#[derive(Debug, Clone)]
+pub struct BorderedLu<T: ComplexField> {
+    n: usize,
+    nb: usize,
+    band: usize,
+    /// Multipliers below the diagonal, U above, for the band columns; the border block holds
+    /// the Schur complement (factored separately in `schur`).
+    a: DMatrix<T>,
+    schur: Option<nalgebra::LU<T, nalgebra::Dyn, nalgebra::Dyn>>,
+}
+
+impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
+    /// Factor `a` (n x n), whose leading nb x nb block has half band width `band` and whose
+    /// remaining rows and columns are dense. `None` on a zero or non-finite band pivot or a
+    /// singular border block.
+    pub fn new(mut a: DMatrix<T>, nb: usize, band: usize) -> Option<Self> {
+        let n = a.nrows();
+        assert!(
+            a.ncols() == n && nb <= n,
+            "bordered LU needs a square matrix"
+        );
+        for c in 0..nb {
+            let pivot = a[(c, c)];
+            if pivot.is_zero() || !pivot.modulus().is_finite() {
+                return None;
+            }
+            let band_end = (c + band + 1).min(nb);
+            let rows = (c + 1..band_end).chain(nb..n);
+            for r in rows {
+                let arc = a[(r, c)];
+                if arc.is_zero() {
+                    continue;
+                }
+                let l = arc / pivot;
+                a[(r, c)] = l;
+                for j in (c + 1..band_end).chain(nb..n) {
+                    let acj = a[(c, j)];
+                    if !acj.is_zero() {
+                        a[(r, j)] -= l * acj;
+                    }
+                }
+            }
+        }
+        let k = n - nb;
+        let schur = if k > 0 {
+            let s = a.view((nb, nb), (k, k)).clone_owned().lu();
+            if !s.is_invertible() {
+                return None;
+            }
+            Some(s)
+        } else {
+            None
+        };
+        Some(Self {
+            n,
+            nb,
+            band,
+            a,
+            schur,
+        })
+    }
+
+    /// Solve A x = rhs.
+    pub fn solve(&self, rhs: &DVector<T>) -> DVector<T> {
+        let (n, nb, band) = (self.n, self.nb, self.band);
+        let a = &self.a;
+        let mut x = rhs.clone();
+        // Forward: the band columns' multipliers, onto the band and border rows.
+        for c in 0..nb {
+            let xc = x[c];
+            if xc.is_zero() {
+                continue;
+            }
+            let band_end = (c + band + 1).min(nb);
+            for r in (c + 1..band_end).chain(nb..n) {
+                let l = a[(r, c)];
+                x[r] -= l * xc;
+            }
+        }
+        // The border unknowns from the Schur complement.
+        if let Some(s) = &self.schur {
+            let tail = DVector::from_iterator(n - nb, (nb..n).map(|i| x[i]));
+            let sol = s.solve(&tail).unwrap_or(tail);
+            for (i, v) in sol.iter().enumerate() {
+                x[nb + i] = *v;
+            }
+        }
+        // Back substitution in the band part.
+        for c in (0..nb).rev() {
+            let band_end = (c + band + 1).min(nb);
+            let mut v = x[c];
+            for j in (c + 1..band_end).chain(nb..n) {
+                v -= a[(c, j)] * x[j];
+            }
+            x[c] = v / a[(c, c)];
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::Complex;
+
+    /// sigma I - J for a random generator J on a band chain, bordered by two dense rows and
+    /// columns (like the phonon energy and the work).
+    fn matrix<T: ComplexField<RealField = f64> + Copy>(sigma: T) -> DMatrix<T> {
+        let (nb, n): (usize, usize) = (9, 11);
+        let mut seed = 7u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut j = DMatrix::<f64>::zeros(n, n);
+        for c in 0..nb {
+            for r in c.saturating_sub(2)..(c + 3).min(nb) {
+                if r != c {
+                    let v = rnd();
+                    j[(r, c)] += v;
+                    j[(c, c)] -= v;
+                }
+            }
+            j[(nb, c)] = 10.0 * (rnd() - 0.5);
+            j[(nb + 1, c)] = rnd();
+        }
+        for r in 0..nb + 1 {
+            j[(r, nb)] = rnd() - 0.5;
+        }
+        let mut a = j.map(|v| T::from_real(-v));
+        for i in 0..n {
+            a[(i, i)] += sigma;
+        }
+        a
+    }
+
+    #[test]
+    fn bordered_lu_solves_like_a_dense_lu() {
+        let a: DMatrix<f64> = matrix(3.0f64);
+        let rhs = DVector::from_fn(11, |i, _| 1.0 + i as f64);
+        let rhs: DVector<f64> = rhs;
+        let x = BorderedLu::new(a.clone(), 9, 2).unwrap().solve(&rhs);
+        let want = a.lu().solve(&rhs).unwrap();
+        assert!((x - want).amax() < 1e-12);
+
+        let ac: DMatrix<Complex<f64>> = matrix(Complex::new(2.0, 3.0));
+        let rhs = DVector::from_fn(11, |i, _| Complex::new(1.0, i as f64));
+        let x = BorderedLu::new(ac.clone(), 9, 2).unwrap().solve(&rhs);
+        let want = ac.lu().solve(&rhs).unwrap();
+        let err = (x - want).iter().map(|v| v.norm()).fold(0.0, f64::max);
+        assert!(err < 1e-12, "{err}");
+    }
+
+    #[test]
+    fn a_zero_band_pivot_is_reported() {
+        let mut a = DMatrix::<f64>::identity(4, 4);
+        a[(1, 1)] = 0.0;
+        assert!(BorderedLu::new(a, 3, 1).is_none());
+    }
+}
