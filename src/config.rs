@@ -703,7 +703,18 @@ impl Plan {
             equilibrium_tol_k: c.solver.equilibrium_tol_k,
             max_time_after_ramp_s: c.solver.max_time_after_ramp_s,
             sample_times_after_ramp_s: c.output.sample_times_after_ramp_s.clone(),
-            log_points_per_decade: c.output.log_points_per_decade,
+            // Without stored trajectories the output grids would only force integrator stops:
+            // the summary (samples, equilibrium, relaxation times) does not depend on them.
+            log_points_per_decade: if c.output.trajectory {
+                c.output.log_points_per_decade
+            } else {
+                0
+            },
+            ramp_points: if c.output.trajectory {
+                EngineOptions::default().ramp_points
+            } else {
+                1
+            },
             formulation: c.solver.formulation,
             ..Default::default()
         };
