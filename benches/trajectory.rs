@@ -1,21 +1,34 @@
-//! One full trajectory (ramp plus relaxation to equilibrium), one right-hand side and Jacobian
-//! evaluation, and the slow-mode kernel. Speed goals live here, never in timed tests.
-//! Run: `cargo bench --bench trajectory`. Machine of record: the project's 2-core Debian box.
+//! Speed goals of the engine (issue 7), never timed tests. Run: `cargo bench --bench trajectory`.
+//! Machine of record: the project's 2-core Debian box; compare ratios measured in one run.
+//!
+//! * `kernels`: one right-hand side, one Jacobian, both together, a slow-mode evaluation and
+//!   kappa(T) (table lookup) of the full Mn12Ac system.
+//! * `trajectory_to_equilibrium`: single trajectories at rtol 1e-8, each from the start of the
+//!   ramp to equilibrium (or 1e40 s), with the default outputs (1 ms, 1 s, 1 h samples and the
+//!   logarithmic grid). The process-wide kappa table is built before timing (a batch builds it
+//!   once); `first_run_in_a_process` times a run that builds it.
+//! * `sweep_64`: 64 runs (Ti 2..6 K x 16 sweep rates 1e-8..1e10 T/s) on a 1- and a 2-thread
+//!   pool: the parallel speed-up.
+//! * `spin_size`: one trajectory (jump 0.5 T -> 0.1 T at 4 K) and one rhs + Jacobian for
+//!   S = 1, 5, 10, 20 at the Mn12Ac barrier |D| S^2 = 65.5 K: the cost against 2S + 1 levels.
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use nalgebra::{DMatrix, DVector};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use nalgebra::{Complex, DMatrix, DVector};
+use rayon::prelude::*;
 use smmcool::kinetics::full::FullSystem;
 use smmcool::kinetics::{simulate, EngineOptions, RunSpec};
 use smmcool::model::thermo::boltzmann;
-use smmcool::model::Material;
+use smmcool::model::{GiantSpin, Material};
 use smmcool::protocol::{Protocol, RampShape};
 use smmcool::rates::{KappaScaling, RateModel};
+use smmcool::solver::bordered::BorderedLu;
 use smmcool::solver::OdeSystem;
 use std::hint::black_box;
+use std::time::Duration;
 
-fn run(protocol: Protocol, ti: f64) -> RunSpec {
+fn run(material: Material, protocol: Protocol, ti: f64) -> RunSpec {
     RunSpec {
-        material: Material::mn12ac(),
+        material,
         scaling: KappaScaling::Arrhenius,
         protocol,
         t_initial_k: ti,
@@ -26,61 +39,130 @@ fn run(protocol: Protocol, ti: f64) -> RunSpec {
     }
 }
 
+fn ramp(rate: f64) -> Protocol {
+    Protocol::with_sweep_rate(0.5, 0.1, rate, RampShape::Linear).unwrap()
+}
+
 fn trajectories(c: &mut Criterion) {
     let mut g = c.benchmark_group("trajectory_to_equilibrium");
-    g.sample_size(10);
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(4));
     let cases = [
         (
             "jump_0.5T_to_0.1T_4K",
             Protocol::jump(0.5, 0.1).unwrap(),
             4.0,
         ),
-        (
-            "fast_ramp_1e6Tps_4K",
-            Protocol::with_sweep_rate(0.5, 0.1, 1e6, RampShape::Linear).unwrap(),
-            4.0,
-        ),
-        (
-            "slow_ramp_1e-3Tps_4K",
-            Protocol::with_sweep_rate(0.5, 0.1, 1e-3, RampShape::Linear).unwrap(),
-            4.0,
-        ),
-        (
-            "paper_10Tps_3K",
-            Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap(),
-            3.0,
-        ),
+        ("fast_ramp_1e6Tps_4K", ramp(1e6), 4.0),
+        ("slow_ramp_1e-3Tps_4K", ramp(1e-3), 4.0),
+        ("paper_10Tps_3K", ramp(10.0), 3.0),
     ];
     for (name, p, ti) in cases {
-        let spec = run(p, ti);
+        let spec = run(Material::mn12ac(), p, ti);
         let tr = simulate(&spec).unwrap();
         eprintln!(
-            "{name}: {} steps ({} full, {} reduced), {} rejected, {} rhs, {} quadrature evaluations",
-            tr.stats.steps, tr.steps_full, tr.steps_reduced, tr.stats.rejected, tr.stats.rhs_evals, tr.quadrature_evals
+            "{name}: {} steps ({} full, {} reduced), {} rejected, {} rhs, {} Newton iterations, {} quadrature evaluations, {} table nodes",
+            tr.stats.steps,
+            tr.steps_full,
+            tr.steps_reduced,
+            tr.stats.rejected,
+            tr.stats.rhs_evals,
+            tr.stats.newton_iters,
+            tr.quadrature_evals,
+            tr.table_nodes
         );
         g.bench_function(name, |b| b.iter(|| simulate(black_box(&spec)).unwrap()));
     }
     g.finish();
 }
 
-fn kernels(c: &mut Criterion) {
-    let m = Material::mn12ac();
-    let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
-    let p = Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap();
-    let sys = FullSystem::new(&m.spin, &m.debye, &rates, &p);
+fn first_run(c: &mut Criterion) {
+    // A material no other benchmark uses (tau0 changed), so its process-wide table is not
+    // built yet: the first iteration pays for it, later ones do not. Reported as the
+    // difference between this single cold run and the warm median above.
+    let mut m = Material::mn12ac();
+    m.arrhenius.tau0_s *= 1.000_001;
+    let spec = run(m, Protocol::jump(0.5, 0.1).unwrap(), 4.0);
+    let t0 = std::time::Instant::now();
+    simulate(&spec).unwrap();
+    eprintln!(
+        "first_run_in_a_process (jump at 4 K, builds the kappa table): {:.2} ms",
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    let mut g = c.benchmark_group("trajectory_to_equilibrium");
+    g.sample_size(10);
+    g.bench_function("jump_after_first_run", |b| {
+        b.iter(|| simulate(black_box(&spec)).unwrap())
+    });
+    g.finish();
+}
+
+fn full_system_state(m: &Material, rates: &RateModel) -> (Protocol, DVector<f64>) {
+    let p = ramp(10.0);
+    let n = m.spin.n_levels();
     let n0 = boltzmann(&m.spin.energies(0.4), 3.5);
-    let mut y = DVector::zeros(23);
-    for i in 0..21 {
+    let mut y = DVector::zeros(n + 2);
+    for i in 0..n {
         y[i] = n0[i];
     }
-    y[21] = m.debye.energy_k(3.5);
-    let mut dy = DVector::zeros(23);
-    let mut jac = DMatrix::zeros(23, 23);
+    y[n] = m.debye.energy_k(3.5);
+    let _ = rates;
+    (p, y)
+}
+
+fn kernels(c: &mut Criterion) {
+    let m = Material::mn12ac();
+    let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
+        .unwrap()
+        .with_shared_table(1.0, 10.0);
+    let (p, y) = full_system_state(&m, &rates);
+    let sys = FullSystem::new(&m.spin, &m.debye, &rates, &p);
+    let n = y.len();
+    let mut dy = DVector::zeros(n);
+    let mut jac = DMatrix::zeros(n, n);
     c.bench_function("full_rhs", |b| {
         b.iter(|| sys.rhs(black_box(0.01), &y, &mut dy))
     });
     c.bench_function("full_jacobian", |b| {
         b.iter(|| sys.jacobian(black_box(0.01), &y, &mut jac))
+    });
+    c.bench_function("full_rhs_plus_jacobian", |b| {
+        b.iter(|| {
+            sys.rhs(black_box(0.01), &y, &mut dy);
+            sys.jacobian(black_box(0.01), &y, &mut jac);
+        })
+    });
+    // The Newton matrices of one Radau step: (gamma/h) I - J (real) and
+    // ((alpha + i beta)/h) I - J (complex), bordered band LU against a dense pivoted LU.
+    sys.jacobian(0.01, &y, &mut jac);
+    let h = 1e-6;
+    let real = DMatrix::from_fn(n, n, |i, j| {
+        -jac[(i, j)]
+            + if i == j {
+                3.637_834_252_744_496 / h
+            } else {
+                0.0
+            }
+    });
+    let cplx = DMatrix::from_fn(n, n, |i, j| {
+        Complex::new(-jac[(i, j)], 0.0)
+            + if i == j {
+                Complex::new(2.681_082_873_627_752 / h, 3.050_430_199_247_411 / h)
+            } else {
+                Complex::new(0.0, 0.0)
+            }
+    });
+    let band = sys.bordered_band().unwrap();
+    c.bench_function("newton_lu_real_plus_complex_bordered", |b| {
+        b.iter(|| {
+            (
+                BorderedLu::new(black_box(real.clone()), band.0, band.1).unwrap(),
+                BorderedLu::new(black_box(cplx.clone()), band.0, band.1).unwrap(),
+            )
+        })
+    });
+    c.bench_function("newton_lu_real_plus_complex_dense", |b| {
+        b.iter(|| (black_box(real.clone()).lu(), black_box(cplx.clone()).lu()))
     });
     c.bench_function("slow_mode_B0.1_T3", |b| {
         b.iter(|| {
@@ -89,10 +171,91 @@ fn kernels(c: &mut Criterion) {
                 .unwrap()
         })
     });
-    c.bench_function("kappa_T3", |b| {
+    c.bench_function("kappa_T3_table", |b| {
         b.iter(|| rates.kappa(black_box(3.0)).unwrap())
     });
 }
 
-criterion_group!(benches, trajectories, kernels);
+fn sweep(c: &mut Criterion) {
+    let specs: Vec<RunSpec> = (0..4)
+        .flat_map(|i| {
+            let ti = 2.0 + 4.0 * f64::from(i) / 3.0;
+            (0..16).map(move |j| {
+                let rate = 10f64.powf(-8.0 + 18.0 * f64::from(j) / 15.0);
+                run(Material::mn12ac(), ramp(rate), ti)
+            })
+        })
+        .collect();
+    // Warm the process-wide table outside the timing.
+    simulate(&specs[0]).unwrap();
+    let mut g = c.benchmark_group("sweep_64");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(10));
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        g.bench_with_input(BenchmarkId::new("threads", threads), &threads, |b, _| {
+            b.iter(|| {
+                pool.install(|| {
+                    specs
+                        .par_iter()
+                        .map(|s| simulate(s).map(|t| t.t_final_k))
+                        .collect::<Vec<_>>()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Mn12Ac with spin `s` and D scaled so that the barrier |D| S^2 stays that of S = 10.
+fn spin_material(s: f64) -> Material {
+    let mut m = Material::mn12ac();
+    let d = m.spin.d_k() * 100.0 / (s * s);
+    m.spin = GiantSpin::new(s, d, m.spin.g_par()).unwrap();
+    m
+}
+
+fn spin_size(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spin_size");
+    g.sample_size(10);
+    for s in [1.0, 5.0, 10.0, 20.0] {
+        let m = spin_material(s);
+        let spec = run(m.clone(), Protocol::jump(0.5, 0.1).unwrap(), 4.0);
+        match simulate(&spec) {
+            Ok(tr) => {
+                eprintln!(
+                    "S = {s}: {} levels, {} steps, {} rhs, {} quadrature evaluations, T_final {:.6} K",
+                    m.spin.n_levels(),
+                    tr.stats.steps,
+                    tr.stats.rhs_evals,
+                    tr.quadrature_evals,
+                    tr.t_final_k
+                );
+                g.bench_with_input(BenchmarkId::new("jump_4K_trajectory", s), &spec, |b, sp| {
+                    b.iter(|| simulate(black_box(sp)).unwrap())
+                });
+            }
+            Err(e) => eprintln!("S = {s}: trajectory not benchmarked: {e}"),
+        }
+        let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
+            .unwrap()
+            .with_shared_table(1.0, 10.0);
+        let (p, y) = full_system_state(&m, &rates);
+        let sys = FullSystem::new(&m.spin, &m.debye, &rates, &p);
+        let n = y.len();
+        let (mut dy, mut jac) = (DVector::zeros(n), DMatrix::zeros(n, n));
+        g.bench_with_input(BenchmarkId::new("rhs_plus_jacobian", s), &s, |b, _| {
+            b.iter(|| {
+                sys.rhs(black_box(0.01), &y, &mut dy);
+                sys.jacobian(black_box(0.01), &y, &mut jac);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kernels, trajectories, first_run, sweep, spin_size);
 criterion_main!(benches);
