@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use smmcool::limits::FieldChange;
 use smmcool::model::thermo::{boltzmann, equilibrium};
 use smmcool::model::{Arrhenius, Debye, GiantSpin, Material};
-use smmcool::rates::{bose_factor, bose_factor_and_dt, KappaScaling, RateModel};
+use smmcool::rates::{bose_factor, bose_factor_and_dt, bose_ratio, KappaScaling, RateModel};
 
 fn fc(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {
     FieldChange {
@@ -83,6 +83,14 @@ proptest! {
         prop_assert!(eq.populations.iter().all(|&n| n >= 0.0));
         prop_assert!(eq.entropy >= -1e-15 && eq.entropy <= (s.n_levels() as f64).ln() + 1e-12);
         prop_assert!(eq.heat_capacity >= 0.0);
+    }
+
+    #[test]
+    fn bose_ratio_agrees_with_the_expm1_form(x in -60.0f64..60.0) {
+        // The fast form (exp for |x| >= 0.5) against x / expm1(x), accurate to an ulp.
+        prop_assume!(x.abs() > 1e-5);
+        let reference = x / x.exp_m1();
+        prop_assert!((bose_ratio(x) - reference).abs() <= 1e-15 * reference, "{} vs {}", bose_ratio(x), reference);
     }
 
     /// The Bose factor: detailed balance f(dE)/f(-dE) = exp(-dE/T) and df/dT against a finite
