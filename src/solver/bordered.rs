@@ -170,6 +170,22 @@ mod tests {
     }
 
     #[test]
+    fn the_border_is_pivoted() {
+        // Border block [[0, 1], [1, 0]] (plus couplings): needs a row exchange.
+        let mut a = DMatrix::<f64>::identity(4, 4);
+        a[(2, 2)] = 0.0;
+        a[(3, 3)] = 0.0;
+        a[(2, 3)] = 1.0;
+        a[(3, 2)] = 2.0;
+        a[(0, 3)] = 0.5;
+        a[(3, 1)] = -0.25;
+        let rhs = DVector::from_vec(vec![1.0, 2.0, 3.0, 4.0]);
+        let x = BorderedLu::new(a.clone(), 2, 1).unwrap().solve(&rhs);
+        let want = a.lu().solve(&rhs).unwrap();
+        assert!((x - want).amax() < 1e-14);
+    }
+
+    #[test]
     fn a_zero_band_pivot_is_reported() {
         let mut a = DMatrix::<f64>::identity(4, 4);
         a[(1, 1)] = 0.0;
