@@ -97,8 +97,12 @@ fn first_run(c: &mut Criterion) {
     g.finish();
 }
 
-fn full_system_state(m: &Material, rates: &RateModel) -> (Protocol, DVector<f64>) {
-    let p = ramp(10.0);
+/// What a `FullSystem` of material `m` borrows (tabulated rates, a 10 T/s ramp) and a state in
+/// the middle of the ramp (Boltzmann populations at 0.4 T and 3.5 K).
+fn full_system_parts(m: &Material) -> (RateModel, Protocol, DVector<f64>) {
+    let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
+        .unwrap()
+        .with_shared_table(1.0, 10.0);
     let n = m.spin.n_levels();
     let n0 = boltzmann(&m.spin.energies(0.4), 3.5);
     let mut y = DVector::zeros(n + 2);
@@ -106,16 +110,12 @@ fn full_system_state(m: &Material, rates: &RateModel) -> (Protocol, DVector<f64>
         y[i] = n0[i];
     }
     y[n] = m.debye.energy_k(3.5);
-    let _ = rates;
-    (p, y)
+    (rates, ramp(10.0), y)
 }
 
 fn kernels(c: &mut Criterion) {
     let m = Material::mn12ac();
-    let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
-        .unwrap()
-        .with_shared_table(1.0, 10.0);
-    let (p, y) = full_system_state(&m, &rates);
+    let (rates, p, y) = full_system_parts(&m);
     let sys = FullSystem::new(&m.spin, &m.debye, &rates, &p);
     let n = y.len();
     let mut dy = DVector::zeros(n);
@@ -240,10 +240,7 @@ fn spin_size(c: &mut Criterion) {
             }
             Err(e) => eprintln!("S = {s}: trajectory not benchmarked: {e}"),
         }
-        let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
-            .unwrap()
-            .with_shared_table(1.0, 10.0);
-        let (p, y) = full_system_state(&m, &rates);
+        let (rates, p, y) = full_system_parts(&m);
         let sys = FullSystem::new(&m.spin, &m.debye, &rates, &p);
         let n = y.len();
         let (mut dy, mut jac) = (DVector::zeros(n), DMatrix::zeros(n, n));

@@ -76,9 +76,9 @@ pub fn antiderivative(c: &[f64; DEGREE + 1]) -> [f64; DEGREE + 2] {
     anti
 }
 
-/// Whether a panel's series is resolved: its two highest coefficients are below `tol`.
-pub fn resolved(c: &[f64; DEGREE + 1], tol: f64) -> bool {
-    c[DEGREE].abs().max(c[DEGREE - 1].abs()) <= tol
+/// The larger of a series' two highest coefficients: what a panel has left unresolved.
+pub fn tail(c: &[f64; DEGREE + 1]) -> f64 {
+    c[DEGREE].abs().max(c[DEGREE - 1].abs())
 }
 
 /// A piecewise Chebyshev interpolant of K smooth functions of one variable on [lo, hi], each
@@ -130,7 +130,7 @@ impl<const K: usize> ChebTable<K> {
             let c: [[f64; DEGREE + 1]; K] = std::array::from_fn(|i| coefficients(&vals[i]));
             let ok = c.iter().zip(&tol).all(|(ci, &t)| {
                 let big = ci.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                resolved(ci, t + 64.0 * f64::EPSILON * big)
+                tail(ci) <= t + 64.0 * f64::EPSILON * big
             });
             if ok || w <= min_width || done.len() + stack.len() > 4096 {
                 done.push((a, w, c));
@@ -172,12 +172,6 @@ impl<const K: usize> ChebTable<K> {
     pub fn eval(&self, x: f64) -> Option<[f64; K]> {
         let (i, xi) = self.locate(x)?;
         Some(std::array::from_fn(|k| clenshaw(&self.coeffs[i][k], xi)))
-    }
-
-    /// Component `k` at x, or `None` outside the table.
-    pub fn eval_one(&self, k: usize, x: f64) -> Option<f64> {
-        let (i, xi) = self.locate(x)?;
-        Some(clenshaw(&self.coeffs[i][k], xi))
     }
 
     /// Component `k` and its derivative at x, or `None` outside the table.

@@ -364,6 +364,11 @@ impl RateModel {
         &self.pairs
     }
 
+    /// Largest |Delta M| of a transition: the half band width of the rate matrix.
+    pub fn band(&self) -> usize {
+        self.band
+    }
+
     /// The scaling rule.
     pub fn scaling(&self) -> KappaScaling {
         self.scaling
@@ -372,18 +377,7 @@ impl RateModel {
     /// Rate matrix with kappa = 1 (units K^3): `w[(to, from)]` is the rate from -> to, the
     /// diagonal holds minus the total outgoing rate, so dn/dt = kappa W n.
     pub fn unscaled_matrix(&self, field_t: f64, t_k: f64) -> DMatrix<f64> {
-        let n = self.spin.n_levels();
-        let e = self.spin.energies(field_t);
-        let mut w = DMatrix::zeros(n, n);
-        for p in &self.pairs {
-            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(e[p.j] - e[p.i], t_k);
-            let (r_ij, r_ji) = (p.weight_ij * f_ij, p.weight_ji * f_ji);
-            w[(p.j, p.i)] += r_ij;
-            w[(p.i, p.i)] -= r_ij;
-            w[(p.i, p.j)] += r_ji;
-            w[(p.j, p.j)] -= r_ji;
-        }
-        w
+        self.unscaled_chain(field_t, t_k).to_dense()
     }
 
     /// The unscaled rates (kappa = 1, K^3) at (B, T) in band form, one exponential per pair of

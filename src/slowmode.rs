@@ -58,29 +58,6 @@ impl Chain {
         }
     }
 
-    /// The generator `w` (w[(i, j)] = rate j -> i for i != j; the diagonal is not read) in band
-    /// form, its band width read off the non-zero rates.
-    pub fn from_dense(w: &DMatrix<f64>) -> Self {
-        let n = w.nrows();
-        let mut band = 0;
-        for i in 0..n {
-            for j in 0..n {
-                if i != j && w[(i, j)] != 0.0 {
-                    band = band.max(i.abs_diff(j));
-                }
-            }
-        }
-        let mut c = Self::new(n, band);
-        for i in 0..n {
-            for j in 0..n {
-                if i != j && w[(i, j)] != 0.0 {
-                    c.add_rate(j, i, w[(i, j)]);
-                }
-            }
-        }
-        c
-    }
-
     /// Number of levels.
     pub fn n_levels(&self) -> usize {
         self.n
@@ -89,6 +66,23 @@ impl Chain {
     /// Half band width.
     pub fn band(&self) -> usize {
         self.band
+    }
+
+    /// The generator as a dense matrix: w[(to, from)] = rate from -> to, the diagonal minus the
+    /// total outgoing rate, so that dn/dt = w n.
+    pub fn to_dense(&self) -> DMatrix<f64> {
+        let n = self.n;
+        let mut w = DMatrix::zeros(n, n);
+        for from in 0..n {
+            for to in from.saturating_sub(self.band)..(from + self.band + 1).min(n) {
+                if to != from {
+                    let r = self.rate(from, to);
+                    w[(to, from)] += r;
+                    w[(from, from)] -= r;
+                }
+            }
+        }
+        w
     }
 
     /// Add `r` to the rate from -> to (|from - to| <= band, from != to).
@@ -249,11 +243,6 @@ impl MMatrixLu {
         self.f[i * (2 * self.band + 1) + (j + self.band - i)]
     }
 
-    /// Size of the matrix.
-    pub fn size(&self) -> usize {
-        self.m
-    }
-
     /// Half band width found in the matrix.
     pub fn band(&self) -> usize {
         self.band
@@ -293,14 +282,6 @@ impl MMatrixLu {
             x[k] += s;
         }
     }
-}
-
-/// Committors of the generator `w` with bottoms at the ends (see [`Chain::committors`]);
-/// `None` if the interior is singular.
-pub fn committors(w: &DMatrix<f64>) -> Option<(Vec<f64>, Vec<f64>)> {
-    let c = Chain::from_dense(w);
-    let lu = c.interior_lu()?;
-    Some(c.committors(&lu))
 }
 
 /// A lower bound on the slowest intra-well relaxation rate: the Collatz-Wielandt lower bound on

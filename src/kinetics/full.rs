@@ -102,8 +102,7 @@ impl OdeSystem for FullSystem<'_> {
 
     /// Populations couple to their Delta M neighbours only; U_ph and w are the dense border.
     fn bordered_band(&self) -> Option<(usize, usize)> {
-        let band = self.pairs.iter().map(|p| p.j - p.i).max().unwrap_or(0);
-        Some((self.n_levels(), band))
+        Some((self.n_levels(), self.rates.band()))
     }
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {

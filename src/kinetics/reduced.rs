@@ -369,16 +369,6 @@ impl<'a> ReducedSystem<'a> {
         self.failure.borrow_mut().get_or_insert(e);
         dy.fill(f64::NAN);
     }
-
-    /// lambda1 = kappa(T) lambda1_0(B, T), 1/s.
-    pub fn lambda1_per_s(&self, field_t: f64, t_k: f64) -> Result<f64, NumericsError> {
-        let l0 = self
-            .rates
-            .unscaled_slow_mode(field_t, t_k)?
-            .map(|m| m.lambda1_per_s)
-            .unwrap_or(f64::INFINITY);
-        Ok(self.rates.kappa(t_k)? * l0)
-    }
 }
 
 impl OdeSystem for ReducedSystem<'_> {

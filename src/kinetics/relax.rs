@@ -47,7 +47,7 @@ fn chebyshev_panel(s_a: f64, w: f64, t_a: f64, mut f: impl FnMut(f64) -> f64) ->
     let vals: [f64; DEGREE + 1] = std::array::from_fn(|k| f(cheb::node(s_a, w, k)));
     let a = cheb::coefficients(&vals);
     let amax = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let tail = a[DEGREE].abs().max(a[DEGREE - 1].abs()) / amax;
+    let tail = cheb::tail(&a) / amax;
     let tail = if vals.iter().all(|v| v.is_finite()) && tail.is_finite() {
         tail
     } else {
@@ -89,6 +89,8 @@ pub struct Relaxation {
     table: Option<ChebTable<4>>,
     /// Energy-balance target (spin + phonon energy), K.
     target_k: f64,
+    /// Energies of the two well bottoms (M = -S, +S) at the field, K.
+    bottom_k: [f64; 2],
     /// Last temperature found, the next Newton start.
     guess_k: Cell<f64>,
 }
@@ -135,6 +137,13 @@ impl Relaxation {
             table_nodes: 0,
             table: None,
             target_k: sys.energy_target_k(work_k),
+            bottom_k: {
+                let spin = sys.spin();
+                [
+                    spin.energy_k(0, field_t),
+                    spin.energy_k(spin.n_levels() - 1, field_t),
+                ]
+            },
             guess_k: Cell::new(f64::NAN),
         };
         if me.x0 == 0.0 {
@@ -144,7 +153,13 @@ impl Relaxation {
         let t_a = sys.temperature_k(field_t, p0, work_k)?;
         let t_b = sys.temperature_k(field_t, p_star, work_k)?;
         me.guess_k.set(t_a);
-        me.table = Self::tabulate(sys, field_t, 0.98 * t_a.min(t_b), 1.02 * t_a.max(t_b));
+        me.table = Self::tabulate(
+            sys,
+            field_t,
+            me.bottom_k,
+            0.98 * t_a.min(t_b),
+            1.02 * t_a.max(t_b),
+        );
         me.table_nodes = me.table.as_ref().map_or(0, |t| t.evaluations);
         let scale = me.x0.abs().max(p_star);
         let s_lin = (me.x0.abs() / (LINEAR_FRACTION * scale)).ln().max(0.0);
@@ -190,12 +205,10 @@ impl Relaxation {
     fn tabulate(
         sys: &ReducedSystem<'_>,
         field_t: f64,
+        bottom: [f64; 2],
         t_lo: f64,
         t_hi: f64,
     ) -> Option<ChebTable<4>> {
-        let spin = sys.spin();
-        let n = spin.n_levels();
-        let bottom = [spin.energy_k(0, field_t), spin.energy_k(n - 1, field_t)];
         let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
         ChebTable::build(u_lo, u_hi, [1e-13; 4], 1e-9 * u_hi, |u| {
             let t = 1.0 / u;
@@ -220,10 +233,7 @@ impl Relaxation {
     /// outside the table.
     fn temperature(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
         if let Some(tab) = &self.table {
-            let spin = sys.spin();
-            let n = spin.n_levels();
-            let bottom_l = spin.energy_k(0, self.field_t);
-            let bottom_r = spin.energy_k(n - 1, self.field_t);
+            let [bottom_l, bottom_r] = self.bottom_k;
             let debye = sys.debye();
             let (u_lo, u_hi) = tab.range();
             let (t_min, t_max) = (1.0 / u_hi, 1.0 / u_lo);
