@@ -35,4 +35,5 @@ pub mod rates;
 pub mod roots;
 pub mod slowmode;
 pub mod solver;
+pub mod table2;
 pub mod units;

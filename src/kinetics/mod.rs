@@ -17,6 +17,7 @@
 pub mod full;
 pub mod reduced;
 pub mod relax;
+pub mod welltable;
 
 use crate::error::{NumericsError, ParameterError};
 use crate::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
@@ -534,7 +535,8 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mut state;
     let full_sys = FullSystem::new(spin, debye, &rates, &proto);
     let full_hold = FullSystem::new(spin, debye, &rates, &proto).holding();
-    let red_sys = ReducedSystem::new(spin, debye, &rates, &proto, wells.clone(), u0, ti);
+    let red_sys =
+        ReducedSystem::new(spin, debye, &rates, &proto, wells.clone(), u0, ti).with_table();
     let temp_of = |st: &State, t: f64| -> Result<f64, NumericsError> {
         match st {
             State::Full(y) => Ok(full_sys.temperature_k(y)),
@@ -796,7 +798,6 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
         let p_star = red_sys.well_state(bf, t_eq).right_eq;
         let rel = Relaxation::new(&red_sys, bf, work, right, p_star, t_now, t_max, opt.rtol)?;
         quadrature_evals += rel.evaluations;
-        table_nodes += rel.table_nodes;
         let s_max = if rel.has_tail() {
             rel.s_at_time(t_max)
         } else {
@@ -842,8 +843,10 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
             right: rel.point(&red_sys, rel.s_at_time(t_end))?.right,
             work,
         };
+        table_nodes += rel.table_evaluations();
     }
     let t_final = temp_of(&state, t_now)?;
+    table_nodes += red_sys.table_evaluations();
     if rec.samples.last().map(|s| s.t_s) != Some(t_now) {
         record(&mut rec, &state, t_now)?;
     }

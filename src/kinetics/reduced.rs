@@ -18,6 +18,7 @@
 //! O(lambda1/lambda2); a fixed split (barrier top counted half) would be off by the population
 //! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
+use super::welltable::{FieldSlice, WellTable, WellValues};
 use crate::error::NumericsError;
 use crate::model::thermo::boltzmann;
 use crate::model::{Debye, GiantSpin};
@@ -27,6 +28,7 @@ use crate::roots::increasing_root;
 use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 
 /// How each level is shared between the wells: `right[i]` in {0, 1/2, 1}, left = 1 - right.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +109,12 @@ pub struct ReducedSystem<'a> {
     /// The last temperature solves (a few fields), for the next one's starting point.
     recent: RefCell<Vec<LastSolve>>,
     failure: RefCell<Option<NumericsError>>,
+    /// The shared table of the well quantities, if in use.
+    table: Option<Arc<WellTable>>,
+    /// The table at the last few fields, with the last temperature solved at each.
+    slices: RefCell<Vec<(FieldSlice, f64)>>,
+    /// Kernel evaluations this system spent building table panels.
+    table_evaluations: Cell<usize>,
 }
 
 impl<'a> ReducedSystem<'a> {
@@ -131,7 +139,65 @@ impl<'a> ReducedSystem<'a> {
             guess_k: Cell::new(guess_k),
             recent: RefCell::new(Vec::with_capacity(4)),
             failure: RefCell::new(None),
+            table: None,
+            slices: RefCell::new(Vec::with_capacity(4)),
+            table_evaluations: Cell::new(0),
         }
+    }
+
+    /// The same system using the process-wide table of the well quantities
+    /// ([`WellTable::shared`]) wherever it can be built, the exact kernels elsewhere.
+    pub fn with_table(mut self) -> Self {
+        self.table = Some(WellTable::shared(self.rates));
+        self
+    }
+
+    /// kappa(T) of the rate model.
+    pub fn kappa(&self, t_k: f64) -> Result<f64, NumericsError> {
+        self.rates.kappa(t_k)
+    }
+
+    /// The table in use, if any.
+    pub fn table(&self) -> Option<&Arc<WellTable>> {
+        self.table.as_ref()
+    }
+
+    /// Kernel evaluations this system spent building table panels (zero for panels another
+    /// run built first).
+    pub fn table_evaluations(&self) -> usize {
+        self.table_evaluations.get()
+    }
+
+    /// Temperature and well quantities of (P_R, w) at field B from the table; `None` where it
+    /// is not in use or unavailable.
+    fn tabulated(&self, field_t: f64, right: f64, work_k: f64) -> Option<(f64, WellValues)> {
+        let table = self.table.as_ref()?;
+        let mut cache = self.slices.borrow_mut();
+        let idx = match cache
+            .iter()
+            .position(|(s, _)| s.field_t().to_bits() == field_t.to_bits())
+        {
+            Some(i) => i,
+            None => {
+                if cache.len() >= 4 {
+                    cache.remove(0);
+                }
+                cache.push((FieldSlice::new(table.clone(), field_t), self.guess_k.get()));
+                cache.len() - 1
+            }
+        };
+        let (slice, last_t) = &mut cache[idx];
+        let before = slice.evaluations;
+        let found = slice
+            .temperature_k(self.debye, right, self.energy_target_k(work_k), *last_t)
+            .and_then(|t| slice.values(t).map(|v| (t, v)));
+        self.table_evaluations
+            .set(self.table_evaluations.get() + slice.evaluations - before);
+        if let Some((t, _)) = found {
+            *last_t = t;
+            self.guess_k.set(t);
+        }
+        found
     }
 
     /// The lattice.
@@ -270,6 +336,9 @@ impl<'a> ReducedSystem<'a> {
         right: f64,
         work_k: f64,
     ) -> Result<f64, NumericsError> {
+        if let Some((t, _)) = self.tabulated(field_t, right, work_k) {
+            return Ok(t);
+        }
         let target = self.energy_target_k(work_k);
         let left = 1.0 - right;
         let balance = |t: f64| {
@@ -381,6 +450,15 @@ impl OdeSystem for ReducedSystem<'_> {
         // The ramp's rate on the closed interval [0, t_q]: this system carries the ramp only.
         let bdot = self.protocol.ramp_rate_t_per_s(t);
         let (right, work) = (y[0], y[1]);
+        if let Some((temp, v)) = self.tabulated(b, right, work) {
+            let kappa = match self.rates.kappa(temp) {
+                Ok(k) => k,
+                Err(e) => return self.fail(e, dy),
+            };
+            dy[0] = kappa * v.lambda0 * (v.right_eq - right);
+            dy[1] = bdot * ((1.0 - right) * v.slope_k_per_t[0] + right * v.slope_k_per_t[1]);
+            return;
+        }
         let temp = match self.temperature_k(b, right, work) {
             Ok(v) => v,
             Err(e) => return self.fail(e, dy),

@@ -12,9 +12,10 @@
 //! lambda_eff continues exactly to any time, 1e40 s included, in a few hundred evaluations.
 
 use super::reduced::ReducedSystem;
-use crate::cheb::{self, ChebTable, DEGREE};
+use super::welltable::FieldSlice;
+use crate::cheb::{self, DEGREE};
 use crate::error::NumericsError;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 /// The linear tail starts at |x| <= this times max(|x0|, P*).
 const LINEAR_FRACTION: f64 = 1e-6;
@@ -82,25 +83,15 @@ pub struct Relaxation {
     linear: Option<(f64, f64, f64)>,
     /// Integrand evaluations used.
     pub evaluations: usize,
-    /// Exact kernel evaluations spent on the table.
-    pub table_nodes: usize,
-    /// Well quantities at the field as functions of u = 1/T over the temperatures the
-    /// relaxation visits; `None` if they could not be tabulated (exact kernels are used then).
-    table: Option<ChebTable<4>>,
+    /// The shared table of the well quantities at the field (see [`super::welltable`]);
+    /// `None` if the system has none (exact kernels are used then, as they are wherever the
+    /// table is unavailable).
+    slice: Option<RefCell<FieldSlice>>,
     /// Energy-balance target (spin + phonon energy), K.
     target_k: f64,
-    /// Energies of the two well bottoms (M = -S, +S) at the field, K.
-    bottom_k: [f64; 2],
     /// Last temperature found, the next Newton start.
     guess_k: Cell<f64>,
 }
-
-/// Components of the relaxation table, functions of u = 1/T at the fixed field:
-/// mean excitation energy of each well above its bottom (K), ln P_R,eq, and ln lambda1 (1/s).
-const EXC_L: usize = 0;
-const EXC_R: usize = 1;
-const LN_PR: usize = 2;
-const LN_LAMBDA: usize = 3;
 
 /// What the caller needs for a sample at a given s.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,16 +125,10 @@ impl Relaxation {
             panels: Vec::new(),
             linear: None,
             evaluations: 0,
-            table_nodes: 0,
-            table: None,
+            slice: sys
+                .table()
+                .map(|t| RefCell::new(FieldSlice::new(t.clone(), field_t))),
             target_k: sys.energy_target_k(work_k),
-            bottom_k: {
-                let spin = sys.spin();
-                [
-                    spin.energy_k(0, field_t),
-                    spin.energy_k(spin.n_levels() - 1, field_t),
-                ]
-            },
             guess_k: Cell::new(f64::NAN),
         };
         if me.x0 == 0.0 {
@@ -151,16 +136,7 @@ impl Relaxation {
         }
         // The temperature moves monotonically between its values at p0 and at P*.
         let t_a = sys.temperature_k(field_t, p0, work_k)?;
-        let t_b = sys.temperature_k(field_t, p_star, work_k)?;
         me.guess_k.set(t_a);
-        me.table = Self::tabulate(
-            sys,
-            field_t,
-            me.bottom_k,
-            0.98 * t_a.min(t_b),
-            1.02 * t_a.max(t_b),
-        );
-        me.table_nodes = me.table.as_ref().map_or(0, |t| t.evaluations);
         let scale = me.x0.abs().max(p_star);
         let s_lin = (me.x0.abs() / (LINEAR_FRACTION * scale)).ln().max(0.0);
         let mut s = 0.0;
@@ -200,74 +176,15 @@ impl Relaxation {
         Ok(me)
     }
 
-    /// Tabulate the well quantities at `field_t` for T in [t_lo, t_hi] (in u = 1/T, where
-    /// they are nearly linear); `None` if any is not finite there.
-    fn tabulate(
-        sys: &ReducedSystem<'_>,
-        field_t: f64,
-        bottom: [f64; 2],
-        t_lo: f64,
-        t_hi: f64,
-    ) -> Option<ChebTable<4>> {
-        let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
-        ChebTable::build(u_lo, u_hi, [1e-13; 4], 1e-9 * u_hi, |u| {
-            let t = 1.0 / u;
-            let (ws, lambda) = sys.well_state_and_rate(field_t, t).map_err(|_| ())?;
-            let v = [
-                ws.energy_k[0] - bottom[0],
-                ws.energy_k[1] - bottom[1],
-                ws.mass[1].ln(),
-                lambda.ln(),
-            ];
-            if v.iter().all(|x| x.is_finite()) {
-                Ok(v)
-            } else {
-                Err(())
-            }
-        })
-        .ok()
-    }
-
-    /// Temperature of the state with P_R = p: Newton's method on the tabulated energy balance
-    /// (P_L eps_L + P_R eps_R + U_ph(T) = target, derivative from the table), exact kernels
-    /// outside the table.
+    /// Temperature of the state with P_R = p: from the tabulated energy balance, exact
+    /// kernels where the table is unavailable.
     fn temperature(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
-        if let Some(tab) = &self.table {
-            let [bottom_l, bottom_r] = self.bottom_k;
-            let debye = sys.debye();
-            let (u_lo, u_hi) = tab.range();
-            let (t_min, t_max) = (1.0 / u_hi, 1.0 / u_lo);
-            let mut t = self.guess_k.get().clamp(t_min, t_max);
-            let mut polish = false;
-            for _ in 0..50 {
-                let u = 1.0 / t;
-                let (Some((el, del)), Some((er, der))) = (
-                    tab.eval_one_with_derivative(EXC_L, u),
-                    tab.eval_one_with_derivative(EXC_R, u),
-                ) else {
-                    break;
-                };
-                let g = (1.0 - p) * (bottom_l + el) + p * (bottom_r + er) + debye.energy_k(t)
-                    - self.target_k;
-                // d/dT = -u^2 d/du.
-                let c = -u * u * ((1.0 - p) * del + p * der) + debye.heat_capacity(t);
-                let step = g / c;
-                // The balance increases with T: a step leaving the table is clamped to its edge.
-                let next = (t - step).clamp(t_min, t_max);
-                if !next.is_finite() || c <= 0.0 {
-                    break;
-                }
-                let step = t - next;
-                t = next;
-                // Quadratic convergence: after a step below 1e-8 T the next one is at rounding
-                // level, so that step ends the iteration.
-                if step.abs() <= 1e-8 * t {
-                    if polish {
-                        self.guess_k.set(t);
-                        return Ok(t);
-                    }
-                    polish = true;
-                }
+        if let Some(slice) = &self.slice {
+            let mut slice = slice.borrow_mut();
+            if let Some(t) = slice.temperature_k(sys.debye(), p, self.target_k, self.guess_k.get())
+            {
+                self.guess_k.set(t);
+                return Ok(t);
             }
         }
         sys.temperature_k(self.field_t, p, self.work_k)
@@ -279,8 +196,8 @@ impl Relaxation {
         sys: &ReducedSystem<'_>,
         t_k: f64,
     ) -> Result<(f64, f64), NumericsError> {
-        if let Some(v) = self.table.as_ref().and_then(|tab| tab.eval(1.0 / t_k)) {
-            return Ok((v[LN_LAMBDA].exp(), v[LN_PR].exp()));
+        if let Some(v) = self.slice.as_ref().and_then(|s| s.borrow_mut().values(t_k)) {
+            return Ok((sys.kappa(t_k)? * v.lambda0, v.right_eq));
         }
         let (ws, lambda) = sys.well_state_and_rate(self.field_t, t_k)?;
         Ok((lambda, ws.right_eq))
@@ -328,6 +245,12 @@ impl Relaxation {
             Some(e) => Err(e),
             None => Ok((panel, tail)),
         }
+    }
+
+    /// Exact kernel evaluations this relaxation spent building table panels (zero for panels
+    /// built before).
+    pub fn table_evaluations(&self) -> usize {
+        self.slice.as_ref().map_or(0, |s| s.borrow().evaluations)
     }
 
     /// The latest time the map covers before the linear tail (or the end).

@@ -1,0 +1,295 @@
+//! The two-well quantities as functions of (B, u = 1/T), tabulated once per spin and shared by
+//! every run of a process ([`crate::table2`]).
+//!
+//! The reduced equations need, at every right-hand side, the temperature from the energy
+//! balance (the mean energy of each well and its T derivative), the equilibrium occupation
+//! P_R,eq, the unscaled slow rate lambda1_0 and the mean dE/dB of each well. Exactly, each of
+//! these is a rate matrix, a band LU, its committors and a slow-mode computation (~5 us); a
+//! temperature solve needs several. Tabulated on 17 x 17 Chebyshev panels they are Clenshaw
+//! sums. The components are chosen to be nearly linear in u, so that few panels suffice:
+//! * ln of each well's mean excitation above its own bottom (K), computed from Boltzmann factors
+//!   relative to that bottom, so it keeps full relative precision at any temperature;
+//! * the mean dE/dB of each well (K/T);
+//! * logit P_R,eq = ln(P_R,eq / P_L,eq);
+//! * ln lambda1_0 (1/s, before the kappa(T) scaling).
+//!
+//! Each panel is accepted when its tail coefficients are below 1e-13 (absolute, in these units:
+//! 1e-13 relative in the energies and rates), so the table stands in for the exact kernels to
+//! ~1e-13; where it cannot be built (no two wells, or beyond the domain) callers use the exact
+//! kernels.
+
+use crate::error::NumericsError;
+use crate::model::{Debye, GiantSpin};
+use crate::rates::RateModel;
+use crate::table2::{LazyTable2, Panel2, Slice};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// ln of the left well's mean excitation above its bottom (K).
+pub const LN_EXC_L: usize = 0;
+/// ln of the right well's mean excitation above its bottom (K).
+pub const LN_EXC_R: usize = 1;
+/// Mean dE/dB in the left well (K/T).
+pub const SLOPE_L: usize = 2;
+/// Mean dE/dB in the right well (K/T).
+pub const SLOPE_R: usize = 3;
+/// ln(P_R,eq / P_L,eq).
+pub const LOGIT_R: usize = 4;
+/// ln lambda1_0, the unscaled slow rate (1/s).
+pub const LN_LAMBDA0: usize = 5;
+/// Number of components.
+pub const COMPONENTS: usize = 6;
+
+/// Temperatures the table covers, K (u = 1/T from 1/64 to 4 1/K).
+pub const TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
+
+/// The shared table of one spin and rate model.
+#[derive(Debug)]
+pub struct WellTable {
+    rates: RateModel,
+    table: LazyTable2<COMPONENTS>,
+}
+
+type Cache = Mutex<Vec<(String, Arc<WellTable>)>>;
+static TABLES: OnceLock<Cache> = OnceLock::new();
+
+/// Exact values of the tabulated components at (B, T).
+pub fn exact_values(
+    rates: &RateModel,
+    field_t: f64,
+    t_k: f64,
+) -> Result<[f64; COMPONENTS], NumericsError> {
+    let spin: &GiantSpin = rates.spin();
+    let no_gap = NumericsError::NoSpectralGap {
+        field_t,
+        temperature_k: t_k,
+    };
+    let chain = rates.unscaled_chain(field_t, t_k);
+    let lu = chain.interior_lu().ok_or(no_gap)?;
+    let mode = rates.unscaled_slow_mode_of(&chain, &lu, field_t, t_k)?;
+    let (ql, qr) = chain.committors(&lu);
+    let n = spin.n_levels();
+    let bottom = [spin.energy_k(0, field_t), spin.energy_k(n - 1, field_t)];
+    let mut z = [0.0; 2];
+    let mut x = [0.0; 2];
+    let mut s = [0.0; 2];
+    for i in 0..n {
+        let e = spin.energy_k(i, field_t);
+        for (w, q) in [(0usize, ql[i]), (1, qr[i])] {
+            if q > 0.0 {
+                let de = e - bottom[w];
+                let p = q * (-de / t_k).exp();
+                z[w] += p;
+                x[w] += p * de;
+                s[w] += p * spin.energy_slope_k_per_t(i);
+            }
+        }
+    }
+    Ok([
+        (x[0] / z[0]).ln(),
+        (x[1] / z[1]).ln(),
+        s[0] / z[0],
+        s[1] / z[1],
+        (z[1] / z[0]).ln() - (bottom[1] - bottom[0]) / t_k,
+        mode.lambda1_per_s.ln(),
+    ])
+}
+
+impl WellTable {
+    /// The process-wide table of this rate model's spin and transitions (built lazily).
+    pub fn shared(rates: &RateModel) -> Arc<WellTable> {
+        let key = format!("{:?}|{:?}", rates.spin(), rates.pairs());
+        let cache = TABLES.get_or_init(|| Mutex::new(Vec::new()));
+        if let Ok(mut c) = cache.lock() {
+            if let Some((_, t)) = c.iter().find(|(k, _)| *k == key) {
+                return t.clone();
+            }
+            let t = Arc::new(Self::new(rates));
+            c.push((key, t.clone()));
+            return t;
+        }
+        Arc::new(Self::new(rates))
+    }
+
+    fn new(rates: &RateModel) -> Self {
+        let bmax = rates.spin().bistability_field_t();
+        let u_range = (1.0 / TABLE_RANGE_K.1, 1.0 / TABLE_RANGE_K.0);
+        // Start with panels about 0.15 T by 0.12 1/K (the size most runs need) so that few
+        // panels are built only to be split.
+        let levels =
+            |width: f64, target: f64| (width / target).log2().ceil().clamp(0.0, 20.0) as u8;
+        let start = (
+            levels(2.0 * bmax, 0.2),
+            levels(u_range.1 - u_range.0, 0.125),
+        );
+        Self {
+            rates: rates.clone(),
+            table: LazyTable2::new(
+                (-bmax, bmax),
+                u_range,
+                start,
+                (start.0 + 10, start.1 + 10),
+                [1e-13, 1e-13, 1e-12, 1e-12, 1e-13, 1e-13],
+            ),
+        }
+    }
+
+    /// The panel holding (B, T) and the kernel evaluations this lookup spent building; `None`
+    /// outside the table or where the exact kernels fail.
+    pub fn panel(&self, field_t: f64, t_k: f64) -> (Option<Arc<Panel2<COMPONENTS>>>, usize) {
+        let rates = &self.rates;
+        self.table.panel(field_t, 1.0 / t_k, &|b: f64, u: f64| {
+            exact_values(rates, b, 1.0 / u)
+        })
+    }
+
+    /// Panels built so far and the kernel evaluations they took.
+    pub fn built(&self) -> (usize, usize) {
+        self.table.built()
+    }
+}
+
+/// The tabulated well quantities at one (B, T).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WellValues {
+    /// Equilibrium occupation of the right well.
+    pub right_eq: f64,
+    /// Mean dE/dB in the left and right wells, K/T.
+    pub slope_k_per_t: [f64; 2],
+    /// Unscaled slow rate lambda1_0 (1/s before kappa).
+    pub lambda0: f64,
+}
+
+/// The table at one field: series in u, one per panel visited, kept for reuse.
+#[derive(Debug, Clone)]
+pub struct FieldSlice {
+    table: Arc<WellTable>,
+    field_t: f64,
+    /// Energies of the well bottoms (M = -S, +S), K.
+    bottom_k: [f64; 2],
+    slices: Vec<Slice<COMPONENTS>>,
+    /// Kernel evaluations spent building panels through this slice.
+    pub evaluations: usize,
+}
+
+impl FieldSlice {
+    /// The table at `field_t`.
+    pub fn new(table: Arc<WellTable>, field_t: f64) -> Self {
+        let spin = table.rates.spin();
+        let bottom_k = [
+            spin.energy_k(0, field_t),
+            spin.energy_k(spin.n_levels() - 1, field_t),
+        ];
+        Self {
+            table,
+            field_t,
+            bottom_k,
+            slices: Vec::new(),
+            evaluations: 0,
+        }
+    }
+
+    /// The phonon temperature at which a state with right-well occupation `right` has total
+    /// energy `target_k`: the root of P_L E_L(T) + P_R E_R(T) + U_ph(T) = target, increasing in
+    /// T, by Newton's method on the tabulated energies (derivative from the same series) from
+    /// `guess_k`. `None` where the table is unavailable or the iteration leaves its range.
+    pub fn temperature_k(
+        &mut self,
+        debye: &Debye,
+        right: f64,
+        target_k: f64,
+        guess_k: f64,
+    ) -> Option<f64> {
+        let (t_min, t_max) = TABLE_RANGE_K;
+        let [bottom_l, bottom_r] = self.bottom_k;
+        let left = 1.0 - right;
+        let mut t = guess_k.clamp(t_min, t_max);
+        let mut polish = false;
+        for _ in 0..40 {
+            let u = 1.0 / t;
+            let s = self.at(t)?;
+            let (ll, dll) = s.eval_with_derivative(LN_EXC_L, u);
+            let (lr, dlr) = s.eval_with_derivative(LN_EXC_R, u);
+            let (el, er) = (ll.exp(), lr.exp());
+            let g = left * (bottom_l + el) + right * (bottom_r + er) + debye.energy_k(t) - target_k;
+            // d/dT = -u^2 d/du.
+            let c = -u * u * (left * el * dll + right * er * dlr) + debye.heat_capacity(t);
+            if !(c > 0.0 && g.is_finite()) {
+                return None;
+            }
+            let next = t - g / c;
+            if !(next >= t_min && next <= t_max && next > 0.5 * t && next < 2.0 * t) {
+                return None;
+            }
+            let step = t - next;
+            t = next;
+            // Quadratic convergence: after a step below 1e-8 T the next one reaches the
+            // rounding floor of the balance, and ends the iteration.
+            if step.abs() <= 1e-8 * t {
+                if polish || step.abs() <= 4.0 * f64::EPSILON * t {
+                    return Some(t);
+                }
+                polish = true;
+            }
+        }
+        None
+    }
+
+    /// The well quantities at T.
+    pub fn values(&mut self, t_k: f64) -> Option<WellValues> {
+        let v = self.at(t_k)?.eval(1.0 / t_k);
+        Some(WellValues {
+            right_eq: 1.0 / (1.0 + (-v[LOGIT_R]).exp()),
+            slope_k_per_t: [v[SLOPE_L], v[SLOPE_R]],
+            lambda0: v[LN_LAMBDA0].exp(),
+        })
+    }
+
+    /// The field.
+    pub fn field_t(&self) -> f64 {
+        self.field_t
+    }
+
+    /// The series holding T, or `None` where the table is unavailable.
+    pub fn at(&mut self, t_k: f64) -> Option<&Slice<COMPONENTS>> {
+        let u = 1.0 / t_k;
+        if let Some(i) = self.slices.iter().position(|s| s.contains(u)) {
+            return Some(&self.slices[i]);
+        }
+        let (panel, spent) = self.table.panel(self.field_t, t_k);
+        self.evaluations += spent;
+        let slice = panel?.slice(self.field_t);
+        self.slices.push(slice);
+        self.slices.last()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Material;
+    use crate::rates::KappaScaling;
+
+    #[test]
+    fn table_matches_the_exact_kernels() {
+        let m = Material::mn12ac();
+        let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let table = Arc::new(WellTable::new(&rates));
+        let mut worst = [0.0f64; COMPONENTS];
+        for a in 0..=16 {
+            let b = 0.1 + 0.4 * a as f64 / 16.0;
+            let mut slice = FieldSlice::new(table.clone(), b);
+            for k in 0..=40 {
+                let t = 1.3 * (5.0f64 / 1.3).powf(k as f64 / 40.0);
+                let exact = exact_values(&rates, b, t).unwrap();
+                let v = slice.at(t).unwrap().eval(1.0 / t);
+                for c in 0..COMPONENTS {
+                    worst[c] = worst[c].max((v[c] - exact[c]).abs());
+                }
+            }
+        }
+        eprintln!("worst {worst:?}, built {:?}", table.built());
+        for c in 0..COMPONENTS {
+            assert!(worst[c] < 1e-11, "component {c}: {}", worst[c]);
+        }
+    }
+}

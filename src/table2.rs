@@ -1,0 +1,359 @@
+//! Lazily built piecewise Chebyshev tables of smooth functions of two variables, shared by
+//! every run of a process.
+//!
+//! The domain [x0, x1] x [y0, y1] is cut dyadically: a panel at levels (lx, ly) and indices
+//! (ix, iy) covers the ix-th of 2^lx equal parts in x and the iy-th of 2^ly in y. Lookups start
+//! at fixed levels and descend; a panel is built (the function sampled on the 17 x 17 tensor grid
+//! of Chebyshev extreme points) the first time a lookup reaches it, and kept if the two highest
+//! coefficient rows and columns of every component are below its tolerance; otherwise it is
+//! split in the direction that failed and the lookup descends. Every panel depends only on its
+//! own key, so the table is the same whichever runs, threads or order built it: results do not
+//! depend on the batch they were computed in. Only the panels some run visits are built.
+
+use crate::cheb::{clenshaw, derivative, DEGREE};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+const N: usize = DEGREE + 1;
+
+/// Key of a panel: (level in x, index in x, level in y, index in y).
+type Key = (u8, u32, u8, u32);
+
+/// The cosines cos(pi j k / DEGREE) of the DCT-I.
+fn dct_matrix() -> [[f64; N]; N] {
+    std::array::from_fn(|j| {
+        std::array::from_fn(|k| (std::f64::consts::PI * (j * k) as f64 / DEGREE as f64).cos())
+    })
+}
+
+/// Chebyshev coefficients from values at the extreme points (see [`crate::cheb::coefficients`]).
+fn dct(m: &[[f64; N]; N], vals: &[f64; N]) -> [f64; N] {
+    std::array::from_fn(|j| {
+        let mut sum = 0.0;
+        for k in 0..N {
+            let h = if k == 0 || k == DEGREE { 0.5 } else { 1.0 };
+            sum += h * vals[k] * m[j][k];
+        }
+        2.0 / DEGREE as f64 * sum * if j == 0 || j == DEGREE { 0.5 } else { 1.0 }
+    })
+}
+
+/// One panel: coefficients `c[k][i][j]` of component k for T_i(x') T_j(y') on [-1, 1]^2.
+#[derive(Debug)]
+pub struct Panel2<const K: usize> {
+    x_lo: f64,
+    x_w: f64,
+    y_lo: f64,
+    y_w: f64,
+    c: Box<[[[f64; N]; N]; K]>,
+}
+
+impl<const K: usize> Panel2<K> {
+    /// The panel's y interval.
+    pub fn y_range(&self) -> (f64, f64) {
+        (self.y_lo, self.y_lo + self.y_w)
+    }
+
+    /// The series in y of every component at fixed x (inside the panel's x interval).
+    pub fn slice(&self, x: f64) -> Slice<K> {
+        let xs = ((x - self.x_lo) / self.x_w * 2.0 - 1.0).clamp(-1.0, 1.0);
+        let mut t = [0.0; N];
+        t[0] = 1.0;
+        t[1] = xs;
+        for i in 2..N {
+            t[i] = 2.0 * xs * t[i - 1] - t[i - 2];
+        }
+        let c: [[f64; N]; K] = std::array::from_fn(|k| {
+            let mut out = [0.0; N];
+            for (i, ti) in t.iter().enumerate() {
+                for (o, cij) in out.iter_mut().zip(&self.c[k][i]) {
+                    *o += ti * cij;
+                }
+            }
+            out
+        });
+        Slice {
+            y_lo: self.y_lo,
+            y_w: self.y_w,
+            c,
+        }
+    }
+}
+
+/// Every component as a series in y at one x, on one panel's y interval.
+#[derive(Debug, Clone)]
+pub struct Slice<const K: usize> {
+    y_lo: f64,
+    y_w: f64,
+    c: [[f64; N]; K],
+}
+
+impl<const K: usize> Slice<K> {
+    /// Whether y is inside this slice's interval.
+    pub fn contains(&self, y: f64) -> bool {
+        y >= self.y_lo && y <= self.y_lo + self.y_w
+    }
+
+    fn local(&self, y: f64) -> f64 {
+        ((y - self.y_lo) / self.y_w * 2.0 - 1.0).clamp(-1.0, 1.0)
+    }
+
+    /// All components at y.
+    pub fn eval(&self, y: f64) -> [f64; K] {
+        let ys = self.local(y);
+        std::array::from_fn(|k| clenshaw(&self.c[k], ys))
+    }
+
+    /// Component k and its y derivative at y.
+    pub fn eval_with_derivative(&self, k: usize, y: f64) -> (f64, f64) {
+        let ys = self.local(y);
+        let d = derivative(&self.c[k]);
+        (clenshaw(&self.c[k], ys), clenshaw(&d, ys) * 2.0 / self.y_w)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Node<const K: usize> {
+    Leaf(Arc<Panel2<K>>),
+    SplitX,
+    SplitY,
+    /// The function failed (an error or a non-finite value) somewhere on the panel.
+    Unavailable,
+}
+
+/// A lazily built, thread-safe piecewise Chebyshev table of K functions of (x, y).
+#[derive(Debug)]
+pub struct LazyTable2<const K: usize> {
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    start_levels: (u8, u8),
+    max_levels: (u8, u8),
+    tol: [f64; K],
+    nodes: RwLock<HashMap<Key, Node<K>>>,
+}
+
+impl<const K: usize> LazyTable2<K> {
+    /// A table on [x0, x1] x [y0, y1], with lookups starting at `start_levels` (panels of
+    /// 1/2^level of each range) and panels accepted as they are at `max_levels`. Component k
+    /// is resolved when its tail coefficients are below `tol[k]` plus 64 eps times its largest
+    /// coefficient (its rounding floor).
+    pub fn new(
+        x_range: (f64, f64),
+        y_range: (f64, f64),
+        start_levels: (u8, u8),
+        max_levels: (u8, u8),
+        tol: [f64; K],
+    ) -> Self {
+        Self {
+            x_range,
+            y_range,
+            start_levels,
+            max_levels: (
+                max_levels.0.clamp(start_levels.0, 30),
+                max_levels.1.clamp(start_levels.1, 30),
+            ),
+            tol,
+            nodes: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Whether (x, y) is inside the domain.
+    pub fn covers(&self, x: f64, y: f64) -> bool {
+        x >= self.x_range.0 && x <= self.x_range.1 && y >= self.y_range.0 && y <= self.y_range.1
+    }
+
+    /// Number of panels built (kept or split) so far and the function evaluations they took.
+    pub fn built(&self) -> (usize, usize) {
+        let n = self.nodes.read().map_or(0, |m| m.len());
+        (n, n * N * N)
+    }
+
+    fn index(range: (f64, f64), level: u8, v: f64) -> u32 {
+        let parts = (1u64 << level) as f64;
+        let f = ((v - range.0) / (range.1 - range.0) * parts).floor();
+        f.clamp(0.0, parts - 1.0) as u32
+    }
+
+    fn bounds(range: (f64, f64), level: u8, i: u32) -> (f64, f64) {
+        let w = (range.1 - range.0) / (1u64 << level) as f64;
+        (range.0 + w * f64::from(i), w)
+    }
+
+    /// The panel holding (x, y), building what the lookup needs with `f`, and the number of
+    /// function evaluations this call spent. `None` outside the domain or where `f` failed.
+    pub fn panel<E>(
+        &self,
+        x: f64,
+        y: f64,
+        f: &impl Fn(f64, f64) -> Result<[f64; K], E>,
+    ) -> (Option<Arc<Panel2<K>>>, usize) {
+        if !self.covers(x, y) {
+            return (None, 0);
+        }
+        let (mut lx, mut ly) = self.start_levels;
+        let mut spent = 0;
+        loop {
+            let key = (
+                lx,
+                Self::index(self.x_range, lx, x),
+                ly,
+                Self::index(self.y_range, ly, y),
+            );
+            let found = self.nodes.read().ok().and_then(|m| m.get(&key).cloned());
+            let node = match found {
+                Some(n) => n,
+                None => {
+                    // Built outside the lock; two threads may both build a panel at first (the
+                    // same deterministic one), and the first stored is kept.
+                    let built = self.build(key, f);
+                    spent += N * N;
+                    match self.nodes.write() {
+                        Ok(mut m) => m.entry(key).or_insert(built).clone(),
+                        Err(_) => built,
+                    }
+                }
+            };
+            match node {
+                Node::Leaf(p) => return (Some(p), spent),
+                Node::Unavailable => return (None, spent),
+                Node::SplitX => lx += 1,
+                Node::SplitY => ly += 1,
+            }
+        }
+    }
+
+    fn build<E>(&self, key: Key, f: &impl Fn(f64, f64) -> Result<[f64; K], E>) -> Node<K> {
+        let (lx, ix, ly, iy) = key;
+        let (x_lo, x_w) = Self::bounds(self.x_range, lx, ix);
+        let (y_lo, y_w) = Self::bounds(self.y_range, ly, iy);
+        let m = dct_matrix();
+        let nodes = |lo: f64, w: f64| -> [f64; N] {
+            std::array::from_fn(|k| lo + 0.5 * w * (1.0 + m[1][k]))
+        };
+        let (xs, ys) = (nodes(x_lo, x_w), nodes(y_lo, y_w));
+        // vals[k][i][j] = f_k(x_i, y_j).
+        let mut vals = Box::new([[[0.0; N]; N]; K]);
+        for (i, &xi) in xs.iter().enumerate() {
+            for (j, &yj) in ys.iter().enumerate() {
+                match f(xi, yj) {
+                    Ok(v) if v.iter().all(|c| c.is_finite()) => {
+                        for k in 0..K {
+                            vals[k][i][j] = v[k];
+                        }
+                    }
+                    _ => return Node::Unavailable,
+                }
+            }
+        }
+        // Transform along y (rows), then along x (columns).
+        let mut c = Box::new([[[0.0; N]; N]; K]);
+        for k in 0..K {
+            let mut rows = [[0.0; N]; N];
+            for i in 0..N {
+                rows[i] = dct(&m, &vals[k][i]);
+            }
+            for j in 0..N {
+                let col: [f64; N] = std::array::from_fn(|i| rows[i][j]);
+                let cc = dct(&m, &col);
+                for i in 0..N {
+                    c[k][i][j] = cc[i];
+                }
+            }
+        }
+        // Tails: the two highest rows (x) and columns (y), against each tolerance.
+        let (mut worst_x, mut worst_y): (f64, f64) = (0.0, 0.0);
+        for k in 0..K {
+            let big = c[k].iter().flatten().fold(0.0f64, |a, v| a.max(v.abs()));
+            let allowed = self.tol[k] + 64.0 * f64::EPSILON * big;
+            let mut tx: f64 = 0.0;
+            let mut ty: f64 = 0.0;
+            for i in 0..N {
+                for j in 0..N {
+                    let v = c[k][i][j].abs();
+                    if i >= DEGREE - 1 {
+                        tx = tx.max(v);
+                    }
+                    if j >= DEGREE - 1 {
+                        ty = ty.max(v);
+                    }
+                }
+            }
+            worst_x = worst_x.max(tx / allowed);
+            worst_y = worst_y.max(ty / allowed);
+        }
+        let can_x = lx < self.max_levels.0;
+        let can_y = ly < self.max_levels.1;
+        if worst_x > 1.0 && can_x && (worst_x >= worst_y || !can_y) {
+            Node::SplitX
+        } else if worst_y > 1.0 && can_y {
+            Node::SplitY
+        } else {
+            Node::Leaf(Arc::new(Panel2 {
+                x_lo,
+                x_w,
+                y_lo,
+                y_w,
+                c,
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(x: f64, y: f64) -> Result<[f64; 2], ()> {
+        Ok([(x * y).sin() + x, (-3.0 * y).exp() * (1.0 + x * x)])
+    }
+
+    #[test]
+    fn lazy_table_reproduces_a_smooth_function_and_its_derivative() {
+        let t = LazyTable2::new((0.0, 2.0), (0.5, 4.5), (1, 1), (8, 8), [1e-13, 1e-13]);
+        let mut spent = 0;
+        for a in 0..=20 {
+            for b in 0..=20 {
+                let (x, y) = (0.1 * a as f64, 0.5 + 0.2 * b as f64);
+                let (p, s) = t.panel(x, y, &f);
+                spent += s;
+                let slice = p.unwrap().slice(x);
+                assert!(slice.contains(y));
+                let v = slice.eval(y);
+                let exact = f(x, y).unwrap();
+                assert!((v[0] - exact[0]).abs() < 1e-12, "{x} {y}");
+                assert!((v[1] - exact[1]).abs() < 1e-12, "{x} {y}");
+                let (_, d) = slice.eval_with_derivative(0, y);
+                assert!((d - x * (x * y).cos()).abs() < 1e-9, "d/dy at {x} {y}");
+            }
+        }
+        // Lookups after the first build nothing.
+        assert_eq!(spent, t.built().1);
+        assert_eq!(t.panel(1.0, 1.0, &f).1, 0);
+        // Outside the domain, or where the function fails: no panel.
+        assert!(t.panel(2.1, 1.0, &f).0.is_none());
+        let failing = |x: f64, _y: f64| if x > 1.0 { Err(()) } else { Ok([x]) };
+        let t1 = LazyTable2::new((0.0, 2.0), (0.0, 1.0), (1, 0), (4, 4), [1e-13]);
+        assert!(t1.panel(1.5, 0.5, &failing).0.is_none());
+        assert!(t1.panel(0.5, 0.5, &failing).0.is_some());
+    }
+
+    #[test]
+    fn panels_do_not_depend_on_the_order_they_were_built_in() {
+        let a = LazyTable2::new((0.0, 2.0), (0.5, 4.5), (0, 0), (8, 8), [1e-13, 1e-13]);
+        let b = LazyTable2::new((0.0, 2.0), (0.5, 4.5), (0, 0), (8, 8), [1e-13, 1e-13]);
+        let pts: Vec<(f64, f64)> = (0..50)
+            .map(|i| (0.04 * i as f64, 0.5 + 0.08 * i as f64))
+            .collect();
+        for &(x, y) in &pts {
+            a.panel(x, y, &f);
+        }
+        for &(x, y) in pts.iter().rev() {
+            b.panel(x, y, &f);
+        }
+        for &(x, y) in &pts {
+            let va = a.panel(x, y, &f).0.unwrap().slice(x).eval(y);
+            let vb = b.panel(x, y, &f).0.unwrap().slice(x).eval(y);
+            assert_eq!(va.map(f64::to_bits), vb.map(f64::to_bits));
+        }
+    }
+}
