@@ -12,16 +12,27 @@ pub const DEGREE: usize = 16;
 /// values `vals[k]` at the extreme points x_k = cos(pi k / DEGREE) (a DCT-I).
 pub fn coefficients(vals: &[f64; DEGREE + 1]) -> [f64; DEGREE + 1] {
     let n = DEGREE;
+    let cosines = dct_cosines();
     let mut a = [0.0; DEGREE + 1];
     for (j, aj) in a.iter_mut().enumerate() {
         let mut sum = 0.0;
         for (k, v) in vals.iter().enumerate() {
             let h = if k == 0 || k == n { 0.5 } else { 1.0 };
-            sum += h * v * (std::f64::consts::PI * (j * k) as f64 / n as f64).cos();
+            sum += h * v * cosines[j][k];
         }
         *aj = 2.0 / n as f64 * sum * if j == 0 || j == n { 0.5 } else { 1.0 };
     }
     a
+}
+
+/// The cosines cos(pi j k / DEGREE) of the DCT-I, computed once.
+pub fn dct_cosines() -> &'static [[f64; DEGREE + 1]; DEGREE + 1] {
+    static COS: std::sync::OnceLock<[[f64; DEGREE + 1]; DEGREE + 1]> = std::sync::OnceLock::new();
+    COS.get_or_init(|| {
+        std::array::from_fn(|j| {
+            std::array::from_fn(|k| (std::f64::consts::PI * (j * k) as f64 / DEGREE as f64).cos())
+        })
+    })
 }
 
 /// The extreme point x_k = cos(pi k / DEGREE) mapped to [a, a + w].

@@ -10,7 +10,7 @@
 //! own key, so the table is the same whichever runs, threads or order built it: results do not
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
-use crate::cheb::{clenshaw, derivative, DEGREE};
+use crate::cheb::{clenshaw, dct_cosines, derivative, DEGREE};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -18,13 +18,6 @@ const N: usize = DEGREE + 1;
 
 /// Key of a panel: (level in x, index in x, level in y, index in y).
 type Key = (u8, u32, u8, u32);
-
-/// The cosines cos(pi j k / DEGREE) of the DCT-I.
-fn dct_matrix() -> [[f64; N]; N] {
-    std::array::from_fn(|j| {
-        std::array::from_fn(|k| (std::f64::consts::PI * (j * k) as f64 / DEGREE as f64).cos())
-    })
-}
 
 /// Chebyshev coefficients from values at the extreme points (see [`crate::cheb::coefficients`]).
 fn dct(m: &[[f64; N]; N], vals: &[f64; N]) -> [f64; N] {
@@ -75,6 +68,7 @@ impl<const K: usize> Panel2<K> {
         Slice {
             y_lo: self.y_lo,
             y_w: self.y_w,
+            d: std::array::from_fn(|k| derivative(&c[k])),
             c,
         }
     }
@@ -86,6 +80,8 @@ pub struct Slice<const K: usize> {
     y_lo: f64,
     y_w: f64,
     c: [[f64; N]; K],
+    /// The y derivatives' series (on [-1, 1]).
+    d: [[f64; DEGREE]; K],
 }
 
 impl<const K: usize> Slice<K> {
@@ -107,8 +103,10 @@ impl<const K: usize> Slice<K> {
     /// Component k and its y derivative at y.
     pub fn eval_with_derivative(&self, k: usize, y: f64) -> (f64, f64) {
         let ys = self.local(y);
-        let d = derivative(&self.c[k]);
-        (clenshaw(&self.c[k], ys), clenshaw(&d, ys) * 2.0 / self.y_w)
+        (
+            clenshaw(&self.c[k], ys),
+            clenshaw(&self.d[k], ys) * 2.0 / self.y_w,
+        )
     }
 }
 
@@ -226,7 +224,7 @@ impl<const K: usize> LazyTable2<K> {
         let (lx, ix, ly, iy) = key;
         let (x_lo, x_w) = Self::bounds(self.x_range, lx, ix);
         let (y_lo, y_w) = Self::bounds(self.y_range, ly, iy);
-        let m = dct_matrix();
+        let m = dct_cosines();
         let nodes = |lo: f64, w: f64| -> [f64; N] {
             std::array::from_fn(|k| lo + 0.5 * w * (1.0 + m[1][k]))
         };
@@ -250,11 +248,11 @@ impl<const K: usize> LazyTable2<K> {
         for k in 0..K {
             let mut rows = [[0.0; N]; N];
             for i in 0..N {
-                rows[i] = dct(&m, &vals[k][i]);
+                rows[i] = dct(m, &vals[k][i]);
             }
             for j in 0..N {
                 let col: [f64; N] = std::array::from_fn(|i| rows[i][j]);
-                let cc = dct(&m, &col);
+                let cc = dct(m, &col);
                 for i in 0..N {
                     c[k][i][j] = cc[i];
                 }

@@ -27,17 +27,57 @@ struct Panel {
     s_a: f64,
     s_b: f64,
     t_a: f64,
+    /// Time at s_b.
+    t_b: f64,
     /// Chebyshev coefficients of the antiderivative on [-1, 1], zero at -1, in units of time.
     anti: [f64; DEGREE + 2],
+    /// Chebyshev coefficients of the integrand dt/ds.
+    rate: [f64; DEGREE + 1],
 }
 
 impl Panel {
+    fn local(&self, s: f64) -> f64 {
+        ((2.0 * s - self.s_a - self.s_b) / (self.s_b - self.s_a)).clamp(-1.0, 1.0)
+    }
     fn t_at(&self, s: f64) -> f64 {
-        let x = (2.0 * s - self.s_a - self.s_b) / (self.s_b - self.s_a);
-        self.t_a + cheb::clenshaw(&self.anti, x.clamp(-1.0, 1.0))
+        self.t_a + cheb::clenshaw(&self.anti, self.local(s))
     }
     fn t_b(&self) -> f64 {
-        self.t_at(self.s_b)
+        self.t_b
+    }
+    /// The s in [s_a, s_b] where t(s) = t (t_a <= t <= t_b): Newton's method on the series
+    /// (dt/ds > 0 is the integrand), kept inside a shrinking bracket, bisecting when a step
+    /// would leave it.
+    fn s_at(&self, t: f64) -> f64 {
+        let (mut lo, mut hi) = (self.s_a, self.s_b);
+        let span = self.t_b - self.t_a;
+        let mut s = if span > 0.0 {
+            self.s_a + (self.s_b - self.s_a) * ((t - self.t_a) / span).clamp(0.0, 1.0)
+        } else {
+            self.s_a
+        };
+        for _ in 0..100 {
+            let g = self.t_at(s) - t;
+            if g < 0.0 {
+                lo = s;
+            } else {
+                hi = s;
+            }
+            let d = cheb::clenshaw(&self.rate, self.local(s));
+            let next = s - g / d;
+            let next = if next > lo && next < hi && d > 0.0 {
+                next
+            } else {
+                0.5 * (lo + hi)
+            };
+            let done = (next - s).abs() <= 4.0 * f64::EPSILON * s.abs().max(1.0)
+                || hi - lo <= 1e-15 * hi.abs().max(1.0);
+            s = next;
+            if done {
+                break;
+            }
+        }
+        s
     }
 }
 
@@ -59,12 +99,15 @@ fn chebyshev_panel(s_a: f64, w: f64, t_a: f64, mut f: impl FnMut(f64) -> f64) ->
     for c in anti.iter_mut() {
         *c *= 0.5 * w;
     }
+    let t_b = t_a + cheb::clenshaw(&anti, 1.0);
     (
         Panel {
             s_a,
             s_b: s_a + w,
             t_a,
+            t_b,
             anti,
+            rate: a,
         },
         tail,
     )
@@ -273,23 +316,11 @@ impl Relaxation {
                 return s_lin + rate * (t - t_lin);
             }
         }
-        let Some(p) = self.panels.iter().find(|p| p.t_b() >= t) else {
-            return self.panels.last().map_or(0.0, |p| p.s_b);
-        };
-        // t(s) increases in s: bisection on the panel's series.
-        let (mut lo, mut hi) = (p.s_a, p.s_b);
-        for _ in 0..100 {
-            let mid = 0.5 * (lo + hi);
-            if p.t_at(mid) < t {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-            if hi - lo <= 1e-15 * hi.abs().max(1.0) {
-                break;
-            }
+        let k = self.panels.partition_point(|p| p.t_b < t);
+        match self.panels.get(k) {
+            Some(p) => p.s_at(t),
+            None => self.panels.last().map_or(0.0, |p| p.s_b),
         }
-        0.5 * (lo + hi)
     }
 
     /// Time at s.
@@ -302,7 +333,7 @@ impl Relaxation {
                 return t_lin + (s - s_lin) / rate;
             }
         }
-        match self.panels.iter().find(|p| p.s_b >= s) {
+        match self.panels.get(self.panels.partition_point(|p| p.s_b < s)) {
             Some(p) => p.t_at(s),
             None => self.t_covered(),
         }
