@@ -78,9 +78,15 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
 
     /// Solve A x = rhs.
     pub fn solve(&self, rhs: &DVector<T>) -> DVector<T> {
+        let mut x = rhs.clone();
+        self.solve_in_place(&mut x);
+        x
+    }
+
+    /// Solve A x = b, overwriting b with x.
+    pub fn solve_in_place(&self, x: &mut DVector<T>) {
         let (n, nb, band) = (self.n, self.nb, self.band);
         let a = &self.a;
-        let mut x = rhs.clone();
         // Forward: the band columns' multipliers, onto the band and border rows.
         for c in 0..nb {
             let xc = x[c];
@@ -95,11 +101,7 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
         }
         // The border unknowns from the Schur complement.
         if let Some(s) = &self.schur {
-            let tail = DVector::from_iterator(n - nb, (nb..n).map(|i| x[i]));
-            let sol = s.solve(&tail).unwrap_or(tail);
-            for (i, v) in sol.iter().enumerate() {
-                x[nb + i] = *v;
-            }
+            s.solve_mut(&mut x.rows_mut(nb, n - nb));
         }
         // Back substitution in the band part.
         for c in (0..nb).rev() {
@@ -110,7 +112,6 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
             }
             x[c] = v / a[(c, c)];
         }
-        x
     }
 }
 

@@ -41,21 +41,27 @@ enum Factors<T: ComplexField> {
 }
 
 impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
-    /// `None` if the matrix is singular.
-    fn new(m: DMatrix<T>, structure: Option<(usize, usize)>) -> Option<Self> {
+    /// Factors of the matrix `build` returns: bordered band where the system has that
+    /// structure, a dense pivoted LU otherwise or if a band pivot fails (the matrix is built
+    /// again then, as the failed elimination has overwritten it). `None` if it is singular.
+    fn new(build: impl Fn() -> DMatrix<T>, structure: Option<(usize, usize)>) -> Option<Self> {
         if let Some((nb, band)) = structure {
-            if let Some(f) = BorderedLu::new(m.clone(), nb, band) {
+            if let Some(f) = BorderedLu::new(build(), nb, band) {
                 return Some(Factors::Bordered(f));
             }
         }
-        let lu = m.lu();
+        let lu = build().lu();
         lu.is_invertible().then_some(Factors::Dense(lu))
     }
 
-    fn solve(&self, b: &DVector<T>) -> Option<DVector<T>> {
+    /// Solve in place; false if the dense factors are singular.
+    fn solve_in_place(&self, b: &mut DVector<T>) -> bool {
         match self {
-            Factors::Dense(lu) => lu.solve(b),
-            Factors::Bordered(f) => Some(f.solve(b)),
+            Factors::Dense(lu) => lu.solve_mut(b),
+            Factors::Bordered(f) => {
+                f.solve_in_place(b);
+                true
+            }
         }
     }
 }
@@ -352,17 +358,27 @@ impl Radau5 {
             }
             // The split Newton system: (gamma/h - J) and ((alpha + i beta)/h - J).
             let (fac1, alphn, betan) = (co.gamma / h, co.alpha / h, co.beta / h);
-            let mut e1 = -&jac;
-            for i in 0..n {
-                e1[(i, i)] += fac1;
-            }
             let structure = sys.bordered_band();
-            let lu1 = Factors::new(e1, structure);
-            let mut e2 = jac.map(|v| Complex::new(-v, 0.0));
-            for i in 0..n {
-                e2[(i, i)] += Complex::new(alphn, betan);
-            }
-            let lu2 = Factors::new(e2, structure);
+            let lu1 = Factors::new(
+                || {
+                    let mut e1 = -&jac;
+                    for i in 0..n {
+                        e1[(i, i)] += fac1;
+                    }
+                    e1
+                },
+                structure,
+            );
+            let lu2 = Factors::new(
+                || {
+                    let mut e2 = jac.map(|v| Complex::new(-v, 0.0));
+                    for i in 0..n {
+                        e2[(i, i)] += Complex::new(alphn, betan);
+                    }
+                    e2
+                },
+                structure,
+            );
             self.stats.lu_decomps += 2;
             let (Some(lu1), Some(lu2)) = (lu1, lu2) else {
                 return Err(SolverError::Singular { t: self.t, h });
@@ -383,16 +399,18 @@ impl Radau5 {
             let mut converged = false;
             let mut norm_prev = 0.0;
             let mut fz = vec![DVector::zeros(n); 3];
+            let mut yi = DVector::zeros(n);
+            let mut r1 = DVector::zeros(n);
+            let mut r23 = DVector::from_element(n, Complex::new(0.0, 0.0));
             for k in 0..10 {
                 for i in 0..3 {
-                    let yi = &self.y + &z[i];
+                    yi.copy_from(&self.y);
+                    yi += &z[i];
                     sys.rhs(self.t + co.c[i] * h, &yi, &mut fz[i]);
                 }
                 self.stats.rhs_evals += 3;
                 self.stats.newton_iters += 1;
                 // Transformed residual T^-1 F - (Lambda/h) T^-1 Z, component by component.
-                let mut r1 = DVector::zeros(n);
-                let mut r23 = DVector::from_element(n, Complex::new(0.0, 0.0));
                 for p in 0..n {
                     let fw: [f64; 3] = std::array::from_fn(|i| {
                         (0..3).map(|j| co.t_inv[i][j] * fz[j][p]).sum::<f64>()
@@ -411,12 +429,12 @@ impl Radau5 {
                 {
                     break;
                 }
-                let (Some(dw1), Some(dw23)) = (lu1.solve(&r1), lu2.solve(&r23)) else {
+                if !(lu1.solve_in_place(&mut r1) && lu2.solve_in_place(&mut r23)) {
                     break;
-                };
+                }
                 let mut nrm2 = 0.0;
                 for p in 0..n {
-                    let dw = [dw1[p], dw23[p].re, dw23[p].im];
+                    let dw = [r1[p], r23[p].re, r23[p].im];
                     for i in 0..3 {
                         let dz: f64 = (0..3).map(|j| co.t[i][j] * dw[j]).sum();
                         z[i][p] += dz;
@@ -450,7 +468,12 @@ impl Radau5 {
             // Embedded error estimate, filtered by (I - h gamma0 J)^-1 = (gamma/h - J)^-1 / (h gamma0).
             let filter = |v: DVector<f64>| {
                 let v = v / (h * co.gamma0);
-                lu1.solve(&v).unwrap_or(v)
+                let mut x = v.clone();
+                if lu1.solve_in_place(&mut x) {
+                    x
+                } else {
+                    v
+                }
             };
             let mut v = &self.f0 * (co.gamma0 * h);
             for j in 0..3 {
