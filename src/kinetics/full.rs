@@ -9,7 +9,7 @@
 use crate::error::NumericsError;
 use crate::model::{Debye, GiantSpin};
 use crate::protocol::Protocol;
-use crate::rates::{bose_pair_and_dt, RateModel, TransitionPair};
+use crate::rates::{bose_pair_and_dt, bose_ratio, RateModel, TransitionPair};
 use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 use std::cell::RefCell;
@@ -22,6 +22,8 @@ pub struct FullSystem<'a> {
     rates: &'a RateModel,
     protocol: &'a Protocol,
     pairs: &'a [TransitionPair],
+    /// Each pair's transition energy E_j - E_i = a + b B as (a in K, b in K/T).
+    pair_energy: Vec<[f64; 2]>,
     /// First rate-model failure met in rhs/jacobian.
     failure: RefCell<Option<NumericsError>>,
     /// Whether this is the hold after the ramp (B = B_f, dB/dt = 0) rather than the ramp
@@ -37,12 +39,24 @@ impl<'a> FullSystem<'a> {
         rates: &'a RateModel,
         protocol: &'a Protocol,
     ) -> Self {
+        let pairs = rates.pairs();
+        let pair_energy = pairs
+            .iter()
+            .map(|p| {
+                let (e_j, e_i) = (spin.energy_k(p.j, 0.0), spin.energy_k(p.i, 0.0));
+                [
+                    e_j - e_i,
+                    spin.energy_slope_k_per_t(p.j) - spin.energy_slope_k_per_t(p.i),
+                ]
+            })
+            .collect();
         Self {
             spin,
             debye,
             rates,
             protocol,
-            pairs: rates.pairs(),
+            pairs,
+            pair_energy,
             failure: RefCell::new(None),
             hold: false,
         }
@@ -115,23 +129,38 @@ impl OdeSystem for FullSystem<'_> {
             return;
         };
         let mut du = 0.0;
-        for p in self.pairs {
-            let de = self.spin.energy_k(p.j, b) - self.spin.energy_k(p.i, b);
-            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(de, temp);
+        let inv_t = 1.0 / temp;
+        let (ys, d) = (y.as_slice(), dy.as_mut_slice());
+        for (p, &[e0, slope]) in self.pairs.iter().zip(&self.pair_energy) {
+            let de = e0 + slope * b;
+            // f(dE) = dE^2 T x/(e^x - 1) with x = dE/T, and f(-dE) = f(dE) + dE^3 (detailed
+            // balance), from one exponential (see `bose_pair_and_dt`).
+            let x = de.abs() * inv_t;
+            let r_up = bose_ratio(x);
+            let r_down = x + r_up;
+            let (r_ij, r_ji) = if de >= 0.0 {
+                (r_up, r_down)
+            } else {
+                (r_down, r_up)
+            };
             // Net flux i -> j; each transition takes dE per molecule from the phonons.
-            let flux = kappa * (p.weight_ij * f_ij * y[p.i] - p.weight_ji * f_ji * y[p.j]);
-            dy[p.j] += flux;
-            dy[p.i] -= flux;
+            let flux = kappa
+                * de
+                * de
+                * temp
+                * (p.weight_ij * r_ij * ys[p.i] - p.weight_ji * r_ji * ys[p.j]);
+            d[p.j] += flux;
+            d[p.i] -= flux;
             du -= flux * de;
         }
-        dy[n] = du;
+        d[n] = du;
         let mut dw = 0.0;
         if bdot != 0.0 {
             for i in 0..n {
-                dw += y[i] * self.spin.energy_slope_k_per_t(i);
+                dw += ys[i] * self.spin.energy_slope_k_per_t(i);
             }
         }
-        dy[n + 1] = bdot * dw;
+        d[n + 1] = bdot * dw;
     }
 
     fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
@@ -145,8 +174,8 @@ impl OdeSystem for FullSystem<'_> {
         };
         // dT/dU_ph = 1/C_ph.
         let dtdu = 1.0 / self.debye.heat_capacity(temp);
-        for p in self.pairs {
-            let de = self.spin.energy_k(p.j, b) - self.spin.energy_k(p.i, b);
+        for (p, &[e0, slope]) in self.pairs.iter().zip(&self.pair_energy) {
+            let de = e0 + slope * b;
             let pair = bose_pair_and_dt(de, temp);
             for (from, to, weight, (f, dfdt), d) in [
                 (p.i, p.j, p.weight_ij, pair.0, de),
