@@ -53,6 +53,6 @@ impl Debye {
 
     /// Temperature at which the phonon energy equals `energy_k` (inverse of [`Self::energy_k`]).
     pub fn temperature_for_energy_k(&self, energy_k: f64) -> f64 {
-        (energy_k.max(0.0) / self.a()).powf(0.25)
+        (energy_k.max(0.0) / self.a()).sqrt().sqrt()
     }
 }

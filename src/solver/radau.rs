@@ -188,6 +188,9 @@ pub struct Radau5 {
     stats: SolverStats,
     last_rejected: bool,
     first: bool,
+    /// theta/(1 - theta) of the last measured Newton contraction theta, carried to the next
+    /// step's first iteration (as in RADAU5).
+    faccon: f64,
     // Last accepted step, for dense output: [t_prev, t_prev + h_prev], y_prev and stage z.
     t_prev: f64,
     h_prev: f64,
@@ -253,6 +256,7 @@ impl Radau5 {
             stats,
             last_rejected: false,
             first: true,
+            faccon: 1.0,
             t_prev: t0,
             h_prev: 0.0,
             y_prev: y0,
@@ -398,6 +402,10 @@ impl Radau5 {
             }
             let mut converged = false;
             let mut norm_prev = 0.0;
+            // The contraction rate expected from the last steps (RADAU5's FACCON): an iteration
+            // whose correction times it is below the stopping level ends the iteration, the
+            // first one included.
+            self.faccon = self.faccon.max(uround).powf(0.8);
             let mut fz = vec![DVector::zeros(n); 3];
             let mut yi = DVector::zeros(n);
             let mut r1 = DVector::zeros(n);
@@ -447,12 +455,9 @@ impl Radau5 {
                     if theta >= 0.99 {
                         break;
                     }
-                    let eta = theta / (1.0 - theta);
-                    if eta * norm <= fnewt {
-                        converged = true;
-                        break;
-                    }
-                } else if norm <= 1e-3 * fnewt {
+                    self.faccon = theta / (1.0 - theta);
+                }
+                if self.faccon * norm <= fnewt {
                     converged = true;
                     break;
                 }
