@@ -35,6 +35,7 @@ pub struct RadauCoefficients {
 
 /// Factors of a Newton matrix: bordered band (cheap) when the system declares that structure
 /// and the band pivots are non-zero, dense pivoted LU otherwise.
+#[derive(Debug, Clone)]
 enum Factors<T: ComplexField> {
     Dense(LU<T, Dyn, Dyn>),
     Bordered(BorderedLu<T>),
@@ -191,6 +192,13 @@ pub struct Radau5 {
     /// theta/(1 - theta) of the last measured Newton contraction theta, carried to the next
     /// step's first iteration (as in RADAU5).
     faccon: f64,
+    /// The Jacobian of the last steps and whether the next step may use it again (the last
+    /// Newton iteration contracted by theta <= `JAC_REUSE_THETA`).
+    jac: DMatrix<f64>,
+    reuse_jac: bool,
+    /// Newton matrix factors of the last accepted step and its size, reused while neither h
+    /// nor the Jacobian changes.
+    factors: Option<(f64, Factors<f64>, Factors<Complex<f64>>)>,
     // Last accepted step, for dense output: [t_prev, t_prev + h_prev], y_prev and stage z.
     t_prev: f64,
     h_prev: f64,
@@ -198,6 +206,11 @@ pub struct Radau5 {
     z_prev: [DVector<f64>; 3],
     have_prev: bool,
 }
+
+/// Newton contraction rate below which the next step keeps the Jacobian (RADAU5's THET,
+/// whose default is 1e-3; 1e-4 needs the fewest instructions over the benchmark runs, where a
+/// Jacobian costs half an LU pair).
+const JAC_REUSE_THETA: f64 = 1e-4;
 
 fn scaled_rms(x: &DVector<f64>, sc: &DVector<f64>) -> f64 {
     let n = x.len() as f64;
@@ -257,6 +270,9 @@ impl Radau5 {
             last_rejected: false,
             first: true,
             faccon: 1.0,
+            jac: DMatrix::zeros(0, 0),
+            reuse_jac: false,
+            factors: None,
             t_prev: t0,
             h_prev: 0.0,
             y_prev: y0,
@@ -310,25 +326,14 @@ impl Radau5 {
     pub fn step(&mut self, sys: &impl OdeSystem, t_stop: f64) -> Result<(), SolverError> {
         let n = sys.dim();
         let co = self.co.clone();
-        let mut jac = DMatrix::zeros(n, n);
-        // Simplified Newton converges to the same collocation solution with any Jacobian close
-        // enough; its rate is set by how far the stages are from where J was taken. J at the
-        // middle of the coming step (state from the last collocation polynomial) halves that
-        // distance: on stiff quasi-static stretches, where lambda1(T) changes across a step,
-        // this saves about one Newton iteration per step. At the start, or after a restart,
-        // J is taken at the current state.
-        let t_mid = self.t + 0.5 * self.h.min((t_stop - self.t).max(0.0));
-        let y_mid = if self.have_prev && !self.first && t_mid > self.t {
-            let y = self.dense(t_mid);
-            y.iter().all(|v| v.is_finite()).then_some(y)
-        } else {
-            None
-        };
-        match &y_mid {
-            Some(y) => sys.jacobian(t_mid, y, &mut jac),
-            None => sys.jacobian(self.t, &self.y, &mut jac),
+        // RADAU5's reuse: a Jacobian under which the last Newton iteration contracted fast is
+        // good for the next step too (a stale one only slows the iteration; the collocation
+        // solution it converges to is the same); a failure with it computes a fresh one.
+        let mut jac_fresh = false;
+        if !(self.reuse_jac && self.have_prev && !self.first && self.jac.nrows() == n) {
+            self.fresh_jacobian(sys, t_stop);
+            jac_fresh = true;
         }
-        self.stats.jac_evals += 1;
         let uround = f64::EPSILON;
         // Newton stopping level as in Hairer's RADAU5, on its internal tolerance
         // rtol' = 0.1 rtol^(2/3): the iteration error stays below ~1e-3 of the local error
@@ -362,30 +367,38 @@ impl Radau5 {
             }
             // The split Newton system: (gamma/h - J) and ((alpha + i beta)/h - J).
             let (fac1, alphn, betan) = (co.gamma / h, co.alpha / h, co.beta / h);
-            let structure = sys.bordered_band();
-            let lu1 = Factors::new(
-                || {
-                    let mut e1 = -&jac;
-                    for i in 0..n {
-                        e1[(i, i)] += fac1;
-                    }
-                    e1
-                },
-                structure,
-            );
-            let lu2 = Factors::new(
-                || {
-                    let mut e2 = jac.map(|v| Complex::new(-v, 0.0));
-                    for i in 0..n {
-                        e2[(i, i)] += Complex::new(alphn, betan);
-                    }
-                    e2
-                },
-                structure,
-            );
-            self.stats.lu_decomps += 2;
-            let (Some(lu1), Some(lu2)) = (lu1, lu2) else {
-                return Err(SolverError::Singular { t: self.t, h });
+            #[allow(clippy::float_cmp)] // the same step size, exactly, with the same Jacobian
+            let (lu1, lu2) = match self.factors.take() {
+                Some((hf, lu1, lu2)) if hf == h => (lu1, lu2),
+                _ => {
+                    let structure = sys.bordered_band();
+                    let jac = &self.jac;
+                    let lu1 = Factors::new(
+                        || {
+                            let mut e1 = -jac;
+                            for i in 0..n {
+                                e1[(i, i)] += fac1;
+                            }
+                            e1
+                        },
+                        structure,
+                    );
+                    let lu2 = Factors::new(
+                        || {
+                            let mut e2 = jac.map(|v| Complex::new(-v, 0.0));
+                            for i in 0..n {
+                                e2[(i, i)] += Complex::new(alphn, betan);
+                            }
+                            e2
+                        },
+                        structure,
+                    );
+                    self.stats.lu_decomps += 2;
+                    let (Some(lu1), Some(lu2)) = (lu1, lu2) else {
+                        return Err(SolverError::Singular { t: self.t, h });
+                    };
+                    (lu1, lu2)
+                }
             };
             // Initial guess from the previous collocation polynomial.
             let mut z: Vec<DVector<f64>> = (0..3)
@@ -406,6 +419,7 @@ impl Radau5 {
             // whose correction times it is below the stopping level ends the iteration, the
             // first one included.
             self.faccon = self.faccon.max(uround).powf(0.8);
+            let mut theta_seen: Option<f64> = None;
             let mut fz = vec![DVector::zeros(n); 3];
             let mut yi = DVector::zeros(n);
             let mut r1 = DVector::zeros(n);
@@ -456,6 +470,7 @@ impl Radau5 {
                         break;
                     }
                     self.faccon = theta / (1.0 - theta);
+                    theta_seen = Some(theta);
                 }
                 if self.faccon * norm <= fnewt {
                     converged = true;
@@ -467,6 +482,10 @@ impl Radau5 {
                 self.h = 0.5 * h;
                 self.stats.rejected += 1;
                 self.last_rejected = true;
+                if !jac_fresh {
+                    self.fresh_jacobian(sys, t_stop);
+                    jac_fresh = true;
+                }
                 continue;
             }
             let y1 = &self.y + &z[2];
@@ -506,6 +525,10 @@ impl Radau5 {
                 self.h = 0.25 * h;
                 self.stats.rejected += 1;
                 self.last_rejected = true;
+                if !jac_fresh {
+                    self.fresh_jacobian(sys, t_stop);
+                    jac_fresh = true;
+                }
                 if self.h < 1e-300 {
                     return Err(SolverError::NonFinite { t: self.t });
                 }
@@ -538,6 +561,13 @@ impl Radau5 {
                     // A hard stop shortened this step: keep the natural size for the next one.
                     self.h = self.h.max(h);
                 }
+                // Keep the Jacobian while Newton contracts fast under it; keep the factors
+                // too (and h) when the step would grow by less than 20 % (RADAU5's rule).
+                self.reuse_jac = theta_seen.unwrap_or(self.faccon) <= JAC_REUSE_THETA;
+                if self.reuse_jac && self.h >= h && self.h <= 1.2 * h && !lands {
+                    self.h = h;
+                }
+                self.factors = Some((h, lu1, lu2));
                 self.first = false;
                 self.last_rejected = false;
                 return Ok(());
@@ -545,7 +575,38 @@ impl Radau5 {
             self.h = h_new;
             self.stats.rejected += 1;
             self.last_rejected = true;
+            if !jac_fresh {
+                self.fresh_jacobian(sys, t_stop);
+                jac_fresh = true;
+            }
         }
+    }
+
+    /// Evaluate the Jacobian for the coming step (and drop the factors of the old one).
+    /// Simplified Newton converges to the same collocation solution with any Jacobian close
+    /// enough; its rate is set by how far the stages are from where J was taken. J at the
+    /// middle of the coming step (state from the last collocation polynomial) halves that
+    /// distance: on stiff quasi-static stretches, where lambda1(T) changes across a step,
+    /// this saves about one Newton iteration per step. At the start, or after a restart,
+    /// J is taken at the current state.
+    fn fresh_jacobian(&mut self, sys: &impl OdeSystem, t_stop: f64) {
+        let n = sys.dim();
+        if self.jac.nrows() != n {
+            self.jac = DMatrix::zeros(n, n);
+        }
+        let t_mid = self.t + 0.5 * self.h.min((t_stop - self.t).max(0.0));
+        let y_mid = if self.have_prev && !self.first && t_mid > self.t {
+            let y = self.dense(t_mid);
+            y.iter().all(|v| v.is_finite()).then_some(y)
+        } else {
+            None
+        };
+        match &y_mid {
+            Some(y) => sys.jacobian(t_mid, y, &mut self.jac),
+            None => sys.jacobian(self.t, &self.y, &mut self.jac),
+        }
+        self.stats.jac_evals += 1;
+        self.factors = None;
     }
 
     /// Restart at a new state (after a discontinuity in the right-hand side), keeping the
@@ -558,6 +619,8 @@ impl Radau5 {
         self.have_prev = false;
         self.first = true;
         self.last_rejected = false;
+        self.reuse_jac = false;
+        self.factors = None;
         self.t_prev = t;
         self.h_prev = 0.0;
         self.y_prev = self.y.clone();
