@@ -339,6 +339,11 @@ impl Relaxation {
         }
     }
 
+    /// The phonon temperature of the state with P_R = p at this relaxation's field and energy.
+    pub fn temperature_at(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
+        self.temperature(sys, p)
+    }
+
     /// The state at s.
     pub fn point(&self, sys: &ReducedSystem<'_>, s: f64) -> Result<RelaxPoint, NumericsError> {
         let (_, p, temp) = self.state_at(sys, s)?;
