@@ -400,18 +400,28 @@ impl Radau5 {
                     (lu1, lu2)
                 }
             };
-            // Initial guess from the previous collocation polynomial.
-            let mut z: Vec<DVector<f64>> = (0..3)
-                .map(|i| {
-                    if self.have_prev && !self.first {
-                        self.dense(self.t + co.c[i] * h) - &self.y
-                    } else {
-                        DVector::zeros(n)
+            // Initial guess from the previous collocation polynomial: z_i = y_prev +
+            // sum_k l_k(s_i) z_prev_k - y at s_i = (t + c_i h - t_prev) / h_prev.
+            let mut z: [DVector<f64>; 3] = std::array::from_fn(|_| DVector::zeros(n));
+            if self.have_prev && !self.first && self.h_prev != 0.0 {
+                for (i, zi) in z.iter_mut().enumerate() {
+                    let sv = (self.t + co.c[i] * h - self.t_prev) / self.h_prev;
+                    let l = basis(&co.c, sv);
+                    let (zi, yp, y) = (zi.as_mut_slice(), self.y_prev.as_slice(), self.y.as_slice());
+                    let (p0, p1, p2) = (
+                        self.z_prev[0].as_slice(),
+                        self.z_prev[1].as_slice(),
+                        self.z_prev[2].as_slice(),
+                    );
+                    for q in 0..n {
+                        zi[q] = yp[q] + l[0] * p0[q] + l[1] * p1[q] + l[2] * p2[q] - y[q];
                     }
-                })
-                .collect();
-            if z.iter().any(|zi| zi.iter().any(|v| !v.is_finite())) {
-                z = vec![DVector::zeros(n); 3];
+                }
+                if z.iter().any(|zi| zi.iter().any(|v| !v.is_finite())) {
+                    for zi in z.iter_mut() {
+                        zi.fill(0.0);
+                    }
+                }
             }
             let mut converged = false;
             let mut norm_prev = 0.0;
@@ -433,34 +443,51 @@ impl Radau5 {
                 self.stats.rhs_evals += 3;
                 self.stats.newton_iters += 1;
                 // Transformed residual T^-1 F - (Lambda/h) T^-1 Z, component by component.
-                for p in 0..n {
-                    let fw: [f64; 3] = std::array::from_fn(|i| {
-                        (0..3).map(|j| co.t_inv[i][j] * fz[j][p]).sum::<f64>()
-                    });
-                    let w: [f64; 3] = std::array::from_fn(|i| {
-                        (0..3).map(|j| co.t_inv[i][j] * z[j][p]).sum::<f64>()
-                    });
-                    r1[p] = fw[0] - fac1 * w[0];
-                    r23[p] = Complex::new(
-                        fw[1] - (alphn * w[1] - betan * w[2]),
-                        fw[2] - (betan * w[1] + alphn * w[2]),
-                    );
-                }
-                if r1.iter().any(|v| !v.is_finite())
-                    || r23.iter().any(|v| !(v.re.is_finite() && v.im.is_finite()))
+                let ti = &co.t_inv;
+                let mut finite = true;
                 {
+                    let (f0, f1, f2) = (fz[0].as_slice(), fz[1].as_slice(), fz[2].as_slice());
+                    let (z0, z1, z2) = (z[0].as_slice(), z[1].as_slice(), z[2].as_slice());
+                    let (r1s, r23s) = (r1.as_mut_slice(), r23.as_mut_slice());
+                    for p in 0..n {
+                        let (a, b, c) = (f0[p], f1[p], f2[p]);
+                        let fw0 = ti[0][0] * a + ti[0][1] * b + ti[0][2] * c;
+                        let fw1 = ti[1][0] * a + ti[1][1] * b + ti[1][2] * c;
+                        let fw2 = ti[2][0] * a + ti[2][1] * b + ti[2][2] * c;
+                        let (a, b, c) = (z0[p], z1[p], z2[p]);
+                        let w0 = ti[0][0] * a + ti[0][1] * b + ti[0][2] * c;
+                        let w1 = ti[1][0] * a + ti[1][1] * b + ti[1][2] * c;
+                        let w2 = ti[2][0] * a + ti[2][1] * b + ti[2][2] * c;
+                        let v1 = fw0 - fac1 * w0;
+                        let v2 = fw1 - (alphn * w1 - betan * w2);
+                        let v3 = fw2 - (betan * w1 + alphn * w2);
+                        finite &= v1.is_finite() && v2.is_finite() && v3.is_finite();
+                        r1s[p] = v1;
+                        r23s[p] = Complex::new(v2, v3);
+                    }
+                }
+                if !finite {
                     break;
                 }
                 if !(lu1.solve_in_place(&mut r1) && lu2.solve_in_place(&mut r23)) {
                     break;
                 }
                 let mut nrm2 = 0.0;
-                for p in 0..n {
-                    let dw = [r1[p], r23[p].re, r23[p].im];
-                    for i in 0..3 {
-                        let dz: f64 = (0..3).map(|j| co.t[i][j] * dw[j]).sum();
-                        z[i][p] += dz;
-                        nrm2 += (dz / sc[p]).powi(2);
+                {
+                    let tm = &co.t;
+                    let [z0, z1, z2] = &mut z;
+                    let (z0, z1, z2) = (z0.as_mut_slice(), z1.as_mut_slice(), z2.as_mut_slice());
+                    let (r1s, r23s, scs) = (r1.as_slice(), r23.as_slice(), sc.as_slice());
+                    for p in 0..n {
+                        let (a, b, c) = (r1s[p], r23s[p].re, r23s[p].im);
+                        let d0 = tm[0][0] * a + tm[0][1] * b + tm[0][2] * c;
+                        let d1 = tm[1][0] * a + tm[1][1] * b + tm[1][2] * c;
+                        let d2 = tm[2][0] * a + tm[2][1] * b + tm[2][2] * c;
+                        z0[p] += d0;
+                        z1[p] += d1;
+                        z2[p] += d2;
+                        let inv = 1.0 / scs[p];
+                        nrm2 += (d0 * inv).powi(2) + (d1 * inv).powi(2) + (d2 * inv).powi(2);
                     }
                 }
                 let norm = (nrm2 / (3 * n) as f64).sqrt();
@@ -543,8 +570,8 @@ impl Radau5 {
             if errn <= 1.0 {
                 self.t_prev = self.t;
                 self.h_prev = h;
-                self.y_prev = self.y.clone();
-                self.z_prev = [z[0].clone(), z[1].clone(), z[2].clone()];
+                std::mem::swap(&mut self.y_prev, &mut self.y);
+                self.z_prev = z;
                 self.have_prev = true;
                 self.t = if lands { t_stop } else { self.t + h };
                 self.y = y1;
