@@ -515,22 +515,28 @@ impl Radau5 {
                 }
                 continue;
             }
-            let y1 = &self.y + &z[2];
-            // Embedded error estimate, filtered by (I - h gamma0 J)^-1 = (gamma/h - J)^-1 / (h gamma0).
-            let filter = |v: DVector<f64>| {
-                let v = v / (h * co.gamma0);
-                let mut x = v.clone();
-                if lu1.solve_in_place(&mut x) {
-                    x
-                } else {
+            let mut y1 = z[2].clone();
+            y1 += &self.y;
+            // Embedded error estimate, filtered by (I - h gamma0 J)^-1 = (gamma/h - J)^-1 / (h gamma0):
+            // err = (gamma/h - J)^-1 (f0 + sum_j e_j z_j / (gamma0 h)).
+            let filtered = |f: &DVector<f64>, z: &[DVector<f64>; 3]| {
+                let mut v = f.clone();
+                let scale = 1.0 / (h * co.gamma0);
+                {
+                    let vs = v.as_mut_slice();
+                    let (z0, z1, z2) = (z[0].as_slice(), z[1].as_slice(), z[2].as_slice());
+                    for q in 0..vs.len() {
+                        vs[q] += scale * (co.e[0] * z0[q] + co.e[1] * z1[q] + co.e[2] * z2[q]);
+                    }
+                }
+                let unfiltered = v.clone();
+                if lu1.solve_in_place(&mut v) {
                     v
+                } else {
+                    unfiltered
                 }
             };
-            let mut v = &self.f0 * (co.gamma0 * h);
-            for j in 0..3 {
-                v.axpy(co.e[j], &z[j], 1.0);
-            }
-            let mut err = filter(v);
+            let mut err = filtered(&self.f0, &z);
             let sc1 = DVector::from_fn(n, |i, _| {
                 self.tol.atol[i] + self.tol.rtol * self.y[i].abs().max(y1[i].abs())
             });
@@ -541,11 +547,7 @@ impl Radau5 {
                 let mut fp = DVector::zeros(n);
                 sys.rhs(self.t, &yp, &mut fp);
                 self.stats.rhs_evals += 1;
-                let mut v2 = fp * (co.gamma0 * h);
-                for j in 0..3 {
-                    v2.axpy(co.e[j], &z[j], 1.0);
-                }
-                err = filter(v2);
+                err = filtered(&fp, &z);
                 errn = scaled_rms(&err, &sc1);
             }
             if !errn.is_finite() || y1.iter().any(|v| !v.is_finite()) {
