@@ -52,6 +52,23 @@ pub fn clenshaw(c: &[f64], x: f64) -> f64 {
     c[0] + x * b1 - b2
 }
 
+/// `clenshaw` of M series of equal length at the same x, the recurrences interleaved (each is
+/// a serial chain; run side by side they overlap in the pipeline).
+pub fn clenshaw_many<const M: usize>(c: [&[f64]; M], x: f64) -> [f64; M] {
+    let len = c[0].len();
+    debug_assert!(c.iter().all(|s| s.len() == len));
+    let (mut b1, mut b2) = ([0.0; M], [0.0; M]);
+    let x2 = 2.0 * x;
+    for j in (1..len).rev() {
+        for m in 0..M {
+            let b0 = x2 * b1[m] - b2[m] + c[m][j];
+            b2[m] = b1[m];
+            b1[m] = b0;
+        }
+    }
+    std::array::from_fn(|m| c[m][0] + x * b1[m] - b2[m])
+}
+
 /// Coefficients of the x-derivative of the series `c` (one degree lower):
 /// c'_{k-1} = c'_{k+1} + 2 k c_k, with c'_0 halved.
 pub fn derivative(c: &[f64; DEGREE + 1]) -> [f64; DEGREE] {

@@ -10,7 +10,7 @@
 //! own key, so the table is the same whichever runs, threads or order built it: results do not
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
-use crate::cheb::{clenshaw, dct_cosines, derivative, DEGREE};
+use crate::cheb::{clenshaw_many, dct_cosines, derivative, DEGREE};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -68,7 +68,11 @@ impl<const K: usize> Panel2<K> {
         Slice {
             y_lo: self.y_lo,
             y_w: self.y_w,
-            d: std::array::from_fn(|k| derivative(&c[k])),
+            d: std::array::from_fn(|k| {
+                let mut d = [0.0; N];
+                d[..DEGREE].copy_from_slice(&derivative(&c[k]));
+                d
+            }),
             c,
         }
     }
@@ -80,8 +84,8 @@ pub struct Slice<const K: usize> {
     y_lo: f64,
     y_w: f64,
     c: [[f64; N]; K],
-    /// The y derivatives' series (on [-1, 1]).
-    d: [[f64; DEGREE]; K],
+    /// The y derivatives' series (on [-1, 1]; the last coefficient is zero).
+    d: [[f64; N]; K],
 }
 
 impl<const K: usize> Slice<K> {
@@ -96,17 +100,23 @@ impl<const K: usize> Slice<K> {
 
     /// All components at y.
     pub fn eval(&self, y: f64) -> [f64; K] {
-        let ys = self.local(y);
-        std::array::from_fn(|k| clenshaw(&self.c[k], ys))
+        clenshaw_many(std::array::from_fn(|k| &self.c[k][..]), self.local(y))
     }
 
     /// Component k and its y derivative at y.
     pub fn eval_with_derivative(&self, k: usize, y: f64) -> (f64, f64) {
-        let ys = self.local(y);
-        (
-            clenshaw(&self.c[k], ys),
-            clenshaw(&self.d[k], ys) * 2.0 / self.y_w,
-        )
+        let [v, d] = clenshaw_many([&self.c[k][..], &self.d[k][..]], self.local(y));
+        (v, d * 2.0 / self.y_w)
+    }
+
+    /// Components k1 and k2 with their y derivatives at y: ((v1, d1), (v2, d2)).
+    pub fn eval_two_with_derivatives(&self, k1: usize, k2: usize, y: f64) -> [(f64, f64); 2] {
+        let [v1, d1, v2, d2] = clenshaw_many(
+            [&self.c[k1][..], &self.d[k1][..], &self.c[k2][..], &self.d[k2][..]],
+            self.local(y),
+        );
+        let s = 2.0 / self.y_w;
+        [(v1, d1 * s), (v2, d2 * s)]
     }
 }
 

@@ -207,8 +207,7 @@ impl FieldSlice {
         for _ in 0..40 {
             let u = 1.0 / t;
             let s = self.at(t)?;
-            let (ll, dll) = s.eval_with_derivative(LN_EXC_L, u);
-            let (lr, dlr) = s.eval_with_derivative(LN_EXC_R, u);
+            let [(ll, dll), (lr, dlr)] = s.eval_two_with_derivatives(LN_EXC_L, LN_EXC_R, u);
             let (el, er) = (ll.exp(), lr.exp());
             let g = left * (bottom_l + el) + right * (bottom_r + er) + debye.energy_k(t) - target_k;
             // d/dT = -u^2 d/du.
