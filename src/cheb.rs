@@ -44,8 +44,10 @@ pub fn node(a: f64, w: f64, k: usize) -> f64 {
 /// sum_k c_k T_k(x) by Clenshaw's recurrence.
 pub fn clenshaw(c: &[f64], x: f64) -> f64 {
     let (mut b1, mut b2) = (0.0, 0.0);
+    let x2 = 2.0 * x;
     for &ck in c.iter().skip(1).rev() {
-        let b0 = 2.0 * x * b1 - b2 + ck;
+        // (c_k - b2) does not wait for b1: the chain is one multiply and one add per term.
+        let b0 = x2 * b1 + (ck - b2);
         b2 = b1;
         b1 = b0;
     }
@@ -61,7 +63,7 @@ pub fn clenshaw_many<const M: usize>(c: [&[f64]; M], x: f64) -> [f64; M] {
     let x2 = 2.0 * x;
     for j in (1..len).rev() {
         for m in 0..M {
-            let b0 = x2 * b1[m] - b2[m] + c[m][j];
+            let b0 = x2 * b1[m] + (c[m][j] - b2[m]);
             b2[m] = b1[m];
             b1[m] = b0;
         }
