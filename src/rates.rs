@@ -219,6 +219,14 @@ pub const SHARED_TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
 type SharedTables = std::sync::Mutex<Vec<(String, Option<std::sync::Arc<Lambda1Table>>)>>;
 static SHARED_TABLES: std::sync::OnceLock<SharedTables> = std::sync::OnceLock::new();
 
+/// Drop the process-wide kappa tables (runs started afterwards build them again; runs holding
+/// one keep it). For measuring the cost of a process's first run.
+pub fn clear_shared_tables() {
+    if let Some(Ok(mut c)) = SHARED_TABLES.get().map(|m| m.lock()) {
+        c.clear();
+    }
+}
+
 /// Scaled spin-phonon rates of a material.
 #[derive(Debug, Clone)]
 pub struct RateModel {

@@ -16,6 +16,9 @@ use std::sync::{Arc, RwLock};
 
 const N: usize = DEGREE + 1;
 
+/// Nodes per direction of a full panel.
+pub const NODES: usize = N;
+
 /// Key of a panel: (level in x, index in x, level in y, index in y).
 type Key = (u8, u32, u8, u32);
 
@@ -31,17 +34,18 @@ fn dct(m: &[[f64; N]; N], vals: &[f64; N]) -> [f64; N] {
     })
 }
 
-/// One panel: coefficients `c[k][i][j]` of component k for T_i(x') T_j(y') on [-1, 1]^2.
+/// One panel: coefficients `c[k][i][j]` of component k for T_i(x') T_j(y') on [-1, 1]^2
+/// (NX = 1: a table along y at one x, the x range a single point).
 #[derive(Debug)]
-pub struct Panel2<const K: usize> {
+pub struct Panel2<const K: usize, const NX: usize> {
     x_lo: f64,
     x_w: f64,
     y_lo: f64,
     y_w: f64,
-    c: Box<[[[f64; N]; N]; K]>,
+    c: Box<[[[f64; N]; NX]; K]>,
 }
 
-impl<const K: usize> Panel2<K> {
+impl<const K: usize, const NX: usize> Panel2<K, NX> {
     /// The panel's y interval.
     pub fn y_range(&self) -> (f64, f64) {
         (self.y_lo, self.y_lo + self.y_w)
@@ -49,11 +53,17 @@ impl<const K: usize> Panel2<K> {
 
     /// The series in y of every component at fixed x (inside the panel's x interval).
     pub fn slice(&self, x: f64) -> Slice<K> {
-        let xs = ((x - self.x_lo) / self.x_w * 2.0 - 1.0).clamp(-1.0, 1.0);
-        let mut t = [0.0; N];
+        let xs = if self.x_w > 0.0 {
+            ((x - self.x_lo) / self.x_w * 2.0 - 1.0).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut t = [0.0; NX];
         t[0] = 1.0;
-        t[1] = xs;
-        for i in 2..N {
+        if NX > 1 {
+            t[1] = xs;
+        }
+        for i in 2..NX {
             t[i] = 2.0 * xs * t[i - 1] - t[i - 2];
         }
         let c: [[f64; N]; K] = std::array::from_fn(|k| {
@@ -112,7 +122,12 @@ impl<const K: usize> Slice<K> {
     /// Components k1 and k2 with their y derivatives at y: ((v1, d1), (v2, d2)).
     pub fn eval_two_with_derivatives(&self, k1: usize, k2: usize, y: f64) -> [(f64, f64); 2] {
         let [v1, d1, v2, d2] = clenshaw_many(
-            [&self.c[k1][..], &self.d[k1][..], &self.c[k2][..], &self.d[k2][..]],
+            [
+                &self.c[k1][..],
+                &self.d[k1][..],
+                &self.c[k2][..],
+                &self.d[k2][..],
+            ],
             self.local(y),
         );
         let s = 2.0 / self.y_w;
@@ -121,26 +136,27 @@ impl<const K: usize> Slice<K> {
 }
 
 #[derive(Debug, Clone)]
-enum Node<const K: usize> {
-    Leaf(Arc<Panel2<K>>),
+enum Node<const K: usize, const NX: usize> {
+    Leaf(Arc<Panel2<K, NX>>),
     SplitX,
     SplitY,
     /// The function failed (an error or a non-finite value) somewhere on the panel.
     Unavailable,
 }
 
-/// A lazily built, thread-safe piecewise Chebyshev table of K functions of (x, y).
+/// A lazily built, thread-safe piecewise Chebyshev table of K functions of (x, y), with NX
+/// nodes in x per panel: `NODES` (a plane), or 1 (a line at one x: x0 = x1).
 #[derive(Debug)]
-pub struct LazyTable2<const K: usize> {
+pub struct LazyTable2<const K: usize, const NX: usize> {
     x_range: (f64, f64),
     y_range: (f64, f64),
     start_levels: (u8, u8),
     max_levels: (u8, u8),
     tol: [f64; K],
-    nodes: RwLock<HashMap<Key, Node<K>>>,
+    nodes: RwLock<HashMap<Key, Node<K, NX>>>,
 }
 
-impl<const K: usize> LazyTable2<K> {
+impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
     /// A table on [x0, x1] x [y0, y1], with lookups starting at `start_levels` (panels of
     /// 1/2^level of each range) and panels accepted as they are at `max_levels`. Component k
     /// is resolved when its tail coefficients are below `tol[k]` plus 64 eps times its largest
@@ -165,6 +181,11 @@ impl<const K: usize> LazyTable2<K> {
         }
     }
 
+    /// The x range.
+    pub fn x_range(&self) -> (f64, f64) {
+        self.x_range
+    }
+
     /// Whether (x, y) is inside the domain.
     pub fn covers(&self, x: f64, y: f64) -> bool {
         x >= self.x_range.0 && x <= self.x_range.1 && y >= self.y_range.0 && y <= self.y_range.1
@@ -173,10 +194,13 @@ impl<const K: usize> LazyTable2<K> {
     /// Number of panels built (kept or split) so far and the function evaluations they took.
     pub fn built(&self) -> (usize, usize) {
         let n = self.nodes.read().map_or(0, |m| m.len());
-        (n, n * N * N)
+        (n, n * NX * N)
     }
 
     fn index(range: (f64, f64), level: u8, v: f64) -> u32 {
+        if range.1 <= range.0 {
+            return 0;
+        }
         let parts = (1u64 << level) as f64;
         let f = ((v - range.0) / (range.1 - range.0) * parts).floor();
         f.clamp(0.0, parts - 1.0) as u32
@@ -194,7 +218,7 @@ impl<const K: usize> LazyTable2<K> {
         x: f64,
         y: f64,
         f: &impl Fn(f64, f64) -> Result<[f64; K], E>,
-    ) -> (Option<Arc<Panel2<K>>>, usize) {
+    ) -> (Option<Arc<Panel2<K, NX>>>, usize) {
         if !self.covers(x, y) {
             return (None, 0);
         }
@@ -214,7 +238,7 @@ impl<const K: usize> LazyTable2<K> {
                     // Built outside the lock; two threads may both build a panel at first (the
                     // same deterministic one), and the first stored is kept.
                     let built = self.build(key, f);
-                    spent += N * N;
+                    spent += NX * N;
                     match self.nodes.write() {
                         Ok(mut m) => m.entry(key).or_insert(built).clone(),
                         Err(_) => built,
@@ -230,7 +254,7 @@ impl<const K: usize> LazyTable2<K> {
         }
     }
 
-    fn build<E>(&self, key: Key, f: &impl Fn(f64, f64) -> Result<[f64; K], E>) -> Node<K> {
+    fn build<E>(&self, key: Key, f: &impl Fn(f64, f64) -> Result<[f64; K], E>) -> Node<K, NX> {
         let (lx, ix, ly, iy) = key;
         let (x_lo, x_w) = Self::bounds(self.x_range, lx, ix);
         let (y_lo, y_w) = Self::bounds(self.y_range, ly, iy);
@@ -238,9 +262,15 @@ impl<const K: usize> LazyTable2<K> {
         let nodes = |lo: f64, w: f64| -> [f64; N] {
             std::array::from_fn(|k| lo + 0.5 * w * (1.0 + m[1][k]))
         };
-        let (xs, ys) = (nodes(x_lo, x_w), nodes(y_lo, y_w));
+        let ys = nodes(y_lo, y_w);
+        let xs: [f64; NX] = if NX == N {
+            let all = nodes(x_lo, x_w);
+            std::array::from_fn(|i| all[i])
+        } else {
+            [x_lo; NX]
+        };
         // vals[k][i][j] = f_k(x_i, y_j).
-        let mut vals = Box::new([[[0.0; N]; N]; K]);
+        let mut vals = Box::new([[[0.0; N]; NX]; K]);
         for (i, &xi) in xs.iter().enumerate() {
             for (j, &yj) in ys.iter().enumerate() {
                 match f(xi, yj) {
@@ -253,19 +283,23 @@ impl<const K: usize> LazyTable2<K> {
                 }
             }
         }
-        // Transform along y (rows), then along x (columns).
-        let mut c = Box::new([[[0.0; N]; N]; K]);
+        // Transform along y (rows), then along x (columns; nothing to transform at one x).
+        let mut c = Box::new([[[0.0; N]; NX]; K]);
         for k in 0..K {
-            let mut rows = [[0.0; N]; N];
-            for i in 0..N {
+            let mut rows = [[0.0; N]; NX];
+            for i in 0..NX {
                 rows[i] = dct(m, &vals[k][i]);
             }
-            for j in 0..N {
-                let col: [f64; N] = std::array::from_fn(|i| rows[i][j]);
-                let cc = dct(m, &col);
-                for i in 0..N {
-                    c[k][i][j] = cc[i];
+            if NX == N {
+                for j in 0..N {
+                    let col: [f64; N] = std::array::from_fn(|i| rows[i][j]);
+                    let cc = dct(m, &col);
+                    for i in 0..NX {
+                        c[k][i][j] = cc[i];
+                    }
                 }
+            } else {
+                c[k] = rows;
             }
         }
         // Tails: the two highest rows (x) and columns (y), against each tolerance.
@@ -275,10 +309,10 @@ impl<const K: usize> LazyTable2<K> {
             let allowed = self.tol[k] + 64.0 * f64::EPSILON * big;
             let mut tx: f64 = 0.0;
             let mut ty: f64 = 0.0;
-            for i in 0..N {
+            for i in 0..NX {
                 for j in 0..N {
                     let v = c[k][i][j].abs();
-                    if i >= DEGREE - 1 {
+                    if NX == N && i >= DEGREE - 1 {
                         tx = tx.max(v);
                     }
                     if j >= DEGREE - 1 {
@@ -317,7 +351,8 @@ mod tests {
 
     #[test]
     fn lazy_table_reproduces_a_smooth_function_and_its_derivative() {
-        let t = LazyTable2::new((0.0, 2.0), (0.5, 4.5), (1, 1), (8, 8), [1e-13, 1e-13]);
+        let t: LazyTable2<2, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.5, 4.5), (1, 1), (8, 8), [1e-13, 1e-13]);
         let mut spent = 0;
         for a in 0..=20 {
             for b in 0..=20 {
@@ -340,15 +375,35 @@ mod tests {
         // Outside the domain, or where the function fails: no panel.
         assert!(t.panel(2.1, 1.0, &f).0.is_none());
         let failing = |x: f64, _y: f64| if x > 1.0 { Err(()) } else { Ok([x]) };
-        let t1 = LazyTable2::new((0.0, 2.0), (0.0, 1.0), (1, 0), (4, 4), [1e-13]);
+        let t1: LazyTable2<1, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.0, 1.0), (1, 0), (4, 4), [1e-13]);
         assert!(t1.panel(1.5, 0.5, &failing).0.is_none());
         assert!(t1.panel(0.5, 0.5, &failing).0.is_some());
     }
 
     #[test]
+    fn a_line_table_reproduces_the_function_at_its_x() {
+        let x = 0.7;
+        let t: LazyTable2<2, 1> = LazyTable2::new((x, x), (0.5, 4.5), (0, 1), (0, 8), [1e-13; 2]);
+        for b in 0..=40 {
+            let y = 0.5 + 0.1 * b as f64;
+            let (p, _) = t.panel(x, y, &f);
+            let v = p.unwrap().slice(x).eval(y);
+            let exact = f(x, y).unwrap();
+            assert!((v[0] - exact[0]).abs() < 1e-12 && (v[1] - exact[1]).abs() < 1e-12);
+        }
+        // 17 evaluations per panel, not 17^2.
+        assert_eq!(t.built().1 % NODES, 0);
+        assert!(t.built().1 < 20 * NODES);
+        assert!(t.panel(x + 0.1, 1.0, &f).0.is_none());
+    }
+
+    #[test]
     fn panels_do_not_depend_on_the_order_they_were_built_in() {
-        let a = LazyTable2::new((0.0, 2.0), (0.5, 4.5), (0, 0), (8, 8), [1e-13, 1e-13]);
-        let b = LazyTable2::new((0.0, 2.0), (0.5, 4.5), (0, 0), (8, 8), [1e-13, 1e-13]);
+        let a: LazyTable2<2, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.5, 4.5), (0, 0), (8, 8), [1e-13, 1e-13]);
+        let b: LazyTable2<2, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.5, 4.5), (0, 0), (8, 8), [1e-13, 1e-13]);
         let pts: Vec<(f64, f64)> = (0..50)
             .map(|i| (0.04 * i as f64, 0.5 + 0.08 * i as f64))
             .collect();

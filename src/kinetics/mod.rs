@@ -319,6 +319,13 @@ pub enum EngineError {
     },
 }
 
+/// Drop every process-wide table (kappa(T), the well quantities): the next run pays for the
+/// panels it needs, as the first run of a process does. For benchmarks of cold runs.
+pub fn clear_shared_tables() {
+    crate::rates::clear_shared_tables();
+    welltable::clear_shared_tables();
+}
+
 /// Check that a run is inside the model's validity, before any integration.
 pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
     run.options.validate()?;

@@ -18,7 +18,7 @@
 //! O(lambda1/lambda2); a fixed split (barrier top counted half) would be off by the population
 //! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
-use super::welltable::{FieldSlice, WellTable, WellValues};
+use super::welltable::{FieldSlice, LineTable, PlaneTable, WellValues};
 use crate::error::NumericsError;
 use crate::model::thermo::boltzmann;
 use crate::model::{Debye, GiantSpin};
@@ -110,7 +110,7 @@ pub struct ReducedSystem<'a> {
     recent: RefCell<Vec<LastSolve>>,
     failure: RefCell<Option<NumericsError>>,
     /// The shared table of the well quantities, if in use.
-    table: Option<Arc<WellTable>>,
+    table: Option<Arc<PlaneTable>>,
     /// The table at the last few fields, with the last temperature solved at each.
     slices: RefCell<Vec<(FieldSlice, f64)>>,
     /// Kernel evaluations this system spent building table panels.
@@ -146,10 +146,15 @@ impl<'a> ReducedSystem<'a> {
     }
 
     /// The same system using the process-wide table of the well quantities
-    /// ([`WellTable::shared`]) wherever it can be built, the exact kernels elsewhere.
+    /// ([`PlaneTable::shared`]) wherever it can be built, the exact kernels elsewhere.
     pub fn with_table(mut self) -> Self {
-        self.table = Some(WellTable::shared(self.rates));
+        self.table = Some(PlaneTable::shared(self.rates));
         self
+    }
+
+    /// The rate model.
+    pub fn rates(&self) -> &RateModel {
+        self.rates
     }
 
     /// kappa(T) of the rate model.
@@ -158,7 +163,7 @@ impl<'a> ReducedSystem<'a> {
     }
 
     /// The table in use, if any.
-    pub fn table(&self) -> Option<&Arc<WellTable>> {
+    pub fn table(&self) -> Option<&Arc<PlaneTable>> {
         self.table.as_ref()
     }
 
@@ -182,7 +187,15 @@ impl<'a> ReducedSystem<'a> {
                 if cache.len() >= 4 {
                     cache.remove(0);
                 }
-                cache.push((FieldSlice::new(table.clone(), field_t), self.guess_k.get()));
+                // At the final field (the hold after the ramp) the line table serves: it costs
+                // 17 kernel evaluations per panel where the plane's cost 289.
+                #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
+                let slice = if field_t == self.protocol.b_final_t() {
+                    FieldSlice::line(LineTable::shared(self.rates, field_t))
+                } else {
+                    FieldSlice::new(table.clone(), field_t)
+                };
+                cache.push((slice, self.guess_k.get()));
                 cache.len() - 1
             }
         };

@@ -12,7 +12,7 @@
 //! lambda_eff continues exactly to any time, 1e40 s included, in a few hundred evaluations.
 
 use super::reduced::ReducedSystem;
-use super::welltable::FieldSlice;
+use super::welltable::{FieldSlice, LineTable};
 use crate::cheb::{self, DEGREE};
 use crate::error::NumericsError;
 use std::cell::{Cell, RefCell};
@@ -170,7 +170,7 @@ impl Relaxation {
             evaluations: 0,
             slice: sys
                 .table()
-                .map(|t| RefCell::new(FieldSlice::new(t.clone(), field_t))),
+                .map(|_| RefCell::new(FieldSlice::line(LineTable::shared(sys.rates(), field_t)))),
             target_k: sys.energy_target_k(work_k),
             guess_k: Cell::new(f64::NAN),
         };

@@ -21,7 +21,7 @@
 use crate::error::NumericsError;
 use crate::model::{Debye, GiantSpin};
 use crate::rates::RateModel;
-use crate::table2::{LazyTable2, Panel2, Slice};
+use crate::table2::{LazyTable2, Panel2, Slice, NODES};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// ln of the left well's mean excitation above its bottom (K).
@@ -42,15 +42,48 @@ pub const COMPONENTS: usize = 6;
 /// Temperatures the table covers, K (u = 1/T from 1/64 to 4 1/K).
 pub const TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
 
-/// The shared table of one spin and rate model.
+/// The shared table of one spin and rate model: over the (B, u) plane (NX = `NODES`) for the
+/// ramps, or along u at one field (NX = 1, 17 kernel evaluations per panel instead of 289) for
+/// the relaxation at the final field.
 #[derive(Debug)]
-pub struct WellTable {
+pub struct WellTable<const NX: usize> {
     rates: RateModel,
-    table: LazyTable2<COMPONENTS>,
+    table: LazyTable2<COMPONENTS, NX>,
 }
 
-type Cache = Mutex<Vec<(String, Arc<WellTable>)>>;
-static TABLES: OnceLock<Cache> = OnceLock::new();
+/// The table over the (B, u) plane.
+pub type PlaneTable = WellTable<NODES>;
+/// The table along u at one field.
+pub type LineTable = WellTable<1>;
+
+type Cache<T> = Mutex<Vec<(String, Arc<T>)>>;
+static PLANES: OnceLock<Cache<PlaneTable>> = OnceLock::new();
+static LINES: OnceLock<Cache<LineTable>> = OnceLock::new();
+
+/// Drop the process-wide well tables (runs started afterwards build their panels again; runs
+/// holding one keep it). For measuring the cost of a process's first run.
+pub fn clear_shared_tables() {
+    if let Some(Ok(mut c)) = PLANES.get().map(|m| m.lock()) {
+        c.clear();
+    }
+    if let Some(Ok(mut c)) = LINES.get().map(|m| m.lock()) {
+        c.clear();
+    }
+}
+
+/// The entry of `cache` under `key`, made by `make` if missing.
+fn cached<T>(cache: &'static OnceLock<Cache<T>>, key: String, make: impl Fn() -> T) -> Arc<T> {
+    let cache = cache.get_or_init(|| Mutex::new(Vec::new()));
+    if let Ok(mut c) = cache.lock() {
+        if let Some((_, t)) = c.iter().find(|(k, _)| *k == key) {
+            return t.clone();
+        }
+        let t = Arc::new(make());
+        c.push((key, t.clone()));
+        return t;
+    }
+    Arc::new(make())
+}
 
 /// Exact values of the tabulated components at (B, T).
 pub fn exact_values(
@@ -94,40 +127,47 @@ pub fn exact_values(
     ])
 }
 
-impl WellTable {
-    /// The process-wide table of this rate model's spin and transitions (built lazily).
-    pub fn shared(rates: &RateModel) -> Arc<WellTable> {
+impl PlaneTable {
+    /// The process-wide plane table of this rate model's spin and transitions (built lazily).
+    pub fn shared(rates: &RateModel) -> Arc<PlaneTable> {
         let key = format!("{:?}|{:?}", rates.spin(), rates.pairs());
-        let cache = TABLES.get_or_init(|| Mutex::new(Vec::new()));
-        if let Ok(mut c) = cache.lock() {
-            if let Some((_, t)) = c.iter().find(|(k, _)| *k == key) {
-                return t.clone();
-            }
-            let t = Arc::new(Self::new(rates));
-            c.push((key, t.clone()));
-            return t;
-        }
-        Arc::new(Self::new(rates))
+        cached(&PLANES, key, || {
+            let bmax = rates.spin().bistability_field_t();
+            // Start with panels about 0.15 T by 0.12 1/K (the size most runs need) so that
+            // few panels are built only to be split.
+            let start_b = levels(2.0 * bmax, 0.2);
+            Self::with_range(rates, (-bmax, bmax), start_b)
+        })
     }
+}
 
-    fn new(rates: &RateModel) -> Self {
-        let bmax = rates.spin().bistability_field_t();
+impl LineTable {
+    /// The process-wide line table of this rate model at `field_t` (built lazily).
+    pub fn shared(rates: &RateModel, field_t: f64) -> Arc<LineTable> {
+        let key = format!("{:?}|{:?}|{:e}", rates.spin(), rates.pairs(), field_t);
+        cached(&LINES, key, || {
+            Self::with_range(rates, (field_t, field_t), 0)
+        })
+    }
+}
+
+/// The dyadic level whose parts of `width` are at most `target` wide.
+fn levels(width: f64, target: f64) -> u8 {
+    (width / target).log2().ceil().clamp(0.0, 20.0) as u8
+}
+
+impl<const NX: usize> WellTable<NX> {
+    fn with_range(rates: &RateModel, b_range: (f64, f64), start_b: u8) -> Self {
         let u_range = (1.0 / TABLE_RANGE_K.1, 1.0 / TABLE_RANGE_K.0);
-        // Start with panels about 0.15 T by 0.12 1/K (the size most runs need) so that few
-        // panels are built only to be split.
-        let levels =
-            |width: f64, target: f64| (width / target).log2().ceil().clamp(0.0, 20.0) as u8;
-        let start = (
-            levels(2.0 * bmax, 0.2),
-            levels(u_range.1 - u_range.0, 0.125),
-        );
+        let start = (start_b, levels(u_range.1 - u_range.0, 0.125));
+        let max_b = if NX > 1 { start.0 + 10 } else { 0 };
         Self {
             rates: rates.clone(),
             table: LazyTable2::new(
-                (-bmax, bmax),
+                b_range,
                 u_range,
                 start,
-                (start.0 + 10, start.1 + 10),
+                (max_b, start.1 + 10),
                 [1e-13, 1e-13, 1e-12, 1e-12, 1e-13, 1e-13],
             ),
         }
@@ -135,7 +175,7 @@ impl WellTable {
 
     /// The panel holding (B, T) and the kernel evaluations this lookup spent building; `None`
     /// outside the table or where the exact kernels fail.
-    pub fn panel(&self, field_t: f64, t_k: f64) -> (Option<Arc<Panel2<COMPONENTS>>>, usize) {
+    pub fn panel(&self, field_t: f64, t_k: f64) -> (Option<Arc<Panel2<COMPONENTS, NX>>>, usize) {
         let rates = &self.rates;
         self.table.panel(field_t, 1.0 / t_k, &|b: f64, u: f64| {
             exact_values(rates, b, 1.0 / u)
@@ -159,10 +199,17 @@ pub struct WellValues {
     pub lambda0: f64,
 }
 
+/// Where a [`FieldSlice`] takes its series from.
+#[derive(Debug, Clone)]
+enum Source {
+    Plane(Arc<PlaneTable>),
+    Line(Arc<LineTable>),
+}
+
 /// The table at one field: series in u, one per panel visited, kept for reuse.
 #[derive(Debug, Clone)]
 pub struct FieldSlice {
-    table: Arc<WellTable>,
+    source: Source,
     field_t: f64,
     /// Energies of the well bottoms (M = -S, +S), K.
     bottom_k: [f64; 2],
@@ -172,15 +219,30 @@ pub struct FieldSlice {
 }
 
 impl FieldSlice {
-    /// The table at `field_t`.
-    pub fn new(table: Arc<WellTable>, field_t: f64) -> Self {
-        let spin = table.rates.spin();
-        let bottom_k = [
+    /// The plane table at `field_t`.
+    pub fn new(table: Arc<PlaneTable>, field_t: f64) -> Self {
+        let bottom_k = Self::bottoms(&table.rates, field_t);
+        Self::with_source(Source::Plane(table), field_t, bottom_k)
+    }
+
+    /// The line table of `field_t`.
+    pub fn line(table: Arc<LineTable>) -> Self {
+        let field_t = table.table.x_range().0;
+        let bottom_k = Self::bottoms(&table.rates, field_t);
+        Self::with_source(Source::Line(table), field_t, bottom_k)
+    }
+
+    fn bottoms(rates: &RateModel, field_t: f64) -> [f64; 2] {
+        let spin = rates.spin();
+        [
             spin.energy_k(0, field_t),
             spin.energy_k(spin.n_levels() - 1, field_t),
-        ];
+        ]
+    }
+
+    fn with_source(source: Source, field_t: f64, bottom_k: [f64; 2]) -> Self {
         Self {
-            table,
+            source,
             field_t,
             bottom_k,
             slices: Vec::new(),
@@ -254,9 +316,18 @@ impl FieldSlice {
         if let Some(i) = self.slices.iter().position(|s| s.contains(u)) {
             return Some(&self.slices[i]);
         }
-        let (panel, spent) = self.table.panel(self.field_t, t_k);
+        let (slice, spent) = match &self.source {
+            Source::Plane(t) => {
+                let (p, spent) = t.panel(self.field_t, t_k);
+                (p.map(|p| p.slice(self.field_t)), spent)
+            }
+            Source::Line(t) => {
+                let (p, spent) = t.panel(self.field_t, t_k);
+                (p.map(|p| p.slice(self.field_t)), spent)
+            }
+        };
         self.evaluations += spent;
-        let slice = panel?.slice(self.field_t);
+        let slice = slice?;
         self.slices.push(slice);
         self.slices.last()
     }
@@ -272,7 +343,12 @@ mod tests {
     fn table_matches_the_exact_kernels() {
         let m = Material::mn12ac();
         let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
-        let table = Arc::new(WellTable::new(&rates));
+        let bmax = m.spin.bistability_field_t();
+        let table = Arc::new(PlaneTable::with_range(
+            &rates,
+            (-bmax, bmax),
+            levels(2.0 * bmax, 0.2),
+        ));
         let mut worst = [0.0f64; COMPONENTS];
         for a in 0..=16 {
             let b = 0.1 + 0.4 * a as f64 / 16.0;

@@ -407,7 +407,8 @@ impl Radau5 {
                 for (i, zi) in z.iter_mut().enumerate() {
                     let sv = (self.t + co.c[i] * h - self.t_prev) / self.h_prev;
                     let l = basis(&co.c, sv);
-                    let (zi, yp, y) = (zi.as_mut_slice(), self.y_prev.as_slice(), self.y.as_slice());
+                    let (zi, yp, y) =
+                        (zi.as_mut_slice(), self.y_prev.as_slice(), self.y.as_slice());
                     let (p0, p1, p2) = (
                         self.z_prev[0].as_slice(),
                         self.z_prev[1].as_slice(),
