@@ -8,7 +8,7 @@
 # numpy and scipy, runs scripts/scipy_reference.py (default: --skip-full --no-diag), times
 # `smmcool simulate` on the same trajectory (jump 0.5 T -> 0.1 T from 4 K, rtol 1e-8, to
 # equilibrium; the wall time of the simulation as the CLI reports it, like SciPy's which
-# excludes interpreter start-up; median of 11 fresh processes, each building its kappa table
+# excludes interpreter start-up; median of 11 fresh processes, each building its tables
 # first, so this is the cold cost), and prints:
 #   COMPARE T_1ms ...  SciPy's T at 1 ms against smmcool's (must agree to 1e-6 K)
 #   COMPARE ratio ...  SciPy's wall time to 1 ms over smmcool's whole trajectory (a lower

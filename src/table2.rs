@@ -46,11 +46,6 @@ pub struct Panel2<const K: usize, const NX: usize> {
 }
 
 impl<const K: usize, const NX: usize> Panel2<K, NX> {
-    /// The panel's y interval.
-    pub fn y_range(&self) -> (f64, f64) {
-        (self.y_lo, self.y_lo + self.y_w)
-    }
-
     /// The series in y of every component at fixed x (inside the panel's x interval).
     pub fn slice(&self, x: f64) -> Slice<K> {
         let xs = if self.x_w > 0.0 {

@@ -272,7 +272,9 @@ pub struct Trajectory {
     pub reduction_error_estimate: f64,
     /// Integrand evaluations of the relaxation quadrature.
     pub quadrature_evals: usize,
-    /// Exact (B, T) kernel evaluations spent building interpolation tables for this run.
+    /// Exact (B, T) kernel evaluations this run spent building panels of the process-wide
+    /// well tables (panels another run built first are free, so in a parallel batch this
+    /// depends on the order in which runs reached them; the results do not).
     pub table_nodes: usize,
     /// Time after the ramp at which equilibrium was reached, s.
     pub equilibrium_after_ramp_s: Option<f64>,
