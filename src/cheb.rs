@@ -207,8 +207,12 @@ impl<const K: usize> ChebTable<K> {
     /// Component `k` and its derivative at x, or `None` outside the table.
     pub fn eval_one_with_derivative(&self, k: usize, x: f64) -> Option<(f64, f64)> {
         let (i, xi) = self.locate(x)?;
-        let d = clenshaw(&self.deriv[i][k], xi) * 2.0 / self.width[i];
-        Some((clenshaw(&self.coeffs[i][k], xi), d))
+        let (c, d) = (&self.coeffs[i][k], &self.deriv[i][k]);
+        // The derivative series is one shorter: its top coefficient is zero.
+        let mut dp = [0.0; DEGREE + 1];
+        dp[..DEGREE].copy_from_slice(d);
+        let [v, dv] = clenshaw_many([&c[..], &dp[..]], xi);
+        Some((v, dv * 2.0 / self.width[i]))
     }
 }
 

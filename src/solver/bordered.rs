@@ -37,7 +37,8 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
         );
         for c in 0..nb {
             let pivot = a[(c, c)];
-            if pivot.is_zero() || !pivot.modulus().is_finite() {
+            // Finite parts (no modulus: hypot is a libm call per pivot).
+            if pivot.is_zero() || !(pivot.real().is_finite() && pivot.imaginary().is_finite()) {
                 return None;
             }
             let band_end = (c + band + 1).min(nb);
