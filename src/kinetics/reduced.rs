@@ -152,19 +152,21 @@ impl<'a> ReducedSystem<'a> {
         self
     }
 
-    /// The rate model.
-    pub fn rates(&self) -> &RateModel {
-        self.rates
-    }
-
     /// kappa(T) of the rate model.
     pub fn kappa(&self, t_k: f64) -> Result<f64, NumericsError> {
         self.rates.kappa(t_k)
     }
 
-    /// The table in use, if any.
-    pub fn table(&self) -> Option<&Arc<PlaneTable>> {
-        self.table.as_ref()
+    /// The well tables at `field_t`, if in use: at the final field (the hold after the ramp)
+    /// the line table, 17 kernel evaluations per panel where the plane's cost 289.
+    pub fn field_slice(&self, field_t: f64) -> Option<FieldSlice> {
+        let table = self.table.as_ref()?;
+        #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
+        Some(if field_t == self.protocol.b_final_t() {
+            FieldSlice::line(LineTable::shared(self.rates, field_t))
+        } else {
+            FieldSlice::new(table.clone(), field_t)
+        })
     }
 
     /// Kernel evaluations this system spent building table panels (zero for panels another
@@ -176,7 +178,6 @@ impl<'a> ReducedSystem<'a> {
     /// Temperature and well quantities of (P_R, w) at field B from the table; `None` where it
     /// is not in use or unavailable.
     fn tabulated(&self, field_t: f64, right: f64, work_k: f64) -> Option<(f64, WellValues)> {
-        let table = self.table.as_ref()?;
         let mut cache = self.slices.borrow_mut();
         let idx = match cache
             .iter()
@@ -187,15 +188,7 @@ impl<'a> ReducedSystem<'a> {
                 if cache.len() >= 4 {
                     cache.remove(0);
                 }
-                // At the final field (the hold after the ramp) the line table serves: it costs
-                // 17 kernel evaluations per panel where the plane's cost 289.
-                #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
-                let slice = if field_t == self.protocol.b_final_t() {
-                    FieldSlice::line(LineTable::shared(self.rates, field_t))
-                } else {
-                    FieldSlice::new(table.clone(), field_t)
-                };
-                cache.push((slice, self.guess_k.get()));
+                cache.push((self.field_slice(field_t)?, self.guess_k.get()));
                 cache.len() - 1
             }
         };

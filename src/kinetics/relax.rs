@@ -12,7 +12,7 @@
 //! lambda_eff continues exactly to any time, 1e40 s included, in a few hundred evaluations.
 
 use super::reduced::ReducedSystem;
-use super::welltable::{FieldSlice, LineTable};
+use super::welltable::FieldSlice;
 use crate::cheb::{self, DEGREE};
 use crate::error::NumericsError;
 use std::cell::{Cell, RefCell};
@@ -168,9 +168,7 @@ impl Relaxation {
             panels: Vec::new(),
             linear: None,
             evaluations: 0,
-            slice: sys
-                .table()
-                .map(|_| RefCell::new(FieldSlice::line(LineTable::shared(sys.rates(), field_t)))),
+            slice: sys.field_slice(field_t).map(RefCell::new),
             target_k: sys.energy_target_k(work_k),
             guess_k: Cell::new(f64::NAN),
         };
@@ -219,9 +217,9 @@ impl Relaxation {
         Ok(me)
     }
 
-    /// Temperature of the state with P_R = p: from the tabulated energy balance, exact
-    /// kernels where the table is unavailable.
-    fn temperature(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
+    /// Temperature of the state with P_R = p at this relaxation's field and energy: from the
+    /// tabulated energy balance, exact kernels where the table is unavailable.
+    pub fn temperature_at(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
         if let Some(slice) = &self.slice {
             let mut slice = slice.borrow_mut();
             if let Some(t) = slice.temperature_k(sys.debye(), p, self.target_k, self.guess_k.get())
@@ -249,7 +247,7 @@ impl Relaxation {
     fn state_at(&self, sys: &ReducedSystem<'_>, s: f64) -> Result<(f64, f64, f64), NumericsError> {
         let x = self.x0 * (-s).exp();
         let p = self.p_star + x;
-        let temp = self.temperature(sys, p)?;
+        let temp = self.temperature_at(sys, p)?;
         Ok((x, p, temp))
     }
 
@@ -337,11 +335,6 @@ impl Relaxation {
             Some(p) => p.t_at(s),
             None => self.t_covered(),
         }
-    }
-
-    /// The phonon temperature of the state with P_R = p at this relaxation's field and energy.
-    pub fn temperature_at(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
-        self.temperature(sys, p)
     }
 
     /// The state at s.

@@ -182,6 +182,13 @@ impl<const NX: usize> WellTable<NX> {
         })
     }
 
+    /// The series in u at `field_t` on the panel holding (B, T), and the kernel evaluations
+    /// the lookup spent.
+    fn slice(&self, field_t: f64, t_k: f64) -> (Option<Slice<COMPONENTS>>, usize) {
+        let (panel, spent) = self.panel(field_t, t_k);
+        (panel.map(|p| p.slice(field_t)), spent)
+    }
+
     /// Panels built so far and the kernel evaluations they took.
     pub fn built(&self) -> (usize, usize) {
         self.table.built()
@@ -317,14 +324,8 @@ impl FieldSlice {
             return Some(&self.slices[i]);
         }
         let (slice, spent) = match &self.source {
-            Source::Plane(t) => {
-                let (p, spent) = t.panel(self.field_t, t_k);
-                (p.map(|p| p.slice(self.field_t)), spent)
-            }
-            Source::Line(t) => {
-                let (p, spent) = t.panel(self.field_t, t_k);
-                (p.map(|p| p.slice(self.field_t)), spent)
-            }
+            Source::Plane(t) => t.slice(self.field_t, t_k),
+            Source::Line(t) => t.slice(self.field_t, t_k),
         };
         self.evaluations += spent;
         let slice = slice?;

@@ -309,16 +309,22 @@ impl Radau5 {
     /// State at time `t` inside the last accepted step, from the collocation polynomial
     /// (order-3 accurate dense output).
     pub fn dense(&self, t: f64) -> DVector<f64> {
+        let mut out = DVector::zeros(self.y.len());
+        self.dense_into(t, &mut out);
+        out
+    }
+
+    /// [`Self::dense`] written into `out`.
+    fn dense_into(&self, t: f64, out: &mut DVector<f64>) {
         if !self.have_prev || self.h_prev == 0.0 {
-            return self.y.clone();
+            out.copy_from(&self.y);
+            return;
         }
-        let s = (t - self.t_prev) / self.h_prev;
-        let l = basis(&self.co.c, s);
-        let mut out = self.y_prev.clone();
+        let l = basis(&self.co.c, (t - self.t_prev) / self.h_prev);
+        out.copy_from(&self.y_prev);
         for (zi, li) in self.z_prev.iter().zip(l) {
             out.axpy(li, zi, 1.0);
         }
-        out
     }
 
     /// Take one accepted step, never beyond `t_stop` (which is reached exactly when the step
@@ -400,23 +406,12 @@ impl Radau5 {
                     (lu1, lu2)
                 }
             };
-            // Initial guess from the previous collocation polynomial: z_i = y_prev +
-            // sum_k l_k(s_i) z_prev_k - y at s_i = (t + c_i h - t_prev) / h_prev.
+            // Initial guess from the previous collocation polynomial.
             let mut z: [DVector<f64>; 3] = std::array::from_fn(|_| DVector::zeros(n));
-            if self.have_prev && !self.first && self.h_prev != 0.0 {
+            if self.have_prev && !self.first {
                 for (i, zi) in z.iter_mut().enumerate() {
-                    let sv = (self.t + co.c[i] * h - self.t_prev) / self.h_prev;
-                    let l = basis(&co.c, sv);
-                    let (zi, yp, y) =
-                        (zi.as_mut_slice(), self.y_prev.as_slice(), self.y.as_slice());
-                    let (p0, p1, p2) = (
-                        self.z_prev[0].as_slice(),
-                        self.z_prev[1].as_slice(),
-                        self.z_prev[2].as_slice(),
-                    );
-                    for q in 0..n {
-                        zi[q] = yp[q] + l[0] * p0[q] + l[1] * p1[q] + l[2] * p2[q] - y[q];
-                    }
+                    self.dense_into(self.t + co.c[i] * h, zi);
+                    *zi -= &self.y;
                 }
                 if z.iter().any(|zi| zi.iter().any(|v| !v.is_finite())) {
                     for zi in z.iter_mut() {
