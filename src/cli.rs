@@ -1,9 +1,10 @@
 //! Command-line arguments: parsed into validated values before any work starts.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use smmcool::grid::parse_values;
-use smmcool::model::{Material, Overrides};
-use smmcool::rates::{KappaScaling, RateModel};
+use smmcool::scenario::{
+    MaterialSection, OutputSection, ProtocolSection, RatesSection, Scenario, SolverSection,
+};
 
 /// Non-equilibrium magnetic cooling of single-molecule magnets: levels, relaxation times and the
 /// sudden-quench and isentropic limits of a field change (Palii et al., Dalton Trans. 2026).
@@ -50,107 +51,6 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
-/// Material choice and overrides, shared by the commands.
-#[derive(Debug, Args)]
-pub struct MaterialArgs {
-    /// Material preset (see `smmcool presets`).
-    #[arg(long, default_value = "mn12ac")]
-    pub material: String,
-    /// Spin S (a positive multiple of 1/2).
-    #[arg(long, allow_negative_numbers = true)]
-    pub spin: Option<f64>,
-    /// Axial zero-field splitting D in cm^-1.
-    #[arg(long, allow_negative_numbers = true, conflicts_with = "d_k")]
-    pub d_cm1: Option<f64>,
-    /// Axial zero-field splitting D in K.
-    #[arg(long, allow_negative_numbers = true)]
-    pub d_k: Option<f64>,
-    /// Parallel g factor.
-    #[arg(long, allow_negative_numbers = true)]
-    pub g_par: Option<f64>,
-    /// Debye temperature in K.
-    #[arg(long, allow_negative_numbers = true)]
-    pub debye_temperature_k: Option<f64>,
-    /// Debye oscillating units per molecule (the paper uses 1).
-    #[arg(long, allow_negative_numbers = true)]
-    pub phonon_units: Option<f64>,
-    /// Arrhenius pre-exponential factor tau0 in s.
-    #[arg(long, allow_negative_numbers = true)]
-    pub tau0_s: Option<f64>,
-    /// Arrhenius barrier U_b in K.
-    #[arg(long, allow_negative_numbers = true)]
-    pub barrier_k: Option<f64>,
-}
-
-impl MaterialArgs {
-    /// The validated material.
-    pub fn material(&self) -> Result<Material, smmcool::error::ParameterError> {
-        Material::from_preset(
-            &self.material,
-            &Overrides {
-                spin: self.spin,
-                d_cm1: self.d_cm1,
-                d_k: self.d_k,
-                g_par: self.g_par,
-                debye_temperature_k: self.debye_temperature_k,
-                phonon_units: self.phonon_units,
-                tau0_s: self.tau0_s,
-                barrier_k: self.barrier_k,
-            },
-        )
-    }
-}
-
-/// How kappa(T) is scaled.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ScalingChoice {
-    /// kappa(T) such that the zero-field relaxation time is tau0 exp(U_b/T) at every T.
-    Arrhenius,
-    /// kappa fixed by the Arrhenius time at --kappa-reference-k.
-    Constant,
-    /// kappa given by --kappa-per-s-k3.
-    Absolute,
-}
-
-/// Rate-scaling options.
-#[derive(Debug, Args)]
-pub struct RateArgs {
-    /// How the rate scale kappa(T) is set.
-    #[arg(long, value_enum, default_value = "arrhenius")]
-    pub kappa_scaling: ScalingChoice,
-    /// Calibration temperature in K for --kappa-scaling constant.
-    #[arg(long, default_value_t = 4.6, allow_negative_numbers = true)]
-    pub kappa_reference_k: f64,
-    /// kappa in 1/(s K^3) for --kappa-scaling absolute.
-    #[arg(long, allow_negative_numbers = true)]
-    pub kappa_per_s_k3: Option<f64>,
-}
-
-impl RateArgs {
-    /// The validated rate model for `material`.
-    pub fn rate_model(
-        &self,
-        material: &Material,
-    ) -> Result<RateModel, smmcool::error::ParameterError> {
-        let scaling = match self.kappa_scaling {
-            ScalingChoice::Arrhenius => KappaScaling::Arrhenius,
-            ScalingChoice::Constant => KappaScaling::Constant {
-                reference_k: self.kappa_reference_k,
-            },
-            ScalingChoice::Absolute => KappaScaling::Absolute {
-                kappa_per_s_k3: self.kappa_per_s_k3.ok_or_else(|| {
-                    smmcool::error::ParameterError::new(
-                        "--kappa-per-s-k3",
-                        f64::NAN,
-                        "required with --kappa-scaling absolute (a finite number > 0, 1/(s K^3))",
-                    )
-                })?,
-            },
-        };
-        RateModel::new(material.spin, material.arrhenius, scaling)
-    }
-}
-
 fn values(text: &str) -> Result<Vec<f64>, String> {
     parse_values(text).map_err(|e| e.to_string())
 }
@@ -194,7 +94,7 @@ pub struct LevelsArgs {
     pub field_t: Vec<Vec<f64>>,
     /// Material.
     #[command(flatten)]
-    pub material: MaterialArgs,
+    pub material: MaterialSection,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -211,10 +111,10 @@ pub struct TauArgs {
     pub tau_threshold_s: f64,
     /// Material.
     #[command(flatten)]
-    pub material: MaterialArgs,
+    pub material: MaterialSection,
     /// Rate scaling.
     #[command(flatten)]
-    pub rates: RateArgs,
+    pub rates: RatesSection,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -241,7 +141,7 @@ pub struct LimitsArgs {
     pub search_range_k: String,
     /// Material.
     #[command(flatten)]
-    pub material: MaterialArgs,
+    pub material: MaterialSection,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -276,96 +176,47 @@ impl LimitsArgs {
     }
 }
 
-fn positive_number(text: &str) -> Result<f64, String> {
-    let v: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number"))?;
-    if !(v.is_finite() && v > 0.0) {
-        return Err(format!("{v} is not allowed: must be a finite number > 0"));
-    }
-    Ok(v)
-}
-
-fn nonnegative_values(text: &str) -> Result<Vec<f64>, String> {
-    let v = values(text)?;
-    match v.iter().find(|x| **x < 0.0) {
-        Some(bad) => Err(format!(
-            "{bad} is not allowed: times after the ramp must be >= 0 s"
-        )),
-        None => Ok(v),
-    }
-}
-
-/// Which formulations the engine may use.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum FormulationChoice {
-    /// Full master equation while intra-well modes are active, two-well reduction after.
-    Auto,
-    /// Full master equation throughout (a check; slow, and representable only above ~4 K).
-    Full,
-}
-
-/// Ramp shapes.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ShapeChoice {
-    /// Constant sweep rate.
-    Linear,
-    /// Raised-cosine ramp (smooth start and end) with the same mean rate.
-    Cosine,
-}
-
 /// `smmcool simulate`.
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Initial field in T (the sample starts in equilibrium there).
-    #[arg(long, value_parser = field, allow_negative_numbers = true)]
-    pub b_initial_t: f64,
-    /// Final field in T.
-    #[arg(long, value_parser = field, allow_negative_numbers = true)]
-    pub b_final_t: f64,
-    /// Initial temperature in K.
-    #[arg(long, value_parser = positive_number, allow_negative_numbers = true)]
-    pub t_initial_k: f64,
-    /// Mean sweep rate |Bf - Bi| / duration in T/s.
-    #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with_all = ["ramp_duration_s", "jump"])]
-    pub sweep_rate_t_per_s: Option<f64>,
-    /// Ramp duration in s (instead of a sweep rate).
-    #[arg(long, value_parser = positive_number, allow_negative_numbers = true, conflicts_with = "jump")]
-    pub ramp_duration_s: Option<f64>,
-    /// Instantaneous field change: the exact sudden limit.
-    #[arg(long)]
-    pub jump: bool,
-    /// Ramp shape.
-    #[arg(long, value_enum, default_value = "linear")]
-    pub shape: ShapeChoice,
-    /// Times after the ramp at which to report the state, in s.
-    #[arg(long, value_parser = nonnegative_values, default_value = "1e-3,1,3600")]
-    pub sample_times_s: Vec<Vec<f64>>,
-    /// Stop this long after the ramp even without equilibrium, in s.
-    #[arg(long, value_parser = positive_number, default_value_t = 1e40, allow_negative_numbers = true)]
-    pub max_time_s: f64,
-    /// Equilibrium tolerance on the phonon temperature, in K.
-    #[arg(long, value_parser = positive_number, default_value_t = 1e-9, allow_negative_numbers = true)]
-    pub equilibrium_tol_k: f64,
-    /// Relative tolerance of the integrator.
-    #[arg(long, value_parser = positive_number, default_value_t = 1e-10, allow_negative_numbers = true)]
-    pub rtol: f64,
-    /// Which formulations the engine may use.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub formulation: FormulationChoice,
+    /// Field protocol and initial state.
+    #[command(flatten)]
+    pub protocol: ProtocolSection,
+    /// Solver settings.
+    #[command(flatten)]
+    pub solver: SolverSection,
+    /// Sample times and output grid.
+    #[command(flatten)]
+    pub output: OutputSection,
     /// Include every output sample (ramp grid and logarithmic grid) in the JSON.
     #[arg(long)]
     pub trajectory: bool,
     /// Material.
     #[command(flatten)]
-    pub material: MaterialArgs,
+    pub material: MaterialSection,
     /// Rate scaling.
     #[command(flatten)]
-    pub rates: RateArgs,
+    pub rates: RatesSection,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+impl SimulateArgs {
+    /// The scenario the flags describe (the engine keeps its output grids whether or not the
+    /// trajectory is printed).
+    pub fn scenario(&self) -> Scenario {
+        Scenario {
+            material: self.material.clone(),
+            rates: self.rates.clone(),
+            protocol: self.protocol.clone(),
+            solver: self.solver.clone(),
+            output: OutputSection {
+                trajectory: true,
+                ..self.output.clone()
+            },
+        }
+    }
 }
 
 /// `smmcool validate`.

@@ -3,12 +3,13 @@
 //! approximation, what is reached in practical times), and figures of a batch file.
 
 use crate::batch::record::RunStatus;
-use crate::kinetics::{simulate, EngineOptions, RunSpec, Trajectory};
+use crate::kinetics::{simulate, RunSpec, Trajectory};
 use crate::limits::{minimum_delta_t, FieldChange, Limit};
 use crate::model::Material;
 use crate::plot::{Chart, HeatMap, PlotError, Series};
-use crate::protocol::{Protocol, RampShape};
+use crate::protocol::RampShape;
 use crate::rates::{KappaScaling, RateModel};
+use crate::scenario::{ProtocolSection, Scenario, ValueList};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -25,18 +26,6 @@ pub enum FigureError {
     /// A computation failed.
     #[error("{0}")]
     Compute(String),
-}
-
-fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-        .collect()
-}
-
-fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp())
-        .collect()
 }
 
 fn fc(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {
@@ -76,18 +65,31 @@ pub fn isentropic_curve(m: &Material, bi: f64, bf: f64, tis: &[f64]) -> Vec<(f64
         .collect()
 }
 
-fn run_spec(m: &Material, protocol: Protocol, ti: f64, samples: Vec<f64>) -> RunSpec {
-    RunSpec {
-        material: m.clone(),
-        scaling: KappaScaling::Arrhenius,
-        protocol,
+/// The run of a figure: Mn12Ac with the default rates, a linear ramp Bi -> Bf at `rate_t_per_s`
+/// from `ti`, the ramp grid kept and no logarithmic grid after it.
+fn run_spec(
+    bi: f64,
+    bf: f64,
+    rate_t_per_s: f64,
+    ti: f64,
+    samples: &[f64],
+) -> Result<RunSpec, FigureError> {
+    let mut scenario = Scenario::new(ProtocolSection {
+        b_initial_t: bi,
+        b_final_t: bf,
         t_initial_k: ti,
-        options: EngineOptions {
-            sample_times_after_ramp_s: samples,
-            log_points_per_decade: 0,
-            ..Default::default()
-        },
-    }
+        sweep_rate_t_per_s: Some(rate_t_per_s),
+        ramp_duration_s: None,
+        shape: RampShape::Linear,
+        jump: false,
+        allow_field_increase: false,
+    });
+    scenario.output.sample_times_after_ramp_s = ValueList(samples.to_vec());
+    scenario.output.log_points_per_decade = 0;
+    scenario
+        .build()
+        .map(|b| b.spec)
+        .map_err(|e| FigureError::Compute(e.to_string()))
 }
 
 fn sim(spec: &RunSpec) -> Result<Trajectory, FigureError> {
@@ -99,7 +101,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     let m = Material::mn12ac();
     let mut out = Vec::new();
     // Fig. 2: levels against field, relative to the ground level.
-    let fields = grid(0.0, 1.0, 101);
+    let fields = crate::grid::linear_points(0.0, 1.0, 101);
     let series = (0..m.spin.n_levels())
         .map(|i| {
             let pts = fields
@@ -138,7 +140,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         KappaScaling::Constant { reference_k: 4.6 },
     )
     .map_err(|e| FigureError::Compute(e.to_string()))?;
-    let ts = grid(2.0, 10.0, 81);
+    let ts = crate::grid::linear_points(2.0, 10.0, 81);
     let tau_arr: Vec<(f64, f64)> = ts.iter().map(|&t| (t, m.arrhenius.tau_s(t))).collect();
     let tau_const: Vec<(f64, f64)> = ts
         .iter()
@@ -161,7 +163,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         .save(&dir.join("fig3_tau"))?,
     );
     // Fig. 4: Delta T(Ti) of the sudden quench.
-    let tis = grid(0.5, 10.0, 96);
+    let tis = crate::grid::linear_points(0.5, 10.0, 96);
     for (tag, bi, bfs) in [
         ("fig4a_deltaT_Bi0p5T", 0.5, vec![0.0, 0.1, 0.2, 0.3, 0.4]),
         ("fig4b_deltaT_Bi1T", 1.0, vec![0.0, 0.1, 0.3, 0.5, 0.7, 0.9]),
@@ -186,7 +188,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     let mut dtmin = Vec::new();
     let mut timin = Vec::new();
     for bi in [0.5, 1.0] {
-        let bfs = grid(0.0, 0.975 * bi, 40);
+        let bfs = crate::grid::linear_points(0.0, 0.975 * bi, 40);
         let mins: Vec<(f64, Option<(f64, f64)>)> = bfs
             .par_iter()
             .map(|&bf| {
@@ -268,7 +270,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     let r = resolution.max(1);
     let mut out = Vec::new();
     // Convergence: equilibrium Delta T against sweep rate, 1e-20 .. 1e8 T/s.
-    let rates_grid = log_grid(1e-20, 1e8, 8 * r + 21);
+    let rates_grid = crate::grid::log_points(1e-20, 1e8, 8 * r + 21);
     let tis = [2.0, 3.0, 4.0];
     let jobs: Vec<(f64, f64)> = tis
         .iter()
@@ -276,11 +278,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .collect();
     let results: Vec<Result<Trajectory, FigureError>> = jobs
         .par_iter()
-        .map(|&(ti, v)| {
-            let p = Protocol::with_sweep_rate(bi, bf, v, RampShape::Linear)
-                .map_err(|e| FigureError::Compute(e.to_string()))?;
-            sim(&run_spec(&m, p, ti, vec![]))
-        })
+        .map(|&(ti, v)| sim(&run_spec(bi, bf, v, ti, &[])?))
         .collect();
     let mut series = Vec::new();
     for (k, &ti) in tis.iter().enumerate() {
@@ -325,8 +323,8 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .save(&dir.join("convergence_sweep_rate"))?,
     );
     // Validity map: |Delta T_kin - Delta T_sudden| / |Delta T_sudden| over (rate, Ti).
-    let map_rates = log_grid(1e-8, 1e8, 8 * r + 9);
-    let map_tis = grid(1.5, 6.0, 5 * r + 5);
+    let map_rates = crate::grid::log_points(1e-8, 1e8, 8 * r + 9);
+    let map_tis = crate::grid::linear_points(1.5, 6.0, 5 * r + 5);
     let jobs: Vec<(usize, usize)> = (0..map_tis.len())
         .flat_map(|iy| (0..map_rates.len()).map(move |ix| (iy, ix)))
         .collect();
@@ -334,10 +332,10 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .par_iter()
         .map(|&(iy, ix)| {
             let ti = map_tis[iy];
-            let Ok(p) = Protocol::with_sweep_rate(bi, bf, map_rates[ix], RampShape::Linear) else {
+            let Ok(spec) = run_spec(bi, bf, map_rates[ix], ti, &[]) else {
                 return f64::NAN;
             };
-            match sim(&run_spec(&m, p, ti, vec![])) {
+            match sim(&spec) {
                 Ok(t) => {
                     let ds = t.t_final_sudden_k - ti;
                     ((t.t_equilibrium_k - ti) - ds).abs() / ds.abs()
@@ -371,15 +369,11 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .save(&dir.join("validity_map"))?,
     );
     // Practical times: Delta T reached 1 ms, 1 s, 1 h after a 10 T/s ramp.
-    let tis = grid(1.5, 6.0, 10 * r + 9);
+    let tis = crate::grid::linear_points(1.5, 6.0, 10 * r + 9);
     let times = [1e-3, 1.0, 3600.0];
     let runs: Vec<Result<Trajectory, FigureError>> = tis
         .par_iter()
-        .map(|&ti| {
-            let p = Protocol::with_sweep_rate(bi, bf, 10.0, RampShape::Linear)
-                .map_err(|e| FigureError::Compute(e.to_string()))?;
-            sim(&run_spec(&m, p, ti, times.to_vec()))
-        })
+        .map(|&ti| sim(&run_spec(bi, bf, 10.0, ti, &times)?))
         .collect();
     let mut series: Vec<Series> = times
         .iter()

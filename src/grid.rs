@@ -64,14 +64,7 @@ pub fn parse_values(text: &str) -> Result<Vec<f64>, GridError> {
                             "a log range needs 0 < start < stop, got {start}:{stop}"
                         )));
                     }
-                    let ratio = (stop / start).ln() / (count - 1) as f64;
-                    out.extend((0..count).map(|i| {
-                        if i == count - 1 {
-                            stop
-                        } else {
-                            start * (ratio * i as f64).exp()
-                        }
-                    }));
+                    out.extend(log_points(start, stop, count));
                 } else {
                     let step = num(text, third)?;
                     if step <= 0.0 {
@@ -95,6 +88,35 @@ pub fn parse_values(text: &str) -> Result<Vec<f64>, GridError> {
         }
     }
     Ok(out)
+}
+
+/// `count` evenly spaced values from `start` to `stop` (both included; `start` alone for
+/// `count` = 1).
+pub fn linear_points(start: f64, stop: f64, count: usize) -> Vec<f64> {
+    if count == 1 {
+        return vec![start];
+    }
+    (0..count)
+        .map(|i| start + (stop - start) * i as f64 / (count - 1) as f64)
+        .collect()
+}
+
+/// `count` logarithmically spaced values from `start` to `stop` (both > 0 and included;
+/// `start` alone for `count` = 1).
+pub fn log_points(start: f64, stop: f64, count: usize) -> Vec<f64> {
+    if count == 1 {
+        return vec![start];
+    }
+    let (a, b) = (start.ln(), stop.ln());
+    (0..count)
+        .map(|i| {
+            if i == count - 1 {
+                stop
+            } else {
+                (a + (b - a) * i as f64 / (count - 1) as f64).exp()
+            }
+        })
+        .collect()
 }
 
 fn round12(v: f64) -> f64 {

@@ -33,6 +33,7 @@ pub mod plot;
 pub mod protocol;
 pub mod rates;
 pub mod roots;
+pub mod scenario;
 pub mod slowmode;
 pub mod solver;
 pub mod table2;

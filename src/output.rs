@@ -1,7 +1,7 @@
 //! The commands' work and their output: a readable table, or one JSON document with units in
 //! every key.
 
-use crate::cli::{FormulationChoice, LevelsArgs, LimitsArgs, ShapeChoice, SimulateArgs, TauArgs};
+use crate::cli::{LevelsArgs, LimitsArgs, SimulateArgs, TauArgs};
 use crate::UserError;
 use serde_json::{json, Value};
 use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
@@ -18,6 +18,11 @@ fn write_json(out: &mut impl Write, v: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A scenario value the user must fix, spelled with flags.
+fn flag_error(e: smmcool::scenario::ScenarioError) -> anyhow::Error {
+    UserError(e.cli_message()).into()
+}
+
 fn require_some(what: &str, v: &[f64]) -> anyhow::Result<()> {
     if v.is_empty() {
         return Err(UserError(format!("{what} needs at least one value")).into());
@@ -29,7 +34,7 @@ fn require_some(what: &str, v: &[f64]) -> anyhow::Result<()> {
 pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let fields = flat(&args.field_t);
     require_some("--field-t", &fields)?;
-    let mat = args.material.material()?;
+    let mat = args.material.build().map_err(flag_error)?;
     let spin = mat.spin;
     let n = spin.n_levels();
     let rows: Vec<(f64, Vec<f64>)> = fields
@@ -82,8 +87,8 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let temps = flat(&args.temperature_k);
     require_some("--temperature-k", &temps)?;
     smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
-    let mat = args.material.material()?;
-    let model = args.rates.rate_model(&mat)?;
+    let mat = args.material.build().map_err(flag_error)?;
+    let model = args.rates.build(&mat).map_err(flag_error)?;
     let t_max = mat.arrhenius.temperature_for_tau_k(args.tau_threshold_s);
     let mut rows = Vec::new();
     for &t in &temps {
@@ -147,7 +152,7 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> anyhow::Result<()> {
 
 /// `smmcool limits`.
 pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let mat = args.material.material()?;
+    let mat = args.material.build().map_err(flag_error)?;
     let b_finals = flat(&args.b_final_t);
     require_some("--b-final-t", &b_finals)?;
     if args.minimum {
@@ -321,62 +326,25 @@ pub fn simulate(
     args: &SimulateArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<std::process::ExitCode> {
-    use smmcool::kinetics::{simulate, EngineOptions, Formulation, Outcome, RunSpec};
-    use smmcool::protocol::{Protocol, RampShape};
-    let mat = args.material.material()?;
-    let rate_model = args.rates.rate_model(&mat)?;
-    let shape = match args.shape {
-        ShapeChoice::Linear => RampShape::Linear,
-        ShapeChoice::Cosine => RampShape::Cosine,
-    };
-    let protocol = match (args.jump, args.sweep_rate_t_per_s, args.ramp_duration_s) {
-        (true, _, _) => Protocol::jump(args.b_initial_t, args.b_final_t)?,
-        (false, Some(r), None) => {
-            Protocol::with_sweep_rate(args.b_initial_t, args.b_final_t, r, shape)?
-        }
-        (false, None, Some(d)) => {
-            Protocol::with_duration(args.b_initial_t, args.b_final_t, d, shape)?
-        }
-        _ => {
-            return Err(UserError(
-                "give one of --sweep-rate-t-per-s, --ramp-duration-s or --jump".to_string(),
-            )
-            .into())
-        }
-    };
-    let samples = flat(&args.sample_times_s);
-    let options = EngineOptions {
-        rtol: args.rtol,
-        equilibrium_tol_k: args.equilibrium_tol_k,
-        max_time_after_ramp_s: args.max_time_s,
-        sample_times_after_ramp_s: samples.clone(),
-        formulation: match args.formulation {
-            FormulationChoice::Auto => Formulation::Auto,
-            FormulationChoice::Full => Formulation::Full,
-        },
-        ..Default::default()
-    };
-    let run = RunSpec {
-        material: mat.clone(),
-        scaling: rate_model.scaling(),
-        protocol,
-        t_initial_k: args.t_initial_k,
-        options,
-    };
+    use smmcool::kinetics::{simulate, Outcome};
+    let built = args.scenario().build().map_err(flag_error)?;
+    let (run, protocol, mat) = (&built.spec, built.spec.protocol, &built.spec.material);
+    let samples = &run.options.sample_times_after_ramp_s;
+    let p = &args.protocol;
     let start = std::time::Instant::now();
-    let tr = simulate(&run)?;
+    let tr = simulate(run)?;
     let wall = start.elapsed().as_secs_f64();
     let sample_rows: Vec<(f64, f64)> = samples
         .iter()
         .filter_map(|&s| tr.sample_after_ramp(s).map(|x| (s, x.t_phonon_k)))
         .collect();
-    let dt_sudden = tr.t_final_sudden_k - args.t_initial_k;
+    let dt_sudden = tr.t_final_sudden_k - p.t_initial_k;
     if args.json {
         let mut v = json!({
             "material": mat.name,
-            "b_initial_t": args.b_initial_t,
-            "b_final_t": args.b_final_t,
-            "t_initial_k": args.t_initial_k,
+            "b_initial_t": p.b_initial_t,
+            "b_final_t": p.b_final_t,
+            "t_initial_k": p.t_initial_k,
             "ramp_shape": format!("{:?}", protocol.shape()).to_lowercase(),
             "ramp_duration_s": tr.ramp_duration_s,
             "sweep_rate_t_per_s": if tr.ramp_duration_s > 0.0 { Some(protocol.mean_rate_t_per_s()) } else { None },
@@ -390,7 +358,7 @@ pub fn simulate(
             "relax_1pct_after_ramp_s": tr.relax_1pct_s,
             "t_final_sudden_k": tr.t_final_sudden_k,
             "t_final_isentropic_k": tr.t_final_isentropic_k,
-            "delta_t_final_k": tr.t_final_k - args.t_initial_k,
+            "delta_t_final_k": tr.t_final_k - p.t_initial_k,
             "delta_t_sudden_k": dt_sudden,
             "energy_balance_error": tr.energy_balance_error,
             "energy_balance_abs_k": tr.energy_balance_abs_k,
@@ -426,7 +394,7 @@ pub fn simulate(
     writeln!(
         out,
         "# {}: Bi = {} T -> Bf = {} T, {how}, Ti = {} K",
-        mat.name, args.b_initial_t, args.b_final_t, args.t_initial_k
+        mat.name, p.b_initial_t, p.b_final_t, p.t_initial_k
     )?;
     writeln!(
         out,
@@ -438,8 +406,8 @@ pub fn simulate(
             out,
             "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the sudden prediction)",
             format!("T {} after the ramp", fmt_time(Some(*s))),
-            t - args.t_initial_k,
-            100.0 * (t - args.t_initial_k) / dt_sudden
+            t - p.t_initial_k,
+            100.0 * (t - p.t_initial_k) / dt_sudden
         )?;
     }
     match tr.outcome {
@@ -472,7 +440,7 @@ pub fn simulate(
         tr.t_final_isentropic_k
             .map_or("no finite solution".to_string(), |t| format!(
                 "{t:.6} K (Delta T {:+.6} K)",
-                t - args.t_initial_k
+                t - p.t_initial_k
             ))
     )?;
     writeln!(

@@ -4,7 +4,9 @@ use crate::error::{require_finite, ParameterError};
 use std::f64::consts::PI;
 
 /// Shape of the ramp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RampShape {
     /// B changes at a constant rate (the default).

@@ -73,16 +73,6 @@ fn config_errors_exit_2_naming_file_and_place() {
             vec!["negative_t.toml", "protocol.t_initial_k", "-4", "> 0 K"],
         ),
         (
-            "field_up.toml",
-            BASE.replace("b_final_t = 0.1", "b_final_t = 0.9"),
-            vec![
-                "field_up.toml",
-                "protocol.b_final_t",
-                "0.9",
-                "allow_field_increase",
-            ],
-        ),
-        (
             "empty_sweep.toml",
             format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = []\n"),
             vec!["empty_sweep.toml", "protocol.t_initial_k", "empty"],

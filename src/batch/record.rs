@@ -14,26 +14,7 @@ pub enum RunStatus {
     Failed,
 }
 
-/// The parameters of one run, as used (after applying the sweep).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunParams {
-    /// Run index in the batch (the deterministic Cartesian-product order).
-    pub index: usize,
-    /// Values of the swept keys, in sweep order: (key with unit, value).
-    pub swept: Vec<(String, f64)>,
-    /// Initial field, T.
-    pub b_initial_t: f64,
-    /// Final field, T.
-    pub b_final_t: f64,
-    /// Initial temperature, K.
-    pub t_initial_k: f64,
-    /// Mean sweep rate, T/s (`None` for a jump).
-    pub sweep_rate_t_per_s: Option<f64>,
-    /// Ramp duration, s (0 for a jump).
-    pub ramp_duration_s: f64,
-    /// Ramp shape: "linear", "cosine" or "jump".
-    pub shape: String,
-}
+pub use crate::scenario::RunParams;
 
 /// The summary row of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -37,7 +37,9 @@ pub const EQUILIBRIUM_TOL_P: f64 = 1e-9;
 use thiserror::Error;
 
 /// Which formulations the engine may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Formulation {
     /// Full master equation while intra-well modes are active, two-well reduction after.

@@ -1,0 +1,741 @@
+//! One input type for a run, one validation, one builder.
+//!
+//! A [`Scenario`] is everything a run needs: material, rate scaling, field protocol, solver
+//! settings and outputs. The TOML sections of a batch config deserialize into it (serde) and the
+//! command-line flags parse into the very same structs (clap), so a value means the same thing
+//! and meets the same rule whether it came from a flag, a TOML key or a sweep.
+//! [`Scenario::build`] is the only road from user input to the engine's [`RunSpec`]: `simulate`,
+//! `run`, `paper` and embedding programs all take it.
+//!
+//! Every settable value has one entry in [`KEYS`]: its TOML path, its flag, its unit and, when it
+//! can be swept, how a sweep sets it. A validation error names a key ([`ScenarioError`]) and is
+//! rendered as a TOML key (`protocol.b_initial_t`) in a config file and as a flag
+//! (`--b-initial-t`) on the command line.
+
+use crate::error::ParameterError;
+use crate::kinetics::{EngineOptions, Formulation, RunSpec};
+use crate::model::{Material, Overrides};
+use crate::protocol::{Protocol, RampShape};
+use crate::rates::{KappaScaling, RateModel};
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// `[material]` / the material flags: a preset and optional overrides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct MaterialSection {
+    /// Material preset (see `smmcool presets`; default mn12ac).
+    #[arg(long = "material", id = "preset", value_name = "PRESET")]
+    pub preset: Option<String>,
+    /// Spin S (a positive multiple of 1/2).
+    #[arg(long, allow_negative_numbers = true)]
+    pub spin: Option<f64>,
+    /// Axial zero-field splitting D in cm^-1.
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "d_k")]
+    pub d_cm1: Option<f64>,
+    /// Axial zero-field splitting D in K.
+    #[arg(long, allow_negative_numbers = true)]
+    pub d_k: Option<f64>,
+    /// Parallel g factor.
+    #[arg(long, allow_negative_numbers = true)]
+    pub g_par: Option<f64>,
+    /// Debye temperature in K.
+    #[arg(long, allow_negative_numbers = true)]
+    pub debye_temperature_k: Option<f64>,
+    /// Debye oscillating units per molecule (the paper uses 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub phonon_units: Option<f64>,
+    /// Arrhenius pre-exponential factor tau0 in s.
+    #[arg(long, allow_negative_numbers = true)]
+    pub tau0_s: Option<f64>,
+    /// Arrhenius barrier U_b in K.
+    #[arg(long, allow_negative_numbers = true)]
+    pub barrier_k: Option<f64>,
+}
+
+/// How kappa(T) is scaled (`rates.kappa_scaling`, `--kappa-scaling`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ScalingName {
+    /// kappa(T) such that the zero-field relaxation time is tau0 exp(U_b/T) at every T.
+    #[default]
+    Arrhenius,
+    /// kappa fixed by the Arrhenius time at the reference temperature.
+    Constant,
+    /// kappa given in 1/(s K^3).
+    Absolute,
+}
+
+/// `[rates]` / the rate flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct RatesSection {
+    /// How the rate scale kappa(T) is set.
+    #[serde(default)]
+    #[arg(long, value_enum, default_value = "arrhenius")]
+    pub kappa_scaling: ScalingName,
+    /// Calibration temperature in K for the constant scaling.
+    #[serde(default = "default_kappa_reference")]
+    #[arg(long, default_value_t = default_kappa_reference(), allow_negative_numbers = true)]
+    pub kappa_reference_k: f64,
+    /// kappa in 1/(s K^3) for the absolute scaling.
+    #[arg(long, allow_negative_numbers = true)]
+    pub kappa_per_s_k3: Option<f64>,
+}
+
+fn default_kappa_reference() -> f64 {
+    4.6
+}
+
+impl Default for RatesSection {
+    fn default() -> Self {
+        Self {
+            kappa_scaling: ScalingName::Arrhenius,
+            kappa_reference_k: default_kappa_reference(),
+            kappa_per_s_k3: None,
+        }
+    }
+}
+
+/// `[protocol]` / the protocol flags of `simulate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolSection {
+    /// Initial field in T (the sample starts in equilibrium there).
+    #[arg(long, allow_negative_numbers = true)]
+    pub b_initial_t: f64,
+    /// Final field in T (above the initial field for a field increase).
+    #[arg(long, allow_negative_numbers = true)]
+    pub b_final_t: f64,
+    /// Initial temperature in K.
+    #[arg(long, allow_negative_numbers = true)]
+    pub t_initial_k: f64,
+    /// Mean sweep rate |Bf - Bi| / duration in T/s.
+    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["ramp_duration_s", "jump"])]
+    pub sweep_rate_t_per_s: Option<f64>,
+    /// Ramp duration in s (instead of a sweep rate).
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "jump")]
+    pub ramp_duration_s: Option<f64>,
+    /// Ramp shape: linear, cosine, or jump (instantaneous: the exact sudden limit).
+    #[serde(default = "default_shape")]
+    #[arg(long, value_enum, default_value = "linear")]
+    pub shape: RampShape,
+    /// Instantaneous field change: the exact sudden limit (same as --shape jump).
+    #[serde(skip)]
+    #[arg(long)]
+    pub jump: bool,
+    /// Accepted for old configs and ignored: field increases are always allowed.
+    #[serde(default)]
+    #[arg(skip)]
+    pub allow_field_increase: bool,
+}
+
+fn default_shape() -> RampShape {
+    RampShape::Linear
+}
+
+impl ProtocolSection {
+    /// The shape, with `--jump` folded in.
+    pub fn effective_shape(&self) -> RampShape {
+        if self.jump {
+            RampShape::Jump
+        } else {
+            self.shape
+        }
+    }
+}
+
+/// `[solver]` / the solver flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct SolverSection {
+    /// Relative tolerance of the integrator.
+    #[serde(default = "default_rtol")]
+    #[arg(long, default_value_t = default_rtol(), allow_negative_numbers = true)]
+    pub rtol: f64,
+    /// Equilibrium tolerance on the phonon temperature, in K.
+    #[serde(default = "default_eq_tol")]
+    #[arg(long, default_value_t = default_eq_tol(), allow_negative_numbers = true)]
+    pub equilibrium_tol_k: f64,
+    /// Stop this long after the ramp even without equilibrium, in s.
+    #[serde(default = "default_max_time")]
+    #[arg(long, alias = "max-time-s", default_value_t = default_max_time(), allow_negative_numbers = true)]
+    pub max_time_after_ramp_s: f64,
+    /// Which formulations the engine may use (auto: full master equation while intra-well
+    /// modes are active, two-well reduction after; full: full equation throughout, a check).
+    #[serde(default = "default_formulation")]
+    #[arg(long, value_enum, default_value = "auto")]
+    pub formulation: Formulation,
+}
+
+fn default_rtol() -> f64 {
+    EngineOptions::default().rtol
+}
+fn default_eq_tol() -> f64 {
+    EngineOptions::default().equilibrium_tol_k
+}
+fn default_max_time() -> f64 {
+    EngineOptions::default().max_time_after_ramp_s
+}
+fn default_formulation() -> Formulation {
+    Formulation::Auto
+}
+
+impl Default for SolverSection {
+    fn default() -> Self {
+        Self {
+            rtol: default_rtol(),
+            equilibrium_tol_k: default_eq_tol(),
+            max_time_after_ramp_s: default_max_time(),
+            formulation: Formulation::Auto,
+        }
+    }
+}
+
+/// A list of numbers: a TOML array, or on the command line a list or range as
+/// [`crate::grid::parse_values`] reads it (`1e-3,1,3600`, `1:6:0.5`, `1e-3:1e3:log7`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ValueList(pub Vec<f64>);
+
+impl std::str::FromStr for ValueList {
+    type Err = crate::grid::GridError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::grid::parse_values(s).map(ValueList)
+    }
+}
+
+/// `[output]` / the output flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Times after the ramp at which to report the state, in s.
+    #[serde(default = "default_samples")]
+    #[arg(long, alias = "sample-times-s", default_value = "1e-3,1,3600")]
+    pub sample_times_after_ramp_s: ValueList,
+    /// Keep the trajectory (the ramp grid and the logarithmic grid after the ramp). Without it
+    /// the engine integrates without the output grids, which only force integrator stops.
+    #[serde(default = "default_true")]
+    #[arg(skip = true)]
+    pub trajectory: bool,
+    /// Logarithmic output grid after the ramp, points per decade.
+    #[serde(default = "default_ppd")]
+    #[arg(long, default_value_t = default_ppd())]
+    pub log_points_per_decade: u32,
+}
+
+fn default_samples() -> ValueList {
+    ValueList(vec![1e-3, 1.0, 3600.0])
+}
+fn default_true() -> bool {
+    true
+}
+fn default_ppd() -> u32 {
+    EngineOptions::default().log_points_per_decade
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        Self {
+            sample_times_after_ramp_s: default_samples(),
+            trajectory: true,
+            log_points_per_decade: default_ppd(),
+        }
+    }
+}
+
+/// Everything one run needs, as the user gave it (before validation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Material preset and overrides.
+    pub material: MaterialSection,
+    /// Rate scaling.
+    pub rates: RatesSection,
+    /// Field protocol and initial state.
+    pub protocol: ProtocolSection,
+    /// Solver settings.
+    pub solver: SolverSection,
+    /// Outputs.
+    pub output: OutputSection,
+}
+
+/// The parameters of one run, as used (after applying a sweep): what a batch file stores
+/// beside each run's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunParams {
+    /// Run index in the batch (the deterministic Cartesian-product order); 0 for a lone run.
+    pub index: usize,
+    /// Values of the swept keys, in sweep order: (key with unit, value).
+    pub swept: Vec<(String, f64)>,
+    /// Initial field, T.
+    pub b_initial_t: f64,
+    /// Final field, T.
+    pub b_final_t: f64,
+    /// Initial temperature, K.
+    pub t_initial_k: f64,
+    /// Mean sweep rate, T/s (`None` for a jump).
+    pub sweep_rate_t_per_s: Option<f64>,
+    /// Ramp duration, s (0 for a jump).
+    pub ramp_duration_s: f64,
+    /// Ramp shape: "linear", "cosine" or "jump".
+    pub shape: String,
+}
+
+/// A validated run: what the engine integrates and the parameters to store beside it.
+#[derive(Debug, Clone)]
+pub struct BuiltRun {
+    /// Parameters (index 0 and no swept values; a batch fills those in).
+    pub params: RunParams,
+    /// The engine's input.
+    pub spec: RunSpec,
+}
+
+/// One settable value: its names in every front end.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    /// TOML path, `section.key`, unit in the name.
+    pub path: &'static str,
+    /// Command-line flag.
+    pub flag: &'static str,
+    /// How a `[[sweep]]` sets it (`None`: not sweepable).
+    pub sweep: Option<fn(&mut Scenario, f64)>,
+}
+
+impl Key {
+    /// The last part of the path (the name the library uses in its errors).
+    pub fn name(&self) -> &'static str {
+        self.path.rsplit('.').next().unwrap_or(self.path)
+    }
+}
+
+macro_rules! key {
+    ($path:literal, $flag:literal) => {
+        Key {
+            path: $path,
+            flag: $flag,
+            sweep: None,
+        }
+    };
+    ($path:literal, $flag:literal, |$s:ident, $v:ident| $set:expr) => {
+        Key {
+            path: $path,
+            flag: $flag,
+            sweep: Some(|$s: &mut Scenario, $v: f64| $set),
+        }
+    };
+}
+
+/// Every key of a scenario, in the order of the config sections.
+pub const KEYS: &[Key] = &[
+    key!("material.preset", "--material"),
+    key!("material.spin", "--spin", |s, v| s.material.spin = Some(v)),
+    key!("material.d_cm1", "--d-cm1", |s, v| s.material.d_cm1 =
+        Some(v)),
+    key!("material.d_k", "--d-k", |s, v| s.material.d_k = Some(v)),
+    key!("material.g_par", "--g-par", |s, v| s.material.g_par =
+        Some(v)),
+    key!(
+        "material.debye_temperature_k",
+        "--debye-temperature-k",
+        |s, v| s.material.debye_temperature_k = Some(v)
+    ),
+    key!("material.phonon_units", "--phonon-units", |s, v| s
+        .material
+        .phonon_units =
+        Some(v)),
+    key!("material.tau0_s", "--tau0-s", |s, v| s.material.tau0_s =
+        Some(v)),
+    key!("material.barrier_k", "--barrier-k", |s, v| s
+        .material
+        .barrier_k =
+        Some(v)),
+    key!("rates.kappa_scaling", "--kappa-scaling"),
+    key!("rates.kappa_reference_k", "--kappa-reference-k", |s, v| s
+        .rates
+        .kappa_reference_k =
+        v),
+    key!("rates.kappa_per_s_k3", "--kappa-per-s-k3", |s, v| s
+        .rates
+        .kappa_per_s_k3 =
+        Some(v)),
+    key!("protocol.b_initial_t", "--b-initial-t", |s, v| s
+        .protocol
+        .b_initial_t =
+        v),
+    key!("protocol.b_final_t", "--b-final-t", |s, v| s
+        .protocol
+        .b_final_t =
+        v),
+    key!("protocol.t_initial_k", "--t-initial-k", |s, v| s
+        .protocol
+        .t_initial_k =
+        v),
+    key!(
+        "protocol.sweep_rate_t_per_s",
+        "--sweep-rate-t-per-s",
+        |s, v| s.protocol.sweep_rate_t_per_s = Some(v)
+    ),
+    key!("protocol.ramp_duration_s", "--ramp-duration-s", |s, v| s
+        .protocol
+        .ramp_duration_s =
+        Some(v)),
+    key!("protocol.shape", "--shape"),
+    key!("solver.rtol", "--rtol", |s, v| s.solver.rtol = v),
+    key!("solver.equilibrium_tol_k", "--equilibrium-tol-k", |s, v| {
+        s.solver.equilibrium_tol_k = v
+    }),
+    key!(
+        "solver.max_time_after_ramp_s",
+        "--max-time-after-ramp-s",
+        |s, v| s.solver.max_time_after_ramp_s = v
+    ),
+    key!("solver.formulation", "--formulation"),
+    key!(
+        "output.sample_times_after_ramp_s",
+        "--sample-times-after-ramp-s"
+    ),
+    key!("output.trajectory", "--trajectory"),
+    key!("output.log_points_per_decade", "--log-points-per-decade"),
+];
+
+/// The key with TOML path `path`.
+pub fn key(path: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+/// The key a library error names (`tau0_s`, `b_final_t`, `material`, ...), if it is a
+/// scenario key.
+fn key_of_library_name(name: &str) -> Option<&'static Key> {
+    match name {
+        "material" => key("material.preset"),
+        _ => KEYS.iter().find(|k| k.name() == name),
+    }
+}
+
+/// The sweepable TOML paths.
+pub fn sweepable_keys() -> impl Iterator<Item = &'static str> {
+    KEYS.iter().filter(|k| k.sweep.is_some()).map(|k| k.path)
+}
+
+/// A scenario value that is not allowed. `key` is a TOML path (or a section name where the
+/// rule concerns several keys); `allowed` may name other keys as `<section.key>`, which the
+/// renderings spell as TOML keys or as flags.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("{} = {}: {}", self.key, self.value_text(), render(&self.allowed, false))]
+pub struct ScenarioError {
+    /// TOML path of the offending key.
+    pub key: String,
+    /// The value as given (`None` where there is no single value, e.g. a missing key).
+    pub value: Option<String>,
+    /// What is allowed.
+    pub allowed: String,
+}
+
+/// Spell the `<section.key>` references in `text` as TOML keys or as flags.
+fn render(text: &str, as_flags: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        let Some(close) = rest[open..].find('>') else {
+            break;
+        };
+        let inner = &rest[open + 1..open + close];
+        out.push_str(&rest[..open]);
+        let spelled = match (inner, as_flags) {
+            ("protocol.shape = jump", true) => "--jump".to_string(),
+            ("protocol.shape = jump", false) => "protocol.shape = \"jump\"".to_string(),
+            (path, true) => key(path).map_or(path.to_string(), |k| k.flag.to_string()),
+            (path, false) => path.to_string(),
+        };
+        out.push_str(&spelled);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl ScenarioError {
+    fn new(key: &str, value: Option<String>, allowed: impl Into<String>) -> Self {
+        Self {
+            key: key.to_string(),
+            value,
+            allowed: allowed.into(),
+        }
+    }
+
+    fn from_parameter(e: ParameterError, fallback_key: &str) -> Self {
+        let key = key_of_library_name(&e.name).map_or(fallback_key, |k| k.path);
+        Self::new(
+            key,
+            (!e.value.is_nan()).then(|| e.value.to_string()),
+            e.allowed,
+        )
+    }
+
+    fn value_text(&self) -> &str {
+        self.value.as_deref().unwrap_or("(missing)")
+    }
+
+    /// The flag this error names on the command line.
+    pub fn flag(&self) -> String {
+        key(&self.key).map_or_else(
+            || {
+                format!(
+                    "--{}",
+                    self.key
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or(&self.key)
+                        .replace('_', "-")
+                )
+            },
+            |k| k.flag.to_string(),
+        )
+    }
+
+    /// The message as the command line shows it: `--flag = value is not allowed: ...`.
+    pub fn cli_message(&self) -> String {
+        let value = self
+            .value
+            .as_ref()
+            .map_or(String::new(), |v| format!(" = {v}"));
+        format!(
+            "{}{value} is not allowed: {}",
+            self.flag(),
+            render(&self.allowed, true)
+        )
+    }
+
+    /// The message as a config file shows it, `context` following the key (e.g. the run of a
+    /// sweep): `section.key (context) = value: ...`.
+    pub fn toml_message(&self, context: &str) -> String {
+        format!(
+            "{}{context} = {}: {}",
+            self.key,
+            self.value_text(),
+            render(&self.allowed, false)
+        )
+    }
+}
+
+impl MaterialSection {
+    /// The validated material.
+    pub fn build(&self) -> Result<Material, ScenarioError> {
+        Material::from_preset(
+            self.preset.as_deref().unwrap_or("mn12ac"),
+            &Overrides {
+                spin: self.spin,
+                d_cm1: self.d_cm1,
+                d_k: self.d_k,
+                g_par: self.g_par,
+                debye_temperature_k: self.debye_temperature_k,
+                phonon_units: self.phonon_units,
+                tau0_s: self.tau0_s,
+                barrier_k: self.barrier_k,
+            },
+        )
+        .map_err(|e| ScenarioError::from_parameter(e, "material.preset"))
+    }
+}
+
+impl RatesSection {
+    /// The kappa scaling.
+    pub fn scaling(&self) -> Result<KappaScaling, ScenarioError> {
+        Ok(match self.kappa_scaling {
+            ScalingName::Arrhenius => KappaScaling::Arrhenius,
+            ScalingName::Constant => KappaScaling::Constant {
+                reference_k: self.kappa_reference_k,
+            },
+            ScalingName::Absolute => KappaScaling::Absolute {
+                kappa_per_s_k3: self.kappa_per_s_k3.ok_or_else(|| {
+                    ScenarioError::new(
+                        "rates.kappa_per_s_k3",
+                        None,
+                        "required with <rates.kappa_scaling> absolute: a finite number > 0, in 1/(s K^3)",
+                    )
+                })?,
+            },
+        })
+    }
+
+    /// The validated rate model of `material`.
+    pub fn build(&self, material: &Material) -> Result<RateModel, ScenarioError> {
+        RateModel::new(material.spin, material.arrhenius, self.scaling()?)
+            .map_err(|e| ScenarioError::from_parameter(e, "rates.kappa_scaling"))
+    }
+}
+
+impl ProtocolSection {
+    /// The validated field protocol (any direction: field increases and reversals are
+    /// physics too).
+    pub fn build(&self) -> Result<Protocol, ScenarioError> {
+        let p = self;
+        if !(p.t_initial_k.is_finite() && p.t_initial_k > 0.0) {
+            return Err(ScenarioError::new(
+                "protocol.t_initial_k",
+                Some(p.t_initial_k.to_string()),
+                "must be a finite temperature > 0 K",
+            ));
+        }
+        let shape = p.effective_shape();
+        let both = "give exactly one of <protocol.sweep_rate_t_per_s>, <protocol.ramp_duration_s> or <protocol.shape = jump>";
+        let protocol = match (shape, p.sweep_rate_t_per_s, p.ramp_duration_s) {
+            (RampShape::Jump, None, None) => Protocol::jump(p.b_initial_t, p.b_final_t),
+            (RampShape::Jump, rate, duration) => {
+                let (key, v) = match rate {
+                    Some(r) => ("protocol.sweep_rate_t_per_s", r),
+                    None => ("protocol.ramp_duration_s", duration.unwrap_or(f64::NAN)),
+                };
+                return Err(ScenarioError::new(
+                    key,
+                    Some(v.to_string()),
+                    format!("{both}: a jump takes no sweep rate and no duration"),
+                ));
+            }
+            (shape, Some(r), None) => {
+                Protocol::with_sweep_rate(p.b_initial_t, p.b_final_t, r, shape)
+            }
+            (shape, None, Some(d)) => Protocol::with_duration(p.b_initial_t, p.b_final_t, d, shape),
+            (_, None, None) => {
+                return Err(ScenarioError::new(
+                    "protocol.sweep_rate_t_per_s",
+                    None,
+                    both,
+                ))
+            }
+            (_, Some(r), Some(_)) => {
+                return Err(ScenarioError::new(
+                    "protocol.sweep_rate_t_per_s",
+                    Some(r.to_string()),
+                    both,
+                ))
+            }
+        };
+        protocol.map_err(|e| ScenarioError::from_parameter(e, "protocol.b_initial_t"))
+    }
+}
+
+impl OutputSection {
+    /// Check the sample times and the grid density.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if let Some(&s) = self
+            .sample_times_after_ramp_s
+            .0
+            .iter()
+            .find(|s| !(s.is_finite() && **s >= 0.0))
+        {
+            return Err(ScenarioError::new(
+                "output.sample_times_after_ramp_s",
+                Some(s.to_string()),
+                "times after the ramp must be finite and >= 0 s",
+            ));
+        }
+        if self.log_points_per_decade > 100 {
+            return Err(ScenarioError::new(
+                "output.log_points_per_decade",
+                Some(self.log_points_per_decade.to_string()),
+                "must be in 0..=100",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Scenario {
+    /// A scenario with default material, rates, solver and outputs.
+    pub fn new(protocol: ProtocolSection) -> Self {
+        Self {
+            material: MaterialSection::default(),
+            rates: RatesSection::default(),
+            protocol,
+            solver: SolverSection::default(),
+            output: OutputSection::default(),
+        }
+    }
+
+    /// Validate everything and build the engine's input: the one road from user input to a run.
+    pub fn build(&self) -> Result<BuiltRun, ScenarioError> {
+        self.output.validate()?;
+        let material = self.material.build()?;
+        let scaling = self.rates.scaling()?;
+        let protocol = self.protocol.build()?;
+        let o = &self.output;
+        let options = EngineOptions {
+            rtol: self.solver.rtol,
+            equilibrium_tol_k: self.solver.equilibrium_tol_k,
+            max_time_after_ramp_s: self.solver.max_time_after_ramp_s,
+            sample_times_after_ramp_s: o.sample_times_after_ramp_s.0.clone(),
+            // Without stored trajectories the output grids would only force integrator stops:
+            // the summary (samples, equilibrium, relaxation times) does not depend on them.
+            log_points_per_decade: if o.trajectory {
+                o.log_points_per_decade
+            } else {
+                0
+            },
+            ramp_points: if o.trajectory {
+                EngineOptions::default().ramp_points
+            } else {
+                1
+            },
+            formulation: self.solver.formulation,
+            ..Default::default()
+        };
+        let spec = RunSpec {
+            material,
+            scaling,
+            protocol,
+            t_initial_k: self.protocol.t_initial_k,
+            options,
+        };
+        let rates = self.rates.build(&spec.material)?;
+        crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
+            crate::kinetics::EngineError::Parameter(pe)
+            | crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => {
+                ScenarioError::from_parameter(pe, "protocol.t_initial_k")
+            }
+            other => ScenarioError::new(
+                "protocol.t_initial_k",
+                Some(self.protocol.t_initial_k.to_string()),
+                other.to_string(),
+            ),
+        })?;
+        let params = RunParams {
+            index: 0,
+            swept: Vec::new(),
+            b_initial_t: protocol.b_initial_t(),
+            b_final_t: protocol.b_final_t(),
+            t_initial_k: self.protocol.t_initial_k,
+            sweep_rate_t_per_s: (protocol.duration_s() > 0.0).then(|| protocol.mean_rate_t_per_s()),
+            ramp_duration_s: protocol.duration_s(),
+            shape: format!("{:?}", protocol.shape()).to_lowercase(),
+        };
+        Ok(BuiltRun { params, spec })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_names_a_unique_path_and_flag() {
+        for (i, a) in KEYS.iter().enumerate() {
+            assert!(a.flag.starts_with("--"), "{}", a.path);
+            for b in &KEYS[i + 1..] {
+                assert_ne!(a.path, b.path);
+                assert_ne!(a.flag, b.flag);
+            }
+        }
+    }
+
+    #[test]
+    fn references_render_as_keys_or_flags() {
+        let t = "give <protocol.sweep_rate_t_per_s> or <protocol.shape = jump>";
+        assert_eq!(render(t, true), "give --sweep-rate-t-per-s or --jump");
+        assert_eq!(
+            render(t, false),
+            "give protocol.sweep_rate_t_per_s or protocol.shape = \"jump\""
+        );
+    }
+}
