@@ -1,11 +1,11 @@
 //! `validate`, `run`, `merge` and `inspect`: batch configs and HDF5 files.
 
 use crate::cli::{InspectArgs, MergeArgs, RunArgs, ValidateArgs};
-use crate::UserError;
 use serde_json::json;
 use smmcool::batch::record::RunStatus;
 use smmcool::batch::runner::{parse_shard, run_batch, shard_from_slurm, RunOptions};
 use smmcool::config::Plan;
+use smmcool::error::Error;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -25,7 +25,7 @@ fn describe(plan: &Plan, i: usize) -> String {
 }
 
 /// `smmcool validate CONFIG`.
-pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> Result<(), Error> {
     let plan = Plan::load(&args.config)?;
     let n = plan.n_runs();
     writeln!(out, "{}: valid, {n} run(s)", args.config.display())?;
@@ -55,17 +55,19 @@ pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> anyhow::Result<()>
 }
 
 /// `smmcool run CONFIG -o OUT`.
-pub fn run(args: &RunArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub fn run(args: &RunArgs, out: &mut impl Write) -> Result<ExitCode, Error> {
     let plan = Plan::load(&args.config)?;
     plan.check_size(args.yes)?;
     let shard = match &args.shard {
-        Some(s) => parse_shard(s).map_err(|e| UserError(format!("--shard {e}")))?,
+        Some(s) => parse_shard(s).map_err(|e| Error::Usage(format!("--shard {e}")))?,
         None => shard_from_slurm()
-            .map_err(|e| UserError(format!("SLURM environment: {e}")))?
+            .map_err(|e| Error::Usage(format!("SLURM environment: {e}")))?
             .unwrap_or((0, 1)),
     };
     if args.threads == Some(0) {
-        return Err(UserError("--threads 0 is not allowed: use at least 1".into()).into());
+        return Err(Error::Usage(
+            "--threads 0 is not allowed: use at least 1".into(),
+        ));
     }
     let outcome = run_batch(
         &plan,
@@ -102,7 +104,7 @@ pub fn run(args: &RunArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
 }
 
 /// `smmcool merge A B ... -o OUT`.
-pub fn merge(args: &MergeArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn merge(args: &MergeArgs, out: &mut impl Write) -> Result<(), Error> {
     let n = smmcool::batch::merge::merge(&args.inputs, &args.output, args.force)?;
     let have = smmcool::io::read_summary(&args.output)?.len();
     writeln!(
@@ -124,7 +126,7 @@ fn cell(v: Option<f64>) -> String {
 }
 
 /// `smmcool inspect FILE`.
-pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
     let meta = smmcool::io::read_meta(&args.file)?;
     let recs = smmcool::io::read_summary(&args.file)?;
     if args.json {

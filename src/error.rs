@@ -80,3 +80,141 @@ pub enum NumericsError {
         temperature_k: f64,
     },
 }
+
+/// What kind of failure an error is: the one thing a front end needs to decide how to react
+/// (the command line maps it to its exit code in one place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input cannot be used (a value out of range, a bad file, an existing output): the
+    /// user can fix it.
+    InvalidInput,
+    /// A computation or the file system failed on valid input.
+    Failed,
+    /// The reader of our output went away (a closed pipe): not a failure.
+    OutputClosed,
+}
+
+impl ParameterError {
+    /// Always [`ErrorKind::InvalidInput`].
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
+    }
+}
+
+impl NumericsError {
+    /// An invalid parameter and a temperature outside the rate model are the user's to fix.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Parameter(_) | Self::RateUnderflow { .. } => ErrorKind::InvalidInput,
+            Self::NoBracket { .. } | Self::NoSpectralGap { .. } => ErrorKind::Failed,
+        }
+    }
+
+    /// The parameter error inside, if that is what this is.
+    pub fn parameter(&self) -> Option<&ParameterError> {
+        match self {
+            Self::Parameter(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl crate::kinetics::EngineError {
+    /// Invalid input found before integration, or the kind of the numerical failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Parameter(_) => ErrorKind::InvalidInput,
+            Self::Numerics(e) => e.kind(),
+            _ => ErrorKind::Failed,
+        }
+    }
+
+    /// The parameter error inside, if that is what this is.
+    pub fn parameter(&self) -> Option<&ParameterError> {
+        match self {
+            Self::Parameter(p) => Some(p),
+            Self::Numerics(e) => e.parameter(),
+            _ => None,
+        }
+    }
+}
+
+/// Every failure the library reports, one variant per boundary, each with its [`ErrorKind`].
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A model parameter out of range.
+    #[error(transparent)]
+    Parameter(#[from] ParameterError),
+    /// A numerical kernel.
+    #[error(transparent)]
+    Numerics(#[from] NumericsError),
+    /// A scenario value (flag or key) that is not allowed.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+    /// A batch config.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The engine.
+    #[error(transparent)]
+    Engine(#[from] crate::kinetics::EngineError),
+    /// A batch run.
+    #[error(transparent)]
+    Batch(#[from] crate::batch::runner::BatchError),
+    /// A batch file.
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    /// Figures.
+    #[error(transparent)]
+    Figure(#[from] crate::figures::FigureError),
+    /// A request that makes no sense as a whole (a front end's own check).
+    #[error("{0}")]
+    Usage(String),
+    /// Writing the output (standard output, a report).
+    #[error("writing the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Output(e.into())
+    }
+}
+
+impl Error {
+    /// The kind of failure, decided here for every boundary.
+    pub fn kind(&self) -> ErrorKind {
+        use crate::batch::runner::BatchError;
+        use crate::figures::FigureError;
+        use crate::plot::PlotError;
+        match self {
+            Self::Parameter(_) | Self::Scenario(_) | Self::Config(_) | Self::Io(_) => {
+                ErrorKind::InvalidInput
+            }
+            Self::Usage(_) => ErrorKind::InvalidInput,
+            Self::Numerics(e) => e.kind(),
+            Self::Engine(e) => e.kind(),
+            Self::Batch(BatchError::Config(_) | BatchError::Usage(_) | BatchError::Io(_)) => {
+                ErrorKind::InvalidInput
+            }
+            Self::Batch(BatchError::Fs { .. }) => ErrorKind::Failed,
+            Self::Figure(FigureError::Io(_) | FigureError::Plot(PlotError::Font(_))) => {
+                ErrorKind::InvalidInput
+            }
+            Self::Figure(_) => ErrorKind::Failed,
+            Self::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                ErrorKind::OutputClosed
+            }
+            Self::Output(_) => ErrorKind::Failed,
+        }
+    }
+
+    /// The model parameter this error is about, if any (front ends spell its name their way).
+    pub fn parameter(&self) -> Option<&ParameterError> {
+        match self {
+            Self::Parameter(p) => Some(p),
+            Self::Numerics(e) => e.parameter(),
+            Self::Engine(e) => e.parameter(),
+            _ => None,
+        }
+    }
+}

@@ -8,11 +8,6 @@ use clap::Parser;
 use cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// An error the user can fix (bad flag value, bad file): exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UserError(pub String);
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -45,78 +40,37 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // A closed pipe (`smmcool ... | head`) is not a failure.
-            let pipe = std::io::ErrorKind::BrokenPipe;
-            if e.downcast_ref::<std::io::Error>().map(|io| io.kind()) == Some(pipe)
-                || e.downcast_ref::<serde_json::Error>()
-                    .and_then(|j| j.io_error_kind())
-                    == Some(pipe)
-            {
-                return ExitCode::SUCCESS;
-            }
-            let param = e
-                .downcast_ref::<smmcool::error::ParameterError>()
-                .or(match e.downcast_ref::<smmcool::error::NumericsError>() {
-                    Some(smmcool::error::NumericsError::Parameter(p)) => Some(p),
-                    _ => None,
-                })
-                .or(match e.downcast_ref::<smmcool::kinetics::EngineError>() {
-                    Some(smmcool::kinetics::EngineError::Parameter(p))
-                    | Some(smmcool::kinetics::EngineError::Numerics(
-                        smmcool::error::NumericsError::Parameter(p),
-                    )) => Some(p),
-                    _ => None,
-                });
-            if let Some(p) = param {
+            use smmcool::error::ErrorKind;
+            // The exit code of every failure, decided in one place.
+            let code = match e.kind() {
+                ErrorKind::OutputClosed => return ExitCode::SUCCESS,
+                ErrorKind::InvalidInput => 2,
+                ErrorKind::Failed => 1,
+            };
+            match e.parameter() {
                 // Library names are config keys (snake_case with units); on the command line
                 // they are flags.
-                let flag = if p.name.starts_with("--") || p.name.contains(' ') {
-                    p.name.clone()
-                } else {
-                    format!("--{}", p.name.replace('_', "-"))
-                };
-                let value = if p.value.is_nan() {
-                    String::new()
-                } else {
-                    format!(" = {}", p.value)
-                };
-                eprintln!("error: {flag}{value} is not allowed: {}", p.allowed);
-                return ExitCode::from(2);
+                Some(p) => {
+                    let flag = if p.name.starts_with("--") || p.name.contains(' ') {
+                        p.name.clone()
+                    } else {
+                        format!("--{}", p.name.replace('_', "-"))
+                    };
+                    let value = if p.value.is_nan() {
+                        String::new()
+                    } else {
+                        format!(" = {}", p.value)
+                    };
+                    eprintln!("error: {flag}{value} is not allowed: {}", p.allowed);
+                }
+                None => eprintln!("error: {e}"),
             }
-            let user = e.downcast_ref::<UserError>().is_some()
-                || e.downcast_ref::<smmcool::config::ConfigError>().is_some()
-                || matches!(
-                    e.downcast_ref::<smmcool::batch::runner::BatchError>(),
-                    Some(smmcool::batch::runner::BatchError::Config(_))
-                        | Some(smmcool::batch::runner::BatchError::Usage(_))
-                )
-                || e.downcast_ref::<smmcool::io::IoError>().is_some()
-                || matches!(
-                    e.downcast_ref::<smmcool::figures::FigureError>(),
-                    Some(smmcool::figures::FigureError::Io(_))
-                        | Some(smmcool::figures::FigureError::Plot(
-                            smmcool::plot::PlotError::Font(_)
-                        ))
-                )
-                || matches!(
-                    e.downcast_ref::<smmcool::error::NumericsError>(),
-                    Some(smmcool::error::NumericsError::RateUnderflow { .. })
-                )
-                || matches!(
-                    e.downcast_ref::<smmcool::kinetics::EngineError>(),
-                    Some(smmcool::kinetics::EngineError::Parameter(_))
-                        | Some(smmcool::kinetics::EngineError::Numerics(
-                            smmcool::error::NumericsError::RateUnderflow { .. }
-                                | smmcool::error::NumericsError::Parameter(_)
-                        ))
-                );
-            eprintln!("error: {e:#}");
-            ExitCode::from(if user { 2 } else { 1 })
+            ExitCode::from(code)
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run(cli: Cli) -> Result<ExitCode, smmcool::error::Error> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {

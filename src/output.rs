@@ -2,8 +2,8 @@
 //! every key.
 
 use crate::cli::{LevelsArgs, LimitsArgs, SimulateArgs, TauArgs};
-use crate::UserError;
 use serde_json::{json, Value};
+use smmcool::error::Error;
 use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
 use smmcool::model::PRESETS;
 use std::io::Write;
@@ -12,26 +12,26 @@ fn flat(v: &[Vec<f64>]) -> Vec<f64> {
     v.iter().flatten().copied().collect()
 }
 
-fn write_json(out: &mut impl Write, v: &Value) -> anyhow::Result<()> {
+fn write_json(out: &mut impl Write, v: &Value) -> Result<(), Error> {
     serde_json::to_writer_pretty(&mut *out, v)?;
     writeln!(out)?;
     Ok(())
 }
 
 /// A scenario value the user must fix, spelled with flags.
-fn flag_error(e: smmcool::scenario::ScenarioError) -> anyhow::Error {
-    UserError(e.cli_message()).into()
+fn flag_error(e: smmcool::scenario::ScenarioError) -> Error {
+    Error::Usage(e.cli_message())
 }
 
-fn require_some(what: &str, v: &[f64]) -> anyhow::Result<()> {
+fn require_some(what: &str, v: &[f64]) -> Result<(), Error> {
     if v.is_empty() {
-        return Err(UserError(format!("{what} needs at least one value")).into());
+        return Err(Error::Usage(format!("{what} needs at least one value")));
     }
     Ok(())
 }
 
 /// `smmcool levels`.
-pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
     let fields = flat(&args.field_t);
     require_some("--field-t", &fields)?;
     let mat = args.material.build().map_err(flag_error)?;
@@ -83,7 +83,7 @@ pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// `smmcool tau`.
-pub fn tau(args: &TauArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
     let temps = flat(&args.temperature_k);
     require_some("--temperature-k", &temps)?;
     smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
@@ -151,7 +151,7 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// `smmcool limits`.
-pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
     let mat = args.material.build().map_err(flag_error)?;
     let b_finals = flat(&args.b_final_t);
     require_some("--b-final-t", &b_finals)?;
@@ -289,7 +289,7 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 /// `smmcool presets`.
-pub fn presets(json_out: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn presets(json_out: bool, out: &mut impl Write) -> Result<(), Error> {
     if json_out {
         let v: Vec<Value> = PRESETS
             .iter()
@@ -325,7 +325,7 @@ fn fmt_time(s: Option<f64>) -> String {
 pub fn simulate(
     args: &SimulateArgs,
     out: &mut impl Write,
-) -> anyhow::Result<std::process::ExitCode> {
+) -> Result<std::process::ExitCode, Error> {
     use smmcool::kinetics::{simulate, Outcome};
     let built = args.scenario().build().map_err(flag_error)?;
     let (run, protocol, mat) = (&built.spec, built.spec.protocol, &built.spec.material);
