@@ -36,14 +36,14 @@ import json, re, statistics, subprocess, sys
 
 binary, scipy_out = sys.argv[1], sys.argv[2]
 cmd = [binary, "simulate", "--jump", "--b-initial-t", "0.5", "--b-final-t", "0.1",
-       "--t-initial-k", "4", "--rtol", "1e-8", "--json"]
+       "--initial-temperature-k", "4", "--rtol", "1e-8", "--json"]
 walls, doc = [], None
 for _ in range(11):
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     doc = json.loads(res.stdout)
     walls.append(doc["wall_time_s"])
 wall = statistics.median(walls)
-t_1ms = next(s["t_phonon_k"] for s in doc["samples"] if abs(s["t_after_ramp_s"] - 1e-3) < 1e-12)
+t_1ms = next(s["phonon_temperature_k"] for s in doc["samples"] if abs(s["time_after_ramp_s"] - 1e-3) < 1e-12)
 print(f"SMMCOOL whole_trajectory_wall_s={wall:.4f} (simulation, median of 11 fresh processes) "
       f"T_1ms={t_1ms:.9f} T_eq={doc['t_equilibrium_k']:.9f} "
       f"equilibrium_after_s={doc['equilibrium_after_ramp_s']:.4e}")

@@ -28,6 +28,6 @@ mkdir -p out
 ./target/release/smmcool run configs/default.toml -o out/default.h5 --force
 ./target/release/smmcool inspect out/default.h5
 ./target/release/smmcool tau --temperature-k 2,3,4,4.6,5
-./target/release/smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --t-initial-k 1:6:0.25
+./target/release/smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 1:6:0.25
 ./target/release/smmcool limits --b-initial-t 1 --b-final-t 0,0.1,0.3,0.5 --minimum
-./target/release/smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --t-initial-k 4 --sweep-rate-t-per-s 10
+./target/release/smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --sweep-rate-t-per-s 10

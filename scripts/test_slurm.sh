@@ -119,7 +119,7 @@ cat > "$work/sweep.toml" <<'TOML'
 [protocol]
 b_initial_t = 0.5
 b_final_t = 0.1
-t_initial_k = 4.0
+initial_temperature_k = 4.0
 shape = "jump"
 
 [output]
@@ -128,7 +128,7 @@ trajectory = true
 log_points_per_decade = 1
 
 [[sweep]]
-key = "protocol.t_initial_k"
+key = "protocol.initial_temperature_k"
 values = [3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5]
 TOML
 "$bin" run "$work/sweep.toml" -o "$work/single.h5" --quiet >/dev/null
@@ -185,9 +185,9 @@ echo "resubmission finished the sweep, recomputing only shard 2"
 
 # 3. Refused before queueing.
 before=$(squeue -h -t all | wc -l)
-printf '[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nt_initial_k = -4\nshape = "jump"\n' > "$work/bad.toml"
+printf '[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = -4\nshape = "jump"\n' > "$work/bad.toml"
 if SMMCOOL="$bin" scripts/slurm_sweep.sh "$work/bad.toml" "$work/out3" 2 1 2>"$work/bad.err"; then fail "invalid config was submitted"; fi
-grep -q "t_initial_k" "$work/bad.err" || fail "no validation message: $(cat "$work/bad.err")"
+grep -q "initial_temperature_k" "$work/bad.err" || fail "no validation message: $(cat "$work/bad.err")"
 if SMMCOOL="$bin" scripts/slurm_sweep.sh "$work/sweep.toml" "$work/out3" 0 1 2>"$work/zero.err"; then fail "0 shards accepted"; fi
 if SMMCOOL="$bin" scripts/slurm_sweep.sh "$work/sweep.toml" "$work/out3" 9 1 2>"$work/many.err"; then fail "9 shards for 8 runs accepted"; fi
 grep -q "at most 8" "$work/many.err" || fail "no clear message: $(cat "$work/many.err")"

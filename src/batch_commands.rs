@@ -132,19 +132,7 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
     if args.json {
         let rows: Vec<_> = recs
             .iter()
-            .map(|r| {
-                json!({
-                    "run_index": r.params.index,
-                    "swept": r.params.swept.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                    "b_initial_t": r.params.b_initial_t, "b_final_t": r.params.b_final_t,
-                    "t_initial_k": r.params.t_initial_k, "sweep_rate_t_per_s": r.params.sweep_rate_t_per_s,
-                    "status": r.status, "error": r.error,
-                    "t_after_ramp_k": r.summary.t_after_ramp_k, "t_samples_k": r.summary.t_samples_k,
-                    "t_final_k": r.summary.t_final_k, "t_equilibrium_k": r.summary.t_equilibrium_k,
-                    "equilibrium_after_ramp_s": r.summary.equilibrium_after_ramp_s,
-                    "t_final_sudden_k": r.summary.t_final_sudden_k, "t_final_isentropic_k": r.summary.t_final_isentropic_k,
-                })
-            })
+            .map(|r| serde_json::Value::Object(r.summary_json()))
             .collect();
         serde_json::to_writer_pretty(
             &mut *out,
@@ -191,16 +179,19 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
             RunStatus::Ok => "ok",
             RunStatus::Failed => "FAILED",
         };
-        line.push_str(&format!(" {st:>7} {:>12}", cell(r.summary.t_after_ramp_k)));
-        for t in &r.summary.t_samples_k {
+        line.push_str(&format!(
+            " {st:>7} {:>12}",
+            cell(r.summary.temperature_after_ramp_k)
+        ));
+        for t in &r.summary.sample_temperatures_k {
             line.push_str(&format!(" {:>12}", cell(*t)));
         }
         line.push_str(&format!(
             " {:>12} {:>12} {:>12} {:>12}",
-            cell(r.summary.t_final_k),
-            cell(r.summary.t_equilibrium_k),
-            cell(r.summary.t_final_sudden_k),
-            cell(r.summary.t_final_isentropic_k)
+            cell(r.summary.end_temperature_k),
+            cell(r.summary.equilibrium_temperature_k),
+            cell(r.summary.sudden_final_temperature_k),
+            cell(r.summary.isentropic_final_temperature_k)
         ));
         if let Some(e) = &r.error {
             line.push_str(&format!("  error: {e}"));

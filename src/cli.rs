@@ -130,8 +130,8 @@ pub struct LimitsArgs {
     #[arg(long, value_parser = fields, allow_negative_numbers = true, required = true)]
     pub b_final_t: Vec<Vec<f64>>,
     /// Initial temperature(s) in K: a value, a list (1,2,3) or a range (1:6:0.05).
-    #[arg(long, value_parser = positive_values, allow_negative_numbers = true, required_unless_present = "minimum")]
-    pub t_initial_k: Vec<Vec<f64>>,
+    #[arg(long, alias = "t-initial-k", value_parser = positive_values, allow_negative_numbers = true, required_unless_present = "minimum")]
+    pub initial_temperature_k: Vec<Vec<f64>>,
     /// Report (Delta T)min and the initial temperature (T_i)min where it occurs, per final field
     /// (the paper's Fig. 5), instead of a table over initial temperatures.
     #[arg(long)]

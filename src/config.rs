@@ -225,8 +225,9 @@ impl Plan {
         })?;
         let mut axes = Vec::new();
         for axis in &config.sweep {
-            let sweepable = crate::scenario::key(&axis.key).is_some_and(|k| k.sweep.is_some());
-            if !sweepable {
+            // Old names of a key are accepted; the plan and the files use the current one.
+            let key = crate::scenario::key(&axis.key).filter(|k| k.sweep.is_some());
+            let Some(key) = key else {
                 return Err(ConfigError::Invalid {
                     file: file.clone(),
                     message: format!(
@@ -237,8 +238,8 @@ impl Plan {
                             .join(", ")
                     ),
                 });
-            }
-            if axes.iter().any(|(k, _)| k == &axis.key) {
+            };
+            if axes.iter().any(|(k, _)| k == key.path) {
                 return Err(ConfigError::Invalid {
                     file: file.clone(),
                     message: format!("sweep.key = \"{}\": each key may be swept once", axis.key),
@@ -248,7 +249,7 @@ impl Plan {
                 file: file.clone(),
                 message: format!("sweep `{}` = (axis): {allowed}", axis.key),
             })?;
-            axes.push((axis.key.clone(), values));
+            axes.push((key.path.to_string(), values));
         }
         let plan = Self {
             path: path.to_path_buf(),

@@ -77,7 +77,7 @@ fn run_spec(
     let mut scenario = Scenario::new(ProtocolSection {
         b_initial_t: bi,
         b_final_t: bf,
-        t_initial_k: ti,
+        initial_temperature_k: ti,
         sweep_rate_t_per_s: Some(rate_t_per_s),
         ramp_duration_s: None,
         shape: RampShape::Linear,
@@ -446,7 +446,7 @@ pub fn batch_figures(
             "run {i}: {} T -> {} T, Ti = {} K{}",
             rec.params.b_initial_t,
             rec.params.b_final_t,
-            rec.params.t_initial_k,
+            rec.params.initial_temperature_k,
             rec.params
                 .sweep_rate_t_per_s
                 .map_or(" (jump)".to_string(), |r| format!(", {r:.3e} T/s"))
@@ -459,16 +459,16 @@ pub fn batch_figures(
         let mut series = vec![Series::line(
             "T_phonon",
             pos.iter()
-                .map(|&k| (tr.time_s[k], tr.t_phonon_k[k]))
+                .map(|&k| (tr.time_s[k], tr.phonon_temperature_k[k]))
                 .collect(),
         )];
-        if let Some(s) = rec.summary.t_final_sudden_k {
+        if let Some(s) = rec.summary.sudden_final_temperature_k {
             series.push(Series::dashed(
                 "sudden limit (Eq. 9)",
                 vec![(t_start, s), (t_end, s)],
             ));
         }
-        if let Some(q) = rec.summary.t_final_isentropic_k {
+        if let Some(q) = rec.summary.isentropic_final_temperature_k {
             series.push(Series::dashed(
                 "isentropic limit (Eq. 11)",
                 vec![(t_start, q), (t_end, q)],
@@ -552,18 +552,22 @@ pub fn batch_figures(
             } else {
                 label.join(", ")
             };
-            let ti = rec.params.t_initial_k;
+            let ti = rec.params.initial_temperature_k;
             let point = (
                 rec.params.sweep_rate_t_per_s.unwrap_or(f64::NAN),
-                rec.summary.t_equilibrium_k.map_or(f64::NAN, |t| t - ti),
+                rec.summary
+                    .equilibrium_temperature_k
+                    .map_or(f64::NAN, |t| t - ti),
             );
             match groups.iter_mut().find(|g| g.0 == label) {
                 Some(g) => g.1.push(point),
                 None => groups.push((
                     label,
                     vec![point],
-                    rec.summary.t_final_sudden_k.map_or(f64::NAN, |t| t - ti),
-                    rec.summary.t_final_isentropic_k.map(|t| t - ti),
+                    rec.summary
+                        .sudden_final_temperature_k
+                        .map_or(f64::NAN, |t| t - ti),
+                    rec.summary.isentropic_final_temperature_k.map(|t| t - ti),
                 )),
             }
         }

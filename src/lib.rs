@@ -32,6 +32,7 @@ pub mod model;
 pub mod plot;
 pub mod protocol;
 pub mod rates;
+pub mod results;
 pub mod roots;
 pub mod scenario;
 pub mod slowmode;

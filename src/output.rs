@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use smmcool::error::Error;
 use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
 use smmcool::model::PRESETS;
+use smmcool::results::RunRecord;
 use std::io::Write;
 
 fn flat(v: &[Vec<f64>]) -> Vec<f64> {
@@ -112,9 +113,9 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
                 "material": mat.name,
                 "tau0_s": mat.arrhenius.tau0_s,
                 "barrier_k": mat.arrhenius.barrier_k,
-                "kappa_scaling": format!("{:?}", model.scaling()),
+                "kappa_scaling": args.rates.kappa_scaling,
                 "tau_threshold_s": args.tau_threshold_s,
-                "t_max_k": t_max,
+                "temperature_at_tau_threshold_k": t_max,
                 "records": recs,
             }),
         );
@@ -184,10 +185,10 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
                     json!({
                         "b_initial_t": args.b_initial_t,
                         "b_final_t": bf,
-                        "sudden_delta_t_min_k": s.map(|x| x.1),
-                        "sudden_t_initial_at_min_k": s.map(|x| x.0),
-                        "isentropic_delta_t_min_k": q.map(|x| x.1),
-                        "isentropic_t_initial_at_min_k": q.map(|x| x.0),
+                        "sudden_delta_temperature_min_k": s.map(|x| x.1),
+                        "sudden_initial_temperature_at_min_k": s.map(|x| x.0),
+                        "isentropic_delta_temperature_min_k": q.map(|x| x.1),
+                        "isentropic_initial_temperature_at_min_k": q.map(|x| x.0),
                     })
                 })
                 .collect();
@@ -219,8 +220,8 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let tis = flat(&args.t_initial_k);
-    require_some("--t-initial-k", &tis)?;
+    let tis = flat(&args.initial_temperature_k);
+    require_some("--initial-temperature-k", &tis)?;
     let mut recs = Vec::new();
     for &bf in &b_finals {
         for &ti in &tis {
@@ -243,11 +244,11 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
                 let mut r = json!({
                     "b_initial_t": args.b_initial_t,
                     "b_final_t": bf,
-                    "t_initial_k": ti,
-                    "t_final_sudden_k": s,
-                    "delta_t_sudden_k": s - ti,
-                    "t_final_isentropic_k": q,
-                    "delta_t_isentropic_k": q.map(|q| q - ti),
+                    "initial_temperature_k": ti,
+                    "sudden_final_temperature_k": s,
+                    "sudden_delta_temperature_k": s - ti,
+                    "isentropic_final_temperature_k": q,
+                    "isentropic_delta_temperature_k": q.map(|q| q - ti),
                 });
                 if let Some(n) = note {
                     r["note"] = json!(n);
@@ -334,51 +335,54 @@ pub fn simulate(
     let start = std::time::Instant::now();
     let tr = simulate(run)?;
     let wall = start.elapsed().as_secs_f64();
+    let ti = p.initial_temperature_k;
     let sample_rows: Vec<(f64, f64)> = samples
         .iter()
         .filter_map(|&s| tr.sample_after_ramp(s).map(|x| (s, x.t_phonon_k)))
         .collect();
-    let dt_sudden = tr.t_final_sudden_k - p.t_initial_k;
+    let dt_sudden = tr.t_final_sudden_k - ti;
     if args.json {
-        let mut v = json!({
-            "material": mat.name,
-            "b_initial_t": p.b_initial_t,
-            "b_final_t": p.b_final_t,
-            "t_initial_k": p.t_initial_k,
-            "ramp_shape": format!("{:?}", protocol.shape()).to_lowercase(),
-            "ramp_duration_s": tr.ramp_duration_s,
-            "sweep_rate_t_per_s": if tr.ramp_duration_s > 0.0 { Some(protocol.mean_rate_t_per_s()) } else { None },
-            "t_after_ramp_k": tr.t_after_ramp_k,
-            "t_final_k": tr.t_final_k,
-            "t_equilibrium_k": tr.t_equilibrium_k,
-            "outcome": tr.outcome,
-            "equilibrium_after_ramp_s": tr.equilibrium_after_ramp_s,
-            "end_after_ramp_s": tr.t_end_after_ramp_s,
-            "relax_10pct_after_ramp_s": tr.relax_10pct_s,
-            "relax_1pct_after_ramp_s": tr.relax_1pct_s,
-            "t_final_sudden_k": tr.t_final_sudden_k,
-            "t_final_isentropic_k": tr.t_final_isentropic_k,
-            "delta_t_final_k": tr.t_final_k - p.t_initial_k,
-            "delta_t_sudden_k": dt_sudden,
-            "energy_balance_error": tr.energy_balance_error,
-            "energy_balance_abs_k": tr.energy_balance_abs_k,
-            "population_sum_error": tr.population_sum_error,
-            "reduction_error_estimate": tr.reduction_error_estimate,
-            "handover": tr.handover,
-            "steps": tr.stats.steps,
+        let record = RunRecord::from_result(
+            built.params.clone(),
+            Ok(tr.clone()),
+            samples,
+            args.trajectory,
+            wall,
+            (None, None),
+        );
+        // The summary quantities of the one table (as in batch files), then what only a lone
+        // run reports.
+        let mut v = record.summary_json();
+        v.remove("run_index");
+        v.remove("swept");
+        v.remove("error");
+        v.insert("material".into(), json!(mat.name));
+        v.insert("sample_times_after_ramp_s".into(), json!(samples));
+        let extra = json!({
+            "end_delta_temperature_k": tr.t_final_k - ti,
+            "sudden_delta_temperature_k": dt_sudden,
+            "energy_balance_error_k": tr.energy_balance_abs_k,
+            "population_sum_error_abs": tr.population_sum_error,
+            "handover": tr.handover.as_ref().map(|h| json!({
+                "time_s": h.t_s,
+                "full_temperature_k": h.t_full_k,
+                "reduced_temperature_k": h.t_reduced_k,
+            })),
             "steps_full": tr.steps_full,
             "steps_reduced": tr.steps_reduced,
             "rejected_steps": tr.stats.rejected,
             "rhs_evals": tr.stats.rhs_evals,
             "quadrature_evals": tr.quadrature_evals,
             "table_nodes": tr.table_nodes,
-            "wall_time_s": wall,
-            "samples": sample_rows.iter().map(|(s, t)| json!({"t_after_ramp_s": s, "t_phonon_k": t})).collect::<Vec<_>>(),
+            "samples": sample_rows.iter().map(|(s, t)| json!({"time_after_ramp_s": s, "phonon_temperature_k": t})).collect::<Vec<_>>(),
         });
-        if args.trajectory {
-            v["trajectory"] = serde_json::to_value(&tr.samples)?;
+        if let Value::Object(extra) = extra {
+            v.extend(extra);
         }
-        write_json(out, &v)?;
+        if let Some(tr) = &record.trajectory {
+            v.insert("trajectory".into(), Value::Object(tr.to_json()));
+        }
+        write_json(out, &Value::Object(v))?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
     let how = if tr.ramp_duration_s > 0.0 {
@@ -394,7 +398,7 @@ pub fn simulate(
     writeln!(
         out,
         "# {}: Bi = {} T -> Bf = {} T, {how}, Ti = {} K",
-        mat.name, p.b_initial_t, p.b_final_t, p.t_initial_k
+        mat.name, p.b_initial_t, p.b_final_t, p.initial_temperature_k
     )?;
     writeln!(
         out,
@@ -406,8 +410,8 @@ pub fn simulate(
             out,
             "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the sudden prediction)",
             format!("T {} after the ramp", fmt_time(Some(*s))),
-            t - p.t_initial_k,
-            100.0 * (t - p.t_initial_k) / dt_sudden
+            t - p.initial_temperature_k,
+            100.0 * (t - p.initial_temperature_k) / dt_sudden
         )?;
     }
     match tr.outcome {
@@ -440,7 +444,7 @@ pub fn simulate(
         tr.t_final_isentropic_k
             .map_or("no finite solution".to_string(), |t| format!(
                 "{t:.6} K (Delta T {:+.6} K)",
-                t - p.t_initial_k
+                t - p.initial_temperature_k
             ))
     )?;
     writeln!(

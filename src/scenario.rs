@@ -109,8 +109,9 @@ pub struct ProtocolSection {
     #[arg(long, allow_negative_numbers = true)]
     pub b_final_t: f64,
     /// Initial temperature in K.
-    #[arg(long, allow_negative_numbers = true)]
-    pub t_initial_k: f64,
+    #[serde(alias = "t_initial_k")]
+    #[arg(long, alias = "t-initial-k", allow_negative_numbers = true)]
+    pub initial_temperature_k: f64,
     /// Mean sweep rate |Bf - Bi| / duration in T/s.
     #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["ramp_duration_s", "jump"])]
     pub sweep_rate_t_per_s: Option<f64>,
@@ -273,7 +274,7 @@ pub struct RunParams {
     /// Final field, T.
     pub b_final_t: f64,
     /// Initial temperature, K.
-    pub t_initial_k: f64,
+    pub initial_temperature_k: f64,
     /// Mean sweep rate, T/s (`None` for a jump).
     pub sweep_rate_t_per_s: Option<f64>,
     /// Ramp duration, s (0 for a jump).
@@ -298,6 +299,9 @@ pub struct Key {
     pub path: &'static str,
     /// Command-line flag.
     pub flag: &'static str,
+    /// Earlier names that still work: old TOML paths (`section.key`) and the names the
+    /// library's own checks use.
+    pub old: &'static [&'static str],
     /// How a `[[sweep]]` sets it (`None`: not sweepable).
     pub sweep: Option<fn(&mut Scenario, f64)>,
 }
@@ -310,107 +314,65 @@ impl Key {
 }
 
 macro_rules! key {
-    ($path:literal, $flag:literal) => {
+    ($path:literal => $flag:literal $(; old [$($old:literal),*])? $(; sweep $sec:ident . $field:ident $(: $wrap:ident)?)?) => {
         Key {
             path: $path,
             flag: $flag,
-            sweep: None,
+            old: &[$($($old),*)?],
+            sweep: key!(@sweep $($sec $field $($wrap)?)?),
         }
     };
-    ($path:literal, $flag:literal, |$s:ident, $v:ident| $set:expr) => {
-        Key {
-            path: $path,
-            flag: $flag,
-            sweep: Some(|$s: &mut Scenario, $v: f64| $set),
-        }
+    (@sweep) => { None };
+    (@sweep $sec:ident $field:ident) => {
+        Some(|s: &mut Scenario, v: f64| s.$sec.$field = v)
+    };
+    (@sweep $sec:ident $field:ident $wrap:ident) => {
+        Some(|s: &mut Scenario, v: f64| s.$sec.$field = $wrap(v))
     };
 }
 
 /// Every key of a scenario, in the order of the config sections.
+#[rustfmt::skip]
 pub const KEYS: &[Key] = &[
-    key!("material.preset", "--material"),
-    key!("material.spin", "--spin", |s, v| s.material.spin = Some(v)),
-    key!("material.d_cm1", "--d-cm1", |s, v| s.material.d_cm1 =
-        Some(v)),
-    key!("material.d_k", "--d-k", |s, v| s.material.d_k = Some(v)),
-    key!("material.g_par", "--g-par", |s, v| s.material.g_par =
-        Some(v)),
-    key!(
-        "material.debye_temperature_k",
-        "--debye-temperature-k",
-        |s, v| s.material.debye_temperature_k = Some(v)
-    ),
-    key!("material.phonon_units", "--phonon-units", |s, v| s
-        .material
-        .phonon_units =
-        Some(v)),
-    key!("material.tau0_s", "--tau0-s", |s, v| s.material.tau0_s =
-        Some(v)),
-    key!("material.barrier_k", "--barrier-k", |s, v| s
-        .material
-        .barrier_k =
-        Some(v)),
-    key!("rates.kappa_scaling", "--kappa-scaling"),
-    key!("rates.kappa_reference_k", "--kappa-reference-k", |s, v| s
-        .rates
-        .kappa_reference_k =
-        v),
-    key!("rates.kappa_per_s_k3", "--kappa-per-s-k3", |s, v| s
-        .rates
-        .kappa_per_s_k3 =
-        Some(v)),
-    key!("protocol.b_initial_t", "--b-initial-t", |s, v| s
-        .protocol
-        .b_initial_t =
-        v),
-    key!("protocol.b_final_t", "--b-final-t", |s, v| s
-        .protocol
-        .b_final_t =
-        v),
-    key!("protocol.t_initial_k", "--t-initial-k", |s, v| s
-        .protocol
-        .t_initial_k =
-        v),
-    key!(
-        "protocol.sweep_rate_t_per_s",
-        "--sweep-rate-t-per-s",
-        |s, v| s.protocol.sweep_rate_t_per_s = Some(v)
-    ),
-    key!("protocol.ramp_duration_s", "--ramp-duration-s", |s, v| s
-        .protocol
-        .ramp_duration_s =
-        Some(v)),
-    key!("protocol.shape", "--shape"),
-    key!("solver.rtol", "--rtol", |s, v| s.solver.rtol = v),
-    key!("solver.equilibrium_tol_k", "--equilibrium-tol-k", |s, v| {
-        s.solver.equilibrium_tol_k = v
-    }),
-    key!(
-        "solver.max_time_after_ramp_s",
-        "--max-time-after-ramp-s",
-        |s, v| s.solver.max_time_after_ramp_s = v
-    ),
-    key!("solver.formulation", "--formulation"),
-    key!(
-        "output.sample_times_after_ramp_s",
-        "--sample-times-after-ramp-s"
-    ),
-    key!("output.trajectory", "--trajectory"),
-    key!("output.log_points_per_decade", "--log-points-per-decade"),
+    key!("material.preset" => "--material"; old ["material"]),
+    key!("material.spin" => "--spin"; sweep material.spin: Some),
+    key!("material.d_cm1" => "--d-cm1"; sweep material.d_cm1: Some),
+    key!("material.d_k" => "--d-k"; sweep material.d_k: Some),
+    key!("material.g_par" => "--g-par"; sweep material.g_par: Some),
+    key!("material.debye_temperature_k" => "--debye-temperature-k"; sweep material.debye_temperature_k: Some),
+    key!("material.phonon_units" => "--phonon-units"; sweep material.phonon_units: Some),
+    key!("material.tau0_s" => "--tau0-s"; sweep material.tau0_s: Some),
+    key!("material.barrier_k" => "--barrier-k"; sweep material.barrier_k: Some),
+    key!("rates.kappa_scaling" => "--kappa-scaling"),
+    key!("rates.kappa_reference_k" => "--kappa-reference-k"; sweep rates.kappa_reference_k),
+    key!("rates.kappa_per_s_k3" => "--kappa-per-s-k3"; sweep rates.kappa_per_s_k3: Some),
+    key!("protocol.b_initial_t" => "--b-initial-t"; sweep protocol.b_initial_t),
+    key!("protocol.b_final_t" => "--b-final-t"; sweep protocol.b_final_t),
+    key!("protocol.initial_temperature_k" => "--initial-temperature-k";
+        old ["protocol.t_initial_k", "t_initial_k"]; sweep protocol.initial_temperature_k),
+    key!("protocol.sweep_rate_t_per_s" => "--sweep-rate-t-per-s"; sweep protocol.sweep_rate_t_per_s: Some),
+    key!("protocol.ramp_duration_s" => "--ramp-duration-s"; sweep protocol.ramp_duration_s: Some),
+    key!("protocol.shape" => "--shape"),
+    key!("solver.rtol" => "--rtol"; sweep solver.rtol),
+    key!("solver.equilibrium_tol_k" => "--equilibrium-tol-k"; sweep solver.equilibrium_tol_k),
+    key!("solver.max_time_after_ramp_s" => "--max-time-after-ramp-s"; sweep solver.max_time_after_ramp_s),
+    key!("solver.formulation" => "--formulation"),
+    key!("output.sample_times_after_ramp_s" => "--sample-times-after-ramp-s"),
+    key!("output.trajectory" => "--trajectory"),
+    key!("output.log_points_per_decade" => "--log-points-per-decade"),
 ];
 
-/// The key with TOML path `path`.
+/// The key with TOML path `path` (or one of its old paths).
 pub fn key(path: &str) -> Option<&'static Key> {
-    KEYS.iter().find(|k| k.path == path)
+    KEYS.iter()
+        .find(|k| k.path == path || (path.contains('.') && k.old.contains(&path)))
 }
 
 /// The key a library error names (`tau0_s`, `b_final_t`, `material`, ...), if it is a
 /// scenario key.
 fn key_of_library_name(name: &str) -> Option<&'static Key> {
-    match name {
-        "material" => key("material.preset"),
-        _ => KEYS.iter().find(|k| k.name() == name),
-    }
+    KEYS.iter()
+        .find(|k| k.name() == name || (!name.contains('.') && k.old.contains(&name)))
 }
 
 /// The sweepable TOML paths.
@@ -571,10 +533,10 @@ impl ProtocolSection {
     /// physics too).
     pub fn build(&self) -> Result<Protocol, ScenarioError> {
         let p = self;
-        if !(p.t_initial_k.is_finite() && p.t_initial_k > 0.0) {
+        if !(p.initial_temperature_k.is_finite() && p.initial_temperature_k > 0.0) {
             return Err(ScenarioError::new(
-                "protocol.t_initial_k",
-                Some(p.t_initial_k.to_string()),
+                "protocol.initial_temperature_k",
+                Some(p.initial_temperature_k.to_string()),
                 "must be a finite temperature > 0 K",
             ));
         }
@@ -685,18 +647,18 @@ impl Scenario {
             material,
             scaling,
             protocol,
-            t_initial_k: self.protocol.t_initial_k,
+            t_initial_k: self.protocol.initial_temperature_k,
             options,
         };
         let rates = self.rates.build(&spec.material)?;
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
             crate::kinetics::EngineError::Parameter(pe)
             | crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => {
-                ScenarioError::from_parameter(pe, "protocol.t_initial_k")
+                ScenarioError::from_parameter(pe, "protocol.initial_temperature_k")
             }
             other => ScenarioError::new(
-                "protocol.t_initial_k",
-                Some(self.protocol.t_initial_k.to_string()),
+                "protocol.initial_temperature_k",
+                Some(self.protocol.initial_temperature_k.to_string()),
                 other.to_string(),
             ),
         })?;
@@ -705,7 +667,7 @@ impl Scenario {
             swept: Vec::new(),
             b_initial_t: protocol.b_initial_t(),
             b_final_t: protocol.b_final_t(),
-            t_initial_k: self.protocol.t_initial_k,
+            initial_temperature_k: self.protocol.initial_temperature_k,
             sweep_rate_t_per_s: (protocol.duration_s() > 0.0).then(|| protocol.mean_rate_t_per_s()),
             ramp_duration_s: protocol.duration_s(),
             shape: format!("{:?}", protocol.shape()).to_lowercase(),

@@ -26,7 +26,7 @@ const BASE: &str = r#"
 [protocol]
 b_initial_t = 0.5
 b_final_t = 0.1
-t_initial_k = 4.0
+initial_temperature_k = 4.0
 shape = "jump"
 
 [output]
@@ -37,7 +37,7 @@ log_points_per_decade = 1
 
 fn small_sweep() -> String {
     format!(
-        "{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3.0, 4.0, 5.0]\n\n[[sweep]]\nkey = \"protocol.b_final_t\"\nvalues = [0.1, 0.2]\n"
+        "{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0, 5.0]\n\n[[sweep]]\nkey = \"protocol.b_final_t\"\nvalues = [0.1, 0.2]\n"
     )
 }
 
@@ -59,7 +59,10 @@ fn config_errors_exit_2_naming_file_and_place() {
         ),
         (
             "wrong_type.toml",
-            BASE.replace("t_initial_k = 4.0", "t_initial_k = \"four\""),
+            BASE.replace(
+                "initial_temperature_k = 4.0",
+                "initial_temperature_k = \"four\"",
+            ),
             vec!["wrong_type.toml:5:", "invalid type"],
         ),
         (
@@ -69,13 +72,25 @@ fn config_errors_exit_2_naming_file_and_place() {
         ),
         (
             "negative_t.toml",
-            BASE.replace("t_initial_k = 4.0", "t_initial_k = -4.0"),
-            vec!["negative_t.toml", "protocol.t_initial_k", "-4", "> 0 K"],
+            BASE.replace(
+                "initial_temperature_k = 4.0",
+                "initial_temperature_k = -4.0",
+            ),
+            vec![
+                "negative_t.toml",
+                "protocol.initial_temperature_k",
+                "-4",
+                "> 0 K",
+            ],
         ),
         (
             "empty_sweep.toml",
-            format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = []\n"),
-            vec!["empty_sweep.toml", "protocol.t_initial_k", "empty"],
+            format!("{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = []\n"),
+            vec![
+                "empty_sweep.toml",
+                "protocol.initial_temperature_k",
+                "empty",
+            ],
         ),
         (
             "bad_sweep_key.toml",
@@ -84,7 +99,9 @@ fn config_errors_exit_2_naming_file_and_place() {
         ),
         (
             "swept_negative.toml",
-            format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3, -1]\n"),
+            format!(
+                "{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3, -1]\n"
+            ),
             vec!["swept_negative.toml", "run 1", "-1"],
         ),
     ];
@@ -267,7 +284,9 @@ fn sharded_runs_merge_to_the_unsharded_result() {
     let out = run(&["inspect", merged.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && text.contains("protocol.t_initial_k") && text.lines().count() == 8,
+        out.status.success()
+            && text.contains("protocol.initial_temperature_k")
+            && text.lines().count() == 8,
         "{text}"
     );
 }
@@ -279,7 +298,7 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
     let cfg = write(
         d,
         "f.toml",
-        &format!("{BASE}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [3.0, 4.0, 5.0]\n"),
+        &format!("{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0, 5.0]\n"),
     );
     let o = d.join("f.h5");
     // Run 1's engine call fails (fault injection); runs 0 and 2 must complete.
@@ -308,10 +327,10 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
         recs[1].error
     );
     // The analytic limits are still recorded for the failed run.
-    assert!(recs[1].summary.t_final_sudden_k.is_some());
+    assert!(recs[1].summary.sudden_final_temperature_k.is_some());
     for i in [0, 2] {
         assert_eq!(recs[i].status, smmcool::batch::record::RunStatus::Ok);
-        assert!(recs[i].summary.t_final_k.is_some());
+        assert!(recs[i].summary.end_temperature_k.is_some());
     }
     let text = String::from_utf8_lossy(&run(&["inspect", o.to_str().unwrap()]).stdout).to_string();
     assert!(
@@ -326,7 +345,7 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let text = format!(
-        "{}\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nlinear = {{ start = 3.0, stop = 5.0, count = 24 }}\n",
+        "{}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nlinear = {{ start = 3.0, stop = 5.0, count = 24 }}\n",
         BASE.replace("shape = \"jump\"", "sweep_rate_t_per_s = 1e-3")
     );
     let cfg = write(d, "k.toml", &text);

@@ -27,7 +27,7 @@ fn json(args: &[&str]) -> Value {
 #[test]
 fn tau_json_has_t_max_and_both_taus() {
     let v = json(&["tau", "--temperature-k", "2,3,4.6", "--json"]);
-    let t_max = v["t_max_k"].as_f64().unwrap();
+    let t_max = v["temperature_at_tau_threshold_k"].as_f64().unwrap();
     assert!((t_max - 4.572_013_281_856).abs() < 1e-9);
     let recs = v["records"].as_array().unwrap();
     assert_eq!(recs.len(), 3);
@@ -48,19 +48,24 @@ fn limits_json_records_with_null_and_note_where_no_isentropic_solution() {
         "0.5",
         "--b-final-t",
         "0.1,0",
-        "--t-initial-k",
+        "--initial-temperature-k",
         "2:4:1",
         "--json",
     ]);
     let recs = v["records"].as_array().unwrap();
     assert_eq!(recs.len(), 6);
     let r = &recs[2];
-    assert_eq!(r["t_initial_k"].as_f64(), Some(4.0));
-    assert!((r["t_final_sudden_k"].as_f64().unwrap() - 2.333_807_500_970_54).abs() < 1e-10);
-    assert!((r["t_final_isentropic_k"].as_f64().unwrap() - 1.307_951_821_240_91).abs() < 1e-10);
+    assert_eq!(r["initial_temperature_k"].as_f64(), Some(4.0));
+    assert!(
+        (r["sudden_final_temperature_k"].as_f64().unwrap() - 2.333_807_500_970_54).abs() < 1e-10
+    );
+    assert!(
+        (r["isentropic_final_temperature_k"].as_f64().unwrap() - 1.307_951_821_240_91).abs()
+            < 1e-10
+    );
     let r0 = &recs[4];
     assert_eq!(r0["b_final_t"].as_f64(), Some(0.0));
-    assert!(r0["t_final_isentropic_k"].is_null());
+    assert!(r0["isentropic_final_temperature_k"].is_null());
     assert!(r0["note"].as_str().unwrap().contains("residual entropy"));
 }
 
@@ -76,12 +81,33 @@ fn limits_minimum_json() {
         "--json",
     ]);
     let m = v["minima"].as_array().unwrap();
-    assert!((m[0]["sudden_delta_t_min_k"].as_f64().unwrap() + 2.152).abs() < 5e-4);
-    assert!((m[0]["sudden_t_initial_at_min_k"].as_f64().unwrap() - 3.61).abs() < 5e-3);
-    assert!((m[0]["isentropic_delta_t_min_k"].as_f64().unwrap() + 3.627).abs() < 5e-4);
-    assert!((m[0]["isentropic_t_initial_at_min_k"].as_f64().unwrap() - 5.33).abs() < 5e-3);
-    assert!((m[1]["sudden_delta_t_min_k"].as_f64().unwrap() + 0.796).abs() < 5e-4);
-    assert!((m[1]["sudden_t_initial_at_min_k"].as_f64().unwrap() - 6.46).abs() < 5e-3);
+    assert!((m[0]["sudden_delta_temperature_min_k"].as_f64().unwrap() + 2.152).abs() < 5e-4);
+    assert!(
+        (m[0]["sudden_initial_temperature_at_min_k"]
+            .as_f64()
+            .unwrap()
+            - 3.61)
+            .abs()
+            < 5e-3
+    );
+    assert!((m[0]["isentropic_delta_temperature_min_k"].as_f64().unwrap() + 3.627).abs() < 5e-4);
+    assert!(
+        (m[0]["isentropic_initial_temperature_at_min_k"]
+            .as_f64()
+            .unwrap()
+            - 5.33)
+            .abs()
+            < 5e-3
+    );
+    assert!((m[1]["sudden_delta_temperature_min_k"].as_f64().unwrap() + 0.796).abs() < 5e-4);
+    assert!(
+        (m[1]["sudden_initial_temperature_at_min_k"]
+            .as_f64()
+            .unwrap()
+            - 6.46)
+            .abs()
+            < 5e-3
+    );
 }
 
 #[test]
@@ -103,7 +129,7 @@ fn tables_are_readable() {
         "0.5",
         "--b-final-t",
         "0",
-        "--t-initial-k",
+        "--initial-temperature-k",
         "3",
     ]);
     assert!(out.status.success());
@@ -150,10 +176,10 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "1:x",
             ],
-            &["--t-initial-k", "1:x"],
+            &["--initial-temperature-k", "1:x"],
         ),
         (
             &[
@@ -162,10 +188,10 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "6:1:0.5",
             ],
-            &["--t-initial-k", "stop 1 is below start 6"],
+            &["--initial-temperature-k", "stop 1 is below start 6"],
         ),
         (
             &[
@@ -174,10 +200,10 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "1:6:0",
             ],
-            &["--t-initial-k", "step 0"],
+            &["--initial-temperature-k", "step 0"],
         ),
         (
             &[
@@ -186,10 +212,10 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "1,,2",
             ],
-            &["--t-initial-k", "empty item"],
+            &["--initial-temperature-k", "empty item"],
         ),
         (
             &[
@@ -198,7 +224,7 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "abc",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "2",
             ],
             &["--b-initial-t", "abc"],
@@ -218,7 +244,7 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "1",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "2",
                 "--debye-temperature-k",
                 "0",
@@ -232,7 +258,7 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
                 "1",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "2",
                 "--debye-temperature-k",
                 "-40",
@@ -295,27 +321,27 @@ fn simulate_json_has_the_documented_keys() {
         "0.5",
         "--b-final-t",
         "0.1",
-        "--t-initial-k",
+        "--initial-temperature-k",
         "4",
         "--jump",
         "--json",
     ]);
     for key in [
-        "t_after_ramp_k",
-        "t_final_k",
-        "t_final_sudden_k",
-        "t_final_isentropic_k",
-        "energy_balance_error",
+        "temperature_after_ramp_k",
+        "end_temperature_k",
+        "sudden_final_temperature_k",
+        "isentropic_final_temperature_k",
+        "energy_balance_error_rel",
         "steps",
     ] {
         assert!(!v[key].is_null(), "{key} missing");
     }
-    assert!((v["t_final_k"].as_f64().unwrap() - 2.333_807_500_97).abs() < 1e-7);
+    assert!((v["end_temperature_k"].as_f64().unwrap() - 2.333_807_500_97).abs() < 1e-7);
     let samples = v["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 3);
-    assert_eq!(samples[0]["t_after_ramp_s"].as_f64(), Some(1e-3));
-    assert!((samples[0]["t_phonon_k"].as_f64().unwrap() - 3.90615).abs() < 1e-5);
-    assert!((samples[1]["t_phonon_k"].as_f64().unwrap() - 3.82221).abs() < 1e-5);
+    assert_eq!(samples[0]["time_after_ramp_s"].as_f64(), Some(1e-3));
+    assert!((samples[0]["phonon_temperature_k"].as_f64().unwrap() - 3.90615).abs() < 1e-5);
+    assert!((samples[1]["phonon_temperature_k"].as_f64().unwrap() - 3.82221).abs() < 1e-5);
     assert_eq!(v["outcome"].as_str(), Some("equilibrium"));
 }
 
@@ -327,7 +353,7 @@ fn simulate_table_and_bad_input() {
         "0.5",
         "--b-final-t",
         "0.1",
-        "--t-initial-k",
+        "--initial-temperature-k",
         "2",
         "--sweep-rate-t-per-s",
         "10",
@@ -347,7 +373,7 @@ fn simulate_table_and_bad_input() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "4",
                 "--sweep-rate-t-per-s",
                 "-10",
@@ -361,7 +387,7 @@ fn simulate_table_and_bad_input() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "4",
             ],
             vec!["--sweep-rate-t-per-s", "--jump"],
@@ -373,7 +399,7 @@ fn simulate_table_and_bad_input() {
                 "15",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "4",
                 "--jump",
             ],
@@ -386,7 +412,7 @@ fn simulate_table_and_bad_input() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "0.1",
                 "--jump",
             ],
@@ -399,7 +425,7 @@ fn simulate_table_and_bad_input() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "4",
                 "--jump",
                 "--rtol",
@@ -414,7 +440,7 @@ fn simulate_table_and_bad_input() {
                 "0.5",
                 "--b-final-t",
                 "0.1",
-                "--t-initial-k",
+                "--initial-temperature-k",
                 "4",
                 "--jump",
                 "--sweep-rate-t-per-s",

@@ -9,7 +9,10 @@ use std::process::Command;
 use std::str::FromStr;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
-const KEYS: [&str; 2] = ["protocol.t_initial_k", "protocol.sweep_rate_t_per_s"];
+const KEYS: [&str; 2] = [
+    "protocol.initial_temperature_k",
+    "protocol.sweep_rate_t_per_s",
+];
 const N_LEVELS: usize = 21;
 
 /// HDF5 opens files without close-on-exec and holds an exclusive `flock` while writing, so a
@@ -39,16 +42,16 @@ fn meta() -> BatchMeta {
     }
 }
 
-fn params(index: usize, t_initial_k: f64, rate: Option<f64>) -> RunParams {
+fn params(index: usize, initial_temperature_k: f64, rate: Option<f64>) -> RunParams {
     RunParams {
         index,
         swept: vec![
-            (KEYS[0].to_string(), t_initial_k),
+            (KEYS[0].to_string(), initial_temperature_k),
             (KEYS[1].to_string(), rate.unwrap_or(f64::INFINITY)),
         ],
         b_initial_t: 5.0,
         b_final_t: 0.1,
-        t_initial_k,
+        initial_temperature_k,
         sweep_rate_t_per_s: rate,
         ramp_duration_s: rate.map_or(0.0, |r| 4.9 / r),
         shape: if rate.is_some() { "linear" } else { "jump" }.into(),
@@ -64,7 +67,7 @@ fn trajectory(n: usize) -> TrajectoryColumns {
     TrajectoryColumns {
         time_s: (0..n).map(|i| 1e-3 * i as f64).collect(),
         field_t: f(1, 5.0),
-        t_phonon_k: (0..n).map(|i| 2.0 - 0.1 * i as f64 + 1e-13).collect(),
+        phonon_temperature_k: (0..n).map(|i| 2.0 - 0.1 * i as f64 + 1e-13).collect(),
         populations: (0..n)
             .map(|i| {
                 (0..N_LEVELS)
@@ -75,7 +78,7 @@ fn trajectory(n: usize) -> TrajectoryColumns {
         magnetization_mu_b: f(2, -20.0),
         spin_energy_k: f(3, -60.0),
         phonon_energy_k: f(4, 0.3),
-        work_k: f(5, 1.0 / 3.0),
+        magnetic_work_k: f(5, 1.0 / 3.0),
         spin_entropy_kb: f(6, 0.1),
         phonon_entropy_kb: f(7, std::f64::consts::PI),
         stage: (0..n).map(|i| u8::from(i >= 3)).collect(),
@@ -84,17 +87,19 @@ fn trajectory(n: usize) -> TrajectoryColumns {
 
 fn ok_summary(t_final: f64) -> RunSummary {
     RunSummary {
-        t_final_sudden_k: Some(0.9),
-        t_final_isentropic_k: Some(0.45),
-        t_after_ramp_k: Some(0.6),
-        t_equilibrium_k: Some(0.55),
-        t_final_k: Some(t_final),
+        sudden_final_temperature_k: Some(0.9),
+        isentropic_final_temperature_k: Some(0.45),
+        temperature_after_ramp_k: Some(0.6),
+        equilibrium_temperature_k: Some(0.55),
+        end_temperature_k: Some(t_final),
+        outcome: smmcool::results::RunOutcome::Equilibrium,
+        end_after_ramp_s: Some(0.25),
         equilibrium_after_ramp_s: Some(0.25),
-        relax_10pct_s: Some(0.01),
-        relax_1pct_s: Some(0.1),
-        t_samples_k: vec![Some(0.6), Some(0.58), Some(0.551)],
-        energy_balance_error: Some(1.2e-9),
-        reduction_error_estimate: Some(3e-7),
+        relaxation_10pct_after_ramp_s: Some(0.01),
+        relaxation_1pct_after_ramp_s: Some(0.1),
+        sample_temperatures_k: vec![Some(0.6), Some(0.58), Some(0.551)],
+        energy_balance_error_rel: Some(1.2e-9),
+        reduction_error_estimate_rel: Some(3e-7),
         steps: 1234,
         wall_time_s: 0.75,
     }
@@ -109,9 +114,9 @@ fn records() -> Vec<RunRecord> {
             status: RunStatus::Failed,
             error: Some("integrator failed: step size 1e-300 s underflowed at t = 0.0123 s".into()),
             summary: RunSummary {
-                t_final_sudden_k: Some(0.91),
-                t_final_isentropic_k: Some(0.47),
-                t_samples_k: vec![None; 3],
+                sudden_final_temperature_k: Some(0.91),
+                isentropic_final_temperature_k: Some(0.47),
+                sample_temperatures_k: vec![None; 3],
                 wall_time_s: 0.01,
                 ..Default::default()
             },
@@ -129,9 +134,9 @@ fn records() -> Vec<RunRecord> {
             status: RunStatus::Ok,
             error: None,
             summary: RunSummary {
-                t_final_isentropic_k: None,
+                isentropic_final_temperature_k: None,
                 equilibrium_after_ramp_s: None,
-                t_samples_k: vec![Some(0.7), None, None],
+                sample_temperatures_k: vec![Some(0.7), None, None],
                 ..ok_summary(0.7)
             },
             trajectory: None,
@@ -202,21 +207,21 @@ fn numeric_datasets_have_units() {
             .to_owned()
     };
     for (name, expected) in [
-        ("summary/t_final_k", "K"),
+        ("summary/end_temperature_k", "K"),
         ("summary/b_initial_t", "T"),
         ("summary/sweep_rate_t_per_s", "T/s"),
-        ("summary/relax_1pct_s", "s"),
-        ("summary/energy_balance_error", "1"),
+        ("summary/relaxation_1pct_after_ramp_s", "s"),
+        ("summary/energy_balance_error_rel", "1"),
         ("summary/run_index", "1"),
         ("summary/status", "1"),
         ("summary/steps", "1"),
-        ("summary/t_samples_k", "K"),
+        ("summary/sample_temperatures_k", "K"),
         ("summary/sample_times_after_ramp_s", "s"),
-        ("summary/swept/protocol__t_initial_k", "K"),
+        ("summary/swept/protocol__initial_temperature_k", "K"),
         ("summary/swept/protocol__sweep_rate_t_per_s", "T/s"),
         ("runs/run_000001/time_s", "s"),
         ("runs/run_000001/field_t", "T"),
-        ("runs/run_000001/t_phonon_k", "K"),
+        ("runs/run_000001/phonon_temperature_k", "K"),
         ("runs/run_000001/populations", "1"),
         ("runs/run_000001/magnetization_mu_b", "mu_B"),
         ("runs/run_000001/spin_entropy_kb", "k_B"),
@@ -229,7 +234,9 @@ fn numeric_datasets_have_units() {
     assert_eq!(pops.shape(), vec![5, N_LEVELS]);
     assert!(pops.is_chunked());
     assert_eq!(
-        file.dataset("summary/t_samples_k").unwrap().shape(),
+        file.dataset("summary/sample_temperatures_k")
+            .unwrap()
+            .shape(),
         vec![4, 3]
     );
     assert_eq!(
@@ -291,7 +298,7 @@ fn other_hdf5_file_is_not_a_batch_file() {
 }
 
 #[test]
-fn format_version_2_is_incompatible() {
+fn a_future_format_version_is_incompatible() {
     let _files = no_spawn_while_files_open();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.h5");
@@ -308,7 +315,7 @@ fn format_version_2_is_incompatible() {
             .shape(())
             .create("format_version")
             .unwrap()
-            .write_scalar(&2u32)
+            .write_scalar(&3u32)
             .unwrap();
     }
     let err = read_meta(&path).unwrap_err();
@@ -316,8 +323,8 @@ fn format_version_2_is_incompatible() {
         matches!(
             err,
             IoError::IncompatibleVersion {
-                found: 2,
-                expected: 1,
+                found: 3,
+                expected: 2,
                 ..
             }
         ),
@@ -382,11 +389,11 @@ fn empty_batch_round_trips() {
 const H5PY_SNIPPET: &str = r#"
 import sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
-    print("t_final_k", *[repr(float(x)) for x in f["/summary/t_final_k"][()]])
+    print("end_temperature_k", *[repr(float(x)) for x in f["/summary/end_temperature_k"][()]])
     print("run_index", *[int(x) for x in f["/summary/run_index"][()]])
-    unit = f["/summary/t_final_k"].attrs["unit"]
+    unit = f["/summary/end_temperature_k"].attrs["unit"]
     print("unit", unit.decode() if isinstance(unit, bytes) else unit)
-    print("t_phonon_k", *[repr(float(x)) for x in f["/runs/run_000001/t_phonon_k"][()]])
+    print("phonon_temperature_k", *[repr(float(x)) for x in f["/runs/run_000001/phonon_temperature_k"][()]])
     print("format", f.attrs["format"], int(f.attrs["format_version"]))
 "#;
 
@@ -431,10 +438,10 @@ fn h5py_reads_the_file() {
     };
 
     let recs = records();
-    let t_final = floats("t_final_k");
+    let t_final = floats("end_temperature_k");
     assert_eq!(t_final.len(), recs.len());
     for (got, r) in t_final.iter().zip(&recs) {
-        match r.summary.t_final_k {
+        match r.summary.end_temperature_k {
             Some(t) => assert_eq!(got.to_bits(), t.to_bits(), "{got} vs {t}"),
             None => assert!(got.is_nan(), "{got}"),
         }
@@ -445,12 +452,12 @@ fn h5py_reads_the_file() {
         .collect();
     assert_eq!(indices, vec![0, 1, 2, 5]);
     assert_eq!(line("unit"), vec!["K"]);
-    let t_phonon = floats("t_phonon_k");
-    let expected = &recs[1].trajectory.as_ref().unwrap().t_phonon_k;
+    let t_phonon = floats("phonon_temperature_k");
+    let expected = &recs[1].trajectory.as_ref().unwrap().phonon_temperature_k;
     assert_eq!(t_phonon.len(), expected.len());
     assert!(t_phonon
         .iter()
         .zip(expected)
         .all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert_eq!(line("format"), vec!["smmcool-batch", "1"]);
+    assert_eq!(line("format"), vec!["smmcool-batch", "2"]);
 }

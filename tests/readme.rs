@@ -12,3 +12,20 @@ fn readme_commands_are_the_ones_ci_runs() {
         assert!(std::path::Path::new(&format!("{root}/{script}")).exists());
     }
 }
+
+/// The README's list of output quantities is the one table of `smmcool::results`.
+#[test]
+fn readme_lists_the_output_quantities_of_the_one_table() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let inside = readme
+        .split("<!-- quantities -->\n")
+        .nth(1)
+        .and_then(|s| s.split("<!-- /quantities -->").next())
+        .expect("README has the quantities markers");
+    assert_eq!(
+        inside,
+        smmcool::results::quantities_markdown(),
+        "regenerate with: cargo run --example quantities"
+    );
+}

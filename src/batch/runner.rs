@@ -170,7 +170,7 @@ pub fn compute(plan: &Plan, index: usize) -> Result<RunRecord, ConfigError> {
             debye: &spec.material.debye,
             b_initial_t: params.b_initial_t,
             b_final_t: params.b_final_t,
-            t_initial_k: params.t_initial_k,
+            t_initial_k: params.initial_temperature_k,
         };
         (
             fc.sudden_final_k().ok(),

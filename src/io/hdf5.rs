@@ -24,44 +24,29 @@
 //!
 //! # `/summary`
 //!
-//! One entry per run stored in this file, in increasing run index. Datasets are 1-D of length
-//! `n` (the number of runs in the file) unless noted; `None` is stored as NaN (so a `Some(NaN)`
-//! would read back as `None`).
-//!
-//! | dataset | type | unit | content |
-//! | --- | --- | --- | --- |
-//! | `run_index` | u64 | `1` | run index in the batch |
-//! | `status` | i32 | `1` | `0` ok, `1` failed |
-//! | `error` | string | | error text, `""` when none |
-//! | `b_initial_t`, `b_final_t` | f64 | `T` | fields |
-//! | `t_initial_k` | f64 | `K` | initial temperature |
-//! | `sweep_rate_t_per_s` | f64 | `T/s` | mean sweep rate, NaN for a jump |
-//! | `ramp_duration_s` | f64 | `s` | ramp duration |
-//! | `shape` | string | | `"linear"`, `"cosine"` or `"jump"` |
-//! | `swept/<key>` | f64 | from the key | value of each swept key, `.` in the key written `__` |
-//! | `t_final_sudden_k`, `t_final_isentropic_k` | f64 | `K` | limits (Eq. 9, Eq. 11) |
-//! | `t_after_ramp_k`, `t_equilibrium_k`, `t_final_k` | f64 | `K` | temperatures |
-//! | `equilibrium_after_ramp_s`, `relax_10pct_s`, `relax_1pct_s` | f64 | `s` | after the ramp |
-//! | `energy_balance_error`, `reduction_error_estimate` | f64 | `1` | error estimates |
-//! | `steps` | u64 | `1` | accepted integrator steps |
-//! | `wall_time_s` | f64 | `s` | wall time of the run |
-//! | `sample_times_after_ramp_s` | f64 | `s` | the sample times (not of length `n`) |
-//! | `t_samples_k` | f64 | `K` | 2-D, `n` x number of sample times |
+//! One dataset per quantity of [`crate::results::SUMMARY`] (name, unit and content there; the
+//! README lists them, generated from that table), one entry per run stored in this file, in
+//! increasing run index. Numbers are f64 with `None` stored as NaN (so a `Some(NaN)` would read
+//! back as `None`); counts u64; codes (`status`, `outcome`) i32 with their labels in a string
+//! attribute `values` (`"0 ok, 1 failed"`); text variable-length UTF-8, `""` for none. The
+//! sample temperatures are 2-D (`n` x number of sample times), with the sample times in
+//! `sample_times_after_ramp_s`.
 //!
 //! The swept columns live in the group `/summary/swept`, e.g.
-//! `/summary/swept/protocol__t_initial_k`; each also has a string attribute `key` with the
-//! original key. Their `unit` is derived from the key's unit suffix (`_t_per_s` `T/s`,
+//! `/summary/swept/protocol__initial_temperature_k`; each also has a string attribute `key`
+//! with the key. Their `unit` is derived from the key's unit suffix (`_t_per_s` `T/s`,
 //! `_per_s` `1/s`, `_mu_b` `mu_B`, `_kb` `k_B`, `_k` `K`, `_t` `T`, `_s` `s`, otherwise `1`).
 //!
 //! # `/runs`
 //!
 //! One group `/runs/run_000042` (index zero-padded to six digits) per run whose trajectory
 //! was kept, with attributes `run_index` (u64) and `parameters` (the run's `RunParams` as
-//! JSON), holding the chunked, deflate-compressed datasets `time_s` (`s`), `field_t` (`T`),
-//! `t_phonon_k` (`K`), `populations` (2-D, samples x levels, `1`), `magnetization_mu_b`
-//! (`mu_B`), `spin_energy_k`, `phonon_energy_k`, `work_k` (`K`), `spin_entropy_kb`,
-//! `phonon_entropy_kb` (`k_B`), all f64, and `stage` (u8, `1`; `0` full master equation,
-//! `1` two-well reduction). The group `/runs` exists even when it is empty.
+//! JSON), holding one chunked, deflate-compressed dataset per quantity of
+//! [`crate::results::TRAJECTORY`]: f64 columns, `populations` 2-D (samples x levels), `stage`
+//! u8 with its `values` attribute. The group `/runs` exists even when it is empty.
+//!
+//! Version 2 (this one) renamed the quantities to the names of the one table (a temperature
+//! is `..._temperature_k`, never `t_...`) and added `outcome` and `end_after_ramp_s`.
 //!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
@@ -71,8 +56,9 @@
 //! [`read_trajectory`] one trajectory at a time; together they reproduce the written records
 //! exactly.
 
-use crate::batch::record::{
-    BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns,
+use crate::results::{
+    Access, BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryAccess,
+    TrajectoryColumns, STAGE_LABELS, SUMMARY, TRAJECTORY,
 };
 use ::hdf5::types::{VarLenAscii, VarLenUnicode};
 use ::hdf5::{Dataset, File, Group, H5Type, Location, MinorErrorCode};
@@ -84,7 +70,7 @@ use std::str::FromStr;
 pub const FORMAT_NAME: &str = "smmcool-batch";
 
 /// Value of the root attribute `format_version` this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Deflate level of compressed datasets.
 const DEFLATE_LEVEL: u8 = 4;
@@ -211,26 +197,6 @@ impl<T> Context<T> for ::hdf5::Result<T> {
 // Column tables
 // ---------------------------------------------------------------------------------------------
 
-/// The f64 summary columns: name and unit, in the order of [`f64_row`].
-const F64_COLUMNS: [(&str, &str); 16] = [
-    ("b_initial_t", "T"),
-    ("b_final_t", "T"),
-    ("t_initial_k", "K"),
-    ("sweep_rate_t_per_s", "T/s"),
-    ("ramp_duration_s", "s"),
-    ("t_final_sudden_k", "K"),
-    ("t_final_isentropic_k", "K"),
-    ("t_after_ramp_k", "K"),
-    ("t_equilibrium_k", "K"),
-    ("t_final_k", "K"),
-    ("equilibrium_after_ramp_s", "s"),
-    ("relax_10pct_s", "s"),
-    ("relax_1pct_s", "s"),
-    ("energy_balance_error", "1"),
-    ("reduction_error_estimate", "1"),
-    ("wall_time_s", "s"),
-];
-
 fn nan_for_none(x: Option<f64>) -> f64 {
     x.unwrap_or(f64::NAN)
 }
@@ -239,93 +205,34 @@ fn none_for_nan(x: f64) -> Option<f64> {
     (!x.is_nan()).then_some(x)
 }
 
-/// A record's values of the [`F64_COLUMNS`].
-fn f64_row(r: &RunRecord) -> [f64; 16] {
-    let p = &r.params;
-    let s = &r.summary;
-    [
-        p.b_initial_t,
-        p.b_final_t,
-        p.t_initial_k,
-        nan_for_none(p.sweep_rate_t_per_s),
-        p.ramp_duration_s,
-        nan_for_none(s.t_final_sudden_k),
-        nan_for_none(s.t_final_isentropic_k),
-        nan_for_none(s.t_after_ramp_k),
-        nan_for_none(s.t_equilibrium_k),
-        nan_for_none(s.t_final_k),
-        nan_for_none(s.equilibrium_after_ramp_s),
-        nan_for_none(s.relax_10pct_s),
-        nan_for_none(s.relax_1pct_s),
-        nan_for_none(s.energy_balance_error),
-        nan_for_none(s.reduction_error_estimate),
-        s.wall_time_s,
-    ]
+/// The `values` attribute of a code dataset: `0 label0, 1 label1, ...`.
+fn code_values(labels: &[&str]) -> String {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{i} {l}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Everything of a record but its trajectory, from its summary values (the inverse of
-/// [`f64_row`] and the other columns).
-struct SummaryRow {
-    index: usize,
-    status: RunStatus,
-    error: Option<String>,
-    shape: String,
-    swept: Vec<(String, f64)>,
-    f64s: [f64; 16],
-    steps: u64,
-    t_samples_k: Vec<Option<f64>>,
-}
-
-impl SummaryRow {
-    fn into_record(self) -> RunRecord {
-        let [b_initial_t, b_final_t, t_initial_k, sweep_rate, ramp_duration_s, t_final_sudden, t_final_isentropic, t_after_ramp, t_equilibrium, t_final, equilibrium_after_ramp, relax_10pct, relax_1pct, energy_balance_error, reduction_error_estimate, wall_time_s] =
-            self.f64s;
-        RunRecord {
-            params: RunParams {
-                index: self.index,
-                swept: self.swept,
-                b_initial_t,
-                b_final_t,
-                t_initial_k,
-                sweep_rate_t_per_s: none_for_nan(sweep_rate),
-                ramp_duration_s,
-                shape: self.shape,
-            },
-            status: self.status,
-            error: self.error,
-            summary: RunSummary {
-                t_final_sudden_k: none_for_nan(t_final_sudden),
-                t_final_isentropic_k: none_for_nan(t_final_isentropic),
-                t_after_ramp_k: none_for_nan(t_after_ramp),
-                t_equilibrium_k: none_for_nan(t_equilibrium),
-                t_final_k: none_for_nan(t_final),
-                equilibrium_after_ramp_s: none_for_nan(equilibrium_after_ramp),
-                relax_10pct_s: none_for_nan(relax_10pct),
-                relax_1pct_s: none_for_nan(relax_1pct),
-                t_samples_k: self.t_samples_k,
-                energy_balance_error: none_for_nan(energy_balance_error),
-                reduction_error_estimate: none_for_nan(reduction_error_estimate),
-                steps: self.steps,
-                wall_time_s,
-            },
-            trajectory: None,
-        }
+/// A record with every value unset, for the reader to fill in.
+fn empty_record() -> RunRecord {
+    RunRecord {
+        params: RunParams {
+            index: 0,
+            swept: Vec::new(),
+            b_initial_t: f64::NAN,
+            b_final_t: f64::NAN,
+            initial_temperature_k: f64::NAN,
+            sweep_rate_t_per_s: None,
+            ramp_duration_s: f64::NAN,
+            shape: String::new(),
+        },
+        status: RunStatus::Ok,
+        error: None,
+        summary: RunSummary::default(),
+        trajectory: None,
     }
-}
-
-/// The 1-D f64 trajectory datasets: name, unit and column.
-fn trajectory_f64_columns(tr: &TrajectoryColumns) -> [(&'static str, &'static str, &[f64]); 9] {
-    [
-        ("time_s", "s", &tr.time_s),
-        ("field_t", "T", &tr.field_t),
-        ("t_phonon_k", "K", &tr.t_phonon_k),
-        ("magnetization_mu_b", "mu_B", &tr.magnetization_mu_b),
-        ("spin_energy_k", "K", &tr.spin_energy_k),
-        ("phonon_energy_k", "K", &tr.phonon_energy_k),
-        ("work_k", "K", &tr.work_k),
-        ("spin_entropy_kb", "k_B", &tr.spin_entropy_kb),
-        ("phonon_entropy_kb", "k_B", &tr.phonon_entropy_kb),
-    ]
 }
 
 /// The dataset name of a swept key: `.` becomes `__`.
@@ -442,7 +349,7 @@ fn write_strings(group: &Group, name: &str, data: &[VarLenUnicode]) -> Result<()
 
 /// Writes a batch file at `path` (created or truncated; the caller takes care of writing to
 /// a temporary name and renaming). `records` must come in increasing `params.index`; each
-/// record's swept keys must be `meta.swept_keys` in order and its `t_samples_k` must have one
+/// record's swept keys must be `meta.swept_keys` in order and its `sample_temperatures_k` must have one
 /// entry per `meta.sample_times_after_ramp_s`. Trajectories are written as the records
 /// arrive, so at most one is held at a time. On error the file may be left incomplete.
 pub fn write_batch(
@@ -453,17 +360,54 @@ pub fn write_batch(
     write_inner(path, meta, records).map_err(|f| f.at(path))
 }
 
-/// Summary values accumulated while the records stream past.
-#[derive(Default)]
-struct SummaryColumns {
-    run_index: Vec<u64>,
-    status: Vec<i32>,
-    error: Vec<VarLenUnicode>,
-    shape: Vec<VarLenUnicode>,
-    f64s: Vec<Vec<f64>>,
-    swept: Vec<Vec<f64>>,
-    steps: Vec<u64>,
-    t_samples_k: Vec<f64>,
+/// The values of one [`SUMMARY`] quantity, accumulated while the records stream past.
+enum Column {
+    F64(Vec<f64>),
+    U64(Vec<u64>),
+    Text(Vec<VarLenUnicode>),
+    Code(Vec<i32>),
+    Swept(Vec<Vec<f64>>),
+    Samples(Vec<f64>),
+}
+
+impl Column {
+    fn new(access: Access, n_swept: usize) -> Self {
+        match access {
+            Access::F64(..) => Self::F64(Vec::new()),
+            Access::U64(..) => Self::U64(Vec::new()),
+            Access::Text(..) => Self::Text(Vec::new()),
+            Access::Code(..) => Self::Code(Vec::new()),
+            Access::Swept => Self::Swept(vec![Vec::new(); n_swept]),
+            Access::Samples => Self::Samples(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, access: Access, name: &str, r: &RunRecord) -> Result<(), Fail> {
+        match (self, access) {
+            (Self::F64(c), Access::F64(get, _)) => c.push(nan_for_none(get(r))),
+            (Self::U64(c), Access::U64(get, _)) => c.push(get(r)),
+            (Self::Text(c), Access::Text(get, _)) => c.push(to_varlen(
+                get(r).as_deref().unwrap_or(""),
+                &format!("{name} of run {}", r.params.index),
+            )?),
+            (Self::Code(c), Access::Code(get, _, _)) => c.push(get(r) as i32),
+            (Self::Swept(cols), _) => {
+                for (col, (_, value)) in cols.iter_mut().zip(&r.params.swept) {
+                    col.push(*value);
+                }
+            }
+            (Self::Samples(c), _) => {
+                c.extend(
+                    r.summary
+                        .sample_temperatures_k
+                        .iter()
+                        .map(|&t| nan_for_none(t)),
+                );
+            }
+            _ => unreachable!("columns are made from the same table entry"),
+        }
+        Ok(())
+    }
 }
 
 fn write_inner(
@@ -493,12 +437,12 @@ fn write_inner(
     let runs = file.create_group("runs").ctx("creating /runs")?;
 
     let n_samples = meta.sample_times_after_ramp_s.len();
-    let mut cols = SummaryColumns {
-        f64s: vec![Vec::new(); F64_COLUMNS.len()],
-        swept: vec![Vec::new(); meta.swept_keys.len()],
-        ..Default::default()
-    };
+    let mut cols: Vec<Column> = SUMMARY
+        .iter()
+        .map(|q| Column::new(q.access, meta.swept_keys.len()))
+        .collect();
     let mut previous: Option<usize> = None;
+    let mut count = 0;
     for record in records {
         let index = record.params.index;
         if let Some(prev) = previous {
@@ -509,6 +453,7 @@ fn write_inner(
             }
         }
         previous = Some(index);
+        count += 1;
         let keys_match = record.params.swept.len() == meta.swept_keys.len()
             && record
                 .params
@@ -528,10 +473,10 @@ fn write_inner(
                 meta.swept_keys
             )));
         }
-        if record.summary.t_samples_k.len() != n_samples {
+        if record.summary.sample_temperatures_k.len() != n_samples {
             return Err(Fail::Invalid(format!(
                 "run {index} has {} sampled temperatures for {n_samples} sample times",
-                record.summary.t_samples_k.len()
+                record.summary.sample_temperatures_k.len()
             )));
         }
 
@@ -539,30 +484,13 @@ fn write_inner(
             write_run(&runs, &record.params, tr)?;
         }
 
-        cols.run_index.push(index as u64);
-        cols.status.push(match record.status {
-            RunStatus::Ok => 0,
-            RunStatus::Failed => 1,
-        });
-        let error = record.error.as_deref().unwrap_or("");
-        cols.error
-            .push(to_varlen(error, &format!("error text of run {index}"))?);
-        cols.shape.push(to_varlen(
-            &record.params.shape,
-            &format!("shape of run {index}"),
-        )?);
-        for (col, value) in cols.f64s.iter_mut().zip(f64_row(&record)) {
-            col.push(value);
+        for (col, q) in cols.iter_mut().zip(SUMMARY) {
+            col.push(q.access, q.name, &record)?;
         }
-        for (col, (_, value)) in cols.swept.iter_mut().zip(&record.params.swept) {
-            col.push(*value);
-        }
-        cols.steps.push(record.summary.steps);
-        cols.t_samples_k
-            .extend(record.summary.t_samples_k.iter().map(|&t| nan_for_none(t)));
     }
 
-    write_summary(&summary, meta, &cols)?;
+    let n = previous.map_or(0, |_| count);
+    write_summary(&summary, meta, &cols, n)?;
     drop((summary, runs));
     file.close().ctx("closing the file")
 }
@@ -586,44 +514,49 @@ fn write_root_attrs(file: &File, meta: &BatchMeta) -> Result<(), Fail> {
     Ok(())
 }
 
-fn write_summary(summary: &Group, meta: &BatchMeta, cols: &SummaryColumns) -> Result<(), Fail> {
-    let n = cols.run_index.len();
-    write_numeric(summary, "run_index", &[n], &cols.run_index, "1")?;
-    let status = write_numeric(summary, "status", &[n], &cols.status, "1")?;
-    write_str_attr(&status, "values", "0 ok, 1 failed")?;
-    write_strings(summary, "error", &cols.error)?;
-    write_strings(summary, "shape", &cols.shape)?;
-    for ((name, unit), col) in F64_COLUMNS.iter().zip(&cols.f64s) {
-        write_numeric(summary, name, &[n], col, unit)?;
-    }
-    write_numeric(summary, "steps", &[n], &cols.steps, "1")?;
+fn write_summary(summary: &Group, meta: &BatchMeta, cols: &[Column], n: usize) -> Result<(), Fail> {
     let times = &meta.sample_times_after_ramp_s;
-    write_numeric(
-        summary,
-        "sample_times_after_ramp_s",
-        &[times.len()],
-        times,
-        "s",
-    )?;
-    write_numeric(
-        summary,
-        "t_samples_k",
-        &[n, times.len()],
-        &cols.t_samples_k,
-        "K",
-    )?;
-    let swept = summary
-        .create_group("swept")
-        .ctx("creating /summary/swept")?;
-    for (key, col) in meta.swept_keys.iter().zip(&cols.swept) {
-        let ds = write_numeric(
-            &swept,
-            &swept_column_name(key),
-            &[n],
-            col,
-            unit_for_key(key),
-        )?;
-        write_str_attr(&ds, "key", key)?;
+    for (q, col) in SUMMARY.iter().zip(cols) {
+        match col {
+            Column::F64(c) => {
+                write_numeric(summary, q.name, &[c.len()], c, q.unit)?;
+            }
+            Column::U64(c) => {
+                write_numeric(summary, q.name, &[c.len()], c, q.unit)?;
+            }
+            Column::Text(c) => write_strings(summary, q.name, c)?,
+            Column::Code(c) => {
+                let ds = write_numeric(summary, q.name, &[c.len()], c, q.unit)?;
+                if let Access::Code(_, _, labels) = q.access {
+                    write_str_attr(&ds, "values", &code_values(labels))?;
+                }
+            }
+            Column::Swept(c) => {
+                let swept = summary
+                    .create_group(q.name)
+                    .ctx("creating /summary/swept")?;
+                for (key, col) in meta.swept_keys.iter().zip(c) {
+                    let ds = write_numeric(
+                        &swept,
+                        &swept_column_name(key),
+                        &[col.len()],
+                        col,
+                        unit_for_key(key),
+                    )?;
+                    write_str_attr(&ds, "key", key)?;
+                }
+            }
+            Column::Samples(c) => {
+                write_numeric(
+                    summary,
+                    "sample_times_after_ramp_s",
+                    &[times.len()],
+                    times,
+                    "s",
+                )?;
+                write_numeric(summary, q.name, &[n, times.len()], c, q.unit)?;
+            }
+        }
     }
     Ok(())
 }
@@ -632,11 +565,11 @@ fn write_run(runs: &Group, params: &RunParams, tr: &TrajectoryColumns) -> Result
     let index = params.index;
     let n = tr.time_s.len();
     let levels = tr.populations.first().map_or(0, Vec::len);
-    let lengths_match = trajectory_f64_columns(tr)
-        .iter()
-        .all(|(_, _, col)| col.len() == n)
-        && tr.stage.len() == n
-        && tr.populations.len() == n;
+    let lengths_match = TRAJECTORY.iter().all(|q| match q.access {
+        TrajectoryAccess::F64(get, _) => get(tr).len() == n,
+        TrajectoryAccess::Populations => tr.populations.len() == n,
+        TrajectoryAccess::Stage => tr.stage.len() == n,
+    });
     if !lengths_match {
         return Err(Fail::Invalid(format!(
             "the trajectory columns of run {index} have different lengths"
@@ -656,17 +589,21 @@ fn write_run(runs: &Group, params: &RunParams, tr: &TrajectoryColumns) -> Result
     let json = serde_json::to_string(params)
         .map_err(|e| Fail::Invalid(format!("parameters of run {index}: {e}")))?;
     write_str_attr(&group, "parameters", &json)?;
-    for (column, unit, data) in trajectory_f64_columns(tr) {
-        write_numeric(&group, column, &[n], data, unit)?;
+    for q in TRAJECTORY {
+        match q.access {
+            TrajectoryAccess::F64(get, _) => {
+                write_numeric(&group, q.name, &[n], get(tr), q.unit)?;
+            }
+            TrajectoryAccess::Populations => {
+                let populations: Vec<f64> = tr.populations.iter().flatten().copied().collect();
+                write_numeric(&group, q.name, &[n, levels], &populations, q.unit)?;
+            }
+            TrajectoryAccess::Stage => {
+                let stage = write_numeric(&group, q.name, &[n], &tr.stage, q.unit)?;
+                write_str_attr(&stage, "values", &code_values(&STAGE_LABELS))?;
+            }
+        }
     }
-    let populations: Vec<f64> = tr.populations.iter().flatten().copied().collect();
-    write_numeric(&group, "populations", &[n, levels], &populations, "1")?;
-    let stage = write_numeric(&group, "stage", &[n], &tr.stage, "1")?;
-    write_str_attr(
-        &stage,
-        "values",
-        "0 full master equation, 1 two-well reduction",
-    )?;
     Ok(())
 }
 
@@ -882,65 +819,67 @@ fn summary_inner(path: &Path) -> Result<Vec<RunRecord>, Fail> {
     let meta = meta_of(&file)?;
     let summary = open_group(&file, "summary")?;
 
-    let run_index = read_column::<u64>(&summary, "run_index", None)?;
-    let n = run_index.len();
-    let status = read_column::<i32>(&summary, "status", Some(n))?;
-    let error = read_strings(&summary, "error", n)?;
-    let shape = read_strings(&summary, "shape", n)?;
-    let steps = read_column::<u64>(&summary, "steps", Some(n))?;
-    let f64s = F64_COLUMNS
-        .iter()
-        .map(|(name, _)| read_column::<f64>(&summary, name, Some(n)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let swept_group = open_group(&summary, "swept")?;
-    let swept = meta
-        .swept_keys
-        .iter()
-        .map(|key| read_column::<f64>(&swept_group, &swept_column_name(key), Some(n)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let n = read_column::<u64>(&summary, "run_index", None)?.len();
     let n_samples = meta.sample_times_after_ramp_s.len();
-    let (t_samples_k, samples_shape) = read_dataset::<f64>(&summary, "t_samples_k", 2)?;
-    if samples_shape != [n, n_samples] {
-        return Err(Fail::Mismatch(format!(
-            "dataset /summary/t_samples_k has shape {samples_shape:?}, expected [{n}, {n_samples}]"
-        )));
-    }
-
-    let mut records = Vec::with_capacity(n);
-    for (i, (error, shape)) in error.into_iter().zip(shape).enumerate() {
-        let index = to_usize(run_index[i], "run index")?;
-        let status = match status[i] {
-            0 => RunStatus::Ok,
-            1 => RunStatus::Failed,
-            other => {
-                return Err(Fail::Mismatch(format!(
-                    "run {index} has status code {other}, expected 0 or 1"
-                )))
+    let mut records: Vec<RunRecord> = (0..n).map(|_| empty_record()).collect();
+    for q in SUMMARY {
+        match q.access {
+            Access::F64(_, set) => {
+                let col = read_column::<f64>(&summary, q.name, Some(n))?;
+                for (r, v) in records.iter_mut().zip(col) {
+                    set(r, none_for_nan(v));
+                }
             }
-        };
-        let mut row = [0.0; 16];
-        for (value, col) in row.iter_mut().zip(&f64s) {
-            *value = col[i];
+            Access::U64(_, set) => {
+                let col = read_column::<u64>(&summary, q.name, Some(n))?;
+                for (r, v) in records.iter_mut().zip(col) {
+                    set(r, v);
+                }
+            }
+            Access::Text(_, set) => {
+                for (r, v) in records.iter_mut().zip(read_strings(&summary, q.name, n)?) {
+                    set(r, (!v.is_empty()).then_some(v));
+                }
+            }
+            Access::Code(_, set, labels) => {
+                let col = read_column::<i32>(&summary, q.name, Some(n))?;
+                for (r, code) in records.iter_mut().zip(col) {
+                    let known = usize::try_from(code).is_ok_and(|c| set(r, c));
+                    if !known {
+                        return Err(Fail::Mismatch(format!(
+                            "run {} has {} code {code}, expected {}",
+                            r.params.index,
+                            q.name,
+                            code_values(labels)
+                        )));
+                    }
+                }
+            }
+            Access::Swept => {
+                let group = open_group(&summary, q.name)?;
+                for key in &meta.swept_keys {
+                    let col = read_column::<f64>(&group, &swept_column_name(key), Some(n))?;
+                    for (r, v) in records.iter_mut().zip(col) {
+                        r.params.swept.push((key.clone(), v));
+                    }
+                }
+            }
+            Access::Samples => {
+                let (values, shape) = read_dataset::<f64>(&summary, q.name, 2)?;
+                if shape != [n, n_samples] {
+                    return Err(Fail::Mismatch(format!(
+                        "dataset /summary/{} has shape {shape:?}, expected [{n}, {n_samples}]",
+                        q.name
+                    )));
+                }
+                for (i, r) in records.iter_mut().enumerate() {
+                    r.summary.sample_temperatures_k = values[i * n_samples..(i + 1) * n_samples]
+                        .iter()
+                        .map(|&t| none_for_nan(t))
+                        .collect();
+                }
+            }
         }
-        let row = SummaryRow {
-            index,
-            status,
-            error: (!error.is_empty()).then_some(error),
-            shape,
-            swept: meta
-                .swept_keys
-                .iter()
-                .zip(&swept)
-                .map(|(key, col)| (key.clone(), col[i]))
-                .collect(),
-            f64s: row,
-            steps: steps[i],
-            t_samples_k: t_samples_k[i * n_samples..(i + 1) * n_samples]
-                .iter()
-                .map(|&t| none_for_nan(t))
-                .collect(),
-        };
-        records.push(row.into_record());
     }
     Ok(records)
 }
@@ -970,32 +909,28 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
         )));
     }
 
-    let time_s = read_column::<f64>(&group, "time_s", None)?;
-    let n = Some(time_s.len());
-    let mut tr = TrajectoryColumns {
-        time_s,
-        field_t: read_column(&group, "field_t", n)?,
-        t_phonon_k: read_column(&group, "t_phonon_k", n)?,
-        populations: Vec::new(),
-        magnetization_mu_b: read_column(&group, "magnetization_mu_b", n)?,
-        spin_energy_k: read_column(&group, "spin_energy_k", n)?,
-        phonon_energy_k: read_column(&group, "phonon_energy_k", n)?,
-        work_k: read_column(&group, "work_k", n)?,
-        spin_entropy_kb: read_column(&group, "spin_entropy_kb", n)?,
-        phonon_entropy_kb: read_column(&group, "phonon_entropy_kb", n)?,
-        stage: read_column(&group, "stage", n)?,
-    };
-    let (populations, shape) = read_dataset::<f64>(&group, "populations", 2)?;
-    if shape[0] != tr.time_s.len() {
-        return Err(Fail::Mismatch(format!(
-            "dataset /runs/{name}/populations has {} rows for {} samples",
-            shape[0],
-            tr.time_s.len()
-        )));
+    let n = read_column::<f64>(&group, "time_s", None)?.len();
+    let mut tr = TrajectoryColumns::default();
+    for q in TRAJECTORY {
+        match q.access {
+            TrajectoryAccess::F64(_, get_mut) => {
+                *get_mut(&mut tr) = read_column(&group, q.name, Some(n))?;
+            }
+            TrajectoryAccess::Stage => tr.stage = read_column(&group, q.name, Some(n))?,
+            TrajectoryAccess::Populations => {
+                let (populations, shape) = read_dataset::<f64>(&group, q.name, 2)?;
+                if shape[0] != n {
+                    return Err(Fail::Mismatch(format!(
+                        "dataset /runs/{name}/{} has {} rows for {n} samples",
+                        q.name, shape[0]
+                    )));
+                }
+                let levels = shape[1];
+                tr.populations = (0..n)
+                    .map(|i| populations[i * levels..(i + 1) * levels].to_vec())
+                    .collect();
+            }
+        }
     }
-    let levels = shape[1];
-    tr.populations = (0..shape[0])
-        .map(|i| populations[i * levels..(i + 1) * levels].to_vec())
-        .collect();
     Ok(Some(tr))
 }

@@ -1,0 +1,616 @@
+//! What a run produces and how every output names it.
+//!
+//! [`RunRecord`] is one run's parameters, status, summary and (optionally) trajectory: what a
+//! batch stores and reads back and what `simulate` prints. [`SUMMARY`] and [`TRAJECTORY`] are
+//! the one table of output quantities: each with its name (unit in the name), its unit and its
+//! accessor. The HDF5 writer and reader, the JSON of `simulate` and `inspect`, and the format
+//! documentation all take names and units from these tables, so a column cannot be swapped,
+//! renamed in one place only, or stored without its unit.
+
+use crate::kinetics::{Outcome, Stage, Trajectory};
+pub use crate::scenario::RunParams;
+use serde::{Deserialize, Serialize};
+
+/// Whether a run succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The run reached equilibrium or its end time.
+    Ok,
+    /// The engine failed; see the error text.
+    Failed,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Equilibrium reached (|T - T_eq| within the equilibrium tolerance).
+    Equilibrium,
+    /// The end time came first: the run stopped out of equilibrium.
+    EndTime,
+    /// The engine failed.
+    #[default]
+    Failed,
+}
+
+/// Labels of the outcome codes, in code order.
+pub const OUTCOME_LABELS: [&str; 3] = ["equilibrium", "end_time", "failed"];
+
+impl RunOutcome {
+    /// The code stored in HDF5 (an index into [`OUTCOME_LABELS`]).
+    pub fn code(self) -> usize {
+        self as usize
+    }
+
+    /// The outcome of a code, if it is one.
+    pub fn from_code(code: usize) -> Option<Self> {
+        [Self::Equilibrium, Self::EndTime, Self::Failed]
+            .get(code)
+            .copied()
+    }
+}
+
+/// The summary row of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RunSummary {
+    /// Sudden-quench final temperature (Eq. 9), K.
+    pub sudden_final_temperature_k: Option<f64>,
+    /// Isentropic final temperature (Eq. 11), K (`None` where no finite solution exists).
+    pub isentropic_final_temperature_k: Option<f64>,
+    /// Temperature right after the ramp, K.
+    pub temperature_after_ramp_k: Option<f64>,
+    /// Equilibrium temperature for the energy after the ramp, K.
+    pub equilibrium_temperature_k: Option<f64>,
+    /// Temperature where the run stopped, K.
+    pub end_temperature_k: Option<f64>,
+    /// How the run ended.
+    pub outcome: RunOutcome,
+    /// Time after the ramp when the run stopped, s.
+    pub end_after_ramp_s: Option<f64>,
+    /// Time after the ramp when equilibrium was reached, s (`None` if not reached).
+    pub equilibrium_after_ramp_s: Option<f64>,
+    /// Time after the ramp when 10 % of Delta T was left, s.
+    pub relaxation_10pct_after_ramp_s: Option<f64>,
+    /// Time after the ramp when 1 % of Delta T was left, s.
+    pub relaxation_1pct_after_ramp_s: Option<f64>,
+    /// Phonon temperature at each configured sample time after the ramp, K.
+    pub sample_temperatures_k: Vec<Option<f64>>,
+    /// Relative energy-balance error.
+    pub energy_balance_error_rel: Option<f64>,
+    /// Order of the two-well reduction's relative error.
+    pub reduction_error_estimate_rel: Option<f64>,
+    /// Accepted integrator steps.
+    pub steps: u64,
+    /// Wall time of the run, s.
+    pub wall_time_s: f64,
+}
+
+/// A trajectory in column form, one entry per output sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrajectoryColumns {
+    /// Time since the start of the ramp, s.
+    pub time_s: Vec<f64>,
+    /// Field, T.
+    pub field_t: Vec<f64>,
+    /// Phonon temperature, K.
+    pub phonon_temperature_k: Vec<f64>,
+    /// Level populations, one row per sample, M = -S..S.
+    pub populations: Vec<Vec<f64>>,
+    /// Magnetization g <M>, mu_B per molecule.
+    pub magnetization_mu_b: Vec<f64>,
+    /// Spin energy, K per molecule.
+    pub spin_energy_k: Vec<f64>,
+    /// Phonon energy, K per molecule.
+    pub phonon_energy_k: Vec<f64>,
+    /// Magnetic work since t = 0, K per molecule.
+    pub magnetic_work_k: Vec<f64>,
+    /// Spin entropy, k_B per molecule.
+    pub spin_entropy_kb: Vec<f64>,
+    /// Phonon entropy, k_B per molecule.
+    pub phonon_entropy_kb: Vec<f64>,
+    /// Formulation: 0 full master equation, 1 two-well reduction.
+    pub stage: Vec<u8>,
+}
+
+impl TrajectoryColumns {
+    /// Columns of a computed trajectory.
+    pub fn from_trajectory(tr: &Trajectory) -> Self {
+        let mut c = Self::default();
+        for s in &tr.samples {
+            c.time_s.push(s.t_s);
+            c.field_t.push(s.field_t);
+            c.phonon_temperature_k.push(s.t_phonon_k);
+            c.populations.push(s.populations.clone());
+            c.magnetization_mu_b.push(s.magnetization_mu_b);
+            c.spin_energy_k.push(s.spin_energy_k);
+            c.phonon_energy_k.push(s.phonon_energy_k);
+            c.magnetic_work_k.push(s.work_k);
+            c.spin_entropy_kb.push(s.spin_entropy);
+            c.phonon_entropy_kb.push(s.phonon_entropy);
+            c.stage.push(match s.stage {
+                Stage::Full => 0,
+                Stage::Reduced => 1,
+            });
+        }
+        c
+    }
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Parameters.
+    pub params: RunParams,
+    /// Ok or failed.
+    pub status: RunStatus,
+    /// Error text of a failed run.
+    pub error: Option<String>,
+    /// Summary values.
+    pub summary: RunSummary,
+    /// The trajectory, when the output section asks for it.
+    pub trajectory: Option<TrajectoryColumns>,
+}
+
+impl RunRecord {
+    /// The record of a finished run. `sample_times` are the configured times after the ramp.
+    pub fn from_result(
+        params: RunParams,
+        result: Result<Trajectory, String>,
+        sample_times: &[f64],
+        keep_trajectory: bool,
+        wall_time_s: f64,
+        limits: (Option<f64>, Option<f64>),
+    ) -> Self {
+        match result {
+            Ok(tr) => Self {
+                params,
+                status: RunStatus::Ok,
+                error: None,
+                summary: RunSummary {
+                    sudden_final_temperature_k: Some(tr.t_final_sudden_k),
+                    isentropic_final_temperature_k: tr.t_final_isentropic_k,
+                    temperature_after_ramp_k: Some(tr.t_after_ramp_k),
+                    equilibrium_temperature_k: Some(tr.t_equilibrium_k),
+                    end_temperature_k: Some(tr.t_final_k),
+                    outcome: match tr.outcome {
+                        Outcome::Equilibrium => RunOutcome::Equilibrium,
+                        Outcome::EndTime => RunOutcome::EndTime,
+                    },
+                    end_after_ramp_s: Some(tr.t_end_after_ramp_s),
+                    equilibrium_after_ramp_s: tr.equilibrium_after_ramp_s,
+                    relaxation_10pct_after_ramp_s: tr.relax_10pct_s,
+                    relaxation_1pct_after_ramp_s: tr.relax_1pct_s,
+                    sample_temperatures_k: sample_times
+                        .iter()
+                        .map(|&s| tr.sample_after_ramp(s).map(|x| x.t_phonon_k))
+                        .collect(),
+                    energy_balance_error_rel: Some(tr.energy_balance_error),
+                    reduction_error_estimate_rel: Some(tr.reduction_error_estimate),
+                    steps: tr.stats.steps as u64,
+                    wall_time_s,
+                },
+                trajectory: keep_trajectory.then(|| TrajectoryColumns::from_trajectory(&tr)),
+            },
+            Err(e) => Self {
+                params,
+                status: RunStatus::Failed,
+                error: Some(e),
+                summary: RunSummary {
+                    sudden_final_temperature_k: limits.0,
+                    isentropic_final_temperature_k: limits.1,
+                    sample_temperatures_k: vec![None; sample_times.len()],
+                    wall_time_s,
+                    ..Default::default()
+                },
+                trajectory: None,
+            },
+        }
+    }
+}
+
+/// Provenance and identity of a batch file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchMeta {
+    /// smmcool version that wrote the file.
+    pub smmcool_version: String,
+    /// Git revision of the build ("unknown" outside a checkout).
+    pub git_revision: String,
+    /// The configuration file's text, verbatim.
+    pub config_toml: String,
+    /// Number of runs in the whole batch (all shards).
+    pub n_runs_total: usize,
+    /// Shard of this file, as (index, count); (0, 1) for an unsharded run.
+    pub shard: (usize, usize),
+    /// Swept keys, in sweep order.
+    pub swept_keys: Vec<String>,
+    /// Sample times after the ramp, s (the columns of the sampled temperatures).
+    pub sample_times_after_ramp_s: Vec<f64>,
+    /// Relative tolerance used.
+    pub rtol: f64,
+    /// Equilibrium tolerance used, K.
+    pub equilibrium_tol_k: f64,
+    /// Wall time of the batch (sum over the shards merged), s.
+    pub wall_time_s: f64,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_unix_s: u64,
+}
+
+/// How a summary quantity is read from and written to a [`RunRecord`].
+#[derive(Clone, Copy)]
+pub enum Access {
+    /// A number; `None` (not computed) is stored as NaN in HDF5 and null in JSON.
+    F64(
+        fn(&RunRecord) -> Option<f64>,
+        fn(&mut RunRecord, Option<f64>),
+    ),
+    /// A count.
+    U64(fn(&RunRecord) -> u64, fn(&mut RunRecord, u64)),
+    /// Text; `None` is stored as an empty string in HDF5 and null in JSON.
+    Text(
+        fn(&RunRecord) -> Option<String>,
+        fn(&mut RunRecord, Option<String>),
+    ),
+    /// A code: HDF5 stores the integer (with the labels as its `values` attribute), JSON
+    /// the label. The setter refuses a code outside the labels.
+    Code(
+        fn(&RunRecord) -> usize,
+        fn(&mut RunRecord, usize) -> bool,
+        &'static [&'static str],
+    ),
+    /// The values of the swept keys, one column per key.
+    Swept,
+    /// The phonon temperature at each sample time after the ramp: one row per run, one column
+    /// per sample time.
+    Samples,
+}
+
+/// One output quantity of the summary of a run.
+#[derive(Clone, Copy)]
+pub struct Quantity {
+    /// Name in HDF5, JSON and the docs (unit in the name).
+    pub name: &'static str,
+    /// Unit (`"K"`, `"T"`, `"s"`, `"T/s"`, `"1"` for numbers without a unit and codes).
+    pub unit: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// How it is read and written.
+    pub access: Access,
+}
+
+impl std::fmt::Debug for Quantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.unit)
+    }
+}
+
+/// Labels of the status codes, in code order.
+pub const STATUS_LABELS: [&str; 2] = ["ok", "failed"];
+
+impl RunStatus {
+    /// The code stored in HDF5 (an index into [`STATUS_LABELS`]).
+    pub fn code(self) -> usize {
+        match self {
+            Self::Ok => 0,
+            Self::Failed => 1,
+        }
+    }
+
+    /// The status of a code, if it is one.
+    pub fn from_code(code: usize) -> Option<Self> {
+        match code {
+            0 => Some(Self::Ok),
+            1 => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! param {
+    ($name:literal, $unit:literal, $desc:literal, $field:ident) => {
+        Quantity {
+            name: $name,
+            unit: $unit,
+            description: $desc,
+            access: Access::F64(
+                |r| Some(r.params.$field),
+                |r, v| r.params.$field = v.unwrap_or(f64::NAN),
+            ),
+        }
+    };
+}
+
+macro_rules! summary {
+    ($name:literal, $unit:literal, $desc:literal, $field:ident) => {
+        Quantity {
+            name: $name,
+            unit: $unit,
+            description: $desc,
+            access: Access::F64(|r| r.summary.$field, |r, v| r.summary.$field = v),
+        }
+    };
+}
+
+/// The summary of a run: every quantity, in the order of the outputs.
+pub const SUMMARY: &[Quantity] = &[
+    Quantity {
+        name: "run_index",
+        unit: "1",
+        description: "run index in the batch (the deterministic sweep order)",
+        access: Access::U64(|r| r.params.index as u64, |r, v| r.params.index = v as usize),
+    },
+    Quantity {
+        name: "status",
+        unit: "1",
+        description: "ok, or failed (the engine's error is in `error`)",
+        access: Access::Code(
+            |r| r.status.code(),
+            |r, c| RunStatus::from_code(c).map(|v| r.status = v).is_some(),
+            &STATUS_LABELS,
+        ),
+    },
+    Quantity {
+        name: "outcome",
+        unit: "1",
+        description: "equilibrium (reached within the tolerance), end_time (stopped at the end time, out of equilibrium) or failed",
+        access: Access::Code(
+            |r| r.summary.outcome.code(),
+            |r, c| RunOutcome::from_code(c).map(|v| r.summary.outcome = v).is_some(),
+            &OUTCOME_LABELS,
+        ),
+    },
+    Quantity {
+        name: "error",
+        unit: "",
+        description: "the error of a failed run",
+        access: Access::Text(|r| r.error.clone(), |r, v| r.error = v),
+    },
+    Quantity {
+        name: "swept",
+        unit: "",
+        description: "the value of each swept key (unit from the key's suffix)",
+        access: Access::Swept,
+    },
+    param!("b_initial_t", "T", "initial field", b_initial_t),
+    param!("b_final_t", "T", "final field", b_final_t),
+    param!("initial_temperature_k", "K", "initial temperature (equilibrium at the initial field)", initial_temperature_k),
+    Quantity {
+        name: "sweep_rate_t_per_s",
+        unit: "T/s",
+        description: "mean sweep rate abs(Bf - Bi) / duration; none for a jump",
+        access: Access::F64(|r| r.params.sweep_rate_t_per_s, |r, v| {
+            r.params.sweep_rate_t_per_s = v
+        }),
+    },
+    param!("ramp_duration_s", "s", "ramp duration (0 for a jump)", ramp_duration_s),
+    Quantity {
+        name: "shape",
+        unit: "",
+        description: "ramp shape: linear, cosine or jump",
+        access: Access::Text(|r| Some(r.params.shape.clone()), |r, v| {
+            r.params.shape = v.unwrap_or_default()
+        }),
+    },
+    summary!("sudden_final_temperature_k", "K", "final temperature of the sudden quench (Eq. 9)", sudden_final_temperature_k),
+    summary!("isentropic_final_temperature_k", "K", "final temperature of the isentropic process (Eq. 11); none where no finite one exists", isentropic_final_temperature_k),
+    summary!("temperature_after_ramp_k", "K", "phonon temperature right after the ramp", temperature_after_ramp_k),
+    summary!("equilibrium_temperature_k", "K", "equilibrium temperature for the energy left after the ramp", equilibrium_temperature_k),
+    summary!("end_temperature_k", "K", "phonon temperature where the run stopped", end_temperature_k),
+    summary!("end_after_ramp_s", "s", "time after the ramp when the run stopped", end_after_ramp_s),
+    summary!("equilibrium_after_ramp_s", "s", "time after the ramp when equilibrium was reached; none if not reached", equilibrium_after_ramp_s),
+    summary!("relaxation_10pct_after_ramp_s", "s", "time after the ramp when 10 % of the temperature change after the ramp was left", relaxation_10pct_after_ramp_s),
+    summary!("relaxation_1pct_after_ramp_s", "s", "time after the ramp when 1 % was left", relaxation_1pct_after_ramp_s),
+    summary!("energy_balance_error_rel", "1", "relative error of the energy balance", energy_balance_error_rel),
+    summary!("reduction_error_estimate_rel", "1", "order of the relative error of the two-well reduction", reduction_error_estimate_rel),
+    Quantity {
+        name: "steps",
+        unit: "1",
+        description: "accepted integrator steps",
+        access: Access::U64(|r| r.summary.steps, |r, v| r.summary.steps = v),
+    },
+    Quantity {
+        name: "wall_time_s",
+        unit: "s",
+        description: "wall time of the run",
+        access: Access::F64(|r| Some(r.summary.wall_time_s), |r, v| {
+            r.summary.wall_time_s = v.unwrap_or(f64::NAN)
+        }),
+    },
+    Quantity {
+        name: "sample_temperatures_k",
+        unit: "K",
+        description: "phonon temperature at each sample time after the ramp (one column per time in `sample_times_after_ramp_s`)",
+        access: Access::Samples,
+    },
+];
+
+/// How a trajectory quantity is read from and written to [`TrajectoryColumns`].
+#[derive(Clone, Copy)]
+pub enum TrajectoryAccess {
+    /// One number per sample.
+    F64(
+        fn(&TrajectoryColumns) -> &Vec<f64>,
+        fn(&mut TrajectoryColumns) -> &mut Vec<f64>,
+    ),
+    /// The level populations: one row per sample, one column per level (M = -S..S).
+    Populations,
+    /// The formulation code per sample.
+    Stage,
+}
+
+/// One output quantity of a trajectory.
+#[derive(Clone, Copy)]
+pub struct TrajectoryQuantity {
+    /// Name in HDF5, JSON and the docs (unit in the name).
+    pub name: &'static str,
+    /// Unit.
+    pub unit: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// How it is read and written.
+    pub access: TrajectoryAccess,
+}
+
+impl std::fmt::Debug for TrajectoryQuantity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.unit)
+    }
+}
+
+macro_rules! column {
+    ($name:literal, $unit:literal, $desc:literal, $field:ident) => {
+        TrajectoryQuantity {
+            name: $name,
+            unit: $unit,
+            description: $desc,
+            access: TrajectoryAccess::F64(|t| &t.$field, |t| &mut t.$field),
+        }
+    };
+}
+
+/// Labels of the stage codes, in code order.
+pub const STAGE_LABELS: [&str; 2] = ["full master equation", "two-well reduction"];
+
+/// A trajectory: every quantity, in the order of the outputs.
+pub const TRAJECTORY: &[TrajectoryQuantity] = &[
+    column!("time_s", "s", "time since the start of the ramp", time_s),
+    column!("field_t", "T", "field", field_t),
+    column!(
+        "phonon_temperature_k",
+        "K",
+        "phonon (lattice) temperature",
+        phonon_temperature_k
+    ),
+    TrajectoryQuantity {
+        name: "populations",
+        unit: "1",
+        description: "level populations, one row per sample, M = -S..S",
+        access: TrajectoryAccess::Populations,
+    },
+    column!(
+        "magnetization_mu_b",
+        "mu_B",
+        "magnetization g <M> per molecule",
+        magnetization_mu_b
+    ),
+    column!(
+        "spin_energy_k",
+        "K",
+        "spin energy per molecule",
+        spin_energy_k
+    ),
+    column!(
+        "phonon_energy_k",
+        "K",
+        "phonon energy per molecule",
+        phonon_energy_k
+    ),
+    column!(
+        "magnetic_work_k",
+        "K",
+        "magnetic work done on the sample since t = 0, per molecule",
+        magnetic_work_k
+    ),
+    column!(
+        "spin_entropy_kb",
+        "k_B",
+        "spin entropy per molecule",
+        spin_entropy_kb
+    ),
+    column!(
+        "phonon_entropy_kb",
+        "k_B",
+        "phonon entropy per molecule",
+        phonon_entropy_kb
+    ),
+    TrajectoryQuantity {
+        name: "stage",
+        unit: "1",
+        description: "formulation: 0 full master equation, 1 two-well reduction",
+        access: TrajectoryAccess::Stage,
+    },
+];
+
+fn number(x: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+impl RunRecord {
+    /// The summary as JSON, one key per [`SUMMARY`] quantity.
+    pub fn summary_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut map = serde_json::Map::new();
+        for q in SUMMARY {
+            let v = match q.access {
+                Access::F64(get, _) => get(self).map_or(Value::Null, number),
+                Access::U64(get, _) => Value::from(get(self)),
+                Access::Text(get, _) => get(self).map_or(Value::Null, Value::from),
+                Access::Code(get, _, labels) => Value::from(labels[get(self)]),
+                Access::Swept => Value::Object(
+                    self.params
+                        .swept
+                        .iter()
+                        .map(|(k, v)| (k.clone(), number(*v)))
+                        .collect(),
+                ),
+                Access::Samples => Value::Array(
+                    self.summary
+                        .sample_temperatures_k
+                        .iter()
+                        .map(|t| t.map_or(Value::Null, number))
+                        .collect(),
+                ),
+            };
+            map.insert(q.name.to_string(), v);
+        }
+        map
+    }
+}
+
+impl TrajectoryColumns {
+    /// The trajectory as JSON, one key per [`TRAJECTORY`] quantity (each an array over the
+    /// samples).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        TRAJECTORY
+            .iter()
+            .map(|q| {
+                let v = match q.access {
+                    TrajectoryAccess::F64(get, _) => {
+                        Value::Array(get(self).iter().map(|&x| number(x)).collect())
+                    }
+                    TrajectoryAccess::Populations => Value::Array(
+                        self.populations
+                            .iter()
+                            .map(|row| Value::Array(row.iter().map(|&x| number(x)).collect()))
+                            .collect(),
+                    ),
+                    TrajectoryAccess::Stage => {
+                        Value::Array(self.stage.iter().map(|&s| Value::from(s)).collect())
+                    }
+                };
+                (q.name.to_string(), v)
+            })
+            .collect()
+    }
+}
+
+/// The output quantities as Markdown tables (name, unit, description), summary then
+/// trajectory: the format documentation in README.md is this text (a test checks it).
+pub fn quantities_markdown() -> String {
+    let mut s = String::from("| summary quantity | unit | content |\n| --- | --- | --- |\n");
+    for q in SUMMARY {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            q.name, q.unit, q.description
+        ));
+    }
+    s.push_str("\n| trajectory quantity | unit | content |\n| --- | --- | --- |\n");
+    for q in TRAJECTORY {
+        s.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            q.name, q.unit, q.description
+        ));
+    }
+    s
+}
