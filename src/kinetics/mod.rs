@@ -25,7 +25,7 @@ use crate::model::thermo::{boltzmann, entropy_of};
 use crate::model::Material;
 use crate::protocol::{Protocol, RampShape};
 use crate::rates::{KappaScaling, RateModel};
-use crate::solver::{Radau5, SolverError, SolverStats, Tolerances};
+use crate::solver::{Radau5, SolverError, SolverStats, StepError, Tolerances};
 use full::FullSystem;
 use nalgebra::DVector;
 use reduced::{ReducedSystem, Wells};
@@ -578,11 +578,9 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
                 .copied()
                 .filter(|&o| o < tq)
                 .unwrap_or(tq);
-            solver.step(&red_sys, stop).map_err(|e| {
-                red_sys
-                    .take_failure()
-                    .map(EngineError::from)
-                    .unwrap_or_else(|| solver_err("reduced ramp", solver.t(), f64::NAN, e))
+            solver.step(&red_sys, stop).map_err(|e| match e {
+                StepError::System { source, .. } => EngineError::from(source),
+                StepError::Solver(e) => solver_err("reduced ramp", solver.t(), f64::NAN, e),
             })?;
             if at_stop(solver.t(), stop) && stop < tq {
                 let y = solver.y();
@@ -622,18 +620,14 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
                 .copied()
                 .filter(|&o| o < tq)
                 .unwrap_or(tq);
-            solver.step(&full_sys, stop).map_err(|e| {
-                full_sys
-                    .take_failure()
-                    .map(EngineError::from)
-                    .unwrap_or_else(|| {
-                        solver_err(
-                            "full ramp",
-                            solver.t(),
-                            full_sys.temperature_k(solver.y()),
-                            e,
-                        )
-                    })
+            solver.step(&full_sys, stop).map_err(|e| match e {
+                StepError::System { source, .. } => EngineError::from(source),
+                StepError::Solver(e) => solver_err(
+                    "full ramp",
+                    solver.t(),
+                    full_sys.temperature_k(solver.y()),
+                    e,
+                ),
             })?;
             if at_stop(solver.t(), stop) && stop < tq {
                 let y = solver.y();
@@ -737,18 +731,14 @@ pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
             if switch_ok && !settled {
                 stop = stop.min(settle_until);
             }
-            solver.step(&full_hold, stop).map_err(|e| {
-                full_hold
-                    .take_failure()
-                    .map(EngineError::from)
-                    .unwrap_or_else(|| {
-                        solver_err(
-                            "full relaxation",
-                            solver.t(),
-                            full_hold.temperature_k(solver.y()),
-                            e,
-                        )
-                    })
+            solver.step(&full_hold, stop).map_err(|e| match e {
+                StepError::System { source, .. } => EngineError::from(source),
+                StepError::Solver(e) => solver_err(
+                    "full relaxation",
+                    solver.t(),
+                    full_hold.temperature_k(solver.y()),
+                    e,
+                ),
             })?;
             let temp = full_hold.temperature_k(solver.y());
             detect_crossings(
@@ -954,7 +944,7 @@ fn detect_crossings(
     prev_temp: f64,
     temp: f64,
     tq: f64,
-    solver: &Radau5,
+    solver: &Radau5<NumericsError>,
     temp_of: impl Fn(&DVector<f64>) -> f64,
 ) {
     if dt0 <= 0.0 {

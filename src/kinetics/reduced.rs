@@ -108,7 +108,6 @@ pub struct ReducedSystem<'a> {
     guess_k: Cell<f64>,
     /// The last temperature solves (a few fields), for the next one's starting point.
     recent: RefCell<Vec<LastSolve>>,
-    failure: RefCell<Option<NumericsError>>,
     /// The shared table of the well quantities, if in use.
     table: Option<Arc<PlaneTable>>,
     /// The table at the last few fields, with the last temperature solved at each.
@@ -138,7 +137,6 @@ impl<'a> ReducedSystem<'a> {
             u0_k,
             guess_k: Cell::new(guess_k),
             recent: RefCell::new(Vec::with_capacity(4)),
-            failure: RefCell::new(None),
             table: None,
             slices: RefCell::new(Vec::with_capacity(4)),
             table_evaluations: Cell::new(0),
@@ -434,54 +432,44 @@ impl<'a> ReducedSystem<'a> {
         self.guess_k.set(t);
         Ok(t)
     }
-
-    /// The first failure met inside the right-hand side.
-    pub fn take_failure(&self) -> Option<NumericsError> {
-        self.failure.borrow_mut().take()
-    }
-
-    fn fail(&self, e: NumericsError, dy: &mut DVector<f64>) {
-        self.failure.borrow_mut().get_or_insert(e);
-        dy.fill(f64::NAN);
-    }
 }
 
+/// The right-hand side fails where the temperature solve or the rate model does.
 impl OdeSystem for ReducedSystem<'_> {
+    type Error = NumericsError;
+
     fn dim(&self) -> usize {
         2
     }
 
-    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
         let b = self.protocol.field_t(t);
         // The ramp's rate on the closed interval [0, t_q]: this system carries the ramp only.
         let bdot = self.protocol.ramp_rate_t_per_s(t);
         let (right, work) = (y[0], y[1]);
         if let Some((temp, v)) = self.tabulated(b, right, work) {
-            let kappa = match self.rates.kappa(temp) {
-                Ok(k) => k,
-                Err(e) => return self.fail(e, dy),
-            };
+            let kappa = self.rates.kappa(temp)?;
             dy[0] = kappa * v.lambda0 * (v.right_eq - right);
             dy[1] = bdot * ((1.0 - right) * v.slope_k_per_t[0] + right * v.slope_k_per_t[1]);
-            return;
+            return Ok(());
         }
-        let temp = match self.temperature_k(b, right, work) {
-            Ok(v) => v,
-            Err(e) => return self.fail(e, dy),
-        };
-        let (ws, lambda) = match self.well_state_and_rate(b, temp) {
-            Ok(v) => v,
-            Err(e) => return self.fail(e, dy),
-        };
+        let temp = self.temperature_k(b, right, work)?;
+        let (ws, lambda) = self.well_state_and_rate(b, temp)?;
         dy[0] = lambda * (ws.right_eq - right);
         dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
+        Ok(())
     }
 
     /// Jacobian by forward differences (the state is two numbers; each column costs one
     /// right-hand side).
-    fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
+    fn jacobian(
+        &self,
+        t: f64,
+        y: &DVector<f64>,
+        jac: &mut DMatrix<f64>,
+    ) -> Result<(), NumericsError> {
         let mut f0 = DVector::zeros(2);
-        self.rhs(t, y, &mut f0);
+        self.rhs(t, y, &mut f0)?;
         // The work enters only through the total energy u0 + w, which the temperature solve
         // resolves to ~eps |u0|: its difference step is scaled by the energy, not by w.
         let scale = [1e-12, self.u0_k.abs().max(1.0)];
@@ -490,10 +478,11 @@ impl OdeSystem for ReducedSystem<'_> {
             let mut yp = y.clone();
             yp[j] += h;
             let mut f1 = DVector::zeros(2);
-            self.rhs(t, &yp, &mut f1);
+            self.rhs(t, &yp, &mut f1)?;
             for i in 0..2 {
                 jac[(i, j)] = (f1[i] - f0[i]) / h;
             }
         }
+        Ok(())
     }
 }
