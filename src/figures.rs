@@ -3,7 +3,7 @@
 //! approximation, what is reached in practical times), and figures of a batch file.
 
 use crate::batch::record::RunStatus;
-use crate::kinetics::{simulate, EngineOptions, RunSpec, Trajectory};
+use crate::kinetics::{simulate, EngineContext, EngineOptions, RunSpec, Trajectory};
 use crate::limits::{minimum_delta_t, FieldChange, Limit};
 use crate::model::Material;
 use crate::plot::{Chart, HeatMap, PlotError, Series};
@@ -90,8 +90,8 @@ fn run_spec(m: &Material, protocol: Protocol, ti: f64, samples: Vec<f64>) -> Run
     }
 }
 
-fn sim(spec: &RunSpec) -> Result<Trajectory, FigureError> {
-    simulate(spec).map_err(|e| FigureError::Compute(e.to_string()))
+fn sim(ctx: &EngineContext, spec: &RunSpec) -> Result<Trajectory, FigureError> {
+    simulate(ctx, spec).map_err(|e| FigureError::Compute(e.to_string()))
 }
 
 /// The paper's analytic figures 2-6 (PNG, SVG and CSV of the plotted data).
@@ -267,6 +267,8 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     let (bi, bf) = (0.5, 0.1);
     let r = resolution.max(1);
     let mut out = Vec::new();
+    // One context for the figure set: its runs share the kappa and well tables.
+    let ctx = EngineContext::new();
     // Convergence: equilibrium Delta T against sweep rate, 1e-20 .. 1e8 T/s.
     let rates_grid = log_grid(1e-20, 1e8, 8 * r + 21);
     let tis = [2.0, 3.0, 4.0];
@@ -279,7 +281,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .map(|&(ti, v)| {
             let p = Protocol::with_sweep_rate(bi, bf, v, RampShape::Linear)
                 .map_err(|e| FigureError::Compute(e.to_string()))?;
-            sim(&run_spec(&m, p, ti, vec![]))
+            sim(&ctx, &run_spec(&m, p, ti, vec![]))
         })
         .collect();
     let mut series = Vec::new();
@@ -337,7 +339,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
             let Ok(p) = Protocol::with_sweep_rate(bi, bf, map_rates[ix], RampShape::Linear) else {
                 return f64::NAN;
             };
-            match sim(&run_spec(&m, p, ti, vec![])) {
+            match sim(&ctx, &run_spec(&m, p, ti, vec![])) {
                 Ok(t) => {
                     let ds = t.t_final_sudden_k - ti;
                     ((t.t_equilibrium_k - ti) - ds).abs() / ds.abs()
@@ -378,7 +380,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .map(|&ti| {
             let p = Protocol::with_sweep_rate(bi, bf, 10.0, RampShape::Linear)
                 .map_err(|e| FigureError::Compute(e.to_string()))?;
-            sim(&run_spec(&m, p, ti, times.to_vec()))
+            sim(&ctx, &run_spec(&m, p, ti, times.to_vec()))
         })
         .collect();
     let mut series: Vec<Series> = times

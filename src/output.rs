@@ -321,7 +321,9 @@ pub fn simulate(
     args: &SimulateArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<std::process::ExitCode> {
-    use smmcool::kinetics::{simulate, EngineOptions, Formulation, Outcome, RunSpec};
+    use smmcool::kinetics::{
+        simulate, EngineContext, EngineOptions, Formulation, Outcome, RunSpec,
+    };
     use smmcool::protocol::{Protocol, RampShape};
     let mat = args.material.material()?;
     let rate_model = args.rates.rate_model(&mat)?;
@@ -364,7 +366,7 @@ pub fn simulate(
         options,
     };
     let start = std::time::Instant::now();
-    let tr = simulate(&run)?;
+    let tr = simulate(&EngineContext::new(), &run)?;
     let wall = start.elapsed().as_secs_f64();
     let sample_rows: Vec<(f64, f64)> = samples
         .iter()

@@ -2,21 +2,27 @@
 //! invariants every trajectory must satisfy (physics.md section 7).
 
 use smmcool::kinetics::{
-    simulate, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
+    simulate, EngineContext, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
 };
 use smmcool::limits::FieldChange;
 use smmcool::model::Material;
 use smmcool::protocol::{Protocol, RampShape};
 use smmcool::rates::KappaScaling;
 
+/// One context for the tests of this file, as a process shares one.
+static CTX: std::sync::LazyLock<EngineContext> = std::sync::LazyLock::new(EngineContext::new);
+
 fn run(protocol: Protocol, ti: f64, options: EngineOptions) -> Result<Trajectory, EngineError> {
-    simulate(&RunSpec {
-        material: Material::mn12ac(),
-        scaling: KappaScaling::Arrhenius,
-        protocol,
-        t_initial_k: ti,
-        options,
-    })
+    simulate(
+        &CTX,
+        &RunSpec {
+            material: Material::mn12ac(),
+            scaling: KappaScaling::Arrhenius,
+            protocol,
+            t_initial_k: ti,
+            options,
+        },
+    )
 }
 
 fn ramp(bi: f64, bf: f64, rate: f64) -> Protocol {

@@ -14,6 +14,7 @@
 //! The hand-over maps the full state to (P_R, w) and records the temperature jump it implies,
 //! which [`Trajectory::handover`] reports (tests require it below 1e-9 K).
 
+mod context;
 pub mod full;
 mod record;
 pub mod reduced;
@@ -28,6 +29,10 @@ use crate::rates::{KappaScaling, RateModel};
 use crate::solver::{SolverError, SolverStats};
 use record::{Invariants, Recorder};
 use stages::{After, Plan, Progress, State, Systems};
+
+pub use context::{
+    EngineContext, TableCounts, MAX_KAPPA_TABLES, MAX_LINE_TABLES, MAX_PLANE_TABLES,
+};
 
 /// Equilibrium also needs the well occupation within this (absolute probability) of its
 /// equilibrium value: at B_f = 0 the wells are degenerate and T settles long before P_R.
@@ -270,8 +275,8 @@ pub struct Trajectory {
     pub reduction_error_estimate: f64,
     /// Integrand evaluations of the relaxation quadrature.
     pub quadrature_evals: usize,
-    /// Exact (B, T) kernel evaluations this run spent building panels of the process-wide
-    /// well tables (panels another run built first are free, so in a parallel batch this
+    /// Exact (B, T) kernel evaluations this run spent building panels of the well tables
+    /// shared in its [`EngineContext`] (panels another run built first are free, so in a parallel batch this
     /// depends on the order in which runs reached them; the results do not).
     pub table_nodes: usize,
     /// Time after the ramp at which equilibrium was reached, s.
@@ -319,13 +324,6 @@ pub enum EngineError {
     },
 }
 
-/// Drop every process-wide table (kappa(T), the well quantities): the next run pays for the
-/// panels it needs, as the first run of a process does. For benchmarks of cold runs.
-pub fn clear_shared_tables() {
-    crate::rates::clear_shared_tables();
-    welltable::clear_shared_tables();
-}
-
 /// Check that a run is inside the model's validity, before any integration.
 pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
     run.options.validate()?;
@@ -361,12 +359,13 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
 /// Integrate one run. See the module documentation for the formulations: the ramp, then at
 /// B_f the full equation while intra-well modes are active, the hand-over, and the reduced
 /// relaxation (the private `stages` module).
-pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
+/// The tables it builds are shared through `ctx` with the other runs of that context.
+pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mat = &run.material;
     let rates = RateModel::new(mat.spin, mat.arrhenius, run.scaling)?;
     validate(run, &rates)?;
-    let plan = Plan::new(run, rates, |r, lo, hi| r.with_shared_table(lo, hi))?;
-    let sys = Systems::new(&plan);
+    let plan = Plan::new(run, rates, |r, lo, hi| ctx.with_kappa_table(r, lo, hi))?;
+    let sys = Systems::new(&plan, ctx);
     let mut prog = Progress::new(Recorder::new(run, plan.wells.clone()));
     let (bi, ti) = (plan.bi, plan.ti);
     prog.rec

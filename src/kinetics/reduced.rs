@@ -18,7 +18,8 @@
 //! O(lambda1/lambda2); a fixed split (barrier top counted half) would be off by the population
 //! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
-use super::welltable::{FieldSlice, LineTable, PlaneTable, WellValues};
+use super::welltable::{FieldSlice, PlaneTable, WellValues};
+use super::EngineContext;
 use crate::error::NumericsError;
 use crate::model::thermo::boltzmann;
 use crate::model::{Debye, GiantSpin};
@@ -108,8 +109,8 @@ pub struct ReducedSystem<'a> {
     guess_k: Cell<f64>,
     /// The last temperature solves (a few fields), for the next one's starting point.
     recent: RefCell<Vec<LastSolve>>,
-    /// The shared table of the well quantities, if in use.
-    table: Option<Arc<PlaneTable>>,
+    /// The context sharing the well tables and its plane table, if in use.
+    table: Option<(&'a EngineContext, Arc<PlaneTable>)>,
     /// The table at the last few fields, with the last temperature solved at each.
     slices: RefCell<Vec<(FieldSlice, f64)>>,
     /// Kernel evaluations this system spent building table panels.
@@ -143,10 +144,10 @@ impl<'a> ReducedSystem<'a> {
         }
     }
 
-    /// The same system using the process-wide table of the well quantities
-    /// ([`PlaneTable::shared`]) wherever it can be built, the exact kernels elsewhere.
-    pub fn with_table(mut self) -> Self {
-        self.table = Some(PlaneTable::shared(self.rates));
+    /// The same system using the tables of the well quantities shared in `ctx` wherever
+    /// they can be built, the exact kernels elsewhere.
+    pub fn with_table(mut self, ctx: &'a EngineContext) -> Self {
+        self.table = Some((ctx, ctx.plane_table(self.rates)));
         self
     }
 
@@ -158,10 +159,10 @@ impl<'a> ReducedSystem<'a> {
     /// The well tables at `field_t`, if in use: at the final field (the hold after the ramp)
     /// the line table, 17 kernel evaluations per panel where the plane's cost 289.
     pub fn field_slice(&self, field_t: f64) -> Option<FieldSlice> {
-        let table = self.table.as_ref()?;
+        let (ctx, table) = self.table.as_ref()?;
         #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
         Some(if field_t == self.protocol.b_final_t() {
-            FieldSlice::line(LineTable::shared(self.rates, field_t))
+            FieldSlice::line(ctx.line_table(self.rates, field_t))
         } else {
             FieldSlice::new(table.clone(), field_t)
         })

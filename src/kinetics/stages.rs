@@ -10,7 +10,9 @@ use super::full::FullSystem;
 use super::record::{output_times, Recorder};
 use super::reduced::{ReducedSystem, Wells};
 use super::relax::Relaxation;
-use super::{EngineError, Formulation, Handover, Outcome, RunSpec, Stage, EQUILIBRIUM_TOL_P};
+use super::{
+    EngineContext, EngineError, Formulation, Handover, Outcome, RunSpec, Stage, EQUILIBRIUM_TOL_P,
+};
 use crate::error::{NumericsError, ParameterError};
 use crate::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
 use crate::model::thermo::boltzmann;
@@ -171,7 +173,7 @@ pub(super) struct Systems<'p> {
 
 impl<'p> Systems<'p> {
     /// The systems of `plan`.
-    pub fn new(plan: &'p Plan<'_>) -> Self {
+    pub fn new(plan: &'p Plan<'_>, ctx: &'p EngineContext) -> Self {
         let (spin, debye) = (&plan.run.material.spin, &plan.run.material.debye);
         let proto = &plan.run.protocol;
         Self {
@@ -186,7 +188,7 @@ impl<'p> Systems<'p> {
                 plan.u0,
                 plan.ti,
             )
-            .with_table(),
+            .with_table(ctx),
         }
     }
 
