@@ -13,6 +13,14 @@
 //!
 //! The hand-over maps the full state to (P_R, w) and records the temperature jump it implies,
 //! which [`Trajectory::handover`] reports (tests require it below 1e-9 K).
+//!
+//! # Structure
+//! [`simulate`] runs the stages in order: the ramp (full or reduced; nothing for a jump), the
+//! full equation at B_f (the hold, until hand-over, equilibrium or the end time), and the
+//! reduced relaxation as a quadrature ([`relax`]). The solver-driven stages share one driver
+//! loop that steps a system to the next output or stop time; sampling and the invariant
+//! checks over the samples are each written once. Tables shared between runs (kappa(T), the
+//! well quantities) belong to an [`EngineContext`] that the caller creates and passes in.
 
 mod context;
 pub mod full;
