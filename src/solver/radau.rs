@@ -850,6 +850,59 @@ mod tests {
         }
     }
 
+    /// y' = -y, whose evaluation fails beyond t = 0.5.
+    struct FailsLate;
+    impl OdeSystem for FailsLate {
+        type Error = &'static str;
+        fn dim(&self) -> usize {
+            1
+        }
+        fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), Self::Error> {
+            if t > 0.5 {
+                return Err("beyond 0.5");
+            }
+            dy[0] = -y[0];
+            Ok(())
+        }
+        fn jacobian(
+            &self,
+            _t: f64,
+            _y: &DVector<f64>,
+            j: &mut DMatrix<f64>,
+        ) -> Result<(), Self::Error> {
+            j[(0, 0)] = -1.0;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_system_is_reported_with_the_time_of_its_first_failure() {
+        let tol = Tolerances {
+            rtol: 1e-8,
+            atol: vec![1e-12],
+            max_steps: 10_000,
+        };
+        let mut s = Radau5::new(&FailsLate, 0.0, DVector::from_vec(vec![1.0]), 1e-3, tol);
+        // Up to the failure the steps are ordinary.
+        while s.t() < 0.5 {
+            s.step(&FailsLate, 0.5).unwrap();
+        }
+        assert!((s.y()[0] - (-0.5f64).exp()).abs() < 1e-7);
+        let err = loop {
+            match s.step(&FailsLate, 1.0) {
+                Ok(()) => assert!(s.t() <= 0.5, "stepped to {} past the failure", s.t()),
+                Err(e) => break e,
+            }
+        };
+        match err {
+            StepError::System { t, source } => {
+                assert!(t > 0.5 && t <= 1.0, "{t}");
+                assert_eq!(source, "beyond 0.5");
+            }
+            e => panic!("expected the system's failure, got {e:?}"),
+        }
+    }
+
     #[test]
     fn stiff_linear_problem_and_dense_output_are_accurate() {
         for &lambda in &[-1.0, -1e6] {
