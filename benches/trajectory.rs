@@ -5,9 +5,10 @@
 //!   kappa(T) (table lookup) of the full Mn12Ac system.
 //! * `trajectory_to_equilibrium`: single trajectories at rtol 1e-8, each from the start of the
 //!   ramp to equilibrium (or 1e40 s), with the default outputs (1 ms, 1 s, 1 h samples and the
-//!   logarithmic grid). The process-wide tables (kappa(T), the well quantities) are built
-//!   before timing, as in a batch, where the first runs build them;
-//!   `first_run_in_a_process` times runs that build every panel they need.
+//!   logarithmic grid). The shared tables (kappa(T), the well quantities) of one
+//!   `EngineContext` are built before timing, as in a batch, where the first runs build them;
+//!   `first_run_in_a_process` times runs that build every panel they need (a fresh context
+//!   per run).
 //! * `sweep_64`: 64 runs (Ti 2..6 K x 16 sweep rates 1e-8..1e10 T/s) on a 1- and a 2-thread
 //!   pool: the parallel speed-up.
 //! * `spin_size`: one trajectory (jump 0.5 T -> 0.1 T at 4 K) and one rhs + Jacobian for
@@ -17,7 +18,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::{Complex, DMatrix, DVector};
 use rayon::prelude::*;
 use smmcool::kinetics::full::FullSystem;
-use smmcool::kinetics::{clear_shared_tables, simulate, EngineOptions, RunSpec};
+use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
 use smmcool::model::thermo::boltzmann;
 use smmcool::model::{GiantSpin, Material};
 use smmcool::protocol::{Protocol, RampShape};
@@ -58,9 +59,10 @@ fn trajectories(c: &mut Criterion) {
         ("slow_ramp_1e-3Tps_4K", ramp(1e-3), 4.0),
         ("paper_10Tps_3K", ramp(10.0), 3.0),
     ];
+    let ctx = EngineContext::new();
     for (name, p, ti) in cases {
         let spec = run(Material::mn12ac(), p, ti);
-        let tr = simulate(&spec).unwrap();
+        let tr = simulate(&ctx, &spec).unwrap();
         eprintln!(
             "{name}: {} steps ({} full, {} reduced), {} rejected, {} rhs, {} Newton iterations, {} quadrature evaluations, {} table nodes",
             tr.stats.steps,
@@ -72,15 +74,16 @@ fn trajectories(c: &mut Criterion) {
             tr.quadrature_evals,
             tr.table_nodes
         );
-        g.bench_function(name, |b| b.iter(|| simulate(black_box(&spec)).unwrap()));
+        g.bench_function(name, |b| {
+            b.iter(|| simulate(&ctx, black_box(&spec)).unwrap())
+        });
     }
     g.finish();
 }
 
 fn first_run(c: &mut Criterion) {
-    // Each iteration first drops the process-wide tables (kappa(T) and the well quantities),
-    // so it pays for every panel it needs, as the first run of a process (or a lone CLI run)
-    // does.
+    // Each iteration runs in a fresh context (no kappa(T) or well tables), so it pays for
+    // every panel it needs, as the first run of a process (or a lone CLI run) does.
     let mut g = c.benchmark_group("first_run_in_a_process");
     g.sample_size(10);
     let cases = [
@@ -94,10 +97,7 @@ fn first_run(c: &mut Criterion) {
     for (name, p, ti) in cases {
         let spec = run(Material::mn12ac(), p, ti);
         g.bench_function(name, |b| {
-            b.iter(|| {
-                clear_shared_tables();
-                simulate(black_box(&spec)).unwrap()
-            })
+            b.iter(|| simulate(&EngineContext::new(), black_box(&spec)).unwrap())
         });
     }
     g.finish();
@@ -106,9 +106,8 @@ fn first_run(c: &mut Criterion) {
 /// What a `FullSystem` of material `m` borrows (tabulated rates, a 10 T/s ramp) and a state in
 /// the middle of the ramp (Boltzmann populations at 0.4 T and 3.5 K).
 fn full_system_parts(m: &Material) -> (RateModel, Protocol, DVector<f64>) {
-    let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
-        .unwrap()
-        .with_shared_table(1.0, 10.0);
+    let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+    let rates = EngineContext::new().with_kappa_table(rates, 1.0, 10.0);
     let n = m.spin.n_levels();
     let n0 = boltzmann(&m.spin.energies(0.4), 3.5);
     let mut y = DVector::zeros(n + 2);
@@ -134,13 +133,13 @@ fn kernels(c: &mut Criterion) {
     });
     c.bench_function("full_rhs_plus_jacobian", |b| {
         b.iter(|| {
-            sys.rhs(black_box(0.01), &y, &mut dy);
-            sys.jacobian(black_box(0.01), &y, &mut jac);
+            sys.rhs(black_box(0.01), &y, &mut dy).unwrap();
+            sys.jacobian(black_box(0.01), &y, &mut jac).unwrap();
         })
     });
     // The Newton matrices of one Radau step: (gamma/h) I - J (real) and
     // ((alpha + i beta)/h) I - J (complex), bordered band LU against a dense pivoted LU.
-    sys.jacobian(0.01, &y, &mut jac);
+    sys.jacobian(0.01, &y, &mut jac).unwrap();
     let h = 1e-6;
     let real = DMatrix::from_fn(n, n, |i, j| {
         -jac[(i, j)]
@@ -192,8 +191,9 @@ fn sweep(c: &mut Criterion) {
             })
         })
         .collect();
-    // Warm the process-wide table outside the timing.
-    simulate(&specs[0]).unwrap();
+    // Warm the context's tables outside the timing.
+    let ctx = EngineContext::new();
+    simulate(&ctx, &specs[0]).unwrap();
     let mut g = c.benchmark_group("sweep_64");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(10));
@@ -207,7 +207,7 @@ fn sweep(c: &mut Criterion) {
                 pool.install(|| {
                     specs
                         .par_iter()
-                        .map(|s| simulate(s).map(|t| t.t_final_k))
+                        .map(|s| simulate(&ctx, s).map(|t| t.t_final_k))
                         .collect::<Vec<_>>()
                 })
             })
@@ -230,7 +230,8 @@ fn spin_size(c: &mut Criterion) {
     for s in [1.0, 5.0, 10.0, 20.0] {
         let m = spin_material(s);
         let spec = run(m.clone(), Protocol::jump(0.5, 0.1).unwrap(), 4.0);
-        match simulate(&spec) {
+        let ctx = EngineContext::new();
+        match simulate(&ctx, &spec) {
             Ok(tr) => {
                 eprintln!(
                     "S = {s}: {} levels, {} steps, {} rhs, {} quadrature evaluations, T_final {:.6} K",
@@ -241,7 +242,7 @@ fn spin_size(c: &mut Criterion) {
                     tr.t_final_k
                 );
                 g.bench_with_input(BenchmarkId::new("jump_4K_trajectory", s), &spec, |b, sp| {
-                    b.iter(|| simulate(black_box(sp)).unwrap())
+                    b.iter(|| simulate(&ctx, black_box(sp)).unwrap())
                 });
             }
             Err(e) => eprintln!("S = {s}: trajectory not benchmarked: {e}"),
@@ -252,8 +253,8 @@ fn spin_size(c: &mut Criterion) {
         let (mut dy, mut jac) = (DVector::zeros(n), DMatrix::zeros(n, n));
         g.bench_with_input(BenchmarkId::new("rhs_plus_jacobian", s), &s, |b, _| {
             b.iter(|| {
-                sys.rhs(black_box(0.01), &y, &mut dy);
-                sys.jacobian(black_box(0.01), &y, &mut jac);
+                sys.rhs(black_box(0.01), &y, &mut dy).unwrap();
+                sys.jacobian(black_box(0.01), &y, &mut jac).unwrap();
             })
         });
     }

@@ -3,7 +3,7 @@
 //! approximation, what is reached in practical times), and figures of a batch file.
 
 use crate::batch::record::RunStatus;
-use crate::kinetics::{simulate, RunSpec, Trajectory};
+use crate::kinetics::{simulate, EngineContext, RunSpec, Trajectory};
 use crate::limits::{minimum_delta_t, FieldChange, Limit};
 use crate::model::Material;
 use crate::plot::{Chart, HeatMap, PlotError, Series};
@@ -92,8 +92,8 @@ fn run_spec(
         .map_err(|e| FigureError::Compute(e.to_string()))
 }
 
-fn sim(spec: &RunSpec) -> Result<Trajectory, FigureError> {
-    simulate(spec).map_err(|e| FigureError::Compute(e.to_string()))
+fn sim(ctx: &EngineContext, spec: &RunSpec) -> Result<Trajectory, FigureError> {
+    simulate(ctx, spec).map_err(|e| FigureError::Compute(e.to_string()))
 }
 
 /// The paper's analytic figures 2-6 (PNG, SVG and CSV of the plotted data).
@@ -269,6 +269,8 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     let (bi, bf) = (0.5, 0.1);
     let r = resolution.max(1);
     let mut out = Vec::new();
+    // One context for the figure set: its runs share the kappa and well tables.
+    let ctx = EngineContext::new();
     // Convergence: equilibrium Delta T against sweep rate, 1e-20 .. 1e8 T/s.
     let rates_grid = crate::grid::log_points(1e-20, 1e8, 8 * r + 21);
     let tis = [2.0, 3.0, 4.0];
@@ -278,7 +280,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .collect();
     let results: Vec<Result<Trajectory, FigureError>> = jobs
         .par_iter()
-        .map(|&(ti, v)| sim(&run_spec(bi, bf, v, ti, &[])?))
+        .map(|&(ti, v)| sim(&ctx, &run_spec(bi, bf, v, ti, &[])?))
         .collect();
     let mut series = Vec::new();
     for (k, &ti) in tis.iter().enumerate() {
@@ -335,7 +337,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
             let Ok(spec) = run_spec(bi, bf, map_rates[ix], ti, &[]) else {
                 return f64::NAN;
             };
-            match sim(&spec) {
+            match sim(&ctx, &spec) {
                 Ok(t) => {
                     let ds = t.t_final_sudden_k - ti;
                     ((t.t_equilibrium_k - ti) - ds).abs() / ds.abs()
@@ -373,7 +375,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     let times = [1e-3, 1.0, 3600.0];
     let runs: Vec<Result<Trajectory, FigureError>> = tis
         .par_iter()
-        .map(|&ti| sim(&run_spec(bi, bf, 10.0, ti, &times)?))
+        .map(|&ti| sim(&ctx, &run_spec(bi, bf, 10.0, ti, &times)?))
         .collect();
     let mut series: Vec<Series> = times
         .iter()

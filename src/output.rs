@@ -333,7 +333,8 @@ pub fn simulate(
     let samples = &run.options.sample_times_after_ramp_s;
     let p = &args.protocol;
     let start = std::time::Instant::now();
-    let tr = simulate(run)?;
+    let ctx = smmcool::kinetics::EngineContext::new();
+    let tr = simulate(&ctx, run)?;
     let wall = start.elapsed().as_secs_f64();
     let ti = p.initial_temperature_k;
     let sample_rows: Vec<(f64, f64)> = samples

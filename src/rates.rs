@@ -213,18 +213,19 @@ impl Lambda1Table {
     }
 }
 
-/// Temperature range (K) of the process-wide kappa tables ([`RateModel::with_shared_table`]).
+/// Temperature range (K) of the shared kappa tables ([`RateModel::shared_kappa_table`]).
 pub const SHARED_TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
 
-type SharedTables = std::sync::Mutex<Vec<(String, Option<std::sync::Arc<Lambda1Table>>)>>;
-static SHARED_TABLES: std::sync::OnceLock<SharedTables> = std::sync::OnceLock::new();
-
-/// Drop the process-wide kappa tables (runs started afterwards build them again; runs holding
-/// one keep it). For measuring the cost of a process's first run.
-pub fn clear_shared_tables() {
-    if let Some(Ok(mut c)) = SHARED_TABLES.get().map(|m| m.lock()) {
-        c.clear();
-    }
+/// What a kappa(T) table depends on (spin, Arrhenius law, scaling), every number by its bits:
+/// the key under which an engine context ([`crate::kinetics::EngineContext`]) shares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KappaTableKey {
+    /// 2S, D and g_par (bits).
+    spin: (u32, u64, u64),
+    /// tau0 and U_b (bits).
+    arrhenius: (u64, u64),
+    /// The scaling's kind and its number (bits; 0 for Arrhenius).
+    scaling: (u8, u64),
 }
 
 /// Scaled spin-phonon rates of a material.
@@ -282,42 +283,50 @@ impl RateModel {
         Ok(self)
     }
 
-    /// Attach the process-wide table of this model (spin, Arrhenius law, scaling) when it
-    /// covers [t_lo, t_hi] K, building it on first use over a fixed wide range
-    /// ([`SHARED_TABLE_RANGE_K`]) so that every run of a batch shares one table and gets the
-    /// same kappa(T) whatever ran before it; otherwise a table for [t_lo, t_hi] of its own.
-    /// Without any table (both builds failed) kappa is computed directly.
-    pub fn with_shared_table(self, t_lo: f64, t_hi: f64) -> Self {
+    /// The key of this model's shared kappa table, `None` when kappa(T) needs no table
+    /// (absolute scaling).
+    pub fn kappa_table_key(&self) -> Option<KappaTableKey> {
+        let scaling = match self.scaling {
+            KappaScaling::Arrhenius => (0, 0),
+            KappaScaling::Constant { reference_k } => (1, reference_k.to_bits()),
+            KappaScaling::Absolute { .. } => return None,
+        };
+        Some(KappaTableKey {
+            spin: (
+                self.spin.two_s(),
+                self.spin.d_k().to_bits(),
+                self.spin.g_par().to_bits(),
+            ),
+            arrhenius: (
+                self.arrhenius.tau0_s.to_bits(),
+                self.arrhenius.barrier_k.to_bits(),
+            ),
+            scaling,
+        })
+    }
+
+    /// The table to share between runs of this model: over a fixed wide range
+    /// ([`SHARED_TABLE_RANGE_K`]), so that every run gets the same kappa(T) whichever built it;
+    /// `None` if it cannot be built.
+    pub fn shared_kappa_table(&self) -> Option<std::sync::Arc<Lambda1Table>> {
+        let (lo, hi) = SHARED_TABLE_RANGE_K;
+        Lambda1Table::build(self, lo, hi)
+            .ok()
+            .map(std::sync::Arc::new)
+    }
+
+    /// Attach `shared` (from [`Self::shared_kappa_table`] of an equal model) when it covers
+    /// [t_lo, t_hi] K; otherwise a table for [t_lo, t_hi] of its own. Without any table (both
+    /// builds failed) kappa is computed directly; absolute scaling needs none.
+    pub fn with_shared_table(
+        self,
+        shared: Option<std::sync::Arc<Lambda1Table>>,
+        t_lo: f64,
+        t_hi: f64,
+    ) -> Self {
         if matches!(self.scaling, KappaScaling::Absolute { .. }) {
             return self;
         }
-        let key = format!("{:?}|{:?}|{:?}", self.spin, self.arrhenius, self.scaling);
-        let cache = SHARED_TABLES.get_or_init(|| std::sync::Mutex::new(Vec::new()));
-        let found = cache
-            .lock()
-            .ok()
-            .and_then(|c| c.iter().find(|(k, _)| *k == key).map(|(_, t)| t.clone()));
-        let shared = match found {
-            Some(t) => t,
-            None => {
-                // Built outside the lock; two threads may both build it at first (the same
-                // deterministic table), and the first stored is kept.
-                let (lo, hi) = SHARED_TABLE_RANGE_K;
-                let built = Lambda1Table::build(&self, lo, hi)
-                    .ok()
-                    .map(std::sync::Arc::new);
-                match cache.lock() {
-                    Ok(mut c) => match c.iter().find(|(k, _)| *k == key) {
-                        Some((_, t)) => t.clone(),
-                        None => {
-                            c.push((key, built.clone()));
-                            built
-                        }
-                    },
-                    Err(_) => built,
-                }
-            }
-        };
         match shared {
             Some(t) if t.t_lo <= t_lo && t.t_hi >= t_hi => Self {
                 table: Some(t),

@@ -3,19 +3,22 @@
 //! the reason in its commit message; a drop by more than half also asks for an update, so the
 //! snapshot stays tight.
 
-use smmcool::kinetics::{simulate, EngineOptions, RunSpec};
+use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
 use smmcool::model::Material;
 use smmcool::protocol::{Protocol, RampShape};
 use smmcool::rates::KappaScaling;
 
-fn counts(protocol: Protocol, ti: f64) -> [usize; 5] {
-    let tr = simulate(&RunSpec {
-        material: Material::mn12ac(),
-        scaling: KappaScaling::Arrhenius,
-        protocol,
-        t_initial_k: ti,
-        options: EngineOptions::default(),
-    })
+fn counts(ctx: &EngineContext, protocol: Protocol, ti: f64) -> [usize; 5] {
+    let tr = simulate(
+        ctx,
+        &RunSpec {
+            material: Material::mn12ac(),
+            scaling: KappaScaling::Arrhenius,
+            protocol,
+            t_initial_k: ti,
+            options: EngineOptions::default(),
+        },
+    )
     .unwrap();
     [
         tr.stats.steps,
@@ -46,20 +49,21 @@ fn check(name: &str, got: [usize; 5], pinned: [usize; 5]) {
     }
 }
 
-/// One test, so that the runs go in this order in one process: the well-quantity table is
-/// shared by the runs of a process, and each run's `table_nodes` counts the kernel evaluations
-/// it spent on panels no earlier run had built.
+/// One test, so that the runs go in this order through one context: the well-quantity tables
+/// are shared by the runs of a context, and each run's `table_nodes` counts the kernel
+/// evaluations it spent on panels no earlier run had built.
 #[test]
 fn work_counts_of_representative_runs() {
+    let ctx = EngineContext::new();
     check(
         "jump 0.5 -> 0.1 T, 4 K",
-        counts(Protocol::jump(0.5, 0.1).unwrap(), 4.0),
+        counts(&ctx, Protocol::jump(0.5, 0.1).unwrap(), 4.0),
         PINNED_JUMP,
     );
     let ramp = |rate: f64| Protocol::with_sweep_rate(0.5, 0.1, rate, RampShape::Linear).unwrap();
-    check("10 T/s, 3 K", counts(ramp(10.0), 3.0), PINNED_10TPS);
-    check("1e6 T/s, 4 K", counts(ramp(1e6), 4.0), PINNED_FAST);
-    check("1e-3 T/s, 4 K", counts(ramp(1e-3), 4.0), PINNED_SLOW);
+    check("10 T/s, 3 K", counts(&ctx, ramp(10.0), 3.0), PINNED_10TPS);
+    check("1e6 T/s, 4 K", counts(&ctx, ramp(1e6), 4.0), PINNED_FAST);
+    check("1e-3 T/s, 4 K", counts(&ctx, ramp(1e-3), 4.0), PINNED_SLOW);
 }
 
 const PINNED_JUMP: [usize; 5] = [251, 0, 1686, 137, 68];

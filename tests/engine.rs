@@ -2,21 +2,27 @@
 //! invariants every trajectory must satisfy (physics.md section 7).
 
 use smmcool::kinetics::{
-    simulate, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
+    simulate, EngineContext, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
 };
 use smmcool::limits::FieldChange;
 use smmcool::model::Material;
 use smmcool::protocol::{Protocol, RampShape};
 use smmcool::rates::KappaScaling;
 
+/// One context for the tests of this file, as a process shares one.
+static CTX: std::sync::LazyLock<EngineContext> = std::sync::LazyLock::new(EngineContext::new);
+
 fn run(protocol: Protocol, ti: f64, options: EngineOptions) -> Result<Trajectory, EngineError> {
-    simulate(&RunSpec {
-        material: Material::mn12ac(),
-        scaling: KappaScaling::Arrhenius,
-        protocol,
-        t_initial_k: ti,
-        options,
-    })
+    simulate(
+        &CTX,
+        &RunSpec {
+            material: Material::mn12ac(),
+            scaling: KappaScaling::Arrhenius,
+            protocol,
+            t_initial_k: ti,
+            options,
+        },
+    )
 }
 
 fn ramp(bi: f64, bf: f64, rate: f64) -> Protocol {
@@ -247,4 +253,32 @@ fn equal_fields_stay_in_equilibrium() {
         t_initial_k: 3.0,
     };
     assert_eq!(fc.sudden_final_k().unwrap(), 3.0);
+}
+
+/// The tables a context shares are the same whichever run built them: a run gives the same
+/// numbers in a fresh context as after other runs in a shared one.
+#[test]
+fn results_do_not_depend_on_what_ran_before_in_the_context() {
+    let spec = |protocol: Protocol, ti: f64| RunSpec {
+        material: Material::mn12ac(),
+        scaling: KappaScaling::Arrhenius,
+        protocol,
+        t_initial_k: ti,
+        options: EngineOptions::default(),
+    };
+    let target = || spec(ramp(0.5, 0.1, 10.0), 3.0);
+    let fresh = simulate(&EngineContext::new(), &target()).unwrap();
+    let ctx = EngineContext::new();
+    simulate(&ctx, &spec(ramp(0.5, 0.1, 1e-3), 4.0)).unwrap();
+    simulate(&ctx, &spec(Protocol::jump(0.5, 0.1).unwrap(), 3.0)).unwrap();
+    let warm = simulate(&ctx, &target()).unwrap();
+    assert_eq!(fresh.samples, warm.samples);
+    assert_eq!(fresh.t_final_k.to_bits(), warm.t_final_k.to_bits());
+    assert_eq!(fresh.stats, warm.stats);
+    assert!(
+        warm.table_nodes < fresh.table_nodes,
+        "{} vs {}",
+        warm.table_nodes,
+        fresh.table_nodes
+    );
 }

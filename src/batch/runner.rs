@@ -160,8 +160,13 @@ fn injected_failure(index: usize) -> bool {
     })
 }
 
-/// Compute one run into its record (engine failures become failed records).
-pub fn compute(plan: &Plan, index: usize) -> Result<RunRecord, ConfigError> {
+/// Compute one run into its record (engine failures become failed records), sharing the
+/// tables of `ctx` with the batch's other runs.
+pub fn compute(
+    ctx: &crate::kinetics::EngineContext,
+    plan: &Plan,
+    index: usize,
+) -> Result<RunRecord, ConfigError> {
     let (params, spec) = plan.run(index)?;
     let start = Instant::now();
     let limits = {
@@ -180,7 +185,7 @@ pub fn compute(plan: &Plan, index: usize) -> Result<RunRecord, ConfigError> {
     let result = if injected_failure(index) {
         Err(format!("injected failure for run {index} ({INJECT_ENV})"))
     } else {
-        crate::kinetics::simulate(&spec).map_err(|e| e.to_string())
+        crate::kinetics::simulate(ctx, &spec).map_err(|e| e.to_string())
     };
     Ok(RunRecord::from_result(
         params,
@@ -293,12 +298,14 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // One context for the batch, shared by its threads.
+    let ctx = crate::kinetics::EngineContext::new();
     let work = || -> Result<(), BatchError> {
         pending
             .par_iter()
             .progress_with(bar.clone())
             .try_for_each(|&i| {
-                let rec = compute(plan, i)?;
+                let rec = compute(&ctx, plan, i)?;
                 let bytes =
                     serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
                 write_atomic(&part_path(&parts, i), &bytes)

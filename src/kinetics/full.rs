@@ -12,7 +12,6 @@ use crate::protocol::Protocol;
 use crate::rates::{bose_pair_and_dt, bose_ratio, RateModel, TransitionPair};
 use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
-use std::cell::RefCell;
 
 /// The coupled populations + phonon-energy system.
 #[derive(Debug)]
@@ -24,8 +23,6 @@ pub struct FullSystem<'a> {
     pairs: &'a [TransitionPair],
     /// Each pair's transition energy E_j - E_i = a + b B as (a in K, b in K/T).
     pair_energy: Vec<[f64; 2]>,
-    /// First rate-model failure met in rhs/jacobian.
-    failure: RefCell<Option<NumericsError>>,
     /// Whether this is the hold after the ramp (B = B_f, dB/dt = 0) rather than the ramp
     /// itself (B(t) and the ramp's rate on the closed interval [0, t_q]).
     hold: bool,
@@ -57,7 +54,6 @@ impl<'a> FullSystem<'a> {
             protocol,
             pairs,
             pair_energy,
-            failure: RefCell::new(None),
             hold: false,
         }
     }
@@ -86,30 +82,12 @@ impl<'a> FullSystem<'a> {
         self.debye
             .temperature_for_energy_k(y[self.n_levels()].max(f64::MIN_POSITIVE))
     }
-
-    /// The first rate-model failure met inside the right-hand side (e.g. T below the model's
-    /// range), which the solver only sees as a non-finite derivative.
-    pub fn take_failure(&self) -> Option<NumericsError> {
-        self.failure.borrow_mut().take()
-    }
-
-    fn kappa(&self, t_k: f64, with_derivative: bool) -> Option<(f64, f64)> {
-        let r = if with_derivative {
-            self.rates.kappa_and_log_derivative(t_k)
-        } else {
-            self.rates.kappa(t_k).map(|k| (k, 0.0))
-        };
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.failure.borrow_mut().get_or_insert(e);
-                None
-            }
-        }
-    }
 }
 
+/// The right-hand side fails where the rate model does (e.g. T below its range).
 impl OdeSystem for FullSystem<'_> {
+    type Error = NumericsError;
+
     fn dim(&self) -> usize {
         self.n_levels() + 2
     }
@@ -119,15 +97,12 @@ impl OdeSystem for FullSystem<'_> {
         Some((self.n_levels(), self.rates.band()))
     }
 
-    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
         let n = self.n_levels();
         let (b, bdot) = self.field_and_rate(t);
         let temp = self.temperature_k(y);
         dy.fill(0.0);
-        let Some((kappa, _)) = self.kappa(temp, false) else {
-            dy.fill(f64::NAN);
-            return;
-        };
+        let kappa = self.rates.kappa(temp)?;
         let mut du = 0.0;
         let inv_t = 1.0 / temp;
         let (ys, d) = (y.as_slice(), dy.as_mut_slice());
@@ -161,17 +136,20 @@ impl OdeSystem for FullSystem<'_> {
             }
         }
         d[n + 1] = bdot * dw;
+        Ok(())
     }
 
-    fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
+    fn jacobian(
+        &self,
+        t: f64,
+        y: &DVector<f64>,
+        jac: &mut DMatrix<f64>,
+    ) -> Result<(), NumericsError> {
         let n = self.n_levels();
         let (b, bdot) = self.field_and_rate(t);
         let temp = self.temperature_k(y);
         jac.fill(0.0);
-        let Some((kappa, dlnk)) = self.kappa(temp, true) else {
-            jac.fill(f64::NAN);
-            return;
-        };
+        let (kappa, dlnk) = self.rates.kappa_and_log_derivative(temp)?;
         // dT/dU_ph = 1/C_ph.
         let dtdu = 1.0 / self.debye.heat_capacity(temp);
         for (p, &[e0, slope]) in self.pairs.iter().zip(&self.pair_energy) {
@@ -197,5 +175,6 @@ impl OdeSystem for FullSystem<'_> {
                 jac[(n + 1, i)] = bdot * self.spin.energy_slope_k_per_t(i);
             }
         }
+        Ok(())
     }
 }

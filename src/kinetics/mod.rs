@@ -13,23 +13,34 @@
 //!
 //! The hand-over maps the full state to (P_R, w) and records the temperature jump it implies,
 //! which [`Trajectory::handover`] reports (tests require it below 1e-9 K).
+//!
+//! # Structure
+//! [`simulate`] runs the stages in order: the ramp (full or reduced; nothing for a jump), the
+//! full equation at B_f (the hold, until hand-over, equilibrium or the end time), and the
+//! reduced relaxation as a quadrature ([`relax`]). The solver-driven stages share one driver
+//! loop that steps a system to the next output or stop time; sampling and the invariant
+//! checks over the samples are each written once. Tables shared between runs (kappa(T), the
+//! well quantities) belong to an [`EngineContext`] that the caller creates and passes in.
 
+mod context;
 pub mod full;
+mod record;
 pub mod reduced;
 pub mod relax;
+mod stages;
 pub mod welltable;
 
 use crate::error::{NumericsError, ParameterError};
-use crate::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
-use crate::model::thermo::{boltzmann, entropy_of};
 use crate::model::Material;
-use crate::protocol::{Protocol, RampShape};
+use crate::protocol::Protocol;
 use crate::rates::{KappaScaling, RateModel};
-use crate::solver::{Radau5, SolverError, SolverStats, Tolerances};
-use full::FullSystem;
-use nalgebra::DVector;
-use reduced::{ReducedSystem, Wells};
-use relax::Relaxation;
+use crate::solver::{SolverError, SolverStats};
+use record::{Invariants, Recorder};
+use stages::{After, Plan, Progress, State, Systems};
+
+pub use context::{
+    EngineContext, TableCounts, MAX_KAPPA_TABLES, MAX_LINE_TABLES, MAX_PLANE_TABLES,
+};
 
 /// Equilibrium also needs the well occupation within this (absolute probability) of its
 /// equilibrium value: at B_f = 0 the wells are degenerate and T settles long before P_R.
@@ -274,8 +285,8 @@ pub struct Trajectory {
     pub reduction_error_estimate: f64,
     /// Integrand evaluations of the relaxation quadrature.
     pub quadrature_evals: usize,
-    /// Exact (B, T) kernel evaluations this run spent building panels of the process-wide
-    /// well tables (panels another run built first are free, so in a parallel batch this
+    /// Exact (B, T) kernel evaluations this run spent building panels of the well tables
+    /// shared in its [`EngineContext`] (panels another run built first are free, so in a parallel batch this
     /// depends on the order in which runs reached them; the results do not).
     pub table_nodes: usize,
     /// Time after the ramp at which equilibrium was reached, s.
@@ -323,13 +334,6 @@ pub enum EngineError {
     },
 }
 
-/// Drop every process-wide table (kappa(T), the well quantities): the next run pays for the
-/// panels it needs, as the first run of a process does. For benchmarks of cold runs.
-pub fn clear_shared_tables() {
-    crate::rates::clear_shared_tables();
-    welltable::clear_shared_tables();
-}
-
 /// Check that a run is inside the model's validity, before any integration.
 pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
     run.options.validate()?;
@@ -362,625 +366,79 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
     Ok(())
 }
 
-struct Recorder<'r> {
-    run: &'r RunSpec,
-    samples: Vec<Sample>,
-}
-
-impl Recorder<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        t_s: f64,
-        field_t: f64,
-        temp: f64,
-        n: Vec<f64>,
-        work: f64,
-        wells: &Wells,
-        stage: Stage,
-    ) {
-        let spin = &self.run.material.spin;
-        let debye = &self.run.material.debye;
-        let mean_m: f64 = n.iter().enumerate().map(|(i, p)| p * spin.m(i)).sum();
-        let spin_energy: f64 = n
-            .iter()
-            .enumerate()
-            .map(|(i, p)| p * spin.energy_k(i, field_t))
-            .sum();
-        self.samples.push(Sample {
-            t_s,
-            field_t,
-            t_phonon_k: temp,
-            right_well: wells.right_occupation(&n),
-            mean_m,
-            magnetization_mu_b: spin.g_par() * mean_m,
-            spin_energy_k: spin_energy,
-            phonon_energy_k: debye.energy_k(temp),
-            work_k: work,
-            spin_entropy: entropy_of(&n),
-            phonon_entropy: debye.entropy(temp),
-            populations: n,
-            stage,
-        });
-    }
-}
-
-/// Integrate one run. See the module documentation for the formulations.
-pub fn simulate(run: &RunSpec) -> Result<Trajectory, EngineError> {
+/// Integrate one run. See the module documentation for the formulations: the ramp, then at
+/// B_f the full equation while intra-well modes are active, the hand-over, and the reduced
+/// relaxation (the private `stages` module).
+/// The tables it builds are shared through `ctx` with the other runs of that context.
+pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mat = &run.material;
     let rates = RateModel::new(mat.spin, mat.arrhenius, run.scaling)?;
     validate(run, &rates)?;
-    let spin = &mat.spin;
-    let debye = &mat.debye;
-    let opt = &run.options;
-    let proto = run.protocol;
-    let nlev = spin.n_levels();
-    let bi = proto.b_initial_t();
-    let bf = proto.b_final_t();
-    let tq = proto.duration_s();
-    let ti = run.t_initial_k;
-
-    let limits = FieldChange {
-        spin,
-        debye,
-        b_initial_t: bi,
-        b_final_t: bf,
-        t_initial_k: ti,
-    };
-    let t_sudden = limits.sudden_final_k()?;
-    let t_isentropic = match limits.isentropic_final()? {
-        Isentropic::Final { t_final_k } => Some(t_final_k),
-        Isentropic::NoFiniteSolution { .. } => None,
-    };
-
-    // Tabulate kappa(T) over the temperatures this run can visit: between the isentropic
-    // (second law) and sudden final temperatures and the initial one, with margins.
-    let t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden)]
-        .into_iter()
-        .fold(f64::INFINITY, f64::min);
-    let t_hi = [ti, t_sudden].into_iter().fold(0.0, f64::max);
-    let rates = rates.with_shared_table((0.8 * t_lo).max(0.3), 1.25 * t_hi);
-    let wells = Wells::at_field(spin, bf);
-    let n0 = boltzmann(&spin.energies(bi), ti);
-    let u0: f64 = n0
-        .iter()
-        .enumerate()
-        .map(|(i, p)| p * spin.energy_k(i, bi))
-        .sum::<f64>()
-        + debye.energy_k(ti);
-
-    // Output times (since the start of the ramp).
-    let mut outputs: Vec<f64> = Vec::new();
-    if tq > 0.0 {
-        let k = opt.ramp_points.max(1);
-        outputs.extend((1..k).map(|i| tq * i as f64 / k as f64));
+    let plan = Plan::new(run, rates, |r, lo, hi| ctx.with_kappa_table(r, lo, hi))?;
+    let sys = Systems::new(&plan, ctx);
+    let mut prog = Progress::new(Recorder::new(run, plan.wells.clone()));
+    let (bi, ti) = (plan.bi, plan.ti);
+    prog.rec
+        .push(0.0, bi, ti, plan.n0.clone(), 0.0, Stage::Full);
+    let use_reduced_ramp = stages::reduced_ramp(&plan, &mut prog)?;
+    let mut state = stages::ramp(&plan, &sys, &mut prog, use_reduced_ramp)?;
+    let tq = plan.tq;
+    while prog.out_idx < plan.outputs.len() && plan.outputs[prog.out_idx] <= tq {
+        prog.out_idx += 1;
     }
-    let mut after: Vec<f64> = opt.sample_times_after_ramp_s.clone();
-    if opt.log_points_per_decade > 0 {
-        let ppd = f64::from(opt.log_points_per_decade);
-        let lo = opt.log_grid_start_s.log10();
-        let hi = opt.max_time_after_ramp_s.log10();
-        let count = ((hi - lo) * ppd).floor() as i64;
-        after.extend((0..=count).map(|k| 10f64.powf(lo + k as f64 / ppd)));
+    let mut after = After::new(&plan, &sys, &state, &mut prog.rec)?;
+    let mut t_now = tq;
+    if let State::Full(y) = state {
+        (state, t_now) = stages::hold(&plan, &sys, &mut prog, &mut after, y)?;
     }
-    after.retain(|&s| s > 0.0 && s <= opt.max_time_after_ramp_s);
-    after.sort_by(f64::total_cmp);
-    after.dedup();
-    outputs.extend(after.iter().map(|s| tq + s));
-    let last_requested = opt
-        .sample_times_after_ramp_s
-        .iter()
-        .copied()
-        .filter(|&s| s <= opt.max_time_after_ramp_s)
-        .fold(0.0, f64::max);
-
-    let mut rec = Recorder {
-        run,
-        samples: Vec::new(),
-    };
-    let mut stats = SolverStats::default();
-    let (mut steps_full, mut steps_reduced) = (0, 0);
-    let mut quadrature_evals = 0usize;
-    let mut table_nodes = 0usize;
-    let solver_err =
-        |stage: &'static str, t_s: f64, temp: f64, source: SolverError| EngineError::Solver {
-            stage,
-            t_s,
-            field_t: proto.field_t(t_s),
-            t_phonon_k: temp,
-            b_initial_t: bi,
-            b_final_t: bf,
-            t_initial_k: ti,
-            source,
-        };
-
-    // Separation lambda1/lambda2 and the intra-well rate (1/s) at (B, T).
-    let time_scales = |b: f64, t: f64| -> Result<(f64, f64), EngineError> {
-        let mode = rates
-            .unscaled_slow_mode(b, t)?
-            .ok_or_else(|| ParameterError::new("b_final_t", b, "outside the two-well range"))?;
-        let kappa = rates.kappa(t)?;
-        let intra = rates
-            .unscaled_intra_well_rate(b, t)
-            .ok_or_else(|| ParameterError::new("b_final_t", b, "outside the two-well range"))?;
-        Ok((mode.lambda1_per_s / intra, kappa * intra))
-    };
-
-    // ---- The ramp -------------------------------------------------------------------------
-    rec.push(0.0, bi, ti, n0.clone(), 0.0, &wells, Stage::Full);
-    let mut reduction_error: f64 = 0.0;
-    let use_reduced_ramp = if tq > 0.0 && opt.formulation == Formulation::Auto {
-        let (sep_i, fast_i) = time_scales(bi, ti)?;
-        let (sep_f, fast_f) = time_scales(bf, ti)?;
-        // Long ramps cannot be carried by the full equation (its rounding noise ~eps lambda2 h
-        // per step forces ~lambda2 t_q / 1e3 steps), so they use the reduction whatever the
-        // separation; its error estimate is reported.
-        reduction_error = reduction_error.max(sep_i.max(sep_f));
-        tq * fast_i.min(fast_f) > opt.full_ramp_limit
-    } else {
-        false
-    };
-    let tol_full = Tolerances {
-        rtol: opt.rtol,
-        atol: {
-            let mut a = vec![opt.atol_population; nlev + 2];
-            a[nlev] = 1e-16 + opt.rtol * debye.energy_k(ti.min(t_sudden));
-            a[nlev + 1] = 1e-14;
-            a
-        },
-        max_steps: opt.max_steps,
-    };
-    let tol_reduced = Tolerances {
-        rtol: opt.rtol,
-        atol: vec![1e-16, 1e-14],
-        max_steps: opt.max_steps,
-    };
-
-    // Current state, kept in "full" form when the full stage is active.
-    enum State {
-        Full(DVector<f64>),
-        Reduced { right: f64, work: f64 },
-    }
-    let mut t_now = 0.0;
-    let mut out_idx = 0usize;
-    let mut state;
-    let full_sys = FullSystem::new(spin, debye, &rates, &proto);
-    let full_hold = FullSystem::new(spin, debye, &rates, &proto).holding();
-    let red_sys =
-        ReducedSystem::new(spin, debye, &rates, &proto, wells.clone(), u0, ti).with_table();
-    let temp_of = |st: &State, t: f64| -> Result<f64, NumericsError> {
-        match st {
-            State::Full(y) => Ok(full_sys.temperature_k(y)),
-            State::Reduced { right, work } => {
-                red_sys.temperature_k(proto.field_t(t), *right, *work)
-            }
-        }
-    };
-
-    let y_full0 = {
-        let mut y = DVector::zeros(nlev + 2);
-        for i in 0..nlev {
-            y[i] = n0[i];
-        }
-        y[nlev] = debye.energy_k(ti);
-        y
-    };
-    if proto.shape() == RampShape::Jump {
-        let mut y = y_full0;
-        y[nlev + 1] = (0..nlev)
-            .map(|i| n0[i] * (spin.energy_k(i, bf) - spin.energy_k(i, bi)))
-            .sum();
-        state = State::Full(y);
-    } else if use_reduced_ramp {
-        let y0 = DVector::from_vec(vec![red_sys.right_occupation(bi, ti, &n0), 0.0]);
-        let mut solver = Radau5::new(&red_sys, 0.0, y0, tq * 1e-6, tol_reduced.clone());
-        while solver.t() < tq {
-            let stop = outputs
-                .get(out_idx)
-                .copied()
-                .filter(|&o| o < tq)
-                .unwrap_or(tq);
-            solver.step(&red_sys, stop).map_err(|e| {
-                red_sys
-                    .take_failure()
-                    .map(EngineError::from)
-                    .unwrap_or_else(|| solver_err("reduced ramp", solver.t(), f64::NAN, e))
-            })?;
-            if at_stop(solver.t(), stop) && stop < tq {
-                let y = solver.y();
-                let b = proto.field_t(stop);
-                let temp = red_sys.temperature_k(b, y[0], y[1])?;
-                rec.push(
-                    stop,
-                    b,
-                    temp,
-                    red_sys.populations(b, temp, y[0]),
-                    y[1],
-                    &wells,
-                    Stage::Reduced,
-                );
-                out_idx += 1;
-            }
-        }
-        stats += solver.stats();
-        steps_reduced += solver.stats().steps;
-        t_now = tq;
-        state = State::Reduced {
-            right: solver.y()[0],
-            work: solver.y()[1],
-        };
-    } else {
-        let (_, fast) = time_scales(bi, ti)?;
-        let mut solver = Radau5::new(
-            &full_sys,
-            0.0,
-            y_full0,
-            (1e-3 / fast).min(tq * 1e-3),
-            tol_full.clone(),
-        );
-        while solver.t() < tq {
-            let stop = outputs
-                .get(out_idx)
-                .copied()
-                .filter(|&o| o < tq)
-                .unwrap_or(tq);
-            solver.step(&full_sys, stop).map_err(|e| {
-                full_sys
-                    .take_failure()
-                    .map(EngineError::from)
-                    .unwrap_or_else(|| {
-                        solver_err(
-                            "full ramp",
-                            solver.t(),
-                            full_sys.temperature_k(solver.y()),
-                            e,
-                        )
-                    })
-            })?;
-            if at_stop(solver.t(), stop) && stop < tq {
-                let y = solver.y();
-                rec.push(
-                    stop,
-                    proto.field_t(stop),
-                    full_sys.temperature_k(y),
-                    y.rows(0, nlev).iter().copied().collect(),
-                    y[nlev + 1],
-                    &wells,
-                    Stage::Full,
-                );
-                out_idx += 1;
-            }
-        }
-        stats += solver.stats();
-        steps_full += solver.stats().steps;
-        t_now = tq;
-        state = State::Full(solver.y().clone());
-    }
-    while out_idx < outputs.len() && outputs[out_idx] <= tq {
-        out_idx += 1;
-    }
-
-    // ---- After the ramp: B = B_f ------------------------------------------------------------
-    let t_after_ramp = temp_of(&state, tq)?;
-    let (n_ar, uph_ar) = match &state {
-        State::Full(y) => (y.rows(0, nlev).iter().copied().collect::<Vec<_>>(), y[nlev]),
-        State::Reduced { right, .. } => (
-            red_sys.populations(bf, t_after_ramp, *right),
-            debye.energy_k(t_after_ramp),
-        ),
-    };
-    let t_eq =
-        equilibrium_temperature_for_energy(&spin.energies(bf), debye, &n_ar, uph_ar, t_after_ramp)?;
-    let record = |rec: &mut Recorder, st: &State, t: f64| -> Result<(), EngineError> {
-        let temp = temp_of(st, t)?;
-        match st {
-            State::Full(y) => rec.push(
-                t,
-                bf,
-                temp,
-                y.rows(0, nlev).iter().copied().collect(),
-                y[nlev + 1],
-                &wells,
-                Stage::Full,
-            ),
-            State::Reduced { right, work } => rec.push(
-                t,
-                bf,
-                temp,
-                red_sys.populations(bf, temp, *right),
-                *work,
-                &wells,
-                Stage::Reduced,
-            ),
-        }
-        Ok(())
-    };
-    record(&mut rec, &state, tq)?;
-
-    let dt0 = (t_after_ramp - t_eq).abs();
-    let mut relax = [None, None];
-    let thresholds = [0.1, 0.01];
-    let mut handover = None;
-    let mut outcome = Outcome::EndTime;
-    let t_max = tq + opt.max_time_after_ramp_s;
-
-    let mut first_eq_full: Option<f64> = None;
-    // Full stage after the ramp (after a jump or a full ramp).
-    if let State::Full(y) = &state {
-        let (sep, fast) = time_scales(bf, t_after_ramp.min(t_eq))?;
-        let settle_until = tq + opt.settle_e_folds / fast;
-        let mut solver = Radau5::new(&full_hold, tq, y.clone(), 1e-3 / fast, tol_full.clone());
-        let switch_ok = opt.formulation == Formulation::Auto && sep < opt.separation_max;
-        let mut prev_temp = t_after_ramp;
-        loop {
-            let settled = solver.t() >= settle_until;
-            if switch_ok && settled {
-                // Scales at the current temperature decide: the reduction needs separation here.
-                let temp = full_hold.temperature_k(solver.y());
-                let (sep_now, _) = time_scales(bf, temp)?;
-                if sep_now < opt.separation_max {
-                    reduction_error = reduction_error.max(sep_now);
-                    break;
-                }
-            }
-            let temp_now = full_hold.temperature_k(solver.y());
-            if (temp_now - t_eq).abs() <= opt.equilibrium_tol_k {
-                first_eq_full.get_or_insert(solver.t() - tq);
-            }
-            if (temp_now - t_eq).abs() <= opt.equilibrium_tol_k && solver.t() - tq >= last_requested
-            {
-                outcome = Outcome::Equilibrium;
-                break;
-            }
-            if solver.t() >= t_max {
-                break;
-            }
-            let mut stop = outputs.get(out_idx).copied().unwrap_or(t_max).min(t_max);
-            if switch_ok && !settled {
-                stop = stop.min(settle_until);
-            }
-            solver.step(&full_hold, stop).map_err(|e| {
-                full_hold
-                    .take_failure()
-                    .map(EngineError::from)
-                    .unwrap_or_else(|| {
-                        solver_err(
-                            "full relaxation",
-                            solver.t(),
-                            full_hold.temperature_k(solver.y()),
-                            e,
-                        )
-                    })
-            })?;
-            let temp = full_hold.temperature_k(solver.y());
-            detect_crossings(
-                &mut relax,
-                &thresholds,
-                dt0,
-                t_eq,
-                prev_temp,
-                temp,
-                tq,
-                &solver,
-                |y| full_hold.temperature_k(y),
-            );
-            prev_temp = temp;
-            if out_idx < outputs.len() && at_stop(solver.t(), outputs[out_idx]) {
-                record(&mut rec, &State::Full(solver.y().clone()), solver.t())?;
-                out_idx += 1;
-            }
-        }
-        stats += solver.stats();
-        steps_full += solver.stats().steps;
-        t_now = solver.t();
-        let y = solver.y().clone();
-        if outcome == Outcome::Equilibrium || t_now >= t_max {
-            state = State::Full(y);
-        } else {
-            // Hand over: P_R and the work from the full state; T follows from the energy.
-            let n: Vec<f64> = y.rows(0, nlev).iter().copied().collect();
-            let t_full = full_hold.temperature_k(&y);
-            let right = red_sys.right_occupation(bf, t_full, &n);
-            // Work consistent with the full state's total energy (exact energy hand-over).
-            let u_now: f64 = n
-                .iter()
-                .enumerate()
-                .map(|(i, p)| p * spin.energy_k(i, bf))
-                .sum::<f64>()
-                + y[nlev];
-            let work = u_now - u0;
-            let t_red = red_sys.temperature_k(bf, right, work)?;
-            handover = Some(Handover {
-                t_s: t_now,
-                t_full_k: t_full,
-                t_reduced_k: t_red,
-            });
-            state = State::Reduced { right, work };
-        }
-    }
-
-    // Reduced stage after the ramp: the relaxation as a quadrature (see [`relax`]).
-    let mut t_eq_reached = if outcome == Outcome::Equilibrium {
-        first_eq_full
-    } else {
-        None
-    };
     if let State::Reduced { right, work } = state {
-        let p_star = red_sys.well_state(bf, t_eq).right_eq;
-        let rel = Relaxation::new(&red_sys, bf, work, right, p_star, t_now, t_max, opt.rtol)?;
-        quadrature_evals += rel.evaluations;
-        let s_max = if rel.has_tail() {
-            rel.s_at_time(t_max)
-        } else {
-            rel.s_at_time(rel.t_covered().min(t_max))
-        };
-        let eq_tol = opt.equilibrium_tol_k;
-        let s_eq = rel.first_s(&red_sys, s_max, |p| {
-            (p.t_k - t_eq).abs() <= eq_tol && (p.right - p_star).abs() <= EQUILIBRIUM_TOL_P
-        })?;
-        let t_end = match s_eq {
-            Some(s) => {
-                let t = rel.time_at_s(s);
-                t_eq_reached = Some(t - tq);
-                outcome = Outcome::Equilibrium;
-                t.max(tq + last_requested).min(t_max)
-            }
-            None => rel.time_at_s(s_max),
-        };
-        for (k, thr) in thresholds.iter().enumerate() {
-            if relax[k].is_none() && dt0 > 0.0 {
-                let level = thr * dt0;
-                if let Some(s) = rel.first_s(&red_sys, s_max, |p| (p.t_k - t_eq).abs() <= level)? {
-                    relax[k] = Some(rel.time_at_s(s) - tq);
-                }
-            }
-        }
-        // Populations at the samples. Early on the relaxation has often barely moved for many
-        // decades of time: while P_R stays within 1e-9 of its scale from an exact evaluation,
-        // the populations are its first-order expansion in P_R (second-order term below 1e-18
-        // of the scale; slope from a difference over 1e-9 of the scale). Against exact
-        // evaluations they differ by at most 2e-13 relative (the rounding of the temperature
-        // solve, over the slope's step) in the benchmark runs.
-        let scale = (right - p_star).abs().max(p_star);
-        let mut anchor: Option<(f64, Vec<f64>, Option<Vec<f64>>)> = None;
-        while out_idx < outputs.len() && outputs[out_idx] <= t_end {
-            let t = outputs[out_idx];
-            let pt = rel.point(&red_sys, rel.s_at_time(t))?;
-            let n = match &mut anchor {
-                Some((p0, n0, slope)) if (pt.right - *p0).abs() <= 1e-9 * scale => {
-                    if slope.is_none() {
-                        let dp = 1e-9 * scale * (p_star - *p0).signum();
-                        let t1 = rel.temperature_at(&red_sys, *p0 + dp)?;
-                        let n1 = red_sys.populations(bf, t1, *p0 + dp);
-                        *slope = Some(
-                            n1.iter()
-                                .zip(n0.iter())
-                                .map(|(a, b)| (a - b) / dp)
-                                .collect(),
-                        );
-                    }
-                    let d = pt.right - *p0;
-                    let slope = slope.as_deref().unwrap_or_default();
-                    n0.iter().zip(slope).map(|(a, b)| a + b * d).collect()
-                }
-                _ => {
-                    let n = red_sys.populations(bf, pt.t_k, pt.right);
-                    anchor = Some((pt.right, n.clone(), None));
-                    n
-                }
-            };
-            rec.push(t, bf, pt.t_k, n, work, &wells, Stage::Reduced);
-            out_idx += 1;
-        }
-        t_now = t_end;
-        state = State::Reduced {
-            right: rel.point(&red_sys, rel.s_at_time(t_end))?.right,
-            work,
-        };
-        table_nodes += rel.table_evaluations();
+        let from = (right, work);
+        (state, t_now) = stages::relaxation(&plan, &sys, &mut prog, &mut after, from, t_now)?;
     }
-    let t_final = temp_of(&state, t_now)?;
-    table_nodes += red_sys.table_evaluations();
-    if rec.samples.last().map(|s| s.t_s) != Some(t_now) {
-        record(&mut rec, &state, t_now)?;
+    let t_final = sys.temperature_k(&plan, &state, t_now)?;
+    prog.table_nodes += sys.reduced.table_evaluations();
+    if prog.rec.samples.last().map(|s| s.t_s) != Some(t_now) {
+        sys.record(&plan, &mut prog.rec, &state, t_now, plan.bf)?;
     }
+    Ok(finish(&plan, prog, after, t_final, t_now, use_reduced_ramp))
+}
 
-    // Invariants over the samples.
-    let mut e_abs: f64 = 0.0;
-    let mut e_rel: f64 = 0.0;
-    let mut psum: f64 = 0.0;
-    let mut pmin = f64::INFINITY;
-    let mut s_drop: f64 = 0.0;
-    let mut s_prev: Option<f64> = None;
-    for s in &rec.samples {
-        let err = (s.spin_energy_k + s.phonon_energy_k - u0 - s.work_k).abs();
-        e_abs = e_abs.max(err);
-        e_rel = e_rel.max(err / (u0.abs() + s.work_k.abs()));
-        psum = psum.max((s.populations.iter().sum::<f64>() - 1.0).abs());
-        pmin = pmin.min(s.populations.iter().copied().fold(f64::INFINITY, f64::min));
-        if s.t_s >= tq {
-            let st = s.spin_entropy + s.phonon_entropy;
-            if let Some(p) = s_prev {
-                s_drop = s_drop.max(p - st);
-            }
-            s_prev = Some(st);
-        }
-    }
-
-    Ok(Trajectory {
-        samples: rec.samples,
+/// The trajectory of a finished run: its samples, the invariants over them, and the summary.
+fn finish(
+    plan: &Plan<'_>,
+    prog: Progress<'_>,
+    after: After,
+    t_final: f64,
+    t_now: f64,
+    use_reduced_ramp: bool,
+) -> Trajectory {
+    let tq = plan.tq;
+    let inv = Invariants::over(&prog.rec.samples, plan.u0, tq);
+    let reduced = use_reduced_ramp || after.handover.is_some();
+    Trajectory {
+        samples: prog.rec.samples,
         ramp_duration_s: tq,
-        t_after_ramp_k: t_after_ramp,
-        t_equilibrium_k: t_eq,
+        t_after_ramp_k: after.t_after_ramp,
+        t_equilibrium_k: after.t_eq,
         t_final_k: t_final,
         t_end_after_ramp_s: t_now - tq,
-        outcome,
-        relax_10pct_s: relax[0],
-        relax_1pct_s: relax[1],
-        t_final_sudden_k: t_sudden,
-        t_final_isentropic_k: t_isentropic,
-        energy_balance_abs_k: e_abs,
-        energy_balance_error: e_rel,
-        population_sum_error: psum,
-        min_population: pmin,
-        entropy_decrease_max: s_drop,
-        handover,
-        stats,
-        steps_full,
-        steps_reduced,
-        quadrature_evals,
-        table_nodes,
-        reduction_error_estimate: if use_reduced_ramp || handover.is_some() {
-            reduction_error
-        } else {
-            0.0
-        },
-        equilibrium_after_ramp_s: t_eq_reached,
-    })
-}
-
-/// The integrator lands exactly on hard stops, so output times are matched exactly.
-#[allow(clippy::float_cmp)]
-fn at_stop(t: f64, stop: f64) -> bool {
-    t == stop
-}
-
-/// Record the first times after the ramp at which |T - T_eq| falls to each fraction of its
-/// value right after the ramp, located inside the last step with the dense output (bisection).
-#[allow(clippy::too_many_arguments)]
-fn detect_crossings(
-    relax: &mut [Option<f64>; 2],
-    thresholds: &[f64; 2],
-    dt0: f64,
-    t_eq: f64,
-    prev_temp: f64,
-    temp: f64,
-    tq: f64,
-    solver: &Radau5,
-    temp_of: impl Fn(&DVector<f64>) -> f64,
-) {
-    if dt0 <= 0.0 {
-        return;
-    }
-    for (slot, &thr) in relax.iter_mut().zip(thresholds) {
-        if slot.is_some() {
-            continue;
-        }
-        let level = thr * dt0;
-        if (temp - t_eq).abs() <= level && (prev_temp - t_eq).abs() > level {
-            let (mut a, mut b) = solver.last_interval();
-            for _ in 0..60 {
-                let m = 0.5 * (a + b);
-                if (temp_of(&solver.dense(m)) - t_eq).abs() <= level {
-                    b = m;
-                } else {
-                    a = m;
-                }
-                if b - a <= 1e-10 * b {
-                    break;
-                }
-            }
-            *slot = Some(b - tq);
-        }
+        outcome: after.outcome,
+        relax_10pct_s: after.relax[0],
+        relax_1pct_s: after.relax[1],
+        t_final_sudden_k: plan.t_sudden,
+        t_final_isentropic_k: plan.t_isentropic,
+        energy_balance_abs_k: inv.energy_abs_k,
+        energy_balance_error: inv.energy_rel,
+        population_sum_error: inv.population_sum,
+        min_population: inv.min_population,
+        entropy_decrease_max: inv.entropy_decrease,
+        handover: after.handover,
+        stats: prog.stats,
+        steps_full: prog.steps_full,
+        steps_reduced: prog.steps_reduced,
+        quadrature_evals: prog.quadrature_evals,
+        table_nodes: prog.table_nodes,
+        reduction_error_estimate: if reduced { prog.reduction_error } else { 0.0 },
+        equilibrium_after_ramp_s: after.t_eq_reached,
     }
 }

@@ -18,7 +18,8 @@
 //! O(lambda1/lambda2); a fixed split (barrier top counted half) would be off by the population
 //! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
-use super::welltable::{FieldSlice, LineTable, PlaneTable, WellValues};
+use super::welltable::{FieldSlice, PlaneTable, WellValues};
+use super::EngineContext;
 use crate::error::NumericsError;
 use crate::model::thermo::boltzmann;
 use crate::model::{Debye, GiantSpin};
@@ -108,9 +109,8 @@ pub struct ReducedSystem<'a> {
     guess_k: Cell<f64>,
     /// The last temperature solves (a few fields), for the next one's starting point.
     recent: RefCell<Vec<LastSolve>>,
-    failure: RefCell<Option<NumericsError>>,
-    /// The shared table of the well quantities, if in use.
-    table: Option<Arc<PlaneTable>>,
+    /// The context sharing the well tables and its plane table, if in use.
+    table: Option<(&'a EngineContext, Arc<PlaneTable>)>,
     /// The table at the last few fields, with the last temperature solved at each.
     slices: RefCell<Vec<(FieldSlice, f64)>>,
     /// Kernel evaluations this system spent building table panels.
@@ -138,17 +138,16 @@ impl<'a> ReducedSystem<'a> {
             u0_k,
             guess_k: Cell::new(guess_k),
             recent: RefCell::new(Vec::with_capacity(4)),
-            failure: RefCell::new(None),
             table: None,
             slices: RefCell::new(Vec::with_capacity(4)),
             table_evaluations: Cell::new(0),
         }
     }
 
-    /// The same system using the process-wide table of the well quantities
-    /// ([`PlaneTable::shared`]) wherever it can be built, the exact kernels elsewhere.
-    pub fn with_table(mut self) -> Self {
-        self.table = Some(PlaneTable::shared(self.rates));
+    /// The same system using the tables of the well quantities shared in `ctx` wherever
+    /// they can be built, the exact kernels elsewhere.
+    pub fn with_table(mut self, ctx: &'a EngineContext) -> Self {
+        self.table = Some((ctx, ctx.plane_table(self.rates)));
         self
     }
 
@@ -160,10 +159,10 @@ impl<'a> ReducedSystem<'a> {
     /// The well tables at `field_t`, if in use: at the final field (the hold after the ramp)
     /// the line table, 17 kernel evaluations per panel where the plane's cost 289.
     pub fn field_slice(&self, field_t: f64) -> Option<FieldSlice> {
-        let table = self.table.as_ref()?;
+        let (ctx, table) = self.table.as_ref()?;
         #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
         Some(if field_t == self.protocol.b_final_t() {
-            FieldSlice::line(LineTable::shared(self.rates, field_t))
+            FieldSlice::line(ctx.line_table(self.rates, field_t))
         } else {
             FieldSlice::new(table.clone(), field_t)
         })
@@ -434,54 +433,44 @@ impl<'a> ReducedSystem<'a> {
         self.guess_k.set(t);
         Ok(t)
     }
-
-    /// The first failure met inside the right-hand side.
-    pub fn take_failure(&self) -> Option<NumericsError> {
-        self.failure.borrow_mut().take()
-    }
-
-    fn fail(&self, e: NumericsError, dy: &mut DVector<f64>) {
-        self.failure.borrow_mut().get_or_insert(e);
-        dy.fill(f64::NAN);
-    }
 }
 
+/// The right-hand side fails where the temperature solve or the rate model does.
 impl OdeSystem for ReducedSystem<'_> {
+    type Error = NumericsError;
+
     fn dim(&self) -> usize {
         2
     }
 
-    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
         let b = self.protocol.field_t(t);
         // The ramp's rate on the closed interval [0, t_q]: this system carries the ramp only.
         let bdot = self.protocol.ramp_rate_t_per_s(t);
         let (right, work) = (y[0], y[1]);
         if let Some((temp, v)) = self.tabulated(b, right, work) {
-            let kappa = match self.rates.kappa(temp) {
-                Ok(k) => k,
-                Err(e) => return self.fail(e, dy),
-            };
+            let kappa = self.rates.kappa(temp)?;
             dy[0] = kappa * v.lambda0 * (v.right_eq - right);
             dy[1] = bdot * ((1.0 - right) * v.slope_k_per_t[0] + right * v.slope_k_per_t[1]);
-            return;
+            return Ok(());
         }
-        let temp = match self.temperature_k(b, right, work) {
-            Ok(v) => v,
-            Err(e) => return self.fail(e, dy),
-        };
-        let (ws, lambda) = match self.well_state_and_rate(b, temp) {
-            Ok(v) => v,
-            Err(e) => return self.fail(e, dy),
-        };
+        let temp = self.temperature_k(b, right, work)?;
+        let (ws, lambda) = self.well_state_and_rate(b, temp)?;
         dy[0] = lambda * (ws.right_eq - right);
         dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
+        Ok(())
     }
 
     /// Jacobian by forward differences (the state is two numbers; each column costs one
     /// right-hand side).
-    fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>) {
+    fn jacobian(
+        &self,
+        t: f64,
+        y: &DVector<f64>,
+        jac: &mut DMatrix<f64>,
+    ) -> Result<(), NumericsError> {
         let mut f0 = DVector::zeros(2);
-        self.rhs(t, y, &mut f0);
+        self.rhs(t, y, &mut f0)?;
         // The work enters only through the total energy u0 + w, which the temperature solve
         // resolves to ~eps |u0|: its difference step is scaled by the energy, not by w.
         let scale = [1e-12, self.u0_k.abs().max(1.0)];
@@ -490,10 +479,11 @@ impl OdeSystem for ReducedSystem<'_> {
             let mut yp = y.clone();
             yp[j] += h;
             let mut f1 = DVector::zeros(2);
-            self.rhs(t, &yp, &mut f1);
+            self.rhs(t, &yp, &mut f1)?;
             for i in 0..2 {
                 jac[(i, j)] = (f1[i] - f0[i]) / h;
             }
         }
+        Ok(())
     }
 }

@@ -1,5 +1,5 @@
 //! The two-well quantities as functions of (B, u = 1/T), tabulated once per spin and shared by
-//! every run of a process ([`crate::table2`]).
+//! the runs of an engine context ([`super::EngineContext`], [`crate::table2`]).
 //!
 //! The reduced equations need, at every right-hand side, the temperature from the energy
 //! balance (the mean energy of each well and its T derivative), the equilibrium occupation
@@ -22,7 +22,7 @@ use crate::error::NumericsError;
 use crate::model::{Debye, GiantSpin};
 use crate::rates::RateModel;
 use crate::table2::{LazyTable2, Panel2, Slice, NODES};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 /// ln of the left well's mean excitation above its bottom (K).
 pub const LN_EXC_L: usize = 0;
@@ -56,33 +56,29 @@ pub type PlaneTable = WellTable<NODES>;
 /// The table along u at one field.
 pub type LineTable = WellTable<1>;
 
-type Cache<T> = Mutex<Vec<(String, Arc<T>)>>;
-static PLANES: OnceLock<Cache<PlaneTable>> = OnceLock::new();
-static LINES: OnceLock<Cache<LineTable>> = OnceLock::new();
-
-/// Drop the process-wide well tables (runs started afterwards build their panels again; runs
-/// holding one keep it). For measuring the cost of a process's first run.
-pub fn clear_shared_tables() {
-    if let Some(Ok(mut c)) = PLANES.get().map(|m| m.lock()) {
-        c.clear();
-    }
-    if let Some(Ok(mut c)) = LINES.get().map(|m| m.lock()) {
-        c.clear();
-    }
+/// What a well table depends on: the spin and the transitions (levels and weights), every
+/// number by its bits. A line table's key adds its field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WellTableKey {
+    /// 2S, D and g_par (bits).
+    spin: (u32, u64, u64),
+    /// Each transition pair: i, j and the bits of its two weights.
+    pairs: Vec<(usize, usize, u64, u64)>,
 }
 
-/// The entry of `cache` under `key`, made by `make` if missing.
-fn cached<T>(cache: &'static OnceLock<Cache<T>>, key: String, make: impl Fn() -> T) -> Arc<T> {
-    let cache = cache.get_or_init(|| Mutex::new(Vec::new()));
-    if let Ok(mut c) = cache.lock() {
-        if let Some((_, t)) = c.iter().find(|(k, _)| *k == key) {
-            return t.clone();
+impl WellTableKey {
+    /// The key of `rates`' spin and transitions.
+    pub fn of(rates: &RateModel) -> Self {
+        let spin = rates.spin();
+        Self {
+            spin: (spin.two_s(), spin.d_k().to_bits(), spin.g_par().to_bits()),
+            pairs: rates
+                .pairs()
+                .iter()
+                .map(|p| (p.i, p.j, p.weight_ij.to_bits(), p.weight_ji.to_bits()))
+                .collect(),
         }
-        let t = Arc::new(make());
-        c.push((key, t.clone()));
-        return t;
     }
-    Arc::new(make())
 }
 
 /// Exact values of the tabulated components at (B, T).
@@ -128,26 +124,21 @@ pub fn exact_values(
 }
 
 impl PlaneTable {
-    /// The process-wide plane table of this rate model's spin and transitions (built lazily).
-    pub fn shared(rates: &RateModel) -> Arc<PlaneTable> {
-        let key = format!("{:?}|{:?}", rates.spin(), rates.pairs());
-        cached(&PLANES, key, || {
-            let bmax = rates.spin().bistability_field_t();
-            // Start with panels about 0.15 T by 0.12 1/K (the size most runs need) so that
-            // few panels are built only to be split.
-            let start_b = levels(2.0 * bmax, 0.2);
-            Self::with_range(rates, (-bmax, bmax), start_b)
-        })
+    /// The plane table of this rate model's spin and transitions over both wells' fields
+    /// (panels built lazily, on first use).
+    pub fn for_model(rates: &RateModel) -> Self {
+        let bmax = rates.spin().bistability_field_t();
+        // Start with panels about 0.15 T by 0.12 1/K (the size most runs need) so that
+        // few panels are built only to be split.
+        let start_b = levels(2.0 * bmax, 0.2);
+        Self::with_range(rates, (-bmax, bmax), start_b)
     }
 }
 
 impl LineTable {
-    /// The process-wide line table of this rate model at `field_t` (built lazily).
-    pub fn shared(rates: &RateModel, field_t: f64) -> Arc<LineTable> {
-        let key = format!("{:?}|{:?}|{:e}", rates.spin(), rates.pairs(), field_t);
-        cached(&LINES, key, || {
-            Self::with_range(rates, (field_t, field_t), 0)
-        })
+    /// The line table of this rate model at `field_t` (panels built lazily).
+    pub fn at_field(rates: &RateModel, field_t: f64) -> Self {
+        Self::with_range(rates, (field_t, field_t), 0)
     }
 }
 

@@ -12,14 +12,20 @@ pub use radau::{Radau5, RadauCoefficients};
 use nalgebra::{DMatrix, DVector};
 use thiserror::Error;
 
-/// A first-order system dy/dt = f(t, y).
+/// A first-order system dy/dt = f(t, y) whose evaluation may fail (e.g. a state outside the
+/// model's range): the integrator treats a failed stage evaluation like a non-finite one (it
+/// rejects the step and retries a smaller one) and reports the first failure of a step it
+/// cannot complete as [`StepError::System`].
 pub trait OdeSystem {
+    /// Why an evaluation failed.
+    type Error;
     /// Dimension of y.
     fn dim(&self) -> usize;
     /// Write f(t, y) into `dy`.
-    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>);
+    fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), Self::Error>;
     /// Write the Jacobian df/dy at (t, y) into `jac`.
-    fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>);
+    fn jacobian(&self, t: f64, y: &DVector<f64>, jac: &mut DMatrix<f64>)
+        -> Result<(), Self::Error>;
     /// Sparsity of the Jacobian, if it is a bordered band matrix: (nb, b) when its leading
     /// nb x nb block has half band width b and the rest is dense (see [`bordered`]). The
     /// integrator then factors its Newton matrices in O(nb b^2); `None` (the default) means
@@ -100,5 +106,22 @@ pub enum SolverError {
         t: f64,
         /// Step size, s.
         h: f64,
+    },
+}
+
+/// Why a step (or the start) failed: the integrator itself, or the system's evaluation.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum StepError<E> {
+    /// The integrator gave up.
+    #[error(transparent)]
+    Solver(#[from] SolverError),
+    /// The system failed at time `t` (the first failure met in the step that could not be
+    /// completed).
+    #[error("system evaluation failed at t = {t:e} s")]
+    System {
+        /// Time of the failed evaluation, s.
+        t: f64,
+        /// The system's error.
+        source: E,
     },
 }

@@ -7,7 +7,7 @@
 //! reusing the real factors; the collocation polynomial is the dense output.
 
 use super::bordered::BorderedLu;
-use super::{OdeSystem, SolverError, SolverStats, Tolerances};
+use super::{OdeSystem, SolverError, SolverStats, StepError, Tolerances};
 use nalgebra::{Complex, ComplexField, DMatrix, DVector, Dyn, LU};
 
 /// Butcher tableau of Radau IIA(5) and its embedded error weights.
@@ -177,9 +177,9 @@ impl RadauCoefficients {
 }
 
 /// Radau IIA(5) integrator holding the current state; each [`Radau5::step`] takes one accepted
-/// step.
+/// step. `E` is the error type of the system it integrates.
 #[derive(Debug, Clone)]
-pub struct Radau5 {
+pub struct Radau5<E> {
     co: RadauCoefficients,
     tol: Tolerances,
     t: f64,
@@ -205,6 +205,9 @@ pub struct Radau5 {
     y_prev: DVector<f64>,
     z_prev: [DVector<f64>; 3],
     have_prev: bool,
+    /// The system's first failed evaluation (time and error): such a stage is treated as
+    /// non-finite, and the failure is reported if a step then cannot be completed.
+    failure: Option<(f64, E)>,
 }
 
 /// Newton contraction rate below which the next step keeps the Jacobian (RADAU5's THET,
@@ -239,9 +242,15 @@ fn basis(c: &[f64; 3], s: f64) -> [f64; 3] {
     out
 }
 
-impl Radau5 {
+impl<E> Radau5<E> {
     /// Start at (t0, y0) with a first trial step `h0` (> 0).
-    pub fn new(sys: &impl OdeSystem, t0: f64, y0: DVector<f64>, h0: f64, tol: Tolerances) -> Self {
+    pub fn new(
+        sys: &impl OdeSystem<Error = E>,
+        t0: f64,
+        y0: DVector<f64>,
+        h0: f64,
+        tol: Tolerances,
+    ) -> Self {
         let n = sys.dim();
         assert_eq!(
             y0.len(),
@@ -254,7 +263,8 @@ impl Radau5 {
             "atol length differs from the system dimension"
         );
         let mut f0 = DVector::zeros(n);
-        sys.rhs(t0, &y0, &mut f0);
+        let mut failure = None;
+        Self::eval(sys, &mut failure, t0, &y0, &mut f0);
         let stats = SolverStats {
             rhs_evals: 1,
             ..Default::default()
@@ -278,6 +288,31 @@ impl Radau5 {
             y_prev: y0,
             z_prev: [DVector::zeros(n), DVector::zeros(n), DVector::zeros(n)],
             have_prev: false,
+            failure,
+        }
+    }
+
+    /// f(t, y) into `dy`; a failed evaluation leaves `dy` NaN (so the step is rejected like a
+    /// non-finite one) and is remembered in `failure` if it is the first.
+    fn eval(
+        sys: &impl OdeSystem<Error = E>,
+        failure: &mut Option<(f64, E)>,
+        t: f64,
+        y: &DVector<f64>,
+        dy: &mut DVector<f64>,
+    ) {
+        if let Err(e) = sys.rhs(t, y, dy) {
+            dy.fill(f64::NAN);
+            failure.get_or_insert((t, e));
+        }
+    }
+
+    /// The error to report for a step that failed with `e`: the system's first failure if
+    /// there was one (the cause), else the integrator's own.
+    fn failed(&mut self, e: SolverError) -> StepError<E> {
+        match self.failure.take() {
+            Some((t, source)) => StepError::System { t, source },
+            None => StepError::Solver(e),
         }
     }
 
@@ -329,7 +364,11 @@ impl Radau5 {
 
     /// Take one accepted step, never beyond `t_stop` (which is reached exactly when the step
     /// would cross it: a hard stop).
-    pub fn step(&mut self, sys: &impl OdeSystem, t_stop: f64) -> Result<(), SolverError> {
+    pub fn step(
+        &mut self,
+        sys: &impl OdeSystem<Error = E>,
+        t_stop: f64,
+    ) -> Result<(), StepError<E>> {
         let n = sys.dim();
         let co = self.co.clone();
         // RADAU5's reuse: a Jacobian under which the last Newton iteration contracted fast is
@@ -349,10 +388,10 @@ impl Radau5 {
         let sc = DVector::from_fn(n, |i, _| self.tol.atol[i] + self.tol.rtol * self.y[i].abs());
         loop {
             if self.stats.steps + self.stats.rejected >= self.tol.max_steps {
-                return Err(SolverError::TooManySteps {
+                return Err(self.failed(SolverError::TooManySteps {
                     t: self.t,
                     max_steps: self.tol.max_steps,
-                });
+                }));
             }
             let remaining = t_stop - self.t;
             if remaining <= 4.0 * uround * t_stop.abs() {
@@ -369,7 +408,7 @@ impl Radau5 {
                 h = 0.5 * remaining;
             }
             if h.is_nan() || h <= 16.0 * uround * self.t.abs().max(1e-300) {
-                return Err(SolverError::StepSizeTooSmall { t: self.t, h });
+                return Err(self.failed(SolverError::StepSizeTooSmall { t: self.t, h }));
             }
             // The split Newton system: (gamma/h - J) and ((alpha + i beta)/h - J).
             let (fac1, alphn, betan) = (co.gamma / h, co.alpha / h, co.beta / h);
@@ -401,7 +440,7 @@ impl Radau5 {
                     );
                     self.stats.lu_decomps += 2;
                     let (Some(lu1), Some(lu2)) = (lu1, lu2) else {
-                        return Err(SolverError::Singular { t: self.t, h });
+                        return Err(self.failed(SolverError::Singular { t: self.t, h }));
                     };
                     (lu1, lu2)
                 }
@@ -434,7 +473,13 @@ impl Radau5 {
                 for i in 0..3 {
                     yi.copy_from(&self.y);
                     yi += &z[i];
-                    sys.rhs(self.t + co.c[i] * h, &yi, &mut fz[i]);
+                    Self::eval(
+                        sys,
+                        &mut self.failure,
+                        self.t + co.c[i] * h,
+                        &yi,
+                        &mut fz[i],
+                    );
                 }
                 self.stats.rhs_evals += 3;
                 self.stats.newton_iters += 1;
@@ -541,7 +586,7 @@ impl Radau5 {
                 // Hairer's refinement for the first and rejected steps: one more filtering.
                 let yp = &self.y + &err;
                 let mut fp = DVector::zeros(n);
-                sys.rhs(self.t, &yp, &mut fp);
+                Self::eval(sys, &mut self.failure, self.t, &yp, &mut fp);
                 self.stats.rhs_evals += 1;
                 err = filtered(&fp, &z);
                 errn = scaled_rms(&err, &sc1);
@@ -555,7 +600,7 @@ impl Radau5 {
                     jac_fresh = true;
                 }
                 if self.h < 1e-300 {
-                    return Err(SolverError::NonFinite { t: self.t });
+                    return Err(self.failed(SolverError::NonFinite { t: self.t }));
                 }
                 continue;
             }
@@ -573,7 +618,7 @@ impl Radau5 {
                 self.have_prev = true;
                 self.t = if lands { t_stop } else { self.t + h };
                 self.y = y1;
-                sys.rhs(self.t, &self.y, &mut self.f0);
+                Self::eval(sys, &mut self.failure, self.t, &self.y, &mut self.f0);
                 self.stats.rhs_evals += 1;
                 self.stats.steps += 1;
                 // After a rejection, do not grow the step straight away.
@@ -614,7 +659,7 @@ impl Radau5 {
     /// distance: on stiff quasi-static stretches, where lambda1(T) changes across a step,
     /// this saves about one Newton iteration per step. At the start, or after a restart,
     /// J is taken at the current state.
-    fn fresh_jacobian(&mut self, sys: &impl OdeSystem, t_stop: f64) {
+    fn fresh_jacobian(&mut self, sys: &impl OdeSystem<Error = E>, t_stop: f64) {
         let n = sys.dim();
         if self.jac.nrows() != n {
             self.jac = DMatrix::zeros(n, n);
@@ -626,9 +671,14 @@ impl Radau5 {
         } else {
             None
         };
-        match &y_mid {
-            Some(y) => sys.jacobian(t_mid, y, &mut self.jac),
-            None => sys.jacobian(self.t, &self.y, &mut self.jac),
+        let (t_jac, done) = match &y_mid {
+            Some(y) => (t_mid, sys.jacobian(t_mid, y, &mut self.jac)),
+            None => (self.t, sys.jacobian(self.t, &self.y, &mut self.jac)),
+        };
+        if let Err(e) = done {
+            // A NaN Jacobian fails the Newton iteration: the step cannot be completed.
+            self.jac.fill(f64::NAN);
+            self.failure.get_or_insert((t_jac, e));
         }
         self.stats.jac_evals += 1;
         self.factors = None;
@@ -636,10 +686,10 @@ impl Radau5 {
 
     /// Restart at a new state (after a discontinuity in the right-hand side), keeping the
     /// counters and the current step size.
-    pub fn restart(&mut self, sys: &impl OdeSystem, t: f64, y: DVector<f64>) {
+    pub fn restart(&mut self, sys: &impl OdeSystem<Error = E>, t: f64, y: DVector<f64>) {
         self.t = t;
         self.y = y;
-        sys.rhs(t, &self.y, &mut self.f0);
+        Self::eval(sys, &mut self.failure, t, &self.y, &mut self.f0);
         self.stats.rhs_evals += 1;
         self.have_prev = false;
         self.first = true;
@@ -710,15 +760,22 @@ mod tests {
     /// Robertson's stiff chemistry problem against its reference at t = 40.
     struct Robertson;
     impl OdeSystem for Robertson {
+        type Error = std::convert::Infallible;
         fn dim(&self) -> usize {
             3
         }
-        fn rhs(&self, _t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+        fn rhs(&self, _t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), Self::Error> {
             dy[0] = -0.04 * y[0] + 1e4 * y[1] * y[2];
             dy[1] = 0.04 * y[0] - 1e4 * y[1] * y[2] - 3e7 * y[1] * y[1];
             dy[2] = 3e7 * y[1] * y[1];
+            Ok(())
         }
-        fn jacobian(&self, _t: f64, y: &DVector<f64>, j: &mut DMatrix<f64>) {
+        fn jacobian(
+            &self,
+            _t: f64,
+            y: &DVector<f64>,
+            j: &mut DMatrix<f64>,
+        ) -> Result<(), Self::Error> {
             j[(0, 0)] = -0.04;
             j[(0, 1)] = 1e4 * y[2];
             j[(0, 2)] = 1e4 * y[1];
@@ -728,6 +785,7 @@ mod tests {
             j[(2, 0)] = 0.0;
             j[(2, 1)] = 6e7 * y[1];
             j[(2, 2)] = 0.0;
+            Ok(())
         }
     }
 
@@ -773,14 +831,75 @@ mod tests {
     /// y' = lambda (y - cos t) - sin t has the exact solution cos t for y(0) = 1.
     struct Prothero(f64);
     impl OdeSystem for Prothero {
+        type Error = std::convert::Infallible;
         fn dim(&self) -> usize {
             1
         }
-        fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
+        fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), Self::Error> {
             dy[0] = self.0 * (y[0] - t.cos()) - t.sin();
+            Ok(())
         }
-        fn jacobian(&self, _t: f64, _y: &DVector<f64>, j: &mut DMatrix<f64>) {
+        fn jacobian(
+            &self,
+            _t: f64,
+            _y: &DVector<f64>,
+            j: &mut DMatrix<f64>,
+        ) -> Result<(), Self::Error> {
             j[(0, 0)] = self.0;
+            Ok(())
+        }
+    }
+
+    /// y' = -y, whose evaluation fails beyond t = 0.5.
+    struct FailsLate;
+    impl OdeSystem for FailsLate {
+        type Error = &'static str;
+        fn dim(&self) -> usize {
+            1
+        }
+        fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), Self::Error> {
+            if t > 0.5 {
+                return Err("beyond 0.5");
+            }
+            dy[0] = -y[0];
+            Ok(())
+        }
+        fn jacobian(
+            &self,
+            _t: f64,
+            _y: &DVector<f64>,
+            j: &mut DMatrix<f64>,
+        ) -> Result<(), Self::Error> {
+            j[(0, 0)] = -1.0;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_system_is_reported_with_the_time_of_its_first_failure() {
+        let tol = Tolerances {
+            rtol: 1e-8,
+            atol: vec![1e-12],
+            max_steps: 10_000,
+        };
+        let mut s = Radau5::new(&FailsLate, 0.0, DVector::from_vec(vec![1.0]), 1e-3, tol);
+        // Up to the failure the steps are ordinary.
+        while s.t() < 0.5 {
+            s.step(&FailsLate, 0.5).unwrap();
+        }
+        assert!((s.y()[0] - (-0.5f64).exp()).abs() < 1e-7);
+        let err = loop {
+            match s.step(&FailsLate, 1.0) {
+                Ok(()) => assert!(s.t() <= 0.5, "stepped to {} past the failure", s.t()),
+                Err(e) => break e,
+            }
+        };
+        match err {
+            StepError::System { t, source } => {
+                assert!(t > 0.5 && t <= 1.0, "{t}");
+                assert_eq!(source, "beyond 0.5");
+            }
+            e => panic!("expected the system's failure, got {e:?}"),
         }
     }
 

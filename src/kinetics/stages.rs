@@ -1,0 +1,831 @@
+//! The stages of a run and the one loop that drives them.
+//!
+//! A run is: the ramp (full master equation, or the two-well reduction for slow ramps), then
+//! at B_f the full equation while intra-well modes are active (the hold), the hand-over to the
+//! reduction, and the relaxation as a quadrature ([`super::relax`]). The solver-driven stages
+//! (full ramp, reduced ramp, full hold) implement [`Integrated`] and are stepped by [`drive`];
+//! the state between stages is a [`State`].
+
+use super::full::FullSystem;
+use super::record::{output_times, Recorder};
+use super::reduced::{ReducedSystem, Wells};
+use super::relax::Relaxation;
+use super::{
+    EngineContext, EngineError, Formulation, Handover, Outcome, RunSpec, Stage, EQUILIBRIUM_TOL_P,
+};
+use crate::error::{NumericsError, ParameterError};
+use crate::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
+use crate::model::thermo::boltzmann;
+use crate::rates::RateModel;
+use crate::solver::{OdeSystem, Radau5, SolverStats, StepError, Tolerances};
+use nalgebra::DVector;
+
+/// What a run needs before it integrates: its rate model (with the kappa(T) table attached),
+/// limits, initial state, output grid and tolerances.
+pub(super) struct Plan<'r> {
+    pub run: &'r RunSpec,
+    pub rates: RateModel,
+    pub bi: f64,
+    pub bf: f64,
+    pub tq: f64,
+    pub ti: f64,
+    pub nlev: usize,
+    pub t_sudden: f64,
+    pub t_isentropic: Option<f64>,
+    pub wells: Wells,
+    /// Initial populations (equilibrium at B_i, T_i).
+    pub n0: Vec<f64>,
+    /// Initial total energy, K.
+    pub u0: f64,
+    pub outputs: Vec<f64>,
+    pub last_requested: f64,
+    pub tol_full: Tolerances,
+    pub tol_reduced: Tolerances,
+}
+
+impl<'r> Plan<'r> {
+    /// The plan of `run` with its (validated) rate model; `attach` attaches the kappa(T) table
+    /// for the temperature range [t_lo, t_hi] K the run can visit.
+    pub fn new(
+        run: &'r RunSpec,
+        rates: RateModel,
+        attach: impl FnOnce(RateModel, f64, f64) -> RateModel,
+    ) -> Result<Self, EngineError> {
+        let (spin, debye) = (&run.material.spin, &run.material.debye);
+        let opt = &run.options;
+        let proto = &run.protocol;
+        let (bi, bf, tq, ti) = (
+            proto.b_initial_t(),
+            proto.b_final_t(),
+            proto.duration_s(),
+            run.t_initial_k,
+        );
+        let limits = FieldChange {
+            spin,
+            debye,
+            b_initial_t: bi,
+            b_final_t: bf,
+            t_initial_k: ti,
+        };
+        let t_sudden = limits.sudden_final_k()?;
+        let t_isentropic = match limits.isentropic_final()? {
+            Isentropic::Final { t_final_k } => Some(t_final_k),
+            Isentropic::NoFiniteSolution { .. } => None,
+        };
+        // Tabulate kappa(T) over the temperatures this run can visit: between the isentropic
+        // (second law) and sudden final temperatures and the initial one, with margins.
+        let t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden)]
+            .into_iter()
+            .fold(f64::INFINITY, f64::min);
+        let t_hi = [ti, t_sudden].into_iter().fold(0.0, f64::max);
+        let rates = attach(rates, (0.8 * t_lo).max(0.3), 1.25 * t_hi);
+        let wells = Wells::at_field(spin, bf);
+        let n0 = boltzmann(&spin.energies(bi), ti);
+        let u0: f64 = n0
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p * spin.energy_k(i, bi))
+            .sum::<f64>()
+            + debye.energy_k(ti);
+        let (outputs, last_requested) = output_times(opt, tq);
+        let nlev = spin.n_levels();
+        let tol_full = Tolerances {
+            rtol: opt.rtol,
+            atol: {
+                let mut a = vec![opt.atol_population; nlev + 2];
+                a[nlev] = 1e-16 + opt.rtol * debye.energy_k(ti.min(t_sudden));
+                a[nlev + 1] = 1e-14;
+                a
+            },
+            max_steps: opt.max_steps,
+        };
+        let tol_reduced = Tolerances {
+            rtol: opt.rtol,
+            atol: vec![1e-16, 1e-14],
+            max_steps: opt.max_steps,
+        };
+        Ok(Self {
+            run,
+            rates,
+            bi,
+            bf,
+            tq,
+            ti,
+            nlev,
+            t_sudden,
+            t_isentropic,
+            wells,
+            n0,
+            u0,
+            outputs,
+            last_requested,
+            tol_full,
+            tol_reduced,
+        })
+    }
+
+    /// Separation lambda1/lambda2 and the intra-well rate (1/s) at (B, T).
+    pub fn time_scales(&self, b: f64, t: f64) -> Result<(f64, f64), EngineError> {
+        let outside = || ParameterError::new("b_final_t", b, "outside the two-well range");
+        let mode = self.rates.unscaled_slow_mode(b, t)?.ok_or_else(outside)?;
+        let kappa = self.rates.kappa(t)?;
+        let intra = self
+            .rates
+            .unscaled_intra_well_rate(b, t)
+            .ok_or_else(outside)?;
+        Ok((mode.lambda1_per_s / intra, kappa * intra))
+    }
+
+    /// The engine error of a failed step of stage `label` at `t_s`, with the temperature
+    /// there; a failure of the system's own evaluation is reported as itself.
+    pub fn step_error(
+        &self,
+        label: &'static str,
+        t_s: f64,
+        temp: f64,
+        e: StepError<NumericsError>,
+    ) -> EngineError {
+        match e {
+            StepError::System { source, .. } => source.into(),
+            StepError::Solver(source) => EngineError::Solver {
+                stage: label,
+                t_s,
+                field_t: self.run.protocol.field_t(t_s),
+                t_phonon_k: temp,
+                b_initial_t: self.bi,
+                b_final_t: self.bf,
+                t_initial_k: self.ti,
+                source,
+            },
+        }
+    }
+}
+
+/// The three systems a run may integrate.
+pub(super) struct Systems<'p> {
+    /// Full master equation through the ramp.
+    pub full: FullSystem<'p>,
+    /// Full master equation at B_f.
+    pub hold: FullSystem<'p>,
+    /// Two-well reduction (ramp, temperature solves, relaxation).
+    pub reduced: ReducedSystem<'p>,
+}
+
+impl<'p> Systems<'p> {
+    /// The systems of `plan`.
+    pub fn new(plan: &'p Plan<'_>, ctx: &'p EngineContext) -> Self {
+        let (spin, debye) = (&plan.run.material.spin, &plan.run.material.debye);
+        let proto = &plan.run.protocol;
+        Self {
+            full: FullSystem::new(spin, debye, &plan.rates, proto),
+            hold: FullSystem::new(spin, debye, &plan.rates, proto).holding(),
+            reduced: ReducedSystem::new(
+                spin,
+                debye,
+                &plan.rates,
+                proto,
+                plan.wells.clone(),
+                plan.u0,
+                plan.ti,
+            )
+            .with_table(ctx),
+        }
+    }
+
+    /// Temperature of `state` at time `t`, K.
+    pub fn temperature_k(
+        &self,
+        plan: &Plan<'_>,
+        state: &State,
+        t: f64,
+    ) -> Result<f64, NumericsError> {
+        match state {
+            State::Full(y) => Ok(self.full.temperature_k(y)),
+            State::Reduced { right, work } => {
+                self.reduced
+                    .temperature_k(plan.run.protocol.field_t(t), *right, *work)
+            }
+        }
+    }
+
+    /// Record `state` at time `t` at the field `field_t`.
+    pub fn record(
+        &self,
+        plan: &Plan<'_>,
+        rec: &mut Recorder<'_>,
+        state: &State,
+        t: f64,
+        field_t: f64,
+    ) -> Result<(), NumericsError> {
+        match state {
+            State::Full(y) => rec.push_full(t, field_t, self.full.temperature_k(y), y),
+            State::Reduced { right, work } => {
+                let b = plan.run.protocol.field_t(t);
+                rec.push_reduced(&self.reduced, t, field_t, b, *right, *work)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state between stages: the full vector [n, U_ph, w], or the reduced (P_R, w).
+#[derive(Debug, Clone)]
+pub(super) enum State {
+    Full(DVector<f64>),
+    Reduced { right: f64, work: f64 },
+}
+
+/// What the stages accumulate: samples, the next output, work counters.
+pub(super) struct Progress<'r> {
+    pub rec: Recorder<'r>,
+    /// Index of the next output time.
+    pub out_idx: usize,
+    pub stats: SolverStats,
+    pub steps_full: usize,
+    pub steps_reduced: usize,
+    pub quadrature_evals: usize,
+    pub table_nodes: usize,
+    /// Largest lambda1/lambda2 where the reduction was used.
+    pub reduction_error: f64,
+}
+
+impl<'r> Progress<'r> {
+    /// Nothing recorded or counted yet.
+    pub fn new(rec: Recorder<'r>) -> Self {
+        Self {
+            rec,
+            out_idx: 0,
+            stats: SolverStats::default(),
+            steps_full: 0,
+            steps_reduced: 0,
+            quadrature_evals: 0,
+            table_nodes: 0,
+            reduction_error: 0.0,
+        }
+    }
+
+    /// Count the work of a finished stage's solver.
+    fn absorb(&mut self, solver: &Radau5<NumericsError>, stage: Stage) {
+        self.stats += solver.stats();
+        match stage {
+            Stage::Full => self.steps_full += solver.stats().steps,
+            Stage::Reduced => self.steps_reduced += solver.stats().steps,
+        }
+    }
+}
+
+/// A stage integrated by the solver: its system, where it ends and its rules between steps.
+pub(super) trait Integrated {
+    /// The system stepped.
+    type System: OdeSystem<Error = NumericsError>;
+    /// Name in error messages.
+    const LABEL: &'static str;
+    /// Formulation, for the work counters.
+    const STAGE: Stage;
+    /// The system.
+    fn system(&self) -> &Self::System;
+    /// The stage never steps beyond this time, s.
+    fn end(&self) -> f64;
+    /// Output times from this one on are not this stage's to record, s.
+    fn records_before(&self) -> f64;
+    /// Whether the stage is over, decided before each step.
+    fn finished(
+        &mut self,
+        solver: &Radau5<NumericsError>,
+        prog: &mut Progress<'_>,
+    ) -> Result<bool, EngineError>;
+    /// The next hard stop, given the next output time (or the end).
+    fn stop(&self, _t: f64, stop: f64) -> f64 {
+        stop
+    }
+    /// After each accepted step.
+    fn stepped(&mut self, _solver: &Radau5<NumericsError>) {}
+    /// Temperature of state `y`, K (NaN where it is not cheap: error messages only).
+    fn temperature_k(&self, y: &DVector<f64>) -> f64;
+    /// Record state `y` at output time `t`.
+    fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError>;
+}
+
+/// The one driver loop: step `stage`'s system with `solver` until the stage is finished,
+/// stopping exactly at each output time before the stage's end and recording the state there.
+pub(super) fn drive<I: Integrated>(
+    plan: &Plan<'_>,
+    stage: &mut I,
+    solver: &mut Radau5<NumericsError>,
+    prog: &mut Progress<'_>,
+) -> Result<(), EngineError> {
+    while !stage.finished(solver, prog)? {
+        let end = stage.end();
+        let next = plan.outputs.get(prog.out_idx).copied().unwrap_or(end);
+        let stop = stage.stop(solver.t(), next.min(end));
+        solver.step(stage.system(), stop).map_err(|e| {
+            plan.step_error(I::LABEL, solver.t(), stage.temperature_k(solver.y()), e)
+        })?;
+        stage.stepped(solver);
+        if let Some(&o) = plan.outputs.get(prog.out_idx) {
+            if o < stage.records_before() && at_stop(solver.t(), o) {
+                stage.record(&mut prog.rec, o, solver.y())?;
+                prog.out_idx += 1;
+            }
+        }
+    }
+    prog.absorb(solver, I::STAGE);
+    Ok(())
+}
+
+/// The integrator lands exactly on hard stops, so output times are matched exactly.
+#[allow(clippy::float_cmp)]
+fn at_stop(t: f64, stop: f64) -> bool {
+    t == stop
+}
+
+/// The ramp in the full master equation.
+struct FullRamp<'s, 'p> {
+    sys: &'s FullSystem<'p>,
+    proto: &'s crate::protocol::Protocol,
+    tq: f64,
+}
+
+impl<'p> Integrated for FullRamp<'_, 'p> {
+    type System = FullSystem<'p>;
+    const LABEL: &'static str = "full ramp";
+    const STAGE: Stage = Stage::Full;
+    fn system(&self) -> &FullSystem<'p> {
+        self.sys
+    }
+    fn end(&self) -> f64 {
+        self.tq
+    }
+    fn records_before(&self) -> f64 {
+        self.tq
+    }
+    fn finished(
+        &mut self,
+        s: &Radau5<NumericsError>,
+        _: &mut Progress,
+    ) -> Result<bool, EngineError> {
+        Ok(s.t() >= self.tq)
+    }
+    fn temperature_k(&self, y: &DVector<f64>) -> f64 {
+        self.sys.temperature_k(y)
+    }
+    fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
+        rec.push_full(t, self.proto.field_t(t), self.sys.temperature_k(y), y);
+        Ok(())
+    }
+}
+
+/// The ramp in the two-well reduction, state (P_R, w).
+struct ReducedRamp<'s, 'p> {
+    sys: &'s ReducedSystem<'p>,
+    proto: &'s crate::protocol::Protocol,
+    tq: f64,
+}
+
+impl<'p> Integrated for ReducedRamp<'_, 'p> {
+    type System = ReducedSystem<'p>;
+    const LABEL: &'static str = "reduced ramp";
+    const STAGE: Stage = Stage::Reduced;
+    fn system(&self) -> &ReducedSystem<'p> {
+        self.sys
+    }
+    fn end(&self) -> f64 {
+        self.tq
+    }
+    fn records_before(&self) -> f64 {
+        self.tq
+    }
+    fn finished(
+        &mut self,
+        s: &Radau5<NumericsError>,
+        _: &mut Progress,
+    ) -> Result<bool, EngineError> {
+        Ok(s.t() >= self.tq)
+    }
+    fn temperature_k(&self, _y: &DVector<f64>) -> f64 {
+        f64::NAN
+    }
+    fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
+        let b = self.proto.field_t(t);
+        rec.push_reduced(self.sys, t, b, b, y[0], y[1])?;
+        Ok(())
+    }
+}
+
+/// Run the ramp from the initial equilibrium: nothing for a jump (the state at t_q is the
+/// initial populations with the work of the jump), else the reduced or the full ramp.
+pub(super) fn ramp(
+    plan: &Plan<'_>,
+    sys: &Systems<'_>,
+    prog: &mut Progress<'_>,
+    reduced: bool,
+) -> Result<State, EngineError> {
+    let run = plan.run;
+    let (spin, nlev, n0) = (&run.material.spin, plan.nlev, &plan.n0);
+    let proto = &run.protocol;
+    let tq = plan.tq;
+    let mut y_full0 = DVector::zeros(nlev + 2);
+    for i in 0..nlev {
+        y_full0[i] = n0[i];
+    }
+    y_full0[nlev] = run.material.debye.energy_k(plan.ti);
+    if proto.shape() == crate::protocol::RampShape::Jump {
+        y_full0[nlev + 1] = (0..nlev)
+            .map(|i| n0[i] * (spin.energy_k(i, plan.bf) - spin.energy_k(i, plan.bi)))
+            .sum();
+        return Ok(State::Full(y_full0));
+    }
+    if reduced {
+        let red = &sys.reduced;
+        let y0 = DVector::from_vec(vec![red.right_occupation(plan.bi, plan.ti, n0), 0.0]);
+        let mut solver = Radau5::new(red, 0.0, y0, tq * 1e-6, plan.tol_reduced.clone());
+        let mut stage = ReducedRamp {
+            sys: red,
+            proto,
+            tq,
+        };
+        drive(plan, &mut stage, &mut solver, prog)?;
+        let y = solver.y();
+        return Ok(State::Reduced {
+            right: y[0],
+            work: y[1],
+        });
+    }
+    let (_, fast) = plan.time_scales(plan.bi, plan.ti)?;
+    let h0 = (1e-3 / fast).min(tq * 1e-3);
+    let mut solver = Radau5::new(&sys.full, 0.0, y_full0, h0, plan.tol_full.clone());
+    let mut stage = FullRamp {
+        sys: &sys.full,
+        proto,
+        tq,
+    };
+    drive(plan, &mut stage, &mut solver, prog)?;
+    Ok(State::Full(solver.y().clone()))
+}
+
+/// Whether the ramp uses the two-well reduction, with its error estimate noted in `prog`.
+pub(super) fn reduced_ramp(plan: &Plan<'_>, prog: &mut Progress<'_>) -> Result<bool, EngineError> {
+    let opt = &plan.run.options;
+    if !(plan.tq > 0.0 && opt.formulation == Formulation::Auto) {
+        return Ok(false);
+    }
+    let (sep_i, fast_i) = plan.time_scales(plan.bi, plan.ti)?;
+    let (sep_f, fast_f) = plan.time_scales(plan.bf, plan.ti)?;
+    // Long ramps cannot be carried by the full equation (its rounding noise ~eps lambda2 h
+    // per step forces ~lambda2 t_q / 1e3 steps), so they use the reduction whatever the
+    // separation; its error estimate is reported.
+    prog.reduction_error = prog.reduction_error.max(sep_i.max(sep_f));
+    Ok(plan.tq * fast_i.min(fast_f) > opt.full_ramp_limit)
+}
+
+/// The relaxation after the ramp toward T_eq: its reference point and what was found so far.
+pub(super) struct After {
+    /// Temperature at the end of the ramp, K.
+    pub t_after_ramp: f64,
+    /// Equilibrium temperature of the energy after the ramp, K.
+    pub t_eq: f64,
+    /// Times after the ramp at which |T - T_eq| first fell to 10 % and 1 % of its value at
+    /// the end of the ramp, s.
+    pub relax: [Option<f64>; 2],
+    /// Time after the ramp at which equilibrium was reached, s.
+    pub t_eq_reached: Option<f64>,
+    pub outcome: Outcome,
+    pub handover: Option<Handover>,
+}
+
+/// The fractions of |T_after_ramp - T_eq| whose first crossing times are reported.
+const THRESHOLDS: [f64; 2] = [0.1, 0.01];
+
+impl After {
+    /// The reference at the end of the ramp, from the `state` there, which is recorded: the
+    /// temperature, and the equilibrium temperature of its total energy at B_f.
+    pub fn new(
+        plan: &Plan<'_>,
+        sys: &Systems<'_>,
+        state: &State,
+        rec: &mut Recorder<'_>,
+    ) -> Result<Self, EngineError> {
+        let (spin, debye) = (&plan.run.material.spin, &plan.run.material.debye);
+        let (tq, bf, nlev) = (plan.tq, plan.bf, plan.nlev);
+        let t_after_ramp = sys.temperature_k(plan, state, tq)?;
+        let (n_ar, uph_ar) = match state {
+            State::Full(y) => (y.rows(0, nlev).iter().copied().collect::<Vec<_>>(), y[nlev]),
+            State::Reduced { right, .. } => (
+                sys.reduced.populations(bf, t_after_ramp, *right),
+                debye.energy_k(t_after_ramp),
+            ),
+        };
+        let t_eq = equilibrium_temperature_for_energy(
+            &spin.energies(bf),
+            debye,
+            &n_ar,
+            uph_ar,
+            t_after_ramp,
+        )?;
+        sys.record(plan, rec, state, tq, bf)?;
+        Ok(Self {
+            t_after_ramp,
+            t_eq,
+            relax: [None, None],
+            t_eq_reached: None,
+            outcome: Outcome::EndTime,
+            handover: None,
+        })
+    }
+
+    /// |T_after_ramp - T_eq|, K.
+    fn dt0(&self) -> f64 {
+        (self.t_after_ramp - self.t_eq).abs()
+    }
+
+    /// Record the first times after the ramp at which |T - T_eq| falls to each threshold
+    /// within the last step (from `prev_temp` to `temp`), located with the dense output by
+    /// bisection.
+    fn detect_crossings(
+        &mut self,
+        tq: f64,
+        prev_temp: f64,
+        temp: f64,
+        solver: &Radau5<NumericsError>,
+        temp_of: impl Fn(&DVector<f64>) -> f64,
+    ) {
+        let (dt0, t_eq) = (self.dt0(), self.t_eq);
+        if dt0 <= 0.0 {
+            return;
+        }
+        for (slot, &thr) in self.relax.iter_mut().zip(&THRESHOLDS) {
+            if slot.is_some() {
+                continue;
+            }
+            let level = thr * dt0;
+            if (temp - t_eq).abs() <= level && (prev_temp - t_eq).abs() > level {
+                let (mut a, mut b) = solver.last_interval();
+                for _ in 0..60 {
+                    let m = 0.5 * (a + b);
+                    if (temp_of(&solver.dense(m)) - t_eq).abs() <= level {
+                        b = m;
+                    } else {
+                        a = m;
+                    }
+                    if b - a <= 1e-10 * b {
+                        break;
+                    }
+                }
+                *slot = Some(b - tq);
+            }
+        }
+    }
+}
+
+/// The full master equation at B_f after the ramp, until intra-well relaxation has settled
+/// and the time scales separate (then hand-over), equilibrium, or the end time.
+struct Hold<'s, 'p> {
+    plan: &'s Plan<'p>,
+    sys: &'s FullSystem<'s>,
+    after: &'s mut After,
+    settle_until: f64,
+    switch_ok: bool,
+    t_max: f64,
+    prev_temp: f64,
+    /// First time after the ramp at which |T - T_eq| was within tolerance.
+    first_eq: Option<f64>,
+}
+
+impl<'s> Integrated for Hold<'s, '_> {
+    type System = FullSystem<'s>;
+    const LABEL: &'static str = "full relaxation";
+    const STAGE: Stage = Stage::Full;
+    fn system(&self) -> &FullSystem<'s> {
+        self.sys
+    }
+    fn end(&self) -> f64 {
+        self.t_max
+    }
+    fn records_before(&self) -> f64 {
+        f64::INFINITY
+    }
+    fn finished(
+        &mut self,
+        solver: &Radau5<NumericsError>,
+        prog: &mut Progress<'_>,
+    ) -> Result<bool, EngineError> {
+        let opt = &self.plan.run.options;
+        let (tq, t_eq) = (self.plan.tq, self.after.t_eq);
+        if self.switch_ok && solver.t() >= self.settle_until {
+            // Scales at the current temperature decide: the reduction needs separation here.
+            let temp = self.sys.temperature_k(solver.y());
+            let (sep_now, _) = self.plan.time_scales(self.plan.bf, temp)?;
+            if sep_now < opt.separation_max {
+                prog.reduction_error = prog.reduction_error.max(sep_now);
+                return Ok(true);
+            }
+        }
+        let temp_now = self.sys.temperature_k(solver.y());
+        let at_eq = (temp_now - t_eq).abs() <= opt.equilibrium_tol_k;
+        if at_eq {
+            self.first_eq.get_or_insert(solver.t() - tq);
+        }
+        if at_eq && solver.t() - tq >= self.plan.last_requested {
+            self.after.outcome = Outcome::Equilibrium;
+            return Ok(true);
+        }
+        Ok(solver.t() >= self.t_max)
+    }
+    fn stop(&self, t: f64, stop: f64) -> f64 {
+        if self.switch_ok && t < self.settle_until {
+            stop.min(self.settle_until)
+        } else {
+            stop
+        }
+    }
+    fn stepped(&mut self, solver: &Radau5<NumericsError>) {
+        let temp = self.sys.temperature_k(solver.y());
+        let sys = self.sys;
+        self.after
+            .detect_crossings(self.plan.tq, self.prev_temp, temp, solver, |y| {
+                sys.temperature_k(y)
+            });
+        self.prev_temp = temp;
+    }
+    fn temperature_k(&self, y: &DVector<f64>) -> f64 {
+        self.sys.temperature_k(y)
+    }
+    fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
+        rec.push_full(t, self.plan.bf, self.sys.temperature_k(y), y);
+        Ok(())
+    }
+}
+
+/// The full equation at B_f from the full state `y` at t_q, then the hand-over to the
+/// reduction unless equilibrium or the end time came first. Returns the state and its time.
+pub(super) fn hold(
+    plan: &Plan<'_>,
+    sys: &Systems<'_>,
+    prog: &mut Progress<'_>,
+    after: &mut After,
+    y: DVector<f64>,
+) -> Result<(State, f64), EngineError> {
+    let opt = &plan.run.options;
+    let tq = plan.tq;
+    let t_max = tq + opt.max_time_after_ramp_s;
+    let (sep, fast) = plan.time_scales(plan.bf, after.t_after_ramp.min(after.t_eq))?;
+    let mut solver = Radau5::new(&sys.hold, tq, y, 1e-3 / fast, plan.tol_full.clone());
+    let mut stage = Hold {
+        plan,
+        sys: &sys.hold,
+        prev_temp: after.t_after_ramp,
+        after,
+        settle_until: tq + opt.settle_e_folds / fast,
+        switch_ok: opt.formulation == Formulation::Auto && sep < opt.separation_max,
+        t_max,
+        first_eq: None,
+    };
+    drive(plan, &mut stage, &mut solver, prog)?;
+    let first_eq = stage.first_eq;
+    let t_now = solver.t();
+    let y = solver.y().clone();
+    if after.outcome == Outcome::Equilibrium {
+        after.t_eq_reached = first_eq;
+        return Ok((State::Full(y), t_now));
+    }
+    if t_now >= t_max {
+        return Ok((State::Full(y), t_now));
+    }
+    // Stopped for the hand-over: intra-well modes settled and the scales separated.
+    let (state, handover) = hand_over(plan, sys, &y, t_now)?;
+    after.handover = Some(handover);
+    Ok((state, t_now))
+}
+
+/// The hand-over from the full state `y` at `t_now` to the reduction: P_R from the
+/// populations, the work from the full state's total energy (so the energy is handed over
+/// exactly), T of the reduced state from its energy balance.
+fn hand_over(
+    plan: &Plan<'_>,
+    sys: &Systems<'_>,
+    y: &DVector<f64>,
+    t_now: f64,
+) -> Result<(State, Handover), EngineError> {
+    let (spin, nlev, bf) = (&plan.run.material.spin, plan.nlev, plan.bf);
+    let n: Vec<f64> = y.rows(0, nlev).iter().copied().collect();
+    let t_full = sys.hold.temperature_k(y);
+    let right = sys.reduced.right_occupation(bf, t_full, &n);
+    let u_now: f64 = n
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p * spin.energy_k(i, bf))
+        .sum::<f64>()
+        + y[nlev];
+    let work = u_now - plan.u0;
+    let t_red = sys.reduced.temperature_k(bf, right, work)?;
+    let handover = Handover {
+        t_s: t_now,
+        t_full_k: t_full,
+        t_reduced_k: t_red,
+    };
+    Ok((State::Reduced { right, work }, handover))
+}
+
+/// The reduced relaxation at B_f from (P_R = `right`, w = `work`) at `t_now`, as a
+/// quadrature ([`Relaxation`]): equilibrium and threshold times from its monotone path, the
+/// samples at the output times. Returns the final state and its time.
+pub(super) fn relaxation(
+    plan: &Plan<'_>,
+    sys: &Systems<'_>,
+    prog: &mut Progress<'_>,
+    after: &mut After,
+    (right, work): (f64, f64),
+    t_now: f64,
+) -> Result<(State, f64), EngineError> {
+    let opt = &plan.run.options;
+    let (tq, bf, t_eq) = (plan.tq, plan.bf, after.t_eq);
+    let red = &sys.reduced;
+    let t_max = tq + opt.max_time_after_ramp_s;
+    let p_star = red.well_state(bf, t_eq).right_eq;
+    let rel = Relaxation::new(red, bf, work, right, p_star, t_now, t_max, opt.rtol)?;
+    prog.quadrature_evals += rel.evaluations;
+    let s_max = if rel.has_tail() {
+        rel.s_at_time(t_max)
+    } else {
+        rel.s_at_time(rel.t_covered().min(t_max))
+    };
+    let eq_tol = opt.equilibrium_tol_k;
+    let s_eq = rel.first_s(red, s_max, |p| {
+        (p.t_k - t_eq).abs() <= eq_tol && (p.right - p_star).abs() <= EQUILIBRIUM_TOL_P
+    })?;
+    let t_end = match s_eq {
+        Some(s) => {
+            let t = rel.time_at_s(s);
+            after.t_eq_reached = Some(t - tq);
+            after.outcome = Outcome::Equilibrium;
+            t.max(tq + plan.last_requested).min(t_max)
+        }
+        None => rel.time_at_s(s_max),
+    };
+    let dt0 = after.dt0();
+    for (k, thr) in THRESHOLDS.iter().enumerate() {
+        if after.relax[k].is_none() && dt0 > 0.0 {
+            let level = thr * dt0;
+            if let Some(s) = rel.first_s(red, s_max, |p| (p.t_k - t_eq).abs() <= level)? {
+                after.relax[k] = Some(rel.time_at_s(s) - tq);
+            }
+        }
+    }
+    sample_relaxation(plan, red, prog, &rel, (right, work), p_star, t_end)?;
+    let state = State::Reduced {
+        right: rel.point(red, rel.s_at_time(t_end))?.right,
+        work,
+    };
+    prog.table_nodes += rel.table_evaluations();
+    Ok((state, t_end))
+}
+
+/// Record the relaxation at the output times up to `t_end`. Early on the relaxation has often
+/// barely moved for many decades of time: while P_R stays within 1e-9 of its scale from an
+/// exact evaluation, the populations are its first-order expansion in P_R (second-order term
+/// below 1e-18 of the scale; slope from a difference over 1e-9 of the scale). Against exact
+/// evaluations they differ by at most 2e-13 relative (the rounding of the temperature solve,
+/// over the slope's step) in the benchmark runs.
+fn sample_relaxation(
+    plan: &Plan<'_>,
+    red: &ReducedSystem<'_>,
+    prog: &mut Progress<'_>,
+    rel: &Relaxation,
+    (right, work): (f64, f64),
+    p_star: f64,
+    t_end: f64,
+) -> Result<(), EngineError> {
+    let bf = plan.bf;
+    let scale = (right - p_star).abs().max(p_star);
+    let mut anchor: Option<(f64, Vec<f64>, Option<Vec<f64>>)> = None;
+    while prog.out_idx < plan.outputs.len() && plan.outputs[prog.out_idx] <= t_end {
+        let t = plan.outputs[prog.out_idx];
+        let pt = rel.point(red, rel.s_at_time(t))?;
+        let n = match &mut anchor {
+            Some((p0, n0, slope)) if (pt.right - *p0).abs() <= 1e-9 * scale => {
+                if slope.is_none() {
+                    let dp = 1e-9 * scale * (p_star - *p0).signum();
+                    let t1 = rel.temperature_at(red, *p0 + dp)?;
+                    let n1 = red.populations(bf, t1, *p0 + dp);
+                    *slope = Some(
+                        n1.iter()
+                            .zip(n0.iter())
+                            .map(|(a, b)| (a - b) / dp)
+                            .collect(),
+                    );
+                }
+                let d = pt.right - *p0;
+                let slope = slope.as_deref().unwrap_or_default();
+                n0.iter().zip(slope).map(|(a, b)| a + b * d).collect()
+            }
+            _ => {
+                let n = red.populations(bf, pt.t_k, pt.right);
+                anchor = Some((pt.right, n.clone(), None));
+                n
+            }
+        };
+        prog.rec.push(t, bf, pt.t_k, n, work, Stage::Reduced);
+        prog.out_idx += 1;
+    }
+    Ok(())
+}
