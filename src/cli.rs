@@ -209,7 +209,11 @@ impl SimulateArgs {
         Scenario {
             material: self.material.clone(),
             rates: self.rates.clone(),
-            protocol: self.protocol.clone(),
+            protocol: ProtocolSection {
+                shape: self.protocol.effective_shape(),
+                jump: false,
+                ..self.protocol.clone()
+            },
             solver: self.solver.clone(),
             output: OutputSection {
                 trajectory: true,

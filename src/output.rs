@@ -358,6 +358,7 @@ pub fn simulate(
         v.remove("swept");
         v.remove("error");
         v.insert("material".into(), json!(mat.name));
+        v.insert("scenario".into(), serde_json::to_value(args.scenario())?);
         v.insert("sample_times_after_ramp_s".into(), json!(samples));
         let extra = json!({
             "end_delta_temperature_k": tr.t_final_k - ti,

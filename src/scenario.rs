@@ -616,8 +616,29 @@ impl Scenario {
         }
     }
 
+    /// The first rule of every numeric key: a finite number.
+    fn check_finite(&self) -> Result<(), ScenarioError> {
+        let Ok(toml::Value::Table(sections)) = toml::Value::try_from(self) else {
+            return Ok(());
+        };
+        for key in KEYS {
+            let (section, name) = key.path.split_once('.').unwrap_or(("", key.path));
+            if let Some(toml::Value::Float(v)) = sections.get(section).and_then(|s| s.get(name)) {
+                if !v.is_finite() {
+                    return Err(ScenarioError::new(
+                        key.path,
+                        Some(v.to_string()),
+                        "must be a finite number",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Validate everything and build the engine's input: the one road from user input to a run.
     pub fn build(&self) -> Result<BuiltRun, ScenarioError> {
+        self.check_finite()?;
         self.output.validate()?;
         let material = self.material.build()?;
         let scaling = self.rates.scaling()?;

@@ -116,6 +116,7 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
         .collect();
     for extra in [
         "material",
+        "scenario",
         "sample_times_after_ramp_s",
         "end_delta_temperature_k",
         "sudden_delta_temperature_k",
