@@ -19,12 +19,12 @@ use nalgebra::{Complex, DMatrix, DVector};
 use rayon::prelude::*;
 use smmcool::kinetics::full::FullSystem;
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
+use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::thermo::boltzmann;
 use smmcool::model::{GiantSpin, Material};
-use smmcool::protocol::{Protocol, RampShape};
+use smmcool::numerics::solver::bordered::BorderedLu;
+use smmcool::numerics::solver::OdeSystem;
 use smmcool::rates::{KappaScaling, RateModel};
-use smmcool::solver::bordered::BorderedLu;
-use smmcool::solver::OdeSystem;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -153,7 +153,7 @@ pub enum Error {
     Scenario(#[from] crate::scenario::ScenarioError),
     /// A batch config.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::batch::config::ConfigError),
     /// The engine.
     #[error(transparent)]
     Engine(#[from] crate::kinetics::EngineError),
@@ -184,8 +184,8 @@ impl Error {
     /// The kind of failure, decided here for every boundary.
     pub fn kind(&self) -> ErrorKind {
         use crate::batch::runner::BatchError;
+        use crate::figures::plot::PlotError;
         use crate::figures::FigureError;
-        use crate::plot::PlotError;
         match self {
             Self::Parameter(_) | Self::Scenario(_) | Self::Config(_) | Self::Io(_) => {
                 ErrorKind::InvalidInput

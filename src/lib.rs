@@ -20,22 +20,14 @@
 #![allow(clippy::needless_range_loop)] // index loops read like the formulas they implement
 
 pub mod batch;
-pub mod cheb;
-pub mod config;
 pub mod error;
 pub mod figures;
-pub mod grid;
 pub mod io;
 pub mod kinetics;
-pub mod limits;
 pub mod model;
-pub mod plot;
-pub mod protocol;
+pub mod numerics;
 pub mod rates;
 pub mod results;
-pub mod roots;
 pub mod scenario;
 pub mod slowmode;
-pub mod solver;
-pub mod table2;
 pub mod units;

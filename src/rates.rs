@@ -11,9 +11,9 @@
 //! slowest relaxation time of the zero-field rate matrix equals the Arrhenius law
 //! tau(T) = tau0 exp(U_b/T) (paper Eq. 10, Fig. 3): "Arrhenius-scaled" rates.
 
-use crate::cheb::ChebTable;
 use crate::error::{require_positive, NumericsError, ParameterError};
 use crate::model::{Arrhenius, GiantSpin};
+use crate::numerics::cheb::ChebTable;
 use crate::slowmode::{intra_well_rate, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode};
 use nalgebra::DMatrix;
 

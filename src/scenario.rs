@@ -14,8 +14,8 @@
 
 use crate::error::ParameterError;
 use crate::kinetics::{EngineOptions, Formulation, RunSpec};
+use crate::model::protocol::{Protocol, RampShape};
 use crate::model::{Material, Overrides};
-use crate::protocol::{Protocol, RampShape};
 use crate::rates::{KappaScaling, RateModel};
 use clap::{Args, ValueEnum};
 use serde::{Deserialize, Serialize};
@@ -195,15 +195,15 @@ impl Default for SolverSection {
 }
 
 /// A list of numbers: a TOML array, or on the command line a list or range as
-/// [`crate::grid::parse_values`] reads it (`1e-3,1,3600`, `1:6:0.5`, `1e-3:1e3:log7`).
+/// [`crate::numerics::grid::parse_values`] reads it (`1e-3,1,3600`, `1:6:0.5`, `1e-3:1e3:log7`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ValueList(pub Vec<f64>);
 
 impl std::str::FromStr for ValueList {
-    type Err = crate::grid::GridError;
+    type Err = crate::numerics::grid::GridError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::grid::parse_values(s).map(ValueList)
+        crate::numerics::grid::parse_values(s).map(ValueList)
     }
 }
 

@@ -169,7 +169,7 @@ fn config_errors_exit_2_naming_file_and_place() {
     assert_eq!(out.status.code(), Some(2), "shard beyond the run count");
 }
 
-fn summary_without_wall(path: &Path) -> Vec<smmcool::batch::record::RunRecord> {
+fn summary_without_wall(path: &Path) -> Vec<smmcool::results::RunRecord> {
     let mut v = smmcool::io::read_summary(path).unwrap();
     for r in &mut v {
         r.summary.wall_time_s = 0.0;
@@ -316,7 +316,7 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 run(s) failed"));
     let recs = smmcool::io::read_summary(&o).unwrap();
     assert_eq!(recs.len(), 3);
-    assert_eq!(recs[1].status, smmcool::batch::record::RunStatus::Failed);
+    assert_eq!(recs[1].status, smmcool::results::RunStatus::Failed);
     assert!(
         recs[1]
             .error
@@ -329,7 +329,7 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
     // The analytic limits are still recorded for the failed run.
     assert!(recs[1].summary.sudden_final_temperature_k.is_some());
     for i in [0, 2] {
-        assert_eq!(recs[i].status, smmcool::batch::record::RunStatus::Ok);
+        assert_eq!(recs[i].status, smmcool::results::RunStatus::Ok);
         assert!(recs[i].summary.end_temperature_k.is_some());
     }
     let text = String::from_utf8_lossy(&run(&["inspect", o.to_str().unwrap()]).stdout).to_string();

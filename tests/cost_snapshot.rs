@@ -4,8 +4,8 @@
 //! snapshot stays tight.
 
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
+use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::Material;
-use smmcool::protocol::{Protocol, RampShape};
 use smmcool::rates::KappaScaling;
 
 fn counts(ctx: &EngineContext, protocol: Protocol, ti: f64) -> [usize; 5] {

@@ -4,9 +4,9 @@
 use smmcool::kinetics::{
     simulate, EngineContext, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
 };
-use smmcool::limits::FieldChange;
+use smmcool::model::limits::FieldChange;
+use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::Material;
-use smmcool::protocol::{Protocol, RampShape};
 use smmcool::rates::KappaScaling;
 
 /// One context for the tests of this file, as a process shares one.

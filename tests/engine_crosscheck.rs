@@ -7,11 +7,11 @@
 use nalgebra::{DMatrix, DVector};
 use ode_solvers::{Dopri5, OutputType, System};
 use smmcool::kinetics::full::FullSystem;
+use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::thermo::boltzmann;
 use smmcool::model::Material;
-use smmcool::protocol::{Protocol, RampShape};
+use smmcool::numerics::solver::{OdeSystem, Radau5, Tolerances};
 use smmcool::rates::{KappaScaling, RateModel};
-use smmcool::solver::{OdeSystem, Radau5, Tolerances};
 
 /// Deterministic pseudo-random numbers in [-1, 1) (64-bit LCG, Knuth's MMIX constants; the top
 /// 53 bits make the mantissa).

@@ -1,7 +1,7 @@
 //! Figures: the data files of the paper's figures equal the limit solvers' output, batch
 //! figures render, and bad files get clear messages.
 
-use smmcool::limits::{minimum_delta_t, FieldChange, Limit};
+use smmcool::model::limits::{minimum_delta_t, FieldChange, Limit};
 use smmcool::model::Material;
 use std::collections::HashMap;
 use std::path::Path;

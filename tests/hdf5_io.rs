@@ -1,9 +1,7 @@
 //! Round trips through the `smmcool-batch` HDF5 format and its error paths.
 
-use smmcool::batch::record::{
-    BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns,
-};
 use smmcool::io::{read_meta, read_summary, read_trajectory, write_batch, IoError};
+use smmcool::results::{BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns};
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;

@@ -3,7 +3,7 @@
 #![allow(clippy::excessive_precision)] // reference values are quoted with all the digits computed
 
 use proptest::prelude::*;
-use smmcool::limits::FieldChange;
+use smmcool::model::limits::FieldChange;
 use smmcool::model::thermo::{boltzmann, equilibrium};
 use smmcool::model::{Arrhenius, Debye, GiantSpin, Material};
 use smmcool::rates::{bose_factor, bose_factor_and_dt, bose_ratio, KappaScaling, RateModel};

@@ -5,7 +5,7 @@
 #![allow(clippy::excessive_precision)] // reference values are quoted with all the digits computed
 
 use approx::assert_abs_diff_eq;
-use smmcool::limits::{minimum_delta_t, FieldChange, Isentropic, Limit};
+use smmcool::model::limits::{minimum_delta_t, FieldChange, Isentropic, Limit};
 use smmcool::model::Material;
 
 fn change(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {

@@ -3,7 +3,7 @@
 //! the same field as the base key, `simulate` refuses exactly what `run` refuses with the same
 //! message, and the old names keep working.
 
-use smmcool::config::Plan;
+use smmcool::batch::config::Plan;
 use smmcool::scenario::KEYS;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,8 +1,8 @@
 //! Joining shard files into one.
 
-use super::record::{BatchMeta, RunRecord};
 use super::runner::BatchError;
 use crate::io::{read_meta, read_summary, read_trajectory, write_batch};
+use crate::results::{BatchMeta, RunRecord};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

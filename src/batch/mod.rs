@@ -1,5 +1,7 @@
-//! Batch runs: records, the parallel runner, merging.
+//! Batches: the TOML config and its sweep ([`config`]), the parallel, sharded, resumable
+//! runner ([`runner`]) and the merging of shard files ([`merge`]). A run of a batch is a pure
+//! function of (config, index).
 
+pub mod config;
 pub mod merge;
-pub mod record;
 pub mod runner;

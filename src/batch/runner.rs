@@ -8,9 +8,9 @@
 //! deterministic, so a resumed batch equals an uninterrupted one (wall times aside). Memory
 //! stays flat in the number of runs: no trajectory is held beyond its own run.
 
-use super::record::{BatchMeta, RunRecord, RunStatus};
-use crate::config::{ConfigError, Plan};
+use crate::batch::config::{ConfigError, Plan};
 use crate::io::{read_meta, write_batch, IoError};
+use crate::results::{BatchMeta, RunRecord, RunStatus};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
@@ -170,7 +170,7 @@ pub fn compute(
     let (params, spec) = plan.run(index)?;
     let start = Instant::now();
     let limits = {
-        let fc = crate::limits::FieldChange {
+        let fc = crate::model::limits::FieldChange {
             spin: &spec.material.spin,
             debye: &spec.material.debye,
             b_initial_t: params.b_initial_t,

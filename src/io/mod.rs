@@ -1,5 +1,5 @@
 //! Batch files on disk: [`hdf5`] writes the runs of a batch (parameters, status, summary and
-//! optional trajectories, see [`crate::batch::record`]) to one self-describing HDF5 file per
+//! optional trajectories, see [`crate::results`]) to one self-describing HDF5 file per
 //! shard in an H5MD-like layout (`/summary` columns with a `unit` attribute on every numeric
 //! dataset, one `/runs/run_NNNNNN` group per stored trajectory, provenance as root attributes)
 //! and reads it back, summaries and trajectories separately so that a large batch never has

@@ -7,10 +7,10 @@
 //! method. T = (U_ph / a)^(1/4) for U_ph = a T^4.
 
 use crate::error::NumericsError;
+use crate::model::protocol::Protocol;
 use crate::model::{Debye, GiantSpin};
-use crate::protocol::Protocol;
+use crate::numerics::solver::OdeSystem;
 use crate::rates::{bose_pair_and_dt, bose_ratio, RateModel, TransitionPair};
-use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 
 /// The coupled populations + phonon-energy system.

@@ -31,10 +31,10 @@ mod stages;
 pub mod welltable;
 
 use crate::error::{NumericsError, ParameterError};
+use crate::model::protocol::Protocol;
 use crate::model::Material;
-use crate::protocol::Protocol;
+use crate::numerics::solver::{SolverError, SolverStats};
 use crate::rates::{KappaScaling, RateModel};
-use crate::solver::{SolverError, SolverStats};
 use record::{Invariants, Recorder};
 use stages::{After, Plan, Progress, State, Systems};
 

@@ -21,12 +21,12 @@
 use super::welltable::{FieldSlice, PlaneTable, WellValues};
 use super::EngineContext;
 use crate::error::NumericsError;
+use crate::model::protocol::Protocol;
 use crate::model::thermo::boltzmann;
 use crate::model::{Debye, GiantSpin};
-use crate::protocol::Protocol;
+use crate::numerics::roots::increasing_root;
+use crate::numerics::solver::OdeSystem;
 use crate::rates::RateModel;
-use crate::roots::increasing_root;
-use crate::solver::OdeSystem;
 use nalgebra::{DMatrix, DVector};
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;

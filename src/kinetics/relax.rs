@@ -13,8 +13,8 @@
 
 use super::reduced::ReducedSystem;
 use super::welltable::FieldSlice;
-use crate::cheb::{self, DEGREE};
 use crate::error::NumericsError;
+use crate::numerics::cheb::{self, DEGREE};
 use std::cell::{Cell, RefCell};
 
 /// The linear tail starts at |x| <= this times max(|x0|, P*).

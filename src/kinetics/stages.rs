@@ -14,10 +14,10 @@ use super::{
     EngineContext, EngineError, Formulation, Handover, Outcome, RunSpec, Stage, EQUILIBRIUM_TOL_P,
 };
 use crate::error::{NumericsError, ParameterError};
-use crate::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
+use crate::model::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
 use crate::model::thermo::boltzmann;
+use crate::numerics::solver::{OdeSystem, Radau5, SolverStats, StepError, Tolerances};
 use crate::rates::RateModel;
-use crate::solver::{OdeSystem, Radau5, SolverStats, StepError, Tolerances};
 use nalgebra::DVector;
 
 /// What a run needs before it integrates: its rate model (with the kappa(T) table attached),
@@ -342,7 +342,7 @@ fn at_stop(t: f64, stop: f64) -> bool {
 /// The ramp in the full master equation.
 struct FullRamp<'s, 'p> {
     sys: &'s FullSystem<'p>,
-    proto: &'s crate::protocol::Protocol,
+    proto: &'s crate::model::protocol::Protocol,
     tq: f64,
 }
 
@@ -378,7 +378,7 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
 /// The ramp in the two-well reduction, state (P_R, w).
 struct ReducedRamp<'s, 'p> {
     sys: &'s ReducedSystem<'p>,
-    proto: &'s crate::protocol::Protocol,
+    proto: &'s crate::model::protocol::Protocol,
     tq: f64,
 }
 
@@ -429,7 +429,7 @@ pub(super) fn ramp(
         y_full0[i] = n0[i];
     }
     y_full0[nlev] = run.material.debye.energy_k(plan.ti);
-    if proto.shape() == crate::protocol::RampShape::Jump {
+    if proto.shape() == crate::model::protocol::RampShape::Jump {
         y_full0[nlev + 1] = (0..nlev)
             .map(|i| n0[i] * (spin.energy_k(i, plan.bf) - spin.energy_k(i, plan.bi)))
             .sum();

@@ -1,5 +1,5 @@
 //! The two-well quantities as functions of (B, u = 1/T), tabulated once per spin and shared by
-//! the runs of an engine context ([`super::EngineContext`], [`crate::table2`]).
+//! the runs of an engine context ([`super::EngineContext`], [`crate::numerics::table2`]).
 //!
 //! The reduced equations need, at every right-hand side, the temperature from the energy
 //! balance (the mean energy of each well and its T derivative), the equilibrium occupation
@@ -20,8 +20,8 @@
 
 use crate::error::NumericsError;
 use crate::model::{Debye, GiantSpin};
+use crate::numerics::table2::{LazyTable2, Panel2, Slice, NODES};
 use crate::rates::RateModel;
-use crate::table2::{LazyTable2, Panel2, Slice, NODES};
 use std::sync::Arc;
 
 /// ln of the left well's mean excitation above its bottom (K).

@@ -1,8 +1,12 @@
 //! The physical model: giant-spin levels, Debye phonons, equilibrium thermodynamics and
-//! material presets (paper Eq. 1-3, 8, 13-14; physics.md sections 2-3).
+//! material presets (paper Eq. 1-3, 8, 13-14; docs/physics.md sections 2-3), the two analytic
+//! limits of a field change ([`limits`], Eq. 9 and 11) and the field protocols B(t)
+//! ([`protocol`]).
 
+pub mod limits;
 mod material;
 mod phonon;
+pub mod protocol;
 mod spin;
 pub mod thermo;
 

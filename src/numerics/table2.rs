@@ -10,7 +10,7 @@
 //! own key, so the table is the same whichever runs, threads or order built it: results do not
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
-use crate::cheb::{clenshaw_many, dct_cosines, derivative, DEGREE};
+use crate::numerics::cheb::{clenshaw_many, dct_cosines, derivative, DEGREE};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -22,7 +22,7 @@ pub const NODES: usize = N;
 /// Key of a panel: (level in x, index in x, level in y, index in y).
 type Key = (u8, u32, u8, u32);
 
-/// Chebyshev coefficients from values at the extreme points (see [`crate::cheb::coefficients`]).
+/// Chebyshev coefficients from values at the extreme points (see [`crate::numerics::cheb::coefficients`]).
 fn dct(m: &[[f64; N]; N], vals: &[f64; N]) -> [f64; N] {
     std::array::from_fn(|j| {
         let mut sum = 0.0;

@@ -184,14 +184,14 @@ fn expand(axis: &SweepAxis) -> Result<Vec<f64>, String> {
         v.clone()
     } else if let Some(r) = &axis.linear {
         check_count(r)?;
-        crate::grid::linear_points(r.start, r.stop, r.count)
+        crate::numerics::grid::linear_points(r.start, r.stop, r.count)
     } else {
         let r = axis.log.as_ref().expect("checked: exactly one is given");
         check_count(r)?;
         if !(r.start > 0.0 && r.stop > 0.0) {
             return Err("a log range needs start > 0 and stop > 0".into());
         }
-        crate::grid::log_points(r.start, r.stop, r.count)
+        crate::numerics::grid::log_points(r.start, r.stop, r.count)
     };
     if let Some(bad) = v.iter().find(|x| !x.is_finite()) {
         return Err(format!("{bad} is not a finite number"));

@@ -1,7 +1,7 @@
 //! Command-line arguments: parsed into validated values before any work starts.
 
 use clap::{Args, Parser, Subcommand};
-use smmcool::grid::parse_values;
+use smmcool::numerics::grid::parse_values;
 use smmcool::scenario::{
     MaterialSection, OutputSection, ProtocolSection, RatesSection, Scenario, SolverSection,
 };

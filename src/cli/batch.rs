@@ -1,11 +1,11 @@
 //! `validate`, `run`, `merge` and `inspect`: batch configs and HDF5 files.
 
-use crate::cli::{InspectArgs, MergeArgs, RunArgs, ValidateArgs};
+use super::args::{InspectArgs, MergeArgs, RunArgs, ValidateArgs};
 use serde_json::json;
-use smmcool::batch::record::RunStatus;
+use smmcool::batch::config::Plan;
 use smmcool::batch::runner::{parse_shard, run_batch, shard_from_slurm, RunOptions};
-use smmcool::config::Plan;
 use smmcool::error::Error;
+use smmcool::results::RunStatus;
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 //!
 //! The tables replace kernels that cost microseconds (a slow-mode or committor computation of
 //! the rate matrix) by Clenshaw sums wherever a function of one variable is evaluated many times
-//! (kappa(T); the well quantities use the two-variable tables of [`crate::table2`]).
+//! (kappa(T); the well quantities use the two-variable tables of [`crate::numerics::table2`]).
 
 /// Degree of every panel.
 pub const DEGREE: usize = 16;

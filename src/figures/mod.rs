@@ -2,13 +2,15 @@
 //! paper could not draw (convergence between the limits, validity map of the sudden
 //! approximation, what is reached in practical times), and figures of a batch file.
 
-use crate::batch::record::RunStatus;
+pub mod plot;
+
+use crate::figures::plot::{Chart, HeatMap, PlotError, Series};
 use crate::kinetics::{simulate, EngineContext, RunSpec, Trajectory};
-use crate::limits::{minimum_delta_t, FieldChange, Limit};
+use crate::model::limits::{minimum_delta_t, FieldChange, Limit};
+use crate::model::protocol::RampShape;
 use crate::model::Material;
-use crate::plot::{Chart, HeatMap, PlotError, Series};
-use crate::protocol::RampShape;
 use crate::rates::{KappaScaling, RateModel};
+use crate::results::RunStatus;
 use crate::scenario::{ProtocolSection, Scenario, ValueList};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -101,7 +103,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     let m = Material::mn12ac();
     let mut out = Vec::new();
     // Fig. 2: levels against field, relative to the ground level.
-    let fields = crate::grid::linear_points(0.0, 1.0, 101);
+    let fields = crate::numerics::grid::linear_points(0.0, 1.0, 101);
     let series = (0..m.spin.n_levels())
         .map(|i| {
             let pts = fields
@@ -140,7 +142,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         KappaScaling::Constant { reference_k: 4.6 },
     )
     .map_err(|e| FigureError::Compute(e.to_string()))?;
-    let ts = crate::grid::linear_points(2.0, 10.0, 81);
+    let ts = crate::numerics::grid::linear_points(2.0, 10.0, 81);
     let tau_arr: Vec<(f64, f64)> = ts.iter().map(|&t| (t, m.arrhenius.tau_s(t))).collect();
     let tau_const: Vec<(f64, f64)> = ts
         .iter()
@@ -163,7 +165,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         .save(&dir.join("fig3_tau"))?,
     );
     // Fig. 4: Delta T(Ti) of the sudden quench.
-    let tis = crate::grid::linear_points(0.5, 10.0, 96);
+    let tis = crate::numerics::grid::linear_points(0.5, 10.0, 96);
     for (tag, bi, bfs) in [
         ("fig4a_deltaT_Bi0p5T", 0.5, vec![0.0, 0.1, 0.2, 0.3, 0.4]),
         ("fig4b_deltaT_Bi1T", 1.0, vec![0.0, 0.1, 0.3, 0.5, 0.7, 0.9]),
@@ -188,7 +190,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     let mut dtmin = Vec::new();
     let mut timin = Vec::new();
     for bi in [0.5, 1.0] {
-        let bfs = crate::grid::linear_points(0.0, 0.975 * bi, 40);
+        let bfs = crate::numerics::grid::linear_points(0.0, 0.975 * bi, 40);
         let mins: Vec<(f64, Option<(f64, f64)>)> = bfs
             .par_iter()
             .map(|&bf| {
@@ -272,7 +274,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     // One context for the figure set: its runs share the kappa and well tables.
     let ctx = EngineContext::new();
     // Convergence: equilibrium Delta T against sweep rate, 1e-20 .. 1e8 T/s.
-    let rates_grid = crate::grid::log_points(1e-20, 1e8, 8 * r + 21);
+    let rates_grid = crate::numerics::grid::log_points(1e-20, 1e8, 8 * r + 21);
     let tis = [2.0, 3.0, 4.0];
     let jobs: Vec<(f64, f64)> = tis
         .iter()
@@ -325,8 +327,8 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .save(&dir.join("convergence_sweep_rate"))?,
     );
     // Validity map: |Delta T_kin - Delta T_sudden| / |Delta T_sudden| over (rate, Ti).
-    let map_rates = crate::grid::log_points(1e-8, 1e8, 8 * r + 9);
-    let map_tis = crate::grid::linear_points(1.5, 6.0, 5 * r + 5);
+    let map_rates = crate::numerics::grid::log_points(1e-8, 1e8, 8 * r + 9);
+    let map_tis = crate::numerics::grid::linear_points(1.5, 6.0, 5 * r + 5);
     let jobs: Vec<(usize, usize)> = (0..map_tis.len())
         .flat_map(|iy| (0..map_rates.len()).map(move |ix| (iy, ix)))
         .collect();
@@ -371,7 +373,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .save(&dir.join("validity_map"))?,
     );
     // Practical times: Delta T reached 1 ms, 1 s, 1 h after a 10 T/s ramp.
-    let tis = crate::grid::linear_points(1.5, 6.0, 10 * r + 9);
+    let tis = crate::numerics::grid::linear_points(1.5, 6.0, 10 * r + 9);
     let times = [1e-3, 1.0, 3600.0];
     let runs: Vec<Result<Trajectory, FigureError>> = tis
         .par_iter()

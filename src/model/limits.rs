@@ -12,7 +12,7 @@
 use crate::error::{require_finite, require_positive, NumericsError};
 use crate::model::thermo::{boltzmann, equilibrium, ground_degeneracy};
 use crate::model::{Debye, GiantSpin};
-use crate::roots::{increasing_root, scan_minimum};
+use crate::numerics::roots::{increasing_root, scan_minimum};
 
 /// Absolute tolerance of the limit temperatures, K.
 pub const ROOT_TOL_K: f64 = 1e-12;

@@ -1,0 +1,158 @@
+//! `simulate`: one run in the time domain, as a table or one JSON document.
+
+use super::args::SimulateArgs;
+use super::{flag_error, write_json};
+use serde_json::{json, Value};
+use smmcool::error::Error;
+use smmcool::results::RunRecord;
+use std::io::Write;
+
+fn fmt_time(s: Option<f64>) -> String {
+    match s {
+        None => "not reached".to_string(),
+        Some(s) if s < 1e-3 => format!("{s:.3e} s"),
+        Some(s) if s < 3600.0 => format!("{s:.4} s"),
+        Some(s) if s < 3.156e7 * 1e3 => format!("{s:.4e} s ({:.3} h)", s / 3600.0),
+        Some(s) => format!("{s:.4e} s ({:.3e} years)", s / 3.156e7),
+    }
+}
+
+/// `smmcool simulate`. Returns the exit code (0, or 1 if the integration failed).
+pub fn simulate(
+    args: &SimulateArgs,
+    out: &mut impl Write,
+) -> Result<std::process::ExitCode, Error> {
+    use smmcool::kinetics::{simulate, Outcome};
+    let built = args.scenario().build().map_err(flag_error)?;
+    let (run, protocol, mat) = (&built.spec, built.spec.protocol, &built.spec.material);
+    let samples = &run.options.sample_times_after_ramp_s;
+    let p = &args.protocol;
+    let start = std::time::Instant::now();
+    let ctx = smmcool::kinetics::EngineContext::new();
+    let tr = simulate(&ctx, run)?;
+    let wall = start.elapsed().as_secs_f64();
+    let ti = p.initial_temperature_k;
+    let sample_rows: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|&s| tr.sample_after_ramp(s).map(|x| (s, x.t_phonon_k)))
+        .collect();
+    let dt_sudden = tr.t_final_sudden_k - ti;
+    if args.json {
+        let record = RunRecord::from_result(
+            built.params.clone(),
+            Ok(tr.clone()),
+            samples,
+            args.trajectory,
+            wall,
+            (None, None),
+        );
+        // The summary quantities of the one table (as in batch files), then what only a lone
+        // run reports.
+        let mut v = record.summary_json();
+        v.remove("run_index");
+        v.remove("swept");
+        v.remove("error");
+        v.insert("material".into(), json!(mat.name));
+        v.insert("scenario".into(), serde_json::to_value(args.scenario())?);
+        v.insert("sample_times_after_ramp_s".into(), json!(samples));
+        let extra = json!({
+            "end_delta_temperature_k": tr.t_final_k - ti,
+            "sudden_delta_temperature_k": dt_sudden,
+            "energy_balance_error_k": tr.energy_balance_abs_k,
+            "population_sum_error_abs": tr.population_sum_error,
+            "handover": tr.handover.as_ref().map(|h| json!({
+                "time_s": h.t_s,
+                "full_temperature_k": h.t_full_k,
+                "reduced_temperature_k": h.t_reduced_k,
+            })),
+            "steps_full": tr.steps_full,
+            "steps_reduced": tr.steps_reduced,
+            "rejected_steps": tr.stats.rejected,
+            "rhs_evals": tr.stats.rhs_evals,
+            "quadrature_evals": tr.quadrature_evals,
+            "table_nodes": tr.table_nodes,
+            "samples": sample_rows.iter().map(|(s, t)| json!({"time_after_ramp_s": s, "phonon_temperature_k": t})).collect::<Vec<_>>(),
+        });
+        if let Value::Object(extra) = extra {
+            v.extend(extra);
+        }
+        if let Some(tr) = &record.trajectory {
+            v.insert("trajectory".into(), Value::Object(tr.to_json()));
+        }
+        write_json(out, &Value::Object(v))?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let how = if tr.ramp_duration_s > 0.0 {
+        format!(
+            "{:?} ramp at {} T/s ({:.4e} s)",
+            protocol.shape(),
+            protocol.mean_rate_t_per_s(),
+            tr.ramp_duration_s
+        )
+    } else {
+        "instantaneous jump".to_string()
+    };
+    writeln!(
+        out,
+        "# {}: Bi = {} T -> Bf = {} T, {how}, Ti = {} K",
+        mat.name, p.b_initial_t, p.b_final_t, p.initial_temperature_k
+    )?;
+    writeln!(
+        out,
+        "{:<44} {:.6} K",
+        "T right after the ramp", tr.t_after_ramp_k
+    )?;
+    for (s, t) in &sample_rows {
+        writeln!(
+            out,
+            "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the sudden prediction)",
+            format!("T {} after the ramp", fmt_time(Some(*s))),
+            t - p.initial_temperature_k,
+            100.0 * (t - p.initial_temperature_k) / dt_sudden
+        )?;
+    }
+    match tr.outcome {
+        Outcome::Equilibrium => writeln!(
+            out,
+            "{:<44} {:.6} K, reached {} after the ramp",
+            "T at equilibrium",
+            tr.t_final_k,
+            fmt_time(tr.equilibrium_after_ramp_s)
+        )?,
+        Outcome::EndTime => writeln!(
+            out,
+            "equilibrium NOT reached within {} after the ramp: T there is {:.6} K; the equilibrium for this energy, {:.6} K, lies further out",
+            fmt_time(Some(tr.t_end_after_ramp_s)),
+            tr.t_final_k,
+            tr.t_equilibrium_k
+        )?,
+    }
+    writeln!(
+        out,
+        "relaxation: 10 % of Delta T left after {}, 1 % after {}",
+        fmt_time(tr.relax_10pct_s),
+        fmt_time(tr.relax_1pct_s)
+    )?;
+    writeln!(
+        out,
+        "limits: sudden (Eq. 9) {:.6} K (Delta T {:+.6} K); isentropic (Eq. 11) {}",
+        tr.t_final_sudden_k,
+        dt_sudden,
+        tr.t_final_isentropic_k
+            .map_or("no finite solution".to_string(), |t| format!(
+                "{t:.6} K (Delta T {:+.6} K)",
+                t - p.initial_temperature_k
+            ))
+    )?;
+    writeln!(
+        out,
+        "checks: energy balance {:.2e} (relative), sum n - 1 {:.1e}, two-well reduction error ~{:.1e}",
+        tr.energy_balance_error, tr.population_sum_error, tr.reduction_error_estimate
+    )?;
+    writeln!(
+        out,
+        "solver: {} steps ({} full, {} reduced ramp), {} rejected, {} rhs evaluations, {} quadrature evaluations, {} table nodes, {:.3} s wall",
+        tr.stats.steps, tr.steps_full, tr.steps_reduced, tr.stats.rejected, tr.stats.rhs_evals, tr.quadrature_evals, tr.table_nodes, wall
+    )?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
