@@ -25,10 +25,10 @@
 mod context;
 pub mod full;
 mod record;
-pub mod reduced;
-pub mod relax;
+pub(crate) mod reduced;
+pub(crate) mod relax;
 mod stages;
-pub mod welltable;
+pub(crate) mod welltable;
 
 use crate::error::{NumericsError, ParameterError};
 use crate::model::protocol::Protocol;

@@ -210,19 +210,9 @@ impl<'a> ReducedSystem<'a> {
         self.debye
     }
 
-    /// The spin.
-    pub fn spin(&self) -> &GiantSpin {
-        self.spin
-    }
-
     /// Total energy (spin + phonon) of a state that has received work `work_k`, K.
     pub fn energy_target_k(&self, work_k: f64) -> f64 {
         self.u0_k + work_k
-    }
-
-    /// The well split.
-    pub fn wells(&self) -> &Wells {
-        &self.wells
     }
 
     /// How each level is shared between the wells at (B, T): the committors (q_L, q_R) of the

@@ -9,8 +9,8 @@
 //! * [`grid`]: value lists and ranges as users type them, and the evenly and logarithmically
 //!   spaced points every sweep and figure uses.
 
-pub mod cheb;
+pub(crate) mod cheb;
 pub mod grid;
 pub mod roots;
 pub mod solver;
-pub mod table2;
+pub(crate) mod table2;
