@@ -1,26 +1,10 @@
 //! Batch runs end to end through the binary: config errors, sharding and merging, failed runs,
 //! and a real SIGKILL followed by --resume.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_smmcool"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("binary runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use common::{run, smmcool as bin, write};
+use std::path::Path;
 
 const BASE: &str = r#"
 [protocol]

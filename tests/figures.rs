@@ -1,6 +1,8 @@
 //! Figures: the data files of the paper's figures equal the limit solvers' output, batch
 //! figures render, and bad files get clear messages.
 
+mod common;
+
 use smmcool::model::limits::{minimum_delta_t, FieldChange, Limit};
 use smmcool::model::Material;
 use std::collections::HashMap;
@@ -36,13 +38,7 @@ fn paper_figure_data_equal_the_limit_solvers() {
         assert!(is_png(f), "{}", f.display());
     }
     let m = Material::mn12ac();
-    let fc = |bi: f64, bf: f64, ti: f64| FieldChange {
-        spin: &m.spin,
-        debye: &m.debye,
-        b_initial_t: bi,
-        b_final_t: bf,
-        t_initial_k: ti,
-    };
+    let fc = |bi: f64, bf: f64, ti: f64| FieldChange::of(&m, bi, bf, ti);
     // Fig. 6: both curves.
     let d = read_csv(&dir.path().join("fig6_sudden_vs_isentropic.csv"));
     let sudden = &d["sudden quench"];
@@ -99,25 +95,9 @@ fn batch_figures_render_and_bad_files_are_refused() {
     .unwrap();
     let h5 = d.join("c.h5");
     let bin = env!("CARGO_BIN_EXE_smmcool");
-    let out = Command::new(bin)
-        .args(["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_ok(&["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()]);
     let figs = d.join("figs");
-    let out = Command::new(bin)
-        .args(["plot", h5.to_str().unwrap(), "-o", figs.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_ok(&["plot", h5.to_str().unwrap(), "-o", figs.to_str().unwrap()]);
     for name in [
         "run_000000_temperature.png",
         "run_000002_populations.png",
@@ -129,13 +109,7 @@ fn batch_figures_render_and_bad_files_are_refused() {
     // The sweep figure's limit lines are the run's analytic limits.
     let data = read_csv(&figs.join("sweep_delta_t_vs_rate.csv"));
     let m = Material::mn12ac();
-    let fc = FieldChange {
-        spin: &m.spin,
-        debye: &m.debye,
-        b_initial_t: 0.5,
-        b_final_t: 0.1,
-        t_initial_k: 4.0,
-    };
+    let fc = FieldChange::of(&m, 0.5, 0.1, 4.0);
     let s = fc.sudden_final_k().unwrap() - 4.0;
     assert!(data["kinetic: sudden"]
         .iter()

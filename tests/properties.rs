@@ -9,13 +9,7 @@ use smmcool::model::{Arrhenius, Debye, GiantSpin, Material};
 use smmcool::rates::{bose_factor, bose_factor_and_dt, bose_ratio, KappaScaling, RateModel};
 
 fn fc(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {
-    FieldChange {
-        spin: &m.spin,
-        debye: &m.debye,
-        b_initial_t: bi,
-        b_final_t: bf,
-        t_initial_k: ti,
-    }
+    FieldChange::of(m, bi, bf, ti)
 }
 
 proptest! {

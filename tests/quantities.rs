@@ -3,25 +3,9 @@
 
 use smmcool::results::{Access, SUMMARY, TRAJECTORY};
 use std::collections::BTreeSet;
-use std::process::Command;
+mod common;
 
-fn bin(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_smmcool"))
-        .args(args)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    serde_json::from_slice(&bin(args).stdout).expect("one JSON document")
-}
+use common::{json, run_ok as bin};
 
 fn names<'a>(it: impl Iterator<Item = &'a str>) -> BTreeSet<String> {
     it.map(str::to_string).collect()

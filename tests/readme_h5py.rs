@@ -1,5 +1,7 @@
 //! The README's h5py example runs against a file written by `smmcool run` (CI installs h5py).
 
+mod common;
+
 use std::process::Command;
 
 #[test]
@@ -27,15 +29,7 @@ fn readme_h5py_example_reads_a_batch_file() {
     )
     .unwrap();
     let h5 = dir.path().join("default.h5");
-    let out = Command::new(env!("CARGO_BIN_EXE_smmcool"))
-        .args(["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_ok(&["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()]);
     let code = code.replace("out/default.h5", h5.to_str().unwrap());
     let check = Command::new("python3").args(["-c", "import h5py"]).output();
     assert!(

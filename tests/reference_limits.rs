@@ -9,13 +9,7 @@ use smmcool::model::limits::{minimum_delta_t, FieldChange, Isentropic, Limit};
 use smmcool::model::Material;
 
 fn change(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {
-    FieldChange {
-        spin: &m.spin,
-        debye: &m.debye,
-        b_initial_t: bi,
-        b_final_t: bf,
-        t_initial_k: ti,
-    }
+    FieldChange::of(m, bi, bf, ti)
 }
 
 /// (Bi, Bf, Ti, Tf sudden, Tf isentropic) from mpmath at 60 digits.

@@ -6,15 +6,9 @@
 use smmcool::batch::config::Plan;
 use smmcool::scenario::KEYS;
 use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_smmcool"))
-        .args(args)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("binary runs")
-}
+use common::run as bin;
 
 /// A valid value of every numeric key that differs from its default, and the base scenario it
 /// is set on (as flags and as TOML).

@@ -170,13 +170,12 @@ pub fn compute(
     let (params, spec) = plan.run(index)?;
     let start = Instant::now();
     let limits = {
-        let fc = crate::model::limits::FieldChange {
-            spin: &spec.material.spin,
-            debye: &spec.material.debye,
-            b_initial_t: params.b_initial_t,
-            b_final_t: params.b_final_t,
-            t_initial_k: params.initial_temperature_k,
-        };
+        let fc = crate::model::limits::FieldChange::of(
+            &spec.material,
+            params.b_initial_t,
+            params.b_final_t,
+            params.initial_temperature_k,
+        );
         (
             fc.sudden_final_k().ok(),
             fc.isentropic_final().ok().and_then(|o| o.t_final_k()),

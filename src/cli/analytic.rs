@@ -202,13 +202,7 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
     let mut recs = Vec::new();
     for &bf in &b_finals {
         for &ti in &tis {
-            let fc = FieldChange {
-                spin: &mat.spin,
-                debye: &mat.debye,
-                b_initial_t: args.b_initial_t,
-                b_final_t: bf,
-                t_initial_k: ti,
-            };
+            let fc = FieldChange::of(&mat, args.b_initial_t, bf, ti);
             let sudden = fc.sudden_final_k()?;
             let isen = fc.isentropic_final()?;
             recs.push((bf, ti, sudden, isen.t_final_k(), isen.note(bf)));

@@ -31,13 +31,7 @@ pub enum FigureError {
 }
 
 fn fc(m: &Material, bi: f64, bf: f64, ti: f64) -> FieldChange<'_> {
-    FieldChange {
-        spin: &m.spin,
-        debye: &m.debye,
-        b_initial_t: bi,
-        b_final_t: bf,
-        t_initial_k: ti,
-    }
+    FieldChange::of(m, bi, bf, ti)
 }
 
 /// Delta T of the sudden quench (Eq. 9) at each Ti, K.

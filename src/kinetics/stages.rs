@@ -286,14 +286,19 @@ pub(super) trait Integrated {
     fn system(&self) -> &Self::System;
     /// The stage never steps beyond this time, s.
     fn end(&self) -> f64;
-    /// Output times from this one on are not this stage's to record, s.
-    fn records_before(&self) -> f64;
-    /// Whether the stage is over, decided before each step.
+    /// Output times from this one on are not this stage's to record, s (a ramp records up
+    /// to its end).
+    fn records_before(&self) -> f64 {
+        self.end()
+    }
+    /// Whether the stage is over, decided before each step (a ramp: at its end).
     fn finished(
         &mut self,
         solver: &Radau5<NumericsError>,
-        prog: &mut Progress<'_>,
-    ) -> Result<bool, EngineError>;
+        _prog: &mut Progress<'_>,
+    ) -> Result<bool, EngineError> {
+        Ok(solver.t() >= self.end())
+    }
     /// The next hard stop, given the next output time (or the end).
     fn stop(&self, _t: f64, stop: f64) -> f64 {
         stop
@@ -356,16 +361,6 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
     fn end(&self) -> f64 {
         self.tq
     }
-    fn records_before(&self) -> f64 {
-        self.tq
-    }
-    fn finished(
-        &mut self,
-        s: &Radau5<NumericsError>,
-        _: &mut Progress,
-    ) -> Result<bool, EngineError> {
-        Ok(s.t() >= self.tq)
-    }
     fn temperature_k(&self, y: &DVector<f64>) -> f64 {
         self.sys.temperature_k(y)
     }
@@ -391,16 +386,6 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
     }
     fn end(&self) -> f64 {
         self.tq
-    }
-    fn records_before(&self) -> f64 {
-        self.tq
-    }
-    fn finished(
-        &mut self,
-        s: &Radau5<NumericsError>,
-        _: &mut Progress,
-    ) -> Result<bool, EngineError> {
-        Ok(s.t() >= self.tq)
     }
     fn temperature_k(&self, _y: &DVector<f64>) -> f64 {
         f64::NAN

@@ -9,6 +9,7 @@
 //!
 //! Both left-hand sides increase strictly with T_f, so each has one root, found by bracketing.
 
+use super::Material;
 use crate::error::{require_finite, require_positive, NumericsError};
 use crate::model::thermo::{boltzmann, equilibrium, ground_degeneracy};
 use crate::model::{Debye, GiantSpin};
@@ -30,6 +31,19 @@ pub struct FieldChange<'a> {
     pub b_final_t: f64,
     /// Initial temperature, K.
     pub t_initial_k: f64,
+}
+
+impl<'a> FieldChange<'a> {
+    /// The field change Bi -> Bf from Ti of `material`'s spin and lattice.
+    pub fn of(material: &'a Material, b_initial_t: f64, b_final_t: f64, t_initial_k: f64) -> Self {
+        Self {
+            spin: &material.spin,
+            debye: &material.debye,
+            b_initial_t,
+            b_final_t,
+            t_initial_k,
+        }
+    }
 }
 
 /// Outcome of the isentropic limit.
