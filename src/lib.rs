@@ -10,6 +10,7 @@
 //! * [`model`]: giant-spin levels (Eq. 1-2), Boltzmann equilibrium, Debye phonons, presets.
 //! * [`limits`]: the sudden-quench (Eq. 9) and isentropic (Eq. 11) final temperatures.
 //! * [`rates`]: Delta M = +-1, +-2 spin-phonon rates with Arrhenius-scaled kappa(T).
+//! * [`mechanism`]: relaxation mechanisms (channels and their rates) the engine assembles.
 //! * [`slowmode`]: the slow over-barrier relaxation rate to full relative precision at any T.
 //! * [`roots`]: bracketing root finder and minimum search used by the limits.
 //! * [`grid`]: parsing of value lists and ranges such as `1:6:0.05`.
@@ -28,6 +29,7 @@ pub mod grid;
 pub mod io;
 pub mod kinetics;
 pub mod limits;
+pub mod mechanism;
 pub mod model;
 pub mod plot;
 pub mod protocol;
