@@ -10,6 +10,10 @@
 //! The scale kappa(T) (units 1/(s K^3)) is, by default, chosen at every temperature so that the
 //! slowest relaxation time of the zero-field rate matrix equals the Arrhenius law
 //! tau(T) = tau0 exp(U_b/T) (paper Eq. 10, Fig. 3): "Arrhenius-scaled" rates.
+//!
+//! These rates are the [`SpinPhonon`] mechanism ([`crate::mechanism`]); a [`RateModel`] holds it
+//! and any further mechanisms ([`RateModel::with_mechanism`]), and assembles the rate matrix
+//! (its band [`Chain`]) over all of their channels.
 
 use crate::cheb::ChebTable;
 use crate::error::{require_positive, NumericsError, ParameterError};
