@@ -270,9 +270,10 @@ impl RateModel {
     }
 
     /// The model with `mechanism` added to its list (its channels' levels must exist; the band
-    /// widens to its widest channel). Add mechanisms before attaching a kappa table: a table
-    /// already attached is kept, and the Arrhenius calibration uses the mechanisms
-    /// proportional to kappa only.
+    /// widens to its widest channel). The Arrhenius calibration of kappa uses the mechanisms
+    /// proportional to kappa only, so adding one of those drops a kappa table already attached
+    /// (attach tables after adding mechanisms; note that the shared tables of
+    /// [`RateModel::with_shared_table`] are keyed by spin, Arrhenius law and scaling only).
     pub fn with_mechanism(mut self, mechanism: Arc<dyn Mechanism>) -> Self {
         let n = self.spin.n_levels();
         assert!(
@@ -280,6 +281,9 @@ impl RateModel {
             "mechanism {} has a channel outside the levels",
             mechanism.name()
         );
+        if mechanism.proportional_to_kappa() {
+            self.table = None;
+        }
         self.mechanisms.push(mechanism);
         self.band = crate::mechanism::band_of(&self.mechanisms);
         self

@@ -162,7 +162,25 @@ fn slow_mode_and_committors_with_a_wide_channel_match_dense_computations() {
         KappaScaling::Arrhenius,
         &[Toy::new(3, 17, 100.0, true), Toy::new(8, 11, 5.0, true)],
     );
-    for &(b, t) in &[(0.0, 6.0), (0.1, 8.0), (0.3, 12.0)] {
+    // A channel between the two well bottoms themselves (band n - 1, the direct rate of the
+    // slow-mode formula) and the other two.
+    let bottoms = model(
+        &mat,
+        KappaScaling::Arrhenius,
+        &[
+            Toy::new(0, 20, 3e-3, true),
+            Toy::new(3, 17, 100.0, true),
+            Toy::new(8, 11, 5.0, true),
+        ],
+    );
+    assert_eq!(bottoms.band(), 20);
+    for (rm, &(b, t)) in [&rm, &rm, &rm, &bottoms, &bottoms].into_iter().zip(&[
+        (0.0, 6.0),
+        (0.1, 8.0),
+        (0.3, 12.0),
+        (0.0, 6.0),
+        (0.2, 9.0),
+    ]) {
         let w = rm.unscaled_matrix(b, t);
         let n = w.nrows();
         let eq = boltzmann(&mat.spin.energies(b), t);
@@ -218,12 +236,24 @@ fn slow_mode_and_committors_with_a_wide_channel_match_dense_computations() {
 fn slow_mode_with_a_wide_channel_keeps_detailed_balance_at_low_temperature() {
     let mat = mn12();
     let plain = model(&mat, KappaScaling::Arrhenius, &[]);
-    let rm = model(
+    let wide = model(
         &mat,
         KappaScaling::Arrhenius,
         &[Toy::new(3, 17, 100.0, true)],
     );
-    for &(b, t) in &[(0.0, 1.5), (0.1, 2.0), (0.3, 3.0)] {
+    // Directly between the bottoms (the w_ab, w_ba terms of the slow-mode formula).
+    let direct = model(
+        &mat,
+        KappaScaling::Arrhenius,
+        &[Toy::new(0, 20, 1e-12, true)],
+    );
+    for (rm, &(b, t)) in [&wide, &wide, &wide, &direct, &direct].into_iter().zip(&[
+        (0.0, 1.5),
+        (0.1, 2.0),
+        (0.3, 3.0),
+        (0.0, 1.5),
+        (0.1, 1.5),
+    ]) {
         let chain = rm.unscaled_chain(b, t);
         let lu = chain.interior_lu().unwrap();
         let mode = rm.unscaled_slow_mode(b, t).unwrap().unwrap();
@@ -404,6 +434,18 @@ fn the_arrhenius_calibration_uses_the_mechanisms_proportional_to_kappa() {
         KappaScaling::Arrhenius,
         &[Toy::new(3, 17, 1e-2, true)],
     );
+    // A kappa table made without a proportional mechanism is dropped when one is added.
+    let tabled = || {
+        RateModel::new(mat.spin, mat.arrhenius, KappaScaling::Arrhenius)
+            .unwrap()
+            .with_table(1.5, 6.0)
+            .unwrap()
+    };
+    assert!(tabled().table().is_some());
+    let kept = tabled().with_mechanism(Toy::new(3, 17, 1.0, false));
+    assert!(kept.table().is_some());
+    let dropped = tabled().with_mechanism(Toy::new(3, 17, 100.0, true));
+    assert!(dropped.table().is_none());
     for t in [2.0, 2.5, 3.0] {
         // A mechanism not proportional to kappa leaves kappa alone...
         assert_eq!(
