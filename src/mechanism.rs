@@ -105,34 +105,57 @@ pub trait Mechanism: Debug + Send + Sync {
     /// `energy[c]` = [a, b] gives E_j - E_i = a + b B of channel c. The right-hand side's hot
     /// path; `at.dln_kappa_dt` is not set there.
     fn add_fluxes(&self, at: &RatePoint, energy: &[[f64; 2]], n: &[f64], dn: &mut [f64]) -> f64 {
-        with_scratch(energy.len(), |de: &mut [f64]| {
-            for (d, &[a, b]) in de.iter_mut().zip(energy) {
-                *d = a + b * at.field_t;
-            }
-            with_scratch(energy.len(), |r: &mut [PairRatesDt]| {
-                self.rates_and_dt(at, de, r);
-                let mut heat = 0.0;
-                for ((c, d), r) in self.channels().iter().zip(de.iter()).zip(r.iter()) {
-                    let flux = r[0] * n[c.i] - r[2] * n[c.j];
-                    dn[c.j] += flux;
-                    dn[c.i] -= flux;
-                    heat += flux * d;
-                }
-                heat
-            })
-        })
+        let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
+        let de: &mut [f64] = de_buf.get(energy.len());
+        for (d, &[a, b]) in de.iter_mut().zip(energy) {
+            *d = a + b * at.field_t;
+        }
+        let r: &mut [PairRatesDt] = r_buf.get(energy.len());
+        self.rates_and_dt(at, de, r);
+        let mut heat = 0.0;
+        for ((c, d), r) in self.channels().iter().zip(de.iter()).zip(r.iter()) {
+            let flux = r[0] * n[c.i] - r[2] * n[c.j];
+            dn[c.j] += flux;
+            dn[c.i] -= flux;
+            heat += flux * d;
+        }
+        heat
     }
 }
 
-/// Run `f` on a zeroed scratch slice of length `len`: on the stack up to 64 entries (no
-/// allocation on the chain path, which runs thousands of times per trajectory), else on the heap.
-pub(crate) fn with_scratch<T: Copy + Default, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    const STACK: usize = 64;
-    if len <= STACK {
-        let mut buf = [T::default(); STACK];
-        f(&mut buf[..len])
-    } else {
-        f(&mut vec![T::default(); len])
+/// A scratch buffer for per-channel values: on the stack up to 64 entries (no allocation on
+/// the chain and Jacobian paths, which run thousands of times per trajectory), else on the heap.
+pub(crate) struct Scratch<T> {
+    stack: [T; 64],
+    heap: Vec<T>,
+    /// Whether the stack part may hold values from an earlier use.
+    used: bool,
+}
+
+impl<T: Copy + Default> Scratch<T> {
+    /// An empty buffer.
+    pub(crate) fn new() -> Self {
+        Self {
+            stack: [T::default(); 64],
+            heap: Vec::new(),
+            used: false,
+        }
+    }
+
+    /// A zeroed slice of length `len`.
+    pub(crate) fn get(&mut self, len: usize) -> &mut [T] {
+        if len <= self.stack.len() {
+            let s = &mut self.stack[..len];
+            if self.used {
+                s.fill(T::default());
+            }
+            self.used = true;
+            s
+        } else {
+            self.heap.clear();
+            self.heap.resize(len, T::default());
+            &mut self.heap
+        }
     }
 }
 
@@ -153,20 +176,19 @@ pub fn add_to_chain(
     e: &[f64],
     chain: &mut Chain,
 ) {
+    let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
     for m in mechanisms {
         let ch = m.channels();
-        with_scratch(ch.len(), |de: &mut [f64]| {
-            for (d, c) in de.iter_mut().zip(ch) {
-                *d = e[c.j] - e[c.i];
-            }
-            with_scratch(ch.len(), |r: &mut [PairRates]| {
-                m.unscaled_rates(at, de, r);
-                for (c, r) in ch.iter().zip(r.iter()) {
-                    chain.add_rate(c.i, c.j, r[0]);
-                    chain.add_rate(c.j, c.i, r[1]);
-                }
-            })
-        });
+        let de: &mut [f64] = de_buf.get(ch.len());
+        for (d, c) in de.iter_mut().zip(ch) {
+            *d = e[c.j] - e[c.i];
+        }
+        let r: &mut [PairRates] = r_buf.get(ch.len());
+        m.unscaled_rates(at, de, r);
+        for (c, r) in ch.iter().zip(r.iter()) {
+            chain.add_rate(c.i, c.j, r[0]);
+            chain.add_rate(c.j, c.i, r[1]);
+        }
     }
 }
 

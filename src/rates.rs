@@ -452,10 +452,10 @@ impl RateModel {
             kappa_per_s_k3: kappa,
             dln_kappa_dt: f64::NAN,
         };
-        crate::mechanism::with_scratch(self.spin.n_levels(), |e| {
-            self.spin.energies_into(field_t, e);
-            crate::mechanism::add_to_chain(mechanisms, &at, e, &mut c);
-        });
+        let mut e = crate::mechanism::Scratch::new();
+        let e = e.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        crate::mechanism::add_to_chain(mechanisms, &at, e, &mut c);
         c
     }
 

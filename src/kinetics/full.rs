@@ -7,7 +7,7 @@
 //! method. T = (U_ph / a)^(1/4) for U_ph = a T^4.
 
 use crate::error::NumericsError;
-use crate::mechanism::{with_scratch, PairRatesDt, RatePoint};
+use crate::mechanism::{PairRatesDt, RatePoint, Scratch};
 use crate::model::{Debye, GiantSpin};
 use crate::protocol::Protocol;
 use crate::rates::RateModel;
@@ -174,29 +174,28 @@ impl OdeSystem for FullSystem<'_> {
             kappa_per_s_k3: kappa,
             dln_kappa_dt: dlnk,
         };
+        let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
         for (m, energy) in self.rates.mechanisms().iter().zip(&self.channel_energy) {
-            with_scratch(energy.len(), |de: &mut [f64]| {
-                for (d, &[e0, slope]) in de.iter_mut().zip(energy) {
-                    *d = e0 + slope * b;
+            let de: &mut [f64] = de_buf.get(energy.len());
+            for (d, &[e0, slope]) in de.iter_mut().zip(energy) {
+                *d = e0 + slope * b;
+            }
+            let rates: &mut [PairRatesDt] = r_buf.get(energy.len());
+            m.rates_and_dt(&at, de, rates);
+            for ((c, &de), r) in m.channels().iter().zip(de.iter()).zip(rates.iter()) {
+                for (from, to, rate, drdt, d) in
+                    [(c.i, c.j, r[0], r[1], de), (c.j, c.i, r[2], r[3], -de)]
+                {
+                    jac[(to, from)] += rate;
+                    jac[(from, from)] -= rate;
+                    jac[(n, from)] -= rate * d;
+                    // d flux / dT = n_from dr/dT.
+                    let dflux_du = drdt * y[from] * dtdu;
+                    jac[(to, n)] += dflux_du;
+                    jac[(from, n)] -= dflux_du;
+                    jac[(n, n)] -= dflux_du * d;
                 }
-                with_scratch(energy.len(), |rates: &mut [PairRatesDt]| {
-                    m.rates_and_dt(&at, de, rates);
-                    for ((c, &de), r) in m.channels().iter().zip(de.iter()).zip(rates.iter()) {
-                        for (from, to, rate, drdt, d) in
-                            [(c.i, c.j, r[0], r[1], de), (c.j, c.i, r[2], r[3], -de)]
-                        {
-                            jac[(to, from)] += rate;
-                            jac[(from, from)] -= rate;
-                            jac[(n, from)] -= rate * d;
-                            // d flux / dT = n_from dr/dT.
-                            let dflux_du = drdt * y[from] * dtdu;
-                            jac[(to, n)] += dflux_du;
-                            jac[(from, n)] -= dflux_du;
-                            jac[(n, n)] -= dflux_du * d;
-                        }
-                    }
-                })
-            });
+            }
         }
         if bdot != 0.0 {
             for i in 0..n {
