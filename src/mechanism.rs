@@ -78,7 +78,7 @@ pub type PairRatesDt = [f64; 4];
 ///
 /// Slices passed to the methods are indexed like [`Mechanism::channels`].
 pub trait Mechanism: Debug + Send + Sync {
-    /// A short name (for messages and cache keys).
+    /// A short name (for messages).
     fn name(&self) -> &str;
 
     /// The channels, each (i, j) at most once.
@@ -98,6 +98,8 @@ pub trait Mechanism: Debug + Send + Sync {
 
     /// The channels' physical rates (1/s, i.e. including kappa) and their derivatives with
     /// respect to T (through kappa and the mechanism's own T dependence), for the Jacobian.
+    /// The default [`Mechanism::add_fluxes`] calls it too, with `dln_kappa_dt` NaN (it uses the
+    /// rates only).
     fn rates_and_dt(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRatesDt]);
 
     /// Add the channels' net fluxes to `dn` (dn_j += F, dn_i -= F with F = r_ij n_i - r_ji n_j
