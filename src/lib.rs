@@ -67,7 +67,7 @@ pub mod numerics;
 pub mod rates;
 pub mod results;
 pub mod scenario;
-pub mod slowmode;
+
 pub mod units;
 
 pub use batch::config::Plan;

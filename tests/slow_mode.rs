@@ -5,7 +5,7 @@
 //! ~1e7 1/s scaled) down to lambda1 ~ 3e-11 (~1e-9 1/s). A double-precision dense eigensolver
 //! has an absolute error ~eps ||W|| ~ 1e-10 here, as large as lambda1 itself;
 //! `dense_eigensolver_fails_at_low_temperature` shows it. The two-well Schur fixed point of
-//! `smmcool::slowmode` uses only positive arithmetic and keeps full relative precision.
+//! `smmcool::rates::slowmode` uses only positive arithmetic and keeps full relative precision.
 
 #![allow(clippy::excessive_precision)] // reference values are quoted with all the digits computed
 

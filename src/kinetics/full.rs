@@ -10,7 +10,8 @@ use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
 use crate::model::{Debye, GiantSpin};
 use crate::numerics::solver::OdeSystem;
-use crate::rates::{bose_pair_and_dt, bose_ratio, RateModel, TransitionPair};
+use crate::rates::mechanism::{PairRatesDt, RatePoint, Scratch};
+use crate::rates::RateModel;
 use nalgebra::{DMatrix, DVector};
 
 /// The coupled populations + phonon-energy system.
@@ -20,9 +21,9 @@ pub struct FullSystem<'a> {
     debye: &'a Debye,
     rates: &'a RateModel,
     protocol: &'a Protocol,
-    pairs: &'a [TransitionPair],
-    /// Each pair's transition energy E_j - E_i = a + b B as (a in K, b in K/T).
-    pair_energy: Vec<[f64; 2]>,
+    /// Each mechanism's channel energies E_j - E_i = a + b B as (a in K, b in K/T), indexed
+    /// like the rate model's mechanisms and their channels.
+    channel_energy: Vec<Vec<[f64; 2]>>,
     /// Whether this is the hold after the ramp (B = B_f, dB/dt = 0) rather than the ramp
     /// itself (B(t) and the ramp's rate on the closed interval [0, t_q]).
     hold: bool,
@@ -36,15 +37,20 @@ impl<'a> FullSystem<'a> {
         rates: &'a RateModel,
         protocol: &'a Protocol,
     ) -> Self {
-        let pairs = rates.pairs();
-        let pair_energy = pairs
+        let channel_energy = rates
+            .mechanisms()
             .iter()
-            .map(|p| {
-                let (e_j, e_i) = (spin.energy_k(p.j, 0.0), spin.energy_k(p.i, 0.0));
-                [
-                    e_j - e_i,
-                    spin.energy_slope_k_per_t(p.j) - spin.energy_slope_k_per_t(p.i),
-                ]
+            .map(|m| {
+                m.channels()
+                    .iter()
+                    .map(|c| {
+                        let (e_j, e_i) = (spin.energy_k(c.j, 0.0), spin.energy_k(c.i, 0.0));
+                        [
+                            e_j - e_i,
+                            spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i),
+                        ]
+                    })
+                    .collect()
             })
             .collect();
         Self {
@@ -52,8 +58,7 @@ impl<'a> FullSystem<'a> {
             debye,
             rates,
             protocol,
-            pairs,
-            pair_energy,
+            channel_energy,
             hold: false,
         }
     }
@@ -92,9 +97,12 @@ impl OdeSystem for FullSystem<'_> {
         self.n_levels() + 2
     }
 
-    /// Populations couple to their Delta M neighbours only; U_ph and w are the dense border.
+    /// Populations couple through the mechanisms' channels only (Delta M <= 2 for spin-phonon);
+    /// U_ph and w are the dense border. A band covering the whole population block (a wide
+    /// channel) falls back to the dense LU.
     fn bordered_band(&self) -> Option<(usize, usize)> {
-        Some((self.n_levels(), self.rates.band()))
+        let (n, band) = (self.n_levels(), self.rates.band());
+        (2 * band + 1 < n).then_some((n, band))
     }
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
@@ -103,30 +111,16 @@ impl OdeSystem for FullSystem<'_> {
         let temp = self.temperature_k(y);
         dy.fill(0.0);
         let kappa = self.rates.kappa(temp)?;
-        let mut du = 0.0;
-        let inv_t = 1.0 / temp;
+        let at = RatePoint {
+            field_t: b,
+            t_k: temp,
+            kappa_per_s_k3: kappa,
+            dln_kappa_dt: f64::NAN,
+        };
         let (ys, d) = (y.as_slice(), dy.as_mut_slice());
-        for (p, &[e0, slope]) in self.pairs.iter().zip(&self.pair_energy) {
-            let de = e0 + slope * b;
-            // f(dE) = dE^2 T x/(e^x - 1) with x = dE/T, and f(-dE) = f(dE) + dE^3 (detailed
-            // balance), from one exponential (see `bose_pair_and_dt`).
-            let x = de.abs() * inv_t;
-            let r_up = bose_ratio(x);
-            let r_down = x + r_up;
-            let (r_ij, r_ji) = if de >= 0.0 {
-                (r_up, r_down)
-            } else {
-                (r_down, r_up)
-            };
-            // Net flux i -> j; each transition takes dE per molecule from the phonons.
-            let flux = kappa
-                * de
-                * de
-                * temp
-                * (p.weight_ij * r_ij * ys[p.i] - p.weight_ji * r_ji * ys[p.j]);
-            d[p.j] += flux;
-            d[p.i] -= flux;
-            du -= flux * de;
+        let mut du = 0.0;
+        for (m, energy) in self.rates.mechanisms().iter().zip(&self.channel_energy) {
+            du -= m.add_fluxes(&at, energy, ys, d);
         }
         d[n] = du;
         let mut dw = 0.0;
@@ -152,22 +146,33 @@ impl OdeSystem for FullSystem<'_> {
         let (kappa, dlnk) = self.rates.kappa_and_log_derivative(temp)?;
         // dT/dU_ph = 1/C_ph.
         let dtdu = 1.0 / self.debye.heat_capacity(temp);
-        for (p, &[e0, slope]) in self.pairs.iter().zip(&self.pair_energy) {
-            let de = e0 + slope * b;
-            let pair = bose_pair_and_dt(de, temp);
-            for (from, to, weight, (f, dfdt), d) in [
-                (p.i, p.j, p.weight_ij, pair.0, de),
-                (p.j, p.i, p.weight_ji, pair.1, -de),
-            ] {
-                let r = kappa * weight * f;
-                jac[(to, from)] += r;
-                jac[(from, from)] -= r;
-                jac[(n, from)] -= r * d;
-                // d flux / dT = weight n_from (kappa' f + kappa f_T), kappa' = kappa dlnk.
-                let dflux_du = kappa * weight * (dlnk * f + dfdt) * y[from] * dtdu;
-                jac[(to, n)] += dflux_du;
-                jac[(from, n)] -= dflux_du;
-                jac[(n, n)] -= dflux_du * d;
+        let at = RatePoint {
+            field_t: b,
+            t_k: temp,
+            kappa_per_s_k3: kappa,
+            dln_kappa_dt: dlnk,
+        };
+        let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
+        for (m, energy) in self.rates.mechanisms().iter().zip(&self.channel_energy) {
+            let de: &mut [f64] = de_buf.get(energy.len());
+            for (d, &[e0, slope]) in de.iter_mut().zip(energy) {
+                *d = e0 + slope * b;
+            }
+            let rates: &mut [PairRatesDt] = r_buf.get(energy.len());
+            m.rates_and_dt(&at, de, rates);
+            for ((c, &de), r) in m.channels().iter().zip(de.iter()).zip(rates.iter()) {
+                for (from, to, rate, drdt, d) in
+                    [(c.i, c.j, r[0], r[1], de), (c.j, c.i, r[2], r[3], -de)]
+                {
+                    jac[(to, from)] += rate;
+                    jac[(from, from)] -= rate;
+                    jac[(n, from)] -= rate * d;
+                    // d flux / dT = n_from dr/dT.
+                    let dflux_du = drdt * y[from] * dtdu;
+                    jac[(to, n)] += dflux_du;
+                    jac[(from, n)] -= dflux_du;
+                    jac[(n, n)] -= dflux_du * d;
+                }
             }
         }
         if bdot != 0.0 {

@@ -8,7 +8,7 @@
 //! with T fixed at every instant by the energy balance
 //!   P_L eps_L(B, T) + P_R eps_R(B, T) + U_ph(T) = U_0 + w.
 //! lambda1 = kappa(T) lambda1_0(B, T) comes from the exact slow-mode computation
-//! ([`crate::slowmode`]), so no quantity here is a difference of cancelling intra-well fluxes:
+//! ([`crate::rates::slowmode`]), so no quantity here is a difference of cancelling intra-well fluxes:
 //! this stays exact in double precision at any temperature. Energy is conserved by
 //! construction; the error of the reduction is of order lambda1/lambda2.
 //!

@@ -62,20 +62,21 @@ pub type LineTable = WellTable<1>;
 pub struct WellTableKey {
     /// 2S, D and g_par (bits).
     spin: (u32, u64, u64),
-    /// Each transition pair: i, j and the bits of its two weights.
-    pairs: Vec<(usize, usize, u64, u64)>,
+    /// Each mechanism: its name and key (for spin-phonon: each transition pair's i, j and
+    /// the bits of its two weights).
+    mechanisms: Vec<(String, Vec<u64>)>,
 }
 
 impl WellTableKey {
-    /// The key of `rates`' spin and transitions.
+    /// The key of `rates`' spin and mechanisms.
     pub fn of(rates: &RateModel) -> Self {
         let spin = rates.spin();
         Self {
             spin: (spin.two_s(), spin.d_k().to_bits(), spin.g_par().to_bits()),
-            pairs: rates
-                .pairs()
+            mechanisms: rates
+                .mechanisms()
                 .iter()
-                .map(|p| (p.i, p.j, p.weight_ij.to_bits(), p.weight_ji.to_bits()))
+                .map(|m| (m.name().to_string(), m.key()))
                 .collect(),
         }
     }
@@ -358,5 +359,49 @@ mod tests {
         for c in 0..COMPONENTS {
             assert!(worst[c] < 1e-11, "component {c}: {}", worst[c]);
         }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::WellTableKey;
+    use crate::model::Material;
+    use crate::rates::mechanism::{Channel, Mechanism, PairRates, PairRatesDt, RatePoint};
+    use crate::rates::{KappaScaling, RateModel};
+    use std::sync::Arc;
+
+    /// A mechanism that only has a key.
+    #[derive(Debug)]
+    struct Keyed(Vec<Channel>);
+    impl Mechanism for Keyed {
+        fn name(&self) -> &str {
+            "keyed"
+        }
+        fn channels(&self) -> &[Channel] {
+            &self.0
+        }
+        fn key(&self) -> Vec<u64> {
+            vec![7]
+        }
+        fn proportional_to_kappa(&self) -> bool {
+            false
+        }
+        fn unscaled_rates(&self, _: &RatePoint, _: &[f64], out: &mut [PairRates]) {
+            out.fill([0.0, 0.0]);
+        }
+        fn rates_and_dt(&self, _: &RatePoint, _: &[f64], out: &mut [PairRatesDt]) {
+            out.fill([0.0; 4]);
+        }
+    }
+
+    #[test]
+    fn a_further_mechanism_changes_the_well_table_key() {
+        let m = Material::mn12ac();
+        let plain = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let extra = plain
+            .clone()
+            .with_mechanism(Arc::new(Keyed(vec![Channel { i: 0, j: 20 }])));
+        assert_eq!(WellTableKey::of(&plain), WellTableKey::of(&plain.clone()));
+        assert_ne!(WellTableKey::of(&plain), WellTableKey::of(&extra));
     }
 }

@@ -1,9 +1,11 @@
 //! LU factors of a "bordered band" matrix: a leading block with half band width b followed by
 //! k dense border rows and columns. The Newton matrices sigma I - J of the full master equation
-//! have this form: the populations couple only to Delta M <= 2 neighbours, the phonon energy and
-//! the work couple to everything. Eliminating the band columns without pivoting costs O(n b
-//! (b + k)) instead of O(n^3); the k x k Schur complement left in the border is factored with
-//! partial pivoting.
+//! have this form: the populations couple only through the rate mechanisms' channels (Delta M
+//! <= 2 neighbours for spin-phonon; b is the widest channel, see [`crate::rates::mechanism`]), the
+//! phonon energy and the work couple to everything. Eliminating the band columns without
+//! pivoting costs O(n b (b + k)) instead of O(n^3); the k x k Schur complement left in the border
+//! is factored with partial pivoting. When a wide channel makes the band cover the population
+//! block the system asks for the dense LU instead.
 //!
 //! No pivoting in the band part is safe for these matrices: sigma I - J restricted to the
 //! populations is strictly column diagonally dominant for Re sigma > 0 (J is a rate matrix

@@ -10,12 +10,23 @@
 //! The scale kappa(T) (units 1/(s K^3)) is, by default, chosen at every temperature so that the
 //! slowest relaxation time of the zero-field rate matrix equals the Arrhenius law
 //! tau(T) = tau0 exp(U_b/T) (paper Eq. 10, Fig. 3): "Arrhenius-scaled" rates.
+//!
+//! These rates are the [`SpinPhonon`] mechanism ([`crate::rates::mechanism`]); a [`RateModel`] holds it
+//! and any further mechanisms ([`RateModel::with_mechanism`]), and assembles the rate matrix
+//! (its band [`Chain`]) over all of their channels.
+
+pub mod mechanism;
+pub mod slowmode;
 
 use crate::error::{require_positive, NumericsError, ParameterError};
 use crate::model::{Arrhenius, GiantSpin};
 use crate::numerics::cheb::ChebTable;
-use crate::slowmode::{intra_well_rate, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode};
+pub use crate::rates::mechanism::{Channel, Mechanism, RatePoint, SpinPhonon};
+use crate::rates::slowmode::{
+    intra_well_rate, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode,
+};
 use nalgebra::DMatrix;
+use std::sync::Arc;
 
 /// x / (exp(x) - 1), continuous at x = 0 (value 1), to a few ulp everywhere.
 pub fn bose_ratio(x: f64) -> f64 {
@@ -218,7 +229,7 @@ pub const SHARED_TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
 
 /// What a kappa(T) table depends on (spin, Arrhenius law, scaling), every number by its bits:
 /// the key under which an engine context ([`crate::kinetics::EngineContext`]) shares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KappaTableKey {
     /// 2S, D and g_par (bits).
     spin: (u32, u64, u64),
@@ -226,17 +237,21 @@ pub struct KappaTableKey {
     arrhenius: (u64, u64),
     /// The scaling's kind and its number (bits; 0 for Arrhenius).
     scaling: (u8, u64),
+    /// The mechanisms the calibration uses (those proportional to kappa): name and key.
+    calibrating: Vec<(String, Vec<u64>)>,
 }
 
-/// Scaled spin-phonon rates of a material.
+/// Scaled rates of a material: its relaxation mechanisms ([`Mechanism`]; the spin-phonon one
+/// first, alone unless others are added with [`RateModel::with_mechanism`]) and kappa(T).
 #[derive(Debug, Clone)]
 pub struct RateModel {
     spin: GiantSpin,
     arrhenius: Arrhenius,
     scaling: KappaScaling,
-    transitions: Vec<Transition>,
-    pairs: Vec<TransitionPair>,
-    /// Largest |Delta M| of a transition.
+    /// The spin-phonon mechanism (also `mechanisms[0]`).
+    spin_phonon: Arc<SpinPhonon>,
+    mechanisms: Vec<Arc<dyn Mechanism>>,
+    /// Largest |i - j| of a channel of any mechanism.
     band: usize,
     table: Option<std::sync::Arc<Lambda1Table>>,
 }
@@ -249,20 +264,47 @@ impl RateModel {
         scaling: KappaScaling,
     ) -> Result<Self, ParameterError> {
         scaling.validate()?;
-        let transitions = transitions(&spin);
+        let spin_phonon = Arc::new(SpinPhonon::new(&spin));
+        let mechanisms: Vec<Arc<dyn Mechanism>> = vec![spin_phonon.clone()];
         Ok(Self {
             spin,
             arrhenius,
             scaling,
-            pairs: transition_pairs(&transitions),
-            band: transitions
-                .iter()
-                .map(|t| t.from.abs_diff(t.to))
-                .max()
-                .unwrap_or(0),
-            transitions,
+            spin_phonon,
+            band: crate::rates::mechanism::band_of(&mechanisms),
+            mechanisms,
             table: None,
         })
+    }
+
+    /// The model with `mechanism` added to its list (its channels' levels must exist; the band
+    /// widens to its widest channel). The Arrhenius calibration of kappa uses the mechanisms
+    /// proportional to kappa only, so adding one of those drops a kappa table already attached
+    /// (attach tables after adding mechanisms; note that the shared tables of
+    /// [`RateModel::with_shared_table`] are keyed by spin, Arrhenius law and scaling only).
+    pub fn with_mechanism(mut self, mechanism: Arc<dyn Mechanism>) -> Self {
+        let n = self.spin.n_levels();
+        assert!(
+            mechanism.channels().iter().all(|c| c.i < c.j && c.j < n),
+            "mechanism {} has a channel outside the levels",
+            mechanism.name()
+        );
+        if mechanism.proportional_to_kappa() {
+            self.table = None;
+        }
+        self.mechanisms.push(mechanism);
+        self.band = crate::rates::mechanism::band_of(&self.mechanisms);
+        self
+    }
+
+    /// The mechanisms, the spin-phonon one first.
+    pub fn mechanisms(&self) -> &[Arc<dyn Mechanism>] {
+        &self.mechanisms
+    }
+
+    /// The spin-phonon mechanism.
+    pub fn spin_phonon(&self) -> &SpinPhonon {
+        &self.spin_phonon
     }
 
     /// Tabulate ln lambda1_0(T) on [t_lo, t_hi] K (see [`Lambda1Table`]) so kappa(T) and its
@@ -302,6 +344,12 @@ impl RateModel {
                 self.arrhenius.barrier_k.to_bits(),
             ),
             scaling,
+            calibrating: self
+                .mechanisms
+                .iter()
+                .filter(|m| m.proportional_to_kappa())
+                .map(|m| (m.name().to_string(), m.key()))
+                .collect(),
         })
     }
 
@@ -371,17 +419,18 @@ impl RateModel {
         &self.spin
     }
 
-    /// The transitions.
+    /// The spin-phonon transitions.
     pub fn transitions(&self) -> &[Transition] {
-        &self.transitions
+        self.spin_phonon.transitions()
     }
 
-    /// The transitions as opposite pairs.
+    /// The spin-phonon transitions as opposite pairs.
     pub fn pairs(&self) -> &[TransitionPair] {
-        &self.pairs
+        self.spin_phonon.pairs()
     }
 
-    /// Largest |Delta M| of a transition: the half band width of the rate matrix.
+    /// Largest |i - j| of a channel of any mechanism (|Delta M| <= 2 for spin-phonon): the half
+    /// band width of the rate matrix.
     pub fn band(&self) -> usize {
         self.band
     }
@@ -397,18 +446,53 @@ impl RateModel {
         self.unscaled_chain(field_t, t_k).to_dense()
     }
 
-    /// The unscaled rates (kappa = 1, K^3) at (B, T) in band form, one exponential per pair of
-    /// opposite transitions.
+    /// The unscaled rates (the physical ones divided by kappa(T), K^3) of every mechanism at
+    /// (B, T) in band form (half band width [`RateModel::band`]). Mechanisms not proportional to
+    /// kappa need kappa(T) here; where it cannot be computed their rates are NaN (and the slow
+    /// mode reports no spectral gap).
     pub fn unscaled_chain(&self, field_t: f64, t_k: f64) -> Chain {
-        let n = self.spin.n_levels();
-        let mut c = Chain::new(n, self.band);
-        for p in &self.pairs {
-            let de = self.spin.energy_k(p.j, field_t) - self.spin.energy_k(p.i, field_t);
-            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(de, t_k);
-            c.add_rate(p.i, p.j, p.weight_ij * f_ij);
-            c.add_rate(p.j, p.i, p.weight_ji * f_ji);
-        }
+        let kappa = if self.mechanisms.iter().all(|m| m.proportional_to_kappa()) {
+            f64::NAN
+        } else {
+            self.kappa(t_k).unwrap_or(f64::NAN)
+        };
+        self.chain_of(&self.mechanisms, field_t, t_k, kappa)
+    }
+
+    /// The unscaled chain of `mechanisms` at (B, T) with kappa(T) = `kappa`.
+    fn chain_of(
+        &self,
+        mechanisms: &[Arc<dyn Mechanism>],
+        field_t: f64,
+        t_k: f64,
+        kappa: f64,
+    ) -> Chain {
+        let mut c = Chain::new(self.spin.n_levels(), self.band);
+        let at = RatePoint {
+            field_t,
+            t_k,
+            kappa_per_s_k3: kappa,
+            dln_kappa_dt: f64::NAN,
+        };
+        let mut e = crate::rates::mechanism::Scratch::new();
+        let e = e.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        crate::rates::mechanism::add_to_chain(mechanisms, &at, e, &mut c);
         c
+    }
+
+    /// The unscaled chain of the mechanisms proportional to kappa: the Arrhenius calibration's.
+    fn calibration_chain(&self, field_t: f64, t_k: f64) -> Chain {
+        if self.mechanisms.iter().all(|m| m.proportional_to_kappa()) {
+            return self.chain_of(&self.mechanisms, field_t, t_k, f64::NAN);
+        }
+        let own: Vec<Arc<dyn Mechanism>> = self
+            .mechanisms
+            .iter()
+            .filter(|m| m.proportional_to_kappa())
+            .cloned()
+            .collect();
+        self.chain_of(&own, field_t, t_k, f64::NAN)
     }
 
     fn no_gap(field_t: f64, t_k: f64) -> impl Fn(NumericsError) -> NumericsError {
@@ -449,7 +533,7 @@ impl RateModel {
     }
 
     /// A lower bound on the slowest intra-well relaxation rate of the unscaled matrix at (B, T)
-    /// (see [`crate::slowmode::intra_well_rate`]); `None` without two wells.
+    /// (see [`crate::rates::slowmode::intra_well_rate`]); `None` without two wells.
     pub fn unscaled_intra_well_rate(&self, field_t: f64, t_k: f64) -> Option<f64> {
         if field_t.abs() >= self.spin.bistability_field_t() {
             return None;
@@ -457,15 +541,19 @@ impl RateModel {
         intra_well_rate(&self.unscaled_chain(field_t, t_k))
     }
 
-    /// Slowest relaxation rate of the unscaled zero-field matrix, K^3.
+    /// Slowest relaxation rate of the unscaled zero-field matrix of the mechanisms proportional
+    /// to kappa (the spin-phonon one), K^3: the Arrhenius calibration's.
     pub fn unscaled_lambda1_zero_field(&self, t_k: f64) -> Result<f64, NumericsError> {
-        let mode = self.unscaled_slow_mode(0.0, t_k)?.ok_or_else(|| {
-            NumericsError::Parameter(ParameterError::new(
-                "d_k",
-                self.spin.d_k(),
-                "the Arrhenius calibration needs an easy-axis spin (D < 0, S >= 1) with a barrier",
-            ))
-        })?;
+        require_positive("temperature_k", t_k)?;
+        let barrier = ParameterError::new(
+            "d_k",
+            self.spin.d_k(),
+            "the Arrhenius calibration needs an easy-axis spin (D < 0, S >= 1) with a barrier",
+        );
+        if self.spin.bistability_field_t() <= 0.0 {
+            return Err(NumericsError::Parameter(barrier));
+        }
+        let mode = slow_mode(&self.calibration_chain(0.0, t_k)).map_err(Self::no_gap(0.0, t_k))?;
         let l = mode.lambda1_per_s;
         if !(l.is_finite() && l > 1e-290) {
             return Err(NumericsError::RateUnderflow {

@@ -38,8 +38,12 @@ pub struct SlowMode {
     pub iterations: usize,
 }
 
-/// A birth-death-like chain generator in band form: rate(i -> j) for |i - j| <= band, the two
-/// well bottoms at the ends (levels 0 and n - 1), as for a giant spin with Delta M <= band.
+/// A chain generator in band form: rate(i -> j) for |i - j| <= band, the two well bottoms at
+/// the ends (levels 0 and n - 1). The band is the widest channel of the rate model's mechanisms
+/// ([`crate::rates::mechanism`]): 2 for the spin-phonon Delta M <= 2 transitions; a channel between
+/// opposite wells (tunnelling, |i - j| up to n - 1) widens it, at a cost of O(n b) storage, an
+/// O(n b^2) factorization ([`Chain::interior_lu`]) and O(n b) per solve; nothing else changes
+/// (the elimination stays subtraction-free at any band width).
 #[derive(Debug, Clone)]
 pub struct Chain {
     n: usize,
@@ -153,7 +157,8 @@ impl Chain {
 /// (diagonal minus the off-diagonal magnitudes of the column, >= 0); the pivots are formed as
 /// sums of these, so no cancellation occurs. Banded matrices (a spin chain with Delta M <= 2
 /// couples each level to four neighbours) keep their band under elimination without pivoting,
-/// so the factors are stored and computed in band form: O(m b^2) to factor, O(m b) to solve.
+/// so the factors are stored and computed in band form: O(m b^2) to factor, O(m b) to solve
+/// (b = m - 1 is the dense case, O(m^3)).
 #[derive(Debug, Clone)]
 pub struct MMatrixLu {
     m: usize,

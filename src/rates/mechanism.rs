@@ -1,0 +1,308 @@
+//! Relaxation mechanisms: the channels of the master equation and their rates.
+//!
+//! A [`Mechanism`] declares its channels (pairs of levels i < j coupled in both directions) and,
+//! at a field and a phonon temperature, gives their rates and the temperature derivatives the
+//! engine needs. The generic engine code assembles everything from these: the band [`Chain`] of
+//! the slow mode and the committors ([`crate::rates::RateModel::unscaled_chain`]), the full
+//! right-hand side and its analytic Jacobian ([`crate::kinetics::full`]) and the structure of
+//! the Newton matrices ([`crate::rates::RateModel::band`]). A [`crate::rates::RateModel`] holds
+//! a list of mechanisms; today it is the spin-phonon one ([`SpinPhonon`]) alone.
+//!
+//! # Units and kappa
+//! The chain used by the slow mode is "unscaled": its rates are the physical ones divided by
+//! kappa(T) (1/(s K^3)), so they are in K^3 and the physical rate matrix is kappa(T) times the
+//! chain. A mechanism proportional to kappa ([`Mechanism::proportional_to_kappa`], the spin-phonon
+//! one) gives its rates without it; a mechanism that is not (tunnelling, whose rates are in 1/s)
+//! divides by the kappa of the [`RatePoint`]. The Arrhenius calibration of kappa itself uses the
+//! proportional mechanisms only (the zero-field slow mode of those), as kappa is not known then.
+//!
+//! # Energies and heat
+//! Every transition i -> j takes E_j - E_i from the phonons, whatever the mechanism (an elastic
+//! one too: the bias is exchanged with the lattice), so the generic code forms the heat flow
+//! from the channel energies; it passes them to the mechanism (`de_k`, E_j - E_i at the point's
+//! field, each path computing them its own established way).
+//!
+//! # Band width and cost
+//! The half band width of the chain and of the population block of the Newton matrices is the
+//! largest |i - j| over all channels (2 for spin-phonon). A wide channel (tunnelling between
+//! m and -m-k: |i - j| up to 2S) widens the band: the chain's GTH factors cost O(n b^2) and the
+//! bordered Newton LU O(n b (b + 2)) instead of O(n * 4); when the band covers the whole
+//! population block (2b + 1 >= n) the Newton matrices fall back to the dense pivoted LU
+//! (O(n^3)). For Mn12Ac (n = 21) either is a few microseconds per factorization.
+//!
+//! # Paths
+//! Three evaluation paths with their own rounding (kept from the engine before mechanisms, so
+//! that its numbers are bit-identical): [`Mechanism::unscaled_rates`] for the chain (precision),
+//! [`Mechanism::rates_and_dt`] for the Jacobian, [`Mechanism::add_fluxes`] for the right-hand
+//! side (the hot path, one virtual call per mechanism and evaluation; the default goes through
+//! `rates_and_dt`, a mechanism on the hot path overrides it).
+
+use crate::model::GiantSpin;
+use crate::rates::slowmode::Chain;
+use crate::rates::{
+    bose_pair_and_dt, bose_ratio, transition_pairs, transitions, Transition, TransitionPair,
+};
+use std::fmt::Debug;
+
+/// Two levels i < j coupled by a mechanism in both directions (i -> j "forward").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Channel {
+    /// Lower level index.
+    pub i: usize,
+    /// Upper level index.
+    pub j: usize,
+}
+
+/// Where rates are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePoint {
+    /// Field, T.
+    pub field_t: f64,
+    /// Phonon temperature, K.
+    pub t_k: f64,
+    /// kappa(T), 1/(s K^3). NaN on the chain path when every mechanism is proportional to kappa
+    /// (none needs it) and in the Arrhenius calibration.
+    pub kappa_per_s_k3: f64,
+    /// d ln kappa / dT, 1/K. Meaningful on the Jacobian path only (NaN elsewhere).
+    pub dln_kappa_dt: f64,
+}
+
+/// Rates of one channel: [forward i -> j, backward j -> i].
+pub type PairRates = [f64; 2];
+
+/// Rates of one channel with their temperature derivatives at fixed populations and field:
+/// [r_ij, dr_ij/dT, r_ji, dr_ji/dT], 1/s and 1/(s K).
+pub type PairRatesDt = [f64; 4];
+
+/// A relaxation mechanism: channels between levels and their rates at (B, T).
+///
+/// Slices passed to the methods are indexed like [`Mechanism::channels`].
+pub trait Mechanism: Debug + Send + Sync {
+    /// A short name (for messages).
+    fn name(&self) -> &str;
+
+    /// The channels, each (i, j) at most once.
+    fn channels(&self) -> &[Channel];
+
+    /// Everything that decides this mechanism's rates besides (B, T) and kappa, as bits: the
+    /// key under which an [`crate::kinetics::EngineContext`] shares tables computed from it
+    /// (two mechanisms with equal names and keys must give equal rates).
+    fn key(&self) -> Vec<u64>;
+
+    /// Whether the rates are proportional to kappa(T) (the spin-phonon ones). Others are
+    /// divided by kappa on the chain path and left out of the Arrhenius calibration.
+    fn proportional_to_kappa(&self) -> bool {
+        true
+    }
+
+    /// The channels' rates divided by kappa (see the module docs; K^3 for kappa in
+    /// 1/(s K^3)) at `at`, with `de_k[c]` = E_j - E_i of channel c. The chain path: the slow
+    /// mode and the committors are computed from these to full relative precision, so they
+    /// should keep it (positive arithmetic).
+    fn unscaled_rates(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRates]);
+
+    /// The channels' physical rates (1/s, i.e. including kappa) and their derivatives with
+    /// respect to T (through kappa and the mechanism's own T dependence), for the Jacobian.
+    /// The default [`Mechanism::add_fluxes`] calls it too, with `dln_kappa_dt` NaN (it uses the
+    /// rates only).
+    fn rates_and_dt(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRatesDt]);
+
+    /// Add the channels' net fluxes to `dn` (dn_j += F, dn_i -= F with F = r_ij n_i - r_ji n_j
+    /// in 1/s) and return the heat they take from the phonons, sum F (E_j - E_i), K/s.
+    /// `energy[c]` = [a, b] gives E_j - E_i = a + b B of channel c. The right-hand side's hot
+    /// path; `at.dln_kappa_dt` is not set there.
+    fn add_fluxes(&self, at: &RatePoint, energy: &[[f64; 2]], n: &[f64], dn: &mut [f64]) -> f64 {
+        let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
+        let de: &mut [f64] = de_buf.get(energy.len());
+        for (d, &[a, b]) in de.iter_mut().zip(energy) {
+            *d = a + b * at.field_t;
+        }
+        let r: &mut [PairRatesDt] = r_buf.get(energy.len());
+        self.rates_and_dt(at, de, r);
+        let mut heat = 0.0;
+        for ((c, d), r) in self.channels().iter().zip(de.iter()).zip(r.iter()) {
+            let flux = r[0] * n[c.i] - r[2] * n[c.j];
+            dn[c.j] += flux;
+            dn[c.i] -= flux;
+            heat += flux * d;
+        }
+        heat
+    }
+}
+
+/// A scratch buffer for per-channel values: on the stack up to 64 entries (no allocation on
+/// the chain and Jacobian paths, which run thousands of times per trajectory), else on the heap.
+pub(crate) struct Scratch<T> {
+    stack: [T; 64],
+    heap: Vec<T>,
+    /// Whether the stack part may hold values from an earlier use.
+    used: bool,
+}
+
+impl<T: Copy + Default> Scratch<T> {
+    /// An empty buffer.
+    pub(crate) fn new() -> Self {
+        Self {
+            stack: [T::default(); 64],
+            heap: Vec::new(),
+            used: false,
+        }
+    }
+
+    /// A zeroed slice of length `len`.
+    pub(crate) fn get(&mut self, len: usize) -> &mut [T] {
+        if len <= self.stack.len() {
+            let s = &mut self.stack[..len];
+            if self.used {
+                s.fill(T::default());
+            }
+            self.used = true;
+            s
+        } else {
+            self.heap.clear();
+            self.heap.resize(len, T::default());
+            &mut self.heap
+        }
+    }
+}
+
+/// Largest |i - j| over the channels of `mechanisms` (0 without channels).
+pub fn band_of(mechanisms: &[std::sync::Arc<dyn Mechanism>]) -> usize {
+    mechanisms
+        .iter()
+        .flat_map(|m| m.channels().iter().map(|c| c.j.abs_diff(c.i)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Add the unscaled rates of `mechanisms` at `at` to `chain`, from the level energies `e` at
+/// the point's field.
+pub fn add_to_chain(
+    mechanisms: &[std::sync::Arc<dyn Mechanism>],
+    at: &RatePoint,
+    e: &[f64],
+    chain: &mut Chain,
+) {
+    let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
+    for m in mechanisms {
+        let ch = m.channels();
+        let de: &mut [f64] = de_buf.get(ch.len());
+        for (d, c) in de.iter_mut().zip(ch) {
+            *d = e[c.j] - e[c.i];
+        }
+        let r: &mut [PairRates] = r_buf.get(ch.len());
+        m.unscaled_rates(at, de, r);
+        for (c, r) in ch.iter().zip(r.iter()) {
+            chain.add_rate(c.i, c.j, r[0]);
+            chain.add_rate(c.j, c.i, r[1]);
+        }
+    }
+}
+
+/// The spin-phonon mechanism (physics.md section 5): Delta M = +-1, +-2 transitions with the
+/// Leuenberger-Loss weights and the one-phonon Bose factor, proportional to kappa(T) (see
+/// [`crate::rates`]). One exponential per channel serves both directions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpinPhonon {
+    transitions: Vec<Transition>,
+    pairs: Vec<TransitionPair>,
+    channels: Vec<Channel>,
+}
+
+impl SpinPhonon {
+    /// The spin-phonon channels of `spin`.
+    pub fn new(spin: &GiantSpin) -> Self {
+        let transitions = transitions(spin);
+        let pairs = transition_pairs(&transitions);
+        let channels = pairs.iter().map(|p| Channel { i: p.i, j: p.j }).collect();
+        Self {
+            transitions,
+            pairs,
+            channels,
+        }
+    }
+
+    /// The transitions with their weights c s(M -> M').
+    pub fn transitions(&self) -> &[Transition] {
+        &self.transitions
+    }
+
+    /// The transitions as opposite pairs (in the order of the channels).
+    pub fn pairs(&self) -> &[TransitionPair] {
+        &self.pairs
+    }
+}
+
+impl Mechanism for SpinPhonon {
+    fn name(&self) -> &str {
+        "spin-phonon"
+    }
+
+    fn key(&self) -> Vec<u64> {
+        self.pairs
+            .iter()
+            .flat_map(|p| {
+                [
+                    p.i as u64,
+                    p.j as u64,
+                    p.weight_ij.to_bits(),
+                    p.weight_ji.to_bits(),
+                ]
+            })
+            .collect()
+    }
+
+    fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    fn unscaled_rates(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRates]) {
+        for ((p, &de), o) in self.pairs.iter().zip(de_k).zip(out.iter_mut()) {
+            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(de, at.t_k);
+            *o = [p.weight_ij * f_ij, p.weight_ji * f_ji];
+        }
+    }
+
+    fn rates_and_dt(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRatesDt]) {
+        let (kappa, dlnk) = (at.kappa_per_s_k3, at.dln_kappa_dt);
+        for ((p, &de), o) in self.pairs.iter().zip(de_k).zip(out.iter_mut()) {
+            let ((f_ij, dfdt_ij), (f_ji, dfdt_ji)) = bose_pair_and_dt(de, at.t_k);
+            // r = kappa w f; dr/dT = w (kappa' f + kappa f_T), kappa' = kappa dlnk.
+            *o = [
+                kappa * p.weight_ij * f_ij,
+                kappa * p.weight_ij * (dlnk * f_ij + dfdt_ij),
+                kappa * p.weight_ji * f_ji,
+                kappa * p.weight_ji * (dlnk * f_ji + dfdt_ji),
+            ];
+        }
+    }
+
+    fn add_fluxes(&self, at: &RatePoint, energy: &[[f64; 2]], n: &[f64], dn: &mut [f64]) -> f64 {
+        let (b, temp, kappa) = (at.field_t, at.t_k, at.kappa_per_s_k3);
+        let inv_t = 1.0 / temp;
+        let mut du = 0.0;
+        for (p, &[e0, slope]) in self.pairs.iter().zip(energy) {
+            let de = e0 + slope * b;
+            // f(dE) = dE^2 T x/(e^x - 1) with x = dE/T, and f(-dE) = f(dE) + dE^3 (detailed
+            // balance), from one exponential (see `bose_pair_and_dt`).
+            let x = de.abs() * inv_t;
+            let r_up = bose_ratio(x);
+            let r_down = x + r_up;
+            let (r_ij, r_ji) = if de >= 0.0 {
+                (r_up, r_down)
+            } else {
+                (r_down, r_up)
+            };
+            // Net flux i -> j; each transition takes dE per molecule from the phonons.
+            let flux = kappa
+                * de
+                * de
+                * temp
+                * (p.weight_ij * r_ij * n[p.i] - p.weight_ji * r_ji * n[p.j]);
+            dn[p.j] += flux;
+            dn[p.i] -= flux;
+            du -= flux * de;
+        }
+        -du
+    }
+}
