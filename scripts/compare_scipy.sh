@@ -45,7 +45,7 @@ for _ in range(11):
 wall = statistics.median(walls)
 t_1ms = next(s["phonon_temperature_k"] for s in doc["samples"] if abs(s["time_after_ramp_s"] - 1e-3) < 1e-12)
 print(f"SMMCOOL whole_trajectory_wall_s={wall:.4f} (simulation, median of 11 fresh processes) "
-      f"T_1ms={t_1ms:.9f} T_eq={doc['t_equilibrium_k']:.9f} "
+      f"T_1ms={t_1ms:.9f} T_eq={doc['equilibrium_temperature_k']:.9f} "
       f"equilibrium_after_s={doc['equilibrium_after_ramp_s']:.4e}")
 ok = True
 for line in open(scipy_out):

@@ -1,5 +1,5 @@
 //! The time-domain engine against independent references, both analytic limits, and the
-//! invariants every trajectory must satisfy (physics.md section 7).
+//! invariants every trajectory must satisfy (docs/physics.md section 7).
 
 use smmcool::kinetics::{
     simulate, EngineContext, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,

@@ -1,4 +1,4 @@
-//! The full master equation with the phonon bath (physics.md section 6):
+//! The full master equation with the phonon bath (docs/physics.md section 6):
 //!   dn/dt = kappa(T) W(B(t), T) n,
 //!   dU_ph/dt = -sum_M E_M(B(t)) (dn/dt)_M   (the heat the spins take comes from the phonons),
 //!   dw/dt = (dB/dt) sum_M n_M dE_M/dB      (magnetic work done on the spins so far).

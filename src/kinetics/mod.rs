@@ -1,5 +1,5 @@
 //! The time-domain engine: populations and phonon temperature through a field ramp and the
-//! relaxation after it (physics.md sections 6-7).
+//! relaxation after it (docs/physics.md sections 6-7).
 //!
 //! # Formulations and the rule between them
 //! * Full master equation ([`full`]) while intra-well modes are active: during ramps that are

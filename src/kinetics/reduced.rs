@@ -1,4 +1,4 @@
-//! The two-well reduction for the slow over-barrier stage (physics.md section 6).
+//! The two-well reduction for the slow over-barrier stage (docs/physics.md section 6).
 //!
 //! Once the intra-well modes have decayed (or whenever the ramp is slow against them) each well
 //! holds a Boltzmann distribution at the phonon temperature, and only the well occupation

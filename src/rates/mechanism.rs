@@ -199,7 +199,7 @@ pub fn add_to_chain(
     }
 }
 
-/// The spin-phonon mechanism (physics.md section 5): Delta M = +-1, +-2 transitions with the
+/// The spin-phonon mechanism (docs/physics.md section 5): Delta M = +-1, +-2 transitions with the
 /// Leuenberger-Loss weights and the one-phonon Bose factor, proportional to kappa(T) (see
 /// [`crate::rates`]). One exponential per channel serves both directions.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,4 @@
-//! Spin-phonon transition rates (physics.md section 5).
+//! Spin-phonon transition rates (docs/physics.md section 5).
 //!
 //! W(M -> M') = kappa(T) c s(M -> M') f(E_M' - E_M, T) for Delta M = +-1 (c = 1) and +-2
 //! (c = 12/32), with the Leuenberger-Loss spin factors

@@ -1,5 +1,5 @@
 //! The slow over-barrier mode of a two-well master equation, to full relative precision at any
-//! temperature (physics.md sections 5-6).
+//! temperature (docs/physics.md sections 5-6).
 //!
 //! # Why not an eigenvalue solver
 //! The rates of the Mn12Ac chain span ~1e8 1/s (intra-well) down to ~1e-9 1/s (over the barrier)
