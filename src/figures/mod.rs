@@ -96,68 +96,7 @@ fn sim(ctx: &EngineContext, spec: &RunSpec) -> Result<Trajectory, FigureError> {
 pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     let m = Material::mn12ac();
     let mut out = Vec::new();
-    // Fig. 2: levels against field, relative to the ground level.
-    let fields = crate::numerics::grid::linear_points(0.0, 1.0, 101);
-    let series = (0..m.spin.n_levels())
-        .map(|i| {
-            let pts = fields
-                .iter()
-                .map(|&b| {
-                    let e = m.spin.energies(b);
-                    let g = e.iter().copied().fold(f64::INFINITY, f64::min);
-                    (b, e[i] - g)
-                })
-                .collect();
-            Series::line(
-                if i % 5 == 0 {
-                    format!("M = {}", m.spin.m(i))
-                } else {
-                    String::new()
-                },
-                pts,
-            )
-        })
-        .collect();
-    out.extend(
-        Chart {
-            title: "Fig. 2: Mn12Ac levels E_M(B) - E_ground".into(),
-            x_label: "field B (T)".into(),
-            y_label: "E_M - E_ground (K)".into(),
-            x_log: false,
-            y_log: false,
-            series,
-        }
-        .save(&dir.join("fig2_levels"))?,
-    );
-    // Fig. 3: tau(T), Arrhenius and the scaled rate matrix, with tau = 1 s.
-    let constant = RateModel::new(
-        m.spin,
-        m.arrhenius,
-        KappaScaling::Constant { reference_k: 4.6 },
-    )
-    .map_err(|e| FigureError::Compute(e.to_string()))?;
-    let ts = crate::numerics::grid::linear_points(2.0, 10.0, 81);
-    let tau_arr: Vec<(f64, f64)> = ts.iter().map(|&t| (t, m.arrhenius.tau_s(t))).collect();
-    let tau_const: Vec<(f64, f64)> = ts
-        .iter()
-        .map(|&t| (t, constant.tau_model_s(t).unwrap_or(f64::NAN)))
-        .collect();
-    let t_max = m.arrhenius.temperature_for_tau_k(1.0).unwrap_or(f64::NAN);
-    out.extend(
-        Chart {
-            title: format!("Fig. 3: relaxation time; tau = 1 s at T_max = {t_max:.3} K"),
-            x_label: "temperature T (K)".into(),
-            y_label: "relaxation time tau (s)".into(),
-            x_log: false,
-            y_log: true,
-            series: vec![
-                Series::line("tau0 exp(U_b/T) (= Arrhenius-scaled rate model)", tau_arr),
-                Series::dashed("rate model, kappa fixed at 4.6 K", tau_const),
-                Series::dashed("tau = 1 s", vec![(2.0, 1.0), (10.0, 1.0)]),
-            ],
-        }
-        .save(&dir.join("fig3_tau"))?,
-    );
+    out.extend(levels_and_tau_figures(&m, dir)?);
     // Fig. 4: Delta T(Ti) of the sudden quench.
     let tis = crate::numerics::grid::linear_points(0.5, 10.0, 96);
     for (tag, bi, bfs) in [
@@ -366,51 +305,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         }
         .save(&dir.join("validity_map"))?,
     );
-    // Practical times: Delta T reached 1 ms, 1 s, 1 h after a 10 T/s ramp.
-    let tis = crate::numerics::grid::linear_points(1.5, 6.0, 10 * r + 9);
-    let times = [1e-3, 1.0, 3600.0];
-    let runs: Vec<Result<Trajectory, FigureError>> = tis
-        .par_iter()
-        .map(|&ti| sim(&ctx, &run_spec(bi, bf, 10.0, ti, &times)?))
-        .collect();
-    let mut series: Vec<Series> = times
-        .iter()
-        .map(|&s| {
-            let pts = tis
-                .iter()
-                .zip(&runs)
-                .map(|(&ti, r)| {
-                    let t = r
-                        .as_ref()
-                        .ok()
-                        .and_then(|t| t.sample_after_ramp(s))
-                        .map_or(f64::NAN, |x| x.t_phonon_k);
-                    (ti, t - ti)
-                })
-                .collect();
-            let label = match s {
-                x if x < 1.0 => "1 ms after the ramp".to_string(),
-                x if x < 10.0 => "1 s after the ramp".to_string(),
-                _ => "1 h after the ramp".to_string(),
-            };
-            Series::line(label, pts)
-        })
-        .collect();
-    series.push(Series::dashed(
-        "sudden prediction (equilibrium)",
-        sudden_curve(&m, bi, bf, &tis),
-    ));
-    out.extend(
-        Chart {
-            title: "What arrives in practice: 0.5 T -> 0.1 T at 10 T/s".into(),
-            x_label: "initial temperature Ti (K)".into(),
-            y_label: "Delta T (K)".into(),
-            x_log: false,
-            y_log: false,
-            series,
-        }
-        .save(&dir.join("practical_times"))?,
-    );
+    out.extend(practical_times_figure(&ctx, &m, dir, r)?);
     Ok(out)
 }
 
@@ -528,7 +423,25 @@ pub fn batch_figures(
             .save(&dir.join(format!("run_{i:06}_magnetization")))?,
         );
     }
-    // Sweep over the sweep rate: final Delta T against it, one series per other setting.
+    out.extend(sweep_rate_figure(file, dir, &meta, &recs)?);
+    if out.is_empty() {
+        return Err(FigureError::Compute(format!(
+            "{}: no stored trajectories (output.trajectory = false) and no sweep over protocol.sweep_rate_t_per_s: nothing to plot",
+            file.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// For a sweep over the sweep rate: the final Delta T against it, one series per setting of
+/// the other swept keys, with both limits.
+fn sweep_rate_figure(
+    file: &Path,
+    dir: &Path,
+    meta: &crate::results::BatchMeta,
+    recs: &[crate::results::RunRecord],
+) -> Result<Vec<PathBuf>, FigureError> {
+    let mut out = Vec::new();
     if meta
         .swept_keys
         .iter()
@@ -601,11 +514,130 @@ pub fn batch_figures(
             .save(&dir.join("sweep_delta_t_vs_rate"))?,
         );
     }
-    if out.is_empty() {
-        return Err(FigureError::Compute(format!(
-            "{}: no stored trajectories (output.trajectory = false) and no sweep over protocol.sweep_rate_t_per_s: nothing to plot",
-            file.display()
-        )));
-    }
+    Ok(out)
+}
+
+/// What arrives in practice: Delta T 1 ms, 1 s and 1 h after a 10 T/s ramp (0.5 T -> 0.1 T)
+/// against Ti, with the sudden prediction; `r` scales the grid.
+fn practical_times_figure(
+    ctx: &EngineContext,
+    m: &Material,
+    dir: &Path,
+    r: usize,
+) -> Result<Vec<PathBuf>, FigureError> {
+    let (bi, bf) = (0.5, 0.1);
+    let mut out = Vec::new();
+    let tis = crate::numerics::grid::linear_points(1.5, 6.0, 10 * r + 9);
+    let times = [1e-3, 1.0, 3600.0];
+    let runs: Vec<Result<Trajectory, FigureError>> = tis
+        .par_iter()
+        .map(|&ti| sim(ctx, &run_spec(bi, bf, 10.0, ti, &times)?))
+        .collect();
+    let mut series: Vec<Series> = times
+        .iter()
+        .map(|&s| {
+            let pts = tis
+                .iter()
+                .zip(&runs)
+                .map(|(&ti, r)| {
+                    let t = r
+                        .as_ref()
+                        .ok()
+                        .and_then(|t| t.sample_after_ramp(s))
+                        .map_or(f64::NAN, |x| x.t_phonon_k);
+                    (ti, t - ti)
+                })
+                .collect();
+            let label = match s {
+                x if x < 1.0 => "1 ms after the ramp".to_string(),
+                x if x < 10.0 => "1 s after the ramp".to_string(),
+                _ => "1 h after the ramp".to_string(),
+            };
+            Series::line(label, pts)
+        })
+        .collect();
+    series.push(Series::dashed(
+        "sudden prediction (equilibrium)",
+        sudden_curve(m, bi, bf, &tis),
+    ));
+    out.extend(
+        Chart {
+            title: "What arrives in practice: 0.5 T -> 0.1 T at 10 T/s".into(),
+            x_label: "initial temperature Ti (K)".into(),
+            y_label: "Delta T (K)".into(),
+            x_log: false,
+            y_log: false,
+            series,
+        }
+        .save(&dir.join("practical_times"))?,
+    );
+    Ok(out)
+}
+
+/// Figs. 2 and 3: the levels against field and tau(T).
+fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
+    let mut out = Vec::new();
+    // Fig. 2: levels against field, relative to the ground level.
+    let fields = crate::numerics::grid::linear_points(0.0, 1.0, 101);
+    let series = (0..m.spin.n_levels())
+        .map(|i| {
+            let pts = fields
+                .iter()
+                .map(|&b| {
+                    let e = m.spin.energies(b);
+                    let g = e.iter().copied().fold(f64::INFINITY, f64::min);
+                    (b, e[i] - g)
+                })
+                .collect();
+            Series::line(
+                if i % 5 == 0 {
+                    format!("M = {}", m.spin.m(i))
+                } else {
+                    String::new()
+                },
+                pts,
+            )
+        })
+        .collect();
+    out.extend(
+        Chart {
+            title: "Fig. 2: Mn12Ac levels E_M(B) - E_ground".into(),
+            x_label: "field B (T)".into(),
+            y_label: "E_M - E_ground (K)".into(),
+            x_log: false,
+            y_log: false,
+            series,
+        }
+        .save(&dir.join("fig2_levels"))?,
+    );
+    // Fig. 3: tau(T), Arrhenius and the scaled rate matrix, with tau = 1 s.
+    let constant = RateModel::new(
+        m.spin,
+        m.arrhenius,
+        KappaScaling::Constant { reference_k: 4.6 },
+    )
+    .map_err(|e| FigureError::Compute(e.to_string()))?;
+    let ts = crate::numerics::grid::linear_points(2.0, 10.0, 81);
+    let tau_arr: Vec<(f64, f64)> = ts.iter().map(|&t| (t, m.arrhenius.tau_s(t))).collect();
+    let tau_const: Vec<(f64, f64)> = ts
+        .iter()
+        .map(|&t| (t, constant.tau_model_s(t).unwrap_or(f64::NAN)))
+        .collect();
+    let t_max = m.arrhenius.temperature_for_tau_k(1.0).unwrap_or(f64::NAN);
+    out.extend(
+        Chart {
+            title: format!("Fig. 3: relaxation time; tau = 1 s at T_max = {t_max:.3} K"),
+            x_label: "temperature T (K)".into(),
+            y_label: "relaxation time tau (s)".into(),
+            x_log: false,
+            y_log: true,
+            series: vec![
+                Series::line("tau0 exp(U_b/T) (= Arrhenius-scaled rate model)", tau_arr),
+                Series::dashed("rate model, kappa fixed at 4.6 K", tau_const),
+                Series::dashed("tau = 1 s", vec![(2.0, 1.0), (10.0, 1.0)]),
+            ],
+        }
+        .save(&dir.join("fig3_tau"))?,
+    );
     Ok(out)
 }
