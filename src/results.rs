@@ -265,9 +265,10 @@ pub enum Access {
     Samples,
 }
 
-/// One output quantity of the summary of a run.
+/// One output quantity: its name, unit and description, and how it is read and written
+/// (`A`: [`Access`] for the summary, [`TrajectoryAccess`] for a trajectory).
 #[derive(Clone, Copy)]
-pub struct Quantity {
+pub struct Quantity<A = Access> {
     /// Name in HDF5, JSON and the docs (unit in the name).
     pub name: &'static str,
     /// Unit (`"K"`, `"T"`, `"s"`, `"T/s"`, `"1"` for numbers without a unit and codes).
@@ -275,10 +276,10 @@ pub struct Quantity {
     /// What it is.
     pub description: &'static str,
     /// How it is read and written.
-    pub access: Access,
+    pub access: A,
 }
 
-impl std::fmt::Debug for Quantity {
+impl<A> std::fmt::Debug for Quantity<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.name, self.unit)
     }
@@ -439,23 +440,7 @@ pub enum TrajectoryAccess {
 }
 
 /// One output quantity of a trajectory.
-#[derive(Clone, Copy)]
-pub struct TrajectoryQuantity {
-    /// Name in HDF5, JSON and the docs (unit in the name).
-    pub name: &'static str,
-    /// Unit.
-    pub unit: &'static str,
-    /// What it is.
-    pub description: &'static str,
-    /// How it is read and written.
-    pub access: TrajectoryAccess,
-}
-
-impl std::fmt::Debug for TrajectoryQuantity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.name, self.unit)
-    }
-}
+pub type TrajectoryQuantity = Quantity<TrajectoryAccess>;
 
 macro_rules! column {
     ($name:literal, $unit:literal, $desc:literal, $field:ident) => {

@@ -135,152 +135,30 @@ fn tables_are_readable() {
 /// Bad input: exit code 2, one line on stderr naming the flag and the value, nothing on stdout.
 #[test]
 fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
-    let cases: &[(&[&str], &[&str])] = &[
-        (
-            &["tau", "--temperature-k", "-1"],
-            &["--temperature-k", "-1", "> 0 K"],
-        ),
-        (
-            &["tau", "--temperature-k", "0"],
-            &["--temperature-k", "0", "> 0 K"],
-        ),
-        (
-            &["tau", "--temperature-k", "inf"],
-            &["--temperature-k", "inf", "finite"],
-        ),
-        (
-            &["tau", "--temperature-k", "nan"],
-            &["--temperature-k", "nan"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "1:x",
-            ],
-            &["--initial-temperature-k", "1:x"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "6:1:0.5",
-            ],
-            &["--initial-temperature-k", "stop 1 is below start 6"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "1:6:0",
-            ],
-            &["--initial-temperature-k", "step 0"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "1,,2",
-            ],
-            &["--initial-temperature-k", "empty item"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "abc",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "2",
-            ],
-            &["--b-initial-t", "abc"],
-        ),
-        (
-            &["levels", "--field-t", "0", "--spin", "1.3"],
-            &["--spin", "1.3", "multiple of 1/2"],
-        ),
-        (
-            &["levels", "--field-t", "0", "--spin", "-2"],
-            &["--spin", "-2"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "1",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "2",
-                "--debye-temperature-k",
-                "0",
-            ],
-            &["--debye-temperature-k", "0", "> 0"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "1",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "2",
-                "--debye-temperature-k",
-                "-40",
-            ],
-            &["--debye-temperature-k", "-40"],
-        ),
-        (
-            &["tau", "--temperature-k", "3", "--material", "mn13"],
-            &["--material", "mn13", "mn12ac"],
-        ),
-        (
-            &["tau", "--temperature-k", "3", "--tau0-s", "0"],
-            &["--tau0-s", "0"],
-        ),
-        (
-            &["tau", "--temperature-k", "0.05"],
-            &["temperature_k = 0.05", "0.3 K"],
-        ),
-        (
-            &["tau", "--temperature-k", "3", "--kappa-scaling", "absolute"],
-            &["--kappa-per-s-k3"],
-        ),
-        (
-            &[
-                "limits",
-                "--b-initial-t",
-                "1",
-                "--b-final-t",
-                "0.1",
-                "--minimum",
-                "--search-range-k",
-                "5:1",
-            ],
-            &["--search-range-k", "5:1"],
-        ),
-        (&["levels"], &["--field-t"]),
+    let cases: &[(&str, &[&str])] = &[
+        ("tau --temperature-k -1", &["--temperature-k", "-1", "> 0 K"]),
+        ("tau --temperature-k 0", &["--temperature-k", "0", "> 0 K"]),
+        ("tau --temperature-k inf", &["--temperature-k", "inf", "finite"]),
+        ("tau --temperature-k nan", &["--temperature-k", "nan"]),
+        ("limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 1:x", &["--initial-temperature-k", "1:x"]),
+        ("limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 6:1:0.5", &["--initial-temperature-k", "stop 1 is below start 6"]),
+        ("limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 1:6:0", &["--initial-temperature-k", "step 0"]),
+        ("limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 1,,2", &["--initial-temperature-k", "empty item"]),
+        ("limits --b-initial-t abc --b-final-t 0.1 --initial-temperature-k 2", &["--b-initial-t", "abc"]),
+        ("levels --field-t 0 --spin 1.3", &["--spin", "1.3", "multiple of 1/2"]),
+        ("levels --field-t 0 --spin -2", &["--spin", "-2"]),
+        ("limits --b-initial-t 1 --b-final-t 0.1 --initial-temperature-k 2 --debye-temperature-k 0", &["--debye-temperature-k", "0", "> 0"]),
+        ("limits --b-initial-t 1 --b-final-t 0.1 --initial-temperature-k 2 --debye-temperature-k -40", &["--debye-temperature-k", "-40"]),
+        ("tau --temperature-k 3 --material mn13", &["--material", "mn13", "mn12ac"]),
+        ("tau --temperature-k 3 --tau0-s 0", &["--tau0-s", "0"]),
+        ("tau --temperature-k 0.05", &["temperature_k = 0.05", "0.3 K"]),
+        ("tau --temperature-k 3 --kappa-scaling absolute", &["--kappa-per-s-k3"]),
+        ("limits --b-initial-t 1 --b-final-t 0.1 --minimum --search-range-k 5:1", &["--search-range-k", "5:1"]),
+        ("levels", &["--field-t"]),
     ];
-    for (args, needles) in cases {
-        let out = run(args);
+    for (line, needles) in cases {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        let out = run(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(
@@ -298,17 +176,7 @@ fn bad_input_exits_2_with_one_line_naming_flag_and_value() {
 
 #[test]
 fn simulate_json_has_the_documented_keys() {
-    let v = json(&[
-        "simulate",
-        "--b-initial-t",
-        "0.5",
-        "--b-final-t",
-        "0.1",
-        "--initial-temperature-k",
-        "4",
-        "--jump",
-        "--json",
-    ]);
+    let v = json(&common::jump_4k(&["--json"]));
     for key in [
         "temperature_after_ramp_k",
         "end_temperature_k",
@@ -348,90 +216,15 @@ fn simulate_table_and_bad_input() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("NOT reached"), "{text}");
-    for (args, needles) in [
-        (
-            vec![
-                "simulate",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "4",
-                "--sweep-rate-t-per-s",
-                "-10",
-            ],
-            vec!["--sweep-rate-t-per-s", "-10"],
-        ),
-        (
-            vec![
-                "simulate",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "4",
-            ],
-            vec!["--sweep-rate-t-per-s", "--jump"],
-        ),
-        (
-            vec![
-                "simulate",
-                "--b-initial-t",
-                "15",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "4",
-                "--jump",
-            ],
-            vec!["--b-initial-t", "15", "|B| <"],
-        ),
-        (
-            vec![
-                "simulate",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "0.1",
-                "--jump",
-            ],
-            vec!["temperature_k = 0.1", "0.3 K"],
-        ),
-        (
-            vec![
-                "simulate",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "4",
-                "--jump",
-                "--rtol",
-                "0.5",
-            ],
-            vec!["--rtol", "0.5"],
-        ),
-        (
-            vec![
-                "simulate",
-                "--b-initial-t",
-                "0.5",
-                "--b-final-t",
-                "0.1",
-                "--initial-temperature-k",
-                "4",
-                "--jump",
-                "--sweep-rate-t-per-s",
-                "1",
-            ],
-            vec!["--jump", "--sweep-rate-t-per-s"],
-        ),
+    for (line, needles) in [
+        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --sweep-rate-t-per-s -10", vec!["--sweep-rate-t-per-s", "-10"]),
+        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4", vec!["--sweep-rate-t-per-s", "--jump"]),
+        ("simulate --b-initial-t 15 --b-final-t 0.1 --initial-temperature-k 4 --jump", vec!["--b-initial-t", "15", "|B| <"]),
+        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 0.1 --jump", vec!["temperature_k = 0.1", "0.3 K"]),
+        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --jump --rtol 0.5", vec!["--rtol", "0.5"]),
+        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --jump --sweep-rate-t-per-s 1", vec!["--jump", "--sweep-rate-t-per-s"]),
     ] {
+        let args: Vec<&str> = line.split_whitespace().collect();
         let out = run(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");

@@ -43,14 +43,8 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
         if matches!(q.access, Access::Text(..) | Access::Swept) {
             continue;
         }
-        let unit: hdf5::types::VarLenUnicode = summary
-            .dataset(q.name)
-            .unwrap()
-            .attr("unit")
-            .unwrap()
-            .read_scalar()
-            .unwrap();
-        assert_eq!(unit.as_str(), q.unit, "{}", q.name);
+        let unit = common::unit_of(&summary.dataset(q.name).unwrap());
+        assert_eq!(unit, q.unit, "{}", q.name);
     }
     let run = file.group("runs/run_000000").unwrap();
     assert_eq!(
@@ -58,14 +52,8 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
         names(TRAJECTORY.iter().map(|q| q.name))
     );
     for q in TRAJECTORY {
-        let unit: hdf5::types::VarLenUnicode = run
-            .dataset(q.name)
-            .unwrap()
-            .attr("unit")
-            .unwrap()
-            .read_scalar()
-            .unwrap();
-        assert_eq!(unit.as_str(), q.unit, "{}", q.name);
+        let unit = common::unit_of(&run.dataset(q.name).unwrap());
+        assert_eq!(unit, q.unit, "{}", q.name);
     }
     drop((summary, run, file));
 
@@ -78,20 +66,12 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
 
     // simulate --json: the table's quantities (but the batch-only run index, swept values and
     // error) and its own documented extras; the trajectory has the trajectory table's keys.
-    let v = json(&[
-        "simulate",
-        "--b-initial-t",
-        "0.5",
-        "--b-final-t",
-        "0.1",
-        "--initial-temperature-k",
-        "4",
-        "--jump",
+    let v = json(&common::jump_4k(&[
         "--log-points-per-decade",
         "1",
         "--json",
         "--trajectory",
-    ]);
+    ]));
     let keys = names(v.as_object().unwrap().keys().map(String::as_str));
     let mut want: BTreeSet<String> = SUMMARY
         .iter()

@@ -3,6 +3,7 @@
 use super::args::{PaperArgs, PlotArgs};
 use smmcool::error::Error;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// `smmcool paper`.
 pub fn paper(args: &PaperArgs, out: &mut impl Write) -> Result<(), Error> {
@@ -14,24 +15,17 @@ pub fn paper(args: &PaperArgs, out: &mut impl Write) -> Result<(), Error> {
             args.resolution,
         )?);
     }
-    writeln!(
-        out,
-        "wrote {} files to {}",
-        files.len(),
-        args.output.display()
-    )?;
-    Ok(())
+    wrote(out, &files, &args.output)
 }
 
 /// `smmcool plot`.
 pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
     std::fs::create_dir_all(&args.output)?;
     let files = smmcool::figures::batch_figures(&args.file, &args.output, args.max_runs)?;
-    writeln!(
-        out,
-        "wrote {} files to {}",
-        files.len(),
-        args.output.display()
-    )?;
+    wrote(out, &files, &args.output)
+}
+
+fn wrote(out: &mut impl Write, files: &[PathBuf], dir: &Path) -> Result<(), Error> {
+    writeln!(out, "wrote {} files to {}", files.len(), dir.display())?;
     Ok(())
 }

@@ -273,14 +273,7 @@ fn to_varlen(s: &str, what: &str) -> Result<VarLenUnicode, Fail> {
 }
 
 fn write_str_attr(loc: &Location, name: &str, value: &str) -> Result<(), Fail> {
-    let v = to_varlen(value, &format!("attribute {name}"))?;
-    let what = format!("writing attribute {name}");
-    loc.new_attr::<VarLenUnicode>()
-        .shape(())
-        .create(name)
-        .ctx(&what)?
-        .write_scalar(&v)
-        .ctx(&what)
+    write_scalar_attr(loc, name, to_varlen(value, &format!("attribute {name}"))?)
 }
 
 fn write_scalar_attr<T: H5Type>(loc: &Location, name: &str, value: T) -> Result<(), Fail> {

@@ -38,3 +38,30 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// `simulate` of the paper's field change 0.5 T -> 0.1 T from 4 K as a jump, with `extra`
+/// arguments after it.
+pub fn jump_4k<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "simulate",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0.1",
+        "--initial-temperature-k",
+        "4",
+        "--jump",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The `unit` attribute of an HDF5 dataset.
+pub fn unit_of(ds: &hdf5::Dataset) -> String {
+    ds.attr("unit")
+        .expect("a unit attribute")
+        .read_scalar::<hdf5::types::VarLenUnicode>()
+        .expect("a string")
+        .as_str()
+        .to_owned()
+}
