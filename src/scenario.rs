@@ -153,15 +153,20 @@ impl ProtocolSection {
 pub struct SolverSection {
     /// Relative tolerance of the integrator.
     #[serde(default = "default_rtol")]
-    #[arg(long, default_value_t = default_rtol(), allow_negative_numbers = true)]
+    #[arg(long, default_value = "1e-10", allow_negative_numbers = true)]
     pub rtol: f64,
     /// Equilibrium tolerance on the phonon temperature, in K.
     #[serde(default = "default_eq_tol")]
-    #[arg(long, default_value_t = default_eq_tol(), allow_negative_numbers = true)]
+    #[arg(long, default_value = "1e-9", allow_negative_numbers = true)]
     pub equilibrium_tol_k: f64,
     /// Stop this long after the ramp even without equilibrium, in s.
     #[serde(default = "default_max_time")]
-    #[arg(long, alias = "max-time-s", default_value_t = default_max_time(), allow_negative_numbers = true)]
+    #[arg(
+        long,
+        alias = "max-time-s",
+        default_value = "1e40",
+        allow_negative_numbers = true
+    )]
     pub max_time_after_ramp_s: f64,
     /// Which formulations the engine may use (auto: full master equation while intra-well
     /// modes are active, two-well reduction after; full: full equation throughout, a check).
@@ -184,6 +189,8 @@ fn default_formulation() -> Formulation {
 }
 
 impl Default for SolverSection {
+    // The flags' defaults are written as text ("1e-10", "1e-9", "1e40") so that --help shows
+    // them readably; `defaults_agree` in the tests checks they equal these.
     fn default() -> Self {
         Self {
             rtol: default_rtol(),
@@ -710,6 +717,22 @@ mod tests {
                 assert_ne!(a.flag, b.flag);
             }
         }
+    }
+
+    #[test]
+    #[allow(clippy::float_cmp)] // the same defaults, exactly
+    fn defaults_agree() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Flags {
+            #[command(flatten)]
+            solver: SolverSection,
+        }
+        let parsed = Flags::try_parse_from(["x"]).unwrap().solver;
+        let d = SolverSection::default();
+        assert_eq!(parsed.rtol, d.rtol);
+        assert_eq!(parsed.equilibrium_tol_k, d.equilibrium_tol_k);
+        assert_eq!(parsed.max_time_after_ramp_s, d.max_time_after_ramp_s);
     }
 
     #[test]
