@@ -258,10 +258,14 @@ class PairSystem(System):
       well's total sum_M dn_M telescopes to the net fluxes of the few pairs that cross
       the barrier top, whose gross fluxes are tiny. The slow mode thus sees no
       rounding noise from the fast intra-well fluxes. In the 'plain' formulation
-      (flux per transition, T as a state, heat term sum dE flux) that noise, ~1e-9
-      1/s in a well's population and ~1e-8 K/s in dT/dt, is of the size of the slow
-      physics below ~3.5 K: the solvers cut their steps, fail Newton iterations, and
-      the energy drifts (RUN lines of the plain runs).
+      (flux per transition, T as a state, heat term sum dE flux) that noise is, at a
+      state with locally Boltzmann wells out of balance (against exact sums in
+      mpmath of the same double-precision fluxes): 4e-13 / 2e-11 / 3e-11 1/s in
+      dP_well/dt at 3.5 / 3 / 2.5 K (pairs: 4e-17 / 2e-18 / 2e-20), against a true
+      dP/dt of 1e-3 / 5e-5 / 4e-7; and 1e-7 K/s in dT/dt at all three, against a
+      true 3e-2 / 2e-3 / 2e-5 K/s. Near equilibrium the true rates go to zero, the
+      noise does not: the solvers cut their steps, fail Newton iterations, and the
+      energy drifts (RUN lines of the plain runs).
     Jacobian: W(T) + (dW/dT n) (dT/dn)^T with dT/dn_j = -E_j / C_ph(T) (rank one).
     """
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Issue 19: smmcool against the fair Python baselines (scripts/scipy_fair.py: SciPy Radau, BDF,
+# LSODA and SUNDIALS CVODE through sundials4py), on one trajectory, measured in one run.
+#
+#   bash scripts/compare_baselines.sh [--cap S] [--cap-plain S] > scripts/compare_baselines_output.txt
+#
+# Trajectory: field jump 0.5 T -> 0.1 T from equilibrium at 4 K, rtol 1e-8, to equilibrium
+# (smmcool stops there, about 1.4e7 s after the jump; the Python runs go on to 1e9 s).
+# Steps:
+#   1. venv with numpy, scipy, mpmath and sundials4py (needs Python >= 3.12; SMMCOOL_BASELINE_VENV,
+#      default /tmp/sv12; created with SMMCOOL_PYTHON312 or python3.12 if missing);
+#   2. release build; `uptime` before and after (the machine is shared);
+#   3. smmcool: 11 fresh processes of `smmcool simulate ... --json`; the in-process
+#      wall_time_s (simulation only, like the Python times, which exclude interpreter start and
+#      the kappa table); median, min, max = COLD (every table built in the process);
+#      the warm number comes from the criterion benchmark (README), not from here;
+#   4. scipy_fair.py, 'pairs' formulation: Radau, BDF, LSODA, BDF with a sparse Jacobian,
+#      CVODE; then the 'plain' formulation (as scipy_reference.py, smooth kappa) for BDF, LSODA
+#      and CVODE under the same cap, to show why the pairs formulation is needed;
+#   5. COMPARE lines: temperature differences at 1 ms, 1 s, 1 h and equilibrium, and ratios of
+#      the Python wall time (and CPU time) to smmcool's cold median.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cap=120        # wall-time cap per Python run (pairs formulation), s
+cap_plain=60   # the same for the plain-formulation runs, which stall
+while [ $# -gt 0 ]; do
+    case $1 in
+        --cap) cap=$2; shift 2 ;;
+        --cap-plain) cap_plain=$2; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+venv=${SMMCOOL_BASELINE_VENV:-/tmp/sv12}
+if ! "$venv/bin/python" -c 'import numpy, scipy, mpmath, sundials4py' 2>/dev/null; then
+    py=${SMMCOOL_PYTHON312:-$(command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python)}
+    "$py" -m venv "$venv"
+    "$venv/bin/pip" install -q numpy scipy mpmath sundials4py
+fi
+
+cargo build --release --locked -q
+bin=target/release/smmcool
+
+echo "LOAD before: $(uptime)"
+echo "ENV smmcool=$($bin --version) commit=$(git rev-parse --short HEAD) nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+cmd=("$bin" simulate --jump --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --rtol 1e-8 --json)
+echo "SMMCOOL command: ${cmd[*]}"
+for i in $(seq 1 11); do "${cmd[@]}" > "$out/smm_$i.json"; done
+
+"$venv/bin/python" - "$out" <<'EOF' > "$out/smm.txt"
+import glob, json, statistics, sys
+docs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/smm_*.json"))]
+w = [d["wall_time_s"] for d in docs]
+d = docs[-1]
+def T_at(t):
+    for s in d["samples"]:
+        if abs(s["time_after_ramp_s"] - t) <= 1e-9 * t:
+            return s["phonon_temperature_k"]
+    return float("nan")
+print(f"SMMCOOL cold_wall_s median={statistics.median(w):.5f} min={min(w):.5f} max={max(w):.5f} n={len(w)}")
+print(f"SMMCOOL T_1ms={T_at(1e-3):.10f} T_1s={T_at(1.0):.10f} T_1h={T_at(3600.0):.10f} "
+      f"T_eq={d['equilibrium_temperature_k']:.10f} equilibrium_after_s={d['equilibrium_after_ramp_s']:.6e} "
+      f"equilibrium_tol_k={d['scenario']['solver']['equilibrium_tol_k']}")
+EOF
+cat "$out/smm.txt"
+teq=$(sed -n 's/.*equilibrium_after_s=\([^ ]*\).*/\1/p' "$out/smm.txt")
+tol=$(sed -n 's/.*equilibrium_tol_k=\([^ ]*\).*/\1/p' "$out/smm.txt")
+
+py=("$venv/bin/python" scripts/scipy_fair.py --t-eq-smmcool "$teq" --eq-tol "$tol")
+"${py[@]}" --cap "$cap" --methods Radau,BDF,LSODA,BDF-sparse,CVODE | tee "$out/pairs.txt"
+"${py[@]}" --cap "$cap_plain" --no-checks --formulation plain --methods BDF,LSODA,CVODE | grep -v '^ENV\|^TABLE\|^CHECK' | tee "$out/plain.txt"
+echo "LOAD after: $(uptime)"
+
+"$venv/bin/python" - "$out" <<'EOF'
+import re, sys
+d = sys.argv[1]
+kv = lambda line: dict(re.findall(r"(\w+)=(\S+)", line))
+smm = {}
+for line in open(d + "/smm.txt"):
+    smm.update(kv(line))
+cold = float(smm["median"])
+ref = {"1ms": float(smm["T_1ms"]), "1s": float(smm["T_1s"]), "1h": float(smm["T_1h"]),
+       "t_eq_smmcool": float(smm["T_eq"])}
+tol = float(smm["equilibrium_tol_k"])
+ok = True
+for f in ("pairs.txt", "plain.txt"):
+    runs = {}
+    for line in open(d + "/" + f):
+        if line.startswith("MILESTONE"):
+            m = kv(line)
+            runs.setdefault(m["method"], {})[(m["at"], m.get("tol_K"))] = m
+        if line.startswith("RUN"):
+            m = kv(line)
+            runs.setdefault(m["method"], {})[("RUN", None)] = m
+    for meth, ms in runs.items():
+        diffs = []
+        for at in ("1ms", "1s", "1h", "t_eq_smmcool"):
+            m = ms.get((at, None), {})
+            if m.get("reached") == "True":
+                diffs.append(f"{at}:{float(m['T']) - ref[at]:+.1e}")
+                if f == "pairs.txt" and abs(float(m["T"]) - ref[at]) > 1e-6:
+                    ok = False
+            else:
+                diffs.append(f"{at}:not_reached")
+        print(f"COMPARE dT(python-smmcool)_K method={meth} " + " ".join(diffs))
+        parts = []
+        for at, key in (("1ms", ("1ms", None)), ("1s", ("1s", None)), ("1h", ("1h", None)),
+                        ("eq", ("equilibrium", f"{tol:g}")), ("eq1e-7", ("equilibrium", "1e-07"))):
+            m = ms.get(key, {})
+            if m.get("reached") == "True":
+                parts.append(f"{at}:{float(m['wall_s']):.3f}s={float(m['wall_s']) / cold:.0f}x")
+            else:
+                parts.append(f"{at}:not_reached")
+        r = ms[("RUN", None)]
+        print(f"COMPARE wall_to(python)/smmcool_cold({cold * 1e3:.2f}ms) method={meth} " + " ".join(parts)
+              + f" | whole run to t_reached={r['t_reached']}: wall {r['wall_s']}s cpu {r['cpu_s']}s status={r['status']}")
+print(f"COMPARE temperatures_agree_within_1e-6K(pairs)={ok}")
+EOF
