@@ -49,11 +49,15 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cmd=("$bin" simulate --jump --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --rtol 1e-8 --json)
 echo "SMMCOOL command: ${cmd[*]}"
-for i in $(seq 1 11); do "${cmd[@]}" > "$out/smm_$i.json"; done
-
-"$venv/bin/python" - "$out" <<'EOF' > "$out/smm.txt"
-import glob, json, statistics, sys
-docs = [json.load(open(f)) for f in sorted(glob.glob(sys.argv[1] + "/smm_*.json"))]
+"$venv/bin/python" - "$out" "${cmd[@]}" <<'EOF' > "$out/smm.txt"
+import json, resource, statistics, subprocess, sys
+docs, cpu = [], []
+for _ in range(11):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = subprocess.run(sys.argv[2:], capture_output=True, text=True, check=True)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    docs.append(json.loads(res.stdout))
 w = [d["wall_time_s"] for d in docs]
 d = docs[-1]
 def T_at(t):
@@ -62,6 +66,8 @@ def T_at(t):
             return s["phonon_temperature_k"]
     return float("nan")
 print(f"SMMCOOL cold_wall_s median={statistics.median(w):.5f} min={min(w):.5f} max={max(w):.5f} n={len(w)}")
+print(f"SMMCOOL whole_process_cpu_s cpu_median={statistics.median(cpu):.5f} cpu_min={min(cpu):.5f} "
+      f"(user+system of the whole process: start, tables, run, JSON; an upper bound of the run's CPU)")
 print(f"SMMCOOL T_1ms={T_at(1e-3):.10f} T_1s={T_at(1.0):.10f} T_1h={T_at(3600.0):.10f} "
       f"T_eq={d['equilibrium_temperature_k']:.10f} equilibrium_after_s={d['equilibrium_after_ramp_s']:.6e} "
       f"equilibrium_tol_k={d['scenario']['solver']['equilibrium_tol_k']}")
@@ -83,6 +89,7 @@ smm = {}
 for line in open(d + "/smm.txt"):
     smm.update(kv(line))
 cold = float(smm["median"])
+cold_cpu = float(smm["cpu_median"])
 ref = {"1ms": float(smm["T_1ms"]), "1s": float(smm["T_1s"]), "1h": float(smm["T_1h"]),
        "t_eq_smmcool": float(smm["T_eq"])}
 tol = float(smm["equilibrium_tol_k"])
@@ -118,5 +125,14 @@ for f in ("pairs.txt", "plain.txt"):
         r = ms[("RUN", None)]
         print(f"COMPARE wall_to(python)/smmcool_cold({cold * 1e3:.2f}ms) method={meth} " + " ".join(parts)
               + f" | whole run to t_reached={r['t_reached']}: wall {r['wall_s']}s cpu {r['cpu_s']}s status={r['status']}")
+        if meth.endswith("[pairs]"):
+            parts = []
+            for at, key in (("1ms", ("1ms", None)), ("1h", ("1h", None)),
+                            ("eq", ("equilibrium", f"{tol:g}")), ("eq1e-7", ("equilibrium", "1e-07"))):
+                m = ms.get(key, {})
+                parts.append(f"{at}:{float(m['cpu_s']):.3f}s={float(m['cpu_s']) / cold_cpu:.0f}x"
+                             if m.get("reached") == "True" else f"{at}:not_reached")
+            print(f"COMPARE cpu_to(python)/cpu(smmcool whole process, {cold_cpu * 1e3:.1f}ms) "
+                  f"method={meth} " + " ".join(parts))
 print(f"COMPARE temperatures_agree_within_1e-6K(pairs)={ok}")
 EOF

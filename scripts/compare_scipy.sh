@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Optional step of issue 7: the SciPy reference against smmcool, measured in one run.
+# SUPERSEDED (issue 19): scipy_reference.py's kappa is noisy, so the ratio this prints is unfair
+# (orders of magnitude too large). Use scripts/compare_baselines.sh (scripts/scipy_fair.py).
 #
 #   bash scripts/compare_scipy.sh                 # SciPy runs to 1 ms and 1 s (about 6 min)
 #   bash scripts/compare_scipy.sh --cap-short 30  # any scipy_reference.py options instead

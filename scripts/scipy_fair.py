@@ -397,16 +397,18 @@ class Recorder:
         self.eq_tols = sorted({eq_tol, 1e-8, 1e-7, 1e-6}, reverse=True)
         self.eq_hits = {}                          # tol -> dict
         self.t0 = time.perf_counter()
+        self.c0 = time.process_time()
         self.capped = False
 
     def step(self, t, T, steps, nfev, njev):
         wall = time.perf_counter() - self.t0
+        cpu = time.process_time() - self.c0
         while self.pending and t >= self.pending[0][1]:
             name, tm = self.pending.pop(0)
-            self.hits[name] = dict(t=tm, steps=steps, nfev=nfev, njev=njev, wall=wall)
+            self.hits[name] = dict(t=tm, steps=steps, nfev=nfev, njev=njev, wall=wall, cpu=cpu)
         for tol in self.eq_tols:
             if tol not in self.eq_hits and abs(T - self.t_eq) <= tol:
-                self.eq_hits[tol] = dict(t=t, T=T, steps=steps, nfev=nfev, njev=njev, wall=wall)
+                self.eq_hits[tol] = dict(t=t, T=T, steps=steps, nfev=nfev, njev=njev, wall=wall, cpu=cpu)
         if wall > self.cap_s:
             self.capped = True
         return self.capped
@@ -421,7 +423,7 @@ def report(label, rec, values, total, t_eq_ref):
             print(f"MILESTONE method={label} at={name} t={tm:.6g} reached=False")
             continue
         print(f"MILESTONE method={label} at={name} t={tm:.6g} reached=True T={Tm:.10f} "
-              f"steps={h['steps']} nfev={h['nfev']} njev={h['njev']} wall_s={h['wall']:.4f}")
+              f"steps={h['steps']} nfev={h['nfev']} njev={h['njev']} wall_s={h['wall']:.4f} cpu_s={h['cpu']:.4f}")
     for tol in rec.eq_tols:                       # first accepted step within tol of T_eq
         e = rec.eq_hits.get(tol)
         if e is None:
@@ -429,7 +431,7 @@ def report(label, rec, values, total, t_eq_ref):
             continue
         print(f"MILESTONE method={label} at=equilibrium tol_K={tol:g} t={e['t']:.6e} reached=True "
               f"T={e['T']:.10f} T-T_eq={e['T'] - t_eq_ref:+.2e} steps={e['steps']} "
-              f"nfev={e['nfev']} njev={e['njev']} wall_s={e['wall']:.4f}")
+              f"nfev={e['nfev']} njev={e['njev']} wall_s={e['wall']:.4f} cpu_s={e['cpu']:.4f}")
     print(f"RUN method={label} " + " ".join(f"{k}={v}" for k, v in total.items()), flush=True)
 
 
@@ -467,7 +469,7 @@ def run_scipy(method, table, milestones, t_eq, eq_tol, cap_s, formulation):
     if meth != "LSODA":
         kw["vectorized"] = True
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    rec.t0 = wall0
+    rec.t0, rec.c0 = wall0, cpu0
     sol = solve_ivp(sysm.rhs, (0.0, milestones[-1][1]), y0, **kw)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     values = {name: sysm.temperature(yv) for (name, tm) in milestones
@@ -530,7 +532,7 @@ def run_cvode(table, milestones, t_eq, eq_tol, cap_s, formulation, label):
     values = {}
     pend = list(milestones)
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    rec.t0 = wall0
+    rec.t0, rec.c0 = wall0, cpu0
     t, flag = 0.0, 0
     while t < t_end:
         flag, t = cv.CVode(mem.get(), t_end, y, cv.CV_ONE_STEP)

@@ -4,6 +4,14 @@ SciPy reference integration of the giant-spin (S = 10) master equation coupled
 to a Debye phonon bath -- the "careful physicist in Python" route, used to
 compare against the Rust engine (same model, same tolerances as its benchmark).
 
+NOTE (issue 19): this is the NAIVE route, kept as a record. Its kappa(T) comes
+from a dense eigensolver at every right-hand side and is noisy below ~3 K (see
+lambda1_zero_field), so its step counts and times are NOT a fair baseline: the
+speed-ups once quoted from it (21,384x, 2,794x) were wrong by orders of
+magnitude. The fair baseline is scripts/scipy_fair.py (smooth, accurate kappa
+table; SciPy Radau/BDF/LSODA and SUNDIALS CVODE), run by
+scripts/compare_baselines.sh. Its model functions are imported from here.
+
 Model (energies/temperatures in K, i.e. E/k_B; time in s)
     E_M(B) = D (M^2 - S(S+1)/3) + g muB B M,  M = -S..S  (21 levels)
     W0(M -> M') = c s(M -> M') f(E_M' - E_M, T),  |M' - M| in {1, 2}
