@@ -21,21 +21,33 @@ What differs from scipy_reference.py (which stays as the record of the naive rou
     d ln kappa/dT for the Jacobian. The fit is checked against fresh 40-digit values
     at points between the nodes (CHECK lines). The table build is timed separately
     and cached in /tmp (SMMCOOL_BASELINE_CACHE); it is not part of the solver times.
-  * The right-hand side works on the 74 transitions: flux_k = r_k n_from(k),
-    dn = Inc @ flux (Inc the +-1 incidence matrix), and the heat term as
-    sum_k dE_k flux_k (no cancellation between E_M (W n)_M terms). Vectorized.
-  * Analytic Jacobian, all of it (the temperature column uses dln f/dT and the
-    spline's d ln kappa/dT). The Jacobian is an arrow matrix (pentadiagonal
-    21x21 block plus a full T row and column), so no band ordering has a small
-    bandwidth (the T row couples every level): dense LU on 22x22 is what a
-    careful user picks; 'BDF-sparse' (the same Jacobian as a CSC matrix, solve_ivp
-    then uses splu) is run once to show that sparsity does not pay at this size.
+  * Two formulations of the same equations (--formulation):
+    'pairs' (default, the baseline): state n only, T from energy conservation,
+      right-hand side from net fluxes per pair of levels (see PairSystem: this is
+      what lets double precision carry the slow over-barrier physics);
+    'plain': y = [n, T] as in scipy_reference.py, flux per transition
+      (flux_k = r_k n_from(k), dn = Inc @ flux), heat term sum_k dE_k flux_k; it
+      stalls below ~3.5 K (rounding noise, see PairSystem) and is run only to show
+      that.
+  * Analytic Jacobian, all of it (temperature dependence through dln f/dT and the
+    table's d ln kappa/dT). In 'plain' it is an arrow matrix (pentadiagonal 21x21
+    block plus a full T row and column), in 'pairs' the pentadiagonal block plus a
+    rank-one term: no ordering has a small bandwidth, so LSODA's band options and
+    CVODE's band solver do not apply; dense LU at this size is what a careful user
+    picks. 'BDF-sparse' (the same Jacobian as a CSC matrix, solve_ivp then uses
+    splu) is run to show that sparsity does not pay.
+  * CVODE (sundials4py 7.x): BDF, SUNDenseMatrix + SUNLinSol_Dense, CVodeSetJacFn,
+    same vector atol and rtol, CV_ONE_STEP with a stop time, values at the milestone
+    times from CVodeGetDky; a non-physical Newton iterate (no energy left for the
+    lattice) returns a recoverable error so that CVODE cuts the step.
 
 What is measured, each in ONE run per method from t = 0 to T_END (default 1e9 s)
     at 1 ms, 1 s, 1 h, at t_eq_smmcool (where smmcool declares equilibrium) and at
-    T_END: T there, accepted steps, nfev, njev, and wall time since the start of
-    the integration. Plus the first accepted step at which |T - T_eq| <= EQ_TOL.
-    A wall-time cap per method (--cap, default 120 s) stops a run that stalls.
+    T_END: T there (solver interpolant), and at the first accepted step past that
+    time the accepted steps, nfev, njev, wall and CPU time since the start of the
+    integration; the same at the first accepted step with |T - T_eq| <= tol for
+    tol = smmcool's equilibrium_tol_k (1e-9 K) and 1e-8, 1e-7, 1e-6 K. A wall-time
+    cap per method (--cap, default 120 s) stops a run that stalls.
 
 Usage (scripts/compare_baselines.sh builds the venv and runs this):
     python scripts/scipy_fair.py [--cap SECONDS] [--methods Radau,BDF,LSODA,BDF-sparse,CVODE]
