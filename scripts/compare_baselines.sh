@@ -36,7 +36,11 @@ done
 
 venv=${SMMCOOL_BASELINE_VENV:-/tmp/sv12}
 if ! "$venv/bin/python" -c 'import numpy, scipy, mpmath, sundials4py' 2>/dev/null; then
-    py=${SMMCOOL_PYTHON312:-$(command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python)}
+    py=""   # the first interpreter >= 3.12 that runs (a pyenv shim may exist and fail)
+    for c in ${SMMCOOL_PYTHON312:-} python3.13 python3.12 /root/.pyenv/versions/3.12.*/bin/python; do
+        if "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py=$c; break; fi
+    done
+    [ -n "$py" ] || { echo "no Python >= 3.12 for sundials4py (set SMMCOOL_PYTHON312)" >&2; exit 1; }
     "$py" -m venv "$venv"
     "$venv/bin/pip" install -q numpy scipy mpmath sundials4py
 fi
