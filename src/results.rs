@@ -97,7 +97,7 @@ pub struct TrajectoryColumns {
     pub phonon_temperature_k: Vec<f64>,
     /// Level populations, one row per sample, M = -S..S.
     pub populations: Vec<Vec<f64>>,
-    /// Magnetization g <M>, mu_B per molecule.
+    /// Magnetic moment along the field axis, -g_par <M>, mu_B per molecule.
     pub magnetization_mu_b: Vec<f64>,
     /// Spin energy, K per molecule.
     pub spin_energy_k: Vec<f64>,
@@ -475,7 +475,7 @@ pub const TRAJECTORY: &[TrajectoryQuantity] = &[
     column!(
         "magnetization_mu_b",
         "mu_B",
-        "magnetization g <M> per molecule",
+        "magnetic moment per molecule along the field axis, -g_par <M> (positive along a positive field)",
         magnetization_mu_b
     ),
     column!(

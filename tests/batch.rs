@@ -399,3 +399,83 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
     );
     assert_eq!(summary_without_wall(&o), summary_without_wall(&again));
 }
+
+/// A log sweep generates its decades exactly (issue 16: 10 T/s was stored as
+/// 9.999999999999993, so selecting `rate == 10` found nothing), `validate` and `inspect` print
+/// the values in shortest round-trip form, and `inspect` shows how each run ended: a run that
+/// stopped at its end time is marked, not shown as `ok` beside an equilibrium it never reached.
+#[test]
+fn log_sweeps_hit_decades_and_inspect_shows_the_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = write(
+        d,
+        "log.toml",
+        r#"
+[protocol]
+b_initial_t = 0.5
+b_final_t = 0.1
+initial_temperature_k = 3.0
+sweep_rate_t_per_s = 1.0
+
+[solver]
+max_time_after_ramp_s = 1.0
+
+[output]
+sample_times_after_ramp_s = [1e-3]
+trajectory = false
+
+[[sweep]]
+key = "protocol.sweep_rate_t_per_s"
+log = { start = 1e-1, stop = 1e3, count = 5 }
+"#,
+    );
+    let plan = smmcool::batch::config::Plan::load(&cfg).unwrap();
+    assert_eq!(plan.axes[0].1, vec![0.1, 1.0, 10.0, 100.0, 1000.0]);
+    let out = run(&["validate", cfg.to_str().unwrap(), "--show", "5"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("run 2: protocol.sweep_rate_t_per_s = 10\n"),
+        "{text}"
+    );
+    let o = d.join("log.h5");
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        o.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = smmcool::io::read_summary(&o).unwrap();
+    let at_10: Vec<_> = recs
+        .iter()
+        .filter(|r| r.params.sweep_rate_t_per_s == Some(10.0))
+        .collect();
+    assert_eq!(at_10.len(), 1);
+    // From 3 K the over-barrier relaxation takes far longer than the 1 s allowed: every run
+    // stops at its end time, out of equilibrium.
+    for r in &recs {
+        assert_eq!(r.summary.outcome, smmcool::results::RunOutcome::EndTime);
+        let (end, eq) = (
+            r.summary.end_temperature_k.unwrap(),
+            r.summary.equilibrium_temperature_k.unwrap(),
+        );
+        assert!((end - eq).abs() > 0.01, "{end} vs {eq}");
+    }
+    let out = run(&["inspect", o.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("outcome"), "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains("END TIME")).collect();
+    assert_eq!(rows.len(), 1 + recs.len(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("10") && l.contains("END TIME")),
+        "{text}"
+    );
+    assert!(!text.contains(" ok "), "{text}");
+}

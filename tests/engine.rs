@@ -282,3 +282,40 @@ fn results_do_not_depend_on_what_ran_before_in_the_context() {
         fresh.table_nodes
     );
 }
+
+/// `magnetization_mu_b` is the physical moment -g_par mu_B <M> (issue 16): positive along a
+/// positive field. Reference: Boltzmann populations of Eq. 2 written out here from the preset's
+/// S, D (cm^-1) and g_par with CODATA constants, not through the crate's spin model.
+#[test]
+fn magnetization_is_the_physical_moment_along_the_field() {
+    let p = &smmcool::model::PRESETS[0];
+    assert_eq!(p.key, "mn12ac");
+    let d_k = p.d_cm1 * 1.438_776_877; // hc/k_B in K cm
+    let zeeman = p.g_par * 0.671_713_815_63; // mu_B/k_B in K/T
+    let (b, ti) = (0.5, 2.0);
+    let ms: Vec<f64> = (0..=20).map(|i| f64::from(i) - p.spin).collect();
+    let e: Vec<f64> = ms
+        .iter()
+        .map(|m| d_k * (m * m - p.spin * (p.spin + 1.0) / 3.0) + zeeman * b * m)
+        .collect();
+    let e0 = e.iter().copied().fold(f64::INFINITY, f64::min);
+    let w: Vec<f64> = e.iter().map(|x| (-(x - e0) / ti).exp()).collect();
+    let z: f64 = w.iter().sum();
+    let moment = -p.g_par * ms.iter().zip(&w).map(|(m, w)| m * w).sum::<f64>() / z;
+    assert!(moment > 20.0, "reference moment {moment}");
+    let tr = run(
+        Protocol::jump(b, 0.1).unwrap(),
+        ti,
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let first = &tr.samples[0];
+    assert_eq!(first.t_s, 0.0);
+    assert!(
+        (first.magnetization_mu_b - moment).abs() < 1e-9 * moment,
+        "{} vs {moment}",
+        first.magnetization_mu_b
+    );
+    // Along the field everywhere: the field stays positive and the spins stay polarised.
+    assert!(tr.samples.iter().all(|s| s.magnetization_mu_b > 0.0));
+}

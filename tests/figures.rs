@@ -65,14 +65,47 @@ fn paper_figure_data_equal_the_limit_solvers() {
         (dt_min + 2.152).abs() < 0.01 && (ti_min - 3.61).abs() < 0.15,
         "{ti_min} {dt_min}"
     );
-    // Fig. 5: the minima equal minimum_delta_t.
+    // Fig. 5: the minima equal minimum_delta_t (none at Bf = Bi, where Delta T = 0 exactly).
     let d = read_csv(&dir.path().join("fig5_deltaT_min.csv"));
     for &(bf, dt) in d["Bi = 1 T"].iter().step_by(7) {
-        let r = minimum_delta_t(&m.spin, &m.debye, 1.0, bf, Limit::Sudden, (0.2, 40.0))
+        match minimum_delta_t(&m.spin, &m.debye, 1.0, bf, Limit::Sudden, (0.2, 40.0)).unwrap() {
+            Some(r) => assert!((dt - r.1).abs() <= 1e-12, "Bf = {bf}"),
+            None => assert!(bf == 1.0 && dt == 0.0, "Bf = {bf}"),
+        }
+    }
+    // Fig. 5 sampling (issue 16): (Ti)min rises monotonically from Bf -> 0 (no false minimum
+    // from a coarse grid), the curves run from 1e-6 T to Bi, and Bf = 0 is a point of its own
+    // that equals the solver's value there.
+    let ti_min = read_csv(&dir.path().join("fig5_Ti_min.csv"));
+    for bi in [0.5, 1.0] {
+        let curve = &ti_min[&format!("Bi = {bi} T")];
+        assert!(curve[0].0 <= 1e-6 * (1.0 + 1e-12) && curve[0].0 > 0.0);
+        assert!(curve.last().unwrap().0 >= bi * (1.0 - 1e-5) * (1.0 - 1e-12));
+        for w in curve.windows(2) {
+            assert!(w[1].1 >= w[0].1 - 1e-9, "Bi = {bi}: {w:?}");
+        }
+        let zero = &ti_min[&format!("Bi = {bi} T; Bf = 0 (singular)")];
+        let r = minimum_delta_t(&m.spin, &m.debye, bi, 0.0, Limit::Sudden, (0.2, 40.0))
             .unwrap()
             .unwrap();
-        assert!((dt - r.1).abs() <= 1e-12, "Bf = {bf}");
+        assert_eq!(zero, &vec![(0.0, r.0)]);
+        let dt = &d[&format!("Bi = {bi} T")];
+        assert_eq!(dt.last(), Some(&(bi, 0.0)));
     }
+    // The values the issue quotes from `limits --minimum` at Bi = 0.5 T are on the curve.
+    let curve = &ti_min["Bi = 0.5 T"];
+    let near = |bf: f64| {
+        curve
+            .iter()
+            .min_by(|a, b| (a.0 / bf).ln().abs().total_cmp(&(b.0 / bf).ln().abs()))
+            .copied()
+            .unwrap()
+    };
+    let (bf, ti) = near(1e-5);
+    assert!(
+        (bf / 1e-5).ln().abs() < 0.3 && (ti - 0.63).abs() < 0.1,
+        "{bf} {ti}"
+    );
     // Fig. 3: the tau = 1 s crossing is T_max = 4.572 K.
     let d = read_csv(&dir.path().join("fig3_tau.csv"));
     let tau = &d["tau0 exp(U_b/T) (= Arrhenius-scaled rate model)"];

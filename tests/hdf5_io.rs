@@ -313,7 +313,7 @@ fn a_future_format_version_is_incompatible() {
             .shape(())
             .create("format_version")
             .unwrap()
-            .write_scalar(&3u32)
+            .write_scalar(&4u32)
             .unwrap();
     }
     let err = read_meta(&path).unwrap_err();
@@ -321,8 +321,8 @@ fn a_future_format_version_is_incompatible() {
         matches!(
             err,
             IoError::IncompatibleVersion {
-                found: 3,
-                expected: 2,
+                found: 4,
+                expected: 3,
                 ..
             }
         ),
@@ -457,5 +457,37 @@ fn h5py_reads_the_file() {
         .iter()
         .zip(expected)
         .all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert_eq!(line("format"), vec!["smmcool-batch", "2"]);
+    assert_eq!(line("format"), vec!["smmcool-batch", "3"]);
+}
+
+/// A version 2 file (which stored +g_par <M>) reads back in the version 3 convention: the
+/// magnetization's sign flipped, every other column unchanged.
+#[test]
+fn a_version_2_file_reads_with_the_physical_moment() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path());
+    {
+        let file = hdf5::File::open_rw(&path).unwrap();
+        file.attr("format_version")
+            .unwrap()
+            .write_scalar(&2u32)
+            .unwrap();
+    }
+    let recs = records();
+    let stored = recs[1].trajectory.as_ref().unwrap();
+    let read = read_trajectory(&path, 1).unwrap().unwrap();
+    assert_eq!(
+        read.magnetization_mu_b.len(),
+        stored.magnetization_mu_b.len()
+    );
+    for (a, b) in read
+        .magnetization_mu_b
+        .iter()
+        .zip(&stored.magnetization_mu_b)
+    {
+        assert_eq!(*a, -*b);
+    }
+    assert_eq!(read.phonon_temperature_k, stored.phonon_temperature_k);
+    assert_eq!(read_summary(&path).unwrap().len(), recs.len());
 }

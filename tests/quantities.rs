@@ -84,6 +84,7 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
         "sample_times_after_ramp_s",
         "end_delta_temperature_k",
         "sudden_delta_temperature_k",
+        "equilibrium_delta_temperature_k",
         "energy_balance_error_k",
         "population_sum_error_abs",
         "handover",

@@ -128,6 +128,26 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
+/// Why a minimum is missing or not a minimum inside the search range, if it is either.
+fn minimum_note(bi: f64, bf: f64, range: (f64, f64), found: Option<(f64, f64)>) -> Option<String> {
+    #[allow(clippy::float_cmp)] // exactly no field change
+    if bf == bi {
+        return Some(
+            "Bf = Bi: no field change, Delta T = 0 at every Ti, so there is no minimum".into(),
+        );
+    }
+    let (ti, _) = found?;
+    // Within one scan step (241 log-spaced points) of an edge: the smallest Delta T in the
+    // range, but not a minimum inside it.
+    let step = (range.1 / range.0).powf(1.0 / 240.0);
+    (ti <= range.0 * step || ti >= range.1 / step).then(|| {
+        format!(
+            "the smallest Delta T lies at the edge of the search range [{}, {}] K: widen --search-range-k to find the minimum",
+            range.0, range.1
+        )
+    })
+}
+
 /// `smmcool limits`.
 pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
     let mat = args.material.build().map_err(flag_error)?;
@@ -166,6 +186,7 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
                         "sudden_initial_temperature_at_min_k": s.map(|x| x.0),
                         "isentropic_delta_temperature_min_k": q.map(|x| x.1),
                         "isentropic_initial_temperature_at_min_k": q.map(|x| x.0),
+                        "note": minimum_note(args.b_initial_t, *bf, range, s.or(*q)),
                     })
                 })
                 .collect();
@@ -185,7 +206,11 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
             "Bf (T)", "sudden dTmin(K)", "at Ti (K)", "isentr. dTmin(K)", "at Ti (K)"
         )?;
         let cell = |x: Option<f64>| x.map_or("none".to_string(), |v| format!("{v:.6}"));
+        let mut notes = Vec::new();
         for (bf, s, q) in recs {
+            if let Some(n) = minimum_note(args.b_initial_t, bf, range, s.or(q)) {
+                notes.push(format!("Bf = {bf} T: {n}"));
+            }
             writeln!(
                 out,
                 "{bf:>8} {:>16} {:>16} {:>18} {:>18}",
@@ -194,6 +219,9 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
                 cell(q.map(|x| x.1)),
                 cell(q.map(|x| x.0))
             )?;
+        }
+        for n in notes {
+            writeln!(out, "* {n}")?;
         }
         return Ok(());
     }

@@ -5,7 +5,7 @@ use serde_json::json;
 use smmcool::batch::config::Plan;
 use smmcool::batch::runner::{parse_shard, run_batch, shard_from_slurm, RunOptions};
 use smmcool::error::Error;
-use smmcool::results::RunStatus;
+use smmcool::results::{RunOutcome, RunStatus};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -161,7 +161,7 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
     for k in &meta.swept_keys {
         header.push_str(&format!(" {k:>28}"));
     }
-    header.push_str(&format!(" {:>7} {:>12}", "status", "T_ramp (K)"));
+    header.push_str(&format!(" {:>15} {:>12}", "outcome", "T_ramp (K)"));
     for s in &meta.sample_times_after_ramp_s {
         header.push_str(&format!(" {:>12}", format!("T@{s}s (K)")));
     }
@@ -170,17 +170,25 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
         "T_end (K)", "T_eq (K)", "sudden (K)", "isentr. (K)"
     ));
     writeln!(out, "{header}")?;
+    let stopped = recs
+        .iter()
+        .filter(|r| r.status == RunStatus::Ok && r.summary.outcome == RunOutcome::EndTime)
+        .count();
     for r in &recs {
         let mut line = format!("{:>6}", r.params.index);
         for (_, v) in &r.params.swept {
-            line.push_str(&format!(" {v:>28.6e}"));
+            // Shortest round-trip form: what was swept, digit for digit.
+            line.push_str(&format!(" {v:>28}"));
         }
-        let st = match r.status {
-            RunStatus::Ok => "ok",
-            RunStatus::Failed => "FAILED",
+        // How the run ended: a run that stopped at its end time is not at equilibrium, and
+        // its T_end is not T_eq.
+        let st = match (r.status, r.summary.outcome) {
+            (RunStatus::Failed, _) | (_, RunOutcome::Failed) => "FAILED",
+            (RunStatus::Ok, RunOutcome::Equilibrium) => "equilibrium",
+            (RunStatus::Ok, RunOutcome::EndTime) => "END TIME",
         };
         line.push_str(&format!(
-            " {st:>7} {:>12}",
+            " {st:>15} {:>12}",
             cell(r.summary.temperature_after_ramp_k)
         ));
         for t in &r.summary.sample_temperatures_k {
@@ -197,6 +205,12 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
             line.push_str(&format!("  error: {e}"));
         }
         writeln!(out, "{line}")?;
+    }
+    if stopped > 0 {
+        writeln!(
+            out,
+            "# {stopped} run(s) stopped at their end time (END TIME) out of equilibrium: T_end there is not T_eq"
+        )?;
     }
     Ok(())
 }

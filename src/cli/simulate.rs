@@ -37,6 +37,11 @@ pub fn simulate(
         .filter_map(|&s| tr.sample_after_ramp(s).map(|x| (s, x.t_phonon_k)))
         .collect();
     let dt_sudden = tr.t_final_sudden_k - ti;
+    // The reference of the sampled temperatures: the kinetic equilibrium of this protocol
+    // (the energy left after the ramp shared out at equilibrium), not the sudden limit, which
+    // a finite ramp need not reach.
+    let dt_eq = tr.t_equilibrium_k - ti;
+    let fraction = |t: f64| (t - ti) / dt_eq;
     if args.json {
         let record = RunRecord::from_result(
             built.params.clone(),
@@ -58,6 +63,7 @@ pub fn simulate(
         let extra = json!({
             "end_delta_temperature_k": tr.t_final_k - ti,
             "sudden_delta_temperature_k": dt_sudden,
+            "equilibrium_delta_temperature_k": dt_eq,
             "energy_balance_error_k": tr.energy_balance_abs_k,
             "population_sum_error_abs": tr.population_sum_error,
             "handover": tr.handover.as_ref().map(|h| json!({
@@ -71,7 +77,12 @@ pub fn simulate(
             "rhs_evals": tr.stats.rhs_evals,
             "quadrature_evals": tr.quadrature_evals,
             "table_nodes": tr.table_nodes,
-            "samples": sample_rows.iter().map(|(s, t)| json!({"time_after_ramp_s": s, "phonon_temperature_k": t})).collect::<Vec<_>>(),
+            "samples": sample_rows.iter().map(|(s, t)| json!({
+                "time_after_ramp_s": s,
+                "phonon_temperature_k": t,
+                "delta_temperature_k": t - ti,
+                "fraction_of_equilibrium_delta_temperature_rel": fraction(*t),
+            })).collect::<Vec<_>>(),
         });
         if let Value::Object(extra) = extra {
             v.extend(extra);
@@ -105,10 +116,11 @@ pub fn simulate(
     for (s, t) in &sample_rows {
         writeln!(
             out,
-            "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the sudden prediction)",
+            "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the equilibrium Delta T {:+.6} K)",
             format!("T {} after the ramp", fmt_time(Some(*s))),
             t - p.initial_temperature_k,
-            100.0 * (t - p.initial_temperature_k) / dt_sudden
+            100.0 * fraction(*t),
+            dt_eq
         )?;
     }
     match tr.outcome {

@@ -123,7 +123,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     let mut dtmin = Vec::new();
     let mut timin = Vec::new();
     for bi in [0.5, 1.0] {
-        let bfs = crate::numerics::grid::linear_points(0.0, 0.975 * bi, 40);
+        let bfs = fig5_fields(bi);
         let mins: Vec<(f64, Option<(f64, f64)>)> = bfs
             .par_iter()
             .map(|&bf| {
@@ -135,17 +135,30 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
                 )
             })
             .collect();
-        dtmin.push(Series::line(
-            format!("Bi = {bi} T"),
-            mins.iter()
-                .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.1)))
-                .collect(),
+        // Bf = 0 is a singular point (the wells are degenerate there): its own marker, not
+        // joined to the curve. At Bf = Bi there is no field change and Delta T = 0 exactly;
+        // the (Ti)min curve ends at the last sampled field, Bi (1 - 1e-5).
+        let (zero, curve) = mins.split_at(1);
+        let mut dt: Vec<(f64, f64)> = curve
+            .iter()
+            .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.1)))
+            .collect();
+        dt.push((bi, 0.0));
+        dtmin.push(Series::line(format!("Bi = {bi} T"), dt));
+        dtmin.push(Series::markers(
+            format!("Bi = {bi} T, Bf = 0 (singular)"),
+            vec![(0.0, zero[0].1.map_or(f64::NAN, |x| x.1))],
         ));
         timin.push(Series::line(
             format!("Bi = {bi} T"),
-            mins.iter()
+            curve
+                .iter()
                 .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.0)))
                 .collect(),
+        ));
+        timin.push(Series::markers(
+            format!("Bi = {bi} T, Bf = 0 (singular)"),
+            vec![(0.0, zero[0].1.map_or(f64::NAN, |x| x.0))],
         ));
     }
     for (tag, title, ylab, s) in [
@@ -194,6 +207,19 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         .save(&dir.join("fig6_sudden_vs_isentropic"))?,
     );
     Ok(out)
+}
+
+/// The final fields of Fig. 5 for initial field `bi`: 0 first (a singular point, drawn on its
+/// own), then 1e-6 T to 0.05 Bi log-spaced (where (Ti)min rises steeply from 0: 0.63 K at
+/// 1e-5 T, 1.73 K at 1e-3 T for Bi = 0.5 T; a uniform grid drew a false minimum there), then
+/// linear up to Bi (1 - 1e-5).
+pub fn fig5_fields(bi: f64) -> Vec<f64> {
+    let mut bfs = vec![0.0];
+    bfs.extend(crate::numerics::grid::log_points(1e-6, 0.05 * bi, 25));
+    let linear = crate::numerics::grid::linear_points(0.05 * bi, bi, 39);
+    bfs.extend(&linear[1..linear.len() - 1]);
+    bfs.push(bi * (1.0 - 1e-5));
+    bfs
 }
 
 /// Time-domain figures: convergence with sweep rate, the validity map of the sudden
@@ -410,11 +436,11 @@ pub fn batch_figures(
             Chart {
                 title,
                 x_label: "time since the start of the ramp (s)".into(),
-                y_label: "magnetization (mu_B per molecule)".into(),
+                y_label: "moment along the field (mu_B per molecule)".into(),
                 x_log: true,
                 y_log: false,
                 series: vec![Series::line(
-                    "g <M>",
+                    "-g <M>",
                     pos.iter()
                         .map(|&k| (tr.time_s[k], tr.magnetization_mu_b[k]))
                         .collect(),
@@ -518,7 +544,8 @@ fn sweep_rate_figure(
 }
 
 /// What arrives in practice: Delta T 1 ms, 1 s and 1 h after a 10 T/s ramp (0.5 T -> 0.1 T)
-/// against Ti, with the sudden prediction; `r` scales the grid.
+/// against Ti, with the equilibrium of the same ramp as the reference and the sudden limit;
+/// `r` scales the grid.
 fn practical_times_figure(
     ctx: &EngineContext,
     m: &Material,
@@ -556,8 +583,17 @@ fn practical_times_figure(
             Series::line(label, pts)
         })
         .collect();
+    // The reference: the equilibrium this same ramp leads to (the energy left after the ramp
+    // shared out), which a finite ramp can fall short of; the sudden limit for comparison.
     series.push(Series::dashed(
-        "sudden prediction (equilibrium)",
+        "equilibrium after this ramp (kinetic)",
+        tis.iter()
+            .zip(&runs)
+            .map(|(&ti, r)| (ti, r.as_ref().map_or(f64::NAN, |t| t.t_equilibrium_k - ti)))
+            .collect(),
+    ));
+    series.push(Series::dashed(
+        "sudden limit (Eq. 9)",
         sudden_curve(m, bi, bf, &tis),
     ));
     out.extend(

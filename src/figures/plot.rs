@@ -86,6 +86,13 @@ impl Series {
             markers: false,
         }
     }
+    /// Markers only (points not joined, e.g. a singular point).
+    pub fn markers(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            markers: true,
+            ..Self::line(label, points)
+        }
+    }
     /// A dashed line.
     pub fn dashed(label: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
         Self {

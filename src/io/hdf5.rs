@@ -1,4 +1,4 @@
-//! The `smmcool-batch` HDF5 file format, version 1.
+//! The `smmcool-batch` HDF5 file format, version 3.
 //!
 //! One file holds the runs of one batch shard. The layout is H5MD-like: plain groups and
 //! datasets, every numeric dataset carrying a variable-length UTF-8 string attribute `unit`
@@ -10,7 +10,7 @@
 //! | name | type | content |
 //! | --- | --- | --- |
 //! | `format` | string | `"smmcool-batch"` ([`FORMAT_NAME`]) |
-//! | `format_version` | u32 | `1` ([`FORMAT_VERSION`]) |
+//! | `format_version` | u32 | `3` ([`FORMAT_VERSION`]) |
 //! | `smmcool_version`, `git_revision`, `config_toml` | string | provenance, verbatim |
 //! | `n_runs_total` | u64 | runs in the whole batch (all shards) |
 //! | `shard_index`, `shard_count` | u64 | this file's shard; `0`, `1` when unsharded |
@@ -45,8 +45,11 @@
 //! [`crate::results::TRAJECTORY`]: f64 columns, `populations` 2-D (samples x levels), `stage`
 //! u8 with its `values` attribute. The group `/runs` exists even when it is empty.
 //!
-//! Version 2 (this one) renamed the quantities to the names of the one table (a temperature
-//! is `..._temperature_k`, never `t_...`) and added `outcome` and `end_after_ramp_s`.
+//! Version 2 renamed the quantities to the names of the one table (a temperature is
+//! `..._temperature_k`, never `t_...`) and added `outcome` and `end_after_ramp_s`. Version 3
+//! (this one) stores `magnetization_mu_b` as the physical moment -g_par <M> (positive along a
+//! positive field); version 2 stored +g_par <M>, and the reader flips its sign, so version 2
+//! files read back in the version 3 convention.
 //!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
@@ -69,8 +72,11 @@ use std::str::FromStr;
 /// Value of the root attribute `format`.
 pub const FORMAT_NAME: &str = "smmcool-batch";
 
-/// Value of the root attribute `format_version` this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// Value of the root attribute `format_version` this crate writes.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// Oldest format version this crate reads (older versions are converted on reading).
+pub const OLDEST_READABLE_VERSION: u32 = 2;
 
 /// Deflate level of compressed datasets.
 const DEFLATE_LEVEL: u8 = 4;
@@ -100,7 +106,7 @@ pub enum IoError {
     },
     /// The file is a batch file of another format version.
     #[error(
-        "{} has batch file format version {found}, this smmcool reads version {expected}",
+        "{} has batch file format version {found}, this smmcool reads versions {OLDEST_READABLE_VERSION} to {expected}",
         path.display()
     )]
     IncompatibleVersion {
@@ -108,7 +114,7 @@ pub enum IoError {
         path: PathBuf,
         /// The version in the file.
         found: u64,
-        /// The version this crate reads.
+        /// The newest version this crate reads (the one it writes).
         expected: u32,
     },
     /// The HDF5 library failed.
@@ -119,7 +125,7 @@ pub enum IoError {
         /// What was being done and what HDF5 said.
         message: String,
     },
-    /// The file says it is a version 1 batch file but its content does not fit the layout
+    /// The file says it is a batch file of a readable version but its content does not fit the layout
     /// (a missing or mis-shaped dataset, an unknown status code, ...).
     #[error("{} does not match the batch file layout: {message}", path.display())]
     Mismatch {
@@ -728,8 +734,8 @@ fn read_strings(group: &Group, name: &str, len: usize) -> Result<Vec<String>, Fa
 // Reading
 // ---------------------------------------------------------------------------------------------
 
-/// Checks the `format` and `format_version` root attributes.
-fn check_format(file: &File) -> Result<(), Fail> {
+/// Checks the `format` and `format_version` root attributes; gives the version.
+fn check_format(file: &File) -> Result<u64, Fail> {
     match read_str_attr_opt(file, "format") {
         Ok(Some(format)) if format == FORMAT_NAME => {}
         Ok(Some(format)) => {
@@ -757,10 +763,10 @@ fn check_format(file: &File) -> Result<(), Fail> {
                 "its format_version cannot be read as an integer: {e}"
             ))
         })?;
-    if version != u64::from(FORMAT_VERSION) {
+    if !(u64::from(OLDEST_READABLE_VERSION)..=u64::from(FORMAT_VERSION)).contains(&version) {
         return Err(Fail::Version(version));
     }
-    Ok(())
+    Ok(version)
 }
 
 fn meta_of(file: &File) -> Result<BatchMeta, Fail> {
@@ -888,7 +894,7 @@ pub fn read_trajectory(
 
 fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryColumns>, Fail> {
     let file = open(path)?;
-    check_format(&file)?;
+    let version = check_format(&file)?;
     let runs = open_group(&file, "runs")?;
     let name = run_group_name(run_index);
     if !runs.link_exists(&name) {
@@ -923,6 +929,12 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
                     .map(|i| populations[i * levels..(i + 1) * levels].to_vec())
                     .collect();
             }
+        }
+    }
+    if version < 3 {
+        // Version 2 stored +g_par <M>; the physical moment is -g_par <M>.
+        for m in &mut tr.magnetization_mu_b {
+            *m = -*m;
         }
     }
     Ok(Some(tr))

@@ -200,7 +200,8 @@ pub struct Sample {
     pub right_well: f64,
     /// <M> = sum M n_M.
     pub mean_m: f64,
-    /// Magnetization g_par <M>, Bohr magnetons per molecule.
+    /// Magnetic moment along the field axis, -g_par <M> Bohr magnetons per molecule (the
+    /// physical moment of H = ... + g_par mu_B B Sz: positive along a positive field).
     pub magnetization_mu_b: f64,
     /// Spin energy sum E_M n_M, K per molecule.
     pub spin_energy_k: f64,

@@ -79,7 +79,8 @@ impl<'r> Recorder<'r> {
             t_phonon_k: temp,
             right_well: self.wells.right_occupation(&n),
             mean_m,
-            magnetization_mu_b: spin.g_par() * mean_m,
+            // The physical moment: H has +g mu_B B Sz, so mu_z = -g mu_B <Sz>.
+            magnetization_mu_b: -spin.g_par() * mean_m,
             spin_energy_k: spin_energy,
             phonon_energy_k: debye.energy_k(temp),
             work_k: work,

@@ -193,7 +193,8 @@ pub enum Limit {
 
 /// The most negative Delta T = T_f - T_i over initial temperatures in [lo, hi] K (the paper's
 /// (Delta T)min and (T_i)min, Fig. 5). Returns (T_i at the minimum, Delta T min), or `None` if the
-/// limit has no solution anywhere in the range.
+/// limit has no solution anywhere in the range or there is no field change (B_f = B_i gives
+/// Delta T = 0 at every T_i: no minimum, and a scan would report round-off at an edge).
 pub fn minimum_delta_t(
     spin: &GiantSpin,
     debye: &Debye,
@@ -204,6 +205,10 @@ pub fn minimum_delta_t(
 ) -> Result<Option<(f64, f64)>, NumericsError> {
     require_positive("minimum search lower temperature (K)", range_k.0)?;
     require_positive("minimum search upper temperature (K)", range_k.1)?;
+    #[allow(clippy::float_cmp)] // exactly no field change
+    if b_final_t == b_initial_t {
+        return Ok(None);
+    }
     let mut failure = None;
     let found = scan_minimum(range_k.0, range_k.1, 241, |ti| {
         let fc = FieldChange {

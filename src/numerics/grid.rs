@@ -102,19 +102,19 @@ pub fn linear_points(start: f64, stop: f64, count: usize) -> Vec<f64> {
 }
 
 /// `count` logarithmically spaced values from `start` to `stop` (both > 0 and included;
-/// `start` alone for `count` = 1).
+/// `start` alone for `count` = 1). Each value is rounded to 12 significant digits, as the
+/// linear ranges are, so that decades come out exact: `1e-2:1e4:log7` holds 10.0, not
+/// 9.999999999999993 (the rounding moves a value by at most 5e-12 of itself).
 pub fn log_points(start: f64, stop: f64, count: usize) -> Vec<f64> {
     if count == 1 {
         return vec![start];
     }
-    let (a, b) = (start.ln(), stop.ln());
+    let (a, b) = (start.log10(), stop.log10());
     (0..count)
-        .map(|i| {
-            if i == count - 1 {
-                stop
-            } else {
-                (a + (b - a) * i as f64 / (count - 1) as f64).exp()
-            }
+        .map(|i| match i {
+            0 => start,
+            i if i == count - 1 => stop,
+            i => round12(10f64.powf(a + (b - a) * i as f64 / (count - 1) as f64)),
         })
         .collect()
 }
@@ -138,8 +138,19 @@ mod tests {
         assert_eq!(parse_values("0:1:0.1").unwrap()[3], 0.3);
         let l = parse_values("1e-3:1e3:log7").unwrap();
         assert_eq!(l.len(), 7);
-        assert!((l[3] - 1.0).abs() < 1e-15);
-        assert_eq!(l[6], 1e3);
+        assert_eq!(l, vec![1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3]);
+        // Decades exact for any start and any number of points per decade; the values in
+        // between within 5e-12 of the exact 10^(k/n).
+        let l = log_points(1e-12, 1e6, 73);
+        for (k, v) in l.iter().enumerate() {
+            let exact = 10f64.powf(-12.0 + k as f64 / 4.0);
+            assert!((v - exact).abs() <= 5e-12 * exact, "{k}: {v}");
+            if k % 4 == 0 {
+                let decade: f64 = format!("1e{}", -12 + k as i64 / 4).parse().unwrap();
+                assert_eq!(*v, decade, "{k}");
+            }
+        }
+        assert_eq!(log_points(2.0, 2e4, 5), vec![2.0, 20.0, 200.0, 2e3, 2e4]);
         assert_eq!(
             parse_values("0,0.1:0.3:0.1").unwrap(),
             vec![0.0, 0.1, 0.2, 0.3]
