@@ -647,6 +647,23 @@ impl Scenario {
     pub fn build(&self) -> Result<BuiltRun, ScenarioError> {
         self.check_finite()?;
         self.output.validate()?;
+        let limit = self.solver.max_time_after_ramp_s;
+        if let Some(&s) = self
+            .output
+            .sample_times_after_ramp_s
+            .0
+            .iter()
+            .find(|&&s| s > limit)
+        {
+            return Err(ScenarioError::new(
+                "output.sample_times_after_ramp_s",
+                Some(crate::units::number(s)),
+                format!(
+                    "a requested sample lies beyond <solver.max_time_after_ramp_s> = {} s, where the run stops; lower the sample time or raise the limit",
+                    crate::units::number(limit)
+                ),
+            ));
+        }
         let material = self.material.build()?;
         let scaling = self.rates.scaling()?;
         let protocol = self.protocol.build()?;

@@ -17,3 +17,43 @@ pub const GAS_CONSTANT_J_PER_MOL_K: f64 = 8.314_462_618;
 pub fn cm1_to_kelvin(cm1: f64) -> f64 {
     cm1 * KELVIN_PER_CM1
 }
+
+/// A number as messages show it: the shortest text that reads back as the same f64, in
+/// positional notation for 1e-4 <= |v| < 1e6 (and 0) and in e-notation otherwise (`1e-300`,
+/// `3.5e49`, never a 300-digit decimal).
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || !v.is_finite() || (1e-4..1e6).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_read_back_exactly_and_stay_short() {
+        for v in [
+            1e-300,
+            3.5e49,
+            -1e-3,
+            0.1,
+            123456.5,
+            1e6,
+            -2.5e-7,
+            0.0,
+            1.0 / 3.0,
+        ] {
+            let text = super::number(v);
+            assert_eq!(
+                text.parse::<f64>().unwrap().to_bits(),
+                v.to_bits(),
+                "{text}"
+            );
+            assert!(text.len() <= 24, "{text}");
+        }
+        assert_eq!(super::number(1e-300), "1e-300");
+        assert_eq!(super::number(0.001), "0.001");
+    }
+}

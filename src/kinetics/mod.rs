@@ -295,12 +295,13 @@ pub struct Trajectory {
 }
 
 impl Trajectory {
-    /// The sample at `t_after_ramp_s` after the ramp (exact output times only).
+    /// The sample at `t_after_ramp_s` after the ramp (exact output times only): the first
+    /// within 1e-12 relative of that time, found by bisection over the time-ordered samples.
     pub fn sample_after_ramp(&self, t_after_ramp_s: f64) -> Option<&Sample> {
         let t = self.ramp_duration_s + t_after_ramp_s;
-        self.samples
-            .iter()
-            .find(|s| (s.t_s - t).abs() <= 1e-12 * t.abs().max(1e-300))
+        let tol = 1e-12 * t.abs().max(1e-300);
+        let k = self.samples.partition_point(|s| s.t_s < t - tol);
+        self.samples.get(k).filter(|s| (s.t_s - t).abs() <= tol)
     }
 }
 
@@ -332,6 +333,22 @@ pub enum EngineError {
         t_initial_k: f64,
         /// The integrator's error.
         source: SolverError,
+    },
+    /// The run ended without a value it promises: a requested sample, a finite state, or the
+    /// end time (equilibrium or the time limit). A run either has all of them or fails with
+    /// this; nothing partial is reported as a success.
+    #[error(
+        "run incomplete for Bi = {b_initial_t} T, Bf = {b_final_t} T, Ti = {t_initial_k} K: {what}"
+    )]
+    Incomplete {
+        /// What is missing.
+        what: String,
+        /// Run parameter.
+        b_initial_t: f64,
+        /// Run parameter.
+        b_final_t: f64,
+        /// Run parameter.
+        t_initial_k: f64,
     },
 }
 
@@ -401,7 +418,57 @@ pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, Engine
     if prog.rec.samples.last().map(|s| s.t_s) != Some(t_now) {
         sys.record(&plan, &mut prog.rec, &state, t_now, plan.bf)?;
     }
-    Ok(finish(&plan, prog, after, t_final, t_now, use_reduced_ramp))
+    let tr = finish(&plan, prog, after, t_final, t_now, use_reduced_ramp);
+    check_complete(&plan, &tr)?;
+    Ok(tr)
+}
+
+/// Every requested sample present, every sample finite, and the run ended at equilibrium or at
+/// the time limit (not before it); otherwise [`EngineError::Incomplete`].
+fn check_complete(plan: &Plan<'_>, tr: &Trajectory) -> Result<(), EngineError> {
+    let opt = &plan.run.options;
+    let fail = |what: String| EngineError::Incomplete {
+        what,
+        b_initial_t: plan.bi,
+        b_final_t: plan.bf,
+        t_initial_k: plan.ti,
+    };
+    for &s in &opt.sample_times_after_ramp_s {
+        if s <= opt.max_time_after_ramp_s && tr.sample_after_ramp(s).is_none() {
+            return Err(fail(format!(
+                "no sample at the requested {} s after the ramp (the run ended {} s after it)",
+                crate::units::number(s),
+                crate::units::number(tr.t_end_after_ramp_s)
+            )));
+        }
+    }
+    if let Some(bad) = tr.samples.iter().find(|x| {
+        !(x.t_s.is_finite()
+            && x.t_phonon_k.is_finite()
+            && x.populations.iter().all(|p| p.is_finite()))
+    }) {
+        return Err(fail(format!(
+            "a sample at t = {} s has a value that is not finite (T = {} K)",
+            crate::units::number(bad.t_s),
+            crate::units::number(bad.t_phonon_k)
+        )));
+    }
+    let end = tr.t_end_after_ramp_s;
+    let limit = opt.max_time_after_ramp_s;
+    let ok = match tr.outcome {
+        Outcome::Equilibrium => end.is_finite() && end <= limit,
+        Outcome::EndTime => end <= limit && end >= limit * (1.0 - 1e-9),
+    };
+    if !ok || !tr.t_final_k.is_finite() {
+        return Err(fail(format!(
+            "it ended {} s after the ramp ({:?}) with the time limit at {} s and T = {} K",
+            crate::units::number(end),
+            tr.outcome,
+            crate::units::number(limit),
+            crate::units::number(tr.t_final_k)
+        )));
+    }
+    Ok(())
 }
 
 /// The trajectory of a finished run: its samples, the invariants over them, and the summary.

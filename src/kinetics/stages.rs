@@ -745,7 +745,8 @@ pub(super) fn relaxation(
             after.outcome = Outcome::Equilibrium;
             t.max(tq + plan.last_requested).min(t_max)
         }
-        None => rel.time_at_s(s_max),
+        // The map's time at s_max is t_max up to rounding: never report past the limit.
+        None => rel.time_at_s(s_max).min(t_max),
     };
     let dt0 = after.dt0();
     for (k, thr) in THRESHOLDS.iter().enumerate() {
