@@ -4,7 +4,7 @@ use thiserror::Error;
 
 /// A model parameter or a physical input outside what the model allows.
 #[derive(Debug, Clone, PartialEq, Error)]
-#[error("{name} = {value} is not allowed: {allowed}")]
+#[error("{name} = {} is not allowed: {allowed}", crate::units::number(*value))]
 pub struct ParameterError {
     /// The parameter's name, with its unit (as the user spells it where possible).
     pub name: String,

@@ -7,7 +7,7 @@ use cli::args::Cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli::args::join_negative_values(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -411,6 +411,14 @@ fn render(text: &str, as_flags: bool) -> String {
         };
         let inner = &rest[open + 1..open + close];
         out.push_str(&rest[..open]);
+        // Only `<section.key>` is a reference: a comparison such as "D < 0 with S >= 1" is text.
+        let reference = inner == "protocol.shape = jump"
+            || (inner.contains('.') && !inner.contains(char::is_whitespace));
+        if !reference {
+            out.push('<');
+            rest = &rest[open + 1..];
+            continue;
+        }
         let spelled = match (inner, as_flags) {
             ("protocol.shape = jump", true) => "--jump".to_string(),
             ("protocol.shape = jump", false) => "protocol.shape = \"jump\"".to_string(),
@@ -437,7 +445,7 @@ impl ScenarioError {
         let key = key_of_library_name(&e.name).map_or(fallback_key, |k| k.path);
         Self::new(
             key,
-            (!e.value.is_nan()).then(|| e.value.to_string()),
+            (!e.value.is_nan()).then(|| crate::units::number(e.value)),
             e.allowed,
         )
     }
@@ -491,8 +499,23 @@ impl ScenarioError {
 impl MaterialSection {
     /// The validated material.
     pub fn build(&self) -> Result<Material, ScenarioError> {
+        let name = self.preset.as_deref().unwrap_or("mn12ac");
+        if crate::model::preset(name).is_none() {
+            return Err(ScenarioError::new(
+                "material.preset",
+                Some(format!("\"{name}\"")),
+                format!(
+                    "unknown preset; known presets: {} (see `smmcool presets`)",
+                    crate::model::PRESETS
+                        .iter()
+                        .map(|p| p.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         Material::from_preset(
-            self.preset.as_deref().unwrap_or("mn12ac"),
+            name,
             &Overrides {
                 spin: self.spin,
                 d_cm1: self.d_cm1,
@@ -543,7 +566,7 @@ impl ProtocolSection {
         if !(p.initial_temperature_k.is_finite() && p.initial_temperature_k > 0.0) {
             return Err(ScenarioError::new(
                 "protocol.initial_temperature_k",
-                Some(p.initial_temperature_k.to_string()),
+                Some(crate::units::number(p.initial_temperature_k)),
                 "must be a finite temperature > 0 K",
             ));
         }
@@ -558,7 +581,7 @@ impl ProtocolSection {
                 };
                 return Err(ScenarioError::new(
                     key,
-                    Some(v.to_string()),
+                    Some(crate::units::number(v)),
                     format!("{both}: a jump takes no sweep rate and no duration"),
                 ));
             }
@@ -576,7 +599,7 @@ impl ProtocolSection {
             (_, Some(r), Some(_)) => {
                 return Err(ScenarioError::new(
                     "protocol.sweep_rate_t_per_s",
-                    Some(r.to_string()),
+                    Some(crate::units::number(r)),
                     both,
                 ))
             }
@@ -596,7 +619,7 @@ impl OutputSection {
         {
             return Err(ScenarioError::new(
                 "output.sample_times_after_ramp_s",
-                Some(s.to_string()),
+                Some(crate::units::number(s)),
                 "times after the ramp must be finite and >= 0 s",
             ));
         }
@@ -634,7 +657,7 @@ impl Scenario {
                 if !v.is_finite() {
                     return Err(ScenarioError::new(
                         key.path,
-                        Some(v.to_string()),
+                        Some(crate::units::number(*v)),
                         "must be a finite number",
                     ));
                 }
@@ -703,7 +726,7 @@ impl Scenario {
             }
             other => ScenarioError::new(
                 "protocol.initial_temperature_k",
-                Some(self.protocol.initial_temperature_k.to_string()),
+                Some(crate::units::number(self.protocol.initial_temperature_k)),
                 other.to_string(),
             ),
         })?;

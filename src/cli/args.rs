@@ -312,3 +312,39 @@ pub struct PlotArgs {
     #[arg(long, default_value_t = 12)]
     pub max_runs: usize,
 }
+
+/// The arguments with every negative number that follows a long flag joined to it
+/// (`--b-final-t -1e-3` -> `--b-final-t=-1e-3`). clap takes `-1e-3` for a short flag because
+/// its number test stops at the exponent's minus sign (`-0.001` and `-1e3` pass it); no flag
+/// of this command is a digit, so an argument `-<digit>...` or `-.<digit>...` after a long
+/// flag is always that flag's value. A flag that takes no value then reports the value as
+/// unexpected, naming it.
+pub fn join_negative_values(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    let mut after_escape = false;
+    for arg in args {
+        let text = arg.to_str().unwrap_or("");
+        let negative = {
+            let mut c = text.chars();
+            c.next() == Some('-')
+                && match c.next() {
+                    Some(d) if d.is_ascii_digit() => true,
+                    Some('.') => c.next().is_some_and(|d| d.is_ascii_digit()),
+                    _ => false,
+                }
+        };
+        if let Some(prev) = out.last_mut().filter(|_| negative && !after_escape) {
+            let p = prev.to_str().unwrap_or("");
+            if p.len() > 2 && p.starts_with("--") && !p.contains('=') {
+                let joined = format!("{p}={text}");
+                *prev = joined.into();
+                continue;
+            }
+        }
+        after_escape |= text == "--";
+        out.push(arg);
+    }
+    out
+}

@@ -18,6 +18,22 @@ impl Debye {
     pub fn new(theta_k: f64, units: f64) -> Result<Self, ParameterError> {
         require_positive("debye_temperature_k", theta_k)?;
         require_positive("phonon_units", units)?;
+        // Debye temperatures of solids lie between a few K and ~2000 K (diamond); outside
+        // these ranges the lattice's heat capacity under- or overflows the energy balances.
+        if !(1.0..=1e4).contains(&theta_k) {
+            return Err(ParameterError::new(
+                "debye_temperature_k",
+                theta_k,
+                "must be in [1, 1e4] K",
+            ));
+        }
+        if !(1e-3..=1e3).contains(&units) {
+            return Err(ParameterError::new(
+                "phonon_units",
+                units,
+                "must be in [1e-3, 1e3]",
+            ));
+        }
         Ok(Self { theta_k, units })
     }
 
