@@ -6,6 +6,10 @@
 /// h c / k_B: one wavenumber (cm^-1) expressed in kelvin.
 pub const KELVIN_PER_CM1: f64 = 1.438_776_877;
 
+/// One meV expressed in cm^-1 (e / (100 h c), CODATA 2018): converts published parameters
+/// given in meV (neutron spectroscopy) to cm^-1.
+pub const CM1_PER_MEV: f64 = 8.065_543_937;
+
 /// mu_B / k_B in kelvin per tesla.
 pub const MU_B_KELVIN_PER_TESLA: f64 = 0.671_713_815_63;
 

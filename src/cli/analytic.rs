@@ -1,11 +1,12 @@
 //! `levels`, `tau`, `limits` and `presets`: the equilibrium physics and the analytic limits.
 
-use super::args::{LevelsArgs, LimitsArgs, TauArgs};
+use super::args::{LevelsArgs, LimitsArgs, ResonancesArgs, TauArgs};
 use super::{flag_error, flat, require_some, write_json};
 use serde_json::{json, Value};
 use smmcool::error::Error;
 use smmcool::model::limits::{minimum_delta_t, FieldChange, Limit};
-use smmcool::model::PRESETS;
+use smmcool::model::tunnelling::{AnisotropyOverrides, SpinHamiltonian};
+use smmcool::model::{Overrides, PRESETS};
 use std::io::Write;
 
 /// `smmcool levels`.
@@ -288,25 +289,119 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
+/// `smmcool resonances`.
+pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Error> {
+    let m = &args.material;
+    let a = &args.anisotropy;
+    let preset = m.preset.as_deref().unwrap_or("mn12ac");
+    let h = SpinHamiltonian::from_preset(
+        preset,
+        &Overrides {
+            spin: m.spin,
+            d_cm1: m.d_cm1,
+            d_k: m.d_k,
+            g_par: m.g_par,
+            ..Overrides::default()
+        },
+        &AnisotropyOverrides {
+            b4_k: a.b4_k,
+            c4_k: a.c4_k,
+            e_k: a.e_k,
+            transverse_field_t: a.transverse_field_t,
+        },
+    )?;
+    let list = h.resonances(args.k_max)?;
+    let spin = h.spin();
+    let an = h.anisotropy();
+    if args.json {
+        let recs: Vec<Value> = list
+            .iter()
+            .map(|r| {
+                json!({"k": r.k, "m": r.m, "m_prime": r.m_prime, "field_t": r.field_t,
+                "energy_k": r.energy_k, "energy_above_ground_k": r.energy_above_ground_k})
+            })
+            .collect();
+        return write_json(
+            out,
+            &json!({
+                "material": preset,
+                "hamiltonian": {"spin": spin.spin(), "d_k": spin.d_k(), "g_par": spin.g_par(),
+                    "b4_k": an.b4_k, "c4_k": an.c4_k, "e_k": an.e_k,
+                    "transverse_field_t": h.transverse_field_t()},
+                "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t",
+                "resonances": recs,
+            }),
+        );
+    }
+    writeln!(
+        out,
+        "# {preset}: S = {}, D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K, g = {}, Bx = {} T",
+        spin.spin(),
+        spin.d_k(),
+        an.b4_k,
+        an.c4_k,
+        an.e_k,
+        spin.g_par(),
+        h.transverse_field_t()
+    )?;
+    writeln!(
+        out,
+        "# levels m (metastable well) and m' = k - m cross at Bz = field; energies of the axial part"
+    )?;
+    writeln!(
+        out,
+        "{:>4} {:>6} {:>6} {:>12} {:>16}",
+        "k", "m", "m'", "field (T)", "E - E_ground (K)"
+    )?;
+    for r in &list {
+        writeln!(
+            out,
+            "{:>4} {:>6} {:>6} {:>12.6} {:>16.6}",
+            r.k, r.m, r.m_prime, r.field_t, r.energy_above_ground_k
+        )?;
+    }
+    Ok(())
+}
+
 /// `smmcool presets`.
 pub fn presets(json_out: bool, out: &mut impl Write) -> Result<(), Error> {
+    // Every preset's Hamiltonian in the crate's form (the Stevens terms converted).
+    let mut rows = Vec::new();
+    for p in PRESETS {
+        let (spin, a) = p
+            .spin_and_anisotropy(&Overrides::default())
+            .map_err(Error::from)?;
+        rows.push((p, spin.d_k(), a));
+    }
     if json_out {
-        let v: Vec<Value> = PRESETS
+        let v: Vec<Value> = rows
             .iter()
-            .map(|p| {
+            .map(|(p, d_k, a)| {
                 json!({"name": p.key, "spin": p.spin, "d_cm1": p.d_cm1, "g_par": p.g_par,
                 "debye_temperature_k": p.debye_temperature_k, "tau0_s": p.tau0_s,
-                "barrier_k": p.barrier_k, "source": p.source})
+                "barrier_k": p.barrier_k,
+                "stevens": {"b40_cm1": p.stevens.b40_cm1, "b44_cm1": p.stevens.b44_cm1, "e_cm1": p.stevens.e_cm1},
+                "hamiltonian": {"d_k": d_k, "b4_k": a.b4_k, "c4_k": a.c4_k, "e_k": a.e_k},
+                "engine": a.is_zero(),
+                "source": p.source})
             })
             .collect();
         return write_json(out, &json!({"presets": v}));
     }
-    for p in PRESETS {
+    for (p, d_k, a) in rows {
         writeln!(
             out,
-            "{:<22} S = {}, D = {} cm^-1, g_par = {}, theta_D = {} K, tau0 = {:e} s, U_b = {} K\n{:<22} source: {}",
-            p.key, p.spin, p.d_cm1, p.g_par, p.debye_temperature_k, p.tau0_s, p.barrier_k, "", p.source
+            "{:<22} S = {}, D = {} cm^-1, g_par = {}, theta_D = {} K, tau0 = {:e} s, U_b = {} K",
+            p.key, p.spin, p.d_cm1, p.g_par, p.debye_temperature_k, p.tau0_s, p.barrier_k
         )?;
+        if !a.is_zero() {
+            writeln!(
+                out,
+                "{:<22} Stevens B_4^0 = {:.4e}, B_4^4 = {:.4e}, E = {:.4e} cm^-1; as used: D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K; `smmcool resonances` only (the engine has no tunnelling yet)",
+                "", p.stevens.b40_cm1, p.stevens.b44_cm1, p.stevens.e_cm1, d_k, a.b4_k, a.c4_k, a.e_k
+            )?;
+        }
+        writeln!(out, "{:<22} source: {}", "", p.source)?;
     }
     Ok(())
 }

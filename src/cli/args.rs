@@ -25,6 +25,9 @@ pub enum Command {
     Tau(TauArgs),
     /// Final temperatures of the sudden quench (Eq. 9) and the isentropic process (Eq. 11).
     Limits(LimitsArgs),
+    /// Resonances between the levels of the two wells: fields B_k(m) where m and m' = k - m
+    /// cross, with fourth-order and transverse anisotropy (docs/physics.md section 10).
+    Resonances(ResonancesArgs),
     /// One run in the time domain: a field ramp (or jump) and the relaxation after it.
     Simulate(SimulateArgs),
     /// Check a batch config: parse, validate every run, print the plan; runs nothing.
@@ -174,6 +177,40 @@ impl LimitsArgs {
         }
         Ok((lo, hi))
     }
+}
+
+/// `smmcool resonances`.
+#[derive(Debug, Args)]
+pub struct ResonancesArgs {
+    /// Largest resonance number k (k = 0 is zero field).
+    #[arg(long, default_value_t = 2)]
+    pub k_max: u32,
+    /// Material (S, D and g; the spectroscopic mn12ac-* presets carry B4, C and E).
+    #[command(flatten)]
+    pub material: MaterialSection,
+    /// Anisotropy beyond D and the transverse field.
+    #[command(flatten)]
+    pub anisotropy: AnisotropyFlags,
+    /// Print one JSON document on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The terms of the Hamiltonian beyond the paper's Eq. 1 (each replaces the preset's value).
+#[derive(Debug, Clone, Args)]
+pub struct AnisotropyFlags {
+    /// Fourth-order axial anisotropy B4 in K (coefficient of Sz^4).
+    #[arg(long, allow_negative_numbers = true)]
+    pub b4_k: Option<f64>,
+    /// Fourth-order transverse anisotropy C in K (coefficient of S+^4 + S-^4).
+    #[arg(long, allow_negative_numbers = true)]
+    pub c4_k: Option<f64>,
+    /// Rhombic anisotropy E in K (coefficient of Sx^2 - Sy^2).
+    #[arg(long, allow_negative_numbers = true)]
+    pub e_k: Option<f64>,
+    /// Field perpendicular to the easy axis, in T (default 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub transverse_field_t: Option<f64>,
 }
 
 /// `smmcool simulate`.

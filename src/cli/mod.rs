@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, smmcool::error::Error> {
         Command::Levels(args) => analytic::levels(&args, &mut out)?,
         Command::Tau(args) => analytic::tau(&args, &mut out)?,
         Command::Limits(args) => analytic::limits(&args, &mut out)?,
+        Command::Resonances(args) => analytic::resonances(&args, &mut out)?,
         Command::Simulate(args) => return simulate::simulate(&args, &mut out),
         Command::Validate(args) => batch::validate(&args, &mut out)?,
         Command::Run(args) => return batch::run(&args, &mut out),

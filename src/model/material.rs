@@ -1,8 +1,9 @@
 //! Materials: a giant spin, its lattice and its Arrhenius relaxation law, with named presets.
 
+use super::tunnelling::Anisotropy;
 use super::{Debye, GiantSpin};
 use crate::error::{require_positive, ParameterError};
-use crate::units::cm1_to_kelvin;
+use crate::units::{cm1_to_kelvin, CM1_PER_MEV};
 
 /// The Arrhenius law of the over-barrier relaxation time, tau(T) = tau0 exp(U_b / T) (Eq. 10).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,24 +68,64 @@ pub struct Preset {
     pub tau0_s: f64,
     /// U_b, K.
     pub barrier_k: f64,
+    /// Fourth-order and rhombic anisotropy as published (Stevens form); zero for the axial
+    /// presets the engine uses.
+    pub stevens: Stevens,
     /// Provenance of every number.
     pub source: &'static str,
 }
 
+/// Anisotropy beyond D in the Stevens form of the spectroscopy literature,
+/// H = D [Sz^2 - S(S+1)/3] + E (Sx^2 - Sy^2) + B_4^0 O_4^0 + B_4^4 O_4^4 with
+/// O_4^0 = 35 Sz^4 - (30 S(S+1) - 25) Sz^2 + 3 S^2 (S+1)^2 - 6 S(S+1) and
+/// O_4^4 = (S+^4 + S-^4)/2 (docs/physics.md section 10.2 converts it to the B4, C form).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stevens {
+    /// B_4^0 in cm^-1.
+    pub b40_cm1: f64,
+    /// B_4^4 in cm^-1.
+    pub b44_cm1: f64,
+    /// Rhombic E in cm^-1.
+    pub e_cm1: f64,
+}
+
+impl Stevens {
+    /// No anisotropy beyond D (the paper's Eq. 1).
+    pub const NONE: Self = Self {
+        b40_cm1: 0.0,
+        b44_cm1: 0.0,
+        e_cm1: 0.0,
+    };
+
+    /// True when every term is zero.
+    pub fn is_none(&self) -> bool {
+        self.b40_cm1 == 0.0 && self.b44_cm1 == 0.0 && self.e_cm1 == 0.0
+    }
+}
+
+/// The paper's Mn12Ac values that the spectroscopic presets keep (g, lattice, Arrhenius law).
+const MN12AC: Preset = Preset {
+    key: "mn12ac",
+    spin: 10.0,
+    d_cm1: -0.5,
+    g_par: 2.05,
+    debye_temperature_k: 40.9,
+    tau0_s: 2.1e-7,
+    barrier_k: 70.3,
+    stevens: Stevens::NONE,
+    source: "Palii et al., Dalton Trans. 2026 (D6DT00503A): D = -0.5 cm^-1 [ref 4], g_par = 2.05 [ref 8], theta_D = 40.9 K [ref 9], tau0 = 2.1e-7 s and U_b = 70.3 K [ref 4]",
+};
+
 /// The presets. Mn12Ac is the paper's; the derivatives take the Arrhenius parameters from the
 /// ranges the paper quotes (midpoint of the barrier range, geometric midpoint of the tau0 range)
 /// and keep Mn12Ac's S, D, g and theta_D, as the paper does when it calls Mn12Ac representative.
+///
+/// The `mn12ac-*` spectroscopic presets carry fourth-order (and, for Bircher et al., rhombic)
+/// anisotropy from the literature, with the rest of the paper's Mn12Ac. The kinetic engine has
+/// no tunnelling mechanism yet and refuses them ([`Material::from_preset`]); `smmcool
+/// resonances` uses them (`crate::model::tunnelling`).
 pub const PRESETS: &[Preset] = &[
-    Preset {
-        key: "mn12ac",
-        spin: 10.0,
-        d_cm1: -0.5,
-        g_par: 2.05,
-        debye_temperature_k: 40.9,
-        tau0_s: 2.1e-7,
-        barrier_k: 70.3,
-        source: "Palii et al., Dalton Trans. 2026 (D6DT00503A): D = -0.5 cm^-1 [ref 4], g_par = 2.05 [ref 8], theta_D = 40.9 K [ref 9], tau0 = 2.1e-7 s and U_b = 70.3 K [ref 4]",
-    },
+    MN12AC,
     Preset {
         key: "mn12-naphthalene",
         spin: 10.0,
@@ -93,6 +134,7 @@ pub const PRESETS: &[Preset] = &[
         debye_temperature_k: 40.9,
         tau0_s: 1.0e-7,
         barrier_k: 57.0,
+        stevens: Stevens::NONE,
         source: "Mn12 naphthalene-carboxylate: U_b = 57 K, midpoint of the 53-61 K the paper quotes [its ref 37]; tau0 = 1e-7 s, geometric midpoint of the family range 1e-8..1e-6 s the paper quotes; S, D, g, theta_D of Mn12Ac",
     },
     Preset {
@@ -103,6 +145,7 @@ pub const PRESETS: &[Preset] = &[
         debye_temperature_k: 40.9,
         tau0_s: 1.0e-7,
         barrier_k: 25.0,
+        stevens: Stevens::NONE,
         source: "(PPh4)2[Mn12O12(O2CCHCl2)16(H2O)4]: U_b = 25 K, midpoint of the 18-32 K the paper quotes [its ref 38]; tau0 = 1e-7 s, geometric midpoint of the family range 1e-8..1e-6 s; S, D, g, theta_D of Mn12Ac",
     },
     Preset {
@@ -113,7 +156,41 @@ pub const PRESETS: &[Preset] = &[
         debye_temperature_k: 40.9,
         tau0_s: 1.0e-6,
         barrier_k: 61.0,
+        stevens: Stevens::NONE,
         source: "Mn12 stearate (bulk): U_b = 61 K, midpoint of the 60-62 K the paper quotes [its ref 39]; tau0 = 1e-6 s, geometric midpoint of the 1e-8..1e-4 s it quotes; S, D, g, theta_D of Mn12Ac",
+    },
+    Preset {
+        key: "mn12ac-mirebeau",
+        d_cm1: -0.457,
+        stevens: Stevens {
+            b40_cm1: -2.33e-5,
+            b44_cm1: 3.0e-5,
+            e_cm1: 0.0,
+        },
+        source: "Mirebeau et al., PRL 83, 628 (1999), inelastic neutron scattering: D = -0.457(2) cm^-1, B_4^0 = -2.33(4)e-5 cm^-1, B_4^4 = +-3.0(5)e-5 cm^-1 (sign not determined; + taken); S, g_par, theta_D, tau0, U_b of the paper's Mn12Ac",
+        ..MN12AC
+    },
+    Preset {
+        key: "mn12ac-barra",
+        d_cm1: -0.46,
+        stevens: Stevens {
+            b40_cm1: -2.2e-5,
+            b44_cm1: 4.0e-5,
+            e_cm1: 0.0,
+        },
+        source: "Barra, Gatteschi, Sessoli, PRB 56, 8192 (1997), high-field EPR: D = -0.46(2) cm^-1, B_4^0 = -2.2(2)e-5 cm^-1, B_4^4 = 4(1)e-5 cm^-1; S, g_par, theta_D, tau0, U_b of the paper's Mn12Ac",
+        ..MN12AC
+    },
+    Preset {
+        key: "mn12ac-bircher",
+        d_cm1: -0.0570 * CM1_PER_MEV,
+        stevens: Stevens {
+            b40_cm1: -2.78e-6 * CM1_PER_MEV,
+            b44_cm1: -3.2e-6 * CM1_PER_MEV,
+            e_cm1: 6.8e-4 * CM1_PER_MEV,
+        },
+        source: "Bircher et al., PRB 70, 212413 (2004), inelastic neutron scattering on deuterated Mn12Ac: D = -0.0570(1) meV, B_4^0 = -2.78(7)e-6 meV, B_4^4 = -3.2(6)e-6 meV, |E| = 6.8(15)e-4 meV (+ taken), converted at 1 meV = 8.065543937 cm^-1; S, g_par, theta_D, tau0, U_b of the paper's Mn12Ac",
+        ..MN12AC
     },
 ];
 
@@ -143,17 +220,18 @@ pub struct Overrides {
     pub barrier_k: Option<f64>,
 }
 
-impl Material {
-    /// Build a material from a preset key and overrides, validating every value.
-    pub fn from_preset(key: &str, o: &Overrides) -> Result<Self, ParameterError> {
-        let p = preset(key).ok_or_else(|| {
-            let keys: Vec<_> = PRESETS.iter().map(|p| p.key).collect();
-            ParameterError::new(
-                "material",
-                f64::NAN,
-                format!("unknown preset '{key}'; known presets: {}", keys.join(", ")),
-            )
-        })?;
+impl Preset {
+    /// The giant spin and the anisotropy beyond D that this preset and `o` describe, in the
+    /// crate's form D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2): the
+    /// Stevens terms converted at the spin used ([`Anisotropy::from_stevens`]); a D given in
+    /// `o` replaces the converted D.
+    pub fn spin_and_anisotropy(
+        &self,
+        o: &Overrides,
+    ) -> Result<(GiantSpin, Anisotropy), ParameterError> {
+        let spin = o.spin.unwrap_or(self.spin);
+        let (d_converted_k, anisotropy) =
+            Anisotropy::from_stevens(spin, cm1_to_kelvin(self.d_cm1), &self.stevens);
         let d_k = match (o.d_cm1, o.d_k) {
             (Some(_), Some(_)) => {
                 return Err(ParameterError::new(
@@ -164,9 +242,42 @@ impl Material {
             }
             (Some(cm1), None) => cm1_to_kelvin(cm1),
             (None, Some(k)) => k,
-            (None, None) => cm1_to_kelvin(p.d_cm1),
+            (None, None) => d_converted_k,
         };
-        let spin = GiantSpin::new(o.spin.unwrap_or(p.spin), d_k, o.g_par.unwrap_or(p.g_par))?;
+        let giant = GiantSpin::new(spin, d_k, o.g_par.unwrap_or(self.g_par))?;
+        Ok((giant, anisotropy))
+    }
+}
+
+/// The preset called `key`, or an error that lists the known ones.
+pub(crate) fn lookup(key: &str) -> Result<&'static Preset, ParameterError> {
+    preset(key).ok_or_else(|| {
+        let keys: Vec<_> = PRESETS.iter().map(|p| p.key).collect();
+        ParameterError::new(
+            "material",
+            f64::NAN,
+            format!("unknown preset '{key}'; known presets: {}", keys.join(", ")),
+        )
+    })
+}
+
+impl Material {
+    /// Build a material from a preset key and overrides, validating every value. A preset with
+    /// anisotropy beyond D (the `mn12ac-*` spectroscopic ones) is refused: the engine has no
+    /// tunnelling mechanism yet and would silently ignore those terms.
+    pub fn from_preset(key: &str, o: &Overrides) -> Result<Self, ParameterError> {
+        let p = lookup(key)?;
+        let (spin, anisotropy) = p.spin_and_anisotropy(o)?;
+        if !anisotropy.is_zero() {
+            return Err(ParameterError::new(
+                "material",
+                f64::NAN,
+                format!(
+                    "preset '{}' has anisotropy beyond D (B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K) that mixes the levels of the two wells; the kinetic engine has no tunnelling mechanism yet and would ignore it. Use it with `smmcool resonances`, or take an axial preset (mn12ac)",
+                    p.key, anisotropy.b4_k, anisotropy.c4_k, anisotropy.e_k
+                ),
+            ));
+        }
         let debye = Debye::new(
             o.debye_temperature_k.unwrap_or(p.debye_temperature_k),
             o.phonon_units.unwrap_or(1.0),

@@ -1,7 +1,8 @@
 //! The physical model: giant-spin levels, Debye phonons, equilibrium thermodynamics and
 //! material presets (paper Eq. 1-3, 8, 13-14; docs/physics.md sections 2-3), the two analytic
-//! limits of a field change ([`limits`], Eq. 9 and 11) and the field protocols B(t)
-//! ([`protocol`]).
+//! limits of a field change ([`limits`], Eq. 9 and 11), the field protocols B(t)
+//! ([`protocol`]) and the spin Hamiltonian with fourth-order and transverse terms and its
+//! resonances ([`tunnelling`], docs/physics.md section 10).
 
 pub mod limits;
 mod material;
@@ -9,7 +10,8 @@ mod phonon;
 pub mod protocol;
 mod spin;
 pub mod thermo;
+pub mod tunnelling;
 
-pub use material::{preset, Arrhenius, Material, Overrides, Preset, PRESETS};
+pub use material::{preset, Arrhenius, Material, Overrides, Preset, Stevens, PRESETS};
 pub use phonon::Debye;
 pub use spin::{GiantSpin, MAX_SPIN};

@@ -1,0 +1,504 @@
+//! The spin Hamiltonian beyond the paper's axial Eq. 1: fourth-order axial and transverse
+//! anisotropy and a transverse field (docs/physics.md section 10).
+//!
+//! H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2)
+//!     + g mu_B (Bz Sz + Bx Sx),
+//!
+//! energies in K. The axial part (D, B4, Bz) is diagonal in |m>; C, E and Bx couple m to
+//! m +- 4, m +- 2 and m +- 1 and mix the levels of the two wells. With B4 = C = E = Bx = 0 the
+//! levels are exactly the paper's Eq. 2 ([`GiantSpin::energy_k`], bit for bit). The same
+//! g factor (the material's g_par) multiplies Bz and Bx.
+//!
+//! The kinetic engine does not use these terms yet ([`super::Material::from_preset`] refuses a
+//! preset that has them).
+
+use super::material::lookup;
+use super::{GiantSpin, Overrides, Stevens};
+use crate::error::{require_finite, ParameterError};
+use crate::units::cm1_to_kelvin;
+
+/// Anisotropy beyond D, in the crate's form (all in K): B4 Sz^4 + C (S+^4 + S-^4)
+/// + E (Sx^2 - Sy^2).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Anisotropy {
+    /// Fourth-order axial B4, K (coefficient of Sz^4).
+    pub b4_k: f64,
+    /// Fourth-order transverse C, K (coefficient of S+^4 + S-^4).
+    pub c4_k: f64,
+    /// Rhombic E, K (coefficient of Sx^2 - Sy^2).
+    pub e_k: f64,
+}
+
+impl Anisotropy {
+    /// No anisotropy beyond D.
+    pub const ZERO: Self = Self {
+        b4_k: 0.0,
+        c4_k: 0.0,
+        e_k: 0.0,
+    };
+
+    /// True when every term is zero.
+    pub fn is_zero(&self) -> bool {
+        self.b4_k == 0.0 && self.c4_k == 0.0 && self.e_k == 0.0
+    }
+
+    /// Convert the Stevens form D [Sz^2 - S(S+1)/3] + E O_2^2 + B_4^0 O_4^0 + B_4^4 O_4^4
+    /// (`d_k` in K, the Stevens parameters in cm^-1) at spin `spin` into the crate's form:
+    /// D' = D - (30 S(S+1) - 25) B_4^0, B4 = 35 B_4^0, C = B_4^4 / 2, E = E (O_2^2 =
+    /// Sx^2 - Sy^2). Returns (D' in K, the anisotropy). The two forms differ by the constant
+    /// B_4^0 [3 S^2 (S+1)^2 - 6 S(S+1)] - (D' - D) S(S+1)/3, which shifts every level alike.
+    pub fn from_stevens(spin: f64, d_k: f64, stevens: &Stevens) -> (f64, Self) {
+        let ss1 = spin * (spin + 1.0);
+        let b40_k = cm1_to_kelvin(stevens.b40_cm1);
+        (
+            d_k - (30.0 * ss1 - 25.0) * b40_k,
+            Self {
+                b4_k: 35.0 * b40_k,
+                c4_k: 0.5 * cm1_to_kelvin(stevens.b44_cm1),
+                e_k: cm1_to_kelvin(stevens.e_cm1),
+            },
+        )
+    }
+}
+
+/// Values that replace a preset's anisotropy and set the transverse field; `None` keeps the
+/// preset's value (the transverse field defaults to 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AnisotropyOverrides {
+    /// B4 in K.
+    pub b4_k: Option<f64>,
+    /// C in K.
+    pub c4_k: Option<f64>,
+    /// E in K.
+    pub e_k: Option<f64>,
+    /// Transverse field Bx in T.
+    pub transverse_field_t: Option<f64>,
+}
+
+/// The spin Hamiltonian of this module: a giant spin (S, D, g), the anisotropy beyond D and a
+/// transverse field Bx. The longitudinal field Bz is an argument of the methods.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpinHamiltonian {
+    spin: GiantSpin,
+    anisotropy: Anisotropy,
+    transverse_field_t: f64,
+}
+
+/// <m+1| S+ |m> = sqrt(S(S+1) - m(m+1)).
+fn raise(spin: f64, m: f64) -> f64 {
+    (spin * (spin + 1.0) - m * (m + 1.0)).max(0.0).sqrt()
+}
+
+impl SpinHamiltonian {
+    /// A Hamiltonian; every value must be finite, |Bx| <= 1000 T.
+    pub fn new(
+        spin: GiantSpin,
+        anisotropy: Anisotropy,
+        transverse_field_t: f64,
+    ) -> Result<Self, ParameterError> {
+        require_finite("b4_k", anisotropy.b4_k)?;
+        require_finite("c4_k", anisotropy.c4_k)?;
+        require_finite("e_k", anisotropy.e_k)?;
+        require_finite("transverse_field_t", transverse_field_t)?;
+        if transverse_field_t.abs() > 1000.0 {
+            return Err(ParameterError::new(
+                "transverse_field_t",
+                transverse_field_t,
+                "a field must be finite, |B| <= 1000 T",
+            ));
+        }
+        Ok(Self {
+            spin,
+            anisotropy,
+            transverse_field_t,
+        })
+    }
+
+    /// The paper's axial Hamiltonian (Eq. 1) of `spin`.
+    pub fn axial(spin: GiantSpin) -> Self {
+        Self {
+            spin,
+            anisotropy: Anisotropy::ZERO,
+            transverse_field_t: 0.0,
+        }
+    }
+
+    /// The Hamiltonian of preset `key` (any preset, also those the engine refuses) with the
+    /// giant-spin overrides `o` and the anisotropy overrides `a` (in the crate's form).
+    pub fn from_preset(
+        key: &str,
+        o: &Overrides,
+        a: &AnisotropyOverrides,
+    ) -> Result<Self, ParameterError> {
+        let (spin, preset) = lookup(key)?.spin_and_anisotropy(o)?;
+        Self::new(
+            spin,
+            Anisotropy {
+                b4_k: a.b4_k.unwrap_or(preset.b4_k),
+                c4_k: a.c4_k.unwrap_or(preset.c4_k),
+                e_k: a.e_k.unwrap_or(preset.e_k),
+            },
+            a.transverse_field_t.unwrap_or(0.0),
+        )
+    }
+
+    /// The giant spin (S, D, g).
+    pub fn spin(&self) -> &GiantSpin {
+        &self.spin
+    }
+
+    /// The anisotropy beyond D.
+    pub fn anisotropy(&self) -> &Anisotropy {
+        &self.anisotropy
+    }
+
+    /// The transverse field Bx, T.
+    pub fn transverse_field_t(&self) -> f64 {
+        self.transverse_field_t
+    }
+
+    /// True when the levels of the two wells are coupled (C, E or Bx non-zero).
+    pub fn has_transverse_terms(&self) -> bool {
+        self.anisotropy.c4_k != 0.0 || self.anisotropy.e_k != 0.0 || self.transverse_field_t != 0.0
+    }
+
+    /// Energy of the localized level |m> (index `i`, m = i - S) of the axial part
+    /// D [m^2 - S(S+1)/3] + B4 m^4 + g mu_B Bz m, K. Equal to [`GiantSpin::energy_k`] when
+    /// B4 = 0.
+    pub fn axial_energy_k(&self, i: usize, field_t: f64) -> f64 {
+        let m = self.spin.m(i);
+        let e = self.spin.energy_k(i, field_t);
+        if self.anisotropy.b4_k == 0.0 {
+            e
+        } else {
+            e + self.anisotropy.b4_k * (m * m) * (m * m)
+        }
+    }
+
+    /// The axial energies of all 2S+1 levels at `field_t`, K.
+    pub fn axial_energies(&self, field_t: f64) -> Vec<f64> {
+        (0..self.spin.n_levels())
+            .map(|i| self.axial_energy_k(i, field_t))
+            .collect()
+    }
+
+    /// Matrix element <j| H_transverse |i> between levels i < j (j - i = 1, 2 or 4), K; zero
+    /// for any other distance.
+    pub fn coupling_k(&self, i: usize, j: usize) -> f64 {
+        let (lo, hi) = if i < j { (i, j) } else { (j, i) };
+        let s = self.spin.spin();
+        let m = self.spin.m(lo);
+        let ladder = |steps: usize| (0..steps).map(|q| raise(s, m + q as f64)).product::<f64>();
+        match hi - lo {
+            1 => 0.5 * self.spin.zeeman_k_per_t() * self.transverse_field_t * ladder(1),
+            2 => 0.5 * self.anisotropy.e_k * ladder(2),
+            4 => self.anisotropy.c4_k * ladder(4),
+            _ => 0.0,
+        }
+    }
+
+    /// The full Hamiltonian at longitudinal field `field_t` as a dense symmetric matrix in the
+    /// |m> basis (row-major, (2S+1)^2 entries, index i = m + S), K.
+    pub fn matrix_k(&self, field_t: f64) -> Vec<f64> {
+        let n = self.spin.n_levels();
+        let mut h = vec![0.0; n * n];
+        for i in 0..n {
+            h[i * n + i] = self.axial_energy_k(i, field_t);
+            for d in [1, 2, 4] {
+                if i + d < n {
+                    let v = self.coupling_k(i, i + d);
+                    h[i * n + i + d] = v;
+                    h[(i + d) * n + i] = v;
+                }
+            }
+        }
+        h
+    }
+}
+
+/// A resonance of the axial part: the localized level m of the metastable well (m > 0, raised
+/// by a positive Bz) and the level m' = k - m of the other well have the same energy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resonance {
+    /// Index of level m (m = i - S).
+    pub i: usize,
+    /// Index of level m'.
+    pub i_prime: usize,
+    /// m.
+    pub m: f64,
+    /// m' = k - m.
+    pub m_prime: f64,
+    /// The resonance number k = m + m'.
+    pub k: u32,
+    /// The longitudinal field Bz of the crossing, T.
+    pub field_t: f64,
+    /// The axial energy of both levels there, K.
+    pub energy_k: f64,
+    /// The same above the ground level (m = -S) at that field, K.
+    pub energy_above_ground_k: f64,
+}
+
+impl SpinHamiltonian {
+    /// The field at which levels `i` (m) and `i_prime` (m') of the axial part cross:
+    /// g mu_B Bz = -(m + m') [D + B4 (m^2 + m'^2)], T. For B4 = 0 this is
+    /// [`GiantSpin::resonance_field_t`] for k = m + m' (bit for bit).
+    pub fn crossing_field_t(&self, i: usize, i_prime: usize) -> f64 {
+        let (m, mp) = (self.spin.m(i), self.spin.m(i_prime));
+        let k = m + mp;
+        let slope = if self.anisotropy.b4_k == 0.0 {
+            self.spin.d_k()
+        } else {
+            self.spin.d_k() + self.anisotropy.b4_k * (m * m + mp * mp)
+        };
+        -(k * slope) / self.spin.zeeman_k_per_t()
+    }
+
+    /// The resonances k = 0..=`k_max` between localized levels: for each k, every m from S down
+    /// with m > m' = k - m >= -S whose crossing field leaves the metastable well in place
+    /// (m = S above its neighbour m = S - 1) and whose energy is below the top of the axial
+    /// barrier at that field (the highest axial level). Ordered by k, then by m from S down.
+    /// Needs an easy axis (D < 0) and S >= 1.
+    pub fn resonances(&self, k_max: u32) -> Result<Vec<Resonance>, ParameterError> {
+        if self.spin.d_k() >= 0.0 || self.spin.two_s() < 2 {
+            return Err(ParameterError::new(
+                "d_k",
+                self.spin.d_k(),
+                "resonances need an easy axis (D < 0) and S >= 1",
+            ));
+        }
+        let n = self.spin.n_levels();
+        let two_s = self.spin.two_s() as usize;
+        let mut out = Vec::new();
+        for k in 0..=k_max as usize {
+            // m' = k - m has index i' = 2S + k - i; m > m' <=> 2i > 2S + k; m' <= S <=> i' < n.
+            for i in (0..n).rev() {
+                let i_prime = two_s + k - i;
+                if 2 * i <= two_s + k || i_prime >= n {
+                    continue;
+                }
+                let field_t = self.crossing_field_t(i, i_prime);
+                let e = self.axial_energies(field_t);
+                let top = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let well = e[n - 1] < e[n - 2];
+                if !(well && e[i] < top && e[i_prime] < top) {
+                    continue;
+                }
+                out.push(Resonance {
+                    i,
+                    i_prime,
+                    m: self.spin.m(i),
+                    m_prime: self.spin.m(i_prime),
+                    k: k as u32,
+                    field_t,
+                    energy_k: e[i],
+                    energy_above_ground_k: e[i] - e[0],
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // exact equalities (the axial limit, symmetry) are the point
+mod tests {
+    use super::*;
+    use crate::model::{preset, Material, PRESETS};
+
+    #[test]
+    fn axial_limit_is_the_papers_levels_bit_for_bit() {
+        for p in PRESETS.iter().filter(|p| p.stevens.is_none()) {
+            let mat = Material::from_preset(p.key, &Overrides::default()).unwrap();
+            let h = SpinHamiltonian::from_preset(
+                p.key,
+                &Overrides::default(),
+                &AnisotropyOverrides::default(),
+            )
+            .unwrap();
+            assert_eq!(h, SpinHamiltonian::axial(mat.spin));
+            assert!(!h.has_transverse_terms());
+            for b in [-3.0, -0.5, 0.0, 0.3, 0.5224, 1.0, 9.0] {
+                let n = mat.spin.n_levels();
+                let m = h.matrix_k(b);
+                for i in 0..n {
+                    assert_eq!(
+                        h.axial_energy_k(i, b).to_bits(),
+                        mat.spin.energy_k(i, b).to_bits()
+                    );
+                    for j in 0..n {
+                        let want = if i == j { mat.spin.energy_k(i, b) } else { 0.0 };
+                        assert_eq!(m[i * n + j], want, "{} B = {b}: H[{i},{j}]", p.key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The O_4^0 polynomial written out as Barra et al. print it, evaluated directly, against
+    /// the converted form: level differences agree (the forms differ by a constant only).
+    #[test]
+    fn stevens_conversion_reproduces_the_stevens_levels() {
+        for key in ["mn12ac-mirebeau", "mn12ac-barra", "mn12ac-bircher"] {
+            let p = preset(key).unwrap();
+            let h = SpinHamiltonian::from_preset(
+                key,
+                &Overrides::default(),
+                &AnisotropyOverrides::default(),
+            )
+            .unwrap();
+            let s = p.spin;
+            let ss1 = s * (s + 1.0);
+            let d = cm1_to_kelvin(p.d_cm1);
+            let b40 = cm1_to_kelvin(p.stevens.b40_cm1);
+            let stevens = |m: f64| {
+                d * (m * m - ss1 / 3.0)
+                    + b40
+                        * (35.0 * m.powi(4) - 30.0 * ss1 * m * m + 25.0 * m * m - 6.0 * ss1
+                            + 3.0 * ss1 * ss1)
+            };
+            for b in [0.0, 0.47, 2.0] {
+                let g = h.spin().zeeman_k_per_t() * b;
+                let ours: Vec<f64> = h.axial_energies(b);
+                let n = ours.len();
+                for i in 0..n {
+                    let m = h.spin().m(i);
+                    let want = (stevens(m) + g * m) - (stevens(-s) - g * s);
+                    let got = ours[i] - ours[0];
+                    assert!(
+                        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                        "{key} m = {m}: {got} vs {want}"
+                    );
+                }
+            }
+            // O_4^4 = (S+^4 + S-^4)/2: C = B_4^4 / 2; E is the coefficient of Sx^2 - Sy^2.
+            assert_eq!(h.anisotropy().c4_k, 0.5 * cm1_to_kelvin(p.stevens.b44_cm1));
+            assert_eq!(h.anisotropy().e_k, cm1_to_kelvin(p.stevens.e_cm1));
+        }
+    }
+
+    /// Mirebeau's parameters in the -D Sz^2 - B Sz^4 form: D = 0.548 K and B = 1.17 mK, the
+    /// values quoted for Mn12Ac in that form in the tunnelling literature (for example Kent et
+    /// al., EPL 49, 521 (2000)).
+    #[test]
+    fn mirebeau_in_the_d_b_form() {
+        let h = SpinHamiltonian::from_preset(
+            "mn12ac-mirebeau",
+            &Overrides::default(),
+            &AnisotropyOverrides::default(),
+        )
+        .unwrap();
+        assert!(
+            (h.spin().d_k() + 0.548).abs() < 0.0005,
+            "{}",
+            h.spin().d_k()
+        );
+        assert!(
+            (h.anisotropy().b4_k + 1.17e-3).abs() < 0.005e-3,
+            "{}",
+            h.anisotropy().b4_k
+        );
+    }
+
+    /// Matrix elements against the angular-momentum algebra: H is symmetric, and <m+1|Sx|m>,
+    /// built from S+, gives Sx^2 + Sy^2 + Sz^2 = S(S+1) on the diagonal of the E = 0, C = 0,
+    /// Bx matrix squared (Sx^2 diagonal from Sx = (S+ + S-)/2).
+    #[test]
+    fn transverse_matrix_elements_follow_the_spin_algebra() {
+        let spin = GiantSpin::new(10.0, -0.65, 2.0).unwrap();
+        let bx = 0.3;
+        let h = SpinHamiltonian::new(spin, Anisotropy::ZERO, bx).unwrap();
+        let n = spin.n_levels();
+        let z = spin.zeeman_k_per_t() * bx;
+        // Sx as the off-diagonal part / (g mu_B Bx).
+        let sx = |i: usize, j: usize| {
+            if i.abs_diff(j) == 1 {
+                h.coupling_k(i, j) / z
+            } else {
+                0.0
+            }
+        };
+        for i in 0..n {
+            // <m|Sx^2|m> = (S(S+1) - m^2)/2.
+            let sx2: f64 = (0..n).map(|k| sx(i, k) * sx(k, i)).sum();
+            let m = spin.m(i);
+            assert!((sx2 - (110.0 - m * m) / 2.0).abs() < 1e-12, "m = {m}");
+        }
+        let with_e = SpinHamiltonian::new(
+            spin,
+            Anisotropy {
+                b4_k: 0.0,
+                c4_k: 1e-4,
+                e_k: 0.01,
+            },
+            bx,
+        )
+        .unwrap();
+        let mat = with_e.matrix_k(0.2);
+        for i in 0..n {
+            for j in 0..n {
+                assert_eq!(mat[i * n + j], mat[j * n + i]);
+            }
+        }
+        // <m+2|Sx^2 - Sy^2|m> = <m+2|S+^2|m>/2 and <m+4|S+^4|m> for m = -10.
+        let p2 = (110.0_f64 - 90.0).sqrt() * (110.0_f64 - 72.0).sqrt();
+        assert!((mat[2 * n] - 0.005 * p2).abs() < 1e-15);
+        let p4: f64 = [90.0, 72.0, 56.0, 42.0]
+            .iter()
+            .map(|x: &f64| (110.0 - x).sqrt())
+            .product();
+        assert!((mat[4 * n] - 1e-4 * p4).abs() < 1e-15);
+    }
+
+    #[test]
+    fn spectroscopic_presets_are_refused_by_the_engine() {
+        for key in ["mn12ac-mirebeau", "mn12ac-barra", "mn12ac-bircher"] {
+            let e = Material::from_preset(key, &Overrides::default()).unwrap_err();
+            assert_eq!(e.name, "material");
+            assert!(e.allowed.contains("no tunnelling mechanism"), "{e}");
+        }
+    }
+
+    /// B4 = 0: every crossing field is the paper's B_k = k |D| / (g mu_B), and the two levels
+    /// are degenerate there; with B4 the field depends on m as the closed form says, and the
+    /// levels are degenerate at that field (checked on the energies themselves).
+    #[test]
+    fn resonance_fields_and_degeneracy() {
+        let mat = Material::mn12ac();
+        let h = SpinHamiltonian::axial(mat.spin);
+        let r = h.resonances(3).unwrap();
+        assert!(!r.is_empty());
+        for x in &r {
+            assert_eq!(x.m + x.m_prime, f64::from(x.k));
+            assert_eq!(x.field_t, mat.spin.resonance_field_t(x.k), "{x:?}");
+        }
+        // k = 0: m = 10..1 (the top is m = 0); k = 1: m = 10..2, because at B_1 the levels
+        // m = 1 and m' = 0 are the top of the barrier (E = -|D| m (m - 1) + const).
+        assert_eq!(r.iter().filter(|x| x.k == 0).count(), 10);
+        assert_eq!(r.iter().filter(|x| x.k == 1).count(), 9);
+        assert_eq!(r.iter().rfind(|x| x.k == 1).unwrap().m, 2.0);
+        let q = SpinHamiltonian::from_preset(
+            "mn12ac-mirebeau",
+            &Overrides::default(),
+            &AnisotropyOverrides::default(),
+        )
+        .unwrap();
+        let r = q.resonances(4).unwrap();
+        for x in &r {
+            let e = q.axial_energies(x.field_t);
+            let scale = e[x.i].abs().max(1.0);
+            assert!(
+                (e[x.i] - e[x.i_prime]).abs() < 1e-13 * scale,
+                "{x:?}: {} vs {}",
+                e[x.i],
+                e[x.i_prime]
+            );
+        }
+        // B4 < 0 steepens the deep levels: the k = 1 ground pair crosses at a higher field
+        // than a pair near the top, B_1(m = 10) = (|D| + |B4| 181)/(g mu_B) = 0.552 T against
+        // (|D| + |B4| 41)/(g mu_B) = 0.433 T for m = 5.
+        let f = |m: f64| r.iter().find(|x| x.k == 1 && x.m == m).unwrap().field_t;
+        assert!(f(10.0) > f(5.0));
+        assert!((f(10.0) - 0.552).abs() < 0.0005, "{}", f(10.0));
+        assert!((f(5.0) - 0.4327).abs() < 0.0005, "{}", f(5.0));
+    }
+}

@@ -1,0 +1,156 @@
+//! `smmcool resonances` and the spectroscopic presets end to end: resonance fields against
+//! the closed forms computed here from the printed Hamiltonian, and the engine's refusal of
+//! anisotropy it cannot use yet.
+
+mod common;
+use common::{json, run, write};
+
+const KELVIN_PER_CM1: f64 = 1.438_776_877;
+const MU_B_K_PER_T: f64 = 0.671_713_815_63;
+
+/// The axial energy D m^2 + B4 m^4 + g mu_B Bz m of the printed Hamiltonian (up to a constant).
+fn axial(h: &serde_json::Value, m: f64, bz: f64) -> f64 {
+    let d = h["d_k"].as_f64().unwrap();
+    let b4 = h["b4_k"].as_f64().unwrap();
+    let g = h["g_par"].as_f64().unwrap();
+    d * m * m + b4 * m.powi(4) + g * MU_B_K_PER_T * bz * m
+}
+
+#[test]
+fn axial_resonances_are_the_papers_b_k() {
+    let v = json(&["resonances", "--json", "--k-max", "3"]);
+    let b1 = 0.5 * KELVIN_PER_CM1 / (2.05 * MU_B_K_PER_T); // 0.5224 T
+    let recs = v["resonances"].as_array().unwrap();
+    assert_eq!(recs.len(), 10 + 9 + 9 + 8);
+    for r in recs {
+        let k = r["k"].as_f64().unwrap();
+        let (m, mp) = (r["m"].as_f64().unwrap(), r["m_prime"].as_f64().unwrap());
+        assert_eq!(m + mp, k);
+        let f = r["field_t"].as_f64().unwrap();
+        assert!((f - k * b1).abs() <= 1e-14 * b1, "{r}");
+    }
+}
+
+#[test]
+fn fourth_order_resonances_cross_where_the_levels_do() {
+    for preset in ["mn12ac-mirebeau", "mn12ac-barra", "mn12ac-bircher"] {
+        let v = json(&["resonances", "--json", "--material", preset, "--k-max", "4"]);
+        let h = &v["hamiltonian"];
+        assert!(h["b4_k"].as_f64().unwrap() < 0.0);
+        let recs = v["resonances"].as_array().unwrap();
+        assert!(recs.len() > 30, "{preset}: {}", recs.len());
+        for r in recs {
+            let (m, mp) = (r["m"].as_f64().unwrap(), r["m_prime"].as_f64().unwrap());
+            let f = r["field_t"].as_f64().unwrap();
+            let (e, ep) = (axial(h, m, f), axial(h, mp, f));
+            assert!((e - ep).abs() < 1e-12 * e.abs().max(1.0), "{preset} {r}");
+            // The pair is localized: below the highest level at that field.
+            let top = (-10..=10)
+                .map(|q| axial(h, f64::from(q), f))
+                .fold(f64::NEG_INFINITY, f64::max);
+            assert!(e < top, "{preset} {r}");
+        }
+    }
+    // Overriding B4 from the command line: B4 = 0 gives the paper's fields again at that D.
+    let v = json(&[
+        "resonances",
+        "--json",
+        "--material",
+        "mn12ac-mirebeau",
+        "--b4-k",
+        "0",
+        "--k-max",
+        "1",
+    ]);
+    let d = v["hamiltonian"]["d_k"].as_f64().unwrap();
+    for r in v["resonances"].as_array().unwrap() {
+        let want = r["k"].as_f64().unwrap() * d.abs() / (2.05 * MU_B_K_PER_T);
+        assert!((r["field_t"].as_f64().unwrap() - want).abs() < 1e-14);
+    }
+}
+
+#[test]
+fn engine_commands_refuse_anisotropy_beyond_d() {
+    let cases: &[&[&str]] = &[
+        &[
+            "levels",
+            "--field-t",
+            "0.5",
+            "--material",
+            "mn12ac-mirebeau",
+        ],
+        &[
+            "tau",
+            "--temperature-k",
+            "3",
+            "--material",
+            "mn12ac-bircher",
+        ],
+        &[
+            "limits",
+            "--b-initial-t",
+            "0.5",
+            "--b-final-t",
+            "0.1",
+            "--initial-temperature-k",
+            "3",
+            "--material",
+            "mn12ac-barra",
+        ],
+        &[
+            "simulate",
+            "--b-initial-t",
+            "0.5",
+            "--b-final-t",
+            "0.1",
+            "--initial-temperature-k",
+            "4",
+            "--jump",
+            "--material",
+            "mn12ac-mirebeau",
+        ],
+    ];
+    for args in cases {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--material") && err.contains("no tunnelling mechanism"),
+            "{args:?}: {err}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "[material]\npreset = \"mn12ac-mirebeau\"\n[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 4.0\nsweep_rate_t_per_s = 10.0\n",
+    );
+    let out = run(&["validate", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no tunnelling mechanism"), "{err}");
+}
+
+#[test]
+fn resonances_bad_input_names_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["resonances", "--b4-k", "inf"], "--b4-k"),
+        (
+            &["resonances", "--transverse-field-t", "2000"],
+            "--transverse-field-t",
+        ),
+        (&["resonances", "--d-k", "0.5"], "--d-k"),
+        (&["resonances", "--material", "nope"], "--material"),
+    ];
+    for (args, needle) in cases {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let v = json(&["presets", "--json"]);
+    let p = v["presets"].as_array().unwrap();
+    let engine = |k: &str| p.iter().find(|x| x["name"] == k).unwrap()["engine"].as_bool();
+    assert_eq!(engine("mn12ac"), Some(true));
+    assert_eq!(engine("mn12ac-bircher"), Some(false));
+}
