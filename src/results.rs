@@ -91,6 +91,8 @@ pub struct RunSummary {
 pub struct TrajectoryColumns {
     /// Time since the start of the ramp, s.
     pub time_s: Vec<f64>,
+    /// Time since the end of the ramp, s (negative during the ramp).
+    pub time_after_ramp_s: Vec<f64>,
     /// Field, T.
     pub field_t: Vec<f64>,
     /// Phonon temperature, K.
@@ -119,6 +121,7 @@ impl TrajectoryColumns {
         let mut c = Self::default();
         for s in &tr.samples {
             c.time_s.push(s.t_s);
+            c.time_after_ramp_s.push(s.t_s - tr.ramp_duration_s);
             c.field_t.push(s.field_t);
             c.phonon_temperature_k.push(s.t_phonon_k);
             c.populations.push(s.populations.clone());
@@ -234,6 +237,64 @@ pub struct BatchMeta {
     pub wall_time_s: f64,
     /// Creation time, seconds since the Unix epoch.
     pub created_unix_s: u64,
+    /// The command line of the process that wrote the file ("" when a version 2 file is read).
+    pub command_line: String,
+    /// The resolved physics of the batch's run 0 (`None` when run 0 is invalid or a version 2
+    /// file is read); a swept key changes its value per run.
+    pub physics: Option<PhysicsMeta>,
+}
+
+/// The resolved physics of a run: the numbers the engine used, not only the preset's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhysicsMeta {
+    /// Material name (preset key or "custom").
+    pub material: String,
+    /// Spin S.
+    pub spin_s: f64,
+    /// Zero-field splitting D, K.
+    pub d_k: f64,
+    /// Parallel g factor.
+    pub g_par: f64,
+    /// Debye temperature, K.
+    pub debye_temperature_k: f64,
+    /// Oscillating Debye units per molecule.
+    pub phonon_units: f64,
+    /// Arrhenius prefactor tau0, s.
+    pub tau0_s: f64,
+    /// Arrhenius barrier U_b, K.
+    pub barrier_k: f64,
+    /// kappa(T) scaling: "arrhenius", "constant" or "absolute".
+    pub kappa_scaling: String,
+    /// Calibration temperature of the constant scaling, K.
+    pub kappa_reference_k: Option<f64>,
+    /// kappa of the absolute scaling, 1/(s K^3).
+    pub kappa_per_s_k3: Option<f64>,
+}
+
+impl PhysicsMeta {
+    /// The physics of a run specification.
+    pub fn of(spec: &crate::kinetics::RunSpec) -> Self {
+        use crate::rates::KappaScaling;
+        let m = &spec.material;
+        let (kappa_scaling, kappa_reference_k, kappa_per_s_k3) = match spec.scaling {
+            KappaScaling::Arrhenius => ("arrhenius", None, None),
+            KappaScaling::Constant { reference_k } => ("constant", Some(reference_k), None),
+            KappaScaling::Absolute { kappa_per_s_k3 } => ("absolute", None, Some(kappa_per_s_k3)),
+        };
+        Self {
+            material: m.name.clone(),
+            spin_s: m.spin.spin(),
+            d_k: m.spin.d_k(),
+            g_par: m.spin.g_par(),
+            debye_temperature_k: m.debye.theta_k(),
+            phonon_units: m.debye.units(),
+            tau0_s: m.arrhenius.tau0_s,
+            barrier_k: m.arrhenius.barrier_k,
+            kappa_scaling: kappa_scaling.into(),
+            kappa_reference_k,
+            kappa_per_s_k3,
+        }
+    }
 }
 
 /// How a summary quantity is read from and written to a [`RunRecord`].
@@ -459,6 +520,12 @@ pub const STAGE_LABELS: [&str; 2] = ["full master equation", "two-well reduction
 /// A trajectory: every quantity, in the order of the outputs.
 pub const TRAJECTORY: &[TrajectoryQuantity] = &[
     column!("time_s", "s", "time since the start of the ramp", time_s),
+    column!(
+        "time_after_ramp_s",
+        "s",
+        "time since the end of the ramp (negative during the ramp)",
+        time_after_ramp_s
+    ),
     column!("field_t", "T", "field", field_t),
     column!(
         "phonon_temperature_k",

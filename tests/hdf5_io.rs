@@ -1,7 +1,9 @@
 //! Round trips through the `smmcool-batch` HDF5 format and its error paths.
 
 use smmcool::io::{read_meta, read_summary, read_trajectory, write_batch, IoError};
-use smmcool::results::{BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns};
+use smmcool::results::{
+    BatchMeta, PhysicsMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns,
+};
 use std::path::Path;
 use std::process::Command;
 use std::str::FromStr;
@@ -37,6 +39,20 @@ fn meta() -> BatchMeta {
         equilibrium_tol_k: 1e-4,
         wall_time_s: 12.5,
         created_unix_s: 1_767_225_600,
+        command_line: "smmcool run 'my batch.toml' -o out.h5".into(),
+        physics: Some(PhysicsMeta {
+            material: "mn12ac".into(),
+            spin_s: 10.0,
+            d_k: -0.719_388_438_5,
+            g_par: 2.05,
+            debye_temperature_k: 40.9,
+            phonon_units: 1.0,
+            tau0_s: 2.1e-7,
+            barrier_k: 70.3,
+            kappa_scaling: "constant".into(),
+            kappa_reference_k: Some(4.6),
+            kappa_per_s_k3: None,
+        }),
     }
 }
 
@@ -64,6 +80,7 @@ fn trajectory(n: usize) -> TrajectoryColumns {
     };
     TrajectoryColumns {
         time_s: (0..n).map(|i| 1e-3 * i as f64).collect(),
+        time_after_ramp_s: (0..n).map(|i| 1e-3 * i as f64 - 0.04).collect(),
         field_t: f(1, 5.0),
         phonon_temperature_k: (0..n).map(|i| 2.0 - 0.1 * i as f64 + 1e-13).collect(),
         populations: (0..n)
@@ -218,6 +235,8 @@ fn numeric_datasets_have_units() {
         ("summary/swept/protocol__initial_temperature_k", "K"),
         ("summary/swept/protocol__sweep_rate_t_per_s", "T/s"),
         ("runs/run_000001/time_s", "s"),
+        ("runs/run_000001/time_after_ramp_s", "s"),
+        ("runs/run_000001/level_m", "1"),
         ("runs/run_000001/field_t", "T"),
         ("runs/run_000001/phonon_temperature_k", "K"),
         ("runs/run_000001/populations", "1"),
@@ -489,5 +508,10 @@ fn a_version_2_file_reads_with_the_physical_moment() {
         assert_eq!(*a, -*b);
     }
     assert_eq!(read.phonon_temperature_k, stored.phonon_temperature_k);
+    // Version 2 had no time_after_ramp_s: it is the time less the run's ramp duration.
+    let ramp = recs[1].params.ramp_duration_s;
+    for (a, t) in read.time_after_ramp_s.iter().zip(&stored.time_s) {
+        assert_eq!(*a, t - ramp);
+    }
     assert_eq!(read_summary(&path).unwrap().len(), recs.len());
 }

@@ -47,9 +47,12 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
         assert_eq!(unit, q.unit, "{}", q.name);
     }
     let run = file.group("runs/run_000000").unwrap();
+    // Each trajectory quantity, plus the level axis (the M values, a dimension scale).
+    let mut expected = names(TRAJECTORY.iter().map(|q| q.name));
+    expected.insert(smmcool::io::hdf5::LEVEL_SCALE.into());
     assert_eq!(
         names(run.member_names().unwrap().iter().map(String::as_str)),
-        names(TRAJECTORY.iter().map(|q| q.name))
+        expected
     );
     for q in TRAJECTORY {
         let unit = common::unit_of(&run.dataset(q.name).unwrap());

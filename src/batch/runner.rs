@@ -212,7 +212,29 @@ pub fn meta(plan: &Plan, shard: (usize, usize), wall_time_s: f64) -> BatchMeta {
         created_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        command_line: command_line(),
+        physics: plan
+            .run(0)
+            .ok()
+            .map(|(_, spec)| crate::results::PhysicsMeta::of(&spec)),
     }
+}
+
+/// This process's command line, each argument quoted for a POSIX shell where it needs it.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Run (the shard of) a plan into `opts.output`.

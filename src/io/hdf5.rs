@@ -1,9 +1,19 @@
 //! The `smmcool-batch` HDF5 file format, version 3.
 //!
 //! One file holds the runs of one batch shard. The layout is H5MD-like: plain groups and
-//! datasets, every numeric dataset carrying a variable-length UTF-8 string attribute `unit`
-//! (`"T"`, `"K"`, `"s"`, `"T/s"`, `"mu_B"`, `"k_B"`, `"1"` for dimensionless numbers and
-//! codes), so that the file can be read with h5py or `h5dump` without this crate.
+//! datasets, every numeric dataset carrying variable-length UTF-8 string attributes `unit`
+//! and, for the CF convention, `units` (the same text: `"T"`, `"K"`, `"s"`, `"T/s"`, `"mu_B"`,
+//! `"k_B"`, `"1"` for dimensionless numbers and codes; `mu_B` and `k_B` are not UDUNITS names)
+//! and `long_name` (the description), so that the file can be read with h5py, xarray or
+//! `h5dump` without this crate.
+//!
+//! Dimensions are HDF5 dimension scales (H5DS): `/summary/run_index` is the run axis of every
+//! summary dataset (the swept columns too), `/summary/sample_times_after_ramp_s` the second
+//! axis of `sample_temperatures_k`; in a run group `time_s` is the time axis of every dataset
+//! and `level_m` (the M value of each level, -S..S) the second axis of `populations`. So
+//! `xarray.open_dataset(path, group="runs/run_000001", engine="h5netcdf")` gives named
+//! dimensions and coordinates without `phony_dims`. Code datasets carry CF `flag_values` and
+//! `flag_meanings` beside `values`.
 //!
 //! # Root attributes
 //!
@@ -19,6 +29,10 @@
 //! | `equilibrium_tol_k` | f64 | equilibrium tolerance, K |
 //! | `wall_time_s` | f64 | wall time of the batch, s |
 //! | `created_unix_s` | u64 | creation time, seconds since the Unix epoch |
+//! | `command_line` | string | the command line of the process that wrote the file |
+//! | `material`, `kappa_scaling` | string | preset name; `arrhenius`, `constant` or `absolute` |
+//! | `spin_s`, `d_k`, `g_par`, `debye_temperature_k`, `phonon_units`, `tau0_s`, `barrier_k` | f64 | the resolved physics of run 0 (a swept key changes its value per run) |
+//! | `kappa_reference_k`, `kappa_per_s_k3` | f64 | the scaling's number, when it has one |
 //!
 //! All strings are variable-length UTF-8.
 //!
@@ -43,13 +57,17 @@
 //! was kept, with attributes `run_index` (u64) and `parameters` (the run's `RunParams` as
 //! JSON), holding one chunked, deflate-compressed dataset per quantity of
 //! [`crate::results::TRAJECTORY`]: f64 columns, `populations` 2-D (samples x levels), `stage`
-//! u8 with its `values` attribute. The group `/runs` exists even when it is empty.
+//! u8 with its `values` attribute, and the dimension scale `level_m`. The group `/runs` exists
+//! even when it is empty.
 //!
 //! Version 2 renamed the quantities to the names of the one table (a temperature is
 //! `..._temperature_k`, never `t_...`) and added `outcome` and `end_after_ramp_s`. Version 3
 //! (this one) stores `magnetization_mu_b` as the physical moment -g_par <M> (positive along a
-//! positive field); version 2 stored +g_par <M>, and the reader flips its sign, so version 2
-//! files read back in the version 3 convention.
+//! positive field; version 2 stored +g_par <M>, and the reader flips its sign), adds the
+//! trajectory column `time_after_ramp_s` (computed from the ramp duration when a version 2
+//! file is read), the dimension scales, `units`, `long_name`, the CF flag attributes, and the
+//! root attributes `command_line` and the physics. Version 2 files read back in the version 3
+//! convention.
 //!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
@@ -60,7 +78,7 @@
 //! exactly.
 
 use crate::results::{
-    Access, BatchMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryAccess,
+    Access, BatchMeta, PhysicsMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryAccess,
     TrajectoryColumns, STAGE_LABELS, SUMMARY, TRAJECTORY,
 };
 use ::hdf5::types::{VarLenAscii, VarLenUnicode};
@@ -304,13 +322,14 @@ fn chunk_shape(shape: &[usize]) -> Vec<usize> {
 }
 
 /// Creates the numeric dataset `name` of `shape` in `group`, chunked and compressed, writes
-/// `data` (row-major) and sets its `unit`.
+/// `data` (row-major) and sets its `unit`, the CF convention's `units` (the same text) and
+/// `long_name`.
 fn write_numeric<T: H5Type>(
     group: &Group,
     name: &str,
     shape: &[usize],
     data: &[T],
-    unit: &str,
+    (unit, long_name): (&str, &str),
 ) -> Result<Dataset, Fail> {
     let what = format!("writing dataset {name}");
     let mut builder = group
@@ -325,11 +344,88 @@ fn write_numeric<T: H5Type>(
         ds.write_raw(data).ctx(&what)?;
     }
     write_str_attr(&ds, "unit", unit)?;
+    write_str_attr(&ds, "units", unit)?;
+    write_str_attr(&ds, "long_name", long_name)?;
     Ok(ds)
 }
 
-/// Creates the 1-D string dataset `name` in `group`.
-fn write_strings(group: &Group, name: &str, data: &[VarLenUnicode]) -> Result<(), Fail> {
+/// The code labels of a code dataset as attributes: `values` (`"0 ok, 1 failed"`) and the CF
+/// convention's `flag_values` (the codes, in the dataset's type) and `flag_meanings` (the
+/// labels, blanks as underscores, separated by blanks).
+fn write_code_attrs<T: H5Type + Copy>(
+    ds: &Dataset,
+    labels: &[&str],
+    code: impl Fn(usize) -> T,
+) -> Result<(), Fail> {
+    write_str_attr(ds, "values", &code_values(labels))?;
+    let codes: Vec<T> = (0..labels.len()).map(code).collect();
+    ds.new_attr::<T>()
+        .shape([codes.len()])
+        .create("flag_values")
+        .ctx("writing attribute flag_values")?
+        .write_raw(&codes)
+        .ctx("writing attribute flag_values")?;
+    let meanings: Vec<String> = labels.iter().map(|l| l.replace(' ', "_")).collect();
+    write_str_attr(ds, "flag_meanings", &meanings.join(" "))
+}
+
+/// The HDF5 high-level library's dimension-scale functions (libhdf5_hl, which every HDF5
+/// installation ships beside libhdf5; the search path is the one hdf5-sys found libhdf5 in).
+/// `hid_t` is a 64-bit integer from HDF5 1.10 on (Debian 12 has 1.10.8).
+mod dimension_scales {
+    use std::ffi::{c_char, c_int, c_uint};
+    #[allow(non_camel_case_types)]
+    type hid_t = i64;
+    #[allow(non_camel_case_types)]
+    type herr_t = c_int;
+
+    #[link(name = "hdf5_hl")]
+    extern "C" {
+        pub fn H5DSset_scale(dsid: hid_t, dimname: *const c_char) -> herr_t;
+        pub fn H5DSattach_scale(did: hid_t, dsid: hid_t, idx: c_uint) -> herr_t;
+    }
+}
+
+/// Makes `ds` a dimension scale named `name` (netCDF, xarray and h5py see a dimension).
+fn set_scale(ds: &Dataset, name: &str) -> Result<(), Fail> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| Fail::Invalid(format!("dimension name {name:?} has a NUL byte")))?;
+    // SAFETY: a valid dataset id and a NUL-terminated name; HDF5 calls are serialized
+    // through the crate's lock.
+    let status =
+        ::hdf5::sync::sync(|| unsafe { dimension_scales::H5DSset_scale(ds.id(), cname.as_ptr()) });
+    if status < 0 {
+        return Err(Fail::Hdf5(format!(
+            "making {} a dimension scale",
+            ds.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Attaches the dimension scale `scale` to dimension `dim` of `ds`.
+fn attach_scale(ds: &Dataset, scale: &Dataset, dim: u32) -> Result<(), Fail> {
+    // SAFETY: valid dataset ids; HDF5 calls are serialized through the crate's lock.
+    let status = ::hdf5::sync::sync(|| unsafe {
+        dimension_scales::H5DSattach_scale(ds.id(), scale.id(), dim)
+    });
+    if status < 0 {
+        return Err(Fail::Hdf5(format!(
+            "attaching dimension scale {} to {}",
+            scale.name(),
+            ds.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates the 1-D string dataset `name` in `group`, with its `long_name`.
+fn write_strings(
+    group: &Group,
+    name: &str,
+    data: &[VarLenUnicode],
+    long_name: &str,
+) -> Result<Dataset, Fail> {
     let what = format!("writing dataset {name}");
     let ds = group
         .new_dataset::<VarLenUnicode>()
@@ -339,7 +435,8 @@ fn write_strings(group: &Group, name: &str, data: &[VarLenUnicode]) -> Result<()
     if !data.is_empty() {
         ds.write_raw(data).ctx(&what)?;
     }
-    Ok(())
+    write_str_attr(&ds, "long_name", long_name)?;
+    Ok(ds)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -510,25 +607,65 @@ fn write_root_attrs(file: &File, meta: &BatchMeta) -> Result<(), Fail> {
     write_scalar_attr(file, "equilibrium_tol_k", meta.equilibrium_tol_k)?;
     write_scalar_attr(file, "wall_time_s", meta.wall_time_s)?;
     write_scalar_attr(file, "created_unix_s", meta.created_unix_s)?;
+    write_str_attr(file, "command_line", &meta.command_line)?;
+    if let Some(p) = &meta.physics {
+        write_str_attr(file, "material", &p.material)?;
+        for (name, value) in physics_numbers(p) {
+            write_scalar_attr(file, name, value)?;
+        }
+        write_str_attr(file, "kappa_scaling", &p.kappa_scaling)?;
+        if let Some(v) = p.kappa_reference_k {
+            write_scalar_attr(file, "kappa_reference_k", v)?;
+        }
+        if let Some(v) = p.kappa_per_s_k3 {
+            write_scalar_attr(file, "kappa_per_s_k3", v)?;
+        }
+    }
     Ok(())
+}
+
+/// The always-present numeric physics attributes, by name.
+fn physics_numbers(p: &PhysicsMeta) -> [(&'static str, f64); 7] {
+    [
+        ("spin_s", p.spin_s),
+        ("d_k", p.d_k),
+        ("g_par", p.g_par),
+        ("debye_temperature_k", p.debye_temperature_k),
+        ("phonon_units", p.phonon_units),
+        ("tau0_s", p.tau0_s),
+        ("barrier_k", p.barrier_k),
+    ]
 }
 
 fn write_summary(summary: &Group, meta: &BatchMeta, cols: &[Column], n: usize) -> Result<(), Fail> {
     let times = &meta.sample_times_after_ramp_s;
+    // Every dataset with the dimension scale of each of its dimensions (`None`: the run).
+    let mut per_run: Vec<(Dataset, Option<Dataset>)> = Vec::new();
+    let mut run_scale = None;
     for (q, col) in SUMMARY.iter().zip(cols) {
+        let attrs = (q.unit, q.description);
         match col {
             Column::F64(c) => {
-                write_numeric(summary, q.name, &[c.len()], c, q.unit)?;
+                per_run.push((write_numeric(summary, q.name, &[c.len()], c, attrs)?, None));
             }
             Column::U64(c) => {
-                write_numeric(summary, q.name, &[c.len()], c, q.unit)?;
-            }
-            Column::Text(c) => write_strings(summary, q.name, c)?,
-            Column::Code(c) => {
-                let ds = write_numeric(summary, q.name, &[c.len()], c, q.unit)?;
-                if let Access::Code(_, _, labels) = q.access {
-                    write_str_attr(&ds, "values", &code_values(labels))?;
+                let ds = write_numeric(summary, q.name, &[c.len()], c, attrs)?;
+                if q.name == "run_index" {
+                    set_scale(&ds, q.name)?;
+                    run_scale = Some(ds);
+                } else {
+                    per_run.push((ds, None));
                 }
+            }
+            Column::Text(c) => {
+                per_run.push((write_strings(summary, q.name, c, q.description)?, None))
+            }
+            Column::Code(c) => {
+                let ds = write_numeric(summary, q.name, &[c.len()], c, attrs)?;
+                if let Access::Code(_, _, labels) = q.access {
+                    write_code_attrs(&ds, labels, |i| i as i32)?;
+                }
+                per_run.push((ds, None));
             }
             Column::Swept(c) => {
                 let swept = summary
@@ -540,21 +677,33 @@ fn write_summary(summary: &Group, meta: &BatchMeta, cols: &[Column], n: usize) -
                         &swept_column_name(key),
                         &[col.len()],
                         col,
-                        unit_for_key(key),
+                        (unit_for_key(key), key),
                     )?;
                     write_str_attr(&ds, "key", key)?;
+                    per_run.push((ds, None));
                 }
             }
             Column::Samples(c) => {
-                write_numeric(
+                let ds = write_numeric(
                     summary,
                     "sample_times_after_ramp_s",
                     &[times.len()],
                     times,
-                    "s",
+                    ("s", "sample times after the ramp"),
                 )?;
-                write_numeric(summary, q.name, &[n, times.len()], c, q.unit)?;
+                set_scale(&ds, "sample_times_after_ramp_s")?;
+                per_run.push((
+                    write_numeric(summary, q.name, &[n, times.len()], c, attrs)?,
+                    Some(ds),
+                ));
             }
+        }
+    }
+    let run_scale = run_scale.expect("SUMMARY has run_index");
+    for (ds, second) in &per_run {
+        attach_scale(ds, &run_scale, 0)?;
+        if let Some(scale) = second {
+            attach_scale(ds, scale, 1)?;
         }
     }
     Ok(())
@@ -588,23 +737,59 @@ fn write_run(runs: &Group, params: &RunParams, tr: &TrajectoryColumns) -> Result
     let json = serde_json::to_string(params)
         .map_err(|e| Fail::Invalid(format!("parameters of run {index}: {e}")))?;
     write_str_attr(&group, "parameters", &json)?;
+    // The level axis: M = -S..S, a dimension scale of its own.
+    let m: Vec<f64> = (0..levels)
+        .map(|i| i as f64 - (levels as f64 - 1.0) / 2.0)
+        .collect();
+    let level_scale = write_numeric(
+        &group,
+        LEVEL_SCALE,
+        &[levels],
+        &m,
+        (
+            "1",
+            "spin projection M of each level (populations' second axis)",
+        ),
+    )?;
+    set_scale(&level_scale, LEVEL_SCALE)?;
+    let mut along_time: Vec<(Dataset, bool)> = Vec::new();
+    let mut time_scale = None;
     for q in TRAJECTORY {
+        let attrs = (q.unit, q.description);
         match q.access {
             TrajectoryAccess::F64(get, _) => {
-                write_numeric(&group, q.name, &[n], get(tr), q.unit)?;
+                let ds = write_numeric(&group, q.name, &[n], get(tr), attrs)?;
+                if q.name == "time_s" {
+                    set_scale(&ds, q.name)?;
+                    time_scale = Some(ds);
+                } else {
+                    along_time.push((ds, false));
+                }
             }
             TrajectoryAccess::Populations => {
                 let populations: Vec<f64> = tr.populations.iter().flatten().copied().collect();
-                write_numeric(&group, q.name, &[n, levels], &populations, q.unit)?;
+                let ds = write_numeric(&group, q.name, &[n, levels], &populations, attrs)?;
+                along_time.push((ds, true));
             }
             TrajectoryAccess::Stage => {
-                let stage = write_numeric(&group, q.name, &[n], &tr.stage, q.unit)?;
-                write_str_attr(&stage, "values", &code_values(&STAGE_LABELS))?;
+                let stage = write_numeric(&group, q.name, &[n], &tr.stage, attrs)?;
+                write_code_attrs(&stage, &STAGE_LABELS, |i| i as u8)?;
+                along_time.push((stage, false));
             }
+        }
+    }
+    let time_scale = time_scale.expect("TRAJECTORY has time_s");
+    for (ds, has_levels) in &along_time {
+        attach_scale(ds, &time_scale, 0)?;
+        if *has_levels {
+            attach_scale(ds, &level_scale, 1)?;
         }
     }
     Ok(())
 }
+
+/// The dataset of a run group holding the M value of each level.
+pub const LEVEL_SCALE: &str = "level_m";
 
 // ---------------------------------------------------------------------------------------------
 // Low-level reading
@@ -795,7 +980,36 @@ fn meta_of(file: &File) -> Result<BatchMeta, Fail> {
         equilibrium_tol_k: read_scalar_attr(file, "equilibrium_tol_k")?,
         wall_time_s: read_scalar_attr(file, "wall_time_s")?,
         created_unix_s: read_scalar_attr(file, "created_unix_s")?,
+        command_line: read_str_attr_opt(file, "command_line")?.unwrap_or_default(),
+        physics: read_physics(file)?,
     })
+}
+
+/// The physics root attributes (`None` when the file has none: version 2, or run 0 invalid).
+fn read_physics(file: &File) -> Result<Option<PhysicsMeta>, Fail> {
+    if !has_attr(file, "spin_s")? {
+        return Ok(None);
+    }
+    let opt = |name: &str| -> Result<Option<f64>, Fail> {
+        if has_attr(file, name)? {
+            read_scalar_attr(file, name).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    Ok(Some(PhysicsMeta {
+        material: read_str_attr(file, "material")?,
+        spin_s: read_scalar_attr(file, "spin_s")?,
+        d_k: read_scalar_attr(file, "d_k")?,
+        g_par: read_scalar_attr(file, "g_par")?,
+        debye_temperature_k: read_scalar_attr(file, "debye_temperature_k")?,
+        phonon_units: read_scalar_attr(file, "phonon_units")?,
+        tau0_s: read_scalar_attr(file, "tau0_s")?,
+        barrier_k: read_scalar_attr(file, "barrier_k")?,
+        kappa_scaling: read_str_attr(file, "kappa_scaling")?,
+        kappa_reference_k: opt("kappa_reference_k")?,
+        kappa_per_s_k3: opt("kappa_per_s_k3")?,
+    }))
 }
 
 /// Reads the metadata of the batch file at `path`, after checking that it is an
@@ -912,6 +1126,8 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
     let mut tr = TrajectoryColumns::default();
     for q in TRAJECTORY {
         match q.access {
+            // Not stored before version 3: computed below from the ramp duration.
+            TrajectoryAccess::F64(..) if version < 3 && q.name == "time_after_ramp_s" => {}
             TrajectoryAccess::F64(_, get_mut) => {
                 *get_mut(&mut tr) = read_column(&group, q.name, Some(n))?;
             }
@@ -932,6 +1148,13 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
         }
     }
     if version < 3 {
+        let params: RunParams = serde_json::from_str(&read_str_attr(&group, "parameters")?)
+            .map_err(|e| Fail::Mismatch(format!("/runs/{name} parameters: {e}")))?;
+        tr.time_after_ramp_s = tr
+            .time_s
+            .iter()
+            .map(|t| t - params.ramp_duration_s)
+            .collect();
         // Version 2 stored +g_par <M>; the physical moment is -g_par <M>.
         for m in &mut tr.magnetization_mu_b {
             *m = -*m;

@@ -1,0 +1,201 @@
+//! The batch file explains itself to the tools users open it with (issue 16): xarray (through
+//! h5netcdf) opens the summary and a run with named dimensions and coordinates and no
+//! `phony_dims`, h5py sees the dimension scales, every numeric dataset carries CF `units`, and
+//! the root holds the resolved physics and the command line. Python (h5py, xarray, h5netcdf;
+//! CI installs them) reads the file written by `smmcool run`; the expected numbers come from
+//! the preset's published values and from the crate's own reader.
+
+mod common;
+
+use common::{smmcool, write};
+use std::process::Command;
+
+const CONFIG: &str = r#"
+[protocol]
+b_initial_t = 0.5
+b_final_t = 0.1
+initial_temperature_k = 4.0
+sweep_rate_t_per_s = 1.0
+
+[output]
+sample_times_after_ramp_s = [1e-3, 1.0]
+trajectory = true
+log_points_per_decade = 2
+
+[[sweep]]
+key = "protocol.sweep_rate_t_per_s"
+log = { start = 1.0, stop = 100.0, count = 3 }
+"#;
+
+const PYTHON: &str = r#"
+import json, sys
+import h5py, xarray as xr
+path = sys.argv[1]
+out = {}
+with h5py.File(path, "r") as f:
+    out["root"] = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
+                   for k, v in f.attrs.items()}
+    missing = []
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and obj.dtype.kind in "fiu" and "units" not in obj.attrs:
+            missing.append(name)
+    f.visititems(visit)
+    out["numeric_without_units"] = missing
+    pops = f["runs/run_000001/populations"]
+    out["h5py_dims"] = [[s.name for s in d.values()] for d in pops.dims]
+    out["h5py_level_scale"] = pops.dims[1][0][()].tolist()
+s = xr.open_dataset(path, group="summary", engine="h5netcdf")
+out["summary_dims"] = {k: int(v) for k, v in s.sizes.items()}
+out["summary_coords"] = sorted(s.coords)
+out["sample_dims"] = list(s["sample_temperatures_k"].dims)
+out["rate_10_rows"] = int((s["sweep_rate_t_per_s"] == 10).sum())
+out["end_temperature_k"] = s["end_temperature_k"].values.tolist()
+out["outcome_flags"] = s["outcome"].attrs["flag_meanings"]
+r = xr.open_dataset(path, group="runs/run_000001", engine="h5netcdf")
+out["run_dims"] = {k: int(v) for k, v in r.sizes.items()}
+out["population_dims"] = list(r["populations"].dims)
+out["level_m"] = r["level_m"].values.tolist()
+out["time_s"] = r["time_s"].values.tolist()
+out["time_after_ramp_s"] = r["time_after_ramp_s"].values.tolist()
+out["magnetization_mu_b"] = r["magnetization_mu_b"].values.tolist()
+out["units"] = {k: r[k].attrs.get("units") for k in list(r.data_vars) + list(r.coords)}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn xarray_and_h5py_read_named_dimensions_units_and_physics() {
+    let has = Command::new("python3")
+        .args(["-c", "import h5py, xarray, h5netcdf"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has,
+        "this test requires python3 with h5py, xarray and h5netcdf (`pip install h5py xarray h5netcdf`; .ci/run installs them)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "layout.toml", CONFIG);
+    let h5 = dir.path().join("layout.h5");
+    let out = smmcool()
+        .args([
+            "run",
+            cfg.to_str().unwrap(),
+            "-o",
+            h5.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let py = Command::new("python3")
+        .arg("-c")
+        .arg(PYTHON)
+        .arg(&h5)
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+    let f = |x: &serde_json::Value| x.as_f64().unwrap();
+    let floats =
+        |x: &serde_json::Value| -> Vec<f64> { x.as_array().unwrap().iter().map(f).collect() };
+
+    // Root: the resolved physics (Mn12Ac: S = 10, D = -0.5 cm^-1 = -0.7194 K with
+    // hc/k_B = 1.438776877 cm K, g = 2.05, theta_D = 40.9 K, tau0 = 2.1e-7 s, U_b = 70.3 K).
+    let root = &v["root"];
+    assert_eq!(root["format_version"].as_u64(), Some(3));
+    assert_eq!(f(&root["spin_s"]), 10.0);
+    assert!(
+        (f(&root["d_k"]) + 0.5 * 1.438_776_877).abs() < 1e-9,
+        "{root}"
+    );
+    assert_eq!(f(&root["g_par"]), 2.05);
+    assert_eq!(f(&root["debye_temperature_k"]), 40.9);
+    assert_eq!(f(&root["tau0_s"]), 2.1e-7);
+    assert_eq!(f(&root["barrier_k"]), 70.3);
+    assert!(f(&root["phonon_units"]) > 0.0);
+    assert_eq!(root["material"].as_str(), Some("mn12ac"));
+    assert_eq!(root["kappa_scaling"].as_str(), Some("arrhenius"));
+    let cmd = root["command_line"].as_str().unwrap();
+    assert!(
+        cmd.contains(" run ") && cmd.contains("layout.toml"),
+        "{cmd}"
+    );
+
+    // CF units on every numeric dataset.
+    assert_eq!(v["numeric_without_units"], serde_json::json!([]));
+
+    // The summary: one dimension per axis, named, with coordinates; log decades exact.
+    assert_eq!(
+        v["summary_dims"],
+        serde_json::json!({"run_index": 3, "sample_times_after_ramp_s": 2})
+    );
+    assert_eq!(
+        v["summary_coords"],
+        serde_json::json!(["run_index", "sample_times_after_ramp_s"])
+    );
+    assert_eq!(
+        v["sample_dims"],
+        serde_json::json!(["run_index", "sample_times_after_ramp_s"])
+    );
+    assert_eq!(v["rate_10_rows"].as_u64(), Some(1));
+    assert_eq!(
+        v["outcome_flags"].as_str(),
+        Some("equilibrium end_time failed")
+    );
+    let recs = smmcool::io::read_summary(&h5).unwrap();
+    let ends: Vec<f64> = recs
+        .iter()
+        .map(|r| r.summary.end_temperature_k.unwrap())
+        .collect();
+    assert_eq!(floats(&v["end_temperature_k"]), ends);
+
+    // A run: time and level dimensions, M = -10..10, time after the ramp, the moment.
+    let tr = smmcool::io::read_trajectory(&h5, 1).unwrap().unwrap();
+    assert_eq!(
+        v["run_dims"],
+        serde_json::json!({"time_s": tr.time_s.len(), "level_m": 21})
+    );
+    assert_eq!(
+        v["population_dims"],
+        serde_json::json!(["time_s", "level_m"])
+    );
+    let m: Vec<f64> = (-10..=10).map(f64::from).collect();
+    assert_eq!(floats(&v["level_m"]), m);
+    assert_eq!(floats(&v["h5py_level_scale"]), m);
+    let dims = &v["h5py_dims"];
+    assert!(dims[0][0].as_str().unwrap().ends_with("/time_s"), "{dims}");
+    assert!(dims[1][0].as_str().unwrap().ends_with("/level_m"), "{dims}");
+    let ramp = recs[1].params.ramp_duration_s;
+    assert!((ramp - 0.04).abs() < 1e-15, "0.4 T at 10 T/s: {ramp}");
+    for (a, t) in floats(&v["time_after_ramp_s"])
+        .iter()
+        .zip(floats(&v["time_s"]))
+    {
+        assert!(
+            (a - (t - ramp)).abs() <= 1e-15 * t.max(1e-300),
+            "{a} vs {t} - {ramp}"
+        );
+    }
+    // At t = 0 the spins are in equilibrium at 4 K in +0.5 T: mostly M = -10, a moment of
+    // about +19 mu_B along the field (positive).
+    let mz = floats(&v["magnetization_mu_b"]);
+    assert!(mz[0] > 15.0 && mz[0] < 20.5, "{}", mz[0]);
+    let units = &v["units"];
+    for (name, unit) in [
+        ("time_s", "s"),
+        ("time_after_ramp_s", "s"),
+        ("phonon_temperature_k", "K"),
+        ("field_t", "T"),
+        ("magnetization_mu_b", "mu_B"),
+        ("level_m", "1"),
+    ] {
+        assert_eq!(units[name].as_str(), Some(unit), "{name}: {units}");
+    }
+}
