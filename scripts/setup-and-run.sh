@@ -3,7 +3,8 @@
 # the main job on the shipped default (the batch configs/default.toml into out/default.h5),
 # then the analytic limits (the sudden-quench and isentropic limits of the paper's
 # Fig. 6 case: Bi = 0.5 T, Bf = 0.1 T, Ti = 1..6 K, the Fig. 5 minima, and the time-domain run
-# of the paper's 10 T/s protocol).
+# of the paper's 10 T/s protocol); then installs the Python API (python/) into the virtual
+# environment .venv and runs one simulation from Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 [ -e /usr/include/hdf5/serial/hdf5.h ] || need_apt+=(libhdf5-dev)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -31,3 +34,12 @@ mkdir -p out
 ./target/release/smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 1:6:0.25
 ./target/release/smmcool limits --b-initial-t 1 --b-final-t 0,0.1,0.3,0.5 --minimum
 ./target/release/smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --sweep-rate-t-per-s 10
+
+# The Python API: README's install command, inside a virtual environment (.venv).
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check ./python
+.venv/bin/python -c '
+import smmcool
+run = smmcool.simulate(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0, sweep_rate_t_per_s=10.0)
+print(f"Python: {run.temperature_after_ramp_k:.6f} K after the ramp, {run.sample_temperatures_k[-1]:.6f} K 1 h after it")
+'

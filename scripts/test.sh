@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite (what .ci/run calls and what README.md tells users to run): the Rust
-# tests, then the SLURM job-array workflow against a real single-node SLURM. The SLURM part
+# tests, the Python API's tests (scripts/test_python.sh: builds the extension into a virtual
+# environment and runs pytest), then the SLURM job-array workflow against a real single-node SLURM. The SLURM part
 # needs slurmctld, slurmd, slurm-client and munge (Debian packages; .ci/run installs them and
 # sets SMMCOOL_REQUIRE_SLURM=1 so it cannot be skipped there).
 set -euo pipefail
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 cargo test --locked --all-targets
 cargo test --locked --doc
 cargo build --locked
+bash scripts/test_python.sh
 if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null; then
   bash scripts/test_slurm.sh target/debug/smmcool
 elif [ "${SMMCOOL_REQUIRE_SLURM:-0}" = 1 ]; then

@@ -318,6 +318,16 @@ impl Key {
     pub fn name(&self) -> &'static str {
         self.path.rsplit('.').next().unwrap_or(self.path)
     }
+
+    /// The keyword argument of the Python API: the last part of the path, except `material`
+    /// for the preset (as the flag `--material`).
+    pub fn keyword(&self) -> &'static str {
+        if self.path == "material.preset" {
+            "material"
+        } else {
+            self.name()
+        }
+    }
 }
 
 macro_rules! key {
@@ -376,8 +386,8 @@ pub fn key(path: &str) -> Option<&'static Key> {
 }
 
 /// The key a library error names (`tau0_s`, `b_final_t`, `material`, ...), if it is a
-/// scenario key.
-fn key_of_library_name(name: &str) -> Option<&'static Key> {
+/// scenario key. The Python API finds its keywords' keys here too.
+pub fn key_of_library_name(name: &str) -> Option<&'static Key> {
     KEYS.iter()
         .find(|k| k.name() == name || (!name.contains('.') && k.old.contains(&name)))
 }
@@ -391,7 +401,7 @@ pub fn sweepable_keys() -> impl Iterator<Item = &'static str> {
 /// rule concerns several keys); `allowed` may name other keys as `<section.key>`, which the
 /// renderings spell as TOML keys or as flags.
 #[derive(Debug, Clone, PartialEq, Error)]
-#[error("{} = {}: {}", self.key, self.value_text(), render(&self.allowed, false))]
+#[error("{} = {}: {}", self.key, self.value_text(), render(&self.allowed, Spelling::Toml))]
 pub struct ScenarioError {
     /// TOML path of the offending key.
     pub key: String,
@@ -401,8 +411,16 @@ pub struct ScenarioError {
     pub allowed: String,
 }
 
-/// Spell the `<section.key>` references in `text` as TOML keys or as flags.
-fn render(text: &str, as_flags: bool) -> String {
+/// How a front end spells a key: as a TOML path, a command-line flag or a Python keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spelling {
+    Toml,
+    Flag,
+    Keyword,
+}
+
+/// Spell the `<section.key>` references in `text` as TOML keys, flags or keywords.
+fn render(text: &str, spelling: Spelling) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find('<') {
@@ -419,11 +437,15 @@ fn render(text: &str, as_flags: bool) -> String {
             rest = &rest[open + 1..];
             continue;
         }
-        let spelled = match (inner, as_flags) {
-            ("protocol.shape = jump", true) => "--jump".to_string(),
-            ("protocol.shape = jump", false) => "protocol.shape = \"jump\"".to_string(),
-            (path, true) => key(path).map_or(path.to_string(), |k| k.flag.to_string()),
-            (path, false) => path.to_string(),
+        let spelled = match (inner, spelling) {
+            ("protocol.shape = jump", Spelling::Flag) => "--jump".to_string(),
+            ("protocol.shape = jump", Spelling::Toml) => "protocol.shape = \"jump\"".to_string(),
+            ("protocol.shape = jump", Spelling::Keyword) => "shape=\"jump\"".to_string(),
+            (path, Spelling::Flag) => key(path).map_or(path.to_string(), |k| k.flag.to_string()),
+            (path, Spelling::Keyword) => {
+                key(path).map_or(path.to_string(), |k| k.keyword().to_string())
+            }
+            (path, Spelling::Toml) => path.to_string(),
         };
         out.push_str(&spelled);
         rest = &rest[open + close + 1..];
@@ -480,7 +502,29 @@ impl ScenarioError {
         format!(
             "{}{value} is not allowed: {}",
             self.flag(),
-            render(&self.allowed, true)
+            render(&self.allowed, Spelling::Flag)
+        )
+    }
+
+    /// The keyword this error names in the Python API (`b_final_t`, `material`, ...).
+    pub fn keyword(&self) -> String {
+        key(&self.key).map_or_else(
+            || self.key.rsplit('.').next().unwrap_or(&self.key).to_string(),
+            |k| k.keyword().to_string(),
+        )
+    }
+
+    /// The message as the Python API shows it: the command line's message with the keyword
+    /// in place of the flag (`b_final_t = 7 is not allowed: ...`).
+    pub fn keyword_message(&self) -> String {
+        let value = self
+            .value
+            .as_ref()
+            .map_or(String::new(), |v| format!(" = {v}"));
+        format!(
+            "{}{value} is not allowed: {}",
+            self.keyword(),
+            render(&self.allowed, Spelling::Keyword)
         )
     }
 
@@ -491,7 +535,7 @@ impl ScenarioError {
             "{}{context} = {}: {}",
             self.key,
             self.value_text(),
-            render(&self.allowed, false)
+            render(&self.allowed, Spelling::Toml)
         )
     }
 }
@@ -755,7 +799,13 @@ mod tests {
             for b in &KEYS[i + 1..] {
                 assert_ne!(a.path, b.path);
                 assert_ne!(a.flag, b.flag);
+                assert_ne!(a.keyword(), b.keyword());
             }
+            // A keyword finds its own key (the Python API's lookup).
+            assert_eq!(
+                key_of_library_name(a.keyword()).map(|k| k.path),
+                Some(a.path)
+            );
         }
     }
 
@@ -778,10 +828,17 @@ mod tests {
     #[test]
     fn references_render_as_keys_or_flags() {
         let t = "give <protocol.sweep_rate_t_per_s> or <protocol.shape = jump>";
-        assert_eq!(render(t, true), "give --sweep-rate-t-per-s or --jump");
         assert_eq!(
-            render(t, false),
+            render(t, Spelling::Flag),
+            "give --sweep-rate-t-per-s or --jump"
+        );
+        assert_eq!(
+            render(t, Spelling::Toml),
             "give protocol.sweep_rate_t_per_s or protocol.shape = \"jump\""
+        );
+        assert_eq!(
+            render(t, Spelling::Keyword),
+            "give sweep_rate_t_per_s or shape=\"jump\""
         );
     }
 }

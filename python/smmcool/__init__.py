@@ -1,0 +1,356 @@
+"""smmcool: time-domain kinetics of non-equilibrium magnetic cooling in single-molecule magnets.
+
+The Python face of the Rust engine (the same library the ``smmcool`` command runs). Keyword
+arguments have the names and units of the command line's flags and the TOML keys
+(``b_initial_t``, ``initial_temperature_k``, ``sweep_rate_t_per_s``, ``tau0_s``, ...; the preset
+is ``material``), go through the same validation, and a bad value raises ``ValueError`` with
+the command line's message, naming the keyword instead of the flag.
+
+Units: energies per molecule in kelvin (E/k_B), fields in tesla, times in seconds, entropies in
+k_B per molecule, magnetization in Bohr magnetons per molecule.
+
+>>> import smmcool
+>>> run = smmcool.simulate(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0,
+...                        sweep_rate_t_per_s=10.0)
+>>> run.temperature_after_ramp_k, run.sample_temperatures_k  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from . import _smmcool as _ext
+from ._smmcool import Engine, SolverError, __version__
+
+__all__ = [
+    "Engine",
+    "Material",
+    "Run",
+    "Scenario",
+    "SolverError",
+    "__version__",
+    "levels",
+    "limits",
+    "presets",
+    "quantities",
+    "simulate",
+    "tau",
+]
+
+_ENGINE: Optional[Engine] = None
+
+
+def _default_engine() -> Engine:
+    """The module's Engine: its tables are bounded (least recently used evicted)."""
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = Engine()
+    return _ENGINE
+
+
+def presets() -> list:
+    """The material preset keys (``smmcool presets`` on the command line)."""
+    return list(_ext.presets())
+
+
+_QUANTITIES: Dict[str, tuple] = dict(_ext.quantities())
+_UNITS: Dict[str, str] = {k: v[0] for k, v in _QUANTITIES.items()}
+
+
+def quantities() -> Dict[str, tuple]:
+    """Every output quantity: name -> (unit, description), from the library's one table."""
+    return dict(_QUANTITIES)
+
+
+class Material:
+    """A material: a preset (default ``"mn12ac"``) with optional overrides.
+
+    Overrides (all optional): ``spin``, ``d_cm1`` or ``d_k`` (axial splitting D in cm^-1 or
+    K), ``g_par``, ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s),
+    ``barrier_k`` (K). The values are validated at once (ValueError naming the keyword).
+
+    Attributes after validation: ``name``, ``spin``, ``d_k`` (K), ``g_par``,
+    ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s), ``barrier_k`` (K), ``m``
+    (the M values -S..S, one per level), ``source``.
+    """
+
+    def __init__(self, preset: str = "mn12ac", **overrides: Any) -> None:
+        self.preset = preset
+        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+        info = _ext.material_info(material=preset, **self.overrides)
+        self.name: str = info["name"]
+        self.spin: float = info["spin"]
+        self.d_k: float = info["d_k"]
+        self.g_par: float = info["g_par"]
+        self.debye_temperature_k: float = info["debye_temperature_k"]
+        self.phonon_units: float = info["phonon_units"]
+        self.tau0_s: float = info["tau0_s"]
+        self.barrier_k: float = info["barrier_k"]
+        self.m: np.ndarray = info["m"]
+        self.source: str = info["source"]
+
+    def keywords(self) -> Dict[str, Any]:
+        """The keyword arguments that select this material."""
+        return {"material": self.preset, **self.overrides}
+
+    def replace(self, **overrides: Any) -> "Material":
+        """A copy with more (or changed) overrides."""
+        return Material(self.preset, **{**self.overrides, **overrides})
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.overrides.items())
+        return f"Material({self.preset!r}{extra})"
+
+
+def _keywords(material: Union[None, str, Material], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Merge a material (preset key or Material) into keyword arguments; explicit ones win."""
+    if material is None:
+        out: Dict[str, Any] = {}
+    elif isinstance(material, Material):
+        out = material.keywords()
+    else:
+        out = {"material": material}
+    out.update({k: v for k, v in kwargs.items() if v is not None})
+    return out
+
+
+def _vector(x: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.ravel(np.asarray(x, dtype=np.float64)))
+
+
+def levels(field_t: Any, *, material: Union[None, str, Material] = None, **overrides: Any) -> Dict[str, Any]:
+    """Level energies E_M(B) = D [M^2 - S(S+1)/3] + g_par mu_B B M (K) at the field(s) ``field_t`` (T).
+
+    Returns a dict with ``m`` (the M values), ``energy_k`` and ``energy_above_ground_k``
+    (E_M - E_ground, the paper's Fig. 2), each of shape ``shape(field_t) + (2S+1,)``.
+    """
+    shape = np.shape(field_t)
+    m, e, rel = _ext.levels(_vector(field_t), **_keywords(material, overrides))
+    n = m.shape[0]
+    return {
+        "m": m,
+        "energy_k": e.reshape(shape + (n,)),
+        "energy_above_ground_k": rel.reshape(shape + (n,)),
+    }
+
+
+def tau(
+    temperature_k: Any,
+    *,
+    material: Union[None, str, Material] = None,
+    kappa_scaling: Optional[str] = None,
+    kappa_reference_k: Optional[float] = None,
+    kappa_per_s_k3: Optional[float] = None,
+    **overrides: Any,
+) -> Dict[str, Any]:
+    """Relaxation times at the temperature(s) ``temperature_k`` (K).
+
+    Returns a dict of arrays shaped like ``temperature_k`` (floats for a scalar):
+    ``tau_arrhenius_s`` (tau0 exp(U_b/T), s), ``tau_model_s`` (1/lambda1 of the rate model, s)
+    and ``kappa_per_s_k3`` (the rate scale, 1/(s K^3)).
+    """
+    shape = np.shape(temperature_k)
+    kw = _keywords(material, overrides)
+    kw.update(
+        {
+            k: v
+            for k, v in dict(
+                kappa_scaling=kappa_scaling,
+                kappa_reference_k=kappa_reference_k,
+                kappa_per_s_k3=kappa_per_s_k3,
+            ).items()
+            if v is not None
+        }
+    )
+    ta, tm, k = _ext.tau(_vector(temperature_k), **kw)
+    out = {"tau_arrhenius_s": ta, "tau_model_s": tm, "kappa_per_s_k3": k}
+    return {name: (float(a[0]) if shape == () else a.reshape(shape)) for name, a in out.items()}
+
+
+def limits(
+    b_initial_t: float,
+    b_final_t: Any,
+    initial_temperature_k: Any,
+    *,
+    material: Union[None, str, Material] = None,
+    **overrides: Any,
+) -> Dict[str, Any]:
+    """The sudden-quench (Eq. 9) and isentropic (Eq. 11) final temperatures of Bi -> Bf from Ti.
+
+    ``b_final_t`` (T) and ``initial_temperature_k`` (K) are scalars or arrays, broadcast
+    against each other. Returns a dict: ``sudden_final_temperature_k``,
+    ``sudden_delta_temperature_k``, ``isentropic_final_temperature_k``,
+    ``isentropic_delta_temperature_k`` (NaN in arrays, None for scalars, where Eq. 11 has no
+    finite solution) and ``note`` (the reason there is none, else None).
+    """
+    bf, ti = np.broadcast_arrays(np.asarray(b_final_t, dtype=np.float64), np.asarray(initial_temperature_k, dtype=np.float64))
+    shape = bf.shape
+    s, q, notes = _ext.limits(float(b_initial_t), _vector(bf), _vector(ti), **_keywords(material, overrides))
+    tiv = _vector(ti)
+    out = {
+        "sudden_final_temperature_k": s,
+        "sudden_delta_temperature_k": s - tiv,
+        "isentropic_final_temperature_k": q,
+        "isentropic_delta_temperature_k": q - tiv,
+    }
+    if shape == ():
+        res: Dict[str, Any] = {k: (None if math.isnan(v[0]) else float(v[0])) for k, v in out.items()}
+        res["note"] = notes[0]
+        return res
+    res = {k: v.reshape(shape) for k, v in out.items()}
+    res["note"] = np.array(notes, dtype=object).reshape(shape)
+    return res
+
+
+class Scenario:
+    """One run's input, validated: from keyword arguments, TOML text or a TOML file.
+
+    ``Scenario(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4, sweep_rate_t_per_s=10)``
+    takes the keys of a config's sections (``material`` as a preset key or a ``Material``);
+    ``Scenario.from_toml(text)`` and ``Scenario.from_file(path)`` take a config without sweeps.
+    ``.toml`` is the scenario as TOML (a config ``smmcool run`` accepts).
+    """
+
+    def __init__(self, *, material: Union[None, str, Material] = None, **kwargs: Any) -> None:
+        self.toml: str = _ext.scenario_toml(None, **_keywords(material, kwargs))
+
+    @classmethod
+    def from_toml(cls, text: str) -> "Scenario":
+        s = cls.__new__(cls)
+        s.toml = _ext.scenario_toml(text)
+        return s
+
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike]) -> "Scenario":
+        with open(path, encoding="utf-8") as f:
+            return cls.from_toml(f.read())
+
+    def simulate(self, engine: Optional[Engine] = None) -> "Run":
+        """Run it (see ``smmcool.simulate``)."""
+        return simulate(self, engine=engine)
+
+    def __repr__(self) -> str:
+        return f"Scenario.from_toml({self.toml!r})"
+
+
+class Run:
+    """The result of one run.
+
+    Summary values are attributes named as in the command line's JSON and batch files
+    (``temperature_after_ramp_k``, ``equilibrium_temperature_k``, ``end_temperature_k``,
+    ``sudden_final_temperature_k``, ``isentropic_final_temperature_k``, ``outcome``,
+    ``equilibrium_after_ramp_s``, ``relaxation_10pct_after_ramp_s``, ...; None where not
+    computed); ``sample_times_after_ramp_s`` and ``sample_temperatures_k`` are arrays.
+    The trajectory (when kept) is NumPy arrays, one entry per output sample: ``time_s``,
+    ``field_t``, ``phonon_temperature_k``, ``populations`` (2-D: time x level, M = -S..S as in
+    ``m``), ``magnetization_mu_b``, ``spin_energy_k``, ``phonon_energy_k``,
+    ``magnetic_work_k``, ``spin_entropy_kb``, ``phonon_entropy_kb``, ``stage``.
+    ``summary`` is the dict of summary values, ``units`` name -> unit.
+    """
+
+    def __init__(self, summary_json: str, trajectory: Optional[dict], m: np.ndarray) -> None:
+        self.summary: Dict[str, Any] = json.loads(summary_json)
+        self.m = m
+        self.units = _UNITS
+        self.trajectory: Optional[Dict[str, np.ndarray]] = trajectory
+        for k, v in self.summary.items():
+            if k not in ("scenario", "sample_times_after_ramp_s", "sample_temperatures_k"):
+                setattr(self, k, v)
+        self.sample_times_after_ramp_s = np.asarray(self.summary["sample_times_after_ramp_s"], dtype=np.float64)
+        self.sample_temperatures_k = np.array(
+            [np.nan if t is None else t for t in self.summary["sample_temperatures_k"]], dtype=np.float64
+        )
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario of this run (as used, defaults filled in)."""
+        return Scenario(**_flatten(self.summary["scenario"]))
+
+    def __getattr__(self, name: str) -> Any:
+        traj = self.__dict__.get("trajectory")
+        if traj is not None and name in traj:
+            return traj[name]
+        if traj is None and name in _QUANTITIES:
+            raise AttributeError(f"{name}: this run kept no trajectory (trajectory=False)")
+        raise AttributeError(name)
+
+    def to_xarray(self):
+        """The trajectory as an ``xarray.Dataset``: dimensions ``time`` (coordinate ``time_s``)
+        and ``level`` (coordinate ``m``), units in each variable's ``units`` attribute, the
+        summary's numbers as the dataset's attributes. Needs xarray (``pip install xarray``)."""
+        try:
+            import xarray as xr
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("to_xarray needs xarray: pip install xarray") from e
+        if self.trajectory is None:
+            raise ValueError("this run kept no trajectory (trajectory=False)")
+        info = _QUANTITIES
+        data_vars = {}
+        for name, values in self.trajectory.items():
+            if name == "time_s":
+                continue
+            dims = ("time", "level") if values.ndim == 2 else ("time",)
+            data_vars[name] = (dims, values, {"units": info[name][0], "description": info[name][1]})
+        coords = {
+            "time_s": ("time", self.trajectory["time_s"], {"units": "s", "description": info["time_s"][1]}),
+            "m": ("level", self.m, {"units": "1", "description": "magnetic quantum number M of the level"}),
+        }
+        attrs = {
+            k: v
+            for k, v in self.summary.items()
+            if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+        }
+        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+    def __repr__(self) -> str:
+        return (
+            f"<smmcool.Run {self.b_initial_t} T -> {self.b_final_t} T from {self.initial_temperature_k} K: "
+            f"{self.temperature_after_ramp_k} K after the ramp, {self.end_temperature_k} K at the end ({self.outcome})>"
+        )
+
+
+def _flatten(scenario: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """A scenario's sections as keyword arguments."""
+    out: Dict[str, Any] = {}
+    for section, values in scenario.items():
+        for k, v in values.items():
+            if v is None or (section, k) == ("protocol", "allow_field_increase"):
+                continue
+            out["material" if (section, k) == ("material", "preset") else k] = v
+    return out
+
+
+def simulate(
+    scenario: Optional[Scenario] = None,
+    *,
+    engine: Optional[Engine] = None,
+    material: Union[None, str, Material] = None,
+    **kwargs: Any,
+) -> Run:
+    """Simulate one run in the time domain and return a ``Run``.
+
+    Give a ``Scenario`` or keyword arguments: ``b_initial_t``, ``b_final_t`` (T),
+    ``initial_temperature_k`` (K), one of ``sweep_rate_t_per_s`` (T/s) or
+    ``ramp_duration_s`` (s) or ``shape="jump"``; optionally ``shape`` (linear, cosine, jump),
+    ``material`` (preset key or ``Material``) and its overrides, ``kappa_scaling``,
+    ``rtol``, ``equilibrium_tol_k`` (K), ``max_time_after_ramp_s`` (s), ``formulation``,
+    ``sample_times_after_ramp_s`` (s), ``trajectory`` (keep the trajectory, default True),
+    ``log_points_per_decade``. The engine runs without the GIL; ``engine`` (an ``Engine``)
+    holds the shared tables (default: the module's).
+
+    Raises ValueError for bad input (the command line's message, naming the keyword) and
+    SolverError when the integration fails (with ``time_s`` and ``parameters``).
+    """
+    eng = engine if engine is not None else _default_engine()
+    if scenario is not None:
+        if kwargs or material is not None:
+            raise ValueError("give either a Scenario or keyword arguments, not both")
+        if not isinstance(scenario, Scenario):
+            raise TypeError("scenario must be a smmcool.Scenario (or give keyword arguments)")
+        return Run(*_ext.simulate(eng, scenario.toml))
+    return Run(*_ext.simulate(eng, None, **_keywords(material, kwargs)))

@@ -1,0 +1,138 @@
+"""Type stubs of the smmcool Python API (units in the names: _t tesla, _k kelvin, _s seconds)."""
+
+import os
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+ArrayLike = Union[float, npt.ArrayLike]
+MaterialLike = Union[None, str, "Material"]
+
+class Engine:
+    """The shared tables of the engine, owned by this object (bounded in size)."""
+
+    def __init__(self) -> None: ...
+
+class SolverError(RuntimeError):
+    """The engine failed on valid input."""
+
+    time_s: Optional[float]
+    field_t: Optional[float]
+    temperature_k: Optional[float]
+    stage: Optional[str]
+    parameters: Dict[str, float]
+
+class Material:
+    preset: str
+    overrides: Dict[str, Any]
+    name: str
+    spin: float
+    d_k: float
+    g_par: float
+    debye_temperature_k: float
+    phonon_units: float
+    tau0_s: float
+    barrier_k: float
+    m: np.ndarray
+    source: str
+    def __init__(
+        self,
+        preset: str = "mn12ac",
+        *,
+        spin: Optional[float] = None,
+        d_cm1: Optional[float] = None,
+        d_k: Optional[float] = None,
+        g_par: Optional[float] = None,
+        debye_temperature_k: Optional[float] = None,
+        phonon_units: Optional[float] = None,
+        tau0_s: Optional[float] = None,
+        barrier_k: Optional[float] = None,
+    ) -> None: ...
+    def keywords(self) -> Dict[str, Any]: ...
+    def replace(self, **overrides: Any) -> "Material": ...
+
+class Scenario:
+    toml: str
+    def __init__(self, *, material: MaterialLike = None, **kwargs: Any) -> None: ...
+    @classmethod
+    def from_toml(cls, text: str) -> "Scenario": ...
+    @classmethod
+    def from_file(cls, path: Union[str, os.PathLike]) -> "Scenario": ...
+    def simulate(self, engine: Optional[Engine] = None) -> "Run": ...
+
+class Run:
+    summary: Dict[str, Any]
+    units: Dict[str, str]
+    m: np.ndarray
+    trajectory: Optional[Dict[str, np.ndarray]]
+    # Summary values (None where not computed).
+    status: str
+    outcome: str
+    material: str
+    b_initial_t: float
+    b_final_t: float
+    initial_temperature_k: float
+    sweep_rate_t_per_s: Optional[float]
+    ramp_duration_s: float
+    shape: str
+    sudden_final_temperature_k: Optional[float]
+    isentropic_final_temperature_k: Optional[float]
+    temperature_after_ramp_k: Optional[float]
+    equilibrium_temperature_k: Optional[float]
+    end_temperature_k: Optional[float]
+    end_after_ramp_s: Optional[float]
+    equilibrium_after_ramp_s: Optional[float]
+    relaxation_10pct_after_ramp_s: Optional[float]
+    relaxation_1pct_after_ramp_s: Optional[float]
+    energy_balance_error_rel: Optional[float]
+    reduction_error_estimate_rel: Optional[float]
+    steps: int
+    wall_time_s: float
+    sample_times_after_ramp_s: np.ndarray
+    sample_temperatures_k: np.ndarray
+    # Trajectory (one entry per output sample).
+    time_s: np.ndarray
+    field_t: np.ndarray
+    phonon_temperature_k: np.ndarray
+    populations: np.ndarray
+    magnetization_mu_b: np.ndarray
+    spin_energy_k: np.ndarray
+    phonon_energy_k: np.ndarray
+    magnetic_work_k: np.ndarray
+    spin_entropy_kb: np.ndarray
+    phonon_entropy_kb: np.ndarray
+    stage: np.ndarray
+    @property
+    def scenario(self) -> Scenario: ...
+    def to_xarray(self) -> Any: ...
+
+def presets() -> List[str]: ...
+def quantities() -> Dict[str, tuple]: ...
+def levels(field_t: ArrayLike, *, material: MaterialLike = None, **overrides: Any) -> Dict[str, np.ndarray]: ...
+def tau(
+    temperature_k: ArrayLike,
+    *,
+    material: MaterialLike = None,
+    kappa_scaling: Optional[str] = None,
+    kappa_reference_k: Optional[float] = None,
+    kappa_per_s_k3: Optional[float] = None,
+    **overrides: Any,
+) -> Dict[str, Any]: ...
+def limits(
+    b_initial_t: float,
+    b_final_t: ArrayLike,
+    initial_temperature_k: ArrayLike,
+    *,
+    material: MaterialLike = None,
+    **overrides: Any,
+) -> Dict[str, Any]: ...
+def simulate(
+    scenario: Optional[Scenario] = None,
+    *,
+    engine: Optional[Engine] = None,
+    material: MaterialLike = None,
+    **kwargs: Any,
+) -> Run: ...

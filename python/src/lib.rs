@@ -1,0 +1,594 @@
+//! `smmcool._smmcool`: the Python face of the smmcool library (PyO3).
+//!
+//! Keyword arguments are the scenario keys of [`smmcool::scenario::KEYS`] (the last part of
+//! the TOML path, `material` for the preset): they go into the same TOML sections a config
+//! file has, are deserialized into the same [`Scenario`] and validated by the same
+//! [`Scenario::build`], so a value meets the same rule as on the command line and an error
+//! carries the command line's message with the keyword in place of the flag. The Python
+//! package `smmcool` (python/smmcool/__init__.py) wraps these functions into the documented
+//! API (array broadcasting, the `Run` object, xarray and pandas).
+
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
+use smmcool::error::{ErrorKind, ParameterError};
+use smmcool::kinetics::{EngineContext, EngineError};
+use smmcool::model::limits::FieldChange;
+use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, TRAJECTORY};
+use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
+use std::sync::Arc;
+
+pyo3::create_exception!(
+    _smmcool,
+    SolverError,
+    PyRuntimeError,
+    "The engine failed on valid input. Attributes: time_s (time of the failure since the start of the ramp, s, or None), field_t, temperature_k (last good phonon temperature, K, or None), stage, parameters (dict: b_initial_t, b_final_t, initial_temperature_k)."
+);
+
+/// How a key's value is given in TOML (and so which Python types it takes).
+enum Kind {
+    Text,
+    Bool,
+    Count,
+    Numbers,
+    Number,
+}
+
+fn kind(key: &Key) -> Kind {
+    match key.path {
+        "material.preset" | "rates.kappa_scaling" | "protocol.shape" | "solver.formulation" => {
+            Kind::Text
+        }
+        "output.trajectory" => Kind::Bool,
+        "output.log_points_per_decade" => Kind::Count,
+        "output.sample_times_after_ramp_s" => Kind::Numbers,
+        _ => Kind::Number,
+    }
+}
+
+fn not_allowed(keyword: &str, value: &Bound<'_, PyAny>, allowed: &str) -> PyErr {
+    let shown = value
+        .repr()
+        .map_or_else(|_| "?".to_string(), |r| r.to_string());
+    PyValueError::new_err(format!("{keyword} = {shown} is not allowed: {allowed}"))
+}
+
+/// One Python value as the TOML value of `key`.
+fn toml_value(key: &Key, keyword: &str, v: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
+    let number = |v: &Bound<'_, PyAny>| -> PyResult<f64> {
+        if v.is_instance_of::<PyBool>() || v.is_instance_of::<PyString>() {
+            return Err(not_allowed(keyword, v, "must be a number"));
+        }
+        v.extract::<f64>()
+            .map_err(|_| not_allowed(keyword, v, "must be a number"))
+    };
+    Ok(match kind(key) {
+        Kind::Text => toml::Value::String(
+            v.extract::<String>()
+                .map_err(|_| not_allowed(keyword, v, "must be a string"))?,
+        ),
+        Kind::Bool => toml::Value::Boolean(
+            v.extract::<bool>()
+                .map_err(|_| not_allowed(keyword, v, "must be True or False"))?,
+        ),
+        Kind::Count => {
+            if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
+                return Err(not_allowed(keyword, v, "must be an integer"));
+            }
+            toml::Value::Integer(
+                v.extract::<i64>()
+                    .map_err(|_| not_allowed(keyword, v, "must be an integer"))?,
+            )
+        }
+        Kind::Numbers => {
+            let values: Vec<f64> = if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
+                vec![number(v)?]
+            } else {
+                v.try_iter()
+                    .map_err(|_| {
+                        not_allowed(keyword, v, "must be a number or a sequence of numbers")
+                    })?
+                    .map(|x| number(&x?))
+                    .collect::<PyResult<_>>()?
+            };
+            toml::Value::Array(values.into_iter().map(toml::Value::Float).collect())
+        }
+        Kind::Number => {
+            let x = number(v)?;
+            toml::Value::Float(x)
+        }
+    })
+}
+
+/// The TOML sections (`material`, `rates`, ...) of keyword arguments; `allowed` limits the
+/// sections a function takes (e.g. only `material` for `levels`).
+fn sections(
+    kwargs: Option<&Bound<'_, PyDict>>,
+    allowed: &[&str],
+    function: &str,
+) -> PyResult<toml::Table> {
+    let mut out = toml::Table::new();
+    let Some(kwargs) = kwargs else {
+        return Ok(out);
+    };
+    for (k, v) in kwargs.iter() {
+        let keyword: String = k.extract()?;
+        if v.is_none() {
+            continue;
+        }
+        let key = key_of_library_name(&keyword).filter(|key| {
+            allowed
+                .iter()
+                .any(|s| key.path.starts_with(&format!("{s}.")))
+        });
+        let Some(key) = key else {
+            let known: Vec<&str> = KEYS
+                .iter()
+                .filter(|key| {
+                    allowed
+                        .iter()
+                        .any(|s| key.path.starts_with(&format!("{s}.")))
+                })
+                .map(|k| k.keyword())
+                .collect();
+            return Err(PyValueError::new_err(format!(
+                "{function}() got an unknown keyword argument '{keyword}'; allowed: {}",
+                known.join(", ")
+            )));
+        };
+        let (section, name) = key.path.split_once('.').unwrap_or(("", key.path));
+        let table = out
+            .entry(section)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(t) = table {
+            t.insert(name.to_string(), toml_value(key, key.keyword(), &v)?);
+        }
+    }
+    Ok(out)
+}
+
+fn section<T: serde::de::DeserializeOwned>(t: &toml::Table, name: &str) -> PyResult<T> {
+    let v = t
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    v.try_into::<T>().map_err(|e| {
+        let msg = e.to_string();
+        // serde names a missing field `b_initial_t`: the keyword.
+        PyValueError::new_err(match msg.split('`').nth(1) {
+            Some(field) if msg.contains("missing field") => {
+                format!("{field} is required (no default)")
+            }
+            _ => msg.trim().to_string(),
+        })
+    })
+}
+
+fn scenario_error(e: ScenarioError) -> PyErr {
+    PyValueError::new_err(e.keyword_message())
+}
+
+/// A library parameter error as a ValueError naming the keyword.
+fn parameter_error(p: &ParameterError) -> PyErr {
+    let name = key_of_library_name(&p.name).map_or(p.name.as_str(), |k| k.keyword());
+    let value = if p.value.is_nan() {
+        String::new()
+    } else {
+        format!(" = {}", p.value)
+    };
+    PyValueError::new_err(format!("{name}{value} is not allowed: {}", p.allowed))
+}
+
+fn library_error(py: Python<'_>, e: smmcool::Error) -> PyErr {
+    if let Some(p) = e.parameter() {
+        return parameter_error(p);
+    }
+    match e.kind() {
+        ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
+        _ => solver_error(py, &e.to_string(), None, None),
+    }
+}
+
+fn solver_error(
+    py: Python<'_>,
+    message: &str,
+    at: Option<(f64, f64, f64, &str)>,
+    params: Option<(f64, f64, f64)>,
+) -> PyErr {
+    let err = SolverError::new_err(message.to_string());
+    let value = err.value(py);
+    let set = || -> PyResult<()> {
+        value.setattr("time_s", at.map(|a| a.0))?;
+        value.setattr("field_t", at.map(|a| a.1))?;
+        value.setattr("temperature_k", at.map(|a| a.2))?;
+        value.setattr("stage", at.map(|a| a.3.to_string()))?;
+        let p = PyDict::new(py);
+        if let Some((bi, bf, ti)) = params {
+            p.set_item("b_initial_t", bi)?;
+            p.set_item("b_final_t", bf)?;
+            p.set_item("initial_temperature_k", ti)?;
+        }
+        value.setattr("parameters", p)?;
+        Ok(())
+    };
+    match set() {
+        Ok(()) => err,
+        Err(e) => e,
+    }
+}
+
+fn engine_error(py: Python<'_>, e: EngineError, params: (f64, f64, f64)) -> PyErr {
+    if let Some(p) = e.parameter() {
+        return parameter_error(p);
+    }
+    match &e {
+        EngineError::Solver {
+            stage,
+            t_s,
+            field_t,
+            t_phonon_k,
+            ..
+        } => solver_error(
+            py,
+            &e.to_string(),
+            Some((*t_s, *field_t, *t_phonon_k, stage)),
+            Some(params),
+        ),
+        _ if e.kind() == ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
+        _ => solver_error(py, &e.to_string(), None, Some(params)),
+    }
+}
+
+fn material(kwargs: Option<&Bound<'_, PyDict>>, function: &str) -> PyResult<smmcool::Material> {
+    let t = sections(kwargs, &["material"], function)?;
+    let m: MaterialSection = section(&t, "material")?;
+    m.build().map_err(scenario_error)
+}
+
+/// The material of keyword arguments (preset and overrides) as a dict: name, spin, d_k,
+/// g_par, debye_temperature_k, phonon_units, tau0_s, barrier_k, m (the M values), source.
+#[pyfunction]
+#[pyo3(signature = (**kwargs))]
+fn material_info<'py>(
+    py: Python<'py>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let m = material(kwargs, "Material")?;
+    let d = PyDict::new(py);
+    d.set_item("name", &m.name)?;
+    d.set_item("spin", m.spin.spin())?;
+    d.set_item("d_k", m.spin.d_k())?;
+    d.set_item("g_par", m.spin.g_par())?;
+    d.set_item("debye_temperature_k", m.debye.theta_k())?;
+    d.set_item("phonon_units", m.debye.units())?;
+    d.set_item("tau0_s", m.arrhenius.tau0_s)?;
+    d.set_item("barrier_k", m.arrhenius.barrier_k)?;
+    let ms: Vec<f64> = (0..m.spin.n_levels()).map(|i| m.spin.m(i)).collect();
+    d.set_item("m", PyArray1::from_vec(py, ms))?;
+    d.set_item("source", &m.source)?;
+    Ok(d)
+}
+
+/// The preset keys.
+#[pyfunction]
+fn presets() -> Vec<&'static str> {
+    smmcool::model::PRESETS.iter().map(|p| p.key).collect()
+}
+
+/// Level energies: (m, energy_k, energy_above_ground_k) with one row per field.
+#[pyfunction]
+#[pyo3(signature = (field_t, **kwargs))]
+#[allow(clippy::type_complexity)]
+fn levels<'py>(
+    py: Python<'py>,
+    field_t: PyReadonlyArray1<'py, f64>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<(
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, numpy::PyArray2<f64>>,
+    Bound<'py, numpy::PyArray2<f64>>,
+)> {
+    let mat = material(kwargs, "levels")?;
+    let spin = mat.spin;
+    let n = spin.n_levels();
+    let fields = field_t.as_slice()?;
+    let mut abs = Array2::<f64>::zeros((fields.len(), n));
+    let mut rel = Array2::<f64>::zeros((fields.len(), n));
+    let mut e = vec![0.0; n];
+    for (row, &b) in fields.iter().enumerate() {
+        if !b.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "field_t = {b} is not allowed: must be a finite number"
+            )));
+        }
+        spin.energies_into(b, &mut e);
+        let g = e.iter().copied().fold(f64::INFINITY, f64::min);
+        for i in 0..n {
+            abs[[row, i]] = e[i];
+            rel[[row, i]] = e[i] - g;
+        }
+    }
+    let m: Vec<f64> = (0..n).map(|i| spin.m(i)).collect();
+    Ok((
+        PyArray1::from_vec(py, m),
+        abs.into_pyarray(py),
+        rel.into_pyarray(py),
+    ))
+}
+
+/// Relaxation times at the temperatures: (tau_arrhenius_s, tau_model_s, kappa_per_s_k3).
+#[pyfunction]
+#[pyo3(signature = (temperature_k, **kwargs))]
+#[allow(clippy::type_complexity)]
+fn tau<'py>(
+    py: Python<'py>,
+    temperature_k: PyReadonlyArray1<'py, f64>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<(
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+)> {
+    let t = sections(kwargs, &["material", "rates"], "tau")?;
+    let m: MaterialSection = section(&t, "material")?;
+    let r: RatesSection = section(&t, "rates")?;
+    let mat = m.build().map_err(scenario_error)?;
+    let model = r.build(&mat).map_err(scenario_error)?;
+    let temps = temperature_k.as_slice()?;
+    let n = temps.len();
+    let (mut ta, mut tm, mut k) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for &x in temps {
+        if !(x.is_finite() && x > 0.0) {
+            return Err(PyValueError::new_err(format!(
+                "temperature_k = {x} is not allowed: must be a finite temperature > 0 K"
+            )));
+        }
+        ta.push(mat.arrhenius.tau_s(x));
+        tm.push(
+            model
+                .tau_model_s(x)
+                .map_err(|e| library_error(py, e.into()))?,
+        );
+        k.push(model.kappa(x).map_err(|e| library_error(py, e.into()))?);
+    }
+    Ok((
+        PyArray1::from_vec(py, ta),
+        PyArray1::from_vec(py, tm),
+        PyArray1::from_vec(py, k),
+    ))
+}
+
+/// The sudden (Eq. 9) and isentropic (Eq. 11) limits for pairs (b_final_t[i],
+/// initial_temperature_k[i]): (sudden K, isentropic K or NaN, notes: a reason or None).
+#[pyfunction]
+#[pyo3(signature = (b_initial_t, b_final_t, initial_temperature_k, **kwargs))]
+#[allow(clippy::type_complexity)]
+fn limits<'py>(
+    py: Python<'py>,
+    b_initial_t: f64,
+    b_final_t: PyReadonlyArray1<'py, f64>,
+    initial_temperature_k: PyReadonlyArray1<'py, f64>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<(
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyList>,
+)> {
+    let mat = material(kwargs, "limits")?;
+    let bf = b_final_t.as_slice()?;
+    let ti = initial_temperature_k.as_slice()?;
+    if bf.len() != ti.len() {
+        return Err(PyValueError::new_err(
+            "b_final_t and initial_temperature_k must have the same length",
+        ));
+    }
+    type Row = (f64, f64, Option<String>);
+    let rows: Result<Vec<Row>, smmcool::Error> = py.detach(|| {
+        bf.iter()
+            .zip(ti)
+            .map(|(&bf, &ti)| {
+                let fc = FieldChange::of(&mat, b_initial_t, bf, ti);
+                let s = fc.sudden_final_k()?;
+                let q = fc.isentropic_final()?;
+                Ok((s, q.t_final_k().unwrap_or(f64::NAN), q.note(bf)))
+            })
+            .collect()
+    });
+    let rows = rows.map_err(|e| library_error(py, e))?;
+    let notes = PyList::empty(py);
+    for r in &rows {
+        notes.append(r.2.clone())?;
+    }
+    Ok((
+        PyArray1::from_vec(py, rows.iter().map(|r| r.0).collect()),
+        PyArray1::from_vec(py, rows.iter().map(|r| r.1).collect()),
+        notes,
+    ))
+}
+
+/// The shared tables of the engine (kappa(T) and the well tables), owned by this object: runs
+/// simulated with the same Engine share them; dropping it frees them. Each kind of table is
+/// bounded (least recently used evicted), so an Engine does not grow without limit.
+#[pyclass(frozen, module = "smmcool._smmcool")]
+struct Engine {
+    ctx: Arc<EngineContext>,
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    fn new() -> Self {
+        Self {
+            ctx: Arc::new(EngineContext::new()),
+        }
+    }
+}
+
+/// Build a scenario from keyword arguments (all sections) or from TOML text.
+fn scenario_of(kwargs: Option<&Bound<'_, PyDict>>, function: &str) -> PyResult<Scenario> {
+    let t = sections(
+        kwargs,
+        &["material", "rates", "protocol", "solver", "output"],
+        function,
+    )?;
+    Ok(Scenario {
+        material: section(&t, "material")?,
+        rates: section(&t, "rates")?,
+        protocol: section::<ProtocolSection>(&t, "protocol")?,
+        solver: section(&t, "solver")?,
+        output: section(&t, "output")?,
+    })
+}
+
+/// A validated scenario (keyword arguments or TOML text), kept as its TOML text.
+#[pyfunction]
+#[pyo3(signature = (toml_text=None, **kwargs))]
+fn scenario_toml(toml_text: Option<&str>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+    let scenario = match toml_text {
+        Some(text) => {
+            if kwargs.is_some_and(|k| !k.is_empty()) {
+                return Err(PyValueError::new_err(
+                    "give either TOML text or keyword arguments, not both",
+                ));
+            }
+            scenario_from_toml(text)?
+        }
+        None => scenario_of(kwargs, "Scenario")?,
+    };
+    scenario.build().map_err(scenario_error)?;
+    toml::to_string(&scenario).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A scenario from TOML text with the sections of a config (no sweeps: one run).
+fn scenario_from_toml(text: &str) -> PyResult<Scenario> {
+    let plan = smmcool::Plan::from_text(std::path::Path::new("<scenario>"), text.to_string())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if plan.n_runs() != 1 {
+        return Err(PyValueError::new_err(format!(
+            "<scenario>: a scenario is one run, this text sweeps {} runs; use run_batch for sweeps",
+            plan.n_runs()
+        )));
+    }
+    Ok(plan.scenario(0))
+}
+
+/// Simulate one run: (summary JSON text, trajectory dict of arrays or None, m values).
+#[pyfunction]
+#[pyo3(signature = (engine, toml_text=None, **kwargs))]
+#[allow(clippy::type_complexity)]
+fn simulate<'py>(
+    py: Python<'py>,
+    engine: &Engine,
+    toml_text: Option<&str>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<(
+    String,
+    Option<Bound<'py, PyDict>>,
+    Bound<'py, PyArray1<f64>>,
+)> {
+    let scenario = match toml_text {
+        Some(text) => scenario_from_toml(text)?,
+        None => scenario_of(kwargs, "simulate")?,
+    };
+    let built = scenario.build().map_err(scenario_error)?;
+    let ctx = engine.ctx.clone();
+    let spec = &built.spec;
+    let (result, wall) = py.detach(|| {
+        let start = std::time::Instant::now();
+        let r = smmcool::simulate(&ctx, spec);
+        (r, start.elapsed().as_secs_f64())
+    });
+    let p = &built.params;
+    let tr = result
+        .map_err(|e| engine_error(py, e, (p.b_initial_t, p.b_final_t, p.initial_temperature_k)))?;
+    let samples = &spec.options.sample_times_after_ramp_s;
+    let record = RunRecord::from_result(
+        built.params.clone(),
+        Ok(tr),
+        samples,
+        scenario.output.trajectory,
+        wall,
+        (None, None),
+    );
+    let mut summary = record.summary_json();
+    summary.remove("run_index");
+    summary.remove("swept");
+    summary.remove("error");
+    summary.insert("material".into(), spec.material.name.clone().into());
+    summary.insert(
+        "sample_times_after_ramp_s".into(),
+        serde_json::json!(samples),
+    );
+    summary.insert(
+        "scenario".into(),
+        serde_json::to_value(&scenario).map_err(|e| PyRuntimeError::new_err(e.to_string()))?,
+    );
+    let text =
+        serde_json::to_string(&summary).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let trajectory = match &record.trajectory {
+        Some(c) => Some(columns(py, c)?),
+        None => None,
+    };
+    let spin = &spec.material.spin;
+    let m: Vec<f64> = (0..spin.n_levels()).map(|i| spin.m(i)).collect();
+    Ok((text, trajectory, PyArray1::from_vec(py, m)))
+}
+
+/// The trajectory columns as NumPy arrays, named by the one table of output quantities.
+fn columns<'py>(py: Python<'py>, c: &TrajectoryColumns) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for q in TRAJECTORY {
+        match q.access {
+            TrajectoryAccess::F64(get, _) => {
+                d.set_item(q.name, PyArray1::from_slice(py, get(c)))?;
+            }
+            TrajectoryAccess::Populations => {
+                let n = c.populations.first().map_or(0, Vec::len);
+                let flat: Vec<f64> = c.populations.iter().flatten().copied().collect();
+                let a = Array2::from_shape_vec((c.populations.len(), n), flat)
+                    .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+                d.set_item(q.name, a.into_pyarray(py))?;
+            }
+            TrajectoryAccess::Stage => {
+                d.set_item(q.name, PyArray1::from_slice(py, &c.stage))?;
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// Name -> (unit, description) of every summary and trajectory quantity.
+#[pyfunction]
+fn quantities<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for q in SUMMARY {
+        d.set_item(q.name, (q.unit, q.description))?;
+    }
+    for q in TRAJECTORY {
+        d.set_item(q.name, (q.unit, q.description))?;
+    }
+    Ok(d)
+}
+
+#[pymodule]
+fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SolverError", m.py().get_type::<SolverError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<Engine>()?;
+    m.add_function(wrap_pyfunction!(material_info, m)?)?;
+    m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(levels, m)?)?;
+    m.add_function(wrap_pyfunction!(tau, m)?)?;
+    m.add_function(wrap_pyfunction!(limits, m)?)?;
+    m.add_function(wrap_pyfunction!(scenario_toml, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate, m)?)?;
+    m.add_function(wrap_pyfunction!(quantities, m)?)?;
+    Ok(())
+}

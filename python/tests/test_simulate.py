@@ -1,0 +1,130 @@
+"""simulate, Run, Scenario and to_xarray against the command line's JSON for the same inputs."""
+
+import math
+
+import numpy as np
+import pytest
+
+import smmcool
+from conftest import cli_json
+
+RUN = dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0, sweep_rate_t_per_s=10.0)
+FLAGS = ["--b-initial-t", "0.5", "--b-final-t", "0.1", "--initial-temperature-k", "4", "--sweep-rate-t-per-s", "10"]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return cli_json("simulate", *FLAGS, "--trajectory")
+
+
+@pytest.fixture(scope="module")
+def run():
+    return smmcool.simulate(**RUN)
+
+
+def test_summary_equals_the_cli_json(run, reference):
+    compared = 0
+    for name, value in run.summary.items():
+        if name in ("wall_time_s", "scenario"):
+            continue
+        assert name in reference, name
+        assert value == reference[name], name
+        compared += 1
+    assert compared >= 20
+    assert run.summary["scenario"] == reference["scenario"]
+    assert run.temperature_after_ramp_k == reference["temperature_after_ramp_k"]
+    assert run.outcome == "equilibrium"
+    np.testing.assert_array_equal(run.sample_temperatures_k, reference["sample_temperatures_k"])
+    np.testing.assert_array_equal(run.sample_times_after_ramp_s, [1e-3, 1.0, 3600.0])
+
+
+def test_trajectory_arrays_equal_the_cli_json(run, reference):
+    traj = reference["trajectory"]
+    assert set(run.trajectory) == set(traj)
+    for name, values in traj.items():
+        np.testing.assert_array_equal(getattr(run, name), np.array(values), err_msg=name)
+    n = len(traj["time_s"])
+    assert run.populations.shape == (n, 21)
+    np.testing.assert_array_equal(run.m, np.arange(-10, 11))
+    # Invariants: populations sum to one, magnetization is g <M>.
+    np.testing.assert_allclose(run.populations.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(
+        run.magnetization_mu_b, smmcool.Material().g_par * run.populations @ run.m, rtol=1e-12, atol=1e-12
+    )
+
+
+def test_scenario_from_kwargs_toml_and_file_give_the_same_run(run, tmp_path):
+    text = """
+[protocol]
+b_initial_t = 0.5
+b_final_t = 0.1
+initial_temperature_k = 4.0
+sweep_rate_t_per_s = 10.0
+"""
+    path = tmp_path / "one.toml"
+    path.write_text(text)
+    for scenario in [smmcool.Scenario(**RUN), smmcool.Scenario.from_toml(text), smmcool.Scenario.from_file(path)]:
+        other = scenario.simulate(engine=smmcool.Engine())
+        assert other.end_temperature_k == run.end_temperature_k
+        np.testing.assert_array_equal(other.phonon_temperature_k, run.phonon_temperature_k)
+    # A Run's scenario runs again to the same numbers.
+    assert run.scenario.simulate().temperature_after_ramp_k == run.temperature_after_ramp_k
+    with pytest.raises(ValueError, match="sweeps 2 runs"):
+        smmcool.Scenario.from_toml(text + '[[sweep]]\nkey = "protocol.b_final_t"\nvalues = [0.1, 0.2]\n')
+
+
+def test_material_object_and_overrides_reach_the_engine():
+    mat = smmcool.Material("mn12ac", tau0_s=1e-8)
+    a = smmcool.simulate(material=mat, **RUN)
+    ref = cli_json("simulate", *FLAGS, "--tau0-s", "1e-8")
+    assert a.end_temperature_k == ref["end_temperature_k"]
+    assert a.material == ref["material"] == "mn12ac (modified)"
+    # Without a trajectory the engine skips the output grids (as in a batch): the same
+    # physics to the solver's tolerance, no arrays.
+    a = smmcool.simulate(material=mat, trajectory=False, **RUN)
+    assert a.end_temperature_k == pytest.approx(ref["end_temperature_k"], rel=1e-8)
+    assert a.trajectory is None
+    with pytest.raises(AttributeError, match="kept no trajectory"):
+        a.phonon_temperature_k
+
+
+def test_to_xarray_has_time_and_level_dimensions_with_units(run):
+    xr = pytest.importorskip("xarray")
+    ds = run.to_xarray()
+    assert isinstance(ds, xr.Dataset)
+    assert ds["populations"].dims == ("time", "level")
+    np.testing.assert_array_equal(ds["m"].values, run.m)
+    np.testing.assert_array_equal(ds["time_s"].values, run.time_s)
+    assert ds["phonon_temperature_k"].attrs["units"] == "K"
+    assert ds["magnetization_mu_b"].attrs["units"] == "mu_B"
+    assert ds["spin_entropy_kb"].attrs["units"] == "k_B"
+    assert ds.attrs["temperature_after_ramp_k"] == run.temperature_after_ramp_k
+    # Selecting a level by its M value.
+    np.testing.assert_array_equal(ds["populations"].sel(level=20).values, run.populations[:, 20])
+    assert math.isclose(float(ds["populations"].isel(time=-1).sum()), 1.0, abs_tol=1e-12)
+
+
+def test_the_engine_runs_without_the_gil():
+    import threading
+    import time
+
+    ticks = []
+    stop = threading.Event()
+
+    def count():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        start = time.perf_counter()
+        smmcool.simulate(engine=smmcool.Engine(), **{**RUN, "b_final_t": 0.3})
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        t.join()
+    during = [x for x in ticks if start < x < end]
+    # A thread holding the GIL for the whole run would let the counter tick at most once.
+    assert len(during) >= 3, (len(during), end - start)
