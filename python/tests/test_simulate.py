@@ -46,10 +46,10 @@ def test_trajectory_arrays_equal_the_cli_json(run, reference):
     n = len(traj["time_s"])
     assert run.populations.shape == (n, 21)
     np.testing.assert_array_equal(run.m, np.arange(-10, 11))
-    # Invariants: populations sum to one, magnetization is g <M>.
+    # Invariants: populations sum to one, the magnetization is the moment -g <M> (mu_B).
     np.testing.assert_allclose(run.populations.sum(axis=1), 1.0, atol=1e-12)
     np.testing.assert_allclose(
-        run.magnetization_mu_b, smmcool.Material().g_par * run.populations @ run.m, rtol=1e-12, atol=1e-12
+        run.magnetization_mu_b, -smmcool.Material().g_par * run.populations @ run.m, rtol=1e-12, atol=1e-12
     )
 
 
