@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import smmcool
-from conftest import cli_json
+from conftest import cli, cli_json
 
 # Independent constants (CODATA 2018): mu_B / k_B in K/T and h c / k_B in cm K.
 MU_B_K_PER_T = 0.67171381563
@@ -102,6 +102,14 @@ def test_material_presets_and_overrides_equal_the_cli():
     ref = {p["name"]: p for p in cli_json("presets")["presets"]}
     assert smmcool.presets() == list(ref)
     for name, p in ref.items():
+        refused = cli("levels", "--field-t", "0", "--material", name, check=False)
+        if refused.returncode != 0:
+            # Presets the engine refuses (e.g. anisotropy beyond D): the same message.
+            message = refused.stderr.strip().removeprefix("error: ").replace("--material", "material", 1)
+            with pytest.raises(ValueError) as e:
+                smmcool.Material(name)
+            assert str(e.value) == message
+            continue
         m = smmcool.Material(name)
         assert m.name == name
         assert (m.spin, m.g_par, m.tau0_s, m.barrier_k, m.debye_temperature_k) == (
