@@ -23,7 +23,16 @@ fn refused(dir: &Path, configs: &[(&str, &str)], args: &[&str], needles: &[&str]
         std::fs::write(dir.join(name), text).unwrap();
     }
     let start = Instant::now();
-    let out = smmcool().current_dir(dir).args(args).output().unwrap();
+    // At most 100 MB of address space: a refusal must not allocate per run or per value.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 100000; exec \"$0\" \"$@\"")
+        .arg(smmcool().get_program())
+        .args(args)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .current_dir(dir)
+        .output()
+        .unwrap();
     let took = start.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
@@ -39,7 +48,7 @@ fn refused(dir: &Path, configs: &[(&str, &str)], args: &[&str], needles: &[&str]
         .collect();
     left.sort();
     assert!(left.is_empty(), "{args:?}: left {left:?}");
-    assert!(took < Duration::from_secs(5), "{args:?}: took {took:?}");
+    assert!(took < Duration::from_secs(3), "{args:?}: took {took:?}");
 }
 
 const SIM: [&str; 7] = [
@@ -104,4 +113,79 @@ fn negative_numbers_in_e_notation_are_values() {
     let b = common::json(&line("-0.001"));
     assert_eq!(a["b_final_t"].as_f64(), Some(-0.001));
     assert_eq!(a["sample_temperatures_k"], b["sample_temperatures_k"]);
+}
+
+const BASE: &str = r#"
+[protocol]
+b_initial_t = 0.5
+b_final_t = 0.1
+initial_temperature_k = 2.0
+sweep_rate_t_per_s = 10.0
+"#;
+
+/// A config: `BASE` (unless `sections` has its own `[protocol]`) with `sections` after it.
+fn config(sections: &str) -> String {
+    if sections.contains("[protocol]") {
+        sections.to_string()
+    } else {
+        format!("{BASE}{sections}")
+    }
+}
+
+/// An axis over `key` with `count` evenly spaced values from `a` to `b`.
+fn axis(key: &str, a: f64, b: f64, count: u64) -> String {
+    format!("\n[[sweep]]\nkey = \"{key}\"\nlinear = {{ start = {a:?}, stop = {b:?}, count = {count} }}\n")
+}
+
+#[test]
+fn bad_configs_exit_2_naming_the_key_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = "protocol.initial_temperature_k";
+    let bf = "protocol.b_final_t";
+    let bi = "protocol.b_initial_t";
+    let rate = "protocol.sweep_rate_t_per_s";
+    let huge_axes = format!(
+        "{}{}{}{}",
+        axis(t, 1.0, 4.0, 65536),
+        axis(bf, 0.0, 0.2, 65536),
+        axis(bi, 0.3, 0.4, 65536),
+        axis(rate, 1.0, 4.0, 65537)
+    );
+    let two_pow_64 = format!(
+        "{}{}{}{}",
+        axis(t, 1.0, 4.0, 65536),
+        axis(bf, 0.0, 0.2, 65536),
+        axis(bi, 0.3, 0.4, 65536),
+        axis(rate, 1.0, 4.0, 65536)
+    );
+    #[rustfmt::skip]
+    let cases: Vec<(String, Vec<&str>, Vec<&str>)> = vec![
+        // Huge sweeps: refused from the declared sizes, before anything is expanded.
+        (axis(t, 1.0, 4.0, 1_000_000_000), vec!["run"], vec![t, "1000000000 values", "at most 1000000"]),
+        (axis(t, 1.0, 4.0, 1_000_000_000_000), vec!["validate"], vec![t, "1000000000000 values"]),
+        (format!("{}{}", axis(t, 1.0, 4.0, 1_000_000), axis(bf, 0.0, 0.2, 1000)), vec!["run"],
+            vec!["1000000000 runs", "batch.max_runs = 10000", "--yes"]),
+        (huge_axes, vec!["validate"], vec!["65536 x 65536 x 65536 x 65537", "more than 18446744073709551615 runs"]),
+        (two_pow_64, vec!["run", "--yes"], vec!["65536 x 65536 x 65536 x 65536"]),
+        (axis(t, 1.0, 4.0, 0), vec!["run"], vec![t, "count must be >= 1"]),
+        ("\n[batch]\nmax_runs = 0\n".into(), vec!["run"], vec!["batch.max_runs = 0"]),
+        // Values.
+        ("\n[solver]\nrtol = 1.0\n".into(), vec!["run"], vec!["solver.rtol = 1"]),
+        ("\n[solver]\nmax_time_after_ramp_s = 1e-300\n".into(), vec!["run"], vec!["output.sample_times_after_ramp_s", "1e-300"]),
+        ("\n[material]\npreset = \"foo\"\n".into(), vec!["run"], vec!["material.preset", "foo"]),
+        ("\n[material]\nspin = 0.5\n".into(), vec!["run"], vec!["material.d_k", "D < 0"]),
+        ("\n[material]\ntau0_s = nan\n".into(), vec!["run"], vec!["material.tau0_s", "NaN"]),
+        ("\n[material]\nno_such_key = 1\n".into(), vec!["run"], vec!["no_such_key"]),
+        ("\n[output]\nsample_times_after_ramp_s = [-1e-3]\n".into(), vec!["run"], vec!["output.sample_times_after_ramp_s", "-0.001"]),
+        (axis(t, -1.0, 4.0, 3), vec!["run"], vec![t, "-1"]),
+    ];
+    for (sections, cmd, needles) in &cases {
+        let text = config(sections);
+        let mut args: Vec<&str> = vec![cmd[0], "c.toml"];
+        if cmd[0] == "run" {
+            args.extend_from_slice(&["-o", "out.h5"]);
+        }
+        args.extend_from_slice(&cmd[1..]);
+        refused(dir.path(), &[("c.toml", &text)], &args, needles);
+    }
 }

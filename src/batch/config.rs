@@ -19,6 +19,14 @@ use thiserror::Error;
 /// Default of `[batch] max_runs`.
 pub const DEFAULT_MAX_RUNS: usize = 10_000;
 
+/// Most values one `[[sweep]]` axis may have (8 MB of values).
+pub const MAX_AXIS_VALUES: usize = 1_000_000;
+
+/// Runs a plan larger than `[batch] max_runs` has validated when it is loaded (spread evenly
+/// over the index range, first and last included); `run --yes` validates each of the others
+/// before computing it.
+pub const SAMPLED_VALIDATION_RUNS: usize = 4096;
+
 pub use crate::scenario::{
     MaterialSection, OutputSection, ProtocolSection, RatesSection, ScalingName, SolverSection,
 };
@@ -150,6 +158,11 @@ pub struct Plan {
     pub config: Config,
     /// Expanded axes, in sweep order.
     pub axes: Vec<(String, Vec<f64>)>,
+    /// The number of runs (the product of the axis lengths, checked for overflow).
+    n_runs: usize,
+    /// How many runs were validated at load: all of them, or [`SAMPLED_VALIDATION_RUNS`]
+    /// spread over a plan larger than `[batch] max_runs`.
+    pub validated_runs: usize,
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -157,6 +170,15 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// The number of values `axis` will have, known before anything is expanded.
+fn axis_count(axis: &SweepAxis) -> Option<usize> {
+    axis.values
+        .as_ref()
+        .map(Vec::len)
+        .or(axis.linear.as_ref().map(|r| r.count))
+        .or(axis.log.as_ref().map(|r| r.count))
 }
 
 fn expand(axis: &SweepAxis) -> Result<Vec<f64>, String> {
@@ -200,8 +222,10 @@ fn expand(axis: &SweepAxis) -> Result<Vec<f64>, String> {
 }
 
 impl Plan {
-    /// Read, parse and validate a config file: every run of the sweep is built and checked
-    /// before anything runs.
+    /// Read, parse and validate a config file: the run count is computed (overflow and the
+    /// per-axis limit checked) before any axis is expanded, then every run of the sweep is
+    /// built and checked before anything runs (a sample of them for a plan larger than
+    /// `[batch] max_runs`, see [`SAMPLED_VALIDATION_RUNS`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
@@ -223,6 +247,32 @@ impl Plan {
                 message: e.message().trim().replace('\n', " "),
             }
         })?;
+        // The run count first, from the axes' declared sizes, before anything is expanded.
+        let mut n_runs: usize = 1;
+        let mut counts = Vec::new();
+        for axis in &config.sweep {
+            let count = axis_count(axis).unwrap_or(1);
+            if count > MAX_AXIS_VALUES {
+                return Err(ConfigError::Invalid {
+                    file: file.clone(),
+                    message: format!(
+                        "sweep `{}` = (axis): {count} values; one axis may have at most {MAX_AXIS_VALUES}",
+                        axis.key
+                    ),
+                });
+            }
+            counts.push(count.to_string());
+            n_runs = n_runs
+                .checked_mul(count)
+                .ok_or_else(|| ConfigError::Invalid {
+                    file: file.clone(),
+                    message: format!(
+                        "sweep: the axes multiply to more than {} runs ({}): far beyond any batch",
+                        usize::MAX,
+                        counts.join(" x ")
+                    ),
+                })?;
+        }
         let mut axes = Vec::new();
         for axis in &config.sweep {
             // Old names of a key are accepted; the plan and the files use the current one.
@@ -251,17 +301,32 @@ impl Plan {
             })?;
             axes.push((key.path.to_string(), values));
         }
-        let plan = Self {
+        let mut plan = Self {
             path: path.to_path_buf(),
             text,
             config,
             axes,
+            n_runs,
+            validated_runs: 0,
         };
         plan.validate_sections()?;
-        for i in 0..plan.n_runs() {
+        for i in plan.validation_sample() {
             plan.run(i)?;
+            plan.validated_runs += 1;
         }
         Ok(plan)
+    }
+
+    /// The runs validated at load: every run of a plan within `[batch] max_runs`; for a larger
+    /// one [`SAMPLED_VALIDATION_RUNS`] indices spread evenly from the first to the last (so
+    /// refusing or validating a 1e9-run plan takes milliseconds and no memory per run).
+    fn validation_sample(&self) -> Box<dyn Iterator<Item = usize>> {
+        let n = self.n_runs;
+        if n <= self.config.batch.max_runs.max(SAMPLED_VALIDATION_RUNS) {
+            return Box::new(0..n);
+        }
+        let m = SAMPLED_VALIDATION_RUNS;
+        Box::new((0..m).map(move |k| ((k as u128 * (n as u128 - 1)) / (m as u128 - 1)) as usize))
     }
 
     fn validate_sections(&self) -> Result<(), ConfigError> {
@@ -276,7 +341,7 @@ impl Plan {
 
     /// Number of runs (the product of the axis lengths; 1 without a sweep).
     pub fn n_runs(&self) -> usize {
-        self.axes.iter().map(|(_, v)| v.len()).product()
+        self.n_runs
     }
 
     /// Refuse sweeps above `[batch] max_runs` unless `yes`.

@@ -28,7 +28,16 @@ fn describe(plan: &Plan, i: usize) -> String {
 pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> Result<(), Error> {
     let plan = Plan::load(&args.config)?;
     let n = plan.n_runs();
-    writeln!(out, "{}: valid, {n} run(s)", args.config.display())?;
+    if plan.validated_runs < n {
+        writeln!(
+            out,
+            "{}: {n} run(s); {} of them, spread over the index range, checked and valid (each of the others is checked before it runs)",
+            args.config.display(),
+            plan.validated_runs
+        )?;
+    } else {
+        writeln!(out, "{}: valid, {n} run(s)", args.config.display())?;
+    }
     for (k, v) in &plan.axes {
         writeln!(
             out,
