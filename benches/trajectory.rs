@@ -38,6 +38,7 @@ fn run(material: Material, protocol: Protocol, ti: f64) -> RunSpec {
             rtol: 1e-8,
             ..Default::default()
         },
+        link: None,
     }
 }
 

@@ -253,6 +253,229 @@ impl Default for OutputSection {
     }
 }
 
+/// `[sample]` / the sample flags: how much compound there is, and the addenda's heat
+/// capacity. Needed only for a heat link or addenda (their SI values are divided by n R).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct SampleSection {
+    /// Amount of compound in the sample, in mol.
+    #[arg(
+        long = "sample-amount-mol",
+        value_name = "MOL",
+        id = "sample_amount_mol",
+        allow_negative_numbers = true,
+        conflicts_with = "sample_mass_mg"
+    )]
+    pub amount_mol: Option<f64>,
+    /// Sample mass in mg (with the preset's molar mass; instead of the amount).
+    #[arg(
+        long = "sample-mass-mg",
+        value_name = "MG",
+        id = "sample_mass_mg",
+        allow_negative_numbers = true
+    )]
+    pub mass_mg: Option<f64>,
+    /// Addenda heat capacity gamma T + beta T^3: gamma in J/K^2.
+    #[arg(
+        long = "addenda-gamma-j-per-k2",
+        value_name = "J_PER_K2",
+        id = "addenda_gamma_j_per_k2",
+        allow_negative_numbers = true
+    )]
+    pub addenda_gamma_j_per_k2: Option<f64>,
+    /// Addenda heat capacity gamma T + beta T^3: beta in J/K^4.
+    #[arg(
+        long = "addenda-beta-j-per-k4",
+        value_name = "J_PER_K4",
+        id = "addenda_beta_j_per_k4",
+        allow_negative_numbers = true
+    )]
+    pub addenda_beta_j_per_k4: Option<f64>,
+}
+
+/// `[link]` / the heat-link flags: a thermal link K(T) = K1 (T / 1 K)^n from the sample to a
+/// bath. Off (K1 absent or 0) by default: the run is adiabatic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// Link conductance K1 at 1 K, in W/K (0: no link).
+    #[arg(
+        long = "link-conductance-w-per-k",
+        value_name = "W_PER_K",
+        id = "link_conductance_w_per_k",
+        allow_negative_numbers = true
+    )]
+    pub conductance_w_per_k: Option<f64>,
+    /// Exponent n of K(T) = K1 (T / 1 K)^n, in [0, 10] (default 0).
+    #[arg(
+        long = "link-exponent",
+        value_name = "N",
+        id = "link_exponent",
+        allow_negative_numbers = true
+    )]
+    pub exponent: Option<f64>,
+    /// Bath temperature in K (default: the initial temperature).
+    #[arg(
+        long = "bath-temperature-k",
+        value_name = "K",
+        id = "bath_temperature_k",
+        allow_negative_numbers = true
+    )]
+    pub bath_temperature_k: Option<f64>,
+}
+
+impl SampleSection {
+    /// Amount of compound in mol, if given (directly or as a mass with the preset's molar
+    /// mass), validated.
+    pub fn amount_mol(&self, preset: &str) -> Result<Option<f64>, ScenarioError> {
+        let positive = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(ScenarioError::new(
+                    key,
+                    Some(v.to_string()),
+                    "must be a finite number > 0",
+                ))
+            }
+        };
+        match (self.amount_mol, self.mass_mg) {
+            (Some(a), Some(_)) => Err(ScenarioError::new(
+                "sample.amount_mol",
+                Some(a.to_string()),
+                "give either <sample.amount_mol> or <sample.mass_mg>, not both",
+            )),
+            (Some(a), None) => positive("sample.amount_mol", a).map(Some),
+            (None, Some(m)) => {
+                let m = positive("sample.mass_mg", m)?;
+                let molar = crate::model::preset(preset)
+                    .and_then(|p| p.molar_mass_g_per_mol)
+                    .ok_or_else(|| {
+                        ScenarioError::new(
+                            "sample.mass_mg",
+                            Some(m.to_string()),
+                            format!(
+                                "the preset '{preset}' has no molar mass; give <sample.amount_mol> instead"
+                            ),
+                        )
+                    })?;
+                Ok(Some(m * 1e-3 / molar))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Per-molecule value (units of k_B, or 1/s for a conductance) of an SI heat capacity or
+/// conductance of a sample of `amount_mol` mol: divided by n R.
+fn per_molecule(si: f64, amount_mol: f64) -> f64 {
+    si / (amount_mol * crate::units::GAS_CONSTANT_J_PER_MOL_K)
+}
+
+/// The addenda's (gamma in 1/K, beta in 1/K^3) per molecule and the heat link, if any.
+type Environment = (Option<(f64, f64)>, Option<crate::model::HeatLink>);
+
+/// The addenda (gamma, beta) per molecule and the heat link of `sample` and `link`, validated;
+/// `t_initial_k` is the bath's default temperature.
+fn environment(
+    sample: &SampleSection,
+    link: &LinkSection,
+    preset: &str,
+    t_initial_k: f64,
+) -> Result<Environment, ScenarioError> {
+    let amount = sample.amount_mol(preset)?;
+    let non_negative = |key: &str, v: Option<f64>| match v {
+        Some(x) if !(x.is_finite() && x >= 0.0) => Err(ScenarioError::new(
+            key,
+            Some(x.to_string()),
+            "must be a finite number >= 0",
+        )),
+        _ => Ok(v.unwrap_or(0.0)),
+    };
+    let gamma = non_negative(
+        "sample.addenda_gamma_j_per_k2",
+        sample.addenda_gamma_j_per_k2,
+    )?;
+    let beta = non_negative("sample.addenda_beta_j_per_k4", sample.addenda_beta_j_per_k4)?;
+    let k1 = non_negative("link.conductance_w_per_k", link.conductance_w_per_k)?;
+    if link.conductance_w_per_k.is_none() {
+        for (key, v) in [
+            ("link.exponent", link.exponent),
+            ("link.bath_temperature_k", link.bath_temperature_k),
+        ] {
+            if let Some(v) = v {
+                return Err(ScenarioError::new(
+                    key,
+                    Some(v.to_string()),
+                    "needs a heat link: give <link.conductance_w_per_k>",
+                ));
+            }
+        }
+    }
+    let exponent = link.exponent.unwrap_or(0.0);
+    if !(exponent.is_finite() && (0.0..=crate::model::MAX_LINK_EXPONENT).contains(&exponent)) {
+        return Err(ScenarioError::new(
+            "link.exponent",
+            Some(exponent.to_string()),
+            format!("must be in [0, {}]", crate::model::MAX_LINK_EXPONENT),
+        ));
+    }
+    let bath = link.bath_temperature_k.unwrap_or(t_initial_k);
+    if !(bath.is_finite() && bath > 0.0) {
+        return Err(ScenarioError::new(
+            "link.bath_temperature_k",
+            Some(bath.to_string()),
+            "must be a finite temperature > 0 K",
+        ));
+    }
+    let needs_amount = [
+        ("link.conductance_w_per_k", k1),
+        ("sample.addenda_gamma_j_per_k2", gamma),
+        ("sample.addenda_beta_j_per_k4", beta),
+    ]
+    .into_iter()
+    .find(|&(_, v)| v > 0.0);
+    let Some(n) = amount else {
+        if let Some((key, v)) = needs_amount {
+            return Err(ScenarioError::new(
+                key,
+                Some(v.to_string()),
+                "a heat link or addenda need the sample amount: give <sample.amount_mol> or <sample.mass_mg>",
+            ));
+        }
+        return Ok((None, None));
+    };
+    for (key, v) in [
+        ("link.conductance_w_per_k", k1),
+        ("sample.addenda_gamma_j_per_k2", gamma),
+        ("sample.addenda_beta_j_per_k4", beta),
+    ] {
+        if !per_molecule(v, n).is_finite() {
+            return Err(ScenarioError::new(
+                key,
+                Some(v.to_string()),
+                format!("divided by n R (n = {n} mol) it is not a finite number per molecule"),
+            ));
+        }
+    }
+    let addenda =
+        (gamma > 0.0 || beta > 0.0).then(|| (per_molecule(gamma, n), per_molecule(beta, n)));
+    let heat_link = if k1 > 0.0 {
+        Some(
+            crate::model::HeatLink::new(per_molecule(k1, n), exponent, bath).map_err(|e| {
+                ScenarioError::new(
+                    "link.conductance_w_per_k",
+                    Some(k1.to_string()),
+                    format!("per molecule K1 / (n R) = {}: {}", e.value, e.allowed),
+                )
+            })?,
+        )
+    } else {
+        None
+    };
+    Ok((addenda, heat_link))
+}
+
 /// Everything one run needs, as the user gave it (before validation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scenario {
@@ -266,6 +489,12 @@ pub struct Scenario {
     pub solver: SolverSection,
     /// Outputs.
     pub output: OutputSection,
+    /// Sample amount and addenda.
+    #[serde(default)]
+    pub sample: SampleSection,
+    /// Heat link to a bath.
+    #[serde(default)]
+    pub link: LinkSection,
 }
 
 /// The parameters of one run, as used (after applying a sweep): what a batch file stores
@@ -377,6 +606,13 @@ pub const KEYS: &[Key] = &[
     key!("output.sample_times_after_ramp_s" => "--sample-times-after-ramp-s"),
     key!("output.trajectory" => "--trajectory"),
     key!("output.log_points_per_decade" => "--log-points-per-decade"),
+    key!("sample.amount_mol" => "--sample-amount-mol"; sweep sample.amount_mol: Some),
+    key!("sample.mass_mg" => "--sample-mass-mg"; sweep sample.mass_mg: Some),
+    key!("sample.addenda_gamma_j_per_k2" => "--addenda-gamma-j-per-k2"; sweep sample.addenda_gamma_j_per_k2: Some),
+    key!("sample.addenda_beta_j_per_k4" => "--addenda-beta-j-per-k4"; sweep sample.addenda_beta_j_per_k4: Some),
+    key!("link.conductance_w_per_k" => "--link-conductance-w-per-k"; sweep link.conductance_w_per_k: Some),
+    key!("link.exponent" => "--link-exponent"; sweep link.exponent: Some),
+    key!("link.bath_temperature_k" => "--bath-temperature-k"; sweep link.bath_temperature_k: Some),
 ];
 
 /// The key with TOML path `path` (or one of its old paths).
@@ -687,6 +923,8 @@ impl Scenario {
             protocol,
             solver: SolverSection::default(),
             output: OutputSection::default(),
+            sample: SampleSection::default(),
+            link: LinkSection::default(),
         }
     }
 
@@ -731,9 +969,24 @@ impl Scenario {
                 ),
             ));
         }
-        let material = self.material.build()?;
+        let mut material = self.material.build()?;
         let scaling = self.rates.scaling()?;
         let protocol = self.protocol.build()?;
+        let (addenda, link) = environment(
+            &self.sample,
+            &self.link,
+            self.material.preset.as_deref().unwrap_or("mn12ac"),
+            self.protocol.initial_temperature_k,
+        )?;
+        if let Some((gamma, beta)) = addenda {
+            material.debye = material.debye.with_addenda(gamma, beta).map_err(|e| {
+                ScenarioError::new(
+                    "sample.addenda_gamma_j_per_k2",
+                    Some(e.value.to_string()),
+                    e.allowed,
+                )
+            })?;
+        }
         let o = &self.output;
         let options = EngineOptions {
             rtol: self.solver.rtol,
@@ -761,6 +1014,7 @@ impl Scenario {
             protocol,
             t_initial_k: self.protocol.initial_temperature_k,
             options,
+            link,
         };
         let rates = self.rates.build(&spec.material)?;
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {

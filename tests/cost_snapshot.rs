@@ -17,6 +17,7 @@ fn counts(ctx: &EngineContext, protocol: Protocol, ti: f64) -> [usize; 5] {
             protocol,
             t_initial_k: ti,
             options: EngineOptions::default(),
+            link: None,
         },
     )
     .unwrap();

@@ -21,6 +21,7 @@ fn run(protocol: Protocol, ti: f64, options: EngineOptions) -> Result<Trajectory
             protocol,
             t_initial_k: ti,
             options,
+            link: None,
         },
     )
 }
@@ -265,6 +266,7 @@ fn results_do_not_depend_on_what_ran_before_in_the_context() {
         protocol,
         t_initial_k: ti,
         options: EngineOptions::default(),
+        link: None,
     };
     let target = || spec(ramp(0.5, 0.1, 10.0), 3.0);
     let fresh = simulate(&EngineContext::new(), &target()).unwrap();

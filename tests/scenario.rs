@@ -32,6 +32,13 @@ fn value_of(path: &str) -> Option<f64> {
         "solver.rtol" => 1e-9,
         "solver.equilibrium_tol_k" => 1e-8,
         "solver.max_time_after_ramp_s" => 1e5,
+        "sample.amount_mol" => 2e-6,
+        "sample.mass_mg" => 1.5,
+        "sample.addenda_gamma_j_per_k2" => 1e-7,
+        "sample.addenda_beta_j_per_k4" => 1e-8,
+        "link.conductance_w_per_k" => 1e-8,
+        "link.exponent" => 1.0,
+        "link.bath_temperature_k" => 4.2,
         _ => return None,
     })
 }
@@ -50,6 +57,13 @@ fn base(skip: &str) -> Vec<(&'static str, String)> {
     }
     if skip == "rates.kappa_per_s_k3" {
         b.push(("rates.kappa_scaling", "absolute".to_string()));
+    }
+    // A link and addenda need the sample amount; the link's exponent and bath need the link.
+    if skip.starts_with("link.") || skip.starts_with("sample.addenda") {
+        b.push(("sample.amount_mol", "1e-6".to_string()));
+    }
+    if skip == "link.exponent" || skip == "link.bath_temperature_k" {
+        b.push(("link.conductance_w_per_k", "1e-8".to_string()));
     }
     b.retain(|(k, _)| *k != skip);
     b

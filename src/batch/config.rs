@@ -1,6 +1,7 @@
 //! Batch configuration: the TOML schema, its validation, and the sweep expansion.
 //!
 //! A config has sections `[material]`, `[rates]`, `[protocol]`, `[solver]`, `[output]`,
+//! `[sample]`, `[link]`,
 //! `[batch]` and any number of `[[sweep]]` axes. Every key carries its unit in its name and
 //! unknown keys are errors (`deny_unknown_fields`), reported with file, line and column.
 //!
@@ -28,7 +29,8 @@ pub const MAX_AXIS_VALUES: usize = 1_000_000;
 pub const SAMPLED_VALIDATION_RUNS: usize = 4096;
 
 pub use crate::scenario::{
-    MaterialSection, OutputSection, ProtocolSection, RatesSection, ScalingName, SolverSection,
+    LinkSection, MaterialSection, OutputSection, ProtocolSection, RatesSection, SampleSection,
+    ScalingName, SolverSection,
 };
 
 /// `[batch]`.
@@ -96,6 +98,12 @@ pub struct Config {
     /// `[output]`.
     #[serde(default)]
     pub output: OutputSection,
+    /// `[sample]`.
+    #[serde(default)]
+    pub sample: SampleSection,
+    /// `[link]`.
+    #[serde(default)]
+    pub link: LinkSection,
     /// `[batch]`.
     #[serde(default)]
     pub batch: BatchSection,
@@ -382,6 +390,8 @@ impl Plan {
             protocol: c.protocol.clone(),
             solver: c.solver.clone(),
             output: c.output.clone(),
+            sample: c.sample.clone(),
+            link: c.link.clone(),
         };
         for (k, v) in self.swept_values(index) {
             let set = crate::scenario::key(&k)

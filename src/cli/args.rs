@@ -3,7 +3,8 @@
 use clap::{Args, Parser, Subcommand};
 use smmcool::numerics::grid::parse_values;
 use smmcool::scenario::{
-    MaterialSection, OutputSection, ProtocolSection, RatesSection, Scenario, SolverSection,
+    LinkSection, MaterialSection, OutputSection, ProtocolSection, RatesSection, SampleSection,
+    Scenario, SolverSection,
 };
 
 /// Non-equilibrium magnetic cooling of single-molecule magnets: levels, relaxation times and the
@@ -234,6 +235,12 @@ pub struct SimulateArgs {
     /// Rate scaling.
     #[command(flatten)]
     pub rates: RatesSection,
+    /// Sample amount and addenda.
+    #[command(flatten)]
+    pub sample: SampleSection,
+    /// Heat link to a bath.
+    #[command(flatten)]
+    pub link: LinkSection,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -256,6 +263,8 @@ impl SimulateArgs {
                 trajectory: true,
                 ..self.output.clone()
             },
+            sample: self.sample.clone(),
+            link: self.link.clone(),
         }
     }
 }

@@ -139,6 +139,18 @@ pub fn simulate(
             tr.t_equilibrium_k
         )?,
     }
+    if let Some(link) = &run.link {
+        writeln!(
+            out,
+            "heat link: K = {:.4e} (T / 1 K)^{} per second per molecule, bath at {} K; lowest T after the ramp {:.6} K, {} after it; heat to the bath {:.6e} K per molecule",
+            link.k1_per_s(),
+            link.exponent(),
+            link.bath_k(),
+            tr.minimum_temperature_k,
+            fmt_time(Some(tr.minimum_after_ramp_s)),
+            tr.heat_to_bath_k
+        )?;
+    }
     writeln!(
         out,
         "relaxation: 10 % of Delta T left after {}, 1 % after {}",
@@ -163,7 +175,7 @@ pub fn simulate(
     )?;
     writeln!(
         out,
-        "solver: {} steps ({} full, {} reduced ramp), {} rejected, {} rhs evaluations, {} quadrature evaluations, {} table nodes, {:.3} s wall",
+        "solver: {} steps ({} full, {} reduced), {} rejected, {} rhs evaluations, {} quadrature evaluations, {} table nodes, {:.3} s wall",
         tr.stats.steps, tr.steps_full, tr.steps_reduced, tr.stats.rejected, tr.stats.rhs_evals, tr.quadrature_evals, tr.table_nodes, wall
     )?;
     Ok(std::process::ExitCode::SUCCESS)

@@ -2,13 +2,15 @@
 //!   dn/dt = kappa(T) W(B(t), T) n,
 //!   dU_ph/dt = -sum_M E_M(B(t)) (dn/dt)_M   (the heat the spins take comes from the phonons),
 //!   dw/dt = (dB/dt) sum_M n_M dE_M/dB      (magnetic work done on the spins so far).
-//! State y = [n_0 .. n_{N-1}, U_ph, w]. The phonon energy rather than T is the state, so that
+//!   dq/dt = Q(T)                           (heat to the bath through a link, if any; U_ph
+//!                                           then loses it too).
+//! State y = [n_0 .. n_{N-1}, U_ph, w] (and q with a link). The phonon energy rather than T is the state, so that
 //! after the ramp sum_M E_M n_M + U_ph is a linear invariant, kept exactly by the Runge-Kutta
 //! method. T = (U_ph / a)^(1/4) for U_ph = a T^4.
 
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
-use crate::model::{Debye, GiantSpin};
+use crate::model::{Debye, GiantSpin, HeatLink};
 use crate::numerics::solver::OdeSystem;
 use crate::rates::mechanism::{PairRatesDt, RatePoint, Scratch};
 use crate::rates::RateModel;
@@ -27,6 +29,8 @@ pub struct FullSystem<'a> {
     /// Whether this is the hold after the ramp (B = B_f, dB/dt = 0) rather than the ramp
     /// itself (B(t) and the ramp's rate on the closed interval [0, t_q]).
     hold: bool,
+    /// Heat link to a bath, if any (then the state carries the heat q that left, K).
+    link: Option<HeatLink>,
 }
 
 impl<'a> FullSystem<'a> {
@@ -60,7 +64,14 @@ impl<'a> FullSystem<'a> {
             protocol,
             channel_energy,
             hold: false,
+            link: None,
         }
+    }
+
+    /// The same system with a heat link to a bath (state [n, U_ph, w, q]).
+    pub fn linked(mut self, link: Option<HeatLink>) -> Self {
+        self.link = link;
+        self
     }
 
     /// The same system for the hold after the ramp (B = B_f, no work).
@@ -94,7 +105,7 @@ impl OdeSystem for FullSystem<'_> {
     type Error = NumericsError;
 
     fn dim(&self) -> usize {
-        self.n_levels() + 2
+        self.n_levels() + if self.link.is_some() { 3 } else { 2 }
     }
 
     /// Populations couple through the mechanisms' channels only (Delta M <= 2 for spin-phonon);
@@ -130,6 +141,11 @@ impl OdeSystem for FullSystem<'_> {
             }
         }
         d[n + 1] = bdot * dw;
+        if let Some(link) = &self.link {
+            let q = link.heat_flow_k_per_s(temp);
+            d[n] -= q;
+            d[n + 2] = q;
+        }
         Ok(())
     }
 
@@ -179,6 +195,12 @@ impl OdeSystem for FullSystem<'_> {
             for i in 0..n {
                 jac[(n + 1, i)] = bdot * self.spin.energy_slope_k_per_t(i);
             }
+        }
+        if let Some(link) = &self.link {
+            // dQ/dU_ph = K(T) dT/dU_ph.
+            let dq = link.conductance_per_s(temp) * dtdu;
+            jac[(n, n)] -= dq;
+            jac[(n + 2, n)] = dq;
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ pub(crate) mod welltable;
 
 use crate::error::{NumericsError, ParameterError};
 use crate::model::protocol::Protocol;
-use crate::model::Material;
+use crate::model::{HeatLink, Material};
 use crate::numerics::solver::{SolverError, SolverStats};
 use crate::rates::{KappaScaling, RateModel};
 use record::{Invariants, Recorder};
@@ -173,6 +173,8 @@ pub struct RunSpec {
     pub t_initial_k: f64,
     /// Engine settings.
     pub options: EngineOptions,
+    /// Heat link to a bath (`None`: adiabatic, as in the paper).
+    pub link: Option<HeatLink>,
 }
 
 /// Which formulation produced a sample.
@@ -205,10 +207,14 @@ pub struct Sample {
     pub magnetization_mu_b: f64,
     /// Spin energy sum E_M n_M, K per molecule.
     pub spin_energy_k: f64,
-    /// Phonon energy, K per molecule.
+    /// Phonon energy (lattice and addenda), K per molecule.
     pub phonon_energy_k: f64,
     /// Magnetic work done on the spins since t = 0, K per molecule.
     pub work_k: f64,
+    /// Heat that has left to the bath through the link since t = 0, K per molecule.
+    pub heat_to_bath_k: f64,
+    /// Heat flow to the bath at this instant, K/s per molecule (0 without a link).
+    pub heat_flow_to_bath_k_per_s: f64,
     /// Spin entropy -sum n ln n, k_B per molecule.
     pub spin_entropy: f64,
     /// Phonon entropy, k_B per molecule.
@@ -247,7 +253,8 @@ pub struct Trajectory {
     pub ramp_duration_s: f64,
     /// Temperature at the end of the ramp, K.
     pub t_after_ramp_k: f64,
-    /// Equilibrium temperature for the total energy after the ramp, K.
+    /// Equilibrium temperature for the total energy after the ramp, K (with a heat link: the
+    /// bath temperature, where the run relaxes to).
     pub t_equilibrium_k: f64,
     /// Temperature where the integration stopped, K.
     pub t_final_k: f64,
@@ -263,9 +270,9 @@ pub struct Trajectory {
     pub t_final_sudden_k: f64,
     /// Isentropic final temperature (Eq. 11), K, if it exists.
     pub t_final_isentropic_k: Option<f64>,
-    /// Largest |U_spin + U_ph - U_0 - work| over the samples, K.
+    /// Largest |U_spin + U_ph - U_0 - work + heat to the bath| over the samples, K.
     pub energy_balance_abs_k: f64,
-    /// The same relative to |U_0| + |work| (K/K).
+    /// The same relative to |U_0| + |work| + |heat| (K/K).
     pub energy_balance_error: f64,
     /// Largest |sum n - 1| over the samples.
     pub population_sum_error: f64,
@@ -292,6 +299,12 @@ pub struct Trajectory {
     pub table_nodes: usize,
     /// Time after the ramp at which equilibrium was reached, s.
     pub equilibrium_after_ramp_s: Option<f64>,
+    /// Lowest temperature after the ramp (over the accepted steps and samples), K.
+    pub minimum_temperature_k: f64,
+    /// When it was reached, time after the ramp, s.
+    pub minimum_after_ramp_s: f64,
+    /// Heat that left to the bath by the end of the run, K per molecule (0 without a link).
+    pub heat_to_bath_k: f64,
 }
 
 impl Trajectory {
@@ -379,8 +392,17 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
             .into());
         }
     }
-    // The rate model must be representable at the start.
+    // The rate model must be representable at the start (and at the bath).
     rates.kappa(run.t_initial_k)?;
+    if let Some(link) = &run.link {
+        rates.kappa(link.bath_k()).map_err(|e| {
+            ParameterError::new(
+                "bath_temperature_k",
+                link.bath_k(),
+                format!("the rate model is not representable there: {e}"),
+            )
+        })?;
+    }
     Ok(())
 }
 
@@ -397,7 +419,7 @@ pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, Engine
     let mut prog = Progress::new(Recorder::new(run, plan.wells.clone()));
     let (bi, ti) = (plan.bi, plan.ti);
     prog.rec
-        .push(0.0, bi, ti, plan.n0.clone(), 0.0, Stage::Full);
+        .push(0.0, bi, ti, plan.n0.clone(), [0.0, 0.0], Stage::Full);
     let use_reduced_ramp = stages::reduced_ramp(&plan, &mut prog)?;
     let mut state = stages::ramp(&plan, &sys, &mut prog, use_reduced_ramp)?;
     let tq = plan.tq;
@@ -409,12 +431,17 @@ pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, Engine
     if let State::Full(y) = state {
         (state, t_now) = stages::hold(&plan, &sys, &mut prog, &mut after, y)?;
     }
-    if let State::Reduced { right, work } = state {
-        let from = (right, work);
-        (state, t_now) = stages::relaxation(&plan, &sys, &mut prog, &mut after, from, t_now)?;
+    if let State::Reduced { right, work, heat } = state {
+        (state, t_now) = if plan.link.is_some() {
+            let from = [right, work, heat];
+            stages::linked_relaxation(&plan, &sys, &mut prog, &mut after, from, t_now)?
+        } else {
+            let from = (right, work);
+            stages::relaxation(&plan, &sys, &mut prog, &mut after, from, t_now)?
+        };
     }
     let t_final = sys.temperature_k(&plan, &state, t_now)?;
-    prog.table_nodes += sys.reduced.table_evaluations();
+    prog.table_nodes += sys.table_evaluations();
     if prog.rec.samples.last().map(|s| s.t_s) != Some(t_now) {
         sys.record(&plan, &mut prog.rec, &state, t_now, plan.bf)?;
     }
@@ -482,6 +509,17 @@ fn finish(
 ) -> Trajectory {
     let tq = plan.tq;
     let inv = Invariants::over(&prog.rec.samples, plan.u0, tq);
+    // The lowest temperature after the ramp: over the stages' accepted steps and the samples.
+    let mut prog = prog;
+    for i in 0..prog.rec.samples.len() {
+        let s = &prog.rec.samples[i];
+        if s.t_s >= tq {
+            let (t, temp) = (s.t_s, s.t_phonon_k);
+            prog.note_temperature(t, temp);
+        }
+    }
+    let (minimum_temperature_k, t_min) = prog.minimum.unwrap_or((t_final, t_now));
+    let heat_to_bath_k = prog.rec.samples.last().map_or(0.0, |s| s.heat_to_bath_k);
     let reduced = use_reduced_ramp || after.handover.is_some();
     Trajectory {
         samples: prog.rec.samples,
@@ -508,5 +546,8 @@ fn finish(
         table_nodes: prog.table_nodes,
         reduction_error_estimate: if reduced { prog.reduction_error } else { 0.0 },
         equilibrium_after_ramp_s: after.t_eq_reached,
+        minimum_temperature_k,
+        minimum_after_ramp_s: t_min - tq,
+        heat_to_bath_k,
     }
 }

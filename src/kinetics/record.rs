@@ -54,15 +54,15 @@ impl<'r> Recorder<'r> {
         }
     }
 
-    /// Append the sample of populations `n` at temperature `temp` (K), field `field_t` (T) and
-    /// work `work` (K) at time `t_s`.
+    /// Append the sample of populations `n` at temperature `temp` (K), field `field_t` (T),
+    /// work and heat to the bath `[work, heat]` (K) at time `t_s`.
     pub fn push(
         &mut self,
         t_s: f64,
         field_t: f64,
         temp: f64,
         n: Vec<f64>,
-        work: f64,
+        [work, heat]: [f64; 2],
         stage: Stage,
     ) {
         let spin = &self.run.material.spin;
@@ -84,6 +84,8 @@ impl<'r> Recorder<'r> {
             spin_energy_k: spin_energy,
             phonon_energy_k: debye.energy_k(temp),
             work_k: work,
+            heat_to_bath_k: heat,
+            heat_flow_to_bath_k_per_s: self.run.link.map_or(0.0, |l| l.heat_flow_k_per_s(temp)),
             spin_entropy: entropy_of(&n),
             phonon_entropy: debye.entropy(temp),
             populations: n,
@@ -93,12 +95,13 @@ impl<'r> Recorder<'r> {
 
     /// Sample a full state y = [n, U_ph, w] at temperature `temp`.
     pub fn push_full(&mut self, t_s: f64, field_t: f64, temp: f64, y: &DVector<f64>) {
-        let nlev = y.len() - 2;
+        let nlev = self.run.material.spin.n_levels();
         let n = y.rows(0, nlev).iter().copied().collect();
-        self.push(t_s, field_t, temp, n, y[nlev + 1], Stage::Full);
+        let heat = if y.len() > nlev + 2 { y[nlev + 2] } else { 0.0 };
+        self.push(t_s, field_t, temp, n, [y[nlev + 1], heat], Stage::Full);
     }
 
-    /// Sample a reduced state (P_R, w) at field `field_t`, its temperature solved at
+    /// Sample a reduced state (P_R, w, q) at field `field_t`, its temperature solved at
     /// `solve_field_t` (the protocol's field at `t_s`; equal to `field_t` except at the end of
     /// a ramp, where the protocol's B(t_q) may differ from B_f in the last bit).
     #[allow(clippy::too_many_arguments)]
@@ -109,20 +112,20 @@ impl<'r> Recorder<'r> {
         field_t: f64,
         solve_field_t: f64,
         right: f64,
-        work: f64,
+        [work, heat]: [f64; 2],
     ) -> Result<f64, NumericsError> {
-        let temp = red.temperature_k(solve_field_t, right, work)?;
+        let temp = red.temperature_k(solve_field_t, right, work - heat)?;
         let n = red.populations(field_t, temp, right);
-        self.push(t_s, field_t, temp, n, work, Stage::Reduced);
+        self.push(t_s, field_t, temp, n, [work, heat], Stage::Reduced);
         Ok(temp)
     }
 }
 
 /// The conservation and positivity checks over a run's samples.
 pub(super) struct Invariants {
-    /// Largest |U_spin + U_ph - U_0 - work|, K.
+    /// Largest |U_spin + U_ph - U_0 - work + heat to the bath|, K.
     pub energy_abs_k: f64,
-    /// The same relative to |U_0| + |work|.
+    /// The same relative to |U_0| + |work| + |heat|.
     pub energy_rel: f64,
     /// Largest |sum n - 1|.
     pub population_sum: f64,
@@ -145,9 +148,12 @@ impl Invariants {
         };
         let mut s_prev: Option<f64> = None;
         for s in samples {
-            let err = (s.spin_energy_k + s.phonon_energy_k - u0 - s.work_k).abs();
+            let err =
+                (s.spin_energy_k + s.phonon_energy_k - u0 - s.work_k + s.heat_to_bath_k).abs();
             out.energy_abs_k = out.energy_abs_k.max(err);
-            out.energy_rel = out.energy_rel.max(err / (u0.abs() + s.work_k.abs()));
+            out.energy_rel = out
+                .energy_rel
+                .max(err / (u0.abs() + s.work_k.abs() + s.heat_to_bath_k.abs()));
             out.population_sum = out
                 .population_sum
                 .max((s.populations.iter().sum::<f64>() - 1.0).abs());

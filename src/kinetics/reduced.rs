@@ -12,6 +12,11 @@
 //! this stays exact in double precision at any temperature. Energy is conserved by
 //! construction; the error of the reduction is of order lambda1/lambda2.
 //!
+//! With a heat link to a bath the state gains the heat q that has left (dq/dt = Q(T)), and the
+//! energy balance reads ... = U_0 + w - q: the temperature solve takes the net energy received,
+//! w - q. The same system at B_f with dB/dt = 0 ([`ReducedSystem::holding`]) carries the
+//! relaxation after the ramp under a link (docs/numerics.md, "Linked relaxation").
+//!
 //! Wells: each level M belongs to the right well with weight q_R(M) and to the left with
 //! q_L(M) = 1 - q_R(M), the committors of the rate matrix at (B, T) (the probability of reaching
 //! the right bottom before the left one). This is the slow manifold of the full equation up to
@@ -23,7 +28,7 @@ use super::EngineContext;
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
 use crate::model::thermo::boltzmann;
-use crate::model::{Debye, GiantSpin};
+use crate::model::{Debye, GiantSpin, HeatLink};
 use crate::numerics::roots::increasing_root;
 use crate::numerics::solver::OdeSystem;
 use crate::rates::RateModel;
@@ -115,6 +120,10 @@ pub struct ReducedSystem<'a> {
     slices: RefCell<Vec<(FieldSlice, f64)>>,
     /// Kernel evaluations this system spent building table panels.
     table_evaluations: Cell<usize>,
+    /// Heat link, if any: the state is then [P_R, w, q].
+    link: Option<HeatLink>,
+    /// Whether this is the relaxation after the ramp (B = B_f, dB/dt = 0).
+    hold: bool,
 }
 
 impl<'a> ReducedSystem<'a> {
@@ -141,6 +150,39 @@ impl<'a> ReducedSystem<'a> {
             table: None,
             slices: RefCell::new(Vec::with_capacity(4)),
             table_evaluations: Cell::new(0),
+            link: None,
+            hold: false,
+        }
+    }
+
+    /// The same system with a heat link to a bath (state [P_R, w, q]).
+    pub fn linked(mut self, link: Option<HeatLink>) -> Self {
+        self.link = link;
+        self
+    }
+
+    /// The same system after the ramp: B = B_f, no work.
+    pub fn holding(mut self) -> Self {
+        self.hold = true;
+        self
+    }
+
+    /// Field and dB/dt at `t`: the ramp's (its rate on the closed interval [0, t_q]), or B_f
+    /// and 0 for the hold.
+    fn field_and_rate(&self, t: f64) -> (f64, f64) {
+        if self.hold {
+            (self.protocol.b_final_t(), 0.0)
+        } else {
+            (self.protocol.field_t(t), self.protocol.ramp_rate_t_per_s(t))
+        }
+    }
+
+    /// The net energy received (work less heat to the bath) of state `y`, K.
+    fn net_work(&self, y: &DVector<f64>) -> f64 {
+        if self.link.is_some() {
+            y[1] - y[2]
+        } else {
+            y[1]
         }
     }
 
@@ -430,24 +472,31 @@ impl OdeSystem for ReducedSystem<'_> {
     type Error = NumericsError;
 
     fn dim(&self) -> usize {
-        2
+        if self.link.is_some() {
+            3
+        } else {
+            2
+        }
     }
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
-        let b = self.protocol.field_t(t);
-        // The ramp's rate on the closed interval [0, t_q]: this system carries the ramp only.
-        let bdot = self.protocol.ramp_rate_t_per_s(t);
-        let (right, work) = (y[0], y[1]);
-        if let Some((temp, v)) = self.tabulated(b, right, work) {
+        let (b, bdot) = self.field_and_rate(t);
+        let (right, work) = (y[0], self.net_work(y));
+        let temp = if let Some((temp, v)) = self.tabulated(b, right, work) {
             let kappa = self.rates.kappa(temp)?;
             dy[0] = kappa * v.lambda0 * (v.right_eq - right);
             dy[1] = bdot * ((1.0 - right) * v.slope_k_per_t[0] + right * v.slope_k_per_t[1]);
-            return Ok(());
+            temp
+        } else {
+            let temp = self.temperature_k(b, right, work)?;
+            let (ws, lambda) = self.well_state_and_rate(b, temp)?;
+            dy[0] = lambda * (ws.right_eq - right);
+            dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
+            temp
+        };
+        if let Some(link) = &self.link {
+            dy[2] = link.heat_flow_k_per_s(temp);
         }
-        let temp = self.temperature_k(b, right, work)?;
-        let (ws, lambda) = self.well_state_and_rate(b, temp)?;
-        dy[0] = lambda * (ws.right_eq - right);
-        dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
         Ok(())
     }
 
@@ -459,18 +508,21 @@ impl OdeSystem for ReducedSystem<'_> {
         y: &DVector<f64>,
         jac: &mut DMatrix<f64>,
     ) -> Result<(), NumericsError> {
-        let mut f0 = DVector::zeros(2);
+        let dim = self.dim();
+        let mut f0 = DVector::zeros(dim);
         self.rhs(t, y, &mut f0)?;
-        // The work enters only through the total energy u0 + w, which the temperature solve
-        // resolves to ~eps |u0|: its difference step is scaled by the energy, not by w.
-        let scale = [1e-12, self.u0_k.abs().max(1.0)];
-        for j in 0..2 {
+        // The work (and the heat) enter only through the total energy u0 + w - q, which the
+        // temperature solve resolves to ~eps |u0|: their difference steps are scaled by the
+        // energy, not by w or q.
+        let e = self.u0_k.abs().max(1.0);
+        let scale = [1e-12, e, e];
+        for j in 0..dim {
             let h = 1.5e-8 * y[j].abs().max(scale[j]);
             let mut yp = y.clone();
             yp[j] += h;
-            let mut f1 = DVector::zeros(2);
+            let mut f1 = DVector::zeros(dim);
             self.rhs(t, &yp, &mut f1)?;
-            for i in 0..2 {
+            for i in 0..dim {
                 jac[(i, j)] = (f1[i] - f0[i]) / h;
             }
         }

@@ -16,6 +16,7 @@ use super::{
 use crate::error::{NumericsError, ParameterError};
 use crate::model::limits::{equilibrium_temperature_for_energy, FieldChange, Isentropic};
 use crate::model::thermo::boltzmann;
+use crate::model::HeatLink;
 use crate::numerics::solver::{OdeSystem, Radau5, SolverStats, StepError, Tolerances};
 use crate::rates::RateModel;
 use nalgebra::DVector;
@@ -41,6 +42,8 @@ pub(super) struct Plan<'r> {
     pub last_requested: f64,
     pub tol_full: Tolerances,
     pub tol_reduced: Tolerances,
+    /// The heat link to a bath, if any.
+    pub link: Option<HeatLink>,
 }
 
 impl<'r> Plan<'r> {
@@ -74,10 +77,12 @@ impl<'r> Plan<'r> {
         };
         // Tabulate kappa(T) over the temperatures this run can visit: between the isentropic
         // (second law) and sudden final temperatures and the initial one, with margins.
-        let t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden)]
+        // A bath is visited too.
+        let bath = run.link.map_or(ti, |l| l.bath_k());
+        let t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden), bath]
             .into_iter()
             .fold(f64::INFINITY, f64::min);
-        let t_hi = [ti, t_sudden].into_iter().fold(0.0, f64::max);
+        let t_hi = [ti, t_sudden, bath].into_iter().fold(0.0, f64::max);
         let rates = attach(rates, (0.8 * t_lo).max(0.3), 1.25 * t_hi);
         let wells = Wells::at_field(spin, bf);
         let n0 = boltzmann(&spin.energies(bi), ti);
@@ -89,19 +94,32 @@ impl<'r> Plan<'r> {
             + debye.energy_k(ti);
         let (outputs, last_requested) = output_times(opt, tq);
         let nlev = spin.n_levels();
+        let link = run.link;
+        let extra = usize::from(link.is_some());
         let tol_full = Tolerances {
             rtol: opt.rtol,
             atol: {
-                let mut a = vec![opt.atol_population; nlev + 2];
+                let mut a = vec![opt.atol_population; nlev + 2 + extra];
                 a[nlev] = 1e-16 + opt.rtol * debye.energy_k(ti.min(t_sudden));
                 a[nlev + 1] = 1e-14;
+                if extra > 0 {
+                    a[nlev + 2] = 1e-14;
+                }
                 a
             },
             max_steps: opt.max_steps,
         };
+        let mut reduced_atol = vec![1e-16, 1e-14];
+        if extra > 0 {
+            // In the reduction T comes from an energy balance resolved to ~eps |U_0|; a stiff
+            // link turns that into noise in dq/dt ~ K eps |U_0| / C, which an absolute
+            // tolerance far below the balance's own resolution would chase with ever smaller
+            // steps. The heat is kept to rtol |U_0| (1e-10 of the energy at the default rtol).
+            reduced_atol.push(1e-14_f64.max(opt.rtol * u0.abs()));
+        }
         let tol_reduced = Tolerances {
             rtol: opt.rtol,
-            atol: vec![1e-16, 1e-14],
+            atol: reduced_atol,
             max_steps: opt.max_steps,
         };
         Ok(Self {
@@ -121,6 +139,7 @@ impl<'r> Plan<'r> {
             last_requested,
             tol_full,
             tol_reduced,
+            link,
         })
     }
 
@@ -169,6 +188,9 @@ pub(super) struct Systems<'p> {
     pub hold: FullSystem<'p>,
     /// Two-well reduction (ramp, temperature solves, relaxation).
     pub reduced: ReducedSystem<'p>,
+    /// With a heat link: the two-well reduction at B_f after the ramp, integrated by the
+    /// solver ([`LinkedRelax`]).
+    pub linked_hold: Option<ReducedSystem<'p>>,
 }
 
 impl<'p> Systems<'p> {
@@ -176,10 +198,8 @@ impl<'p> Systems<'p> {
     pub fn new(plan: &'p Plan<'_>, ctx: &'p EngineContext) -> Self {
         let (spin, debye) = (&plan.run.material.spin, &plan.run.material.debye);
         let proto = &plan.run.protocol;
-        Self {
-            full: FullSystem::new(spin, debye, &plan.rates, proto),
-            hold: FullSystem::new(spin, debye, &plan.rates, proto).holding(),
-            reduced: ReducedSystem::new(
+        let reduced = || {
+            ReducedSystem::new(
                 spin,
                 debye,
                 &plan.rates,
@@ -188,8 +208,26 @@ impl<'p> Systems<'p> {
                 plan.u0,
                 plan.ti,
             )
-            .with_table(ctx),
+            .with_table(ctx)
+            .linked(plan.link)
+        };
+        Self {
+            full: FullSystem::new(spin, debye, &plan.rates, proto).linked(plan.link),
+            hold: FullSystem::new(spin, debye, &plan.rates, proto)
+                .holding()
+                .linked(plan.link),
+            reduced: reduced(),
+            linked_hold: plan.link.map(|_| reduced().holding()),
         }
+    }
+
+    /// Kernel evaluations the reduced systems spent building table panels.
+    pub fn table_evaluations(&self) -> usize {
+        self.reduced.table_evaluations()
+            + self
+                .linked_hold
+                .as_ref()
+                .map_or(0, ReducedSystem::table_evaluations)
     }
 
     /// Temperature of `state` at time `t`, K.
@@ -201,9 +239,9 @@ impl<'p> Systems<'p> {
     ) -> Result<f64, NumericsError> {
         match state {
             State::Full(y) => Ok(self.full.temperature_k(y)),
-            State::Reduced { right, work } => {
+            State::Reduced { right, work, heat } => {
                 self.reduced
-                    .temperature_k(plan.run.protocol.field_t(t), *right, *work)
+                    .temperature_k(plan.run.protocol.field_t(t), *right, *work - *heat)
             }
         }
     }
@@ -219,20 +257,21 @@ impl<'p> Systems<'p> {
     ) -> Result<(), NumericsError> {
         match state {
             State::Full(y) => rec.push_full(t, field_t, self.full.temperature_k(y), y),
-            State::Reduced { right, work } => {
+            State::Reduced { right, work, heat } => {
                 let b = plan.run.protocol.field_t(t);
-                rec.push_reduced(&self.reduced, t, field_t, b, *right, *work)?;
+                rec.push_reduced(&self.reduced, t, field_t, b, *right, [*work, *heat])?;
             }
         }
         Ok(())
     }
 }
 
-/// The state between stages: the full vector [n, U_ph, w], or the reduced (P_R, w).
+/// The state between stages: the full vector [n, U_ph, w] (and the heat to the bath q with
+/// a link), or the reduced (P_R, w, q) (q = 0 without a link).
 #[derive(Debug, Clone)]
 pub(super) enum State {
     Full(DVector<f64>),
-    Reduced { right: f64, work: f64 },
+    Reduced { right: f64, work: f64, heat: f64 },
 }
 
 /// What the stages accumulate: samples, the next output, work counters.
@@ -247,6 +286,8 @@ pub(super) struct Progress<'r> {
     pub table_nodes: usize,
     /// Largest lambda1/lambda2 where the reduction was used.
     pub reduction_error: f64,
+    /// Lowest temperature seen after the ramp (K) and its time since the start, s.
+    pub minimum: Option<(f64, f64)>,
 }
 
 impl<'r> Progress<'r> {
@@ -261,6 +302,14 @@ impl<'r> Progress<'r> {
             quadrature_evals: 0,
             table_nodes: 0,
             reduction_error: 0.0,
+            minimum: None,
+        }
+    }
+
+    /// Note temperature `temp` (K) at time `t` (s, after the ramp): the lowest one is kept.
+    pub fn note_temperature(&mut self, t: f64, temp: f64) {
+        if temp.is_finite() && self.minimum.is_none_or(|(m, _)| temp < m) {
+            self.minimum = Some((temp, t));
         }
     }
 
@@ -304,7 +353,7 @@ pub(super) trait Integrated {
         stop
     }
     /// After each accepted step.
-    fn stepped(&mut self, _solver: &Radau5<NumericsError>) {}
+    fn stepped(&mut self, _solver: &Radau5<NumericsError>, _prog: &mut Progress<'_>) {}
     /// Temperature of state `y`, K (NaN where it is not cheap: error messages only).
     fn temperature_k(&self, y: &DVector<f64>) -> f64;
     /// Record state `y` at output time `t`.
@@ -326,7 +375,7 @@ pub(super) fn drive<I: Integrated>(
         solver.step(stage.system(), stop).map_err(|e| {
             plan.step_error(I::LABEL, solver.t(), stage.temperature_k(solver.y()), e)
         })?;
-        stage.stepped(solver);
+        stage.stepped(solver, prog);
         if let Some(&o) = plan.outputs.get(prog.out_idx) {
             if o < stage.records_before() && at_stop(solver.t(), o) {
                 stage.record(&mut prog.rec, o, solver.y())?;
@@ -392,7 +441,8 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
     }
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
         let b = self.proto.field_t(t);
-        rec.push_reduced(self.sys, t, b, b, y[0], y[1])?;
+        let heat = if y.len() > 2 { y[2] } else { 0.0 };
+        rec.push_reduced(self.sys, t, b, b, y[0], [y[1], heat])?;
         Ok(())
     }
 }
@@ -409,7 +459,7 @@ pub(super) fn ramp(
     let (spin, nlev, n0) = (&run.material.spin, plan.nlev, &plan.n0);
     let proto = &run.protocol;
     let tq = plan.tq;
-    let mut y_full0 = DVector::zeros(nlev + 2);
+    let mut y_full0 = DVector::zeros(nlev + 2 + usize::from(plan.link.is_some()));
     for i in 0..nlev {
         y_full0[i] = n0[i];
     }
@@ -422,7 +472,11 @@ pub(super) fn ramp(
     }
     if reduced {
         let red = &sys.reduced;
-        let y0 = DVector::from_vec(vec![red.right_occupation(plan.bi, plan.ti, n0), 0.0]);
+        let mut y0 = vec![red.right_occupation(plan.bi, plan.ti, n0), 0.0];
+        if plan.link.is_some() {
+            y0.push(0.0);
+        }
+        let y0 = DVector::from_vec(y0);
         let mut solver = Radau5::new(red, 0.0, y0, tq * 1e-6, plan.tol_reduced.clone());
         let mut stage = ReducedRamp {
             sys: red,
@@ -434,6 +488,7 @@ pub(super) fn ramp(
         return Ok(State::Reduced {
             right: y[0],
             work: y[1],
+            heat: if plan.link.is_some() { y[2] } else { 0.0 },
         });
     }
     let (_, fast) = plan.time_scales(plan.bi, plan.ti)?;
@@ -500,13 +555,16 @@ impl After {
                 debye.energy_k(t_after_ramp),
             ),
         };
-        let t_eq = equilibrium_temperature_for_energy(
-            &spin.energies(bf),
-            debye,
-            &n_ar,
-            uph_ar,
-            t_after_ramp,
-        )?;
+        let t_eq = match plan.link {
+            Some(link) => link.bath_k(),
+            None => equilibrium_temperature_for_energy(
+                &spin.energies(bf),
+                debye,
+                &n_ar,
+                uph_ar,
+                t_after_ramp,
+            )?,
+        };
         sys.record(plan, rec, state, tq, bf)?;
         Ok(Self {
             t_after_ramp,
@@ -623,8 +681,9 @@ impl<'s> Integrated for Hold<'s, '_> {
             stop
         }
     }
-    fn stepped(&mut self, solver: &Radau5<NumericsError>) {
+    fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
         let temp = self.sys.temperature_k(solver.y());
+        prog.note_temperature(solver.t(), temp);
         let sys = self.sys;
         self.after
             .detect_crossings(self.plan.tq, self.prev_temp, temp, solver, |y| {
@@ -701,14 +760,21 @@ fn hand_over(
         .map(|(i, p)| p * spin.energy_k(i, bf))
         .sum::<f64>()
         + y[nlev];
-    let work = u_now - plan.u0;
-    let t_red = sys.reduced.temperature_k(bf, right, work)?;
+    // With a link: the heat that left stays as it is, and the work takes the rest of the
+    // energy balance.
+    let heat = if plan.link.is_some() {
+        y[nlev + 2]
+    } else {
+        0.0
+    };
+    let work = u_now - plan.u0 + heat;
+    let t_red = sys.reduced.temperature_k(bf, right, work - heat)?;
     let handover = Handover {
         t_s: t_now,
         t_full_k: t_full,
         t_reduced_k: t_red,
     };
-    Ok((State::Reduced { right, work }, handover))
+    Ok((State::Reduced { right, work, heat }, handover))
 }
 
 /// The reduced relaxation at B_f from (P_R = `right`, w = `work`) at `t_now`, as a
@@ -761,6 +827,7 @@ pub(super) fn relaxation(
     let state = State::Reduced {
         right: rel.point(red, rel.s_at_time(t_end))?.right,
         work,
+        heat: 0.0,
     };
     prog.table_nodes += rel.table_evaluations();
     Ok((state, t_end))
@@ -810,8 +877,141 @@ fn sample_relaxation(
                 n
             }
         };
-        prog.rec.push(t, bf, pt.t_k, n, work, Stage::Reduced);
+        prog.rec.push(t, bf, pt.t_k, n, [work, 0.0], Stage::Reduced);
         prog.out_idx += 1;
     }
     Ok(())
+}
+
+/// With a heat link, the reduced relaxation at B_f: the energy is no longer fixed, so the
+/// state (P_R, w, q) is integrated by the solver ([`ReducedSystem::holding`], w constant) until
+/// the sample is back at the bath (T within `equilibrium_tol_k` of T_bath and P_R within
+/// [`EQUILIBRIUM_TOL_P`] of its equilibrium there) after the last requested sample, or the end.
+struct LinkedRelax<'s, 'p> {
+    plan: &'s Plan<'p>,
+    sys: &'s ReducedSystem<'p>,
+    after: &'s mut After,
+    /// P_R in equilibrium at (B_f, T_bath).
+    p_star: f64,
+    t_max: f64,
+    prev_temp: f64,
+    first_eq: Option<f64>,
+}
+
+impl<'s, 'p> LinkedRelax<'s, 'p> {
+    fn temp(sys: &ReducedSystem<'_>, bf: f64, y: &DVector<f64>) -> f64 {
+        sys.temperature_k(bf, y[0], y[1] - y[2]).unwrap_or(f64::NAN)
+    }
+}
+
+impl<'s, 'p> Integrated for LinkedRelax<'s, 'p> {
+    type System = ReducedSystem<'p>;
+    const LABEL: &'static str = "linked relaxation";
+    const STAGE: Stage = Stage::Reduced;
+    fn system(&self) -> &ReducedSystem<'p> {
+        self.sys
+    }
+    fn end(&self) -> f64 {
+        self.t_max
+    }
+    fn records_before(&self) -> f64 {
+        f64::INFINITY
+    }
+    fn finished(
+        &mut self,
+        solver: &Radau5<NumericsError>,
+        _prog: &mut Progress<'_>,
+    ) -> Result<bool, EngineError> {
+        let opt = &self.plan.run.options;
+        let tq = self.plan.tq;
+        let y = solver.y();
+        let temp = Self::temp(self.sys, self.plan.bf, y);
+        let at_eq = (temp - self.after.t_eq).abs() <= opt.equilibrium_tol_k
+            && (y[0] - self.p_star).abs() <= EQUILIBRIUM_TOL_P;
+        if at_eq {
+            self.first_eq.get_or_insert(solver.t() - tq);
+        }
+        if at_eq && solver.t() - tq >= self.plan.last_requested {
+            self.after.outcome = Outcome::Equilibrium;
+            return Ok(true);
+        }
+        Ok(solver.t() >= self.t_max)
+    }
+    fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
+        let (sys, bf) = (self.sys, self.plan.bf);
+        let temp = Self::temp(sys, bf, solver.y());
+        prog.note_temperature(solver.t(), temp);
+        self.after
+            .detect_crossings(self.plan.tq, self.prev_temp, temp, solver, |y| {
+                Self::temp(sys, bf, y)
+            });
+        self.prev_temp = temp;
+    }
+    fn temperature_k(&self, y: &DVector<f64>) -> f64 {
+        Self::temp(self.sys, self.plan.bf, y)
+    }
+    fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
+        let bf = self.plan.bf;
+        rec.push_reduced(self.sys, t, bf, bf, y[0], [y[1], y[2]])?;
+        Ok(())
+    }
+}
+
+/// The linked relaxation ([`LinkedRelax`]) from (P_R, w, q) = `from` at `t_now`. Returns the
+/// final state and its time.
+pub(super) fn linked_relaxation(
+    plan: &Plan<'_>,
+    sys: &Systems<'_>,
+    prog: &mut Progress<'_>,
+    after: &mut After,
+    from: [f64; 3],
+    t_now: f64,
+) -> Result<(State, f64), EngineError> {
+    let (Some(red), Some(link)) = (sys.linked_hold.as_ref(), plan.link) else {
+        return Err(ParameterError::new(
+            "link_conductance_w_per_k",
+            f64::NAN,
+            "the linked relaxation needs a heat link",
+        )
+        .into());
+    };
+    let opt = &plan.run.options;
+    let (tq, bf) = (plan.tq, plan.bf);
+    let t_max = tq + opt.max_time_after_ramp_s;
+    let temp0 = red.temperature_k(bf, from[0], from[1] - from[2])?;
+    let p_star = red.well_state(bf, link.bath_k()).right_eq;
+    // First step: a thousandth of the faster of the spins' and the link's time constants.
+    let (_, lambda) = red.well_state_and_rate(bf, temp0)?;
+    let link_rate = link.conductance_per_s(temp0) / plan.run.material.debye.heat_capacity(temp0);
+    let h0 = 1e-3 / lambda.max(link_rate).max(1e-300);
+    let mut solver = Radau5::new(
+        red,
+        t_now,
+        DVector::from_vec(from.to_vec()),
+        h0.min(opt.max_time_after_ramp_s),
+        plan.tol_reduced.clone(),
+    );
+    let mut stage = LinkedRelax {
+        plan,
+        sys: red,
+        prev_temp: temp0,
+        after,
+        p_star,
+        t_max,
+        first_eq: None,
+    };
+    drive(plan, &mut stage, &mut solver, prog)?;
+    let first_eq = stage.first_eq;
+    if after.outcome == Outcome::Equilibrium {
+        after.t_eq_reached = first_eq;
+    }
+    let y = solver.y();
+    Ok((
+        State::Reduced {
+            right: y[0],
+            work: y[1],
+            heat: y[2],
+        },
+        solver.t(),
+    ))
 }

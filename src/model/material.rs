@@ -71,9 +71,17 @@ pub struct Preset {
     /// Fourth-order and rhombic anisotropy as published (Stevens form); zero for the axial
     /// presets the engine uses.
     pub stevens: Stevens,
+    /// Molar mass in g/mol, where the compound's formula is known (for `sample.mass_mg`).
+    pub molar_mass_g_per_mol: Option<f64>,
     /// Provenance of every number.
     pub source: &'static str,
 }
+
+/// Molar mass of Mn12Ac, [Mn12O12(CH3COO)16(H2O)4]·2CH3COOH·4H2O = C36H72Mn12O56, from the
+/// IUPAC 2021 conventional atomic weights (C 12.011, H 1.008, O 15.999, Mn 54.938043):
+/// 2060.17 g/mol. The issue quotes 2060.3 g/mol, 6e-5 relative above (older tabulations).
+pub const MN12AC_MOLAR_MASS_G_PER_MOL: f64 =
+    36.0 * 12.011 + 72.0 * 1.008 + 12.0 * 54.938_043 + 56.0 * 15.999;
 
 /// Anisotropy beyond D in the Stevens form of the spectroscopy literature,
 /// H = D [Sz^2 - S(S+1)/3] + E (Sx^2 - Sy^2) + B_4^0 O_4^0 + B_4^4 O_4^4 with
@@ -113,6 +121,7 @@ const MN12AC: Preset = Preset {
     tau0_s: 2.1e-7,
     barrier_k: 70.3,
     stevens: Stevens::NONE,
+    molar_mass_g_per_mol: Some(MN12AC_MOLAR_MASS_G_PER_MOL),
     source: "Palii et al., Dalton Trans. 2026 (D6DT00503A): D = -0.5 cm^-1 [ref 4], g_par = 2.05 [ref 8], theta_D = 40.9 K [ref 9], tau0 = 2.1e-7 s and U_b = 70.3 K [ref 4]",
 };
 
@@ -135,6 +144,7 @@ pub const PRESETS: &[Preset] = &[
         tau0_s: 1.0e-7,
         barrier_k: 57.0,
         stevens: Stevens::NONE,
+        molar_mass_g_per_mol: None,
         source: "Mn12 naphthalene-carboxylate: U_b = 57 K, midpoint of the 53-61 K the paper quotes [its ref 37]; tau0 = 1e-7 s, geometric midpoint of the family range 1e-8..1e-6 s the paper quotes; S, D, g, theta_D of Mn12Ac",
     },
     Preset {
@@ -146,6 +156,7 @@ pub const PRESETS: &[Preset] = &[
         tau0_s: 1.0e-7,
         barrier_k: 25.0,
         stevens: Stevens::NONE,
+        molar_mass_g_per_mol: None,
         source: "(PPh4)2[Mn12O12(O2CCHCl2)16(H2O)4]: U_b = 25 K, midpoint of the 18-32 K the paper quotes [its ref 38]; tau0 = 1e-7 s, geometric midpoint of the family range 1e-8..1e-6 s; S, D, g, theta_D of Mn12Ac",
     },
     Preset {
@@ -157,6 +168,7 @@ pub const PRESETS: &[Preset] = &[
         tau0_s: 1.0e-6,
         barrier_k: 61.0,
         stevens: Stevens::NONE,
+        molar_mass_g_per_mol: None,
         source: "Mn12 stearate (bulk): U_b = 61 K, midpoint of the 60-62 K the paper quotes [its ref 39]; tau0 = 1e-6 s, geometric midpoint of the 1e-8..1e-4 s it quotes; S, D, g, theta_D of Mn12Ac",
     },
     Preset {

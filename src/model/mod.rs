@@ -5,6 +5,7 @@
 //! resonances ([`tunnelling`], docs/physics.md section 10).
 
 pub mod limits;
+mod link;
 mod material;
 mod phonon;
 pub mod protocol;
@@ -12,6 +13,9 @@ mod spin;
 pub mod thermo;
 pub mod tunnelling;
 
-pub use material::{preset, Arrhenius, Material, Overrides, Preset, Stevens, PRESETS};
+pub use link::{HeatLink, MAX_LINK_EXPONENT};
+pub use material::{
+    preset, Arrhenius, Material, Overrides, Preset, Stevens, MN12AC_MOLAR_MASS_G_PER_MOL, PRESETS,
+};
 pub use phonon::Debye;
 pub use spin::{GiantSpin, MAX_SPIN};

@@ -2,6 +2,11 @@
 //!
 //! Per oscillating unit, in units of k_B: C = (12 pi^4/5)(T/theta_D)^3,
 //! U = (3 pi^4/5) T^4/theta_D^3, S = (4 pi^4/5)(T/theta_D)^3.
+//!
+//! Addenda (platform, thermometer, grease) in equilibrium with the lattice add
+//! C_add = gamma T + beta T^3 per molecule (k_B units; [`Debye::with_addenda`]), so that the
+//! lattice temperature is the one a thermometer reads: U_add = gamma T^2/2 + beta T^4/4,
+//! S_add = gamma T + beta T^3/3.
 
 use crate::error::{require_positive, ParameterError};
 use std::f64::consts::PI;
@@ -11,6 +16,8 @@ use std::f64::consts::PI;
 pub struct Debye {
     theta_k: f64,
     units: f64,
+    /// Addenda heat capacity gamma T + beta T^3 per molecule: (gamma in 1/K, beta in 1/K^3).
+    addenda: Option<(f64, f64)>,
 }
 
 impl Debye {
@@ -34,7 +41,29 @@ impl Debye {
                 "must be in [1e-3, 1e3]",
             ));
         }
-        Ok(Self { theta_k, units })
+        Ok(Self {
+            theta_k,
+            units,
+            addenda: None,
+        })
+    }
+
+    /// The same lattice with addenda of heat capacity `gamma T + beta T^3` per molecule in
+    /// units of k_B (`gamma` in 1/K, `beta` in 1/K^3, both finite and >= 0). Both zero is
+    /// no addenda (every result bit for bit as without).
+    pub fn with_addenda(mut self, gamma: f64, beta: f64) -> Result<Self, ParameterError> {
+        for (name, v) in [("addenda_gamma", gamma), ("addenda_beta", beta)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ParameterError::new(name, v, "must be finite and >= 0"));
+            }
+        }
+        self.addenda = (gamma > 0.0 || beta > 0.0).then_some((gamma, beta));
+        Ok(self)
+    }
+
+    /// The addenda's (gamma in 1/K, beta in 1/K^3) per molecule, if any.
+    pub fn addenda(&self) -> Option<(f64, f64)> {
+        self.addenda
     }
 
     /// Debye temperature, K.
@@ -52,23 +81,46 @@ impl Debye {
         self.units * 3.0 * PI.powi(4) / (5.0 * self.theta_k.powi(3))
     }
 
-    /// Heat capacity per molecule, units of k_B.
+    /// Heat capacity per molecule (lattice and addenda), units of k_B.
     pub fn heat_capacity(&self, t_k: f64) -> f64 {
-        4.0 * self.a() * t_k.powi(3)
+        let c = 4.0 * self.a() * t_k.powi(3);
+        match self.addenda {
+            None => c,
+            Some((g, b)) => c + g * t_k + b * t_k.powi(3),
+        }
     }
 
-    /// Energy per molecule relative to T = 0, K.
+    /// Energy per molecule (lattice and addenda) relative to T = 0, K.
     pub fn energy_k(&self, t_k: f64) -> f64 {
-        self.a() * t_k.powi(4)
+        let u = self.a() * t_k.powi(4);
+        match self.addenda {
+            None => u,
+            Some((g, b)) => u + 0.5 * g * t_k * t_k + 0.25 * b * t_k.powi(4),
+        }
     }
 
-    /// Entropy per molecule, units of k_B.
+    /// Entropy per molecule (lattice and addenda), units of k_B.
     pub fn entropy(&self, t_k: f64) -> f64 {
-        4.0 / 3.0 * self.a() * t_k.powi(3)
+        let s = 4.0 / 3.0 * self.a() * t_k.powi(3);
+        match self.addenda {
+            None => s,
+            Some((g, b)) => s + g * t_k + b * t_k.powi(3) / 3.0,
+        }
     }
 
-    /// Temperature at which the phonon energy equals `energy_k` (inverse of [`Self::energy_k`]).
+    /// Temperature at which the energy equals `energy_k` (inverse of [`Self::energy_k`]). With
+    /// addenda U = A x^2 + (gamma/2) x in x = T^2 (A = a + beta/4), whose positive root
+    /// x = 2U / (gamma/2 + sqrt(gamma^2/4 + 4 A U)) is free of cancellation.
     pub fn temperature_for_energy_k(&self, energy_k: f64) -> f64 {
-        (energy_k.max(0.0) / self.a()).sqrt().sqrt()
+        let u = energy_k.max(0.0);
+        match self.addenda {
+            None => (u / self.a()).sqrt().sqrt(),
+            Some(_) if u <= 0.0 => 0.0,
+            Some((g, b)) => {
+                let (a, h) = (self.a() + 0.25 * b, 0.5 * g);
+                let x = 2.0 * u / (h + (h * h + 4.0 * a * u).sqrt());
+                x.sqrt()
+            }
+        }
     }
 }
