@@ -334,7 +334,7 @@ impl SampleSection {
             } else {
                 Err(ScenarioError::new(
                     key,
-                    Some(v.to_string()),
+                    Some(crate::units::number(v)),
                     "must be a finite number > 0",
                 ))
             }
@@ -342,7 +342,7 @@ impl SampleSection {
         match (self.amount_mol, self.mass_mg) {
             (Some(a), Some(_)) => Err(ScenarioError::new(
                 "sample.amount_mol",
-                Some(a.to_string()),
+                Some(crate::units::number(a)),
                 "give either <sample.amount_mol> or <sample.mass_mg>, not both",
             )),
             (Some(a), None) => positive("sample.amount_mol", a).map(Some),
@@ -353,7 +353,7 @@ impl SampleSection {
                     .ok_or_else(|| {
                         ScenarioError::new(
                             "sample.mass_mg",
-                            Some(m.to_string()),
+                            Some(crate::units::number(m)),
                             format!(
                                 "the preset '{preset}' has no molar mass; give <sample.amount_mol> instead"
                             ),
@@ -387,7 +387,7 @@ fn environment(
     let non_negative = |key: &str, v: Option<f64>| match v {
         Some(x) if !(x.is_finite() && x >= 0.0) => Err(ScenarioError::new(
             key,
-            Some(x.to_string()),
+            Some(crate::units::number(x)),
             "must be a finite number >= 0",
         )),
         _ => Ok(v.unwrap_or(0.0)),
@@ -406,7 +406,7 @@ fn environment(
             if let Some(v) = v {
                 return Err(ScenarioError::new(
                     key,
-                    Some(v.to_string()),
+                    Some(crate::units::number(v)),
                     "needs a heat link: give <link.conductance_w_per_k>",
                 ));
             }
@@ -416,7 +416,7 @@ fn environment(
     if !(exponent.is_finite() && (0.0..=crate::model::MAX_LINK_EXPONENT).contains(&exponent)) {
         return Err(ScenarioError::new(
             "link.exponent",
-            Some(exponent.to_string()),
+            Some(crate::units::number(exponent)),
             format!("must be in [0, {}]", crate::model::MAX_LINK_EXPONENT),
         ));
     }
@@ -424,7 +424,7 @@ fn environment(
     if !(bath.is_finite() && bath > 0.0) {
         return Err(ScenarioError::new(
             "link.bath_temperature_k",
-            Some(bath.to_string()),
+            Some(crate::units::number(bath)),
             "must be a finite temperature > 0 K",
         ));
     }
@@ -439,7 +439,7 @@ fn environment(
         if let Some((key, v)) = needs_amount {
             return Err(ScenarioError::new(
                 key,
-                Some(v.to_string()),
+                Some(crate::units::number(v)),
                 "a heat link or addenda need the sample amount: give <sample.amount_mol> or <sample.mass_mg>",
             ));
         }
@@ -453,8 +453,11 @@ fn environment(
         if !per_molecule(v, n).is_finite() {
             return Err(ScenarioError::new(
                 key,
-                Some(v.to_string()),
-                format!("divided by n R (n = {n} mol) it is not a finite number per molecule"),
+                Some(crate::units::number(v)),
+                format!(
+                    "divided by n R (n = {} mol) it is not a finite number per molecule",
+                    crate::units::number(n)
+                ),
             ));
         }
     }
@@ -465,8 +468,12 @@ fn environment(
             crate::model::HeatLink::new(per_molecule(k1, n), exponent, bath).map_err(|e| {
                 ScenarioError::new(
                     "link.conductance_w_per_k",
-                    Some(k1.to_string()),
-                    format!("per molecule K1 / (n R) = {}: {}", e.value, e.allowed),
+                    Some(crate::units::number(k1)),
+                    format!(
+                        "per molecule K1 / (n R) = {}: {}",
+                        crate::units::number(e.value),
+                        e.allowed
+                    ),
                 )
             })?,
         )
@@ -982,7 +989,7 @@ impl Scenario {
             material.debye = material.debye.with_addenda(gamma, beta).map_err(|e| {
                 ScenarioError::new(
                     "sample.addenda_gamma_j_per_k2",
-                    Some(e.value.to_string()),
+                    Some(crate::units::number(e.value)),
                     e.allowed,
                 )
             })?;
