@@ -435,7 +435,9 @@ impl Engine {
 fn scenario_of(kwargs: Option<&Bound<'_, PyDict>>, function: &str) -> PyResult<Scenario> {
     let t = sections(
         kwargs,
-        &["material", "rates", "protocol", "solver", "output"],
+        &[
+            "material", "rates", "protocol", "solver", "output", "sample", "link",
+        ],
         function,
     )?;
     Ok(Scenario {
@@ -444,6 +446,8 @@ fn scenario_of(kwargs: Option<&Bound<'_, PyDict>>, function: &str) -> PyResult<S
         protocol: section::<ProtocolSection>(&t, "protocol")?,
         solver: section(&t, "solver")?,
         output: section(&t, "output")?,
+        sample: section(&t, "sample")?,
+        link: section(&t, "link")?,
     })
 }
 
