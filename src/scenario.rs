@@ -75,10 +75,10 @@ pub struct RatesSection {
     #[serde(default)]
     #[arg(long, value_enum, default_value = "arrhenius")]
     pub kappa_scaling: ScalingName,
-    /// Calibration temperature in K for the constant scaling.
-    #[serde(default = "default_kappa_reference")]
-    #[arg(long, default_value_t = default_kappa_reference(), allow_negative_numbers = true)]
-    pub kappa_reference_k: f64,
+    /// Calibration temperature in K for the constant scaling (default 4.6 K).
+    #[serde(default)]
+    #[arg(long, allow_negative_numbers = true)]
+    pub kappa_reference_k: Option<f64>,
     /// kappa in 1/(s K^3) for the absolute scaling.
     #[arg(long, allow_negative_numbers = true)]
     pub kappa_per_s_k3: Option<f64>,
@@ -92,7 +92,7 @@ impl Default for RatesSection {
     fn default() -> Self {
         Self {
             kappa_scaling: ScalingName::Arrhenius,
-            kappa_reference_k: default_kappa_reference(),
+            kappa_reference_k: None,
             kappa_per_s_k3: None,
         }
     }
@@ -597,7 +597,7 @@ pub const KEYS: &[Key] = &[
     key!("material.tau0_s" => "--tau0-s"; sweep material.tau0_s: Some),
     key!("material.barrier_k" => "--barrier-k"; sweep material.barrier_k: Some),
     key!("rates.kappa_scaling" => "--kappa-scaling"),
-    key!("rates.kappa_reference_k" => "--kappa-reference-k"; sweep rates.kappa_reference_k),
+    key!("rates.kappa_reference_k" => "--kappa-reference-k"; sweep rates.kappa_reference_k: Some),
     key!("rates.kappa_per_s_k3" => "--kappa-per-s-k3"; sweep rates.kappa_per_s_k3: Some),
     key!("protocol.b_initial_t" => "--b-initial-t"; sweep protocol.b_initial_t),
     key!("protocol.b_final_t" => "--b-final-t"; sweep protocol.b_final_t),
@@ -821,10 +821,33 @@ impl MaterialSection {
 impl RatesSection {
     /// The kappa scaling.
     pub fn scaling(&self) -> Result<KappaScaling, ScenarioError> {
+        // A number the chosen scaling does not read would change nothing: refuse it.
+        let unused = |key: &str, v: f64, why: &str| {
+            Err(ScenarioError::new(
+                key,
+                Some(crate::units::number(v)),
+                format!("has no effect with <rates.kappa_scaling> {why}; remove it or choose the scaling that uses it"),
+            ))
+        };
+        match (self.kappa_scaling, self.kappa_reference_k, self.kappa_per_s_k3) {
+            (ScalingName::Arrhenius, Some(v), _) => {
+                return unused("rates.kappa_reference_k", v, "arrhenius (kappa(T) follows tau0 exp(U_b/T) at every T; the reference is read by constant)")
+            }
+            (ScalingName::Arrhenius, _, Some(v)) => {
+                return unused("rates.kappa_per_s_k3", v, "arrhenius (kappa(T) follows tau0 exp(U_b/T) at every T; kappa is given only with absolute)")
+            }
+            (ScalingName::Constant, _, Some(v)) => {
+                return unused("rates.kappa_per_s_k3", v, "constant (kappa is calibrated at the reference temperature; it is given only with absolute)")
+            }
+            (ScalingName::Absolute, Some(v), _) => {
+                return unused("rates.kappa_reference_k", v, "absolute (kappa is given; the reference is read by constant)")
+            }
+            _ => {}
+        }
         Ok(match self.kappa_scaling {
             ScalingName::Arrhenius => KappaScaling::Arrhenius,
             ScalingName::Constant => KappaScaling::Constant {
-                reference_k: self.kappa_reference_k,
+                reference_k: self.kappa_reference_k.unwrap_or_else(default_kappa_reference),
             },
             ScalingName::Absolute => KappaScaling::Absolute {
                 kappa_per_s_k3: self.kappa_per_s_k3.ok_or_else(|| {

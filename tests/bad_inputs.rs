@@ -91,6 +91,16 @@ fn bad_command_lines_exit_2_naming_the_flag_and_value() {
         (sim(&["--max-time-after-ramp-s", "10"]), vec!["--sample-times-after-ramp-s", "3600", "--max-time-after-ramp-s"]),
         (sim(&["--kappa-scaling", "absolute"]), vec!["--kappa-per-s-k3"]),
         (sim(&["--spin", "0.5"]), vec!["--d-k", "D < 0", "S >= 1"]),
+        // Inputs with no effect (issue 17, item 2).
+        (sim(&["--kappa-per-s-k3", "5"]), vec!["--kappa-per-s-k3", "5", "no effect", "arrhenius"]),
+        (sim(&["--kappa-reference-k", "4.2"]), vec!["--kappa-reference-k", "4.2", "no effect"]),
+        (sim(&["--kappa-scaling", "constant", "--kappa-per-s-k3", "1e-3"]), vec!["--kappa-per-s-k3", "0.001", "constant"]),
+        (sim(&["--kappa-scaling", "absolute", "--kappa-per-s-k3", "1", "--kappa-reference-k", "3"]), vec!["--kappa-reference-k", "3", "absolute"]),
+        (vec!["levels", "--field-t", "0.1", "--tau0-s", "1"], vec!["--tau0-s", "no effect", "levels"]),
+        (vec!["levels", "--field-t", "0.1", "--debye-temperature-k", "38"], vec!["--debye-temperature-k", "38", "levels"]),
+        (vec!["limits", "--b-initial-t", "0.5", "--b-final-t", "0.1", "--initial-temperature-k", "2", "--barrier-k", "3"],
+            vec!["--barrier-k", "3", "no effect", "limits"]),
+        (vec!["paper", "--analytic-only", "--resolution", "0", "-o", "figs"], vec!["--resolution", "0", "1..=64"]),
         (sim(&["--d-k", "1"]), vec!["--d-k", "= 1 ", "D < 0"]),
         (sim(&["--debye-temperature-k", "1e-300"]), vec!["--debye-temperature-k", "1e-300"]),
         (sim(&["--no-such-flag", "1"]), vec!["--no-such-flag"]),
@@ -178,6 +188,9 @@ fn bad_configs_exit_2_naming_the_key_and_value() {
         ("\n[material]\nno_such_key = 1\n".into(), vec!["run"], vec!["no_such_key"]),
         ("\n[output]\nsample_times_after_ramp_s = [-1e-3]\n".into(), vec!["run"], vec!["output.sample_times_after_ramp_s", "-0.001"]),
         (axis(t, -1.0, 4.0, 3), vec!["run"], vec![t, "-1"]),
+        ("\n[rates]\nkappa_per_s_k3 = 2e-3\n".into(), vec!["run"], vec!["rates.kappa_per_s_k3", "0.002", "no effect"]),
+        ("\n[rates]\nkappa_reference_k = 4.2\n".into(), vec!["validate"], vec!["rates.kappa_reference_k", "4.2", "no effect"]),
+        (axis("rates.kappa_per_s_k3", 1e-3, 1e-2, 12), vec!["run"], vec!["rates.kappa_per_s_k3", "0.001", "no effect"]),
     ];
     for (sections, cmd, needles) in &cases {
         let text = config(sections);

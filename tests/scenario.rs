@@ -65,6 +65,11 @@ fn base(skip: &str) -> Vec<(&'static str, String)> {
     if skip == "link.exponent" || skip == "link.bath_temperature_k" {
         b.push(("link.conductance_w_per_k", "1e-8".to_string()));
     }
+    // The reference temperature is read only by the constant scaling (elsewhere it is refused
+    // as having no effect).
+    if skip == "rates.kappa_reference_k" {
+        b.push(("rates.kappa_scaling", "constant".to_string()));
+    }
     b.retain(|(k, _)| *k != skip);
     b
 }

@@ -11,6 +11,17 @@ use std::io::Write;
 
 /// `smmcool levels`.
 pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
+    let m = &args.material;
+    refuse_unused(
+        "levels",
+        "the energy levels depend only on S, D and g",
+        &[
+            ("--tau0-s", m.tau0_s),
+            ("--barrier-k", m.barrier_k),
+            ("--debye-temperature-k", m.debye_temperature_k),
+            ("--phonon-units", m.phonon_units),
+        ],
+    )?;
     let fields = flat(&args.field_t);
     require_some("--field-t", &fields)?;
     let mat = args.material.build().map_err(flag_error)?;
@@ -151,6 +162,12 @@ fn minimum_note(bi: f64, bf: f64, range: (f64, f64), found: Option<(f64, f64)>) 
 
 /// `smmcool limits`.
 pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
+    let m = &args.material;
+    refuse_unused(
+        "limits",
+        "the sudden and isentropic limits are thermodynamic: no relaxation law enters them",
+        &[("--tau0-s", m.tau0_s), ("--barrier-k", m.barrier_k)],
+    )?;
     let mat = args.material.build().map_err(flag_error)?;
     let b_finals = flat(&args.b_final_t);
     require_some("--b-final-t", &b_finals)?;
@@ -404,4 +421,15 @@ pub fn presets(json_out: bool, out: &mut impl Write) -> Result<(), Error> {
         writeln!(out, "{:<22} source: {}", "", p.source)?;
     }
     Ok(())
+}
+
+/// Refuse the first of `flags` that was given: `command` does not read it (`why`).
+fn refuse_unused(command: &str, why: &str, flags: &[(&str, Option<f64>)]) -> Result<(), Error> {
+    match flags.iter().find(|(_, v)| v.is_some()) {
+        Some((flag, Some(v))) => Err(Error::Usage(format!(
+            "{flag} = {} has no effect on `{command}`: {why}; remove it",
+            smmcool::units::number(*v)
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 
 /// `smmcool paper`.
 pub fn paper(args: &PaperArgs, out: &mut impl Write) -> Result<(), Error> {
-    std::fs::create_dir_all(&args.output)?;
+    if !(1..=64).contains(&args.resolution) {
+        return Err(Error::Usage(format!(
+            "--resolution = {} is not allowed: must be in 1..=64 (1 is the published grid)",
+            args.resolution
+        )));
+    }
+    output_folder(&args.output)?;
     let mut files = smmcool::figures::paper_analytic(&args.output)?;
     if !args.analytic_only {
         files.extend(smmcool::figures::paper_kinetic(
@@ -20,7 +26,7 @@ pub fn paper(args: &PaperArgs, out: &mut impl Write) -> Result<(), Error> {
 
 /// `smmcool plot`.
 pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
-    std::fs::create_dir_all(&args.output)?;
+    output_folder(&args.output)?;
     let files = smmcool::figures::batch_figures(&args.file, &args.output, args.max_runs)?;
     wrote(out, &files, &args.output)
 }
@@ -28,4 +34,20 @@ pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
 fn wrote(out: &mut impl Write, files: &[PathBuf], dir: &Path) -> Result<(), Error> {
     writeln!(out, "wrote {} files to {}", files.len(), dir.display())?;
     Ok(())
+}
+
+/// Create the output folder `dir` (and its parents), or say which path is in the way and why.
+fn output_folder(dir: &Path) -> Result<(), Error> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "-o {}: exists and is not a folder",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::Usage(format!(
+            "-o {}: cannot create the output folder: {e}",
+            dir.display()
+        ))
+    })
 }
