@@ -54,7 +54,7 @@ pub enum NumericsError {
     #[error(transparent)]
     Parameter(#[from] ParameterError),
     /// A monotone equation could not be bracketed inside the representable range.
-    #[error("{what}: no sign change found between {low_k} K and {high_k} K")]
+    #[error("{what}: no sign change found between {} K and {} K", crate::units::number(*low_k), crate::units::number(*high_k))]
     NoBracket {
         /// Which equation.
         what: &'static str,
@@ -64,7 +64,7 @@ pub enum NumericsError {
         high_k: f64,
     },
     /// The rate model cannot represent the slow relaxation at this temperature (rates underflow).
-    #[error("temperature_k = {temperature_k} is outside the rate model: the slowest relaxation rate underflows (lambda1 = {lambda1_per_s:e}); for Mn12-like barriers use T >= 0.3 K")]
+    #[error("temperature_k = {} is outside the rate model: the slowest relaxation rate underflows (lambda1 = {lambda1_per_s:e}); for Mn12-like barriers use T >= 0.3 K", crate::units::number(*temperature_k))]
     RateUnderflow {
         /// Temperature, K.
         temperature_k: f64,
@@ -72,7 +72,7 @@ pub enum NumericsError {
         lambda1_per_s: f64,
     },
     /// The two-well fixed-point iteration for lambda1 did not converge (no spectral gap).
-    #[error("slowest-rate iteration did not converge at B = {field_t} T, T = {temperature_k} K: the slow mode is not separated from the intra-well modes")]
+    #[error("slowest-rate iteration did not converge at B = {} T, T = {} K: the slow mode is not separated from the intra-well modes", crate::units::number(*field_t), crate::units::number(*temperature_k))]
     NoSpectralGap {
         /// Field, T.
         field_t: f64,

@@ -72,10 +72,20 @@ pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
+/// Highest temperature `tau` accepts, K.
+const MAX_TAU_TEMPERATURE_K: f64 = 1e4;
+
 /// `smmcool tau`.
 pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
     let temps = flat(&args.temperature_k);
     require_some("--temperature-k", &temps)?;
+    if let Some(&t) = temps.iter().find(|&&t| t > MAX_TAU_TEMPERATURE_K) {
+        return Err(Error::Usage(format!(
+            "--temperature-k = {} is not allowed: must be in (0, {}] K (the giant-spin rate model describes cryogenic relaxation; its slow mode is not separated far above the barrier)",
+            smmcool::units::number(t),
+            smmcool::units::number(MAX_TAU_TEMPERATURE_K)
+        )));
+    }
     smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
     let mat = args.material.build().map_err(flag_error)?;
     let model = args.rates.build(&mat).map_err(flag_error)?;
