@@ -1052,6 +1052,41 @@ impl Scenario {
             | crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => {
                 ScenarioError::from_parameter(pe, "protocol.initial_temperature_k")
             }
+            crate::kinetics::EngineError::Numerics(
+                crate::error::NumericsError::RateUnderflow { temperature_k, .. },
+            ) => {
+                // The material decides the underflow as much as the temperature: blame the
+                // material value the user changed, if any.
+                let m = &self.material;
+                let spin = &spec.material.spin;
+                let barrier = spin.d_k().abs() * spin.spin() * spin.spin();
+                let given = [
+                    ("material.spin", m.spin),
+                    ("material.d_k", m.d_k),
+                    ("material.d_cm1", m.d_cm1),
+                    ("material.barrier_k", m.barrier_k),
+                    ("material.tau0_s", m.tau0_s),
+                ];
+                let why = format!(
+                    "with S = {} and D = {} K (anisotropy barrier |D| S^2 = {} K) the slowest relaxation rate underflows at T = {} K",
+                    crate::units::number(spin.spin()),
+                    crate::units::number(spin.d_k()),
+                    crate::units::number(barrier),
+                    crate::units::number(temperature_k)
+                );
+                match given.iter().find(|(_, v)| v.is_some()) {
+                    Some((key, Some(v))) => ScenarioError::new(
+                        key,
+                        Some(crate::units::number(*v)),
+                        format!("{why}; choose a smaller barrier or a higher <protocol.initial_temperature_k>"),
+                    ),
+                    _ => ScenarioError::new(
+                        "protocol.initial_temperature_k",
+                        Some(crate::units::number(self.protocol.initial_temperature_k)),
+                        format!("{why}; for Mn12-like barriers use T >= 0.3 K"),
+                    ),
+                }
+            }
             other => ScenarioError::new(
                 "protocol.initial_temperature_k",
                 Some(crate::units::number(self.protocol.initial_temperature_k)),

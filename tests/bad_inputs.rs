@@ -91,6 +91,8 @@ fn bad_command_lines_exit_2_naming_the_flag_and_value() {
         (sim(&["--max-time-after-ramp-s", "10"]), vec!["--sample-times-after-ramp-s", "3600", "--max-time-after-ramp-s"]),
         (sim(&["--kappa-scaling", "absolute"]), vec!["--kappa-per-s-k3"]),
         (sim(&["--spin", "0.5"]), vec!["--d-k", "D < 0", "S >= 1"]),
+        (sim(&["--d-k", "-100"]), vec!["--d-k", "-100", "barrier"]),
+        (sim(&["--spin", "100"]), vec!["--spin", "100", "barrier"]),
         // Inputs with no effect (issue 17, item 2).
         (sim(&["--kappa-per-s-k3", "5"]), vec!["--kappa-per-s-k3", "5", "no effect", "arrhenius"]),
         (sim(&["--kappa-reference-k", "4.2"]), vec!["--kappa-reference-k", "4.2", "no effect"]),
@@ -191,6 +193,8 @@ fn bad_configs_exit_2_naming_the_key_and_value() {
         ("\n[material]\nno_such_key = 1\n".into(), vec!["run"], vec!["no_such_key"]),
         ("\n[output]\nsample_times_after_ramp_s = [-1e-3]\n".into(), vec!["run"], vec!["output.sample_times_after_ramp_s", "-0.001"]),
         (axis(t, -1.0, 4.0, 3), vec!["run"], vec![t, "-1"]),
+        ("\n[solver]\nrtol = 1e-9\nrtol = 1e-8\n".into(), vec!["run"], vec!["c.toml:", "duplicate key `solver.rtol`"]),
+        ("\n[material]\nspin = 100.0\n".into(), vec!["run"], vec!["material.spin", "100", "barrier"]),
         ("\n[rates]\nkappa_per_s_k3 = 2e-3\n".into(), vec!["run"], vec!["rates.kappa_per_s_k3", "0.002", "no effect"]),
         ("\n[rates]\nkappa_reference_k = 4.2\n".into(), vec!["validate"], vec!["rates.kappa_reference_k", "4.2", "no effect"]),
         (axis("rates.kappa_per_s_k3", 1e-3, 1e-2, 12), vec!["run"], vec!["rates.kappa_per_s_k3", "0.001", "no effect"]),

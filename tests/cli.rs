@@ -273,7 +273,7 @@ fn simulate_table_and_bad_input() {
         ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --sweep-rate-t-per-s -10", vec!["--sweep-rate-t-per-s", "-10"]),
         ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4", vec!["--sweep-rate-t-per-s", "--jump"]),
         ("simulate --b-initial-t 15 --b-final-t 0.1 --initial-temperature-k 4 --jump", vec!["--b-initial-t", "15", "|B| <"]),
-        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 0.1 --jump", vec!["temperature_k = 0.1", "0.3 K"]),
+        ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 0.1 --jump", vec!["--initial-temperature-k = 0.1", "T = 0.1 K", "0.3 K"]),
         ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --jump --rtol 0.5", vec!["--rtol", "0.5"]),
         ("simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --jump --sweep-rate-t-per-s 1", vec!["--jump", "--sweep-rate-t-per-s"]),
     ] {

@@ -180,6 +180,30 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The key written at byte `offset` of `text` (up to `=`), as `section.key` when it sits in a
+/// `[section]`.
+fn key_at(text: &str, offset: usize) -> String {
+    let rest = text.get(offset..).unwrap_or("");
+    let key = rest
+        .split(['=', '\n'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches('"')
+        .to_string();
+    let before = text.get(..offset).unwrap_or("");
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    match section {
+        Some(s) if !key.starts_with('[') => format!("{s}.{key}"),
+        _ => key,
+    }
+}
+
 /// The number of values `axis` will have, known before anything is expanded.
 fn axis_count(axis: &SweepAxis) -> Option<usize> {
     axis.values
@@ -248,11 +272,18 @@ impl Plan {
         let file = path.display().to_string();
         let config: Config = toml::from_str(&text).map_err(|e| {
             let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
+            let mut message = e.message().trim().replace('\n', " ");
+            // toml says only "duplicate key": name it, with its section.
+            if message == "duplicate key" {
+                if let Some(span) = e.span() {
+                    message = format!("duplicate key `{}`", key_at(&text, span.start));
+                }
+            }
             ConfigError::Parse {
                 file: file.clone(),
                 line,
                 column,
-                message: e.message().trim().replace('\n', " "),
+                message,
             }
         })?;
         // The run count first, from the axes' declared sizes, before anything is expanded.
