@@ -26,6 +26,13 @@ fn is_png(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG"))
 }
 
+/// Width and height of a PNG from its IHDR chunk (bytes 16-23, big-endian).
+fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).unwrap();
+    let be = |k: usize| u32::from_be_bytes([b[k], b[k + 1], b[k + 2], b[k + 3]]);
+    (be(16), be(20))
+}
+
 #[test]
 fn paper_figure_data_equal_the_limit_solvers() {
     let dir = tempfile::tempdir().unwrap();
@@ -36,6 +43,11 @@ fn paper_figure_data_equal_the_limit_solvers() {
         .filter(|f| f.extension().is_some_and(|e| e == "png"))
     {
         assert!(is_png(f), "{}", f.display());
+        // One journal column, 8.5 cm at 300 dpi: 8.5 / 2.54 * 300 = 1003.9 px; the plot 0.7
+        // of that high and the legend below it.
+        let (w, h) = png_size(f);
+        assert_eq!(w, 1004, "{}", f.display());
+        assert!((702..1400).contains(&h), "{}: {h}", f.display());
     }
     let m = Material::mn12ac();
     let fc = |bi: f64, bf: f64, ti: f64| FieldChange::of(&m, bi, bf, ti);
@@ -108,7 +120,7 @@ fn paper_figure_data_equal_the_limit_solvers() {
     );
     // Fig. 3: the tau = 1 s crossing is T_max = 4.572 K.
     let d = read_csv(&dir.path().join("fig3_tau.csv"));
-    let tau = &d["tau0 exp(U_b/T) (= Arrhenius-scaled rate model)"];
+    let tau = &d["τ₀ exp(U_b/T) (= Arrhenius-scaled rate model)"];
     let cross = tau
         .windows(2)
         .find(|w| w[0].1 >= 1.0 && w[1].1 < 1.0)

@@ -109,9 +109,9 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
             .collect();
         out.extend(
             Chart {
-                title: format!("Fig. 4: sudden quench from Bi = {bi} T (Eq. 9)"),
+                title: format!("Sudden quench from Bi = {bi} T (Eq. 9)"),
                 x_label: "initial temperature Ti (K)".into(),
-                y_label: "Delta T = Tf - Ti (K)".into(),
+                y_label: "ΔT = Tf − Ti (K)".into(),
                 x_log: false,
                 y_log: false,
                 series,
@@ -144,33 +144,43 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
             .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.1)))
             .collect();
         dt.push((bi, 0.0));
-        dtmin.push(Series::line(format!("Bi = {bi} T"), dt));
-        dtmin.push(Series::markers(
-            format!("Bi = {bi} T, Bf = 0 (singular)"),
-            vec![(0.0, zero[0].1.map_or(f64::NAN, |x| x.1))],
-        ));
-        timin.push(Series::line(
-            format!("Bi = {bi} T"),
-            curve
-                .iter()
-                .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.0)))
-                .collect(),
-        ));
-        timin.push(Series::markers(
-            format!("Bi = {bi} T, Bf = 0 (singular)"),
-            vec![(0.0, zero[0].1.map_or(f64::NAN, |x| x.0))],
-        ));
+        let slot = usize::from(bi > 0.5);
+        dtmin.push(Series::line(format!("Bi = {bi} T"), dt).in_slot(slot));
+        dtmin.push(
+            Series::markers(
+                format!("Bi = {bi} T, Bf = 0 (singular)"),
+                vec![(0.0, zero[0].1.map_or(f64::NAN, |x| x.1))],
+            )
+            .in_slot(slot),
+        );
+        timin.push(
+            Series::line(
+                format!("Bi = {bi} T"),
+                curve
+                    .iter()
+                    .map(|(bf, r)| (*bf, r.map_or(f64::NAN, |x| x.0)))
+                    .collect(),
+            )
+            .in_slot(slot),
+        );
+        timin.push(
+            Series::markers(
+                format!("Bi = {bi} T, Bf = 0 (singular)"),
+                vec![(0.0, zero[0].1.map_or(f64::NAN, |x| x.0))],
+            )
+            .in_slot(slot),
+        );
     }
     for (tag, title, ylab, s) in [
         (
             "fig5_deltaT_min",
-            "Fig. 5: strongest sudden cooling against Bf",
-            "(Delta T)min (K)",
+            "Strongest sudden cooling against Bf",
+            "(ΔT)min (K)",
             dtmin,
         ),
         (
             "fig5_Ti_min",
-            "Fig. 5: initial temperature of the strongest cooling",
+            "Initial temperature of the strongest cooling",
             "(Ti)min (K)",
             timin,
         ),
@@ -190,10 +200,9 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     // Fig. 6: sudden against quasi-static at Bi = 0.5 T, Bf = 0.1 T.
     out.extend(
         Chart {
-            title: "Fig. 6: Bi = 0.5 T -> Bf = 0.1 T, sudden (Eq. 9) and quasi-static (Eq. 11)"
-                .into(),
+            title: "0.5 T → 0.1 T: sudden (Eq. 9) and quasi-static (Eq. 11)".into(),
             x_label: "initial temperature Ti (K)".into(),
-            y_label: "Delta T = Tf - Ti (K)".into(),
+            y_label: "ΔT = Tf − Ti (K)".into(),
             x_log: false,
             y_log: false,
             series: vec![
@@ -261,24 +270,31 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
             .ok()
             .and_then(|o| o.t_final_k())
             .map_or(f64::NAN, |t| t - ti);
-        series.push(Series::line(
-            format!("Ti = {ti} K: kinetic (equilibrium)"),
-            pts,
-        ));
-        series.push(Series::dashed(
-            format!("Ti = {ti} K: sudden"),
-            vec![(1e-20, s), (1e8, s)],
-        ));
-        series.push(Series::dashed(
-            format!("Ti = {ti} K: isentropic"),
-            vec![(1e-20, q), (1e8, q)],
-        ));
+        // One colour per Ti; the line style tells kinetic, sudden and isentropic apart.
+        series.push(
+            Series::line(format!("Ti = {ti} K: kinetic (equilibrium)"), pts)
+                .in_slot(k)
+                .with_dash(0),
+        );
+        series.push(
+            Series::dashed(format!("Ti = {ti} K: sudden"), vec![(1e-20, s), (1e8, s)])
+                .in_slot(k)
+                .with_dash(1),
+        );
+        series.push(
+            Series::dashed(
+                format!("Ti = {ti} K: isentropic"),
+                vec![(1e-20, q), (1e8, q)],
+            )
+            .in_slot(k)
+            .with_dash(2),
+        );
     }
     out.extend(
         Chart {
-            title: "Final Delta T against sweep rate, 0.5 T -> 0.1 T".into(),
+            title: "Final ΔT against sweep rate, 0.5 T → 0.1 T".into(),
             x_label: "sweep rate (T/s)".into(),
-            y_label: "Delta T at equilibrium (K)".into(),
+            y_label: "ΔT at equilibrium (K)".into(),
             x_log: true,
             y_log: false,
             series,
@@ -316,12 +332,10 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .collect();
     out.extend(
         HeatMap {
-            title:
-                "Sudden approximation: relative deviation of the kinetic Delta T (0.5 T -> 0.1 T)"
-                    .into(),
+            title: "Deviation from the sudden limit, 0.5 T → 0.1 T".into(),
             x_label: "sweep rate (T/s)".into(),
             y_label: "initial temperature Ti (K)".into(),
-            z_label: "|dT_kin - dT_sudden| / |dT_sudden|".into(),
+            z_label: "|ΔT_kin / ΔT_sudden − 1|".into(),
             x: map_rates,
             y: map_tis,
             z,
@@ -362,7 +376,7 @@ pub fn batch_figures(
         plotted += 1;
         let i = rec.params.index;
         let title = format!(
-            "run {i}: {} T -> {} T, Ti = {} K{}",
+            "run {i}: {} T → {} T, Ti = {} K{}",
             rec.params.b_initial_t,
             rec.params.b_final_t,
             rec.params.initial_temperature_k,
@@ -436,11 +450,11 @@ pub fn batch_figures(
             Chart {
                 title,
                 x_label: "time since the start of the ramp (s)".into(),
-                y_label: "moment along the field (mu_B per molecule)".into(),
+                y_label: "moment along the field (μB per molecule)".into(),
                 x_log: true,
                 y_log: false,
                 series: vec![Series::line(
-                    "-g <M>",
+                    "−g⟨M⟩",
                     pos.iter()
                         .map(|&k| (tr.time_s[k], tr.magnetization_mu_b[k]))
                         .collect(),
@@ -530,9 +544,14 @@ fn sweep_rate_figure(
         }
         out.extend(
             Chart {
-                title: format!("{}: final Delta T against sweep rate", file.display()),
+                title: format!(
+                    "{}: final ΔT against sweep rate",
+                    file.file_name().map_or(file.display().to_string(), |n| n
+                        .to_string_lossy()
+                        .into_owned())
+                ),
                 x_label: "sweep rate (T/s)".into(),
-                y_label: "Delta T at equilibrium (K)".into(),
+                y_label: "ΔT at equilibrium (K)".into(),
                 x_log: true,
                 y_log: false,
                 series,
@@ -598,9 +617,9 @@ fn practical_times_figure(
     ));
     out.extend(
         Chart {
-            title: "What arrives in practice: 0.5 T -> 0.1 T at 10 T/s".into(),
+            title: "What arrives: 0.5 T → 0.1 T at 10 T/s".into(),
             x_label: "initial temperature Ti (K)".into(),
-            y_label: "Delta T (K)".into(),
+            y_label: "ΔT (K)".into(),
             x_log: false,
             y_log: false,
             series,
@@ -625,21 +644,27 @@ fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, Figu
                     (b, e[i] - g)
                 })
                 .collect();
-            Series::line(
-                if i % 5 == 0 {
-                    format!("M = {}", m.spin.m(i))
-                } else {
-                    String::new()
-                },
-                pts,
-            )
+            // One colour and line style per well (the barrier-top level M = 0 its own), the
+            // legend naming the wells, not 21 colours.
+            let mv = m.spin.m(i);
+            let (slot, dash, label) = if mv < 0.0 {
+                (0, 0, "M < 0 (left well, ground state)")
+            } else if mv > 0.0 {
+                (1, 1, "M > 0 (right well, metastable)")
+            } else {
+                (6, 2, "M = 0")
+            };
+            let first = i == 0 || mv == 0.0 || (mv > 0.0 && m.spin.m(i - 1) <= 0.0);
+            Series::line(if first { label } else { "" }, pts)
+                .in_slot(slot)
+                .with_dash(dash)
         })
         .collect();
     out.extend(
         Chart {
-            title: "Fig. 2: Mn12Ac levels E_M(B) - E_ground".into(),
+            title: "Mn₁₂Ac levels E_M(B) − E_ground".into(),
             x_label: "field B (T)".into(),
-            y_label: "E_M - E_ground (K)".into(),
+            y_label: "E_M − E_ground (K)".into(),
             x_log: false,
             y_log: false,
             series,
@@ -662,15 +687,15 @@ fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, Figu
     let t_max = m.arrhenius.temperature_for_tau_k(1.0).unwrap_or(f64::NAN);
     out.extend(
         Chart {
-            title: format!("Fig. 3: relaxation time; tau = 1 s at T_max = {t_max:.3} K"),
+            title: format!("Relaxation time; τ = 1 s at T_max = {t_max:.3} K"),
             x_label: "temperature T (K)".into(),
-            y_label: "relaxation time tau (s)".into(),
+            y_label: "relaxation time τ (s)".into(),
             x_log: false,
             y_log: true,
             series: vec![
-                Series::line("tau0 exp(U_b/T) (= Arrhenius-scaled rate model)", tau_arr),
-                Series::dashed("rate model, kappa fixed at 4.6 K", tau_const),
-                Series::dashed("tau = 1 s", vec![(2.0, 1.0), (10.0, 1.0)]),
+                Series::line("τ₀ exp(U_b/T) (= Arrhenius-scaled rate model)", tau_arr),
+                Series::dashed("rate model, κ fixed at 4.6 K", tau_const),
+                Series::dashed("τ = 1 s", vec![(2.0, 1.0), (10.0, 1.0)]),
             ],
         }
         .save(&dir.join("fig3_tau"))?,

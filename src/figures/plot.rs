@@ -74,6 +74,12 @@ pub struct Series {
     pub dashed: bool,
     /// Draw markers instead of a line.
     pub markers: bool,
+    /// Palette slot (colour and, for solid lines, dash pattern); `None`: the series' index.
+    /// Series that belong together (one initial temperature, one final field) share a slot.
+    pub slot: Option<usize>,
+    /// Dash pattern (an index into the patterns: 0 solid, 1 dashed, 2 dotted, 3 long
+    /// dashes); `None`: from the slot.
+    pub dash: Option<usize>,
 }
 
 impl Series {
@@ -84,6 +90,22 @@ impl Series {
             points,
             dashed: false,
             markers: false,
+            slot: None,
+            dash: None,
+        }
+    }
+    /// The same series with dash pattern `dash` (see [`Series::dash`]).
+    pub fn with_dash(self, dash: usize) -> Self {
+        Self {
+            dash: Some(dash),
+            ..self
+        }
+    }
+    /// The same series in palette slot `slot`.
+    pub fn in_slot(self, slot: usize) -> Self {
+        Self {
+            slot: Some(slot),
+            ..self
         }
     }
     /// Markers only (points not joined, e.g. a singular point).
@@ -119,37 +141,107 @@ pub struct Chart {
     pub series: Vec<Series>,
 }
 
-fn palette(i: usize) -> RGBColor {
-    const C: [RGBColor; 10] = [
-        RGBColor(31, 119, 180),
-        RGBColor(214, 39, 40),
-        RGBColor(44, 160, 44),
-        RGBColor(255, 127, 14),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-        RGBColor(188, 189, 34),
-        RGBColor(23, 190, 207),
-    ];
-    C[i % C.len()]
+/// Output resolution of the PNGs, dots per inch.
+pub const DPI: f64 = 300.0;
+
+/// Width of a single journal column, cm (the figures' width).
+pub const SINGLE_COLUMN_CM: f64 = 8.5;
+
+/// Pixels of `cm` centimetres at [`DPI`].
+pub fn px_of_cm(cm: f64) -> u32 {
+    (cm / 2.54 * DPI).round() as u32
 }
 
-fn fmt_tick(v: f64, log: bool) -> String {
+/// Pixels of `points` typographic points (1/72 inch) at [`DPI`].
+fn pt(points: f64) -> u32 {
+    (points * DPI / 72.0).round() as u32
+}
+
+/// Font sizes, pt: title, axis labels, tick labels and legend (7-9 pt at the printed size).
+const TITLE_PT: f64 = 9.0;
+const AXIS_PT: f64 = 8.0;
+const TICK_PT: f64 = 7.0;
+const LEGEND_PT: f64 = 7.0;
+
+/// The Okabe-Ito colour-blind-safe palette (Okabe and Ito, "Color Universal Design", 2002),
+/// darkest first; yellow last, as it is faint on white.
+pub const OKABE_ITO: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(0, 0, 0),       // black
+    RGBColor(240, 228, 66),  // yellow
+];
+
+fn palette(i: usize) -> RGBColor {
+    OKABE_ITO[i % OKABE_ITO.len()]
+}
+
+/// Dash patterns (dash, gap) in pt; `None` is a solid line. A line's pattern is the second
+/// cue beside its colour; an explicitly dashed series (an analytic limit) never gets solid.
+const DASHES: [Option<(f64, f64)>; 4] =
+    [None, Some((4.0, 1.5)), Some((1.5, 1.2)), Some((6.0, 1.5))];
+
+fn dash_of(s: &Series, slot: usize) -> Option<(u32, u32)> {
+    let k = if let Some(d) = s.dash {
+        d % DASHES.len()
+    } else if s.dashed {
+        1 + slot % (DASHES.len() - 1)
+    } else {
+        slot % DASHES.len()
+    };
+    DASHES[k].map(|(a, b)| (pt(a), pt(b)))
+}
+
+/// Superscript form of an integer: -4 -> "⁻⁴".
+fn superscript(n: i64) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            '0' => '⁰',
+            '1' => '¹',
+            '2' => '²',
+            '3' => '³',
+            '4' => '⁴',
+            '5' => '⁵',
+            '6' => '⁶',
+            '7' => '⁷',
+            '8' => '⁸',
+            _ => '⁹',
+        })
+        .collect()
+}
+
+/// A tick label: 10⁻⁴ on log axes (m×10ⁿ between decades), plain numbers with a true minus
+/// sign on linear axes (m×10ⁿ for very large or small ones).
+pub fn fmt_tick(v: f64, log: bool) -> String {
+    let sci = |v: f64| {
+        let e = v.abs().log10().floor();
+        let m = v / 10f64.powf(e);
+        let m = format!("{m:.1}");
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        format!("{m}×10{}", superscript(e as i64)).replace('-', "−")
+    };
     if log {
         let e = v.log10();
         if (e - e.round()).abs() < 1e-6 {
-            return format!("1e{}", e.round() as i64);
+            return format!("10{}", superscript(e.round() as i64));
         }
-        return format!("{v:.0e}");
+        return sci(v);
     }
     if v.abs() < 1e-9 {
         "0".into()
     } else if v.abs() >= 1e4 || v.abs() < 1e-2 {
-        format!("{v:.1e}")
+        sci(v)
     } else {
         let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        s.trim_end_matches('0')
+            .trim_end_matches('.')
+            .replace('-', "−")
     }
 }
 
@@ -185,17 +277,124 @@ fn draw_err(path: &Path, e: impl std::fmt::Display) -> PlotError {
     }
 }
 
+/// The segments of a line from `a` to `b` in dash pattern `dash` (px), solid for `None`.
+fn dash_segments(a: (i32, i32), b: (i32, i32), dash: Option<(u32, u32)>) -> Vec<[(i32, i32); 2]> {
+    let Some((on, off)) = dash else {
+        return vec![[a, b]];
+    };
+    let len = f64::from(b.0 - a.0).hypot(f64::from(b.1 - a.1));
+    let at = |t: f64| {
+        let f = (t / len).min(1.0);
+        (
+            a.0 + (f * f64::from(b.0 - a.0)).round() as i32,
+            a.1 + (f * f64::from(b.1 - a.1)).round() as i32,
+        )
+    };
+    let mut out = Vec::new();
+    let mut t = 0.0;
+    while t < len {
+        out.push([at(t), at(t + f64::from(on))]);
+        t += f64::from(on + off);
+    }
+    out
+}
+
+/// A legend entry: label, colour, dash pattern, markers.
+struct Entry {
+    label: String,
+    color: RGBColor,
+    dash: Option<(u32, u32)>,
+    markers: bool,
+}
+
+/// Legend layout below the plot: (columns, rows, row height px, height px).
+fn legend_layout(entries: &[Entry], width: u32) -> (u32, u32, u32, u32) {
+    if entries.is_empty() {
+        return (1, 0, 0, 0);
+    }
+    let font = pt(LEGEND_PT);
+    let row = font * 3 / 2;
+    // Text width estimate: 0.56 em per character (DejaVu Sans averages about that).
+    let widest = entries
+        .iter()
+        .map(|e| e.label.chars().count() as f64 * 0.56 * f64::from(font))
+        .fold(0.0, f64::max);
+    let entry = widest + f64::from(pt(20.0));
+    let columns = if entry * 2.0 <= f64::from(width) {
+        2
+    } else {
+        1
+    };
+    let rows = (entries.len() as u32).div_ceil(columns);
+    (columns, rows, row, rows * row + pt(4.0))
+}
+
+/// Draws the legend entries in `area` (below the plot, so it never covers data).
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    entries: &[Entry],
+    (columns, _, row, _): (u32, u32, u32, u32),
+    path: &Path,
+) -> Result<(), PlotError> {
+    let (w, _) = area.dim_in_pixel();
+    let col_w = (w - 2 * pt(6.0)) / columns;
+    let style = ("sans-serif", pt(LEGEND_PT)).into_font();
+    for (k, e) in entries.iter().enumerate() {
+        let (c, r) = (k as u32 % columns, k as u32 / columns);
+        let x = (pt(6.0) + c * col_w) as i32;
+        let y = (pt(2.0) + r * row + row / 2) as i32;
+        let sample = pt(14.0) as i32;
+        if e.markers {
+            area.draw(&Circle::new((x + sample / 2, y), pt(1.5), e.color.filled()))
+                .map_err(|er| draw_err(path, er))?;
+        } else {
+            for seg in dash_segments((x, y), (x + sample, y), e.dash) {
+                area.draw(&PathElement::new(
+                    seg.to_vec(),
+                    e.color.stroke_width(pt(1.0)),
+                ))
+                .map_err(|er| draw_err(path, er))?;
+            }
+        }
+        area.draw(&Text::new(
+            e.label.clone(),
+            (x + sample + pt(4.0) as i32, y - pt(LEGEND_PT) as i32 / 2),
+            style.clone(),
+        ))
+        .map_err(|er| draw_err(path, er))?;
+    }
+    Ok(())
+}
+
 macro_rules! draw_chart {
     ($root:expr, $chart:expr, $xr:expr, $yr:expr, $path:expr) => {{
         let chart = $chart;
         let x_log = chart.x_log;
         let y_log = chart.y_log;
         $root.fill(&WHITE).map_err(|e| draw_err($path, e))?;
-        let mut cc = ChartBuilder::on(&$root)
-            .caption(&chart.title, ("sans-serif", 22))
-            .margin(14)
-            .x_label_area_size(48)
-            .y_label_area_size(76)
+        let entries: Vec<Entry> = chart
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.label.is_empty())
+            .map(|(i, s)| {
+                let slot = s.slot.unwrap_or(i);
+                Entry {
+                    label: s.label.clone(),
+                    color: palette(slot),
+                    dash: dash_of(s, slot),
+                    markers: s.markers,
+                }
+            })
+            .collect();
+        let (w, h) = $root.dim_in_pixel();
+        let layout = legend_layout(&entries, w);
+        let (upper, lower) = $root.split_vertically(h - layout.3);
+        let mut cc = ChartBuilder::on(&upper)
+            .caption(&chart.title, ("sans-serif", pt(TITLE_PT)))
+            .margin(pt(5.0))
+            .x_label_area_size(pt(21.0))
+            .y_label_area_size(pt(30.0))
             .build_cartesian_2d($xr, $yr)
             .map_err(|e| draw_err($path, e))?;
         cc.configure_mesh()
@@ -203,14 +402,19 @@ macro_rules! draw_chart {
             .y_desc(chart.y_label.as_str())
             .x_label_formatter(&|v| fmt_tick(*v, x_log))
             .y_label_formatter(&|v| fmt_tick(*v, y_log))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
+            .x_labels(7)
+            .y_labels(7)
+            .label_style(("sans-serif", pt(TICK_PT)))
+            .axis_desc_style(("sans-serif", pt(AXIS_PT)))
+            .bold_line_style(RGBColor(225, 225, 225).stroke_width(pt(0.4)))
+            .light_line_style(RGBColor(246, 246, 246))
+            .axis_style(BLACK.stroke_width(pt(0.6)))
             .draw()
             .map_err(|e| draw_err($path, e))?;
         for (i, s) in chart.series.iter().enumerate() {
-            let color = palette(i);
-            let style = ShapeStyle::from(&color).stroke_width(2);
+            let slot = s.slot.unwrap_or(i);
+            let color = palette(slot);
+            let style = ShapeStyle::from(&color).stroke_width(pt(1.0));
             // Split at non-finite points.
             let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
             for &(x, y) in &s.points {
@@ -222,40 +426,43 @@ macro_rules! draw_chart {
                     segments.push(Vec::new());
                 }
             }
-            let mut first = true;
             for seg in segments.into_iter().filter(|s| !s.is_empty()) {
-                let anno = if s.markers {
-                    cc.draw_series(seg.iter().map(|&p| Circle::new(p, 3, style.filled())))
-                        .map_err(|e| draw_err($path, e))?
-                } else if s.dashed {
-                    cc.draw_series(DashedLineSeries::new(seg, 8, 5, style))
-                        .map_err(|e| draw_err($path, e))?
+                if s.markers {
+                    cc.draw_series(seg.iter().map(|&p| Circle::new(p, pt(1.8), style.filled())))
+                        .map_err(|e| draw_err($path, e))?;
+                } else if let Some((on, off)) = dash_of(s, slot) {
+                    cc.draw_series(DashedLineSeries::new(seg, on, off, style))
+                        .map_err(|e| draw_err($path, e))?;
                 } else {
                     cc.draw_series(LineSeries::new(seg, style))
-                        .map_err(|e| draw_err($path, e))?
-                };
-                if first && !s.label.is_empty() {
-                    anno.label(s.label.clone()).legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
-                    first = false;
+                        .map_err(|e| draw_err($path, e))?;
                 }
             }
         }
-        if chart.series.iter().any(|s| !s.label.is_empty()) {
-            cc.configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 13))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(|e| draw_err($path, e))?;
-        }
+        draw_legend(&lower, &entries, layout, $path)?;
         $root.present().map_err(|e| draw_err($path, e))?;
     }};
 }
 
 impl Chart {
+    /// Size in pixels: one column ([`SINGLE_COLUMN_CM`]) wide at [`DPI`], the plot 0.7 of
+    /// the width high, plus the legend below it.
+    pub fn size_px(&self) -> (u32, u32) {
+        let w = px_of_cm(SINGLE_COLUMN_CM);
+        let entries: Vec<Entry> = self
+            .series
+            .iter()
+            .filter(|s| !s.label.is_empty())
+            .map(|s| Entry {
+                label: s.label.clone(),
+                color: BLACK,
+                dash: None,
+                markers: false,
+            })
+            .collect();
+        (w, w * 7 / 10 + legend_layout(&entries, w).3)
+    }
+
     /// Render to `stem.png` and `stem.svg` and write the data to `stem.csv`; returns the paths.
     pub fn save(&self, stem: &Path) -> Result<Vec<PathBuf>, PlotError> {
         init_font()?;
@@ -301,11 +508,12 @@ impl Chart {
                     }
                 };
             }
+            let size = self.size_px();
             if is_png {
-                let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+                let root = BitMapBackend::new(path, size).into_drawing_area();
                 with_ranges!(root);
             } else {
-                let root = SVGBackend::new(path, (900, 600)).into_drawing_area();
+                let root = SVGBackend::new(path, size).into_drawing_area();
                 with_ranges!(root);
             }
         }
@@ -411,14 +619,38 @@ impl HeatMap {
         let ex = edges(&self.x, true);
         let ey = edges(&self.y, false);
         {
-            let root = BitMapBackend::new(&png, (1000, 650)).into_drawing_area();
+            // One column wide; the legend (contour, marked regions) below the map, so it
+            // covers no cells; the colour bar to the right with its label along it.
+            let w = px_of_cm(SINGLE_COLUMN_CM);
+            let mark_color = OKABE_ITO[1];
+            let mut entries = Vec::new();
+            if let Some(level) = self.contour {
+                entries.push(Entry {
+                    label: format!("{} % contour (white line)", level * 100.0),
+                    color: RGBColor(90, 90, 90),
+                    dash: None,
+                    markers: false,
+                });
+            }
+            for (.., label) in &self.marks {
+                entries.push(Entry {
+                    label: label.clone(),
+                    color: mark_color,
+                    dash: None,
+                    markers: false,
+                });
+            }
+            let layout = legend_layout(&entries, w);
+            let h = w * 3 / 4 + layout.3;
+            let root = BitMapBackend::new(&png, (w, h)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| draw_err(&png, e))?;
-            let (main, bar) = root.split_horizontally(860);
+            let (upper, lower) = root.split_vertically(h - layout.3);
+            let (main, bar) = upper.split_horizontally(w - pt(25.0));
             let mut cc = ChartBuilder::on(&main)
-                .caption(&self.title, ("sans-serif", 20))
-                .margin(14)
-                .x_label_area_size(48)
-                .y_label_area_size(64)
+                .caption(&self.title, ("sans-serif", pt(TITLE_PT)))
+                .margin(pt(5.0))
+                .x_label_area_size(pt(21.0))
+                .y_label_area_size(pt(24.0))
                 .build_cartesian_2d(
                     (ex[0]..ex[ex.len() - 1]).log_scale(),
                     ey[0]..ey[ey.len() - 1],
@@ -429,8 +661,8 @@ impl HeatMap {
                 .y_desc(self.y_label.as_str())
                 .x_label_formatter(&|v| fmt_tick(*v, true))
                 .y_label_formatter(&|v| fmt_tick(*v, false))
-                .label_style(("sans-serif", 14))
-                .axis_desc_style(("sans-serif", 16))
+                .label_style(("sans-serif", pt(TICK_PT)))
+                .axis_desc_style(("sans-serif", pt(AXIS_PT)))
                 .disable_mesh()
                 .draw()
                 .map_err(|e| draw_err(&png, e))?;
@@ -469,51 +701,36 @@ impl HeatMap {
                         }
                     }
                 }
-                let style = ShapeStyle::from(&WHITE).stroke_width(3);
-                let mut first = true;
+                let style = ShapeStyle::from(&WHITE).stroke_width(pt(1.0));
                 for s in segs {
-                    let a = cc
-                        .draw_series(LineSeries::new(s, style))
+                    cc.draw_series(LineSeries::new(s, style))
                         .map_err(|e| draw_err(&png, e))?;
-                    if first {
-                        a.label(format!("{}% contour", level * 100.0))
-                            .legend(|(x, y)| {
-                                PathElement::new(vec![(x, y), (x + 18, y)], WHITE.stroke_width(3))
-                            });
-                        first = false;
-                    }
                 }
             }
-            for (x0, x1, y0, y1, label) in &self.marks {
-                let style = ShapeStyle::from(&RED).stroke_width(3);
+            for (x0, x1, y0, y1, _) in &self.marks {
+                let style = ShapeStyle::from(&mark_color).stroke_width(pt(1.0));
                 cc.draw_series(std::iter::once(Rectangle::new(
                     [(*x0, *y0), (*x1, *y1)],
                     style,
                 )))
-                .map_err(|e| draw_err(&png, e))?
-                .label(label.clone())
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(3)));
-            }
-            cc.configure_series_labels()
-                .background_style(RGBColor(60, 60, 60).mix(0.8))
-                .label_font(("sans-serif", 13).into_font().color(&WHITE))
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()
                 .map_err(|e| draw_err(&png, e))?;
-            // Color bar.
+            }
+            draw_legend(&lower, &entries, layout, &png)?;
+            // Colour bar, labelled along its length.
             let mut cb = ChartBuilder::on(&bar)
-                .margin_top(50)
-                .margin_bottom(62)
-                .margin_right(40)
-                .y_label_area_size(50)
-                .caption(self.z_label.as_str(), ("sans-serif", 13))
+                .margin_top(pt(16.0))
+                .margin_bottom(pt(26.0))
+                .margin_right(pt(5.0))
+                .y_label_area_size(pt(19.0))
                 .build_cartesian_2d(0.0..1.0, lo..hi)
                 .map_err(|e| draw_err(&png, e))?;
             cb.configure_mesh()
                 .disable_x_axis()
                 .disable_mesh()
-                .y_label_formatter(&|v| format!("1e{v:.0}"))
-                .label_style(("sans-serif", 12))
+                .y_desc(self.z_label.as_str())
+                .y_label_formatter(&|v| format!("10{}", superscript(v.round() as i64)))
+                .label_style(("sans-serif", pt(TICK_PT)))
+                .axis_desc_style(("sans-serif", pt(TICK_PT)))
                 .draw()
                 .map_err(|e| draw_err(&png, e))?;
             let n = 100;
@@ -545,5 +762,51 @@ impl HeatMap {
             }
         }
         Ok(vec![png, csv])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_typeset_with_superscripts_and_true_minus_signs() {
+        assert_eq!(fmt_tick(1e-4, true), "10⁻⁴");
+        assert_eq!(fmt_tick(1.0, true), "10⁰");
+        assert_eq!(fmt_tick(1e12, true), "10¹²");
+        assert_eq!(fmt_tick(2e-4, true), "2×10⁻⁴");
+        assert_eq!(fmt_tick(-1.5, false), "−1.5");
+        assert_eq!(fmt_tick(0.0, false), "0");
+        assert_eq!(fmt_tick(-2.5e5, false), "−2.5×10⁵");
+        // 8.5 cm at 300 dpi; 7 pt at 300 dpi is 29 px.
+        assert_eq!(px_of_cm(SINGLE_COLUMN_CM), 1004);
+        assert_eq!(pt(7.0), 29);
+    }
+
+    #[test]
+    fn palette_is_okabe_ito_and_dashes_are_a_second_cue() {
+        // Okabe and Ito's eight colours, as published (RGB 0-255).
+        let published = [
+            (0, 0, 0),
+            (230, 159, 0),
+            (86, 180, 233),
+            (0, 158, 115),
+            (240, 228, 66),
+            (0, 114, 178),
+            (213, 94, 0),
+            (204, 121, 167),
+        ];
+        let mut ours: Vec<(u8, u8, u8)> = OKABE_ITO.iter().map(|c| (c.0, c.1, c.2)).collect();
+        ours.sort_unstable();
+        let mut want = published.to_vec();
+        want.sort_unstable();
+        assert_eq!(ours, want);
+        // Neighbouring slots differ in dash pattern as well as colour; a limit is never solid.
+        let line = Series::line("a", vec![]);
+        let limit = Series::dashed("b", vec![]);
+        for slot in 0..8 {
+            assert_ne!(dash_of(&line, slot), dash_of(&line, slot + 1));
+            assert!(dash_of(&limit, slot).is_some());
+        }
     }
 }
