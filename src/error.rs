@@ -71,6 +71,16 @@ pub enum NumericsError {
         /// The computed slowest rate.
         lambda1_per_s: f64,
     },
+    /// The tunnel-splitting iteration of a resonance pair did not converge.
+    #[error("tunnel splitting of m = {m}, m' = {m_prime} near Bz = {field_t} T did not converge: the pair is not separated from the other levels")]
+    NoSplitting {
+        /// m.
+        m: f64,
+        /// m'.
+        m_prime: f64,
+        /// Field, T.
+        field_t: f64,
+    },
     /// The two-well fixed-point iteration for lambda1 did not converge (no spectral gap).
     #[error("slowest-rate iteration did not converge at B = {} T, T = {} K: the slow mode is not separated from the intra-well modes", crate::units::number(*field_t), crate::units::number(*temperature_k))]
     NoSpectralGap {
@@ -106,7 +116,9 @@ impl NumericsError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Parameter(_) | Self::RateUnderflow { .. } => ErrorKind::InvalidInput,
-            Self::NoBracket { .. } | Self::NoSpectralGap { .. } => ErrorKind::Failed,
+            Self::NoBracket { .. } | Self::NoSpectralGap { .. } | Self::NoSplitting { .. } => {
+                ErrorKind::Failed
+            }
         }
     }
 

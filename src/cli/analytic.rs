@@ -338,14 +338,20 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
         },
     )?;
     let list = h.resonances(args.k_max)?;
+    let splittings = list
+        .iter()
+        .map(|r| h.tunnel_splitting_k(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let spin = h.spin();
     let an = h.anisotropy();
     if args.json {
         let recs: Vec<Value> = list
             .iter()
-            .map(|r| {
+            .zip(&splittings)
+            .map(|(r, d)| {
                 json!({"k": r.k, "m": r.m, "m_prime": r.m_prime, "field_t": r.field_t,
-                "energy_k": r.energy_k, "energy_above_ground_k": r.energy_above_ground_k})
+                "energy_k": r.energy_k, "energy_above_ground_k": r.energy_above_ground_k,
+                "splitting_k": d})
             })
             .collect();
         return write_json(
@@ -373,18 +379,18 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
     )?;
     writeln!(
         out,
-        "# levels m (metastable well) and m' = k - m cross at Bz = field; energies of the axial part"
+        "# levels m (metastable well) and m' = k - m cross at Bz = field (axial part); Delta = tunnel splitting"
     )?;
     writeln!(
         out,
-        "{:>4} {:>6} {:>6} {:>12} {:>16}",
-        "k", "m", "m'", "field (T)", "E - E_ground (K)"
+        "{:>4} {:>6} {:>6} {:>12} {:>16} {:>14}",
+        "k", "m", "m'", "field (T)", "E - E_ground (K)", "Delta (K)"
     )?;
-    for r in &list {
+    for (r, d) in list.iter().zip(&splittings) {
         writeln!(
             out,
-            "{:>4} {:>6} {:>6} {:>12.6} {:>16.6}",
-            r.k, r.m, r.m_prime, r.field_t, r.energy_above_ground_k
+            "{:>4} {:>6} {:>6} {:>12.6} {:>16.6} {:>14.6e}",
+            r.k, r.m, r.m_prime, r.field_t, r.energy_above_ground_k, d
         )?;
     }
     Ok(())

@@ -27,7 +27,8 @@ pub enum Command {
     /// Final temperatures of the sudden quench (Eq. 9) and the isentropic process (Eq. 11).
     Limits(LimitsArgs),
     /// Resonances between the levels of the two wells: fields B_k(m) where m and m' = k - m
-    /// cross, with fourth-order and transverse anisotropy (docs/physics.md section 10).
+    /// cross, and their tunnel splittings, with fourth-order and transverse anisotropy
+    /// (docs/physics.md section 10).
     Resonances(ResonancesArgs),
     /// One run in the time domain: a field ramp (or jump) and the relaxation after it.
     Simulate(SimulateArgs),

@@ -14,7 +14,8 @@
 
 use super::material::lookup;
 use super::{GiantSpin, Overrides, Stevens};
-use crate::error::{require_finite, ParameterError};
+use crate::error::{require_finite, NumericsError, ParameterError};
+use crate::numerics::dd::Dd;
 use crate::units::cm1_to_kelvin;
 
 /// Anisotropy beyond D, in the crate's form (all in K): B4 Sz^4 + C (S+^4 + S-^4)
@@ -296,6 +297,231 @@ impl SpinHamiltonian {
             }
         }
         Ok(out)
+    }
+}
+
+/// Solve (x I - H_QQ) y = rhs for two right-hand sides by Gaussian elimination with partial
+/// pivoting in double-double; `hqq` is row-major nq x nq. `None` when x is an eigenvalue of
+/// H_QQ (a zero pivot).
+fn resolvent_solve(x: Dd, hqq: &[f64], nq: usize, rhs: [&[f64]; 2]) -> Option<[Vec<Dd>; 2]> {
+    let w = nq + 2;
+    let mut a = vec![Dd::ZERO; nq * w];
+    for r in 0..nq {
+        for c in 0..nq {
+            let v = Dd::from_f64(-hqq[r * nq + c]);
+            a[r * w + c] = if r == c { x + v } else { v };
+        }
+        a[r * w + nq] = Dd::from_f64(rhs[0][r]);
+        a[r * w + nq + 1] = Dd::from_f64(rhs[1][r]);
+    }
+    for col in 0..nq {
+        let piv = (col..nq)
+            .max_by(|&p, &q| a[p * w + col].hi.abs().total_cmp(&a[q * w + col].hi.abs()))?;
+        if a[piv * w + col].hi == 0.0 {
+            return None;
+        }
+        if piv != col {
+            for c in 0..w {
+                a.swap(piv * w + c, col * w + c);
+            }
+        }
+        let p = a[col * w + col];
+        for r in col + 1..nq {
+            let f = a[r * w + col];
+            if f.hi == 0.0 {
+                continue;
+            }
+            let f = f / p;
+            for c in col..w {
+                let v = a[col * w + c];
+                if v.hi != 0.0 {
+                    a[r * w + c] = a[r * w + c] - f * v;
+                }
+            }
+        }
+    }
+    let mut out = [vec![Dd::ZERO; nq], vec![Dd::ZERO; nq]];
+    for (k, y) in out.iter_mut().enumerate() {
+        for r in (0..nq).rev() {
+            let mut acc = a[r * w + nq + k];
+            for c in r + 1..nq {
+                if a[r * w + c].hi != 0.0 {
+                    acc = acc - a[r * w + c] * y[c];
+                }
+            }
+            y[r] = acc / a[r * w + r];
+        }
+    }
+    Some(out)
+}
+
+fn dot(x: &[f64], y: &[Dd]) -> Dd {
+    x.iter()
+        .zip(y)
+        .filter(|(a, _)| **a != 0.0)
+        .fold(Dd::ZERO, |acc, (a, b)| acc + Dd::from_f64(*a) * *b)
+}
+
+fn dd_dot(x: &[Dd], y: &[Dd]) -> Dd {
+    x.iter().zip(y).fold(Dd::ZERO, |acc, (a, b)| acc + *a * *b)
+}
+
+impl SpinHamiltonian {
+    /// The tunnel splitting Delta(m, m') of resonance `r`, K: the minimum over Bz of the gap
+    /// between the two exact eigenvalues that continue the crossing levels m and m'. Computed
+    /// by partitioning H on the pair P = {m, m'} (a Schur complement over the other levels Q,
+    /// exact) in double-double arithmetic; the gap comes from the pair's effective coupling and
+    /// resolvent products, never from a difference of eigenvalues, so its relative precision
+    /// does not degrade with its size (docs/numerics.md section 12). Zero when no transverse
+    /// term connects m and m'.
+    pub fn tunnel_splitting_k(&self, r: &Resonance) -> Result<f64, NumericsError> {
+        let n = self.spin.n_levels();
+        let (i, ip) = (r.i, r.i_prime);
+        let q: Vec<usize> = (0..n).filter(|&x| x != i && x != ip).collect();
+        let nq = q.len();
+        let h_m: Vec<f64> = q.iter().map(|&x| self.coupling_k(x, i)).collect();
+        let h_mp: Vec<f64> = q.iter().map(|&x| self.coupling_k(x, ip)).collect();
+        let direct = self.coupling_k(i, ip);
+        let fail = || NumericsError::NoSplitting {
+            m: r.m,
+            m_prime: r.m_prime,
+            field_t: r.field_t,
+        };
+        // The pair is uncoupled when no chain of transverse steps joins m and m'.
+        let steps: Vec<usize> = [1usize, 2, 4]
+            .into_iter()
+            .filter(|&d| (0..n - d).any(|x| self.coupling_k(x, x + d) != 0.0))
+            .collect();
+        let reach = steps.iter().fold(0usize, |g, &d| gcd(g, d));
+        if reach == 0 || (i - ip) % reach != 0 {
+            return Ok(0.0);
+        }
+        let dm = r.m - r.m_prime;
+        let slope = self.spin.zeeman_k_per_t() * dm; // d(a - b)/dBz
+        let mut bz = r.field_t;
+        let mut lam = [Dd::from_f64(r.energy_k), Dd::from_f64(r.energy_k)];
+        let mut g = 0.0_f64;
+        let half = Dd::from_f64(0.5);
+        // The pair's 2x2 at the two energies lam at field bz: a, b, |t| at lam[0] and lam[1],
+        // and U, V of the resolvent identity a(x) - a(y) = -(x - y) (R(x) h_m).(R(y) h_m).
+        let pair_at = |bz: f64, lam: [Dd; 2]| -> Result<PairTerms, NumericsError> {
+            let hm = self.matrix_k(bz);
+            let mut hqq = vec![0.0; nq * nq];
+            for (a, &x) in q.iter().enumerate() {
+                for (b, &y) in q.iter().enumerate() {
+                    hqq[a * nq + b] = hm[x * n + y];
+                }
+            }
+            let hii = Dd::from_f64(hm[i * n + i]);
+            let hpp = Dd::from_f64(hm[ip * n + ip]);
+            let [ym_p, ymp_p] =
+                resolvent_solve(lam[0], &hqq, nq, [&h_m, &h_mp]).ok_or_else(fail)?;
+            let [ym_m, ymp_m] =
+                resolvent_solve(lam[1], &hqq, nq, [&h_m, &h_mp]).ok_or_else(fail)?;
+            let a = [hii + dot(&h_m, &ym_p), hii + dot(&h_m, &ym_m)];
+            let b = [hpp + dot(&h_mp, &ymp_p), hpp + dot(&h_mp, &ymp_m)];
+            let direct = Dd::from_f64(direct);
+            let t = [
+                (direct + dot(&h_m, &ymp_p)).abs(),
+                (direct + dot(&h_mp, &ym_m)).abs(),
+            ];
+            let am = -dd_dot(&ym_p, &ym_m).to_f64();
+            let amp = -dd_dot(&ymp_p, &ymp_m).to_f64();
+            Ok((a, b, t, (am - amp) / 2.0, (am + amp) / 2.0))
+        };
+        for iteration in 0..400 {
+            let (a, b, t, u, v) = pair_at(bz, lam)?;
+            let tt = t[0] + t[1];
+            let den = (1.0 - v) * (1.0 - v) - u * u;
+            if den.is_nan() || den <= 0.0 {
+                return Err(fail());
+            }
+            let g_new = tt.to_f64() / den.sqrt();
+            let len = g_new * (1.0 - v);
+            let (wp, wm) = if tt.hi > 0.0 {
+                (t[0].to_f64() / tt.to_f64(), t[1].to_f64() / tt.to_f64())
+            } else {
+                (0.5, 0.5)
+            };
+            let lp = (a[0] + b[0]) * half + Dd::from_f64(wp * len);
+            let lm = (a[1] + b[1]) * half - Dd::from_f64(wm * len);
+            // The optimal bias at lambda+: a - b = 2 g U w+ (the shortest path of the two
+            // distances sqrt(u^2 + t^2), docs/numerics.md section 12). The gap formula has
+            // the bias eliminated, so Bz is needed only to f64 precision (it enters through
+            // the other levels' energies).
+            let bias = (a[0] - b[0]).to_f64();
+            let db = (2.0 * g_new * u * wp - bias) / slope;
+            let done = iteration > 2
+                && (g_new - g).abs() <= 4e-16 * g_new
+                && db.abs() <= 2e-15 * bz.abs().max(1.0)
+                && (lp - lam[0]).to_f64().abs() <= 1e-14 * lp.to_f64().abs().max(1.0)
+                && (lm - lam[1]).to_f64().abs() <= 1e-14 * lm.to_f64().abs().max(1.0);
+            g = g_new;
+            lam = [lp, lm];
+            bz += db;
+            if done {
+                break;
+            }
+            if iteration == 399 {
+                return Err(fail());
+            }
+        }
+        if g < SPLITTING_REFINE_K {
+            return Ok(g);
+        }
+        // Large splittings: the couplings also depend on Bz (through the other levels), which
+        // the bias elimination held fixed. Minimize the exact gap at a given field (the pair's
+        // eigenvalue equations with the actual bias; no cancellation at this size) over Bz:
+        // gap^2 is a parabola in Bz near its minimum.
+        let gap_at = |bz: f64, mut lam: [Dd; 2]| -> Result<f64, NumericsError> {
+            for _ in 0..200 {
+                let (a, b, t, _, _) = pair_at(bz, lam)?;
+                let root = |k: usize| {
+                    let u = ((a[k] - b[k]) * half).to_f64();
+                    let t = t[k].to_f64();
+                    (u * u + t * t).sqrt()
+                };
+                let lp = (a[0] + b[0]) * half + Dd::from_f64(root(0));
+                let lm = (a[1] + b[1]) * half - Dd::from_f64(root(1));
+                let moved = (lp - lam[0])
+                    .to_f64()
+                    .abs()
+                    .max((lm - lam[1]).to_f64().abs());
+                lam = [lp, lm];
+                if moved <= 1e-17 * lp.to_f64().abs().max(1.0) {
+                    return Ok((lam[0] - lam[1]).to_f64());
+                }
+            }
+            Err(fail())
+        };
+        let h = g / slope.abs();
+        let mut best = gap_at(bz, lam)?;
+        for _ in 0..3 {
+            let f0 = best * best;
+            let fp = gap_at(bz + h, lam)?.powi(2);
+            let fm = gap_at(bz - h, lam)?.powi(2);
+            let curv = fp - 2.0 * f0 + fm;
+            if curv <= 0.0 {
+                return Err(fail());
+            }
+            bz -= h * (fp - fm) / (2.0 * curv);
+            best = gap_at(bz, lam)?;
+        }
+        Ok(best)
+    }
+}
+
+/// a, b and |t| of the pair's 2x2 at two energies, and U, V of the resolvent identity.
+type PairTerms = ([Dd; 2], [Dd; 2], [Dd; 2], f64, f64);
+
+/// Splittings above this (K) are refined by a minimization over Bz of the exact gap.
+const SPLITTING_REFINE_K: f64 = 1e-6;
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 

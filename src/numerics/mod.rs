@@ -6,10 +6,12 @@
 //! * [`cheb`], [`table2`]: Chebyshev series in one variable and lazily built panel tables in
 //!   two, accepted at a stated tail and independent of the order they are built in.
 //! * [`roots`]: bracketing root finder and minimum search.
+//! * [`dd`]: double-double arithmetic (about 32 digits) for the tunnel splittings.
 //! * [`grid`]: value lists and ranges as users type them, and the evenly and logarithmically
 //!   spaced points every sweep and figure uses.
 
 pub(crate) mod cheb;
+pub(crate) mod dd;
 pub mod grid;
 pub mod roots;
 pub mod solver;
