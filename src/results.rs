@@ -80,6 +80,13 @@ pub struct RunSummary {
     pub energy_balance_error_rel: Option<f64>,
     /// Order of the two-well reduction's relative error.
     pub reduction_error_estimate_rel: Option<f64>,
+    /// Lowest phonon temperature after the ramp, K.
+    pub minimum_temperature_k: Option<f64>,
+    /// Time after the ramp when it was reached, s.
+    pub minimum_after_ramp_s: Option<f64>,
+    /// Heat that left to the bath through the link by the end of the run, K per molecule (0
+    /// without a link).
+    pub end_heat_to_bath_k: Option<f64>,
     /// Accepted integrator steps.
     pub steps: u64,
     /// Wall time of the run, s.
@@ -107,6 +114,10 @@ pub struct TrajectoryColumns {
     pub phonon_energy_k: Vec<f64>,
     /// Magnetic work since t = 0, K per molecule.
     pub magnetic_work_k: Vec<f64>,
+    /// Heat that has left to the bath since t = 0, K per molecule.
+    pub heat_to_bath_k: Vec<f64>,
+    /// Heat flow to the bath, K/s per molecule.
+    pub heat_flow_to_bath_k_per_s: Vec<f64>,
     /// Spin entropy, k_B per molecule.
     pub spin_entropy_kb: Vec<f64>,
     /// Phonon entropy, k_B per molecule.
@@ -129,6 +140,9 @@ impl TrajectoryColumns {
             c.spin_energy_k.push(s.spin_energy_k);
             c.phonon_energy_k.push(s.phonon_energy_k);
             c.magnetic_work_k.push(s.work_k);
+            c.heat_to_bath_k.push(s.heat_to_bath_k);
+            c.heat_flow_to_bath_k_per_s
+                .push(s.heat_flow_to_bath_k_per_s);
             c.spin_entropy_kb.push(s.spin_entropy);
             c.phonon_entropy_kb.push(s.phonon_entropy);
             c.stage.push(match s.stage {
@@ -190,6 +204,9 @@ impl RunRecord {
                         .collect(),
                     energy_balance_error_rel: Some(tr.energy_balance_error),
                     reduction_error_estimate_rel: Some(tr.reduction_error_estimate),
+                    minimum_temperature_k: Some(tr.minimum_temperature_k),
+                    minimum_after_ramp_s: Some(tr.minimum_after_ramp_s),
+                    end_heat_to_bath_k: Some(tr.heat_to_bath_k),
                     steps: tr.stats.steps as u64,
                     wall_time_s,
                 },
@@ -464,6 +481,9 @@ pub const SUMMARY: &[Quantity] = &[
     summary!("relaxation_1pct_after_ramp_s", "s", "time after the ramp when 1 % was left", relaxation_1pct_after_ramp_s),
     summary!("energy_balance_error_rel", "1", "relative error of the energy balance", energy_balance_error_rel),
     summary!("reduction_error_estimate_rel", "1", "order of the relative error of the two-well reduction", reduction_error_estimate_rel),
+    summary!("minimum_temperature_k", "K", "lowest phonon temperature after the ramp (over the integrator's steps and the samples)", minimum_temperature_k),
+    summary!("minimum_after_ramp_s", "s", "time after the ramp when the lowest temperature was reached", minimum_after_ramp_s),
+    summary!("end_heat_to_bath_k", "K", "heat that left to the bath through the heat link by the end of the run, per molecule (0 without a link; times n R for joules)", end_heat_to_bath_k),
     Quantity {
         name: "steps",
         unit: "1",
@@ -562,6 +582,18 @@ pub const TRAJECTORY: &[TrajectoryQuantity] = &[
         "K",
         "magnetic work done on the sample since t = 0, per molecule",
         magnetic_work_k
+    ),
+    column!(
+        "heat_to_bath_k",
+        "K",
+        "heat that has left to the bath through the heat link since t = 0, per molecule",
+        heat_to_bath_k
+    ),
+    column!(
+        "heat_flow_to_bath_k_per_s",
+        "K/s",
+        "heat flow to the bath through the heat link, per molecule",
+        heat_flow_to_bath_k_per_s
     ),
     column!(
         "spin_entropy_kb",

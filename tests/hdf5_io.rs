@@ -94,6 +94,8 @@ fn trajectory(n: usize) -> TrajectoryColumns {
         spin_energy_k: f(3, -60.0),
         phonon_energy_k: f(4, 0.3),
         magnetic_work_k: f(5, 1.0 / 3.0),
+        heat_to_bath_k: f(8, 1e-3),
+        heat_flow_to_bath_k_per_s: f(9, -2e-4),
         spin_entropy_kb: f(6, 0.1),
         phonon_entropy_kb: f(7, std::f64::consts::PI),
         stage: (0..n).map(|i| u8::from(i >= 3)).collect(),
@@ -115,6 +117,9 @@ fn ok_summary(t_final: f64) -> RunSummary {
         sample_temperatures_k: vec![Some(0.6), Some(0.58), Some(0.551)],
         energy_balance_error_rel: Some(1.2e-9),
         reduction_error_estimate_rel: Some(3e-7),
+        minimum_temperature_k: Some(0.54),
+        minimum_after_ramp_s: Some(0.2),
+        end_heat_to_bath_k: Some(2.5e-3),
         steps: 1234,
         wall_time_s: 0.75,
     }

@@ -459,3 +459,59 @@ fn link_parameters_are_sweepable() {
         "{ends:?}"
     );
 }
+
+/// `simulate --json` of a linked run reports the lowest temperature after the ramp, when, and
+/// the heat to the bath; the trajectory carries the heat columns, consistent with them.
+#[test]
+fn simulate_json_reports_the_minimum_and_the_heat() {
+    let v = common::json(&[
+        "simulate",
+        "--b-initial-t",
+        "1",
+        "--b-final-t",
+        "0",
+        "--initial-temperature-k",
+        "3",
+        "--sweep-rate-t-per-s",
+        "10",
+        "--sample-mass-mg",
+        "1",
+        "--link-conductance-w-per-k",
+        "1e-9",
+        "--json",
+        "--trajectory",
+    ]);
+    let t_min = v["minimum_temperature_k"].as_f64().unwrap();
+    let when = v["minimum_after_ramp_s"].as_f64().unwrap();
+    let heat = v["end_heat_to_bath_k"].as_f64().unwrap();
+    let traj = &v["trajectory"];
+    let temps: Vec<f64> = traj["phonon_temperature_k"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let after: Vec<f64> = traj["time_after_ramp_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    for (t, a) in temps.iter().zip(&after) {
+        if *a >= 0.0 {
+            assert!(t_min <= *t, "minimum {t_min} above a sample {t} at {a} s");
+        }
+    }
+    assert!(t_min < 2.81 && when >= 0.0, "{t_min} at {when} s");
+    // The sample ended colder than the bath for a while: the bath gave heat (q < 0), and the
+    // trajectory's last cumulative heat is the summary's.
+    let q: Vec<f64> = traj["heat_to_bath_k"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(heat < 0.0, "{heat}");
+    assert_eq!(q.last().copied(), Some(heat));
+    assert_eq!(v["outcome"].as_str(), Some("equilibrium"));
+}

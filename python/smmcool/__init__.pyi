@@ -89,6 +89,9 @@ class Run:
     relaxation_1pct_after_ramp_s: Optional[float]
     energy_balance_error_rel: Optional[float]
     reduction_error_estimate_rel: Optional[float]
+    minimum_temperature_k: Optional[float]
+    minimum_after_ramp_s: Optional[float]
+    end_heat_to_bath_k: Optional[float]
     steps: int
     wall_time_s: float
     sample_times_after_ramp_s: np.ndarray
@@ -102,6 +105,8 @@ class Run:
     spin_energy_k: np.ndarray
     phonon_energy_k: np.ndarray
     magnetic_work_k: np.ndarray
+    heat_to_bath_k: np.ndarray
+    heat_flow_to_bath_k_per_s: np.ndarray
     spin_entropy_kb: np.ndarray
     phonon_entropy_kb: np.ndarray
     stage: np.ndarray

@@ -67,7 +67,10 @@
 //! trajectory column `time_after_ramp_s` (computed from the ramp duration when a version 2
 //! file is read), the dimension scales, `units`, `long_name`, the CF flag attributes, and the
 //! root attributes `command_line` and the physics. Version 2 files read back in the version 3
-//! convention.
+//! convention. The heat link (issue 14) added the summary quantities `minimum_temperature_k`,
+//! `minimum_after_ramp_s`, `end_heat_to_bath_k` and the trajectory columns `heat_to_bath_k`,
+//! `heat_flow_to_bath_k_per_s` to version 3; files written before them read back with the
+//! summary ones none and the trajectory ones 0 (no link then).
 //!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
@@ -89,6 +92,16 @@ use std::str::FromStr;
 
 /// Value of the root attribute `format`.
 pub const FORMAT_NAME: &str = "smmcool-batch";
+
+/// Quantities added to version 3 after its first files (the heat link, issue 14): a reader
+/// takes their absence as none (summary; the adiabatic runs of those files have heat 0).
+const ADDED_IN_3: [&str; 5] = [
+    "minimum_temperature_k",
+    "minimum_after_ramp_s",
+    "end_heat_to_bath_k",
+    "heat_to_bath_k",
+    "heat_flow_to_bath_k_per_s",
+];
 
 /// Value of the root attribute `format_version` this crate writes.
 pub const FORMAT_VERSION: u32 = 3;
@@ -1037,6 +1050,8 @@ fn summary_inner(path: &Path) -> Result<Vec<RunRecord>, Fail> {
     let mut records: Vec<RunRecord> = (0..n).map(|_| empty_record()).collect();
     for q in SUMMARY {
         match q.access {
+            // Added within version 3 (the heat link): absent from the files written before.
+            Access::F64(..) if ADDED_IN_3.contains(&q.name) && !summary.link_exists(q.name) => {}
             Access::F64(_, set) => {
                 let col = read_column::<f64>(&summary, q.name, Some(n))?;
                 for (r, v) in records.iter_mut().zip(col) {
@@ -1128,6 +1143,12 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
         match q.access {
             // Not stored before version 3: computed below from the ramp duration.
             TrajectoryAccess::F64(..) if version < 3 && q.name == "time_after_ramp_s" => {}
+            // Added within version 3 (the heat link): no heat left a run written before it.
+            TrajectoryAccess::F64(_, get_mut)
+                if ADDED_IN_3.contains(&q.name) && !group.link_exists(q.name) =>
+            {
+                *get_mut(&mut tr) = vec![0.0; n];
+            }
             TrajectoryAccess::F64(_, get_mut) => {
                 *get_mut(&mut tr) = read_column(&group, q.name, Some(n))?;
             }
