@@ -142,3 +142,84 @@ log = { start = 0.3, stop = 60.0, count = 25 }
         }
     }
 }
+
+/// `inspect --json` runs of `file` without their wall times (which differ between runs).
+fn runs_without_wall_time(file: &std::path::Path) -> serde_json::Value {
+    let mut v = json(&["inspect", file.to_str().unwrap(), "--json"]);
+    for r in v["runs"].as_array_mut().unwrap() {
+        r.as_object_mut().unwrap().remove("wall_time_s");
+    }
+    v["runs"].take()
+}
+
+#[test]
+fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 2.0\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 3.0, 4.0]\n",
+    );
+    let c = cfg.to_str().unwrap();
+    let reference = dir.path().join("ref.h5");
+    run_ok(&["run", c, "-o", reference.to_str().unwrap(), "-q"]);
+    let want = runs_without_wall_time(&reference);
+    for point in ["plan", "parts", "assembled", "cleanup"] {
+        let out = dir.path().join(format!("{point}.h5"));
+        let o = out.to_str().unwrap();
+        let killed = common::smmcool()
+            .args(["run", c, "-o", o, "-q"])
+            .env(smmcool::batch::runner::STOP_AT_ENV, point)
+            .output()
+            .unwrap();
+        assert!(
+            !killed.status.success(),
+            "{point}: the hook did not stop it"
+        );
+        run_ok(&["run", c, "-o", o, "-q", "--resume"]);
+        assert_eq!(runs_without_wall_time(&out), want, "{point}");
+        for suffix in [".parts", ".tmp", ".lock"] {
+            let mut left = out.clone().into_os_string();
+            left.push(suffix);
+            assert!(
+                !std::path::Path::new(&left).exists(),
+                "{point}: {left:?} left"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_second_invocation_on_a_locked_output_exits_2_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 2.0\nshape = \"jump\"\n",
+    );
+    let out = dir.path().join("o.h5");
+    // This test process is alive: a lock naming it is held.
+    let me = std::process::id().to_string();
+    std::fs::write(dir.path().join("o.h5.lock"), format!("{me}\n")).unwrap();
+    let r = common::run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--resume",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("locked by process {me}")), "{err}");
+    assert!(!out.exists());
+    // A lock whose process is gone is taken over.
+    std::fs::write(dir.path().join("o.h5.lock"), "4194305\n").unwrap();
+    run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(out.exists() && !dir.path().join("o.h5.lock").exists());
+}

@@ -237,11 +237,90 @@ pub fn command_line() -> String {
         .join(" ")
 }
 
+/// Test hook: with this variable set to a point's name, `run` aborts there (as a kill -9
+/// would): `plan` (parts folder made, plan not yet written), `parts` (runs written, nothing
+/// assembled), `assembled` (the file written under its temporary name), `cleanup` (the file
+/// in place, the parts not yet removed).
+pub const STOP_AT_ENV: &str = "SMMCOOL_TEST_STOP_AT";
+
+fn stop_point(name: &str) {
+    if std::env::var(STOP_AT_ENV).is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+/// The exclusive lock on an output: `OUT.lock`, created exclusively, holding the owner's pid;
+/// removed when dropped. A lock whose process no longer exists is taken over.
+struct OutputLock(PathBuf);
+
+impl OutputLock {
+    fn take(out: &Path) -> Result<Self, BatchError> {
+        let path = {
+            let mut s = out.as_os_str().to_owned();
+            s.push(".lock");
+            PathBuf::from(s)
+        };
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    writeln!(f, "{}", std::process::id()).map_err(|e| fs_err(&path, e))?;
+                    return Ok(Self(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid = text.trim().parse::<u32>().ok();
+                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+                    if alive || (pid.is_none() && !text.is_empty()) {
+                        return Err(BatchError::Usage(format!(
+                            "{}: locked by process {} ({}); wait for it to finish, or remove the lock if that process is gone",
+                            out.display(),
+                            text.trim(),
+                            path.display()
+                        )));
+                    }
+                    // The holder is gone (killed): take the lock over.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(fs_err(&path, e)),
+            }
+        }
+        Err(BatchError::Usage(format!(
+            "{}: could not take the lock {}",
+            out.display(),
+            path.display()
+        )))
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Run (the shard of) a plan into `opts.output`.
 pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchError> {
     let start = Instant::now();
     let out = &opts.output;
     let parts = parts_dir(out);
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| fs_err(parent, e))?;
+    }
+    let _lock = OutputLock::take(out)?;
+    let tmp = {
+        let mut s = out.as_os_str().to_owned();
+        s.push(".tmp");
+        PathBuf::from(s)
+    };
+    // A temporary file left by an interrupted assembly is never a result: drop it.
+    if tmp.exists() {
+        std::fs::remove_file(&tmp).map_err(|e| fs_err(&tmp, e))?;
+    }
     let indices = shard_indices(plan.n_runs(), opts.shard);
     if indices.is_empty() {
         return Err(BatchError::Usage(format!(
@@ -258,6 +337,10 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
             // A finished file of the same config and shard: nothing left to do.
             let m = read_meta(out)?;
             if m.config_toml == plan.text && m.shard == opts.shard {
+                // An interruption during the final clean-up left the parts: remove them.
+                if parts.exists() {
+                    std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
+                }
                 return Ok(BatchOutcome {
                     runs: indices.len(),
                     computed: 0,
@@ -290,8 +373,11 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
                 parts.display()
             )));
         } else {
-            let old = std::fs::read_to_string(parts.join("plan.txt")).unwrap_or_default();
-            if old != stamp {
+            // The plan is written atomically before any run: without it (killed in between)
+            // the folder holds no runs and the batch simply starts.
+            let plan_file = parts.join("plan.txt");
+            let old = std::fs::read_to_string(&plan_file).ok();
+            if old.is_some_and(|old| old != stamp) {
                 return Err(BatchError::Usage(format!(
                     "{}: holds runs of a different config or shard; use --force to start over",
                     parts.display()
@@ -300,6 +386,7 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
         }
     }
     std::fs::create_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
+    stop_point("plan");
     write_atomic(&parts.join("plan.txt"), stamp.as_bytes())?;
 
     let pending: Vec<usize> = indices
@@ -341,6 +428,7 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
         None => work()?,
     }
     bar.finish_and_clear();
+    stop_point("parts");
 
     // Assemble the file from the parts, in run order, one run in memory at a time.
     let mut failed = 0usize;
@@ -364,17 +452,18 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
         }
     });
     let wall = start.elapsed().as_secs_f64();
-    let tmp = {
-        let mut s = out.as_os_str().to_owned();
-        s.push(".tmp");
-        PathBuf::from(s)
-    };
-    write_batch(&tmp, &meta(plan, opts.shard, wall), records)?;
+    if let Err(e) = write_batch(&tmp, &meta(plan, opts.shard, wall), records) {
+        // A full disk or another write failure: no unreadable OUT.tmp is left behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e.into());
+    }
     if let Some(e) = read_error {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    stop_point("assembled");
     std::fs::rename(&tmp, out).map_err(|e| fs_err(out, e))?;
+    stop_point("cleanup");
     std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
     Ok(BatchOutcome {
         runs: indices.len(),
