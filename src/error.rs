@@ -208,7 +208,9 @@ impl Error {
             Self::Batch(BatchError::Config(_) | BatchError::Usage(_) | BatchError::Io(_)) => {
                 ErrorKind::InvalidInput
             }
-            Self::Batch(BatchError::Fs { .. }) => ErrorKind::Failed,
+            Self::Batch(BatchError::Fs { .. } | BatchError::Interrupted { .. }) => {
+                ErrorKind::Failed
+            }
             Self::Figure(FigureError::Io(_) | FigureError::Plot(PlotError::Font(_))) => {
                 ErrorKind::InvalidInput
             }

@@ -71,7 +71,7 @@ pub mod scenario;
 pub mod units;
 
 pub use batch::config::Plan;
-pub use batch::runner::{run_batch, RunOptions};
+pub use batch::runner::{run_batch, run_batch_cancellable, RunOptions};
 pub use error::{Error, ErrorKind};
 pub use io::{read_meta, read_summary, read_trajectory};
 pub use kinetics::{simulate, EngineContext, Trajectory};

@@ -38,6 +38,8 @@ __all__ = [
     "limits",
     "presets",
     "quantities",
+    "read",
+    "run_batch",
     "simulate",
     "tau",
 ]
@@ -354,3 +356,74 @@ def simulate(
             raise TypeError("scenario must be a smmcool.Scenario (or give keyword arguments)")
         return Run(*_ext.simulate(eng, scenario.toml))
     return Run(*_ext.simulate(eng, None, **_keywords(material, kwargs)))
+
+
+class BatchOutcome(tuple):
+    """What ``run_batch`` did: (runs, computed, resumed, failed, wall_time_s)."""
+
+    runs = property(lambda self: self[0])
+    computed = property(lambda self: self[1])
+    resumed = property(lambda self: self[2])
+    failed = property(lambda self: self[3])
+    wall_time_s = property(lambda self: self[4])
+
+
+def run_batch(
+    config: Union[str, os.PathLike],
+    output: Union[str, os.PathLike],
+    threads: Optional[int] = None,
+    progress: bool = True,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    yes: bool = False,
+) -> BatchOutcome:
+    """Run a batch config (a TOML file path, or TOML text containing a ``[protocol]`` section)
+    into the HDF5 file ``output``, as ``smmcool run`` does: parallel on ``threads`` rayon
+    threads (None: all cores), a progress bar on a terminal when ``progress``, the GIL
+    released. Ctrl-C (KeyboardInterrupt) stops it between runs; the completed runs stay in
+    ``OUTPUT.parts`` and ``run_batch(..., resume=True)`` computes only the rest. ``force``
+    overwrites an existing output; ``yes`` allows more runs than ``[batch] max_runs``.
+    Runs whose engine failed are recorded in the file (``failed`` counts them).
+    """
+    text = os.fspath(config)
+    is_text = "\n" in text or "[protocol]" in text
+    return BatchOutcome(
+        _ext.run_batch(text, os.fspath(output), is_text, threads, progress, resume, force, yes)
+    )
+
+
+def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
+    """The summary of a batch file (``smmcool run``/``run_batch``), one row per run.
+
+    A pandas DataFrame when pandas is installed (``pandas=None``) or asked for
+    (``pandas=True``), else a dict of arrays. Columns: the summary quantities of
+    ``quantities()`` (NaN/None where not computed), ``swept <key>`` per swept key, and the
+    sample temperatures (K): as a 2-D array ``sample_temperatures_k`` (runs x sample times) in
+    the dict, as one column ``temperature_k at <t> s after ramp`` per sample time in the
+    DataFrame. The sample times are in ``.attrs["sample_times_after_ramp_s"]`` of the
+    DataFrame and under that key in the dict.
+    """
+    columns, sample_times, swept = _ext.read(os.fspath(path))
+    columns = dict(columns)
+    for k in ("status", "outcome", "shape", "error"):
+        columns[k] = np.array(columns[k], dtype=object)
+    if pandas is None:
+        try:
+            import pandas as pd  # noqa: F401
+
+            pandas = True
+        except ImportError:
+            pandas = False
+    if not pandas:
+        columns["sample_times_after_ramp_s"] = np.asarray(sample_times, dtype=np.float64)
+        return columns
+    import pandas as pd
+
+    samples = columns.pop("sample_temperatures_k")
+    for j, t in enumerate(sample_times):
+        columns[f"temperature_k at {t:g} s after ramp"] = samples[:, j]
+    frame = pd.DataFrame(columns).set_index("run_index")
+    frame.attrs["sample_times_after_ramp_s"] = list(sample_times)
+    frame.attrs["swept_keys"] = list(swept)
+    return frame

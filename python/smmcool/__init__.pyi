@@ -141,3 +141,22 @@ def simulate(
     material: MaterialLike = None,
     **kwargs: Any,
 ) -> Run: ...
+
+class BatchOutcome(tuple):
+    runs: int
+    computed: int
+    resumed: int
+    failed: int
+    wall_time_s: float
+
+def run_batch(
+    config: Union[str, os.PathLike],
+    output: Union[str, os.PathLike],
+    threads: Optional[int] = None,
+    progress: bool = True,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    yes: bool = False,
+) -> BatchOutcome: ...
+def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None) -> Any: ...

@@ -581,6 +581,148 @@ fn quantities<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+/// Run a batch config (a file path, or TOML text when `is_text`) into the HDF5 file `output`
+/// on rayon threads without the GIL. Signals (Ctrl-C) are checked every 50 ms: the first one
+/// stops the batch between runs (the completed runs stay in OUTPUT.parts; `resume=True`
+/// finishes it) and is raised again. Returns (runs, computed, resumed, failed, wall_time_s).
+#[pyfunction]
+#[pyo3(signature = (config, output, is_text, threads, progress, resume, force, yes))]
+#[allow(clippy::too_many_arguments)]
+fn run_batch(
+    py: Python<'_>,
+    config: &str,
+    output: std::path::PathBuf,
+    is_text: bool,
+    threads: Option<usize>,
+    progress: bool,
+    resume: bool,
+    force: bool,
+    yes: bool,
+) -> PyResult<(usize, usize, usize, usize, f64)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let plan = if is_text {
+        smmcool::Plan::from_text(std::path::Path::new("<config>"), config.to_string())
+    } else {
+        smmcool::Plan::load(std::path::Path::new(config))
+    }
+    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    plan.check_size(yes)
+        .map_err(|e| PyValueError::new_err(e.to_string().replace("--yes", "yes=True")))?;
+    if threads == Some(0) {
+        return Err(PyValueError::new_err(
+            "threads = 0 is not allowed: must be >= 1 (or None for all cores)",
+        ));
+    }
+    let opts = smmcool::RunOptions {
+        output,
+        threads,
+        shard: (0, 1),
+        resume,
+        force,
+        quiet: !progress,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let worker = std::thread::spawn(move || smmcool::run_batch_cancellable(&plan, &opts, &flag));
+    let mut interrupt = None;
+    while !worker.is_finished() {
+        py.detach(|| std::thread::sleep(std::time::Duration::from_millis(50)));
+        if interrupt.is_none() {
+            if let Err(e) = py.check_signals() {
+                cancel.store(true, Ordering::Relaxed);
+                interrupt = Some(e);
+            }
+        }
+    }
+    let result = worker
+        .join()
+        .map_err(|_| PyRuntimeError::new_err("the batch thread panicked"))?;
+    if let Some(e) = interrupt {
+        // The batch stopped between runs; what it kept is in the parts directory.
+        if let Err(b) = &result {
+            let note = b.to_string();
+            let _ = e.value(py).call_method1("add_note", (note,));
+        }
+        return Err(e);
+    }
+    let o = result.map_err(|e| {
+        let e = smmcool::Error::from(e);
+        match e.kind() {
+            ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
+            _ => PyRuntimeError::new_err(e.to_string()),
+        }
+    })?;
+    Ok((o.runs, o.computed, o.resumed, o.failed, o.wall_time_s))
+}
+
+/// The summary of a batch file: (columns: name -> array or list, sample times, swept keys).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn read<'py>(
+    py: Python<'py>,
+    path: std::path::PathBuf,
+) -> PyResult<(Bound<'py, PyDict>, Vec<f64>, Vec<String>)> {
+    use smmcool::results::Access;
+    let (records, meta) = py
+        .detach(|| {
+            Ok::<_, smmcool::io::IoError>((
+                smmcool::read_summary(&path)?,
+                smmcool::read_meta(&path)?,
+            ))
+        })
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let d = PyDict::new(py);
+    for q in SUMMARY {
+        match q.access {
+            Access::F64(get, _) => {
+                let v: Vec<f64> = records.iter().map(|r| get(r).unwrap_or(f64::NAN)).collect();
+                d.set_item(q.name, PyArray1::from_vec(py, v))?;
+            }
+            Access::U64(get, _) => {
+                let v: Vec<u64> = records.iter().map(get).collect();
+                d.set_item(q.name, PyArray1::from_vec(py, v))?;
+            }
+            Access::Text(get, _) => {
+                let v: Vec<Option<String>> = records.iter().map(get).collect();
+                d.set_item(q.name, v)?;
+            }
+            Access::Code(get, _, labels) => {
+                let v: Vec<&str> = records.iter().map(|r| labels[get(r)]).collect();
+                d.set_item(q.name, v)?;
+            }
+            Access::Swept => {
+                for (k, key) in meta.swept_keys.iter().enumerate() {
+                    let v: Vec<f64> = records
+                        .iter()
+                        .map(|r| r.params.swept.get(k).map_or(f64::NAN, |x| x.1))
+                        .collect();
+                    d.set_item(format!("swept {key}"), PyArray1::from_vec(py, v))?;
+                }
+            }
+            Access::Samples => {
+                let n = meta.sample_times_after_ramp_s.len();
+                let flat: Vec<f64> = records
+                    .iter()
+                    .flat_map(|r| {
+                        (0..n).map(|j| {
+                            r.summary
+                                .sample_temperatures_k
+                                .get(j)
+                                .copied()
+                                .flatten()
+                                .unwrap_or(f64::NAN)
+                        })
+                    })
+                    .collect();
+                let a = Array2::from_shape_vec((records.len(), n), flat)
+                    .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+                d.set_item(q.name, a.into_pyarray(py))?;
+            }
+        }
+    }
+    Ok((d, meta.sample_times_after_ramp_s, meta.swept_keys))
+}
+
 #[pymodule]
 fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SolverError", m.py().get_type::<SolverError>())?;
@@ -594,5 +736,7 @@ fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scenario_toml, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(quantities, m)?)?;
+    m.add_function(wrap_pyfunction!(run_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(read, m)?)?;
     Ok(())
 }

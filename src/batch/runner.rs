@@ -15,6 +15,7 @@ use indicatif::{ParallelProgressIterator, ProgressBar, ProgressDrawTarget, Progr
 use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -62,6 +63,17 @@ pub enum BatchError {
     /// Reading or writing HDF5.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// Stopped between runs on request (Ctrl-C in the Python API): the completed runs are
+    /// kept in the parts directory and a resumed batch finishes the rest.
+    #[error("interrupted after {completed} of {runs} runs; the completed runs are kept in {parts}: resume to finish")]
+    Interrupted {
+        /// Runs of the shard with a stored part.
+        completed: usize,
+        /// Runs in the shard.
+        runs: usize,
+        /// The parts directory.
+        parts: String,
+    },
     /// Filesystem trouble with the parts directory.
     #[error("{path}: {message}")]
     Fs {
@@ -305,6 +317,17 @@ impl Drop for OutputLock {
 
 /// Run (the shard of) a plan into `opts.output`.
 pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchError> {
+    run_batch_cancellable(plan, opts, &AtomicBool::new(false))
+}
+
+/// As [`run_batch`], checking `cancel` before each run: once it is set, no new run starts,
+/// the running ones finish and are stored, and the batch returns
+/// [`BatchError::Interrupted`], leaving a batch that `resume` finishes.
+pub fn run_batch_cancellable(
+    plan: &Plan,
+    opts: &RunOptions,
+    cancel: &AtomicBool,
+) -> Result<BatchOutcome, BatchError> {
     let start = Instant::now();
     let out = &opts.output;
     let parts = parts_dir(out);
@@ -413,20 +436,39 @@ pub fn run_batch(plan: &Plan, opts: &RunOptions) -> Result<BatchOutcome, BatchEr
             .par_iter()
             .progress_with(bar.clone())
             .try_for_each(|&i| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(BatchError::Interrupted {
+                        completed: 0,
+                        runs: 0,
+                        parts: String::new(),
+                    });
+                }
                 let rec = compute(&ctx, plan, i)?;
                 let bytes =
                     serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
                 write_atomic(&part_path(&parts, i), &bytes)
             })
     };
-    match opts.threads {
+    let done = match opts.threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build()
             .map_err(|e| BatchError::Usage(format!("--threads {n}: {e}")))?
-            .install(work)?,
-        None => work()?,
+            .install(work),
+        None => work(),
+    };
+    if let Err(BatchError::Interrupted { .. }) = done {
+        bar.finish_and_clear();
+        return Err(BatchError::Interrupted {
+            completed: indices
+                .iter()
+                .filter(|&&i| part_path(&parts, i).exists())
+                .count(),
+            runs: indices.len(),
+            parts: parts.display().to_string(),
+        });
     }
+    done?;
     bar.finish_and_clear();
     stop_point("parts");
 
