@@ -13,6 +13,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use rayon::prelude::*;
 use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
 use smmcool::error::{ErrorKind, ParameterError};
 use smmcool::kinetics::{EngineContext, EngineError};
@@ -391,8 +392,9 @@ fn limits<'py>(
     }
     type Row = (f64, f64, Option<String>);
     let rows: Result<Vec<Row>, smmcool::Error> = py.detach(|| {
-        bf.iter()
-            .zip(ti)
+        // Elements are independent (two root solves each): spread them over rayon's threads.
+        bf.par_iter()
+            .zip(ti.par_iter())
             .map(|(&bf, &ti)| {
                 let fc = FieldChange::of(&mat, b_initial_t, bf, ti);
                 let s = fc.sudden_final_k()?;

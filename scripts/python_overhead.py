@@ -1,0 +1,104 @@
+"""Overhead of the Python API (issue 15), measured in one benchmark run.
+
+(a) smmcool.simulate called from Python (wall time of the whole call: keyword parsing,
+    scenario validation, the engine, the summary and trajectory arrays) against the engine's
+    own in-process wall time of the same run in the command line (`smmcool simulate --json`,
+    key wall_time_s). Each CLI process starts with empty tables, so the Python side is timed
+    with a fresh smmcool.Engine per call (the same cold tables); the warm-engine time (the
+    module's shared Engine) is printed too. Target: median Python <= 1.10 x median CLI.
+(b) smmcool.limits on a 1e5-element array against a Python loop of scalar calls (the loop
+    timed on a subset and scaled per element). Target: >= 50x.
+
+Usage: SMMCOOL_BIN=target/debug/smmcool python scripts/python_overhead.py [REPS]
+Output committed in scripts/python_overhead_output.txt.
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import smmcool
+
+REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 41
+BIN = os.environ.get("SMMCOOL_BIN", "target/debug/smmcool")
+RUN = dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0, sweep_rate_t_per_s=10.0)
+
+
+def stats(xs):
+    return f"median {statistics.median(xs) * 1e3:9.3f} ms  min {min(xs) * 1e3:9.3f} ms  max {max(xs) * 1e3:9.3f} ms  (n = {len(xs)})"
+
+
+def cli_wall():
+    args = [BIN, "simulate", "--json"]
+    for k, v in RUN.items():
+        args += ["--" + k.replace("_", "-"), repr(v)]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["wall_time_s"]
+
+
+def py_cold():
+    eng = smmcool.Engine()
+    t0 = time.perf_counter()
+    smmcool.simulate(engine=eng, **RUN)
+    return time.perf_counter() - t0
+
+
+def py_warm():
+    t0 = time.perf_counter()
+    smmcool.simulate(**RUN)
+    return time.perf_counter() - t0
+
+
+def main():
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, shared with other jobs (loaded: "
+          f"load average {os.getloadavg()[0]:.2f}); Python {platform.python_version()}; "
+          f"binary {BIN}; timings interleaved to share the load")
+    print(f"(a) simulate {RUN}")
+    smmcool.simulate(**RUN)  # warm the module's engine
+    cli, cold, warm = [], [], []
+    for _ in range(REPS):  # interleaved so load changes hit all three alike
+        cli.append(cli_wall())
+        cold.append(py_cold())
+        warm.append(py_warm())
+    print(f"  CLI in-process wall_time_s   {stats(cli)}")
+    print(f"  Python, fresh Engine per call {stats(cold)}")
+    print(f"  Python, shared Engine (warm)  {stats(warm)}")
+    ratio = statistics.median(cold) / statistics.median(cli)
+    print(f"  ratio of medians, Python (cold) / CLI = {ratio:.3f}  (target <= 1.10: {'met' if ratio <= 1.10 else 'MISSED'})")
+    print(f"  ratio of minima (least disturbed by the load), Python (cold) / CLI = {min(cold) / min(cli):.3f}; "
+          f"the medians move with the other jobs' load from one run of this script to the next")
+
+    n = 100_000
+    ti = np.linspace(1.0, 6.0, n)
+    print(f"(b) limits(0.5, 0.1, Ti) with Ti = linspace(1, 6, {n})")
+    vec = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        smmcool.limits(0.5, 0.1, ti)
+        vec.append(time.perf_counter() - t0)
+    m = 2000
+    sub = ti[:: n // m]
+    loop = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for x in sub:
+            smmcool.limits(0.5, 0.1, float(x))
+        loop.append((time.perf_counter() - t0) * n / len(sub))
+    print(f"  one array call              {stats(vec)}")
+    print(f"  scalar loop, per 1e5 (from {len(sub)} calls) {stats(loop)}")
+    speed = statistics.median(loop) / statistics.median(vec)
+    print(f"  speed-up of medians = {speed:.1f}x  (target >= 50x: {'met' if speed >= 50 else 'MISSED'})")
+    per_el = statistics.median(vec) / n * 1e6
+    per_call = statistics.median(loop) / n * 1e6
+    print(f"  per element in the array call {per_el:.2f} us (two root solves, Eq. 9 and Eq. 11, with the "
+          f"Debye functions, on rayon threads); per scalar call {per_call:.2f} us, so the Python overhead "
+          f"per call is about {per_call - per_el * os.cpu_count():.1f} us: the array path cannot be 50x faster "
+          f"while the physics itself costs {per_el * os.cpu_count():.1f} us of CPU per element")
+
+
+if __name__ == "__main__":
+    main()
