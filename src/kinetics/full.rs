@@ -8,9 +8,10 @@
 //! after the ramp sum_M E_M n_M + U_ph is a linear invariant, kept exactly by the Runge-Kutta
 //! method. T = (U_ph / a)^(1/4) for U_ph = a T^4.
 
+use super::drive::{Drive, Driven};
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
-use crate::model::{Debye, GiantSpin, HeatLink};
+use crate::model::{Debye, GiantSpin};
 use crate::numerics::solver::OdeSystem;
 use crate::rates::mechanism::{PairRatesDt, RatePoint, Scratch};
 use crate::rates::RateModel;
@@ -22,15 +23,11 @@ pub struct FullSystem<'a> {
     spin: &'a GiantSpin,
     debye: &'a Debye,
     rates: &'a RateModel,
-    protocol: &'a Protocol,
     /// Each mechanism's channel energies E_j - E_i = a + b B as (a in K, b in K/T), indexed
     /// like the rate model's mechanisms and their channels.
     channel_energy: Vec<Vec<[f64; 2]>>,
-    /// Whether this is the hold after the ramp (B = B_f, dB/dt = 0) rather than the ramp
-    /// itself (B(t) and the ramp's rate on the closed interval [0, t_q]).
-    hold: bool,
-    /// Heat link to a bath, if any (then the state carries the heat q that left, K).
-    link: Option<HeatLink>,
+    /// The protocol, the hold flag (B = B_f, dB/dt = 0 after the ramp) and the heat link.
+    drive: Drive<'a>,
 }
 
 impl<'a> FullSystem<'a> {
@@ -61,30 +58,8 @@ impl<'a> FullSystem<'a> {
             spin,
             debye,
             rates,
-            protocol,
             channel_energy,
-            hold: false,
-            link: None,
-        }
-    }
-
-    /// The same system with a heat link to a bath (state [n, U_ph, w, q]).
-    pub fn linked(mut self, link: Option<HeatLink>) -> Self {
-        self.link = link;
-        self
-    }
-
-    /// The same system for the hold after the ramp (B = B_f, no work).
-    pub fn holding(mut self) -> Self {
-        self.hold = true;
-        self
-    }
-
-    fn field_and_rate(&self, t: f64) -> (f64, f64) {
-        if self.hold {
-            (self.protocol.b_final_t(), 0.0)
-        } else {
-            (self.protocol.field_t(t), self.protocol.ramp_rate_t_per_s(t))
+            drive: Drive::ramp(protocol),
         }
     }
 
@@ -100,12 +75,20 @@ impl<'a> FullSystem<'a> {
     }
 }
 
+/// With a heat link ([`Driven::linked`]) the state is [n, U_ph, w, q]; [`Driven::holding`]
+/// makes it the hold after the ramp.
+impl<'a> Driven<'a> for FullSystem<'a> {
+    fn drive_mut(&mut self) -> &mut Drive<'a> {
+        &mut self.drive
+    }
+}
+
 /// The right-hand side fails where the rate model does (e.g. T below its range).
 impl OdeSystem for FullSystem<'_> {
     type Error = NumericsError;
 
     fn dim(&self) -> usize {
-        self.n_levels() + if self.link.is_some() { 3 } else { 2 }
+        self.n_levels() + if self.drive.link.is_some() { 3 } else { 2 }
     }
 
     /// Populations couple through the mechanisms' channels only (Delta M <= 2 for spin-phonon);
@@ -118,7 +101,7 @@ impl OdeSystem for FullSystem<'_> {
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
         let n = self.n_levels();
-        let (b, bdot) = self.field_and_rate(t);
+        let (b, bdot) = self.drive.field_and_rate(t);
         let temp = self.temperature_k(y);
         dy.fill(0.0);
         let kappa = self.rates.kappa(temp)?;
@@ -141,7 +124,7 @@ impl OdeSystem for FullSystem<'_> {
             }
         }
         d[n + 1] = bdot * dw;
-        if let Some(link) = &self.link {
+        if let Some(link) = &self.drive.link {
             let q = link.heat_flow_k_per_s(temp);
             d[n] -= q;
             d[n + 2] = q;
@@ -156,7 +139,7 @@ impl OdeSystem for FullSystem<'_> {
         jac: &mut DMatrix<f64>,
     ) -> Result<(), NumericsError> {
         let n = self.n_levels();
-        let (b, bdot) = self.field_and_rate(t);
+        let (b, bdot) = self.drive.field_and_rate(t);
         let temp = self.temperature_k(y);
         jac.fill(0.0);
         let (kappa, dlnk) = self.rates.kappa_and_log_derivative(temp)?;
@@ -196,7 +179,7 @@ impl OdeSystem for FullSystem<'_> {
                 jac[(n + 1, i)] = bdot * self.spin.energy_slope_k_per_t(i);
             }
         }
-        if let Some(link) = &self.link {
+        if let Some(link) = &self.drive.link {
             // dQ/dU_ph = K(T) dT/dU_ph.
             let dq = link.conductance_per_s(temp) * dtdu;
             jac[(n, n)] -= dq;

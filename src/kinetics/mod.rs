@@ -23,6 +23,7 @@
 //! well quantities) belong to an [`EngineContext`] that the caller creates and passes in.
 
 mod context;
+pub mod drive;
 pub mod full;
 mod record;
 pub(crate) mod reduced;

@@ -14,7 +14,7 @@
 //!
 //! With a heat link to a bath the state gains the heat q that has left (dq/dt = Q(T)), and the
 //! energy balance reads ... = U_0 + w - q: the temperature solve takes the net energy received,
-//! w - q. The same system at B_f with dB/dt = 0 ([`ReducedSystem::holding`]) carries the
+//! w - q. The same system at B_f with dB/dt = 0 ([`Driven::holding`](super::drive::Driven::holding)) carries the
 //! relaxation after the ramp under a link (docs/numerics.md, "Linked relaxation").
 //!
 //! Wells: each level M belongs to the right well with weight q_R(M) and to the left with
@@ -23,12 +23,13 @@
 //! O(lambda1/lambda2); a fixed split (barrier top counted half) would be off by the population
 //! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
+use super::drive::{Drive, Driven};
 use super::welltable::{FieldSlice, PlaneTable, WellValues};
 use super::EngineContext;
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
 use crate::model::thermo::boltzmann;
-use crate::model::{Debye, GiantSpin, HeatLink};
+use crate::model::{Debye, GiantSpin};
 use crate::numerics::roots::increasing_root;
 use crate::numerics::solver::OdeSystem;
 use crate::rates::RateModel;
@@ -107,7 +108,6 @@ pub struct ReducedSystem<'a> {
     spin: &'a GiantSpin,
     debye: &'a Debye,
     rates: &'a RateModel,
-    protocol: &'a Protocol,
     wells: Wells,
     /// Total energy at w = 0 (spin + phonon), K.
     u0_k: f64,
@@ -120,10 +120,9 @@ pub struct ReducedSystem<'a> {
     slices: RefCell<Vec<(FieldSlice, f64)>>,
     /// Kernel evaluations this system spent building table panels.
     table_evaluations: Cell<usize>,
-    /// Heat link, if any: the state is then [P_R, w, q].
-    link: Option<HeatLink>,
-    /// Whether this is the relaxation after the ramp (B = B_f, dB/dt = 0).
-    hold: bool,
+    /// The protocol, the hold flag (the relaxation after the ramp: B = B_f, dB/dt = 0) and
+    /// the heat link (the state is then [P_R, w, q]).
+    drive: Drive<'a>,
 }
 
 impl<'a> ReducedSystem<'a> {
@@ -142,7 +141,6 @@ impl<'a> ReducedSystem<'a> {
             spin,
             debye,
             rates,
-            protocol,
             wells,
             u0_k,
             guess_k: Cell::new(guess_k),
@@ -150,36 +148,13 @@ impl<'a> ReducedSystem<'a> {
             table: None,
             slices: RefCell::new(Vec::with_capacity(4)),
             table_evaluations: Cell::new(0),
-            link: None,
-            hold: false,
-        }
-    }
-
-    /// The same system with a heat link to a bath (state [P_R, w, q]).
-    pub fn linked(mut self, link: Option<HeatLink>) -> Self {
-        self.link = link;
-        self
-    }
-
-    /// The same system after the ramp: B = B_f, no work.
-    pub fn holding(mut self) -> Self {
-        self.hold = true;
-        self
-    }
-
-    /// Field and dB/dt at `t`: the ramp's (its rate on the closed interval [0, t_q]), or B_f
-    /// and 0 for the hold.
-    fn field_and_rate(&self, t: f64) -> (f64, f64) {
-        if self.hold {
-            (self.protocol.b_final_t(), 0.0)
-        } else {
-            (self.protocol.field_t(t), self.protocol.ramp_rate_t_per_s(t))
+            drive: Drive::ramp(protocol),
         }
     }
 
     /// The net energy received (work less heat to the bath) of state `y`, K.
     fn net_work(&self, y: &DVector<f64>) -> f64 {
-        if self.link.is_some() {
+        if self.drive.link.is_some() {
             y[1] - y[2]
         } else {
             y[1]
@@ -203,7 +178,7 @@ impl<'a> ReducedSystem<'a> {
     pub fn field_slice(&self, field_t: f64) -> Option<FieldSlice> {
         let (ctx, table) = self.table.as_ref()?;
         #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
-        Some(if field_t == self.protocol.b_final_t() {
+        Some(if field_t == self.drive.protocol.b_final_t() {
             FieldSlice::line(ctx.line_table(self.rates, field_t))
         } else {
             FieldSlice::new(table.clone(), field_t)
@@ -467,12 +442,20 @@ impl<'a> ReducedSystem<'a> {
     }
 }
 
+/// With a heat link ([`Driven::linked`]) the state is [P_R, w, q]; [`Driven::holding`] makes
+/// it the relaxation after the ramp.
+impl<'a> Driven<'a> for ReducedSystem<'a> {
+    fn drive_mut(&mut self) -> &mut Drive<'a> {
+        &mut self.drive
+    }
+}
+
 /// The right-hand side fails where the temperature solve or the rate model does.
 impl OdeSystem for ReducedSystem<'_> {
     type Error = NumericsError;
 
     fn dim(&self) -> usize {
-        if self.link.is_some() {
+        if self.drive.link.is_some() {
             3
         } else {
             2
@@ -480,7 +463,7 @@ impl OdeSystem for ReducedSystem<'_> {
     }
 
     fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), NumericsError> {
-        let (b, bdot) = self.field_and_rate(t);
+        let (b, bdot) = self.drive.field_and_rate(t);
         let (right, work) = (y[0], self.net_work(y));
         let temp = if let Some((temp, v)) = self.tabulated(b, right, work) {
             let kappa = self.rates.kappa(temp)?;
@@ -494,7 +477,7 @@ impl OdeSystem for ReducedSystem<'_> {
             dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
             temp
         };
-        if let Some(link) = &self.link {
+        if let Some(link) = &self.drive.link {
             dy[2] = link.heat_flow_k_per_s(temp);
         }
         Ok(())

@@ -6,6 +6,7 @@
 //! (full ramp, reduced ramp, full hold) implement [`Integrated`] and are stepped by [`drive`];
 //! the state between stages is a [`State`].
 
+use super::drive::Driven;
 use super::full::FullSystem;
 use super::record::{output_times, Recorder};
 use super::reduced::{ReducedSystem, Wells};
@@ -884,7 +885,7 @@ fn sample_relaxation(
 }
 
 /// With a heat link, the reduced relaxation at B_f: the energy is no longer fixed, so the
-/// state (P_R, w, q) is integrated by the solver ([`ReducedSystem::holding`], w constant) until
+/// state (P_R, w, q) is integrated by the solver ([`Driven::holding`], w constant) until
 /// the sample is back at the bath (T within `equilibrium_tol_k` of T_bath and P_R within
 /// [`EQUILIBRIUM_TOL_P`] of its equilibrium there) after the last requested sample, or the end.
 struct LinkedRelax<'s, 'p> {

@@ -171,6 +171,17 @@ impl Protocol {
         }
     }
 
+    /// Field (T) and dB/dt (T/s) at `t_s` as a system integrates them: during the ramp B(t)
+    /// and the ramp's rate on the closed interval [0, t_q] ([`Self::ramp_rate_t_per_s`]);
+    /// in the hold after it (`hold`) B_f and 0.
+    pub fn field_and_rate(&self, t_s: f64, hold: bool) -> (f64, f64) {
+        if hold {
+            (self.b_final_t, 0.0)
+        } else {
+            (self.field_t(t_s), self.ramp_rate_t_per_s(t_s))
+        }
+    }
+
     /// dB/dt in T/s (0 outside the ramp; for the jump the change is not a rate).
     pub fn field_rate_t_per_s(&self, t_s: f64) -> f64 {
         if t_s >= self.duration_s || t_s < 0.0 || self.shape == RampShape::Jump {
