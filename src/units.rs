@@ -13,6 +13,10 @@ pub const CM1_PER_MEV: f64 = 8.065_543_937;
 /// mu_B / k_B in kelvin per tesla.
 pub const MU_B_KELVIN_PER_TESLA: f64 = 0.671_713_815_63;
 
+/// k_B / hbar in 1/(s K) (CODATA 2018, both exact in SI): an energy in K times this is an
+/// angular frequency in 1/s (tunnel splittings and biases in the tunnelling rates).
+pub const KB_OVER_HBAR_PER_S_K: f64 = 1.309_203_392_072_064e11;
+
 /// Molar gas constant R = N_A k_B in J/(mol K): multiply a per-molecule quantity in units of
 /// k_B (entropy, heat capacity) by this to get a molar one.
 pub const GAS_CONSTANT_J_PER_MOL_K: f64 = 8.314_462_618;

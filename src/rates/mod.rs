@@ -12,11 +12,13 @@
 //! tau(T) = tau0 exp(U_b/T) (paper Eq. 10, Fig. 3): "Arrhenius-scaled" rates.
 //!
 //! These rates are the [`SpinPhonon`] mechanism ([`crate::rates::mechanism`]); a [`RateModel`] holds it
-//! and any further mechanisms ([`RateModel::with_mechanism`]), and assembles the rate matrix
+//! and any further mechanisms ([`RateModel::with_mechanism`]; incoherent tunnelling between the
+//! wells is [`tunnelling::Tunnelling`]), and assembles the rate matrix
 //! (its band [`Chain`]) over all of their channels.
 
 pub mod mechanism;
 pub mod slowmode;
+pub mod tunnelling;
 
 use crate::error::{require_positive, NumericsError, ParameterError};
 use crate::model::{Arrhenius, GiantSpin};

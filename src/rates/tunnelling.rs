@@ -1,0 +1,431 @@
+//! Incoherent resonant tunnelling between the two wells as a relaxation [`Mechanism`]
+//! (docs/physics.md section 10.5).
+//!
+//! Each pair (m, m') of localized levels of opposite wells that the transverse terms couple
+//! (tunnel splitting Delta > 0, [`SpinHamiltonian::tunnel_splitting_k`]) is a channel with the
+//! symmetric rate
+//!
+//!   Gamma = (Delta^2 / (2 hbar^2)) W / (eps^2/hbar^2 + W^2),
+//!
+//! eps = E_m' - E_m the bias of the axial levels at the current field and W = (W_m + W_m')/2
+//! the mean of the two levels' total spin-phonon decay rates (the decay rate of the coherence
+//! between them). Delta is the full minimum gap of the avoided crossing (the coupling of the
+//! pair's effective 2x2 is Delta/2); the form is the golden rule with the Lorentzian of width W
+//! (Garanin & Chudnovsky, PRB 56, 11102 (1997); Leuenberger & Loss, PRB 61, 1286 (2000)), and
+//! the on-resonance limit Delta^2/(2 hbar^2 W) is checked against the Bloch equations of a
+//! dephased pair in the unit tests. The process is elastic: no Bose factor, Gamma(m -> m') =
+//! Gamma(m' -> m); the bias eps is exchanged with the lattice like any other transition's.
+//!
+//! The rates are not proportional to kappa(T): W is (kappa times the spin-phonon sums), so
+//! Gamma/kappa = (Delta_w^2/2) w / (eps_w^2 + kappa^2 w^2) with w the unscaled mean decay sum
+//! (K^3), Delta_w = Delta k_B/hbar and eps_w = eps k_B/hbar in 1/s; every term is positive, so
+//! the chain path keeps full relative precision.
+
+use crate::error::{NumericsError, ParameterError};
+use crate::model::tunnelling::SpinHamiltonian;
+use crate::model::GiantSpin;
+use crate::rates::mechanism::{Channel, Mechanism, PairRates, PairRatesDt, RatePoint, Scratch};
+use crate::rates::{bose_pair_and_dt, SpinPhonon};
+use crate::units::KB_OVER_HBAR_PER_S_K;
+
+/// The largest resonance number the tunnelling channels of a run whose fields stay within
+/// |B| <= `field_max_t` need: one beyond the last resonance B_k = k |D|/(g mu_B) inside the range.
+pub fn k_max_for_field(spin: &GiantSpin, field_max_t: f64) -> u32 {
+    let b1 = spin.resonance_field_t(1);
+    ((field_max_t.abs() / b1).floor() + 1.0).min(f64::from(spin.two_s())) as u32
+}
+
+/// One tunnelling channel: a pair of localized levels and its splitting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TunnelPair {
+    /// Level index of m (the metastable-well level of the resonance at positive Bz; for the
+    /// mirror pair at negative Bz, the level -m).
+    pub i: usize,
+    /// Level index of m'.
+    pub i_prime: usize,
+    /// The resonance number k = m + m' (negative for the mirror pairs).
+    pub k: i32,
+    /// The field of the axial crossing, T.
+    pub field_t: f64,
+    /// Tunnel splitting Delta, K.
+    pub splitting_k: f64,
+}
+
+/// The tunnelling mechanism of a spin Hamiltonian with transverse terms.
+#[derive(Debug, Clone)]
+pub struct Tunnelling {
+    spin: GiantSpin,
+    spin_phonon: SpinPhonon,
+    pairs: Vec<TunnelPair>,
+    channels: Vec<Channel>,
+    /// (Delta k_B/hbar)^2 / 2 per channel, 1/s^2.
+    half_delta_sq: Vec<f64>,
+}
+
+impl Tunnelling {
+    /// The tunnelling channels of `h`: every resonance k = 0..=`k_max` of
+    /// [`SpinHamiltonian::resonances`] with Delta > 0, and its mirror (-m, -m') at -Bz for k > 0
+    /// (the transverse terms are invariant under the rotation by pi about x, so the mirror has
+    /// the same Delta). Callers choose `k_max` one beyond the resonances their fields reach
+    /// ([`k_max_for_field`]): farther pairs only add Lorentzian tails, and near the top of the
+    /// barrier at high fields their splittings stop being defined (the pair is no longer
+    /// separated from the other levels, an error naming the pair). `None`
+    /// when no pair is coupled (C = E = Bx = 0): the engine then has the spin-phonon
+    /// mechanism alone, exactly as without this module. The bias comes from the engine's
+    /// levels, the paper's Eq. 2, so B4 must be zero here.
+    pub fn new(h: &SpinHamiltonian, k_max: u32) -> Result<Option<Self>, NumericsError> {
+        if h.anisotropy().b4_k != 0.0 {
+            return Err(ParameterError::new(
+                "b4_k",
+                h.anisotropy().b4_k,
+                "the kinetic engine's levels are the axial Eq. 2 (D only); a fourth-order B4 is not in its levels yet, so tunnelling runs need B4 = 0",
+            )
+            .into());
+        }
+        if !h.has_transverse_terms() {
+            return Ok(None);
+        }
+        let spin = *h.spin();
+        let n = spin.n_levels();
+        let mut pairs = Vec::new();
+        for r in h.resonances(k_max)? {
+            let d = h.tunnel_splitting_k(&r)?;
+            if d > 0.0 {
+                let k = r.k as i32;
+                pairs.push(TunnelPair {
+                    i: r.i,
+                    i_prime: r.i_prime,
+                    k,
+                    field_t: r.field_t,
+                    splitting_k: d,
+                });
+                if k > 0 {
+                    pairs.push(TunnelPair {
+                        i: n - 1 - r.i,
+                        i_prime: n - 1 - r.i_prime,
+                        k: -k,
+                        field_t: -r.field_t,
+                        splitting_k: d,
+                    });
+                }
+            }
+        }
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let channels = pairs
+            .iter()
+            .map(|p| Channel {
+                i: p.i.min(p.i_prime),
+                j: p.i.max(p.i_prime),
+            })
+            .collect();
+        let half_delta_sq = pairs
+            .iter()
+            .map(|p| {
+                let w = p.splitting_k * KB_OVER_HBAR_PER_S_K;
+                0.5 * w * w
+            })
+            .collect();
+        Ok(Some(Self {
+            spin,
+            spin_phonon: SpinPhonon::new(&spin),
+            pairs,
+            channels,
+            half_delta_sq,
+        }))
+    }
+
+    /// The pairs, in the order of the channels.
+    pub fn pairs(&self) -> &[TunnelPair] {
+        &self.pairs
+    }
+
+    /// The unscaled total spin-phonon decay sums of every level at (B, T) (the physical decay
+    /// rate divided by kappa, K^3), with their T derivatives when `dt` is given.
+    fn decay_sums(&self, at: &RatePoint, out: &mut [f64], mut dt: Option<&mut [f64]>) {
+        let n = self.spin.n_levels();
+        let mut e_buf = Scratch::new();
+        let e: &mut [f64] = e_buf.get(n);
+        self.spin.energies_into(at.field_t, e);
+        for p in self.spin_phonon.pairs() {
+            let ((f_ij, df_ij), (f_ji, df_ji)) = bose_pair_and_dt(e[p.j] - e[p.i], at.t_k);
+            out[p.i] += p.weight_ij * f_ij;
+            out[p.j] += p.weight_ji * f_ji;
+            if let Some(d) = dt.as_deref_mut() {
+                d[p.i] += p.weight_ij * df_ij;
+                d[p.j] += p.weight_ji * df_ji;
+            }
+        }
+    }
+
+    /// The rate of channel `c` (1/s) at bias `eps_k` (K) and mean decay rate `w_per_s` (1/s).
+    pub fn rate_per_s(&self, c: usize, eps_k: f64, w_per_s: f64) -> f64 {
+        let eps = eps_k * KB_OVER_HBAR_PER_S_K;
+        self.half_delta_sq[c] * w_per_s / (eps * eps + w_per_s * w_per_s)
+    }
+}
+
+impl Mechanism for Tunnelling {
+    fn name(&self) -> &str {
+        "tunnelling"
+    }
+
+    fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    fn key(&self) -> Vec<u64> {
+        self.pairs
+            .iter()
+            .flat_map(|p| [p.i as u64, p.i_prime as u64, p.splitting_k.to_bits()])
+            .collect()
+    }
+
+    fn proportional_to_kappa(&self) -> bool {
+        false
+    }
+
+    fn unscaled_rates(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRates]) {
+        let kappa = at.kappa_per_s_k3;
+        let mut buf = Scratch::new();
+        let sums: &mut [f64] = buf.get(self.spin.n_levels());
+        self.decay_sums(at, sums, None);
+        for (((c, &de), o), h) in self
+            .channels
+            .iter()
+            .zip(de_k)
+            .zip(out.iter_mut())
+            .zip(&self.half_delta_sq)
+        {
+            // Gamma / kappa = (Delta_w^2/2) w / (eps_w^2 + (kappa w)^2), w in K^3.
+            let w = 0.5 * (sums[c.i] + sums[c.j]);
+            let eps = de * KB_OVER_HBAR_PER_S_K;
+            let kw = kappa * w;
+            let r = h * w / (eps * eps + kw * kw);
+            *o = [r, r];
+        }
+    }
+
+    fn rates_and_dt(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRatesDt]) {
+        let (kappa, dlnk) = (at.kappa_per_s_k3, at.dln_kappa_dt);
+        let n = self.spin.n_levels();
+        let (mut s_buf, mut d_buf) = (Scratch::new(), Scratch::new());
+        let sums: &mut [f64] = s_buf.get(n);
+        let dsums: &mut [f64] = d_buf.get(n);
+        self.decay_sums(at, sums, Some(dsums));
+        for (((c, &de), o), h) in self
+            .channels
+            .iter()
+            .zip(de_k)
+            .zip(out.iter_mut())
+            .zip(&self.half_delta_sq)
+        {
+            let w = 0.5 * (sums[c.i] + sums[c.j]);
+            let dw = 0.5 * (dsums[c.i] + dsums[c.j]);
+            let eps = de * KB_OVER_HBAR_PER_S_K;
+            // W = kappa w; dW/dT = kappa (dln kappa/dT w + dw/dT).
+            let big_w = kappa * w;
+            let dbig_w = kappa * (dlnk * w + dw);
+            let den = eps * eps + big_w * big_w;
+            let r = h * big_w / den;
+            // dGamma/dW = (Delta_w^2/2) (eps^2 - W^2) / (eps^2 + W^2)^2.
+            let dr = h * (eps * eps - big_w * big_w) / (den * den) * dbig_w;
+            *o = [r, dr, r, dr];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tunnelling::Anisotropy;
+    use crate::model::Material;
+
+    /// Populations of a pair |1>, |2> with H = [[eps/2, Delta/2], [Delta/2, -eps/2]] (hbar = 1)
+    /// whose coherence decays at rate `w` (Bloch equations, no population relaxation),
+    /// integrated by classical RK4: the population difference decays as exp(-2 Gamma t).
+    fn bloch_rate(delta: f64, eps: f64, w: f64) -> f64 {
+        // State: p = rho11 - rho22, x = Re rho12, y = Im rho12.
+        // d rho12/dt = -i eps rho12 + i (Delta/2) p - w rho12 (with rho12 = <1|rho|2>);
+        // dp/dt = -2 Delta Im rho12... derived from d rho11/dt = -i (Delta/2)(rho21 - rho12).
+        let f = |s: [f64; 3]| -> [f64; 3] {
+            let [p, x, y] = s;
+            // rho12' = -i eps rho12 - i (Delta/2)(rho22 - rho11) - w rho12.
+            let dx = eps * y - w * x;
+            let dy = -eps * x + 0.5 * delta * p - w * y;
+            // rho11' = -i (Delta/2)(rho21 - rho12) = -Delta Im rho12; p' = 2 rho11'.
+            let dp = -2.0 * delta * y;
+            [dp, dx, dy]
+        };
+        let gamma_guess = 0.5 * delta * delta * w / (eps * eps + w * w);
+        let t_end = 0.5 / gamma_guess;
+        let steps = (t_end * (eps.abs() + w) / 0.05).ceil() as usize;
+        let h = t_end / steps as f64;
+        let mut s = [1.0, 0.0, 0.0];
+        let add =
+            |a: [f64; 3], b: [f64; 3], c: f64| [a[0] + c * b[0], a[1] + c * b[1], a[2] + c * b[2]];
+        let (mut p_mid, t_mid) = (f64::NAN, 0.25 * t_end);
+        for k in 0..steps {
+            let k1 = f(s);
+            let k2 = f(add(s, k1, 0.5 * h));
+            let k3 = f(add(s, k2, 0.5 * h));
+            let k4 = f(add(s, k3, h));
+            for q in 0..3 {
+                s[q] += h / 6.0 * (k1[q] + 2.0 * k2[q] + 2.0 * k3[q] + k4[q]);
+            }
+            if k + 1 == steps / 4 {
+                p_mid = s[0];
+            }
+        }
+        // Rate from the decay between t_end/4 and t_end (after the coherence has settled).
+        (p_mid / s[0]).ln() / (2.0 * (t_end - t_mid))
+    }
+
+    /// The convention: with Delta the minimum gap of the avoided crossing and W the decay rate
+    /// of the pair's coherence, the incoherent rate is Delta^2/(2 hbar^2) W/(eps^2/hbar^2 + W^2),
+    /// on and off resonance, to O((Delta/W)^2).
+    #[test]
+    fn rate_is_the_incoherent_limit_of_the_bloch_equations() {
+        let delta = 1.0;
+        let w = 100.0;
+        for eps in [0.0, 30.0, 100.0, 300.0] {
+            // The gap of the pair's 2x2 at bias eps is sqrt(eps^2 + Delta^2): Delta at eps = 0.
+            let gamma = 0.5 * delta * delta * w / (eps * eps + w * w);
+            let got = bloch_rate(delta, eps, w);
+            let rel = (got - gamma).abs() / gamma;
+            assert!(
+                rel < 3.0 * (delta / w).powi(2),
+                "eps = {eps}: {got} vs {gamma}"
+            );
+        }
+    }
+
+    fn mn12ac_with(c4_k: f64, e_k: f64, bx: f64) -> SpinHamiltonian {
+        let m = Material::mn12ac();
+        SpinHamiltonian::new(
+            m.spin,
+            Anisotropy {
+                b4_k: 0.0,
+                c4_k,
+                e_k,
+            },
+            bx,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn no_transverse_terms_no_mechanism() {
+        assert!(Tunnelling::new(&mn12ac_with(0.0, 0.0, 0.0), 20)
+            .unwrap()
+            .is_none());
+        let h = SpinHamiltonian::new(
+            Material::mn12ac().spin,
+            Anisotropy {
+                b4_k: -1e-3,
+                c4_k: 2e-5,
+                e_k: 0.0,
+            },
+            0.0,
+        )
+        .unwrap();
+        let e = Tunnelling::new(&h, 3).unwrap_err();
+        assert!(e.to_string().contains("b4_k"), "{e}");
+    }
+
+    /// Channels: C alone couples pairs with m - m' a multiple of 4, each resonance once and its
+    /// mirror for k > 0, every splitting the one `smmcool resonances` reports.
+    #[test]
+    fn channels_follow_the_resonances() {
+        let h = mn12ac_with(2.16e-5, 0.0, 0.0);
+        let t = Tunnelling::new(&h, 6).unwrap().unwrap();
+        let n = 21;
+        for p in t.pairs() {
+            let (m, mp) = (p.i as i32 - 10, p.i_prime as i32 - 10);
+            assert_eq!((m - mp).rem_euclid(4), 0, "{p:?}");
+            assert_eq!(m + mp, p.k);
+            assert!(p.splitting_k > 0.0);
+        }
+        for r in h.resonances(6).unwrap() {
+            let d = h.tunnel_splitting_k(&r).unwrap();
+            let found: Vec<_> = t
+                .pairs()
+                .iter()
+                .filter(|p| {
+                    (p.i, p.i_prime) == (r.i, r.i_prime)
+                        || (r.k > 0 && (p.i, p.i_prime) == (n - 1 - r.i, n - 1 - r.i_prime))
+                })
+                .collect();
+            let want = if d > 0.0 { 1 + usize::from(r.k > 0) } else { 0 };
+            assert_eq!(found.len(), want, "{r:?}");
+            for p in found {
+                assert_eq!(p.splitting_k.to_bits(), d.to_bits());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in t.channels() {
+            assert!(seen.insert((c.i, c.j)), "channel {c:?} twice");
+        }
+    }
+
+    /// The rates against the formula with W from the spin-phonon rate matrix's diagonal (the
+    /// dense matrix of the rate model, an independent assembly), and dGamma/dT against a
+    /// central difference.
+    #[test]
+    fn rates_against_the_formula_and_their_derivative() {
+        use crate::rates::{KappaScaling, RateModel};
+        let mat = Material::mn12ac();
+        let h = mn12ac_with(-1.86e-5, 7.89e-3, 0.05);
+        let t = Tunnelling::new(&h, k_max_for_field(&mat.spin, 1.1))
+            .unwrap()
+            .unwrap();
+        let plain = RateModel::new(mat.spin, mat.arrhenius, KappaScaling::Arrhenius).unwrap();
+        for (b, temp) in [(0.0, 2.0), (0.47, 3.0), (0.5224, 2.5), (-1.1, 5.0)] {
+            let kappa = plain.kappa(temp).unwrap();
+            let w = plain.matrix(b, temp).unwrap();
+            let e = mat.spin.energies(b);
+            let de: Vec<f64> = t.channels().iter().map(|c| e[c.j] - e[c.i]).collect();
+            let at = RatePoint {
+                field_t: b,
+                t_k: temp,
+                kappa_per_s_k3: kappa,
+                dln_kappa_dt: 0.0,
+            };
+            let mut un = vec![[0.0; 2]; de.len()];
+            t.unscaled_rates(&at, &de, &mut un);
+            let mut full = vec![[0.0; 4]; de.len()];
+            t.rates_and_dt(&at, &de, &mut full);
+            for (ci, c) in t.channels().iter().enumerate() {
+                let wm = 0.5 * (-w[(c.i, c.i)] - w[(c.j, c.j)]);
+                let eps = de[ci] * KB_OVER_HBAR_PER_S_K;
+                let dw = t.pairs()[ci].splitting_k * KB_OVER_HBAR_PER_S_K;
+                let want = dw * dw / 2.0 * wm / (eps * eps + wm * wm);
+                for got in [
+                    un[ci][0] * kappa,
+                    un[ci][1] * kappa,
+                    full[ci][0],
+                    full[ci][2],
+                ] {
+                    assert!(
+                        (got - want).abs() <= 1e-13 * want,
+                        "{b} {temp} {c:?}: {got} vs {want}"
+                    );
+                }
+                // d/dT at fixed kappa (dln_kappa_dt = 0 above).
+                let at_t = |tt: f64| {
+                    let mut o = vec![[0.0; 4]; de.len()];
+                    t.rates_and_dt(&RatePoint { t_k: tt, ..at }, &de, &mut o);
+                    o[ci][0]
+                };
+                let hh = 1e-4 * temp;
+                let fd = (at_t(temp + hh) - at_t(temp - hh)) / (2.0 * hh);
+                assert!(
+                    (full[ci][1] - fd).abs() <= 1e-6 * fd.abs().max(1e-12 * want / temp),
+                    "{b} {temp} {c:?}: {} vs {fd}",
+                    full[ci][1]
+                );
+            }
+        }
+    }
+}
