@@ -119,7 +119,6 @@ cat > "$work/sweep.toml" <<'TOML'
 [protocol]
 b_initial_t = 0.5
 b_final_t = 0.1
-initial_temperature_k = 4.0
 shape = "jump"
 
 [output]

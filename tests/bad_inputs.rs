@@ -138,13 +138,22 @@ initial_temperature_k = 2.0
 sweep_rate_t_per_s = 10.0
 "#;
 
-/// A config: `BASE` (unless `sections` has its own `[protocol]`) with `sections` after it.
+/// A config: `BASE` (unless `sections` has its own `[protocol]`) with `sections` after it;
+/// a `[protocol]` key swept by an axis of `sections` is left out of `BASE` (a value in the
+/// section as well is refused: the sweep would override it).
 fn config(sections: &str) -> String {
     if sections.contains("[protocol]") {
-        sections.to_string()
-    } else {
-        format!("{BASE}{sections}")
+        return sections.to_string();
     }
+    let base: String = BASE
+        .lines()
+        .filter(|l| {
+            let name = l.split(" =").next().unwrap_or("");
+            name.is_empty() || !sections.contains(&format!("key = \"protocol.{name}\""))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!("{base}{sections}")
 }
 
 /// An axis over `key` with `count` evenly spaced values from `a` to `b`.
@@ -198,6 +207,12 @@ fn bad_configs_exit_2_naming_the_key_and_value() {
         ("\n[rates]\nkappa_per_s_k3 = 2e-3\n".into(), vec!["run"], vec!["rates.kappa_per_s_k3", "0.002", "no effect"]),
         ("\n[rates]\nkappa_reference_k = 4.2\n".into(), vec!["validate"], vec!["rates.kappa_reference_k", "4.2", "no effect"]),
         (axis("rates.kappa_per_s_k3", 1e-3, 1e-2, 12), vec!["run"], vec!["rates.kappa_per_s_k3", "0.001", "no effect"]),
+        // A value that a sweep overrides in every run (issue 17, item 2).
+        (format!("{BASE}{}", axis(rate, 1.0, 4.0, 2)), vec!["run"], vec!["c.toml:6:", "protocol.sweep_rate_t_per_s = 10.0", "overrides"]),
+        (format!("{}{}", BASE.replace("initial_temperature_k", "t_initial_k"), axis(t, 1.0, 4.0, 2)), vec!["validate"],
+            vec!["protocol.t_initial_k = 2.0", "also swept", t]),
+        (format!("\n[material]\ntau0_s = 2e-7\n{}", axis("material.tau0_s", 1e-7, 3e-7, 3)), vec!["run"],
+            vec!["material.tau0_s = 2e-7", "overrides"]),
     ];
     for (sections, cmd, needles) in &cases {
         let text = config(sections);

@@ -19,9 +19,19 @@ trajectory = true
 log_points_per_decade = 1
 "#;
 
+/// `BASE` without the values of `keys`: a swept key takes its values from its axis only (a
+/// value in `[protocol]` as well is refused).
+fn base_sweeping(keys: &[&str]) -> String {
+    BASE.lines()
+        .filter(|l| !keys.iter().any(|k| l.starts_with(&format!("{k} ="))))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 fn small_sweep() -> String {
     format!(
-        "{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0, 5.0]\n\n[[sweep]]\nkey = \"protocol.b_final_t\"\nvalues = [0.1, 0.2]\n"
+        "{}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0, 5.0]\n\n[[sweep]]\nkey = \"protocol.b_final_t\"\nvalues = [0.1, 0.2]\n",
+        base_sweeping(&["initial_temperature_k", "b_final_t"])
     )
 }
 
@@ -69,7 +79,10 @@ fn config_errors_exit_2_naming_file_and_place() {
         ),
         (
             "empty_sweep.toml",
-            format!("{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = []\n"),
+            format!(
+                "{}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = []\n",
+                base_sweeping(&["initial_temperature_k"])
+            ),
             vec![
                 "empty_sweep.toml",
                 "protocol.initial_temperature_k",
@@ -84,7 +97,8 @@ fn config_errors_exit_2_naming_file_and_place() {
         (
             "swept_negative.toml",
             format!(
-                "{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3, -1]\n"
+                "{}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3, -1]\n",
+                base_sweeping(&["initial_temperature_k"])
             ),
             vec!["swept_negative.toml", "run 1", "-1"],
         ),
@@ -282,7 +296,10 @@ fn a_failing_run_is_recorded_and_the_others_complete() {
     let cfg = write(
         d,
         "f.toml",
-        &format!("{BASE}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0, 5.0]\n"),
+        &format!(
+            "{}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0, 5.0]\n",
+            base_sweeping(&["initial_temperature_k"])
+        ),
     );
     let o = d.join("f.h5");
     // Run 1's engine call fails (fault injection); runs 0 and 2 must complete.
@@ -330,7 +347,8 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
     let d = dir.path();
     let text = format!(
         "{}\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nlinear = {{ start = 3.0, stop = 5.0, count = 24 }}\n",
-        BASE.replace("shape = \"jump\"", "sweep_rate_t_per_s = 1e-3")
+        base_sweeping(&["initial_temperature_k"])
+            .replace("shape = \"jump\"", "sweep_rate_t_per_s = 1e-3")
     );
     let cfg = write(d, "k.toml", &text);
     let o = d.join("k.h5");
@@ -416,7 +434,6 @@ fn log_sweeps_hit_decades_and_inspect_shows_the_outcome() {
 b_initial_t = 0.5
 b_final_t = 0.1
 initial_temperature_k = 3.0
-sweep_rate_t_per_s = 1.0
 
 [solver]
 max_time_after_ramp_s = 1.0

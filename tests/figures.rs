@@ -135,7 +135,7 @@ fn batch_figures_render_and_bad_files_are_refused() {
     let cfg = d.join("c.toml");
     std::fs::write(
         &cfg,
-        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nt_initial_k = 4.0\nsweep_rate_t_per_s = 10.0\n[output]\nlog_points_per_decade = 2\n[[sweep]]\nkey = \"protocol.sweep_rate_t_per_s\"\nvalues = [1e-2, 1e2, 1e6]\n",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nt_initial_k = 4.0\n[output]\nlog_points_per_decade = 2\n[[sweep]]\nkey = \"protocol.sweep_rate_t_per_s\"\nvalues = [1e-2, 1e2, 1e6]\n",
     )
     .unwrap();
     let h5 = d.join("c.h5");

@@ -15,7 +15,6 @@ const CONFIG: &str = r#"
 b_initial_t = 0.5
 b_final_t = 0.1
 initial_temperature_k = 4.0
-sweep_rate_t_per_s = 1.0
 
 [output]
 sample_times_after_ramp_s = [1e-3, 1.0]

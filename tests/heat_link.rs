@@ -438,7 +438,7 @@ fn bad_link_and_sample_input_is_refused_with_one_line() {
 #[test]
 fn link_parameters_are_sweepable() {
     let text = "[protocol]\nb_initial_t = 1\nb_final_t = 0\ninitial_temperature_k = 3\nsweep_rate_t_per_s = 10\n\
-                [sample]\nmass_mg = 1\n[link]\nconductance_w_per_k = 1e-9\n\
+                [sample]\nmass_mg = 1\n\
                 [[sweep]]\nkey = \"link.conductance_w_per_k\"\nvalues = [1e-9, 1e-8]\n";
     let plan = smmcool::Plan::from_text(std::path::Path::new("s.toml"), text.to_string()).unwrap();
     let mut ends = Vec::new();

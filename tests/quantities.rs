@@ -17,7 +17,7 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
     let cfg = dir.path().join("c.toml");
     std::fs::write(
         &cfg,
-        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 4.0\nshape = \"jump\"\n[output]\nlog_points_per_decade = 1\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.5, 4.0]\n",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nshape = \"jump\"\n[output]\nlog_points_per_decade = 1\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.5, 4.0]\n",
     )
     .unwrap();
     let h5 = dir.path().join("o.h5");

@@ -83,9 +83,6 @@ fn every_run_of_a_sweep_from_0_3_to_60_k_has_all_its_samples() {
         r#"
 [protocol]
 b_initial_t = 0.5
-b_final_t = 0.1
-initial_temperature_k = 1.0
-sweep_rate_t_per_s = 10.0
 
 [output]
 sample_times_after_ramp_s = [1e-3, 1.0, 3600.0]
@@ -158,7 +155,7 @@ fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
     let cfg = write(
         dir.path(),
         "c.toml",
-        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 2.0\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 3.0, 4.0]\n",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 3.0, 4.0]\n",
     );
     let c = cfg.to_str().unwrap();
     let reference = dir.path().join("ref.h5");

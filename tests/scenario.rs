@@ -142,23 +142,37 @@ fn every_flag_and_key_set_the_same_scenario_field() {
         let from_toml = serde_json::to_value(plan.scenario(0)).unwrap();
         assert_eq!(from_toml, from_flag, "{} vs {}", key.path, key.flag);
 
-        // A sweep over the key sets the same field as the base key.
-        let mut swept = base(key.path);
-        let default_value = value * 1.5;
-        swept.push((key.path, default_value.to_string()));
+        // A sweep over the key sets the same field as the key in its section.
         let text = format!(
             "{}\n[[sweep]]\nkey = \"{}\"\nvalues = [{value}]\n",
-            toml_text(&swept),
+            toml_text(&base(key.path)),
             key.path
         );
-        if let Ok(plan) = Plan::from_text(Path::new("s.toml"), text) {
-            assert_eq!(
-                serde_json::to_value(plan.scenario(0)).unwrap(),
-                from_flag,
-                "sweep {}",
-                key.path
-            );
-        }
+        let plan = Plan::from_text(Path::new("s.toml"), text)
+            .unwrap_or_else(|e| panic!("sweep {}: {e}", key.path));
+        assert_eq!(
+            serde_json::to_value(plan.scenario(0)).unwrap(),
+            from_flag,
+            "sweep {}",
+            key.path
+        );
+        // A value in the section as well would be overridden by the sweep: refused, naming it.
+        let mut both = base(key.path);
+        both.push((key.path, (value * 1.5).to_string()));
+        let text = format!(
+            "{}\n[[sweep]]\nkey = \"{}\"\nvalues = [{value}]\n",
+            toml_text(&both),
+            key.path
+        );
+        let err = Plan::from_text(Path::new("s.toml"), text)
+            .expect_err(key.path)
+            .to_string();
+        assert!(
+            err.starts_with("s.toml:")
+                && err.contains(&format!("{} = {}", key.path, value * 1.5))
+                && err.contains("overrides it"),
+            "{err}"
+        );
         checked += 1;
     }
     assert!(checked >= 18, "{checked}");
@@ -236,7 +250,7 @@ fn old_names_keep_working_and_field_increases_are_accepted() {
     let cfg = dir.path().join("old.toml");
     std::fs::write(
         &cfg,
-        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.6\nt_initial_k = 3.0\nshape = \"jump\"\nallow_field_increase = true\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [2.0, 3.0]\n",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.6\nshape = \"jump\"\nallow_field_increase = true\n[[sweep]]\nkey = \"protocol.t_initial_k\"\nvalues = [2.0, 3.0]\n",
     )
     .unwrap();
     let out = bin(&["validate", cfg.to_str().unwrap()]);

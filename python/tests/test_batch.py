@@ -14,8 +14,6 @@ from conftest import cli, cli_json
 CONFIG = """
 [protocol]
 b_initial_t = 0.5
-b_final_t = 0.1
-initial_temperature_k = 4.0
 sweep_rate_t_per_s = 10.0
 
 [output]

@@ -70,6 +70,11 @@ sweep_rate_t_per_s = 10.0
     # A Run's scenario runs again to the same numbers.
     assert run.scenario.simulate().temperature_after_ramp_k == run.temperature_after_ramp_k
     with pytest.raises(ValueError, match="sweeps 2 runs"):
+        smmcool.Scenario.from_toml(
+            text.replace("b_final_t = 0.1\n", "") + '[[sweep]]\nkey = "protocol.b_final_t"\nvalues = [0.1, 0.2]\n'
+        )
+    # A value that a sweep overrides is refused, naming the key.
+    with pytest.raises(ValueError, match="protocol.b_final_t = 0.1: also swept"):
         smmcool.Scenario.from_toml(text + '[[sweep]]\nkey = "protocol.b_final_t"\nvalues = [0.1, 0.2]\n')
 
 

@@ -10,6 +10,9 @@
 //! radix number whose most significant digit is the FIRST axis: the first axis varies slowest,
 //! the last fastest. So with axes A (2 values) then B (3 values), runs 0..6 are
 //! (A0,B0) (A0,B1) (A0,B2) (A1,B0) (A1,B1) (A1,B2). Index i always means the same parameters.
+//!
+//! A swept key takes its values from its axis only: a value for it in its section as well is
+//! refused (the sweep would override it in every run), and a swept `[protocol]` key needs none.
 
 use crate::kinetics::RunSpec;
 use crate::scenario::{RunParams, Scenario};
@@ -204,6 +207,81 @@ fn key_at(text: &str, offset: usize) -> String {
     }
 }
 
+/// The keys of `[protocol]` that have no default: a sweep over one stands in for its value.
+const REQUIRED_KEYS: [&str; 3] = [
+    "protocol.b_initial_t",
+    "protocol.b_final_t",
+    "protocol.initial_temperature_k",
+];
+
+/// Refuse a key given a value in its section AND swept by a `[[sweep]]` axis: the sweep
+/// overrides it in every run, so the value would be silently ignored. A required key that an
+/// axis sweeps and the section leaves out gets a placeholder, replaced in every run, so that
+/// the typed sections deserialize. Axes naming no sweepable key are left to the axis checks.
+fn refuse_swept_base_values(
+    file: &str,
+    text: &str,
+    root: &mut toml::de::DeTable<'_>,
+) -> Result<(), ConfigError> {
+    use toml::de::DeValue;
+    let mut swept = Vec::new();
+    if let Some(DeValue::Array(axes)) = root.get("sweep").map(|v| v.get_ref()) {
+        for axis in axes.iter() {
+            let Some(name) = axis.get_ref().get("key").and_then(|k| k.get_ref().as_str()) else {
+                continue;
+            };
+            if let Some(key) = crate::scenario::key(name).filter(|k| k.sweep.is_some()) {
+                swept.push((key, name.to_string(), axis.span()));
+            }
+        }
+    }
+    for (key, axis_name, axis_span) in swept {
+        let (section, name) = key.path.split_once('.').unwrap_or(("", key.path));
+        let names = std::iter::once(name).chain(
+            key.old
+                .iter()
+                .filter_map(|old| old.strip_prefix(section)?.strip_prefix('.')),
+        );
+        let table = root.get(section).and_then(|t| t.get_ref().as_table());
+        for n in names {
+            if let Some(value) = table.and_then(|t| t.get(n)) {
+                let span = value.span();
+                let (line, column) = line_col(text, span.start);
+                return Err(ConfigError::Parse {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    message: format!(
+                        "{section}.{n} = {}: also swept by [[sweep]] key = \"{axis_name}\", which \
+                         overrides it in every run; give it in one place only",
+                        text.get(span).unwrap_or("").trim()
+                    ),
+                });
+            }
+        }
+        if REQUIRED_KEYS.contains(&key.path) {
+            let placeholder = DeValue::parse("0.0")
+                .expect("a float literal parses")
+                .into_inner();
+            let section_value = root
+                .entry(toml::Spanned::new(
+                    axis_span.clone(),
+                    std::borrow::Cow::Borrowed(section),
+                ))
+                .or_insert_with(|| {
+                    toml::Spanned::new(axis_span.clone(), DeValue::Table(Default::default()))
+                });
+            if let DeValue::Table(t) = section_value.get_mut() {
+                t.insert(
+                    toml::Spanned::new(axis_span.clone(), std::borrow::Cow::Borrowed(name)),
+                    toml::Spanned::new(axis_span, placeholder),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The number of values `axis` will have, known before anything is expanded.
 fn axis_count(axis: &SweepAxis) -> Option<usize> {
     axis.values
@@ -270,7 +348,7 @@ impl Plan {
     /// As [`Plan::load`], from text already read.
     pub fn from_text(path: &Path, text: String) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let config: Config = toml::from_str(&text).map_err(|e| {
+        let parse_error = |e: toml::de::Error| {
             let (line, column) = e.span().map_or((1, 1), |s| line_col(&text, s.start));
             let mut message = e.message().trim().replace('\n', " ");
             // toml says only "duplicate key": name it, with its section.
@@ -285,7 +363,11 @@ impl Plan {
                 column,
                 message,
             }
-        })?;
+        };
+        let mut root = toml::de::DeTable::parse(&text).map_err(parse_error)?;
+        refuse_swept_base_values(&file, &text, root.get_mut())?;
+        let config =
+            Config::deserialize(toml::de::Deserializer::from(root)).map_err(parse_error)?;
         // The run count first, from the axes' declared sizes, before anything is expanded.
         let mut n_runs: usize = 1;
         let mut counts = Vec::new();
