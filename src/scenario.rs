@@ -155,7 +155,9 @@ pub struct SolverSection {
     #[serde(default = "default_rtol")]
     #[arg(long, default_value = "1e-10", allow_negative_numbers = true)]
     pub rtol: f64,
-    /// Equilibrium tolerance on the phonon temperature, in K.
+    /// Equilibrium tolerance on the phonon temperature, in K. In the two-well reduction
+    /// equilibrium also needs the right-well occupation within 1e-9 of its equilibrium value,
+    /// whatever this tolerance (at Bf = 0 the wells are degenerate and T settles first).
     #[serde(default = "default_eq_tol")]
     #[arg(long, default_value = "1e-9", allow_negative_numbers = true)]
     pub equilibrium_tol_k: f64,

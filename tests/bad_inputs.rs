@@ -109,6 +109,10 @@ fn bad_command_lines_exit_2_naming_the_flag_and_value() {
         (sim(&["--d-k", "1"]), vec!["--d-k", "= 1 ", "D < 0"]),
         (sim(&["--debye-temperature-k", "1e-300"]), vec!["--debye-temperature-k", "1e-300"]),
         (sim(&["--no-such-flag", "1"]), vec!["--no-such-flag"]),
+        (vec!["tau", "--temperature-k", "3", "--debye-temperature-k", "30"], vec!["--debye-temperature-k", "30", "no effect", "tau"]),
+        (vec!["tau", "--temperature-k", "3", "--phonon-units", "2"], vec!["--phonon-units", "2", "no effect", "tau"]),
+        (vec!["resonances", "--tau0-s", "1e-7"], vec!["--tau0-s", "1e-7", "no effect", "resonances"]),
+        (vec!["resonances", "--barrier-k", "60"], vec!["--barrier-k", "60", "no effect", "resonances"]),
     ];
     for (args, needles) in &cases {
         refused(dir.path(), &[], args, needles);

@@ -228,7 +228,8 @@ fn sharded_runs_merge_to_the_unsharded_result() {
         assert_eq!(smmcool::io::read_meta(&p).unwrap().shard, (id, 3));
         shards.push(p);
     }
-    let merged = d.join("merged.h5");
+    // A missing parent folder of the output is created, as `run` creates its own.
+    let merged = d.join("new/folder/merged.h5");
     let mut args = vec!["merge".to_string()];
     args.extend(shards.iter().map(|p| p.display().to_string()));
     args.extend(["-o".into(), merged.display().to_string()]);
@@ -256,6 +257,7 @@ fn sharded_runs_merge_to_the_unsharded_result() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicates"));
+    assert!(!d.join("dup.h5").exists() && !d.join("dup.h5.tmp").exists());
     let other_cfg = write(d, "other.toml", BASE);
     let other = d.join("other.h5");
     assert!(run(&[

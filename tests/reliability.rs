@@ -165,7 +165,7 @@ fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
         let out = dir.path().join(format!("{point}.h5"));
         let o = out.to_str().unwrap();
         let killed = common::smmcool()
-            .args(["run", c, "-o", o, "-q"])
+            .args(["run", c, "-o", o, "-q", "-j", "1"])
             .env(smmcool::batch::runner::STOP_AT_ENV, point)
             .output()
             .unwrap();
@@ -175,6 +175,20 @@ fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
         );
         run_ok(&["run", c, "-o", o, "-q", "--resume"]);
         assert_eq!(runs_without_wall_time(&out), want, "{point}");
+        if point == "parts" {
+            // Every run was computed, one after the other, by the stopped invocation: the
+            // file's wall time covers it, not only the resume that assembled the file.
+            let wall = smmcool::io::read_meta(&out).unwrap().wall_time_s;
+            let runs: f64 = smmcool::io::read_summary(&out)
+                .unwrap()
+                .iter()
+                .map(|r| r.summary.wall_time_s)
+                .sum();
+            assert!(
+                wall >= runs && runs > 0.0,
+                "wall_time_s {wall} < runs {runs}"
+            );
+        }
         for suffix in [".parts", ".tmp", ".lock"] {
             let mut left = out.clone().into_os_string();
             left.push(suffix);

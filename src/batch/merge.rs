@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Merge batch files of the same config into `output` (refusing duplicates and mismatched
-/// configs). The result is identical in its runs and summary to an unsharded run.
+/// configs), creating its missing parent folders as `run` does. The result is identical in
+/// its runs and summary to an unsharded run.
 pub fn merge(inputs: &[PathBuf], output: &Path, force: bool) -> Result<usize, BatchError> {
     if inputs.is_empty() {
         return Err(BatchError::Usage(
@@ -71,6 +72,13 @@ pub fn merge(inputs: &[PathBuf], output: &Path, force: bool) -> Result<usize, Ba
         PathBuf::from(s)
     };
     let n = meta.n_runs_total;
+    // Missing parent folders are created, as `run` does (once the inputs are known to merge).
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| BatchError::Fs {
+            path: parent.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
     write_batch(&tmp, &meta, records)?;
     if let Some(e) = read_error {
         let _ = std::fs::remove_file(&tmp);

@@ -47,7 +47,8 @@ pub struct BatchOutcome {
     pub resumed: usize,
     /// Runs whose engine failed (recorded with their errors).
     pub failed: usize,
-    /// Wall time, s.
+    /// Wall time, s, summed over the invocations that computed the shard's runs (each
+    /// interrupted one up to its last stored run); 0 when the file was already complete.
     pub wall_time_s: f64,
 }
 
@@ -158,6 +159,38 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
     f.write_all(bytes).map_err(|e| fs_err(&tmp, e))?;
     f.sync_all().map_err(|e| fs_err(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| fs_err(path, e))
+}
+
+/// Name prefix of the files in `OUT.parts/` holding each invocation's wall time so far.
+const WALL_PREFIX: &str = "wall-";
+
+/// Record this invocation's wall time so far (not synced: it is bookkeeping, not a result).
+fn note_wall_time(path: &Path, seconds: f64) -> Result<(), BatchError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, seconds.to_string()).map_err(|e| fs_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| fs_err(path, e))
+}
+
+/// The wall time of the earlier invocations of this batch recorded in `parts` (each up to its
+/// last stored run), s; `own` is this invocation's file.
+fn earlier_wall_time_s(parts: &Path, own: &str) -> f64 {
+    let Ok(dir) = std::fs::read_dir(parts) else {
+        return 0.0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(WALL_PREFIX) && name.ends_with(".txt") && name != own
+        })
+        .filter_map(|e| {
+            std::fs::read_to_string(e.path())
+                .ok()?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .sum()
 }
 
 /// Fault injection for tests and drills: a comma-separated list of run indices whose engine
@@ -418,6 +451,15 @@ pub fn run_batch_cancellable(
         .filter(|&i| !part_path(&parts, i).exists())
         .collect();
     let resumed = indices.len() - pending.len();
+    // This invocation's wall time so far, rewritten after each stored run: an interrupted
+    // invocation (even by SIGKILL) is counted up to its last stored run, and the file's
+    // wall_time_s sums every invocation that computed its runs.
+    let started_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let wall_name = format!("{WALL_PREFIX}{started_ns}-{}.txt", std::process::id());
+    let wall_file = parts.join(&wall_name);
+    let wall_lock = std::sync::Mutex::new(());
 
     let bar = ProgressBar::new(pending.len() as u64);
     if opts.quiet || !std::io::stderr().is_terminal() {
@@ -446,7 +488,9 @@ pub fn run_batch_cancellable(
                 let rec = compute(&ctx, plan, i)?;
                 let bytes =
                     serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
-                write_atomic(&part_path(&parts, i), &bytes)
+                write_atomic(&part_path(&parts, i), &bytes)?;
+                let _one = wall_lock.lock().unwrap_or_else(|e| e.into_inner());
+                note_wall_time(&wall_file, start.elapsed().as_secs_f64())
             })
     };
     let done = match opts.threads {
@@ -493,7 +537,7 @@ pub fn run_batch_cancellable(
             }
         }
     });
-    let wall = start.elapsed().as_secs_f64();
+    let wall = earlier_wall_time_s(&parts, &wall_name) + start.elapsed().as_secs_f64();
     if let Err(e) = write_batch(&tmp, &meta(plan, opts.shard, wall), records) {
         // A full disk or another write failure: no unreadable OUT.tmp is left behind.
         let _ = std::fs::remove_file(&tmp);

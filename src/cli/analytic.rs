@@ -87,6 +87,15 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
         )));
     }
     smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
+    let m = &args.material;
+    refuse_unused(
+        "tau",
+        "the relaxation time depends on the levels, tau0, U_b and kappa(T); the phonon heat capacity does not enter it",
+        &[
+            ("--debye-temperature-k", m.debye_temperature_k),
+            ("--phonon-units", m.phonon_units),
+        ],
+    )?;
     let mat = args.material.build().map_err(flag_error)?;
     let model = args.rates.build(&mat).map_err(flag_error)?;
     let t_max = mat.arrhenius.temperature_for_tau_k(args.tau_threshold_s);
@@ -319,6 +328,16 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
 /// `smmcool resonances`.
 pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
+    refuse_unused(
+        "resonances",
+        "the level crossings and tunnel splittings depend only on the spin Hamiltonian",
+        &[
+            ("--tau0-s", m.tau0_s),
+            ("--barrier-k", m.barrier_k),
+            ("--debye-temperature-k", m.debye_temperature_k),
+            ("--phonon-units", m.phonon_units),
+        ],
+    )?;
     let a = &args.anisotropy;
     let preset = m.preset.as_deref().unwrap_or("mn12ac");
     let h = SpinHamiltonian::from_preset(

@@ -27,7 +27,7 @@
 //! | `swept_keys` | string | JSON list of the swept keys, in sweep order |
 //! | `rtol` | f64 | relative tolerance |
 //! | `equilibrium_tol_k` | f64 | equilibrium tolerance, K |
-//! | `wall_time_s` | f64 | wall time of the batch, s |
+//! | `wall_time_s` | f64 | wall time of the batch, s: summed over the invocations that computed its runs (an interrupted one up to its last stored run) and, after a merge, over the shards |
 //! | `created_unix_s` | u64 | creation time, seconds since the Unix epoch |
 //! | `command_line` | string | the command line of the process that wrote the file |
 //! | `material`, `kappa_scaling` | string | preset name; `arrhenius`, `constant` or `absolute` |
