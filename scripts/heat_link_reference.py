@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""
+Independent reference for the heat link and the addenda (issue 14): the full (2S+1)-level
+master equation of Mn12Ac with a Debye lattice, addenda and a thermal link to a bath,
+integrated with SciPy's Radau, written from the physics (docs/physics.md sections 2, 3, 5, 6.6),
+not from the Rust engine. The engine uses a two-well reduction and its own kappa table; this
+script uses neither: all 21 populations are integrated through the ramp and after it.
+
+Model (energies and temperatures in K, i.e. E/k_B; time in s; per molecule, k_B = 1)
+    E_M(B) = D (M^2 - S(S+1)/3) + g muB B M,  M = -S..S,  S = 10, D = -0.5 cm^-1, g = 2.05
+    rates M -> M' (|M' - M| = 1, 2): kappa(T) c s(M -> M') f(E_M' - E_M, T)
+        f(dE, T) = dE^3 / (exp(dE/T) - 1),  c = 1 (|dM| = 1), 12/32 (|dM| = 2)
+    kappa(T) = 1 / (tau0 exp(U_b/T) lambda1_0(T))   (Arrhenius scaling: tau0 = 2.1e-7 s,
+        U_b = 70.3 K; lambda1_0 the slowest non-zero rate of the unscaled generator at B = 0)
+    lattice + addenda: U_lat(T) = a T^4 + gamma' T^2 / 2 + beta' T^4 / 4,
+        a = 3 pi^4 / (5 theta_D^3), theta_D = 40.9 K; gamma' = gamma / (n R), beta' = beta / (n R)
+    link: Qdot(T) = K1' (T^(n+1) - T_b^(n+1)) / (n + 1),  K1' = K1 / (n_mol R)  (K(T) = K1' T^n)
+    field: B(t) = B_i + (B_f - B_i) t / t_q for t < t_q (linear ramp), B_f after.
+    state y = (n_-S .. n_S, w, q):
+        dn/dt = kappa(T) W0(B(t), T) n                (net fluxes per pair of levels)
+        dw/dt = dB/dt sum_M n_M g muB M               (magnetic work on the spins)
+        dq/dt = Qdot(T)                               (heat that has left to the bath)
+        T from the energy balance U_lat(T) = U_0 + w - q - sum_M E_M(B(t)) n_M,
+        U_0 = sum_M E_M(B_i) n_M(0) + U_lat(T_i), n(0) = Boltzmann(B_i, T_i).
+
+Numerics (why it works in double precision where scipy_reference.py did not, issue 19)
+  * kappa(T) is smooth and accurate: ln lambda1_0 from mpmath (50 digits, the full 21 x 21
+    symmetrized generator, mp.eigsy) at Chebyshev nodes in u = 1/T, interpolated by a
+    Chebyshev series; its derivative gives d ln kappa/dT for the Jacobian. It is checked
+    against fresh mpmath values between the nodes (the 'kappa_table_check' entry). Never an
+    eigvalsh per right-hand side.
+  * T is not a state: it comes from the energy balance in closed form (U_lat is a quadratic in
+    T^2), so the slow over-barrier heat exchange is never a difference of large fluxes.
+  * dn/dt is built from the net flux of each pair of levels (r_ab n_a - r_ba n_b, added to one
+    level and taken from the other), so each well's total changes only by the fluxes of the
+    pairs that cross the barrier, never by the rounding of the fast intra-well fluxes. Uphill
+    and downhill rates are each computed without cancellation (|dE|^3 / expm1(|x|) and
+    |dE|^3 (1 + 1 / expm1(|x|))).
+  * Analytic Jacobian (rates, their T dependence through f and kappa, T through the energy
+    balance: dT/dn_j = -E_j / C, dT/dw = 1 / C, dT/dq = -1 / C).
+  * solve_ivp Radau, rtol 1e-10 (atol 1e-15 on n, 1e-14 K on w and q), restarted at every
+    sample time so that each sample is an integrator step end, not an interpolation; the ramp
+    is its own segment. The lowest temperature after the ramp: bracketed on the accepted
+    steps, located by Brent's method on the dense output, then T there from a run that ends
+    exactly at that time. The whole computation is repeated at rtol 1e-12 and the larger
+    difference is reported as 'self_difference_k'.
+
+Usage
+    python3 -m venv /tmp/ref-venv && /tmp/ref-venv/bin/pip install numpy scipy mpmath
+    /tmp/ref-venv/bin/python scripts/heat_link_reference.py > scripts/heat_link_reference.json
+The output is JSON (one object, 'cases': inputs in the engine's key names and units, results);
+tests/heat_link_reference.rs reads it and runs smmcool on the same cases.
+"""
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import json
+import platform
+import sys
+import time
+
+import mpmath as mp
+import numpy as np
+import scipy
+from scipy.integrate import solve_ivp
+from scipy.optimize import minimize_scalar
+
+# ---------------------------------------------------------------------------
+# Constants and material (Mn12Ac, the paper's values; CODATA 2018 conversions)
+# ---------------------------------------------------------------------------
+CM1_K = 1.438776877                 # 1 cm^-1 in K
+MUB = 0.67171381563                 # mu_B / k_B, K/T
+R_GAS = 6.02214076e23 * 1.380649e-23  # J/(mol K)
+S = 10
+D = -0.5 * CM1_K
+G = 2.05
+THETA_D = 40.9
+TAU0 = 2.1e-7
+UB = 70.3
+A_LAT = 3.0 * np.pi**4 / (5.0 * THETA_D**3)
+
+M = np.arange(-S, S + 1, dtype=float)
+NLEV = M.size
+DEDB = G * MUB * M                  # dE_M/dB, K/T
+
+# Pairs (a < b) of levels joined by a transition, with c s (symmetric in the direction).
+_pa, _pb, _cs = [], [], []
+for _i, _m in enumerate(M):
+    for _dm, _c in ((1, 1.0), (2, 12.0 / 32.0)):
+        _j = _i + _dm
+        if _j >= NLEV:
+            continue
+        if _dm == 1:
+            _s = (S - _m) * (S + _m + 1) * (2 * _m + 1) ** 2
+        else:
+            _s = (S - _m) * (S + _m + 1) * (S - _m - 1) * (S + _m + 2)
+        if _s > 0:
+            _pa.append(_i)
+            _pb.append(_j)
+            _cs.append(_c * _s)
+PA, PB, CS = np.array(_pa), np.array(_pb), np.array(_cs)
+NPAIR = PA.size
+INC = np.zeros((NLEV, NPAIR))       # dn = INC @ (net flux a -> b)
+INC[PB, np.arange(NPAIR)] += 1.0
+INC[PA, np.arange(NPAIR)] -= 1.0
+
+
+def energies(b):
+    return D * (M**2 - S * (S + 1) / 3.0) + G * MUB * b * M
+
+
+def boltzmann(b, t):
+    e = energies(b)
+    w = np.exp(-(e - e.min()) / t)
+    return w / w.sum()
+
+
+# ---------------------------------------------------------------------------
+# kappa(T): lambda1_0 at 50 digits on Chebyshev nodes in u = 1/T
+# ---------------------------------------------------------------------------
+T_LO, T_HI, CHEB_DEG, DPS = 1.5, 5.0, 48, 50
+
+
+def lambda1_zero_field_mp(t):
+    """Slowest non-zero rate (K^3) of the unscaled generator at B = 0, T = t, in mpmath:
+    second-smallest eigenvalue of minus the symmetrized generator (detailed balance makes
+    sqrt(W_ij W_ji) symmetric with the same spectrum)."""
+    with mp.workdps(DPS):
+        t = mp.mpf(t)
+        d = mp.mpf(-0.5) * mp.mpf("1.438776877")
+        e = [d * (m * m - mp.mpf(S * (S + 1)) / 3) for m in range(-S, S + 1)]
+        w = mp.zeros(NLEV, NLEV)
+        for a, b, cs in zip(PA, PB, CS):
+            de = e[b] - e[a]
+            if de == 0:
+                continue
+            cs = mp.mpf(float(cs))
+            w[b, a] = cs * de**3 / mp.expm1(de / t)        # a -> b
+            w[a, b] = cs * (-de) ** 3 / mp.expm1(-de / t)  # b -> a
+        sym = mp.zeros(NLEV, NLEV)
+        for i in range(NLEV):
+            sym[i, i] = sum(w[k, i] for k in range(NLEV) if k != i)
+            for j in range(NLEV):
+                if i != j and w[i, j] != 0:
+                    sym[i, j] = -mp.sqrt(w[i, j] * w[j, i])
+        ev = sorted(mp.eigsy(sym, eigvals_only=True))
+        return ev[1]
+
+
+class Kappa:
+    def __init__(self):
+        cache = os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                             f"heat_link_reference_kappa_{T_LO}_{T_HI}_{CHEB_DEG}_{DPS}.json")
+        self.u_lo, self.u_hi = 1.0 / T_HI, 1.0 / T_LO
+        k = np.arange(CHEB_DEG + 1)
+        s_nodes = np.cos(np.pi * (k + 0.5) / (CHEB_DEG + 1))
+        if os.path.exists(cache):
+            with open(cache) as fh:
+                h = np.array(json.load(fh))
+        else:
+            u = 0.5 * (self.u_hi + self.u_lo) + 0.5 * (self.u_hi - self.u_lo) * s_nodes
+            h = np.array([float(mp.log(lambda1_zero_field_mp(1.0 / x))) for x in u])
+            with open(cache, "w") as fh:
+                json.dump(h.tolist(), fh)
+        self.coef = np.polynomial.chebyshev.chebfit(s_nodes, h, CHEB_DEG)
+        self.dcoef = np.polynomial.chebyshev.chebder(self.coef)
+        self.scale = 2.0 / (self.u_hi - self.u_lo)
+        self.shift = (self.u_hi + self.u_lo) / (self.u_hi - self.u_lo)
+
+    def ln_lambda1(self, t):
+        return np.polynomial.chebyshev.chebval(self.scale / t - self.shift, self.coef)
+
+    def __call__(self, t):
+        """kappa(T) (1/(s K^3)) and d ln kappa / dT (1/K)."""
+        if not T_LO <= t <= T_HI:
+            raise ValueError(f"T = {t} K outside the kappa table [{T_LO}, {T_HI}] K")
+        u = 1.0 / t
+        s = self.scale * u - self.shift
+        h = np.polynomial.chebyshev.chebval(s, self.coef)
+        dh = np.polynomial.chebyshev.chebval(s, self.dcoef) * self.scale
+        return np.exp(-np.log(TAU0) - UB * u - h), (UB + dh) * u * u
+
+    def check(self):
+        """Largest |ln lambda1 table - mpmath| at points between the nodes."""
+        worst = 0.0
+        for t in (1.61, 2.05, 2.5, 2.93, 3.37, 3.81, 4.29, 4.77):
+            worst = max(worst, abs(self.ln_lambda1(t) - float(mp.log(lambda1_zero_field_mp(t)))))
+        return worst
+
+
+# ---------------------------------------------------------------------------
+# One case: the system, its right-hand side and Jacobian
+# ---------------------------------------------------------------------------
+class Case:
+    def __init__(self, spec, kappa):
+        self.spec, self.kappa = spec, kappa
+        nr = spec["amount_mol"] * R_GAS
+        self.gamma = spec["addenda_gamma_j_per_k2"] / nr
+        self.beta = spec["addenda_beta_j_per_k4"] / nr
+        self.k1 = spec["link_conductance_w_per_k"] / nr
+        self.nexp = spec["link_exponent"]
+        self.tb = spec["bath_temperature_k"]
+        self.bi, self.bf = spec["b_initial_t"], spec["b_final_t"]
+        self.ti = spec["initial_temperature_k"]
+        self.rate = spec["sweep_rate_t_per_s"]
+        self.tq = abs(self.bf - self.bi) / self.rate
+        self.bdot = (self.bf - self.bi) / self.tq
+        self.n0 = boltzmann(self.bi, self.ti)
+        self.u0 = energies(self.bi) @ self.n0 + self.u_lat(self.ti)
+
+    # lattice + addenda
+    def u_lat(self, t):
+        return (A_LAT + self.beta / 4.0) * t**4 + 0.5 * self.gamma * t**2
+
+    def c_lat(self, t):
+        return (4.0 * A_LAT + self.beta) * t**3 + self.gamma * t
+
+    def t_of_u(self, u):
+        if not u > 0.0:
+            return np.nan
+        a2 = A_LAT + self.beta / 4.0
+        g2 = 0.5 * self.gamma
+        x = 2.0 * u / (g2 + np.sqrt(g2 * g2 + 4.0 * a2 * u))   # A x^2 + g2 x = u, x = T^2
+        return np.sqrt(x)
+
+    def heat_flow(self, t):
+        m = self.nexp + 1.0
+        return self.k1 * (t**m - self.tb**m) / m
+
+    def field(self, t):
+        return self.bi + self.bdot * t if t < self.tq else self.bf
+
+    def temperature(self, t, y):
+        return self.t_of_u(self.u0 + y[NLEV] - y[NLEV + 1] - energies(self.field(t)) @ y[:NLEV])
+
+    def pair_rates(self, b, temp, with_dt=False):
+        """Rates a -> b and b -> a of every pair at field b, temperature temp (1/s)."""
+        kap, dlnk = self.kappa(temp)
+        e = energies(b)
+        de = e[PB] - e[PA]
+        u = np.abs(de) / temp
+        g = 1.0 / np.expm1(u)                       # n_B of the phonon
+        base = kap * CS * np.abs(de) ** 3
+        up, down = base * g, base * (1.0 + g)       # energy up, energy down
+        r_ab = np.where(de > 0, up, down)
+        r_ba = np.where(de > 0, down, up)
+        if not with_dt:
+            return r_ab, r_ba
+        dup = up * (dlnk + (u / temp) * (1.0 + g))   # d/dT of each
+        ddown = down * (dlnk + (u / temp) * g)
+        return r_ab, r_ba, np.where(de > 0, dup, ddown), np.where(de > 0, ddown, dup)
+
+    def rhs(self, t, y):
+        b = self.field(t)
+        n = y[:NLEV]
+        temp = self.temperature(t, y)
+        r_ab, r_ba = self.pair_rates(b, temp)
+        dn = INC @ (r_ab * n[PA] - r_ba * n[PB])
+        dw = self.bdot * (DEDB @ n) if t < self.tq else 0.0
+        return np.concatenate([dn, [dw, self.heat_flow(temp)]])
+
+    def jac(self, t, y):
+        b = self.field(t)
+        n = y[:NLEV]
+        temp = self.temperature(t, y)
+        r_ab, r_ba, d_ab, d_ba = self.pair_rates(b, temp, with_dt=True)
+        ny = NLEV + 2
+        j = np.zeros((ny, ny))
+        np.add.at(j, (PB, PA), r_ab)     # repeated indices accumulate
+        np.add.at(j, (PA, PB), r_ba)
+        np.add.at(j, (PA, PA), -r_ab)
+        np.add.at(j, (PB, PB), -r_ba)
+        c = self.c_lat(temp)
+        dtdy = np.concatenate([-energies(b) / c, [1.0 / c, -1.0 / c]])
+        dndt = INC @ (d_ab * n[PA] - d_ba * n[PB])
+        j[:NLEV, :] += np.outer(dndt, dtdy)
+        if t < self.tq:
+            j[NLEV, :NLEV] = self.bdot * DEDB
+        j[NLEV + 1, :] = self.k1 * temp**self.nexp * dtdy
+        return j
+
+    # -----------------------------------------------------------------------
+    def integrate(self, t0, y0, t1, rtol, dense=False):
+        atol = np.concatenate([np.full(NLEV, 1e-15), [1e-14, 1e-14]])
+        sol = solve_ivp(self.rhs, (t0, t1), y0, method="Radau", jac=self.jac, rtol=rtol,
+                        atol=atol, dense_output=dense)
+        if sol.status != 0:
+            raise RuntimeError(f"{self.spec['name']}: {sol.message} at t = {sol.t[-1]}")
+        return sol
+
+    def run(self, rtol):
+        """Samples after the ramp and the lowest temperature after the ramp."""
+        y0 = np.concatenate([self.n0, [0.0, 0.0]])
+        ramp = self.integrate(0.0, y0, self.tq, rtol)
+        y = ramp.y[:, -1]
+        steps = ramp.t.size - 1
+        t_now = self.tq
+        samples = []
+        best = (self.temperature(self.tq, y), self.tq, None)   # (T, t, dense output)
+        for ts in self.spec["sample_times_after_ramp_s"]:
+            sol = self.integrate(t_now, y, self.tq + ts, rtol, dense=True)
+            steps += sol.t.size - 1
+            temps = [self.temperature(t, sol.y[:, k]) for k, t in enumerate(sol.t)]
+            k = int(np.argmin(temps))
+            if temps[k] < best[0]:
+                lo = sol.t[max(k - 1, 0)]
+                hi = sol.t[min(k + 1, sol.t.size - 1)]
+                best = (temps[k], sol.t[k], (sol.sol, lo, hi, t_now, y.copy()))
+            y = sol.y[:, -1]
+            t_now = self.tq + ts
+            samples.append(dict(t_after=ts, T=self.temperature(t_now, y), q=y[NLEV + 1],
+                                right=float(y[S + 1:].sum() + 0.5 * y[S]), nsum=y[:NLEV].sum()))
+        t_min, what = best[1], best[2]
+        if what is not None:
+            dense, lo, hi, start_t, start_y = what
+            f = lambda t: self.temperature(t, dense(t))
+            opt = minimize_scalar(f, bounds=(lo, hi), method="bounded",
+                                  options=dict(xatol=1e-10 * hi))
+            t_min = opt.x
+            # T at t_min from a run that ends there (a step end, not the interpolant)
+            sol = self.integrate(start_t, start_y, t_min, rtol)
+            t_min_k = self.temperature(t_min, sol.y[:, -1])
+        else:
+            t_min_k = best[0]
+        return samples, t_min_k, t_min - self.tq, steps
+
+    def link_time_constant_s(self):
+        """C / K at T_i with C the heat capacity the link drains right after a field change
+        (wells frozen): lattice + addenda + each well's intra-well spin heat capacity at B_f,
+        wells split at M = 0 (its weight ~exp(-40) here)."""
+        if self.k1 == 0.0:
+            return None
+        t = self.ti
+        e = energies(self.bf)
+        eq = boltzmann(self.bf, t)
+        c = self.c_lat(t)
+        for well in (slice(0, S), slice(S + 1, NLEV)):
+            p = eq[well] / eq[well].sum()
+            mean = p @ e[well]
+            c += eq[well].sum() * (p @ (e[well] - mean) ** 2) / t**2
+        return c / (self.k1 * t**self.nexp)
+
+
+# ---------------------------------------------------------------------------
+# The cases: the paper's protocol (0.5 T -> 0.1 T at 10 T/s, configs/default.toml) from
+# 3, 3.5 and 4 K, links with time constants C/K at T_i from ~1 s to ~1e3 s, with and
+# without addenda, K(T) constant, linear and quadratic in T. 1e-6 mol of Mn12Ac (~2 mg).
+# ---------------------------------------------------------------------------
+SAMPLES = [1e-3, 0.1, 1.0, 10.0, 100.0, 1e3, 3600.0, 1e4, 1e5]
+CASES = [
+    dict(name="4K_link_5e-7_n0", initial_temperature_k=4.0, link_conductance_w_per_k=5e-7,
+         link_exponent=0.0, addenda_gamma_j_per_k2=0.0, addenda_beta_j_per_k4=0.0),
+    dict(name="4K_link_3e-7_n2_addenda", initial_temperature_k=4.0,
+         link_conductance_w_per_k=3e-7, link_exponent=2.0, addenda_gamma_j_per_k2=2e-7,
+         addenda_beta_j_per_k4=0.0),
+    dict(name="3.5K_link_4e-8_n0", initial_temperature_k=3.5, link_conductance_w_per_k=4e-8,
+         link_exponent=0.0, addenda_gamma_j_per_k2=0.0, addenda_beta_j_per_k4=0.0),
+    dict(name="3K_link_1.5e-9_n1_addenda", initial_temperature_k=3.0,
+         link_conductance_w_per_k=1.5e-9, link_exponent=1.0, addenda_gamma_j_per_k2=1e-7,
+         addenda_beta_j_per_k4=5e-8),
+]
+for _c in CASES:
+    _c.update(b_initial_t=0.5, b_final_t=0.1, sweep_rate_t_per_s=10.0, amount_mol=1e-6,
+              bath_temperature_k=_c["initial_temperature_k"],
+              sample_times_after_ramp_s=SAMPLES)
+
+
+def main():
+    t_start = time.perf_counter()
+    kappa = Kappa()
+    out = dict(
+        description="scripts/heat_link_reference.py: full 21-level master equation with a "
+                    "Debye lattice, addenda and a heat link, SciPy Radau rtol 1e-10 "
+                    "(checked at 1e-12); temperatures in K, times in s after the ramp",
+        environment=dict(python=platform.python_version(), numpy=np.__version__,
+                         scipy=scipy.__version__, mpmath=mp.__version__),
+        kappa_table=dict(t_lo_k=T_LO, t_hi_k=T_HI, chebyshev_degree=CHEB_DEG, mp_dps=DPS,
+                         max_abs_error_ln_lambda1=kappa.check()),
+        cases=[],
+    )
+    for spec in CASES:
+        case = Case(spec, kappa)
+        samples, t_min_k, t_min_s, steps = case.run(1e-10)
+        fine, fine_min_k, fine_min_s, _ = case.run(1e-12)
+        diff = max([abs(a["T"] - b["T"]) for a, b in zip(samples, fine)]
+                   + [abs(t_min_k - fine_min_k)])
+        res = dict(spec)
+        res.update(
+            link_time_constant_s=case.link_time_constant_s(),
+            temperature_k=[s["T"] for s in samples],
+            heat_to_bath_k=[s["q"] for s in samples],
+            right_well=[s["right"] for s in samples],
+            minimum_temperature_k=t_min_k,
+            minimum_after_ramp_s=t_min_s,
+            self_difference_k=diff,
+            minimum_after_ramp_s_rtol_1e12=fine_min_s,
+            population_sum_error=max(abs(s["nsum"] - 1.0) for s in samples),
+            steps=steps,
+        )
+        out["cases"].append(res)
+        print(f"{spec['name']}: tau_link {res['link_time_constant_s']:.4g} s, T_min "
+              f"{t_min_k:.9f} K at {t_min_s:.6g} s, self difference {diff:.2e} K, "
+              f"{steps} steps", file=sys.stderr, flush=True)
+    out["wall_time_s"] = time.perf_counter() - t_start
+    json.dump(out, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()

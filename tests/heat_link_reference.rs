@@ -1,0 +1,123 @@
+//! The heat link and addenda against an independent reference: `scripts/heat_link_reference.py`
+//! integrates the full 21-level master equation with the Debye lattice, the addenda and the
+//! link (SciPy Radau at rtol 1e-10, checked at 1e-12; its own kappa(T) from 50-digit
+//! eigenvalues) through the paper's 10 T/s ramp and after it, on four (link, addenda, T_i)
+//! cases. Its committed output `scripts/heat_link_reference.json` is read here and the engine
+//! (two-well reduction, its own kappa table, the linked relaxation stage) runs the same cases:
+//! the temperature at every sample time and the lowest temperature after the ramp agree to
+//! 1e-5 K.
+
+use smmcool::kinetics::{simulate, EngineContext, Outcome};
+use smmcool::model::protocol::RampShape;
+use smmcool::scenario::{LinkSection, SampleSection, ValueList};
+use smmcool::{ProtocolSection, Scenario};
+
+/// Agreement required at the sample times and in T_min, K (issue 14).
+const TOL_K: f64 = 1e-5;
+
+fn num(v: &serde_json::Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} missing from the reference"))
+}
+
+fn list(v: &serde_json::Value, key: &str) -> Vec<f64> {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} missing from the reference"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn scenario(case: &serde_json::Value) -> Scenario {
+    let mut s = Scenario::new(ProtocolSection {
+        b_initial_t: num(case, "b_initial_t"),
+        b_final_t: num(case, "b_final_t"),
+        initial_temperature_k: num(case, "initial_temperature_k"),
+        sweep_rate_t_per_s: Some(num(case, "sweep_rate_t_per_s")),
+        ramp_duration_s: None,
+        shape: RampShape::Linear,
+        jump: false,
+        allow_field_increase: false,
+    });
+    s.sample = SampleSection {
+        amount_mol: Some(num(case, "amount_mol")),
+        mass_mg: None,
+        addenda_gamma_j_per_k2: Some(num(case, "addenda_gamma_j_per_k2")),
+        addenda_beta_j_per_k4: Some(num(case, "addenda_beta_j_per_k4")),
+    };
+    s.link = LinkSection {
+        conductance_w_per_k: Some(num(case, "link_conductance_w_per_k")),
+        exponent: Some(num(case, "link_exponent")),
+        bath_temperature_k: Some(num(case, "bath_temperature_k")),
+    };
+    s.output.sample_times_after_ramp_s = ValueList(list(case, "sample_times_after_ramp_s"));
+    s
+}
+
+#[test]
+fn linked_runs_agree_with_the_full_master_equation_reference() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/heat_link_reference.json"
+    );
+    let text = std::fs::read_to_string(path).expect("the committed reference output");
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = reference["cases"].as_array().unwrap();
+    assert!(cases.len() >= 3, "{} cases", cases.len());
+    let ctx = EngineContext::new();
+    let mut report = Vec::new();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        // The reference's own accuracy (rtol 1e-10 against 1e-12) must be far inside the
+        // tolerance, or the comparison says nothing.
+        assert!(num(case, "self_difference_k") < 1e-7, "{name}");
+        let built = scenario(case)
+            .build()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tr = simulate(&ctx, &built.spec).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(tr.energy_balance_error <= 1e-8, "{name}");
+        assert_eq!(tr.outcome, Outcome::Equilibrium, "{name}");
+        let times = list(case, "sample_times_after_ramp_s");
+        let temps = list(case, "temperature_k");
+        let heats = list(case, "heat_to_bath_k");
+        let mut worst: f64 = 0.0;
+        for ((&t, &want), &heat) in times.iter().zip(&temps).zip(&heats) {
+            let got = tr
+                .sample_after_ramp(t)
+                .unwrap_or_else(|| panic!("{name}: no sample at {t} s"));
+            let d = got.t_phonon_k - want;
+            assert!(
+                d.abs() <= TOL_K,
+                "{name} at {t} s after the ramp: engine {} K, reference {want} K",
+                got.t_phonon_k
+            );
+            // The heat that left agrees as well (a temperature error of 1e-5 K moves it by
+            // at most C 1e-5 K ~ 1e-5 K per molecule).
+            assert!(
+                (got.heat_to_bath_k - heat).abs() <= TOL_K,
+                "{name} at {t} s: heat {} K, reference {heat} K",
+                got.heat_to_bath_k
+            );
+            worst = worst.max(d.abs());
+        }
+        let want_min = num(case, "minimum_temperature_k");
+        let d_min = tr.minimum_temperature_k - want_min;
+        assert!(
+            d_min.abs() <= TOL_K,
+            "{name}: lowest T engine {} K at {} s, reference {want_min} K at {} s",
+            tr.minimum_temperature_k,
+            tr.minimum_after_ramp_s,
+            num(case, "minimum_after_ramp_s")
+        );
+        // The minimum is a real cooling below the bath, not the ramp's end.
+        assert!(want_min < num(case, "bath_temperature_k") - 1e-3, "{name}");
+        report.push(format!(
+            "{name}: samples {worst:.1e} K, T_min {d_min:+.1e} K ({} s vs {} s)",
+            tr.minimum_after_ramp_s,
+            num(case, "minimum_after_ramp_s")
+        ));
+    }
+    eprintln!("{}", report.join("\n"));
+}
