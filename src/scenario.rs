@@ -175,6 +175,11 @@ pub struct SolverSection {
     #[serde(default = "default_formulation")]
     #[arg(long, value_enum, default_value = "auto")]
     pub formulation: Formulation,
+    /// Step limit of the integrator per stage (accepted and rejected steps); a stage that
+    /// needs more fails the run (exit 1; `smmcool.SolverError` in Python). In 1..=1000000000.
+    #[serde(default = "default_max_steps")]
+    #[arg(long, default_value_t = default_max_steps())]
+    pub max_steps: usize,
 }
 
 fn default_rtol() -> f64 {
@@ -185,6 +190,9 @@ fn default_eq_tol() -> f64 {
 }
 fn default_max_time() -> f64 {
     EngineOptions::default().max_time_after_ramp_s
+}
+fn default_max_steps() -> usize {
+    EngineOptions::default().max_steps
 }
 fn default_formulation() -> Formulation {
     Formulation::Auto
@@ -199,6 +207,7 @@ impl Default for SolverSection {
             equilibrium_tol_k: default_eq_tol(),
             max_time_after_ramp_s: default_max_time(),
             formulation: Formulation::Auto,
+            max_steps: default_max_steps(),
         }
     }
 }
@@ -612,6 +621,7 @@ pub const KEYS: &[Key] = &[
     key!("solver.equilibrium_tol_k" => "--equilibrium-tol-k"; sweep solver.equilibrium_tol_k),
     key!("solver.max_time_after_ramp_s" => "--max-time-after-ramp-s"; sweep solver.max_time_after_ramp_s),
     key!("solver.formulation" => "--formulation"),
+    key!("solver.max_steps" => "--max-steps"),
     key!("output.sample_times_after_ramp_s" => "--sample-times-after-ramp-s"),
     key!("output.trajectory" => "--trajectory"),
     key!("output.log_points_per_decade" => "--log-points-per-decade"),
@@ -1038,6 +1048,7 @@ impl Scenario {
                 1
             },
             formulation: self.solver.formulation,
+            max_steps: self.solver.max_steps,
             ..Default::default()
         };
         let spec = RunSpec {
@@ -1144,6 +1155,7 @@ mod tests {
         assert_eq!(parsed.rtol, d.rtol);
         assert_eq!(parsed.equilibrium_tol_k, d.equilibrium_tol_k);
         assert_eq!(parsed.max_time_after_ramp_s, d.max_time_after_ramp_s);
+        assert_eq!(parsed.max_steps, d.max_steps);
     }
 
     #[test]

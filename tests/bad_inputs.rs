@@ -87,6 +87,8 @@ fn bad_command_lines_exit_2_naming_the_flag_and_value() {
         (sim(&["--rtol", "1"]), vec!["--rtol", "1"]),
         (sim(&["--equilibrium-tol-k", "2"]), vec!["--equilibrium-tol-k", "2"]),
         (sim(&["--log-points-per-decade", "101"]), vec!["--log-points-per-decade", "101"]),
+        (sim(&["--max-steps", "0"]), vec!["--max-steps", "= 0", "1..=1000000000"]),
+        (sim(&["--max-steps", "-1"]), vec!["--max-steps", "-1"]),
         (sim(&["--material", "foo"]), vec!["--material", "foo"]),
         (sim(&["--max-time-after-ramp-s", "10"]), vec!["--sample-times-after-ramp-s", "3600", "--max-time-after-ramp-s"]),
         (sim(&["--kappa-scaling", "absolute"]), vec!["--kappa-per-s-k3"]),
@@ -199,6 +201,8 @@ fn bad_configs_exit_2_naming_the_key_and_value() {
         ("\n[batch]\nmax_runs = 0\n".into(), vec!["run"], vec!["batch.max_runs = 0"]),
         // Values.
         ("\n[solver]\nrtol = 1.0\n".into(), vec!["run"], vec!["solver.rtol = 1"]),
+        ("\n[solver]\nmax_steps = 0\n".into(), vec!["run"], vec!["solver.max_steps = 0", "1..=1000000000"]),
+        ("\n[solver]\nmax_steps = 1.5\n".into(), vec!["run"], vec!["c.toml:9", "1.5"]),
         ("\n[solver]\nmax_time_after_ramp_s = 1e-300\n".into(), vec!["run"], vec!["output.sample_times_after_ramp_s", "1e-300"]),
         ("\n[material]\npreset = \"foo\"\n".into(), vec!["run"], vec!["material.preset", "foo"]),
         ("\n[material]\nspin = 0.5\n".into(), vec!["run"], vec!["material.d_k", "D < 0"]),

@@ -498,3 +498,36 @@ log = { start = 1e-1, stop = 1e3, count = 5 }
     );
     assert!(!text.contains(" ok "), "{text}");
 }
+
+/// `[solver] max_steps` below what the runs need: every run fails with the step limit in its
+/// error, is recorded FAILED with its analytic limits, and the batch exits 3 (not 2: the
+/// config is valid); the file stays readable.
+#[test]
+fn runs_beyond_the_step_limit_are_recorded_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = write(
+        d,
+        "s.toml",
+        &format!(
+            "{}\n[solver]\nmax_steps = 2\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.0, 4.0]\n",
+            base_sweeping(&["initial_temperature_k"])
+        ),
+    );
+    let o = d.join("s.h5");
+    let out = run(&["run", cfg.to_str().unwrap(), "-o", o.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("2 run(s) failed"), "{err}");
+    let recs = smmcool::io::read_summary(&o).unwrap();
+    assert_eq!(recs.len(), 2);
+    for r in &recs {
+        assert_eq!(r.status, smmcool::results::RunStatus::Failed);
+        let e = r.error.as_deref().unwrap();
+        assert!(
+            e.contains("more than 2 steps") && e.contains("max_steps"),
+            "{e}"
+        );
+        assert!(r.summary.sudden_final_temperature_k.is_some());
+    }
+}

@@ -324,3 +324,25 @@ fn limits_minimum_without_a_field_change_is_none() {
     let dt = m[1]["sudden_delta_temperature_min_k"].as_f64().unwrap();
     assert!(dt < -1.8 && m[1]["note"].is_null(), "{v}");
 }
+
+/// A run the solver cannot finish (here: a step limit, `--max-steps`, below what the first
+/// stage needs) exits 1, not 2, with one line naming the stage, the time, the run's
+/// parameters and the limit; the same run with the default limit succeeds.
+#[test]
+fn a_run_beyond_the_step_limit_exits_1_naming_the_stage_and_the_limit() {
+    let ok = common::run(&common::jump_4k(&["--json"]));
+    assert!(ok.status.success());
+    let out = common::run(&common::jump_4k(&["--max-steps", "3"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for needle in [
+        "full relaxation stage failed at t = ",
+        "Bi = 0.5 T, Bf = 0.1 T, Ti = 4 K",
+        "more than 3 steps",
+        "max_steps",
+    ] {
+        assert!(err.contains(needle), "'{needle}' missing from {err}");
+    }
+    assert!(out.stdout.is_empty());
+}

@@ -321,3 +321,66 @@ fn magnetization_is_the_physical_moment_along_the_field() {
     // Along the field everywhere: the field stays positive and the spins stay polarised.
     assert!(tr.samples.iter().all(|s| s.magnetization_mu_b > 0.0));
 }
+
+/// The step limit per stage ([solver] max_steps): the smallest limit that a jump 0.5 -> 0.1 T
+/// from 4 K fits in (found by bisection) gives the numbers of the default limit bit for bit; one
+/// step fewer fails the run with the integrator's TooManySteps carrying that limit, at a time
+/// before the run's end; a limit outside 1..=1e9 is refused before integration.
+#[test]
+fn the_step_limit_fails_a_run_with_a_typed_error() {
+    use smmcool::numerics::solver::SolverError;
+    let with_limit = |max_steps: usize| {
+        run(
+            Protocol::jump(0.5, 0.1).unwrap(),
+            4.0,
+            EngineOptions {
+                max_steps,
+                ..Default::default()
+            },
+        )
+    };
+    let reference = run(
+        Protocol::jump(0.5, 0.1).unwrap(),
+        4.0,
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let total = reference.stats.steps + reference.stats.rejected;
+    // No stage takes more than the whole run's steps; a single step is too few.
+    let (mut fails, mut fits) = (1, total);
+    assert!(with_limit(fits).is_ok());
+    assert!(with_limit(fails).is_err());
+    while fits - fails > 1 {
+        let mid = (fails + fits) / 2;
+        if with_limit(mid).is_ok() {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    let ok = with_limit(fits).unwrap();
+    assert_eq!(ok.samples, reference.samples);
+    assert_eq!(ok.t_final_k.to_bits(), reference.t_final_k.to_bits());
+    match with_limit(fails).unwrap_err() {
+        EngineError::Solver {
+            t_s,
+            t_phonon_k,
+            source: SolverError::TooManySteps { max_steps, .. },
+            ..
+        } => {
+            assert_eq!(max_steps, fails);
+            let end = reference.ramp_duration_s + reference.t_end_after_ramp_s;
+            assert!(t_s < end, "failed at {t_s} s, the run ends at {end} s");
+            assert!(t_phonon_k.is_finite() && t_phonon_k > 0.0, "{t_phonon_k}");
+        }
+        e => panic!("expected the step limit, got {e}"),
+    }
+    for bad in [0, 1_000_000_001] {
+        let e = with_limit(bad).unwrap_err();
+        assert!(
+            matches!(&e, EngineError::Parameter(p) if p.name == "max_steps"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("1..=1000000000"), "{e}");
+    }
+}

@@ -3,8 +3,10 @@
 The Python face of the Rust engine (the same library the ``smmcool`` command runs). Keyword
 arguments have the names and units of the command line's flags and the TOML keys
 (``b_initial_t``, ``initial_temperature_k``, ``sweep_rate_t_per_s``, ``tau0_s``, ...; the preset
-is ``material``), go through the same validation, and a bad value raises ``ValueError`` with
-the command line's message, naming the keyword instead of the flag.
+is ``material``), go through the same validation, and a bad value raises ``InputError`` (a
+``ValueError``) with the command line's message, naming the keyword instead of the flag. A run
+that fails on valid input raises ``SolverError`` (a ``RuntimeError``); both derive from
+``SmmcoolError``.
 
 Units: energies per molecule in kelvin (E/k_B), fields in tesla, times in seconds, entropies in
 k_B per molecule, magnetization in Bohr magnetons per molecule.
@@ -25,13 +27,16 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 from . import _smmcool as _ext
-from ._smmcool import Engine, SolverError, __version__
+from ._errors import InputError, SmmcoolError, SolverError
+from ._smmcool import Engine, __version__
 
 __all__ = [
     "Engine",
+    "InputError",
     "Material",
     "Run",
     "Scenario",
+    "SmmcoolError",
     "SolverError",
     "__version__",
     "levels",
@@ -74,7 +79,7 @@ class Material:
 
     Overrides (all optional): ``spin``, ``d_cm1`` or ``d_k`` (axial splitting D in cm^-1 or
     K), ``g_par``, ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s),
-    ``barrier_k`` (K). The values are validated at once (ValueError naming the keyword).
+    ``barrier_k`` (K). The values are validated at once (InputError, a ValueError, naming the keyword).
 
     Attributes after validation: ``name``, ``spin``, ``d_k`` (K), ``g_par``,
     ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s), ``barrier_k`` (K), ``m``
@@ -290,7 +295,7 @@ class Run:
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("to_xarray needs xarray: pip install xarray") from e
         if self.trajectory is None:
-            raise ValueError("this run kept no trajectory (trajectory=False)")
+            raise InputError("this run kept no trajectory (trajectory=False)")
         info = _QUANTITIES
         data_vars = {}
         for name, values in self.trajectory.items():
@@ -341,17 +346,19 @@ def simulate(
     ``ramp_duration_s`` (s) or ``shape="jump"``; optionally ``shape`` (linear, cosine, jump),
     ``material`` (preset key or ``Material``) and its overrides, ``kappa_scaling``,
     ``rtol``, ``equilibrium_tol_k`` (K), ``max_time_after_ramp_s`` (s), ``formulation``,
-    ``sample_times_after_ramp_s`` (s), ``trajectory`` (keep the trajectory, default True),
+    ``max_steps`` (integrator steps per stage, 1..=1e9), ``sample_times_after_ramp_s`` (s), ``trajectory`` (keep the trajectory, default True),
     ``log_points_per_decade``. The engine runs without the GIL; ``engine`` (an ``Engine``)
     holds the shared tables (default: the module's).
 
-    Raises ValueError for bad input (the command line's message, naming the keyword) and
-    SolverError when the integration fails (with ``time_s`` and ``parameters``).
+    Raises InputError (a ValueError) for bad input (the command line's message, naming the
+    keyword) and SolverError (a RuntimeError) when the integration fails on valid input, e.g.
+    a stage needing more than ``max_steps`` steps (with ``time_s``, ``field_t``,
+    ``temperature_k``, ``stage`` and ``parameters``); both are SmmcoolError.
     """
     eng = engine if engine is not None else _default_engine()
     if scenario is not None:
         if kwargs or material is not None:
-            raise ValueError("give either a Scenario or keyword arguments, not both")
+            raise InputError("give either a Scenario or keyword arguments, not both")
         if not isinstance(scenario, Scenario):
             raise TypeError("scenario must be a smmcool.Scenario (or give keyword arguments)")
         return Run(*_ext.simulate(eng, scenario.toml))

@@ -16,8 +16,14 @@ class Engine:
 
     def __init__(self) -> None: ...
 
-class SolverError(RuntimeError):
-    """The engine failed on valid input."""
+class SmmcoolError(Exception):
+    """Base class of the errors smmcool raises."""
+
+class InputError(SmmcoolError, ValueError):
+    """A value smmcool cannot use (the command line's message, naming the keyword)."""
+
+class SolverError(SmmcoolError, RuntimeError):
+    """The engine failed on valid input (e.g. a stage needed more than max_steps steps)."""
 
     time_s: Optional[float]
     field_t: Optional[float]

@@ -10,9 +10,9 @@
 
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
 use rayon::prelude::*;
 use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
 use smmcool::error::{ErrorKind, ParameterError};
@@ -22,12 +22,30 @@ use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, 
 use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
 use std::sync::Arc;
 
-pyo3::create_exception!(
-    _smmcool,
-    SolverError,
-    PyRuntimeError,
-    "The engine failed on valid input. Attributes: time_s (time of the failure since the start of the ramp, s, or None), field_t, temperature_k (last good phonon temperature, K, or None), stage, parameters (dict: b_initial_t, b_final_t, initial_temperature_k)."
-);
+/// The exception classes of python/smmcool/_errors.py: `SmmcoolError`, its subclasses
+/// `InputError` (also a `ValueError`: input the command line refuses with exit 2) and
+/// `SolverError` (also a `RuntimeError`: a computation that failed on valid input, exit 1).
+static INPUT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SOLVER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SMMCOOL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// An exception of class `name` of smmcool._errors with `message`.
+fn error_of(cell: &'static PyOnceLock<Py<PyType>>, name: &str, message: String) -> PyErr {
+    Python::attach(|py| match cell.import(py, "smmcool._errors", name) {
+        Ok(ty) => PyErr::from_type(ty.clone(), message),
+        Err(e) => e,
+    })
+}
+
+/// Bad input: `smmcool.InputError` (a `ValueError`) with the command line's message.
+fn input_error(message: impl Into<String>) -> PyErr {
+    error_of(&INPUT_ERROR, "InputError", message.into())
+}
+
+/// A failure that is neither bad input nor the engine's: `smmcool.SmmcoolError`.
+fn other_error(message: impl Into<String>) -> PyErr {
+    error_of(&SMMCOOL_ERROR, "SmmcoolError", message.into())
+}
 
 /// How a key's value is given in TOML (and so which Python types it takes).
 enum Kind {
@@ -44,7 +62,7 @@ fn kind(key: &Key) -> Kind {
             Kind::Text
         }
         "output.trajectory" => Kind::Bool,
-        "output.log_points_per_decade" => Kind::Count,
+        "output.log_points_per_decade" | "solver.max_steps" => Kind::Count,
         "output.sample_times_after_ramp_s" => Kind::Numbers,
         _ => Kind::Number,
     }
@@ -54,7 +72,7 @@ fn not_allowed(keyword: &str, value: &Bound<'_, PyAny>, allowed: &str) -> PyErr 
     let shown = value
         .repr()
         .map_or_else(|_| "?".to_string(), |r| r.to_string());
-    PyValueError::new_err(format!("{keyword} = {shown} is not allowed: {allowed}"))
+    input_error(format!("{keyword} = {shown} is not allowed: {allowed}"))
 }
 
 /// One Python value as the TOML value of `key`.
@@ -135,7 +153,7 @@ fn sections(
                 })
                 .map(|k| k.keyword())
                 .collect();
-            return Err(PyValueError::new_err(format!(
+            return Err(input_error(format!(
                 "{function}() got an unknown keyword argument '{keyword}'; allowed: {}",
                 known.join(", ")
             )));
@@ -159,7 +177,7 @@ fn section<T: serde::de::DeserializeOwned>(t: &toml::Table, name: &str) -> PyRes
     v.try_into::<T>().map_err(|e| {
         let msg = e.to_string();
         // serde names a missing field `b_initial_t`: the keyword.
-        PyValueError::new_err(match msg.split('`').nth(1) {
+        input_error(match msg.split('`').nth(1) {
             Some(field) if msg.contains("missing field") => {
                 format!("{field} is required (no default)")
             }
@@ -169,7 +187,7 @@ fn section<T: serde::de::DeserializeOwned>(t: &toml::Table, name: &str) -> PyRes
 }
 
 fn scenario_error(e: ScenarioError) -> PyErr {
-    PyValueError::new_err(e.keyword_message())
+    input_error(e.keyword_message())
 }
 
 /// A library parameter error as a ValueError naming the keyword.
@@ -180,7 +198,7 @@ fn parameter_error(p: &ParameterError) -> PyErr {
     } else {
         format!(" = {}", p.value)
     };
-    PyValueError::new_err(format!("{name}{value} is not allowed: {}", p.allowed))
+    input_error(format!("{name}{value} is not allowed: {}", p.allowed))
 }
 
 fn library_error(py: Python<'_>, e: smmcool::Error) -> PyErr {
@@ -188,7 +206,7 @@ fn library_error(py: Python<'_>, e: smmcool::Error) -> PyErr {
         return parameter_error(p);
     }
     match e.kind() {
-        ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
+        ErrorKind::InvalidInput => input_error(e.to_string()),
         _ => solver_error(py, &e.to_string(), None, None),
     }
 }
@@ -199,12 +217,13 @@ fn solver_error(
     at: Option<(f64, f64, f64, &str)>,
     params: Option<(f64, f64, f64)>,
 ) -> PyErr {
-    let err = SolverError::new_err(message.to_string());
+    let err = error_of(&SOLVER_ERROR, "SolverError", message.to_string());
     let value = err.value(py);
     let set = || -> PyResult<()> {
         value.setattr("time_s", at.map(|a| a.0))?;
         value.setattr("field_t", at.map(|a| a.1))?;
-        value.setattr("temperature_k", at.map(|a| a.2))?;
+        // Stages that track the temperature only implicitly report none (NaN).
+        value.setattr("temperature_k", at.map(|a| a.2).filter(|t| !t.is_nan()))?;
         value.setattr("stage", at.map(|a| a.3.to_string()))?;
         let p = PyDict::new(py);
         if let Some((bi, bf, ti)) = params {
@@ -238,7 +257,7 @@ fn engine_error(py: Python<'_>, e: EngineError, params: (f64, f64, f64)) -> PyEr
             Some((*t_s, *field_t, *t_phonon_k, stage)),
             Some(params),
         ),
-        _ if e.kind() == ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
+        _ if e.kind() == ErrorKind::InvalidInput => input_error(e.to_string()),
         _ => solver_error(py, &e.to_string(), None, Some(params)),
     }
 }
@@ -301,7 +320,7 @@ fn levels<'py>(
     let mut e = vec![0.0; n];
     for (row, &b) in fields.iter().enumerate() {
         if !b.is_finite() {
-            return Err(PyValueError::new_err(format!(
+            return Err(input_error(format!(
                 "field_t = {b} is not allowed: must be a finite number"
             )));
         }
@@ -347,7 +366,7 @@ fn tau<'py>(
     );
     for &x in temps {
         if !(x.is_finite() && x > 0.0) {
-            return Err(PyValueError::new_err(format!(
+            return Err(input_error(format!(
                 "temperature_k = {x} is not allowed: must be a finite temperature > 0 K"
             )));
         }
@@ -386,7 +405,7 @@ fn limits<'py>(
     let bf = b_final_t.as_slice()?;
     let ti = initial_temperature_k.as_slice()?;
     if bf.len() != ti.len() {
-        return Err(PyValueError::new_err(
+        return Err(input_error(
             "b_final_t and initial_temperature_k must have the same length",
         ));
     }
@@ -460,7 +479,7 @@ fn scenario_toml(toml_text: Option<&str>, kwargs: Option<&Bound<'_, PyDict>>) ->
     let scenario = match toml_text {
         Some(text) => {
             if kwargs.is_some_and(|k| !k.is_empty()) {
-                return Err(PyValueError::new_err(
+                return Err(input_error(
                     "give either TOML text or keyword arguments, not both",
                 ));
             }
@@ -469,15 +488,15 @@ fn scenario_toml(toml_text: Option<&str>, kwargs: Option<&Bound<'_, PyDict>>) ->
         None => scenario_of(kwargs, "Scenario")?,
     };
     scenario.build().map_err(scenario_error)?;
-    toml::to_string(&scenario).map_err(|e| PyValueError::new_err(e.to_string()))
+    toml::to_string(&scenario).map_err(|e| input_error(e.to_string()))
 }
 
 /// A scenario from TOML text with the sections of a config (no sweeps: one run).
 fn scenario_from_toml(text: &str) -> PyResult<Scenario> {
     let plan = smmcool::Plan::from_text(std::path::Path::new("<scenario>"), text.to_string())
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e| input_error(e.to_string()))?;
     if plan.n_runs() != 1 {
-        return Err(PyValueError::new_err(format!(
+        return Err(input_error(format!(
             "<scenario>: a scenario is one run, this text sweeps {} runs; use run_batch for sweeps",
             plan.n_runs()
         )));
@@ -534,10 +553,9 @@ fn simulate<'py>(
     );
     summary.insert(
         "scenario".into(),
-        serde_json::to_value(&scenario).map_err(|e| PyRuntimeError::new_err(e.to_string()))?,
+        serde_json::to_value(&scenario).map_err(|e| other_error(e.to_string()))?,
     );
-    let text =
-        serde_json::to_string(&summary).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let text = serde_json::to_string(&summary).map_err(|e| other_error(e.to_string()))?;
     let trajectory = match &record.trajectory {
         Some(c) => Some(columns(py, c)?),
         None => None,
@@ -559,7 +577,7 @@ fn columns<'py>(py: Python<'py>, c: &TrajectoryColumns) -> PyResult<Bound<'py, P
                 let n = c.populations.first().map_or(0, Vec::len);
                 let flat: Vec<f64> = c.populations.iter().flatten().copied().collect();
                 let a = Array2::from_shape_vec((c.populations.len(), n), flat)
-                    .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+                    .map_err(|e| other_error(e.to_string()))?;
                 d.set_item(q.name, a.into_pyarray(py))?;
             }
             TrajectoryAccess::Stage => {
@@ -607,11 +625,11 @@ fn run_batch(
     } else {
         smmcool::Plan::load(std::path::Path::new(config))
     }
-    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    .map_err(|e| input_error(e.to_string()))?;
     plan.check_size(yes)
-        .map_err(|e| PyValueError::new_err(e.to_string().replace("--yes", "yes=True")))?;
+        .map_err(|e| input_error(e.to_string().replace("--yes", "yes=True")))?;
     if threads == Some(0) {
-        return Err(PyValueError::new_err(
+        return Err(input_error(
             "threads = 0 is not allowed: must be >= 1 (or None for all cores)",
         ));
     }
@@ -638,7 +656,7 @@ fn run_batch(
     }
     let result = worker
         .join()
-        .map_err(|_| PyRuntimeError::new_err("the batch thread panicked"))?;
+        .map_err(|_| other_error("the batch thread panicked"))?;
     if let Some(e) = interrupt {
         // The batch stopped between runs; what it kept is in the parts directory.
         if let Err(b) = &result {
@@ -650,8 +668,8 @@ fn run_batch(
     let o = result.map_err(|e| {
         let e = smmcool::Error::from(e);
         match e.kind() {
-            ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
-            _ => PyRuntimeError::new_err(e.to_string()),
+            ErrorKind::InvalidInput => input_error(e.to_string()),
+            _ => other_error(e.to_string()),
         }
     })?;
     Ok((o.runs, o.computed, o.resumed, o.failed, o.wall_time_s))
@@ -672,7 +690,7 @@ fn read<'py>(
                 smmcool::read_meta(&path)?,
             ))
         })
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e| input_error(e.to_string()))?;
     let d = PyDict::new(py);
     for q in SUMMARY {
         match q.access {
@@ -717,7 +735,7 @@ fn read<'py>(
                     })
                     .collect();
                 let a = Array2::from_shape_vec((records.len(), n), flat)
-                    .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+                    .map_err(|e| other_error(e.to_string()))?;
                 d.set_item(q.name, a.into_pyarray(py))?;
             }
         }
@@ -727,7 +745,6 @@ fn read<'py>(
 
 #[pymodule]
 fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("SolverError", m.py().get_type::<SolverError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Engine>()?;
     m.add_function(wrap_pyfunction!(material_info, m)?)?;

@@ -37,3 +37,12 @@ def cli_error(*args: str) -> str:
     line = p.stderr.strip()
     assert line.startswith("error: "), line
     return line[len("error: "):]
+
+
+def cli_failure(*args: str) -> str:
+    """The one-line error the command line prints for a computation that failed (exit code 1)."""
+    p = cli(*args, check=False)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    line = p.stderr.strip()
+    assert line.startswith("error: ") and "\n" not in line, line
+    return line[len("error: "):]

@@ -18,6 +18,8 @@ pub struct Cli {
 }
 
 /// The commands.
+// Parsed once per process: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Energy levels E_M(B) relative to the ground level (the paper's Fig. 2).

@@ -60,6 +60,9 @@ pub enum Formulation {
     Full,
 }
 
+/// Largest allowed [`EngineOptions::max_steps`] (a stage this long takes hours).
+pub const MAX_STEPS_LIMIT: usize = 1_000_000_000;
+
 /// Engine settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineOptions {
@@ -148,6 +151,13 @@ impl EngineOptions {
                 "log_points_per_decade",
                 f64::from(self.log_points_per_decade),
                 "must be in 0..=100",
+            ));
+        }
+        if !(1..=MAX_STEPS_LIMIT).contains(&self.max_steps) {
+            return Err(ParameterError::new(
+                "max_steps",
+                self.max_steps as f64,
+                format!("must be in 1..={MAX_STEPS_LIMIT}"),
             ));
         }
         if self.ramp_points > 100_000 {

@@ -86,7 +86,7 @@ pub enum SolverError {
         h: f64,
     },
     /// Too many steps.
-    #[error("more than {max_steps} steps before t = {t:e} s")]
+    #[error("more than {max_steps} steps before t = {t:e} s (the step limit max_steps)")]
     TooManySteps {
         /// Time reached, s.
         t: f64,
