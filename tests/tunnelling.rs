@@ -80,13 +80,6 @@ fn engine_commands_refuse_anisotropy_beyond_d() {
             "mn12ac-mirebeau",
         ],
         &[
-            "tau",
-            "--temperature-k",
-            "3",
-            "--material",
-            "mn12ac-bircher",
-        ],
-        &[
             "limits",
             "--b-initial-t",
             "0.5",

@@ -6,8 +6,11 @@ use serde_json::{json, Value};
 use smmcool::error::Error;
 use smmcool::model::limits::{minimum_delta_t, FieldChange, Limit};
 use smmcool::model::tunnelling::{AnisotropyOverrides, SpinHamiltonian};
-use smmcool::model::{Overrides, PRESETS};
+use smmcool::model::{Material, Overrides, PRESETS};
+use smmcool::rates::tunnelling::Tunnelling;
+use smmcool::rates::RateModel;
 use std::io::Write;
+use std::sync::Arc;
 
 /// `smmcool levels`.
 pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
@@ -96,9 +99,57 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
             ("--phonon-units", m.phonon_units),
         ],
     )?;
-    let mat = args.material.build().map_err(flag_error)?;
-    let model = args.rates.build(&mat).map_err(flag_error)?;
+    let fields = flat(&args.field_t);
+    let a = &args.anisotropy;
+    let preset = args.material.preset.as_deref().unwrap_or("mn12ac");
+    let anisotropic = smmcool::model::preset(preset).is_some_and(|p| !p.stevens.is_none())
+        || [a.b4_k, a.c4_k, a.e_k, a.transverse_field_t]
+            .iter()
+            .any(Option::is_some);
+    let (mat, model, plain) = if anisotropic {
+        // The full Hamiltonian: the rate model's levels with B4, and tunnelling for C, E, Bx.
+        let m = &args.material;
+        let o = Overrides {
+            spin: m.spin,
+            d_cm1: m.d_cm1,
+            d_k: m.d_k,
+            g_par: m.g_par,
+            debye_temperature_k: m.debye_temperature_k,
+            phonon_units: m.phonon_units,
+            tau0_s: m.tau0_s,
+            barrier_k: m.barrier_k,
+        };
+        let (mat, h) = Material::with_hamiltonian(
+            preset,
+            &o,
+            &AnisotropyOverrides {
+                b4_k: a.b4_k,
+                c4_k: a.c4_k,
+                e_k: a.e_k,
+                transverse_field_t: a.transverse_field_t,
+            },
+        )?;
+        let plain = args.rates.build(&mat).map_err(flag_error)?;
+        match Tunnelling::new(&h)? {
+            Some(t) => {
+                let t = Arc::new(t);
+                let model = plain.clone().with_mechanism(t.clone());
+                (mat, model, Some((plain, t)))
+            }
+            None => (mat, plain, None),
+        }
+    } else {
+        let mat = args.material.build().map_err(flag_error)?;
+        let model = args.rates.build(&mat).map_err(flag_error)?;
+        (mat, model, None)
+    };
     let t_max = mat.arrhenius.temperature_for_tau_k(args.tau_threshold_s);
+    if !fields.is_empty() || anisotropic {
+        // With the full Hamiltonian the zero-field time is the full model's, not the
+        // calibration's (which leaves tunnelling out).
+        let fields = if fields.is_empty() { vec![0.0] } else { fields };
+        return tau_field(args, &mat, &model, plain.as_ref(), &fields, &temps, out);
+    }
     let mut rows = Vec::new();
     for &t in &temps {
         rows.push((
@@ -155,6 +206,132 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
             "no temperature gives tau = {} s (it is below tau0)",
             args.tau_threshold_s
         )?,
+    }
+    Ok(())
+}
+
+/// `smmcool tau --field-t`: the slowest relaxation time 1/(kappa(T) lambda1(B, T)) of the rate
+/// model (with tunnelling when the Hamiltonian has transverse terms; `tunnelling` is then the
+/// model without it and the mechanism) at every (T, B).
+fn tau_field(
+    args: &TauArgs,
+    mat: &Material,
+    model: &RateModel,
+    tunnelling: Option<&(RateModel, Arc<Tunnelling>)>,
+    fields: &[f64],
+    temps: &[f64],
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let bmax = mat.spin.bistability_field_t();
+    if let Some(&b) = fields.iter().find(|b| b.abs() >= bmax) {
+        return Err(Error::Usage(format!(
+            "--field-t = {} is not allowed: must satisfy |B| < {bmax:.4} T, where both wells of this spin exist",
+            smmcool::units::number(b)
+        )));
+    }
+    let tau_of = |m: &RateModel, b: f64, t: f64| -> Result<f64, Error> {
+        let kappa = m.kappa(t)?;
+        let mode = m
+            .unscaled_slow_mode(b, t)?
+            .expect("inside the bistable range");
+        Ok(1.0 / (kappa * mode.lambda1_per_s))
+    };
+    let mut rows = Vec::new();
+    for &t in temps {
+        for &b in fields {
+            let tau = tau_of(model, b, t)?;
+            let over = tunnelling.map(|(p, _)| tau_of(p, b, t)).transpose()?;
+            rows.push((t, b, tau, over));
+        }
+    }
+    if args.json {
+        let recs: Vec<Value> = rows
+            .iter()
+            .map(|(t, b, tau, over)| {
+                let mut r = json!({"temperature_k": t, "field_t": b, "tau_model_s": tau});
+                if let Some(o) = over {
+                    r["tau_without_tunnelling_s"] = json!(o);
+                }
+                r
+            })
+            .collect();
+        let names: Vec<&str> = model.mechanisms().iter().map(|m| m.name()).collect();
+        let pairs: Vec<Value> = tunnelling
+            .map(|(_, t)| {
+                t.pairs()
+                    .iter()
+                    .map(|p| {
+                        json!({"m": mat.spin.m(p.i), "m_prime": mat.spin.m(p.i_prime), "k": p.k,
+                        "field_t": p.field_t, "splitting_k": p.splitting_k})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let left: Vec<Value> = tunnelling
+            .map(|(_, t)| {
+                t.left_out()
+                    .iter()
+                    .map(
+                        |r| json!({"m": r.m, "m_prime": r.m_prime, "k": r.k, "field_t": r.field_t}),
+                    )
+                    .collect()
+            })
+            .unwrap_or_default();
+        return write_json(
+            out,
+            &json!({
+                "material": mat.name,
+                "tau0_s": mat.arrhenius.tau0_s,
+                "barrier_k": mat.arrhenius.barrier_k,
+                "kappa_scaling": args.rates.kappa_scaling,
+                "mechanisms": names,
+                "tunnelling_pairs": pairs,
+                "tunnelling_pairs_left_out": left,
+                "definition": "tau_model_s = 1/(kappa(T) lambda1(B, T)), lambda1 the slowest rate of the rate model (spin-phonon and, with transverse terms, resonant tunnelling; kappa calibrated without tunnelling)",
+                "records": recs,
+            }),
+        );
+    }
+    writeln!(
+        out,
+        "# {}: slowest relaxation time 1/(kappa lambda1(B, T)); mechanisms: {}; kappa scaling {:?} (calibrated without tunnelling)",
+        mat.name,
+        model
+            .mechanisms()
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        model.scaling()
+    )?;
+    if let Some((_, t)) = tunnelling {
+        writeln!(
+            out,
+            "# tunnelling: {} channels (resonance pairs and mirrors); {} resonances left out (splitting not defined: {})",
+            t.pairs().len(),
+            t.left_out().len(),
+            t.left_out()
+                .iter()
+                .map(|r| format!("k = {} m = {} m' = {}", r.k, r.m, r.m_prime))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    write!(
+        out,
+        "{:>10} {:>12} {:>16}",
+        "T (K)", "B (T)", "tau_model (s)"
+    )?;
+    if tunnelling.is_some() {
+        write!(out, " {:>20}", "without tunnelling (s)")?;
+    }
+    writeln!(out)?;
+    for (t, b, tau, over) in rows {
+        write!(out, "{t:>10.4} {b:>12.6} {tau:>16.6e}")?;
+        if let Some(o) = over {
+            write!(out, " {o:>20.6e}")?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }
@@ -449,7 +626,7 @@ pub fn presets(json_out: bool, out: &mut impl Write) -> Result<(), Error> {
         if !a.is_zero() {
             writeln!(
                 out,
-                "{:<22} Stevens B_4^0 = {:.4e}, B_4^4 = {:.4e}, E = {:.4e} cm^-1; as used: D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K; `smmcool resonances` only (the engine has no tunnelling yet)",
+                "{:<22} Stevens B_4^0 = {:.4e}, B_4^4 = {:.4e}, E = {:.4e} cm^-1; as used: D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K; `smmcool resonances` and `smmcool tau` (trajectories have no tunnelling yet)",
                 "", p.stevens.b40_cm1, p.stevens.b44_cm1, p.stevens.e_cm1, d_k, a.b4_k, a.c4_k, a.e_k
             )?;
         }

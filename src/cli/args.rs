@@ -116,9 +116,16 @@ pub struct TauArgs {
     /// Relaxation time that bounds the sudden-quench regime, in s (the paper uses 1 s).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub tau_threshold_s: f64,
-    /// Material.
+    /// Field(s) along the easy axis in T at which the relaxation time 1/lambda1(B, T) of the
+    /// rate model is given (a value, a list or a range); without it, the zero-field table.
+    #[arg(long, value_parser = fields, allow_negative_numbers = true)]
+    pub field_t: Vec<Vec<f64>>,
+    /// Material (the spectroscopic mn12ac-* presets carry B4, C and E: tunnelling).
     #[command(flatten)]
     pub material: MaterialSection,
+    /// Anisotropy beyond D and the transverse field (C, E or Bx add resonant tunnelling).
+    #[command(flatten)]
+    pub anisotropy: AnisotropyFlags,
     /// Rate scaling.
     #[command(flatten)]
     pub rates: RatesSection,

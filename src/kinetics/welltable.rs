@@ -60,8 +60,8 @@ pub type LineTable = WellTable<1>;
 /// number by its bits. A line table's key adds its field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WellTableKey {
-    /// 2S, D and g_par (bits).
-    spin: (u32, u64, u64),
+    /// 2S, D, g_par and B4 (bits).
+    spin: (u32, u64, u64, u64),
     /// Each mechanism: its name and key (for spin-phonon: each transition pair's i, j and
     /// the bits of its two weights).
     mechanisms: Vec<(String, Vec<u64>)>,
@@ -72,7 +72,12 @@ impl WellTableKey {
     pub fn of(rates: &RateModel) -> Self {
         let spin = rates.spin();
         Self {
-            spin: (spin.two_s(), spin.d_k().to_bits(), spin.g_par().to_bits()),
+            spin: (
+                spin.two_s(),
+                spin.d_k().to_bits(),
+                spin.g_par().to_bits(),
+                spin.b4_k().to_bits(),
+            ),
             mechanisms: rates
                 .mechanisms()
                 .iter()

@@ -1,6 +1,6 @@
 //! Materials: a giant spin, its lattice and its Arrhenius relaxation law, with named presets.
 
-use super::tunnelling::Anisotropy;
+use super::tunnelling::{Anisotropy, AnisotropyOverrides, SpinHamiltonian};
 use super::{Debye, GiantSpin};
 use crate::error::{require_positive, ParameterError};
 use crate::units::{cm1_to_kelvin, CM1_PER_MEV};
@@ -275,21 +275,38 @@ pub(crate) fn lookup(key: &str) -> Result<&'static Preset, ParameterError> {
 
 impl Material {
     /// Build a material from a preset key and overrides, validating every value. A preset with
-    /// anisotropy beyond D (the `mn12ac-*` spectroscopic ones) is refused: the engine has no
-    /// tunnelling mechanism yet and would silently ignore those terms.
+    /// anisotropy beyond D (the `mn12ac-*` spectroscopic ones) is refused: the trajectory engine
+    /// has no tunnelling yet and would silently ignore those terms (`smmcool tau` takes them
+    /// through [`Material::with_hamiltonian`]).
     pub fn from_preset(key: &str, o: &Overrides) -> Result<Self, ParameterError> {
         let p = lookup(key)?;
-        let (spin, anisotropy) = p.spin_and_anisotropy(o)?;
+        let (_, anisotropy) = p.spin_and_anisotropy(o)?;
         if !anisotropy.is_zero() {
             return Err(ParameterError::new(
                 "material",
                 f64::NAN,
                 format!(
-                    "preset '{}' has anisotropy beyond D (B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K) that mixes the levels of the two wells; the kinetic engine has no tunnelling mechanism yet and would ignore it. Use it with `smmcool resonances`, or take an axial preset (mn12ac)",
+                    "preset '{}' has anisotropy beyond D (B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K) that mixes the levels of the two wells; trajectories have no tunnelling mechanism yet and would ignore it. Use it with `smmcool resonances` or `smmcool tau`, or take an axial preset (mn12ac)",
                     p.key, anisotropy.b4_k, anisotropy.c4_k, anisotropy.e_k
                 ),
             ));
         }
+        Self::with_hamiltonian(key, o, &AnisotropyOverrides::default()).map(|(m, _)| m)
+    }
+
+    /// The material of preset `key` with overrides `o` and its full spin Hamiltonian with the
+    /// anisotropy overrides `a` (any preset): the material's giant spin is the Hamiltonian's
+    /// [`SpinHamiltonian::engine_spin`] (with B4), so that rates built on it share the levels of
+    /// a tunnelling mechanism ([`crate::rates::tunnelling`]). For an axial preset without
+    /// anisotropy overrides the material is [`Material::from_preset`]'s.
+    pub fn with_hamiltonian(
+        key: &str,
+        o: &Overrides,
+        a: &AnisotropyOverrides,
+    ) -> Result<(Self, SpinHamiltonian), ParameterError> {
+        let p = lookup(key)?;
+        let h = SpinHamiltonian::from_preset(key, o, a)?;
+        let spin = h.engine_spin()?;
         let debye = Debye::new(
             o.debye_temperature_k.unwrap_or(p.debye_temperature_k),
             o.phonon_units.unwrap_or(1.0),
@@ -298,18 +315,21 @@ impl Material {
             o.tau0_s.unwrap_or(p.tau0_s),
             o.barrier_k.unwrap_or(p.barrier_k),
         )?;
-        let changed = *o != Overrides::default();
-        Ok(Self {
-            name: if changed {
-                format!("{} (modified)", p.key)
-            } else {
-                p.key.to_string()
+        let changed = *o != Overrides::default() || *a != AnisotropyOverrides::default();
+        Ok((
+            Self {
+                name: if changed {
+                    format!("{} (modified)", p.key)
+                } else {
+                    p.key.to_string()
+                },
+                spin,
+                debye,
+                arrhenius,
+                source: p.source.to_string(),
             },
-            spin,
-            debye,
-            arrhenius,
-            source: p.source.to_string(),
-        })
+            h,
+        ))
     }
 
     /// The paper's Mn12Ac.

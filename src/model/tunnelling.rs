@@ -97,6 +97,13 @@ impl SpinHamiltonian {
         anisotropy: Anisotropy,
         transverse_field_t: f64,
     ) -> Result<Self, ParameterError> {
+        if spin.b4_k() != 0.0 {
+            return Err(ParameterError::new(
+                "b4_k",
+                spin.b4_k(),
+                "give B4 in the anisotropy of the Hamiltonian, not in its giant spin",
+            ));
+        }
         require_finite("b4_k", anisotropy.b4_k)?;
         require_finite("c4_k", anisotropy.c4_k)?;
         require_finite("e_k", anisotropy.e_k)?;
@@ -146,6 +153,13 @@ impl SpinHamiltonian {
     /// The giant spin (S, D, g).
     pub fn spin(&self) -> &GiantSpin {
         &self.spin
+    }
+
+    /// The giant spin of the kinetic engine with this Hamiltonian's axial part: (S, D, g) with
+    /// B4 ([`GiantSpin::with_b4_k`]), whose levels are [`SpinHamiltonian::axial_energy_k`] bit
+    /// for bit (the same expression).
+    pub fn engine_spin(&self) -> Result<GiantSpin, ParameterError> {
+        self.spin.with_b4_k(self.anisotropy.b4_k)
     }
 
     /// The anisotropy beyond D.

@@ -233,8 +233,8 @@ pub const SHARED_TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
 /// the key under which an engine context ([`crate::kinetics::EngineContext`]) shares it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KappaTableKey {
-    /// 2S, D and g_par (bits).
-    spin: (u32, u64, u64),
+    /// 2S, D, g_par and B4 (bits).
+    spin: (u32, u64, u64, u64),
     /// tau0 and U_b (bits).
     arrhenius: (u64, u64),
     /// The scaling's kind and its number (bits; 0 for Arrhenius).
@@ -340,6 +340,7 @@ impl RateModel {
                 self.spin.two_s(),
                 self.spin.d_k().to_bits(),
                 self.spin.g_par().to_bits(),
+                self.spin.b4_k().to_bits(),
             ),
             arrhenius: (
                 self.arrhenius.tau0_s.to_bits(),

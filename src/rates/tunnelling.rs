@@ -22,17 +22,31 @@
 //! the chain path keeps full relative precision.
 
 use crate::error::{NumericsError, ParameterError};
-use crate::model::tunnelling::SpinHamiltonian;
+use crate::model::tunnelling::{Resonance, SpinHamiltonian};
 use crate::model::GiantSpin;
 use crate::rates::mechanism::{Channel, Mechanism, PairRates, PairRatesDt, RatePoint, Scratch};
+use crate::rates::RateModel;
 use crate::rates::{bose_pair_and_dt, SpinPhonon};
 use crate::units::KB_OVER_HBAR_PER_S_K;
+use std::sync::Arc;
 
-/// The largest resonance number the tunnelling channels of a run whose fields stay within
-/// |B| <= `field_max_t` need: one beyond the last resonance B_k = k |D|/(g mu_B) inside the range.
-pub fn k_max_for_field(spin: &GiantSpin, field_max_t: f64) -> u32 {
-    let b1 = spin.resonance_field_t(1);
-    ((field_max_t.abs() / b1).floor() + 1.0).min(f64::from(spin.two_s())) as u32
+/// `model` with the tunnelling mechanism of `h` added ([`Tunnelling::new`]); unchanged when `h`
+/// has no transverse terms. The model's spin must be `h`'s [`SpinHamiltonian::engine_spin`]
+/// (the same levels).
+pub fn with_tunnelling(model: RateModel, h: &SpinHamiltonian) -> Result<RateModel, NumericsError> {
+    let spin = h.engine_spin()?;
+    if *model.spin() != spin {
+        return Err(ParameterError::new(
+            "material",
+            f64::NAN,
+            "the rate model's giant spin is not the spin Hamiltonian's axial part",
+        )
+        .into());
+    }
+    Ok(match Tunnelling::new(h)? {
+        Some(t) => model.with_mechanism(Arc::new(t)),
+        None => model,
+    })
 }
 
 /// One tunnelling channel: a pair of localized levels and its splitting.
@@ -57,39 +71,41 @@ pub struct Tunnelling {
     spin: GiantSpin,
     spin_phonon: SpinPhonon,
     pairs: Vec<TunnelPair>,
+    /// Resonances whose splitting is not defined (left out).
+    left_out: Vec<Resonance>,
     channels: Vec<Channel>,
     /// (Delta k_B/hbar)^2 / 2 per channel, 1/s^2.
     half_delta_sq: Vec<f64>,
+    /// The bias at which a channel's window closes, g mu_B |m - m'| B_1 / 2 per channel, K.
+    window_k: Vec<f64>,
 }
 
 impl Tunnelling {
-    /// The tunnelling channels of `h`: every resonance k = 0..=`k_max` of
+    /// The tunnelling channels of `h`: every resonance (k >= 0) of
     /// [`SpinHamiltonian::resonances`] with Delta > 0, and its mirror (-m, -m') at -Bz for k > 0
     /// (the transverse terms are invariant under the rotation by pi about x, so the mirror has
-    /// the same Delta). Callers choose `k_max` one beyond the resonances their fields reach
-    /// ([`k_max_for_field`]): farther pairs only add Lorentzian tails, and near the top of the
-    /// barrier at high fields their splittings stop being defined (the pair is no longer
-    /// separated from the other levels, an error naming the pair). `None`
-    /// when no pair is coupled (C = E = Bx = 0): the engine then has the spin-phonon
-    /// mechanism alone, exactly as without this module. The bias comes from the engine's
-    /// levels, the paper's Eq. 2, so B4 must be zero here.
-    pub fn new(h: &SpinHamiltonian, k_max: u32) -> Result<Option<Self>, NumericsError> {
-        if h.anisotropy().b4_k != 0.0 {
-            return Err(ParameterError::new(
-                "b4_k",
-                h.anisotropy().b4_k,
-                "the kinetic engine's levels are the axial Eq. 2 (D only); a fourth-order B4 is not in its levels yet, so tunnelling runs need B4 = 0",
-            )
-            .into());
-        }
+    /// the same Delta). Every resonance counts at every field, whatever fields a computation
+    /// visits: the Lorentzian tails of far pairs near the top of the barrier (Delta ~ 0.1-0.5 K)
+    /// change lambda1 by tens of per cent. A pair whose splitting cannot be defined (section
+    /// 10.4: not separated from the other levels; for the presets only deep pairs at
+    /// resonances above 3.9 T) is left out and listed in [`Tunnelling::left_out`]. `None`
+    pub fn new(h: &SpinHamiltonian) -> Result<Option<Self>, NumericsError> {
         if !h.has_transverse_terms() {
             return Ok(None);
         }
-        let spin = *h.spin();
+        let spin = h.engine_spin()?;
         let n = spin.n_levels();
         let mut pairs = Vec::new();
-        for r in h.resonances(k_max)? {
-            let d = h.tunnel_splitting_k(&r)?;
+        let mut left_out = Vec::new();
+        for r in h.resonances(spin.two_s())? {
+            let d = match h.tunnel_splitting_k(&r) {
+                Ok(d) => d,
+                Err(NumericsError::NoSplitting { .. }) => {
+                    left_out.push(r);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if d > 0.0 {
                 let k = r.k as i32;
                 pairs.push(TunnelPair {
@@ -127,13 +143,30 @@ impl Tunnelling {
                 0.5 * w * w
             })
             .collect();
+        let b1 = spin.resonance_field_t(1);
+        let window_k = pairs
+            .iter()
+            .map(|p| 0.5 * b1 * spin.zeeman_k_per_t() * (p.i.abs_diff(p.i_prime) as f64))
+            .collect();
         Ok(Some(Self {
             spin,
             spin_phonon: SpinPhonon::new(&spin),
             pairs,
+            left_out,
             channels,
             half_delta_sq,
+            window_k,
         }))
+    }
+
+    /// The giant spin whose levels the rates use (with B4).
+    pub fn spin(&self) -> &GiantSpin {
+        &self.spin
+    }
+
+    /// The resonances left out because their splitting is not defined (their mirrors too).
+    pub fn left_out(&self) -> &[Resonance] {
+        &self.left_out
     }
 
     /// The pairs, in the order of the channels.
@@ -159,10 +192,26 @@ impl Tunnelling {
         }
     }
 
-    /// The rate of channel `c` (1/s) at bias `eps_k` (K) and mean decay rate `w_per_s` (1/s).
+    /// The rate of channel `c` (1/s) at bias `eps_k` (K) and mean decay rate `w_per_s` (1/s),
+    /// window included.
     pub fn rate_per_s(&self, c: usize, eps_k: f64, w_per_s: f64) -> f64 {
         let eps = eps_k * KB_OVER_HBAR_PER_S_K;
-        self.half_delta_sq[c] * w_per_s / (eps * eps + w_per_s * w_per_s)
+        self.window(c, eps_k) * self.half_delta_sq[c] * w_per_s / (eps * eps + w_per_s * w_per_s)
+    }
+
+    /// The near-resonance window of channel `c` at bias `eps_k` (K): 1 for |x| <= 1/2,
+    /// cos^2(pi (|x| - 1/2)) for 1/2 < |x| < 1, 0 beyond, with x = eps / (g mu_B |m - m'| B_1/2)
+    /// (the bias at half the spacing of the resonances). Continuous with its first derivative.
+    pub fn window(&self, c: usize, eps_k: f64) -> f64 {
+        let x = (eps_k / self.window_k[c]).abs();
+        if x <= 0.5 {
+            1.0
+        } else if x < 1.0 {
+            let c = (std::f64::consts::PI * (x - 0.5)).cos();
+            c * c
+        } else {
+            0.0
+        }
     }
 }
 
@@ -191,17 +240,18 @@ impl Mechanism for Tunnelling {
         let mut buf = Scratch::new();
         let sums: &mut [f64] = buf.get(self.spin.n_levels());
         self.decay_sums(at, sums, None);
-        for (((c, &de), o), h) in self
+        for (ci, ((c, &de), o)) in self
             .channels
             .iter()
             .zip(de_k)
             .zip(out.iter_mut())
-            .zip(&self.half_delta_sq)
+            .enumerate()
         {
-            // Gamma / kappa = (Delta_w^2/2) w / (eps_w^2 + (kappa w)^2), w in K^3.
+            // Gamma / kappa = window (Delta_w^2/2) w / (eps_w^2 + (kappa w)^2), w in K^3.
             let w = 0.5 * (sums[c.i] + sums[c.j]);
             let eps = de * KB_OVER_HBAR_PER_S_K;
             let kw = kappa * w;
+            let h = self.window(ci, de) * self.half_delta_sq[ci];
             let r = h * w / (eps * eps + kw * kw);
             *o = [r, r];
         }
@@ -214,13 +264,14 @@ impl Mechanism for Tunnelling {
         let sums: &mut [f64] = s_buf.get(n);
         let dsums: &mut [f64] = d_buf.get(n);
         self.decay_sums(at, sums, Some(dsums));
-        for (((c, &de), o), h) in self
+        for (ci, ((c, &de), o)) in self
             .channels
             .iter()
             .zip(de_k)
             .zip(out.iter_mut())
-            .zip(&self.half_delta_sq)
+            .enumerate()
         {
+            let h = self.window(ci, de) * self.half_delta_sq[ci];
             let w = 0.5 * (sums[c.i] + sums[c.j]);
             let dw = 0.5 * (dsums[c.i] + dsums[c.j]);
             let eps = de * KB_OVER_HBAR_PER_S_K;
@@ -301,6 +352,36 @@ mod tests {
         }
     }
 
+    /// The window: flat to |x| = 1/2, zero from |x| = 1, continuous with its derivative
+    /// (one-sided differences agree at both joins), symmetric in the bias.
+    #[test]
+    #[allow(clippy::float_cmp)] // the flat part and the closed part are exact
+    fn window_is_flat_near_resonance_and_closes_smoothly() {
+        let t = Tunnelling::new(&mn12ac_with(2.16e-5, 0.0, 0.0))
+            .unwrap()
+            .unwrap();
+        let c = 0;
+        let half = t.window_k[c];
+        assert!(half > 0.0);
+        let w = |x: f64| t.window(c, x * half);
+        assert_eq!(w(0.0), 1.0);
+        assert_eq!(w(-0.5), 1.0);
+        assert!((w(0.75) - 0.5).abs() < 1e-15);
+        assert_eq!(w(1.0), 0.0);
+        assert_eq!(w(-3.0), 0.0);
+        for x0 in [0.5, 1.0] {
+            let h = 1e-6;
+            let left = (w(x0) - w(x0 - h)) / h;
+            let right = (w(x0 + h) - w(x0)) / h;
+            assert!(
+                left.abs() < 1e-4 && right.abs() < 1e-4,
+                "{x0}: {left} {right}"
+            );
+            assert!((w(x0 - h) - w(x0 + h)).abs() < 1e-9);
+        }
+        assert_eq!(w(0.8), w(-0.8));
+    }
+
     fn mn12ac_with(c4_k: f64, e_k: f64, bx: f64) -> SpinHamiltonian {
         let m = Material::mn12ac();
         SpinHamiltonian::new(
@@ -317,9 +398,10 @@ mod tests {
 
     #[test]
     fn no_transverse_terms_no_mechanism() {
-        assert!(Tunnelling::new(&mn12ac_with(0.0, 0.0, 0.0), 20)
+        assert!(Tunnelling::new(&mn12ac_with(0.0, 0.0, 0.0))
             .unwrap()
             .is_none());
+        // With B4 the mechanism's levels are the Hamiltonian's axial ones, bit for bit.
         let h = SpinHamiltonian::new(
             Material::mn12ac().spin,
             Anisotropy {
@@ -330,7 +412,26 @@ mod tests {
             0.0,
         )
         .unwrap();
-        let e = Tunnelling::new(&h, 3).unwrap_err();
+        let t = Tunnelling::new(&h).unwrap().unwrap();
+        assert_eq!(t.spin().b4_k().to_bits(), (-1e-3_f64).to_bits());
+        for b in [0.0, 0.45, -1.3] {
+            let want = h.axial_energies(b);
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(t.spin().energy_k(i, b).to_bits(), w.to_bits());
+            }
+        }
+        // A B4 that breaks the single barrier is refused, naming b4_k.
+        let bad = SpinHamiltonian::new(
+            Material::mn12ac().spin,
+            Anisotropy {
+                b4_k: 0.01,
+                c4_k: 2e-5,
+                e_k: 0.0,
+            },
+            0.0,
+        )
+        .unwrap();
+        let e = Tunnelling::new(&bad).unwrap_err();
         assert!(e.to_string().contains("b4_k"), "{e}");
     }
 
@@ -339,7 +440,13 @@ mod tests {
     #[test]
     fn channels_follow_the_resonances() {
         let h = mn12ac_with(2.16e-5, 0.0, 0.0);
-        let t = Tunnelling::new(&h, 6).unwrap().unwrap();
+        let t = Tunnelling::new(&h).unwrap().unwrap();
+        // With B4 = 0 every k = 8 pair crosses at one field: m = 10, m' = -2 is not separated.
+        assert!(
+            t.left_out().iter().any(|r| r.k == 8 && r.i == 20),
+            "{:?}",
+            t.left_out()
+        );
         let n = 21;
         for p in t.pairs() {
             let (m, mp) = (p.i as i32 - 10, p.i_prime as i32 - 10);
@@ -347,8 +454,11 @@ mod tests {
             assert_eq!(m + mp, p.k);
             assert!(p.splitting_k > 0.0);
         }
-        for r in h.resonances(6).unwrap() {
-            let d = h.tunnel_splitting_k(&r).unwrap();
+        for r in h.resonances(20).unwrap() {
+            let Ok(d) = h.tunnel_splitting_k(&r) else {
+                assert!(t.left_out().contains(&r));
+                continue;
+            };
             let found: Vec<_> = t
                 .pairs()
                 .iter()
@@ -377,9 +487,7 @@ mod tests {
         use crate::rates::{KappaScaling, RateModel};
         let mat = Material::mn12ac();
         let h = mn12ac_with(-1.86e-5, 7.89e-3, 0.05);
-        let t = Tunnelling::new(&h, k_max_for_field(&mat.spin, 1.1))
-            .unwrap()
-            .unwrap();
+        let t = Tunnelling::new(&h).unwrap().unwrap();
         let plain = RateModel::new(mat.spin, mat.arrhenius, KappaScaling::Arrhenius).unwrap();
         for (b, temp) in [(0.0, 2.0), (0.47, 3.0), (0.5224, 2.5), (-1.1, 5.0)] {
             let kappa = plain.kappa(temp).unwrap();
@@ -400,7 +508,7 @@ mod tests {
                 let wm = 0.5 * (-w[(c.i, c.i)] - w[(c.j, c.j)]);
                 let eps = de[ci] * KB_OVER_HBAR_PER_S_K;
                 let dw = t.pairs()[ci].splitting_k * KB_OVER_HBAR_PER_S_K;
-                let want = dw * dw / 2.0 * wm / (eps * eps + wm * wm);
+                let want = t.window(ci, de[ci]) * dw * dw / 2.0 * wm / (eps * eps + wm * wm);
                 for got in [
                     un[ci][0] * kappa,
                     un[ci][1] * kappa,
