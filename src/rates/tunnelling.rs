@@ -382,6 +382,111 @@ mod tests {
         assert_eq!(w(0.8), w(-0.8));
     }
 
+    /// One passage through a resonance at a constant sweep: eps(t) = v_eps t, v_eps in K/s
+    /// (g mu_B |m - m'| dB/dt). Returns the population moved from m to m' (start: all in m)
+    /// (a) by the mechanism's symmetric rate, dp/dt = -2 Gamma(t) p for p = n_m - n_m', and
+    /// (b) by the Bloch equations of the pair with coherence decay `w` (w = 0: coherent), both
+    /// integrated by RK4 over |eps| <= eps_max.
+    fn passage(t: &Tunnelling, c: usize, w: f64, v_eps: f64, eps_max_k: f64) -> (f64, f64) {
+        let delta = t.pairs()[c].splitting_k * KB_OVER_HBAR_PER_S_K;
+        let wmax = eps_max_k * KB_OVER_HBAR_PER_S_K;
+        let t_end = eps_max_k / v_eps;
+        let h = 0.1 / (wmax + w + delta);
+        let steps = (2.0 * t_end / h).ceil() as usize;
+        let h = 2.0 * t_end / steps as f64;
+        // (a) The rate equation.
+        let gamma = |time: f64| t.rate_per_s(c, v_eps * time, w);
+        let mut p = 1.0_f64;
+        // (b) Bloch: state [p, x, y] with rho12 = x + i y (see `bloch_rate`).
+        let f = |time: f64, s: [f64; 3]| -> [f64; 3] {
+            let eps = v_eps * time * KB_OVER_HBAR_PER_S_K;
+            let [pp, x, y] = s;
+            [
+                -2.0 * delta * y,
+                eps * y - w * x,
+                -eps * x + 0.5 * delta * pp - w * y,
+            ]
+        };
+        let add =
+            |a: [f64; 3], b: [f64; 3], k: f64| [a[0] + k * b[0], a[1] + k * b[1], a[2] + k * b[2]];
+        let mut s = [1.0, 0.0, 0.0];
+        for i in 0..steps {
+            let t0 = -t_end + i as f64 * h;
+            let (g0, g1, g2) = (gamma(t0), gamma(t0 + 0.5 * h), gamma(t0 + h));
+            // dp/dt = -2 Gamma p, RK4.
+            let k1 = -2.0 * g0 * p;
+            let k2 = -2.0 * g1 * (p + 0.5 * h * k1);
+            let k3 = -2.0 * g1 * (p + 0.5 * h * k2);
+            let k4 = -2.0 * g2 * (p + h * k3);
+            p += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+            let k1 = f(t0, s);
+            let k2 = f(t0 + 0.5 * h, add(s, k1, 0.5 * h));
+            let k3 = f(t0 + 0.5 * h, add(s, k2, 0.5 * h));
+            let k4 = f(t0 + h, add(s, k3, h));
+            for q in 0..3 {
+                s[q] += h / 6.0 * (k1[q] + 2.0 * k2[q] + 2.0 * k3[q] + k4[q]);
+            }
+        }
+        ((1.0 - p) / 2.0, (1.0 - s[0]) / 2.0)
+    }
+
+    /// Landau-Zener: with v_eps = g mu_B |m - m'| dB/dt, the time integral of Gamma over one
+    /// passage is delta = pi Delta^2 / (2 hbar v_eps) (Delta the full gap), so the symmetric rate
+    /// moves (1 - exp(-2 delta))/2 of the population: the incoherent (strong dephasing) limit of
+    /// Landau-Zener-Stueckelberg (Kayanuma, J. Phys. Soc. Jpn. 53, 108 (1984)), which agrees
+    /// with the coherent 1 - exp(-delta) for fast sweeps (delta << 1) and tends to 1/2, not 1,
+    /// for slow ones. Checked at fast and slow sweeps against (1) the closed forms, (2) the
+    /// Bloch equations with the same dephasing W = 10 Delta/hbar (independent dynamics), and
+    /// (3) the coherent Bloch equations (W = 0), which must give Landau-Zener's 1 - exp(-delta)
+    /// with the same delta: the Delta convention of the rate.
+    #[test]
+    fn one_passage_transfers_the_landau_zener_population() {
+        let h = mn12ac_with(2.16e-5, 0.0, 0.0);
+        let t = Tunnelling::new(&h).unwrap().unwrap();
+        // A k = 0 pair near the top with a moderate splitting.
+        let c = t
+            .pairs()
+            .iter()
+            .position(|p| p.k == 0 && p.splitting_k > 1e-6 && p.splitting_k < 1e-3)
+            .unwrap();
+        let delta_k = t.pairs()[c].splitting_k;
+        let delta = delta_k * KB_OVER_HBAR_PER_S_K;
+        // Integrate over |eps| <= eps_max (40 W: the window is fully open there); the
+        // Lorentzian beyond it carries (2/pi) atan(W/eps_max) of delta, 1.6 %, which the
+        // closed forms below take out.
+        let w = 10.0 * delta;
+        let eps_max_k = 40.0 * w / KB_OVER_HBAR_PER_S_K;
+        let truncated = 1.0 - 2.0 / std::f64::consts::PI * (1.0_f64 / 40.0).atan();
+        for lz in [0.05, 0.5, 2.0] {
+            // delta = pi Delta_w^2 / (2 v_w) => v_eps (K/s).
+            let v_eps = std::f64::consts::PI * delta * delta / (2.0 * lz) / KB_OVER_HBAR_PER_S_K;
+            let (rate, bloch) = passage(&t, c, w, v_eps, eps_max_k);
+            let d_eff = lz * truncated;
+            let kayanuma = 0.5 * (1.0 - (-2.0 * d_eff).exp());
+            assert!(
+                (rate - kayanuma).abs() < 1e-6 * kayanuma,
+                "delta {lz}: {rate} vs {kayanuma}"
+            );
+            // Bloch with strong dephasing: the same to O((Delta/W)^2) = 1 %.
+            assert!(
+                (bloch - rate).abs() < 2e-2 * rate,
+                "delta {lz}: Bloch {bloch} vs {rate}"
+            );
+            if lz < 0.1 {
+                // Fast sweep: the coherent Landau-Zener result too.
+                let lz_p = 1.0 - (-lz).exp();
+                assert!((rate - lz_p).abs() < 0.05 * lz_p, "{rate} vs LZ {lz_p}");
+            }
+            // Coherent passage (no dephasing) over a long window: 1 - exp(-delta).
+            let (_, coherent) = passage(&t, c, 0.0, v_eps, 400.0 * delta / KB_OVER_HBAR_PER_S_K);
+            let lz_p = 1.0 - (-lz).exp();
+            assert!(
+                (coherent - lz_p).abs() < 0.03 * lz_p.max(0.05),
+                "delta {lz}: coherent {coherent} vs LZ {lz_p}"
+            );
+        }
+    }
+
     fn mn12ac_with(c4_k: f64, e_k: f64, bx: f64) -> SpinHamiltonian {
         let m = Material::mn12ac();
         SpinHamiltonian::new(
