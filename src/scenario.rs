@@ -826,7 +826,20 @@ impl MaterialSection {
                 barrier_k: self.barrier_k,
             },
         )
-        .map_err(|e| ScenarioError::from_parameter(e, "material.preset"))
+        .map_err(|e| {
+            let mut err = ScenarioError::from_parameter(e, "material.preset");
+            // A rule about the preset or a pair of keys has no single number: show what was
+            // given for the key it names.
+            if err.value.is_none() {
+                err.value = match err.key.as_str() {
+                    "material.preset" => Some(format!("\"{name}\"")),
+                    "material.d_cm1" => self.d_cm1.map(crate::units::number),
+                    "material.d_k" => self.d_k.map(crate::units::number),
+                    _ => None,
+                };
+            }
+            err
+        })
     }
 }
 
@@ -1063,7 +1076,22 @@ impl Scenario {
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
             crate::kinetics::EngineError::Parameter(pe)
             | crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => {
-                ScenarioError::from_parameter(pe, "protocol.initial_temperature_k")
+                let mut err = ScenarioError::from_parameter(pe, "protocol.initial_temperature_k");
+                // No easy axis: name what the user gave (S below 1, or D in cm^-1), not the
+                // D in K derived from it.
+                if err.key == "material.d_k" && self.material.d_k.is_none() {
+                    let m = &self.material;
+                    let given = match (m.spin, m.d_cm1) {
+                        (Some(s), _) if s < 1.0 => Some(("material.spin", s)),
+                        (_, Some(d)) => Some(("material.d_cm1", d)),
+                        _ => None,
+                    };
+                    if let Some((key, v)) = given {
+                        err.key = key.to_string();
+                        err.value = Some(crate::units::number(v));
+                    }
+                }
+                err
             }
             crate::kinetics::EngineError::Numerics(
                 crate::error::NumericsError::RateUnderflow { temperature_k, .. },

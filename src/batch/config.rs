@@ -187,6 +187,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// `[section]`.
 fn key_at(text: &str, offset: usize) -> String {
     let rest = text.get(offset..).unwrap_or("");
+    // A table header given twice: `[section]` (the span starts inside the brackets).
+    let line_start = text
+        .get(..offset)
+        .unwrap_or("")
+        .rsplit('\n')
+        .next()
+        .unwrap_or("");
+    if line_start.trim_start().starts_with('[') {
+        let name = rest.split([']', '\n']).next().unwrap_or("").trim();
+        return format!("[{name}]");
+    }
     let key = rest
         .split(['=', '\n'])
         .next()
@@ -235,7 +246,13 @@ fn refuse_swept_base_values(
             }
         }
     }
+    let mut seen = Vec::new();
     for (key, axis_name, axis_span) in swept {
+        // A key swept twice is refused by the axis checks, naming it; no placeholder twice.
+        if seen.contains(&key.path) {
+            continue;
+        }
+        seen.push(key.path);
         let (section, name) = key.path.split_once('.').unwrap_or(("", key.path));
         let names = std::iter::once(name).chain(
             key.old
@@ -280,6 +297,36 @@ fn refuse_swept_base_values(
         }
     }
     Ok(())
+}
+
+/// The key whose value starts at byte `offset` of `text` (`section.key`, or
+/// `section.key.field` inside an inline table), if the offset lies after a `=` on its line.
+fn key_of_value(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line = before.rsplit('\n').next()?;
+    let (lead, _) = line.rsplit_once('=')?;
+    let name = |s: &str| {
+        let s = s.trim().trim_matches('"').to_string();
+        let ok = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        ok.then_some(s)
+    };
+    let inner = name(lead.rsplit([',', '{']).next()?)?;
+    let key = match lead.split_once('{') {
+        Some((outer, _)) => format!("{}.{inner}", name(outer.split('=').next()?)?),
+        None => inner,
+    };
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match section {
+        Some(s) => format!("{s}.{key}"),
+        None => key,
+    })
 }
 
 /// The number of values `axis` will have, known before anything is expanded.
@@ -366,8 +413,15 @@ impl Plan {
         };
         let mut root = toml::de::DeTable::parse(&text).map_err(parse_error)?;
         refuse_swept_base_values(&file, &text, root.get_mut())?;
-        let config =
-            Config::deserialize(toml::de::Deserializer::from(root)).map_err(parse_error)?;
+        let config = Config::deserialize(toml::de::Deserializer::from(root)).map_err(|e| {
+            // A value of the wrong type or out of its type's range: name its key.
+            let key = e.span().and_then(|s| key_of_value(&text, s.start));
+            let mut err = parse_error(e);
+            if let (Some(key), ConfigError::Parse { message, .. }) = (key, &mut err) {
+                *message = format!("{key}: {message}");
+            }
+            err
+        })?;
         // The run count first, from the axes' declared sizes, before anything is expanded.
         let mut n_runs: usize = 1;
         let mut counts = Vec::new();

@@ -15,6 +15,12 @@ pub fn merge(inputs: &[PathBuf], output: &Path, force: bool) -> Result<usize, Ba
             "merge needs at least one input file".into(),
         ));
     }
+    if output.is_dir() {
+        return Err(BatchError::Usage(format!(
+            "-o {}: is a folder; give the name of the HDF5 file to write",
+            output.display()
+        )));
+    }
     if output.exists() && !force {
         return Err(BatchError::Usage(format!(
             "{}: output exists; use --force to overwrite",
@@ -73,12 +79,7 @@ pub fn merge(inputs: &[PathBuf], output: &Path, force: bool) -> Result<usize, Ba
     };
     let n = meta.n_runs_total;
     // Missing parent folders are created, as `run` does (once the inputs are known to merge).
-    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| BatchError::Fs {
-            path: parent.display().to_string(),
-            message: e.to_string(),
-        })?;
-    }
+    super::runner::output_parent(output)?;
     write_batch(&tmp, &meta, records)?;
     if let Some(e) = read_error {
         let _ = std::fs::remove_file(&tmp);

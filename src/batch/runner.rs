@@ -161,6 +161,28 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
     std::fs::rename(&tmp, path).map_err(|e| fs_err(path, e))
 }
 
+/// Refuse an output path that is a folder or whose parent is a file; create its missing parent
+/// folders.
+pub fn output_parent(out: &Path) -> Result<(), BatchError> {
+    if out.is_dir() {
+        return Err(BatchError::Usage(format!(
+            "-o {}: is a folder; give the name of the HDF5 file to write",
+            out.display()
+        )));
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
+            return Err(BatchError::Usage(format!(
+                "-o {}: {} is a file, not a folder",
+                out.display(),
+                file.display()
+            )));
+        }
+        std::fs::create_dir_all(parent).map_err(|e| fs_err(parent, e))?;
+    }
+    Ok(())
+}
+
 /// Name prefix of the files in `OUT.parts/` holding each invocation's wall time so far.
 const WALL_PREFIX: &str = "wall-";
 
@@ -364,9 +386,7 @@ pub fn run_batch_cancellable(
     let start = Instant::now();
     let out = &opts.output;
     let parts = parts_dir(out);
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| fs_err(parent, e))?;
-    }
+    output_parent(out)?;
     let _lock = OutputLock::take(out)?;
     let tmp = {
         let mut s = out.as_os_str().to_owned();

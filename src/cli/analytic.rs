@@ -364,6 +364,11 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
         "the sudden and isentropic limits are thermodynamic: no relaxation law enters them",
         &[("--tau0-s", m.tau0_s), ("--barrier-k", m.barrier_k)],
     )?;
+    if let (false, Some(range)) = (args.minimum, &args.search_range_k) {
+        return Err(Error::Usage(format!(
+            "--search-range-k '{range}' has no effect on `limits` without --minimum: it is the interval --minimum searches; remove it or add --minimum"
+        )));
+    }
     let mat = args.material.build().map_err(flag_error)?;
     let b_finals = flat(&args.b_final_t);
     require_some("--b-final-t", &b_finals)?;
@@ -516,6 +521,25 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
         ],
     )?;
     let a = &args.anisotropy;
+    for (flag, v) in [
+        ("--b4-k", a.b4_k),
+        ("--c4-k", a.c4_k),
+        ("--e-k", a.e_k),
+        ("--transverse-field-t", a.transverse_field_t),
+    ] {
+        if let Some(v) = v.filter(|v| !v.is_finite()) {
+            return Err(Error::Usage(format!(
+                "{flag} = {} is not allowed: must be a finite number",
+                smmcool::units::number(v)
+            )));
+        }
+    }
+    if let Some(s) = m.spin.filter(|&s| s < 1.0) {
+        return Err(Error::Usage(format!(
+            "--spin = {} is not allowed: resonances need an easy axis (D < 0) and S >= 1",
+            smmcool::units::number(s)
+        )));
+    }
     let preset = m.preset.as_deref().unwrap_or("mn12ac");
     let h = SpinHamiltonian::from_preset(
         preset,

@@ -150,9 +150,9 @@ pub struct LimitsArgs {
     /// (the paper's Fig. 5), instead of a table over initial temperatures.
     #[arg(long)]
     pub minimum: bool,
-    /// Initial-temperature interval searched by --minimum, as lo:hi in K.
-    #[arg(long, default_value = "0.2:40")]
-    pub search_range_k: String,
+    /// Initial-temperature interval searched by --minimum, as lo:hi in K (default 0.2:40).
+    #[arg(long)]
+    pub search_range_k: Option<String>,
     /// Material.
     #[command(flatten)]
     pub material: MaterialSection,
@@ -164,14 +164,15 @@ pub struct LimitsArgs {
 impl LimitsArgs {
     /// The search interval of --minimum.
     pub fn search_range(&self) -> Result<(f64, f64), smmcool::error::ParameterError> {
+        let text = self.search_range_k.as_deref().unwrap_or("0.2:40");
         let bad = |why: &str| {
             smmcool::error::ParameterError::new(
-                format!("--search-range-k '{}'", self.search_range_k),
+                format!("--search-range-k '{text}'"),
                 f64::NAN,
                 why.to_string(),
             )
         };
-        let parts: Vec<&str> = self.search_range_k.split(':').collect();
+        let parts: Vec<&str> = text.split(':').collect();
         if parts.len() != 2 {
             return Err(bad("must be lo:hi in K, e.g. 0.2:40"));
         }

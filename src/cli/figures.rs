@@ -13,21 +13,32 @@ pub fn paper(args: &PaperArgs, out: &mut impl Write) -> Result<(), Error> {
             args.resolution
         )));
     }
-    output_folder(&args.output)?;
-    let mut files = smmcool::figures::paper_analytic(&args.output)?;
-    if !args.analytic_only {
-        files.extend(smmcool::figures::paper_kinetic(
-            &args.output,
-            args.resolution,
-        )?);
-    }
+    let created = output_folder(&args.output)?;
+    let files = keep_on_success(created, &args.output, || {
+        let mut files = smmcool::figures::paper_analytic(&args.output)?;
+        if !args.analytic_only {
+            files.extend(smmcool::figures::paper_kinetic(
+                &args.output,
+                args.resolution,
+            )?);
+        }
+        Ok(files)
+    })?;
     wrote(out, &files, &args.output)
 }
 
 /// `smmcool plot`.
 pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
-    output_folder(&args.output)?;
-    let files = smmcool::figures::batch_figures(&args.file, &args.output, args.max_runs)?;
+    // A file that is not a batch file is refused before the output folder is made.
+    smmcool::io::read_meta(&args.file)?;
+    let created = output_folder(&args.output)?;
+    let files = keep_on_success(created, &args.output, || {
+        Ok(smmcool::figures::batch_figures(
+            &args.file,
+            &args.output,
+            args.max_runs,
+        )?)
+    })?;
     wrote(out, &files, &args.output)
 }
 
@@ -36,18 +47,35 @@ fn wrote(out: &mut impl Write, files: &[PathBuf], dir: &Path) -> Result<(), Erro
     Ok(())
 }
 
-/// Create the output folder `dir` (and its parents), or say which path is in the way and why.
-fn output_folder(dir: &Path) -> Result<(), Error> {
+/// Run `make`; if it fails and the output folder `dir` was `created` by this command, remove
+/// it with what `make` wrote there (a failed command leaves no folder behind).
+fn keep_on_success(
+    created: bool,
+    dir: &Path,
+    make: impl FnOnce() -> Result<Vec<PathBuf>, Error>,
+) -> Result<Vec<PathBuf>, Error> {
+    let result = make();
+    if result.is_err() && created {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// Create the output folder `dir` (and its parents), or say which path is in the way and why;
+/// whether the folder was created now.
+fn output_folder(dir: &Path) -> Result<bool, Error> {
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Usage(format!(
             "-o {}: exists and is not a folder",
             dir.display()
         )));
     }
+    let created = !dir.exists();
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::Usage(format!(
             "-o {}: cannot create the output folder: {e}",
             dir.display()
         ))
-    })
+    })?;
+    Ok(created)
 }
