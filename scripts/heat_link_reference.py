@@ -330,17 +330,18 @@ class Case:
     def link_time_constant_s(self):
         """C / K at T_i with C the heat capacity the link drains right after a field change
         (wells frozen): lattice + addenda + each well's intra-well spin heat capacity at B_f,
-        wells split at M = 0 (its weight ~exp(-40) here)."""
+        P_w Var_w(E) / T^2, wells split at M = 0 with that level counted half in each."""
         if self.k1 == 0.0:
             return None
         t = self.ti
         e = energies(self.bf)
         eq = boltzmann(self.bf, t)
         c = self.c_lat(t)
-        for well in (slice(0, S), slice(S + 1, NLEV)):
-            p = eq[well] / eq[well].sum()
-            mean = p @ e[well]
-            c += eq[well].sum() * (p @ (e[well] - mean) ** 2) / t**2
+        for side in (M < 0, M > 0):
+            w = np.where(side, eq, 0.0) + np.where(M == 0, 0.5 * eq, 0.0)
+            mass = w.sum()
+            mean = (w @ e) / mass
+            c += mass * ((w @ (e - mean) ** 2) / mass) / t**2
         return c / (self.k1 * t**self.nexp)
 
 

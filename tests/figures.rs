@@ -170,3 +170,84 @@ fn batch_figures_render_and_bad_files_are_refused() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+/// The heat-link figures (issue 14): 18 files of one journal column; a link to the bath at Ti
+/// never lets the sample cool more than without it, a weaker link (longer C/K) never cools
+/// less, and every linked T(t) lies at or above the adiabatic one and ends at the bath.
+#[test]
+fn heat_link_figures_bound_the_cooling_by_the_adiabatic_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = smmcool::figures::heat_link_figures(dir.path(), 1).unwrap();
+    assert_eq!(files.len(), 18);
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+    {
+        assert!(is_png(f), "{}", f.display());
+        assert_eq!(png_size(f).0, 1004, "{}", f.display());
+    }
+    let d = read_csv(&dir.path().join("heat_link_cooling_vs_time_constant.csv"));
+    for ti in [2, 3, 4] {
+        let linked = &d[&format!("Ti = {ti} K")];
+        let free = d[&format!("Ti = {ti} K; no link")][0].1;
+        assert_eq!(linked.len(), 33);
+        for w in linked.windows(2) {
+            assert!(w[1].1 >= w[0].1 - 1e-9, "Ti = {ti} K: {w:?}");
+        }
+        for &(tau, c) in linked {
+            assert!(
+                c > 0.0 && c <= free + 1e-9,
+                "Ti = {ti} K, {tau} s: {c} K vs {free} K"
+            );
+        }
+    }
+    for ti in [3.0, 4.0] {
+        let d = read_csv(&dir.path().join(format!("heat_link_temperature_{ti}K.csv")));
+        let free: HashMap<u64, f64> = d["no link (adiabatic)"]
+            .iter()
+            .map(|&(t, temp)| (t.to_bits(), temp))
+            .collect();
+        assert_eq!(d.len(), 7);
+        for (name, pts) in d.iter().filter(|(n, _)| n.starts_with("C/K")) {
+            let mut compared = 0;
+            for &(t, temp) in pts {
+                if let Some(&f) = free.get(&t.to_bits()) {
+                    assert!(temp >= f - 1e-9, "{ti} K, {name} at {t} s: {temp} < {f}");
+                    compared += 1;
+                }
+            }
+            assert!(compared > 20, "{name}: {compared}");
+            let last = pts.last().unwrap().1;
+            assert!((last - ti).abs() <= 1e-6, "{name} ends at {last} K");
+        }
+    }
+}
+
+/// The heat capacity the figures' link time constants use (lattice + intra-well spins, wells
+/// frozen) against the time constants C/K of scripts/heat_link_reference.py, computed there
+/// independently, for its cases without addenda.
+#[test]
+fn frozen_heat_capacity_matches_the_reference_time_constants() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/heat_link_reference.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let r = 6.022_140_76e23 * 1.380_649e-23;
+    let m = Material::mn12ac();
+    let mut checked = 0;
+    for case in v["cases"].as_array().unwrap() {
+        let f = |k: &str| case[k].as_f64().unwrap();
+        if f("addenda_gamma_j_per_k2") != 0.0 || f("addenda_beta_j_per_k4") != 0.0 {
+            continue;
+        }
+        let ti = f("initial_temperature_k");
+        let k = f("link_conductance_w_per_k") / (f("amount_mol") * r) * ti.powf(f("link_exponent"));
+        let tau = smmcool::figures::frozen_heat_capacity(&m, f("b_final_t"), ti) / k;
+        let want = f("link_time_constant_s");
+        assert!((tau / want - 1.0).abs() <= 1e-12, "{tau} s vs {want} s");
+        checked += 1;
+    }
+    assert!(checked >= 2);
+}

@@ -346,6 +346,291 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .save(&dir.join("validity_map"))?,
     );
     out.extend(practical_times_figure(&ctx, &m, dir, r)?);
+    out.extend(heat_link_figures_in(&ctx, &m, dir, r)?);
+    Ok(out)
+}
+
+/// Heat capacity per molecule (k_B) that a heat link drains right after a field change to
+/// `bf_t` at `t_k`: the lattice (and addenda) plus each well's intra-well spin heat capacity
+/// P_w Var_w(E) / T^2, the well occupations frozen (docs/physics.md section 6.6). Wells are
+/// split at M = 0 (its level counted half in each; its weight is ~exp(-50) below 6 K).
+pub fn frozen_heat_capacity(m: &Material, bf_t: f64, t_k: f64) -> f64 {
+    let e = m.spin.energies(bf_t);
+    let n = crate::model::thermo::boltzmann(&e, t_k);
+    let mut c = m.debye.heat_capacity(t_k);
+    for sign in [-1.0, 1.0] {
+        let w: Vec<f64> = (0..e.len())
+            .map(|i| {
+                let mv = m.spin.m(i) * sign;
+                if mv > 0.0 {
+                    n[i]
+                } else if mv == 0.0 {
+                    0.5 * n[i]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mass: f64 = w.iter().sum();
+        let mean = w.iter().zip(&e).map(|(p, x)| p * x).sum::<f64>() / mass;
+        let var = w
+            .iter()
+            .zip(&e)
+            .map(|(p, x)| p * (x - mean).powi(2))
+            .sum::<f64>()
+            / mass;
+        c += mass * var / (t_k * t_k);
+    }
+    c
+}
+
+/// A figure run linked to a bath at `ti` by a constant conductance K whose time constant
+/// C/K at `ti` is `tau_s` (C from [`frozen_heat_capacity`] at B_f), or adiabatic (`None`).
+fn linked_spec(
+    m: &Material,
+    (bi, bf, rate): (f64, f64, f64),
+    ti: f64,
+    tau_s: Option<f64>,
+    log_points_per_decade: u32,
+) -> Result<RunSpec, FigureError> {
+    let mut spec = run_spec(bi, bf, rate, ti, &[])?;
+    spec.options.log_points_per_decade = log_points_per_decade;
+    spec.options.log_grid_start_s = 1e-3;
+    if let Some(tau) = tau_s {
+        let k = frozen_heat_capacity(m, bf, ti) / tau;
+        spec.link = Some(
+            crate::model::HeatLink::new(k, 0.0, ti)
+                .map_err(|e| FigureError::Compute(e.to_string()))?,
+        );
+    }
+    Ok(spec)
+}
+
+/// "τ = 10⁴ s" for a link time constant.
+fn tau_label(tau_s: f64) -> String {
+    format!("C/K = {} s", plot::fmt_tick(tau_s, true))
+}
+
+/// The heat-link figures (issue 14) of the paper's protocol, 0.5 T -> 0.1 T at 10 T/s, with
+/// the sample linked to a bath at Ti by a constant conductance K of time constant C/K at Ti
+/// (C: lattice and intra-well spin heat capacity, wells frozen): T(t) from 3 and 4 K without a
+/// link and with C/K from 1 s to 1e5 s; the largest cooling Ti - T_min and its time against
+/// C/K (Ti = 2, 3, 4 K) and against Ti (C/K = 1, 1e2, 1e4 s). `resolution` scales the grids.
+pub fn heat_link_figures(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, FigureError> {
+    heat_link_figures_in(&EngineContext::new(), &Material::mn12ac(), dir, resolution)
+}
+
+fn heat_link_figures_in(
+    ctx: &EngineContext,
+    m: &Material,
+    dir: &Path,
+    r: usize,
+) -> Result<Vec<PathBuf>, FigureError> {
+    let protocol = (0.5, 0.1, 10.0);
+    let mut out = Vec::new();
+    // T(t) from 3 and 4 K.
+    let taus: Vec<Option<f64>> = std::iter::once(None)
+        .chain([1.0, 1e1, 1e2, 1e3, 1e4, 1e5].map(Some))
+        .collect();
+    for ti in [3.0, 4.0] {
+        let runs: Vec<Result<Trajectory, FigureError>> = taus
+            .par_iter()
+            .map(|&tau| sim(ctx, &linked_spec(m, protocol, ti, tau, 8 * r as u32)?))
+            .collect();
+        let mut series = Vec::new();
+        for (k, (tau, run)) in taus.iter().zip(&runs).enumerate() {
+            let tr = run
+                .as_ref()
+                .map_err(|e| FigureError::Compute(e.to_string()))?;
+            let pts = tr
+                .samples
+                .iter()
+                .map(|s| (s.t_s - tr.ramp_duration_s, s.t_phonon_k))
+                .filter(|&(t, _)| t >= 1e-3)
+                .collect();
+            let label = tau.map_or("no link (adiabatic)".to_string(), tau_label);
+            series.push(Series::line(label, pts).in_slot(k));
+        }
+        out.extend(
+            Chart {
+                title: format!("10 T/s, 0.5 T → 0.1 T from {ti} K, bath at {ti} K"),
+                x_label: "time after the ramp (s)".into(),
+                y_label: "sample temperature T (K)".into(),
+                x_log: true,
+                y_log: false,
+                series,
+            }
+            .save(&dir.join(format!("heat_link_temperature_{ti}K")))?,
+        );
+    }
+    // The largest cooling and its time against C/K, one curve per Ti.
+    let tau_grid = crate::numerics::grid::log_points(0.1, 1e7, 4 * r * 8 + 1);
+    let tis = [2.0, 3.0, 4.0];
+    let minimum = |tr: &Trajectory, ti: f64| {
+        (
+            ti - tr.minimum_temperature_k,
+            // A minimum at the end of the ramp (the link warms the sample from then on) has
+            // no time to draw on a log axis.
+            if tr.minimum_after_ramp_s > 1e-6 {
+                tr.minimum_after_ramp_s
+            } else {
+                f64::NAN
+            },
+        )
+    };
+    let jobs: Vec<(f64, Option<f64>)> = tis
+        .iter()
+        .flat_map(|&ti| {
+            tau_grid
+                .iter()
+                .map(move |&t| (ti, Some(t)))
+                .chain(std::iter::once((ti, None)))
+        })
+        .collect();
+    let runs: Vec<Result<Trajectory, FigureError>> = jobs
+        .par_iter()
+        .map(|&(ti, tau)| sim(ctx, &linked_spec(m, protocol, ti, tau, 0)?))
+        .collect();
+    let (mut cooling, mut when) = (Vec::new(), Vec::new());
+    let per_ti = tau_grid.len() + 1;
+    for (k, &ti) in tis.iter().enumerate() {
+        let rows = &runs[k * per_ti..(k + 1) * per_ti];
+        let pts: Vec<(f64, (f64, f64))> = tau_grid
+            .iter()
+            .zip(rows)
+            .map(|(&tau, r)| {
+                (
+                    tau,
+                    r.as_ref()
+                        .map_or((f64::NAN, f64::NAN), |tr| minimum(tr, ti)),
+                )
+            })
+            .collect();
+        // One colour per Ti: linked solid, no link dashed.
+        cooling.push(
+            Series::line(
+                format!("Ti = {ti} K"),
+                pts.iter().map(|&(t, (c, _))| (t, c)).collect(),
+            )
+            .in_slot(k)
+            .with_dash(0),
+        );
+        when.push(
+            Series::line(
+                format!("Ti = {ti} K"),
+                pts.iter().map(|&(t, (_, w))| (t, w)).collect(),
+            )
+            .in_slot(k),
+        );
+        // Without a link the sample is coldest at its equilibrium, 1e7 s (4 K) to beyond
+        // 1e30 s (2 K) after the ramp: drawn on the cooling chart only.
+        if let Ok(tr) = &rows[per_ti - 1] {
+            let c = minimum(tr, ti).0;
+            let ends = vec![(tau_grid[0], c), (tau_grid[tau_grid.len() - 1], c)];
+            cooling.push(
+                Series::dashed(format!("Ti = {ti} K, no link"), ends)
+                    .in_slot(k)
+                    .with_dash(1),
+            );
+        }
+    }
+    for (tag, title, ylab, y_log, series) in [
+        (
+            "heat_link_cooling_vs_time_constant",
+            "Largest cooling after a 10 T/s ramp, 0.5 T → 0.1 T",
+            "Ti − Tmin (K)",
+            false,
+            cooling,
+        ),
+        (
+            "heat_link_minimum_time_vs_time_constant",
+            "When the sample is coldest, 10 T/s, 0.5 T → 0.1 T",
+            "time of Tmin after the ramp (s)",
+            true,
+            when,
+        ),
+    ] {
+        out.extend(
+            Chart {
+                title: title.into(),
+                x_label: "link time constant C/K at Ti (s)".into(),
+                y_label: ylab.into(),
+                x_log: true,
+                y_log,
+                series,
+            }
+            .save(&dir.join(tag))?,
+        );
+    }
+    // The same against Ti, one curve per C/K.
+    let ti_grid = crate::numerics::grid::linear_points(1.5, 6.0, 10 * r + 9);
+    let link_taus = [None, Some(1.0), Some(1e2), Some(1e4)];
+    let jobs: Vec<(f64, Option<f64>)> = link_taus
+        .iter()
+        .flat_map(|&tau| ti_grid.iter().map(move |&ti| (ti, tau)))
+        .collect();
+    let runs: Vec<Result<Trajectory, FigureError>> = jobs
+        .par_iter()
+        .map(|&(ti, tau)| sim(ctx, &linked_spec(m, protocol, ti, tau, 0)?))
+        .collect();
+    let (mut cooling, mut when) = (Vec::new(), Vec::new());
+    for (k, tau) in link_taus.iter().enumerate() {
+        let rows = &runs[k * ti_grid.len()..(k + 1) * ti_grid.len()];
+        let pts: Vec<(f64, (f64, f64))> = ti_grid
+            .iter()
+            .zip(rows)
+            .map(|(&ti, r)| {
+                (
+                    ti,
+                    r.as_ref()
+                        .map_or((f64::NAN, f64::NAN), |tr| minimum(tr, ti)),
+                )
+            })
+            .collect();
+        let label = tau.map_or("no link (adiabatic)".to_string(), tau_label);
+        let make = |label: String, p: Vec<(f64, f64)>| {
+            if tau.is_none() {
+                Series::line(label, p).in_slot(k).with_dash(0)
+            } else {
+                Series::line(label, p).in_slot(k)
+            }
+        };
+        cooling.push(make(
+            label.clone(),
+            pts.iter().map(|&(t, (c, _))| (t, c)).collect(),
+        ));
+        if tau.is_some() {
+            when.push(make(label, pts.iter().map(|&(t, (_, w))| (t, w)).collect()));
+        }
+    }
+    for (tag, title, ylab, y_log, series) in [
+        (
+            "heat_link_cooling_vs_ti",
+            "Largest cooling after a 10 T/s ramp, 0.5 T → 0.1 T",
+            "Ti − Tmin (K)",
+            false,
+            cooling,
+        ),
+        (
+            "heat_link_minimum_time_vs_ti",
+            "When the sample is coldest, 10 T/s, 0.5 T → 0.1 T",
+            "time of Tmin after the ramp (s)",
+            true,
+            when,
+        ),
+    ] {
+        out.extend(
+            Chart {
+                title: title.into(),
+                x_label: "initial (bath) temperature Ti (K)".into(),
+                y_label: ylab.into(),
+                x_log: false,
+                y_log,
+                series,
+            }
+            .save(&dir.join(tag))?,
+        );
+    }
     Ok(out)
 }
 
