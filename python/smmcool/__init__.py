@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
@@ -43,6 +43,7 @@ __all__ = [
     "limits",
     "presets",
     "quantities",
+    "merge",
     "read",
     "run_batch",
     "simulate",
@@ -366,13 +367,15 @@ def simulate(
 
 
 class BatchOutcome(tuple):
-    """What ``run_batch`` did: (runs, computed, resumed, failed, wall_time_s)."""
+    """What ``run_batch`` did: (runs, computed, resumed, failed, wall_time_s, shard); ``runs``
+    counts the runs of this shard, ``shard`` is (index, count)."""
 
     runs = property(lambda self: self[0])
     computed = property(lambda self: self[1])
     resumed = property(lambda self: self[2])
     failed = property(lambda self: self[3])
     wall_time_s = property(lambda self: self[4])
+    shard = property(lambda self: self[5])
 
 
 def run_batch(
@@ -384,6 +387,7 @@ def run_batch(
     resume: bool = False,
     force: bool = False,
     yes: bool = False,
+    shard: Union[None, str, Tuple[int, int]] = None,
 ) -> BatchOutcome:
     """Run a batch config (a TOML file path, or TOML text containing a ``[protocol]`` section)
     into the HDF5 file ``output``, as ``smmcool run`` does: parallel on ``threads`` rayon
@@ -392,12 +396,37 @@ def run_batch(
     ``OUTPUT.parts`` and ``run_batch(..., resume=True)`` computes only the rest. ``force``
     overwrites an existing output; ``yes`` allows more runs than ``[batch] max_runs``.
     Runs whose engine failed are recorded in the file (``failed`` counts them).
+
+    ``shard`` computes only shard i of N, the runs with index i mod N (``"2/8"`` or ``(2, 8)``,
+    as ``smmcool run --shard 2/8``); without it, a SLURM array task's SLURM_ARRAY_TASK_ID and
+    SLURM_ARRAY_TASK_COUNT select the shard when set, else all runs. ``merge`` joins the
+    shard files.
     """
     text = os.fspath(config)
     is_text = "\n" in text or "[protocol]" in text
+    if isinstance(shard, tuple):
+        if len(shard) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in shard):
+            raise InputError(f"shard = {shard!r} is not allowed: give (index, count) or 'index/count'")
+        shard = f"{shard[0]}/{shard[1]}"
+    elif shard is not None and not isinstance(shard, str):
+        raise InputError(f"shard = {shard!r} is not allowed: give (index, count) or 'index/count'")
     return BatchOutcome(
-        _ext.run_batch(text, os.fspath(output), is_text, threads, progress, resume, force, yes)
+        _ext.run_batch(text, os.fspath(output), is_text, threads, progress, resume, force, yes, shard)
     )
+
+
+def merge(
+    inputs: "list[Union[str, os.PathLike]]",
+    output: Union[str, os.PathLike],
+    *,
+    force: bool = False,
+) -> int:
+    """Join shard files of one config (``run_batch(..., shard=...)`` or ``smmcool run
+    --shard``) into ``output``, as ``smmcool merge`` does: duplicates and files of other
+    configs are refused; ``force`` overwrites an existing output. Returns the config's run
+    count. The merged file equals an unsharded run in its runs and summary.
+    """
+    return _ext.merge([os.fspath(p) for p in inputs], os.fspath(output), force)
 
 
 def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):

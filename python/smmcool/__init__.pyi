@@ -1,7 +1,7 @@
 """Type stubs of the smmcool Python API (units in the names: _t tesla, _k kelvin, _s seconds)."""
 
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -154,6 +154,7 @@ class BatchOutcome(tuple):
     resumed: int
     failed: int
     wall_time_s: float
+    shard: Tuple[int, int]
 
 def run_batch(
     config: Union[str, os.PathLike],
@@ -164,5 +165,9 @@ def run_batch(
     resume: bool = False,
     force: bool = False,
     yes: bool = False,
+    shard: Union[None, str, Tuple[int, int]] = None,
 ) -> BatchOutcome: ...
+def merge(
+    inputs: List[Union[str, os.PathLike]], output: Union[str, os.PathLike], *, force: bool = False
+) -> int: ...
 def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None) -> Any: ...

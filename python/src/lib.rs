@@ -606,7 +606,7 @@ fn quantities<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
 /// stops the batch between runs (the completed runs stay in OUTPUT.parts; `resume=True`
 /// finishes it) and is raised again. Returns (runs, computed, resumed, failed, wall_time_s).
 #[pyfunction]
-#[pyo3(signature = (config, output, is_text, threads, progress, resume, force, yes))]
+#[pyo3(signature = (config, output, is_text, threads, progress, resume, force, yes, shard))]
 #[allow(clippy::too_many_arguments)]
 fn run_batch(
     py: Python<'_>,
@@ -618,7 +618,9 @@ fn run_batch(
     resume: bool,
     force: bool,
     yes: bool,
-) -> PyResult<(usize, usize, usize, usize, f64)> {
+    shard: Option<String>,
+) -> PyResult<(usize, usize, usize, usize, f64, (usize, usize))> {
+    use smmcool::batch::runner::{parse_shard, shard_from_slurm};
     use std::sync::atomic::{AtomicBool, Ordering};
     let plan = if is_text {
         smmcool::Plan::from_text(std::path::Path::new("<config>"), config.to_string())
@@ -633,10 +635,17 @@ fn run_batch(
             "threads = 0 is not allowed: must be >= 1 (or None for all cores)",
         ));
     }
+    // As `smmcool run --shard i/N`; without it, a SLURM array task's shard, else all runs.
+    let shard = match &shard {
+        Some(s) => parse_shard(s).map_err(|e| input_error(format!("shard = {e}")))?,
+        None => shard_from_slurm()
+            .map_err(|e| input_error(format!("SLURM environment: {e}")))?
+            .unwrap_or((0, 1)),
+    };
     let opts = smmcool::RunOptions {
         output,
         threads,
-        shard: (0, 1),
+        shard,
         resume,
         force,
         quiet: !progress,
@@ -672,7 +681,35 @@ fn run_batch(
             _ => other_error(e.to_string()),
         }
     })?;
-    Ok((o.runs, o.computed, o.resumed, o.failed, o.wall_time_s))
+    Ok((
+        o.runs,
+        o.computed,
+        o.resumed,
+        o.failed,
+        o.wall_time_s,
+        shard,
+    ))
+}
+
+/// Merge shard files of one config into `output`, as `smmcool merge`; returns the config's
+/// run count.
+#[pyfunction]
+fn merge(
+    py: Python<'_>,
+    inputs: Vec<std::path::PathBuf>,
+    output: std::path::PathBuf,
+    force: bool,
+) -> PyResult<usize> {
+    py.detach(|| smmcool::batch::merge::merge(&inputs, &output, force))
+        .map_err(|e| {
+            let e = smmcool::Error::from(e);
+            match e.kind() {
+                ErrorKind::InvalidInput => {
+                    input_error(e.to_string().replace("--force", "force=True"))
+                }
+                _ => other_error(e.to_string()),
+            }
+        })
 }
 
 /// The summary of a batch file: (columns: name -> array or list, sample times, swept keys).
@@ -756,6 +793,7 @@ fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(quantities, m)?)?;
     m.add_function(wrap_pyfunction!(run_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_function(wrap_pyfunction!(read, m)?)?;
     Ok(())
 }

@@ -46,3 +46,11 @@ def cli_failure(*args: str) -> str:
     line = p.stderr.strip()
     assert line.startswith("error: ") and "\n" not in line, line
     return line[len("error: "):]
+
+
+@pytest.fixture(autouse=True)
+def outside_slurm(monkeypatch):
+    """Tests run outside any SLURM array (run_batch would take its shard from one)."""
+    for k in list(os.environ):
+        if k.startswith("SLURM_"):
+            monkeypatch.delenv(k)

@@ -104,3 +104,56 @@ def test_keyboard_interrupt_stops_between_runs_and_resume_finishes(tmp_path):
     a, b = smmcool.read(out), smmcool.read(whole)
     for name in SAME:
         np.testing.assert_array_equal(a[name].to_numpy(), b[name].to_numpy(), err_msg=name)
+
+
+def test_shards_equal_the_command_line_shards_and_merge_to_the_whole_batch(tmp_path, monkeypatch):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(CONFIG)
+    whole = tmp_path / "whole.h5"
+    smmcool.run_batch(cfg, whole, progress=False)
+    parts = []
+    for i, shard in enumerate(["0/3", (1, 3), "2/3"]):
+        out = tmp_path / f"py-{i}.h5"
+        o = smmcool.run_batch(cfg, out, progress=False, shard=shard)
+        # Round robin: shard i holds the runs with index i mod 3 (8 runs: 3, 3, 2).
+        assert o.shard == (i, 3) and o.runs == o.computed == len(range(i, 8, 3))
+        cli("run", str(cfg), "-o", str(tmp_path / f"cli-{i}.h5"), "--shard", f"{i}/3", "--quiet")
+        ours, theirs = smmcool.read(out), smmcool.read(tmp_path / f"cli-{i}.h5")
+        assert list(ours.index) == list(theirs.index) == list(range(i, 8, 3))
+        for name in SAME:
+            np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+        parts.append(out)
+    # A SLURM array task picks its shard as the command line does.
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
+    o = smmcool.run_batch(cfg, tmp_path / "slurm.h5", progress=False)
+    assert o.shard == (1, 3) and list(smmcool.read(tmp_path / "slurm.h5").index) == [1, 4, 7]
+    monkeypatch.delenv("SLURM_ARRAY_TASK_ID")
+    monkeypatch.delenv("SLURM_ARRAY_TASK_COUNT")
+    # Merged, the shards are the unsharded batch, run for run.
+    assert smmcool.merge(parts, tmp_path / "merged.h5") == 8
+    merged, ref = smmcool.read(tmp_path / "merged.h5"), smmcool.read(whole)
+    assert list(merged.index) == list(range(8))
+    for name in SAME:
+        np.testing.assert_array_equal(merged[name], ref[name], err_msg=name)
+    with pytest.raises(smmcool.InputError, match="output exists; use force=True"):
+        smmcool.merge(parts, tmp_path / "merged.h5")
+    assert smmcool.merge(parts, tmp_path / "merged.h5", force=True) == 8
+    with pytest.raises(smmcool.InputError, match="run 1 is in both .*refusing to merge duplicates"):
+        smmcool.merge([parts[1], parts[1]], tmp_path / "dup.h5")
+
+
+@pytest.mark.parametrize("bad", ["3/3", "1/0", "x/2", "1", (3, 3), (1, 2, 3), (1.0, 2), 5])
+def test_bad_shards_are_input_errors_with_the_cli_message(tmp_path, bad):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(CONFIG)
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.run_batch(cfg, tmp_path / "x.h5", progress=False, shard=bad)
+    assert not (tmp_path / "x.h5").exists()
+    if isinstance(bad, str) or (isinstance(bad, tuple) and len(bad) == 2 and isinstance(bad[0], int)):
+        text = bad if isinstance(bad, str) else f"{bad[0]}/{bad[1]}"
+        p = cli("run", str(cfg), "-o", str(tmp_path / "y.h5"), "--shard", text, check=False)
+        assert p.returncode == 2, p.stderr
+        assert str(e.value) == p.stderr.strip().replace("error: --shard ", "shard = ")
+    else:
+        assert str(e.value).startswith(f"shard = {bad!r} is not allowed")
