@@ -310,3 +310,64 @@ mod random_valid_inputs {
         }
     }
 }
+
+/// SIGTERM and SIGINT (sent from outside, as a scheduler or Ctrl-C would) at each named point
+/// of the batch life cycle, each followed by `--resume`: the result equals an uninterrupted
+/// run and nothing is left behind.
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sigint_at_each_point_then_resume_equal_an_uninterrupted_run() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 3.0, 4.0]\n",
+    );
+    let c = cfg.to_str().unwrap();
+    let reference = dir.path().join("ref.h5");
+    run_ok(&["run", c, "-o", reference.to_str().unwrap(), "-q"]);
+    let want = runs_without_wall_time(&reference);
+    for (signal, number) in [("TERM", 15), ("INT", 2)] {
+        for point in ["plan", "parts", "assembled", "cleanup"] {
+            let out = dir.path().join(format!("{signal}-{point}.h5"));
+            let o = out.to_str().unwrap();
+            let marker = dir.path().join(format!("{signal}-{point}.at"));
+            let mut child = common::smmcool()
+                .args(["run", c, "-o", o, "-q"])
+                .env(smmcool::batch::runner::STOP_AT_ENV, point)
+                .env(smmcool::batch::runner::STOP_HOLD_ENV, &marker)
+                .spawn()
+                .unwrap();
+            let start = std::time::Instant::now();
+            while !marker.exists() {
+                assert!(
+                    start.elapsed().as_secs() < 60,
+                    "{signal} {point}: never reached"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let sent = std::process::Command::new("kill")
+                .args([format!("-{signal}"), child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            let status = child.wait().unwrap();
+            assert_eq!(
+                status.signal(),
+                Some(number),
+                "{signal} {point}: {status:?}"
+            );
+            run_ok(&["run", c, "-o", o, "-q", "--resume"]);
+            assert_eq!(runs_without_wall_time(&out), want, "{signal} {point}");
+            for suffix in [".parts", ".tmp", ".lock"] {
+                let mut left = out.clone().into_os_string();
+                left.push(suffix);
+                assert!(
+                    !std::path::Path::new(&left).exists(),
+                    "{signal} {point}: {left:?} left"
+                );
+            }
+        }
+    }
+}

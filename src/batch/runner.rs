@@ -310,8 +310,20 @@ pub fn command_line() -> String {
 /// in place, the parts not yet removed).
 pub const STOP_AT_ENV: &str = "SMMCOOL_TEST_STOP_AT";
 
+/// Test hook beside [`STOP_AT_ENV`]: with this variable set to a path, `run` does not abort at
+/// the point but creates that file and waits there, so that a test can send it a real signal
+/// (SIGTERM, SIGINT) at that point.
+pub const STOP_HOLD_ENV: &str = "SMMCOOL_TEST_STOP_HOLD";
+
 fn stop_point(name: &str) {
     if std::env::var(STOP_AT_ENV).is_ok_and(|v| v == name) {
+        if let Some(marker) = std::env::var_os(STOP_HOLD_ENV) {
+            if std::fs::write(&marker, name).is_ok() {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+            }
+        }
         std::process::abort();
     }
 }
