@@ -237,22 +237,28 @@ fn a_second_invocation_on_a_locked_output_exits_2_naming_the_holder() {
 
 mod random_valid_inputs {
     use proptest::prelude::*;
-    use smmcool::kinetics::{simulate, EngineContext, Outcome};
+    use smmcool::error::NumericsError;
+    use smmcool::kinetics::{simulate, EngineContext, EngineError, Outcome};
+    use smmcool::model::limits::FieldChange;
     use smmcool::model::protocol::RampShape;
     use smmcool::scenario::{ProtocolSection, Scenario};
 
     proptest! {
         // Each case is one engine run (milliseconds to a few hundred on the slowest ramps);
         // 40 cases keep the suite's budget.
-        #![proptest_config(ProptestConfig::with_cases(40))]
+        // A fixed seed: the suite runs the same 40 cases everywhere.
+        #![proptest_config(ProptestConfig {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(17),
+            ..ProptestConfig::with_cases(40)
+        })]
 
         /// Any valid input (S from 5 to 10 with the barrier scaled as |D| S^2, Ti 0.3-60 K,
         /// fields inside the bistable range including reversals, a jump or a sweep rate
         /// 1e-3-1e6 T/s) gives a run with every requested sample at its time, finite and
         /// positive temperatures, normalized populations, and an outcome whose end time
-        /// respects the limit. (400 cases pass; at S = 1-2 two kinds of run still fail with a
-        /// typed error: a deep demagnetization below the rates' range, and the preset's 70 K
-        /// barrier with S = 2 reaching the full stage's step-size floor near 1e34 s.)
+        /// respects the limit; or, for a demagnetization the limits predict to end below 0.3 K,
+        /// the typed rate-underflow error. (At S = 2 with the preset's 70 K barrier a run can
+        /// still reach the full stage's step-size floor near 1e34 s: not covered here.)
         #[test]
         fn every_valid_run_has_all_its_samples_finite_values_and_an_outcome(
             two_s in 10u32..=20,
@@ -283,8 +289,24 @@ mod random_valid_inputs {
             // (70.3 K at S = 10); the preset's 70.3 K with a small S is a separate, known case.
             s.material.barrier_k = Some(70.3 * (spin / 10.0).powi(2));
             let built = s.build().map_err(|e| TestCaseError::fail(format!("valid input refused: {e}")))?;
-            let tr = simulate(&EngineContext::new(), &built.spec)
-                .map_err(|e| TestCaseError::fail(format!("S {spin}, {bi} -> {bf} T, Ti {ti} K: {e}")))?;
+            let tr = match simulate(&EngineContext::new(), &built.spec) {
+                Ok(tr) => tr,
+                // The one typed failure a valid input may meet: a demagnetization deep enough
+                // to cool the sample below the rate model's range (its slowest rate underflows).
+                // It must be one the limits predict: the sudden or isentropic final
+                // temperature below 0.3 K.
+                Err(EngineError::Numerics(NumericsError::RateUnderflow { temperature_k, .. })) => {
+                    let change = FieldChange::of(&built.spec.material, bi, bf, ti);
+                    let sudden = change.sudden_final_k().unwrap();
+                    let isentropic = change.isentropic_final().unwrap().t_final_k().unwrap_or(0.0);
+                    prop_assert!(
+                        sudden.min(isentropic) < 0.3 && temperature_k < 0.3,
+                        "S {spin}, {bi} -> {bf} T, Ti {ti} K: underflow at {temperature_k} K, limits {sudden} / {isentropic} K"
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(TestCaseError::fail(format!("S {spin}, {bi} -> {bf} T, Ti {ti} K: {e}"))),
+            };
             let opt = &built.spec.options;
             for &t in &opt.sample_times_after_ramp_s {
                 let sample = tr.sample_after_ramp(t);
