@@ -142,7 +142,31 @@ fn batch_figures_render_and_bad_files_are_refused() {
     let bin = env!("CARGO_BIN_EXE_smmcool");
     common::run_ok(&["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()]);
     let figs = d.join("figs");
-    common::run_ok(&["plot", h5.to_str().unwrap(), "-o", figs.to_str().unwrap()]);
+    let all = common::run_ok(&["plot", h5.to_str().unwrap(), "-o", figs.to_str().unwrap()]);
+    assert!(
+        all.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
+    // --max-runs below the stored trajectories: plotted, with a warning naming what was left.
+    let few = d.join("few");
+    let out = common::run_ok(&[
+        "plot",
+        h5.to_str().unwrap(),
+        "-o",
+        few.to_str().unwrap(),
+        "--max-runs",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "warning: plotted the first 1 of 3 stored trajectories (--max-runs 1); 2 left out"
+        ),
+        "{err}"
+    );
+    assert!(is_png(&few.join("run_000000_temperature.png")));
+    assert!(!few.join("run_000001_temperature.png").exists());
     for name in [
         "run_000000_temperature.png",
         "run_000002_populations.png",

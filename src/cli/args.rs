@@ -365,7 +365,8 @@ pub struct PlotArgs {
     /// Output folder.
     #[arg(short, long, default_value = "figures")]
     pub output: std::path::PathBuf,
-    /// Plot at most this many stored trajectories.
+    /// Plot at most this many stored trajectories (the first ones; a warning on stderr says
+    /// how many were left out).
     #[arg(long, default_value_t = 12)]
     pub max_runs: usize,
 }

@@ -39,7 +39,18 @@ pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
             args.max_runs,
         )?)
     })?;
-    wrote(out, &files, &args.output)
+    wrote(out, &files, &args.output)?;
+    // Say so when --max-runs left stored trajectories out (on stderr: the figures are written).
+    let stored = smmcool::io::trajectory_count(&args.file)?;
+    if stored > args.max_runs {
+        eprintln!(
+            "warning: plotted the first {} of {stored} stored trajectories (--max-runs {}); {} left out, raise --max-runs to plot them",
+            args.max_runs,
+            args.max_runs,
+            stored - args.max_runs
+        );
+    }
+    Ok(())
 }
 
 fn wrote(out: &mut impl Write, files: &[PathBuf], dir: &Path) -> Result<(), Error> {

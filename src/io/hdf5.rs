@@ -1112,6 +1112,19 @@ fn summary_inner(path: &Path) -> Result<Vec<RunRecord>, Fail> {
     Ok(records)
 }
 
+/// How many runs of the batch file at `path` have a stored trajectory (the groups under
+/// `/runs`), without reading them.
+pub fn trajectory_count(path: &Path) -> Result<usize, IoError> {
+    (|| -> Result<usize, Fail> {
+        let file = open(path)?;
+        check_format(&file)?;
+        let runs = open_group(&file, "runs")?;
+        let names = runs.member_names().map_err(|e| Fail::Hdf5(e.to_string()))?;
+        Ok(names.len())
+    })()
+    .map_err(|f| f.at(path))
+}
+
 /// Reads the trajectory of run `run_index` from the batch file at `path`; `None` when the
 /// file holds no trajectory for that run (it was not kept, or the run is not in this file).
 pub fn read_trajectory(
