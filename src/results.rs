@@ -481,7 +481,7 @@ pub const SUMMARY: &[Quantity] = &[
     summary!("relaxation_1pct_after_ramp_s", "s", "time after the ramp when 1 % was left", relaxation_1pct_after_ramp_s),
     summary!("energy_balance_error_rel", "1", "relative error of the energy balance", energy_balance_error_rel),
     summary!("reduction_error_estimate_rel", "1", "order of the relative error of the two-well reduction", reduction_error_estimate_rel),
-    summary!("minimum_temperature_k", "K", "lowest phonon temperature after the ramp (over the integrator's steps and the samples)", minimum_temperature_k),
+    summary!("minimum_temperature_k", "K", "lowest phonon temperature after the ramp (over the integrator's steps, inside a step on its dense output, and the samples)", minimum_temperature_k),
     summary!("minimum_after_ramp_s", "s", "time after the ramp when the lowest temperature was reached", minimum_after_ramp_s),
     summary!("end_heat_to_bath_k", "K", "heat that left to the bath through the heat link by the end of the run, per molecule (0 without a link; times n R for joules)", end_heat_to_bath_k),
     Quantity {

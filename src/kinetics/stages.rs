@@ -314,6 +314,58 @@ impl<'r> Progress<'r> {
         }
     }
 
+    /// After an accepted step of `solver` from `start_k` to `end_k` (K, at the ends of its
+    /// last interval [a, b]): note T(b), and where the lowest temperature may lie inside the
+    /// step, locate it on the dense output and note it. That is when the step ends at the
+    /// lowest temperature so far but T rises just before its end, or starts at the lowest so
+    /// far and T falls just after its start; the slope is read from the dense output 1e-3 of
+    /// the step inside the end. The minimum is then found by golden-section search of
+    /// `temp_of(dense(t))` over [a, b] to 1e-10 of b.
+    pub fn note_step(
+        &mut self,
+        solver: &Radau5<NumericsError>,
+        start_k: f64,
+        end_k: f64,
+        temp_of: impl Fn(&DVector<f64>) -> f64,
+    ) {
+        let (a, b) = solver.last_interval();
+        let lowest_at_start = self.minimum.is_some_and(|(_, t)| at_stop(t, a));
+        self.note_temperature(b, end_k);
+        if b <= a {
+            return;
+        }
+        let delta = 1e-3 * (b - a);
+        let f = |t: f64| temp_of(&solver.dense(t));
+        let interior = if self.minimum.is_some_and(|(_, t)| at_stop(t, b)) {
+            f(b - delta) < end_k
+        } else {
+            lowest_at_start && end_k > start_k && f(a + delta) < start_k
+        };
+        if !interior {
+            return;
+        }
+        const INV_PHI: f64 = 0.618_033_988_749_894_9;
+        let (mut lo, mut hi) = (a, b);
+        let mut x1 = hi - INV_PHI * (hi - lo);
+        let mut x2 = lo + INV_PHI * (hi - lo);
+        let (mut f1, mut f2) = (f(x1), f(x2));
+        while hi - lo > 1e-10 * b.abs() {
+            if f1 <= f2 {
+                hi = x2;
+                (x2, f2) = (x1, f1);
+                x1 = hi - INV_PHI * (hi - lo);
+                f1 = f(x1);
+            } else {
+                lo = x1;
+                (x1, f1) = (x2, f2);
+                x2 = lo + INV_PHI * (hi - lo);
+                f2 = f(x2);
+            }
+        }
+        let (t, temp) = if f1 <= f2 { (x1, f1) } else { (x2, f2) };
+        self.note_temperature(t, temp);
+    }
+
     /// Count the work of a finished stage's solver.
     fn absorb(&mut self, solver: &Radau5<NumericsError>, stage: Stage) {
         self.stats += solver.stats();
@@ -684,8 +736,8 @@ impl<'s> Integrated for Hold<'s, '_> {
     }
     fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
         let temp = self.sys.temperature_k(solver.y());
-        prog.note_temperature(solver.t(), temp);
         let sys = self.sys;
+        prog.note_step(solver, self.prev_temp, temp, |y| sys.temperature_k(y));
         self.after
             .detect_crossings(self.plan.tq, self.prev_temp, temp, solver, |y| {
                 sys.temperature_k(y)
@@ -941,7 +993,7 @@ impl<'s, 'p> Integrated for LinkedRelax<'s, 'p> {
     fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
         let (sys, bf) = (self.sys, self.plan.bf);
         let temp = Self::temp(sys, bf, solver.y());
-        prog.note_temperature(solver.t(), temp);
+        prog.note_step(solver, self.prev_temp, temp, |y| Self::temp(sys, bf, y));
         self.after
             .detect_crossings(self.plan.tq, self.prev_temp, temp, solver, |y| {
                 Self::temp(sys, bf, y)
