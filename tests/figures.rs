@@ -37,7 +37,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 fn paper_figure_data_equal_the_limit_solvers() {
     let dir = tempfile::tempdir().unwrap();
     let files = smmcool::figures::paper_analytic(dir.path()).unwrap();
-    assert_eq!(files.len(), 21);
+    assert_eq!(files.len(), 24);
     for f in files
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "png"))
@@ -48,6 +48,43 @@ fn paper_figure_data_equal_the_limit_solvers() {
         let (w, h) = png_size(f);
         assert_eq!(w, 1004, "{}", f.display());
         assert!((702..1400).contains(&h), "{}: {h}", f.display());
+    }
+    // tau(B) with tunnelling: the points are `smmcool tau --field-t`'s (tests/tunnelling_rates.rs
+    // checks that command against mpmath), and tunnelling never makes relaxation slower.
+    let d = read_csv(&dir.path().join("tau_field_tunnelling.csv"));
+    for t in smmcool::figures::TUNNELLING_FIGURE_TEMPERATURES_K {
+        let with = &d[&format!("T = {t} K")];
+        let without = &d[&format!("T = {t} K without tunnelling")];
+        assert_eq!(with.len(), 301);
+        for (a, b) in with.iter().zip(without) {
+            assert!(a.1 <= b.1 * (1.0 + 1e-12), "T {t} B {}", a.0);
+        }
+        let picks = [0usize, 100, 216];
+        let fields: Vec<String> = picks.iter().map(|&i| format!("{}", with[i].0)).collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_smmcool"))
+            .args([
+                "tau",
+                "--material",
+                "mn12ac-barra",
+                "--json",
+                "--temperature-k",
+            ])
+            .arg(format!("{t}"))
+            .arg("--field-t")
+            .arg(fields.join(","))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for (k, &i) in picks.iter().enumerate() {
+            let want = v["records"][k]["tau_model_s"].as_f64().unwrap();
+            // The CSV keeps the shortest round-trip digits of each point.
+            assert!(
+                (with[i].1 - want).abs() <= 1e-12 * want,
+                "T {t} B {}",
+                with[i].0
+            );
+        }
     }
     let m = Material::mn12ac();
     let fc = |bi: f64, bf: f64, ti: f64| FieldChange::of(&m, bi, bf, ti);

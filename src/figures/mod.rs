@@ -215,7 +215,67 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         }
         .save(&dir.join("fig6_sudden_vs_isentropic"))?,
     );
+    out.extend(tunnelling_tau_figure(dir)?);
     Ok(out)
+}
+
+/// Temperatures of the tau(B) figure with resonant tunnelling, K.
+pub const TUNNELLING_FIGURE_TEMPERATURES_K: [f64; 3] = [2.0, 2.5, 3.0];
+
+/// tau(B) = 1/(kappa lambda1(B, T)) with resonant tunnelling (preset `mn12ac-barra`, Bx = 0)
+/// and without it (the same levels), 0..1.2 T every 4 mT, at
+/// [`TUNNELLING_FIGURE_TEMPERATURES_K`] (docs/physics.md section 10.6).
+fn tunnelling_tau_figure(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
+    use crate::model::tunnelling::AnisotropyOverrides;
+    use crate::model::Overrides;
+    let compute = |e: String| FigureError::Compute(e);
+    let (m, h) = Material::with_hamiltonian(
+        "mn12ac-barra",
+        &Overrides::default(),
+        &AnisotropyOverrides::default(),
+    )
+    .map_err(|e| compute(e.to_string()))?;
+    let plain = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius)
+        .map_err(|e| compute(e.to_string()))?;
+    let tunnelling = crate::rates::tunnelling::with_tunnelling(plain.clone(), &h)
+        .map_err(|e| compute(e.to_string()))?;
+    let fields = crate::numerics::grid::linear_points(0.0, 1.2, 301);
+    let tau = |rm: &RateModel, t: f64| -> Result<Vec<(f64, f64)>, FigureError> {
+        let kappa = rm.kappa(t).map_err(|e| compute(e.to_string()))?;
+        fields
+            .par_iter()
+            .map(|&b| {
+                let mode = rm
+                    .unscaled_slow_mode(b, t)
+                    .map_err(|e| compute(e.to_string()))?
+                    .ok_or_else(|| compute(format!("no two wells at {b} T")))?;
+                Ok((b, 1.0 / (kappa * mode.lambda1_per_s)))
+            })
+            .collect()
+    };
+    let mut series = Vec::new();
+    for (slot, &t) in TUNNELLING_FIGURE_TEMPERATURES_K.iter().enumerate() {
+        // One colour per temperature; solid with tunnelling, dashed without.
+        series.push(
+            Series::line(format!("T = {t} K"), tau(&tunnelling, t)?)
+                .in_slot(slot)
+                .with_dash(0),
+        );
+        series.push(
+            Series::line(format!("T = {t} K without tunnelling"), tau(&plain, t)?)
+                .in_slot(slot)
+                .with_dash(1),
+        );
+    }
+    Ok(Chart {
+        title: "Relaxation time with resonant tunnelling (mn12ac-barra)".into(),
+        x_label: "field B (T)".into(),
+        y_label: "relaxation time τ (s)".into(),
+        x_log: false,
+        y_log: true,
+        series,
+    }
+    .save(&dir.join("tau_field_tunnelling"))?)
 }
 
 /// The final fields of Fig. 5 for initial field `bi`: 0 first (a singular point, drawn on its
