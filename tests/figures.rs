@@ -163,6 +163,15 @@ fn paper_figure_data_equal_the_limit_solvers() {
         .find(|w| w[0].1 >= 1.0 && w[1].1 < 1.0)
         .unwrap();
     assert!(cross[0].0 <= 4.572 && cross[1].0 >= 4.572);
+    // T_max is marked at tau = 1 s: T_max = U_b / ln(1 s / tau0) (Arrhenius solved by hand).
+    let a = Material::mn12ac().arrhenius;
+    let t_max = a.barrier_k / (1.0 / a.tau0_s).ln();
+    let mark = &d["T_max = 4.572 K (paper: 4.6 K)"];
+    assert_eq!(mark.len(), 1);
+    assert!(
+        (mark[0].0 - t_max).abs() < 1e-9 && mark[0].1 == 1.0,
+        "{mark:?} {t_max}"
+    );
 }
 
 #[test]

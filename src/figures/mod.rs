@@ -1041,6 +1041,12 @@ fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, Figu
                 Series::line("τ₀ exp(U_b/T) (= Arrhenius-scaled rate model)", tau_arr),
                 Series::dashed("rate model, κ fixed at 4.6 K", tau_const),
                 Series::dashed("τ = 1 s", vec![(2.0, 1.0), (10.0, 1.0)]),
+                // T_max marked where the Arrhenius law crosses 1 s (the paper quotes 4.6 K).
+                Series::markers(
+                    format!("T_max = {t_max:.3} K (paper: 4.6 K)"),
+                    vec![(t_max, 1.0)],
+                )
+                .in_slot(6),
             ],
         }
         .save(&dir.join("fig3_tau"))?,
