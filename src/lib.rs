@@ -20,14 +20,17 @@
 //! ```no_run
 //! use smmcool::{simulate, EngineContext, ProtocolSection, Scenario};
 //! let mut scenario = Scenario::new(ProtocolSection {
-//!     b_initial_t: 0.5,
-//!     b_final_t: 0.1,
+//!     b_initial_t: Some(0.5),
+//!     b_final_t: Some(0.1),
 //!     initial_temperature_k: 4.0,
 //!     sweep_rate_t_per_s: Some(10.0),
 //!     ramp_duration_s: None,
 //!     shape: smmcool::model::protocol::RampShape::Linear,
 //!     jump: false,
 //!     allow_field_increase: false,
+//!     waveform_time_s: None,
+//!     waveform_field_t: None,
+//!     waveform_csv: None,
 //! });
 //! scenario.solver.rtol = 1e-8;
 //! let run = scenario.build()?;

@@ -456,7 +456,7 @@ pub const SUMMARY: &[Quantity] = &[
     Quantity {
         name: "sweep_rate_t_per_s",
         unit: "T/s",
-        description: "mean sweep rate abs(Bf - Bi) / duration; none for a jump",
+        description: "mean sweep rate abs(Bf - Bi) / duration; none for a jump or a waveform",
         access: Access::F64(|r| r.params.sweep_rate_t_per_s, |r, v| {
             r.params.sweep_rate_t_per_s = v
         }),
@@ -465,9 +465,23 @@ pub const SUMMARY: &[Quantity] = &[
     Quantity {
         name: "shape",
         unit: "",
-        description: "ramp shape: linear, cosine or jump",
+        description: "ramp shape: linear, cosine, jump or waveform",
         access: Access::Text(|r| Some(r.params.shape.clone()), |r, v| {
             r.params.shape = v.unwrap_or_default()
+        }),
+    },
+    Quantity {
+        name: "waveform_points",
+        unit: "1",
+        description: "points (time_s, field_t) of the piecewise-linear field waveform; 0 for the other shapes",
+        access: Access::U64(|r| r.params.waveform_points, |r, v| r.params.waveform_points = v),
+    },
+    Quantity {
+        name: "waveform_source",
+        unit: "",
+        description: "where the waveform's points came from: inline (TOML lists or flags) or the CSV file's path; none for the other shapes",
+        access: Access::Text(|r| r.params.waveform_source.clone(), |r, v| {
+            r.params.waveform_source = v
         }),
     },
     summary!("sudden_final_temperature_k", "K", "final temperature of the sudden quench (Eq. 9)", sudden_final_temperature_k),

@@ -14,7 +14,7 @@
 
 use crate::error::ParameterError;
 use crate::kinetics::{EngineOptions, Formulation, RunSpec};
-use crate::model::protocol::{Protocol, RampShape};
+use crate::model::protocol::{Protocol, RampShape, Waveform, WaveformColumn};
 use crate::model::{Material, Overrides};
 use crate::rates::{KappaScaling, RateModel};
 use clap::{Args, ValueEnum};
@@ -102,12 +102,24 @@ impl Default for RatesSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 pub struct ProtocolSection {
-    /// Initial field in T (the sample starts in equilibrium there).
-    #[arg(long, allow_negative_numbers = true)]
-    pub b_initial_t: f64,
-    /// Final field in T (above the initial field for a field increase).
-    #[arg(long, allow_negative_numbers = true)]
-    pub b_final_t: f64,
+    /// Initial field in T (the sample starts in equilibrium there); a waveform's is its first
+    /// point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        required_unless_present_any = ["waveform_time_s", "waveform_csv"]
+    )]
+    pub b_initial_t: Option<f64>,
+    /// Final field in T (above the initial field for a field increase); a waveform's is its
+    /// last point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        required_unless_present_any = ["waveform_time_s", "waveform_csv"]
+    )]
+    pub b_final_t: Option<f64>,
     /// Initial temperature in K.
     #[serde(alias = "t_initial_k")]
     #[arg(long, alias = "t-initial-k", allow_negative_numbers = true)]
@@ -118,7 +130,8 @@ pub struct ProtocolSection {
     /// Ramp duration in s (instead of a sweep rate).
     #[arg(long, allow_negative_numbers = true, conflicts_with = "jump")]
     pub ramp_duration_s: Option<f64>,
-    /// Ramp shape: linear, cosine, or jump (instantaneous: the exact sudden limit).
+    /// Ramp shape: linear, cosine, jump (instantaneous: the exact sudden limit), or waveform
+    /// (implied by the waveform's points).
     #[serde(default = "default_shape")]
     #[arg(long, value_enum, default_value = "linear")]
     pub shape: RampShape,
@@ -130,6 +143,20 @@ pub struct ProtocolSection {
     #[serde(default)]
     #[arg(skip)]
     pub allow_field_increase: bool,
+    /// Piecewise-linear waveform: the corner times in s, strictly increasing (a list,
+    /// 0,0.01,0.04), with --waveform-field-t. The ramp starts at the first time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "S,...")]
+    pub waveform_time_s: Option<ValueList>,
+    /// Piecewise-linear waveform: the field at each corner time, in T (a list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "T,...", allow_negative_numbers = true)]
+    pub waveform_field_t: Option<ValueList>,
+    /// Piecewise-linear waveform from a two-column CSV file (time_s, field_t; an optional
+    /// header line, # comments); in a config file relative to the config's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, value_name = "PATH")]
+    pub waveform_csv: Option<std::path::PathBuf>,
 }
 
 fn default_shape() -> RampShape {
@@ -533,8 +560,14 @@ pub struct RunParams {
     pub sweep_rate_t_per_s: Option<f64>,
     /// Ramp duration, s (0 for a jump).
     pub ramp_duration_s: f64,
-    /// Ramp shape: "linear", "cosine" or "jump".
+    /// Ramp shape: "linear", "cosine", "jump" or "waveform".
     pub shape: String,
+    /// Points of the field waveform (0 for the other shapes).
+    #[serde(default)]
+    pub waveform_points: u64,
+    /// Where the waveform's points came from: "inline" or the CSV file's path.
+    #[serde(default)]
+    pub waveform_source: Option<String>,
 }
 
 /// A validated run: what the engine integrates and the parameters to store beside it.
@@ -610,13 +643,16 @@ pub const KEYS: &[Key] = &[
     key!("rates.kappa_scaling" => "--kappa-scaling"),
     key!("rates.kappa_reference_k" => "--kappa-reference-k"; sweep rates.kappa_reference_k: Some),
     key!("rates.kappa_per_s_k3" => "--kappa-per-s-k3"; sweep rates.kappa_per_s_k3: Some),
-    key!("protocol.b_initial_t" => "--b-initial-t"; sweep protocol.b_initial_t),
-    key!("protocol.b_final_t" => "--b-final-t"; sweep protocol.b_final_t),
+    key!("protocol.b_initial_t" => "--b-initial-t"; sweep protocol.b_initial_t: Some),
+    key!("protocol.b_final_t" => "--b-final-t"; sweep protocol.b_final_t: Some),
     key!("protocol.initial_temperature_k" => "--initial-temperature-k";
         old ["protocol.t_initial_k", "t_initial_k"]; sweep protocol.initial_temperature_k),
     key!("protocol.sweep_rate_t_per_s" => "--sweep-rate-t-per-s"; sweep protocol.sweep_rate_t_per_s: Some),
     key!("protocol.ramp_duration_s" => "--ramp-duration-s"; sweep protocol.ramp_duration_s: Some),
     key!("protocol.shape" => "--shape"),
+    key!("protocol.waveform_time_s" => "--waveform-time-s"),
+    key!("protocol.waveform_field_t" => "--waveform-field-t"),
+    key!("protocol.waveform_csv" => "--waveform-csv"),
     key!("solver.rtol" => "--rtol"; sweep solver.rtol),
     key!("solver.equilibrium_tol_k" => "--equilibrium-tol-k"; sweep solver.equilibrium_tol_k),
     key!("solver.max_time_after_ramp_s" => "--max-time-after-ramp-s"; sweep solver.max_time_after_ramp_s),
@@ -748,8 +784,20 @@ impl ScenarioError {
         )
     }
 
+    /// A required key that was not given: the messages read `key is required ...`.
+    fn is_missing(&self) -> bool {
+        self.value.is_none() && self.allowed.starts_with("required (no default)")
+    }
+
     /// The message as the command line shows it: `--flag = value is not allowed: ...`.
     pub fn cli_message(&self) -> String {
+        if self.is_missing() {
+            return format!(
+                "{} is {}",
+                self.flag(),
+                render(&self.allowed, Spelling::Flag)
+            );
+        }
         let value = self
             .value
             .as_ref()
@@ -772,6 +820,13 @@ impl ScenarioError {
     /// The message as the Python API shows it: the command line's message with the keyword
     /// in place of the flag (`b_final_t = 7 is not allowed: ...`).
     pub fn keyword_message(&self) -> String {
+        if self.is_missing() {
+            return format!(
+                "{} is {}",
+                self.keyword(),
+                render(&self.allowed, Spelling::Keyword)
+            );
+        }
         let value = self
             .value
             .as_ref()
@@ -786,6 +841,13 @@ impl ScenarioError {
     /// The message as a config file shows it, `context` following the key (e.g. the run of a
     /// sweep): `section.key (context) = value: ...`.
     pub fn toml_message(&self, context: &str) -> String {
+        if self.is_missing() {
+            return format!(
+                "{}{context} is {}",
+                self.key,
+                render(&self.allowed, Spelling::Toml)
+            );
+        }
         format!(
             "{}{context} = {}: {}",
             self.key,
@@ -893,7 +955,182 @@ impl RatesSection {
     }
 }
 
+/// A missing value: `key` is required (`what` says what it is).
+fn missing(key: &str, what: &str) -> ScenarioError {
+    ScenarioError::new(key, None, format!("required (no default): {what}"))
+}
+
+/// The waveform points of a two-column CSV file: (time_s, field_t) per row, separated by a
+/// comma (or by spaces); blank lines and `#` comments skipped; a first line that is not two
+/// numbers is a header. Returns the times, the fields and each point's 1-based row, or the
+/// rule a row breaks.
+pub fn read_waveform_csv(path: &std::path::Path) -> Result<WaveformRows, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let mut rows = WaveformRows::default();
+    let mut first = true;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = if line.contains(',') {
+            line.split(',').map(str::trim).collect()
+        } else {
+            line.split_whitespace().collect()
+        };
+        let numbers: Vec<Option<f64>> = fields.iter().map(|f| f.parse::<f64>().ok()).collect();
+        let header = first && numbers.iter().all(Option::is_none);
+        first = false;
+        if header {
+            continue;
+        }
+        match numbers.as_slice() {
+            [Some(t), Some(b)] => {
+                rows.time_s.push(*t);
+                rows.field_t.push(*b);
+                rows.row.push(i + 1);
+            }
+            _ => {
+                let shown: String = line.chars().take(60).collect();
+                return Err(format!(
+                    "row {}: '{shown}' is not two numbers (time_s, field_t) separated by a comma",
+                    i + 1
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The points of a waveform file, with the row each came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WaveformRows {
+    /// Times, s.
+    pub time_s: Vec<f64>,
+    /// Fields, T.
+    pub field_t: Vec<f64>,
+    /// 1-based row of each point in the file.
+    pub row: Vec<usize>,
+}
+
 impl ProtocolSection {
+    /// The waveform's points, if given (inline lists or a CSV file), validated.
+    pub fn waveform(&self) -> Result<Option<Waveform>, ScenarioError> {
+        let (times, fields) = ("protocol.waveform_time_s", "protocol.waveform_field_t");
+        let csv = "protocol.waveform_csv";
+        match (
+            &self.waveform_time_s,
+            &self.waveform_field_t,
+            &self.waveform_csv,
+        ) {
+            (None, None, None) => Ok(None),
+            (Some(_), _, Some(path)) | (_, Some(_), Some(path)) => Err(ScenarioError::new(
+                csv,
+                Some(format!("\"{}\"", path.display())),
+                format!(
+                    "give the waveform either as <{times}> with <{fields}> or as <{csv}>, not both"
+                ),
+            )),
+            (Some(_), None, None) => Err(missing(
+                fields,
+                format!("with <{times}>, the field at each time, in T").as_str(),
+            )),
+            (None, Some(_), None) => Err(missing(
+                times,
+                format!("with <{fields}>, the time of each field, in s").as_str(),
+            )),
+            (Some(t), Some(b), None) => Waveform::new(t.0.clone(), b.0.clone(), "inline")
+                .map(Some)
+                .map_err(|e| {
+                    let key = match e.column {
+                        WaveformColumn::Time => times,
+                        WaveformColumn::Field => fields,
+                    };
+                    let at = e.point.map_or(String::new(), |k| {
+                        format!("point {} of the waveform: ", k + 1)
+                    });
+                    ScenarioError::new(
+                        key,
+                        (!e.value.is_nan() || e.point.is_some())
+                            .then(|| crate::units::number(e.value)),
+                        format!("{at}{}", e.rule),
+                    )
+                }),
+            (None, None, Some(path)) => {
+                let shown = Some(format!("\"{}\"", path.display()));
+                let rows = read_waveform_csv(path)
+                    .map_err(|rule| ScenarioError::new(csv, shown.clone(), rule))?;
+                let source = path.display().to_string();
+                let row = rows.row.clone();
+                Waveform::new(rows.time_s, rows.field_t, source)
+                    .map(Some)
+                    .map_err(|e| {
+                        let at = match e.point {
+                            Some(k) => {
+                                let column = match e.column {
+                                    WaveformColumn::Time => "time_s",
+                                    WaveformColumn::Field => "field_t",
+                                };
+                                format!(
+                                    "row {} ({column} = {}): ",
+                                    row[k],
+                                    crate::units::number(e.value)
+                                )
+                            }
+                            None => String::new(),
+                        };
+                        ScenarioError::new(csv, shown.clone(), format!("{at}{}", e.rule))
+                    })
+            }
+        }
+    }
+
+    /// The protocol of a waveform: the keys that would set the ramp another way are refused.
+    fn build_waveform(&self, waveform: Waveform) -> Result<Protocol, ScenarioError> {
+        let first = waveform.field_t()[0];
+        let last = waveform.field_t()[waveform.len() - 1];
+        let sets = |what: &str| format!("a waveform sets {what}; remove it");
+        let given = [
+            (
+                "protocol.b_initial_t",
+                self.b_initial_t,
+                sets(&format!(
+                    "the initial field (its first point, {} T)",
+                    crate::units::number(first)
+                )),
+            ),
+            (
+                "protocol.b_final_t",
+                self.b_final_t,
+                sets(&format!(
+                    "the final field (its last point, {} T)",
+                    crate::units::number(last)
+                )),
+            ),
+            (
+                "protocol.sweep_rate_t_per_s",
+                self.sweep_rate_t_per_s,
+                sets("dB/dt on each piece"),
+            ),
+            (
+                "protocol.ramp_duration_s",
+                self.ramp_duration_s,
+                sets("the ramp duration (its last time less its first)"),
+            ),
+        ];
+        if let Some((key, Some(v), why)) = given.iter().find(|(_, v, _)| v.is_some()) {
+            return Err(ScenarioError::new(key, Some(crate::units::number(*v)), why));
+        }
+        match self.effective_shape() {
+            RampShape::Linear | RampShape::Waveform => Ok(Protocol::with_waveform(waveform)),
+            other => Err(ScenarioError::new(
+                "protocol.shape",
+                Some(format!("\"{}\"", format!("{other:?}").to_lowercase())),
+                "a waveform is piecewise linear: leave <protocol.shape> out or set it to \"waveform\"",
+            )),
+        }
+    }
+
     /// The validated field protocol (any direction: field increases and reversals are
     /// physics too).
     pub fn build(&self) -> Result<Protocol, ScenarioError> {
@@ -905,10 +1142,33 @@ impl ProtocolSection {
                 "must be a finite temperature > 0 K",
             ));
         }
+        if let Some(w) = self.waveform()? {
+            return self.build_waveform(w);
+        }
         let shape = p.effective_shape();
+        if shape == RampShape::Waveform {
+            return Err(ScenarioError::new(
+                "protocol.shape",
+                Some("\"waveform\"".into()),
+                "needs the waveform's points: <protocol.waveform_time_s> with <protocol.waveform_field_t>, or <protocol.waveform_csv>",
+            ));
+        }
+        let or_waveform = "or a waveform (<protocol.waveform_time_s> with <protocol.waveform_field_t>, or <protocol.waveform_csv>)";
+        let b_initial_t = p.b_initial_t.ok_or_else(|| {
+            missing(
+                "protocol.b_initial_t",
+                &format!("the field at the start of the ramp, in T, {or_waveform}"),
+            )
+        })?;
+        let b_final_t = p.b_final_t.ok_or_else(|| {
+            missing(
+                "protocol.b_final_t",
+                &format!("the field at the end of the ramp, in T, {or_waveform}"),
+            )
+        })?;
         let both = "give exactly one of <protocol.sweep_rate_t_per_s>, <protocol.ramp_duration_s> or <protocol.shape = jump>";
         let protocol = match (shape, p.sweep_rate_t_per_s, p.ramp_duration_s) {
-            (RampShape::Jump, None, None) => Protocol::jump(p.b_initial_t, p.b_final_t),
+            (RampShape::Jump, None, None) => Protocol::jump(b_initial_t, b_final_t),
             (RampShape::Jump, rate, duration) => {
                 let (key, v) = match rate {
                     Some(r) => ("protocol.sweep_rate_t_per_s", r),
@@ -920,10 +1180,8 @@ impl ProtocolSection {
                     format!("{both}: a jump takes no sweep rate and no duration"),
                 ));
             }
-            (shape, Some(r), None) => {
-                Protocol::with_sweep_rate(p.b_initial_t, p.b_final_t, r, shape)
-            }
-            (shape, None, Some(d)) => Protocol::with_duration(p.b_initial_t, p.b_final_t, d, shape),
+            (shape, Some(r), None) => Protocol::with_sweep_rate(b_initial_t, b_final_t, r, shape),
+            (shape, None, Some(d)) => Protocol::with_duration(b_initial_t, b_final_t, d, shape),
             (_, None, None) => {
                 return Err(ScenarioError::new(
                     "protocol.sweep_rate_t_per_s",
@@ -1067,7 +1325,7 @@ impl Scenario {
         let spec = RunSpec {
             material,
             scaling,
-            protocol,
+            protocol: protocol.clone(),
             t_initial_k: self.protocol.initial_temperature_k,
             options,
             link,
@@ -1140,9 +1398,13 @@ impl Scenario {
             b_initial_t: protocol.b_initial_t(),
             b_final_t: protocol.b_final_t(),
             initial_temperature_k: self.protocol.initial_temperature_k,
-            sweep_rate_t_per_s: (protocol.duration_s() > 0.0).then(|| protocol.mean_rate_t_per_s()),
+            // A waveform has a rate per piece, not one sweep rate.
+            sweep_rate_t_per_s: (protocol.duration_s() > 0.0 && protocol.waveform().is_none())
+                .then(|| protocol.mean_rate_t_per_s()),
             ramp_duration_s: protocol.duration_s(),
             shape: format!("{:?}", protocol.shape()).to_lowercase(),
+            waveform_points: protocol.waveform().map_or(0, |w| w.len() as u64),
+            waveform_source: protocol.waveform().map(|w| w.source().to_string()),
         };
         Ok(BuiltRun { params, spec })
     }

@@ -617,3 +617,87 @@ fn bad_configs_exit_2_naming_the_key_and_value() {
     );
     report(failures);
 }
+
+#[test]
+fn bad_waveforms_exit_2_naming_the_key_the_point_and_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = |times: &'static str, fields: &'static str, extra: &[&'static str]| {
+        let mut a = vec![
+            "simulate",
+            "--initial-temperature-k",
+            "2",
+            "--waveform-time-s",
+            times,
+            "--waveform-field-t",
+            fields,
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    let csv = |extra: &[&'static str]| {
+        let mut a = vec![
+            "simulate",
+            "--initial-temperature-k",
+            "2",
+            "--waveform-csv",
+            "w.csv",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, Option<&str>, Vec<&str>)> = vec![
+        // Inline points.
+        (wf("0,0.02,0.01", "0.5,0.3,0.1", &[]), None, vec!["--waveform-time-s = 0.01", "point 3", "increase strictly", "comes before"]),
+        (wf("0,0.01,0.01", "0.5,0.3,0.1", &[]), None, vec!["--waveform-time-s = 0.01", "point 3", "repeats"]),
+        (wf("0", "0.5", &[]), None, vec!["--waveform-time-s", "at least two"]),
+        (wf("0,0.01", "0.5,nan", &[]), None, vec!["--waveform-field-t", "nan", "not a finite number"]),
+        (wf("0,0.01,0.02", "0.5,0.1", &[]), None, vec!["--waveform-field-t", "one field per time"]),
+        (wf("0,0.01", "0.5,20", &[]), None, vec!["--waveform-field-t = 20", "point 2", "both wells"]),
+        (vec!["simulate", "--initial-temperature-k", "2", "--waveform-time-s", "0,1"], None, vec!["--waveform-field-t is required", "--waveform-time-s"]),
+        // Keys a waveform sets itself.
+        (wf("0,0.01", "0.5,0.1", &["--b-initial-t", "0.4"]), None, vec!["--b-initial-t = 0.4", "waveform sets the initial field", "0.5 T"]),
+        (wf("0,0.01", "0.5,0.1", &["--b-final-t", "0.1"]), None, vec!["--b-final-t = 0.1", "final field"]),
+        (wf("0,0.01", "0.5,0.1", &["--sweep-rate-t-per-s", "10"]), None, vec!["--sweep-rate-t-per-s = 10", "waveform sets"]),
+        (wf("0,0.01", "0.5,0.1", &["--jump"]), None, vec!["--shape = \"jump\"", "piecewise linear"]),
+        (wf("0,0.01", "0.5,0.1", &["--waveform-csv", "w.csv"]), Some("0,0.5\n1,0.1\n"), vec!["--waveform-csv = \"w.csv\"", "not both"]),
+        (vec!["simulate", "--b-initial-t", "0.5", "--b-final-t", "0.1", "--initial-temperature-k", "2", "--shape", "waveform"], None,
+            vec!["--shape = \"waveform\"", "needs the waveform's points"]),
+        // CSV files.
+        (csv(&[]), None, vec!["--waveform-csv = \"w.csv\"", "cannot be read"]),
+        (csv(&[]), Some("time_s,field_t\n0,0.5\n0.01;0.3\n"), vec!["--waveform-csv = \"w.csv\"", "row 3", "'0.01;0.3'", "not two numbers"]),
+        (csv(&[]), Some("0,0.5\n0.01,0.3,7\n"), vec!["row 2", "not two numbers"]),
+        (csv(&[]), Some("# scope trace\n0,0.5\n0.02,0.3\n0.01,0.1\n"), vec!["--waveform-csv", "row 4 (time_s = 0.01)", "increase strictly"]),
+        (csv(&[]), Some("0,0.5\n0.01,inf\n"), vec!["row 2 (field_t = inf)", "finite"]),
+        (csv(&[]), Some("time_s,field_t\n0,0.5\n"), vec!["--waveform-csv", "at least two"]),
+        (csv(&[]), Some(""), vec!["--waveform-csv", "0 point(s)"]),
+    ];
+    for (args, file, needles) in &cases {
+        let files: Vec<(&str, &str)> = file.iter().map(|t| ("w.csv", *t)).collect();
+        refused(dir.path(), &files, args, needles);
+    }
+    // In a config: the file is named relative to the config, and the message names the key.
+    let head = "[protocol]\ninitial_temperature_k = 2.0\n";
+    #[rustfmt::skip]
+    let configs: Vec<(String, Option<&str>, Vec<&str>)> = vec![
+        (format!("{head}waveform_csv = \"missing.csv\"\n"), None, vec!["protocol.waveform_csv = \"", "missing.csv", "cannot be read"]),
+        (format!("{head}waveform_csv = \"w.csv\"\n"), Some("0,0.5\n0,0.3\n"), vec!["protocol.waveform_csv", "row 2 (time_s = 0)", "repeats"]),
+        (format!("{head}waveform_time_s = [0.0, 0.02, 0.01]\nwaveform_field_t = [0.5, 0.3, 0.1]\n"), None,
+            vec!["protocol.waveform_time_s = 0.01", "point 3"]),
+        (format!("{head}waveform_time_s = [0.0, 0.01]\nwaveform_field_t = [0.5, 0.1]\nb_initial_t = 0.5\n"), None,
+            vec!["protocol.b_initial_t = 0.5", "waveform sets the initial field"]),
+        (format!("{head}waveform_time_s = [0.0, 0.01]\nwaveform_field_t = [0.5, 0.1]\nramp_duration_s = 1.0\n"), None,
+            vec!["protocol.ramp_duration_s = 1", "ramp duration"]),
+        (format!("{head}b_final_t = 0.1\nsweep_rate_t_per_s = 1.0\n"), None, vec!["protocol.b_initial_t is required", "protocol.waveform_csv"]),
+    ];
+    for (text, file, needles) in &configs {
+        let mut files: Vec<(&str, &str)> = vec![("c.toml", text)];
+        files.extend(file.iter().map(|t| ("w.csv", *t)));
+        refused(
+            dir.path(),
+            &files,
+            &["run", "c.toml", "-o", "out.h5"],
+            needles,
+        );
+    }
+}

@@ -69,6 +69,8 @@ fn params(index: usize, initial_temperature_k: f64, rate: Option<f64>) -> RunPar
         sweep_rate_t_per_s: rate,
         ramp_duration_s: rate.map_or(0.0, |r| 4.9 / r),
         shape: if rate.is_some() { "linear" } else { "jump" }.into(),
+        waveform_points: 0,
+        waveform_source: None,
     }
 }
 

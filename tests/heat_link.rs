@@ -24,8 +24,8 @@ const AMOUNT: f64 = 1e-6;
 
 fn protocol(bi: f64, bf: f64, ti: f64, rate: Option<f64>) -> ProtocolSection {
     ProtocolSection {
-        b_initial_t: bi,
-        b_final_t: bf,
+        b_initial_t: Some(bi),
+        b_final_t: Some(bf),
         initial_temperature_k: ti,
         sweep_rate_t_per_s: rate,
         ramp_duration_s: None,
@@ -36,6 +36,9 @@ fn protocol(bi: f64, bf: f64, ti: f64, rate: Option<f64>) -> ProtocolSection {
         },
         jump: false,
         allow_field_increase: false,
+        waveform_time_s: None,
+        waveform_field_t: None,
+        waveform_csv: None,
     }
 }
 

@@ -84,6 +84,8 @@ class Run:
     sweep_rate_t_per_s: Optional[float]
     ramp_duration_s: float
     shape: str
+    waveform_points: int
+    waveform_source: Optional[str]
     sudden_final_temperature_k: Optional[float]
     isentropic_final_temperature_k: Optional[float]
     temperature_after_ramp_k: Optional[float]

@@ -58,12 +58,16 @@ enum Kind {
 
 fn kind(key: &Key) -> Kind {
     match key.path {
-        "material.preset" | "rates.kappa_scaling" | "protocol.shape" | "solver.formulation" => {
-            Kind::Text
-        }
+        "material.preset"
+        | "rates.kappa_scaling"
+        | "protocol.shape"
+        | "solver.formulation"
+        | "protocol.waveform_csv" => Kind::Text,
         "output.trajectory" => Kind::Bool,
         "output.log_points_per_decade" | "solver.max_steps" => Kind::Count,
-        "output.sample_times_after_ramp_s" => Kind::Numbers,
+        "output.sample_times_after_ramp_s"
+        | "protocol.waveform_time_s"
+        | "protocol.waveform_field_t" => Kind::Numbers,
         _ => Kind::Number,
     }
 }

@@ -560,6 +560,14 @@ impl Plan {
             sample: c.sample.clone(),
             link: c.link.clone(),
         };
+        // A waveform file is named relative to the config's folder.
+        if let Some(csv) = &mut scenario.protocol.waveform_csv {
+            if csv.is_relative() {
+                if let Some(dir) = self.path.parent() {
+                    *csv = dir.join(&*csv);
+                }
+            }
+        }
         for (k, v) in self.swept_values(index) {
             let set = crate::scenario::key(&k)
                 .and_then(|key| key.sweep)

@@ -33,7 +33,7 @@ pub enum Command {
     /// (docs/physics.md section 10).
     Resonances(ResonancesArgs),
     /// One run in the time domain: a field ramp (or jump) and the relaxation after it.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
     /// Check a batch config: parse, validate every run, print the plan; runs nothing.
     Validate(ValidateArgs),
     /// Run a batch config into an HDF5 file (parallel, sharded, resumable).

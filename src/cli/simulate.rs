@@ -24,7 +24,7 @@ pub fn simulate(
 ) -> Result<std::process::ExitCode, Error> {
     use smmcool::kinetics::{simulate, Outcome};
     let built = args.scenario().build().map_err(flag_error)?;
-    let (run, protocol, mat) = (&built.spec, built.spec.protocol, &built.spec.material);
+    let (run, protocol, mat) = (&built.spec, &built.spec.protocol, &built.spec.material);
     let samples = &run.options.sample_times_after_ramp_s;
     let p = &args.protocol;
     let start = std::time::Instant::now();
@@ -93,7 +93,14 @@ pub fn simulate(
         write_json(out, &Value::Object(v))?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let how = if tr.ramp_duration_s > 0.0 {
+    let how = if let Some(w) = protocol.waveform() {
+        format!(
+            "piecewise-linear waveform of {} points ({}) over {:.4e} s",
+            w.len(),
+            w.source(),
+            tr.ramp_duration_s
+        )
+    } else if tr.ramp_duration_s > 0.0 {
         format!(
             "{:?} ramp at {} T/s ({:.4e} s)",
             protocol.shape(),
@@ -106,7 +113,10 @@ pub fn simulate(
     writeln!(
         out,
         "# {}: Bi = {} T -> Bf = {} T, {how}, Ti = {} K",
-        mat.name, p.b_initial_t, p.b_final_t, p.initial_temperature_k
+        mat.name,
+        protocol.b_initial_t(),
+        protocol.b_final_t(),
+        p.initial_temperature_k
     )?;
     writeln!(
         out,

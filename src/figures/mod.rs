@@ -71,14 +71,17 @@ fn run_spec(
     samples: &[f64],
 ) -> Result<RunSpec, FigureError> {
     let mut scenario = Scenario::new(ProtocolSection {
-        b_initial_t: bi,
-        b_final_t: bf,
+        b_initial_t: Some(bi),
+        b_final_t: Some(bf),
         initial_temperature_k: ti,
         sweep_rate_t_per_s: Some(rate_t_per_s),
         ramp_duration_s: None,
         shape: RampShape::Linear,
         jump: false,
         allow_field_increase: false,
+        waveform_time_s: None,
+        waveform_field_t: None,
+        waveform_csv: None,
     });
     scenario.output.sample_times_after_ramp_s = ValueList(samples.to_vec());
     scenario.output.log_points_per_decade = 0;

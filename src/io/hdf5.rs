@@ -70,7 +70,8 @@
 //! convention. The heat link (issue 14) added the summary quantities `minimum_temperature_k`,
 //! `minimum_after_ramp_s`, `end_heat_to_bath_k` and the trajectory columns `heat_to_bath_k`,
 //! `heat_flow_to_bath_k_per_s` to version 3; files written before them read back with the
-//! summary ones none and the trajectory ones 0 (no link then).
+//! summary ones none and the trajectory ones 0 (no link then). The field waveform added
+//! `waveform_points` and `waveform_source`, read back as 0 and none from files before them.
 //!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
@@ -93,14 +94,17 @@ use std::str::FromStr;
 /// Value of the root attribute `format`.
 pub const FORMAT_NAME: &str = "smmcool-batch";
 
-/// Quantities added to version 3 after its first files (the heat link, issue 14): a reader
-/// takes their absence as none (summary; the adiabatic runs of those files have heat 0).
-const ADDED_IN_3: [&str; 5] = [
+/// Quantities added to version 3 after its first files (the heat link and the field
+/// waveform, issue 14): a reader takes their absence as none (summary; the adiabatic runs of
+/// those files have heat 0, and no waveform: 0 points).
+const ADDED_IN_3: [&str; 7] = [
     "minimum_temperature_k",
     "minimum_after_ramp_s",
     "end_heat_to_bath_k",
     "heat_to_bath_k",
     "heat_flow_to_bath_k_per_s",
+    "waveform_points",
+    "waveform_source",
 ];
 
 /// Value of the root attribute `format_version` this crate writes.
@@ -264,6 +268,8 @@ fn empty_record() -> RunRecord {
             sweep_rate_t_per_s: None,
             ramp_duration_s: f64::NAN,
             shape: String::new(),
+            waveform_points: 0,
+            waveform_source: None,
         },
         status: RunStatus::Ok,
         error: None,
@@ -1051,7 +1057,8 @@ fn summary_inner(path: &Path) -> Result<Vec<RunRecord>, Fail> {
     for q in SUMMARY {
         match q.access {
             // Added within version 3 (the heat link): absent from the files written before.
-            Access::F64(..) if ADDED_IN_3.contains(&q.name) && !summary.link_exists(q.name) => {}
+            Access::F64(..) | Access::U64(..) | Access::Text(..)
+                if ADDED_IN_3.contains(&q.name) && !summary.link_exists(q.name) => {}
             Access::F64(_, set) => {
                 let col = read_column::<f64>(&summary, q.name, Some(n))?;
                 for (r, v) in records.iter_mut().zip(col) {

@@ -4,9 +4,10 @@
 
 use crate::model::protocol::Protocol;
 use crate::model::HeatLink;
+use std::cell::Cell;
 
 /// The field protocol, the hold flag and the heat link of a system.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Drive<'a> {
     /// The field protocol.
     pub protocol: &'a Protocol,
@@ -14,6 +15,9 @@ pub struct Drive<'a> {
     pub hold: bool,
     /// Heat link to a bath, if any (then the state carries the heat q that left, K).
     pub link: Option<HeatLink>,
+    /// The waveform piece the integrator's current step lies in, set by the ramp stages at
+    /// each corner (`None`: found from t, corners belonging to the piece ending there).
+    pub piece: Cell<Option<usize>>,
 }
 
 impl<'a> Drive<'a> {
@@ -23,18 +27,23 @@ impl<'a> Drive<'a> {
             protocol,
             hold: false,
             link: None,
+            piece: Cell::new(None),
         }
     }
 
     /// Field (T) and dB/dt (T/s) at `t_s` ([`Protocol::field_and_rate`]).
     pub fn field_and_rate(&self, t_s: f64) -> (f64, f64) {
-        self.protocol.field_and_rate(t_s, self.hold)
+        self.protocol
+            .field_and_rate(t_s, self.hold, self.piece.get())
     }
 }
 
 /// A system driven by a [`Drive`]: the builder methods that set its hold flag and its link.
 pub trait Driven<'a>: Sized {
     /// The system's drive.
+    fn drive(&self) -> &Drive<'a>;
+
+    /// The system's drive, to set.
     fn drive_mut(&mut self) -> &mut Drive<'a>;
 
     /// The same system with a heat link to a bath (the state gains the heat q that left).

@@ -78,6 +78,9 @@ impl<'a> FullSystem<'a> {
 /// With a heat link ([`Driven::linked`]) the state is [n, U_ph, w, q]; [`Driven::holding`]
 /// makes it the hold after the ramp.
 impl<'a> Driven<'a> for FullSystem<'a> {
+    fn drive(&self) -> &Drive<'a> {
+        &self.drive
+    }
     fn drive_mut(&mut self) -> &mut Drive<'a> {
         &mut self.drive
     }

@@ -390,6 +390,25 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
         )
         .into());
     }
+    // A waveform's fields by point (its first and last are B_i and B_f).
+    if let Some(w) = run.protocol.waveform() {
+        if let Some((k, &b)) = w
+            .field_t()
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.abs() >= bmax)
+        {
+            return Err(ParameterError::new(
+                "waveform_field_t",
+                b,
+                format!(
+                    "point {} of the waveform: must satisfy |B| < {bmax:.4} T, where both wells of this spin exist",
+                    k + 1
+                ),
+            )
+            .into());
+        }
+    }
     for (name, b) in [
         ("b_initial_t", run.protocol.b_initial_t()),
         ("b_final_t", run.protocol.b_final_t()),
@@ -493,9 +512,12 @@ fn check_complete(plan: &Plan<'_>, tr: &Trajectory) -> Result<(), EngineError> {
     }
     let end = tr.t_end_after_ramp_s;
     let limit = opt.max_time_after_ramp_s;
+    // The run stops at t_q + limit; the time after the ramp, (t_q + limit) - t_q, may exceed
+    // the limit by the rounding of that sum.
+    let within = end <= limit + 4.0 * f64::EPSILON * (tr.ramp_duration_s + limit);
     let ok = match tr.outcome {
-        Outcome::Equilibrium => end.is_finite() && end <= limit,
-        Outcome::EndTime => end <= limit && end >= limit * (1.0 - 1e-9),
+        Outcome::Equilibrium => end.is_finite() && within,
+        Outcome::EndTime => within && end >= limit * (1.0 - 1e-9),
     };
     if !ok || !tr.t_final_k.is_finite() {
         return Err(fail(format!(

@@ -4,16 +4,28 @@
 use super::reduced::{ReducedSystem, Wells};
 use super::{EngineOptions, RunSpec, Sample, Stage};
 use crate::error::NumericsError;
+use crate::model::protocol::Waveform;
 use crate::model::thermo::entropy_of;
 use nalgebra::DVector;
 
 /// The output times since the start of the ramp (the ramp grid, then the times after the ramp
-/// in increasing order) and the last explicitly requested time after the ramp, s.
-pub(super) fn output_times(opt: &EngineOptions, tq: f64) -> (Vec<f64>, f64) {
+/// in increasing order) and the last explicitly requested time after the ramp, s. A kept ramp
+/// grid (more than one point) of a waveform holds its corners too.
+pub(super) fn output_times(
+    opt: &EngineOptions,
+    tq: f64,
+    waveform: Option<&Waveform>,
+) -> (Vec<f64>, f64) {
     let mut outputs: Vec<f64> = Vec::new();
     if tq > 0.0 {
         let k = opt.ramp_points.max(1);
         outputs.extend((1..k).map(|i| tq * i as f64 / k as f64));
+        if let Some(w) = waveform.filter(|_| k > 1) {
+            let corners = w.time_s();
+            outputs.extend(&corners[1..corners.len() - 1]);
+            outputs.sort_by(f64::total_cmp);
+            outputs.dedup();
+        }
     }
     let mut after: Vec<f64> = opt.sample_times_after_ramp_s.clone();
     if opt.log_points_per_decade > 0 {

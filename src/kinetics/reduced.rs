@@ -445,6 +445,9 @@ impl<'a> ReducedSystem<'a> {
 /// With a heat link ([`Driven::linked`]) the state is [P_R, w, q]; [`Driven::holding`] makes
 /// it the relaxation after the ramp.
 impl<'a> Driven<'a> for ReducedSystem<'a> {
+    fn drive(&self) -> &Drive<'a> {
+        &self.drive
+    }
     fn drive_mut(&mut self) -> &mut Drive<'a> {
         &mut self.drive
     }

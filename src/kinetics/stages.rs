@@ -80,10 +80,34 @@ impl<'r> Plan<'r> {
         // (second law) and sudden final temperatures and the initial one, with margins.
         // A bath is visited too.
         let bath = run.link.map_or(ti, |l| l.bath_k());
-        let t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden), bath]
+        let mut t_lo = [ti, t_sudden, t_isentropic.unwrap_or(0.5 * t_sudden), bath]
             .into_iter()
             .fold(f64::INFINITY, f64::min);
-        let t_hi = [ti, t_sudden, bath].into_iter().fold(0.0, f64::max);
+        let mut t_hi = [ti, t_sudden, bath].into_iter().fold(0.0, f64::max);
+        if let Some(w) = proto.waveform() {
+            // A waveform visits fields beyond B_f: widen the range by the limits of a change
+            // to its lowest and highest fields (the table only speeds kappa up; outside it
+            // kappa is computed exactly).
+            let (lo, hi) = w
+                .field_t()
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                    (a.min(x), b.max(x))
+                });
+            for b in [lo, hi] {
+                let change = FieldChange {
+                    b_final_t: b,
+                    ..limits
+                };
+                let sudden = change.sudden_final_k()?;
+                let isentropic = match change.isentropic_final()? {
+                    Isentropic::Final { t_final_k } => t_final_k,
+                    Isentropic::NoFiniteSolution { .. } => 0.5 * sudden,
+                };
+                t_lo = t_lo.min(sudden).min(isentropic);
+                t_hi = t_hi.max(sudden);
+            }
+        }
         let rates = attach(rates, (0.8 * t_lo).max(0.3), 1.25 * t_hi);
         let wells = Wells::at_field(spin, bf);
         let n0 = boltzmann(&spin.energies(bi), ti);
@@ -93,7 +117,7 @@ impl<'r> Plan<'r> {
             .map(|(i, p)| p * spin.energy_k(i, bi))
             .sum::<f64>()
             + debye.energy_k(ti);
-        let (outputs, last_requested) = output_times(opt, tq);
+        let (outputs, last_requested) = output_times(opt, tq, proto.waveform());
         let nlev = spin.n_levels();
         let link = run.link;
         let extra = usize::from(link.is_some());
@@ -405,6 +429,8 @@ pub(super) trait Integrated {
     fn stop(&self, _t: f64, stop: f64) -> f64 {
         stop
     }
+    /// Before each step, at the solver's current time (a ramp: enter a waveform's piece).
+    fn before_step(&mut self, _solver: &mut Radau5<NumericsError>) {}
     /// After each accepted step.
     fn stepped(&mut self, _solver: &Radau5<NumericsError>, _prog: &mut Progress<'_>) {}
     /// Temperature of state `y`, K (NaN where it is not cheap: error messages only).
@@ -422,6 +448,7 @@ pub(super) fn drive<I: Integrated>(
     prog: &mut Progress<'_>,
 ) -> Result<(), EngineError> {
     while !stage.finished(solver, prog)? {
+        stage.before_step(solver);
         let end = stage.end();
         let next = plan.outputs.get(prog.out_idx).copied().unwrap_or(end);
         let stop = stage.stop(solver.t(), next.min(end));
@@ -446,6 +473,36 @@ fn at_stop(t: f64, stop: f64) -> bool {
     t == stop
 }
 
+/// A ramp's hard stops: the next output time, or the next corner of a waveform if it comes
+/// first (dB/dt jumps there; no step may cross it).
+fn ramp_stop(proto: &crate::model::protocol::Protocol, t: f64, stop: f64) -> f64 {
+    proto.next_corner_after(t).map_or(stop, |c| stop.min(c))
+}
+
+/// On a waveform, before a step at the solver's time: the piece the step lies in, and at a
+/// corner a restart of the integrator (dB/dt jumps there: the derivative at the corner and
+/// the collocation polynomial of the piece before do not carry over).
+fn enter_piece<'a, S>(sys: &S, solver: &mut Radau5<NumericsError>)
+where
+    S: OdeSystem<Error = NumericsError> + Driven<'a>,
+{
+    let drive = sys.drive();
+    if drive.protocol.waveform().is_none() {
+        return;
+    }
+    let t = solver.t();
+    let k = drive.protocol.piece_at(t);
+    match drive.piece.get() {
+        Some(p) if p == k => {}
+        Some(_) => {
+            drive.piece.set(Some(k));
+            let y = solver.y().clone();
+            solver.restart(sys, t, y);
+        }
+        None => drive.piece.set(Some(k)),
+    }
+}
+
 /// The ramp in the full master equation.
 struct FullRamp<'s, 'p> {
     sys: &'s FullSystem<'p>,
@@ -462,6 +519,12 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
     }
     fn end(&self) -> f64 {
         self.tq
+    }
+    fn stop(&self, t: f64, stop: f64) -> f64 {
+        ramp_stop(self.proto, t, stop)
+    }
+    fn before_step(&mut self, solver: &mut Radau5<NumericsError>) {
+        enter_piece(self.sys, solver);
     }
     fn temperature_k(&self, y: &DVector<f64>) -> f64 {
         self.sys.temperature_k(y)
@@ -488,6 +551,12 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
     }
     fn end(&self) -> f64 {
         self.tq
+    }
+    fn stop(&self, t: f64, stop: f64) -> f64 {
+        ramp_stop(self.proto, t, stop)
+    }
+    fn before_step(&mut self, solver: &mut Radau5<NumericsError>) {
+        enter_piece(self.sys, solver);
     }
     fn temperature_k(&self, _y: &DVector<f64>) -> f64 {
         f64::NAN
