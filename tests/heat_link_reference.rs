@@ -32,14 +32,17 @@ fn list(v: &serde_json::Value, key: &str) -> Vec<f64> {
 
 fn scenario(case: &serde_json::Value) -> Scenario {
     let mut s = Scenario::new(ProtocolSection {
-        b_initial_t: num(case, "b_initial_t"),
-        b_final_t: num(case, "b_final_t"),
+        b_initial_t: Some(num(case, "b_initial_t")),
+        b_final_t: Some(num(case, "b_final_t")),
         initial_temperature_k: num(case, "initial_temperature_k"),
         sweep_rate_t_per_s: Some(num(case, "sweep_rate_t_per_s")),
         ramp_duration_s: None,
         shape: RampShape::Linear,
         jump: false,
         allow_field_increase: false,
+        waveform_time_s: None,
+        waveform_field_t: None,
+        waveform_csv: None,
     });
     s.sample = SampleSection {
         amount_mol: Some(num(case, "amount_mol")),

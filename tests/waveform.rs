@@ -261,7 +261,7 @@ fn a_csv_waveform_runs_as_the_same_points_inline_and_is_stored() {
         "trace.csv",
         "time_s,field_t\n# pulse from the scope\n-0.01, 0.5\n0.002,0.3\n\n0.02 , 0.1\n",
     );
-    let config = "[protocol]\ninitial_temperature_k = 4.0\nwaveform_csv = \"trace.csv\"\n\
+    let config = "[protocol]\nwaveform_csv = \"trace.csv\"\n\
         [output]\nlog_points_per_decade = 1\n\
         [[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [3.5, 4.0]\n";
     let cfg = common::write(&sub, "c.toml", config);
