@@ -468,7 +468,9 @@ fn bad_configs_exit_2_naming_the_key_and_value() {
         ("\n[material]\npreset = \"mn\\q\"\n".into(), vec!["validate"], vec!["c.toml:9:14", "escaped"]),
         ("\n[material]\npreset = \"mn12ac\n".into(), vec!["validate"], vec!["c.toml:9:17", "basic string"]),
         ("\n\0".into(), vec!["validate"], vec!["c.toml:8:2"]),
-        (p(""), vec!["validate"], vec!["missing field `b_initial_t`"]),
+        // The fields are optional (a waveform sets them): the temperature is the first required key.
+        (p(""), vec!["validate"], vec!["missing field `initial_temperature_k`"]),
+        (p("initial_temperature_k = 2.0\n"), vec!["validate"], vec!["protocol.b_initial_t is required"]),
         ("# no [protocol] section\n[solver]\nrtol = 1e-8\n".into(), vec!["validate"], vec!["missing field `protocol`"]),
         ("\n[foo]\nx = 1\n".into(), vec!["validate"], vec!["unknown field `foo`"]),
         ("\nb_initial = 1\n".into(), vec!["validate"], vec!["unknown field `b_initial`"]),
@@ -672,9 +674,10 @@ fn bad_waveforms_exit_2_naming_the_key_the_point_and_the_rule() {
         (csv(&[]), Some("time_s,field_t\n0,0.5\n"), vec!["--waveform-csv", "at least two"]),
         (csv(&[]), Some(""), vec!["--waveform-csv", "0 point(s)"]),
     ];
+    let mut failures = Vec::new();
     for (args, file, needles) in &cases {
-        let files: Vec<(&str, &str)> = file.iter().map(|t| ("w.csv", *t)).collect();
-        refused(dir.path(), &files, args, needles);
+        let files: Vec<(&str, &[u8])> = file.iter().map(|t| ("w.csv", t.as_bytes())).collect();
+        failures.extend(refused(dir.path(), &files, args, needles).err());
     }
     // In a config: the file is named relative to the config, and the message names the key.
     let head = "[protocol]\ninitial_temperature_k = 2.0\n";
@@ -691,13 +694,10 @@ fn bad_waveforms_exit_2_naming_the_key_the_point_and_the_rule() {
         (format!("{head}b_final_t = 0.1\nsweep_rate_t_per_s = 1.0\n"), None, vec!["protocol.b_initial_t is required", "protocol.waveform_csv"]),
     ];
     for (text, file, needles) in &configs {
-        let mut files: Vec<(&str, &str)> = vec![("c.toml", text)];
-        files.extend(file.iter().map(|t| ("w.csv", *t)));
-        refused(
-            dir.path(),
-            &files,
-            &["run", "c.toml", "-o", "out.h5"],
-            needles,
-        );
+        let mut files: Vec<(&str, &[u8])> = vec![("c.toml", text.as_bytes())];
+        files.extend(file.iter().map(|t| ("w.csv", t.as_bytes())));
+        let args = ["run", "c.toml", "-o", "out.h5"];
+        failures.extend(refused(dir.path(), &files, &args, needles).err());
     }
+    report(failures);
 }

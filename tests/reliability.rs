@@ -275,14 +275,17 @@ mod random_valid_inputs {
             let bf = bi * bf_frac;
             let ti = log_ti.exp();
             let mut s = Scenario::new(ProtocolSection {
-                b_initial_t: bi,
-                b_final_t: bf,
+                b_initial_t: Some(bi),
+                b_final_t: Some(bf),
                 initial_temperature_k: ti,
                 sweep_rate_t_per_s: (!jump).then(|| log_rate.exp()),
                 ramp_duration_s: None,
                 shape: if jump { RampShape::Jump } else { RampShape::Linear },
                 jump: false,
                 allow_field_increase: false,
+                waveform_time_s: None,
+                waveform_field_t: None,
+                waveform_csv: None,
             });
             s.material.spin = Some(spin);
             // The Arrhenius barrier follows the anisotropy barrier |D| S^2 as the preset's does
