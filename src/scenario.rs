@@ -1332,6 +1332,23 @@ impl Scenario {
         };
         let rates = self.rates.build(&spec.material)?;
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
+            // A field of a waveform file: name the file and the row.
+            crate::kinetics::EngineError::Parameter(pe)
+                if pe.name == "waveform_field_t" && self.protocol.waveform_csv.is_some() =>
+            {
+                let path = self.protocol.waveform_csv.clone().unwrap_or_default();
+                let row = read_waveform_csv(&path).ok().and_then(|r| {
+                    let k = r.field_t.iter().position(|b| b.to_bits() == pe.value.to_bits())?;
+                    r.row.get(k).copied()
+                });
+                let rule = pe.allowed.split_once(": ").map_or(pe.allowed.as_str(), |(_, r)| r);
+                let at = row.map_or(String::new(), |r| format!("row {r} "));
+                ScenarioError::new(
+                    "protocol.waveform_csv",
+                    Some(format!("\"{}\"", path.display())),
+                    format!("{at}(field_t = {}): {rule}", crate::units::number(pe.value)),
+                )
+            }
             crate::kinetics::EngineError::Parameter(pe)
             | crate::kinetics::EngineError::Numerics(crate::error::NumericsError::Parameter(pe)) => {
                 let mut err = ScenarioError::from_parameter(pe, "protocol.initial_temperature_k");

@@ -673,6 +673,7 @@ fn bad_waveforms_exit_2_naming_the_key_the_point_and_the_rule() {
         (csv(&[]), Some("0,0.5\n0.01,inf\n"), vec!["row 2 (field_t = inf)", "finite"]),
         (csv(&[]), Some("time_s,field_t\n0,0.5\n"), vec!["--waveform-csv", "at least two"]),
         (csv(&[]), Some(""), vec!["--waveform-csv", "0 point(s)"]),
+        (csv(&[]), Some("time_s,field_t\n0,0.5\n0.01,20\n"), vec!["--waveform-csv = \"w.csv\"", "row 3 (field_t = 20)", "both wells"]),
     ];
     let mut failures = Vec::new();
     for (args, file, needles) in &cases {
