@@ -605,6 +605,10 @@ fn quantities<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
+/// What `run_batch` hands to Python: runs, computed, resumed, failed, wall_time_s and the shard
+/// (index, count).
+type BatchCounts = (usize, usize, usize, usize, f64, (usize, usize));
+
 /// Run a batch config (a file path, or TOML text when `is_text`) into the HDF5 file `output`
 /// on rayon threads without the GIL. Signals (Ctrl-C) are checked every 50 ms: the first one
 /// stops the batch between runs (the completed runs stay in OUTPUT.parts; `resume=True`
@@ -623,7 +627,7 @@ fn run_batch(
     force: bool,
     yes: bool,
     shard: Option<String>,
-) -> PyResult<(usize, usize, usize, usize, f64, (usize, usize))> {
+) -> PyResult<BatchCounts> {
     use smmcool::batch::runner::{parse_shard, shard_from_slurm};
     use std::sync::atomic::{AtomicBool, Ordering};
     let plan = if is_text {
