@@ -286,6 +286,28 @@ pub struct PhysicsMeta {
     pub kappa_reference_k: Option<f64>,
     /// kappa of the absolute scaling, 1/(s K^3).
     pub kappa_per_s_k3: Option<f64>,
+    /// The sample and its environment as given (SI, whole sample; docs/physics.md section
+    /// 6.6), each `None` when not given: amount, mol.
+    #[serde(default)]
+    pub sample_amount_mol: Option<f64>,
+    /// Sample mass, mg.
+    #[serde(default)]
+    pub sample_mass_mg: Option<f64>,
+    /// Addenda heat capacity gamma T + beta T^3: gamma, J/K^2.
+    #[serde(default)]
+    pub addenda_gamma_j_per_k2: Option<f64>,
+    /// Addenda beta, J/K^4.
+    #[serde(default)]
+    pub addenda_beta_j_per_k4: Option<f64>,
+    /// Heat link K(T) = K1 (T / 1 K)^n: K1, W/K (only with a link).
+    #[serde(default)]
+    pub link_conductance_w_per_k: Option<f64>,
+    /// Link exponent n (resolved, only with a link).
+    #[serde(default)]
+    pub link_exponent: Option<f64>,
+    /// Bath temperature, K (resolved: T_i when not given; only with a link).
+    #[serde(default)]
+    pub bath_temperature_k: Option<f64>,
 }
 
 impl PhysicsMeta {
@@ -310,7 +332,44 @@ impl PhysicsMeta {
             kappa_scaling: kappa_scaling.into(),
             kappa_reference_k,
             kappa_per_s_k3,
+            sample_amount_mol: None,
+            sample_mass_mg: None,
+            addenda_gamma_j_per_k2: None,
+            addenda_beta_j_per_k4: None,
+            link_conductance_w_per_k: None,
+            link_exponent: None,
+            bath_temperature_k: None,
         }
+    }
+
+    /// The physics of `spec`, built from `scenario`, with its sample, addenda and link as
+    /// given in SI and the link's resolved exponent and bath temperature.
+    pub fn of_scenario(scenario: &crate::Scenario, spec: &crate::kinetics::RunSpec) -> Self {
+        let (s, l) = (&scenario.sample, &scenario.link);
+        let link = spec.link.as_ref();
+        Self {
+            sample_amount_mol: s.amount_mol,
+            sample_mass_mg: s.mass_mg,
+            addenda_gamma_j_per_k2: s.addenda_gamma_j_per_k2,
+            addenda_beta_j_per_k4: s.addenda_beta_j_per_k4,
+            link_conductance_w_per_k: link.and(l.conductance_w_per_k),
+            link_exponent: link.map(|k| k.exponent()),
+            bath_temperature_k: link.map(|k| k.bath_k()),
+            ..Self::of(spec)
+        }
+    }
+
+    /// The sample and link numbers, by attribute name (`None`: not given).
+    pub fn environment(&self) -> [(&'static str, Option<f64>); 7] {
+        [
+            ("sample_amount_mol", self.sample_amount_mol),
+            ("sample_mass_mg", self.sample_mass_mg),
+            ("addenda_gamma_j_per_k2", self.addenda_gamma_j_per_k2),
+            ("addenda_beta_j_per_k4", self.addenda_beta_j_per_k4),
+            ("link_conductance_w_per_k", self.link_conductance_w_per_k),
+            ("link_exponent", self.link_exponent),
+            ("bath_temperature_k", self.bath_temperature_k),
+        ]
     }
 }
 

@@ -52,6 +52,13 @@ fn meta() -> BatchMeta {
             kappa_scaling: "constant".into(),
             kappa_reference_k: Some(4.6),
             kappa_per_s_k3: None,
+            sample_amount_mol: Some(1e-6),
+            sample_mass_mg: None,
+            addenda_gamma_j_per_k2: Some(2e-7),
+            addenda_beta_j_per_k4: None,
+            link_conductance_w_per_k: Some(3e-9),
+            link_exponent: Some(1.0),
+            bath_temperature_k: Some(3.0),
         }),
     }
 }

@@ -518,3 +518,27 @@ fn simulate_json_reports_the_minimum_and_the_heat() {
     assert_eq!(q.last().copied(), Some(heat));
     assert_eq!(v["outcome"].as_str(), Some("equilibrium"));
 }
+
+/// A linked batch writes its sample, addenda and link to the HDF5 root attributes: the SI
+/// values as given, the exponent and the bath temperature resolved (defaults 0 and T_i).
+#[test]
+fn batch_files_carry_the_sample_and_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write(
+        dir.path(),
+        "l.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 4\nshape = \"jump\"\n\
+         [sample]\nmass_mg = 2\naddenda_beta_j_per_k4 = 1e-8\n[link]\nconductance_w_per_k = 5e-7\n\
+         [output]\ntrajectory = false\n",
+    );
+    let out = dir.path().join("l.h5");
+    common::run_ok(&["run", cfg.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let p = smmcool::io::read_meta(&out).unwrap().physics.unwrap();
+    assert_eq!(p.sample_mass_mg, Some(2.0));
+    assert_eq!(p.sample_amount_mol, None);
+    assert_eq!(p.addenda_gamma_j_per_k2, None);
+    assert_eq!(p.addenda_beta_j_per_k4, Some(1e-8));
+    assert_eq!(p.link_conductance_w_per_k, Some(5e-7));
+    assert_eq!(p.link_exponent, Some(0.0));
+    assert_eq!(p.bath_temperature_k, Some(4.0));
+}

@@ -283,7 +283,7 @@ pub fn meta(plan: &Plan, shard: (usize, usize), wall_time_s: f64) -> BatchMeta {
         physics: plan
             .run(0)
             .ok()
-            .map(|(_, spec)| crate::results::PhysicsMeta::of(&spec)),
+            .map(|(_, spec)| crate::results::PhysicsMeta::of_scenario(&plan.scenario(0), &spec)),
     }
 }
 
