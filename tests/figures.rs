@@ -321,3 +321,30 @@ fn frozen_heat_capacity_matches_the_reference_time_constants() {
     }
     assert!(checked >= 2);
 }
+
+/// Figs. 4a and 4b draw each final field in one colour and dash pattern: every Bf of either
+/// figure (read from their CSVs) has a slot of its own, the same in both.
+#[test]
+fn fig4_final_fields_share_one_style_across_both_figures() {
+    use smmcool::figures::{fig4_slot, FIG4_FINAL_FIELDS_T};
+    let dir = tempfile::tempdir().unwrap();
+    smmcool::figures::paper_analytic(dir.path()).unwrap();
+    let mut fields = Vec::new();
+    for name in ["fig4a_deltaT_Bi0p5T.csv", "fig4b_deltaT_Bi1T.csv"] {
+        for label in read_csv(&dir.path().join(name)).keys() {
+            let bf: f64 = label
+                .strip_prefix("Bf = ")
+                .and_then(|s| s.strip_suffix(" T"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            fields.push(bf);
+        }
+    }
+    let slots: std::collections::BTreeSet<usize> = fields.iter().map(|&b| fig4_slot(b)).collect();
+    let distinct: std::collections::BTreeSet<u64> = fields.iter().map(|b| b.to_bits()).collect();
+    assert_eq!(slots.len(), distinct.len(), "{fields:?}");
+    assert!(slots.iter().all(|&k| k < FIG4_FINAL_FIELDS_T.len()));
+    // 0, 0.1 and 0.3 T appear in both figures.
+    assert_eq!(fields.len(), distinct.len() + 3);
+}

@@ -106,9 +106,13 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         ("fig4a_deltaT_Bi0p5T", 0.5, vec![0.0, 0.1, 0.2, 0.3, 0.4]),
         ("fig4b_deltaT_Bi1T", 1.0, vec![0.0, 0.1, 0.3, 0.5, 0.7, 0.9]),
     ] {
+        // One colour and dash pattern per Bf across Figs. 4a and 4b.
         let series = bfs
             .iter()
-            .map(|&bf| Series::line(format!("Bf = {bf} T"), sudden_curve(&m, bi, bf, &tis)))
+            .map(|&bf| {
+                Series::line(format!("Bf = {bf} T"), sudden_curve(&m, bi, bf, &tis))
+                    .in_slot(fig4_slot(bf))
+            })
             .collect();
         out.extend(
             Chart {
@@ -279,6 +283,18 @@ fn tunnelling_tau_figure(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         series,
     }
     .save(&dir.join("tau_field_tunnelling"))?)
+}
+
+/// The final fields of Figs. 4a and 4b together, in the order of their palette slots.
+pub const FIG4_FINAL_FIELDS_T: [f64; 8] = [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.2, 0.4];
+
+/// The palette slot (colour and dash pattern) of final field `bf` in Figs. 4a and 4b: the same
+/// in both figures; the last slots (the faintest colours) go to the fields only Fig. 4a shows.
+pub fn fig4_slot(bf: f64) -> usize {
+    FIG4_FINAL_FIELDS_T
+        .iter()
+        .position(|&b| (b - bf).abs() < 1e-12)
+        .unwrap_or(FIG4_FINAL_FIELDS_T.len())
 }
 
 /// The final fields of Fig. 5 for initial field `bi`: 0 first (a singular point, drawn on its
