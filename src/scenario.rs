@@ -164,6 +164,29 @@ fn default_shape() -> RampShape {
 }
 
 impl ProtocolSection {
+    /// A linear ramp `b_initial_t` -> `b_final_t` at `sweep_rate_t_per_s` from
+    /// `initial_temperature_k`, every other key at its default.
+    pub fn linear_ramp(
+        b_initial_t: f64,
+        b_final_t: f64,
+        initial_temperature_k: f64,
+        sweep_rate_t_per_s: f64,
+    ) -> Self {
+        Self {
+            b_initial_t: Some(b_initial_t),
+            b_final_t: Some(b_final_t),
+            initial_temperature_k,
+            sweep_rate_t_per_s: Some(sweep_rate_t_per_s),
+            ramp_duration_s: None,
+            shape: RampShape::Linear,
+            jump: false,
+            allow_field_increase: false,
+            waveform_time_s: None,
+            waveform_field_t: None,
+            waveform_csv: None,
+        }
+    }
+
     /// The shape, with `--jump` folded in.
     pub fn effective_shape(&self) -> RampShape {
         if self.jump {

@@ -8,7 +8,6 @@
 //! 1e-5 K (measured: 1e-8 K and 1.1e-9 K), the time of that minimum to 1e-3 relative.
 
 use smmcool::kinetics::{simulate, EngineContext, Outcome};
-use smmcool::model::protocol::RampShape;
 use smmcool::scenario::{LinkSection, SampleSection, ValueList};
 use smmcool::{ProtocolSection, Scenario};
 
@@ -31,19 +30,12 @@ fn list(v: &serde_json::Value, key: &str) -> Vec<f64> {
 }
 
 fn scenario(case: &serde_json::Value) -> Scenario {
-    let mut s = Scenario::new(ProtocolSection {
-        b_initial_t: Some(num(case, "b_initial_t")),
-        b_final_t: Some(num(case, "b_final_t")),
-        initial_temperature_k: num(case, "initial_temperature_k"),
-        sweep_rate_t_per_s: Some(num(case, "sweep_rate_t_per_s")),
-        ramp_duration_s: None,
-        shape: RampShape::Linear,
-        jump: false,
-        allow_field_increase: false,
-        waveform_time_s: None,
-        waveform_field_t: None,
-        waveform_csv: None,
-    });
+    let mut s = Scenario::new(ProtocolSection::linear_ramp(
+        num(case, "b_initial_t"),
+        num(case, "b_final_t"),
+        num(case, "initial_temperature_k"),
+        num(case, "sweep_rate_t_per_s"),
+    ));
     s.sample = SampleSection {
         amount_mol: Some(num(case, "amount_mol")),
         mass_mg: None,

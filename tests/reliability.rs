@@ -149,18 +149,31 @@ fn runs_without_wall_time(file: &std::path::Path) -> serde_json::Value {
     v["runs"].take()
 }
 
-#[test]
-fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
+/// A three-run batch (Ti = 2, 3, 4 K) in a fresh folder: the folder, its config, and the runs
+/// of an uninterrupted `run` of it (wall times removed) to compare interrupted ones with.
+fn three_run_batch() -> (tempfile::TempDir, std::path::PathBuf, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(
         dir.path(),
         "c.toml",
         "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 3.0, 4.0]\n",
     );
-    let c = cfg.to_str().unwrap();
     let reference = dir.path().join("ref.h5");
-    run_ok(&["run", c, "-o", reference.to_str().unwrap(), "-q"]);
+    run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        reference.to_str().unwrap(),
+        "-q",
+    ]);
     let want = runs_without_wall_time(&reference);
+    (dir, cfg, want)
+}
+
+#[test]
+fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
+    let (dir, cfg, want) = three_run_batch();
+    let c = cfg.to_str().unwrap();
     for point in ["plan", "parts", "assembled", "cleanup"] {
         let out = dir.path().join(format!("{point}.h5"));
         let o = out.to_str().unwrap();
@@ -343,16 +356,8 @@ mod random_valid_inputs {
 #[test]
 fn sigterm_and_sigint_at_each_point_then_resume_equal_an_uninterrupted_run() {
     use std::os::unix::process::ExitStatusExt;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = write(
-        dir.path(),
-        "c.toml",
-        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 3.0, 4.0]\n",
-    );
+    let (dir, cfg, want) = three_run_batch();
     let c = cfg.to_str().unwrap();
-    let reference = dir.path().join("ref.h5");
-    run_ok(&["run", c, "-o", reference.to_str().unwrap(), "-q"]);
-    let want = runs_without_wall_time(&reference);
     for (signal, number) in [("TERM", 15), ("INT", 2)] {
         for point in ["plan", "parts", "assembled", "cleanup"] {
             let out = dir.path().join(format!("{signal}-{point}.h5"));

@@ -19,30 +19,19 @@ mod common;
 
 static CTX: std::sync::LazyLock<EngineContext> = std::sync::LazyLock::new(EngineContext::new);
 
+/// No field given yet: the base of a waveform protocol from `ti`.
 fn protocol(ti: f64) -> ProtocolSection {
     ProtocolSection {
         b_initial_t: None,
         b_final_t: None,
-        initial_temperature_k: ti,
         sweep_rate_t_per_s: None,
-        ramp_duration_s: None,
-        shape: RampShape::Linear,
-        jump: false,
-        allow_field_increase: false,
-        waveform_time_s: None,
-        waveform_field_t: None,
-        waveform_csv: None,
+        ..ProtocolSection::linear_ramp(0.0, 0.0, ti, 0.0)
     }
 }
 
 /// A linear ramp bi -> bf at `rate` T/s from `ti`.
 fn linear(bi: f64, bf: f64, ti: f64, rate: f64) -> Scenario {
-    Scenario::new(ProtocolSection {
-        b_initial_t: Some(bi),
-        b_final_t: Some(bf),
-        sweep_rate_t_per_s: Some(rate),
-        ..protocol(ti)
-    })
+    Scenario::new(ProtocolSection::linear_ramp(bi, bf, ti, rate))
 }
 
 /// The waveform through (times[k], fields[k]) from `ti`.

@@ -7,7 +7,6 @@ pub mod plot;
 use crate::figures::plot::{Chart, HeatMap, PlotError, Series};
 use crate::kinetics::{simulate, EngineContext, RunSpec, Trajectory};
 use crate::model::limits::{minimum_delta_t, FieldChange, Limit};
-use crate::model::protocol::RampShape;
 use crate::model::Material;
 use crate::rates::{KappaScaling, RateModel};
 use crate::results::RunStatus;
@@ -70,19 +69,7 @@ fn run_spec(
     ti: f64,
     samples: &[f64],
 ) -> Result<RunSpec, FigureError> {
-    let mut scenario = Scenario::new(ProtocolSection {
-        b_initial_t: Some(bi),
-        b_final_t: Some(bf),
-        initial_temperature_k: ti,
-        sweep_rate_t_per_s: Some(rate_t_per_s),
-        ramp_duration_s: None,
-        shape: RampShape::Linear,
-        jump: false,
-        allow_field_increase: false,
-        waveform_time_s: None,
-        waveform_field_t: None,
-        waveform_csv: None,
-    });
+    let mut scenario = Scenario::new(ProtocolSection::linear_ramp(bi, bf, ti, rate_t_per_s));
     scenario.output.sample_times_after_ramp_s = ValueList(samples.to_vec());
     scenario.output.log_points_per_decade = 0;
     scenario
@@ -557,6 +544,21 @@ fn heat_link_figures_in(
             },
         )
     };
+    // (x, (cooling, time)) along a grid of x, the runs in grid order; `ti_at(x)` is their Ti.
+    let minima = |xs: &[f64],
+                  rows: &[Result<Trajectory, FigureError>],
+                  ti_at: &dyn Fn(f64) -> f64|
+     -> Vec<(f64, (f64, f64))> {
+        xs.iter()
+            .zip(rows)
+            .map(|(&x, r)| {
+                let m = r
+                    .as_ref()
+                    .map_or((f64::NAN, f64::NAN), |tr| minimum(tr, ti_at(x)));
+                (x, m)
+            })
+            .collect()
+    };
     let jobs: Vec<(f64, Option<f64>)> = tis
         .iter()
         .flat_map(|&ti| {
@@ -574,17 +576,7 @@ fn heat_link_figures_in(
     let per_ti = tau_grid.len() + 1;
     for (k, &ti) in tis.iter().enumerate() {
         let rows = &runs[k * per_ti..(k + 1) * per_ti];
-        let pts: Vec<(f64, (f64, f64))> = tau_grid
-            .iter()
-            .zip(rows)
-            .map(|(&tau, r)| {
-                (
-                    tau,
-                    r.as_ref()
-                        .map_or((f64::NAN, f64::NAN), |tr| minimum(tr, ti)),
-                )
-            })
-            .collect();
+        let pts = minima(&tau_grid, rows, &|_| ti);
         // One colour per Ti: linked solid, no link dashed.
         cooling.push(
             Series::line(
@@ -655,17 +647,7 @@ fn heat_link_figures_in(
     let (mut cooling, mut when) = (Vec::new(), Vec::new());
     for (k, tau) in link_taus.iter().enumerate() {
         let rows = &runs[k * ti_grid.len()..(k + 1) * ti_grid.len()];
-        let pts: Vec<(f64, (f64, f64))> = ti_grid
-            .iter()
-            .zip(rows)
-            .map(|(&ti, r)| {
-                (
-                    ti,
-                    r.as_ref()
-                        .map_or((f64::NAN, f64::NAN), |tr| minimum(tr, ti)),
-                )
-            })
-            .collect();
+        let pts = minima(&ti_grid, rows, &|ti| ti);
         let label = tau.map_or("no link (adiabatic)".to_string(), tau_label);
         let make = |label: String, p: Vec<(f64, f64)>| {
             if tau.is_none() {
