@@ -531,3 +531,72 @@ fn runs_beyond_the_step_limit_are_recorded_as_failed() {
         assert!(r.summary.sudden_final_temperature_k.is_some());
     }
 }
+
+/// Issue 17: a swept solver setting is stored at the root as run 0's value (not the unswept
+/// default the base section holds), is listed in `swept_keys`, and each run's value is in its
+/// summary row; an unswept setting is the config's value. The reference is the config text.
+#[test]
+fn swept_solver_settings_are_stored_as_the_runs_used_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = write(
+        d,
+        "tol.toml",
+        &format!(
+            "{BASE}\n[solver]\nrtol = 1e-9\n\n[[sweep]]\nkey = \"solver.equilibrium_tol_k\"\nvalues = [1e-3, 1e-6]\n"
+        ),
+    );
+    let o = d.join("tol.h5");
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        o.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = smmcool::io::read_meta(&o).unwrap();
+    assert_eq!(
+        meta.swept_keys,
+        vec!["solver.equilibrium_tol_k".to_string()]
+    );
+    assert_eq!(
+        meta.equilibrium_tol_k, 1e-3,
+        "run 0's value, not the default 1e-9"
+    );
+    assert_eq!(meta.rtol, 1e-9, "the unswept value as given");
+    let recs = smmcool::io::read_summary(&o).unwrap();
+    let per_run: Vec<f64> = recs.iter().map(|r| r.params.swept[0].1).collect();
+    assert_eq!(per_run, vec![1e-3, 1e-6]);
+
+    // The same with rtol swept and the tolerance left at its default.
+    let cfg = write(
+        d,
+        "rtol.toml",
+        &format!("{BASE}\n[[sweep]]\nkey = \"solver.rtol\"\nvalues = [1e-7, 1e-11]\n"),
+    );
+    let o = d.join("rtol.h5");
+    let out = run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        o.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = smmcool::io::read_meta(&o).unwrap();
+    assert_eq!(meta.swept_keys, vec!["solver.rtol".to_string()]);
+    assert_eq!(meta.rtol, 1e-7, "run 0's value, not the default 1e-10");
+    assert_eq!(
+        meta.equilibrium_tol_k,
+        smmcool::kinetics::EngineOptions::default().equilibrium_tol_k
+    );
+}

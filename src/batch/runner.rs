@@ -265,6 +265,10 @@ pub fn compute(
 
 /// The provenance block of a batch file.
 pub fn meta(plan: &Plan, shard: (usize, usize), wall_time_s: f64) -> BatchMeta {
+    // Per-run settings are those of run 0, with its swept values applied (a swept key's base
+    // value is the default, not what any run used); `swept_keys` says which vary per run, and
+    // the summary holds each run's value of a swept key.
+    let run0 = plan.scenario(0);
     BatchMeta {
         smmcool_version: env!("CARGO_PKG_VERSION").to_string(),
         git_revision: env!("SMMCOOL_GIT_REVISION").to_string(),
@@ -273,8 +277,8 @@ pub fn meta(plan: &Plan, shard: (usize, usize), wall_time_s: f64) -> BatchMeta {
         shard,
         swept_keys: plan.axes.iter().map(|(k, _)| k.clone()).collect(),
         sample_times_after_ramp_s: plan.sample_times().to_vec(),
-        rtol: plan.config.solver.rtol,
-        equilibrium_tol_k: plan.config.solver.equilibrium_tol_k,
+        rtol: run0.solver.rtol,
+        equilibrium_tol_k: run0.solver.equilibrium_tol_k,
         wall_time_s,
         created_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -283,7 +287,7 @@ pub fn meta(plan: &Plan, shard: (usize, usize), wall_time_s: f64) -> BatchMeta {
         physics: plan
             .run(0)
             .ok()
-            .map(|(_, spec)| crate::results::PhysicsMeta::of_scenario(&plan.scenario(0), &spec)),
+            .map(|(_, spec)| crate::results::PhysicsMeta::of_scenario(&run0, &spec)),
     }
 }
 

@@ -25,8 +25,8 @@
 //! | `n_runs_total` | u64 | runs in the whole batch (all shards) |
 //! | `shard_index`, `shard_count` | u64 | this file's shard; `0`, `1` when unsharded |
 //! | `swept_keys` | string | JSON list of the swept keys, in sweep order |
-//! | `rtol` | f64 | relative tolerance |
-//! | `equilibrium_tol_k` | f64 | equilibrium tolerance, K |
+//! | `rtol` | f64 | relative tolerance of run 0 (when swept, see `swept_keys`: each run's value is in the summary) |
+//! | `equilibrium_tol_k` | f64 | equilibrium tolerance of run 0, K (likewise) |
 //! | `wall_time_s` | f64 | wall time of the batch, s: summed over the invocations that computed its runs (an interrupted one up to its last stored run) and, after a merge, over the shards |
 //! | `created_unix_s` | u64 | creation time, seconds since the Unix epoch |
 //! | `command_line` | string | the command line of the process that wrote the file |
