@@ -275,13 +275,24 @@ impl std::str::FromStr for ValueList {
     }
 }
 
+/// `--sample-times-after-ramp-s`: a list as [`ValueList`] reads it, or an empty text for no
+/// samples, as `sample_times_after_ramp_s = []` in a config (one rule for both).
+fn sample_times(s: &str) -> Result<ValueList, crate::numerics::grid::GridError> {
+    if s.trim().is_empty() {
+        Ok(ValueList(Vec::new()))
+    } else {
+        s.parse()
+    }
+}
+
 /// `[output]` / the output flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// Times after the ramp at which to report the state, in s.
+    /// Times after the ramp at which to report the state, in s (an empty list, `''` on the
+    /// command line, asks for none).
     #[serde(default = "default_samples")]
-    #[arg(long, alias = "sample-times-s", default_value = "1e-3,1,3600")]
+    #[arg(long, alias = "sample-times-s", default_value = "1e-3,1,3600", value_parser = sample_times)]
     pub sample_times_after_ramp_s: ValueList,
     /// Keep the trajectory (the ramp grid and the logarithmic grid after the ramp). Without it
     /// the engine integrates without the output grids, which only force integrator stops.

@@ -199,7 +199,7 @@ fn bad_command_lines_exit_2_naming_the_flag_and_value() {
         (sim(&["--formulation", "foo"]), vec!["--formulation", "foo"]),
         (sim(&["--sample-times-after-ramp-s", "a,b"]), vec!["--sample-times-after-ramp-s", "a,b"]),
         (sim(&["--sample-times-after-ramp-s", "1,nan"]), vec!["--sample-times-after-ramp-s", "1,nan"]),
-        (sim(&["--sample-times-after-ramp-s", ""]), vec!["--sample-times-after-ramp-s", "empty"]),
+        (sim(&["--sample-times-after-ramp-s", "1,,2"]), vec!["--sample-times-after-ramp-s", "empty item"]),
         (sim(&["--sample-times-after-ramp-s", "1e41"]), vec!["--sample-times-after-ramp-s", "1e41", "1e40"]),
         (sim(&["--log-points-per-decade", "1.5"]), vec!["--log-points-per-decade", "1.5"]),
         (sim(&["--shape", "foo"]), vec!["--shape", "foo"]),

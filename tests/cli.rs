@@ -346,3 +346,48 @@ fn a_run_beyond_the_step_limit_exits_1_naming_the_stage_and_the_limit() {
     }
     assert!(out.stdout.is_empty());
 }
+
+/// Issue 17: an empty sample list follows one rule everywhere: `sample_times_after_ramp_s = []`
+/// in a config and `--sample-times-after-ramp-s ''` on the command line both ask for no
+/// samples (and leave the run itself alone: the same end and equilibrium temperatures as the
+/// default samples give, within the integrator's stops at those times).
+#[test]
+fn an_empty_sample_list_means_no_samples_in_a_config_and_on_the_command_line() {
+    let v = json(&common::jump_4k(&[
+        "--json",
+        "--sample-times-after-ramp-s",
+        "",
+    ]));
+    assert_eq!(v["sample_times_after_ramp_s"], serde_json::json!([]));
+    assert_eq!(v["samples"], serde_json::json!([]));
+    let with = json(&common::jump_4k(&["--json"]));
+    for key in ["end_temperature_k", "equilibrium_temperature_k"] {
+        let (a, b) = (v[key].as_f64().unwrap(), with[key].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-9, "{key}: {a} vs {b}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write(
+        dir.path(),
+        "none.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 4.0\nshape = \"jump\"\n\n[output]\nsample_times_after_ramp_s = []\ntrajectory = false\n",
+    );
+    let out = dir.path().join("none.h5");
+    run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(smmcool::io::read_meta(&out)
+        .unwrap()
+        .sample_times_after_ramp_s
+        .is_empty());
+    let rec = &smmcool::io::read_summary(&out).unwrap()[0];
+    assert!(rec.summary.sample_temperatures_k.is_empty());
+    assert_eq!(
+        rec.summary.equilibrium_temperature_k,
+        v["equilibrium_temperature_k"].as_f64()
+    );
+}
