@@ -348,3 +348,157 @@ fn fig4_final_fields_share_one_style_across_both_figures() {
     // 0, 0.1 and 0.3 T appear in both figures.
     assert_eq!(fields.len(), distinct.len() + 3);
 }
+
+/// A `<text>` element of an SVG figure: pixel position, text-anchor, fill colour, content.
+#[derive(Debug, Clone)]
+struct SvgText {
+    x: f64,
+    y: f64,
+    anchor: String,
+    fill: String,
+    text: String,
+}
+
+/// The `<text>` elements of an SVG written by plotters (one attribute list, the content on
+/// the next line).
+fn svg_texts(path: &Path) -> Vec<SvgText> {
+    let svg = std::fs::read_to_string(path).unwrap();
+    let attr = |tag: &str, name: &str| -> String {
+        let key = format!(" {name}=\"");
+        let start = tag.find(&key).unwrap() + key.len();
+        tag[start..start + tag[start..].find('"').unwrap()].to_string()
+    };
+    let mut out = Vec::new();
+    for part in svg.split("<text").skip(1) {
+        let (tag, rest) = part.split_once('>').unwrap();
+        let text = rest.split("</text>").next().unwrap().trim().to_string();
+        out.push(SvgText {
+            x: attr(tag, "x").parse().unwrap(),
+            y: attr(tag, "y").parse().unwrap(),
+            anchor: attr(tag, "text-anchor"),
+            fill: attr(tag, "fill"),
+            text,
+        });
+    }
+    out
+}
+
+/// A tick label's value (true minus signs as ASCII).
+fn tick_value(s: &str) -> Option<f64> {
+    s.replace('−', "-").parse().ok()
+}
+
+/// The linear maps pixel -> data of a chart's axes, from its tick labels: the y ticks are
+/// right-aligned at one x, the x ticks centred at one y.
+fn axis_maps(texts: &[SvgText]) -> (impl Fn(f64) -> f64, impl Fn(f64) -> f64) {
+    let fit = |pts: Vec<(f64, f64)>| {
+        assert!(pts.len() >= 3, "{pts:?}");
+        let (a, b) = (pts[0], pts[pts.len() - 1]);
+        let slope = (b.1 - a.1) / (b.0 - a.0);
+        // Every tick on the line through the extreme two (a linear axis).
+        for p in &pts {
+            assert!(
+                (a.1 + slope * (p.0 - a.0) - p.1).abs() < 1.5 * slope.abs(),
+                "{pts:?}"
+            );
+        }
+        move |px: f64| a.1 + slope * (px - a.0)
+    };
+    let ys: Vec<(f64, f64)> = texts
+        .iter()
+        .filter(|t| t.anchor == "end" && t.fill == "#000000")
+        .filter_map(|t| tick_value(&t.text).map(|v| (t.y, v)))
+        .collect();
+    let xs: Vec<(f64, f64)> = texts
+        .iter()
+        .filter(|t| t.anchor == "middle")
+        .filter_map(|t| tick_value(&t.text).map(|v| (t.x, v)))
+        .collect();
+    (fit(xs), fit(ys))
+}
+
+/// Fig. 2 labels the Zeeman sublevels of the ground and first excited doublets with their M
+/// values, as the paper does: each label, located through the figure's own tick labels, sits
+/// on its level (E_M - E_-10 = D (M^2 - 100) + g mu_B B (M + 10), written out here) within a
+/// pixel and a half, in its well's colour, and no level crosses the label's text box (width
+/// estimated at 0.56 em per character, as the legend's layout does).
+#[test]
+fn fig2_labels_name_the_levels_they_sit_on() {
+    let dir = tempfile::tempdir().unwrap();
+    smmcool::figures::paper_analytic(dir.path()).unwrap();
+    let texts = svg_texts(&dir.path().join("fig2_levels.svg"));
+    let (to_b, to_e) = axis_maps(&texts);
+    let m = Material::mn12ac();
+    let (d, z) = (m.spin.d_k(), m.spin.zeeman_k_per_t());
+    let level = |mv: f64, b: f64| d * (mv * mv - 100.0) + z * b * (mv + 10.0);
+    // The plotted ground level is M = -10 (its CSV series is 0 everywhere).
+    let csv = std::fs::read_to_string(dir.path().join("fig2_levels.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().ends_with(",0e0"), "{csv:.200}");
+    // 1.5 pt at 300 dpi: the gap between a label and its point, px; 7 pt: the font size.
+    let gap = (1.5_f64 * 300.0 / 72.0).round();
+    let font = (7.0_f64 * 300.0 / 72.0).round();
+    let k_per_px = (to_e(0.0) - to_e(100.0)).abs() / 100.0;
+    let mut seen = Vec::new();
+    for t in texts
+        .iter()
+        .filter(|t| t.text.starts_with("M = ") && t.text != "M = 0")
+    {
+        let mv = tick_value(&t.text["M = ".len()..].replace('+', "")).unwrap();
+        let w = t.text.chars().count() as f64 * 0.56 * font;
+        // The labelled point and the text box (pixel x0..x1, y0..y1, y downwards).
+        let ((px, py), (x0, x1, y0, y1)) = if t.anchor == "end" {
+            ((t.x, t.y + gap), (t.x - w, t.x, t.y - font, t.y))
+        } else {
+            ((t.x - gap, t.y - gap), (t.x, t.x + w, t.y, t.y + font))
+        };
+        let (b, e) = (to_b(px), to_e(py));
+        assert!(
+            (e - level(mv, b)).abs() < 1.5 * k_per_px,
+            "{}: at B = {b} T E = {e} K, level {} K",
+            t.text,
+            level(mv, b)
+        );
+        let (lo, hi) = (to_e(y1), to_e(y0));
+        for other in (-10..=10).map(f64::from) {
+            let (a, c) = (level(other, to_b(x0)), level(other, to_b(x1)));
+            let clear = (a <= lo && c <= lo) || (a >= hi && c >= hi);
+            assert!(clear, "{}: level M = {other} crosses the label", t.text);
+        }
+        let well = if mv < 0.0 { "#0072B2" } else { "#D55E00" };
+        assert_eq!(t.fill, well, "{}", t.text);
+        seen.push(mv);
+    }
+    seen.sort_by(f64::total_cmp);
+    assert_eq!(seen, [-10.0, -9.0, 9.0, 10.0]);
+}
+
+/// Figs. 4a and 4b share one y range (the union of both): the same y tick labels at the same
+/// pixel rows, though their data reach different depths (-1.94 K and -2.15 K).
+#[test]
+fn fig4a_and_fig4b_share_one_y_range() {
+    let dir = tempfile::tempdir().unwrap();
+    smmcool::figures::paper_analytic(dir.path()).unwrap();
+    let mut ticks = Vec::new();
+    let mut depth = Vec::new();
+    for name in ["fig4a_deltaT_Bi0p5T", "fig4b_deltaT_Bi1T"] {
+        let texts = svg_texts(&dir.path().join(format!("{name}.svg")));
+        let y: Vec<(String, f64)> = texts
+            .iter()
+            .filter(|t| t.anchor == "end" && tick_value(&t.text).is_some())
+            .map(|t| (t.text.clone(), t.y))
+            .collect();
+        assert!(y.len() >= 4, "{name}: {y:?}");
+        let (_, to_dt) = axis_maps(&texts);
+        let lowest = read_csv(&dir.path().join(format!("{name}.csv")))
+            .values()
+            .flatten()
+            .map(|p| p.1)
+            .fold(f64::INFINITY, f64::min);
+        // The axis reaches below the deeper of the two minima in both figures.
+        assert!(to_dt(600.0).min(to_dt(0.0)) < -2.15, "{name}");
+        ticks.push(y);
+        depth.push(lowest);
+    }
+    assert!((depth[0] - depth[1]).abs() > 0.1, "{depth:?}");
+    assert_eq!(ticks[0], ticks[1]);
+}

@@ -4,7 +4,7 @@
 
 pub mod plot;
 
-use crate::figures::plot::{Chart, HeatMap, PlotError, Series};
+use crate::figures::plot::{Chart, HeatMap, Note, NoteAnchor, PlotError, Series};
 use crate::kinetics::{simulate, EngineContext, RunSpec, Trajectory};
 use crate::model::limits::{minimum_delta_t, FieldChange, Limit};
 use crate::model::Material;
@@ -89,6 +89,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     out.extend(levels_and_tau_figures(&m, dir)?);
     // Fig. 4: Delta T(Ti) of the sudden quench.
     let tis = crate::numerics::grid::linear_points(0.5, 10.0, 96);
+    let mut fig4 = Vec::new();
     for (tag, bi, bfs) in [
         ("fig4a_deltaT_Bi0p5T", 0.5, vec![0.0, 0.1, 0.2, 0.3, 0.4]),
         ("fig4b_deltaT_Bi1T", 1.0, vec![0.0, 0.1, 0.3, 0.5, 0.7, 0.9]),
@@ -101,17 +102,25 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
                     .in_slot(fig4_slot(bf))
             })
             .collect();
-        out.extend(
-            Chart {
-                title: format!("Sudden quench from Bi = {bi} T (Eq. 9)"),
-                x_label: "initial temperature Ti (K)".into(),
-                y_label: "ΔT = Tf − Ti (K)".into(),
-                x_log: false,
-                y_log: false,
-                series,
-            }
-            .save(&dir.join(tag))?,
-        );
+        let chart = Chart {
+            title: format!("Sudden quench from Bi = {bi} T (Eq. 9)"),
+            x_label: "initial temperature Ti (K)".into(),
+            y_label: "ΔT = Tf − Ti (K)".into(),
+            x_log: false,
+            y_log: false,
+            series,
+            ..Default::default()
+        };
+        fig4.push((tag, chart));
+    }
+    // One y range for both, so that they compare at a glance.
+    let range = fig4
+        .iter()
+        .filter_map(|(_, c)| c.data_y_range())
+        .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+    for (tag, mut chart) in fig4 {
+        chart.y_range = range;
+        out.extend(chart.save(&dir.join(tag))?);
     }
     // Fig. 5: (Delta T)min and (Ti)min against Bf.
     let mut dtmin = Vec::new();
@@ -187,6 +196,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
                 x_log: false,
                 y_log: false,
                 series: s,
+                ..Default::default()
             }
             .save(&dir.join(tag))?,
         );
@@ -206,6 +216,7 @@ pub fn paper_analytic(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
                     isentropic_curve(&m, 0.5, 0.1, &tis),
                 ),
             ],
+            ..Default::default()
         }
         .save(&dir.join("fig6_sudden_vs_isentropic"))?,
     );
@@ -268,6 +279,7 @@ fn tunnelling_tau_figure(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         x_log: false,
         y_log: true,
         series,
+        ..Default::default()
     }
     .save(&dir.join("tau_field_tunnelling"))?)
 }
@@ -364,6 +376,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
             x_log: true,
             y_log: false,
             series,
+            ..Default::default()
         }
         .save(&dir.join("convergence_sweep_rate"))?,
     );
@@ -525,6 +538,7 @@ fn heat_link_figures_in(
                 x_log: true,
                 y_log: false,
                 series,
+                ..Default::default()
             }
             .save(&dir.join(format!("heat_link_temperature_{ti}K")))?,
         );
@@ -629,6 +643,7 @@ fn heat_link_figures_in(
                 x_log: true,
                 y_log,
                 series,
+                ..Default::default()
             }
             .save(&dir.join(tag))?,
         );
@@ -688,6 +703,7 @@ fn heat_link_figures_in(
                 x_log: false,
                 y_log,
                 series,
+                ..Default::default()
             }
             .save(&dir.join(tag))?,
         );
@@ -761,6 +777,7 @@ pub fn batch_figures(
                 x_log: true,
                 y_log: false,
                 series,
+                ..Default::default()
             }
             .save(&dir.join(format!("run_{i:06}_temperature")))?,
         );
@@ -789,6 +806,7 @@ pub fn batch_figures(
                 x_log: true,
                 y_log: true,
                 series: pops,
+                ..Default::default()
             }
             .save(&dir.join(format!("run_{i:06}_populations")))?,
         );
@@ -805,6 +823,7 @@ pub fn batch_figures(
                         .map(|&k| (tr.time_s[k], tr.magnetization_mu_b[k]))
                         .collect(),
                 )],
+                ..Default::default()
             }
             .save(&dir.join(format!("run_{i:06}_magnetization")))?,
         );
@@ -901,6 +920,7 @@ fn sweep_rate_figure(
                 x_log: true,
                 y_log: false,
                 series,
+                ..Default::default()
             }
             .save(&dir.join("sweep_delta_t_vs_rate"))?,
         );
@@ -969,11 +989,19 @@ fn practical_times_figure(
             x_log: false,
             y_log: false,
             series,
+            ..Default::default()
         }
         .save(&dir.join("practical_times"))?,
     );
     Ok(out)
 }
+
+/// The levels Fig. 2 labels with their M values, as the paper does (the Zeeman sublevels of
+/// the ground and the first excited doublet of Mn12Ac), and the field of each label, T: the
+/// flat M < 0 levels above their right end, the steep M > 0 ones below and right of a point
+/// where they cross the gap between two M < 0 levels.
+pub const FIG2_LABELLED_LEVELS: [(f64, f64); 4] =
+    [(-10.0, 1.0), (-9.0, 1.0), (10.0, 0.42), (9.0, 0.45)];
 
 /// Figs. 2 and 3: the levels against field and tau(T).
 fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
@@ -1006,6 +1034,27 @@ fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, Figu
                 .with_dash(dash)
         })
         .collect();
+    // The paper's direct labels: the M values of the Zeeman sublevels of the ground and the
+    // first excited doublet, at the right end of each level, in the colour of its well.
+    let notes = FIG2_LABELLED_LEVELS
+        .iter()
+        .map(|&(mv, b)| {
+            let i = (mv + m.spin.spin()).round() as usize;
+            let e = m.spin.energies(b);
+            let g = e.iter().copied().fold(f64::INFINITY, f64::min);
+            Note {
+                x: b,
+                y: e[i] - g,
+                text: format!("M = {}", format!("{mv:+}").replace('-', "−")),
+                slot: Some(if mv < 0.0 { 0 } else { 1 }),
+                anchor: if mv < 0.0 {
+                    NoteAnchor::AboveLeft
+                } else {
+                    NoteAnchor::BelowRight
+                },
+            }
+        })
+        .collect();
     out.extend(
         Chart {
             title: "Mn₁₂Ac levels E_M(B) − E_ground".into(),
@@ -1014,6 +1063,8 @@ fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, Figu
             x_log: false,
             y_log: false,
             series,
+            notes,
+            ..Default::default()
         }
         .save(&dir.join("fig2_levels"))?,
     );
@@ -1049,6 +1100,7 @@ fn levels_and_tau_figures(m: &Material, dir: &Path) -> Result<Vec<PathBuf>, Figu
                 )
                 .in_slot(6),
             ],
+            ..Default::default()
         }
         .save(&dir.join("fig3_tau"))?,
     );

@@ -4,6 +4,7 @@
 //! file named by SMMCOOL_FONT, so rendering needs no display and no font configuration.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -124,8 +125,32 @@ impl Series {
     }
 }
 
-/// A line chart.
+/// Where a [`Note`]'s text sits relative to its point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteAnchor {
+    /// Above the point, ending at it (a label on a flat curve near the right edge).
+    AboveLeft,
+    /// Below the point, starting at it (a label beside a curve rising to the right).
+    BelowRight,
+}
+
+/// A text label at a point of the chart, in data coordinates (a direct label on a curve).
 #[derive(Debug, Clone)]
+pub struct Note {
+    /// The point, axis units.
+    pub x: f64,
+    /// The point, axis units.
+    pub y: f64,
+    /// The text.
+    pub text: String,
+    /// Palette slot of the text colour (the labelled curve's); `None`: black.
+    pub slot: Option<usize>,
+    /// Placement of the text relative to the point.
+    pub anchor: NoteAnchor,
+}
+
+/// A line chart. Construct with `..Chart::default()` for the optional parts.
+#[derive(Debug, Clone, Default)]
 pub struct Chart {
     /// Title.
     pub title: String,
@@ -139,6 +164,11 @@ pub struct Chart {
     pub y_log: bool,
     /// Curves.
     pub series: Vec<Series>,
+    /// The y range drawn (e.g. one range for figures compared side by side); `None`: the
+    /// data's range.
+    pub y_range: Option<(f64, f64)>,
+    /// Text labels at data points, drawn over the curves.
+    pub notes: Vec<Note>,
 }
 
 /// Output resolution of the PNGs, dots per inch.
@@ -439,6 +469,22 @@ macro_rules! draw_chart {
                 }
             }
         }
+        for n in &chart.notes {
+            let color = n.slot.map_or(BLACK, palette);
+            let gap = pt(1.5) as i32;
+            let (h, v, dx, dy) = match n.anchor {
+                NoteAnchor::AboveLeft => (HPos::Right, VPos::Bottom, 0, -gap),
+                NoteAnchor::BelowRight => (HPos::Left, VPos::Top, gap, gap),
+            };
+            let style = ("sans-serif", pt(LEGEND_PT))
+                .into_font()
+                .color(&color)
+                .pos(Pos::new(h, v));
+            cc.draw_series(std::iter::once(
+                EmptyElement::at((n.x, n.y)) + Text::new(n.text.clone(), (dx, dy), style),
+            ))
+            .map_err(|e| draw_err($path, e))?;
+        }
         draw_legend(&lower, &entries, layout, $path)?;
         $root.present().map_err(|e| draw_err($path, e))?;
     }};
@@ -463,6 +509,17 @@ impl Chart {
         (w, w * 7 / 10 + legend_layout(&entries, w).3)
     }
 
+    /// The y range drawn for the data alone (their extent plus a margin); `None` without
+    /// finite data. The union of two charts' ranges gives them one scale.
+    pub fn data_y_range(&self) -> Option<(f64, f64)> {
+        bounds(
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1)),
+            self.y_log,
+        )
+    }
+
     /// Render to `stem.png` and `stem.svg` and write the data to `stem.csv`; returns the paths.
     pub fn save(&self, stem: &Path) -> Result<Vec<PathBuf>, PlotError> {
         init_font()?;
@@ -472,12 +529,17 @@ impl Chart {
                 .flat_map(|s| s.points.iter().map(|p| p.0)),
             self.x_log,
         );
-        let ys = bounds(
-            self.series
-                .iter()
-                .flat_map(|s| s.points.iter().map(|p| p.1)),
-            self.y_log,
-        );
+        let ys = match self.y_range {
+            Some((lo, hi)) if lo < hi && (!self.y_log || lo > 0.0) => Some((lo, hi)),
+            Some((lo, hi)) => {
+                return Err(PlotError::Empty(format!(
+                    "{}: y range {lo}..{hi} is empty{}",
+                    self.title,
+                    if self.y_log { " or not positive" } else { "" }
+                )))
+            }
+            None => self.data_y_range(),
+        };
         let (Some((x0, x1)), Some((y0, y1))) = (xs, ys) else {
             return Err(PlotError::Empty(format!(
                 "{}: no finite data to plot",
