@@ -5,7 +5,7 @@ use super::{flag_error, flat, require_some, write_json};
 use serde_json::{json, Value};
 use smmcool::error::Error;
 use smmcool::model::limits::{minimum_delta_t, FieldChange, Limit};
-use smmcool::model::tunnelling::{AnisotropyOverrides, SpinHamiltonian};
+use smmcool::model::tunnelling::{AnisotropyOverrides, SpinHamiltonian, SplittingMethod};
 use smmcool::model::{Material, Overrides, PRESETS};
 use smmcool::rates::tunnelling::Tunnelling;
 use smmcool::rates::RateModel;
@@ -262,18 +262,9 @@ fn tau_field(
                     .iter()
                     .map(|p| {
                         json!({"m": mat.spin.m(p.i), "m_prime": mat.spin.m(p.i_prime), "k": p.k,
-                        "field_t": p.field_t, "splitting_k": p.splitting_k})
+                        "field_t": p.field_t, "splitting_k": p.splitting_k,
+                        "splitting_method": p.method.name()})
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let left: Vec<Value> = tunnelling
-            .map(|(_, t)| {
-                t.left_out()
-                    .iter()
-                    .map(
-                        |r| json!({"m": r.m, "m_prime": r.m_prime, "k": r.k, "field_t": r.field_t}),
-                    )
                     .collect()
             })
             .unwrap_or_default();
@@ -286,7 +277,6 @@ fn tau_field(
                 "kappa_scaling": args.rates.kappa_scaling,
                 "mechanisms": names,
                 "tunnelling_pairs": pairs,
-                "tunnelling_pairs_left_out": left,
                 "definition": "tau_model_s = 1/(kappa(T) lambda1(B, T)), lambda1 the slowest rate of the rate model (spin-phonon and, with transverse terms, resonant tunnelling; kappa calibrated without tunnelling)",
                 "records": recs,
             }),
@@ -307,14 +297,12 @@ fn tau_field(
     if let Some((_, t)) = tunnelling {
         writeln!(
             out,
-            "# tunnelling: {} channels (resonance pairs and mirrors); {} resonances left out (splitting not defined: {})",
+            "# tunnelling: {} channels (resonance pairs and mirrors); {} with the dense splitting (not separated from the other levels)",
             t.pairs().len(),
-            t.left_out().len(),
-            t.left_out()
+            t.pairs()
                 .iter()
-                .map(|r| format!("k = {} m = {} m' = {}", r.k, r.m, r.m_prime))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .filter(|p| p.method == SplittingMethod::Dense)
+                .count()
         )?;
     }
     write!(
@@ -560,7 +548,7 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
     let list = h.resonances(args.k_max)?;
     let splittings = list
         .iter()
-        .map(|r| h.tunnel_splitting_k(r))
+        .map(|r| h.tunnel_splitting(r))
         .collect::<Result<Vec<_>, _>>()?;
     let spin = h.spin();
     let an = h.anisotropy();
@@ -571,7 +559,8 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
             .map(|(r, d)| {
                 json!({"k": r.k, "m": r.m, "m_prime": r.m_prime, "field_t": r.field_t,
                 "energy_k": r.energy_k, "energy_above_ground_k": r.energy_above_ground_k,
-                "splitting_k": d})
+                "splitting_k": d.splitting_k, "splitting_method": d.method.name(),
+                "pair_weight": d.pair_weight, "delocalized": d.delocalized()})
             })
             .collect();
         return write_json(
@@ -599,18 +588,25 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
     )?;
     writeln!(
         out,
-        "# levels m (metastable well) and m' = k - m cross at Bz = field (axial part); Delta = tunnel splitting"
+        "# levels m (metastable well) and m' = k - m cross at Bz = field (axial part); Delta = tunnel splitting; weight = the pair's smaller weight in its two eigenstates (< 0.5: delocalized); method dense = not separated from the other levels (docs/physics.md 10.4)"
     )?;
     writeln!(
         out,
-        "{:>4} {:>6} {:>6} {:>12} {:>16} {:>14}",
-        "k", "m", "m'", "field (T)", "E - E_ground (K)", "Delta (K)"
+        "{:>4} {:>6} {:>6} {:>12} {:>16} {:>14} {:>7} {:>11}",
+        "k", "m", "m'", "field (T)", "E - E_ground (K)", "Delta (K)", "weight", "method"
     )?;
     for (r, d) in list.iter().zip(&splittings) {
         writeln!(
             out,
-            "{:>4} {:>6} {:>6} {:>12.6} {:>16.6} {:>14.6e}",
-            r.k, r.m, r.m_prime, r.field_t, r.energy_above_ground_k, d
+            "{:>4} {:>6} {:>6} {:>12.6} {:>16.6} {:>14.6e} {:>7.3} {:>11}",
+            r.k,
+            r.m,
+            r.m_prime,
+            r.field_t,
+            r.energy_above_ground_k,
+            d.splitting_k,
+            d.pair_weight,
+            d.method.name()
         )?;
     }
     Ok(())

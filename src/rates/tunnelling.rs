@@ -22,7 +22,7 @@
 //! the chain path keeps full relative precision.
 
 use crate::error::{NumericsError, ParameterError};
-use crate::model::tunnelling::{Resonance, SpinHamiltonian};
+use crate::model::tunnelling::{SpinHamiltonian, SplittingMethod};
 use crate::model::GiantSpin;
 use crate::rates::mechanism::{Channel, Mechanism, PairRates, PairRatesDt, RatePoint, Scratch};
 use crate::rates::RateModel;
@@ -63,6 +63,8 @@ pub struct TunnelPair {
     pub field_t: f64,
     /// Tunnel splitting Delta, K.
     pub splitting_k: f64,
+    /// How Delta was computed (dense for a pair not separated from the other levels).
+    pub method: SplittingMethod,
 }
 
 /// The tunnelling mechanism of a spin Hamiltonian with transverse terms.
@@ -71,8 +73,6 @@ pub struct Tunnelling {
     spin: GiantSpin,
     spin_phonon: SpinPhonon,
     pairs: Vec<TunnelPair>,
-    /// Resonances whose splitting is not defined (left out).
-    left_out: Vec<Resonance>,
     channels: Vec<Channel>,
     /// (Delta k_B/hbar)^2 / 2 per channel, 1/s^2.
     half_delta_sq: Vec<f64>,
@@ -86,9 +86,9 @@ impl Tunnelling {
     /// (the transverse terms are invariant under the rotation by pi about x, so the mirror has
     /// the same Delta). Every resonance counts at every field, whatever fields a computation
     /// visits: the Lorentzian tails of far pairs near the top of the barrier (Delta ~ 0.1-0.5 K)
-    /// change lambda1 by tens of per cent. A pair whose splitting cannot be defined (section
-    /// 10.4: not separated from the other levels; for the presets only deep pairs at
-    /// resonances above 3.9 T) is left out and listed in [`Tunnelling::left_out`]. `None`
+    /// change lambda1 by tens of per cent. A pair not separated from the other levels (strong
+    /// transverse terms) has its splitting from the dense fallback of
+    /// [`SpinHamiltonian::tunnel_splitting`] (section 10.4). `None`
     pub fn new(h: &SpinHamiltonian) -> Result<Option<Self>, NumericsError> {
         if !h.has_transverse_terms() {
             return Ok(None);
@@ -96,16 +96,9 @@ impl Tunnelling {
         let spin = h.engine_spin()?;
         let n = spin.n_levels();
         let mut pairs = Vec::new();
-        let mut left_out = Vec::new();
         for r in h.resonances(spin.two_s())? {
-            let d = match h.tunnel_splitting_k(&r) {
-                Ok(d) => d,
-                Err(NumericsError::NoSplitting { .. }) => {
-                    left_out.push(r);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            let split = h.tunnel_splitting(&r)?;
+            let d = split.splitting_k;
             if d > 0.0 {
                 let k = r.k as i32;
                 pairs.push(TunnelPair {
@@ -114,6 +107,7 @@ impl Tunnelling {
                     k,
                     field_t: r.field_t,
                     splitting_k: d,
+                    method: split.method,
                 });
                 if k > 0 {
                     pairs.push(TunnelPair {
@@ -122,6 +116,7 @@ impl Tunnelling {
                         k: -k,
                         field_t: -r.field_t,
                         splitting_k: d,
+                        method: split.method,
                     });
                 }
             }
@@ -152,7 +147,6 @@ impl Tunnelling {
             spin,
             spin_phonon: SpinPhonon::new(&spin),
             pairs,
-            left_out,
             channels,
             half_delta_sq,
             window_k,
@@ -162,11 +156,6 @@ impl Tunnelling {
     /// The giant spin whose levels the rates use (with B4).
     pub fn spin(&self) -> &GiantSpin {
         &self.spin
-    }
-
-    /// The resonances left out because their splitting is not defined (their mirrors too).
-    pub fn left_out(&self) -> &[Resonance] {
-        &self.left_out
     }
 
     /// The pairs, in the order of the channels.
@@ -546,12 +535,6 @@ mod tests {
     fn channels_follow_the_resonances() {
         let h = mn12ac_with(2.16e-5, 0.0, 0.0);
         let t = Tunnelling::new(&h).unwrap().unwrap();
-        // With B4 = 0 every k = 8 pair crosses at one field: m = 10, m' = -2 is not separated.
-        assert!(
-            t.left_out().iter().any(|r| r.k == 8 && r.i == 20),
-            "{:?}",
-            t.left_out()
-        );
         let n = 21;
         for p in t.pairs() {
             let (m, mp) = (p.i as i32 - 10, p.i_prime as i32 - 10);
@@ -560,10 +543,7 @@ mod tests {
             assert!(p.splitting_k > 0.0);
         }
         for r in h.resonances(20).unwrap() {
-            let Ok(d) = h.tunnel_splitting_k(&r) else {
-                assert!(t.left_out().contains(&r));
-                continue;
-            };
+            let d = h.tunnel_splitting(&r).unwrap().splitting_k;
             let found: Vec<_> = t
                 .pairs()
                 .iter()
