@@ -31,6 +31,8 @@
 //!     waveform_time_s: None,
 //!     waveform_field_t: None,
 //!     waveform_csv: None,
+//!     segment: Vec::new(),
+//!     cycles: None,
 //! });
 //! scenario.solver.rtol = 1e-8;
 //! let run = scenario.build()?;

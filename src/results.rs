@@ -7,7 +7,7 @@
 //! documentation all take names and units from these tables, so a column cannot be swapped,
 //! renamed in one place only, or stored without its unit.
 
-use crate::kinetics::{Outcome, Stage, Trajectory};
+use crate::kinetics::{CycleReport, Outcome, SegmentReport, Stage, Trajectory};
 pub use crate::scenario::RunParams;
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +87,12 @@ pub struct RunSummary {
     /// Heat that left to the bath through the link by the end of the run, K per molecule (0
     /// without a link).
     pub end_heat_to_bath_k: Option<f64>,
+    /// Of a segmented protocol: each segment's report (empty otherwise).
+    #[serde(default)]
+    pub segment_reports: Vec<SegmentReport>,
+    /// Of a segmented protocol: each cycle's report (empty otherwise).
+    #[serde(default)]
+    pub cycle_reports: Vec<CycleReport>,
     /// Accepted integrator steps.
     pub steps: u64,
     /// Wall time of the run, s.
@@ -207,6 +213,8 @@ impl RunRecord {
                     minimum_temperature_k: Some(tr.minimum_temperature_k),
                     minimum_after_ramp_s: Some(tr.minimum_after_ramp_s),
                     end_heat_to_bath_k: Some(tr.heat_to_bath_k),
+                    segment_reports: tr.segments.clone(),
+                    cycle_reports: tr.cycles.clone(),
                     steps: tr.stats.steps as u64,
                     wall_time_s,
                 },
@@ -524,7 +532,7 @@ pub const SUMMARY: &[Quantity] = &[
     Quantity {
         name: "shape",
         unit: "",
-        description: "ramp shape: linear, cosine, jump or waveform",
+        description: "ramp shape: linear, cosine, jump, waveform, or segments (a segmented protocol, whose field is one waveform through the segments' corners)",
         access: Access::Text(|r| Some(r.params.shape.clone()), |r, v| {
             r.params.shape = v.unwrap_or_default()
         }),
@@ -557,6 +565,24 @@ pub const SUMMARY: &[Quantity] = &[
     summary!("minimum_temperature_k", "K", "lowest phonon temperature after the ramp (over the integrator's steps, inside a step on its dense output, and the samples)", minimum_temperature_k),
     summary!("minimum_after_ramp_s", "s", "time after the ramp when the lowest temperature was reached", minimum_after_ramp_s),
     summary!("end_heat_to_bath_k", "K", "heat that left to the bath through the heat link by the end of the run, per molecule (0 without a link; times n R for joules)", end_heat_to_bath_k),
+    Quantity {
+        name: "segment_reports",
+        unit: "",
+        description: "of a segmented protocol, one JSON object per segment in time order (cycle, segment, kind, link_closed, start_s, end_s, end_field_t, end_temperature_k, minimum_temperature_k, minimum_s, work_k, heat_to_bath_k, energy_change_k, energy_balance_error_rel; times since the start of the run, energies in K per molecule); none otherwise",
+        access: Access::Text(
+            |r| reports_text(&r.summary.segment_reports),
+            |r, v| r.summary.segment_reports = reports_of(v.as_deref()),
+        ),
+    },
+    Quantity {
+        name: "cycle_reports",
+        unit: "",
+        description: "of a segmented protocol, one JSON object per cycle (cycle, start_s, end_s, end_temperature_k, minimum_temperature_k, minimum_s, work_k, heat_to_bath_k); none otherwise",
+        access: Access::Text(
+            |r| reports_text(&r.summary.cycle_reports),
+            |r, v| r.summary.cycle_reports = reports_of(v.as_deref()),
+        ),
+    },
     Quantity {
         name: "steps",
         unit: "1",
@@ -688,6 +714,22 @@ pub const TRAJECTORY: &[TrajectoryQuantity] = &[
     },
 ];
 
+/// The reports as JSON text (a list of objects), `None` when there are none.
+fn reports_text<T: Serialize>(reports: &[T]) -> Option<String> {
+    (!reports.is_empty()).then(|| serde_json::to_string(reports).unwrap_or_default())
+}
+
+/// The reports of JSON text written by [`reports_text`] (none for none or text that is not
+/// such a list).
+fn reports_of<T: for<'de> Deserialize<'de>>(text: Option<&str>) -> Vec<T> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
+}
+
+/// The names of the summary quantities whose text is a JSON list of reports: the JSON
+/// outputs show them as lists.
+pub const REPORT_QUANTITIES: [&str; 2] = ["segment_reports", "cycle_reports"];
+
 fn number(x: f64) -> serde_json::Value {
     serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
@@ -701,6 +743,9 @@ impl RunRecord {
             let v = match q.access {
                 Access::F64(get, _) => get(self).map_or(Value::Null, number),
                 Access::U64(get, _) => Value::from(get(self)),
+                Access::Text(get, _) if REPORT_QUANTITIES.contains(&q.name) => get(self)
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or(Value::Null),
                 Access::Text(get, _) => get(self).map_or(Value::Null, Value::from),
                 Access::Code(get, _, labels) => Value::from(labels[get(self)]),
                 Access::Swept => Value::Object(

@@ -14,7 +14,9 @@
 
 use crate::error::ParameterError;
 use crate::kinetics::{EngineOptions, Formulation, RunSpec};
-use crate::model::protocol::{Protocol, RampShape, Waveform, WaveformColumn};
+use crate::model::protocol::{
+    Protocol, RampShape, SegmentKind, Waveform, WaveformColumn, MAX_DURATION_S, MIN_DURATION_S,
+};
 use crate::model::{Material, Overrides};
 use crate::rates::{KappaScaling, RateModel};
 use clap::{Args, ValueEnum};
@@ -157,6 +159,53 @@ pub struct ProtocolSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "PATH")]
     pub waveform_csv: Option<std::path::PathBuf>,
+    /// A run as a sequence of segments (`[[protocol.segment]]` in a config): hold, ramp or
+    /// waveform, each with the heat switch open or closed, from `b_initial_t`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[arg(skip)]
+    pub segment: Vec<SegmentSection>,
+    /// How many times the list of segments is run (default 1; segments only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(skip)]
+    pub cycles: Option<u64>,
+}
+
+/// Most cycles a segmented protocol may have.
+pub const MAX_CYCLES: u64 = 100_000;
+
+/// Most segments a segmented protocol may have, over all its cycles.
+pub const MAX_SEGMENTS: usize = 1_000_000;
+
+/// One `[[protocol.segment]]`: a hold (`duration_s`), a linear ramp (`b_final_t` with
+/// `sweep_rate_t_per_s` or `duration_s`) or a piecewise-linear waveform (its points, as in
+/// `[protocol]`, starting at the field where the segment starts), with the heat switch open
+/// (`link_closed = false`, the default) or closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSection {
+    /// "hold", "ramp" or "waveform".
+    pub kind: String,
+    /// Whether the heat link joins the sample to the bath during the segment (needs a link).
+    #[serde(default)]
+    pub link_closed: bool,
+    /// Duration in s (a hold; or a ramp instead of its sweep rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Field at the end of a ramp, in T.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_final_t: Option<f64>,
+    /// Sweep rate of a ramp, in T/s (> 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_rate_t_per_s: Option<f64>,
+    /// A waveform's corner times in s (the segment starts at the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform_time_s: Option<ValueList>,
+    /// A waveform's fields at the corners, in T (the first the field where the segment starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform_field_t: Option<ValueList>,
+    /// A waveform from a two-column CSV file (in a config relative to the config's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform_csv: Option<std::path::PathBuf>,
 }
 
 fn default_shape() -> RampShape {
@@ -184,6 +233,8 @@ impl ProtocolSection {
             waveform_time_s: None,
             waveform_field_t: None,
             waveform_csv: None,
+            segment: Vec::new(),
+            cycles: None,
         }
     }
 
@@ -1036,42 +1087,33 @@ pub fn read_waveform_csv(path: &std::path::Path) -> Result<WaveformRows, String>
     Ok(rows)
 }
 
-/// The points of a waveform file, with the row each came from.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct WaveformRows {
-    /// Times, s.
-    pub time_s: Vec<f64>,
-    /// Fields, T.
-    pub field_t: Vec<f64>,
-    /// 1-based row of each point in the file.
-    pub row: Vec<usize>,
-}
-
-impl ProtocolSection {
-    /// The waveform's points, if given (inline lists or a CSV file), validated.
-    pub fn waveform(&self) -> Result<Option<Waveform>, ScenarioError> {
-        let (times, fields) = ("protocol.waveform_time_s", "protocol.waveform_field_t");
-        let csv = "protocol.waveform_csv";
-        match (
-            &self.waveform_time_s,
-            &self.waveform_field_t,
-            &self.waveform_csv,
-        ) {
+/// The waveform of the points given as `lists` (times and fields, or a CSV file) under the
+/// TOML paths `keys`, validated; `at` starts every message (which segment).
+fn waveform_of(
+    lists: (
+        &Option<ValueList>,
+        &Option<ValueList>,
+        &Option<std::path::PathBuf>,
+    ),
+    [times, fields, csv]: [&str; 3],
+    at_segment: &str,
+) -> Result<Option<Waveform>, ScenarioError> {
+    match lists {
             (None, None, None) => Ok(None),
             (Some(_), _, Some(path)) | (_, Some(_), Some(path)) => Err(ScenarioError::new(
                 csv,
                 Some(format!("\"{}\"", path.display())),
                 format!(
-                    "give the waveform either as <{times}> with <{fields}> or as <{csv}>, not both"
+                    "{at_segment}give the waveform either as <{times}> with <{fields}> or as <{csv}>, not both"
                 ),
             )),
             (Some(_), None, None) => Err(missing(
                 fields,
-                format!("with <{times}>, the field at each time, in T").as_str(),
+                format!("{at_segment}with <{times}>, the field at each time, in T").as_str(),
             )),
             (None, Some(_), None) => Err(missing(
                 times,
-                format!("with <{fields}>, the time of each field, in s").as_str(),
+                format!("{at_segment}with <{fields}>, the time of each field, in s").as_str(),
             )),
             (Some(t), Some(b), None) => Waveform::new(t.0.clone(), b.0.clone(), "inline")
                 .map(Some)
@@ -1087,13 +1129,14 @@ impl ProtocolSection {
                         key,
                         (!e.value.is_nan() || e.point.is_some())
                             .then(|| crate::units::number(e.value)),
-                        format!("{at}{}", e.rule),
+                        format!("{at_segment}{at}{}", e.rule),
                     )
                 }),
             (None, None, Some(path)) => {
                 let shown = Some(format!("\"{}\"", path.display()));
-                let rows = read_waveform_csv(path)
-                    .map_err(|rule| ScenarioError::new(csv, shown.clone(), rule))?;
+                let rows = read_waveform_csv(path).map_err(|rule| {
+                    ScenarioError::new(csv, shown.clone(), format!("{at_segment}{rule}"))
+                })?;
                 let source = path.display().to_string();
                 let row = rows.row.clone();
                 Waveform::new(rows.time_s, rows.field_t, source)
@@ -1113,10 +1156,243 @@ impl ProtocolSection {
                             }
                             None => String::new(),
                         };
-                        ScenarioError::new(csv, shown.clone(), format!("{at}{}", e.rule))
+                        ScenarioError::new(
+                            csv,
+                            shown.clone(),
+                            format!("{at_segment}{at}{}", e.rule),
+                        )
                     })
             }
         }
+}
+
+/// "segment 2 (ramp): ", the start of a message about one `[[protocol.segment]]` (1-based).
+fn segment_label(k: usize, kind: SegmentKind) -> String {
+    format!("segment {k} ({}): ", kind.name())
+}
+
+/// How a ramp segment gives its duration.
+#[derive(Debug, Clone, Copy)]
+enum RampBy {
+    Duration(f64),
+    Rate(f64),
+}
+
+/// A segment's field, validated on its own (the field where it starts comes from the ones
+/// before it).
+#[derive(Debug, Clone)]
+enum SegmentShape {
+    Hold { duration_s: f64 },
+    Ramp { b_final_t: f64, how: RampBy },
+    Waveform(Waveform),
+}
+
+impl SegmentShape {
+    fn kind(&self) -> SegmentKind {
+        match self {
+            Self::Hold { .. } => SegmentKind::Hold,
+            Self::Ramp { .. } => SegmentKind::Ramp,
+            Self::Waveform(_) => SegmentKind::Waveform,
+        }
+    }
+}
+
+impl SegmentSection {
+    /// Its field, validated: the keys its kind needs, none it does not take, durations in
+    /// range. `k` is its 1-based position in the list.
+    fn shape(&self, k: usize) -> Result<SegmentShape, ScenarioError> {
+        let kind = match self.kind.as_str() {
+            "hold" => SegmentKind::Hold,
+            "ramp" => SegmentKind::Ramp,
+            "waveform" => SegmentKind::Waveform,
+            other => {
+                return Err(ScenarioError::new(
+                    "protocol.segment.kind",
+                    Some(format!("\"{other}\"")),
+                    format!("segment {k}: the kind must be \"hold\", \"ramp\" or \"waveform\""),
+                ))
+            }
+        };
+        let at = segment_label(k, kind);
+        let numbers = [
+            ("protocol.segment.duration_s", self.duration_s),
+            ("protocol.segment.b_final_t", self.b_final_t),
+            (
+                "protocol.segment.sweep_rate_t_per_s",
+                self.sweep_rate_t_per_s,
+            ),
+        ];
+        if let Some((key, Some(v))) = numbers
+            .iter()
+            .find(|(_, v)| v.is_some_and(|x| !x.is_finite()))
+        {
+            return Err(ScenarioError::new(
+                key,
+                Some(crate::units::number(*v)),
+                format!("{at}must be a finite number"),
+            ));
+        }
+        let takes: &[&str] = match kind {
+            SegmentKind::Hold => &["protocol.segment.duration_s"],
+            SegmentKind::Ramp => &[
+                "protocol.segment.duration_s",
+                "protocol.segment.b_final_t",
+                "protocol.segment.sweep_rate_t_per_s",
+            ],
+            SegmentKind::Waveform => &[
+                "protocol.segment.waveform_time_s",
+                "protocol.segment.waveform_field_t",
+                "protocol.segment.waveform_csv",
+            ],
+        };
+        let given = [
+            (
+                "protocol.segment.duration_s",
+                self.duration_s.map(crate::units::number),
+            ),
+            (
+                "protocol.segment.b_final_t",
+                self.b_final_t.map(crate::units::number),
+            ),
+            (
+                "protocol.segment.sweep_rate_t_per_s",
+                self.sweep_rate_t_per_s.map(crate::units::number),
+            ),
+            (
+                "protocol.segment.waveform_time_s",
+                self.waveform_time_s.as_ref().map(|_| "[...]".to_string()),
+            ),
+            (
+                "protocol.segment.waveform_field_t",
+                self.waveform_field_t.as_ref().map(|_| "[...]".to_string()),
+            ),
+            (
+                "protocol.segment.waveform_csv",
+                self.waveform_csv
+                    .as_ref()
+                    .map(|p| format!("\"{}\"", p.display())),
+            ),
+        ];
+        if let Some((key, v)) = given
+            .iter()
+            .find(|(key, v)| v.is_some() && !takes.contains(key))
+        {
+            let name = key.rsplit('.').next().unwrap_or(key);
+            return Err(ScenarioError::new(
+                key,
+                v.clone(),
+                format!(
+                    "{at}a {} segment takes no {name}; it takes {}",
+                    kind.name(),
+                    takes
+                        .iter()
+                        .map(|t| t.rsplit('.').next().unwrap_or(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let duration = |d: f64| {
+            if (MIN_DURATION_S..=MAX_DURATION_S).contains(&d) {
+                Ok(d)
+            } else {
+                Err(ScenarioError::new(
+                    "protocol.segment.duration_s",
+                    Some(crate::units::number(d)),
+                    format!("{at}must be in [{MIN_DURATION_S:e}, {MAX_DURATION_S:e}] s"),
+                ))
+            }
+        };
+        match kind {
+            SegmentKind::Hold => {
+                let d = self.duration_s.ok_or_else(|| {
+                    missing(
+                        "protocol.segment.duration_s",
+                        &format!("{at}how long the field is held, in s"),
+                    )
+                })?;
+                Ok(SegmentShape::Hold {
+                    duration_s: duration(d)?,
+                })
+            }
+            SegmentKind::Ramp => {
+                let b_final_t = self.b_final_t.ok_or_else(|| {
+                    missing(
+                        "protocol.segment.b_final_t",
+                        &format!("{at}the field at the end of the ramp, in T"),
+                    )
+                })?;
+                let how = match (self.sweep_rate_t_per_s, self.duration_s) {
+                    (Some(r), None) if r > 0.0 => RampBy::Rate(r),
+                    (Some(r), None) => {
+                        return Err(ScenarioError::new(
+                            "protocol.segment.sweep_rate_t_per_s",
+                            Some(crate::units::number(r)),
+                            format!("{at}must be > 0 T/s"),
+                        ))
+                    }
+                    (None, Some(d)) => RampBy::Duration(duration(d)?),
+                    (rate, _) => {
+                        return Err(ScenarioError::new(
+                            "protocol.segment.sweep_rate_t_per_s",
+                            rate.map(crate::units::number),
+                            format!("{at}give exactly one of sweep_rate_t_per_s and duration_s"),
+                        ))
+                    }
+                };
+                Ok(SegmentShape::Ramp { b_final_t, how })
+            }
+            SegmentKind::Waveform => waveform_of(
+                (
+                    &self.waveform_time_s,
+                    &self.waveform_field_t,
+                    &self.waveform_csv,
+                ),
+                [
+                    "protocol.segment.waveform_time_s",
+                    "protocol.segment.waveform_field_t",
+                    "protocol.segment.waveform_csv",
+                ],
+                &at,
+            )?
+            .map(SegmentShape::Waveform)
+            .ok_or_else(|| {
+                missing(
+                    "protocol.segment.waveform_time_s",
+                    &format!("{at}the waveform's points: waveform_time_s with waveform_field_t, or waveform_csv"),
+                )
+            }),
+        }
+    }
+}
+
+/// The points of a waveform file, with the row each came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WaveformRows {
+    /// Times, s.
+    pub time_s: Vec<f64>,
+    /// Fields, T.
+    pub field_t: Vec<f64>,
+    /// 1-based row of each point in the file.
+    pub row: Vec<usize>,
+}
+
+impl ProtocolSection {
+    /// The waveform's points, if given (inline lists or a CSV file), validated.
+    pub fn waveform(&self) -> Result<Option<Waveform>, ScenarioError> {
+        waveform_of(
+            (
+                &self.waveform_time_s,
+                &self.waveform_field_t,
+                &self.waveform_csv,
+            ),
+            [
+                "protocol.waveform_time_s",
+                "protocol.waveform_field_t",
+                "protocol.waveform_csv",
+            ],
+            "",
+        )
     }
 
     /// The protocol of a waveform: the keys that would set the ramp another way are refused.
@@ -1165,6 +1441,152 @@ impl ProtocolSection {
         }
     }
 
+    /// The protocol of a segmented run: the field through every segment, cycle after cycle,
+    /// as one piecewise-linear waveform from `b_initial_t` at t = 0, and each segment's heat
+    /// switch. The keys that would set the ramp another way are refused.
+    fn build_segments(&self) -> Result<Protocol, ScenarioError> {
+        let sets = "segments set the field after b_initial_t; remove it";
+        let given = [
+            ("protocol.b_final_t", self.b_final_t),
+            ("protocol.sweep_rate_t_per_s", self.sweep_rate_t_per_s),
+            ("protocol.ramp_duration_s", self.ramp_duration_s),
+        ];
+        if let Some((key, Some(v))) = given.iter().find(|(_, v)| v.is_some()) {
+            return Err(ScenarioError::new(
+                key,
+                Some(crate::units::number(*v)),
+                sets,
+            ));
+        }
+        let lists = [
+            ("protocol.waveform_time_s", self.waveform_time_s.is_some()),
+            ("protocol.waveform_field_t", self.waveform_field_t.is_some()),
+            ("protocol.waveform_csv", self.waveform_csv.is_some()),
+        ];
+        if let Some((key, _)) = lists.iter().find(|(_, v)| *v) {
+            return Err(ScenarioError::new(
+                key,
+                None,
+                "segments set the field: give a waveform as a segment of kind \"waveform\"",
+            ));
+        }
+        if self.effective_shape() != RampShape::Linear {
+            return Err(ScenarioError::new(
+                "protocol.shape",
+                Some(format!(
+                    "\"{}\"",
+                    format!("{:?}", self.effective_shape()).to_lowercase()
+                )),
+                "segments set the shape of each piece: leave <protocol.shape> out",
+            ));
+        }
+        let b0 = self.b_initial_t.ok_or_else(|| {
+            missing(
+                "protocol.b_initial_t",
+                "the field at the start of the first segment, in T",
+            )
+        })?;
+        let cycles = self.cycles.unwrap_or(1);
+        if !(1..=MAX_CYCLES).contains(&cycles) {
+            return Err(ScenarioError::new(
+                "protocol.cycles",
+                Some(cycles.to_string()),
+                format!("must be in 1..={MAX_CYCLES}"),
+            ));
+        }
+        let total = self.segment.len().saturating_mul(cycles as usize);
+        if total > MAX_SEGMENTS {
+            return Err(ScenarioError::new(
+                "protocol.cycles",
+                Some(cycles.to_string()),
+                format!(
+                    "{} segments times {cycles} cycles = {total} segments: at most {MAX_SEGMENTS}",
+                    self.segment.len()
+                ),
+            ));
+        }
+        // Each segment's waveform, read once.
+        let mut shapes = Vec::with_capacity(self.segment.len());
+        for (i, seg) in self.segment.iter().enumerate() {
+            shapes.push(seg.shape(i + 1)?);
+        }
+        let (mut times, mut fields) = (vec![0.0], vec![b0]);
+        let mut list = Vec::with_capacity(total);
+        for cycle in 0..cycles as usize {
+            for (i, shape) in shapes.iter().enumerate() {
+                let (t0, b) = (times[times.len() - 1], fields[fields.len() - 1]);
+                let at = segment_label(i + 1, shape.kind());
+                let before = times.len();
+                match shape {
+                    SegmentShape::Hold { duration_s } => {
+                        times.push(t0 + duration_s);
+                        fields.push(b);
+                    }
+                    SegmentShape::Ramp { b_final_t, how } => {
+                        let d = match *how {
+                            RampBy::Duration(d) => d,
+                            RampBy::Rate(r) => (b_final_t - b).abs() / r,
+                        };
+                        if !(MIN_DURATION_S..=MAX_DURATION_S).contains(&d) {
+                            let (key, v) = match *how {
+                                RampBy::Duration(d) => ("protocol.segment.duration_s", d),
+                                RampBy::Rate(r) => ("protocol.segment.sweep_rate_t_per_s", r),
+                            };
+                            return Err(ScenarioError::new(
+                                key,
+                                Some(crate::units::number(v)),
+                                format!(
+                                    "{at}the ramp from {} T to {} T (cycle {}) would last {} s: must be in [{MIN_DURATION_S:e}, {MAX_DURATION_S:e}] s (a ramp that does not change the field is a hold)",
+                                    crate::units::number(b),
+                                    crate::units::number(*b_final_t),
+                                    cycle + 1,
+                                    crate::units::number(d)
+                                ),
+                            ));
+                        }
+                        times.push(t0 + d);
+                        fields.push(*b_final_t);
+                    }
+                    SegmentShape::Waveform(w) => {
+                        let first = w.field_t()[0];
+                        if (first - b).abs() > 1e-9 {
+                            return Err(ScenarioError::new(
+                                "protocol.segment.waveform_field_t",
+                                Some(crate::units::number(first)),
+                                format!(
+                                    "{at}the waveform starts at {} T but the field at the start of the segment (cycle {}) is {} T: the field is continuous; start the waveform there",
+                                    crate::units::number(first),
+                                    cycle + 1,
+                                    crate::units::number(b)
+                                ),
+                            ));
+                        }
+                        for (t, f) in w.time_s().iter().zip(w.field_t()).skip(1) {
+                            times.push(t0 + t);
+                            fields.push(*f);
+                        }
+                    }
+                }
+                list.push((
+                    shape.kind(),
+                    cycle,
+                    i,
+                    self.segment[i].link_closed,
+                    times.len() - before,
+                ));
+            }
+        }
+        let waveform = Waveform::new(times, fields, "segments").map_err(|e| {
+            ScenarioError::new(
+                "protocol.segment",
+                Some(crate::units::number(e.value)),
+                format!("the segments together: {}", e.rule),
+            )
+        })?;
+        Protocol::with_segments(waveform, &list)
+            .map_err(|e| ScenarioError::from_parameter(e, "protocol.segment"))
+    }
+
     /// The validated field protocol (any direction: field increases and reversals are
     /// physics too).
     pub fn build(&self) -> Result<Protocol, ScenarioError> {
@@ -1174,6 +1596,16 @@ impl ProtocolSection {
                 "protocol.initial_temperature_k",
                 Some(crate::units::number(p.initial_temperature_k)),
                 "must be a finite temperature > 0 K",
+            ));
+        }
+        if !self.segment.is_empty() {
+            return self.build_segments();
+        }
+        if let Some(n) = self.cycles {
+            return Err(ScenarioError::new(
+                "protocol.cycles",
+                Some(n.to_string()),
+                "cycles repeat a list of segments: give them as [[protocol.segment]]",
             ));
         }
         if let Some(w) = self.waveform()? {
@@ -1325,6 +1757,18 @@ impl Scenario {
             self.material.preset.as_deref().unwrap_or("mn12ac"),
             self.protocol.initial_temperature_k,
         )?;
+        if link.is_none() {
+            if let Some(k) = self.protocol.segment.iter().position(|s| s.link_closed) {
+                return Err(ScenarioError::new(
+                    "protocol.segment.link_closed",
+                    Some("true".into()),
+                    format!(
+                        "segment {}: the heat switch closes a link that is not there: give <link.conductance_w_per_k> > 0, or leave link_closed out (open)",
+                        k + 1
+                    ),
+                ));
+            }
+        }
         if let Some((gamma, beta)) = addenda {
             material.debye = material.debye.with_addenda(gamma, beta).map_err(|e| {
                 ScenarioError::new(
@@ -1367,6 +1811,32 @@ impl Scenario {
         let rates = self.rates.build(&spec.material)?;
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
             // A field of a waveform file: name the file and the row.
+            // A field of the segments: name the segment.
+            crate::kinetics::EngineError::Parameter(pe)
+                if pe.name == "waveform_field_t" && !self.protocol.segment.is_empty() =>
+            {
+                let rule = pe.allowed.split_once(": ").map_or(pe.allowed.as_str(), |(_, r)| r);
+                let at = protocol
+                    .segments()
+                    .and_then(|seg| {
+                        let w = protocol.waveform()?;
+                        let k = w.field_t().iter().position(|b| b.to_bits() == pe.value.to_bits())?;
+                        let s = &seg.list()[seg.of_piece(k.saturating_sub(1))];
+                        Some(format!(
+                            "segment {} ({}) of cycle {} reaches {} T: ",
+                            s.index_in_cycle + 1,
+                            s.kind.name(),
+                            s.cycle + 1,
+                            crate::units::number(pe.value)
+                        ))
+                    })
+                    .unwrap_or_default();
+                ScenarioError::new(
+                    "protocol.segment",
+                    Some(crate::units::number(pe.value)),
+                    format!("{at}{rule}"),
+                )
+            }
             crate::kinetics::EngineError::Parameter(pe)
                 if pe.name == "waveform_field_t" && self.protocol.waveform_csv.is_some() =>
             {
@@ -1453,7 +1923,11 @@ impl Scenario {
             sweep_rate_t_per_s: (protocol.duration_s() > 0.0 && protocol.waveform().is_none())
                 .then(|| protocol.mean_rate_t_per_s()),
             ramp_duration_s: protocol.duration_s(),
-            shape: format!("{:?}", protocol.shape()).to_lowercase(),
+            shape: if protocol.segments().is_some() {
+                "segments".to_string()
+            } else {
+                format!("{:?}", protocol.shape()).to_lowercase()
+            },
             waveform_points: protocol.waveform().map_or(0, |w| w.len() as u64),
             waveform_source: protocol.waveform().map(|w| w.source().to_string()),
         };

@@ -39,6 +39,8 @@ fn protocol(bi: f64, bf: f64, ti: f64, rate: Option<f64>) -> ProtocolSection {
         waveform_time_s: None,
         waveform_field_t: None,
         waveform_csv: None,
+        segment: Vec::new(),
+        cycles: None,
     }
 }
 

@@ -299,6 +299,8 @@ mod random_valid_inputs {
                 waveform_time_s: None,
                 waveform_field_t: None,
                 waveform_csv: None,
+                segment: Vec::new(),
+                cycles: None,
             });
             s.material.spin = Some(spin);
             // The Arrhenius barrier follows the anisotropy barrier |D| S^2 as the preset's does

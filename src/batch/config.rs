@@ -561,7 +561,17 @@ impl Plan {
             link: c.link.clone(),
         };
         // A waveform file is named relative to the config's folder.
-        if let Some(csv) = &mut scenario.protocol.waveform_csv {
+        let segment_files = scenario
+            .protocol
+            .segment
+            .iter_mut()
+            .filter_map(|s| s.waveform_csv.as_mut());
+        for csv in scenario
+            .protocol
+            .waveform_csv
+            .iter_mut()
+            .chain(segment_files)
+        {
             if csv.is_relative() {
                 if let Some(dir) = self.path.parent() {
                     *csv = dir.join(&*csv);

@@ -73,7 +73,8 @@
 //! `minimum_after_ramp_s`, `end_heat_to_bath_k` and the trajectory columns `heat_to_bath_k`,
 //! `heat_flow_to_bath_k_per_s` to version 3; files written before them read back with the
 //! summary ones none and the trajectory ones 0 (no link then). The field waveform added
-//! `waveform_points` and `waveform_source`, read back as 0 and none from files before them.
+//! `waveform_points` and `waveform_source`, read back as 0 and none from files before them; the
+//! segmented protocols `segment_reports` and `cycle_reports` (JSON text), none before them.
 //!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
@@ -99,7 +100,7 @@ pub const FORMAT_NAME: &str = "smmcool-batch";
 /// Quantities added to version 3 after its first files (the heat link and the field
 /// waveform, issue 14): a reader takes their absence as none (summary; the adiabatic runs of
 /// those files have heat 0, and no waveform: 0 points).
-const ADDED_IN_3: [&str; 7] = [
+const ADDED_IN_3: [&str; 9] = [
     "minimum_temperature_k",
     "minimum_after_ramp_s",
     "end_heat_to_bath_k",
@@ -107,6 +108,8 @@ const ADDED_IN_3: [&str; 7] = [
     "heat_flow_to_bath_k_per_s",
     "waveform_points",
     "waveform_source",
+    "segment_reports",
+    "cycle_reports",
 ];
 
 /// Value of the root attribute `format_version` this crate writes.

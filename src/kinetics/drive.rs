@@ -31,6 +31,14 @@ impl<'a> Drive<'a> {
         }
     }
 
+    /// The heat link if it joins the sample to the bath at `t_s`: a segmented protocol opens
+    /// and closes the heat switch by segment ([`Protocol::link_closed`]).
+    pub fn active_link(&self, t_s: f64) -> Option<&HeatLink> {
+        self.link
+            .as_ref()
+            .filter(|_| self.protocol.link_closed(t_s, self.hold, self.piece.get()))
+    }
+
     /// Field (T) and dB/dt (T/s) at `t_s` ([`Protocol::field_and_rate`]).
     pub fn field_and_rate(&self, t_s: f64) -> (f64, f64) {
         self.protocol

@@ -127,7 +127,7 @@ impl OdeSystem for FullSystem<'_> {
             }
         }
         d[n + 1] = bdot * dw;
-        if let Some(link) = &self.drive.link {
+        if let Some(link) = self.drive.active_link(t) {
             let q = link.heat_flow_k_per_s(temp);
             d[n] -= q;
             d[n + 2] = q;
@@ -182,7 +182,7 @@ impl OdeSystem for FullSystem<'_> {
                 jac[(n + 1, i)] = bdot * self.spin.energy_slope_k_per_t(i);
             }
         }
-        if let Some(link) = &self.drive.link {
+        if let Some(link) = self.drive.active_link(t) {
             // dQ/dU_ph = K(T) dT/dU_ph.
             let dq = link.conductance_per_s(temp) * dtdu;
             jac[(n, n)] -= dq;

@@ -316,6 +316,66 @@ pub struct Trajectory {
     pub minimum_after_ramp_s: f64,
     /// Heat that left to the bath by the end of the run, K per molecule (0 without a link).
     pub heat_to_bath_k: f64,
+    /// Of a segmented protocol: each segment's report, in time order (empty otherwise).
+    pub segments: Vec<SegmentReport>,
+    /// Of a segmented protocol: each cycle's report (empty otherwise).
+    pub cycles: Vec<CycleReport>,
+}
+
+/// What one segment of a segmented protocol did (times since the start of the run; energies
+/// in K per molecule).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SegmentReport {
+    /// Its cycle (0-based).
+    pub cycle: u64,
+    /// Its index in the cycle's list of segments (0-based).
+    pub segment: u64,
+    /// "hold", "ramp" or "waveform".
+    pub kind: String,
+    /// Whether the heat switch was closed (the link joined the sample to the bath).
+    pub link_closed: bool,
+    /// Start, s.
+    pub start_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// Field at its end, T.
+    pub end_field_t: f64,
+    /// Temperature at its end, K.
+    pub end_temperature_k: f64,
+    /// Lowest temperature during it, K.
+    pub minimum_temperature_k: f64,
+    /// When it was reached, s since the start of the run.
+    pub minimum_s: f64,
+    /// Magnetic work done on the sample during it, K.
+    pub work_k: f64,
+    /// Heat that left to the bath during it, K.
+    pub heat_to_bath_k: f64,
+    /// Change of the sample's energy (spins, lattice, addenda) during it, K.
+    pub energy_change_k: f64,
+    /// |energy change - work + heat| / (|U at its start| + |work| + |heat|).
+    pub energy_balance_error_rel: f64,
+}
+
+/// What one cycle of a segmented protocol did (times since the start of the run; energies in
+/// K per molecule).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CycleReport {
+    /// The cycle (0-based).
+    pub cycle: u64,
+    /// Start, s.
+    pub start_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// Temperature at its end, K.
+    pub end_temperature_k: f64,
+    /// Lowest temperature during it, K.
+    pub minimum_temperature_k: f64,
+    /// When it was reached, s since the start of the run.
+    pub minimum_s: f64,
+    /// Magnetic work done on the sample during it, K.
+    pub work_k: f64,
+    /// Heat that left to the bath during it, K.
+    pub heat_to_bath_k: f64,
 }
 
 impl Trajectory {
@@ -554,6 +614,7 @@ fn finish(
     let (minimum_temperature_k, t_min) = prog.minimum.unwrap_or((t_final, t_now));
     let heat_to_bath_k = prog.rec.samples.last().map_or(0.0, |s| s.heat_to_bath_k);
     let reduced = use_reduced_ramp || after.handover.is_some();
+    let (segments, cycles) = segment_reports(plan, &prog);
     Trajectory {
         samples: prog.rec.samples,
         ramp_duration_s: tq,
@@ -582,5 +643,89 @@ fn finish(
         minimum_temperature_k,
         minimum_after_ramp_s: t_min - tq,
         heat_to_bath_k,
+        segments,
+        cycles,
     }
+}
+
+/// The per-segment and per-cycle reports of a segmented protocol, from the samples at the
+/// segments' ends (always on the output grid) and the lowest temperatures noted in each
+/// segment's steps. Empty without segments.
+fn segment_reports(plan: &Plan<'_>, prog: &Progress<'_>) -> (Vec<SegmentReport>, Vec<CycleReport>) {
+    let Some(seg) = plan.run.protocol.segments() else {
+        return (Vec::new(), Vec::new());
+    };
+    let samples = &prog.rec.samples;
+    // The sample at time t exactly (segment ends are hard stops of the integrator), else the
+    // nearest one.
+    let at = |t: f64| {
+        let k = samples.partition_point(|s| s.t_s < t);
+        let k = if k < samples.len() && (samples[k].t_s - t).abs() <= 1e-12 * t.abs() {
+            k
+        } else {
+            k.min(samples.len() - 1)
+        };
+        &samples[k]
+    };
+    let energy = |s: &Sample| s.spin_energy_k + s.phonon_energy_k;
+    let mut segments = Vec::with_capacity(seg.list().len());
+    for (k, s) in seg.list().iter().enumerate() {
+        let (a, b) = (at(s.start_s), at(s.end_s));
+        let (work, heat) = (b.work_k - a.work_k, b.heat_to_bath_k - a.heat_to_bath_k);
+        let du = energy(b) - energy(a);
+        let (mut t_min, mut when) = prog
+            .segment_minimum
+            .get(k)
+            .copied()
+            .flatten()
+            .unwrap_or((b.t_phonon_k, s.end_s));
+        for x in [a, b] {
+            if x.t_phonon_k < t_min {
+                (t_min, when) = (x.t_phonon_k, x.t_s);
+            }
+        }
+        segments.push(SegmentReport {
+            cycle: s.cycle as u64,
+            segment: s.index_in_cycle as u64,
+            kind: s.kind.name().to_string(),
+            link_closed: s.link_closed,
+            start_s: s.start_s,
+            end_s: s.end_s,
+            end_field_t: b.field_t,
+            end_temperature_k: b.t_phonon_k,
+            minimum_temperature_k: t_min,
+            minimum_s: when,
+            work_k: work,
+            heat_to_bath_k: heat,
+            energy_change_k: du,
+            energy_balance_error_rel: (du - work + heat).abs()
+                / (energy(a).abs() + work.abs() + heat.abs()),
+        });
+    }
+    let mut cycles: Vec<CycleReport> = Vec::new();
+    for s in &segments {
+        match cycles.last_mut() {
+            Some(c) if c.cycle == s.cycle => {
+                c.end_s = s.end_s;
+                c.end_temperature_k = s.end_temperature_k;
+                if s.minimum_temperature_k < c.minimum_temperature_k {
+                    c.minimum_temperature_k = s.minimum_temperature_k;
+                    c.minimum_s = s.minimum_s;
+                }
+                c.work_k += s.work_k;
+                c.heat_to_bath_k += s.heat_to_bath_k;
+            }
+            _ => cycles.push(CycleReport {
+                cycle: s.cycle,
+                start_s: s.start_s,
+                end_s: s.end_s,
+                end_temperature_k: s.end_temperature_k,
+                minimum_temperature_k: s.minimum_temperature_k,
+                minimum_s: s.minimum_s,
+                work_k: s.work_k,
+                heat_to_bath_k: s.heat_to_bath_k,
+            }),
+        }
+    }
+    (segments, cycles)
 }

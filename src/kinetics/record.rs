@@ -4,18 +4,16 @@
 use super::reduced::{ReducedSystem, Wells};
 use super::{EngineOptions, RunSpec, Sample, Stage};
 use crate::error::NumericsError;
-use crate::model::protocol::Waveform;
+use crate::model::protocol::Protocol;
 use crate::model::thermo::entropy_of;
 use nalgebra::DVector;
 
 /// The output times since the start of the ramp (the ramp grid, then the times after the ramp
 /// in increasing order) and the last explicitly requested time after the ramp, s. A kept ramp
-/// grid (more than one point) of a waveform holds its corners too.
-pub(super) fn output_times(
-    opt: &EngineOptions,
-    tq: f64,
-    waveform: Option<&Waveform>,
-) -> (Vec<f64>, f64) {
+/// grid (more than one point) of a waveform holds its corners too; a segmented protocol's
+/// grid always holds the ends of its segments (the per-segment report reads them).
+pub(super) fn output_times(opt: &EngineOptions, tq: f64, protocol: &Protocol) -> (Vec<f64>, f64) {
+    let waveform = protocol.waveform();
     let mut outputs: Vec<f64> = Vec::new();
     if tq > 0.0 {
         let k = opt.ramp_points.max(1);
@@ -23,9 +21,12 @@ pub(super) fn output_times(
         if let Some(w) = waveform.filter(|_| k > 1) {
             let corners = w.time_s();
             outputs.extend(&corners[1..corners.len() - 1]);
-            outputs.sort_by(f64::total_cmp);
-            outputs.dedup();
         }
+        if let Some(seg) = protocol.segments() {
+            outputs.extend(seg.list().iter().map(|s| s.end_s).filter(|&t| t < tq));
+        }
+        outputs.sort_by(f64::total_cmp);
+        outputs.dedup();
     }
     let mut after: Vec<f64> = opt.sample_times_after_ramp_s.clone();
     if opt.log_points_per_decade > 0 {
@@ -33,7 +34,15 @@ pub(super) fn output_times(
         let lo = opt.log_grid_start_s.log10();
         let hi = opt.max_time_after_ramp_s.log10();
         let count = ((hi - lo) * ppd).floor() as i64;
-        after.extend((0..=count).map(|k| 10f64.powf(lo + k as f64 / ppd)));
+        // A grid time closer to the end of the ramp than 64 ulp of t_q cannot be told apart
+        // from it in double precision, nor stepped to by an integrator (a long segmented
+        // protocol ends at t_q ~ 1e3 s, where 1e-12 s is 2 ulp): such grid points are left out.
+        let resolved = 64.0 * f64::EPSILON * tq;
+        after.extend(
+            (0..=count)
+                .map(|k| 10f64.powf(lo + k as f64 / ppd))
+                .filter(|&s| s >= resolved),
+        );
     }
     after.retain(|&s| s > 0.0 && s <= opt.max_time_after_ramp_s);
     after.sort_by(f64::total_cmp);
@@ -97,7 +106,15 @@ impl<'r> Recorder<'r> {
             phonon_energy_k: debye.energy_k(temp),
             work_k: work,
             heat_to_bath_k: heat,
-            heat_flow_to_bath_k_per_s: self.run.link.map_or(0.0, |l| l.heat_flow_k_per_s(temp)),
+            // At a switching time, the flow after the switch.
+            heat_flow_to_bath_k_per_s: self
+                .run
+                .link
+                .filter(|_| {
+                    let p = &self.run.protocol;
+                    p.link_closed(t_s, t_s >= p.duration_s(), None)
+                })
+                .map_or(0.0, |l| l.heat_flow_k_per_s(temp)),
             spin_entropy: entropy_of(&n),
             phonon_entropy: debye.entropy(temp),
             populations: n,

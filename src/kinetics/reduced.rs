@@ -153,7 +153,7 @@ impl<'a> ReducedSystem<'a> {
     }
 
     /// The net energy received (work less heat to the bath) of state `y`, K.
-    fn net_work(&self, y: &DVector<f64>) -> f64 {
+    pub(super) fn net_work(&self, y: &DVector<f64>) -> f64 {
         if self.drive.link.is_some() {
             y[1] - y[2]
         } else {
@@ -480,8 +480,11 @@ impl OdeSystem for ReducedSystem<'_> {
             dy[1] = bdot * ((1.0 - right) * ws.slope_k_per_t[0] + right * ws.slope_k_per_t[1]);
             temp
         };
-        if let Some(link) = &self.drive.link {
-            dy[2] = link.heat_flow_k_per_s(temp);
+        if self.drive.link.is_some() {
+            dy[2] = self
+                .drive
+                .active_link(t)
+                .map_or(0.0, |link| link.heat_flow_k_per_s(temp));
         }
         Ok(())
     }

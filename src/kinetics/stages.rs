@@ -117,7 +117,7 @@ impl<'r> Plan<'r> {
             .map(|(i, p)| p * spin.energy_k(i, bi))
             .sum::<f64>()
             + debye.energy_k(ti);
-        let (outputs, last_requested) = output_times(opt, tq, proto.waveform());
+        let (outputs, last_requested) = output_times(opt, tq, proto);
         let nlev = spin.n_levels();
         let link = run.link;
         let extra = usize::from(link.is_some());
@@ -313,6 +313,9 @@ pub(super) struct Progress<'r> {
     pub reduction_error: f64,
     /// Lowest temperature seen after the ramp (K) and its time since the start, s.
     pub minimum: Option<(f64, f64)>,
+    /// Of a segmented protocol: the lowest temperature in each segment (K) and its time
+    /// since the start, s.
+    pub segment_minimum: Vec<Option<(f64, f64)>>,
 }
 
 impl<'r> Progress<'r> {
@@ -328,23 +331,18 @@ impl<'r> Progress<'r> {
             table_nodes: 0,
             reduction_error: 0.0,
             minimum: None,
+            segment_minimum: Vec::new(),
         }
     }
 
     /// Note temperature `temp` (K) at time `t` (s, after the ramp): the lowest one is kept.
     pub fn note_temperature(&mut self, t: f64, temp: f64) {
-        if temp.is_finite() && self.minimum.is_none_or(|(m, _)| temp < m) {
-            self.minimum = Some((temp, t));
-        }
+        note_into(&mut self.minimum, t, temp);
     }
 
     /// After an accepted step of `solver` from `start_k` to `end_k` (K, at the ends of its
     /// last interval [a, b]): note T(b), and where the lowest temperature may lie inside the
-    /// step, locate it on the dense output and note it. That is when the step ends at the
-    /// lowest temperature so far but T rises just before its end, or starts at the lowest so
-    /// far and T falls just after its start; the slope is read from the dense output 1e-3 of
-    /// the step inside the end. The minimum is then found by golden-section search of
-    /// `temp_of(dense(t))` over [a, b] to 1e-10 of b.
+    /// step, locate it on the dense output and note it ([`note_step_into`]).
     pub fn note_step(
         &mut self,
         solver: &Radau5<NumericsError>,
@@ -352,42 +350,28 @@ impl<'r> Progress<'r> {
         end_k: f64,
         temp_of: impl Fn(&DVector<f64>) -> f64,
     ) {
-        let (a, b) = solver.last_interval();
-        let lowest_at_start = self.minimum.is_some_and(|(_, t)| at_stop(t, a));
-        self.note_temperature(b, end_k);
-        if b <= a {
-            return;
+        note_step_into(&mut self.minimum, solver, start_k, end_k, |_, y| temp_of(y));
+    }
+
+    /// The same for the lowest temperature of segment `k` of a segmented protocol, whose
+    /// first step also notes the temperature at its start; `temp_of(t, y)` is T of the state
+    /// `y` at time `t`.
+    pub fn note_segment_step(
+        &mut self,
+        k: usize,
+        solver: &Radau5<NumericsError>,
+        start_k: f64,
+        end_k: f64,
+        temp_of: impl Fn(f64, &DVector<f64>) -> f64,
+    ) {
+        if self.segment_minimum.len() <= k {
+            self.segment_minimum.resize(k + 1, None);
         }
-        let delta = 1e-3 * (b - a);
-        let f = |t: f64| temp_of(&solver.dense(t));
-        let interior = if self.minimum.is_some_and(|(_, t)| at_stop(t, b)) {
-            f(b - delta) < end_k
-        } else {
-            lowest_at_start && end_k > start_k && f(a + delta) < start_k
-        };
-        if !interior {
-            return;
+        let slot = &mut self.segment_minimum[k];
+        if slot.is_none() {
+            note_into(slot, solver.last_interval().0, start_k);
         }
-        const INV_PHI: f64 = 0.618_033_988_749_894_9;
-        let (mut lo, mut hi) = (a, b);
-        let mut x1 = hi - INV_PHI * (hi - lo);
-        let mut x2 = lo + INV_PHI * (hi - lo);
-        let (mut f1, mut f2) = (f(x1), f(x2));
-        while hi - lo > 1e-10 * b.abs() {
-            if f1 <= f2 {
-                hi = x2;
-                (x2, f2) = (x1, f1);
-                x1 = hi - INV_PHI * (hi - lo);
-                f1 = f(x1);
-            } else {
-                lo = x1;
-                (x1, f1) = (x2, f2);
-                x2 = lo + INV_PHI * (hi - lo);
-                f2 = f(x2);
-            }
-        }
-        let (t, temp) = if f1 <= f2 { (x1, f1) } else { (x2, f2) };
-        self.note_temperature(t, temp);
+        note_step_into(slot, solver, start_k, end_k, temp_of);
     }
 
     /// Count the work of a finished stage's solver.
@@ -398,6 +382,65 @@ impl<'r> Progress<'r> {
             Stage::Reduced => self.steps_reduced += solver.stats().steps,
         }
     }
+}
+
+/// Keep in `slot` the lowest temperature (K) and its time (s): `temp` at `t` if lower.
+fn note_into(slot: &mut Option<(f64, f64)>, t: f64, temp: f64) {
+    if temp.is_finite() && slot.is_none_or(|(m, _)| temp < m) {
+        *slot = Some((temp, t));
+    }
+}
+
+/// After an accepted step of `solver` from `start_k` to `end_k` (K, at the ends of its last
+/// interval [a, b]): note T(b) in `slot`, and where the lowest temperature may lie inside the
+/// step, locate it on the dense output and note it. That is when the step ends at the lowest
+/// temperature so far but T rises just before its end, or starts at the lowest so far and T
+/// falls just after its start; the slope is read from the dense output 1e-3 of the step
+/// inside the end. The minimum is then found by golden-section search of
+/// `temp_of(t, dense(t))` over [a, b] to 1e-10 of b.
+fn note_step_into(
+    slot: &mut Option<(f64, f64)>,
+    solver: &Radau5<NumericsError>,
+    start_k: f64,
+    end_k: f64,
+    temp_of: impl Fn(f64, &DVector<f64>) -> f64,
+) {
+    let (a, b) = solver.last_interval();
+    let lowest_at_start = slot.is_some_and(|(_, t)| at_stop(t, a));
+    note_into(slot, b, end_k);
+    if b <= a {
+        return;
+    }
+    let delta = 1e-3 * (b - a);
+    let f = |t: f64| temp_of(t, &solver.dense(t));
+    let interior = if slot.is_some_and(|(_, t)| at_stop(t, b)) {
+        f(b - delta) < end_k
+    } else {
+        lowest_at_start && end_k > start_k && f(a + delta) < start_k
+    };
+    if !interior {
+        return;
+    }
+    const INV_PHI: f64 = 0.618_033_988_749_894_9;
+    let (mut lo, mut hi) = (a, b);
+    let mut x1 = hi - INV_PHI * (hi - lo);
+    let mut x2 = lo + INV_PHI * (hi - lo);
+    let (mut f1, mut f2) = (f(x1), f(x2));
+    while hi - lo > 1e-10 * b.abs() {
+        if f1 <= f2 {
+            hi = x2;
+            (x2, f2) = (x1, f1);
+            x1 = hi - INV_PHI * (hi - lo);
+            f1 = f(x1);
+        } else {
+            lo = x1;
+            (x1, f1) = (x2, f2);
+            x2 = lo + INV_PHI * (hi - lo);
+            f2 = f(x2);
+        }
+    }
+    let (t, temp) = if f1 <= f2 { (x1, f1) } else { (x2, f2) };
+    note_into(slot, t, temp);
 }
 
 /// A stage integrated by the solver: its system, where it ends and its rules between steps.
@@ -508,6 +551,16 @@ struct FullRamp<'s, 'p> {
     sys: &'s FullSystem<'p>,
     proto: &'s crate::model::protocol::Protocol,
     tq: f64,
+    /// Temperature at the start of the next step, K (segmented protocols only).
+    prev_temp: f64,
+}
+
+/// Of a segmented protocol, the segment the solver's last step lay in (the piece its drive
+/// was in).
+fn step_segment<'a, S: Driven<'a>>(sys: &S) -> Option<usize> {
+    let drive = sys.drive();
+    let seg = drive.protocol.segments()?;
+    Some(seg.of_piece(drive.piece.get().unwrap_or(0)))
 }
 
 impl<'p> Integrated for FullRamp<'_, 'p> {
@@ -526,6 +579,14 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
     fn before_step(&mut self, solver: &mut Radau5<NumericsError>) {
         enter_piece(self.sys, solver);
     }
+    fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
+        if let Some(k) = step_segment(self.sys) {
+            let sys = self.sys;
+            let temp = sys.temperature_k(solver.y());
+            prog.note_segment_step(k, solver, self.prev_temp, temp, |_, y| sys.temperature_k(y));
+            self.prev_temp = temp;
+        }
+    }
     fn temperature_k(&self, y: &DVector<f64>) -> f64 {
         self.sys.temperature_k(y)
     }
@@ -540,6 +601,8 @@ struct ReducedRamp<'s, 'p> {
     sys: &'s ReducedSystem<'p>,
     proto: &'s crate::model::protocol::Protocol,
     tq: f64,
+    /// Temperature at the start of the next step, K (segmented protocols only).
+    prev_temp: f64,
 }
 
 impl<'p> Integrated for ReducedRamp<'_, 'p> {
@@ -557,6 +620,20 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
     }
     fn before_step(&mut self, solver: &mut Radau5<NumericsError>) {
         enter_piece(self.sys, solver);
+    }
+    fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
+        if let Some(k) = step_segment(self.sys) {
+            let (sys, proto) = (self.sys, self.proto);
+            let piece = sys.drive().piece.get();
+            let temp_of = |t: f64, y: &DVector<f64>| {
+                let b = proto.field_and_rate(t, false, piece).0;
+                sys.temperature_k(b, y[0], sys.net_work(y))
+                    .unwrap_or(f64::NAN)
+            };
+            let temp = temp_of(solver.t(), solver.y());
+            prog.note_segment_step(k, solver, self.prev_temp, temp, temp_of);
+            self.prev_temp = temp;
+        }
     }
     fn temperature_k(&self, _y: &DVector<f64>) -> f64 {
         f64::NAN
@@ -604,6 +681,7 @@ pub(super) fn ramp(
             sys: red,
             proto,
             tq,
+            prev_temp: plan.ti,
         };
         drive(plan, &mut stage, &mut solver, prog)?;
         let y = solver.y();
@@ -620,6 +698,7 @@ pub(super) fn ramp(
         sys: &sys.full,
         proto,
         tq,
+        prev_temp: plan.ti,
     };
     drive(plan, &mut stage, &mut solver, prog)?;
     Ok(State::Full(solver.y().clone()))
@@ -677,7 +756,10 @@ impl After {
                 debye.energy_k(t_after_ramp),
             ),
         };
-        let t_eq = match plan.link {
+        // The link joins the sample to the bath after the ramp unless the last segment of a
+        // segmented protocol opened the switch.
+        let closed = plan.run.protocol.link_closed(tq, true, None);
+        let t_eq = match plan.link.filter(|_| closed) {
             Some(link) => link.bath_k(),
             None => equilibrium_temperature_for_energy(
                 &spin.energies(bf),
@@ -1101,7 +1183,8 @@ pub(super) fn linked_relaxation(
     let (tq, bf) = (plan.tq, plan.bf);
     let t_max = tq + opt.max_time_after_ramp_s;
     let temp0 = red.temperature_k(bf, from[0], from[1] - from[2])?;
-    let p_star = red.well_state(bf, link.bath_k()).right_eq;
+    // Equilibrium at the bath, or with the switch open at the energy's own temperature.
+    let p_star = red.well_state(bf, after.t_eq).right_eq;
     // First step: a thousandth of the faster of the spins' and the link's time constants.
     let (_, lambda) = red.well_state_and_rate(bf, temp0)?;
     let link_rate = link.conductance_per_s(temp0) / plan.run.material.debye.heat_capacity(temp0);

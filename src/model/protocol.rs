@@ -290,6 +290,79 @@ pub struct Protocol {
     shape: RampShape,
     /// The points of a piecewise-linear waveform (shape `Waveform` only).
     waveform: Option<Arc<Waveform>>,
+    /// The segments of a segmented run (hold, ramp, waveform, each with the heat switch open
+    /// or closed) over the waveform's pieces; `None`: one ramp, the link (if any) closed.
+    segments: Option<Arc<Segments>>,
+}
+
+/// What a segment of a segmented protocol does to the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SegmentKind {
+    /// B constant for a duration.
+    Hold,
+    /// A linear ramp to a field.
+    Ramp,
+    /// A piecewise-linear waveform through points.
+    Waveform,
+}
+
+impl SegmentKind {
+    /// The name in configs and reports: "hold", "ramp" or "waveform".
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hold => "hold",
+            Self::Ramp => "ramp",
+            Self::Waveform => "waveform",
+        }
+    }
+}
+
+/// One segment of a segmented protocol: a run of consecutive pieces of the protocol's
+/// waveform, with the heat switch open or closed throughout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// What it does to the field.
+    pub kind: SegmentKind,
+    /// Its cycle (0-based).
+    pub cycle: usize,
+    /// Its index in the cycle's list of segments (0-based).
+    pub index_in_cycle: usize,
+    /// Whether the heat link joins the sample to the bath during the segment.
+    pub link_closed: bool,
+    /// Start and end, s since the start of the run.
+    pub start_s: f64,
+    /// End, s.
+    pub end_s: f64,
+    /// First piece of the waveform that belongs to the segment.
+    pub first_piece: usize,
+    /// One past its last piece.
+    pub end_piece: usize,
+}
+
+/// The segments of a run, in time order, covering every piece of its waveform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segments {
+    list: Vec<Segment>,
+    /// The segment of each piece.
+    of_piece: Vec<usize>,
+}
+
+impl Segments {
+    /// The segments in time order.
+    pub fn list(&self) -> &[Segment] {
+        &self.list
+    }
+
+    /// The segment holding piece `k` (the last one past the end).
+    pub fn of_piece(&self, k: usize) -> usize {
+        self.of_piece[k.min(self.of_piece.len() - 1)]
+    }
+
+    /// Number of cycles.
+    pub fn cycles(&self) -> usize {
+        self.list.last().map_or(0, |s| s.cycle + 1)
+    }
 }
 
 /// Shortest ramp accepted, s (shorter: use the jump, which is the exact limit).
@@ -332,6 +405,7 @@ impl Protocol {
             duration_s,
             shape,
             waveform: None,
+            segments: None,
         })
     }
 
@@ -344,9 +418,71 @@ impl Protocol {
             duration_s: waveform.duration_s(),
             shape: RampShape::Waveform,
             waveform: Some(Arc::new(waveform)),
+            segments: None,
         }
     }
 
+    /// A segmented run: the waveform through every segment's corners, and for each segment
+    /// (kind, cycle, index in the cycle, link closed, number of pieces) in time order. The
+    /// pieces must add up to the waveform's.
+    pub fn with_segments(
+        waveform: Waveform,
+        segments: &[(SegmentKind, usize, usize, bool, usize)],
+    ) -> Result<Self, ParameterError> {
+        let pieces = waveform.len() - 1;
+        let total: usize = segments.iter().map(|s| s.4).sum();
+        if total != pieces || segments.iter().any(|s| s.4 == 0) {
+            return Err(ParameterError::new(
+                "segment",
+                total as f64,
+                format!(
+                    "the segments' pieces must be non-empty and add up to the waveform's {pieces}"
+                ),
+            ));
+        }
+        let mut list = Vec::with_capacity(segments.len());
+        let mut of_piece = Vec::with_capacity(pieces);
+        let mut first = 0;
+        for (i, &(kind, cycle, index_in_cycle, link_closed, n)) in segments.iter().enumerate() {
+            list.push(Segment {
+                kind,
+                cycle,
+                index_in_cycle,
+                link_closed,
+                start_s: waveform.time_s[first],
+                end_s: waveform.time_s[first + n],
+                first_piece: first,
+                end_piece: first + n,
+            });
+            of_piece.extend(std::iter::repeat_n(i, n));
+            first += n;
+        }
+        let mut p = Self::with_waveform(waveform);
+        p.segments = Some(Arc::new(Segments { list, of_piece }));
+        Ok(p)
+    }
+
+    /// The segments of a segmented run.
+    pub fn segments(&self) -> Option<&Segments> {
+        self.segments.as_deref()
+    }
+
+    /// Whether the heat switch is closed (the link, if any, joins the sample to the bath) for
+    /// a system at `t_s`: in the hold after the ramp (`hold`) as in the last segment, on a
+    /// waveform piece known to the integrator (`piece`) as in its segment, else in the
+    /// segment starting at or holding `t_s`. Always closed without segments.
+    pub fn link_closed(&self, t_s: f64, hold: bool, piece: Option<usize>) -> bool {
+        let Some(seg) = &self.segments else {
+            return true;
+        };
+        let last = seg.list.len() - 1;
+        let k = if hold || t_s >= self.duration_s {
+            last
+        } else {
+            seg.of_piece(piece.unwrap_or_else(|| self.piece_at(t_s)))
+        };
+        seg.list[k].link_closed
+    }
     /// The waveform's points, if this is one.
     pub fn waveform(&self) -> Option<&Waveform> {
         self.waveform.as_deref()

@@ -1,0 +1,398 @@
+//! Segmented protocols with a heat switch (issue 14; docs/physics.md "Segments and the heat
+//! switch"): a run as holds, ramps and waveforms, each with the link open or closed, repeated
+//! over cycles. With the switch closed throughout a segmented run is the waveform run through
+//! the same points (and one ramp segment today's linear ramp); every segment closes its own
+//! energy balance; an open switch passes no heat; a closed hold long against C/K brings the
+//! sample to the bath, so that cycles after an equilibrating hold repeat; bad segments are
+//! refused naming the key and the segment.
+
+use smmcool::kinetics::{simulate, EngineContext, Trajectory};
+use smmcool::scenario::{LinkSection, SegmentSection, ValueList};
+use smmcool::{ProtocolSection, Scenario};
+
+mod common;
+
+static CTX: std::sync::LazyLock<EngineContext> = std::sync::LazyLock::new(EngineContext::new);
+
+/// Sample amount, mol.
+const AMOUNT: f64 = 1e-6;
+/// Link conductance K1, W/K: C/K ~ 20 s at 3 K for 1e-6 mol of Mn12Ac.
+const K1: f64 = 4e-8;
+
+fn run(s: &Scenario) -> Trajectory {
+    let built = s.build().unwrap_or_else(|e| panic!("{e}"));
+    simulate(&CTX, &built.spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn linked(mut s: Scenario) -> Scenario {
+    s.sample.amount_mol = Some(AMOUNT);
+    s.link = LinkSection {
+        conductance_w_per_k: Some(K1),
+        exponent: None,
+        bath_temperature_k: None,
+    };
+    s
+}
+
+fn segment(kind: &str, closed: bool) -> SegmentSection {
+    SegmentSection {
+        kind: kind.into(),
+        link_closed: closed,
+        duration_s: None,
+        b_final_t: None,
+        sweep_rate_t_per_s: None,
+        waveform_time_s: None,
+        waveform_field_t: None,
+        waveform_csv: None,
+    }
+}
+
+fn hold(d: f64, closed: bool) -> SegmentSection {
+    SegmentSection {
+        duration_s: Some(d),
+        ..segment("hold", closed)
+    }
+}
+
+fn ramp(bf: f64, rate: f64, closed: bool) -> SegmentSection {
+    SegmentSection {
+        b_final_t: Some(bf),
+        sweep_rate_t_per_s: Some(rate),
+        ..segment("ramp", closed)
+    }
+}
+
+/// Segments from `bi` at `ti`, `cycles` times.
+fn segmented(bi: f64, ti: f64, segs: Vec<SegmentSection>, cycles: Option<u64>) -> Scenario {
+    Scenario::new(ProtocolSection {
+        b_final_t: None,
+        sweep_rate_t_per_s: None,
+        segment: segs,
+        cycles,
+        ..ProtocolSection::linear_ramp(bi, 0.0, ti, 0.0)
+    })
+}
+
+/// The waveform through (times, fields) from `ti`.
+fn waveform(times: &[f64], fields: &[f64], ti: f64) -> Scenario {
+    Scenario::new(ProtocolSection {
+        b_initial_t: None,
+        b_final_t: None,
+        sweep_rate_t_per_s: None,
+        waveform_time_s: Some(ValueList(times.to_vec())),
+        waveform_field_t: Some(ValueList(fields.to_vec())),
+        ..ProtocolSection::linear_ramp(0.0, 0.0, ti, 0.0)
+    })
+}
+
+/// Largest temperature difference between two runs at their samples on the output grid (the
+/// same times; the last sample, at the time equilibrium was found, is compared by the
+/// callers), K.
+fn max_difference(a: &Trajectory, b: &Trajectory) -> f64 {
+    assert_eq!(a.samples.len(), b.samples.len());
+    let n = a.samples.len() - 1;
+    a.samples[..n]
+        .iter()
+        .zip(&b.samples[..n])
+        .map(|(x, y)| {
+            assert!(
+                (x.t_s - y.t_s).abs() <= 1e-12 * x.t_s.abs(),
+                "{} {}",
+                x.t_s,
+                y.t_s
+            );
+            (x.t_phonon_k - y.t_phonon_k).abs()
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn switch_closed_throughout_is_the_waveform_through_the_same_points() {
+    // Hold 5 s, ramp 1 -> 0.2 T at 0.5 T/s, hold 30 s, all linked: the waveform (0, 1),
+    // (5, 1), (6.6, 0.2), (36.6, 0.2) under the same link.
+    let segs = vec![hold(5.0, true), ramp(0.2, 0.5, true), hold(30.0, true)];
+    let s = linked(segmented(1.0, 3.0, segs, None));
+    let w = linked(waveform(&[0.0, 5.0, 6.6, 36.6], &[1.0, 1.0, 0.2, 0.2], 3.0));
+    let (a, b) = (run(&s), run(&w));
+    let d = max_difference(&a, &b);
+    println!("segments vs waveform: max |dT| = {d:e} K");
+    assert!(d <= 1e-12, "{d:e}");
+    assert!((a.t_final_k - b.t_final_k).abs() <= 1e-12);
+    assert!((a.minimum_temperature_k - b.minimum_temperature_k).abs() <= 1e-12);
+    assert!((a.heat_to_bath_k - b.heat_to_bath_k).abs() <= 1e-12 * b.heat_to_bath_k.abs());
+    assert_eq!(a.segments.len(), 3);
+    assert_eq!(a.cycles.len(), 1);
+    assert!(b.segments.is_empty());
+}
+
+#[test]
+fn one_ramp_segment_is_todays_linear_ramp_with_and_without_a_link() {
+    for link in [false, true] {
+        let lin = Scenario::new(ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 10.0));
+        let seg = segmented(1.0, 3.0, vec![ramp(0.0, 10.0, link)], None);
+        let (lin, seg) = if link {
+            (linked(lin), linked(seg))
+        } else {
+            (lin, seg)
+        };
+        let (a, b) = (run(&seg), run(&lin));
+        let d = max_difference(&a, &b);
+        println!("link {link}: one ramp segment vs linear ramp: max |dT| = {d:e} K");
+        assert!(d <= 1e-12, "{d:e}");
+        assert!((a.t_final_k - b.t_final_k).abs() <= 1e-12);
+        assert!((a.minimum_temperature_k - b.minimum_temperature_k).abs() <= 1e-12);
+        assert!((a.t_equilibrium_k - b.t_equilibrium_k).abs() <= 1e-12);
+        let r = &a.segments[0];
+        assert_eq!((r.kind.as_str(), r.link_closed), ("ramp", link));
+        assert!((r.end_temperature_k - b.t_after_ramp_k).abs() <= 1e-12);
+    }
+}
+
+/// The refrigeration cycle of the issue: hold at 1 T linked to the bath, open the switch,
+/// ramp down to 0 T at 10 T/s, watch 60 s, ramp back up linked at 0.1 T/s; `cycles` times.
+fn cycle(hold_s: f64, cycles: u64) -> Scenario {
+    let segs = vec![
+        hold(hold_s, true),
+        ramp(0.0, 10.0, false),
+        hold(60.0, false),
+        ramp(1.0, 0.1, true),
+    ];
+    linked(segmented(1.0, 3.0, segs, Some(cycles)))
+}
+
+#[test]
+fn refrigeration_cycles_close_their_energy_balance_and_repeat_after_equilibrium() {
+    let tr = run(&cycle(2000.0, 3));
+    assert_eq!(tr.segments.len(), 12);
+    assert_eq!(tr.cycles.len(), 3);
+    println!(
+        "energy balance over the run {:.2e}",
+        tr.energy_balance_error
+    );
+    for s in &tr.segments {
+        println!(
+            "cycle {} segment {} {:<5} closed {:<5} end {:>9.3} s: T_end {:.9} K, T_min {:.9} K at {:.4} s, work {:+.4e} K, heat {:+.4e} K, balance {:.1e}",
+            s.cycle, s.segment, s.kind, s.link_closed, s.end_s, s.end_temperature_k,
+            s.minimum_temperature_k, s.minimum_s, s.work_k, s.heat_to_bath_k,
+            s.energy_balance_error_rel
+        );
+        // Each segment's own balance: U(end) - U(start) = work - heat.
+        assert!(s.energy_balance_error_rel <= 1e-10, "{s:?}");
+        // An open switch passes no heat, exactly.
+        if !s.link_closed {
+            assert!(s.heat_to_bath_k.abs() <= 0.0, "{s:?}");
+        }
+        assert!(s.minimum_temperature_k <= s.end_temperature_k);
+        assert!((s.start_s..=s.end_s).contains(&s.minimum_s));
+    }
+    for c in &tr.cycles {
+        println!(
+            "cycle {}: T_min {:.9} K at {:.4} s, T_end {:.9} K, work {:+.6e} K, heat to the bath {:+.6e} K",
+            c.cycle, c.minimum_temperature_k, c.minimum_s, c.end_temperature_k, c.work_k,
+            c.heat_to_bath_k
+        );
+        // The ramp down cools below the bath.
+        assert!(c.minimum_temperature_k < 3.0 - 0.1, "{c:?}");
+    }
+    // A closed hold of 100 C/K (and many spin relaxation times at 1 T, 3 K) ends at the
+    // bath ...
+    for s in tr.segments.iter().filter(|s| s.segment == 0) {
+        assert!((s.end_temperature_k - 3.0).abs() <= 1e-7, "{s:?}");
+    }
+    // ... so every cycle after that hold repeats the first, segment by segment,
+    let n = 4;
+    for (k, s) in tr.segments.iter().enumerate().skip(n) {
+        let s0 = &tr.segments[k % n];
+        if s.segment == 0 {
+            continue;
+        }
+        assert!(
+            (s.end_temperature_k - s0.end_temperature_k).abs() <= 1e-8,
+            "{s:?}"
+        );
+        assert!((s.minimum_temperature_k - s0.minimum_temperature_k).abs() <= 1e-8);
+        assert!((s.heat_to_bath_k - s0.heat_to_bath_k).abs() <= 1e-8 * s0.work_k.abs());
+        assert!((s.work_k - s0.work_k).abs() <= 1e-8 * s0.work_k.abs());
+    }
+    // ... and the cycles after the first, which start and end in the same state, pass the
+    // work done on the sample to the bath as heat (first law over a closed cycle; to the
+    // integration tolerance, which leaves the cycle ends 2e-10 K apart). The first
+    // started at the bath in equilibrium, not at the end state of a cycle.
+    for c in &tr.cycles[1..] {
+        assert!(
+            (c.heat_to_bath_k - c.work_k).abs() <= 1e-7 * c.work_k.abs(),
+            "{c:?}"
+        );
+        assert!(c.heat_to_bath_k > 0.0);
+    }
+    // The lowest temperature of the first cycle is reached after the fast ramp down, while
+    // the switch is open (the ramp itself or the watch).
+    let min_seg = tr
+        .segments
+        .iter()
+        .take(4)
+        .min_by(|a, b| a.minimum_temperature_k.total_cmp(&b.minimum_temperature_k))
+        .unwrap();
+    assert!(!min_seg.link_closed);
+}
+
+#[test]
+fn a_short_linked_hold_leaves_the_next_cycle_warmer_or_colder_than_the_first() {
+    // After 2 s of linked hold (0.1 C/K) the sample has not gone back to the bath: the
+    // second cycle differs from the first, and the reports show it.
+    let tr = run(&cycle(2.0, 2));
+    let (c0, c1) = (&tr.cycles[0], &tr.cycles[1]);
+    println!(
+        "T_min {:.9} K then {:.9} K",
+        c0.minimum_temperature_k, c1.minimum_temperature_k
+    );
+    assert!((c1.minimum_temperature_k - c0.minimum_temperature_k).abs() > 1e-4);
+    for s in &tr.segments {
+        assert!(s.energy_balance_error_rel <= 1e-10, "{s:?}");
+    }
+}
+
+#[test]
+fn bad_segments_name_the_key_and_the_segment() {
+    let base = |segs: Vec<SegmentSection>| linked(segmented(1.0, 3.0, segs, None));
+    let cases: Vec<(Scenario, &str, &str)> = vec![
+        (
+            base(vec![segment("dwell", true)]),
+            "protocol.segment.kind",
+            "\"hold\", \"ramp\" or \"waveform\"",
+        ),
+        (
+            base(vec![hold(-1.0, true)]),
+            "protocol.segment.duration_s",
+            "segment 1 (hold)",
+        ),
+        (
+            base(vec![hold(1.0, true), segment("hold", false)]),
+            "protocol.segment.duration_s",
+            "segment 2 (hold)",
+        ),
+        (
+            base(vec![ramp(0.0, -2.0, false)]),
+            "protocol.segment.sweep_rate_t_per_s",
+            "> 0 T/s",
+        ),
+        (
+            base(vec![ramp(1.0, 2.0, false)]),
+            "protocol.segment.sweep_rate_t_per_s",
+            "is a hold",
+        ),
+        (
+            base(vec![SegmentSection {
+                b_final_t: Some(0.5),
+                ..hold(1.0, true)
+            }]),
+            "protocol.segment.b_final_t",
+            "a hold segment takes no b_final_t",
+        ),
+        (
+            base(vec![SegmentSection {
+                waveform_time_s: Some(ValueList(vec![0.0, 1.0])),
+                waveform_field_t: Some(ValueList(vec![0.5, 0.0])),
+                ..segment("waveform", false)
+            }]),
+            "protocol.segment.waveform_field_t",
+            "the field is continuous",
+        ),
+        (
+            base(vec![SegmentSection {
+                waveform_time_s: Some(ValueList(vec![0.0, 2.0, 1.0])),
+                waveform_field_t: Some(ValueList(vec![1.0, 0.5, 0.0])),
+                ..segment("waveform", false)
+            }]),
+            "protocol.segment.waveform_time_s",
+            "segment 1 (waveform): point 3 of the waveform",
+        ),
+        (
+            segmented(1.0, 3.0, vec![hold(1.0, false), hold(1.0, true)], None),
+            "protocol.segment.link_closed",
+            "segment 2: the heat switch closes a link that is not there",
+        ),
+        (
+            linked(segmented(1.0, 3.0, vec![hold(1.0, true)], Some(0))),
+            "protocol.cycles",
+            "1..=",
+        ),
+        (
+            linked(Scenario::new(ProtocolSection {
+                cycles: Some(2),
+                ..ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 1.0)
+            })),
+            "protocol.cycles",
+            "[[protocol.segment]]",
+        ),
+        (
+            linked(Scenario::new(ProtocolSection {
+                segment: vec![hold(1.0, true)],
+                ..ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 1.0)
+            })),
+            "protocol.b_final_t",
+            "segments set the field",
+        ),
+        (
+            base(vec![ramp(12.0, 1.0, false)]),
+            "protocol.segment",
+            "|B| <",
+        ),
+    ];
+    for (s, key, says) in cases {
+        let e = s.build().map(|_| ()).unwrap_err();
+        println!("{e}");
+        assert_eq!(e.key, key, "{e}");
+        assert!(e.to_string().contains(says), "{e}");
+    }
+}
+
+#[test]
+fn the_cycle_config_runs_into_hdf5_with_its_reports_and_a_bad_one_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cycle.h5");
+    let cfg = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/refrigeration_cycle.toml"
+    );
+    common::run_ok(&["run", cfg, "-o", out.to_str().unwrap()]);
+    let records = smmcool::read_summary(&out).unwrap();
+    let r = &records[0];
+    assert_eq!(r.params.shape, "segments");
+    assert_eq!(r.summary.segment_reports.len(), 12);
+    assert_eq!(r.summary.cycle_reports.len(), 3);
+    // The same numbers as the library's run of the same cycle.
+    let tr = run(&cycle(2000.0, 3));
+    for (a, b) in r.summary.cycle_reports.iter().zip(&tr.cycles) {
+        assert!((a.minimum_temperature_k - b.minimum_temperature_k).abs() <= 1e-12);
+        assert!((a.heat_to_bath_k - b.heat_to_bath_k).abs() <= 1e-12);
+    }
+    // The reports are JSON text in the file, with the segment's trajectory samples at the
+    // segment ends.
+    let file = hdf5::File::open(&out).unwrap();
+    assert!(file.dataset("summary/cycle_reports").is_ok());
+    let traj = smmcool::read_trajectory(&out, 0).unwrap().unwrap();
+    for s in &r.summary.segment_reports {
+        let k = traj.time_s.iter().position(|&t| t == s.end_s).unwrap();
+        assert!((traj.phonon_temperature_k[k] - s.end_temperature_k).abs() <= 0.0);
+    }
+    // inspect --json shows the reports as lists of objects.
+    let v = common::json(&["inspect", out.to_str().unwrap(), "--json"]);
+    let shown = v.to_string();
+    assert!(shown.contains("\"cycle_reports\":[{"), "{shown:.2000}");
+    assert!(shown.contains("\"heat_to_bath_k\""));
+    let text = std::fs::read_to_string(cfg).unwrap();
+    let bad = text.replace(
+        "kind = \"ramp\"\nb_final_t = 0.0",
+        "kind = \"sweep\"\nb_final_t = 0.0",
+    );
+    let bad_cfg = common::write(dir.path(), "bad.toml", &bad);
+    let o = common::run(&["validate", bad_cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("protocol.segment.kind") && err.contains("\"sweep\""),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
