@@ -384,3 +384,59 @@ fn the_step_limit_fails_a_run_with_a_typed_error() {
         assert!(e.to_string().contains("1..=1000000000"), "{e}");
     }
 }
+
+/// A failure inside the reduced ramp reports the temperature of its last accepted state (it
+/// was NaN: the reduction carries T only through the energy balance). Reference: the same run
+/// without a limit, whose trajectory through the ramp brackets each failure time; the
+/// reported T must lie within the temperatures of the two stored points around it (the ramp
+/// cools monotonically), and all the failures are in the reduced ramp.
+#[test]
+fn a_failure_in_the_reduced_ramp_reports_the_temperature_there() {
+    let with_limit = |max_steps: usize| {
+        run(
+            ramp(0.5, 0.1, 10.0),
+            4.0,
+            EngineOptions {
+                max_steps,
+                ..Default::default()
+            },
+        )
+    };
+    let reference = with_limit(EngineOptions::default().max_steps).unwrap();
+    let ramp_samples: Vec<&smmcool::kinetics::Sample> = reference
+        .samples
+        .iter()
+        .filter(|s| s.t_s <= reference.ramp_duration_s)
+        .collect();
+    assert!(ramp_samples.len() > 10, "{}", ramp_samples.len());
+    let mut checked = 0;
+    for max_steps in 1..=8 {
+        match with_limit(max_steps).unwrap_err() {
+            EngineError::Solver {
+                stage,
+                t_s,
+                t_phonon_k,
+                ..
+            } => {
+                assert_eq!(stage, "reduced ramp");
+                let after = ramp_samples.iter().position(|s| s.t_s >= t_s).unwrap();
+                let (hi, lo) = if after == 0 {
+                    (4.0, ramp_samples[0].t_phonon_k)
+                } else {
+                    (
+                        ramp_samples[after - 1].t_phonon_k,
+                        ramp_samples[after].t_phonon_k,
+                    )
+                };
+                let tol = 1e-9;
+                assert!(
+                    t_phonon_k <= hi + tol && t_phonon_k >= lo - tol,
+                    "max_steps {max_steps}: T = {t_phonon_k} K at {t_s} s, not within [{lo}, {hi}]"
+                );
+                checked += 1;
+            }
+            e => panic!("expected a solver failure, got {e}"),
+        }
+    }
+    assert_eq!(checked, 8);
+}

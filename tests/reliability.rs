@@ -271,7 +271,8 @@ mod random_valid_inputs {
         /// positive temperatures, normalized populations, and an outcome whose end time
         /// respects the limit; or, for a demagnetization the limits predict to end below 0.3 K,
         /// the typed rate-underflow error. (At S = 2 with the preset's 70 K barrier a run can
-        /// still reach the full stage's step-size floor near 1e34 s: not covered here.)
+        /// reach the time resolution near 1e34 s: a typed failure, see
+        /// `a_runaway_beyond_the_time_resolution_fails_typed_and_a_lower_limit_avoids_it`.)
         #[test]
         fn every_valid_run_has_all_its_samples_finite_values_and_an_outcome(
             two_s in 10u32..=20,
@@ -402,4 +403,53 @@ fn sigterm_and_sigint_at_each_point_then_resume_equal_an_uninterrupted_run() {
             }
         }
     }
+}
+
+/// S = 2 with the preset's 70.3 K Arrhenius barrier, 1.258 -> -0.262 T from 1.32 K at 1 T/s:
+/// the reversed field leaves the spins in the upper well for ~1e34 s, then they relax in a
+/// thermal runaway (T 0.71 K -> 2.77 K) faster than a double-precision time can resolve at
+/// t ~ 1e34 s (one ulp of t is ~2e18 s). The run fails with the typed step-size error (exit 1,
+/// one line naming the stage, the time, the resolution and the way out); with the time limit
+/// below the runaway it ends at that limit with every sample. Reference for the runaway: the
+/// sudden limit of the same field change (where the relaxed state must end) lies far above
+/// the temperature just before it.
+#[test]
+fn a_runaway_beyond_the_time_resolution_fails_typed_and_a_lower_limit_avoids_it() {
+    let args = [
+        "simulate",
+        "--b-initial-t",
+        "1.258",
+        "--b-final-t",
+        "-0.262",
+        "--t-initial-k",
+        "1.32",
+        "--sweep-rate-t-per-s",
+        "1",
+        "--spin",
+        "2",
+    ];
+    let out = common::run(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for part in [
+        "full relaxation stage failed at t = 1.07",
+        "too small",
+        "double precision resolves time",
+        "max_time_after_ramp_s",
+    ] {
+        assert!(err.contains(part), "{part:?} not in {err}");
+    }
+    let mut limited = args.to_vec();
+    limited.extend(["--max-time-after-ramp-s", "1e33", "--json"]);
+    let v = check_simulate(&limited, 1e33);
+    assert_eq!(v["outcome"], "end_time");
+    let (end, sudden) = (
+        v["end_temperature_k"].as_f64().unwrap(),
+        v["sudden_final_temperature_k"].as_f64().unwrap(),
+    );
+    assert!(
+        end < 0.75 && sudden > 2.7,
+        "{end} K before the runaway, {sudden} K after"
+    );
 }

@@ -476,8 +476,9 @@ pub(super) trait Integrated {
     fn before_step(&mut self, _solver: &mut Radau5<NumericsError>) {}
     /// After each accepted step.
     fn stepped(&mut self, _solver: &Radau5<NumericsError>, _prog: &mut Progress<'_>) {}
-    /// Temperature of state `y`, K (NaN where it is not cheap: error messages only).
-    fn temperature_k(&self, y: &DVector<f64>) -> f64;
+    /// Temperature of state `y` at time `t`, K (for error messages: NaN only where the state
+    /// has none).
+    fn temperature_k(&self, t: f64, y: &DVector<f64>) -> f64;
     /// Record state `y` at output time `t`.
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError>;
 }
@@ -496,7 +497,12 @@ pub(super) fn drive<I: Integrated>(
         let next = plan.outputs.get(prog.out_idx).copied().unwrap_or(end);
         let stop = stage.stop(solver.t(), next.min(end));
         solver.step(stage.system(), stop).map_err(|e| {
-            plan.step_error(I::LABEL, solver.t(), stage.temperature_k(solver.y()), e)
+            plan.step_error(
+                I::LABEL,
+                solver.t(),
+                stage.temperature_k(solver.t(), solver.y()),
+                e,
+            )
         })?;
         stage.stepped(solver, prog);
         if let Some(&o) = plan.outputs.get(prog.out_idx) {
@@ -587,7 +593,7 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
             self.prev_temp = temp;
         }
     }
-    fn temperature_k(&self, y: &DVector<f64>) -> f64 {
+    fn temperature_k(&self, _t: f64, y: &DVector<f64>) -> f64 {
         self.sys.temperature_k(y)
     }
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
@@ -635,8 +641,13 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
             self.prev_temp = temp;
         }
     }
-    fn temperature_k(&self, _y: &DVector<f64>) -> f64 {
-        f64::NAN
+    fn temperature_k(&self, t: f64, y: &DVector<f64>) -> f64 {
+        // As `stepped` solves it: the energy balance at the field B(t) of the current piece.
+        let piece = self.sys.drive().piece.get();
+        let b = self.proto.field_and_rate(t, false, piece).0;
+        self.sys
+            .temperature_k(b, y[0], self.sys.net_work(y))
+            .unwrap_or(f64::NAN)
     }
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
         let b = self.proto.field_t(t);
@@ -895,7 +906,7 @@ impl<'s> Integrated for Hold<'s, '_> {
             });
         self.prev_temp = temp;
     }
-    fn temperature_k(&self, y: &DVector<f64>) -> f64 {
+    fn temperature_k(&self, _t: f64, y: &DVector<f64>) -> f64 {
         self.sys.temperature_k(y)
     }
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {
@@ -1151,7 +1162,7 @@ impl<'s, 'p> Integrated for LinkedRelax<'s, 'p> {
             });
         self.prev_temp = temp;
     }
-    fn temperature_k(&self, y: &DVector<f64>) -> f64 {
+    fn temperature_k(&self, _t: f64, y: &DVector<f64>) -> f64 {
         Self::temp(self.sys, self.plan.bf, y)
     }
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError> {

@@ -77,8 +77,10 @@ impl std::ops::AddAssign for SolverStats {
 /// Why the integrator stopped.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum SolverError {
-    /// The step size fell below the resolution of t.
-    #[error("step size {h:e} s too small at t = {t:e} s")]
+    /// The step size fell below the resolution of t (16 eps |t|): the state changes faster
+    /// than a double-precision time can follow there, e.g. a thermal runaway after a delay of
+    /// 1e34 s. The run can only be stopped before it.
+    #[error("step size {h:e} s too small at t = {t:e} s: the state changes faster than double precision resolves time there (steps below 16 eps t = {:e} s), e.g. a thermal runaway after a very long delay; stop the run before it with a lower time limit (max_time_after_ramp_s)", 16.0 * f64::EPSILON * t.abs())]
     StepSizeTooSmall {
         /// Time, s.
         t: f64,
