@@ -279,8 +279,19 @@ pub struct SolverSection {
     /// Step limit of the integrator per stage (accepted and rejected steps); a stage that
     /// needs more fails the run (exit 1; `smmcool.SolverError` in Python). In 1..=1000000000.
     #[serde(default = "default_max_steps")]
-    #[arg(long, default_value_t = default_max_steps())]
+    #[arg(long, default_value_t = default_max_steps(), value_parser = max_steps_arg)]
     pub max_steps: usize,
+}
+
+/// `--max-steps`: an integer, refused with the range `solver.max_steps` allows (checked
+/// there too, where 0 and values above the limit are refused).
+fn max_steps_arg(s: &str) -> Result<usize, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "must be an integer in 1..={}",
+            crate::kinetics::MAX_STEPS_LIMIT
+        )
+    })
 }
 
 fn default_rtol() -> f64 {
@@ -766,6 +777,86 @@ pub fn key(path: &str) -> Option<&'static Key> {
 pub fn key_of_library_name(name: &str) -> Option<&'static Key> {
     KEYS.iter()
         .find(|k| k.name() == name || (!name.contains('.') && k.old.contains(&name)))
+}
+
+/// The material keys an analytic command does not read: given to it, they would change
+/// nothing, so the command line (`levels --tau0-s`) and the Python API (`levels(tau0_s=...)`)
+/// refuse them, naming the key and this reason.
+pub struct NoEffect {
+    /// The command (`levels`, `tau`, `limits`, `resonances`).
+    pub command: &'static str,
+    /// Why the keys have no effect on it.
+    pub why: &'static str,
+    /// The TOML paths of the keys (see [`key`] for their flags and keywords).
+    pub keys: &'static [&'static str],
+}
+
+/// See [`NoEffect`].
+pub const NO_EFFECT: [NoEffect; 4] = [
+    NoEffect {
+        command: "levels",
+        why: "the energy levels depend only on S, D and g",
+        keys: &[
+            "material.tau0_s",
+            "material.barrier_k",
+            "material.debye_temperature_k",
+            "material.phonon_units",
+        ],
+    },
+    NoEffect {
+        command: "tau",
+        why: "the relaxation time depends on the levels, tau0, U_b and kappa(T); the phonon heat capacity does not enter it",
+        keys: &["material.debye_temperature_k", "material.phonon_units"],
+    },
+    NoEffect {
+        command: "limits",
+        why: "the sudden and isentropic limits are thermodynamic: no relaxation law enters them",
+        keys: &["material.tau0_s", "material.barrier_k"],
+    },
+    NoEffect {
+        command: "resonances",
+        why: "the level crossings and tunnel splittings depend only on the spin Hamiltonian",
+        keys: &[
+            "material.tau0_s",
+            "material.barrier_k",
+            "material.debye_temperature_k",
+            "material.phonon_units",
+        ],
+    },
+];
+
+impl NoEffect {
+    /// The entry of `command`, if it has keys without effect.
+    pub fn of(command: &str) -> Option<&'static NoEffect> {
+        NO_EFFECT.iter().find(|n| n.command == command)
+    }
+
+    /// The refusal of key `path` given as `name` (a flag or a keyword) with `value`.
+    pub fn message(&self, name: &str, value: f64) -> String {
+        format!(
+            "{name} = {} has no effect on `{}`: {}; remove it",
+            crate::units::number(value),
+            self.command,
+            self.why
+        )
+    }
+}
+
+impl MaterialSection {
+    /// The value given for the numeric material key `path` (`material.tau0_s`, ...).
+    pub fn given(&self, path: &str) -> Option<f64> {
+        match path {
+            "material.spin" => self.spin,
+            "material.d_cm1" => self.d_cm1,
+            "material.d_k" => self.d_k,
+            "material.g_par" => self.g_par,
+            "material.debye_temperature_k" => self.debye_temperature_k,
+            "material.phonon_units" => self.phonon_units,
+            "material.tau0_s" => self.tau0_s,
+            "material.barrier_k" => self.barrier_k,
+            _ => None,
+        }
+    }
 }
 
 /// The sweepable TOML paths.

@@ -134,10 +134,15 @@ def _vector(x: Any) -> np.ndarray:
 def levels(field_t: Any, *, material: Union[None, str, Material] = None, **overrides: Any) -> Dict[str, Any]:
     """Level energies E_M(B) = D [M^2 - S(S+1)/3] + g_par mu_B B M (K) at the field(s) ``field_t`` (T).
 
+    Material overrides ``spin``, ``d_cm1``/``d_k`` and ``g_par`` (or a ``Material``); the others
+    (``tau0_s``, ``barrier_k``, ``debye_temperature_k``, ``phonon_units``) do not enter the
+    levels and are refused (InputError), as by ``smmcool levels``; a ``Material`` may carry them.
+
     Returns a dict with ``m`` (the M values), ``energy_k`` and ``energy_above_ground_k``
     (E_M - E_ground, the paper's Fig. 2), each of shape ``shape(field_t) + (2S+1,)``.
     """
     shape = np.shape(field_t)
+    _ext.refuse_no_effect("levels", **overrides)
     m, e, rel = _ext.levels(_vector(field_t), **_keywords(material, overrides))
     n = m.shape[0]
     return {
@@ -158,11 +163,15 @@ def tau(
 ) -> Dict[str, Any]:
     """Relaxation times at the temperature(s) ``temperature_k`` (K).
 
+    ``debye_temperature_k`` and ``phonon_units`` do not enter tau and are refused (InputError),
+    as by ``smmcool tau``; a ``Material`` may carry them.
+
     Returns a dict of arrays shaped like ``temperature_k`` (floats for a scalar):
     ``tau_arrhenius_s`` (tau0 exp(U_b/T), s), ``tau_model_s`` (1/lambda1 of the rate model, s)
     and ``kappa_per_s_k3`` (the rate scale, 1/(s K^3)).
     """
     shape = np.shape(temperature_k)
+    _ext.refuse_no_effect("tau", **overrides)
     kw = _keywords(material, overrides)
     kw.update(
         {
@@ -191,11 +200,13 @@ def limits(
     """The sudden-quench (Eq. 9) and isentropic (Eq. 11) final temperatures of Bi -> Bf from Ti.
 
     ``b_final_t`` (T) and ``initial_temperature_k`` (K) are scalars or arrays, broadcast
-    against each other. Returns a dict: ``sudden_final_temperature_k``,
+    against each other. ``tau0_s`` and ``barrier_k`` do not enter the limits and are refused
+    (InputError), as by ``smmcool limits``; a ``Material`` may carry them. Returns a dict: ``sudden_final_temperature_k``,
     ``sudden_delta_temperature_k``, ``isentropic_final_temperature_k``,
     ``isentropic_delta_temperature_k`` (NaN in arrays, None for scalars, where Eq. 11 has no
     finite solution) and ``note`` (the reason there is none, else None).
     """
+    _ext.refuse_no_effect("limits", **overrides)
     bf, ti = np.broadcast_arrays(np.asarray(b_final_t, dtype=np.float64), np.asarray(initial_temperature_k, dtype=np.float64))
     shape = bf.shape
     s, q, notes = _ext.limits(float(b_initial_t), _vector(bf), _vector(ti), **_keywords(material, overrides))

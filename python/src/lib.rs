@@ -98,13 +98,19 @@ fn toml_value(key: &Key, keyword: &str, v: &Bound<'_, PyAny>) -> PyResult<toml::
                 .map_err(|_| not_allowed(keyword, v, "must be True or False"))?,
         ),
         Kind::Count => {
-            if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
-                return Err(not_allowed(keyword, v, "must be an integer"));
-            }
-            toml::Value::Integer(
-                v.extract::<i64>()
-                    .map_err(|_| not_allowed(keyword, v, "must be an integer"))?,
-            )
+            let rule = match key.path {
+                "solver.max_steps" => format!(
+                    "must be an integer in 1..={}",
+                    smmcool::kinetics::MAX_STEPS_LIMIT
+                ),
+                "output.log_points_per_decade" => "must be an integer in 0..=100".into(),
+                _ => "must be an integer".into(),
+            };
+            let int = (!v.is_instance_of::<PyBool>() && v.is_instance_of::<PyInt>())
+                .then(|| v.extract::<i64>().ok())
+                .flatten()
+                .filter(|&i| i >= 0);
+            toml::Value::Integer(int.ok_or_else(|| not_allowed(keyword, v, &rule))?)
         }
         Kind::Numbers => {
             let values: Vec<f64> = if v.is_instance_of::<PyFloat>() || v.is_instance_of::<PyInt>() {
@@ -226,7 +232,7 @@ fn solver_error(
     let set = || -> PyResult<()> {
         value.setattr("time_s", at.map(|a| a.0))?;
         value.setattr("field_t", at.map(|a| a.1))?;
-        // Stages that track the temperature only implicitly report none (NaN).
+        // NaN only if the state's temperature could not be solved for.
         value.setattr("temperature_k", at.map(|a| a.2).filter(|t| !t.is_nan()))?;
         value.setattr("stage", at.map(|a| a.3.to_string()))?;
         let p = PyDict::new(py);
@@ -294,6 +300,34 @@ fn material_info<'py>(
     d.set_item("m", PyArray1::from_vec(py, ms))?;
     d.set_item("source", &m.source)?;
     Ok(d)
+}
+
+/// Refuse the keyword arguments that have no effect on `command` (`levels`, `tau`, `limits`),
+/// with the command line's reason ([`smmcool::scenario::NoEffect`]), naming the keyword.
+#[pyfunction]
+#[pyo3(signature = (command, **kwargs))]
+fn refuse_no_effect(command: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+    let (Some(rule), Some(kwargs)) = (smmcool::scenario::NoEffect::of(command), kwargs) else {
+        return Ok(());
+    };
+    for path in rule.keys {
+        let Some(key) = smmcool::scenario::key(path) else {
+            continue;
+        };
+        if let Some(v) = kwargs.get_item(key.keyword())? {
+            if v.is_none() {
+                continue;
+            }
+            let value = v.extract::<f64>().unwrap_or(f64::NAN);
+            let mut message = rule.message(key.keyword(), value);
+            if value.is_nan() {
+                let shown = v.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
+                message = message.replacen("NaN", &shown, 1);
+            }
+            return Err(input_error(message));
+        }
+    }
+    Ok(())
 }
 
 /// The preset keys.
@@ -794,6 +828,7 @@ fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_function(wrap_pyfunction!(material_info, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(refuse_no_effect, m)?)?;
     m.add_function(wrap_pyfunction!(levels, m)?)?;
     m.add_function(wrap_pyfunction!(tau, m)?)?;
     m.add_function(wrap_pyfunction!(limits, m)?)?;

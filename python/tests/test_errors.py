@@ -101,16 +101,24 @@ def test_a_run_beyond_the_step_limit_raises_solver_error_with_the_cli_message():
     assert err.parameters == dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0)
 
 
-def test_a_failed_reduced_ramp_has_no_temperature():
-    # The reduced ramp carries the temperature only through the energy: none is reported.
+def test_a_failed_reduced_ramp_reports_its_temperature():
+    # The reduced ramp carries T through the energy balance; a failure there solves it for the
+    # last accepted state (it was NaN, None here). The ramp cools monotonically from 4 K to
+    # the run's temperature after the ramp, so the failure's T lies between them.
     kw = dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0, sweep_rate_t_per_s=10.0)
-    expected = cli_failure("simulate", *flags(kw), "--max-steps", "1")
-    with pytest.raises(smmcool.SolverError) as e:
-        smmcool.simulate(**kw, max_steps=1)
-    assert str(e.value) == expected
-    assert e.value.stage == "reduced ramp" and e.value.temperature_k is None
-    assert 0.0 <= e.value.time_s <= 0.04  # within the 0.4 T / 10 T/s ramp
-    assert 0.1 <= e.value.field_t <= 0.5
+    full = smmcool.simulate(**kw)
+    for max_steps in (1, 3):
+        expected = cli_failure("simulate", *flags(kw), "--max-steps", str(max_steps))
+        with pytest.raises(smmcool.SolverError) as e:
+            smmcool.simulate(**kw, max_steps=max_steps)
+        assert str(e.value) == expected
+        m = FAILED_AT.match(expected)
+        assert m, expected
+        assert e.value.stage == m["stage"] == "reduced ramp"
+        assert e.value.temperature_k == float(m["temp"])
+        assert full.temperature_after_ramp_k <= e.value.temperature_k <= 4.0
+        assert 0.0 <= e.value.time_s <= 0.04  # within the 0.4 T / 10 T/s ramp
+        assert 0.1 <= e.value.field_t <= 0.5
 
 
 @pytest.mark.parametrize("bad", [0, 1_000_000_001])
@@ -122,10 +130,22 @@ def test_max_steps_out_of_range_is_an_input_error_with_the_cli_message(bad):
     assert "1..=1000000000" in expected
 
 
-@pytest.mark.parametrize("bad", [2.5, True, "10"])
+@pytest.mark.parametrize("bad", [2.5, True, "10", -3])
 def test_max_steps_must_be_an_integer(bad):
-    with pytest.raises(smmcool.InputError, match=r"^max_steps = .* is not allowed: must be an integer"):
+    # The keyword, the value and the range (a negative integer gave serde's "expected usize").
+    with pytest.raises(smmcool.InputError, match=r"^max_steps = .* is not allowed: must be an integer in 1\.\.=1000000000$"):
         smmcool.simulate(**JUMP, max_steps=bad)
+
+
+def test_max_steps_in_toml_names_the_key_the_value_and_the_range():
+    # The same words as `smmcool validate` gives for the file.
+    for bad in ("1.5", "-3"):
+        with pytest.raises(smmcool.InputError) as e:
+            smmcool.Scenario.from_toml(
+                "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 4.0\nshape = \"jump\"\n"
+                f"[solver]\nmax_steps = {bad}\n"
+            )
+        assert str(e.value) == f"<scenario>:7:13: solver.max_steps = {bad}: must be an integer in 1..=1000000000"
 
 
 def test_every_error_is_a_smmcool_error_of_its_builtin_kind():
@@ -140,3 +160,33 @@ def test_every_error_is_a_smmcool_error_of_its_builtin_kind():
     ):
         with pytest.raises(smmcool.InputError):
             call()
+
+
+@pytest.mark.parametrize(
+    "call, cli_args",
+    [
+        (lambda: smmcool.levels(0.5, tau0_s=2e-7), ["levels", "--field-t", "0.5", "--tau0-s", "2e-7"]),
+        (lambda: smmcool.levels(0.5, phonon_units=2), ["levels", "--field-t", "0.5", "--phonon-units", "2"]),
+        (lambda: smmcool.tau(4.0, debye_temperature_k=40), ["tau", "--temperature-k", "4", "--debye-temperature-k", "40"]),
+        (
+            lambda: smmcool.limits(0.5, 0.1, 2.0, barrier_k=60),
+            ["limits", "--b-initial-t", "0.5", "--b-final-t", "0.1", "--initial-temperature-k", "2", "--barrier-k", "60"],
+        ),
+    ],
+)
+def test_keywords_without_effect_are_refused_as_on_the_command_line(call, cli_args):
+    # The command line's message with the keyword in place of the flag (issue 15).
+    expected = re.sub(r"--([a-z0-9-]+)", lambda m: m.group(1).replace("-", "_"), cli_error(*cli_args))
+    assert "has no effect on" in expected
+    with pytest.raises(smmcool.InputError) as e:
+        call()
+    assert str(e.value) == expected
+
+
+def test_a_material_object_may_carry_keys_a_function_does_not_read():
+    # A Material is one material for every function: its tau0_s is not an input of levels
+    # given by mistake. The levels equal those of the plain preset.
+    m = smmcool.Material("mn12ac", tau0_s=2e-7, debye_temperature_k=40.0)
+    assert (smmcool.levels(0.5, material=m)["energy_k"] == smmcool.levels(0.5)["energy_k"]).all()
+    t = smmcool.Material("mn12ac", tau0_s=2e-7, barrier_k=60.0)
+    assert smmcool.limits(0.5, 0.1, 2.0, material=t) == smmcool.limits(0.5, 0.1, 2.0)

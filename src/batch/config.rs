@@ -329,6 +329,20 @@ fn key_of_value(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// What an integer key allows, for a value of another type or sign (the ranges are checked
+/// again, with the same words, where the keys are used).
+fn integer_rule(key: &str) -> Option<String> {
+    Some(match key {
+        "solver.max_steps" => format!("an integer in 1..={}", crate::kinetics::MAX_STEPS_LIMIT),
+        "output.log_points_per_decade" => "an integer in 0..=100".into(),
+        "batch.max_runs" => "an integer >= 1".into(),
+        "sweep.linear.count" | "sweep.log.count" => {
+            format!("an integer in 1..={MAX_AXIS_VALUES}")
+        }
+        _ => return None,
+    })
+}
+
 /// The number of values `axis` will have, known before anything is expanded.
 fn axis_count(axis: &SweepAxis) -> Option<usize> {
     axis.values
@@ -414,11 +428,19 @@ impl Plan {
         let mut root = toml::de::DeTable::parse(&text).map_err(parse_error)?;
         refuse_swept_base_values(&file, &text, root.get_mut())?;
         let config = Config::deserialize(toml::de::Deserializer::from(root)).map_err(|e| {
-            // A value of the wrong type or out of its type's range: name its key.
-            let key = e.span().and_then(|s| key_of_value(&text, s.start));
+            // A value of the wrong type or out of its type's range: name its key (and for an
+            // integer key, the value and what is allowed, not serde's `expected usize`).
+            let span = e.span();
+            let key = span.clone().and_then(|s| key_of_value(&text, s.start));
             let mut err = parse_error(e);
             if let (Some(key), ConfigError::Parse { message, .. }) = (key, &mut err) {
-                *message = format!("{key}: {message}");
+                let given = span.and_then(|s| text.get(s)).map(str::trim);
+                *message = match (integer_rule(&key), given) {
+                    (Some(rule), Some(given)) if message.starts_with("invalid ") => {
+                        format!("{key} = {given}: must be {rule}")
+                    }
+                    _ => format!("{key}: {message}"),
+                };
             }
             err
         })?;

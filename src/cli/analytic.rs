@@ -15,16 +15,7 @@ use std::sync::Arc;
 /// `smmcool levels`.
 pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
-    refuse_unused(
-        "levels",
-        "the energy levels depend only on S, D and g",
-        &[
-            ("--tau0-s", m.tau0_s),
-            ("--barrier-k", m.barrier_k),
-            ("--debye-temperature-k", m.debye_temperature_k),
-            ("--phonon-units", m.phonon_units),
-        ],
-    )?;
+    refuse_unused("levels", m)?;
     let fields = flat(&args.field_t);
     require_some("--field-t", &fields)?;
     let mat = args.material.build().map_err(flag_error)?;
@@ -91,14 +82,7 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
     }
     smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
     let m = &args.material;
-    refuse_unused(
-        "tau",
-        "the relaxation time depends on the levels, tau0, U_b and kappa(T); the phonon heat capacity does not enter it",
-        &[
-            ("--debye-temperature-k", m.debye_temperature_k),
-            ("--phonon-units", m.phonon_units),
-        ],
-    )?;
+    refuse_unused("tau", m)?;
     let fields = flat(&args.field_t);
     let a = &args.anisotropy;
     let preset = args.material.preset.as_deref().unwrap_or("mn12ac");
@@ -347,11 +331,7 @@ fn minimum_note(bi: f64, bf: f64, range: (f64, f64), found: Option<(f64, f64)>) 
 /// `smmcool limits`.
 pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
-    refuse_unused(
-        "limits",
-        "the sudden and isentropic limits are thermodynamic: no relaxation law enters them",
-        &[("--tau0-s", m.tau0_s), ("--barrier-k", m.barrier_k)],
-    )?;
+    refuse_unused("limits", m)?;
     if let (false, Some(range)) = (args.minimum, &args.search_range_k) {
         return Err(Error::Usage(format!(
             "--search-range-k '{range}' has no effect on `limits` without --minimum: it is the interval --minimum searches; remove it or add --minimum"
@@ -498,16 +478,7 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
 /// `smmcool resonances`.
 pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
-    refuse_unused(
-        "resonances",
-        "the level crossings and tunnel splittings depend only on the spin Hamiltonian",
-        &[
-            ("--tau0-s", m.tau0_s),
-            ("--barrier-k", m.barrier_k),
-            ("--debye-temperature-k", m.debye_temperature_k),
-            ("--phonon-units", m.phonon_units),
-        ],
-    )?;
+    refuse_unused("resonances", m)?;
     let a = &args.anisotropy;
     for (flag, v) in [
         ("--b4-k", a.b4_k),
@@ -655,13 +626,16 @@ pub fn presets(json_out: bool, out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
-/// Refuse the first of `flags` that was given: `command` does not read it (`why`).
-fn refuse_unused(command: &str, why: &str, flags: &[(&str, Option<f64>)]) -> Result<(), Error> {
-    match flags.iter().find(|(_, v)| v.is_some()) {
-        Some((flag, Some(v))) => Err(Error::Usage(format!(
-            "{flag} = {} has no effect on `{command}`: {why}; remove it",
-            smmcool::units::number(*v)
-        ))),
-        _ => Ok(()),
+/// Refuse the first material flag given that `command` does not read
+/// ([`smmcool::scenario::NoEffect`], shared with the Python API).
+fn refuse_unused(command: &str, m: &smmcool::scenario::MaterialSection) -> Result<(), Error> {
+    let Some(rule) = smmcool::scenario::NoEffect::of(command) else {
+        return Ok(());
+    };
+    for path in rule.keys {
+        if let (Some(v), Some(key)) = (m.given(path), smmcool::scenario::key(path)) {
+            return Err(Error::Usage(rule.message(key.flag, v)));
+        }
     }
+    Ok(())
 }
