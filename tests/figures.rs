@@ -502,3 +502,70 @@ fn fig4a_and_fig4b_share_one_y_range() {
     assert!((depth[0] - depth[1]).abs() > 0.1, "{depth:?}");
     assert_eq!(ticks[0], ticks[1]);
 }
+
+/// The heat-switch cycle figures (issue 14): the field drawn is the cycle's B(t) written out
+/// here by hand (hold 300 s at 1 T, 10 T/s down to 0 T, hold 100 s, 0.1 T/s back up), solid
+/// exactly where the switch is closed (the holds at 1 T and the ramps up); the temperature is
+/// the run's, with the marked minima below every drawn point of their cycle and the same
+/// minima in every cycle after the first to 1e-3 K (the 300 s linked hold brings the sample
+/// almost back to the bath).
+#[test]
+fn heat_switch_cycle_figures_draw_the_cycle_and_its_minima() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = smmcool::figures::heat_switch_cycle_figures(dir.path(), 1).unwrap();
+    assert!(files.iter().any(|f| is_png(f)));
+    let field = read_csv(&dir.path().join("heat_switch_cycle_field.csv"));
+    let period = 300.0 + 0.1 + 100.0 + 10.0;
+    let by_hand = |t: f64| {
+        let x = t - period * (t / period).floor();
+        let closed = !(300.0..400.1).contains(&x);
+        let b = if x <= 300.0 {
+            1.0
+        } else if x <= 300.1 {
+            1.0 - 10.0 * (x - 300.0)
+        } else if x <= 400.1 {
+            0.0
+        } else {
+            0.1 * (x - 400.1)
+        };
+        (b, closed)
+    };
+    let mut drawn = 0;
+    for (name, closed) in [
+        ("switch closed (linked to the bath)", true),
+        ("switch open (adiabatic)", false),
+    ] {
+        for &(t, b) in &field[name] {
+            if !b.is_finite() || t > 3.0 * period - 1e-9 {
+                continue;
+            }
+            let (want, is_closed) = by_hand(t);
+            // Ends of segments belong to both sides.
+            let x = t - period * (t / period).floor();
+            let at_end = [0.0, 300.0, 300.1, 400.1, period]
+                .iter()
+                .any(|e| (x - e).abs() < 1e-6);
+            assert!(at_end || is_closed == closed, "{name} at {t} s");
+            assert!((b - want).abs() < 1e-9, "{name} at {t} s: {b} vs {want}");
+            drawn += 1;
+        }
+    }
+    assert!(drawn > 1000, "{drawn}");
+    let temp = read_csv(&dir.path().join("heat_switch_cycle_temperature.csv"));
+    let t = &temp["T(t)"];
+    let minima = &temp["lowest T of each cycle"];
+    assert_eq!(minima.len(), 3);
+    for (k, &(when, tmin)) in minima.iter().enumerate() {
+        let (a, b) = (k as f64 * period, (k + 1) as f64 * period);
+        assert!((a..=b).contains(&when));
+        assert!(t
+            .iter()
+            .filter(|p| (a..=b).contains(&p.0))
+            .all(|p| p.1 >= tmin - 1e-12));
+        // The ramp down cools the sample below the bath.
+        assert!(tmin < 2.9, "{tmin}");
+        if k > 0 {
+            assert!((tmin - minima[1].1).abs() < 1e-3);
+        }
+    }
+}

@@ -426,6 +426,135 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     );
     out.extend(practical_times_figure(&ctx, &m, dir, r)?);
     out.extend(heat_link_figures_in(&ctx, &m, dir, r)?);
+    out.extend(heat_switch_cycle_figures_in(&ctx, dir, r)?);
+    Ok(out)
+}
+
+/// The scenario of the heat-switch cycle figure: 1e-6 mol of Mn12Ac on a link of 4e-8 W/K
+/// (C/K ~ 20 s at 3 K) to a bath at 3 K; per cycle hold 300 s at 1 T linked, open, ramp to
+/// 0 T at 10 T/s, watch 100 s, ramp back to 1 T at 0.1 T/s linked; `cycles` cycles, the
+/// samples `ramp_points` evenly over them (and at every corner).
+pub fn heat_switch_cycle_scenario(cycles: u64) -> Scenario {
+    use crate::scenario::{LinkSection, SegmentSection};
+    let seg = |kind: &str, closed: bool| SegmentSection {
+        kind: kind.into(),
+        link_closed: closed,
+        duration_s: None,
+        b_final_t: None,
+        sweep_rate_t_per_s: None,
+        waveform_time_s: None,
+        waveform_field_t: None,
+        waveform_csv: None,
+    };
+    let hold = |d: f64, closed: bool| SegmentSection {
+        duration_s: Some(d),
+        ..seg("hold", closed)
+    };
+    let ramp = |b: f64, rate: f64, closed: bool| SegmentSection {
+        b_final_t: Some(b),
+        sweep_rate_t_per_s: Some(rate),
+        ..seg("ramp", closed)
+    };
+    let mut s = Scenario::new(ProtocolSection {
+        b_final_t: None,
+        sweep_rate_t_per_s: None,
+        segment: vec![
+            hold(300.0, true),
+            ramp(0.0, 10.0, false),
+            hold(100.0, false),
+            ramp(1.0, 0.1, true),
+        ],
+        cycles: Some(cycles),
+        ..ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 0.0)
+    });
+    s.sample.amount_mol = Some(1e-6);
+    s.link = LinkSection {
+        conductance_w_per_k: Some(4e-8),
+        exponent: None,
+        bath_temperature_k: None,
+    };
+    s.output.sample_times_after_ramp_s = ValueList(vec![]);
+    s.output.log_points_per_decade = 0;
+    s.solver.max_time_after_ramp_s = 1.0;
+    s
+}
+
+/// The heat-switch cycle figures (issue 14): T(t) of the sample over three cycles of
+/// [`heat_switch_cycle_scenario`] with each cycle's lowest temperature marked
+/// (`heat_switch_cycle_temperature`), and the field B(t) with the switch state
+/// (`heat_switch_cycle_field`). `resolution` scales the sampling.
+pub fn heat_switch_cycle_figures(
+    dir: &Path,
+    resolution: usize,
+) -> Result<Vec<PathBuf>, FigureError> {
+    heat_switch_cycle_figures_in(&EngineContext::new(), dir, resolution)
+}
+
+fn heat_switch_cycle_figures_in(
+    ctx: &EngineContext,
+    dir: &Path,
+    r: usize,
+) -> Result<Vec<PathBuf>, FigureError> {
+    let mut spec = heat_switch_cycle_scenario(3)
+        .build()
+        .map_err(|e| FigureError::Compute(e.to_string()))?
+        .spec;
+    spec.options.ramp_points = 1500 * r.max(1);
+    let tr = sim(ctx, &spec)?;
+    let tq = tr.ramp_duration_s;
+    let during: Vec<&crate::kinetics::Sample> = tr.samples.iter().filter(|s| s.t_s <= tq).collect();
+    let temperature: Vec<(f64, f64)> = during.iter().map(|s| (s.t_s, s.t_phonon_k)).collect();
+    let minima: Vec<(f64, f64)> = tr
+        .cycles
+        .iter()
+        .map(|c| (c.minimum_s, c.minimum_temperature_k))
+        .collect();
+    let mut out = Chart {
+        title: "heat-switch cycles: 1 T ⇄ 0 T from a 3 K bath".into(),
+        x_label: "time (s)".into(),
+        y_label: "sample temperature T (K)".into(),
+        series: vec![
+            Series::line("T(t)", temperature),
+            Series::markers("lowest T of each cycle", minima).in_slot(1),
+        ],
+        ..Default::default()
+    }
+    .save(&dir.join("heat_switch_cycle_temperature"))?;
+    // The field, split by the switch: solid where the link joins the sample to the bath.
+    let seg = spec
+        .protocol
+        .segments()
+        .ok_or_else(|| FigureError::Compute("the cycle has no segments".into()))?;
+    let mut closed = Vec::new();
+    let mut open = Vec::new();
+    for s in seg.list() {
+        let pts: Vec<(f64, f64)> = during
+            .iter()
+            .filter(|x| x.t_s >= s.start_s && x.t_s <= s.end_s)
+            .map(|x| (x.t_s, x.field_t))
+            .collect();
+        let (target, other) = if s.link_closed {
+            (&mut closed, &mut open)
+        } else {
+            (&mut open, &mut closed)
+        };
+        target.extend(pts);
+        // A break in the other series (non-finite points are skipped and break the line).
+        other.push((s.end_s, f64::NAN));
+    }
+    out.extend(
+        Chart {
+            title: "the field and the heat switch".into(),
+            x_label: "time (s)".into(),
+            y_label: "field B (T)".into(),
+            series: vec![
+                Series::line("switch closed (linked to the bath)", closed),
+                Series::dashed("switch open (adiabatic)", open).in_slot(1),
+            ],
+            ..Default::default()
+        }
+        .save(&dir.join("heat_switch_cycle_field"))?,
+    );
     Ok(out)
 }
 
