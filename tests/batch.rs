@@ -367,19 +367,11 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
         ])
         .spawn()
         .unwrap();
-    // Wait until some runs are stored, then SIGKILL.
+    // Wait until some runs are stored in the run log, then SIGKILL.
+    let stored = || smmcool::batch::log::Stored::scan(&parts, 24).unwrap().len();
     let start = std::time::Instant::now();
     loop {
-        let done = std::fs::read_dir(&parts)
-            .map(|r| {
-                r.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                })
-                .count()
-            })
-            .unwrap_or(0);
-        if done >= 3 || start.elapsed().as_secs() > 120 {
+        if stored() >= 3 || start.elapsed().as_secs() > 120 {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -390,8 +382,8 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
     if o.exists() {
         smmcool::io::read_meta(&o).expect("a file at the final path is valid");
     }
-    let stored = std::fs::read_dir(&parts).unwrap().count();
-    assert!(stored >= 3, "parts: {stored}");
+    let kept = stored();
+    assert!(kept >= 3, "stored runs: {kept}");
     // Without --resume the leftovers are protected.
     let out = run(&["run", cfg.to_str().unwrap(), "-o", o.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -409,7 +401,11 @@ fn sigkill_mid_batch_then_resume_equals_an_uninterrupted_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(!said.contains(" 0 from an earlier"), "{said}");
+    // Exactly the runs stored before the kill are taken from the log.
+    assert!(
+        said.contains(&format!("({} computed, {kept} from an earlier", 24 - kept)),
+        "{said}"
+    );
     assert!(!parts.exists());
     let again = d.join("k2.h5");
     assert!(

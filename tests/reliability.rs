@@ -213,6 +213,63 @@ fn a_batch_stopped_at_each_point_resumes_to_the_same_result_and_cleans_up() {
     }
 }
 
+/// What an operating-system crash or power loss can leave of the run log (its unsynced end
+/// torn, a line's bytes garbled): such lines are not stored runs; `--resume` computes exactly
+/// those runs again and equals the uninterrupted run.
+#[test]
+fn a_torn_or_garbled_run_log_line_is_computed_again_on_resume() {
+    let (dir, cfg, want) = three_run_batch();
+    let c = cfg.to_str().unwrap();
+    let out = dir.path().join("torn.h5");
+    let o = out.to_str().unwrap();
+    let stopped = common::smmcool()
+        .args(["run", c, "-o", o, "-q", "-j", "1"])
+        .env(smmcool::batch::runner::STOP_AT_ENV, "parts")
+        .output()
+        .unwrap();
+    assert!(!stopped.status.success());
+    let parts = dir.path().join("torn.h5.parts");
+    let logs: Vec<_> = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let text = std::fs::read(&logs[0]).unwrap();
+    let ends: Vec<usize> = text
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(ends.len(), 3);
+    assert_eq!(
+        smmcool::batch::log::Stored::scan(&parts, 3).unwrap().len(),
+        3
+    );
+    // Garble one digit of the first line's JSON and cut the last line in half.
+    let mut bad = text[..ends[1] + 1 + (ends[2] - ends[1]) / 2].to_vec();
+    let digit = bad[..ends[0]]
+        .iter()
+        .rposition(|b| b.is_ascii_digit())
+        .unwrap();
+    bad[digit] = if bad[digit] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&logs[0], &bad).unwrap();
+    assert_eq!(
+        smmcool::batch::log::Stored::scan(&parts, 3).unwrap().len(),
+        1
+    );
+    let r = common::run(&["run", c, "-o", o, "--resume"]);
+    let said = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        said.contains("(2 computed, 1 from an earlier invocation)"),
+        "{said}"
+    );
+    assert_eq!(runs_without_wall_time(&out), want);
+    assert!(!parts.exists());
+}
+
 #[test]
 fn a_second_invocation_on_a_locked_output_exits_2_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();

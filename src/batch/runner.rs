@@ -1,21 +1,24 @@
 //! Running a plan: shards, parallel runs, progress, crash-safe storage, resume.
 //!
-//! Each finished run is written at once to `OUT.parts/run-NNNNNN.json` (written to a temporary
-//! name, flushed, then renamed, so a part is complete or absent). When all runs of the shard are
-//! done, the HDF5 file is assembled from the parts under a temporary name and renamed to OUT,
-//! then the parts are removed. A SIGKILL at any moment therefore leaves either no file or a
-//! complete one at OUT, and `--resume` recomputes only the runs without a part. Runs are
-//! deterministic, so a resumed batch equals an uninterrupted one (wall times aside). Memory
-//! stays flat in the number of runs: no trajectory is held beyond its own run.
+//! Each finished run is appended at once to this invocation's log in `OUT.parts/` (one
+//! checksummed line, synced to disk at most once a second: see [`crate::batch::log`]). When all
+//! runs of the shard are stored, the HDF5 file is assembled from the logs under a temporary
+//! name (the records read and parsed in parallel, written in run order), synced, and renamed to
+//! OUT, then the parts folder is removed. A SIGKILL at any moment therefore leaves either no
+//! file or a complete one at OUT, and `--resume` recomputes only the runs without a stored
+//! line. Runs are deterministic, so a resumed batch equals an uninterrupted one (wall times
+//! aside). Memory stays flat in the number of runs: no trajectory is held beyond its own run
+//! and the assembly's batch of parsed records (at most [`ASSEMBLY_CHUNK_BYTES`] of JSON).
 
 use crate::batch::config::{ConfigError, Plan};
+use crate::batch::log::{sync_dir, LogWriter, Stored};
 use crate::io::{read_meta, write_batch, IoError};
 use crate::results::{BatchMeta, RunRecord, RunStatus};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -149,10 +152,6 @@ fn parts_dir(output: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn part_path(dir: &Path, index: usize) -> PathBuf {
-    dir.join(format!("run-{index:06}.json"))
-}
-
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BatchError> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| fs_err(&tmp, e))?;
@@ -181,38 +180,6 @@ pub fn output_parent(out: &Path) -> Result<(), BatchError> {
         std::fs::create_dir_all(parent).map_err(|e| fs_err(parent, e))?;
     }
     Ok(())
-}
-
-/// Name prefix of the files in `OUT.parts/` holding each invocation's wall time so far.
-const WALL_PREFIX: &str = "wall-";
-
-/// Record this invocation's wall time so far (not synced: it is bookkeeping, not a result).
-fn note_wall_time(path: &Path, seconds: f64) -> Result<(), BatchError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, seconds.to_string()).map_err(|e| fs_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| fs_err(path, e))
-}
-
-/// The wall time of the earlier invocations of this batch recorded in `parts` (each up to its
-/// last stored run), s; `own` is this invocation's file.
-fn earlier_wall_time_s(parts: &Path, own: &str) -> f64 {
-    let Ok(dir) = std::fs::read_dir(parts) else {
-        return 0.0;
-    };
-    dir.filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with(WALL_PREFIX) && name.ends_with(".txt") && name != own
-        })
-        .filter_map(|e| {
-            std::fs::read_to_string(e.path())
-                .ok()?
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .sum()
 }
 
 /// Fault injection for tests and drills: a comma-separated list of run indices whose engine
@@ -481,21 +448,20 @@ pub fn run_batch_cancellable(
     stop_point("plan");
     write_atomic(&parts.join("plan.txt"), stamp.as_bytes())?;
 
+    let stored = Stored::scan(&parts, plan.n_runs())?;
     let pending: Vec<usize> = indices
         .iter()
         .copied()
-        .filter(|&i| !part_path(&parts, i).exists())
+        .filter(|&i| !stored.contains(i))
         .collect();
     let resumed = indices.len() - pending.len();
-    // This invocation's wall time so far, rewritten after each stored run: an interrupted
+    // Every stored line carries its invocation's wall time when it was written: an interrupted
     // invocation (even by SIGKILL) is counted up to its last stored run, and the file's
     // wall_time_s sums every invocation that computed its runs.
-    let started_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let wall_name = format!("{WALL_PREFIX}{started_ns}-{}.txt", std::process::id());
-    let wall_file = parts.join(&wall_name);
-    let wall_lock = std::sync::Mutex::new(());
+    let earlier_wall_s = stored.wall_time_s();
+    drop(stored);
+    let log = LogWriter::create(&parts, start)?;
+    let appended = AtomicUsize::new(0);
 
     let bar = ProgressBar::new(pending.len() as u64);
     if opts.quiet || !std::io::stderr().is_terminal() {
@@ -507,6 +473,15 @@ pub fn run_batch_cancellable(
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let pool = match opts.threads {
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| BatchError::Usage(format!("--threads {n}: {e}")))?,
+        ),
+        None => None,
+    };
     // One context for the batch, shared by its threads.
     let ctx = crate::kinetics::EngineContext::new();
     let work = || -> Result<(), BatchError> {
@@ -522,59 +497,62 @@ pub fn run_batch_cancellable(
                     });
                 }
                 let rec = compute(&ctx, plan, i)?;
-                let bytes =
-                    serde_json::to_vec(&rec).map_err(|e| fs_err(&part_path(&parts, i), e))?;
-                write_atomic(&part_path(&parts, i), &bytes)?;
-                let _one = wall_lock.lock().unwrap_or_else(|e| e.into_inner());
-                note_wall_time(&wall_file, start.elapsed().as_secs_f64())
+                log.append(i, &rec)?;
+                appended.fetch_add(1, Ordering::Relaxed);
+                Ok(())
             })
     };
-    let done = match opts.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| BatchError::Usage(format!("--threads {n}: {e}")))?
-            .install(work),
-        None => work(),
-    };
+    let done = in_pool(pool.as_ref(), work);
+    // Whatever was stored reaches the disk before the batch goes on or stops.
+    let synced = log.sync();
+    drop(log);
     if let Err(BatchError::Interrupted { .. }) = done {
         bar.finish_and_clear();
+        synced?;
         return Err(BatchError::Interrupted {
-            completed: indices
-                .iter()
-                .filter(|&&i| part_path(&parts, i).exists())
-                .count(),
+            completed: resumed + appended.load(Ordering::Relaxed),
             runs: indices.len(),
             parts: parts.display().to_string(),
         });
     }
     done?;
+    synced?;
     bar.finish_and_clear();
     stop_point("parts");
 
-    // Assemble the file from the parts, in run order, one run in memory at a time.
+    // Assemble the file from the logs in run order: the records of a chunk of runs read and
+    // parsed in parallel, then written one after the other.
+    let stored = Stored::scan(&parts, plan.n_runs())?;
+    let files = stored.open()?;
+    let chunks = chunks_by_bytes(&indices, |i| stored.record_len(i), ASSEMBLY_CHUNK_BYTES);
+    let wall = earlier_wall_s + start.elapsed().as_secs_f64();
+    let batch_meta = meta(plan, opts.shard, wall);
     let mut failed = 0usize;
     let mut read_error = None;
-    let records = indices.iter().map_while(|&i| {
-        let p = part_path(&parts, i);
-        match std::fs::read(&p)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<RunRecord>(&b).map_err(|e| e.to_string()))
-        {
-            Ok(r) => {
-                if r.status == RunStatus::Failed {
-                    failed += 1;
+    let written = in_pool(pool.as_ref(), || {
+        let records = chunks
+            .iter()
+            .flat_map(|chunk| {
+                chunk
+                    .par_iter()
+                    .map(|&i| stored.record(&files, i))
+                    .collect::<Vec<_>>()
+            })
+            .map_while(|r| match r {
+                Ok(r) => {
+                    if r.status == RunStatus::Failed {
+                        failed += 1;
+                    }
+                    Some(r)
                 }
-                Some(r)
-            }
-            Err(e) => {
-                read_error = Some(fs_err(&p, e));
-                None
-            }
-        }
+                Err(e) => {
+                    read_error = Some(e);
+                    None
+                }
+            });
+        write_batch(&tmp, &batch_meta, records)
     });
-    let wall = earlier_wall_time_s(&parts, &wall_name) + start.elapsed().as_secs_f64();
-    if let Err(e) = write_batch(&tmp, &meta(plan, opts.shard, wall), records) {
+    if let Err(e) = written {
         // A full disk or another write failure: no unreadable OUT.tmp is left behind.
         let _ = std::fs::remove_file(&tmp);
         return Err(e.into());
@@ -583,8 +561,17 @@ pub fn run_batch_cancellable(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    // The file is on disk before its name is, and its name before the logs go.
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| fs_err(&tmp, e))?;
     stop_point("assembled");
     std::fs::rename(&tmp, out).map_err(|e| fs_err(out, e))?;
+    sync_dir(
+        out.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new(".")),
+    )?;
     stop_point("cleanup");
     std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
     Ok(BatchOutcome {
@@ -594,4 +581,61 @@ pub fn run_batch_cancellable(
         failed,
         wall_time_s: wall,
     })
+}
+
+/// JSON bytes of stored records parsed together while a batch is assembled.
+pub const ASSEMBLY_CHUNK_BYTES: usize = 8 << 20;
+
+/// `indices` cut into consecutive chunks of at most `budget` bytes by `len` (at least one
+/// index each).
+fn chunks_by_bytes(
+    indices: &[usize],
+    len: impl Fn(usize) -> usize,
+    budget: usize,
+) -> Vec<&[usize]> {
+    let mut chunks = Vec::new();
+    let (mut first, mut bytes) = (0, 0);
+    for (k, &i) in indices.iter().enumerate() {
+        let l = len(i);
+        if k > first && bytes + l > budget {
+            chunks.push(&indices[first..k]);
+            (first, bytes) = (k, 0);
+        }
+        bytes += l;
+    }
+    if first < indices.len() {
+        chunks.push(&indices[first..]);
+    }
+    chunks
+}
+
+/// Run `f` in `pool`, or in rayon's global pool without one.
+fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks_by_bytes;
+
+    #[test]
+    fn chunks_cover_the_indices_in_order_within_the_budget() {
+        let indices: Vec<usize> = (0..50).collect();
+        let len = |i: usize| 1 + i % 7;
+        let chunks = chunks_by_bytes(&indices, len, 10);
+        assert_eq!(chunks.concat(), indices);
+        for c in &chunks {
+            let bytes: usize = c.iter().map(|&i| len(i)).sum();
+            assert!(!c.is_empty() && (bytes <= 10 || c.len() == 1), "{c:?}");
+        }
+        // A record larger than the budget is a chunk of its own.
+        assert_eq!(
+            chunks_by_bytes(&[3, 4], |_| 100, 10),
+            vec![&[3][..], &[4][..]]
+        );
+        assert!(chunks_by_bytes(&[], len, 10).is_empty());
+    }
 }
