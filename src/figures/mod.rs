@@ -380,50 +380,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         }
         .save(&dir.join("convergence_sweep_rate"))?,
     );
-    // Validity map: |Delta T_kin - Delta T_sudden| / |Delta T_sudden| over (rate, Ti).
-    let map_rates = crate::numerics::grid::log_points(1e-8, 1e8, 8 * r + 9);
-    let map_tis = crate::numerics::grid::linear_points(1.5, 6.0, 5 * r + 5);
-    let jobs: Vec<(usize, usize)> = (0..map_tis.len())
-        .flat_map(|iy| (0..map_rates.len()).map(move |ix| (iy, ix)))
-        .collect();
-    let vals: Vec<f64> = jobs
-        .par_iter()
-        .map(|&(iy, ix)| {
-            let ti = map_tis[iy];
-            let Ok(spec) = run_spec(bi, bf, map_rates[ix], ti, &[]) else {
-                return f64::NAN;
-            };
-            match sim(&ctx, &spec) {
-                Ok(t) => {
-                    let ds = t.t_final_sudden_k - ti;
-                    ((t.t_equilibrium_k - ti) - ds).abs() / ds.abs()
-                }
-                Err(_) => f64::NAN,
-            }
-        })
-        .collect();
-    let z: Vec<Vec<f64>> = (0..map_tis.len())
-        .map(|iy| {
-            (0..map_rates.len())
-                .map(|ix| vals[iy * map_rates.len() + ix])
-                .collect()
-        })
-        .collect();
-    out.extend(
-        HeatMap {
-            title: "Deviation from the sudden limit, 0.5 T → 0.1 T".into(),
-            x_label: "sweep rate (T/s)".into(),
-            y_label: "initial temperature Ti (K)".into(),
-            z_label: "|ΔT_kin / ΔT_sudden − 1|".into(),
-            x: map_rates,
-            y: map_tis,
-            z,
-            log10_range: (-6.0, 0.0),
-            contour: Some(0.1),
-            marks: vec![(3.0, 30.0, 1.5, 4.6, "paper: 10 T/s, Ti < 4.6 K".into())],
-        }
-        .save(&dir.join("validity_map"))?,
-    );
+    out.extend(validity_maps_in(&ctx, dir, r)?);
     out.extend(practical_times_figure(&ctx, &m, dir, r)?);
     out.extend(heat_link_figures_in(&ctx, &m, dir, r)?);
     out.extend(heat_switch_cycle_figures_in(&ctx, dir, r)?);
@@ -555,6 +512,106 @@ fn heat_switch_cycle_figures_in(
         }
         .save(&dir.join("heat_switch_cycle_field"))?,
     );
+    Ok(out)
+}
+
+/// The times after the ramp of the arrival maps, s, and their file names.
+pub const ARRIVAL_MAP_TIMES_S: [(f64, &str); 2] =
+    [(1.0, "cooling_arrived_1s"), (3600.0, "cooling_arrived_1h")];
+
+/// The grids of the validity and arrival maps: sweep rates 1e-8 .. 1e8 T/s (log-spaced) and
+/// initial temperatures 1.5 .. 6 K, 60 r + 1 cells each.
+pub fn validity_map_grid(r: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = 60 * r.max(1) + 1;
+    (
+        crate::numerics::grid::log_points(1e-8, 1e8, n),
+        crate::numerics::grid::linear_points(1.5, 6.0, n),
+    )
+}
+
+/// The maps over (sweep rate, Ti) of the ramp 0.5 T -> 0.1 T on [`validity_map_grid`]: where
+/// the sudden limit holds (`validity_map`: |Delta T_eq / Delta T_sudden - 1|, log colour scale
+/// 1e-6 .. 1) and what fraction of the ramp's own equilibrium cooling has arrived 1 s and 1 h
+/// after it ([`ARRIVAL_MAP_TIMES_S`]: (T(t) - Ti) / (T_eq - Ti), the summary's
+/// `fraction_of_equilibrium_delta_temperature_rel`, linear 0 .. 1). One run per cell gives all
+/// three; `resolution` scales the grids.
+pub fn validity_maps(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, FigureError> {
+    validity_maps_in(&EngineContext::new(), dir, resolution)
+}
+
+fn validity_maps_in(
+    ctx: &EngineContext,
+    dir: &Path,
+    r: usize,
+) -> Result<Vec<PathBuf>, FigureError> {
+    let (bi, bf) = (0.5, 0.1);
+    let (rates, tis) = validity_map_grid(r);
+    let times: Vec<f64> = ARRIVAL_MAP_TIMES_S.iter().map(|t| t.0).collect();
+    let jobs: Vec<(usize, usize)> = (0..tis.len())
+        .flat_map(|iy| (0..rates.len()).map(move |ix| (iy, ix)))
+        .collect();
+    // Per cell: the deviation from the sudden limit, then the fraction arrived at each time.
+    let cells: Vec<Vec<f64>> = jobs
+        .par_iter()
+        .map(|&(iy, ix)| {
+            let ti = tis[iy];
+            let run = run_spec(bi, bf, rates[ix], ti, &times).and_then(|spec| sim(ctx, &spec));
+            let Ok(t) = run else {
+                return vec![f64::NAN; 1 + times.len()];
+            };
+            let ds = t.t_final_sudden_k - ti;
+            let deq = t.t_equilibrium_k - ti;
+            let mut v = vec![(deq - ds).abs() / ds.abs()];
+            v.extend(times.iter().map(|&s| {
+                t.sample_after_ramp(s)
+                    .map_or(f64::NAN, |x| (x.t_phonon_k - ti) / deq)
+            }));
+            v
+        })
+        .collect();
+    let grid = |k: usize| -> Vec<Vec<f64>> {
+        (0..tis.len())
+            .map(|iy| {
+                (0..rates.len())
+                    .map(|ix| cells[iy * rates.len() + ix][k])
+                    .collect()
+            })
+            .collect()
+    };
+    let paper = (3.0, 30.0, 1.5, 4.6, "paper: 10 T/s, Ti < 4.6 K".to_string());
+    let mut out = HeatMap {
+        title: "Deviation from the sudden limit, 0.5 T → 0.1 T".into(),
+        x_label: "sweep rate (T/s)".into(),
+        y_label: "initial temperature Ti (K)".into(),
+        z_label: "|ΔT_eq / ΔT_sudden − 1| (ΔT_eq: equilibrium after the ramp)".into(),
+        x: rates.clone(),
+        y: tis.clone(),
+        z: grid(0),
+        z_range: (1e-6, 1.0),
+        z_log: true,
+        contour: Some(0.1),
+        marks: vec![paper.clone()],
+    }
+    .save(&dir.join("validity_map"))?;
+    for (k, (s, tag)) in ARRIVAL_MAP_TIMES_S.iter().enumerate() {
+        let when = if *s < 60.0 { "1 s" } else { "1 h" };
+        out.extend(
+            HeatMap {
+                title: format!("Cooling arrived {when} after the ramp, 0.5 T → 0.1 T"),
+                x_label: "sweep rate (T/s)".into(),
+                y_label: "initial temperature Ti (K)".into(),
+                z_label: format!("fraction arrived ΔT({when}) / ΔT_eq (ΔT = T − Ti)"),
+                x: rates.clone(),
+                y: tis.clone(),
+                z: grid(k + 1),
+                z_range: (0.0, 1.0),
+                z_log: false,
+                contour: Some(0.5),
+                marks: vec![paper.clone()],
+            }
+            .save(&dir.join(tag))?,
+        );
+    }
     Ok(out)
 }
 

@@ -600,8 +600,8 @@ impl Chart {
     }
 }
 
-/// A heat map of z over a grid with logarithmic x, an optional contour level (drawn as the cell
-/// edges where z crosses it) and marked rectangles.
+/// A heat map of z over a grid with logarithmic x, a colour bar below it, an optional contour
+/// level (drawn as the cell edges where z crosses it) and marked rectangles.
 #[derive(Debug, Clone)]
 pub struct HeatMap {
     /// Title.
@@ -610,7 +610,7 @@ pub struct HeatMap {
     pub x_label: String,
     /// y-axis label.
     pub y_label: String,
-    /// Color-bar label.
+    /// Colour-bar title.
     pub z_label: String,
     /// Cell centers along x (increasing, > 0).
     pub x: Vec<f64>,
@@ -618,16 +618,19 @@ pub struct HeatMap {
     pub y: Vec<f64>,
     /// z[iy][ix]; NaN cells are grey.
     pub z: Vec<Vec<f64>>,
-    /// Color scale as log10 of z, clamped to [lo, hi].
-    pub log10_range: (f64, f64),
+    /// The z range of the colour scale, z units; values beyond it take the end colours and
+    /// the colour bar gets a triangle at that end (the over-range mark).
+    pub z_range: (f64, f64),
+    /// Logarithmic colour scale (ticks at the powers of ten).
+    pub z_log: bool,
     /// Contour level of z.
     pub contour: Option<f64>,
     /// Marked regions (x0, x1, y0, y1, label).
     pub marks: Vec<(f64, f64, f64, f64, String)>,
 }
 
+/// Colour of `t` in [0, 1] on a viridis-like scale (dark blue -> yellow, 5 stops).
 fn heat_color(t: f64) -> RGBColor {
-    // Dark blue -> yellow (viridis-like, 5 stops).
     const S: [(f64, f64, f64); 5] = [
         (68.0, 1.0, 84.0),
         (59.0, 82.0, 139.0),
@@ -670,142 +673,133 @@ fn edges(c: &[f64], log: bool) -> Vec<f64> {
     e
 }
 
+/// Height of a heat map's colour-bar strip (bar, ticks, title), px.
+fn colour_bar_px() -> u32 {
+    pt(30.0)
+}
+
+/// Colour of an empty (NaN) cell.
+const NO_DATA: RGBColor = RGBColor(190, 190, 190);
+
 impl HeatMap {
-    /// Render to `stem.png` and write `stem.csv` (x, y, z rows).
+    /// The colour-scale coordinate of z: log10 z on a log scale, z otherwise (NaN for z <= 0
+    /// on a log scale).
+    fn scale(&self, z: f64) -> f64 {
+        if !self.z_log {
+            z
+        } else if z > 0.0 {
+            z.log10()
+        } else {
+            f64::NAN
+        }
+    }
+
+    /// The colour-scale range (log10 of [`HeatMap::z_range`] on a log scale).
+    fn scale_range(&self) -> (f64, f64) {
+        (self.scale(self.z_range.0), self.scale(self.z_range.1))
+    }
+
+    /// Whether some finite z lies below / above the colour scale by more than 1e-9 of its
+    /// span (rounding, e.g. a fraction of 1 + 2e-13, is not over range).
+    pub fn over_range(&self) -> (bool, bool) {
+        let (lo, hi) = self.scale_range();
+        let tol = 1e-9 * (hi - lo);
+        let finite = || self.z.iter().flatten().filter(|z| z.is_finite());
+        (
+            finite().any(|&z| (self.z_log && z <= 0.0) || self.scale(z) < lo - tol),
+            finite().any(|&z| self.scale(z) > hi + tol),
+        )
+    }
+
+    fn color(&self, z: f64) -> RGBColor {
+        let (lo, hi) = self.scale_range();
+        if !z.is_finite() {
+            NO_DATA
+        } else if self.z_log && z <= 0.0 {
+            heat_color(0.0)
+        } else {
+            heat_color((self.scale(z) - lo) / (hi - lo))
+        }
+    }
+
+    /// The legend entries below the colour bar: the contour, the over-range mark, the marks.
+    fn entries(&self) -> Vec<Entry> {
+        let mut entries = Vec::new();
+        if let Some(level) = self.contour {
+            entries.push(Entry {
+                label: format!("{} % contour (white line)", level * 100.0),
+                color: RGBColor(90, 90, 90),
+                dash: None,
+                markers: false,
+            });
+        }
+        let (below, above) = self.over_range();
+        let (lo, hi) = self.z_range;
+        let beyond = match (below, above) {
+            (true, true) => Some(format!(
+                "< {} or > {}",
+                fmt_tick(lo, self.z_log),
+                fmt_tick(hi, self.z_log)
+            )),
+            (true, false) => Some(format!("< {}", fmt_tick(lo, self.z_log))),
+            (false, true) => Some(format!("> {}", fmt_tick(hi, self.z_log))),
+            (false, false) => None,
+        };
+        if let Some(b) = beyond {
+            entries.push(Entry {
+                label: format!("▶ on the colour bar: cells {b}, in its end colour"),
+                color: WHITE,
+                dash: None,
+                markers: false,
+            });
+        }
+        for (.., label) in &self.marks {
+            entries.push(Entry {
+                label: label.clone(),
+                color: OKABE_ITO[1],
+                dash: None,
+                markers: false,
+            });
+        }
+        entries
+    }
+
+    /// Size in pixels: one column wide, the map 0.7 of the width high, the colour bar and
+    /// the legend below it.
+    pub fn size_px(&self) -> (u32, u32) {
+        let w = px_of_cm(SINGLE_COLUMN_CM);
+        (
+            w,
+            w * 7 / 10 + colour_bar_px() + legend_layout(&self.entries(), w).3,
+        )
+    }
+
+    /// Render to `stem.png` and `stem.svg` and write `stem.csv` (x, y, z rows); returns the
+    /// paths.
     pub fn save(&self, stem: &Path) -> Result<Vec<PathBuf>, PlotError> {
         init_font()?;
         if self.x.is_empty() || self.y.is_empty() {
             return Err(PlotError::Empty(format!("{}: empty grid", self.title)));
         }
+        let (lo, hi) = self.scale_range();
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(PlotError::Empty(format!(
+                "{}: colour range {:?} is empty{}",
+                self.title,
+                self.z_range,
+                if self.z_log { " or not positive" } else { "" }
+            )));
+        }
         let png = stem.with_extension("png");
-        let ex = edges(&self.x, true);
-        let ey = edges(&self.y, false);
+        let svg = stem.with_extension("svg");
+        let size = self.size_px();
         {
-            // One column wide; the legend (contour, marked regions) below the map, so it
-            // covers no cells; the colour bar to the right with its label along it.
-            let w = px_of_cm(SINGLE_COLUMN_CM);
-            let mark_color = OKABE_ITO[1];
-            let mut entries = Vec::new();
-            if let Some(level) = self.contour {
-                entries.push(Entry {
-                    label: format!("{} % contour (white line)", level * 100.0),
-                    color: RGBColor(90, 90, 90),
-                    dash: None,
-                    markers: false,
-                });
-            }
-            for (.., label) in &self.marks {
-                entries.push(Entry {
-                    label: label.clone(),
-                    color: mark_color,
-                    dash: None,
-                    markers: false,
-                });
-            }
-            let layout = legend_layout(&entries, w);
-            let h = w * 3 / 4 + layout.3;
-            let root = BitMapBackend::new(&png, (w, h)).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| draw_err(&png, e))?;
-            let (upper, lower) = root.split_vertically(h - layout.3);
-            let (main, bar) = upper.split_horizontally(w - pt(25.0));
-            let mut cc = ChartBuilder::on(&main)
-                .caption(&self.title, ("sans-serif", pt(TITLE_PT)))
-                .margin(pt(5.0))
-                .x_label_area_size(pt(21.0))
-                .y_label_area_size(pt(24.0))
-                .build_cartesian_2d(
-                    (ex[0]..ex[ex.len() - 1]).log_scale(),
-                    ey[0]..ey[ey.len() - 1],
-                )
-                .map_err(|e| draw_err(&png, e))?;
-            cc.configure_mesh()
-                .x_desc(self.x_label.as_str())
-                .y_desc(self.y_label.as_str())
-                .x_label_formatter(&|v| fmt_tick(*v, true))
-                .y_label_formatter(&|v| fmt_tick(*v, false))
-                .label_style(("sans-serif", pt(TICK_PT)))
-                .axis_desc_style(("sans-serif", pt(AXIS_PT)))
-                .disable_mesh()
-                .draw()
-                .map_err(|e| draw_err(&png, e))?;
-            let (lo, hi) = self.log10_range;
-            let mut cells = Vec::new();
-            for (iy, row) in self.z.iter().enumerate() {
-                for (ix, &z) in row.iter().enumerate() {
-                    let color = if z.is_finite() && z > 0.0 {
-                        heat_color((z.log10() - lo) / (hi - lo))
-                    } else if z.is_finite() {
-                        heat_color(0.0)
-                    } else {
-                        RGBColor(190, 190, 190)
-                    };
-                    cells.push(Rectangle::new(
-                        [(ex[ix], ey[iy]), (ex[ix + 1], ey[iy + 1])],
-                        color.filled(),
-                    ));
-                }
-            }
-            cc.draw_series(cells).map_err(|e| draw_err(&png, e))?;
-            if let Some(level) = self.contour {
-                let mut segs = Vec::new();
-                let above = |v: f64| v.is_finite() && v >= level;
-                for iy in 0..self.y.len() {
-                    for ix in 0..self.x.len() {
-                        if ix + 1 < self.x.len()
-                            && above(self.z[iy][ix]) != above(self.z[iy][ix + 1])
-                        {
-                            segs.push(vec![(ex[ix + 1], ey[iy]), (ex[ix + 1], ey[iy + 1])]);
-                        }
-                        if iy + 1 < self.y.len()
-                            && above(self.z[iy][ix]) != above(self.z[iy + 1][ix])
-                        {
-                            segs.push(vec![(ex[ix], ey[iy + 1]), (ex[ix + 1], ey[iy + 1])]);
-                        }
-                    }
-                }
-                let style = ShapeStyle::from(&WHITE).stroke_width(pt(1.0));
-                for s in segs {
-                    cc.draw_series(LineSeries::new(s, style))
-                        .map_err(|e| draw_err(&png, e))?;
-                }
-            }
-            for (x0, x1, y0, y1, _) in &self.marks {
-                let style = ShapeStyle::from(&mark_color).stroke_width(pt(1.0));
-                cc.draw_series(std::iter::once(Rectangle::new(
-                    [(*x0, *y0), (*x1, *y1)],
-                    style,
-                )))
-                .map_err(|e| draw_err(&png, e))?;
-            }
-            draw_legend(&lower, &entries, layout, &png)?;
-            // Colour bar, labelled along its length.
-            let mut cb = ChartBuilder::on(&bar)
-                .margin_top(pt(16.0))
-                .margin_bottom(pt(26.0))
-                .margin_right(pt(5.0))
-                .y_label_area_size(pt(19.0))
-                .build_cartesian_2d(0.0..1.0, lo..hi)
-                .map_err(|e| draw_err(&png, e))?;
-            cb.configure_mesh()
-                .disable_x_axis()
-                .disable_mesh()
-                .y_desc(self.z_label.as_str())
-                .y_label_formatter(&|v| format!("10{}", superscript(v.round() as i64)))
-                .label_style(("sans-serif", pt(TICK_PT)))
-                .axis_desc_style(("sans-serif", pt(TICK_PT)))
-                .draw()
-                .map_err(|e| draw_err(&png, e))?;
-            let n = 100;
-            cb.draw_series((0..n).map(|i| {
-                let a = lo + (hi - lo) * i as f64 / n as f64;
-                let b = lo + (hi - lo) * (i + 1) as f64 / n as f64;
-                Rectangle::new(
-                    [(0.0, a), (1.0, b)],
-                    heat_color(i as f64 / n as f64).filled(),
-                )
-            }))
-            .map_err(|e| draw_err(&png, e))?;
-            root.present().map_err(|e| draw_err(&png, e))?;
+            let root = BitMapBackend::new(&png, size).into_drawing_area();
+            self.draw(&root, &png)?;
+        }
+        {
+            let root = SVGBackend::new(&svg, size).into_drawing_area();
+            self.draw(&root, &svg)?;
         }
         let csv = stem.with_extension("csv");
         let mut f = std::fs::File::create(&csv).map_err(|e| draw_err(&csv, e))?;
@@ -823,7 +817,145 @@ impl HeatMap {
                     .map_err(|e| draw_err(&csv, e))?;
             }
         }
-        Ok(vec![png, csv])
+        Ok(vec![png, svg, csv])
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+        path: &Path,
+    ) -> Result<(), PlotError> {
+        let ex = edges(&self.x, true);
+        let ey = edges(&self.y, false);
+        let (w, h) = root.dim_in_pixel();
+        root.fill(&WHITE).map_err(|e| draw_err(path, e))?;
+        let entries = self.entries();
+        let layout = legend_layout(&entries, w);
+        let (upper, lower) = root.split_vertically(h - layout.3);
+        let (main, bar) = upper.split_vertically(w * 7 / 10);
+        let (left, right) = (pt(5.0) + pt(24.0), pt(8.0));
+        let mut cc = ChartBuilder::on(&main)
+            .caption(&self.title, ("sans-serif", pt(TITLE_PT)))
+            .margin(pt(5.0))
+            .margin_right(right)
+            .x_label_area_size(pt(21.0))
+            .y_label_area_size(pt(24.0))
+            .build_cartesian_2d(
+                (ex[0]..ex[ex.len() - 1]).log_scale(),
+                ey[0]..ey[ey.len() - 1],
+            )
+            .map_err(|e| draw_err(path, e))?;
+        cc.configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_label_formatter(&|v| fmt_tick(*v, true))
+            .y_label_formatter(&|v| fmt_tick(*v, false))
+            .label_style(("sans-serif", pt(TICK_PT)))
+            .axis_desc_style(("sans-serif", pt(AXIS_PT)))
+            .disable_mesh()
+            .draw()
+            .map_err(|e| draw_err(path, e))?;
+        let mut cells = Vec::new();
+        for (iy, row) in self.z.iter().enumerate() {
+            for (ix, &z) in row.iter().enumerate() {
+                cells.push(Rectangle::new(
+                    [(ex[ix], ey[iy]), (ex[ix + 1], ey[iy + 1])],
+                    self.color(z).filled(),
+                ));
+            }
+        }
+        cc.draw_series(cells).map_err(|e| draw_err(path, e))?;
+        if let Some(level) = self.contour {
+            let mut segs = Vec::new();
+            let above = |v: f64| v.is_finite() && v >= level;
+            for iy in 0..self.y.len() {
+                for ix in 0..self.x.len() {
+                    if ix + 1 < self.x.len() && above(self.z[iy][ix]) != above(self.z[iy][ix + 1]) {
+                        segs.push(vec![(ex[ix + 1], ey[iy]), (ex[ix + 1], ey[iy + 1])]);
+                    }
+                    if iy + 1 < self.y.len() && above(self.z[iy][ix]) != above(self.z[iy + 1][ix]) {
+                        segs.push(vec![(ex[ix], ey[iy + 1]), (ex[ix + 1], ey[iy + 1])]);
+                    }
+                }
+            }
+            let style = ShapeStyle::from(&WHITE).stroke_width(pt(1.0));
+            for s in segs {
+                cc.draw_series(LineSeries::new(s, style))
+                    .map_err(|e| draw_err(path, e))?;
+            }
+        }
+        for (x0, x1, y0, y1, _) in &self.marks {
+            let style = ShapeStyle::from(&OKABE_ITO[1]).stroke_width(pt(1.0));
+            cc.draw_series(std::iter::once(Rectangle::new(
+                [(*x0, *y0), (*x1, *y1)],
+                style,
+            )))
+            .map_err(|e| draw_err(path, e))?;
+        }
+        // The colour bar: horizontal, under the map's x range, its title below its ticks.
+        let (lo, hi) = self.scale_range();
+        let z_log = self.z_log;
+        let mut cb = ChartBuilder::on(&bar)
+            .margin_top(pt(2.0))
+            .margin_left(left)
+            .margin_right(right)
+            .x_label_area_size(pt(19.0))
+            .build_cartesian_2d(lo..hi, 0.0..1.0)
+            .map_err(|e| draw_err(path, e))?;
+        cb.configure_mesh()
+            .disable_y_axis()
+            .disable_mesh()
+            .x_desc(self.z_label.as_str())
+            .x_labels(if z_log {
+                (hi - lo).round() as usize + 1
+            } else {
+                6
+            })
+            .x_label_formatter(&|v| {
+                if z_log {
+                    format!("10{}", superscript(v.round() as i64))
+                } else {
+                    fmt_tick(*v, false)
+                }
+            })
+            .label_style(("sans-serif", pt(TICK_PT)))
+            .axis_desc_style(("sans-serif", pt(AXIS_PT)))
+            .draw()
+            .map_err(|e| draw_err(path, e))?;
+        let n = 200;
+        cb.draw_series((0..n).map(|i| {
+            let a = lo + (hi - lo) * i as f64 / n as f64;
+            let b = lo + (hi - lo) * (i + 1) as f64 / n as f64;
+            Rectangle::new(
+                [(a, 0.0), (b, 1.0)],
+                heat_color((i as f64 + 0.5) / n as f64).filled(),
+            )
+        }))
+        .map_err(|e| draw_err(path, e))?;
+        // The over-range mark: a triangle in the end colour beyond each end the data pass.
+        let (below, above) = self.over_range();
+        let (x_lo, y_top) = cb.backend_coord(&(lo, 1.0));
+        let (x_hi, y_bottom) = cb.backend_coord(&(hi, 0.0));
+        let tip = (y_bottom - y_top) * 3 / 4;
+        let mid = (y_top + y_bottom) / 2;
+        let (bx, by) = bar.get_base_pixel();
+        let at = |x: i32, y: i32| (x - bx, y - by);
+        for (show, edge, dir, t) in [(below, x_lo, -1, 0.0), (above, x_hi, 1, 1.0)] {
+            if show {
+                bar.draw(&Polygon::new(
+                    vec![
+                        at(edge + dir, y_top),
+                        at(edge + dir * (tip + 1), mid),
+                        at(edge + dir, y_bottom),
+                    ],
+                    heat_color(t).filled(),
+                ))
+                .map_err(|e| draw_err(path, e))?;
+            }
+        }
+        draw_legend(&lower, &entries, layout, path)?;
+        root.present().map_err(|e| draw_err(path, e))?;
+        Ok(())
     }
 }
 
