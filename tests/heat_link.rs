@@ -651,3 +651,42 @@ fn small_step_under_a_link_follows_the_two_linear_relaxations() {
     }
     assert!(errors[2].1 < 1e-2, "{errors:?}");
 }
+
+/// The energy balance is checked on every run (issue 14): a run whose balance is off by more
+/// than `energy_balance_tol_rel` (default 1e-8) fails with the typed error naming the error,
+/// the tolerance and where; the check is live: a tolerance below the run's own rounding
+/// (here half of it) fails the very run that passes at the default.
+#[test]
+fn a_broken_energy_balance_fails_the_run_with_a_typed_error() {
+    use smmcool::kinetics::{EngineError, ENERGY_BALANCE_TOL_REL};
+    for (what, s) in cases() {
+        let s = linked(s, 1e-7, None);
+        let mut spec = s.build().unwrap().spec;
+        assert!((spec.options.energy_balance_tol_rel - ENERGY_BALANCE_TOL_REL).abs() <= 0.0);
+        let ok = simulate(&CTX, &spec).unwrap();
+        println!("{what}: energy balance {:.2e}", ok.energy_balance_error);
+        assert!(ok.energy_balance_error <= 1e-8);
+        if ok.energy_balance_error <= 0.0 {
+            continue;
+        }
+        spec.options.energy_balance_tol_rel = 0.5 * ok.energy_balance_error;
+        match simulate(&CTX, &spec) {
+            Err(e @ EngineError::EnergyBalance { .. }) => {
+                let EngineError::EnergyBalance {
+                    error_rel,
+                    tol_rel,
+                    t_s,
+                    ..
+                } = e
+                else {
+                    unreachable!()
+                };
+                assert!((error_rel - ok.energy_balance_error).abs() <= 0.0, "{what}");
+                assert!((tol_rel - 0.5 * error_rel).abs() <= 0.0);
+                assert!(ok.samples.iter().any(|x| (x.t_s - t_s).abs() <= 0.0));
+                assert!(e.to_string().contains("energy balance broken"), "{e}");
+            }
+            other => panic!("{what}: expected the energy-balance error, got {other:?}"),
+        }
+    }
+}

@@ -94,7 +94,15 @@ pub struct EngineOptions {
     /// rounding noise ~eps lambda2 n (cancelling intra-well fluxes), ~eps lambda2 h per step,
     /// so steps are limited to ~atol / (eps lambda2): 1e-13 keeps the energy within 1e-11 K.
     pub atol_population: f64,
+    /// A run whose energy balance U(t) - U(0) = work - heat to the bath is off by more than
+    /// this (relative, [`Trajectory::energy_balance_error`]) at any sample fails with
+    /// [`EngineError::EnergyBalance`].
+    pub energy_balance_tol_rel: f64,
 }
+
+/// Default of [`EngineOptions::energy_balance_tol_rel`] (issue 14: checked to 1e-8 relative
+/// on every run).
+pub const ENERGY_BALANCE_TOL_REL: f64 = 1e-8;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -112,6 +120,7 @@ impl Default for EngineOptions {
             settle_e_folds: 40.0,
             max_steps: 200_000,
             atol_population: 1e-13,
+            energy_balance_tol_rel: ENERGY_BALANCE_TOL_REL,
         }
     }
 }
@@ -143,6 +152,12 @@ impl EngineOptions {
         in_range("separation_max", self.separation_max, 1e-14, 1e-2)?;
         in_range("settle_e_folds", self.settle_e_folds, 1.0, 1000.0)?;
         in_range("atol_population", self.atol_population, 1e-16, 1e-6)?;
+        in_range(
+            "energy_balance_tol_rel",
+            self.energy_balance_tol_rel,
+            0.0,
+            1.0,
+        )?;
         for &s in &self.sample_times_after_ramp_s {
             in_range("sample_times_after_ramp_s", s, 0.0, 1e100)?;
         }
@@ -434,6 +449,25 @@ pub enum EngineError {
         /// Run parameter.
         t_initial_k: f64,
     },
+    /// The energy balance U(t) - U(0) = work - heat to the bath does not close within the
+    /// tolerance: the numbers cannot be trusted, and nothing is reported as a success.
+    #[error("energy balance broken for Bi = {b_initial_t} T, Bf = {b_final_t} T, Ti = {t_initial_k} K: |U(t) - U(0) - work + heat| is {error_rel:e} of |U(0)| + |work| + |heat| at t = {t_s:e} s (T = {t_phonon_k} K), above the tolerance {tol_rel:e}")]
+    EnergyBalance {
+        /// The relative error at its worst sample.
+        error_rel: f64,
+        /// The tolerance, [`EngineOptions::energy_balance_tol_rel`].
+        tol_rel: f64,
+        /// Time of that sample, s since the start.
+        t_s: f64,
+        /// Temperature there, K.
+        t_phonon_k: f64,
+        /// Run parameter.
+        b_initial_t: f64,
+        /// Run parameter.
+        b_final_t: f64,
+        /// Run parameter.
+        t_initial_k: f64,
+    },
 }
 
 /// Check that a run is inside the model's validity, before any integration.
@@ -540,7 +574,8 @@ pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, Engine
     Ok(tr)
 }
 
-/// Every requested sample present, every sample finite, and the run ended at equilibrium or at
+/// Every requested sample present, every sample finite, the energy balance within
+/// `energy_balance_tol_rel` ([`EngineError::EnergyBalance`] otherwise), and the run ended at equilibrium or at
 /// the time limit (not before it); otherwise [`EngineError::Incomplete`].
 fn check_complete(plan: &Plan<'_>, tr: &Trajectory) -> Result<(), EngineError> {
     let opt = &plan.run.options;
@@ -569,6 +604,29 @@ fn check_complete(plan: &Plan<'_>, tr: &Trajectory) -> Result<(), EngineError> {
             crate::units::number(bad.t_s),
             crate::units::number(bad.t_phonon_k)
         )));
+    }
+    // The energy balance at every sample, against its tolerance.
+    let e = tr.energy_balance_error;
+    if e > opt.energy_balance_tol_rel || e.is_nan() {
+        let rel = |x: &Sample| {
+            let err =
+                (x.spin_energy_k + x.phonon_energy_k - plan.u0 - x.work_k + x.heat_to_bath_k).abs();
+            err / (plan.u0.abs() + x.work_k.abs() + x.heat_to_bath_k.abs())
+        };
+        let worst = tr
+            .samples
+            .iter()
+            .max_by(|a, b| rel(a).total_cmp(&rel(b)))
+            .map_or((f64::NAN, f64::NAN), |x| (x.t_s, x.t_phonon_k));
+        return Err(EngineError::EnergyBalance {
+            error_rel: tr.energy_balance_error,
+            tol_rel: opt.energy_balance_tol_rel,
+            t_s: worst.0,
+            t_phonon_k: worst.1,
+            b_initial_t: plan.bi,
+            b_final_t: plan.bf,
+            t_initial_k: plan.ti,
+        });
     }
     let end = tr.t_end_after_ramp_s;
     let limit = opt.max_time_after_ramp_s;
