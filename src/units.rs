@@ -21,6 +21,18 @@ pub const KB_OVER_HBAR_PER_S_K: f64 = 1.309_203_392_072_064e11;
 /// k_B (entropy, heat capacity) by this to get a molar one.
 pub const GAS_CONSTANT_J_PER_MOL_K: f64 = 8.314_462_618;
 
+/// Avogadro constant N_A in 1/mol (CODATA 2018, exact).
+pub const AVOGADRO_PER_MOL: f64 = 6.022_140_76e23;
+
+/// Bohr magneton mu_B in J/T = A m^2 (CODATA 2018).
+pub const MU_B_J_PER_T: f64 = 9.274_010_078_3e-24;
+
+/// A molar moment of one mu_B per molecule, N_A mu_B, in A m^2/mol (= J/(T mol)): 5.5849.
+/// In emu/mol (1 emu = 1e-3 A m^2) it is 1e3 times that, the magnetochemists' 5585.
+pub fn molar_mu_b_am2_per_mol() -> f64 {
+    AVOGADRO_PER_MOL * MU_B_J_PER_T
+}
+
 /// Convert a wavenumber in cm^-1 to kelvin.
 pub fn cm1_to_kelvin(cm1: f64) -> f64 {
     cm1 * KELVIN_PER_CM1

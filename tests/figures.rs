@@ -221,6 +221,38 @@ fn batch_figures_render_and_bad_files_are_refused() {
     ] {
         assert!(is_png(&figs.join(name)), "{name}");
     }
+    // Molar magnetization on request: the per-molecule moment times N_A mu_B, against the
+    // magnetochemists' 5585 emu/mol (= 5.585 A m^2/mol) per mu_B, to its four digits.
+    let per_molecule = read_csv(&figs.join("run_000001_magnetization.csv"));
+    let per_molecule = &per_molecule["−g⟨M⟩"];
+    assert!(per_molecule.iter().all(|p| p.1.abs() <= 20.0));
+    assert!(per_molecule.iter().any(|p| p.1.abs() > 1e-3));
+    for (unit, per_mu_b, header) in [
+        ("emu-per-mol", 5585.0, "emu mol⁻¹"),
+        ("am2-per-mol", 5.585, "A m² mol⁻¹"),
+    ] {
+        let molar = d.join(unit);
+        common::run_ok(&[
+            "plot",
+            h5.to_str().unwrap(),
+            "-o",
+            molar.to_str().unwrap(),
+            "--magnetization-unit",
+            unit,
+        ]);
+        let csv = molar.join("run_000001_magnetization.csv");
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert!(text.lines().next().unwrap().contains(header), "{unit}");
+        let got = &read_csv(&csv)["−g⟨M⟩"];
+        assert_eq!(got.len(), per_molecule.len());
+        for (a, b) in per_molecule.iter().zip(got) {
+            assert_eq!(a.0, b.0);
+            assert!(
+                (b.1 - a.1 * per_mu_b).abs() <= 1e-4 * (a.1 * per_mu_b).abs(),
+                "{unit}: {a:?} {b:?}"
+            );
+        }
+    }
     // The sweep figure's limit lines are the run's analytic limits.
     let data = read_csv(&figs.join("sweep_delta_t_vs_rate.csv"));
     let m = Material::mn12ac();

@@ -369,6 +369,31 @@ pub struct PlotArgs {
     /// how many were left out).
     #[arg(long, default_value_t = 12)]
     pub max_runs: usize,
+    /// Unit of the magnetization figures: mu-b (per molecule, as stored), am2-per-mol (molar,
+    /// SI: A m^2/mol) or emu-per-mol (molar, cgs); N_A mu_B = 5.5849 A m^2/mol = 5584.9 emu/mol.
+    #[arg(long, value_enum, default_value = "mu-b")]
+    pub magnetization_unit: MagnetizationUnitArg,
+}
+
+/// `--magnetization-unit`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum MagnetizationUnitArg {
+    /// mu_B per molecule.
+    MuB,
+    /// A m^2 per mole of molecules.
+    Am2PerMol,
+    /// emu per mole of molecules.
+    EmuPerMol,
+}
+
+impl From<MagnetizationUnitArg> for smmcool::figures::MagnetizationUnit {
+    fn from(u: MagnetizationUnitArg) -> Self {
+        match u {
+            MagnetizationUnitArg::MuB => Self::MuB,
+            MagnetizationUnitArg::Am2PerMol => Self::Am2PerMol,
+            MagnetizationUnitArg::EmuPerMol => Self::EmuPerMol,
+        }
+    }
 }
 
 /// The arguments with every negative number that follows a long flag joined to it

@@ -37,6 +37,7 @@ pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
             &args.file,
             &args.output,
             args.max_runs,
+            args.magnetization_unit.into(),
         )?)
     })?;
     wrote(out, &files, &args.output)?;

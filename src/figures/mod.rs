@@ -897,12 +897,45 @@ fn heat_link_figures_in(
     Ok(out)
 }
 
-/// Figures of a batch file: per stored trajectory, T(t), populations and magnetization; for a
-/// sweep over the sweep rate, the final Delta T against it with both limits.
+/// The unit of the magnetization figures of a batch file: the stored moment per molecule, or
+/// the molar moment in SI or emu (N_A mu_B = 5.5849 A m^2/mol = 5584.9 emu/mol per mu_B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MagnetizationUnit {
+    /// mu_B per molecule (as stored in `magnetization_mu_b`).
+    #[default]
+    MuB,
+    /// A m^2 per mole of molecules (= J/(T mol)).
+    Am2PerMol,
+    /// emu per mole of molecules (1 emu = 1e-3 A m^2).
+    EmuPerMol,
+}
+
+impl MagnetizationUnit {
+    /// The factor from mu_B per molecule to this unit.
+    pub fn per_mu_b(self) -> f64 {
+        match self {
+            Self::MuB => 1.0,
+            Self::Am2PerMol => crate::units::molar_mu_b_am2_per_mol(),
+            Self::EmuPerMol => 1e3 * crate::units::molar_mu_b_am2_per_mol(),
+        }
+    }
+    /// The y-axis label (the CSV column header) in this unit.
+    pub fn axis_label(self) -> &'static str {
+        match self {
+            Self::MuB => "moment along the field (μB per molecule)",
+            Self::Am2PerMol => "molar moment along the field (A m² mol⁻¹)",
+            Self::EmuPerMol => "molar moment along the field (emu mol⁻¹)",
+        }
+    }
+}
+
+/// Figures of a batch file: per stored trajectory, T(t), populations and magnetization (in
+/// `unit`); for a sweep over the sweep rate, the final Delta T against it with both limits.
 pub fn batch_figures(
     file: &Path,
     dir: &Path,
     max_runs: usize,
+    unit: MagnetizationUnit,
 ) -> Result<Vec<PathBuf>, FigureError> {
     let meta = crate::io::read_meta(file)?;
     let recs = crate::io::read_summary(file)?;
@@ -1000,13 +1033,13 @@ pub fn batch_figures(
             Chart {
                 title,
                 x_label: "time since the start of the ramp (s)".into(),
-                y_label: "moment along the field (μB per molecule)".into(),
+                y_label: unit.axis_label().into(),
                 x_log: true,
                 y_log: false,
                 series: vec![Series::line(
                     "−g⟨M⟩",
                     pos.iter()
-                        .map(|&k| (tr.time_s[k], tr.magnetization_mu_b[k]))
+                        .map(|&k| (tr.time_s[k], tr.magnetization_mu_b[k] * unit.per_mu_b()))
                         .collect(),
                 )],
                 ..Default::default()
