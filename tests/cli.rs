@@ -391,3 +391,43 @@ fn an_empty_sample_list_means_no_samples_in_a_config_and_on_the_command_line() {
         v["equilibrium_temperature_k"].as_f64()
     );
 }
+
+/// Shell completions and the man page come from the same clap definitions as the parser:
+/// every subcommand the parser accepts (`smmcool --help` lists them) is completed in bash and
+/// documented in the man page, and a flag of a subcommand is completed too.
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let help = String::from_utf8(common::run_ok(&["--help"]).stdout).unwrap();
+    let subcommands: Vec<String> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|w| w != "help")
+        .collect();
+    assert!(subcommands.len() >= 12, "{subcommands:?}");
+    let bash = String::from_utf8(common::run_ok(&["completions", "bash"]).stdout).unwrap();
+    let man = String::from_utf8(common::run_ok(&["man"]).stdout).unwrap();
+    assert!(bash.contains("complete -F _smmcool"), "{bash:.300}");
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH smmcool 1"),
+        "{man:.300}"
+    );
+    for s in &subcommands {
+        assert!(bash.contains(&format!("smmcool,{s})")), "bash: {s}");
+        assert!(man.contains(&format!("smmcool\\-{s}(1)")), "man: {s}");
+    }
+    assert!(bash.contains("--magnetization-unit"));
+    let zsh = common::run_ok(&["completions", "zsh"]);
+    assert!(String::from_utf8(zsh.stdout)
+        .unwrap()
+        .contains("#compdef smmcool"));
+    // An unknown shell is refused naming the value (exit 2).
+    let out = common::run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
+}

@@ -48,6 +48,19 @@ pub enum Command {
     Plot(PlotArgs),
     /// List the material presets and where their numbers come from.
     Presets(JsonFlag),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) generated from
+    /// these definitions, e.g. `smmcool completions bash > ~/.local/share/bash-completion/completions/smmcool`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) generated from these definitions, e.g. `smmcool man > smmcool.1`.
+    Man,
+}
+
+/// `smmcool completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `--json` alone.

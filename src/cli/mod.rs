@@ -31,6 +31,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, smmcool::error::Error> {
         Command::Paper(args) => figures::paper(&args, &mut out)?,
         Command::Plot(args) => figures::plot(&args, &mut out)?,
         Command::Presets(args) => analytic::presets(args.json, &mut out)?,
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(args.shell, &mut Cli::command(), "smmcool", &mut out);
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
