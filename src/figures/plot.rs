@@ -3,6 +3,8 @@
 //! (DejaVu Sans, Debian package fonts-dejavu-core, installed by the set-up command) or from the
 //! file named by SMMCOOL_FONT, so rendering needs no display and no font configuration.
 
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
@@ -300,6 +302,76 @@ fn bounds(vals: impl Iterator<Item = f64>, log: bool) -> Option<(f64, f64)> {
     }
 }
 
+/// Ticks of a linear axis over `lo..hi`: multiples of 1, 2 or 5 x 10^k, at most `max` of them,
+/// each computed as k * step, and the light (minor) grid between them. plotters' own tick loop
+/// adds the step repeatedly and drops the last tick when the sum overshoots by an ulp (a
+/// 2.79..3.17 K axis showed 2.8, 2.9 and 3 but no 3.1).
+fn linear_ticks(lo: f64, hi: f64, max: usize) -> (Vec<f64>, Vec<f64>) {
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) || max == 0 {
+        return (vec![lo], Vec::new());
+    }
+    let range = |step: f64| {
+        let first = (lo / step - 1e-9).ceil() as i64;
+        let last = (hi / step + 1e-9).floor() as i64;
+        (first, last)
+    };
+    let mut e = span.log10().floor() - 1.0;
+    let (step, minor_per_major) = 'found: loop {
+        let p = 10f64.powf(e);
+        for (m, minor) in [(1.0, 5.0), (2.0, 4.0), (5.0, 5.0)] {
+            let (a, b) = range(m * p);
+            if b - a < max as i64 {
+                break 'found (m * p, minor);
+            }
+        }
+        e += 1.0;
+    };
+    let (a, b) = range(step);
+    let major = (a..=b).map(|k| k as f64 * step).collect();
+    let fine = step / minor_per_major;
+    let (c, d) = range(fine);
+    let minor = (c..=d).map(|k| k as f64 * fine).collect();
+    (major, minor)
+}
+
+/// A linear axis over `lo..hi` whose grid and labels are [`linear_ticks`].
+struct LinearAxis {
+    coord: RangedCoordf64,
+    major: Vec<f64>,
+    minor: Vec<f64>,
+}
+
+impl Ranged for LinearAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.coord.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.minor.clone()
+        } else {
+            self.major.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.coord.range()
+    }
+}
+
+fn linear_axis(lo: f64, hi: f64, max: usize) -> LinearAxis {
+    let (major, minor) = linear_ticks(lo, hi, max);
+    LinearAxis {
+        coord: (lo..hi).into(),
+        major,
+        minor,
+    }
+}
+
 fn draw_err(path: &Path, e: impl std::fmt::Display) -> PlotError {
     PlotError::Draw {
         path: path.display().to_string(),
@@ -553,13 +625,27 @@ impl Chart {
             macro_rules! with_ranges {
                 ($root:expr) => {
                     match (self.x_log, self.y_log) {
-                        (false, false) => draw_chart!($root, self, x0..x1, y0..y1, path),
-                        (true, false) => {
-                            draw_chart!($root, self, (x0..x1).log_scale(), y0..y1, path)
-                        }
-                        (false, true) => {
-                            draw_chart!($root, self, x0..x1, (y0..y1).log_scale(), path)
-                        }
+                        (false, false) => draw_chart!(
+                            $root,
+                            self,
+                            linear_axis(x0, x1, 7),
+                            linear_axis(y0, y1, 7),
+                            path
+                        ),
+                        (true, false) => draw_chart!(
+                            $root,
+                            self,
+                            (x0..x1).log_scale(),
+                            linear_axis(y0, y1, 7),
+                            path
+                        ),
+                        (false, true) => draw_chart!(
+                            $root,
+                            self,
+                            linear_axis(x0, x1, 7),
+                            (y0..y1).log_scale(),
+                            path
+                        ),
                         (true, true) => draw_chart!(
                             $root,
                             self,
@@ -842,7 +928,7 @@ impl HeatMap {
             .y_label_area_size(pt(24.0))
             .build_cartesian_2d(
                 (ex[0]..ex[ex.len() - 1]).log_scale(),
-                ey[0]..ey[ey.len() - 1],
+                linear_axis(ey[0], ey[ey.len() - 1], 10),
             )
             .map_err(|e| draw_err(path, e))?;
         cc.configure_mesh()
@@ -900,7 +986,18 @@ impl HeatMap {
             .margin_left(left)
             .margin_right(right)
             .x_label_area_size(pt(19.0))
-            .build_cartesian_2d(lo..hi, 0.0..1.0)
+            .build_cartesian_2d(
+                linear_axis(
+                    lo,
+                    hi,
+                    if z_log {
+                        (hi - lo).round() as usize + 1
+                    } else {
+                        6
+                    },
+                ),
+                0.0..1.0,
+            )
             .map_err(|e| draw_err(path, e))?;
         cb.configure_mesh()
             .disable_y_axis()
@@ -962,6 +1059,46 @@ impl HeatMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn linear_ticks_reach_both_ends_and_step_by_one_two_or_five() {
+        // The axis that lost its 3.1 K tick to plotters' accumulated step.
+        let (major, minor) = linear_ticks(2.7942, 3.1767, 7);
+        let labels: Vec<String> = major.iter().map(|v| fmt_tick(*v, false)).collect();
+        assert_eq!(labels, ["2.8", "2.9", "3", "3.1"]);
+        assert!(minor.len() > major.len());
+        // Brute force over many ranges: every multiple of the chosen step inside the range is a
+        // tick, ticks are evenly spaced, at most 7, and the step is 1, 2 or 5 x 10^k.
+        let mut s: u64 = 12345;
+        for _ in 0..5000 {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let lo = ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 200.0;
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let span = 10f64.powf(((s >> 11) as f64 / (1u64 << 53) as f64) * 8.0 - 4.0);
+            let hi = lo + span;
+            let (t, _) = linear_ticks(lo, hi, 7);
+            assert!(!t.is_empty() && t.len() <= 7, "{lo} {hi}: {t:?}");
+            let step = if t.len() > 1 { t[1] - t[0] } else { continue };
+            let m = step / 10f64.powf(step.log10().floor());
+            assert!(
+                [1.0, 2.0, 5.0, 10.0].iter().any(|x| (m - x).abs() < 1e-6),
+                "{step}"
+            );
+            assert!(
+                t[0] >= lo - 1e-9 * step && t[0] - step < lo + 1e-9 * step,
+                "{lo} {hi}: {t:?}"
+            );
+            let last = t[t.len() - 1];
+            assert!(
+                last <= hi + 1e-9 * step && last + step > hi - 1e-9 * step,
+                "{lo} {hi}: {t:?}"
+            );
+        }
+    }
 
     #[test]
     fn ticks_are_typeset_with_superscripts_and_true_minus_signs() {
