@@ -13,8 +13,9 @@ The model of docs/physics.md sections 5 and 10.5, rebuilt here from the publishe
 - kappa(T) = 1/(tau0 exp(U_b/T) lambda1_0(T)), lambda1_0 the slowest rate of the spin-phonon
   matrix at B = 0 (the Arrhenius calibration, without tunnelling);
 - for each resonance pair (m, m' = k - m), k = 0..2S, below the barrier top and coupled by
-  the transverse terms, and its mirror (-m, -m') for k > 0: the symmetric rate
-  Gamma = (Delta^2/(2 hbar^2)) W/(eps^2/hbar^2 + W^2), Delta the minimum gap from the dense
+  the transverse terms, and its mirror (-m, -m') for k > 0: the rate
+  Gamma = (Delta^2/(2 hbar^2)) W/(eps^2/hbar^2 + W^2) times 2/(1 + e^(eps/T)) from m to m'
+  and 2/(1 + e^(-eps/T)) back (detailed balance with the lattice), Delta the minimum gap from the dense
   70-digit diagonalization of tunnel_splittings_reference.py, W the mean of the two levels'
   total spin-phonon decay rates, eps the bias at the field, times the near-resonance window
   w(x) = 1 (|x| <= 1/2), cos^2(pi (|x| - 1/2)) (1/2 < |x| < 1), 0 beyond, with
@@ -130,10 +131,14 @@ def table(dps):
                 x = fabs(e_lev[ip] - e_lev[i]) / (b1 / 2 * g * mpf("0.67171381563") * abs(i - ip))
                 win = 1 if x <= mpf(1) / 2 else (mp.cos(mp.pi * (x - mpf(1) / 2)) ** 2 if x < 1 else 0)
                 gamma = win * dw * dw / 2 * width / (eps * eps + width * width)
-                full[ip, i] += gamma
-                full[i, i] -= gamma
-                full[i, ip] += gamma
-                full[ip, ip] -= gamma
+                # Detailed balance: i -> i' at Gamma 2/(1 + e^x), i' -> i at Gamma 2/(1 + e^-x),
+                # x = (eps_i' - eps_i)/T.
+                x = (e_lev[ip] - e_lev[i]) / t
+                fwd, bwd = 2 / (1 + mp.exp(x)), 2 / (1 + mp.exp(-x))
+                full[ip, i] += gamma * fwd
+                full[i, i] -= gamma * fwd
+                full[i, ip] += gamma * bwd
+                full[ip, ip] -= gamma * bwd
             rows.append((t_text, b_text, 1 / slowest(full), 1 / slowest(w)))
             print(f"#   T {t_text} B {b_text}: {nstr(rows[-1][2], 8)} s", file=sys.stderr)
     return rows

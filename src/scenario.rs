@@ -1034,8 +1034,22 @@ impl ScenarioError {
 }
 
 impl MaterialSection {
-    /// The validated material.
+    /// The validated material for `levels` and `limits` (a spectroscopic preset refused:
+    /// [`Material::from_preset`]).
     pub fn build(&self) -> Result<Material, ScenarioError> {
+        self.build_with(Material::from_preset)
+    }
+
+    /// The validated material for trajectories (any preset; a spectroscopic one with its
+    /// tunnelling: [`Material::for_trajectories`]).
+    pub fn build_for_trajectories(&self) -> Result<Material, ScenarioError> {
+        self.build_with(Material::for_trajectories)
+    }
+
+    fn build_with(
+        &self,
+        make: fn(&str, &Overrides) -> Result<Material, ParameterError>,
+    ) -> Result<Material, ScenarioError> {
         let name = self.preset.as_deref().unwrap_or("mn12ac");
         if crate::model::preset(name).is_none() {
             return Err(ScenarioError::new(
@@ -1051,7 +1065,7 @@ impl MaterialSection {
                 ),
             ));
         }
-        Material::from_preset(
+        make(
             name,
             &Overrides {
                 spin: self.spin,
@@ -1124,7 +1138,8 @@ impl RatesSection {
         })
     }
 
-    /// The validated rate model of `material`.
+    /// The validated spin-phonon rate model of `material` (the engine adds the tunnelling of a
+    /// spectroscopic preset itself: [`Material::rate_model`]).
     pub fn build(&self, material: &Material) -> Result<RateModel, ScenarioError> {
         RateModel::new(material.spin, material.arrhenius, self.scaling()?)
             .map_err(|e| ScenarioError::from_parameter(e, "rates.kappa_scaling"))
@@ -1839,7 +1854,7 @@ impl Scenario {
                 ),
             ));
         }
-        let mut material = self.material.build()?;
+        let mut material = self.material.build_for_trajectories()?;
         let scaling = self.rates.scaling()?;
         let protocol = self.protocol.build()?;
         let (addenda, link) = environment(

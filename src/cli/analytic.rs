@@ -617,7 +617,7 @@ pub fn presets(json_out: bool, out: &mut impl Write) -> Result<(), Error> {
         if !a.is_zero() {
             writeln!(
                 out,
-                "{:<22} Stevens B_4^0 = {:.4e}, B_4^4 = {:.4e}, E = {:.4e} cm^-1; as used: D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K; `smmcool resonances` and `smmcool tau` (trajectories have no tunnelling yet)",
+                "{:<22} Stevens B_4^0 = {:.4e}, B_4^4 = {:.4e}, E = {:.4e} cm^-1; as used: D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K; `smmcool resonances`, `tau`, `simulate` and `run` (with resonant tunnelling; not `levels` or `limits`)",
                 "", p.stevens.b40_cm1, p.stevens.b44_cm1, p.stevens.e_cm1, d_k, a.b4_k, a.c4_k, a.e_k
             )?;
         }

@@ -536,7 +536,7 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
 /// The tables it builds are shared through `ctx` with the other runs of that context.
 pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mat = &run.material;
-    let rates = RateModel::new(mat.spin, mat.arrhenius, run.scaling)?;
+    let rates = mat.rate_model(run.scaling)?;
     validate(run, &rates)?;
     let plan = Plan::new(run, rates, |r, lo, hi| ctx.with_kappa_table(r, lo, hi))?;
     let sys = Systems::new(&plan, ctx);

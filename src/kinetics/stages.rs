@@ -45,6 +45,13 @@ pub(super) struct Plan<'r> {
     pub tol_reduced: Tolerances,
     /// The heat link to a bath, if any.
     pub link: Option<HeatLink>,
+    /// The times during the ramp at which the field passes a resonance of a mechanism
+    /// ([`crate::rates::Mechanism::resonance_fields_t`]), sorted: hard stops of the ramp
+    /// stages. Empty without tunnelling.
+    pub resonance_times: Vec<f64>,
+    /// Whether the rates are smooth in B (no mechanism with resonances), so that the well
+    /// tables (Chebyshev in B) represent them.
+    pub smooth_in_field: bool,
 }
 
 impl<'r> Plan<'r> {
@@ -109,6 +116,18 @@ impl<'r> Plan<'r> {
             }
         }
         let rates = attach(rates, (0.8 * t_lo).max(0.3), 1.25 * t_hi);
+        let resonance_fields: Vec<f64> = rates
+            .mechanisms()
+            .iter()
+            .flat_map(|m| m.resonance_fields_t())
+            .collect();
+        let smooth_in_field = resonance_fields.is_empty();
+        let mut resonance_times: Vec<f64> = resonance_fields
+            .iter()
+            .flat_map(|&b| proto.times_at_field(b))
+            .collect();
+        resonance_times.sort_by(f64::total_cmp);
+        resonance_times.dedup();
         let wells = Wells::at_field(spin, bf);
         let n0 = boltzmann(&spin.energies(bi), ti);
         let u0: f64 = n0
@@ -165,6 +184,8 @@ impl<'r> Plan<'r> {
             tol_full,
             tol_reduced,
             link,
+            resonance_times,
+            smooth_in_field,
         })
     }
 
@@ -224,7 +245,7 @@ impl<'p> Systems<'p> {
         let (spin, debye) = (&plan.run.material.spin, &plan.run.material.debye);
         let proto = &plan.run.protocol;
         let reduced = || {
-            ReducedSystem::new(
+            let sys = ReducedSystem::new(
                 spin,
                 debye,
                 &plan.rates,
@@ -232,8 +253,14 @@ impl<'p> Systems<'p> {
                 plan.wells.clone(),
                 plan.u0,
                 plan.ti,
-            )
-            .with_table(ctx)
+            );
+            // Resonances (tunnelling) are far narrower than the tables' panels in B: exact
+            // kernels then.
+            if plan.smooth_in_field {
+                sys.with_table(ctx)
+            } else {
+                sys
+            }
             .linked(plan.link)
         };
         Self {
@@ -522,9 +549,18 @@ fn at_stop(t: f64, stop: f64) -> bool {
     t == stop
 }
 
-/// A ramp's hard stops: the next output time, or the next corner of a waveform if it comes
-/// first (dB/dt jumps there; no step may cross it).
-fn ramp_stop(proto: &crate::model::protocol::Protocol, t: f64, stop: f64) -> f64 {
+/// A ramp's hard stops: the next output time, the next corner of a waveform (dB/dt jumps
+/// there; no step may cross it) or the next passage through a resonance (`resonances`, sorted
+/// times; a step may not cross one either: the integrator then meets each tunnelling
+/// Lorentzian at its centre and its error control resolves it), whichever comes first.
+fn ramp_stop(
+    proto: &crate::model::protocol::Protocol,
+    resonances: &[f64],
+    t: f64,
+    stop: f64,
+) -> f64 {
+    let next = resonances.partition_point(|&c| c <= t);
+    let stop = resonances.get(next).map_or(stop, |&c| stop.min(c));
     proto.next_corner_after(t).map_or(stop, |c| stop.min(c))
 }
 
@@ -556,6 +592,7 @@ where
 struct FullRamp<'s, 'p> {
     sys: &'s FullSystem<'p>,
     proto: &'s crate::model::protocol::Protocol,
+    resonances: &'s [f64],
     tq: f64,
     /// Temperature at the start of the next step, K (segmented protocols only).
     prev_temp: f64,
@@ -580,7 +617,7 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
         self.tq
     }
     fn stop(&self, t: f64, stop: f64) -> f64 {
-        ramp_stop(self.proto, t, stop)
+        ramp_stop(self.proto, self.resonances, t, stop)
     }
     fn before_step(&mut self, solver: &mut Radau5<NumericsError>) {
         enter_piece(self.sys, solver);
@@ -606,6 +643,7 @@ impl<'p> Integrated for FullRamp<'_, 'p> {
 struct ReducedRamp<'s, 'p> {
     sys: &'s ReducedSystem<'p>,
     proto: &'s crate::model::protocol::Protocol,
+    resonances: &'s [f64],
     tq: f64,
     /// Temperature at the start of the next step, K (segmented protocols only).
     prev_temp: f64,
@@ -622,7 +660,7 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
         self.tq
     }
     fn stop(&self, t: f64, stop: f64) -> f64 {
-        ramp_stop(self.proto, t, stop)
+        ramp_stop(self.proto, self.resonances, t, stop)
     }
     fn before_step(&mut self, solver: &mut Radau5<NumericsError>) {
         enter_piece(self.sys, solver);
@@ -691,6 +729,7 @@ pub(super) fn ramp(
         let mut stage = ReducedRamp {
             sys: red,
             proto,
+            resonances: &plan.resonance_times,
             tq,
             prev_temp: plan.ti,
         };
@@ -708,6 +747,7 @@ pub(super) fn ramp(
     let mut stage = FullRamp {
         sys: &sys.full,
         proto,
+        resonances: &plan.resonance_times,
         tq,
         prev_temp: plan.ti,
     };

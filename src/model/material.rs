@@ -49,6 +49,10 @@ pub struct Material {
     pub arrhenius: Arrhenius,
     /// Where the numbers come from.
     pub source: String,
+    /// The full spin Hamiltonian (the axial one of `spin` for the axial presets): with
+    /// transverse terms (C, E, Bx) the trajectories add the tunnelling mechanism
+    /// ([`Material::rate_model`]).
+    pub hamiltonian: SpinHamiltonian,
 }
 
 /// A named parameter set.
@@ -130,9 +134,9 @@ const MN12AC: Preset = Preset {
 /// and keep Mn12Ac's S, D, g and theta_D, as the paper does when it calls Mn12Ac representative.
 ///
 /// The `mn12ac-*` spectroscopic presets carry fourth-order (and, for Bircher et al., rhombic)
-/// anisotropy from the literature, with the rest of the paper's Mn12Ac. The kinetic engine has
-/// no tunnelling mechanism yet and refuses them ([`Material::from_preset`]); `smmcool
-/// resonances` uses them (`crate::model::tunnelling`).
+/// anisotropy from the literature, with the rest of the paper's Mn12Ac. Trajectories run them
+/// with resonant tunnelling ([`Material::for_trajectories`]); `levels` and `limits` refuse them
+/// ([`Material::from_preset`]).
 pub const PRESETS: &[Preset] = &[
     MN12AC,
     Preset {
@@ -275,9 +279,10 @@ pub(crate) fn lookup(key: &str) -> Result<&'static Preset, ParameterError> {
 
 impl Material {
     /// Build a material from a preset key and overrides, validating every value. A preset with
-    /// anisotropy beyond D (the `mn12ac-*` spectroscopic ones) is refused: the trajectory engine
-    /// has no tunnelling yet and would silently ignore those terms (`smmcool tau` takes them
-    /// through [`Material::with_hamiltonian`]).
+    /// anisotropy beyond D (the `mn12ac-*` spectroscopic ones) is refused: `levels` and
+    /// `limits`, which build materials this way, use the localized axial levels and would
+    /// silently ignore the transverse terms (trajectories take them through
+    /// [`Material::for_trajectories`], `smmcool tau` through [`Material::with_hamiltonian`]).
     pub fn from_preset(key: &str, o: &Overrides) -> Result<Self, ParameterError> {
         let p = lookup(key)?;
         let (_, anisotropy) = p.spin_and_anisotropy(o)?;
@@ -286,7 +291,7 @@ impl Material {
                 "material",
                 f64::NAN,
                 format!(
-                    "preset '{}' has anisotropy beyond D (B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K) that mixes the levels of the two wells; trajectories have no tunnelling mechanism yet and would ignore it. Use it with `smmcool resonances` or `smmcool tau`, or take an axial preset (mn12ac)",
+                    "preset '{}' has anisotropy beyond D (B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K) that mixes the levels of the two wells; `levels` and `limits` use the localized axial levels and would ignore it. Use it with `smmcool simulate`, `run`, `resonances` or `tau`, or take an axial preset (mn12ac)",
                     p.key, anisotropy.b4_k, anisotropy.c4_k, anisotropy.e_k
                 ),
             ));
@@ -327,9 +332,38 @@ impl Material {
                 debye,
                 arrhenius,
                 source: p.source.to_string(),
+                hamiltonian: h,
             },
             h,
         ))
+    }
+
+    /// The material of preset `key` with overrides `o` for trajectories (`simulate`, batches):
+    /// any preset, the spectroscopic ones with their full Hamiltonian (B4 in the levels, C and
+    /// E as the tunnelling mechanism of [`Material::rate_model`]).
+    pub fn for_trajectories(key: &str, o: &Overrides) -> Result<Self, ParameterError> {
+        Self::with_hamiltonian(key, o, &AnisotropyOverrides::default()).map(|(m, _)| m)
+    }
+
+    /// True when the Hamiltonian couples the two wells (C, E or Bx non-zero): trajectories then
+    /// carry the tunnelling mechanism.
+    pub fn has_tunnelling(&self) -> bool {
+        self.hamiltonian.has_transverse_terms()
+    }
+
+    /// The rate model of trajectories: the spin-phonon rates with kappa(T) `scaling`, and the
+    /// resonant tunnelling mechanism when the Hamiltonian has transverse terms
+    /// ([`crate::rates::tunnelling::with_tunnelling`]); exactly [`RateModel::new`] otherwise.
+    pub fn rate_model(
+        &self,
+        scaling: crate::rates::KappaScaling,
+    ) -> Result<crate::rates::RateModel, crate::error::NumericsError> {
+        let rates = crate::rates::RateModel::new(self.spin, self.arrhenius, scaling)?;
+        if self.has_tunnelling() {
+            crate::rates::tunnelling::with_tunnelling(rates, &self.hamiltonian)
+        } else {
+            Ok(rates)
+        }
     }
 
     /// The paper's Mn12Ac.

@@ -563,6 +563,47 @@ impl Protocol {
         (self.b_final_t - self.b_initial_t).abs() / self.duration_s
     }
 
+    /// The times strictly inside the ramp (0 < t < duration, s) at which B(t) = `field_t`,
+    /// sorted: on each waveform piece from its line, on a linear or cosine ramp (monotone) by
+    /// bisection to the last bit. Empty for a jump.
+    pub fn times_at_field(&self, field_t: f64) -> Vec<f64> {
+        if self.shape == RampShape::Jump || self.duration_s <= 0.0 {
+            return Vec::new();
+        }
+        if let Some(w) = &self.waveform {
+            let mut out = Vec::new();
+            for k in 0..w.slope_t_per_s.len() {
+                let (b0, b1) = (w.field_t[k], w.field_t[k + 1]);
+                let inside = (b0 < field_t && field_t < b1) || (b1 < field_t && field_t < b0);
+                if inside {
+                    let t = w.time_s[k] + (field_t - b0) / w.slope_t_per_s[k];
+                    if t > 0.0 && t < self.duration_s {
+                        out.push(t);
+                    }
+                }
+            }
+            return out;
+        }
+        let (bi, bf) = (self.b_initial_t, self.b_final_t);
+        if !((bi < field_t && field_t < bf) || (bf < field_t && field_t < bi)) {
+            return Vec::new();
+        }
+        let rising = bf > bi;
+        let (mut lo, mut hi) = (0.0_f64, self.duration_s);
+        for _ in 0..200 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            if (self.field_t(mid) < field_t) == rising {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        vec![hi]
+    }
+
     /// B(t) in T.
     pub fn field_t(&self, t_s: f64) -> f64 {
         let db = self.b_final_t - self.b_initial_t;
@@ -659,6 +700,39 @@ mod tests {
                 .abs()
                 < f64::MIN_POSITIVE
         );
+    }
+
+    /// The resonance stops: B(t) at each returned time is the asked field (to a few ulps of
+    /// the field scale), every passage is found (a waveform that goes down and up again passes
+    /// twice), and fields outside the ramp or at its ends give none.
+    #[test]
+    fn times_at_field_find_every_passage() {
+        for shape in [RampShape::Linear, RampShape::Cosine] {
+            let p = Protocol::with_sweep_rate(-1.5, 1.5, 0.004, shape).unwrap();
+            for b in [-1.0, 0.0, 0.4385, 1.2] {
+                let t = p.times_at_field(b);
+                assert_eq!(t.len(), 1, "{shape:?} {b}");
+                assert!(
+                    (p.field_t(t[0]) - b).abs() <= 4.0 * f64::EPSILON * 1.5,
+                    "{shape:?} {b}"
+                );
+                assert!(t[0] > 0.0 && t[0] < p.duration_s());
+            }
+            for b in [-1.5, 1.5, 2.0, -3.0] {
+                assert!(p.times_at_field(b).is_empty(), "{shape:?} {b}");
+            }
+        }
+        let w = Waveform::new(vec![0.0, 1.0, 3.0], vec![1.0, -1.0, 1.0], "test").unwrap();
+        let p = Protocol::with_waveform(w);
+        let t = p.times_at_field(0.5);
+        assert_eq!(t.len(), 2);
+        for x in t {
+            assert!((p.field_t(x) - 0.5).abs() <= 4.0 * f64::EPSILON, "{x}");
+        }
+        assert!(Protocol::jump(0.5, 0.1)
+            .unwrap()
+            .times_at_field(0.3)
+            .is_empty());
     }
 
     #[test]

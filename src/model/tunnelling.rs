@@ -9,8 +9,9 @@
 //! levels are exactly the paper's Eq. 2 ([`GiantSpin::energy_k`], bit for bit). The same
 //! g factor (the material's g_par) multiplies Bz and Bx.
 //!
-//! The kinetic engine does not use these terms yet ([`super::Material::from_preset`] refuses a
-//! preset that has them).
+//! Trajectories use them through [`super::Material::for_trajectories`] (B4 in the levels, C, E
+//! and Bx as the tunnelling mechanism); `levels` and `limits` refuse a preset that has them
+//! ([`super::Material::from_preset`]).
 
 use super::material::lookup;
 use super::{GiantSpin, Overrides, Stevens};
@@ -832,12 +833,31 @@ mod tests {
     }
 
     #[test]
-    fn spectroscopic_presets_are_refused_by_the_engine() {
+    fn spectroscopic_presets_are_refused_by_levels_and_limits_and_taken_by_trajectories() {
         for key in ["mn12ac-mirebeau", "mn12ac-barra", "mn12ac-bircher"] {
             let e = Material::from_preset(key, &Overrides::default()).unwrap_err();
             assert_eq!(e.name, "material");
-            assert!(e.allowed.contains("no tunnelling mechanism"), "{e}");
+            assert!(e.allowed.contains("use the localized axial levels"), "{e}");
+            let m = Material::for_trajectories(key, &Overrides::default()).unwrap();
+            assert!(m.has_tunnelling());
+            let h = SpinHamiltonian::from_preset(
+                key,
+                &Overrides::default(),
+                &AnisotropyOverrides::default(),
+            )
+            .unwrap();
+            assert_eq!(m.hamiltonian, h);
+            assert_eq!(m.spin, h.engine_spin().unwrap());
+            let rates = m.rate_model(crate::rates::KappaScaling::Arrhenius).unwrap();
+            let names: Vec<&str> = rates.mechanisms().iter().map(|x| x.name()).collect();
+            assert_eq!(names, ["spin-phonon", "tunnelling"]);
         }
+        // The axial presets: no tunnelling, the spin-phonon model alone.
+        let m = Material::for_trajectories("mn12ac", &Overrides::default()).unwrap();
+        assert_eq!(m, Material::mn12ac());
+        assert!(!m.has_tunnelling());
+        let rates = m.rate_model(crate::rates::KappaScaling::Arrhenius).unwrap();
+        assert_eq!(rates.mechanisms().len(), 1);
     }
 
     /// The dense fallback against the partitioned method where both apply (pairs with

@@ -89,6 +89,14 @@ pub trait Mechanism: Debug + Send + Sync {
     /// (two mechanisms with equal names and keys must give equal rates).
     fn key(&self) -> Vec<u64>;
 
+    /// The fields (T) near which this mechanism's rates have narrow resonances (a tunnelling
+    /// channel's Lorentzian, 1e-15 to 1e-2 T wide, at its crossing field). The ramps stop
+    /// there so that the integrator cannot step over one, and the well tables (smooth in B)
+    /// are not used. Empty for smooth mechanisms (the default).
+    fn resonance_fields_t(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
     /// Whether the rates are proportional to kappa(T) (the spin-phonon ones). Others are
     /// divided by kappa on the chain path and left out of the Arrhenius calibration.
     fn proportional_to_kappa(&self) -> bool {

@@ -13,8 +13,12 @@
 //! pair's effective 2x2 is Delta/2); the form is the golden rule with the Lorentzian of width W
 //! (Garanin & Chudnovsky, PRB 56, 11102 (1997); Leuenberger & Loss, PRB 61, 1286 (2000)), and
 //! the on-resonance limit Delta^2/(2 hbar^2 W) is checked against the Bloch equations of a
-//! dephased pair in the unit tests. The process is elastic: no Bose factor, Gamma(m -> m') =
-//! Gamma(m' -> m); the bias eps is exchanged with the lattice like any other transition's.
+//! dephased pair in the unit tests. The bias eps is exchanged with the lattice like any other
+//! transition's, so the two directions carry the detailed-balance factors of [`balance`]:
+//! Gamma(m -> m') = Gamma f(eps/T), Gamma(m' -> m) = Gamma f(-eps/T), f(x) = 2/(1 + e^x), whose
+//! ratio is e^(-eps/T) and whose mean is Gamma on resonance (|eps| << T, where the sources'
+//! symmetric rate is recovered). Without them the stationary state at fixed field would not be
+//! the Boltzmann one and the entropy could fall (docs/physics.md section 10.5).
 //!
 //! The rates are not proportional to kappa(T): W is (kappa times the spin-phonon sums), so
 //! Gamma/kappa = (Delta_w^2/2) w / (eps_w^2 + kappa^2 w^2) with w the unscaled mean decay sum
@@ -224,6 +228,10 @@ impl Mechanism for Tunnelling {
         false
     }
 
+    fn resonance_fields_t(&self) -> Vec<f64> {
+        self.pairs.iter().map(|p| p.field_t).collect()
+    }
+
     fn unscaled_rates(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRates]) {
         let kappa = at.kappa_per_s_k3;
         let mut buf = Scratch::new();
@@ -242,7 +250,8 @@ impl Mechanism for Tunnelling {
             let kw = kappa * w;
             let h = self.window(ci, de) * self.half_delta_sq[ci];
             let r = h * w / (eps * eps + kw * kw);
-            *o = [r, r];
+            let (f_ij, f_ji) = balance(de / at.t_k);
+            *o = [r * f_ij, r * f_ji];
         }
     }
 
@@ -271,8 +280,32 @@ impl Mechanism for Tunnelling {
             let r = h * big_w / den;
             // dGamma/dW = (Delta_w^2/2) (eps^2 - W^2) / (eps^2 + W^2)^2.
             let dr = h * (eps * eps - big_w * big_w) / (den * den) * dbig_w;
-            *o = [r, dr, r, dr];
+            // The balance factors f(+-x), x = eps/T: df(x)/dT = -f'(x) x/T = f (1 - f/2) x/T.
+            let x = de / at.t_k;
+            let (f_ij, f_ji) = balance(x);
+            let df_ij = f_ij * (1.0 - 0.5 * f_ij) * x / at.t_k;
+            let df_ji = -f_ji * (1.0 - 0.5 * f_ji) * x / at.t_k;
+            *o = [
+                r * f_ij,
+                dr * f_ij + r * df_ij,
+                r * f_ji,
+                dr * f_ji + r * df_ji,
+            ];
         }
+    }
+}
+
+/// The detailed-balance factors (f(x), f(-x)) with f(x) = 2/(1 + e^x), x = (E_j - E_i)/T: the
+/// rate i -> j is Gamma f(x), j -> i Gamma f(-x), so that their ratio is e^(-x) (detailed
+/// balance with the lattice) and their mean is Gamma on resonance (f(0) = 1). Computed
+/// without overflow or cancellation for any x.
+pub fn balance(x: f64) -> (f64, f64) {
+    let e = (-x.abs()).exp();
+    let (small, large) = (2.0 * e / (1.0 + e), 2.0 / (1.0 + e));
+    if x >= 0.0 {
+        (small, large)
+    } else {
+        (large, small)
     }
 }
 
@@ -594,11 +627,15 @@ mod tests {
                 let eps = de[ci] * KB_OVER_HBAR_PER_S_K;
                 let dw = t.pairs()[ci].splitting_k * KB_OVER_HBAR_PER_S_K;
                 let want = t.window(ci, de[ci]) * dw * dw / 2.0 * wm / (eps * eps + wm * wm);
-                for got in [
-                    un[ci][0] * kappa,
-                    un[ci][1] * kappa,
-                    full[ci][0],
-                    full[ci][2],
+                // Detailed balance: f(x) = 2/(1 + e^x) forward, f(-x) backward, written out.
+                let x = de[ci] / temp;
+                let (f_fwd, f_bwd) = (2.0 / (1.0 + x.exp()), 2.0 / (1.0 + (-x).exp()));
+                assert!(((f_fwd / f_bwd) - (-x).exp()).abs() <= 1e-13 * (-x).exp());
+                for (got, want) in [
+                    (un[ci][0] * kappa, want * f_fwd),
+                    (un[ci][1] * kappa, want * f_bwd),
+                    (full[ci][0], want * f_fwd),
+                    (full[ci][2], want * f_bwd),
                 ] {
                     assert!(
                         (got - want).abs() <= 1e-13 * want,
@@ -606,18 +643,21 @@ mod tests {
                     );
                 }
                 // d/dT at fixed kappa (dln_kappa_dt = 0 above).
-                let at_t = |tt: f64| {
-                    let mut o = vec![[0.0; 4]; de.len()];
-                    t.rates_and_dt(&RatePoint { t_k: tt, ..at }, &de, &mut o);
-                    o[ci][0]
-                };
-                let hh = 1e-4 * temp;
-                let fd = (at_t(temp + hh) - at_t(temp - hh)) / (2.0 * hh);
-                assert!(
-                    (full[ci][1] - fd).abs() <= 1e-6 * fd.abs().max(1e-12 * want / temp),
-                    "{b} {temp} {c:?}: {} vs {fd}",
-                    full[ci][1]
-                );
+                for (rate, slope) in [(0, 1), (2, 3)] {
+                    let at_t = |tt: f64| {
+                        let mut o = vec![[0.0; 4]; de.len()];
+                        t.rates_and_dt(&RatePoint { t_k: tt, ..at }, &de, &mut o);
+                        o[ci][rate]
+                    };
+                    let hh = 1e-4 * temp;
+                    let fd = (at_t(temp + hh) - at_t(temp - hh)) / (2.0 * hh);
+                    let scale = full[ci][rate];
+                    assert!(
+                        (full[ci][slope] - fd).abs() <= 1e-6 * fd.abs().max(1e-12 * scale / temp),
+                        "{b} {temp} {c:?} [{slope}]: {} vs {fd}",
+                        full[ci][slope]
+                    );
+                }
             }
         }
     }
