@@ -208,6 +208,39 @@ pub struct SegmentSection {
     pub waveform_csv: Option<std::path::PathBuf>,
 }
 
+impl SegmentSection {
+    /// A segment of `kind` with the switch `link_closed` and no other key set.
+    pub fn new(kind: &str, link_closed: bool) -> Self {
+        SegmentSection {
+            kind: kind.into(),
+            link_closed,
+            duration_s: None,
+            b_final_t: None,
+            sweep_rate_t_per_s: None,
+            waveform_time_s: None,
+            waveform_field_t: None,
+            waveform_csv: None,
+        }
+    }
+
+    /// A hold of `duration_s` seconds.
+    pub fn hold(duration_s: f64, link_closed: bool) -> Self {
+        SegmentSection {
+            duration_s: Some(duration_s),
+            ..Self::new("hold", link_closed)
+        }
+    }
+
+    /// A linear ramp to `b_final_t` at `sweep_rate_t_per_s`.
+    pub fn ramp(b_final_t: f64, sweep_rate_t_per_s: f64, link_closed: bool) -> Self {
+        SegmentSection {
+            b_final_t: Some(b_final_t),
+            sweep_rate_t_per_s: Some(sweep_rate_t_per_s),
+            ..Self::new("ramp", link_closed)
+        }
+    }
+}
+
 fn default_shape() -> RampShape {
     RampShape::Linear
 }

@@ -34,34 +34,6 @@ fn linked(mut s: Scenario) -> Scenario {
     s
 }
 
-fn segment(kind: &str, closed: bool) -> SegmentSection {
-    SegmentSection {
-        kind: kind.into(),
-        link_closed: closed,
-        duration_s: None,
-        b_final_t: None,
-        sweep_rate_t_per_s: None,
-        waveform_time_s: None,
-        waveform_field_t: None,
-        waveform_csv: None,
-    }
-}
-
-fn hold(d: f64, closed: bool) -> SegmentSection {
-    SegmentSection {
-        duration_s: Some(d),
-        ..segment("hold", closed)
-    }
-}
-
-fn ramp(bf: f64, rate: f64, closed: bool) -> SegmentSection {
-    SegmentSection {
-        b_final_t: Some(bf),
-        sweep_rate_t_per_s: Some(rate),
-        ..segment("ramp", closed)
-    }
-}
-
 /// Segments from `bi` at `ti`, `cycles` times.
 fn segmented(bi: f64, ti: f64, segs: Vec<SegmentSection>, cycles: Option<u64>) -> Scenario {
     Scenario::new(ProtocolSection {
@@ -110,7 +82,11 @@ fn max_difference(a: &Trajectory, b: &Trajectory) -> f64 {
 fn switch_closed_throughout_is_the_waveform_through_the_same_points() {
     // Hold 5 s, ramp 1 -> 0.2 T at 0.5 T/s, hold 30 s, all linked: the waveform (0, 1),
     // (5, 1), (6.6, 0.2), (36.6, 0.2) under the same link.
-    let segs = vec![hold(5.0, true), ramp(0.2, 0.5, true), hold(30.0, true)];
+    let segs = vec![
+        SegmentSection::hold(5.0, true),
+        SegmentSection::ramp(0.2, 0.5, true),
+        SegmentSection::hold(30.0, true),
+    ];
     let s = linked(segmented(1.0, 3.0, segs, None));
     let w = linked(waveform(&[0.0, 5.0, 6.6, 36.6], &[1.0, 1.0, 0.2, 0.2], 3.0));
     let (a, b) = (run(&s), run(&w));
@@ -129,7 +105,7 @@ fn switch_closed_throughout_is_the_waveform_through_the_same_points() {
 fn one_ramp_segment_is_todays_linear_ramp_with_and_without_a_link() {
     for link in [false, true] {
         let lin = Scenario::new(ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 10.0));
-        let seg = segmented(1.0, 3.0, vec![ramp(0.0, 10.0, link)], None);
+        let seg = segmented(1.0, 3.0, vec![SegmentSection::ramp(0.0, 10.0, link)], None);
         let (lin, seg) = if link {
             (linked(lin), linked(seg))
         } else {
@@ -152,10 +128,10 @@ fn one_ramp_segment_is_todays_linear_ramp_with_and_without_a_link() {
 /// ramp down to 0 T at 10 T/s, watch 60 s, ramp back up linked at 0.1 T/s; `cycles` times.
 fn cycle(hold_s: f64, cycles: u64) -> Scenario {
     let segs = vec![
-        hold(hold_s, true),
-        ramp(0.0, 10.0, false),
-        hold(60.0, false),
-        ramp(1.0, 0.1, true),
+        SegmentSection::hold(hold_s, true),
+        SegmentSection::ramp(0.0, 10.0, false),
+        SegmentSection::hold(60.0, false),
+        SegmentSection::ramp(1.0, 0.1, true),
     ];
     linked(segmented(1.0, 3.0, segs, Some(cycles)))
 }
@@ -257,34 +233,37 @@ fn bad_segments_name_the_key_and_the_segment() {
     let base = |segs: Vec<SegmentSection>| linked(segmented(1.0, 3.0, segs, None));
     let cases: Vec<(Scenario, &str, &str)> = vec![
         (
-            base(vec![segment("dwell", true)]),
+            base(vec![SegmentSection::new("dwell", true)]),
             "protocol.segment.kind",
             "\"hold\", \"ramp\" or \"waveform\"",
         ),
         (
-            base(vec![hold(-1.0, true)]),
+            base(vec![SegmentSection::hold(-1.0, true)]),
             "protocol.segment.duration_s",
             "segment 1 (hold)",
         ),
         (
-            base(vec![hold(1.0, true), segment("hold", false)]),
+            base(vec![
+                SegmentSection::hold(1.0, true),
+                SegmentSection::new("hold", false),
+            ]),
             "protocol.segment.duration_s",
             "segment 2 (hold)",
         ),
         (
-            base(vec![ramp(0.0, -2.0, false)]),
+            base(vec![SegmentSection::ramp(0.0, -2.0, false)]),
             "protocol.segment.sweep_rate_t_per_s",
             "> 0 T/s",
         ),
         (
-            base(vec![ramp(1.0, 2.0, false)]),
+            base(vec![SegmentSection::ramp(1.0, 2.0, false)]),
             "protocol.segment.sweep_rate_t_per_s",
             "is a hold",
         ),
         (
             base(vec![SegmentSection {
                 b_final_t: Some(0.5),
-                ..hold(1.0, true)
+                ..SegmentSection::hold(1.0, true)
             }]),
             "protocol.segment.b_final_t",
             "a hold segment takes no b_final_t",
@@ -293,7 +272,7 @@ fn bad_segments_name_the_key_and_the_segment() {
             base(vec![SegmentSection {
                 waveform_time_s: Some(ValueList(vec![0.0, 1.0])),
                 waveform_field_t: Some(ValueList(vec![0.5, 0.0])),
-                ..segment("waveform", false)
+                ..SegmentSection::new("waveform", false)
             }]),
             "protocol.segment.waveform_field_t",
             "the field is continuous",
@@ -302,18 +281,31 @@ fn bad_segments_name_the_key_and_the_segment() {
             base(vec![SegmentSection {
                 waveform_time_s: Some(ValueList(vec![0.0, 2.0, 1.0])),
                 waveform_field_t: Some(ValueList(vec![1.0, 0.5, 0.0])),
-                ..segment("waveform", false)
+                ..SegmentSection::new("waveform", false)
             }]),
             "protocol.segment.waveform_time_s",
             "segment 1 (waveform): point 3 of the waveform",
         ),
         (
-            segmented(1.0, 3.0, vec![hold(1.0, false), hold(1.0, true)], None),
+            segmented(
+                1.0,
+                3.0,
+                vec![
+                    SegmentSection::hold(1.0, false),
+                    SegmentSection::hold(1.0, true),
+                ],
+                None,
+            ),
             "protocol.segment.link_closed",
             "segment 2: the heat switch closes a link that is not there",
         ),
         (
-            linked(segmented(1.0, 3.0, vec![hold(1.0, true)], Some(0))),
+            linked(segmented(
+                1.0,
+                3.0,
+                vec![SegmentSection::hold(1.0, true)],
+                Some(0),
+            )),
             "protocol.cycles",
             "1..=",
         ),
@@ -327,14 +319,14 @@ fn bad_segments_name_the_key_and_the_segment() {
         ),
         (
             linked(Scenario::new(ProtocolSection {
-                segment: vec![hold(1.0, true)],
+                segment: vec![SegmentSection::hold(1.0, true)],
                 ..ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 1.0)
             })),
             "protocol.b_final_t",
             "segments set the field",
         ),
         (
-            base(vec![ramp(12.0, 1.0, false)]),
+            base(vec![SegmentSection::ramp(12.0, 1.0, false)]),
             "protocol.segment",
             "|B| <",
         ),

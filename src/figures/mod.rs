@@ -393,33 +393,14 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
 /// samples `ramp_points` evenly over them (and at every corner).
 pub fn heat_switch_cycle_scenario(cycles: u64) -> Scenario {
     use crate::scenario::{LinkSection, SegmentSection};
-    let seg = |kind: &str, closed: bool| SegmentSection {
-        kind: kind.into(),
-        link_closed: closed,
-        duration_s: None,
-        b_final_t: None,
-        sweep_rate_t_per_s: None,
-        waveform_time_s: None,
-        waveform_field_t: None,
-        waveform_csv: None,
-    };
-    let hold = |d: f64, closed: bool| SegmentSection {
-        duration_s: Some(d),
-        ..seg("hold", closed)
-    };
-    let ramp = |b: f64, rate: f64, closed: bool| SegmentSection {
-        b_final_t: Some(b),
-        sweep_rate_t_per_s: Some(rate),
-        ..seg("ramp", closed)
-    };
     let mut s = Scenario::new(ProtocolSection {
         b_final_t: None,
         sweep_rate_t_per_s: None,
         segment: vec![
-            hold(300.0, true),
-            ramp(0.0, 10.0, false),
-            hold(100.0, false),
-            ramp(1.0, 0.1, true),
+            SegmentSection::hold(300.0, true),
+            SegmentSection::ramp(0.0, 10.0, false),
+            SegmentSection::hold(100.0, false),
+            SegmentSection::ramp(1.0, 0.1, true),
         ],
         cycles: Some(cycles),
         ..ProtocolSection::linear_ramp(1.0, 0.0, 3.0, 0.0)
