@@ -76,7 +76,11 @@ def test_bad_batch_input_is_a_value_error(tmp_path):
 
 
 def test_keyboard_interrupt_stops_between_runs_and_resume_finishes(tmp_path):
-    cfg = CONFIG.replace("values = [3.0, 4.0]", "values = [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]")
+    # Enough runs (4 x 41 = 164) that the batch cannot finish between the first stored run and
+    # the interrupt's arrival: with 24 runs an idle machine finished them all first.
+    temps = ", ".join(f"{2.5 + 0.0625 * k}" for k in range(41))
+    cfg = CONFIG.replace("values = [3.0, 4.0]", f"values = [{temps}]")
+    total = 4 * 41
     out = tmp_path / "cut.h5"
     parts = pathlib.Path(str(out) + ".parts")
 
@@ -99,9 +103,9 @@ def test_keyboard_interrupt_stops_between_runs_and_resume_finishes(tmp_path):
     t.join()
     assert not out.exists()
     kept = stored_runs()
-    assert 1 <= kept < 24
+    assert 1 <= kept < total
     outcome = smmcool.run_batch(cfg, out, threads=1, progress=False, resume=True)
-    assert (outcome.runs, outcome.resumed, outcome.computed) == (24, kept, 24 - kept)
+    assert (outcome.runs, outcome.resumed, outcome.computed) == (total, kept, total - kept)
     assert not parts.exists()
     whole = tmp_path / "whole.h5"
     smmcool.run_batch(cfg, whole, progress=False)
