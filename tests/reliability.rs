@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{json, run_ok, write};
+use common::{contents_without_timing, json, run_ok, write};
 
 /// The `simulate --json` of `args`, checked: every requested sample present at its time with a
 /// finite temperature, and the end time at equilibrium or exactly the time limit.
@@ -138,95 +138,6 @@ log = { start = 0.3, stop = 60.0, count = 25 }
             assert!(end >= 1e40 * (1.0 - 1e-12), "{r}");
         }
     }
-}
-
-/// Everything `file` holds, bit for bit, as (HDF5 path, value) pairs in a fixed order: every
-/// group, dataset and attribute (floats by their bits), except what must differ between two
-/// invocations: the wall and creation times (`wall_time_s` at the root and in the summary,
-/// `created_unix_s`), the `command_line` (the resume adds `--resume`, the outputs are named
-/// differently), and the dimension-scale links (`DIMENSION_LIST`, `REFERENCE_LIST`: file
-/// addresses, not data; the `CLASS`/`NAME` of each scale are compared).
-fn contents_without_timing(file: &std::path::Path) -> Vec<(String, String)> {
-    use hdf5::types::{FloatSize, IntSize, TypeDescriptor as T, VarLenAscii, VarLenUnicode};
-    fn value(c: &hdf5::Container, what: &str) -> String {
-        let d = c.dtype().unwrap().to_descriptor().unwrap();
-        let shape = format!("{:?} ", c.shape());
-        shape
-            + &match d {
-                T::Float(FloatSize::U8) => format!(
-                    "{:x?}",
-                    c.read_raw::<f64>()
-                        .unwrap()
-                        .iter()
-                        .map(|x| x.to_bits())
-                        .collect::<Vec<_>>()
-                ),
-                T::Float(FloatSize::U4) => format!(
-                    "{:x?}",
-                    c.read_raw::<f32>()
-                        .unwrap()
-                        .iter()
-                        .map(|x| x.to_bits())
-                        .collect::<Vec<_>>()
-                ),
-                T::Integer(_) | T::Enum(_) | T::Boolean => {
-                    format!("{d:?} {:?}", c.read_raw::<i64>().unwrap())
-                }
-                T::Unsigned(IntSize::U8) | T::Unsigned(_) => {
-                    format!("{d:?} {:?}", c.read_raw::<u64>().unwrap())
-                }
-                T::VarLenUnicode => format!("{:?}", c.read_raw::<VarLenUnicode>().unwrap()),
-                T::VarLenAscii => format!("{:?}", c.read_raw::<VarLenAscii>().unwrap()),
-                // Fixed-length strings (the dimension scales' CLASS and NAME) converted to one
-                // longer fixed length.
-                T::FixedAscii(n) if n <= 256 => format!(
-                    "{:?}",
-                    c.read_raw::<hdf5::types::FixedAscii<256>>().unwrap()
-                ),
-                T::FixedUnicode(n) if n <= 256 => format!(
-                    "{:?}",
-                    c.read_raw::<hdf5::types::FixedUnicode<256>>().unwrap()
-                ),
-                other => panic!("{what}: no comparison for the type {other:?}"),
-            }
-    }
-    fn attrs(loc: &hdf5::Location, path: &str, out: &mut Vec<(String, String)>) {
-        let mut names = loc.attr_names().unwrap();
-        names.sort();
-        for n in names {
-            let skip = ["DIMENSION_LIST", "REFERENCE_LIST"].contains(&n.as_str())
-                || (path == "/"
-                    && ["wall_time_s", "created_unix_s", "command_line"].contains(&n.as_str()));
-            if !skip {
-                let what = format!("{path}@{n}");
-                let v = value(&loc.attr(&n).unwrap(), &what);
-                out.push((what, v));
-            }
-        }
-    }
-    fn walk(g: &hdf5::Group, path: &str, out: &mut Vec<(String, String)>) {
-        attrs(g, path, out);
-        let mut names = g.member_names().unwrap();
-        names.sort();
-        for n in names {
-            let child = format!("{}/{n}", path.trim_end_matches('/'));
-            if let Ok(sub) = g.group(&n) {
-                walk(&sub, &child, out);
-            } else {
-                let ds = g.dataset(&n).unwrap();
-                attrs(&ds, &child, out);
-                if child != "/summary/wall_time_s" {
-                    let v = value(&ds, &child);
-                    out.push((child, v));
-                }
-            }
-        }
-    }
-    let f = hdf5::File::open(file).unwrap();
-    let mut out = Vec::new();
-    walk(&f, "/", &mut out);
-    assert!(out.len() > 50, "{} entries", out.len());
-    out
 }
 
 /// A three-run batch (Ti = 2, 3, 4 K) in a fresh folder: the folder, its config, and the
