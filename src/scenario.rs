@@ -314,6 +314,12 @@ pub struct SolverSection {
     #[serde(default = "default_max_steps")]
     #[arg(long, default_value_t = default_max_steps(), value_parser = max_steps_arg)]
     pub max_steps: usize,
+    /// A run whose energy balance |U(t) - U(0) - work + heat to the bath| exceeds this fraction
+    /// of |U(0)| + |work| + |heat| at any sample fails (exit 1; `smmcool.SolverError` in
+    /// Python). In [0, 1].
+    #[serde(default = "default_energy_balance_tol")]
+    #[arg(long, default_value = "1e-8", allow_negative_numbers = true)]
+    pub energy_balance_tol_rel: f64,
 }
 
 /// `--max-steps`: an integer, refused with the range `solver.max_steps` allows (checked
@@ -339,6 +345,9 @@ fn default_max_time() -> f64 {
 fn default_max_steps() -> usize {
     EngineOptions::default().max_steps
 }
+fn default_energy_balance_tol() -> f64 {
+    EngineOptions::default().energy_balance_tol_rel
+}
 fn default_formulation() -> Formulation {
     Formulation::Auto
 }
@@ -353,6 +362,7 @@ impl Default for SolverSection {
             max_time_after_ramp_s: default_max_time(),
             formulation: Formulation::Auto,
             max_steps: default_max_steps(),
+            energy_balance_tol_rel: default_energy_balance_tol(),
         }
     }
 }
@@ -787,6 +797,7 @@ pub const KEYS: &[Key] = &[
     key!("solver.max_time_after_ramp_s" => "--max-time-after-ramp-s"; sweep solver.max_time_after_ramp_s),
     key!("solver.formulation" => "--formulation"),
     key!("solver.max_steps" => "--max-steps"),
+    key!("solver.energy_balance_tol_rel" => "--energy-balance-tol-rel"; sweep solver.energy_balance_tol_rel),
     key!("output.sample_times_after_ramp_s" => "--sample-times-after-ramp-s"),
     key!("output.trajectory" => "--trajectory"),
     key!("output.log_points_per_decade" => "--log-points-per-decade"),
@@ -892,9 +903,188 @@ impl MaterialSection {
     }
 }
 
-/// The sweepable TOML paths.
+/// The sweepable TOML paths of [`KEYS`] (besides them, [`SweepTarget`] takes
+/// `protocol.cycles` and the numbers of one segment, `protocol.segment.K.NAME`).
 pub fn sweepable_keys() -> impl Iterator<Item = &'static str> {
     KEYS.iter().filter(|k| k.sweep.is_some()).map(|k| k.path)
+}
+
+/// The numbers of one `[[protocol.segment]]` a sweep may set, as `protocol.segment.K.NAME`
+/// with K the segment's 1-based position in the list (as the messages count segments).
+pub const SEGMENT_SWEEP_NAMES: [&str; 3] = ["duration_s", "b_final_t", "sweep_rate_t_per_s"];
+
+/// What one `[[sweep]]` axis sets.
+#[derive(Debug, Clone, Copy)]
+pub enum SweepTarget {
+    /// A key of [`KEYS`] with a sweep setter.
+    Key(&'static Key),
+    /// `protocol.cycles`: an integer in 1..=[`MAX_CYCLES`].
+    Cycles,
+    /// A number of one segment: the segment's 0-based `index` and the number's name (one of
+    /// [`SEGMENT_SWEEP_NAMES`]).
+    Segment {
+        /// Position in `[[protocol.segment]]`, from 0.
+        index: usize,
+        /// `duration_s`, `b_final_t` or `sweep_rate_t_per_s`.
+        name: &'static str,
+    },
+}
+
+/// Why a key that is not sweepable cannot be (`None`: not a key at all).
+fn not_sweepable_reason(path: &str) -> Option<&'static str> {
+    const WAVEFORM: &str = "a waveform is a list of points and an axis gives one number per run; write one config per waveform, or build the field from [[protocol.segment]] tables and sweep a segment's number (protocol.segment.K.duration_s, protocol.segment.K.b_final_t, protocol.segment.K.sweep_rate_t_per_s; K = 1 for the first segment)";
+    const SEGMENTS: &str = "a list of segments; sweep one segment's number as protocol.segment.K.duration_s, protocol.segment.K.b_final_t or protocol.segment.K.sweep_rate_t_per_s (K = 1 for the first segment), or protocol.cycles";
+    Some(match path {
+        "protocol.waveform_time_s" | "protocol.waveform_field_t" => WAVEFORM,
+        "protocol.waveform_csv" => "a file name, not a number; write one config per waveform file",
+        "material.preset" | "protocol.shape" | "rates.kappa_scaling" | "solver.formulation" => {
+            "a choice by name, not a number; write one config per choice"
+        }
+        "protocol.segment" => SEGMENTS,
+        "output.sample_times_after_ramp_s" => {
+            "a list of times, the same for every run (they are the columns of sample_temperatures_k)"
+        }
+        "output.trajectory" => "true or false, the same for every run of a file",
+        "solver.max_steps" | "output.log_points_per_decade" => {
+            "an integer setting of the solver or the output, the same for every run"
+        }
+        _ => {
+            let name = path
+                .strip_prefix("protocol.segment.")?
+                .split_once('.')
+                .map_or("", |(_, n)| n);
+            match name {
+                "kind" => "a segment's kind is a name (hold, ramp, waveform), not a number; write one segment list per kind",
+                "link_closed" => "a heat switch is true or false, not a number; write one segment list per switch setting",
+                "waveform_time_s" | "waveform_field_t" | "waveform_csv" => WAVEFORM,
+                _ => return None,
+            }
+        }
+    })
+}
+
+impl SweepTarget {
+    /// The target of the axis key `path` (old names of a key accepted), or why it cannot be
+    /// swept.
+    pub fn of(path: &str) -> Result<Self, String> {
+        if let Some(k) = key(path) {
+            if k.sweep.is_some() {
+                return Ok(Self::Key(k));
+            }
+        }
+        if path == "protocol.cycles" {
+            return Ok(Self::Cycles);
+        }
+        let allowed = || {
+            format!(
+                "allowed: {}, protocol.cycles, protocol.segment.K.NAME (K = 1, 2, ... the segment; NAME one of {})",
+                sweepable_keys().collect::<Vec<_>>().join(", "),
+                SEGMENT_SWEEP_NAMES.join(", ")
+            )
+        };
+        if let Some(why) = not_sweepable_reason(path) {
+            return Err(format!("not a sweepable key: {why}"));
+        }
+        if let Some(rest) = path.strip_prefix("protocol.segment.") {
+            let (k, name) = rest.split_once('.').unwrap_or((rest, ""));
+            let index = k.parse::<usize>().ok().filter(|&k| k >= 1);
+            let name = SEGMENT_SWEEP_NAMES.iter().find(|&&n| n == name);
+            return match (index, name) {
+                (Some(k), Some(name)) => Ok(Self::Segment { index: k - 1, name }),
+                (None, _) => Err(format!(
+                    "not a sweepable key: K in protocol.segment.K.NAME is the segment's position, 1 for the first; {}",
+                    allowed()
+                )),
+                (_, None) => Err(format!(
+                    "not a sweepable key: a segment's sweepable numbers are {}",
+                    SEGMENT_SWEEP_NAMES.join(", ")
+                )),
+            };
+        }
+        Err(format!("not a sweepable key; {}", allowed()))
+    }
+
+    /// The key as plans and files name it: the current name of a key, segments from 1.
+    pub fn path(&self) -> String {
+        match self {
+            Self::Key(k) => k.path.to_string(),
+            Self::Cycles => "protocol.cycles".to_string(),
+            Self::Segment { index, name } => format!("protocol.segment.{}.{name}", index + 1),
+        }
+    }
+
+    /// Why `value` cannot be a value of this axis (checked when the plan is built; the ranges
+    /// of the numbers are checked with each run).
+    pub fn check_value(&self, value: f64) -> Result<(), String> {
+        match self {
+            Self::Cycles
+                if !(value.fract() == 0.0 && (1.0..=MAX_CYCLES as f64).contains(&value)) =>
+            {
+                Err(format!(
+                    "{}: must be an integer in 1..={MAX_CYCLES}",
+                    crate::units::number(value)
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Why `scenario` cannot take this axis: a segment that is not there, or a value given
+    /// in the section as well (the sweep would override it in every run). Keys of [`KEYS`]
+    /// are checked where the config is parsed, with their line.
+    pub fn check_base(&self, scenario: &Scenario) -> Result<(), String> {
+        let given = match *self {
+            Self::Key(_) => None,
+            Self::Cycles => scenario.protocol.cycles.map(|c| c.to_string()),
+            Self::Segment { index, name } => {
+                let Some(seg) = scenario.protocol.segment.get(index) else {
+                    return Err(format!(
+                        "the protocol has {} segments ([[protocol.segment]] tables); K counts them from 1",
+                        scenario.protocol.segment.len()
+                    ));
+                };
+                let v = match name {
+                    "duration_s" => seg.duration_s,
+                    "b_final_t" => seg.b_final_t,
+                    _ => seg.sweep_rate_t_per_s,
+                };
+                v.map(crate::units::number)
+            }
+        };
+        match (given, self) {
+            (Some(v), Self::Segment { index, name }) => Err(format!(
+                "segment {} gives {name} = {v} as well, which the sweep would override in every run; give it in one place only",
+                index + 1
+            )),
+            (Some(v), _) => Err(format!(
+                "[protocol] gives cycles = {v} as well, which the sweep would override in every run; give it in one place only"
+            )),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Set the value of this axis in `scenario` (checked with [`SweepTarget::check_value`]
+    /// and [`SweepTarget::check_base`]).
+    pub fn set(&self, scenario: &mut Scenario, value: f64) {
+        match *self {
+            Self::Key(k) => {
+                if let Some(set) = k.sweep {
+                    set(scenario, value);
+                }
+            }
+            Self::Cycles => scenario.protocol.cycles = Some(value as u64),
+            Self::Segment { index, name } => {
+                if let Some(seg) = scenario.protocol.segment.get_mut(index) {
+                    let field = match name {
+                        "duration_s" => &mut seg.duration_s,
+                        "b_final_t" => &mut seg.b_final_t,
+                        _ => &mut seg.sweep_rate_t_per_s,
+                    };
+                    *field = Some(value);
+                }
+            }
+        }
+    }
 }
 
 /// A scenario value that is not allowed. `key` is a TOML path (or a section name where the
@@ -1937,6 +2127,7 @@ impl Scenario {
             },
             formulation: self.solver.formulation,
             max_steps: self.solver.max_steps,
+            energy_balance_tol_rel: self.solver.energy_balance_tol_rel,
             ..Default::default()
         };
         let spec = RunSpec {
@@ -2110,6 +2301,7 @@ mod tests {
         assert_eq!(parsed.equilibrium_tol_k, d.equilibrium_tol_k);
         assert_eq!(parsed.max_time_after_ramp_s, d.max_time_after_ramp_s);
         assert_eq!(parsed.max_steps, d.max_steps);
+        assert_eq!(parsed.energy_balance_tol_rel, d.energy_balance_tol_rel);
     }
 
     #[test]

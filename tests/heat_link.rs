@@ -655,13 +655,15 @@ fn small_step_under_a_link_follows_the_two_linear_relaxations() {
 /// The energy balance is checked on every run (issue 14): a run whose balance is off by more
 /// than `energy_balance_tol_rel` (default 1e-8) fails with the typed error naming the error,
 /// the tolerance and where; the check is live: a tolerance below the run's own rounding
-/// (here half of it) fails the very run that passes at the default.
+/// (here half of it) fails the very run that passes at the default. The tolerance is the key
+/// `solver.energy_balance_tol_rel` (flag `--energy-balance-tol-rel`, keyword
+/// `energy_balance_tol_rel`), refused outside [0, 1].
 #[test]
 fn a_broken_energy_balance_fails_the_run_with_a_typed_error() {
     use smmcool::kinetics::{EngineError, ENERGY_BALANCE_TOL_REL};
     for (what, s) in cases() {
-        let s = linked(s, 1e-7, None);
-        let mut spec = s.build().unwrap().spec;
+        let mut s = linked(s, 1e-7, None);
+        let spec = s.build().unwrap().spec;
         assert!((spec.options.energy_balance_tol_rel - ENERGY_BALANCE_TOL_REL).abs() <= 0.0);
         let ok = simulate(&CTX, &spec).unwrap();
         println!("{what}: energy balance {:.2e}", ok.energy_balance_error);
@@ -669,7 +671,8 @@ fn a_broken_energy_balance_fails_the_run_with_a_typed_error() {
         if ok.energy_balance_error <= 0.0 {
             continue;
         }
-        spec.options.energy_balance_tol_rel = 0.5 * ok.energy_balance_error;
+        s.solver.energy_balance_tol_rel = 0.5 * ok.energy_balance_error;
+        let spec = s.build().unwrap().spec;
         match simulate(&CTX, &spec) {
             Err(e @ EngineError::EnergyBalance { .. }) => {
                 let EngineError::EnergyBalance {
@@ -689,4 +692,45 @@ fn a_broken_energy_balance_fails_the_run_with_a_typed_error() {
             other => panic!("{what}: expected the energy-balance error, got {other:?}"),
         }
     }
+}
+
+/// `--energy-balance-tol-rel` on the command line: half of the run's own balance error fails
+/// it (exit 1, one line saying so), the default passes it, and a value outside [0, 1] exits 2
+/// naming the flag and the value; in a config `solver.energy_balance_tol_rel`.
+#[test]
+fn the_energy_balance_tolerance_is_a_flag_and_a_key() {
+    let ok = common::json(&common::jump_4k(&["--json"]));
+    let err = ok["energy_balance_error_rel"].as_f64().unwrap();
+    println!("jump from 4 K: energy balance error {err:e}");
+    assert!(err > 0.0 && err <= 1e-8, "{err}");
+    let half = format!("{:e}", 0.5 * err);
+    let out = common::run(&common::jump_4k(&["--energy-balance-tol-rel", &half]));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("energy balance broken"), "{text}");
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    let exact = format!("{err:e}");
+    common::run_ok(&common::jump_4k(&["--energy-balance-tol-rel", &exact]));
+    for bad in ["2", "-1e-9"] {
+        let out = common::run(&common::jump_4k(&["--energy-balance-tol-rel", bad]));
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(
+            text.contains(&format!("--energy-balance-tol-rel = {bad} is not allowed")),
+            "{text}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write(
+        dir.path(),
+        "c.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\ninitial_temperature_k = 4.0\nshape = \"jump\"\n[solver]\nenergy_balance_tol_rel = 1.5\n",
+    );
+    let out = common::run(&["validate", cfg.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("solver.energy_balance_tol_rel = 1.5"),
+        "{text}"
+    );
 }

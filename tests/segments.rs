@@ -388,3 +388,145 @@ fn the_cycle_config_runs_into_hdf5_with_its_reports_and_a_bad_one_exits_2() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// The cycle config of `configs/refrigeration_cycle.toml` with `edit` applied and `sweep`
+/// appended (its `[[sweep]]` tables).
+fn cycle_config(edit: impl Fn(String) -> String, sweep: &str) -> String {
+    let cfg = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/refrigeration_cycle.toml"
+    );
+    format!("{}\n{sweep}", edit(std::fs::read_to_string(cfg).unwrap()))
+}
+
+/// A sweep over one segment's number (`protocol.segment.K.NAME`, K from 1) or over
+/// `protocol.cycles` sets the same scenario as the value written into that segment or
+/// `[protocol]`; what cannot be swept (waveform points, a switch, a kind, a segment that is
+/// not there, a value given twice, a fractional cycle count) is refused naming the key and
+/// the reason.
+#[test]
+fn segment_numbers_and_cycles_are_swept_as_if_written_in_the_segment() {
+    use smmcool::batch::config::Plan;
+    use std::path::Path;
+    let plan_of = |text: String| Plan::from_text(Path::new("c.toml"), text);
+    // The second segment (the 10 T/s ramp down) at 1, 10, 100 T/s; 1 or 2 cycles.
+    let swept = plan_of(cycle_config(
+        |t| {
+            t.replacen("sweep_rate_t_per_s = 10.0\n", "", 1)
+                .replace("cycles = 3\n", "")
+        },
+        "[[sweep]]\nkey = \"protocol.cycles\"\nvalues = [1, 2]\n\
+         [[sweep]]\nkey = \"protocol.segment.2.sweep_rate_t_per_s\"\nvalues = [1.0, 10.0, 100.0]\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(swept.n_runs(), 6);
+    assert_eq!(
+        swept
+            .axes
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>(),
+        ["protocol.cycles", "protocol.segment.2.sweep_rate_t_per_s"]
+    );
+    for (i, (cycles, rate)) in [
+        (1, 1.0),
+        (1, 10.0),
+        (1, 100.0),
+        (2, 1.0),
+        (2, 10.0),
+        (2, 100.0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let written = plan_of(cycle_config(
+            |t| {
+                t.replacen(
+                    "sweep_rate_t_per_s = 10.0\n",
+                    &format!("sweep_rate_t_per_s = {rate:?}\n"),
+                    1,
+                )
+                .replace("cycles = 3\n", &format!("cycles = {cycles}\n"))
+            },
+            "",
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(swept.scenario(i), written.scenario(0), "run {i}");
+        // The swept run's protocol lasts what its rate and cycle count say.
+        let (_, spec) = swept.run(i).unwrap();
+        let one_cycle = 2000.0 + 1.0 / rate + 60.0 + 10.0;
+        let d = spec.protocol.duration_s();
+        assert!((d - cycles as f64 * one_cycle).abs() <= 1e-9 * d, "{d}");
+    }
+    // Refused, each naming the key and why (one line, no run started).
+    let refused = [
+        (
+            "protocol.waveform_time_s",
+            "values = [1.0]",
+            "a waveform is a list of points",
+        ),
+        (
+            "protocol.segment.1.link_closed",
+            "values = [0.0, 1.0]",
+            "a heat switch is true or false",
+        ),
+        ("protocol.segment.2.kind", "values = [1.0]", "a name"),
+        (
+            "protocol.segment.5.duration_s",
+            "values = [1.0]",
+            "the protocol has 4 segments",
+        ),
+        (
+            "protocol.segment.0.duration_s",
+            "values = [1.0]",
+            "1 for the first",
+        ),
+        (
+            "protocol.segment.1.duration_s",
+            "values = [1.0]",
+            "segment 1 gives duration_s = 2000 as well",
+        ),
+        (
+            "protocol.segment.1.speed",
+            "values = [1.0]",
+            "duration_s, b_final_t, sweep_rate_t_per_s",
+        ),
+        (
+            "protocol.cycles",
+            "values = [2.0]",
+            "[protocol] gives cycles = 3 as well",
+        ),
+    ];
+    for (key, values, says) in refused {
+        let text = cycle_config(|t| t, &format!("[[sweep]]\nkey = \"{key}\"\n{values}\n"));
+        let e = plan_of(text).expect_err(key).to_string();
+        println!("{e}");
+        assert!(
+            e.starts_with("c.toml: sweep.key = \"") && e.contains(key),
+            "{e}"
+        );
+        assert!(e.contains(says), "{key}: {e}");
+    }
+    let e = plan_of(cycle_config(
+        |t| t.replace("cycles = 3\n", ""),
+        "[[sweep]]\nkey = \"protocol.cycles\"\nvalues = [1.0, 2.5]\n",
+    ))
+    .expect_err("2.5 cycles")
+    .to_string();
+    assert!(
+        e.contains("protocol.cycles") && e.contains("2.5: must be an integer in 1..=100000"),
+        "{e}"
+    );
+    // A swept number out of its range is refused at load, naming the segment and the run.
+    let e = plan_of(cycle_config(
+        |t| t.replacen("duration_s = 60.0\n", "", 1),
+        "[[sweep]]\nkey = \"protocol.segment.3.duration_s\"\nvalues = [60.0, -1.0]\n",
+    ))
+    .expect_err("negative hold")
+    .to_string();
+    assert!(
+        e.contains("protocol.segment.duration_s (run 1: protocol.segment.3.duration_s = -1) = -1")
+            && e.contains("segment 3 (hold)"),
+        "{e}"
+    );
+}

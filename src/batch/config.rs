@@ -13,9 +13,15 @@
 //!
 //! A swept key takes its values from its axis only: a value for it in its section as well is
 //! refused (the sweep would override it in every run), and a swept `[protocol]` key needs none.
+//!
+//! Besides the numeric keys of [`crate::scenario::KEYS`], an axis may sweep `protocol.cycles`
+//! (integers) and one number of one segment, `protocol.segment.K.duration_s`, `.b_final_t` or
+//! `.sweep_rate_t_per_s` (K = 1 for the first `[[protocol.segment]]`). Lists (waveform points,
+//! sample times), names (preset, shape, formulation, a waveform file) and switches are refused
+//! with the reason ([`SweepTarget::of`]).
 
 use crate::kinetics::RunSpec;
-use crate::scenario::{RunParams, Scenario};
+use crate::scenario::{RunParams, Scenario, SweepTarget};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -73,7 +79,7 @@ pub struct RangeSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepAxis {
-    /// The swept key, "section.key" (see [`SWEEPABLE_KEYS`]).
+    /// The swept key, "section.key" (see [`SweepTarget::of`]).
     pub key: String,
     /// Explicit values.
     pub values: Option<Vec<f64>>,
@@ -473,30 +479,36 @@ impl Plan {
         let mut axes = Vec::new();
         for axis in &config.sweep {
             // Old names of a key are accepted; the plan and the files use the current one.
-            let key = crate::scenario::key(&axis.key).filter(|k| k.sweep.is_some());
-            let Some(key) = key else {
-                return Err(ConfigError::Invalid {
-                    file: file.clone(),
-                    message: format!(
-                        "sweep.key = \"{}\": not a sweepable key; allowed: {}",
-                        axis.key,
-                        crate::scenario::sweepable_keys()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
+            let invalid = |why: String| ConfigError::Invalid {
+                file: file.clone(),
+                message: format!("sweep.key = \"{}\": {why}", axis.key),
             };
-            if axes.iter().any(|(k, _)| k == key.path) {
-                return Err(ConfigError::Invalid {
-                    file: file.clone(),
-                    message: format!("sweep.key = \"{}\": each key may be swept once", axis.key),
-                });
+            let target = SweepTarget::of(&axis.key).map_err(invalid)?;
+            let path = target.path();
+            if axes.iter().any(|(k, _)| *k == path) {
+                return Err(invalid("each key may be swept once".into()));
             }
+            let base = Scenario {
+                material: config.material.clone(),
+                rates: config.rates.clone(),
+                protocol: config.protocol.clone(),
+                solver: config.solver.clone(),
+                output: config.output.clone(),
+                sample: config.sample.clone(),
+                link: config.link.clone(),
+            };
+            target.check_base(&base).map_err(invalid)?;
             let values = expand(axis).map_err(|allowed| ConfigError::Invalid {
                 file: file.clone(),
                 message: format!("sweep `{}` = (axis): {allowed}", axis.key),
             })?;
-            axes.push((key.path.to_string(), values));
+            if let Some(why) = values.iter().find_map(|&v| target.check_value(v).err()) {
+                return Err(ConfigError::Invalid {
+                    file: file.clone(),
+                    message: format!("sweep `{}` = {why}", axis.key),
+                });
+            }
+            axes.push((path, values));
         }
         let mut plan = Self {
             path: path.to_path_buf(),
@@ -601,10 +613,9 @@ impl Plan {
             }
         }
         for (k, v) in self.swept_values(index) {
-            let set = crate::scenario::key(&k)
-                .and_then(|key| key.sweep)
-                .expect("sweep keys are checked to be sweepable when the plan is built");
-            set(&mut scenario, v);
+            SweepTarget::of(&k)
+                .expect("sweep keys are checked to be sweepable when the plan is built")
+                .set(&mut scenario, v);
         }
         scenario
     }
