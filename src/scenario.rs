@@ -707,6 +707,14 @@ pub struct RunParams {
     /// Where the waveform's points came from: "inline" or the CSV file's path.
     #[serde(default)]
     pub waveform_source: Option<String>,
+    /// The waveform's corner times, s since its first point (the run's clock, as a
+    /// trajectory's `time_s`); for a segmented protocol the corners of all its segments; empty
+    /// for the other shapes. A batch file stores them in `/waveforms/run_NNNNNN/time_s`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waveform_time_s: Vec<f64>,
+    /// The field at each corner, T (`/waveforms/run_NNNNNN/field_t`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waveform_field_t: Vec<f64>,
 }
 
 /// A validated run: what the engine integrates and the parameters to store beside it.
@@ -2260,6 +2268,12 @@ impl Scenario {
             },
             waveform_points: protocol.waveform().map_or(0, |w| w.len() as u64),
             waveform_source: protocol.waveform().map(|w| w.source().to_string()),
+            waveform_time_s: protocol
+                .waveform()
+                .map_or_else(Vec::new, |w| w.time_s().to_vec()),
+            waveform_field_t: protocol
+                .waveform()
+                .map_or_else(Vec::new, |w| w.field_t().to_vec()),
         };
         Ok(BuiltRun { params, spec })
     }

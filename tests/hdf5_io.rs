@@ -78,8 +78,28 @@ fn params(index: usize, initial_temperature_k: f64, rate: Option<f64>) -> RunPar
         shape: if rate.is_some() { "linear" } else { "jump" }.into(),
         waveform_points: 0,
         waveform_source: None,
+        waveform_time_s: Vec::new(),
+        waveform_field_t: Vec::new(),
     }
 }
+
+/// `params` with a waveform through (times, fields).
+fn with_waveform(p: RunParams, times: &[f64], fields: &[f64]) -> RunParams {
+    RunParams {
+        shape: "waveform".into(),
+        waveform_points: times.len() as u64,
+        waveform_source: Some("trace.csv".into()),
+        waveform_time_s: times.to_vec(),
+        waveform_field_t: fields.to_vec(),
+        ..p
+    }
+}
+
+/// The waveform of runs 0 and 1 (the same points: one copy, a hard link) and run 5's.
+const WAVE_T: [f64; 4] = [0.0, 0.1, 0.25, 0.49];
+const WAVE_B: [f64; 4] = [5.0, 1.0, 0.3, 0.1];
+const WAVE5_T: [f64; 3] = [0.0, 1e-3, 2.5e-3];
+const WAVE5_B: [f64; 3] = [5.0, 0.1, 0.1];
 
 fn trajectory(n: usize) -> TrajectoryColumns {
     let f = |k: usize, scale: f64| {
@@ -162,11 +182,12 @@ fn ok_summary(t_final: f64) -> RunSummary {
 }
 
 /// Run 0 failed, run 1 has a trajectory, run 2 has no isentropic temperature (a jump), run 5
-/// has an empty trajectory (indices need not be contiguous in a shard).
+/// has an empty trajectory (indices need not be contiguous in a shard); runs 0, 1 and 5 have
+/// waveforms (0 and 1 the same).
 fn records() -> Vec<RunRecord> {
     vec![
         RunRecord {
-            params: params(0, 2.0, Some(10.0)),
+            params: with_waveform(params(0, 2.0, Some(10.0)), &WAVE_T, &WAVE_B),
             status: RunStatus::Failed,
             error: Some("integrator failed: step size 1e-300 s underflowed at t = 0.0123 s".into()),
             summary: RunSummary {
@@ -179,7 +200,7 @@ fn records() -> Vec<RunRecord> {
             trajectory: None,
         },
         RunRecord {
-            params: params(1, 2.0, Some(0.5)),
+            params: with_waveform(params(1, 2.0, Some(0.5)), &WAVE_T, &WAVE_B),
             status: RunStatus::Ok,
             error: None,
             summary: ok_summary(0.5512345678901234),
@@ -198,7 +219,7 @@ fn records() -> Vec<RunRecord> {
             trajectory: None,
         },
         RunRecord {
-            params: params(5, 3.0, Some(1.0)),
+            params: with_waveform(params(5, 3.0, Some(1.0)), &WAVE5_T, &WAVE5_B),
             status: RunStatus::Ok,
             error: None,
             summary: ok_summary(0.65),
@@ -285,6 +306,11 @@ fn numeric_datasets_have_units() {
         ("runs/run_000001/spin_entropy_kb", "k_B"),
         ("runs/run_000001/stage", "1"),
         ("runs/run_000005/populations", "1"),
+        ("waveforms/run_000000/time_s", "s"),
+        ("waveforms/run_000000/field_t", "T"),
+        ("waveforms/run_000001/field_t", "T"),
+        ("waveforms/run_000005/time_s", "s"),
+        ("waveforms/run_000005/field_t", "T"),
     ] {
         assert_eq!(unit(name), expected, "{name}");
     }
@@ -306,7 +332,35 @@ fn numeric_datasets_have_units() {
     assert_eq!(index, 1);
     let json: hdf5::types::VarLenUnicode = run.attr("parameters").unwrap().read_scalar().unwrap();
     let p: RunParams = serde_json::from_str(json.as_str()).unwrap();
-    assert_eq!(p, records()[1].params);
+    // The attribute holds the parameters without the waveform's points (in /waveforms).
+    assert_eq!(
+        p,
+        RunParams {
+            waveform_time_s: Vec::new(),
+            waveform_field_t: Vec::new(),
+            ..records()[1].params.clone()
+        }
+    );
+    // Each run's waveform is stored with its units, whether or not its trajectory was kept
+    // (run 0 failed); run 1 has run 0's points, so its group is a hard link to run 0's; run 2
+    // (no waveform) has none.
+    let points = |run: &str| -> (Vec<f64>, Vec<f64>) {
+        let g = file.group(&format!("waveforms/{run}")).unwrap();
+        (
+            g.dataset("time_s").unwrap().read_raw().unwrap(),
+            g.dataset("field_t").unwrap().read_raw().unwrap(),
+        )
+    };
+    assert_eq!(points("run_000000"), (WAVE_T.to_vec(), WAVE_B.to_vec()));
+    assert_eq!(points("run_000001"), (WAVE_T.to_vec(), WAVE_B.to_vec()));
+    assert_eq!(points("run_000005"), (WAVE5_T.to_vec(), WAVE5_B.to_vec()));
+    let waveforms = file.group("waveforms").unwrap();
+    assert_eq!(waveforms.member_names().unwrap().len(), 3);
+    assert!(!waveforms.link_exists("run_000002"));
+    let info = |run: &str| waveforms.group(run).unwrap().loc_info().unwrap();
+    assert_eq!(info("run_000000").token, info("run_000001").token);
+    assert_eq!(info("run_000000").num_links, 2);
+    assert_ne!(info("run_000000").token, info("run_000005").token);
 }
 
 #[test]

@@ -530,3 +530,44 @@ fn segment_numbers_and_cycles_are_swept_as_if_written_in_the_segment() {
         "{e}"
     );
 }
+
+/// A batch file is self-describing for waveforms: each run's points, as the engine used them
+/// (the corners of all its segments over its cycles), are in `/waveforms/run_NNNNNN` with their
+/// units, with or without a kept trajectory, and read back into the run's parameters.
+#[test]
+fn each_runs_waveform_points_are_stored_with_units() {
+    use smmcool::batch::config::Plan;
+    let dir = tempfile::tempdir().unwrap();
+    let text = cycle_config(
+        |t| {
+            t.replace("cycles = 3\n", "")
+                .replace("trajectory = true", "trajectory = false")
+        },
+        "[[sweep]]\nkey = \"protocol.cycles\"\nvalues = [1, 2]\n",
+    );
+    let cfg = common::write(dir.path(), "c.toml", &text);
+    let out = dir.path().join("c.h5");
+    common::run_ok(&["run", cfg.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let plan = Plan::load(&cfg).unwrap();
+    let records = smmcool::read_summary(&out).unwrap();
+    let file = hdf5::File::open(&out).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        let (_, spec) = plan.run(i).unwrap();
+        let w = spec.protocol.waveform().unwrap();
+        assert_eq!(w.len(), 1 + 4 * (i + 1));
+        assert_eq!(r.params.waveform_time_s, w.time_s(), "run {i}");
+        assert_eq!(r.params.waveform_field_t, w.field_t(), "run {i}");
+        assert_eq!(r.params.waveform_points, w.len() as u64);
+        let g = file.group(&format!("waveforms/run_{i:06}")).unwrap();
+        assert_eq!(common::unit_of(&g.dataset("time_s").unwrap()), "s");
+        assert_eq!(common::unit_of(&g.dataset("field_t").unwrap()), "T");
+        let b: Vec<f64> = g.dataset("field_t").unwrap().read_raw().unwrap();
+        assert_eq!(b, w.field_t());
+    }
+    assert!(file
+        .group("runs")
+        .unwrap()
+        .member_names()
+        .unwrap()
+        .is_empty());
+}

@@ -76,6 +76,17 @@
 //! `waveform_points` and `waveform_source`, read back as 0 and none from files before them; the
 //! segmented protocols `segment_reports` and `cycle_reports` (JSON text), none before them.
 //!
+//! # `/waveforms`
+//!
+//! For each run whose field is a piecewise-linear waveform (`shape` `waveform` or `segments`),
+//! a group `/waveforms/run_000042` with `time_s` (the corner times in
+//! s since the first point, the run's clock; a dimension scale) and `field_t` (the field at
+//! each corner, T), whether or not the trajectory was kept, so that a file is self-describing
+//! even when the points came from a CSV file or a sweep changed them. A run whose points equal
+//! (bit for bit) those of the run stored before it is a hard link to that run's group: a
+//! waveform that no axis changes is stored once. The group exists only when some run has a
+//! waveform; files written before it have none (the points read back empty).
+//!
 //! Numeric datasets are chunked (at most 65,536 elements a chunk) and deflate-compressed at
 //! level 4 when the HDF5 library has deflate; string datasets are stored contiguous.
 //!
@@ -275,6 +286,8 @@ fn empty_record() -> RunRecord {
             shape: String::new(),
             waveform_points: 0,
             waveform_source: None,
+            waveform_time_s: Vec::new(),
+            waveform_field_t: Vec::new(),
         },
         status: RunStatus::Ok,
         error: None,
@@ -562,6 +575,7 @@ fn write_inner(
         .map(|q| Column::new(q.access, meta.swept_keys.len()))
         .collect();
     let mut previous: Option<usize> = None;
+    let mut waveforms = Waveforms::default();
     let mut count = 0;
     for record in records {
         let index = record.params.index;
@@ -603,6 +617,9 @@ fn write_inner(
         if let Some(tr) = &record.trajectory {
             write_run(&runs, &record.params, tr)?;
         }
+        if !record.params.waveform_time_s.is_empty() {
+            write_waveform(&file, &mut waveforms, &record.params)?;
+        }
 
         for (col, q) in cols.iter_mut().zip(SUMMARY) {
             col.push(q.access, q.name, &record)?;
@@ -611,7 +628,7 @@ fn write_inner(
 
     let n = previous.map_or(0, |_| count);
     write_summary(&summary, meta, &cols, n)?;
-    drop((summary, runs));
+    drop((summary, runs, waveforms));
     file.close().ctx("closing the file")
 }
 
@@ -738,6 +755,73 @@ fn write_summary(summary: &Group, meta: &BatchMeta, cols: &[Column], n: usize) -
     Ok(())
 }
 
+/// The group `/waveforms` (made with the first run that has a waveform) and the last
+/// waveform stored in it: a run with the same points (bit for bit) gets a hard link to that
+/// group instead of a copy, so a waveform that no axis changes is stored once.
+#[derive(Default)]
+struct Waveforms {
+    group: Option<Group>,
+    last: Option<(String, Vec<f64>, Vec<f64>)>,
+}
+
+/// Stores the waveform of the run of `params` as `/waveforms/run_NNNNNN` with the datasets
+/// `time_s` (s since the first point, a dimension scale) and `field_t` (T) along it.
+fn write_waveform(file: &File, w: &mut Waveforms, params: &RunParams) -> Result<(), Fail> {
+    let (t, b) = (&params.waveform_time_s, &params.waveform_field_t);
+    if t.len() != b.len() {
+        return Err(Fail::Invalid(format!(
+            "the waveform of run {} has {} times and {} fields",
+            params.index,
+            t.len(),
+            b.len()
+        )));
+    }
+    let group = match &w.group {
+        Some(g) => g.clone(),
+        None => {
+            let g = file.create_group(WAVEFORMS).ctx("creating /waveforms")?;
+            w.group = Some(g.clone());
+            g
+        }
+    };
+    let name = run_group_name(params.index);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    if let Some((last, lt, lb)) = &w.last {
+        if bits(lt) == bits(t) && bits(lb) == bits(b) {
+            return group
+                .link_hard(last, &name)
+                .ctx(&format!("linking /waveforms/{name} to /waveforms/{last}"));
+        }
+    }
+    let g = group
+        .create_group(&name)
+        .ctx(&format!("creating /waveforms/{name}"))?;
+    let time = write_numeric(
+        &g,
+        "time_s",
+        &[t.len()],
+        t,
+        (
+            "s",
+            "corner times of the field waveform, since its first point",
+        ),
+    )?;
+    set_scale(&time, "time_s")?;
+    let field = write_numeric(
+        &g,
+        "field_t",
+        &[b.len()],
+        b,
+        ("T", "field at each corner (piecewise linear between them)"),
+    )?;
+    attach_scale(&field, &time, 0)?;
+    w.last = Some((name, t.clone(), b.clone()));
+    Ok(())
+}
+
+/// The group of the runs' field waveforms.
+pub const WAVEFORMS: &str = "waveforms";
+
 fn write_run(runs: &Group, params: &RunParams, tr: &TrajectoryColumns) -> Result<(), Fail> {
     let index = params.index;
     let n = tr.time_s.len();
@@ -763,7 +847,13 @@ fn write_run(runs: &Group, params: &RunParams, tr: &TrajectoryColumns) -> Result
         .create_group(&name)
         .ctx(&format!("creating /runs/{name}"))?;
     write_scalar_attr(&group, "run_index", index as u64)?;
-    let json = serde_json::to_string(params)
+    // The waveform's points are in /waveforms (an attribute holds at most 64 kB).
+    let params = RunParams {
+        waveform_time_s: Vec::new(),
+        waveform_field_t: Vec::new(),
+        ..params.clone()
+    };
+    let json = serde_json::to_string(&params)
         .map_err(|e| Fail::Invalid(format!("parameters of run {index}: {e}")))?;
     write_str_attr(&group, "parameters", &json)?;
     // The level axis: M = -S..S, a dimension scale of its own.
@@ -1131,6 +1221,20 @@ fn summary_inner(path: &Path) -> Result<Vec<RunRecord>, Fail> {
                         .collect();
                 }
             }
+        }
+    }
+    // The waveforms (absent from files written before them, and from batches without one).
+    if file.link_exists(WAVEFORMS) {
+        let group = open_group(&file, WAVEFORMS)?;
+        for r in records.iter_mut() {
+            let name = run_group_name(r.params.index);
+            if !group.link_exists(&name) {
+                continue;
+            }
+            let g = open_group(&group, &name)?;
+            r.params.waveform_time_s = read_column::<f64>(&g, "time_s", None)?;
+            let n = r.params.waveform_time_s.len();
+            r.params.waveform_field_t = read_column::<f64>(&g, "field_t", Some(n))?;
         }
     }
     Ok(records)
