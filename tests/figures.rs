@@ -166,12 +166,19 @@ fn paper_figure_data_equal_the_limit_solvers() {
     // T_max is marked at tau = 1 s: T_max = U_b / ln(1 s / tau0) (Arrhenius solved by hand).
     let a = Material::mn12ac().arrhenius;
     let t_max = a.barrier_k / (1.0 / a.tau0_s).ln();
-    let mark = &d["T_max = 4.572 K (paper: 4.6 K)"];
+    let mark = &d["T_max = 4.572 K (this model: τ = 1 s)"];
     assert_eq!(mark.len(), 1);
     assert!(
         (mark[0].0 - t_max).abs() < 1e-9 && mark[0].1 == 1.0,
         "{mark:?} {t_max}"
     );
+    // The paper's quoted T_max (its text, Sec. 3: 4.6 K) is a vertical line across the curve,
+    // drawn beside ours, and labelled as quoted.
+    let quoted = &d[smmcool::figures::PAPER_T_MAX_LABEL];
+    assert!(smmcool::figures::PAPER_T_MAX_LABEL.starts_with("quoted from the paper (Sec. 3)"));
+    assert_eq!(quoted.len(), 2);
+    assert!(quoted.iter().all(|p| p.0 == 4.6));
+    assert!(quoted[0].1 < 1.0 && quoted[1].1 > 1.0);
 }
 
 #[test]
