@@ -143,7 +143,9 @@ pub fn tail(c: &[f64; DEGREE + 1]) -> f64 {
 }
 
 /// A piecewise Chebyshev interpolant of K smooth functions of one variable on [lo, hi], each
-/// panel refined (halved) until every component's tail coefficients are below its tolerance.
+/// panel refined (halved) until every component's tail coefficients are below its tolerance,
+/// built in full at once: the reference the lazily built [`LazyChebTable`] is tested against.
+#[cfg(test)]
 #[derive(Debug, Clone)]
 pub struct ChebTable<const K: usize> {
     lo: f64,
@@ -157,6 +159,7 @@ pub struct ChebTable<const K: usize> {
     pub evaluations: usize,
 }
 
+#[cfg(test)]
 impl<const K: usize> ChebTable<K> {
     /// Tabulate `f` on [lo, hi] (lo < hi). Component k is resolved when its tail coefficients
     /// are below `tol[k]` plus 64 eps times its largest coefficient (its rounding floor); panels
@@ -210,14 +213,15 @@ impl<const K: usize> ChebTable<K> {
         Ok(table)
     }
 
-    /// Covered interval.
-    pub fn range(&self) -> (f64, f64) {
-        (self.lo, self.hi)
-    }
 
     /// Number of panels.
     pub fn panels(&self) -> usize {
         self.start.len()
+    }
+
+    /// The panels' lower ends, increasing.
+    pub fn starts(&self) -> &[f64] {
+        &self.start
     }
 
     fn locate(&self, x: f64) -> Option<(usize, f64)> {
@@ -245,6 +249,178 @@ impl<const K: usize> ChebTable<K> {
         dp[..DEGREE].copy_from_slice(d);
         let [v, dv] = clenshaw_many([&c[..], &dp[..]], xi);
         Some((v, dv * 2.0 / self.width[i]))
+    }
+}
+
+/// A panel of a [`LazyChebTable`]: [a, a + w], built on first use.
+#[derive(Debug)]
+struct LazyPanel {
+    a: f64,
+    w: f64,
+    state: std::sync::OnceLock<PanelState>,
+}
+
+#[derive(Debug)]
+enum PanelState {
+    /// Accepted: the series and its derivative's series (one shorter, zero padded).
+    Leaf(Box<[[f64; DEGREE + 1]; 2]>),
+    /// Refined: the two halves [a, a + w/2] and [a + w/2, a + w].
+    Split(Box<[LazyPanel; 2]>),
+    /// The function failed at one of the panel's nodes.
+    Failed,
+}
+
+impl LazyPanel {
+    fn new(a: f64, w: f64) -> Self {
+        Self {
+            a,
+            w,
+            state: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// A piecewise Chebyshev interpolant of one smooth function on [lo, hi] whose panels are built
+/// on first use. The panels are those of the full adaptive build (the dyadic halving of
+/// [lo, hi] until a panel's tail coefficients are below `tol` plus 64 eps times its largest
+/// coefficient, or it is narrower than `min_width`): a panel is a function of its place only,
+/// so a lookup that builds the panels on its path from the whole range down to the accepted
+/// one gets every value bit for bit as from the table built in full, and only the panels some
+/// lookup reaches are built. Thread-safe: each panel is built once (a thread asking for a
+/// panel another is building waits for it).
+#[derive(Debug)]
+pub struct LazyChebTable {
+    tol: f64,
+    min_width: f64,
+    root: LazyPanel,
+    /// Function evaluations spent so far.
+    evaluations: std::sync::atomic::AtomicUsize,
+}
+
+impl LazyChebTable {
+    /// A table of a function on [lo, hi] (lo < hi), nothing built yet.
+    pub fn new(lo: f64, hi: f64, tol: f64, min_width: f64) -> Self {
+        Self {
+            tol,
+            min_width,
+            root: LazyPanel::new(lo, hi - lo),
+            evaluations: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Covered interval.
+    pub fn range(&self) -> (f64, f64) {
+        (self.root.a, self.root.a + self.root.w)
+    }
+
+    /// Function evaluations spent building panels so far.
+    pub fn evaluations(&self) -> usize {
+        self.evaluations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn build<E>(
+        &self,
+        a: f64,
+        w: f64,
+        f: &mut impl FnMut(f64) -> Result<f64, E>,
+    ) -> Result<PanelState, E> {
+        let mut vals = [0.0; DEGREE + 1];
+        for (k, v) in vals.iter_mut().enumerate() {
+            self.evaluations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *v = f(node(a, w, k))?;
+        }
+        let c = coefficients(&vals);
+        let big = c.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if tail(&c) <= self.tol + 64.0 * f64::EPSILON * big || w <= self.min_width {
+            let mut d = [0.0; DEGREE + 1];
+            d[..DEGREE].copy_from_slice(&derivative(&c));
+            Ok(PanelState::Leaf(Box::new([c, d])))
+        } else {
+            Ok(PanelState::Split(Box::new([
+                LazyPanel::new(a, 0.5 * w),
+                LazyPanel::new(a + 0.5 * w, 0.5 * w),
+            ])))
+        }
+    }
+
+    fn state<'p>(
+        &self,
+        p: &'p LazyPanel,
+        f: &mut impl FnMut(f64) -> Result<f64, ()>,
+    ) -> &'p PanelState {
+        p.state
+            .get_or_init(|| self.build(p.a, p.w, f).unwrap_or(PanelState::Failed))
+    }
+
+    /// The value and derivative at x, building the panels on the way with `f`; `None` outside
+    /// the table or where `f` failed on a panel of the path.
+    pub fn eval_with_derivative(
+        &self,
+        x: f64,
+        mut f: impl FnMut(f64) -> Result<f64, ()>,
+    ) -> Option<(f64, f64)> {
+        let (lo, hi) = self.range();
+        if !(x >= lo && x <= hi) {
+            return None;
+        }
+        let mut p = &self.root;
+        loop {
+            match self.state(p, &mut f) {
+                PanelState::Leaf(cd) => {
+                    let xi = ((x - p.a) / p.w * 2.0 - 1.0).clamp(-1.0, 1.0);
+                    let [v, dv] = clenshaw_many([&cd[0][..], &cd[1][..]], xi);
+                    return Some((v, dv * 2.0 / p.w));
+                }
+                // The right half starts where the full table's next panel does: at or past
+                // it, x belongs to that half.
+                PanelState::Split(halves) => p = &halves[usize::from(x >= halves[1].a)],
+                PanelState::Failed => return None,
+            }
+        }
+    }
+
+    /// Whether the panel over the whole range builds (`f` evaluated at its nodes, the range's
+    /// ends among them).
+    pub fn whole_range_builds(&self, mut f: impl FnMut(f64) -> Result<f64, ()>) -> bool {
+        !matches!(self.state(&self.root, &mut f), PanelState::Failed)
+    }
+
+    /// Build every panel (as the full adaptive build does, depth first from the left) and
+    /// return the first error of `f`.
+    pub fn build_all<E>(&self, mut f: impl FnMut(f64) -> Result<f64, E>) -> Result<(), E> {
+        let mut stack = vec![&self.root];
+        while let Some(p) = stack.pop() {
+            let state = match p.state.get() {
+                Some(s) => s,
+                None => {
+                    let built = self.build(p.a, p.w, &mut f)?;
+                    p.state.get_or_init(|| built)
+                }
+            };
+            match state {
+                PanelState::Split(halves) => {
+                    stack.push(&halves[1]);
+                    stack.push(&halves[0]);
+                }
+                PanelState::Leaf(_) | PanelState::Failed => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of accepted panels built so far.
+    pub fn panels(&self) -> usize {
+        let mut n = 0;
+        let mut stack = vec![&self.root];
+        while let Some(p) = stack.pop() {
+            match p.state.get() {
+                Some(PanelState::Leaf(_)) => n += 1,
+                Some(PanelState::Split(halves)) => stack.extend(halves.iter()),
+                _ => {}
+            }
+        }
+        n
     }
 }
 

@@ -22,7 +22,7 @@ pub mod tunnelling;
 
 use crate::error::{require_positive, NumericsError, ParameterError};
 use crate::model::{Arrhenius, GiantSpin};
-use crate::numerics::cheb::ChebTable;
+use crate::numerics::cheb::LazyChebTable;
 pub use crate::rates::mechanism::{Channel, Mechanism, RatePoint, SpinPhonon};
 use crate::rates::slowmode::{
     intra_well_rate, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode,
@@ -193,36 +193,68 @@ impl KappaScaling {
 /// Piecewise Chebyshev interpolant of h(u) = ln lambda1_0(T), u = 1/T, on adaptive panels
 /// (degree 16, refined until the tail coefficients are below 1e-13, i.e. 1e-13 relative in
 /// lambda1_0). It replaces a slow-mode computation (microseconds) in every evaluation of
-/// kappa(T) by a Clenshaw sum; its derivative gives d ln kappa / dT exactly.
-#[derive(Debug, Clone)]
+/// kappa(T) by a Clenshaw sum; its derivative gives d ln kappa / dT exactly. The panels are
+/// built on first use ([`LazyChebTable`]): a run pays only for the panels around the
+/// temperatures it visits, and every value equals, bit for bit, that of the table built in full.
+#[derive(Debug)]
 pub struct Lambda1Table {
     t_lo: f64,
     t_hi: f64,
-    table: ChebTable<1>,
+    /// The model whose calibration it tabulates (without a table of its own).
+    model: RateModel,
+    table: LazyChebTable,
 }
 
 impl Lambda1Table {
-    fn build(model: &RateModel, t_lo: f64, t_hi: f64) -> Result<Self, NumericsError> {
+    /// The table on [t_lo, t_hi] K, nothing built yet.
+    fn lazy(model: &RateModel, t_lo: f64, t_hi: f64) -> Self {
         let (u_lo, u_hi) = (1.0 / t_hi, 1.0 / t_lo);
-        let table = ChebTable::build(u_lo, u_hi, [1e-13], 1e-6 * u_hi, |u| {
-            model.unscaled_lambda1_zero_field(1.0 / u).map(|l| [l.ln()])
-        })?;
-        Ok(Self { t_lo, t_hi, table })
+        Self {
+            t_lo,
+            t_hi,
+            model: RateModel {
+                table: None,
+                ..model.clone()
+            },
+            table: LazyChebTable::new(u_lo, u_hi, 1e-13, 1e-6 * u_hi),
+        }
     }
 
-    /// (ln lambda1_0, d ln lambda1_0 / dT) at T, or `None` outside the table.
+    /// ln lambda1_0 at u = 1/T, the function tabulated.
+    fn ln_lambda1(&self, u: f64) -> Result<f64, NumericsError> {
+        self.model
+            .unscaled_lambda1_zero_field(1.0 / u)
+            .map(|l| l.ln())
+    }
+
+    /// The table built in full; the first error of the calibration if any.
+    fn build(model: &RateModel, t_lo: f64, t_hi: f64) -> Result<Self, NumericsError> {
+        let t = Self::lazy(model, t_lo, t_hi);
+        t.table.build_all(|u| t.ln_lambda1(u))?;
+        Ok(t)
+    }
+
+    /// (ln lambda1_0, d ln lambda1_0 / dT) at T, or `None` outside the table (or where its
+    /// panel cannot be built).
     pub fn eval(&self, t_k: f64) -> Option<(f64, f64)> {
         if !(t_k >= self.t_lo && t_k <= self.t_hi) {
             return None;
         }
         let u = (1.0 / t_k).clamp(self.table.range().0, self.table.range().1);
-        let (h, dhdu) = self.table.eval_one_with_derivative(0, u)?;
+        let (h, dhdu) = self
+            .table
+            .eval_with_derivative(u, |u| self.ln_lambda1(u).map_err(|_| ()))?;
         Some((h, dhdu * (-u * u)))
     }
 
-    /// Number of panels.
+    /// Number of panels built so far.
     pub fn panels(&self) -> usize {
         self.table.panels()
+    }
+
+    /// Calibration evaluations spent building its panels so far.
+    pub fn evaluations(&self) -> usize {
+        self.table.evaluations()
     }
 }
 
@@ -357,13 +389,19 @@ impl RateModel {
     }
 
     /// The table to share between runs of this model: over a fixed wide range
-    /// ([`SHARED_TABLE_RANGE_K`]), so that every run gets the same kappa(T) whichever built it;
-    /// `None` if it cannot be built.
+    /// ([`SHARED_TABLE_RANGE_K`]), so that every run gets the same kappa(T) whichever built it,
+    /// its panels built on first use; `None` if it cannot be built. Only the panel over the
+    /// whole range is built here: its nodes include both ends of the range, and the
+    /// calibration fails only towards the ends (the slow rate underflows below some
+    /// temperature, the spectral gap closes above some other), so it fails somewhere in the
+    /// range exactly when it fails on that panel.
     pub fn shared_kappa_table(&self) -> Option<std::sync::Arc<Lambda1Table>> {
         let (lo, hi) = SHARED_TABLE_RANGE_K;
-        Lambda1Table::build(self, lo, hi)
-            .ok()
-            .map(std::sync::Arc::new)
+        let table = Lambda1Table::lazy(self, lo, hi);
+        table
+            .table
+            .whole_range_builds(|u| table.ln_lambda1(u).map_err(|_| ()))
+            .then(|| std::sync::Arc::new(table))
     }
 
     /// Attach `shared` (from [`Self::shared_kappa_table`] of an equal model) when it covers
@@ -607,5 +645,121 @@ impl RateModel {
     /// The scaled rate matrix kappa(T) W(B, T), 1/s.
     pub fn matrix(&self, field_t: f64, t_k: f64) -> Result<DMatrix<f64>, NumericsError> {
         Ok(self.unscaled_matrix(field_t, t_k) * self.kappa(t_k)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Material;
+    use crate::numerics::cheb::ChebTable;
+
+    /// The shared kappa table built on demand gives, at every temperature and in any order of
+    /// lookups, the bits of the table built in full at once (the eager adaptive build).
+    #[test]
+    fn lazy_kappa_table_equals_the_full_table_bit_for_bit() {
+        let m = Material::mn12ac();
+        let model = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let (lo, hi) = SHARED_TABLE_RANGE_K;
+        let (u_lo, u_hi) = (1.0 / hi, 1.0 / lo);
+        let full = ChebTable::build(u_lo, u_hi, [1e-13], 1e-6 * u_hi, |u| {
+            model.unscaled_lambda1_zero_field(1.0 / u).map(|l| [l.ln()])
+        })
+        .unwrap();
+        let lazy = model.shared_kappa_table().unwrap();
+        // A lone run's lookups, 2.5-4 K, build a small part of the table.
+        for k in 0..=100 {
+            lazy.eval(2.5 + 1.5 * k as f64 / 100.0).unwrap();
+        }
+        assert!(
+            2 * lazy.evaluations() < full.evaluations,
+            "{} of {} evaluations",
+            lazy.evaluations(),
+            full.evaluations
+        );
+        // Pseudo-random temperatures over the whole range, the ends, and the panel starts.
+        let mut seed = 0x9e3779b97f4a7c15u64;
+        let mut temps: Vec<f64> = (0..4000)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                lo * (hi / lo).powf((seed >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .collect();
+        temps.extend([lo, hi]);
+        let mut us: Vec<f64> = full.starts().to_vec();
+        us.extend(full.starts().iter().map(|a| a.next_up()));
+        us.extend(full.starts().iter().map(|a| a.next_down()));
+        let checked = |t: f64, u: f64| {
+            let (h, dh) = lazy.eval(t).unwrap();
+            let (hf, dhf) = full.eval_one_with_derivative(0, u).unwrap();
+            assert_eq!(h.to_bits(), hf.to_bits(), "T = {t} K");
+            assert_eq!(dh.to_bits(), (dhf * (-u * u)).to_bits(), "T = {t} K");
+        };
+        for &t in &temps {
+            checked(t, (1.0 / t).clamp(u_lo, u_hi));
+        }
+        // At a panel start u itself (1/(1/u) may round away from it): the table's own lookup.
+        for &u in us.iter().filter(|u| **u >= u_lo && **u <= u_hi) {
+            let (h, dh) = lazy
+                .table
+                .eval_with_derivative(u, |u| lazy.ln_lambda1(u).map_err(|_| ()))
+                .unwrap();
+            let (hf, dhf) = full.eval_one_with_derivative(0, u).unwrap();
+            assert_eq!(
+                (h.to_bits(), dh.to_bits()),
+                (hf.to_bits(), dhf.to_bits()),
+                "u = {u}"
+            );
+        }
+        assert_eq!(lazy.panels(), full.panels());
+        assert_eq!(lazy.evaluations(), full.evaluations);
+    }
+
+    /// Two threads filling one table on demand get the bits of a table filled by one.
+    #[test]
+    fn lazy_kappa_table_is_filled_alike_from_two_threads() {
+        let m = Material::mn12ac();
+        let model = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let shared = model.shared_kappa_table().unwrap();
+        let alone = model.shared_kappa_table().unwrap();
+        let temps: Vec<f64> = (0..400).map(|k| 1.0 + 0.02 * k as f64).collect();
+        let got: Vec<Vec<(u64, u64)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = [false, true]
+                .into_iter()
+                .map(|rev| {
+                    let (shared, temps) = (&shared, &temps);
+                    s.spawn(move || {
+                        let mut order = temps.clone();
+                        if rev {
+                            order.reverse();
+                        }
+                        let mut v: Vec<(u64, u64)> = order
+                            .iter()
+                            .map(|&t| {
+                                let (h, d) = shared.eval(t).unwrap();
+                                (h.to_bits(), d.to_bits())
+                            })
+                            .collect();
+                        if rev {
+                            v.reverse();
+                        }
+                        v
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let want: Vec<(u64, u64)> = temps
+            .iter()
+            .map(|&t| {
+                let (h, d) = alone.eval(t).unwrap();
+                (h.to_bits(), d.to_bits())
+            })
+            .collect();
+        assert!(got[0] == want, "first thread");
+        assert!(got[1] == want, "second thread, lookups in reverse order");
+        assert_eq!(shared.evaluations(), alone.evaluations());
     }
 }

@@ -244,6 +244,8 @@ impl MMatrixLu {
         Some(Self { m, band, f, pivots })
     }
 
+    /// Entry (i, j) of the band storage (the tests' reference solves use it).
+    #[cfg(test)]
     fn at(&self, i: usize, j: usize) -> f64 {
         self.f[i * (2 * self.band + 1) + (j + self.band - i)]
     }
@@ -255,18 +257,26 @@ impl MMatrixLu {
 
     /// Solve A x = rhs in place for rhs >= 0 (the result is >= 0).
     pub fn solve_in_place(&self, x: &mut [f64]) {
+        // Entry (i, j) of the band storage is f[i * (wd - 1) + band + j]: row i of the factors
+        // is the slice from i * (wd - 1) + band, indexed by the column.
         let (m, b) = (self.m, self.band);
+        let step = 2 * b;
+        let x = &mut x[..m];
         for k in 0..m {
             let xk = x[k];
             if xk != 0.0 {
                 for i in k + 1..(k + b + 1).min(m) {
-                    x[i] += self.at(i, k) * xk;
+                    x[i] += self.f[i * step + b + k] * xk;
                 }
             }
         }
         for k in (0..m).rev() {
-            let s: f64 = (k + 1..(k + b + 1).min(m))
-                .map(|j| self.at(k, j) * x[j])
+            let end = (k + b + 1).min(m);
+            let row = &self.f[k * step + b..];
+            let s: f64 = row[k + 1..end]
+                .iter()
+                .zip(&x[k + 1..end])
+                .map(|(u, xj)| u * xj)
                 .sum();
             x[k] = (x[k] + s) / self.pivots[k];
         }
@@ -276,13 +286,17 @@ impl MMatrixLu {
     /// A^T = U^T L^T, both triangular solves adding positive terms only.
     pub fn solve_transpose_in_place(&self, x: &mut [f64]) {
         let (m, b) = (self.m, self.band);
+        let step = 2 * b;
+        let x = &mut x[..m];
         for k in 0..m {
-            let s: f64 = (k.saturating_sub(b)..k).map(|j| self.at(j, k) * x[j]).sum();
+            let s: f64 = (k.saturating_sub(b)..k)
+                .map(|j| self.f[j * step + b + k] * x[j])
+                .sum();
             x[k] = (x[k] + s) / self.pivots[k];
         }
         for k in (0..m).rev() {
             let s: f64 = (k + 1..(k + b + 1).min(m))
-                .map(|i| self.at(i, k) * x[i])
+                .map(|i| self.f[i * step + b + k] * x[i])
                 .sum();
             x[k] += s;
         }
@@ -545,6 +559,65 @@ mod tests {
                     (xt[i] - want_t[i]).abs() <= 1e-13 * want_t[i].abs(),
                     "T {m} {band} {i}"
                 );
+            }
+        }
+    }
+    /// The solves as first written, entry by entry through `at`: the reference the slice-wise
+    /// solves must reproduce bit for bit (same operations in the same order).
+    fn reference_solves(lu: &MMatrixLu, rhs: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        let (m, b) = (lu.m, lu.band);
+        let mut x = rhs.to_vec();
+        for k in 0..m {
+            let xk = x[k];
+            if xk != 0.0 {
+                for i in k + 1..(k + b + 1).min(m) {
+                    x[i] += lu.at(i, k) * xk;
+                }
+            }
+        }
+        for k in (0..m).rev() {
+            let s: f64 = (k + 1..(k + b + 1).min(m))
+                .map(|j| lu.at(k, j) * x[j])
+                .sum();
+            x[k] = (x[k] + s) / lu.pivots[k];
+        }
+        let mut y = rhs.to_vec();
+        for k in 0..m {
+            let s: f64 = (k.saturating_sub(b)..k).map(|j| lu.at(j, k) * y[j]).sum();
+            y[k] = (y[k] + s) / lu.pivots[k];
+        }
+        for k in (0..m).rev() {
+            let s: f64 = (k + 1..(k + b + 1).min(m))
+                .map(|i| lu.at(i, k) * y[i])
+                .sum();
+            y[k] += s;
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn solves_equal_the_entrywise_reference_bit_for_bit() {
+        for (m, band) in [(19, 2), (19, 18), (7, 1), (1, 0), (19, 5)] {
+            let (off, excess, _) = m_matrix(m, band);
+            let lu = MMatrixLu::factor(m, off, excess).unwrap();
+            for zeros in [false, true] {
+                let rhs: Vec<f64> = (0..m)
+                    .map(|i| {
+                        if zeros && i % 3 == 0 {
+                            0.0
+                        } else {
+                            0.3 + (i as f64).sqrt()
+                        }
+                    })
+                    .collect();
+                let (want, want_t) = reference_solves(&lu, &rhs);
+                let mut x = rhs.clone();
+                lu.solve_in_place(&mut x);
+                let mut y = rhs.clone();
+                lu.solve_transpose_in_place(&mut y);
+                let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&x), bits(&want), "{m} {band}");
+                assert_eq!(bits(&y), bits(&want_t), "T {m} {band}");
             }
         }
     }
