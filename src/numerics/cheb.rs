@@ -213,7 +213,6 @@ impl<const K: usize> ChebTable<K> {
         Ok(table)
     }
 
-
     /// Number of panels.
     pub fn panels(&self) -> usize {
         self.start.len()
