@@ -119,7 +119,7 @@ pub struct ProtocolSection {
     #[arg(
         long,
         allow_negative_numbers = true,
-        required_unless_present_any = ["waveform_time_s", "waveform_csv"]
+        required_unless_present_any = ["waveform_time_s", "waveform_csv", "segment"]
     )]
     pub b_final_t: Option<f64>,
     /// Initial temperature in K.
@@ -159,19 +159,83 @@ pub struct ProtocolSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "PATH")]
     pub waveform_csv: Option<std::path::PathBuf>,
-    /// A run as a sequence of segments (`[[protocol.segment]]` in a config): hold, ramp or
-    /// waveform, each with the heat switch open or closed, from `b_initial_t`.
+    /// One segment of a segmented run, repeat the flag for each, in order (`[[protocol.segment]]`
+    /// in a config): its keys as KEY=VALUE pairs separated by commas, a list in brackets, e.g.
+    /// 'kind=hold,duration_s=300,link_closed=true', 'kind=ramp,b_final_t=0,sweep_rate_t_per_s=10',
+    /// 'kind=waveform,waveform_time_s=[0,0.01],waveform_field_t=[0,0.5]'. From --b-initial-t.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[arg(skip)]
+    #[arg(long = "segment", value_name = "KEY=VALUE,...", value_parser = segment_arg)]
     pub segment: Vec<SegmentSection>,
-    /// How many times the list of segments is run (default 1; segments only).
+    /// How many times the list of segments is run (default 1; segments only; 1..=100000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[arg(skip)]
+    #[arg(long, value_name = "N", value_parser = cycles_arg)]
     pub cycles: Option<u64>,
 }
 
 /// Most cycles a segmented protocol may have.
 pub const MAX_CYCLES: u64 = 100_000;
+
+/// `--cycles`: an integer, refused with the range `protocol.cycles` allows (checked there
+/// too, where 0 and values above it are refused).
+fn cycles_arg(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("must be an integer in 1..={MAX_CYCLES}"))
+}
+
+/// `--segment`: `KEY=VALUE` pairs separated by commas (commas inside `[...]` belong to a
+/// list), read as the keys of one `[[protocol.segment]]` table: `true`/`false` a switch, a
+/// number a number, `[a, b, ...]` a list of numbers, anything else text (`kind`, a file).
+pub fn segment_arg(text: &str) -> Result<SegmentSection, String> {
+    let mut pairs = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                pairs.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pairs.push(&text[start..]);
+    let mut table = toml::Table::new();
+    for pair in pairs.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!(
+                "'{pair}' is not KEY=VALUE (e.g. kind=hold,duration_s=300,link_closed=true)"
+            ));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let number = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{key} = {value}: '{}' is not a number", v.trim()))
+        };
+        let v = if let Some(list) = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+            let items = list
+                .split(',')
+                .filter(|x| !x.trim().is_empty())
+                .map(|x| number(x).map(toml::Value::Float))
+                .collect::<Result<Vec<_>, _>>()?;
+            toml::Value::Array(items)
+        } else if let Ok(b) = value.parse::<bool>() {
+            toml::Value::Boolean(b)
+        } else if let Ok(x) = value.parse::<f64>() {
+            toml::Value::Float(x)
+        } else {
+            toml::Value::String(value.to_string())
+        };
+        if table.insert(key.to_string(), v).is_some() {
+            return Err(format!("{key} is given twice"));
+        }
+    }
+    toml::Value::Table(table)
+        .try_into::<SegmentSection>()
+        .map_err(|e| e.to_string().trim().replace('\n', " "))
+}
 
 /// Most segments a segmented protocol may have, over all its cycles.
 pub const MAX_SEGMENTS: usize = 1_000_000;
@@ -800,6 +864,8 @@ pub const KEYS: &[Key] = &[
     key!("protocol.waveform_time_s" => "--waveform-time-s"),
     key!("protocol.waveform_field_t" => "--waveform-field-t"),
     key!("protocol.waveform_csv" => "--waveform-csv"),
+    key!("protocol.segment" => "--segment"),
+    key!("protocol.cycles" => "--cycles"),
     key!("solver.rtol" => "--rtol"; sweep solver.rtol),
     key!("solver.equilibrium_tol_k" => "--equilibrium-tol-k"; sweep solver.equilibrium_tol_k),
     key!("solver.max_time_after_ramp_s" => "--max-time-after-ramp-s"; sweep solver.max_time_after_ramp_s),
@@ -1174,8 +1240,11 @@ impl ScenarioError {
         self.value.as_deref().unwrap_or("(missing)")
     }
 
-    /// The flag this error names on the command line.
+    /// The flag this error names on the command line (a segment's key as `--segment NAME`).
     pub fn flag(&self) -> String {
+        if let Some(name) = self.key.strip_prefix("protocol.segment.") {
+            return format!("--segment {name}");
+        }
         key(&self.key).map_or_else(
             || {
                 format!(
@@ -1216,8 +1285,12 @@ impl ScenarioError {
         )
     }
 
-    /// The keyword this error names in the Python API (`b_final_t`, `material`, ...).
+    /// The keyword this error names in the Python API (`b_final_t`, `material`, ...; a
+    /// segment's key as `segment NAME`).
     pub fn keyword(&self) -> String {
+        if let Some(name) = self.key.strip_prefix("protocol.segment.") {
+            return format!("segment {name}");
+        }
         key(&self.key).map_or_else(
             || self.key.rsplit('.').next().unwrap_or(&self.key).to_string(),
             |k| k.keyword().to_string(),

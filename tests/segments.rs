@@ -571,3 +571,110 @@ fn each_runs_waveform_points_are_stored_with_units() {
         .unwrap()
         .is_empty());
 }
+
+/// The cycle from the command line: `--segment KEY=VALUE,...` (repeated, in order) and
+/// `--cycles` give the library's cycle, report for report; bad segment flags exit 2 with one
+/// line naming the flag and what is wrong.
+#[test]
+fn the_cycle_runs_from_segment_flags() {
+    let flags = [
+        "simulate",
+        "--initial-temperature-k",
+        "3",
+        "--b-initial-t",
+        "1",
+        "--sample-amount-mol",
+        "1e-6",
+        "--link-conductance-w-per-k",
+        "4e-8",
+        "--cycles",
+        "3",
+        "--segment",
+        "kind=hold,duration_s=2000,link_closed=true",
+        "--segment",
+        "kind=ramp,b_final_t=0,sweep_rate_t_per_s=10",
+        "--segment",
+        "kind=hold, duration_s=60",
+        "--segment",
+        "kind=ramp,b_final_t=1,sweep_rate_t_per_s=0.1,link_closed=true",
+        "--json",
+    ];
+    let v = common::json(&flags);
+    let tr = run(&cycle(2000.0, 3));
+    let cycles = v["cycle_reports"].as_array().unwrap();
+    assert_eq!(cycles.len(), 3);
+    assert_eq!(v["segment_reports"].as_array().unwrap().len(), 12);
+    for (a, b) in cycles.iter().zip(&tr.cycles) {
+        let t = a["minimum_temperature_k"].as_f64().unwrap();
+        assert!((t - b.minimum_temperature_k).abs() <= 0.0, "{t} {b:?}");
+        let q = a["heat_to_bath_k"].as_f64().unwrap();
+        assert!((q - b.heat_to_bath_k).abs() <= 0.0);
+    }
+    // A waveform segment: its lists in brackets.
+    let v = common::json(&[
+        "simulate",
+        "--initial-temperature-k",
+        "3",
+        "--b-initial-t",
+        "1",
+        "--segment",
+        "kind=waveform,waveform_time_s=[0, 0.01, 0.03],waveform_field_t=[1,0.5,0.2]",
+        "--json",
+    ]);
+    assert_eq!(v["waveform_points"].as_u64(), Some(3));
+    assert_eq!(v["b_final_t"].as_f64(), Some(0.2));
+    let bad = [
+        ("kind=hold,duration=3", "unknown field `duration`"),
+        ("kind=hold,duration_s", "'duration_s' is not KEY=VALUE"),
+        (
+            "kind=hold,duration_s=1,duration_s=2",
+            "duration_s is given twice",
+        ),
+        ("kind=waveform,waveform_time_s=[0,x]", "'x' is not a number"),
+        (
+            "kind=sweep,duration_s=1",
+            "--segment kind = \"sweep\" is not allowed: segment 1",
+        ),
+        (
+            "kind=hold,duration_s=-1",
+            "--segment duration_s = -1 is not allowed: segment 1 (hold)",
+        ),
+        (
+            "kind=hold,duration_s=1,link_closed=true",
+            "the heat switch closes a link that is not there",
+        ),
+    ];
+    for (segment, says) in bad {
+        let out = common::run(&[
+            "simulate",
+            "--initial-temperature-k",
+            "3",
+            "--b-initial-t",
+            "1",
+            "--segment",
+            segment,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        println!("{err}");
+        assert_eq!(out.status.code(), Some(2), "{segment}: {err}");
+        assert!(err.contains(says), "{segment}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    let out = common::run(&[
+        "simulate",
+        "--initial-temperature-k",
+        "3",
+        "--b-initial-t",
+        "1",
+        "--segment",
+        "kind=hold,duration_s=1",
+        "--cycles",
+        "2.5",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("--cycles") && err.contains("must be an integer in 1..=100000"),
+        "{err}"
+    );
+}

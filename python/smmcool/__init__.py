@@ -358,9 +358,15 @@ def simulate(
     ``ramp_duration_s`` (s) or ``shape="jump"``; optionally ``shape`` (linear, cosine, jump),
     ``material`` (preset key or ``Material``) and its overrides, ``kappa_scaling``,
     ``rtol``, ``equilibrium_tol_k`` (K), ``max_time_after_ramp_s`` (s), ``formulation``,
-    ``max_steps`` (integrator steps per stage, 1..=1e9), ``sample_times_after_ramp_s`` (s), ``trajectory`` (keep the trajectory, default True),
-    ``log_points_per_decade``. The engine runs without the GIL; ``engine`` (an ``Engine``)
-    holds the shared tables (default: the module's).
+    ``max_steps`` (integrator steps per stage, 1..=1e9), ``energy_balance_tol_rel`` (a run
+    whose energy balance is off by more fails, default 1e-8, in [0, 1]),
+    ``sample_times_after_ramp_s`` (s), ``trajectory`` (keep the trajectory, default True),
+    ``log_points_per_decade``. A segmented protocol (a refrigeration cycle with a heat
+    switch) is ``segment=[dict(kind="hold", duration_s=300, link_closed=True),
+    dict(kind="ramp", b_final_t=0.0, sweep_rate_t_per_s=10.0), ...]`` (one dict per
+    ``[[protocol.segment]]`` of a config, from ``b_initial_t``) and ``cycles=N``; a link needs
+    ``amount_mol`` (or ``mass_mg``) and ``conductance_w_per_k``. The engine runs without the
+    GIL; ``engine`` (an ``Engine``) holds the shared tables (default: the module's).
 
     Raises InputError (a ValueError) for bad input (the command line's message, naming the
     keyword) and SolverError (a RuntimeError) when the integration fails on valid input, e.g.

@@ -62,7 +62,14 @@ class Material:
 
 class Scenario:
     toml: str
-    def __init__(self, *, material: MaterialLike = None, **kwargs: Any) -> None: ...
+    def __init__(
+        self,
+        *,
+        material: MaterialLike = None,
+        segment: Optional[List["Segment"]] = None,
+        cycles: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None: ...
     @classmethod
     def from_toml(cls, text: str) -> "Scenario": ...
     @classmethod
@@ -100,6 +107,9 @@ class Run:
     minimum_temperature_k: Optional[float]
     minimum_after_ramp_s: Optional[float]
     end_heat_to_bath_k: Optional[float]
+    # Of a segmented protocol (segment=, cycles=): one dict per segment / per cycle.
+    segment_reports: Optional[List[Dict[str, Any]]]
+    cycle_reports: Optional[List[Dict[str, Any]]]
     steps: int
     wall_time_s: float
     sample_times_after_ramp_s: np.ndarray
@@ -142,11 +152,15 @@ def limits(
     material: MaterialLike = None,
     **overrides: Any,
 ) -> Dict[str, Any]: ...
+Segment = Dict[str, Union[str, bool, float, List[float], os.PathLike]]
+
 def simulate(
     scenario: Optional[Scenario] = None,
     *,
     engine: Optional[Engine] = None,
     material: MaterialLike = None,
+    segment: Optional[List[Segment]] = None,
+    cycles: Optional[int] = None,
     **kwargs: Any,
 ) -> Run: ...
 

@@ -54,6 +54,8 @@ enum Kind {
     Count,
     Numbers,
     Number,
+    /// A list of tables (`segment`: one dict per `[[protocol.segment]]`).
+    Tables,
 }
 
 fn kind(key: &Key) -> Kind {
@@ -64,7 +66,8 @@ fn kind(key: &Key) -> Kind {
         | "solver.formulation"
         | "protocol.waveform_csv" => Kind::Text,
         "output.trajectory" => Kind::Bool,
-        "output.log_points_per_decade" | "solver.max_steps" => Kind::Count,
+        "output.log_points_per_decade" | "solver.max_steps" | "protocol.cycles" => Kind::Count,
+        "protocol.segment" => Kind::Tables,
         "output.sample_times_after_ramp_s"
         | "protocol.waveform_time_s"
         | "protocol.waveform_field_t" => Kind::Numbers,
@@ -104,6 +107,10 @@ fn toml_value(key: &Key, keyword: &str, v: &Bound<'_, PyAny>) -> PyResult<toml::
                     smmcool::kinetics::MAX_STEPS_LIMIT
                 ),
                 "output.log_points_per_decade" => "must be an integer in 0..=100".into(),
+                "protocol.cycles" => format!(
+                    "must be an integer in 1..={}",
+                    smmcool::scenario::MAX_CYCLES
+                ),
                 _ => "must be an integer".into(),
             };
             let int = (!v.is_instance_of::<PyBool>() && v.is_instance_of::<PyInt>())
@@ -128,6 +135,50 @@ fn toml_value(key: &Key, keyword: &str, v: &Bound<'_, PyAny>) -> PyResult<toml::
         Kind::Number => {
             let x = number(v)?;
             toml::Value::Float(x)
+        }
+        Kind::Tables => {
+            let rule = "must be a list of dicts, one per segment (kind, link_closed, duration_s, b_final_t, sweep_rate_t_per_s, waveform_time_s, waveform_field_t, waveform_csv)";
+            if v.is_instance_of::<PyString>() || v.is_instance_of::<PyDict>() {
+                return Err(not_allowed(keyword, v, rule));
+            }
+            let mut tables = Vec::new();
+            for item in v.try_iter().map_err(|_| not_allowed(keyword, v, rule))? {
+                let item = item?;
+                let dict = item
+                    .cast::<PyDict>()
+                    .map_err(|_| not_allowed(keyword, &item, rule))?;
+                let mut table = toml::Table::new();
+                for (k, x) in dict.iter() {
+                    let name: String = k
+                        .extract()
+                        .map_err(|_| not_allowed(keyword, &k, "segment keys must be strings"))?;
+                    let value = if x.is_instance_of::<PyBool>() {
+                        toml::Value::Boolean(x.extract()?)
+                    } else if x.is_instance_of::<PyString>() {
+                        toml::Value::String(x.extract()?)
+                    } else if let Ok(f) = x.extract::<f64>() {
+                        toml::Value::Float(f)
+                    } else if let Ok(path) = x.extract::<std::path::PathBuf>() {
+                        toml::Value::String(path.display().to_string())
+                    } else {
+                        let items = x
+                            .try_iter()
+                            .map_err(|_| {
+                                not_allowed(
+                                    &name,
+                                    &x,
+                                    "must be a number, a string, True/False or a list of numbers",
+                                )
+                            })?
+                            .map(|y| number(&y?).map(toml::Value::Float))
+                            .collect::<PyResult<Vec<_>>>()?;
+                        toml::Value::Array(items)
+                    };
+                    table.insert(name, value);
+                }
+                tables.push(toml::Value::Table(table));
+            }
+            toml::Value::Array(tables)
         }
     })
 }

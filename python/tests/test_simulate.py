@@ -133,3 +133,55 @@ def test_the_engine_runs_without_the_gil():
     during = [x for x in ticks if start < x < end]
     # A thread holding the GIL for the whole run would let the counter tick at most once.
     assert len(during) >= 3, (len(during), end - start)
+
+
+CYCLE = dict(
+    initial_temperature_k=3.0,
+    b_initial_t=1.0,
+    amount_mol=1e-6,
+    conductance_w_per_k=4e-8,
+    cycles=3,
+    segment=[
+        dict(kind="hold", duration_s=2000.0, link_closed=True),
+        dict(kind="ramp", b_final_t=0.0, sweep_rate_t_per_s=10.0),
+        dict(kind="hold", duration_s=60.0),
+        dict(kind="ramp", b_final_t=1.0, sweep_rate_t_per_s=0.1, link_closed=True),
+    ],
+    sample_times_after_ramp_s=[1.0, 100.0],
+)
+CYCLE_FLAGS = [
+    "--initial-temperature-k", "3", "--b-initial-t", "1", "--sample-amount-mol", "1e-6",
+    "--link-conductance-w-per-k", "4e-8", "--cycles", "3",
+    "--segment", "kind=hold,duration_s=2000,link_closed=true",
+    "--segment", "kind=ramp,b_final_t=0,sweep_rate_t_per_s=10",
+    "--segment", "kind=hold,duration_s=60",
+    "--segment", "kind=ramp,b_final_t=1,sweep_rate_t_per_s=0.1,link_closed=true",
+    "--sample-times-after-ramp-s", "1,100",
+]
+
+
+def test_a_segmented_cycle_runs_from_keywords_flags_and_the_config_alike():
+    """The refrigeration cycle of configs/refrigeration_cycle.toml as keywords (segment= a list
+    of dicts, cycles=), as --segment/--cycles flags and from the config file: the same cycle and
+    segment reports, bit for bit; bad segments raise InputError naming the keyword."""
+    from conftest import ROOT
+
+    run = smmcool.simulate(**CYCLE)
+    cli = cli_json("simulate", *CYCLE_FLAGS)
+    from_file = smmcool.Scenario.from_file(ROOT / "configs" / "refrigeration_cycle.toml").simulate()
+    assert run.shape == "segments"
+    assert len(run.cycle_reports) == 3 and len(run.segment_reports) == 12
+    for other in (cli, from_file.summary):
+        assert run.cycle_reports == other["cycle_reports"]
+        assert run.segment_reports == other["segment_reports"]
+        assert run.minimum_temperature_k == other["minimum_temperature_k"]
+    # Each cycle's lowest temperature lies below the bath (the open 10 T/s ramp cools).
+    assert all(c["minimum_temperature_k"] < 3.0 for c in run.cycle_reports)
+    # The run's scenario carries the segments and runs again to the same numbers.
+    assert run.scenario.simulate().cycle_reports == run.cycle_reports
+    with pytest.raises(smmcool.InputError, match="segment = 'hold' is not allowed: must be a list of dicts"):
+        smmcool.simulate(**{**CYCLE, "segment": "hold"})
+    with pytest.raises(smmcool.InputError, match="unknown field `duration`"):
+        smmcool.simulate(**{**CYCLE, "segment": [dict(kind="hold", duration=1.0)]})
+    with pytest.raises(smmcool.InputError, match=r"cycles = 2.5 is not allowed: must be an integer in 1..=100000"):
+        smmcool.simulate(**{**CYCLE, "cycles": 2.5})
