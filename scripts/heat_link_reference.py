@@ -48,6 +48,13 @@ Numerics (why it works in double precision where scipy_reference.py did not, iss
 Usage
     python3 -m venv /tmp/ref-venv && /tmp/ref-venv/bin/pip install numpy scipy mpmath
     /tmp/ref-venv/bin/python scripts/heat_link_reference.py > scripts/heat_link_reference.json
+    /tmp/ref-venv/bin/python scripts/heat_link_reference.py --segments \
+        > scripts/heat_link_segments_reference.json
+The second run is a refrigeration cycle with a heat switch (SegmentedCase): B(t) piecewise
+linear through the segments' corners, the link's flow K1' (T^(n+1) - T_b^(n+1)) / (n + 1)
+on in the segments whose switch is closed and 0 in the others, each segment integrated on
+its own; it reports each segment's end temperature and lowest temperature (and when), and
+the samples after the last segment.
 The output is JSON (one object, 'cases': inputs in the engine's key names and units, results);
 tests/heat_link_reference.rs reads it and runs smmcool on the same cases.
 """
@@ -369,7 +376,191 @@ for _c in CASES:
               sample_times_after_ramp_s=SAMPLES)
 
 
+# ---------------------------------------------------------------------------
+# A segmented refrigeration cycle with a heat switch (docs/physics.md 6.8): the same model,
+# B(t) piecewise linear through the segments' corners and the link's flow switched per
+# segment. Each segment is integrated on its own (the right-hand side is smooth inside it);
+# the relaxation after the last segment keeps its switch.
+# ---------------------------------------------------------------------------
+class SegmentedCase(Case):
+    def __init__(self, spec, kappa):
+        # The base class's single ramp is not used (a placeholder 1 T ramp at 1 T/s).
+        super().__init__(dict(spec, b_final_t=spec["b_initial_t"] + 1.0, sweep_rate_t_per_s=1.0),
+                         kappa)
+        self.spec = spec
+        self.tq = 0.0
+        self.pieces = []      # (cycle, segment, t0, t1, b0, b1, link_closed)
+        t, b = 0.0, spec["b_initial_t"]
+        for cycle in range(spec["cycles"]):
+            for k, seg in enumerate(spec["segment"]):
+                if seg["kind"] == "hold":
+                    t1, b1 = t + seg["duration_s"], b
+                else:
+                    b1 = seg["b_final_t"]
+                    t1 = t + abs(b1 - b) / seg["sweep_rate_t_per_s"]
+                self.pieces.append((cycle, k, t, t1, b, b1, seg.get("link_closed", False)))
+                t, b = t1, b1
+        self.t_end = t
+        self.set_piece(self.pieces[0])
+
+    def set_piece(self, piece):
+        _, _, t0, t1, b0, b1, closed = piece
+        self.t0, self.b0 = t0, b0
+        self.bdot_now = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        self.link_on = 1.0 if closed else 0.0
+
+    def field(self, t):
+        return self.b0 + self.bdot_now * (t - self.t0)
+
+    def pair_rates(self, b, temp, with_dt=False):
+        """As Case.pair_rates, written so that a pair degenerate at B = 0 (dE = 0: the cycle
+        ramps to 0 T) has its limit: dE^3 / expm1(dE/T) = dE^2 T x with x = u / expm1(u) -> 1."""
+        kap, dlnk = self.kappa(temp)
+        e = energies(b)
+        de = e[PB] - e[PA]
+        u = np.abs(de) / temp
+        x = np.ones_like(u)
+        nz = u > 0.0
+        x[nz] = u[nz] / np.expm1(u[nz])
+        up = kap * CS * de**2 * temp * x            # energy up
+        down = up + kap * CS * np.abs(de) ** 3      # energy down (1 + n_B)
+        r_ab = np.where(de > 0, up, down)
+        r_ba = np.where(de > 0, down, up)
+        if not with_dt:
+            return r_ab, r_ba
+        dup = up * (dlnk + (u + x) / temp)          # (u/T)(1 + n_B) = (u + x) / T
+        ddown = down * (dlnk + x / temp)            # (u/T) n_B = x / T
+        return r_ab, r_ba, np.where(de > 0, dup, ddown), np.where(de > 0, ddown, dup)
+
+    def rhs(self, t, y):
+        n = y[:NLEV]
+        temp = self.temperature(t, y)
+        r_ab, r_ba = self.pair_rates(self.field(t), temp)
+        dn = INC @ (r_ab * n[PA] - r_ba * n[PB])
+        dw = self.bdot_now * (DEDB @ n)
+        return np.concatenate([dn, [dw, self.link_on * self.heat_flow(temp)]])
+
+    def jac(self, t, y):
+        b = self.field(t)
+        n = y[:NLEV]
+        temp = self.temperature(t, y)
+        r_ab, r_ba, d_ab, d_ba = self.pair_rates(b, temp, with_dt=True)
+        ny = NLEV + 2
+        j = np.zeros((ny, ny))
+        np.add.at(j, (PB, PA), r_ab)
+        np.add.at(j, (PA, PB), r_ba)
+        np.add.at(j, (PA, PA), -r_ab)
+        np.add.at(j, (PB, PB), -r_ba)
+        c = self.c_lat(temp)
+        dtdy = np.concatenate([-energies(b) / c, [1.0 / c, -1.0 / c]])
+        dndt = INC @ (d_ab * n[PA] - d_ba * n[PB])
+        j[:NLEV, :] += np.outer(dndt, dtdy)
+        j[NLEV, :NLEV] = self.bdot_now * DEDB
+        j[NLEV + 1, :] = self.link_on * self.k1 * temp**self.nexp * dtdy
+        return j
+
+    def lowest(self, t0, y0, t1, rtol):
+        """The end state and the lowest temperature (T, t) of [t0, t1]: bracketed on the
+        step ends, located by Brent's method on the dense output, T there from a run that
+        ends at that time."""
+        sol = self.integrate(t0, y0, t1, rtol, dense=True)
+        temps = [self.temperature(t, sol.y[:, k]) for k, t in enumerate(sol.t)]
+        k = int(np.argmin(temps))
+        best = (temps[k], sol.t[k])
+        if 0 < k < sol.t.size - 1:
+            f = lambda t: self.temperature(t, sol.sol(t))
+            opt = minimize_scalar(f, bounds=(sol.t[k - 1], sol.t[k + 1]), method="bounded",
+                                  options=dict(xatol=1e-10 * sol.t[k + 1]))
+            end = self.integrate(t0, y0, opt.x, rtol)
+            t_at = self.temperature(opt.x, end.y[:, -1])
+            if t_at < best[0]:
+                best = (t_at, opt.x)
+        return sol, best
+
+    def run(self, rtol):
+        y = np.concatenate([self.n0, [0.0, 0.0]])
+        segments, steps = [], 0
+        for piece in self.pieces:
+            self.set_piece(piece)
+            cycle, k, t0, t1 = piece[:4]
+            sol, (t_min, when) = self.lowest(t0, y, t1, rtol)
+            steps += sol.t.size - 1
+            y = sol.y[:, -1]
+            segments.append(dict(cycle=cycle, segment=k, end_s=t1,
+                                 end_temperature_k=self.temperature(t1, y),
+                                 minimum_temperature_k=t_min, minimum_s=when,
+                                 heat_to_bath_k=y[NLEV + 1]))
+        # After the last segment: the field stays at its end value, the switch as it was.
+        last = self.pieces[-1]
+        self.set_piece((None, None, self.t_end, self.t_end, last[5], last[5], last[6]))
+        samples, t_now = [], self.t_end
+        for ts in self.spec["sample_times_after_ramp_s"]:
+            sol = self.integrate(t_now, y, self.t_end + ts, rtol)
+            steps += sol.t.size - 1
+            y, t_now = sol.y[:, -1], self.t_end + ts
+            samples.append(dict(T=self.temperature(t_now, y), q=y[NLEV + 1], nsum=y[:NLEV].sum()))
+        return segments, samples, steps
+
+
+# Mn12Ac, 1e-6 mol on a link of 4e-8 W/K to a bath at 3 K (C/K ~ 20 s), as
+# configs/refrigeration_cycle.toml with shorter holds: two cycles of hold 100 s at 1 T
+# linked, ramp to 0 T at 10 T/s open, watch 30 s open, ramp back to 1 T at 0.1 T/s linked.
+SEGMENTED = dict(
+    name="3K_cycle_link_4e-8", initial_temperature_k=3.0, b_initial_t=1.0, cycles=2,
+    amount_mol=1e-6, link_conductance_w_per_k=4e-8, link_exponent=0.0, bath_temperature_k=3.0,
+    addenda_gamma_j_per_k2=0.0, addenda_beta_j_per_k4=0.0,
+    segment=[
+        dict(kind="hold", duration_s=100.0, link_closed=True),
+        dict(kind="ramp", b_final_t=0.0, sweep_rate_t_per_s=10.0, link_closed=False),
+        dict(kind="hold", duration_s=30.0, link_closed=False),
+        dict(kind="ramp", b_final_t=1.0, sweep_rate_t_per_s=0.1, link_closed=True),
+    ],
+    sample_times_after_ramp_s=[1.0, 10.0, 100.0, 1000.0],
+)
+
+
+def main_segments():
+    t_start = time.perf_counter()
+    kappa = Kappa()
+    case = SegmentedCase(SEGMENTED, kappa)
+    segments, samples, steps = case.run(1e-10)
+    fine_segments, fine_samples, _ = case.run(1e-12)
+    diff = max([abs(a["T"] - b["T"]) for a, b in zip(samples, fine_samples)]
+               + [abs(a[k] - b[k]) for a, b in zip(segments, fine_segments)
+                  for k in ("end_temperature_k", "minimum_temperature_k")])
+    res = dict(SEGMENTED)
+    res.update(
+        segments=segments,
+        temperature_k=[s["T"] for s in samples],
+        heat_to_bath_k=[s["q"] for s in samples],
+        self_difference_k=diff,
+        population_sum_error=max(abs(s["nsum"] - 1.0) for s in samples),
+        steps=steps,
+    )
+    out = dict(
+        description="scripts/heat_link_reference.py --segments: a refrigeration cycle with a "
+                    "heat switch in the full 21-level master equation, SciPy Radau rtol 1e-10 "
+                    "(checked at 1e-12); temperatures in K, times in s since the start "
+                    "(segments) or after the last segment (samples)",
+        environment=dict(python=platform.python_version(), numpy=np.__version__,
+                         scipy=scipy.__version__, mpmath=mp.__version__),
+        kappa_table=dict(t_lo_k=T_LO, t_hi_k=T_HI, chebyshev_degree=CHEB_DEG, mp_dps=DPS,
+                         max_abs_error_ln_lambda1=kappa.check()),
+        cases=[res],
+        wall_time_s=time.perf_counter() - t_start,
+    )
+    for s in segments:
+        print(f"cycle {s['cycle']} segment {s['segment']}: end T {s['end_temperature_k']:.9f} K, "
+              f"T_min {s['minimum_temperature_k']:.9f} K at {s['minimum_s']:.6g} s",
+              file=sys.stderr)
+    print(f"self difference {diff:.2e} K, {steps} steps", file=sys.stderr)
+    json.dump(out, sys.stdout, indent=1)
+    print()
+
+
 def main():
+    if sys.argv[1:] == ["--segments"]:
+        return main_segments()
     t_start = time.perf_counter()
     kappa = Kappa()
     out = dict(
