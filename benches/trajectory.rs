@@ -7,8 +7,8 @@
 //!   ramp to equilibrium (or 1e40 s), with the default outputs (1 ms, 1 s, 1 h samples and the
 //!   logarithmic grid). The shared tables (kappa(T), the well quantities) of one
 //!   `EngineContext` are built before timing, as in a batch, where the first runs build them;
-//!   `first_run_in_a_process` times runs that build every panel they need (a fresh context
-//!   per run). The paper's 10 T/s ramp from 3 and 4 K also runs linked to a bath at T_i
+//!   `first_run_in_a_process` times runs in a fresh context each, as a lone CLI run: with the
+//!   tables shipped for the default material, and (`_building_every_table`) without them. The paper's 10 T/s ramp from 3 and 4 K also runs linked to a bath at T_i
 //!   (issue 14: its cost against the adiabatic run's, target <= 3x).
 //! * `sweep_64`: 64 runs (Ti 2..6 K x 16 sweep rates 1e-8..1e10 T/s) on a 1- and a 2-thread
 //!   pool: the parallel speed-up.
@@ -114,6 +114,10 @@ fn first_run(c: &mut Criterion) {
         let spec = run(Material::mn12ac(), p, ti);
         g.bench_function(name, |b| {
             b.iter(|| simulate(&EngineContext::new(), black_box(&spec)).unwrap())
+        });
+        // The same without the tables shipped for the default material: every panel built.
+        g.bench_function(format!("{name}_building_every_table"), |b| {
+            b.iter(|| simulate(&EngineContext::without_shipped_tables(), black_box(&spec)).unwrap())
         });
     }
     g.finish();

@@ -73,6 +73,8 @@ pub struct EngineContext {
     kappa: Mutex<Lru<KappaTableKey, Option<Arc<Lambda1Table>>>>,
     planes: Mutex<Lru<WellTableKey, Arc<PlaneTable>>>,
     lines: Mutex<Lru<(WellTableKey, u64), Arc<LineTable>>>,
+    /// Whether tables start with the panels shipped with the program ([`super::preset`]).
+    shipped: bool,
 }
 
 impl Default for EngineContext {
@@ -93,12 +95,23 @@ pub struct TableCounts {
 }
 
 impl EngineContext {
-    /// A context without tables.
+    /// A context without tables; the default material's start with the panels shipped with
+    /// the program (the same bits as built, [`super::preset`]).
     pub fn new() -> Self {
         Self {
             kappa: Mutex::new(Lru::new(MAX_KAPPA_TABLES)),
             planes: Mutex::new(Lru::new(MAX_PLANE_TABLES)),
             lines: Mutex::new(Lru::new(MAX_LINE_TABLES)),
+            shipped: true,
+        }
+    }
+
+    /// A context whose tables are all built by its runs (none shipped): for measuring the
+    /// work of building them, and to compute the shipped ones.
+    pub fn without_shipped_tables() -> Self {
+        Self {
+            shipped: false,
+            ..Self::new()
         }
     }
 
@@ -114,7 +127,11 @@ impl EngineContext {
         let shared = match found {
             Some(t) => t,
             None => {
-                let built = rates.shared_kappa_table();
+                let shipped = self
+                    .shipped
+                    .then(|| super::preset::kappa_table(&rates))
+                    .flatten();
+                let built = shipped.map(Arc::new).or_else(|| rates.shared_kappa_table());
                 match self.kappa.lock() {
                     Ok(mut c) => c.insert(key, built),
                     Err(_) => built,
@@ -124,15 +141,23 @@ impl EngineContext {
         rates.with_shared_table(shared, t_lo, t_hi)
     }
 
-    /// The plane well table of `rates`' spin and transitions (panels built lazily).
+    /// The plane well table of `rates`' spin and transitions (panels built lazily; the
+    /// shipped ones held from the start).
     pub fn plane_table(&self, rates: &RateModel) -> Arc<PlaneTable> {
         let key = WellTableKey::of(rates);
+        let new = || {
+            let table = PlaneTable::for_model(rates);
+            if self.shipped {
+                super::preset::seed_plane(&table);
+            }
+            Arc::new(table)
+        };
         match self.planes.lock() {
             Ok(mut c) => match c.get(&key) {
                 Some(t) => t,
-                None => c.insert(key, Arc::new(PlaneTable::for_model(rates))),
+                None => c.insert(key, new()),
             },
-            Err(_) => Arc::new(PlaneTable::for_model(rates)),
+            Err(_) => new(),
         }
     }
 

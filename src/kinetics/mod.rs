@@ -25,6 +25,8 @@
 mod context;
 pub mod drive;
 pub mod full;
+#[doc(hidden)]
+pub mod preset;
 mod record;
 pub(crate) mod reduced;
 pub(crate) mod relax;

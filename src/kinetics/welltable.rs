@@ -186,9 +186,53 @@ impl<const NX: usize> WellTable<NX> {
         (panel.map(|p| p.slice(field_t)), spent)
     }
 
-    /// Panels built so far and the kernel evaluations they took.
+    /// Panels held so far (built or shipped) and the kernel evaluations they take to build.
     pub fn built(&self) -> (usize, usize) {
         self.table.built()
+    }
+
+    /// What its panels depend on: the spin and mechanisms, the domain, levels and
+    /// tolerances (every number by its bits).
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{:?} | {}",
+            WellTableKey::of(&self.rates),
+            self.table.layout()
+        )
+    }
+
+    /// Append the panels held so far ([`LazyTable2::export`]).
+    pub fn export(&self, out: &mut Vec<u8>) {
+        self.table.export(out);
+    }
+
+    /// Hold the panels `export` wrote as if built; false if the bytes are not such a record.
+    pub fn seed(&self, bytes: &[u8]) -> bool {
+        let mut r = crate::numerics::codec::Reader::new(bytes);
+        match LazyTable2::<COMPONENTS, NX>::decode(&mut r) {
+            Some(nodes) if r.is_empty() => {
+                self.table.seed(&nodes);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Rebuild every panel `export` wrote with the exact kernels: the number of panels, or
+    /// the key of the first that differs in any bit.
+    pub fn check_export(&self, bytes: &[u8]) -> Result<usize, String> {
+        let mut r = crate::numerics::codec::Reader::new(bytes);
+        let nodes = LazyTable2::<COMPONENTS, NX>::decode(&mut r)
+            .filter(|_| r.is_empty())
+            .ok_or("the panels do not decode")?;
+        let rates = &self.rates;
+        let f = |b: f64, u: f64| exact_values(rates, b, 1.0 / u);
+        for (key, node) in &nodes {
+            if !self.table.rebuilds_to(*key, node, &f) {
+                return Err(format!("panel {key:?} differs from a fresh computation"));
+            }
+        }
+        Ok(nodes.len())
     }
 }
 

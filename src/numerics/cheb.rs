@@ -408,6 +408,80 @@ impl LazyChebTable {
         Ok(())
     }
 
+    /// What its panels depend on besides the function, every number by its bits.
+    pub fn layout(&self) -> String {
+        format!(
+            "cheb degree {DEGREE} range {:?} tol {:x} min_width {:x}",
+            (self.root.a.to_bits(), self.root.w.to_bits()),
+            self.tol.to_bits(),
+            self.min_width.to_bits()
+        )
+    }
+
+    /// Append the panels built so far (depth first from the left: a tag, 0 accepted with its
+    /// two series, 1 halved followed by its halves, 2 failed, 3 not built).
+    pub fn export(&self, out: &mut Vec<u8>) {
+        use crate::numerics::codec::{put_f64, put_u8};
+        let mut stack = vec![&self.root];
+        while let Some(p) = stack.pop() {
+            match p.state.get() {
+                Some(PanelState::Leaf(cd)) => {
+                    put_u8(out, 0);
+                    cd.iter().flatten().for_each(|&v| put_f64(out, v));
+                }
+                Some(PanelState::Split(halves)) => {
+                    put_u8(out, 1);
+                    stack.push(&halves[1]);
+                    stack.push(&halves[0]);
+                }
+                Some(PanelState::Failed) => put_u8(out, 2),
+                None => put_u8(out, 3),
+            }
+        }
+    }
+
+    /// A table with the panels `export` wrote (built as they were; the rest on demand).
+    /// `None` if the bytes are not such a record.
+    pub fn import(
+        lo: f64,
+        hi: f64,
+        tol: f64,
+        min_width: f64,
+        r: &mut crate::numerics::codec::Reader<'_>,
+    ) -> Option<Self> {
+        fn fill(
+            p: &LazyPanel,
+            r: &mut crate::numerics::codec::Reader<'_>,
+            depth: u32,
+        ) -> Option<()> {
+            let state = match r.u8()? {
+                0 => {
+                    let mut cd = [[0.0; DEGREE + 1]; 2];
+                    for v in cd.iter_mut().flatten() {
+                        *v = r.f64()?;
+                    }
+                    PanelState::Leaf(Box::new(cd))
+                }
+                1 if depth < 64 => {
+                    let halves = [
+                        LazyPanel::new(p.a, 0.5 * p.w),
+                        LazyPanel::new(p.a + 0.5 * p.w, 0.5 * p.w),
+                    ];
+                    fill(&halves[0], r, depth + 1)?;
+                    fill(&halves[1], r, depth + 1)?;
+                    PanelState::Split(Box::new(halves))
+                }
+                2 => PanelState::Failed,
+                3 => return Some(()),
+                _ => return None,
+            };
+            p.state.set(state).ok()
+        }
+        let table = Self::new(lo, hi, tol, min_width);
+        fill(&table.root, r, 0)?;
+        Some(table)
+    }
+
     /// Number of accepted panels built so far.
     pub fn panels(&self) -> usize {
         let mut n = 0;

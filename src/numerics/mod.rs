@@ -11,6 +11,7 @@
 //!   spaced points every sweep and figure uses.
 
 pub(crate) mod cheb;
+pub(crate) mod codec;
 pub(crate) mod dd;
 pub mod grid;
 pub mod roots;

@@ -11,6 +11,7 @@
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
 use crate::numerics::cheb::{clenshaw_many, dct_cosines, derivative, DEGREE};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -20,7 +21,7 @@ const N: usize = DEGREE + 1;
 pub const NODES: usize = N;
 
 /// Key of a panel: (level in x, index in x, level in y, index in y).
-type Key = (u8, u32, u8, u32);
+pub type Key = (u8, u32, u8, u32);
 
 /// Chebyshev coefficients from values at the extreme points (see [`crate::numerics::cheb::coefficients`]).
 fn dct(m: &[[f64; N]; N], vals: &[f64; N]) -> [f64; N] {
@@ -131,7 +132,7 @@ impl<const K: usize> Slice<K> {
 }
 
 #[derive(Debug, Clone)]
-enum Node<const K: usize, const NX: usize> {
+pub enum Node<const K: usize, const NX: usize> {
     Leaf(Arc<Panel2<K, NX>>),
     SplitX,
     SplitY,
@@ -192,6 +193,119 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         (n, n * NX * N)
     }
 
+    /// What its panels depend on besides the function, every number by its bits.
+    pub fn layout(&self) -> String {
+        let bits = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
+        format!(
+            "table2 degree {DEGREE} K {K} NX {NX} x {:?} y {:?} start {:?} max {:?} tol {:?}",
+            bits(self.x_range),
+            bits(self.y_range),
+            self.start_levels,
+            self.max_levels,
+            self.tol.map(f64::to_bits)
+        )
+    }
+
+    /// Append the nodes built so far, in key order: their number, then each key and a tag
+    /// (0 accepted, with its bounds and coefficients; 1 split in x; 2 split in y; 3
+    /// unavailable).
+    pub fn export(&self, out: &mut Vec<u8>) {
+        use crate::numerics::codec::{put_f64, put_u32, put_u8};
+        let nodes: Vec<(Key, Node<K, NX>)> = match self.nodes.read() {
+            Ok(m) => m.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut nodes = nodes;
+        nodes.sort_by_key(|n| n.0);
+        put_u32(out, nodes.len() as u32);
+        for ((lx, ix, ly, iy), node) in nodes {
+            put_u8(out, lx);
+            put_u32(out, ix);
+            put_u8(out, ly);
+            put_u32(out, iy);
+            match node {
+                Node::Leaf(p) => {
+                    put_u8(out, 0);
+                    for v in [p.x_lo, p.x_w, p.y_lo, p.y_w] {
+                        put_f64(out, v);
+                    }
+                    p.c.iter()
+                        .flatten()
+                        .flatten()
+                        .for_each(|&v| put_f64(out, v));
+                }
+                Node::SplitX => put_u8(out, 1),
+                Node::SplitY => put_u8(out, 2),
+                Node::Unavailable => put_u8(out, 3),
+            }
+        }
+    }
+
+    /// Decode what `export` wrote: the nodes by key; `None` if the bytes are not such a record.
+    pub fn decode(r: &mut crate::numerics::codec::Reader<'_>) -> Option<Vec<(Key, Node<K, NX>)>> {
+        let n = r.u32()? as usize;
+        let mut out = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let key = (r.u8()?, r.u32()?, r.u8()?, r.u32()?);
+            let node = match r.u8()? {
+                0 => {
+                    let (x_lo, x_w, y_lo, y_w) = (r.f64()?, r.f64()?, r.f64()?, r.f64()?);
+                    let mut c = Box::new([[[0.0; N]; NX]; K]);
+                    for v in c.iter_mut().flatten().flatten() {
+                        *v = r.f64()?;
+                    }
+                    Node::Leaf(Arc::new(Panel2 {
+                        x_lo,
+                        x_w,
+                        y_lo,
+                        y_w,
+                        c,
+                    }))
+                }
+                1 => Node::SplitX,
+                2 => Node::SplitY,
+                3 => Node::Unavailable,
+                _ => return None,
+            };
+            out.push((key, node));
+        }
+        Some(out)
+    }
+
+    /// Hold `nodes` (from [`Self::decode`]) as if built (a node already held is kept).
+    pub fn seed(&self, nodes: &[(Key, Node<K, NX>)]) {
+        if let Ok(mut m) = self.nodes.write() {
+            for (k, v) in nodes {
+                m.entry(*k).or_insert_with(|| v.clone());
+            }
+        }
+    }
+
+    /// Whether `node` is, bit for bit, what building `key` with `f` gives.
+    pub fn rebuilds_to<E>(
+        &self,
+        key: Key,
+        node: &Node<K, NX>,
+        f: &(impl Fn(f64, f64) -> Result<[f64; K], E> + Sync),
+    ) -> bool {
+        let bits = |v: f64| v.to_bits();
+        match (node, &self.build(key, f)) {
+            (Node::Leaf(a), Node::Leaf(b)) => {
+                [a.x_lo, a.x_w, a.y_lo, a.y_w].map(bits) == [b.x_lo, b.x_w, b.y_lo, b.y_w].map(bits)
+                    && a.c.iter().flatten().flatten().map(|v| v.to_bits()).eq(b
+                        .c
+                        .iter()
+                        .flatten()
+                        .flatten()
+                        .map(|v| v.to_bits()))
+            }
+            (Node::SplitX, Node::SplitX)
+            | (Node::SplitY, Node::SplitY)
+            | (Node::Unavailable, Node::Unavailable) => true,
+            _ => false,
+        }
+    }
+
     fn index(range: (f64, f64), level: u8, v: f64) -> u32 {
         if range.1 <= range.0 {
             return 0;
@@ -212,7 +326,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         &self,
         x: f64,
         y: f64,
-        f: &impl Fn(f64, f64) -> Result<[f64; K], E>,
+        f: &(impl Fn(f64, f64) -> Result<[f64; K], E> + Sync),
     ) -> (Option<Arc<Panel2<K, NX>>>, usize) {
         if !self.covers(x, y) {
             return (None, 0);
@@ -249,7 +363,11 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         }
     }
 
-    fn build<E>(&self, key: Key, f: &impl Fn(f64, f64) -> Result<[f64; K], E>) -> Node<K, NX> {
+    fn build<E>(
+        &self,
+        key: Key,
+        f: &(impl Fn(f64, f64) -> Result<[f64; K], E> + Sync),
+    ) -> Node<K, NX> {
         let (lx, ix, ly, iy) = key;
         let (x_lo, x_w) = Self::bounds(self.x_range, lx, ix);
         let (y_lo, y_w) = Self::bounds(self.y_range, ly, iy);
@@ -264,18 +382,24 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         } else {
             [x_lo; NX]
         };
-        // vals[k][i][j] = f_k(x_i, y_j).
+        // vals[k][i][j] = f_k(x_i, y_j). The nodes are independent: they are evaluated in
+        // parallel (rayon; in a batch its pool, whose threads are mostly busy with other runs,
+        // so this helps a lone run most), each to the same bits as one after the other.
+        let node_values: Vec<Option<[f64; K]>> = (0..NX * N)
+            .into_par_iter()
+            .map(|idx| {
+                f(xs[idx / N], ys[idx % N])
+                    .ok()
+                    .filter(|v| v.iter().all(|c| c.is_finite()))
+            })
+            .collect();
         let mut vals = Box::new([[[0.0; N]; NX]; K]);
-        for (i, &xi) in xs.iter().enumerate() {
-            for (j, &yj) in ys.iter().enumerate() {
-                match f(xi, yj) {
-                    Ok(v) if v.iter().all(|c| c.is_finite()) => {
-                        for k in 0..K {
-                            vals[k][i][j] = v[k];
-                        }
-                    }
-                    _ => return Node::Unavailable,
-                }
+        for (idx, v) in node_values.into_iter().enumerate() {
+            let Some(v) = v else {
+                return Node::Unavailable;
+            };
+            for k in 0..K {
+                vals[k][idx / N][idx % N] = v[k];
             }
         }
         // Transform along y (rows), then along x (columns; nothing to transform at one x).

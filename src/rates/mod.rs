@@ -252,6 +252,43 @@ impl Lambda1Table {
         self.table.panels()
     }
 
+    /// The shared table of `model` ([`SHARED_TABLE_RANGE_K`]), nothing built yet.
+    pub(crate) fn shared_lazy(model: &RateModel) -> Self {
+        let (lo, hi) = SHARED_TABLE_RANGE_K;
+        Self::lazy(model, lo, hi)
+    }
+
+    /// What its panels depend on: the calibration's key, the range, degree and tolerances
+    /// (every number by its bits).
+    pub(crate) fn fingerprint(&self) -> String {
+        format!(
+            "{:?} | T {:?} | {}",
+            self.model.kappa_table_key(),
+            (self.t_lo.to_bits(), self.t_hi.to_bits()),
+            self.table.layout()
+        )
+    }
+
+    /// Build every panel; the first error of the calibration if any.
+    pub(crate) fn build_all(&self) -> Result<(), NumericsError> {
+        self.table.build_all(|u| self.ln_lambda1(u))
+    }
+
+    /// Append the panels built so far ([`LazyChebTable::export`]).
+    pub(crate) fn export(&self, out: &mut Vec<u8>) {
+        self.table.export(out);
+    }
+
+    /// The shared table of `model` with the panels `export` wrote; `None` if the bytes are
+    /// not such a record.
+    pub(crate) fn import_shared(model: &RateModel, bytes: &[u8]) -> Option<Self> {
+        let empty = Self::shared_lazy(model);
+        let (u_lo, u_hi) = (1.0 / empty.t_hi, 1.0 / empty.t_lo);
+        let mut r = crate::numerics::codec::Reader::new(bytes);
+        let table = LazyChebTable::import(u_lo, u_hi, 1e-13, 1e-6 * u_hi, &mut r)?;
+        r.is_empty().then_some(Self { table, ..empty })
+    }
+
     /// Calibration evaluations spent building its panels so far.
     pub fn evaluations(&self) -> usize {
         self.table.evaluations()
