@@ -260,6 +260,51 @@ fn batch_figures_render_and_bad_files_are_refused() {
             );
         }
     }
+    // The overview: every plotted run's T(t) on one log-time axis, as stored.
+    let overview = read_csv(&figs.join("overview_temperature.csv"));
+    assert_eq!(overview.len(), 3);
+    for i in 0..3 {
+        let tr = smmcool::io::read_trajectory(&h5, i).unwrap().unwrap();
+        let want: Vec<(f64, f64)> = (0..tr.time_s.len())
+            .filter(|&k| tr.time_s[k] > 0.0)
+            .map(|k| (tr.time_s[k], tr.phonon_temperature_k[k]))
+            .collect();
+        let (_, got) = overview
+            .iter()
+            .find(|(name, _)| name.starts_with(&format!("run {i}: Ti = 4 K; ")))
+            .unwrap();
+        assert_eq!(got.len(), want.len());
+        for (a, b) in got.iter().zip(&want) {
+            assert!((a.0 - b.0).abs() <= 1e-15 * b.0 && (a.1 - b.1).abs() <= 1e-15 * b.1);
+        }
+        // Populations: one line per M, on the colour map by M (SVG stroke colours), the
+        // stored values down to the axis floor and breaks below it.
+        let pops = read_csv(&figs.join(format!("run_{i:06}_populations.csv")));
+        assert_eq!(pops.len(), 21);
+        let svg =
+            std::fs::read_to_string(figs.join(format!("run_{i:06}_populations.svg"))).unwrap();
+        for l in 0..21 {
+            let got = &pops[&format!("M = {}", l as f64 - 10.0)];
+            let stored: Vec<f64> = (0..tr.time_s.len())
+                .filter(|&k| tr.time_s[k] > 0.0)
+                .map(|k| tr.populations[k][l])
+                .collect();
+            assert_eq!(got.len(), stored.len());
+            let floor = got.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+            assert!(floor >= smmcool::figures::POPULATION_FLOOR);
+            for (a, b) in got.iter().zip(&stored) {
+                if a.1.is_nan() {
+                    assert!(*b < smmcool::figures::POPULATION_FLOOR || *b < floor, "{b}");
+                } else {
+                    assert!((a.1 - b).abs() <= 1e-15 * b, "{a:?} {b}");
+                }
+            }
+            let c = smmcool::figures::plot::level_color(l as f64 / 20.0);
+            let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
+            assert!(svg.contains(&stroke), "M = {}: {stroke}", l as f64 - 10.0);
+        }
+        assert!(svg.contains("level M (populations coloured by M)"));
+    }
     // The sweep figure's limit lines are the run's analytic limits.
     let data = read_csv(&figs.join("sweep_delta_t_vs_rate.csv"));
     let m = Material::mn12ac();

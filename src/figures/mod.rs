@@ -424,6 +424,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
         .save(&dir.join("convergence_sweep_rate"))?,
     );
     out.extend(validity_maps_in(&ctx, dir, r)?);
+    out.extend(overview_figure(&ctx, dir, r)?);
     out.extend(practical_times_figure(&ctx, &m, dir, r)?);
     out.extend(heat_link_figures_in(&ctx, &m, dir, r)?);
     out.extend(heat_switch_cycle_figures_in(&ctx, dir, r)?);
@@ -971,6 +972,8 @@ pub fn batch_figures(
     }
     let mut out = Vec::new();
     let mut plotted = 0;
+    // T(t) of every plotted run, for the overview on one log-time axis.
+    let mut overview = Vec::new();
     for rec in &recs {
         if plotted >= max_runs {
             break;
@@ -987,19 +990,34 @@ pub fn batch_figures(
             rec.params.initial_temperature_k,
             rec.params
                 .sweep_rate_t_per_s
-                .map_or(" (jump)".to_string(), |r| format!(", {r:.3e} T/s"))
+                .map_or(" (jump)".to_string(), |r| format!(", {} T/s", fmt_rate(r)))
         );
         let pos: Vec<usize> = (0..tr.time_s.len())
             .filter(|&k| tr.time_s[k] > 0.0)
             .collect();
         let t_end = pos.last().map_or(1.0, |&k| tr.time_s[k]);
         let t_start = pos.first().map_or(1e-12, |&k| tr.time_s[k]);
-        let mut series = vec![Series::line(
-            "T_phonon",
-            pos.iter()
-                .map(|&k| (tr.time_s[k], tr.phonon_temperature_k[k]))
-                .collect(),
-        )];
+        let temperature: Vec<(f64, f64)> = pos
+            .iter()
+            .map(|&k| (tr.time_s[k], tr.phonon_temperature_k[k]))
+            .collect();
+        // Colour k mod 8, dash pattern (k + k / 8) mod 4: 32 runs differ in one or the other.
+        let k = overview.len();
+        overview.push(
+            Series::line(
+                format!(
+                    "run {i}: Ti = {} K, {}",
+                    rec.params.initial_temperature_k,
+                    rec.params
+                        .sweep_rate_t_per_s
+                        .map_or("jump".to_string(), |r| format!("{} T/s", fmt_rate(r)))
+                ),
+                temperature.clone(),
+            )
+            .in_slot(k)
+            .with_dash((k + k / OKABE_ITO_COLOURS) % 4),
+        );
+        let mut series = vec![Series::line("T_phonon", temperature)];
         if let Some(s) = rec.summary.sudden_final_temperature_k {
             series.push(Series::dashed(
                 "sudden limit (Eq. 9)",
@@ -1024,34 +1042,9 @@ pub fn batch_figures(
             }
             .save(&dir.join(format!("run_{i:06}_temperature")))?,
         );
-        let n_levels = tr.populations.first().map_or(0, Vec::len);
-        let s_spin = (n_levels as f64 - 1.0) / 2.0;
-        let pops = (0..n_levels)
-            .map(|l| {
-                let label = if l == 0 || l + 1 == n_levels || l == n_levels / 2 {
-                    format!("M = {}", l as f64 - s_spin)
-                } else {
-                    String::new()
-                };
-                Series::line(
-                    label,
-                    pos.iter()
-                        .map(|&k| (tr.time_s[k], tr.populations[k][l]))
-                        .collect(),
-                )
-            })
-            .collect();
         out.extend(
-            Chart {
-                title: title.clone(),
-                x_label: "time since the start of the ramp (s)".into(),
-                y_label: "level population".into(),
-                x_log: true,
-                y_log: true,
-                series: pops,
-                ..Default::default()
-            }
-            .save(&dir.join(format!("run_{i:06}_populations")))?,
+            populations_chart(&title, &tr, &pos)
+                .save(&dir.join(format!("run_{i:06}_populations")))?,
         );
         out.extend(
             Chart {
@@ -1071,6 +1064,20 @@ pub fn batch_figures(
             .save(&dir.join(format!("run_{i:06}_magnetization")))?,
         );
     }
+    if !overview.is_empty() {
+        out.extend(
+            Chart {
+                title: format!("T(t) of {} run(s) of {}", overview.len(), file_name(file)),
+                x_label: "time since the start of the ramp (s)".into(),
+                y_label: "phonon temperature (K)".into(),
+                x_log: true,
+                y_log: false,
+                series: overview,
+                ..Default::default()
+            }
+            .save(&dir.join("overview_temperature"))?,
+        );
+    }
     out.extend(sweep_rate_figure(file, dir, &meta, &recs)?);
     if out.is_empty() {
         return Err(FigureError::Compute(format!(
@@ -1079,6 +1086,86 @@ pub fn batch_figures(
         )));
     }
     Ok(out)
+}
+
+/// Colours of the palette (run k of an overview: colour k mod this).
+const OKABE_ITO_COLOURS: usize = crate::figures::plot::OKABE_ITO.len();
+
+/// A sweep rate in its shortest round-trip form, in exponent form outside 1e-3..1e4 (10, 0.5,
+/// 1e12, 1e-8).
+fn fmt_rate(r: f64) -> String {
+    if (1e-3..1e4).contains(&r.abs()) {
+        format!("{r}")
+    } else {
+        format!("{r:e}")
+    }
+}
+
+/// The file name of `path` for a title.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
+}
+
+/// Smallest population a populations figure shows: below it a level is empty for every
+/// purpose (its share of the energy and of the magnetization is below 1e-20).
+pub const POPULATION_FLOOR: f64 = 1e-20;
+
+/// Populations against time on log axes (the samples `pos` of `tr`), one line per level M
+/// coloured by M on the sequential colour map (M = -S darkest) with a colour bar "level M",
+/// no legend (the CSV names each line "M = m"); the y axis from the smallest population drawn (at least
+/// [`POPULATION_FLOOR`], rounded down to a power of ten) to 1, so that its ticks reach the
+/// lowest curve.
+pub fn populations_chart(
+    title: &str,
+    tr: &crate::results::TrajectoryColumns,
+    pos: &[usize],
+) -> Chart {
+    let n_levels = tr.populations.first().map_or(0, Vec::len);
+    let s_spin = (n_levels as f64 - 1.0) / 2.0;
+    let smallest = pos
+        .iter()
+        .flat_map(|&k| tr.populations[k].iter().copied())
+        .filter(|&p| p >= POPULATION_FLOOR)
+        .fold(1.0, f64::min);
+    let floor = 10f64.powf(smallest.log10().floor()).max(POPULATION_FLOOR);
+    let series = (0..n_levels)
+        .map(|l| {
+            Series::line(
+                format!("M = {}", l as f64 - s_spin),
+                pos.iter()
+                    .map(|&k| {
+                        let p = tr.populations[k][l];
+                        // Below the axis: a break in the line, not a point.
+                        (tr.time_s[k], if p >= floor { p } else { f64::NAN })
+                    })
+                    .collect(),
+            )
+            .on_colour_map(if n_levels > 1 {
+                l as f64 / (n_levels - 1) as f64
+            } else {
+                0.0
+            })
+            .not_in_legend()
+        })
+        .collect();
+    Chart {
+        title: title.to_string(),
+        x_label: "time since the start of the ramp (s)".into(),
+        y_label: "level population".into(),
+        x_log: true,
+        y_log: true,
+        series,
+        y_range: Some((floor, 1.5)),
+        colour_bar: Some(crate::figures::plot::ColourBar {
+            title: "level M (populations coloured by M)".into(),
+            lo: -s_spin,
+            hi: s_spin,
+        }),
+        ..Default::default()
+    }
 }
 
 /// For a sweep over the sweep rate: the final Delta T against it, one series per setting of
@@ -1275,6 +1362,109 @@ pub const PAPER_FEW_K_LABEL: &str =
 /// digitised: only the numbers its text states are drawn).
 fn paper_quote(label: &str, points: Vec<(f64, f64)>) -> Series {
     Series::line(label, points).in_slot(6).with_dash(2)
+}
+
+/// Initial temperature of the overview figure, K.
+pub const OVERVIEW_INITIAL_TEMPERATURE_K: f64 = 4.0;
+
+/// The whole story of one run (`overview_temperature`): the paper's 10 T/s ramp 0.5 T -> 0.1 T
+/// from [`OVERVIEW_INITIAL_TEMPERATURE_K`], T(t) on a log axis of the time since the start of
+/// the ramp from 0.1 ms to equilibrium: the ramp (the intra-well cooling follows it within
+/// ~1e-7 s), the plateau while the wells are frozen, and the over-barrier cooling to the
+/// equilibrium; with the end of the ramp, the samples 1 s and 1 h after it, the equilibrium
+/// of this ramp and the sudden limit. `r` refines the time grid.
+fn overview_figure(ctx: &EngineContext, dir: &Path, r: usize) -> Result<Vec<PathBuf>, FigureError> {
+    let ti = OVERVIEW_INITIAL_TEMPERATURE_K;
+    let mut scenario = Scenario::new(ProtocolSection::linear_ramp(0.5, 0.1, ti, 10.0));
+    scenario.output.sample_times_after_ramp_s = ValueList(vec![1.0, 3600.0]);
+    scenario.output.log_points_per_decade = 8 * r.max(1) as u32;
+    scenario.output.trajectory = true;
+    let mut spec = scenario
+        .build()
+        .map_err(|e| FigureError::Compute(e.to_string()))?
+        .spec;
+    spec.options.ramp_points = 64 * r.max(1);
+    let tr = sim(ctx, &spec)?;
+    let tq = tr.ramp_duration_s;
+    let t0 = 1e-4;
+    let curve: Vec<(f64, f64)> = tr
+        .samples
+        .iter()
+        .filter(|s| s.t_s >= t0)
+        .map(|s| (s.t_s, s.t_phonon_k))
+        .collect();
+    let t_end = curve.last().map_or(1e8, |p| p.0);
+    let at = |after: f64| {
+        tr.sample_after_ramp(after)
+            .map_or((tq + after, f64::NAN), |s| (s.t_s, s.t_phonon_k))
+    };
+    let (one_s, one_h) = (at(1.0), at(3600.0));
+    let fmt = |t: f64| format!("{t:.3}");
+    let days = tr.equilibrium_after_ramp_s.map_or(String::new(), |t| {
+        format!(" (after {:.0} days)", t / 86400.0)
+    });
+    let series = vec![
+        Series::line("T(t): 10 T/s ramp 0.5 T → 0.1 T and then at 0.1 T", curve).in_slot(0),
+        Series::line(
+            format!("end of the ramp (t_q = {tq} s)"),
+            vec![(tq, tr.t_final_sudden_k), (tq, ti)],
+        )
+        .in_slot(6)
+        .with_dash(2),
+        Series::markers(
+            format!("1 s after the ramp: {} K", fmt(one_s.1)),
+            vec![one_s],
+        )
+        .in_slot(1),
+        Series::markers(
+            format!("1 h after the ramp: {} K", fmt(one_h.1)),
+            vec![one_h],
+        )
+        .in_slot(3),
+        Series::dashed(
+            format!(
+                "equilibrium of this ramp: {} K{days}",
+                fmt(tr.t_equilibrium_k)
+            ),
+            vec![(t0, tr.t_equilibrium_k), (t_end, tr.t_equilibrium_k)],
+        )
+        .in_slot(2),
+        Series::dashed(
+            format!("sudden limit (Eq. 9): {} K", fmt(tr.t_final_sudden_k)),
+            vec![(t0, tr.t_final_sudden_k), (t_end, tr.t_final_sudden_k)],
+        )
+        .in_slot(4)
+        .with_dash(2),
+    ];
+    // The stages named beside the curve, in empty space: left of the end of the ramp below
+    // the curve, and above the over-barrier fall.
+    let notes = vec![
+        Note {
+            x: 0.8 * tq,
+            y: ti - 0.25 * (ti - tr.t_final_sudden_k),
+            text: "ramp ↑".into(),
+            slot: None,
+            anchor: NoteAnchor::AboveLeft,
+        },
+        Note {
+            x: 20.0,
+            y: ti,
+            text: "over-barrier relaxation ↘".into(),
+            slot: None,
+            anchor: NoteAnchor::BelowRight,
+        },
+    ];
+    Ok(Chart {
+        title: format!("One run: the paper's protocol from Ti = {ti} K"),
+        x_label: "time since the start of the ramp (s)".into(),
+        y_label: "lattice temperature T (K)".into(),
+        x_log: true,
+        y_log: false,
+        series,
+        notes,
+        ..Default::default()
+    }
+    .save(&dir.join("overview_temperature"))?)
 }
 
 /// The levels Fig. 2 labels with their M values, as the paper does (the Zeeman sublevels of

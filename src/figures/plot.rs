@@ -83,6 +83,12 @@ pub struct Series {
     /// Dash pattern (an index into the patterns: 0 solid, 1 dashed, 2 dotted, 3 long
     /// dashes); `None`: from the slot.
     pub dash: Option<usize>,
+    /// Position on the sequential colour map in [0, 1] ([`level_color`], the chart's
+    /// [`Chart::colour_bar`] explains it): the colour is this instead of the slot's, the line
+    /// solid (e.g. one population per level M, coloured by M).
+    pub map_position: Option<f64>,
+    /// Listed in the legend (when its label is not empty); the CSV names it either way.
+    pub in_legend: bool,
 }
 
 impl Series {
@@ -95,6 +101,24 @@ impl Series {
             markers: false,
             slot: None,
             dash: None,
+            map_position: None,
+            in_legend: true,
+        }
+    }
+    /// The same series left out of the legend, named by its label in the CSV only (e.g. one
+    /// of many curves a colour bar explains).
+    pub fn not_in_legend(self) -> Self {
+        Self {
+            in_legend: false,
+            ..self
+        }
+    }
+    /// The same series coloured at `t` in [0, 1] on the sequential colour map (see
+    /// [`Series::map_position`]).
+    pub fn on_colour_map(self, t: f64) -> Self {
+        Self {
+            map_position: Some(t),
+            ..self
         }
     }
     /// The same series with dash pattern `dash` (see [`Series::dash`]).
@@ -171,6 +195,20 @@ pub struct Chart {
     pub y_range: Option<(f64, f64)>,
     /// Text labels at data points, drawn over the curves.
     pub notes: Vec<Note>,
+    /// A horizontal colour bar between the plot and the legend for the series coloured on the
+    /// colour map ([`Series::map_position`] t is the value lo + t (hi - lo)).
+    pub colour_bar: Option<ColourBar>,
+}
+
+/// The colour bar of a [`Chart`]: what the colour map's [0, 1] stands for.
+#[derive(Debug, Clone)]
+pub struct ColourBar {
+    /// Title (quantity and unit).
+    pub title: String,
+    /// Value at the map's start (t = 0).
+    pub lo: f64,
+    /// Value at the map's end (t = 1).
+    pub hi: f64,
 }
 
 /// Output resolution of the PNGs, dots per inch.
@@ -478,13 +516,13 @@ macro_rules! draw_chart {
             .series
             .iter()
             .enumerate()
-            .filter(|(_, s)| !s.label.is_empty())
+            .filter(|(_, s)| !s.label.is_empty() && s.in_legend)
             .map(|(i, s)| {
                 let slot = s.slot.unwrap_or(i);
                 Entry {
                     label: s.label.clone(),
-                    color: palette(slot),
-                    dash: dash_of(s, slot),
+                    color: series_color(s, slot),
+                    dash: series_dash(s, slot),
                     markers: s.markers,
                 }
             })
@@ -492,6 +530,12 @@ macro_rules! draw_chart {
         let (w, h) = $root.dim_in_pixel();
         let layout = legend_layout(&entries, w);
         let (upper, lower) = $root.split_vertically(h - layout.3);
+        let bar_px = if chart.colour_bar.is_some() {
+            colour_bar_px()
+        } else {
+            0
+        };
+        let (upper, bar) = upper.split_vertically(h - layout.3 - bar_px);
         let mut cc = ChartBuilder::on(&upper)
             .caption(&chart.title, ("sans-serif", pt(TITLE_PT)))
             .margin(pt(5.0))
@@ -515,7 +559,7 @@ macro_rules! draw_chart {
             .map_err(|e| draw_err($path, e))?;
         for (i, s) in chart.series.iter().enumerate() {
             let slot = s.slot.unwrap_or(i);
-            let color = palette(slot);
+            let color = series_color(s, slot);
             let style = ShapeStyle::from(&color).stroke_width(pt(1.0));
             // Split at non-finite points.
             let mut segments: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
@@ -532,7 +576,7 @@ macro_rules! draw_chart {
                 if s.markers {
                     cc.draw_series(seg.iter().map(|&p| Circle::new(p, pt(1.8), style.filled())))
                         .map_err(|e| draw_err($path, e))?;
-                } else if let Some((on, off)) = dash_of(s, slot) {
+                } else if let Some((on, off)) = series_dash(s, slot) {
                     cc.draw_series(DashedLineSeries::new(seg, on, off, style))
                         .map_err(|e| draw_err($path, e))?;
                 } else {
@@ -557,9 +601,77 @@ macro_rules! draw_chart {
             ))
             .map_err(|e| draw_err($path, e))?;
         }
+        if let Some(cb) = &chart.colour_bar {
+            draw_colour_bar(
+                &bar,
+                (cb.lo, cb.hi),
+                &cb.title,
+                (pt(5.0) + pt(30.0), pt(5.0)),
+                $path,
+            )?;
+        }
         draw_legend(&lower, &entries, layout, $path)?;
         $root.present().map_err(|e| draw_err($path, e))?;
     }};
+}
+
+/// The colour of a series: its colour-map position's, else its palette slot's.
+fn series_color(s: &Series, slot: usize) -> RGBColor {
+    s.map_position.map_or_else(|| palette(slot), level_color)
+}
+
+/// The dash pattern of a series: solid on the colour map, else [`dash_of`].
+fn series_dash(s: &Series, slot: usize) -> Option<(u32, u32)> {
+    if s.map_position.is_some() {
+        None
+    } else {
+        dash_of(s, slot)
+    }
+}
+
+/// Colour of `t` in [0, 1] for curves on the sequential colour map: the heat maps' viridis
+/// scale ([`heat_color`]) up to 0.9 of it, as its last tenth (yellow) is faint on white.
+/// Viridis is perceptually uniform and readable with the common colour-vision deficiencies.
+pub fn level_color(t: f64) -> RGBColor {
+    heat_color(0.9 * t.clamp(0.0, 1.0))
+}
+
+/// A horizontal colour bar of [`level_color`] over `lo..hi` in `area`, inset by `margins`
+/// (left, right) px so that it lines up with the plot, ticks below it and `title` under them.
+fn draw_colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    (lo, hi): (f64, f64),
+    title: &str,
+    (left, right): (u32, u32),
+    path: &Path,
+) -> Result<(), PlotError> {
+    let mut cb = ChartBuilder::on(area)
+        .margin_top(pt(2.0))
+        .margin_left(left)
+        .margin_right(right)
+        .x_label_area_size(pt(19.0))
+        .build_cartesian_2d(linear_axis(lo, hi, 6), 0.0..1.0)
+        .map_err(|e| draw_err(path, e))?;
+    cb.configure_mesh()
+        .disable_y_axis()
+        .disable_mesh()
+        .x_desc(title)
+        .x_label_formatter(&|v| fmt_tick(*v, false))
+        .label_style(("sans-serif", pt(TICK_PT)))
+        .axis_desc_style(("sans-serif", pt(AXIS_PT)))
+        .draw()
+        .map_err(|e| draw_err(path, e))?;
+    let n = 200;
+    cb.draw_series((0..n).map(|i| {
+        let a = lo + (hi - lo) * i as f64 / n as f64;
+        let b = lo + (hi - lo) * (i + 1) as f64 / n as f64;
+        Rectangle::new(
+            [(a, 0.0), (b, 1.0)],
+            level_color((i as f64 + 0.5) / n as f64).filled(),
+        )
+    }))
+    .map_err(|e| draw_err(path, e))?;
+    Ok(())
 }
 
 impl Chart {
@@ -570,7 +682,7 @@ impl Chart {
         let entries: Vec<Entry> = self
             .series
             .iter()
-            .filter(|s| !s.label.is_empty())
+            .filter(|s| !s.label.is_empty() && s.in_legend)
             .map(|s| Entry {
                 label: s.label.clone(),
                 color: BLACK,
@@ -578,7 +690,12 @@ impl Chart {
                 markers: false,
             })
             .collect();
-        (w, w * 7 / 10 + legend_layout(&entries, w).3)
+        let bar = if self.colour_bar.is_some() {
+            colour_bar_px()
+        } else {
+            0
+        };
+        (w, w * 7 / 10 + bar + legend_layout(&entries, w).3)
     }
 
     /// The y range drawn for the data alone (their extent plus a margin); `None` without
