@@ -610,6 +610,17 @@ fn the_cycle_runs_from_segment_flags() {
         let q = a["heat_to_bath_k"].as_f64().unwrap();
         assert!((q - b.heat_to_bath_k).abs() <= 0.0);
     }
+    // The table shows one line per cycle with its lowest temperature.
+    let table = common::run_ok(&flags[..flags.len() - 1]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    for (k, c) in tr.cycles.iter().enumerate() {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(&format!("cycle {}: ", k + 1)))
+            .unwrap_or_else(|| panic!("no cycle {} line in {table}", k + 1));
+        let shown = format!("lowest T {:.6} K", c.minimum_temperature_k);
+        assert!(line.contains(&shown), "{line}");
+    }
     // A waveform segment: its lists in brackets.
     let v = common::json(&[
         "simulate",

@@ -161,6 +161,20 @@ pub fn simulate(
             tr.heat_to_bath_k
         )?;
     }
+    // A segmented protocol: one line per cycle (times since the start of the run).
+    for c in &tr.cycles {
+        writeln!(
+            out,
+            "cycle {}: lowest T {:.6} K at {} since the start, T at its end ({}) {:.6} K; work {:.6e} K, heat to the bath {:.6e} K per molecule",
+            c.cycle + 1,
+            c.minimum_temperature_k,
+            fmt_time(Some(c.minimum_s)),
+            fmt_time(Some(c.end_s)),
+            c.end_temperature_k,
+            c.work_k,
+            c.heat_to_bath_k
+        )?;
+    }
     writeln!(
         out,
         "relaxation: 10 % of Delta T left after {}, 1 % after {}",
