@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
 use smmcool::error::{ErrorKind, ParameterError};
 use smmcool::kinetics::{EngineContext, EngineError};
-use smmcool::model::limits::FieldChange;
+use smmcool::model::limits::LimitsSolver;
 use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, TRAJECTORY};
 use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
 use std::sync::Arc;
@@ -501,14 +501,16 @@ fn limits<'py>(
     type Row = (f64, f64, Option<String>);
     let rows: Result<Vec<Row>, smmcool::Error> = py.detach(|| {
         // Elements are independent (two root solves each): spread them over rayon's threads.
+        // One solver (its scratch buffers, the levels at B_i) per rayon job, not per element.
         bf.par_iter()
             .zip(ti.par_iter())
-            .map(|(&bf, &ti)| {
-                let fc = FieldChange::of(&mat, b_initial_t, bf, ti);
-                let s = fc.sudden_final_k()?;
-                let q = fc.isentropic_final()?;
-                Ok((s, q.t_final_k().unwrap_or(f64::NAN), q.note(bf)))
-            })
+            .map_init(
+                || LimitsSolver::new(&mat, b_initial_t),
+                |solver, (&bf, &ti)| {
+                    let (s, q) = solver.solve(bf, ti)?;
+                    Ok((s, q.t_final_k().unwrap_or(f64::NAN), q.note(bf)))
+                },
+            )
             .collect()
     });
     let rows = rows.map_err(|e| library_error(py, e))?;

@@ -4,7 +4,7 @@ use super::args::{LevelsArgs, LimitsArgs, ResonancesArgs, TauArgs};
 use super::{flag_error, flat, require_some, write_json};
 use serde_json::{json, Value};
 use smmcool::error::Error;
-use smmcool::model::limits::{minimum_delta_t, FieldChange, Limit};
+use smmcool::model::limits::{minimum_delta_t, Limit, LimitsSolver};
 use smmcool::model::tunnelling::{AnisotropyOverrides, SpinHamiltonian, SplittingMethod};
 use smmcool::model::{Material, Overrides, PRESETS};
 use smmcool::rates::tunnelling::Tunnelling;
@@ -415,11 +415,10 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
     let tis = flat(&args.initial_temperature_k);
     require_some("--initial-temperature-k", &tis)?;
     let mut recs = Vec::new();
+    let mut solver = LimitsSolver::new(&mat, args.b_initial_t);
     for &bf in &b_finals {
         for &ti in &tis {
-            let fc = FieldChange::of(&mat, args.b_initial_t, bf, ti);
-            let sudden = fc.sudden_final_k()?;
-            let isen = fc.isentropic_final()?;
+            let (sudden, isen) = solver.solve(bf, ti)?;
             recs.push((bf, ti, sudden, isen.t_final_k(), isen.note(bf)));
         }
     }

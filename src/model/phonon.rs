@@ -90,6 +90,15 @@ impl Debye {
         }
     }
 
+    /// Temperature derivative of [`Self::heat_capacity`], k_B per K.
+    pub fn heat_capacity_slope(&self, t_k: f64) -> f64 {
+        let dc = 12.0 * self.a() * t_k * t_k;
+        match self.addenda {
+            None => dc,
+            Some((g, b)) => dc + g + 3.0 * b * t_k * t_k,
+        }
+    }
+
     /// Energy per molecule (lattice and addenda) relative to T = 0, K.
     pub fn energy_k(&self, t_k: f64) -> f64 {
         let u = self.a() * t_k.powi(4);
