@@ -269,8 +269,9 @@ fn results_do_not_depend_on_what_ran_before_in_the_context() {
         link: None,
     };
     let target = || spec(ramp(0.5, 0.1, 10.0), 3.0);
-    let fresh = simulate(&EngineContext::new(), &target()).unwrap();
-    let ctx = EngineContext::new();
+    // Contexts without the shipped tables, so that the runs build them.
+    let fresh = simulate(&EngineContext::without_shipped_tables(), &target()).unwrap();
+    let ctx = EngineContext::without_shipped_tables();
     simulate(&ctx, &spec(ramp(0.5, 0.1, 1e-3), 4.0)).unwrap();
     simulate(&ctx, &spec(Protocol::jump(0.5, 0.1).unwrap(), 3.0)).unwrap();
     let warm = simulate(&ctx, &target()).unwrap();

@@ -9,10 +9,12 @@ use smmcool::rates::KappaScaling;
 
 #[test]
 fn shipped_tables_equal_a_fresh_computation() {
-    let (kappa_panels, plane_panels) = preset::check().unwrap();
-    // The whole kappa(T) table over 0.25-64 K, and the plane panels of the covered runs.
+    let (kappa_panels, plane_panels, line_panels) = preset::check().unwrap();
+    // The whole kappa(T) table over 0.25-64 K, and the plane and 0.1 T line panels of the
+    // covered runs.
     assert!(kappa_panels >= 5, "{kappa_panels}");
     assert!(plane_panels >= 10, "{plane_panels}");
+    assert!(line_panels >= 3, "{line_panels}");
 }
 
 #[test]
@@ -50,10 +52,10 @@ fn a_run_with_the_shipped_tables_equals_one_that_builds_them() {
             "{name}"
         );
         assert!(shipped.table_nodes <= built.table_nodes, "{name}");
-        if name == "1e-3 T/s from 4 K" {
-            // The plane panels of a covered run are all shipped.
-            assert!(built.table_nodes > 1000, "{}", built.table_nodes);
-            assert!(shipped.table_nodes < 200, "{}", shipped.table_nodes);
+        if name == "1e-3 T/s from 4 K" || name == "jump from 4 K" {
+            // The panels of a covered run are all shipped.
+            assert!(built.table_nodes >= 68, "{}", built.table_nodes);
+            assert_eq!(shipped.table_nodes, 0, "{name}");
         }
     }
 }

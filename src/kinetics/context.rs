@@ -162,15 +162,22 @@ impl EngineContext {
     }
 
     /// The line well table of `rates`' spin and transitions at `field_t` (panels built
-    /// lazily).
+    /// lazily; the shipped ones held from the start).
     pub fn line_table(&self, rates: &RateModel, field_t: f64) -> Arc<LineTable> {
         let key = (WellTableKey::of(rates), field_t.to_bits());
+        let new = || {
+            let table = LineTable::at_field(rates, field_t);
+            if self.shipped {
+                super::preset::seed_line(&table);
+            }
+            Arc::new(table)
+        };
         match self.lines.lock() {
             Ok(mut c) => match c.get(&key) {
                 Some(t) => t,
-                None => c.insert(key, Arc::new(LineTable::at_field(rates, field_t))),
+                None => c.insert(key, new()),
             },
-            Err(_) => Arc::new(LineTable::at_field(rates, field_t)),
+            Err(_) => new(),
         }
     }
 
