@@ -114,6 +114,9 @@ pub struct TrajectoryColumns {
     pub populations: Vec<Vec<f64>>,
     /// Magnetic moment along the field axis, -g_par <M>, mu_B per molecule.
     pub magnetization_mu_b: Vec<f64>,
+    /// The same moment per mole of molecules, N_A mu_B times `magnetization_mu_b`, A m^2/mol
+    /// (times 1e3 for emu/mol).
+    pub magnetization_am2_per_mol: Vec<f64>,
     /// Spin energy, K per molecule.
     pub spin_energy_k: Vec<f64>,
     /// Phonon energy, K per molecule.
@@ -143,6 +146,8 @@ impl TrajectoryColumns {
             c.phonon_temperature_k.push(s.t_phonon_k);
             c.populations.push(s.populations.clone());
             c.magnetization_mu_b.push(s.magnetization_mu_b);
+            c.magnetization_am2_per_mol
+                .push(s.magnetization_mu_b * crate::units::molar_mu_b_am2_per_mol());
             c.spin_energy_k.push(s.spin_energy_k);
             c.phonon_energy_k.push(s.phonon_energy_k);
             c.magnetic_work_k.push(s.work_k);
@@ -663,6 +668,12 @@ pub const TRAJECTORY: &[TrajectoryQuantity] = &[
         "mu_B",
         "magnetic moment per molecule along the field axis, -g_par <M> (positive along a positive field)",
         magnetization_mu_b
+    ),
+    column!(
+        "magnetization_am2_per_mol",
+        "A m2 mol-1",
+        "the same moment per mole of molecules, N_A mu_B = 5.5849 A m^2/mol per mu_B (1 A m^2/mol = 1000 emu/mol)",
+        magnetization_am2_per_mol
     ),
     column!(
         "spin_energy_k",

@@ -252,6 +252,19 @@ fn batch_figures_render_and_bad_files_are_refused() {
         assert!(text.lines().next().unwrap().contains(header), "{unit}");
         let got = &read_csv(&csv)["−g⟨M⟩"];
         assert_eq!(got.len(), per_molecule.len());
+        // The batch file stores the molar moment too (magnetization_am2_per_mol): the figure's
+        // SI values are it, to the CSV's digits.
+        if unit == "am2-per-mol" {
+            let tr = smmcool::io::read_trajectory(&h5, 1).unwrap().unwrap();
+            let stored: Vec<f64> = (0..tr.time_s.len())
+                .filter(|&k| tr.time_s[k] > 0.0)
+                .map(|k| tr.magnetization_am2_per_mol[k])
+                .collect();
+            assert_eq!(stored.len(), got.len());
+            for (a, b) in stored.iter().zip(got) {
+                assert!((a - b.1).abs() <= 1e-12 * a.abs().max(1e-12), "{a} {b:?}");
+            }
+        }
         for (a, b) in per_molecule.iter().zip(got) {
             assert_eq!(a.0, b.0);
             assert!(

@@ -120,6 +120,10 @@ fn trajectory(n: usize) -> TrajectoryColumns {
             })
             .collect(),
         magnetization_mu_b: f(2, -20.0),
+        magnetization_am2_per_mol: f(2, -20.0)
+            .into_iter()
+            .map(|m| m * smmcool::units::molar_mu_b_am2_per_mol())
+            .collect(),
         spin_energy_k: f(3, -60.0),
         phonon_energy_k: f(4, 0.3),
         magnetic_work_k: f(5, 1.0 / 3.0),
@@ -303,6 +307,7 @@ fn numeric_datasets_have_units() {
         ("runs/run_000001/phonon_temperature_k", "K"),
         ("runs/run_000001/populations", "1"),
         ("runs/run_000001/magnetization_mu_b", "mu_B"),
+        ("runs/run_000001/magnetization_am2_per_mol", "A m2 mol-1"),
         ("runs/run_000001/spin_entropy_kb", "k_B"),
         ("runs/run_000001/stage", "1"),
         ("runs/run_000005/populations", "1"),
@@ -601,6 +606,16 @@ fn a_version_2_file_reads_with_the_physical_moment() {
         .zip(&stored.magnetization_mu_b)
     {
         assert_eq!(*a, -*b);
+    }
+    // Its molar moment is computed from the flipped moment: N_A mu_B = 5.5849 A m^2/mol per
+    // mu_B (the magnetochemists' 5585 emu/mol), whatever the file holds under that name.
+    for (a, b) in read
+        .magnetization_am2_per_mol
+        .iter()
+        .zip(&read.magnetization_mu_b)
+    {
+        assert!((a - 5.5849 * b).abs() <= 1e-4 * a.abs(), "{a} {b}");
+        assert!(*a * *b > 0.0);
     }
     assert_eq!(read.phonon_temperature_k, stored.phonon_temperature_k);
     // Version 2 had no time_after_ramp_s: it is the time less the run's ramp duration.

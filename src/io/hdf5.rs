@@ -1284,6 +1284,11 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
         match q.access {
             // Not stored before version 3: computed below from the ramp duration.
             TrajectoryAccess::F64(..) if version < 3 && q.name == "time_after_ramp_s" => {}
+            // The molar moment (added within version 3): N_A mu_B times the stored moment,
+            // computed below when absent (and always for version 2, whose moment is flipped).
+            TrajectoryAccess::F64(..)
+                if q.name == "magnetization_am2_per_mol"
+                    && (version < 3 || !group.link_exists(q.name)) => {}
             // Added within version 3 (the heat link): no heat left a run written before it.
             TrajectoryAccess::F64(_, get_mut)
                 if ADDED_IN_3.contains(&q.name) && !group.link_exists(q.name) =>
@@ -1321,6 +1326,10 @@ fn trajectory_inner(path: &Path, run_index: usize) -> Result<Option<TrajectoryCo
         for m in &mut tr.magnetization_mu_b {
             *m = -*m;
         }
+    }
+    if tr.magnetization_am2_per_mol.is_empty() {
+        let per_mu_b = crate::units::molar_mu_b_am2_per_mol();
+        tr.magnetization_am2_per_mol = tr.magnetization_mu_b.iter().map(|m| m * per_mu_b).collect();
     }
     Ok(Some(tr))
 }
