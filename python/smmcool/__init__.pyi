@@ -120,6 +120,7 @@ class Run:
     phonon_temperature_k: np.ndarray
     populations: np.ndarray
     magnetization_mu_b: np.ndarray
+    magnetization_am2_per_mol: np.ndarray
     spin_energy_k: np.ndarray
     phonon_energy_k: np.ndarray
     magnetic_work_k: np.ndarray

@@ -124,14 +124,22 @@ pub fn simulate(
         "T right after the ramp", tr.t_after_ramp_k
     )?;
     for (s, t) in &sample_rows {
-        writeln!(
-            out,
-            "{:<44} {t:.6} K  (Delta T {:+.6} K, {:.1} % of the equilibrium Delta T {:+.6} K)",
-            format!("T {} after the ramp", fmt_time(Some(*s))),
-            t - p.initial_temperature_k,
-            100.0 * fraction(*t),
-            dt_eq
-        )?;
+        let label = format!("T {} after the ramp", fmt_time(Some(*s)));
+        let dt = t - p.initial_temperature_k;
+        if fraction(*t).is_finite() {
+            writeln!(
+                out,
+                "{label:<44} {t:.6} K  (Delta T {dt:+.6} K, {:.1} % of the equilibrium Delta T {dt_eq:+.6} K)",
+                100.0 * fraction(*t),
+            )?;
+        } else {
+            // An equilibrium Delta T of zero (e.g. a cycle that ends where it started): no
+            // fraction to report.
+            writeln!(
+                out,
+                "{label:<44} {t:.6} K  (Delta T {dt:+.6} K; the equilibrium Delta T is {dt_eq:+.6} K)"
+            )?;
+        }
     }
     match tr.outcome {
         Outcome::Equilibrium => writeln!(
