@@ -17,6 +17,7 @@ use crate::kinetics::{EngineOptions, Formulation, RunSpec};
 use crate::model::protocol::{
     Protocol, RampShape, SegmentKind, Waveform, WaveformColumn, MAX_DURATION_S, MIN_DURATION_S,
 };
+use crate::model::tunnelling::AnisotropyOverrides;
 use crate::model::{Material, Overrides};
 use crate::rates::{KappaScaling, RateModel};
 use clap::{Args, ValueEnum};
@@ -54,6 +55,28 @@ pub struct MaterialSection {
     /// Arrhenius barrier U_b in K.
     #[arg(long, allow_negative_numbers = true)]
     pub barrier_k: Option<f64>,
+    /// Fourth-order axial anisotropy B4 in K (coefficient of Sz^4; replaces the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, allow_negative_numbers = true)]
+    pub b4_k: Option<f64>,
+    /// Fourth-order transverse anisotropy C in K (coefficient of S+^4 + S-^4; replaces the
+    /// preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, allow_negative_numbers = true)]
+    pub c4_k: Option<f64>,
+    /// Rhombic anisotropy E in K (coefficient of Sx^2 - Sy^2; replaces the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, allow_negative_numbers = true)]
+    pub e_k: Option<f64>,
+    /// Field perpendicular to the easy axis in T, fixed during the run (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, allow_negative_numbers = true)]
+    pub transverse_field_t: Option<f64>,
+    /// Angle between the easy axis and the applied field in degrees (instead of a fixed
+    /// transverse field: Bz = B cos(theta), Bx = B sin(theta) at every field B).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[arg(long, allow_negative_numbers = true)]
+    pub misalignment_deg: Option<f64>,
 }
 
 /// How kappa(T) is scaled (`rates.kappa_scaling`, `--kappa-scaling`).
@@ -851,6 +874,11 @@ pub const KEYS: &[Key] = &[
     key!("material.phonon_units" => "--phonon-units"; sweep material.phonon_units: Some),
     key!("material.tau0_s" => "--tau0-s"; sweep material.tau0_s: Some),
     key!("material.barrier_k" => "--barrier-k"; sweep material.barrier_k: Some),
+    key!("material.b4_k" => "--b4-k"; sweep material.b4_k: Some),
+    key!("material.c4_k" => "--c4-k"; sweep material.c4_k: Some),
+    key!("material.e_k" => "--e-k"; sweep material.e_k: Some),
+    key!("material.transverse_field_t" => "--transverse-field-t"; sweep material.transverse_field_t: Some),
+    key!("material.misalignment_deg" => "--misalignment-deg"; sweep material.misalignment_deg: Some),
     key!("rates.kappa_scaling" => "--kappa-scaling"),
     key!("rates.kappa_reference_k" => "--kappa-reference-k"; sweep rates.kappa_reference_k: Some),
     key!("rates.kappa_per_s_k3" => "--kappa-per-s-k3"; sweep rates.kappa_per_s_k3: Some),
@@ -972,10 +1000,24 @@ impl MaterialSection {
             "material.phonon_units" => self.phonon_units,
             "material.tau0_s" => self.tau0_s,
             "material.barrier_k" => self.barrier_k,
+            "material.b4_k" => self.b4_k,
+            "material.c4_k" => self.c4_k,
+            "material.e_k" => self.e_k,
+            "material.transverse_field_t" => self.transverse_field_t,
+            "material.misalignment_deg" => self.misalignment_deg,
             _ => None,
         }
     }
 }
+
+/// The keys of the spin Hamiltonian beyond the paper's Eq. 1 (docs/physics.md section 10).
+pub const ANISOTROPY_KEYS: [&str; 5] = [
+    "material.b4_k",
+    "material.c4_k",
+    "material.e_k",
+    "material.transverse_field_t",
+    "material.misalignment_deg",
+];
 
 /// The sweepable TOML paths of [`KEYS`] (besides them, [`SweepTarget`] takes
 /// `protocol.cycles` and the numbers of one segment, `protocol.segment.K.NAME`).
@@ -1227,7 +1269,9 @@ impl ScenarioError {
         }
     }
 
-    fn from_parameter(e: ParameterError, fallback_key: &str) -> Self {
+    /// A library error as a scenario error: the key the library's name for the value maps to
+    /// (`c4_k` -> `material.c4_k`), `fallback_key` otherwise.
+    pub fn from_parameter(e: ParameterError, fallback_key: &str) -> Self {
         let key = key_of_library_name(&e.name).map_or(fallback_key, |k| k.path);
         Self::new(
             key,
@@ -1340,19 +1384,58 @@ impl ScenarioError {
 impl MaterialSection {
     /// The validated material for `levels` and `limits` (a spectroscopic preset refused:
     /// [`Material::from_preset`]).
+    /// A Hamiltonian key given to `levels` or `limits` (B4, C, E, Bx, the misalignment) is
+    /// refused, naming it: they use the localized axial levels of Eq. 2.
     pub fn build(&self) -> Result<Material, ScenarioError> {
+        for path in ANISOTROPY_KEYS {
+            if let Some(v) = self.given(path).filter(|&v| v != 0.0) {
+                return Err(ScenarioError::new(
+                    path,
+                    Some(crate::units::number(v)),
+                    "is a term of the spin Hamiltonian beyond Eq. 1; `levels`, `limits` and the Python `levels`/`tau`/`limits` use the localized axial levels and would ignore it. Use it with `smmcool simulate`, `run`, `resonances` or `tau`",
+                ));
+            }
+        }
         self.build_with(Material::from_preset)
     }
 
-    /// The validated material for trajectories (any preset; a spectroscopic one with its
-    /// tunnelling: [`Material::for_trajectories`]).
+    /// The anisotropy overrides of this section (B4, C, E, Bx, misalignment).
+    pub fn anisotropy(&self) -> AnisotropyOverrides {
+        AnisotropyOverrides {
+            b4_k: self.b4_k,
+            c4_k: self.c4_k,
+            e_k: self.e_k,
+            transverse_field_t: self.transverse_field_t,
+            misalignment_deg: self.misalignment_deg,
+        }
+    }
+
+    /// The validated material with its full spin Hamiltonian (any preset, the anisotropy
+    /// overrides applied: [`Material::with_hamiltonian`]), for `tau`.
+    pub fn build_with_hamiltonian(
+        &self,
+    ) -> Result<(Material, crate::model::tunnelling::SpinHamiltonian), ScenarioError> {
+        let a = self.anisotropy();
+        let mut h = None;
+        let m = self.build_with(|key, o| {
+            Material::with_hamiltonian(key, o, &a).map(|(m, hh)| {
+                h = Some(hh);
+                m
+            })
+        })?;
+        Ok((m, h.expect("set with the material")))
+    }
+
+    /// The validated material for trajectories (any preset; a spectroscopic one, or one with
+    /// C, E, Bx or a misalignment, with its tunnelling: [`Material::for_trajectories_with`]).
     pub fn build_for_trajectories(&self) -> Result<Material, ScenarioError> {
-        self.build_with(Material::for_trajectories)
+        let a = self.anisotropy();
+        self.build_with(|key, o| Material::for_trajectories_with(key, o, &a))
     }
 
     fn build_with(
         &self,
-        make: fn(&str, &Overrides) -> Result<Material, ParameterError>,
+        make: impl FnOnce(&str, &Overrides) -> Result<Material, ParameterError>,
     ) -> Result<Material, ScenarioError> {
         let name = self.preset.as_deref().unwrap_or("mn12ac");
         if crate::model::preset(name).is_none() {

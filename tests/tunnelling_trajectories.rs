@@ -88,3 +88,134 @@ fn runs_through_resonances_keep_the_invariants() {
         }
     }
 }
+
+/// With every term of the Hamiltonian beyond Eq. 1 given as zero (`material.b4_k`, `c4_k`,
+/// `e_k`, `transverse_field_t`, `misalignment_deg` = 0, keys or flags) a run is the axial
+/// engine's bit for bit: Delta T 1 ms, 1 s and 1 h after the paper's 10 T/s ramp and the
+/// equilibrium, at the 19 initial temperatures 1.5-6 K, equal the numbers the engine wrote
+/// before tunnelling existed (docs/figures/practical_times.csv at commit 6c40fc7, kept in
+/// tests/data), compared by their bits; the command line's flags give the same bits.
+#[test]
+fn zero_transverse_terms_give_the_pre_tunnelling_numbers_bit_for_bit() {
+    use smmcool::scenario::{ProtocolSection, Scenario, ValueList};
+    let text = include_str!("data/axial_pre_tunnelling_6c40fc7.csv");
+    let mut stored: Vec<(String, f64, f64)> = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        stored.push((
+            f[0].to_string(),
+            f[1].parse().unwrap(),
+            f[2].parse().unwrap(),
+        ));
+    }
+    let tis: Vec<f64> = stored
+        .iter()
+        .filter(|(s, _, _)| s == "1 ms after the ramp")
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(tis.len(), 19);
+    let ctx = EngineContext::new();
+    let mut compared = 0;
+    for &ti in &tis {
+        let mut sc = Scenario::new(ProtocolSection::linear_ramp(0.5, 0.1, ti, 10.0));
+        sc.output.sample_times_after_ramp_s = ValueList(vec![1e-3, 1.0, 3600.0]);
+        sc.output.log_points_per_decade = 0;
+        sc.material.b4_k = Some(0.0);
+        sc.material.c4_k = Some(0.0);
+        sc.material.e_k = Some(0.0);
+        sc.material.transverse_field_t = Some(0.0);
+        sc.material.misalignment_deg = Some(0.0);
+        let spec = sc.build().unwrap().spec;
+        assert!(!spec.material.has_tunnelling());
+        assert_eq!(spec.material.name, "mn12ac");
+        let tr = simulate(&ctx, &spec).unwrap();
+        for (series, value) in [
+            (
+                "1 ms after the ramp",
+                tr.sample_after_ramp(1e-3).unwrap().t_phonon_k - ti,
+            ),
+            (
+                "1 s after the ramp",
+                tr.sample_after_ramp(1.0).unwrap().t_phonon_k - ti,
+            ),
+            (
+                "1 h after the ramp",
+                tr.sample_after_ramp(3600.0).unwrap().t_phonon_k - ti,
+            ),
+            (
+                "equilibrium after this ramp (kinetic)",
+                tr.t_equilibrium_k - ti,
+            ),
+        ] {
+            let want = stored
+                .iter()
+                .find(|(s, t, _)| s == series && *t == ti)
+                .unwrap()
+                .2;
+            assert_eq!(
+                value.to_bits(),
+                want.to_bits(),
+                "{series}, Ti = {ti} K: {value} vs {want}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 76);
+    // The flags: the same bits at Ti = 2 K.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smmcool"))
+        .args([
+            "simulate",
+            "--b-initial-t",
+            "0.5",
+            "--b-final-t",
+            "0.1",
+            "--initial-temperature-k",
+            "2",
+            "--sweep-rate-t-per-s",
+            "10",
+            "--sample-times-after-ramp-s",
+            "1e-3,1,3600",
+            "--log-points-per-decade",
+            "0",
+            "--b4-k",
+            "0",
+            "--c4-k",
+            "0",
+            "--e-k",
+            "0",
+            "--transverse-field-t",
+            "0",
+            "--misalignment-deg",
+            "0",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let temps: Vec<f64> = doc["sample_temperatures_k"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for (series, t) in [
+        "1 ms after the ramp",
+        "1 s after the ramp",
+        "1 h after the ramp",
+    ]
+    .iter()
+    .zip(temps)
+    {
+        let want = stored
+            .iter()
+            .find(|(s, ti, _)| s == series && *ti == 2.0)
+            .unwrap()
+            .2;
+        assert_eq!((t - 2.0).to_bits(), want.to_bits(), "--flags, {series}");
+    }
+}

@@ -5,10 +5,11 @@ use super::{flag_error, flat, require_some, write_json};
 use serde_json::{json, Value};
 use smmcool::error::Error;
 use smmcool::model::limits::{minimum_delta_t, Limit, LimitsSolver};
-use smmcool::model::tunnelling::{AnisotropyOverrides, SpinHamiltonian, SplittingMethod};
+use smmcool::model::tunnelling::{SpinHamiltonian, SplittingMethod};
 use smmcool::model::{Material, Overrides, PRESETS};
 use smmcool::rates::tunnelling::Tunnelling;
 use smmcool::rates::RateModel;
+use smmcool::scenario::{ScenarioError, ANISOTROPY_KEYS};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -84,35 +85,14 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
     refuse_unused("tau", m)?;
     let fields = flat(&args.field_t);
-    let a = &args.anisotropy;
     let preset = args.material.preset.as_deref().unwrap_or("mn12ac");
     let anisotropic = smmcool::model::preset(preset).is_some_and(|p| !p.stevens.is_none())
-        || [a.b4_k, a.c4_k, a.e_k, a.transverse_field_t]
+        || ANISOTROPY_KEYS
             .iter()
-            .any(Option::is_some);
+            .any(|k| args.material.given(k).is_some());
     let (mat, model, plain) = if anisotropic {
         // The full Hamiltonian: the rate model's levels with B4, and tunnelling for C, E, Bx.
-        let m = &args.material;
-        let o = Overrides {
-            spin: m.spin,
-            d_cm1: m.d_cm1,
-            d_k: m.d_k,
-            g_par: m.g_par,
-            debye_temperature_k: m.debye_temperature_k,
-            phonon_units: m.phonon_units,
-            tau0_s: m.tau0_s,
-            barrier_k: m.barrier_k,
-        };
-        let (mat, h) = Material::with_hamiltonian(
-            preset,
-            &o,
-            &AnisotropyOverrides {
-                b4_k: a.b4_k,
-                c4_k: a.c4_k,
-                e_k: a.e_k,
-                transverse_field_t: a.transverse_field_t,
-            },
-        )?;
+        let (mat, h) = args.material.build_with_hamiltonian().map_err(flag_error)?;
         let plain = args.rates.build(&mat).map_err(flag_error)?;
         match Tunnelling::new(&h)? {
             Some(t) => {
@@ -478,12 +458,13 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
 pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
     refuse_unused("resonances", m)?;
-    let a = &args.anisotropy;
+    let a = m.anisotropy();
     for (flag, v) in [
         ("--b4-k", a.b4_k),
         ("--c4-k", a.c4_k),
         ("--e-k", a.e_k),
         ("--transverse-field-t", a.transverse_field_t),
+        ("--misalignment-deg", a.misalignment_deg),
     ] {
         if let Some(v) = v.filter(|v| !v.is_finite()) {
             return Err(Error::Usage(format!(
@@ -508,13 +489,9 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
             g_par: m.g_par,
             ..Overrides::default()
         },
-        &AnisotropyOverrides {
-            b4_k: a.b4_k,
-            c4_k: a.c4_k,
-            e_k: a.e_k,
-            transverse_field_t: a.transverse_field_t,
-        },
-    )?;
+        &a,
+    )
+    .map_err(|e| flag_error(ScenarioError::from_parameter(e, "material.preset")))?;
     let list = h.resonances(args.k_max)?;
     let splittings = list
         .iter()
@@ -522,6 +499,7 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
         .collect::<Result<Vec<_>, _>>()?;
     let spin = h.spin();
     let an = h.anisotropy();
+    let theta_deg = a.misalignment_deg.unwrap_or(0.0);
     if args.json {
         let recs: Vec<Value> = list
             .iter()
@@ -539,22 +517,28 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
                 "material": preset,
                 "hamiltonian": {"spin": spin.spin(), "d_k": spin.d_k(), "g_par": spin.g_par(),
                     "b4_k": an.b4_k, "c4_k": an.c4_k, "e_k": an.e_k,
-                    "transverse_field_t": h.transverse_field_t()},
-                "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t",
+                    "transverse_field_t": h.transverse_field_t(),
+                    "misalignment_deg": theta_deg},
+                "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t; with a misalignment theta, field_t is the applied field B (Bz = B cos(theta), Bx = B sin(theta)) and g_par is g cos(theta)",
                 "resonances": recs,
             }),
         );
     }
     writeln!(
         out,
-        "# {preset}: S = {}, D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K, g = {}, Bx = {} T",
+        "# {preset}: S = {}, D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K, g = {}, Bx = {} T{}",
         spin.spin(),
         spin.d_k(),
         an.b4_k,
         an.c4_k,
         an.e_k,
         spin.g_par(),
-        h.transverse_field_t()
+        h.transverse_field_t(),
+        if theta_deg != 0.0 {
+            format!(", misalignment {theta_deg} deg (fields are applied fields, g is g cos(theta))")
+        } else {
+            String::new()
+        }
     )?;
     writeln!(
         out,

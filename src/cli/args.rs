@@ -136,9 +136,6 @@ pub struct TauArgs {
     /// Material (the spectroscopic mn12ac-* presets carry B4, C and E: tunnelling).
     #[command(flatten)]
     pub material: MaterialSection,
-    /// Anisotropy beyond D and the transverse field (C, E or Bx add resonant tunnelling).
-    #[command(flatten)]
-    pub anisotropy: AnisotropyFlags,
     /// Rate scaling.
     #[command(flatten)]
     pub rates: RatesSection,
@@ -213,29 +210,9 @@ pub struct ResonancesArgs {
     /// Material (S, D and g; the spectroscopic mn12ac-* presets carry B4, C and E).
     #[command(flatten)]
     pub material: MaterialSection,
-    /// Anisotropy beyond D and the transverse field.
-    #[command(flatten)]
-    pub anisotropy: AnisotropyFlags,
     /// Print one JSON document on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The terms of the Hamiltonian beyond the paper's Eq. 1 (each replaces the preset's value).
-#[derive(Debug, Clone, Args)]
-pub struct AnisotropyFlags {
-    /// Fourth-order axial anisotropy B4 in K (coefficient of Sz^4).
-    #[arg(long, allow_negative_numbers = true)]
-    pub b4_k: Option<f64>,
-    /// Fourth-order transverse anisotropy C in K (coefficient of S+^4 + S-^4).
-    #[arg(long, allow_negative_numbers = true)]
-    pub c4_k: Option<f64>,
-    /// Rhombic anisotropy E in K (coefficient of Sx^2 - Sy^2).
-    #[arg(long, allow_negative_numbers = true)]
-    pub e_k: Option<f64>,
-    /// Field perpendicular to the easy axis, in T (default 0).
-    #[arg(long, allow_negative_numbers = true)]
-    pub transverse_field_t: Option<f64>,
 }
 
 /// `smmcool simulate`.

@@ -210,6 +210,66 @@ pub const PRESETS: &[Preset] = &[
     },
 ];
 
+/// Largest |C| the kinetic model takes, K (35x the largest published Mn12Ac value, 2.9e-5 K).
+pub const MAX_C4_K: f64 = 1e-3;
+/// Largest |Bx| the kinetic model takes, T.
+pub const MAX_TRANSVERSE_FIELD_T: f64 = 1.0;
+
+/// The ranges of the anisotropy overrides `a` in the kinetic model (trajectories and `tau`;
+/// `resonances` takes any finite value): |B4| S^2 <= |D| (the fourth-order term at most the
+/// second-order one at m = S), |C| <= [`MAX_C4_K`], |E| <= |D|/3 (the rhombic convention),
+/// |Bx| <= [`MAX_TRANSVERSE_FIELD_T`]. Beyond them the pairs of the two wells are mixed with
+/// their neighbours (docs/physics.md section 10.4) and the localized-level rates of section
+/// 10.5 no longer describe them.
+fn check_kinetic_ranges(
+    h: &SpinHamiltonian,
+    a: &AnisotropyOverrides,
+) -> Result<(), ParameterError> {
+    let s = h.spin().spin();
+    let d = h.spin().d_k().abs();
+    let n = crate::units::number;
+    if let Some(b4) = a.b4_k.filter(|b4| b4.abs() * s * s > d) {
+        return Err(ParameterError::new(
+            "b4_k",
+            b4,
+            format!(
+                "must satisfy |B4| S^2 <= |D|, here |B4| <= {} K (S = {}, D = {} K)",
+                n(d / (s * s)),
+                n(s),
+                n(h.spin().d_k())
+            ),
+        ));
+    }
+    if let Some(c) = a.c4_k.filter(|c| c.abs() > MAX_C4_K) {
+        return Err(ParameterError::new(
+            "c4_k",
+            c,
+            format!("must be in [-{0}, {0}] K (35x the published Mn12Ac values; larger ones mix the levels of the two wells beyond the localized-level tunnelling rates)", n(MAX_C4_K)),
+        ));
+    }
+    if let Some(e) = a.e_k.filter(|e| e.abs() > d / 3.0) {
+        return Err(ParameterError::new(
+            "e_k",
+            e,
+            format!(
+                "must satisfy |E| <= |D|/3 = {} K (the rhombic convention)",
+                n(d / 3.0)
+            ),
+        ));
+    }
+    if let Some(bx) = a
+        .transverse_field_t
+        .filter(|bx| bx.abs() > MAX_TRANSVERSE_FIELD_T)
+    {
+        return Err(ParameterError::new(
+            "transverse_field_t",
+            bx,
+            format!("must be in [-{0}, {0}] T in a kinetic run (larger transverse fields mix the levels of the two wells beyond the localized-level tunnelling rates)", n(MAX_TRANSVERSE_FIELD_T)),
+        ));
+    }
+    Ok(())
+}
+
 /// Find a preset by key (case-insensitive).
 pub fn preset(key: &str) -> Option<&'static Preset> {
     PRESETS.iter().find(|p| p.key.eq_ignore_ascii_case(key))
@@ -311,6 +371,7 @@ impl Material {
     ) -> Result<(Self, SpinHamiltonian), ParameterError> {
         let p = lookup(key)?;
         let h = SpinHamiltonian::from_preset(key, o, a)?;
+        check_kinetic_ranges(&h, a)?;
         let spin = h.engine_spin()?;
         let debye = Debye::new(
             o.debye_temperature_k.unwrap_or(p.debye_temperature_k),
@@ -320,7 +381,10 @@ impl Material {
             o.tau0_s.unwrap_or(p.tau0_s),
             o.barrier_k.unwrap_or(p.barrier_k),
         )?;
-        let changed = *o != Overrides::default() || *a != AnisotropyOverrides::default();
+        // Anisotropy overrides equal to the preset's values (C = 0 on mn12ac) change nothing.
+        let changed = *o != Overrides::default()
+            || (*a != AnisotropyOverrides::default()
+                && h != SpinHamiltonian::from_preset(key, o, &AnisotropyOverrides::default())?);
         Ok((
             Self {
                 name: if changed {
@@ -336,6 +400,16 @@ impl Material {
             },
             h,
         ))
+    }
+
+    /// The material of preset `key` with overrides `o` and anisotropy overrides `a` for
+    /// trajectories: [`Material::with_hamiltonian`]'s material.
+    pub fn for_trajectories_with(
+        key: &str,
+        o: &Overrides,
+        a: &AnisotropyOverrides,
+    ) -> Result<Self, ParameterError> {
+        Self::with_hamiltonian(key, o, a).map(|(m, _)| m)
     }
 
     /// The material of preset `key` with overrides `o` for trajectories (`simulate`, batches):

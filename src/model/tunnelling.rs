@@ -75,15 +75,28 @@ pub struct AnisotropyOverrides {
     pub e_k: Option<f64>,
     /// Transverse field Bx in T.
     pub transverse_field_t: Option<f64>,
+    /// Misalignment theta of the easy axis from the applied field, degrees (instead of a
+    /// fixed Bx): the applied field B has Bz = B cos(theta), Bx = B sin(theta).
+    pub misalignment_deg: Option<f64>,
 }
+
+/// The largest misalignment angle, degrees.
+pub const MAX_MISALIGNMENT_DEG: f64 = 30.0;
 
 /// The spin Hamiltonian of this module: a giant spin (S, D, g), the anisotropy beyond D and a
 /// transverse field Bx. The longitudinal field Bz is an argument of the methods.
+///
+/// With a misalignment theta ([`SpinHamiltonian::with_misalignment_deg`]) the field argument
+/// of every method is the applied field B at angle theta to the easy axis: the giant spin's g
+/// is g cos(theta) (so g mu_B B cos(theta) Sz) and the transverse field is B tan(theta) with
+/// that g (so g mu_B B sin(theta) Sx); resonance fields are then applied fields.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpinHamiltonian {
     spin: GiantSpin,
     anisotropy: Anisotropy,
     transverse_field_t: f64,
+    /// tan(theta) of the misalignment; 0 when aligned.
+    tan_misalignment: f64,
 }
 
 /// <m+1| S+ |m> = sqrt(S(S+1) - m(m+1)).
@@ -120,6 +133,7 @@ impl SpinHamiltonian {
             spin,
             anisotropy,
             transverse_field_t,
+            tan_misalignment: 0.0,
         })
     }
 
@@ -129,7 +143,62 @@ impl SpinHamiltonian {
             spin,
             anisotropy: Anisotropy::ZERO,
             transverse_field_t: 0.0,
+            tan_misalignment: 0.0,
         }
+    }
+
+    /// This Hamiltonian with the easy axis at `theta_deg` (0..=[`MAX_MISALIGNMENT_DEG`]) to the
+    /// applied field, which is then the field argument of every method: Bz = B cos(theta)
+    /// through g cos(theta), Bx = B sin(theta). Exclusive with a fixed transverse field. An
+    /// angle of 0 returns the Hamiltonian unchanged (bit for bit).
+    pub fn with_misalignment_deg(self, theta_deg: f64) -> Result<Self, ParameterError> {
+        if !(theta_deg.is_finite() && (0.0..=MAX_MISALIGNMENT_DEG).contains(&theta_deg)) {
+            return Err(ParameterError::new(
+                "misalignment_deg",
+                theta_deg,
+                format!("must be in [0, {MAX_MISALIGNMENT_DEG}] degrees (the angle between the easy axis and the applied field)"),
+            ));
+        }
+        if self.transverse_field_t != 0.0 {
+            return Err(ParameterError::new(
+                "misalignment_deg",
+                theta_deg,
+                "give either a misalignment or <material.transverse_field_t>, not both (a misalignment makes the transverse field B sin(theta))",
+            ));
+        }
+        if theta_deg == 0.0 {
+            return Ok(self);
+        }
+        let theta = theta_deg.to_radians();
+        let spin = GiantSpin::new(
+            self.spin.spin(),
+            self.spin.d_k(),
+            self.spin.g_par() * theta.cos(),
+        )?;
+        Ok(Self {
+            spin,
+            tan_misalignment: theta.tan(),
+            ..self
+        })
+    }
+
+    /// The Hamiltonian at applied field `field_t` with the misalignment's transverse field
+    /// B tan(theta) made fixed (itself when aligned).
+    fn at_field(&self, field_t: f64) -> Self {
+        if self.tan_misalignment == 0.0 {
+            *self
+        } else {
+            Self {
+                transverse_field_t: field_t * self.tan_misalignment,
+                tan_misalignment: 0.0,
+                ..*self
+            }
+        }
+    }
+
+    /// tan(theta) of the misalignment (0 when aligned).
+    pub fn tan_misalignment(&self) -> f64 {
+        self.tan_misalignment
     }
 
     /// The Hamiltonian of preset `key` (any preset, also those the engine refuses) with the
@@ -140,7 +209,7 @@ impl SpinHamiltonian {
         a: &AnisotropyOverrides,
     ) -> Result<Self, ParameterError> {
         let (spin, preset) = lookup(key)?.spin_and_anisotropy(o)?;
-        Self::new(
+        let h = Self::new(
             spin,
             Anisotropy {
                 b4_k: a.b4_k.unwrap_or(preset.b4_k),
@@ -148,7 +217,11 @@ impl SpinHamiltonian {
                 e_k: a.e_k.unwrap_or(preset.e_k),
             },
             a.transverse_field_t.unwrap_or(0.0),
-        )
+        )?;
+        match a.misalignment_deg {
+            Some(theta) => h.with_misalignment_deg(theta),
+            None => Ok(h),
+        }
     }
 
     /// The giant spin (S, D, g).
@@ -173,9 +246,13 @@ impl SpinHamiltonian {
         self.transverse_field_t
     }
 
-    /// True when the levels of the two wells are coupled (C, E or Bx non-zero).
+    /// True when the levels of the two wells are coupled (C, E, Bx or the misalignment
+    /// non-zero).
     pub fn has_transverse_terms(&self) -> bool {
-        self.anisotropy.c4_k != 0.0 || self.anisotropy.e_k != 0.0 || self.transverse_field_t != 0.0
+        self.anisotropy.c4_k != 0.0
+            || self.anisotropy.e_k != 0.0
+            || self.transverse_field_t != 0.0
+            || self.tan_misalignment != 0.0
     }
 
     /// Energy of the localized level |m> (index `i`, m = i - S) of the axial part
@@ -216,6 +293,9 @@ impl SpinHamiltonian {
     /// The full Hamiltonian at longitudinal field `field_t` as a dense symmetric matrix in the
     /// |m> basis (row-major, (2S+1)^2 entries, index i = m + S), K.
     pub fn matrix_k(&self, field_t: f64) -> Vec<f64> {
+        if self.tan_misalignment != 0.0 {
+            return self.at_field(field_t).matrix_k(field_t);
+        }
         let n = self.spin.n_levels();
         let mut h = vec![0.0; n * n];
         for i in 0..n {
@@ -390,6 +470,11 @@ impl SpinHamiltonian {
     /// does not degrade with its size (docs/numerics.md section 12). Zero when no transverse
     /// term connects m and m'.
     pub fn tunnel_splitting_k(&self, r: &Resonance) -> Result<f64, NumericsError> {
+        if self.tan_misalignment != 0.0 {
+            // The transverse field of a misalignment at the crossing, B_k tan(theta): the gap's
+            // minimum lies within the resonance width (1e-15..1e-4 T) of B_k.
+            return self.at_field(r.field_t).tunnel_splitting_k(r);
+        }
         let n = self.spin.n_levels();
         let (i, ip) = (r.i, r.i_prime);
         let q: Vec<usize> = (0..n).filter(|&x| x != i && x != ip).collect();
@@ -582,6 +667,9 @@ impl SpinHamiltonian {
     /// pair that has a crossing; such strongly mixed pairs have large splittings (1e-4 K and
     /// more), where double precision gives many digits.
     pub fn tunnel_splitting(&self, r: &Resonance) -> Result<Splitting, NumericsError> {
+        if self.tan_misalignment != 0.0 {
+            return self.at_field(r.field_t).tunnel_splitting(r);
+        }
         match self.tunnel_splitting_k(r) {
             Ok(d) => Ok(Splitting {
                 splitting_k: d,
@@ -962,5 +1050,73 @@ mod tests {
         assert!(f(10.0) > f(5.0));
         assert!((f(10.0) - 0.552).abs() < 0.0005, "{}", f(10.0));
         assert!((f(5.0) - 0.4327).abs() < 0.0005, "{}", f(5.0));
+    }
+
+    /// A misalignment theta is the aligned Hamiltonian at Bz = B cos(theta) with
+    /// Bx = B sin(theta): the resonance fields are the aligned ones divided by cos(theta), the
+    /// matrices agree entry by entry (1e-15 relative) and every splitting equals the aligned
+    /// Hamiltonian's with the fixed Bx = B_k sin(theta) of its crossing (1e-9 relative, 1e-13 K
+    /// for a pair the dense fallback takes); the
+    /// k = 0 splittings are those without a transverse field. Angle 0 changes nothing; an angle
+    /// out of [0, 30] degrees or beside a transverse field is refused.
+    #[test]
+    fn misalignment_is_the_rotated_field() {
+        let key = "mn12ac-barra";
+        let o = Overrides::default();
+        let aligned =
+            SpinHamiltonian::from_preset(key, &o, &AnisotropyOverrides::default()).unwrap();
+        let theta = 3.0_f64;
+        let tilted = aligned.with_misalignment_deg(theta).unwrap();
+        let (c, sn) = (theta.to_radians().cos(), theta.to_radians().sin());
+        assert!(tilted.has_transverse_terms());
+        let b = 0.7;
+        let (ht, ha) = (
+            tilted.matrix_k(b),
+            SpinHamiltonian::new(*aligned.spin(), *aligned.anisotropy(), b * sn)
+                .unwrap()
+                .matrix_k(b * c),
+        );
+        for (x, y) in ht.iter().zip(&ha) {
+            assert!((x - y).abs() <= 1e-15 * y.abs().max(1.0), "{x} vs {y}");
+        }
+        let rt = tilted.resonances(3).unwrap();
+        let ra = aligned.resonances(3).unwrap();
+        assert_eq!(rt.len(), ra.len());
+        let mut odd = 0;
+        for (t, a) in rt.iter().zip(&ra) {
+            assert_eq!((t.i, t.i_prime), (a.i, a.i_prime));
+            assert!((t.field_t * c - a.field_t).abs() <= 1e-14 * a.field_t.abs().max(1e-3));
+            let want = SpinHamiltonian::new(*aligned.spin(), *aligned.anisotropy(), t.field_t * sn)
+                .unwrap()
+                .tunnel_splitting(a)
+                .unwrap();
+            let split = tilted.tunnel_splitting(t).unwrap();
+            let (got, want) = (split.splitting_k, want.splitting_k);
+            // Partitioned: full relative precision; dense fallback: double precision of the
+            // eigenvalues, ~1e-13 K absolute (section 10.4).
+            let tol = match split.method {
+                SplittingMethod::Partitioned => 1e-9 * want,
+                SplittingMethod::Dense => 1e-13,
+            };
+            assert!(
+                (got - want).abs() <= tol,
+                "k = {} m = {}: {got} vs {want}",
+                t.k,
+                t.m
+            );
+            if t.k == 0 {
+                assert_eq!(got, aligned.tunnel_splitting(a).unwrap().splitting_k);
+            }
+            if t.k % 2 == 1 && got > 0.0 {
+                odd += 1;
+            }
+        }
+        assert!(odd > 10, "{odd}");
+        assert_eq!(aligned.with_misalignment_deg(0.0).unwrap(), aligned);
+        for bad in [-1.0, 31.0, f64::NAN] {
+            assert!(aligned.with_misalignment_deg(bad).is_err());
+        }
+        let with_bx = SpinHamiltonian::new(*aligned.spin(), *aligned.anisotropy(), 0.1).unwrap();
+        assert!(with_bx.with_misalignment_deg(1.0).is_err());
     }
 }
