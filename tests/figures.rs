@@ -456,37 +456,20 @@ struct SvgText {
     text: String,
 }
 
-/// The `<text>` elements of an SVG written by plotters (one attribute list, the content on
-/// the next line).
+/// The `<text>` elements of an SVG written by plotters.
 fn svg_texts(path: &Path) -> Vec<SvgText> {
     let svg = std::fs::read_to_string(path).unwrap();
-    let attr = |tag: &str, name: &str| -> String {
-        let key = format!(" {name}=\"");
-        let start = tag.find(&key).unwrap() + key.len();
-        tag[start..start + tag[start..].find('"').unwrap()].to_string()
-    };
-    let mut out = Vec::new();
-    for part in svg.split("<text").skip(1) {
-        let (tag, rest) = part.split_once('>').unwrap();
-        let text = rest
-            .split("</text>")
-            .next()
-            .unwrap()
-            .trim()
-            .replace("&apos;", "'")
-            .replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&");
-        out.push(SvgText {
+    let attr = |tag: &str, name: &str| -> String { common::svg_attr(tag, name).unwrap() };
+    common::svg_text_elements(&svg)
+        .into_iter()
+        .map(|(tag, text)| SvgText {
             x: attr(tag, "x").parse().unwrap(),
             y: attr(tag, "y").parse().unwrap(),
             anchor: attr(tag, "text-anchor"),
             fill: attr(tag, "fill"),
             text,
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// Width in px of `text` at `size_pt` at 300 dpi in the figures' font (DejaVu Sans).

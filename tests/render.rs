@@ -3,6 +3,8 @@
 //! are drawn; no text leaves the canvas; the legend lies below the plot, where it covers no
 //! data; and the PNG's plot area holds the colours of the data drawn on it.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -61,33 +63,16 @@ struct Text {
 }
 
 fn svg_texts(svg: &str) -> Vec<Text> {
-    let attr = |tag: &str, name: &str| -> Option<String> {
-        let key = format!(" {name}=\"");
-        let start = tag.find(&key)? + key.len();
-        Some(tag[start..start + tag[start..].find('"')?].to_string())
-    };
-    svg.split("<text")
-        .skip(1)
-        .map(|part| {
-            let (tag, rest) = part.split_once('>').unwrap();
-            let text = rest
-                .split("</text>")
-                .next()
-                .unwrap()
-                .trim()
-                .replace("&apos;", "'")
-                .replace("&quot;", "\"")
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&");
-            Text {
-                x: attr(tag, "x").unwrap().parse().unwrap(),
-                y: attr(tag, "y").unwrap().parse().unwrap(),
-                anchor: attr(tag, "text-anchor").unwrap_or_else(|| "start".into()),
-                size_px: attr(tag, "font-size").unwrap().parse().unwrap(),
-                rotated: attr(tag, "transform").is_some(),
-                text,
-            }
+    let attr = common::svg_attr;
+    common::svg_text_elements(svg)
+        .into_iter()
+        .map(|(tag, text)| Text {
+            x: attr(tag, "x").unwrap().parse().unwrap(),
+            y: attr(tag, "y").unwrap().parse().unwrap(),
+            anchor: attr(tag, "text-anchor").unwrap_or_else(|| "start".into()),
+            size_px: attr(tag, "font-size").unwrap().parse().unwrap(),
+            rotated: attr(tag, "transform").is_some(),
+            text,
         })
         .collect()
 }

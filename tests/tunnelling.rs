@@ -114,19 +114,11 @@ fn engine_commands_refuse_anisotropy_beyond_d() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v = common::json(&[
-        "simulate",
+    let v = common::json(&common::jump_4k(&[
         "--json",
-        "--b-initial-t",
-        "0.5",
-        "--b-final-t",
-        "0.1",
-        "--initial-temperature-k",
-        "4",
-        "--jump",
         "--material",
         "mn12ac-mirebeau",
-    ]);
+    ]));
     assert_eq!(v["material"], "mn12ac-mirebeau");
     assert_eq!(v["outcome"], "equilibrium");
 }

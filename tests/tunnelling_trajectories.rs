@@ -3,6 +3,8 @@
 //! balance of the tunnelling rates), the second law, and tunnelling never slowing the
 //! relaxation down.
 
+mod common;
+
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, Formulation, Outcome, RunSpec};
 use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::thermo::boltzmann;
@@ -162,41 +164,32 @@ fn zero_transverse_terms_give_the_pre_tunnelling_numbers_bit_for_bit() {
     }
     assert_eq!(compared, 76);
     // The flags: the same bits at Ti = 2 K.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smmcool"))
-        .args([
-            "simulate",
-            "--b-initial-t",
-            "0.5",
-            "--b-final-t",
-            "0.1",
-            "--initial-temperature-k",
-            "2",
-            "--sweep-rate-t-per-s",
-            "10",
-            "--sample-times-after-ramp-s",
-            "1e-3,1,3600",
-            "--log-points-per-decade",
-            "0",
-            "--b4-k",
-            "0",
-            "--c4-k",
-            "0",
-            "--e-k",
-            "0",
-            "--transverse-field-t",
-            "0",
-            "--misalignment-deg",
-            "0",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = common::json(&[
+        "simulate",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0.1",
+        "--initial-temperature-k",
+        "2",
+        "--sweep-rate-t-per-s",
+        "10",
+        "--sample-times-after-ramp-s",
+        "1e-3,1,3600",
+        "--log-points-per-decade",
+        "0",
+        "--b4-k",
+        "0",
+        "--c4-k",
+        "0",
+        "--e-k",
+        "0",
+        "--transverse-field-t",
+        "0",
+        "--misalignment-deg",
+        "0",
+        "--json",
+    ]);
     let temps: Vec<f64> = doc["sample_temperatures_k"]
         .as_array()
         .unwrap()

@@ -661,13 +661,23 @@ fn draw_colour_bar<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", pt(AXIS_PT)))
         .draw()
         .map_err(|e| draw_err(path, e))?;
+    fill_colour_bar(&mut cb, (lo, hi), level_color, path)
+}
+
+/// The colour bar's strip: `colour` of 0..1 over `lo..hi`, in 200 steps.
+fn fill_colour_bar<DB: DrawingBackend>(
+    cb: &mut ChartContext<'_, DB, Cartesian2d<LinearAxis, RangedCoordf64>>,
+    (lo, hi): (f64, f64),
+    colour: fn(f64) -> RGBColor,
+    path: &Path,
+) -> Result<(), PlotError> {
     let n = 200;
     cb.draw_series((0..n).map(|i| {
         let a = lo + (hi - lo) * i as f64 / n as f64;
         let b = lo + (hi - lo) * (i + 1) as f64 / n as f64;
         Rectangle::new(
             [(a, 0.0), (b, 1.0)],
-            level_color((i as f64 + 0.5) / n as f64).filled(),
+            colour((i as f64 + 0.5) / n as f64).filled(),
         )
     }))
     .map_err(|e| draw_err(path, e))?;
@@ -1136,16 +1146,7 @@ impl HeatMap {
             .axis_desc_style(("sans-serif", pt(AXIS_PT)))
             .draw()
             .map_err(|e| draw_err(path, e))?;
-        let n = 200;
-        cb.draw_series((0..n).map(|i| {
-            let a = lo + (hi - lo) * i as f64 / n as f64;
-            let b = lo + (hi - lo) * (i + 1) as f64 / n as f64;
-            Rectangle::new(
-                [(a, 0.0), (b, 1.0)],
-                heat_color((i as f64 + 0.5) / n as f64).filled(),
-            )
-        }))
-        .map_err(|e| draw_err(path, e))?;
+        fill_colour_bar(&mut cb, (lo, hi), heat_color, path)?;
         // The over-range mark: a triangle in the end colour beyond each end the data pass.
         let (below, above) = self.over_range();
         let (x_lo, y_top) = cb.backend_coord(&(lo, 1.0));

@@ -154,3 +154,32 @@ pub fn contents_without_timing(file: &std::path::Path) -> Vec<(String, String)> 
     assert!(out.len() > 50, "{} entries", out.len());
     out
 }
+
+/// The `<text>` elements of an SVG written by plotters (one attribute list, the content on
+/// the next line): each element's attribute list and its content, XML entities decoded.
+pub fn svg_text_elements(svg: &str) -> Vec<(&str, String)> {
+    svg.split("<text")
+        .skip(1)
+        .map(|part| {
+            let (tag, rest) = part.split_once('>').unwrap();
+            let text = rest
+                .split("</text>")
+                .next()
+                .unwrap()
+                .trim()
+                .replace("&apos;", "'")
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            (tag, text)
+        })
+        .collect()
+}
+
+/// The value of attribute `name` in an SVG element's attribute list `tag`, if present.
+pub fn svg_attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    Some(tag[start..start + tag[start..].find('"')?].to_string())
+}
