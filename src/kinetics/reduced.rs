@@ -489,8 +489,9 @@ impl OdeSystem for ReducedSystem<'_> {
         Ok(())
     }
 
-    /// Jacobian by forward differences (the state is two numbers; each column costs one
-    /// right-hand side).
+    /// Jacobian by forward differences (each column costs one right-hand side). With a link
+    /// the work w and the heat q enter only through the net work w - q
+    /// (`net_work`), so the column of q is minus that of w and costs nothing.
     fn jacobian(
         &self,
         t: f64,
@@ -504,8 +505,8 @@ impl OdeSystem for ReducedSystem<'_> {
         // temperature solve resolves to ~eps |u0|: their difference steps are scaled by the
         // energy, not by w or q.
         let e = self.u0_k.abs().max(1.0);
-        let scale = [1e-12, e, e];
-        for j in 0..dim {
+        let scale = [1e-12, e];
+        for j in 0..2 {
             let h = 1.5e-8 * y[j].abs().max(scale[j]);
             let mut yp = y.clone();
             yp[j] += h;
@@ -513,6 +514,12 @@ impl OdeSystem for ReducedSystem<'_> {
             self.rhs(t, &yp, &mut f1)?;
             for i in 0..dim {
                 jac[(i, j)] = (f1[i] - f0[i]) / h;
+            }
+        }
+        for i in 2..dim {
+            // d/dq = -d/dw: q enters only through w - q.
+            for r in 0..dim {
+                jac[(r, i)] = -jac[(r, 1)];
             }
         }
         Ok(())

@@ -1142,6 +1142,12 @@ fn sample_relaxation(
 /// state (P_R, w, q) is integrated by the solver ([`Driven::holding`], w constant) until
 /// the sample is back at the bath (T within `equilibrium_tol_k` of T_bath and P_R within
 /// [`EQUILIBRIUM_TOL_P`] of its equilibrium there) after the last requested sample, or the end.
+///
+/// Before the faster of its two time constants (1/lambda_1, C/K at the hand-over) only the
+/// requested sample times are hard stops: the points of the logarithmic output grid there,
+/// closer together than the natural steps, are read off the collocation polynomial of the
+/// step that covers them (Radau IIA's continuous extension), so that the grid does not cut
+/// the steps (docs/numerics.md, "Linked relaxation"). Later grid points are hard stops.
 struct LinkedRelax<'s, 'p> {
     plan: &'s Plan<'p>,
     sys: &'s ReducedSystem<'p>,
@@ -1151,6 +1157,12 @@ struct LinkedRelax<'s, 'p> {
     t_max: f64,
     prev_temp: f64,
     first_eq: Option<f64>,
+    /// The requested sample times (since the start of the run), sorted: the hard stops.
+    hard_stops: Vec<f64>,
+    /// Grid points before this time (since the start of the run) come from the dense output.
+    dense_before: f64,
+    /// A failure to record a grid point inside a step, reported before the next step.
+    failed: Option<EngineError>,
 }
 
 impl<'s, 'p> LinkedRelax<'s, 'p> {
@@ -1177,6 +1189,9 @@ impl<'s, 'p> Integrated for LinkedRelax<'s, 'p> {
         solver: &Radau5<NumericsError>,
         _prog: &mut Progress<'_>,
     ) -> Result<bool, EngineError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         let opt = &self.plan.run.options;
         let tq = self.plan.tq;
         let y = solver.y();
@@ -1192,8 +1207,36 @@ impl<'s, 'p> Integrated for LinkedRelax<'s, 'p> {
         }
         Ok(solver.t() >= self.t_max)
     }
+    fn stop(&self, t: f64, next_output: f64) -> f64 {
+        if next_output >= self.dense_before {
+            return next_output;
+        }
+        // The next requested sample, or the next output from the time grid points are hard
+        // stops again, or the end.
+        let next = self.hard_stops.partition_point(|&s| s <= t);
+        let late = self
+            .plan
+            .outputs
+            .partition_point(|&o| o < self.dense_before);
+        let late = self.plan.outputs.get(late).copied().unwrap_or(self.t_max);
+        self.hard_stops
+            .get(next)
+            .map_or(late, |&s| s.min(late))
+            .min(self.t_max)
+    }
     fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
         let (sys, bf) = (self.sys, self.plan.bf);
+        // The grid points inside the step, from its collocation polynomial (one at its end
+        // is recorded by the driver from the step's end state).
+        while let Some(&o) = self.plan.outputs.get(prog.out_idx) {
+            if o >= solver.t() || o >= self.dense_before || self.failed.is_some() {
+                break;
+            }
+            if let Err(e) = self.record(&mut prog.rec, o, &solver.dense(o)) {
+                self.failed = Some(e);
+            }
+            prog.out_idx += 1;
+        }
         let temp = Self::temp(sys, bf, solver.y());
         prog.note_step(solver, self.prev_temp, temp, |y| Self::temp(sys, bf, y));
         self.after
@@ -1255,7 +1298,16 @@ pub(super) fn linked_relaxation(
         p_star,
         t_max,
         first_eq: None,
+        hard_stops: opt
+            .sample_times_after_ramp_s
+            .iter()
+            .map(|&s| tq + s)
+            .filter(|&t| t <= t_max)
+            .collect(),
+        failed: None,
+        dense_before: t_now + 1e3 * h0,
     };
+    stage.hard_stops.sort_by(f64::total_cmp);
     drive(plan, &mut stage, &mut solver, prog)?;
     let first_eq = stage.first_eq;
     if after.outcome == Outcome::Equilibrium {
