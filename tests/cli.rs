@@ -6,6 +6,7 @@
 mod common;
 
 use common::{json, run, run_ok};
+use std::path::Path;
 
 #[test]
 fn tau_json_has_t_max_and_both_taus() {
@@ -430,4 +431,92 @@ fn completions_and_man_page_cover_every_subcommand() {
     let out = common::run(&["completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
+}
+
+/// Every subcommand's `--help` ends with an `Examples:` section (the bin's unit test
+/// `every_help_example_parses` parses each line); here the examples that finish in seconds are
+/// run, in a scratch folder holding the shipped configs and a waveform file, and must succeed.
+/// Those on the 10^4-run map (and `paper`, ~10 s CPU) are parse-checked only.
+#[test]
+fn help_examples_run() {
+    let help = String::from_utf8(common::run_ok(&["--help"]).stdout).unwrap();
+    let subcommands: Vec<String> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("Options:")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|w| w != "help")
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let configs = dir.path().join("configs");
+    std::fs::create_dir(&configs).unwrap();
+    for name in ["default.toml", "validity_map_100x100.toml"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("configs")
+                .join(name),
+            configs.join(name),
+        )
+        .unwrap();
+    }
+    common::write(
+        dir.path(),
+        "pulse.csv",
+        "time_s,field_t\n0,1\n0.05,0.3\n0.1,0\n",
+    );
+    let mut ran = 0;
+    for s in &subcommands {
+        let text = String::from_utf8(common::run_ok(&[s, "--help"]).stdout).unwrap();
+        let examples: Vec<&str> = text
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("`smmcool {s} --help` has no Examples section"))
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(!examples.is_empty(), "{s}");
+        for line in examples {
+            let command = line.split(" #").next().unwrap();
+            let command = command.split(" > ").next().unwrap();
+            let command = command.split(" && ").next().unwrap();
+            let words: Vec<&str> = command.split_whitespace().collect();
+            assert_eq!(words[..2], ["smmcool", s.as_str()], "{line}");
+            if command.contains("map") || s == "paper" {
+                continue;
+            }
+            let out = common::smmcool()
+                .args(&words[1..])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!out.stdout.is_empty(), "{line} printed nothing");
+            ran += 1;
+        }
+    }
+    assert!(ran >= 20, "{ran}");
+}
+
+/// `validate` prints swept values in the shortest form that reads back exactly (1e-12, not
+/// 0.000000000001), in the axis lines and the run lines alike.
+#[test]
+fn validate_prints_values_short_and_exact() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sweep_rate_table.toml");
+    let text =
+        String::from_utf8(run_ok(&["validate", config.to_str().unwrap(), "--show", "1"]).stdout)
+            .unwrap();
+    assert!(text.contains("73 value(s) from 1e-12 to 1e6"), "{text}");
+    assert!(
+        text.contains("protocol.sweep_rate_t_per_s = 1e-12"),
+        "{text}"
+    );
+    assert!(!text.contains("0.000000000001"), "{text}");
 }

@@ -630,7 +630,7 @@ impl Plan {
                 " (run {index}: {})",
                 swept
                     .iter()
-                    .map(|(k, v)| format!("{k} = {v}"))
+                    .map(|(k, v)| format!("{k} = {}", crate::units::number(*v)))
                     .collect::<Vec<_>>()
                     .join(", ")
             )

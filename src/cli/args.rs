@@ -23,37 +23,71 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Energy levels E_M(B) relative to the ground level (the paper's Fig. 2).
+    #[command(after_help = EXAMPLES_LEVELS)]
     Levels(LevelsArgs),
     /// Relaxation time tau(T): Arrhenius law and the scaled rate matrix, and T_max (Fig. 3).
+    #[command(after_help = EXAMPLES_TAU)]
     Tau(TauArgs),
     /// Final temperatures of the sudden quench (Eq. 9) and the isentropic process (Eq. 11).
+    #[command(after_help = EXAMPLES_LIMITS)]
     Limits(LimitsArgs),
     /// Resonances between the levels of the two wells: fields B_k(m) where m and m' = k - m
     /// cross, and their tunnel splittings, with fourth-order and transverse anisotropy
     /// (docs/physics.md section 10).
+    #[command(after_help = EXAMPLES_RESONANCES)]
     Resonances(ResonancesArgs),
     /// One run in the time domain: a field ramp (or jump) and the relaxation after it.
+    #[command(after_help = EXAMPLES_SIMULATE)]
     Simulate(Box<SimulateArgs>),
     /// Check a batch config: parse, validate every run, print the plan; runs nothing.
+    #[command(after_help = EXAMPLES_VALIDATE)]
     Validate(ValidateArgs),
     /// Run a batch config into an HDF5 file (parallel, sharded, resumable).
+    #[command(after_help = EXAMPLES_RUN)]
     Run(RunArgs),
     /// Join shard files of the same config into one HDF5 file.
+    #[command(after_help = EXAMPLES_MERGE)]
     Merge(MergeArgs),
     /// Print the summary table of a batch file.
+    #[command(after_help = EXAMPLES_INSPECT)]
     Inspect(InspectArgs),
     /// Regenerate the paper's Figures 2-6 and the time-domain figures (PNG, SVG, CSV).
+    #[command(after_help = EXAMPLES_PAPER)]
     Paper(PaperArgs),
     /// Figures of a batch file: T(t), populations, magnetization; Delta T against sweep rate.
+    #[command(after_help = EXAMPLES_PLOT)]
     Plot(PlotArgs),
     /// List the material presets and where their numbers come from.
+    #[command(after_help = EXAMPLES_PRESETS)]
     Presets(JsonFlag),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) generated from
     /// these definitions, e.g. `smmcool completions bash > ~/.local/share/bash-completion/completions/smmcool`.
+    #[command(after_help = EXAMPLES_COMPLETIONS)]
     Completions(CompletionsArgs),
     /// Print the man page (roff) generated from these definitions, e.g. `smmcool man > smmcool.1`.
+    #[command(after_help = EXAMPLES_MAN)]
     Man,
 }
+
+// One example section per subcommand, shown after its options by `--help` (checked to parse
+// by `every_help_example_parses`).
+const EXAMPLES_LEVELS: &str = "Examples:\n  smmcool levels --field-t 0.5                          # the 21 levels of Mn12Ac at 0.5 T\n  smmcool levels --field-t 0:1:0.1 --json               # Fig. 2 as one JSON document\n  smmcool levels --field-t 0,0.5 --material mn12-naphthalene --d-k -0.65";
+const EXAMPLES_TAU: &str = "Examples:\n  smmcool tau --temperature-k 2,3,4.6                    # Arrhenius and rate-model tau, T_max\n  smmcool tau --temperature-k 1:6:0.1 --json             # Fig. 3 as JSON\n  smmcool tau --material mn12ac-barra --temperature-k 2,3 --field-t 0:1.2:0.01   # tau(B), tunnelling";
+const EXAMPLES_LIMITS: &str = "Examples:\n  smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 1:6:0.05   # Figs. 4, 6\n  smmcool limits --b-initial-t 1 --b-final-t 0:1:0.05 --minimum                      # Fig. 5\n  smmcool limits --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --json";
+const EXAMPLES_RESONANCES: &str = "Examples:\n  smmcool resonances --material mn12ac-mirebeau --k-max 2\n  smmcool resonances --material mn12ac-barra --misalignment-deg 2 --json";
+const EXAMPLES_SIMULATE: &str = "Examples:\n  smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --sweep-rate-t-per-s 10\n  smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --jump --trajectory --json\n  smmcool simulate --b-initial-t 0.5 --b-final-t 0.1 --initial-temperature-k 4 --sweep-rate-t-per-s 10 --sample-amount-mol 1e-6 --link-conductance-w-per-k 4e-8   # heat link to a bath at Ti\n  smmcool simulate --waveform-csv pulse.csv --initial-temperature-k 3   # a measured B(t): two columns time_s, field_t\n  smmcool simulate --initial-temperature-k 3 --b-initial-t 1 --sample-amount-mol 1e-6 --link-conductance-w-per-k 4e-8 --cycles 3 --segment kind=hold,duration_s=2000,link_closed=true --segment kind=ramp,b_final_t=0,sweep_rate_t_per_s=10 --segment kind=ramp,b_final_t=1,sweep_rate_t_per_s=0.1,link_closed=true   # a refrigeration cycle";
+const EXAMPLES_VALIDATE: &str = "Examples:\n  smmcool validate configs/default.toml\n  smmcool validate configs/validity_map_100x100.toml --show 20";
+const EXAMPLES_RUN: &str = "Examples:\n  smmcool run configs/default.toml -o out/default.h5\n  smmcool run configs/validity_map_100x100.toml -o map.h5 --threads 2 --quiet\n  smmcool run configs/validity_map_100x100.toml -o map.h5 --resume       # finish an interrupted batch\n  smmcool run configs/validity_map_100x100.toml -o map-0.h5 --shard 0/4  # one shard of four (SLURM sets it from SLURM_ARRAY_TASK_ID)";
+const EXAMPLES_MERGE: &str =
+    "Examples:\n  smmcool merge map-0.h5 map-1.h5 map-2.h5 map-3.h5 -o map.h5";
+const EXAMPLES_INSPECT: &str =
+    "Examples:\n  smmcool inspect out/default.h5\n  smmcool inspect out/default.h5 --json";
+const EXAMPLES_PAPER: &str = "Examples:\n  smmcool paper -o figures                  # every figure, PNG + SVG + CSV\n  smmcool paper --analytic-only -o figures  # Figures 2-6 only, in seconds";
+const EXAMPLES_PLOT: &str = "Examples:\n  smmcool plot out/default.h5 -o plots\n  smmcool plot map.h5 -o plots --max-runs 20 --magnetization-unit am2-per-mol";
+const EXAMPLES_PRESETS: &str = "Examples:\n  smmcool presets\n  smmcool presets --json";
+const EXAMPLES_COMPLETIONS: &str =
+    "Examples:\n  smmcool completions bash > ~/.local/share/bash-completion/completions/smmcool";
+const EXAMPLES_MAN: &str = "Examples:\n  smmcool man > smmcool.1 && man ./smmcool.1";
 
 /// `smmcool completions`.
 #[derive(Debug, Args)]
@@ -420,4 +454,43 @@ pub fn join_negative_values(
         out.push(arg);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    /// Every line of every subcommand's `Examples:` section parses as that subcommand (shell
+    /// comments and redirections cut off). tests/cli.rs runs the ones that are cheap to run.
+    #[test]
+    fn every_help_example_parses() {
+        let cli = Cli::command();
+        let mut checked = 0;
+        for sub in cli.get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .unwrap_or_else(|| panic!("{} has no examples", sub.get_name()))
+                .to_string();
+            let lines: Vec<&str> = help.lines().skip(1).collect();
+            assert!(help.starts_with("Examples:") && !lines.is_empty(), "{help}");
+            for line in lines {
+                let command = line.split(" #").next().unwrap();
+                let command = command
+                    .split(" > ")
+                    .next()
+                    .unwrap()
+                    .split(" && ")
+                    .next()
+                    .unwrap();
+                let words: Vec<&str> = command.split_whitespace().collect();
+                assert_eq!(words[..2], ["smmcool", sub.get_name()], "{line}");
+                if let Err(e) = Cli::try_parse_from(&words) {
+                    panic!("{line}: {e}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 25, "{checked}");
+    }
 }

@@ -6,6 +6,7 @@ use smmcool::batch::config::Plan;
 use smmcool::batch::runner::{parse_shard, run_batch, shard_from_slurm, RunOptions};
 use smmcool::error::Error;
 use smmcool::results::{RunOutcome, RunStatus};
+use smmcool::units::number;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ fn describe(plan: &Plan, i: usize) -> String {
         "(no sweep)".to_string()
     } else {
         sw.iter()
-            .map(|(k, v)| format!("{k} = {v}"))
+            .map(|(k, v)| format!("{k} = {}", number(*v)))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -43,8 +44,8 @@ pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> Result<(), Error> 
             out,
             "  sweep {k}: {} value(s) from {} to {}",
             v.len(),
-            v[0],
-            v[v.len() - 1]
+            number(v[0]),
+            number(v[v.len() - 1])
         )?;
     }
     if n > plan.config.batch.max_runs {
