@@ -160,27 +160,7 @@ fn every_paper_figure_renders_readably() {
         for label in &header[if header[0] == "series" { 1 } else { 0 }..] {
             assert!(drawn_text(label), "{name}: axis label {label:?} not drawn");
         }
-        // No text leaves the canvas: its box from the anchor, font size and the font's
-        // metrics (rotated text: the y label, width along y).
-        for t in &texts {
-            let (tw, th) = text_box_px(&t.text, t.size_px);
-            let f = match t.anchor.as_str() {
-                "middle" => 0.5,
-                "end" => 1.0,
-                _ => 0.0,
-            };
-            let (x0, x1, y0, y1) = if t.rotated {
-                // rotate(270) about (x, y): the text runs upwards, its height to the right.
-                (t.x, t.x + th, t.y - (1.0 - f) * tw, t.y + f * tw)
-            } else {
-                (t.x - f * tw, t.x + (1.0 - f) * tw, t.y - th, t.y + th)
-            };
-            assert!(
-                x0 >= -1.0 && x1 <= f64::from(w) + 1.0 && y0 >= -th && y1 <= f64::from(h) + 1.0,
-                "{name}: {:?} outside the {w} x {h} canvas ({x0:.0}..{x1:.0}, {y0:.0}..{y1:.0})",
-                t.text
-            );
-        }
+        assert_text_inside(&name, &texts, w, h);
         // The legend (the series' names) lies below the plot area, where no data are drawn.
         for s in series.iter().filter(|s| !s.is_empty()) {
             let entries: Vec<&Text> = texts
@@ -233,4 +213,79 @@ fn the_papers_quoted_values_are_overlaid_and_labelled() {
             .collect();
         assert_eq!(xs, vec![smmcool::figures::PAPER_T_MAX_K; 2], "{file}");
     }
+}
+
+/// No text leaves the `w` x `h` canvas: its box from the anchor, font size and the font's
+/// metrics (rotated text: the y label, width along y).
+fn assert_text_inside(name: &str, texts: &[Text], w: u32, h: u32) {
+    for t in texts {
+        let (tw, th) = text_box_px(&t.text, t.size_px);
+        let f = match t.anchor.as_str() {
+            "middle" => 0.5,
+            "end" => 1.0,
+            _ => 0.0,
+        };
+        let (x0, x1, y0, y1) = if t.rotated {
+            // rotate(270) about (x, y): the text runs upwards, its height to the right.
+            (t.x, t.x + th, t.y - (1.0 - f) * tw, t.y + f * tw)
+        } else {
+            (t.x - f * tw, t.x + (1.0 - f) * tw, t.y - th, t.y + th)
+        };
+        assert!(
+            x0 >= -1.0 && x1 <= f64::from(w) + 1.0 && y0 >= -th && y1 <= f64::from(h) + 1.0,
+            "{name}: {:?} outside the {w} x {h} canvas ({x0:.0}..{x1:.0}, {y0:.0}..{y1:.0})",
+            t.text
+        );
+    }
+}
+
+/// `--column-width double`: the analytic figures drawn for two journal columns are 17.8 cm
+/// (2102 px at 300 dpi) wide, as high as the single-column ones, with the same font sizes
+/// (7-9 pt at the printed size), every text inside the canvas and the axis labels drawn.
+#[test]
+fn double_column_figures_are_wider_with_the_same_fonts() {
+    use smmcool::figures::plot::{with_column_width, ColumnWidth};
+    let dir = tempfile::tempdir().unwrap();
+    let files = with_column_width(ColumnWidth::Double, || {
+        smmcool::figures::paper_analytic(dir.path()).unwrap()
+    });
+    let single = figures().0.path();
+    let mut checked = 0;
+    for png in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+    {
+        let name = png.file_name().unwrap().to_string_lossy().to_string();
+        let svg = std::fs::read_to_string(png.with_extension("svg")).unwrap();
+        let (w, h, _) = decode_png(png);
+        assert_eq!((w, h), svg_size(&svg), "{name}");
+        assert_eq!(w, 2102, "{name}");
+        let single_svg = std::fs::read_to_string(single.join(&name).with_extension("svg")).unwrap();
+        let (_, single_h) = svg_size(&single_svg);
+        let texts = svg_texts(&svg);
+        // The plot keeps the single column's height (0.7 x 1004 px); the legend below it may
+        // need fewer rows on the wider canvas.
+        assert!(h <= single_h && h > 702, "{name}: {h} vs {single_h}");
+        let sizes = |ts: &[Text]| {
+            let mut v: Vec<u64> = ts.iter().map(|t| t.size_px.to_bits()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        assert_eq!(
+            sizes(&texts),
+            sizes(&svg_texts(&single_svg)),
+            "{name}: font sizes"
+        );
+        assert_text_inside(&name, &texts, w, h);
+        let (header, _) = csv_header_and_series(&png.with_extension("csv"));
+        for label in &header[if header[0] == "series" { 1 } else { 0 }..] {
+            assert!(
+                texts.iter().any(|t| t.text.replace(',', ";") == *label),
+                "{name}: axis label {label:?} not drawn"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 7, "{checked}");
 }

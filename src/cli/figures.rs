@@ -2,6 +2,7 @@
 
 use super::args::{PaperArgs, PlotArgs};
 use smmcool::error::Error;
+use smmcool::figures::plot::with_column_width;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -14,15 +15,18 @@ pub fn paper(args: &PaperArgs, out: &mut impl Write) -> Result<(), Error> {
         )));
     }
     let created = output_folder(&args.output)?;
+    let width = args.column_width.into();
     let files = keep_on_success(created, &args.output, || {
-        let mut files = smmcool::figures::paper_analytic(&args.output)?;
-        if !args.analytic_only {
-            files.extend(smmcool::figures::paper_kinetic(
-                &args.output,
-                args.resolution,
-            )?);
-        }
-        Ok(files)
+        with_column_width(width, || -> Result<Vec<PathBuf>, Error> {
+            let mut files = smmcool::figures::paper_analytic(&args.output)?;
+            if !args.analytic_only {
+                files.extend(smmcool::figures::paper_kinetic(
+                    &args.output,
+                    args.resolution,
+                )?);
+            }
+            Ok(files)
+        })
     })?;
     wrote(out, &files, &args.output)
 }
@@ -33,12 +37,14 @@ pub fn plot(args: &PlotArgs, out: &mut impl Write) -> Result<(), Error> {
     smmcool::io::read_meta(&args.file)?;
     let created = output_folder(&args.output)?;
     let files = keep_on_success(created, &args.output, || {
-        Ok(smmcool::figures::batch_figures(
-            &args.file,
-            &args.output,
-            args.max_runs,
-            args.magnetization_unit.into(),
-        )?)
+        with_column_width(args.column_width.into(), || {
+            Ok(smmcool::figures::batch_figures(
+                &args.file,
+                &args.output,
+                args.max_runs,
+                args.magnetization_unit.into(),
+            )?)
+        })
     })?;
     wrote(out, &files, &args.output)?;
     // Say so when --max-runs left stored trajectories out (on stderr: the figures are written).

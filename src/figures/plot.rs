@@ -214,8 +214,57 @@ pub struct ColourBar {
 /// Output resolution of the PNGs, dots per inch.
 pub const DPI: f64 = 300.0;
 
-/// Width of a single journal column, cm (the figures' width).
+/// Width of a single journal column, cm (the figures' default width).
 pub const SINGLE_COLUMN_CM: f64 = 8.5;
+
+/// Width of a double (full-page) journal column, cm (ACS: 7 in; RSC's 17.1 cm fits inside).
+pub const DOUBLE_COLUMN_CM: f64 = 17.8;
+
+/// The printed width a figure is drawn for: fonts stay 7-9 pt at that width, at [`DPI`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColumnWidth {
+    /// One journal column, [`SINGLE_COLUMN_CM`].
+    #[default]
+    Single,
+    /// Two journal columns, [`DOUBLE_COLUMN_CM`]; the plot keeps the single column's height.
+    Double,
+}
+
+impl ColumnWidth {
+    /// The width, cm.
+    pub fn cm(self) -> f64 {
+        match self {
+            Self::Single => SINGLE_COLUMN_CM,
+            Self::Double => DOUBLE_COLUMN_CM,
+        }
+    }
+}
+
+thread_local! {
+    static COLUMN_WIDTH: std::cell::Cell<ColumnWidth> = const { std::cell::Cell::new(ColumnWidth::Single) };
+}
+
+/// Run `f` with every figure saved on this thread drawn for `width` (like a plotting
+/// library's style context; figures are saved on the thread that asks for them), then restore
+/// the previous width.
+pub fn with_column_width<R>(width: ColumnWidth, f: impl FnOnce() -> R) -> R {
+    let before = COLUMN_WIDTH.with(|w| w.replace(width));
+    struct Restore(ColumnWidth);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            COLUMN_WIDTH.with(|w| w.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
+/// Width and plot height of a figure on this thread, px: the column width, and 0.7 of a
+/// single column for the plot whatever the width (a double-column figure is a wide panel).
+fn figure_px() -> (u32, u32) {
+    let width = COLUMN_WIDTH.with(|w| w.get());
+    (px_of_cm(width.cm()), px_of_cm(SINGLE_COLUMN_CM) * 7 / 10)
+}
 
 /// Pixels of `cm` centimetres at [`DPI`].
 pub fn px_of_cm(cm: f64) -> u32 {
@@ -685,10 +734,10 @@ fn fill_colour_bar<DB: DrawingBackend>(
 }
 
 impl Chart {
-    /// Size in pixels: one column ([`SINGLE_COLUMN_CM`]) wide at [`DPI`], the plot 0.7 of
-    /// the width high, plus the legend below it.
+    /// Size in pixels: the column width ([`with_column_width`], one column by default) at
+    /// [`DPI`], the plot 0.7 of a single column high, plus the legend below it.
     pub fn size_px(&self) -> (u32, u32) {
-        let w = px_of_cm(SINGLE_COLUMN_CM);
+        let (w, plot_h) = figure_px();
         let entries: Vec<Entry> = self
             .series
             .iter()
@@ -705,7 +754,7 @@ impl Chart {
         } else {
             0
         };
-        (w, w * 7 / 10 + bar + legend_layout(&entries, w).3)
+        (w, plot_h + bar + legend_layout(&entries, w).3)
     }
 
     /// The y range drawn for the data alone (their extent plus a margin); `None` without
@@ -977,13 +1026,13 @@ impl HeatMap {
         entries
     }
 
-    /// Size in pixels: one column wide, the map 0.7 of the width high, the colour bar and
-    /// the legend below it.
+    /// Size in pixels: the column width, the map 0.7 of a single column high, the colour bar
+    /// and the legend below it.
     pub fn size_px(&self) -> (u32, u32) {
-        let w = px_of_cm(SINGLE_COLUMN_CM);
+        let (w, plot_h) = figure_px();
         (
             w,
-            w * 7 / 10 + colour_bar_px() + legend_layout(&self.entries(), w).3,
+            plot_h + colour_bar_px() + legend_layout(&self.entries(), w).3,
         )
     }
 
