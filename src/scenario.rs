@@ -152,7 +152,8 @@ pub struct ProtocolSection {
     /// Mean sweep rate |Bf - Bi| / duration in T/s.
     #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["ramp_duration_s", "jump"])]
     pub sweep_rate_t_per_s: Option<f64>,
-    /// Ramp duration in s (instead of a sweep rate).
+    /// Ramp duration in s (instead of a sweep rate); 0 is the jump (so a batch can sweep the
+    /// duration down to the sudden limit).
     #[arg(long, allow_negative_numbers = true, conflicts_with = "jump")]
     pub ramp_duration_s: Option<f64>,
     /// Ramp shape: linear, cosine, jump (instantaneous: the exact sudden limit), or waveform

@@ -520,3 +520,70 @@ fn validate_prints_values_short_and_exact() {
     );
     assert!(!text.contains("0.000000000001"), "{text}");
 }
+
+/// A ramp of duration 0 is the jump (its exact limit), so a batch can sweep the duration down
+/// to the sudden change: `--ramp-duration-s 0` reports what `--jump` reports, and the shipped
+/// default batch (10 T/s as a 0.04 s ramp, and duration 0) stores for each run what `simulate`
+/// gives with `--sweep-rate-t-per-s 10` and with `--jump`.
+#[test]
+fn a_ramp_of_zero_duration_is_the_jump() {
+    let base = ["simulate", "--b-initial-t", "0.5", "--b-final-t", "0.1"];
+    let sim = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.push("--json");
+        let mut v = json(&args);
+        // Everything but the run's wall time and the echo of the scenario as given.
+        v.as_object_mut().unwrap().remove("wall_time_s");
+        v.as_object_mut().unwrap().remove("scenario");
+        v
+    };
+    let jump = sim(&["--initial-temperature-k", "3", "--jump"]);
+    assert_eq!(jump["shape"], "jump");
+    assert_eq!(
+        sim(&["--initial-temperature-k", "3", "--ramp-duration-s", "0"]),
+        jump
+    );
+    assert_eq!(
+        sim(&[
+            "--initial-temperature-k",
+            "3",
+            "--ramp-duration-s",
+            "0",
+            "--shape",
+            "cosine"
+        ]),
+        jump
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let h5 = dir.path().join("default.h5");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/default.toml");
+    run_ok(&[
+        "run",
+        config.to_str().unwrap(),
+        "-o",
+        h5.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let runs = json(&["inspect", h5.to_str().unwrap(), "--json"]);
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 6);
+    for (i, run) in runs.iter().enumerate() {
+        let ti = ["2", "3", "4"][i / 2];
+        let alone = if i % 2 == 0 {
+            sim(&["--initial-temperature-k", ti, "--sweep-rate-t-per-s", "10"])
+        } else {
+            sim(&["--initial-temperature-k", ti, "--jump"])
+        };
+        for key in [
+            "shape",
+            "sweep_rate_t_per_s",
+            "ramp_duration_s",
+            "temperature_after_ramp_k",
+            "end_temperature_k",
+            "equilibrium_temperature_k",
+        ] {
+            assert_eq!(run[key], alone[key], "run {i}: {key}");
+        }
+    }
+}

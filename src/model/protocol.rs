@@ -371,7 +371,9 @@ pub const MIN_DURATION_S: f64 = 1e-15;
 pub const MAX_DURATION_S: f64 = 1e40;
 
 impl Protocol {
-    /// A ramp of `duration_s` (the jump ignores it and uses 0).
+    /// A ramp of `duration_s` (the jump ignores it and uses 0). A linear or cosine ramp of
+    /// duration exactly 0 is the jump, its limit (so a batch can sweep the duration down to
+    /// the sudden change).
     pub fn with_duration(
         b_initial_t: f64,
         b_final_t: f64,
@@ -385,6 +387,11 @@ impl Protocol {
         } else {
             duration_s
         };
+        let shape = if duration_s == 0.0 && matches!(shape, RampShape::Linear | RampShape::Cosine) {
+            RampShape::Jump
+        } else {
+            shape
+        };
         if shape == RampShape::Waveform {
             return Err(ParameterError::new(
                 "shape",
@@ -396,7 +403,7 @@ impl Protocol {
             return Err(ParameterError::new(
                 "ramp_duration_s",
                 duration_s,
-                format!("must be in [{MIN_DURATION_S:e}, {MAX_DURATION_S:e}] s (use a jump for an instantaneous change)"),
+                format!("must be 0 (the jump: an instantaneous change) or in [{MIN_DURATION_S:e}, {MAX_DURATION_S:e}] s"),
             ));
         }
         Ok(Self {
