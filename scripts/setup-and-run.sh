@@ -15,6 +15,11 @@ command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv python3-pip)
+# What the test suite (README's second command) needs beyond that: a single-node SLURM for its
+# job-array test (SMMCOOL_NO_SLURM=1 leaves it out; the suite then says it skipped that test).
+if [ "${SMMCOOL_NO_SLURM:-0}" != 1 ]; then
+  for p in slurmctld slurmd slurm-client munge; do dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p"); done
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo

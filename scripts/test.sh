@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite (what .ci/run calls and what README.md tells users to run): the Rust
-# tests, the Python API's tests (scripts/test_python.sh: builds the extension into a virtual
+# tests (their Python, for the h5py/xarray readers, is the venv of scripts/python_env.sh), the
+# Python API's tests (scripts/test_python.sh: builds the extension into that virtual
 # environment and runs pytest), then the SLURM job-array workflow against a real single-node SLURM. The SLURM part
 # needs slurmctld, slurmd, slurm-client and munge (Debian packages; .ci/run installs them and
 # sets SMMCOOL_REQUIRE_SLURM=1 so it cannot be skipped there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Python the Rust tests read HDF5 files with (h5py, xarray): the test venv, not the system's.
+SMMCOOL_PYTHON="$(bash scripts/python_env.sh)"
+export SMMCOOL_PYTHON
 cargo test --locked --all-targets
 cargo test --locked --doc
 cargo build --locked

@@ -139,7 +139,7 @@ wait_idle 60
 [ -f "$work/out/all.h5" ] || fail "no merged file; logs: $(cat "$work/out/logs/"*.out 2>/dev/null)"
 "$bin" inspect "$work/out/all.h5" >/dev/null
 # Same summary values and run groups as the unsharded run (h5py: all datasets but wall times).
-python3 - "$work/single.h5" "$work/out/all.h5" <<'PY'
+"${SMMCOOL_PYTHON:-python3}" - "$work/single.h5" "$work/out/all.h5" <<'PY'
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
 def walk(f):

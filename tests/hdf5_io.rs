@@ -514,21 +514,26 @@ with h5py.File(sys.argv[1], "r") as f:
     print("format", f.attrs["format"], int(f.attrs["format_version"]))
 "#;
 
+/// `SMMCOOL_PYTHON` (set by scripts/test.sh to its test environment), else `python3`.
+fn python() -> Command {
+    Command::new(std::env::var_os("SMMCOOL_PYTHON").unwrap_or_else(|| "python3".into()))
+}
+
 #[test]
 fn h5py_reads_the_file() {
     let _spawning = SPAWN_LOCK.write().unwrap_or_else(PoisonError::into_inner);
-    let has_h5py = Command::new("python3")
+    let has_h5py = python()
         .args(["-c", "import h5py"])
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         has_h5py,
-        "this test requires python3 with h5py importable (`pip install h5py`; CI installs it)"
+        "this test requires python3 with h5py importable (scripts/test.sh prepares it in target/python-venv and sets SMMCOOL_PYTHON)"
     );
 
     let dir = tempfile::tempdir().unwrap();
     let path = written(dir.path());
-    let out = Command::new("python3")
+    let out = python()
         .arg("-c")
         .arg(H5PY_SNIPPET)
         .arg(&path)

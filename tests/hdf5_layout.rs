@@ -8,7 +8,6 @@
 mod common;
 
 use common::{smmcool, write};
-use std::process::Command;
 
 const CONFIG: &str = r#"
 [protocol]
@@ -63,13 +62,13 @@ print(json.dumps(out))
 
 #[test]
 fn xarray_and_h5py_read_named_dimensions_units_and_physics() {
-    let has = Command::new("python3")
+    let has = common::python()
         .args(["-c", "import h5py, xarray, h5netcdf"])
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(
         has,
-        "this test requires python3 with h5py, xarray and h5netcdf (`pip install h5py xarray h5netcdf`; .ci/run installs them)"
+        "this test requires python3 with h5py, xarray and h5netcdf (scripts/test.sh prepares them in target/python-venv and sets SMMCOOL_PYTHON)"
     );
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "layout.toml", CONFIG);
@@ -89,7 +88,7 @@ fn xarray_and_h5py_read_named_dimensions_units_and_physics() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let py = Command::new("python3")
+    let py = common::python()
         .arg("-c")
         .arg(PYTHON)
         .arg(&h5)

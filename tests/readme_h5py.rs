@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 #[test]
 fn readme_h5py_example_reads_a_batch_file() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -31,15 +29,12 @@ fn readme_h5py_example_reads_a_batch_file() {
     let h5 = dir.path().join("default.h5");
     common::run_ok(&["run", cfg.to_str().unwrap(), "-o", h5.to_str().unwrap()]);
     let code = code.replace("out/default.h5", h5.to_str().unwrap());
-    let check = Command::new("python3").args(["-c", "import h5py"]).output();
+    let check = common::python().args(["-c", "import h5py"]).output();
     assert!(
         check.is_ok_and(|o| o.status.success()),
-        "h5py is required for this test: python3 -m pip install h5py (.ci/run installs it)"
+        "h5py is required for this test (scripts/test.sh prepares it in target/python-venv and sets SMMCOOL_PYTHON)"
     );
-    let out = Command::new("python3")
-        .args(["-c", &code])
-        .output()
-        .unwrap();
+    let out = common::python().args(["-c", &code]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -11,6 +11,13 @@ pub fn smmcool() -> Command {
     c
 }
 
+/// The Python interpreter of the tests that read files with h5py/xarray: `SMMCOOL_PYTHON`
+/// (scripts/test.sh points it at the test environment it prepares, which has h5py, xarray and
+/// h5netcdf), else `python3` on the PATH.
+pub fn python() -> Command {
+    Command::new(std::env::var_os("SMMCOOL_PYTHON").unwrap_or_else(|| "python3".into()))
+}
+
 /// Run `smmcool args`.
 pub fn run(args: &[&str]) -> Output {
     smmcool().args(args).output().expect("the binary runs")
