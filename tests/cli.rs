@@ -393,14 +393,10 @@ fn an_empty_sample_list_means_no_samples_in_a_config_and_on_the_command_line() {
     );
 }
 
-/// Shell completions and the man page come from the same clap definitions as the parser:
-/// every subcommand the parser accepts (`smmcool --help` lists them) is completed in bash and
-/// documented in the man page, and a flag of a subcommand is completed too.
-#[test]
-fn completions_and_man_page_cover_every_subcommand() {
+/// The subcommands `smmcool --help` lists (without `help`).
+fn subcommands() -> Vec<String> {
     let help = String::from_utf8(common::run_ok(&["--help"]).stdout).unwrap();
-    let subcommands: Vec<String> = help
-        .split("Commands:")
+    help.split("Commands:")
         .nth(1)
         .unwrap()
         .split("Options:")
@@ -409,7 +405,15 @@ fn completions_and_man_page_cover_every_subcommand() {
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .filter(|w| w != "help")
-        .collect();
+        .collect()
+}
+
+/// Shell completions and the man page come from the same clap definitions as the parser:
+/// every subcommand the parser accepts (`smmcool --help` lists them) is completed in bash and
+/// documented in the man page, and a flag of a subcommand is completed too.
+#[test]
+fn completions_and_man_page_cover_every_subcommand() {
+    let subcommands = subcommands();
     assert!(subcommands.len() >= 12, "{subcommands:?}");
     let bash = String::from_utf8(common::run_ok(&["completions", "bash"]).stdout).unwrap();
     let man = String::from_utf8(common::run_ok(&["man"]).stdout).unwrap();
@@ -439,18 +443,7 @@ fn completions_and_man_page_cover_every_subcommand() {
 /// Those on the 10^4-run map (and the full `paper`, ~10 s CPU) are parse-checked only.
 #[test]
 fn help_examples_run() {
-    let help = String::from_utf8(common::run_ok(&["--help"]).stdout).unwrap();
-    let subcommands: Vec<String> = help
-        .split("Commands:")
-        .nth(1)
-        .unwrap()
-        .split("Options:")
-        .next()
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .filter(|w| w != "help")
-        .collect();
+    let subcommands = subcommands();
     let dir = tempfile::tempdir().unwrap();
     let configs = dir.path().join("configs");
     std::fs::create_dir(&configs).unwrap();
