@@ -205,8 +205,9 @@ fn bad_inputs_are_typed_errors() {
 /// The limits as `smmcool limits` and the Python `limits` compute them (Halley's method with
 /// analytic derivatives, [`LimitsSolver`]) against the engine's bracketing solver (Brent's
 /// method, [`FieldChange`]) on every preset `limits` accepts, spins 1/2 to 20 with and without
-/// addenda, fields -3..3 T and T_i from 0.05 K to 300 K: the same roots to 2e-13 relative, the
-/// same outcome where Eq. 11 has no solution, and exactly T_i when the field does not change.
+/// addenda, an easy-plane spin (D > 0) and one with B4 M^4, fields -3..3 T and T_i from 0.05 K
+/// to 300 K: the same roots to 2e-13 relative, the same outcome where Eq. 11 has no solution,
+/// and exactly T_i when the field does not change.
 #[test]
 fn the_halley_solver_of_limits_agrees_with_the_bracketing_solver() {
     use smmcool::model::limits::LimitsSolver;
@@ -226,6 +227,14 @@ fn the_halley_solver_of_limits_agrees_with_the_bracketing_solver() {
     let mut with_addenda = Material::mn12ac();
     with_addenda.debye = with_addenda.debye.with_addenda(0.02, 3e-3).unwrap();
     materials.push(with_addenda);
+    // The weights' recurrence on both shapes of the ladder (easy plane: D > 0, the lowest level
+    // inside it), and every weight its own exponential (B4 != 0).
+    let mut easy_plane = Material::mn12ac();
+    easy_plane.spin = smmcool::model::GiantSpin::new(10.0, 0.66, 2.0).unwrap();
+    materials.push(easy_plane);
+    let mut with_b4 = Material::mn12ac();
+    with_b4.spin = with_b4.spin.with_b4_k(-3e-5).unwrap();
+    materials.push(with_b4);
     let tis: Vec<f64> = (0..=60)
         .map(|i| 0.05 * 6000f64.powf(f64::from(i) / 60.0))
         .collect();

@@ -238,53 +238,188 @@ pub fn minimum_delta_t(
 }
 
 /// Boltzmann statistics of fixed levels at one temperature, with the temperature derivatives
-/// Halley's method needs: mean energy above the lowest level, entropy, heat capacity and its
-/// slope (k_B units, K).
+/// Halley's method needs: mean energy above the lowest level, heat capacity and its slope
+/// (k_B units, K), and what the entropy takes.
 #[derive(Debug, Clone, Copy)]
 struct LevelStats {
-    /// Z' = sum w_i.
-    z: f64,
+    /// 1/T, 1/K.
+    beta: f64,
+    /// g_0, the number of levels at the lowest energy, and z_exc = sum of the other weights:
+    /// Z' = g_0 + z_exc.
+    g0: f64,
+    z_exc: f64,
     energy_k: f64,
-    entropy: f64,
     heat_capacity: f64,
     heat_capacity_slope: f64,
 }
 
-/// Statistics of levels with energies `e_rel` (K, relative to the lowest, so all >= 0) at
-/// `t_k`; `w` receives the weights w_i. Z' = sum w_i with w_i = e^(-e_i/T), <E'> =
-/// sum w e / Z', S = ln Z' + <E'>/T, C = var(E)/T^2 and dC/dT = kappa_3/T^4 - 2 var/T^3
-/// (kappa_3 the third central moment): var and kappa_3 from a second pass about the mean.
-fn level_stats(e_rel: &[f64], t_k: f64, w: &mut [f64]) -> LevelStats {
-    let beta = 1.0 / t_k;
-    for (w, &e) in w.iter_mut().zip(e_rel) {
-        *w = (-(e * beta)).exp();
+impl LevelStats {
+    /// Z' = sum w_i.
+    fn z(&self) -> f64 {
+        self.g0 + self.z_exc
     }
-    // Z' = g0 + z_exc: the g0 ground levels (e = 0) weigh exactly 1, and ln Z' = ln g0 +
-    // ln(1 + z_exc/g0) keeps the entropy's digits when Z' is close to g0 (low T).
-    let (mut g0, mut z_exc, mut m1) = (0.0, 0.0, 0.0);
-    for (&w, &e) in w.iter().zip(e_rel) {
+
+    /// S = ln Z' + <E'>/T with ln Z' = ln g0 + ln(1 + z_exc/g0), which keeps the entropy's
+    /// digits when Z' is close to g0 (low T), k_B.
+    fn entropy(&self) -> f64 {
+        (self.g0.ln() + (self.z_exc / self.g0).ln_1p()) + self.energy_k * self.beta
+    }
+}
+
+/// Levels at one field, relative to the lowest (K, all >= 0), and how their Boltzmann weights
+/// are computed at a temperature.
+///
+/// For the axial levels E(m) = D m^2 + g mu_B B m (B4 = 0: every spin `limits` accepts) the
+/// gaps between neighbours change by the constant 2 D from one level to the next, so along a
+/// run of levels m, m + s, m + 2s, ... (s = +-1) the weights follow from three exponentials:
+/// w_{k+1} = w_k r_k, r_{k+1} = r_k q, with w_0 = e^(-e_0/T), r_0 = e^(-(E(m+s) - E(m))/T)
+/// and q = e^(-2D/T). The levels split into two runs along which the weights decrease (D < 0:
+/// from each end of the ladder up to the top of the barrier; D > 0: from the lowest level
+/// outwards), so the rounding, which grows with the steps, is largest where the weights are
+/// smallest; a weight below the smallest normal double ends its run (the rest are 0). Five
+/// exponentials per temperature instead of 2S + 1 (docs/numerics.md). With B4 != 0 every
+/// weight is its own exponential.
+#[derive(Debug, Clone)]
+struct Levels {
+    /// Energies relative to the lowest level, K.
+    e_rel: Vec<f64>,
+    /// The two runs (empty runs have `len` 0), or `None`: one exponential per level.
+    runs: Option<[Run; 2]>,
+    /// 2D, K: the change of the gap from one level to the next along a run.
+    gap_change_k: f64,
+    /// The number of levels at the lowest energy (e_rel = 0).
+    g0: usize,
+}
+
+/// A run of levels `start`, `start + step`, ... (`len` levels) whose weights decrease.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    step: isize,
+    len: usize,
+    /// E(m_start + step) - E(m_start), K.
+    first_gap_k: f64,
+}
+
+impl Levels {
+    fn new(n: usize) -> Self {
+        Self {
+            e_rel: vec![0.0; n],
+            runs: None,
+            gap_change_k: 0.0,
+            g0: 1,
+        }
+    }
+
+    /// The levels of `spin` at `field_t`.
+    fn set(&mut self, spin: &GiantSpin, field_t: f64) {
+        relative_energies(spin, field_t, &mut self.e_rel);
+        self.g0 = ground_degeneracy_rel(&self.e_rel);
+        let n = self.e_rel.len();
+        let d = spin.d_k();
+        #[allow(clippy::float_cmp)] // exactly no fourth-order term
+        if spin.b4_k() != 0.0 || n < 2 {
+            self.runs = None;
+            return;
+        }
+        let zb = spin.zeeman_k_per_t() * field_t;
+        let gap = |i: usize, step: isize| {
+            let (m, s) = (spin.m(i), step as f64);
+            d * (2.0 * m * s + 1.0) + zb * s
+        };
+        let run = |start: usize, step: isize, len: usize| Run {
+            start,
+            step,
+            len,
+            first_gap_k: if len > 1 { gap(start, step) } else { 0.0 },
+        };
+        let e = &self.e_rel;
+        self.runs = Some(if d < 0.0 {
+            // The top of the barrier (the first highest level): up to it from the left end,
+            // down to the level after it from the right end.
+            let top = (0..n).fold(0, |t, i| if e[i] > e[t] { i } else { t });
+            [run(0, 1, top + 1), run(n - 1, -1, n - 1 - top)]
+        } else {
+            // The first lowest level: down to the left end from it, up to the right end from
+            // the next.
+            let low = (0..n).fold(0, |l, i| if e[i] < e[l] { i } else { l });
+            [run(low, -1, low + 1), run(low + 1, 1, n - 1 - low)]
+        });
+        self.gap_change_k = 2.0 * d;
+    }
+
+    /// Calls `f(i, w_i)` with the Boltzmann weight w_i = e^(-e_i/T) of every level i at `t_k`,
+    /// in an order that depends on the levels only (so that sums over two sets of weights of
+    /// the same levels round alike).
+    #[inline(always)]
+    fn for_each_weight(&self, t_k: f64, mut f: impl FnMut(usize, f64)) {
+        let beta = 1.0 / t_k;
+        let Some(runs) = &self.runs else {
+            for (i, &e) in self.e_rel.iter().enumerate() {
+                f(i, (-(e * beta)).exp());
+            }
+            return;
+        };
+        let q = (-(self.gap_change_k * beta)).exp();
+        for run in runs {
+            if run.len == 0 {
+                continue;
+            }
+            let mut i = run.start;
+            let e0 = self.e_rel[i];
+            // The lowest level weighs exactly 1.
+            let mut w = if e0 > 0.0 { (-(e0 * beta)).exp() } else { 1.0 };
+            let mut r = (-(run.first_gap_k * beta)).exp();
+            f(i, w);
+            for _ in 1..run.len {
+                i = i.wrapping_add_signed(run.step);
+                if w != 0.0 {
+                    w *= r;
+                    if w < f64::MIN_POSITIVE {
+                        // Every later weight of the run is smaller still.
+                        w = 0.0;
+                    } else {
+                        r *= q;
+                    }
+                }
+                f(i, w);
+            }
+        }
+    }
+}
+
+/// Statistics of `levels` at `t_k`, in one pass over the weights: Z' = g_0 + z_exc, <E'> =
+/// m_1/Z', and the heat capacity C = var/T^2 and its slope dC/dT = kappa_3/T^4 - 2 var/T^3
+/// from the raw moments m_k = sum w e^k (var = m_2/Z' - <E'>^2, kappa_3 = m_3/Z' - 3 <E'>
+/// m_2/Z' + 2 <E'>^3: they only steer the iteration, the root's precision is that of <E'> and
+/// S).
+fn level_stats(levels: &Levels, t_k: f64) -> LevelStats {
+    let beta = 1.0 / t_k;
+    let e_rel = &levels.e_rel;
+    let (mut z_exc, mut m1, mut m2, mut m3) = (0.0, 0.0, 0.0, 0.0);
+    levels.for_each_weight(t_k, |i, w| {
+        let e = e_rel[i];
         if e > 0.0 {
             z_exc += w;
-        } else {
-            g0 += 1.0;
         }
-        m1 += w * e;
-    }
+        let we = w * e;
+        m1 += we;
+        let we2 = we * e;
+        m2 += we2;
+        m3 += we2 * e;
+    });
+    let g0 = levels.g0 as f64;
     let z = g0 + z_exc;
     let u = m1 / z;
-    let (mut m2, mut m3) = (0.0, 0.0);
-    for (&w, &e) in w.iter().zip(e_rel) {
-        let d = e - u;
-        let wd2 = w * d * d;
-        m2 += wd2;
-        m3 += wd2 * d;
-    }
-    let (var, k3) = (m2 / z, m3 / z);
+    let (p2, p3) = (m2 / z, m3 / z);
+    let var = p2 - u * u;
+    let k3 = p3 - 3.0 * u * p2 + 2.0 * u * u * u;
     let b2 = beta * beta;
     LevelStats {
-        z,
+        beta,
+        g0,
+        z_exc,
         energy_k: u,
-        entropy: (g0.ln() + (z_exc / g0).ln_1p()) + u * beta,
         heat_capacity: var * b2,
         heat_capacity_slope: (k3 * b2 - 2.0 * var * beta) * b2,
     }
@@ -398,24 +533,25 @@ fn halley_increasing_root(
 
 /// Both limits (Eq. 9 and 11) of many field changes from one initial field, as `smmcool
 /// limits` and the Python `limits` compute them: the level energies at B_i are shifted to
-/// their minimum once, and each root is found by Halley's method with the analytic
+/// their minimum once (those at B_f again only when B_f changes), the Boltzmann weights come
+/// from a recurrence of ratios (five exponentials per temperature, [`Levels`]), and each root is found by Halley's method with the analytic
 /// derivatives dU/dT = C and dS/dT = C/T (and their slopes), safeguarded by a bracket. Both
 /// start from one evaluation at T_i; Eq. 11 also from the last point of Eq. 9 (T_sudden bounds
 /// it from above). The roots are those of [`FieldChange::sudden_final_k`] and
 /// [`FieldChange::isentropic_final`] (the engine's, bracketing with Brent's method to 1e-12 K):
 /// from T_i = 0.3 K up they agree within that tolerance, 1e-12 K + 1e-13 T; below, where the
 /// bracketing solver's ln Z' loses up to 3e-10 of T_f, this one keeps full precision
-/// (tests/reference_limits.rs). A solver holds scratch buffers: one per thread.
+/// (tests/reference_limits.rs). A solver holds the levels at B_f as scratch: one per thread.
 #[derive(Debug, Clone)]
 pub struct LimitsSolver<'a> {
     spin: &'a GiantSpin,
     debye: &'a Debye,
     b_initial_t: f64,
-    /// Level energies at B_i relative to their minimum, K.
-    e_initial: Vec<f64>,
-    /// Scratch: energies at B_f relative to their minimum, and Boltzmann weights.
-    e_final: Vec<f64>,
-    w: Vec<f64>,
+    /// The levels at B_i.
+    initial: Levels,
+    /// Scratch: the levels at B_f, for the field `fin_field_t` (NaN before the first).
+    fin: Levels,
+    fin_field_t: f64,
 }
 
 impl<'a> LimitsSolver<'a> {
@@ -427,11 +563,11 @@ impl<'a> LimitsSolver<'a> {
             spin,
             debye: &material.debye,
             b_initial_t,
-            e_initial: vec![0.0; n],
-            e_final: vec![0.0; n],
-            w: vec![0.0; n],
+            initial: Levels::new(n),
+            fin: Levels::new(n),
+            fin_field_t: f64::NAN,
         };
-        relative_energies(spin, b_initial_t, &mut s.e_initial);
+        s.initial.set(spin, b_initial_t);
         s
     }
 
@@ -451,22 +587,24 @@ impl<'a> LimitsSolver<'a> {
         .validate()?;
         let ti = t_initial_k;
         let debye = self.debye;
-        relative_energies(self.spin, b_final_t, &mut self.e_final);
+        if b_final_t.to_bits() != self.fin_field_t.to_bits() {
+            self.fin.set(self.spin, b_final_t);
+            self.fin_field_t = b_final_t;
+        }
         // The start: frozen populations (Eq. 4) and the total entropy.
-        let start = level_stats(&self.e_initial, ti, &mut self.w);
-        let s_target = start.entropy + debye.entropy(ti);
-        // The frozen populations' energy on the final levels: sum n_i(B_i, T_i) e_f,i.
-        // (`w` holds the weights at B_i, T_i that `level_stats` left.)
-        // Summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
+        let start = level_stats(&self.initial, ti);
+        let s_target = start.entropy() + debye.entropy(ti);
+        // The frozen populations' energy on the final levels: sum n_i(B_i, T_i) e_f,i, with
+        // the weights in the order `level_stats` sums <E'>, so that B_f = B_i gives exactly
+        // Delta T = 0.
+        let e_final = &self.fin;
         let u_frozen = {
             let mut m = 0.0;
-            for (&w, &ef) in self.w.iter().zip(&self.e_final) {
-                m += w * ef;
-            }
-            m / start.z
+            self.initial
+                .for_each_weight(ti, |i, w| m += w * e_final.e_rel[i]);
+            m / start.z()
         };
         let u_ph_i = debye.energy_k(ti);
-        let (e_final, w) = (&self.e_final, &mut self.w);
         // Eq. 9 and Eq. 11 as g(T) with g' and g'' from the statistics at T.
         let sudden_g = |s: &LevelStats, t: f64| {
             (
@@ -479,7 +617,7 @@ impl<'a> LimitsSolver<'a> {
             let c = s.heat_capacity + debye.heat_capacity(t);
             let dc = s.heat_capacity_slope + debye.heat_capacity_slope(t);
             (
-                (s.entropy + debye.entropy(t)) - s_target,
+                (s.entropy() + debye.entropy(t)) - s_target,
                 c / t,
                 (dc - c / t) / t,
             )
@@ -488,18 +626,18 @@ impl<'a> LimitsSolver<'a> {
         // Both roots start at T_i (one evaluation for the two); the isentropic one also at the
         // last point the sudden one evaluated, close to T_sudden, which bounds it from above
         // (the sudden process makes entropy: S(B_f, T_sudden) >= S(B_i, T_i)).
-        let at_ti = level_stats(e_final, ti, w);
+        let at_ti = level_stats(e_final, ti);
         let mut last = (ti, at_ti);
         let sudden = halley_increasing_root(
             "sudden-quench heat balance (Eq. 9)",
             &[point(sudden_g(&at_ti, ti), ti)],
             |t| {
-                let s = level_stats(e_final, t, w);
+                let s = level_stats(e_final, t);
                 last = (t, s);
                 sudden_g(&s, t)
             },
         )?;
-        let g0 = ground_degeneracy_rel(e_final);
+        let g0 = e_final.g0;
         let residual = (g0 as f64).ln();
         if s_target <= residual {
             return Ok((
@@ -517,7 +655,7 @@ impl<'a> LimitsSolver<'a> {
                 point(isentropic_g(&at_ti, ti), ti),
                 point(isentropic_g(&last.1, last.0), last.0),
             ],
-            |t| isentropic_g(&level_stats(e_final, t, w), t),
+            |t| isentropic_g(&level_stats(e_final, t), t),
         )?;
         Ok((sudden, Isentropic::Final { t_final_k: t }))
     }
