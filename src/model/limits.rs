@@ -254,11 +254,6 @@ struct LevelStats {
 }
 
 impl LevelStats {
-    /// Z' = sum w_i.
-    fn z(&self) -> f64 {
-        self.g0 + self.z_exc
-    }
-
     /// S = ln Z' + <E'>/T with ln Z' = ln g0 + ln(1 + z_exc/g0), which keeps the entropy's
     /// digits when Z' is close to g0 (low T), k_B.
     fn entropy(&self) -> f64 {
@@ -289,6 +284,8 @@ struct Levels {
     gap_change_k: f64,
     /// The number of levels at the lowest energy (e_rel = 0).
     g0: usize,
+    /// 1 for the levels above the lowest, 0 for those at it.
+    excited: Vec<f64>,
 }
 
 /// A run of levels `start`, `start + step`, ... (`len` levels) whose weights decrease.
@@ -308,6 +305,7 @@ impl Levels {
             runs: None,
             gap_change_k: 0.0,
             g0: 1,
+            excited: vec![0.0; n],
         }
     }
 
@@ -315,6 +313,9 @@ impl Levels {
     fn set(&mut self, spin: &GiantSpin, field_t: f64) {
         relative_energies(spin, field_t, &mut self.e_rel);
         self.g0 = ground_degeneracy_rel(&self.e_rel);
+        for (x, &e) in self.excited.iter_mut().zip(&self.e_rel) {
+            *x = if e > 0.0 { 1.0 } else { 0.0 };
+        }
         let n = self.e_rel.len();
         let d = spin.d_k();
         #[allow(clippy::float_cmp)] // exactly no fourth-order term
@@ -394,35 +395,47 @@ impl Levels {
 /// m_2/Z' + 2 <E'>^3: they only steer the iteration, the root's precision is that of <E'> and
 /// S).
 fn level_stats(levels: &Levels, t_k: f64) -> LevelStats {
+    level_stats_and_dot(levels, t_k, None).0
+}
+
+/// [`level_stats`], and with `other` energies (K, per level) also sum_i w_i other_i / Z',
+/// summed in the order of <E'> (so that `other` = the levels' own energies gives <E'> exactly).
+#[inline(always)]
+fn level_stats_and_dot(levels: &Levels, t_k: f64, other: Option<&[f64]>) -> (LevelStats, f64) {
     let beta = 1.0 / t_k;
-    let e_rel = &levels.e_rel;
-    let (mut z_exc, mut m1, mut m2, mut m3) = (0.0, 0.0, 0.0, 0.0);
+    let (e_rel, excited) = (&levels.e_rel, &levels.excited);
+    let (mut z_exc, mut m1, mut m2, mut m3, mut dot) = (0.0, 0.0, 0.0, 0.0, 0.0);
     levels.for_each_weight(t_k, |i, w| {
         let e = e_rel[i];
-        if e > 0.0 {
-            z_exc += w;
-        }
+        z_exc += w * excited[i];
         let we = w * e;
         m1 += we;
         let we2 = we * e;
         m2 += we2;
         m3 += we2 * e;
+        if let Some(o) = other {
+            dot += w * o[i];
+        }
     });
     let g0 = levels.g0 as f64;
     let z = g0 + z_exc;
     let u = m1 / z;
-    let (p2, p3) = (m2 / z, m3 / z);
+    let inv_z = 1.0 / z;
+    let (p2, p3) = (m2 * inv_z, m3 * inv_z);
     let var = p2 - u * u;
     let k3 = p3 - 3.0 * u * p2 + 2.0 * u * u * u;
     let b2 = beta * beta;
-    LevelStats {
-        beta,
-        g0,
-        z_exc,
-        energy_k: u,
-        heat_capacity: var * b2,
-        heat_capacity_slope: (k3 * b2 - 2.0 * var * beta) * b2,
-    }
+    (
+        LevelStats {
+            beta,
+            g0,
+            z_exc,
+            energy_k: u,
+            heat_capacity: var * b2,
+            heat_capacity_slope: (k3 * b2 - 2.0 * var * beta) * b2,
+        },
+        dot / z,
+    )
 }
 
 /// Relative size of the last Halley step below which the iteration stops (after taking it):
@@ -592,18 +605,11 @@ impl<'a> LimitsSolver<'a> {
             self.fin_field_t = b_final_t;
         }
         // The start: frozen populations (Eq. 4) and the total entropy.
-        let start = level_stats(&self.initial, ti);
-        let s_target = start.entropy() + debye.entropy(ti);
-        // The frozen populations' energy on the final levels: sum n_i(B_i, T_i) e_f,i, with
-        // the weights in the order `level_stats` sums <E'>, so that B_f = B_i gives exactly
-        // Delta T = 0.
+        // With the frozen populations' energy on the final levels, sum n_i(B_i, T_i) e_f,i,
+        // summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
         let e_final = &self.fin;
-        let u_frozen = {
-            let mut m = 0.0;
-            self.initial
-                .for_each_weight(ti, |i, w| m += w * e_final.e_rel[i]);
-            m / start.z()
-        };
+        let (start, u_frozen) = level_stats_and_dot(&self.initial, ti, Some(&e_final.e_rel));
+        let s_target = start.entropy() + debye.entropy(ti);
         let u_ph_i = debye.energy_k(ti);
         // Eq. 9 and Eq. 11 as g(T) with g' and g'' from the statistics at T.
         let sudden_g = |s: &LevelStats, t: f64| {
