@@ -179,7 +179,8 @@ pub struct ProtocolSection {
     #[arg(long, value_name = "T,...", allow_negative_numbers = true)]
     pub waveform_field_t: Option<ValueList>,
     /// Piecewise-linear waveform from a two-column CSV file (time_s, field_t; an optional
-    /// header line, # comments); in a config file relative to the config's folder.
+    /// header line, # comments): PATH relative to the working directory; in a config file
+    /// relative to the config's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[arg(long, value_name = "PATH")]
     pub waveform_csv: Option<std::path::PathBuf>,
@@ -187,6 +188,8 @@ pub struct ProtocolSection {
     /// in a config): its keys as KEY=VALUE pairs separated by commas, a list in brackets, e.g.
     /// 'kind=hold,duration_s=300,link_closed=true', 'kind=ramp,b_final_t=0,sweep_rate_t_per_s=10',
     /// 'kind=waveform,waveform_time_s=[0,0.01],waveform_field_t=[0,0.5]'. From --b-initial-t.
+    /// A segment's waveform_csv=PATH is relative to the working directory here, to the
+    /// config's folder in a config.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[arg(long = "segment", value_name = "KEY=VALUE,...", value_parser = segment_arg)]
     pub segment: Vec<SegmentSection>,

@@ -634,6 +634,16 @@ fn the_cycle_runs_from_segment_flags() {
     ]);
     assert_eq!(v["waveform_points"].as_u64(), Some(3));
     assert_eq!(v["b_final_t"].as_f64(), Some(0.2));
+    // simulate --json gives the points themselves (the segments' corners).
+    let points = |k: &str| -> Vec<f64> {
+        v[k].as_array()
+            .unwrap_or_else(|| panic!("no {k} in simulate --json"))
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(points("waveform_time_s"), [0.0, 0.01, 0.03]);
+    assert_eq!(points("waveform_field_t"), [1.0, 0.5, 0.2]);
     let bad = [
         ("kind=hold,duration=3", "unknown field `duration`"),
         ("kind=hold,duration_s", "'duration_s' is not KEY=VALUE"),
@@ -688,4 +698,94 @@ fn the_cycle_runs_from_segment_flags() {
         err.contains("--cycles") && err.contains("must be an integer in 1..=100000"),
         "{err}"
     );
+}
+
+#[test]
+fn a_segments_waveform_file_is_read_from_the_working_directory_on_the_command_line_and_next_to_the_config_in_a_config(
+) {
+    // The same trace, inline and from a CSV file: from --segment relative to the working
+    // directory (the Unix norm for paths given on a command line), from a config's
+    // [[protocol.segment]] relative to the config's folder (wherever the program runs).
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("traces");
+    std::fs::create_dir(&sub).unwrap();
+    common::write(
+        &sub,
+        "pulse.csv",
+        "time_s,field_t\n0,1\n0.01,0.5\n0.03,0.2\n",
+    );
+    let head = [
+        "simulate",
+        "--initial-temperature-k",
+        "3",
+        "--b-initial-t",
+        "1",
+    ];
+    let inline = common::json(
+        &[
+            &head[..],
+            &[
+                "--segment",
+                "kind=waveform,waveform_time_s=[0,0.01,0.03],waveform_field_t=[1,0.5,0.2]",
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
+    let from_cwd = |cwd: &std::path::Path, path: &str| {
+        let segment = format!("kind=waveform,waveform_csv={path}");
+        common::smmcool()
+            .args(head)
+            .args(["--segment", &segment, "--json"])
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    let o = from_cwd(dir.path(), "traces/pulse.csv");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in [
+        "sample_temperatures_k",
+        "waveform_time_s",
+        "waveform_field_t",
+    ] {
+        assert_eq!(csv[k], inline[k], "{k}");
+    }
+    // The same relative path from another folder is not found, and the error names it.
+    let o = from_cwd(&sub, "traces/pulse.csv");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("traces/pulse.csv"), "{err}");
+    // In a config the file is next to the config, run from the parent folder.
+    let cfg = common::write(
+        &sub,
+        "cycle.toml",
+        "[protocol]\ninitial_temperature_k = 3.0\nb_initial_t = 1.0\n\
+         [[protocol.segment]]\nkind = \"waveform\"\nwaveform_csv = \"pulse.csv\"\n",
+    );
+    let out = dir.path().join("out.h5");
+    let o = common::smmcool()
+        .args(["run", cfg.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records = smmcool::read_summary(&out).unwrap();
+    let t: Vec<f64> = records[0]
+        .summary
+        .sample_temperatures_k
+        .iter()
+        .map(|t| t.unwrap())
+        .collect();
+    let want: Vec<f64> = inline["sample_temperatures_k"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(t.len(), want.len());
+    for (a, b) in t.iter().zip(&want) {
+        assert!((a - b).abs() <= 1e-12, "{a} vs {b}");
+    }
+    assert_eq!(records[0].params.waveform_time_s, [0.0, 0.01, 0.03]);
 }

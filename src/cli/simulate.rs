@@ -60,6 +60,18 @@ pub fn simulate(
         v.insert("material".into(), json!(mat.name));
         v.insert("scenario".into(), serde_json::to_value(args.scenario())?);
         v.insert("sample_times_after_ramp_s".into(), json!(samples));
+        // A waveform's (or a segmented protocol's) corners, as /waveforms/run_NNNNNN stores
+        // them: times since the first point, and the field at each.
+        if !built.params.waveform_time_s.is_empty() {
+            v.insert(
+                "waveform_time_s".into(),
+                json!(built.params.waveform_time_s),
+            );
+            v.insert(
+                "waveform_field_t".into(),
+                json!(built.params.waveform_field_t),
+            );
+        }
         let extra = json!({
             "end_delta_temperature_k": tr.t_final_k - ti,
             "sudden_delta_temperature_k": dt_sudden,
