@@ -271,7 +271,7 @@ impl<'a> ReducedSystem<'a> {
         })?;
         let mode = self
             .rates
-            .unscaled_slow_mode_of(&chain, &lu, field_t, t_k)?;
+            .unscaled_reduced_rate_of(&chain, &lu, field_t, t_k)?;
         let ws = self.well_state_with(field_t, t_k, chain.committors(&lu));
         Ok((ws, self.rates.kappa(t_k)? * mode.lambda1_per_s))
     }

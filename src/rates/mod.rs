@@ -25,7 +25,7 @@ use crate::model::{Arrhenius, GiantSpin};
 use crate::numerics::cheb::LazyChebTable;
 pub use crate::rates::mechanism::{Channel, Mechanism, RatePoint, SpinPhonon};
 use crate::rates::slowmode::{
-    intra_well_rate, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode,
+    intra_well_rate, reduction_rate_with, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode,
 };
 use nalgebra::DMatrix;
 use std::sync::Arc;
@@ -608,6 +608,20 @@ impl RateModel {
         t_k: f64,
     ) -> Result<SlowMode, NumericsError> {
         slow_mode_with(chain, lu).map_err(Self::no_gap(field_t, t_k))
+    }
+
+    /// The rate of the two-well reduction at (B, T) from `chain` and its interior factors `lu`
+    /// ([`reduction_rate_with`]): the slow mode ([`Self::unscaled_slow_mode_of`]) bit for bit
+    /// unless a channel joins the two well bottoms directly (tunnelling through the ground
+    /// pair's resonance), whose terms are then added at the fixed point of the other paths.
+    pub fn unscaled_reduced_rate_of(
+        &self,
+        chain: &Chain,
+        lu: &MMatrixLu,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<SlowMode, NumericsError> {
+        reduction_rate_with(chain, lu).map_err(Self::no_gap(field_t, t_k))
     }
 
     /// A lower bound on the slowest intra-well relaxation rate of the unscaled matrix at (B, T)

@@ -425,6 +425,31 @@ pub fn slow_mode(chain: &Chain) -> Result<SlowMode, NumericsError> {
 
 /// The slow mode of the chain with the interior factors `lu` already computed.
 pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, NumericsError> {
+    fixed_point(chain, lu, true)
+}
+
+/// The rate of the two-well reduction: [`slow_mode_with`] when no channel joins the two well
+/// bottoms directly (bit for bit). A direct channel (the tunnelling of the ground pair through
+/// the k = 0 resonance) does not pass the interior levels, whose separation from the slow mode
+/// the fixed point needs: at the core of a resonance at low temperature it can be faster than
+/// the whole intra-well relaxation, and lambda1 = F(lambda1) has no solution inside the
+/// spectral gap. Its escape terms w_ba/m_a and w_ab/m_b are therefore added at the fixed point
+/// lambda_int of the paths through the interior alone: lambda = F_int(lambda_int) + the direct
+/// terms there. Where the slow mode is separated this is lambda1 to O(lambda1/lambda2) (the
+/// reduction's own order); where the direct channel dominates it is the flux between the
+/// bottoms, w_ab + w_ba when they hold their wells, and it is continuous in (B, T) throughout
+/// (docs/numerics.md section 4, "Resonance passages").
+pub fn reduction_rate_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, NumericsError> {
+    let n = chain.n_levels();
+    if chain.rate(0, n - 1) == 0.0 && chain.rate(n - 1, 0) == 0.0 {
+        return slow_mode_with(chain, lu);
+    }
+    fixed_point(chain, lu, false)
+}
+
+/// lambda = F(lambda) by fixed-point and secant steps; with `direct` false the direct
+/// bottom-to-bottom terms are left out of the iteration and added at its solution.
+fn fixed_point(chain: &Chain, lu: &MMatrixLu, direct: bool) -> Result<SlowMode, NumericsError> {
     let n = chain.n_levels();
     let m = n.saturating_sub(2);
     let (a, b) = (0, n - 1);
@@ -433,7 +458,12 @@ pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, Numeric
     let rb: Vec<f64> = interior.clone().map(|j| chain.rate(b, j)).collect();
     let qa: Vec<f64> = interior.clone().map(|j| chain.rate(j, a)).collect();
     let qb: Vec<f64> = interior.map(|j| chain.rate(j, b)).collect();
-    let (w_ba, w_ab) = (chain.rate(a, b), chain.rate(b, a));
+    let (w_ba_all, w_ab_all) = (chain.rate(a, b), chain.rate(b, a));
+    let (w_ba, w_ab) = if direct {
+        (w_ba_all, w_ab_all)
+    } else {
+        (0.0, 0.0)
+    };
     let gap = NumericsError::NoSpectralGap {
         field_t: f64::NAN,
         temperature_k: f64::NAN,
@@ -443,12 +473,20 @@ pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, Numeric
     let mut series_a = Neumann::new(lu, &ra, &qb);
     let mut series_b = Neumann::new(lu, &rb, &qa);
     // F(lambda) = h_ba/m_a + h_ab/m_b and its two terms; None past the spectral gap.
-    let mut eval = |lambda: f64| -> Option<(f64, f64)> {
+    // Also the direct terms left out of the iteration (zero when `direct`), at the same lambda.
+    let mut eval = |lambda: f64| -> Option<(f64, f64, f64, f64)> {
         let (da, sa) = series_a.eval(lambda)?;
         let (db, sb) = series_b.eval(lambda)?;
         let esc_a = (w_ba + da) / (1.0 + sa);
         let esc_b = (w_ab + db) / (1.0 + sb);
-        (esc_a + esc_b).is_finite().then_some((esc_a, esc_b))
+        let (left_a, left_b) = if direct {
+            (0.0, 0.0)
+        } else {
+            (w_ba_all / (1.0 + sa), w_ab_all / (1.0 + sb))
+        };
+        (esc_a + esc_b)
+            .is_finite()
+            .then_some((esc_a, esc_b, left_a, left_b))
     };
     // Fixed-point steps contract by ~lambda1/lambda2 (a few steps when the time scales are
     // separated); when they contract poorly (barrier comparable to T), secant steps on
@@ -457,17 +495,26 @@ pub fn slow_mode_with(chain: &Chain, lu: &MMatrixLu) -> Result<SlowMode, Numeric
     let mut x = 0.0;
     let mut last_step = f64::INFINITY;
     let mut secant = false;
-    let mut known: Option<(f64, f64)> = None;
+    let mut known: Option<(f64, f64, f64, f64)> = None;
     for it in 1..=200 {
-        let (esc_a, esc_b) = match known.take() {
+        let (esc_a, esc_b, left_a, left_b) = match known.take() {
             Some(v) => v,
             None => eval(x).ok_or_else(|| gap.clone())?,
         };
         let f = esc_a + esc_b;
         let phi = x - f;
         if (f - x).abs() <= 4.0 * f64::EPSILON * f || f == 0.0 {
+            if direct {
+                return Ok(SlowMode {
+                    lambda1_per_s: f,
+                    escape_a_per_s: esc_a,
+                    escape_b_per_s: esc_b,
+                    iterations: it,
+                });
+            }
+            let (esc_a, esc_b) = (esc_a + left_a, esc_b + left_b);
             return Ok(SlowMode {
-                lambda1_per_s: f,
+                lambda1_per_s: esc_a + esc_b,
                 escape_a_per_s: esc_a,
                 escape_b_per_s: esc_b,
                 iterations: it,

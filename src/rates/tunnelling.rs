@@ -82,6 +82,10 @@ pub struct Tunnelling {
     half_delta_sq: Vec<f64>,
     /// The bias at which a channel's window closes, g mu_B |m - m'| B_1 / 2 per channel, K.
     window_k: Vec<f64>,
+    /// Per channel (i < j): d(E_j - E_i)/dB, K/T, and the field where E_j = E_i, T; the bias
+    /// is their product with B - B_c ([`Tunnelling::bias_k`]).
+    bias_slope_k_per_t: Vec<f64>,
+    crossing_t: Vec<f64>,
 }
 
 impl Tunnelling {
@@ -128,7 +132,7 @@ impl Tunnelling {
         if pairs.is_empty() {
             return Ok(None);
         }
-        let channels = pairs
+        let channels: Vec<Channel> = pairs
             .iter()
             .map(|p| Channel {
                 i: p.i.min(p.i_prime),
@@ -147,6 +151,15 @@ impl Tunnelling {
             .iter()
             .map(|p| 0.5 * b1 * spin.zeeman_k_per_t() * (p.i.abs_diff(p.i_prime) as f64))
             .collect();
+        let bias_slope_k_per_t: Vec<f64> = channels
+            .iter()
+            .map(|c| spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i))
+            .collect();
+        let crossing_t = channels
+            .iter()
+            .zip(&bias_slope_k_per_t)
+            .map(|(c, slope)| -(spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0)) / slope)
+            .collect();
         Ok(Some(Self {
             spin,
             spin_phonon: SpinPhonon::new(&spin),
@@ -154,6 +167,8 @@ impl Tunnelling {
             channels,
             half_delta_sq,
             window_k,
+            bias_slope_k_per_t,
+            crossing_t,
         }))
     }
 
@@ -183,6 +198,17 @@ impl Tunnelling {
                 d[p.j] += p.weight_ji * df_ji;
             }
         }
+    }
+
+    /// The bias E_j - E_i of channel `c` (i < j) at `field_t`, K, as (dE/dB) (B - B_c): the
+    /// levels' energies are linear in B, so this is their difference without its cancellation.
+    /// The difference of the two energies (~50 K) carries a rounding noise of ~1e-14 K, which is
+    /// 1e-4 of a ground pair's Lorentzian at 1 K (hbar W ~ 1e-10 K): a rate that jitters by that
+    /// much from one field to the next defeats the integrator's error control inside the
+    /// resonance (docs/numerics.md section 4, "Resonance passages"); this form is monotonic in
+    /// B.
+    pub fn bias_k(&self, c: usize, field_t: f64) -> f64 {
+        self.bias_slope_k_per_t[c] * (field_t - self.crossing_t[c])
     }
 
     /// The rate of channel `c` (1/s) at bias `eps_k` (K) and mean decay rate `w_per_s` (1/s),
@@ -232,18 +258,14 @@ impl Mechanism for Tunnelling {
         self.pairs.iter().map(|p| p.field_t).collect()
     }
 
-    fn unscaled_rates(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRates]) {
+    /// The bias is [`Tunnelling::bias_k`], not `de_k` (the same to rounding).
+    fn unscaled_rates(&self, at: &RatePoint, _de_k: &[f64], out: &mut [PairRates]) {
         let kappa = at.kappa_per_s_k3;
         let mut buf = Scratch::new();
         let sums: &mut [f64] = buf.get(self.spin.n_levels());
         self.decay_sums(at, sums, None);
-        for (ci, ((c, &de), o)) in self
-            .channels
-            .iter()
-            .zip(de_k)
-            .zip(out.iter_mut())
-            .enumerate()
-        {
+        for (ci, (c, o)) in self.channels.iter().zip(out.iter_mut()).enumerate() {
+            let de = self.bias_k(ci, at.field_t);
             // Gamma / kappa = window (Delta_w^2/2) w / (eps_w^2 + (kappa w)^2), w in K^3.
             let w = 0.5 * (sums[c.i] + sums[c.j]);
             let eps = de * KB_OVER_HBAR_PER_S_K;
@@ -255,20 +277,15 @@ impl Mechanism for Tunnelling {
         }
     }
 
-    fn rates_and_dt(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRatesDt]) {
+    fn rates_and_dt(&self, at: &RatePoint, _de_k: &[f64], out: &mut [PairRatesDt]) {
         let (kappa, dlnk) = (at.kappa_per_s_k3, at.dln_kappa_dt);
         let n = self.spin.n_levels();
         let (mut s_buf, mut d_buf) = (Scratch::new(), Scratch::new());
         let sums: &mut [f64] = s_buf.get(n);
         let dsums: &mut [f64] = d_buf.get(n);
         self.decay_sums(at, sums, Some(dsums));
-        for (ci, ((c, &de), o)) in self
-            .channels
-            .iter()
-            .zip(de_k)
-            .zip(out.iter_mut())
-            .enumerate()
-        {
+        for (ci, (c, o)) in self.channels.iter().zip(out.iter_mut()).enumerate() {
+            let de = self.bias_k(ci, at.field_t);
             let h = self.window(ci, de) * self.half_delta_sq[ci];
             let w = 0.5 * (sums[c.i] + sums[c.j]);
             let dw = 0.5 * (dsums[c.i] + dsums[c.j]);
@@ -611,7 +628,13 @@ mod tests {
             let kappa = plain.kappa(temp).unwrap();
             let w = plain.matrix(b, temp).unwrap();
             let e = mat.spin.energies(b);
-            let de: Vec<f64> = t.channels().iter().map(|c| e[c.j] - e[c.i]).collect();
+            let de_energies: Vec<f64> = t.channels().iter().map(|c| e[c.j] - e[c.i]).collect();
+            // The mechanism's bias (dE/dB)(B - B_c) is the difference of the energies to
+            // their rounding (~1e-14 K); the formula below takes it.
+            let de: Vec<f64> = (0..de_energies.len()).map(|c| t.bias_k(c, b)).collect();
+            for (x, y) in de.iter().zip(&de_energies) {
+                assert!((x - y).abs() <= 1e-12, "{b}: bias {x} vs {y}");
+            }
             let at = RatePoint {
                 field_t: b,
                 t_k: temp,
