@@ -78,8 +78,12 @@ pub struct RunSummary {
     pub sample_temperatures_k: Vec<Option<f64>>,
     /// Relative energy-balance error.
     pub energy_balance_error_rel: Option<f64>,
-    /// Order of the two-well reduction's relative error.
+    /// Estimated error of the two-well reduction relative to the run's temperature change.
     pub reduction_error_estimate_rel: Option<f64>,
+    /// How the ramp was integrated: `jump`, `full`, `reduced` or `switched_to_full`
+    /// ([`crate::kinetics::RampFormulation`]); none for a failed run.
+    #[serde(default)]
+    pub ramp_formulation: Option<String>,
     /// Lowest phonon temperature after the ramp, K.
     pub minimum_temperature_k: Option<f64>,
     /// Time after the ramp when it was reached, s.
@@ -215,6 +219,7 @@ impl RunRecord {
                         .collect(),
                     energy_balance_error_rel: Some(tr.energy_balance_error),
                     reduction_error_estimate_rel: Some(tr.reduction_error_estimate),
+                    ramp_formulation: Some(tr.ramp_formulation.name().to_string()),
                     minimum_temperature_k: Some(tr.minimum_temperature_k),
                     minimum_after_ramp_s: Some(tr.minimum_after_ramp_s),
                     end_heat_to_bath_k: Some(tr.heat_to_bath_k),
@@ -566,7 +571,15 @@ pub const SUMMARY: &[Quantity] = &[
     summary!("relaxation_10pct_after_ramp_s", "s", "time after the ramp when 10 % of the temperature change after the ramp was left", relaxation_10pct_after_ramp_s),
     summary!("relaxation_1pct_after_ramp_s", "s", "time after the ramp when 1 % was left", relaxation_1pct_after_ramp_s),
     summary!("energy_balance_error_rel", "1", "relative error of the energy balance", energy_balance_error_rel),
-    summary!("reduction_error_estimate_rel", "1", "order of the relative error of the two-well reduction", reduction_error_estimate_rel),
+    summary!("reduction_error_estimate_rel", "1", "estimated error of the two-well reduction relative to the run's temperature change", reduction_error_estimate_rel),
+    Quantity {
+        name: "ramp_formulation",
+        unit: "",
+        description: "how the ramp was integrated: jump, full (master equation), reduced (two-well reduction) or switched_to_full (the reduction's estimate was above solver.reduction_tol_rel); none for a failed run",
+        access: Access::Text(|r| r.summary.ramp_formulation.clone(), |r, v| {
+            r.summary.ramp_formulation = v
+        }),
+    },
     summary!("minimum_temperature_k", "K", "lowest phonon temperature after the ramp (over the integrator's steps, inside a step on its dense output, and the samples)", minimum_temperature_k),
     summary!("minimum_after_ramp_s", "s", "time after the ramp when the lowest temperature was reached", minimum_after_ramp_s),
     summary!("end_heat_to_bath_k", "K", "heat that left to the bath through the heat link by the end of the run, per molecule (0 without a link; times n R for joules)", end_heat_to_bath_k),

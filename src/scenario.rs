@@ -411,6 +411,13 @@ pub struct SolverSection {
     #[serde(default = "default_energy_balance_tol")]
     #[arg(long, default_value = "1e-8", allow_negative_numbers = true)]
     pub energy_balance_tol_rel: f64,
+    /// Largest allowed error estimate of the two-well reduction, relative to the run's
+    /// temperature change: above it a reduced ramp is run again in the full master equation
+    /// where that can carry it (outcome `ramp_formulation` = switched_to_full), else the run
+    /// fails (exit 1; `smmcool.SolverError` in Python). In [0, 1].
+    #[serde(default = "default_reduction_tol")]
+    #[arg(long, default_value = "1e-3", allow_negative_numbers = true)]
+    pub reduction_tol_rel: f64,
 }
 
 /// `--max-steps`: an integer, refused with the range `solver.max_steps` allows (checked
@@ -439,6 +446,9 @@ fn default_max_steps() -> usize {
 fn default_energy_balance_tol() -> f64 {
     EngineOptions::default().energy_balance_tol_rel
 }
+fn default_reduction_tol() -> f64 {
+    EngineOptions::default().reduction_tol_rel
+}
 fn default_formulation() -> Formulation {
     Formulation::Auto
 }
@@ -454,6 +464,7 @@ impl Default for SolverSection {
             formulation: Formulation::Auto,
             max_steps: default_max_steps(),
             energy_balance_tol_rel: default_energy_balance_tol(),
+            reduction_tol_rel: default_reduction_tol(),
         }
     }
 }
@@ -904,6 +915,7 @@ pub const KEYS: &[Key] = &[
     key!("solver.formulation" => "--formulation"),
     key!("solver.max_steps" => "--max-steps"),
     key!("solver.energy_balance_tol_rel" => "--energy-balance-tol-rel"; sweep solver.energy_balance_tol_rel),
+    key!("solver.reduction_tol_rel" => "--reduction-tol-rel"; sweep solver.reduction_tol_rel),
     key!("output.sample_times_after_ramp_s" => "--sample-times-after-ramp-s"),
     key!("output.trajectory" => "--trajectory"),
     key!("output.log_points_per_decade" => "--log-points-per-decade"),
@@ -2296,6 +2308,7 @@ impl Scenario {
             formulation: self.solver.formulation,
             max_steps: self.solver.max_steps,
             energy_balance_tol_rel: self.solver.energy_balance_tol_rel,
+            reduction_tol_rel: self.solver.reduction_tol_rel,
             ..Default::default()
         };
         let spec = RunSpec {
@@ -2476,6 +2489,7 @@ mod tests {
         assert_eq!(parsed.max_time_after_ramp_s, d.max_time_after_ramp_s);
         assert_eq!(parsed.max_steps, d.max_steps);
         assert_eq!(parsed.energy_balance_tol_rel, d.energy_balance_tol_rel);
+        assert_eq!(parsed.reduction_tol_rel, d.reduction_tol_rel);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! invariants every trajectory must satisfy (docs/physics.md section 7).
 
 use smmcool::kinetics::{
-    simulate, EngineContext, EngineError, EngineOptions, Formulation, Outcome, RunSpec, Trajectory,
+    simulate, EngineContext, EngineError, EngineOptions, Formulation, Outcome, RampFormulation,
+    RunSpec, Trajectory, REDUCTION_TOL_REL,
 };
 use smmcool::model::limits::FieldChange;
 use smmcool::model::protocol::{Protocol, RampShape};
@@ -186,7 +187,11 @@ fn full_and_reduced_formulations_agree_and_the_handover_is_continuous() {
         .expect("the auto engine hands over after the intra-well modes decay");
     // Continuity: the jump is of order lambda1/lambda2 ~ 3e-7 times the temperature.
     assert!((h.t_full_k - h.t_reduced_k).abs() < 1e-6, "{h:?}");
-    assert!(auto.reduction_error_estimate > 0.0 && auto.reduction_error_estimate < 1e-6);
+    // The estimate (twice the hand-over's jump over the run's temperature change) bounds the
+    // deviation from the full equation over the window below.
+    let est = auto.reduction_error_estimate;
+    let change = (auto.t_equilibrium_k - 5.0).abs();
+    assert!(est > 0.0 && est < 1e-5, "{est:e}");
     opt.formulation = Formulation::Full;
     let full = run(Protocol::jump(0.5, 0.1).unwrap(), 5.0, opt).unwrap();
     assert!(full.handover.is_none());
@@ -194,8 +199,9 @@ fn full_and_reduced_formulations_agree_and_the_handover_is_continuous() {
         let a = auto.sample_after_ramp(s).unwrap();
         let f = full.sample_after_ramp(s).unwrap();
         assert!(
-            (a.t_phonon_k - f.t_phonon_k).abs() < 1e-6,
-            "t = {s}: {} vs {}",
+            (a.t_phonon_k - f.t_phonon_k).abs() < 1e-6
+                && (a.t_phonon_k - f.t_phonon_k).abs() <= est * change,
+            "t = {s}: {} vs {} (estimate {est:e} of {change} K)",
             a.t_phonon_k,
             f.t_phonon_k
         );
@@ -442,30 +448,50 @@ fn a_failure_in_the_reduced_ramp_reports_the_temperature_there() {
     assert_eq!(checked, 8);
 }
 
-/// What the reduction's error estimate guarantees at high T (issue 17, item 8): a slow ramp
-/// (1e-2 T/s, 0.5 -> 0.1 T) runs the two-well reduction through the whole ramp whatever the
-/// separation lambda1/lambda2, which grows with T (the estimate reaches 2.9e-2 at 50 K). Where
-/// the full master equation can still carry the same ramp (10, 20, 50 K) it is the independent
-/// reference: the relative error of Delta T after the ramp and at the end must lie within the
-/// reported estimate. (Measured: 1e-9, 3e-9 and 3e-7 against estimates 2.7e-4, 6.3e-3 and
-/// 2.9e-2: the estimate is an order bound, not the error.)
+/// docs/numerics.md section 11: the reduction's error estimate (the first-order slaving
+/// correction, times the safety factor 2) against the error measured with the full master
+/// equation as the independent reference, on 0.5 -> 0.1 T ramps. The slow ramps (1e-2 T/s
+/// from 10, 20 and 50 K) run reduced by the engine's own rule; the fast ones (1e3-1e6 T/s from
+/// 6-50 K) are forced into the reduction (`full_ramp_limit` = 1), where its error is
+/// large enough to measure (1e-6 to 2e-1 of Delta T). Where the error is resolved above the
+/// integrators' floor (10 rtol T_i) the estimate lies above it by less than a factor 3;
+/// everywhere the error is within the estimate plus that floor.
 #[test]
-fn the_reduction_error_estimate_bounds_the_error_against_the_full_equation_at_high_t() {
-    for (ti, estimate_min, estimate_max) in
-        [(10.0, 1e-4, 1e-3), (20.0, 1e-3, 1e-2), (50.0, 1e-2, 5e-2)]
-    {
-        let auto = run(ramp(0.5, 0.1, 1e-2), ti, EngineOptions::default()).unwrap();
+fn the_reduction_error_estimate_bounds_the_error_against_the_full_equation() {
+    let cases = [
+        (10.0, 1e-2, 1e5),
+        (20.0, 1e-2, 1e5),
+        (50.0, 1e-2, 1e5),
+        (6.0, 1e3, 1.0),
+        (10.0, 1e4, 1.0),
+        (20.0, 1e4, 1.0),
+        (20.0, 1e5, 1.0),
+        (30.0, 1e5, 1.0),
+        (50.0, 1e5, 1.0),
+        (50.0, 1e6, 1.0),
+    ];
+    let mut resolved = 0;
+    for (ti, rate, full_ramp_limit) in cases {
+        // The tolerance at its largest: the reduction is kept, however large its estimate.
+        let auto = run(
+            ramp(0.5, 0.1, rate),
+            ti,
+            EngineOptions {
+                full_ramp_limit,
+                reduction_tol_rel: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(
-            auto.steps_full == 0 && auto.steps_reduced > 0,
+            auto.steps_full == 0
+                && auto.steps_reduced > 0
+                && auto.ramp_formulation == RampFormulation::Reduced,
             "Ti {ti}: the reduced ramp"
         );
         let est = auto.reduction_error_estimate;
-        assert!(
-            (estimate_min..estimate_max).contains(&est),
-            "Ti {ti}: estimate {est}"
-        );
         let full = run(
-            ramp(0.5, 0.1, 1e-2),
+            ramp(0.5, 0.1, rate),
             ti,
             EngineOptions {
                 formulation: Formulation::Full,
@@ -474,17 +500,135 @@ fn the_reduction_error_estimate_bounds_the_error_against_the_full_equation_at_hi
         )
         .unwrap();
         assert_eq!(full.steps_reduced, 0);
+        // The run's temperature change, as the estimate is normalized.
+        let change = full
+            .samples
+            .iter()
+            .filter(|s| s.t_s <= full.ramp_duration_s)
+            .map(|s| (s.t_phonon_k - ti).abs())
+            .fold((full.t_equilibrium_k - ti).abs(), f64::max);
+        let floor = 10.0 * EngineOptions::default().rtol * ti / change;
+        let mut worst: f64 = 0.0;
         for (what, a, f) in [
             ("after the ramp", auto.t_after_ramp_k, full.t_after_ramp_k),
             ("at the end", auto.t_final_k, full.t_final_k),
         ] {
-            let rel = (a - f).abs() / (f - ti).abs();
+            let rel = (a - f).abs() / change;
+            worst = worst.max(rel);
             assert!(
-                rel <= est,
-                "Ti {ti} K, {what}: relative error {rel:e} of Delta T above the estimate {est:e}"
+                rel <= est + floor,
+                "Ti {ti} K, {rate} T/s, {what}: relative error {rel:e} of Delta T above the estimate {est:e} (+ floor {floor:e})"
+            );
+        }
+        if worst > 100.0 * floor {
+            resolved += 1;
+            assert!(
+                est <= 3.0 * worst,
+                "Ti {ti} K, {rate} T/s: estimate {est:e} more than 3x the error {worst:e}"
             );
         }
     }
+    assert!(resolved >= 7, "{resolved} cases resolved");
+}
+
+/// docs/numerics.md section 11, the tolerance: a reduced ramp whose estimate exceeds
+/// `reduction_tol_rel` (default 1e-3) is run again in the full master equation, which
+/// carries it (20 K, 1e4 T/s forced into the reduction: estimate ~4.5e-3, 0.2 % measured):
+/// the run is then the full equation's own, bit for bit, and says so (`SwitchedToFull`).
+/// Below the tolerance nothing changes: the engine's own reduced ramps (1e-2 T/s from 10 K,
+/// 10 T/s from 4 K) keep the reduction with the default tolerance.
+#[test]
+fn a_reduced_ramp_above_the_tolerance_switches_to_the_full_equation() {
+    let forced = EngineOptions {
+        full_ramp_limit: 1.0,
+        ..Default::default()
+    };
+    assert!((forced.reduction_tol_rel - REDUCTION_TOL_REL).abs() <= 0.0);
+    let kept = run(
+        ramp(0.5, 0.1, 1e4),
+        20.0,
+        EngineOptions {
+            reduction_tol_rel: 1.0,
+            ..forced.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(kept.ramp_formulation, RampFormulation::Reduced);
+    assert!(kept.reduction_error_estimate > REDUCTION_TOL_REL);
+    let switched = run(ramp(0.5, 0.1, 1e4), 20.0, forced).unwrap();
+    let full = run(
+        ramp(0.5, 0.1, 1e4),
+        20.0,
+        EngineOptions {
+            formulation: Formulation::Full,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(switched.ramp_formulation, RampFormulation::SwitchedToFull);
+    assert_eq!(full.ramp_formulation, RampFormulation::Full);
+    assert_eq!(
+        (switched.steps_reduced, switched.reduction_error_estimate),
+        (0, 0.0)
+    );
+    assert_eq!(switched.samples.len(), full.samples.len());
+    for (a, b) in switched.samples.iter().zip(&full.samples) {
+        assert_eq!(a.t_s.to_bits(), b.t_s.to_bits());
+        assert_eq!(
+            a.t_phonon_k.to_bits(),
+            b.t_phonon_k.to_bits(),
+            "t = {}",
+            a.t_s
+        );
+    }
+    assert_eq!(switched.t_final_k.to_bits(), full.t_final_k.to_bits());
+    for (ti, rate) in [(10.0, 1e-2), (4.0, 10.0)] {
+        let tr = run(ramp(0.5, 0.1, rate), ti, EngineOptions::default()).unwrap();
+        assert_eq!(tr.ramp_formulation, RampFormulation::Reduced, "{ti} K");
+        assert!(tr.reduction_error_estimate < 1e-6, "{ti} K");
+    }
+}
+
+/// Where the full equation cannot take over, an estimate above the tolerance fails the run
+/// with the typed error naming the key, the value, the estimate and the way out: on ramps
+/// longer than FULL_RAMP_MAX_INTRA_WELL_TIMES (1e-8 T/s from 10 and 20 K, 4e7 s ramps).
+/// The hand-over after the ramp is not bounded (the reduction is used there only where
+/// lambda_1/lambda_2 < separation_max): with the switched ramp from 10 K at 1e-2 T/s the
+/// run completes, its estimate being the hand-over's.
+#[test]
+fn an_estimate_above_the_tolerance_fails_where_the_full_equation_cannot_take_over() {
+    let tight = EngineOptions {
+        reduction_tol_rel: 1e-14,
+        ..Default::default()
+    };
+    for ti in [10.0, 20.0] {
+        let e = run(ramp(0.5, 0.1, 1e-8), ti, tight.clone()).unwrap_err();
+        let text = e.to_string();
+        match e {
+            EngineError::ReductionTolerance {
+                estimate_rel,
+                tol_rel,
+                stage,
+                ..
+            } => {
+                assert_eq!(stage, "ramp", "{text}");
+                assert!((tol_rel - 1e-14).abs() <= 0.0);
+                assert!(estimate_rel > 1e-14 && estimate_rel < 1e-3, "{text}");
+            }
+            other => panic!("{ti} K: {other}"),
+        }
+        for needle in [
+            "solver.reduction_tol_rel = 1e-14",
+            "--reduction-tol-rel",
+            "intra-well relaxation times",
+            "raise",
+        ] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+    }
+    let switched = run(ramp(0.5, 0.1, 1e-2), 10.0, tight).unwrap();
+    assert_eq!(switched.ramp_formulation, RampFormulation::SwitchedToFull);
+    assert!(switched.handover.is_some() && switched.reduction_error_estimate > 0.0);
 }
 
 /// docs/physics.md section 8 and the README: the paper's 10 T/s ramp 0.5 T -> 0.1 T reaches

@@ -150,6 +150,7 @@ fn ok_summary(t_final: f64) -> RunSummary {
         sample_temperatures_k: vec![Some(0.6), Some(0.58), Some(0.551)],
         energy_balance_error_rel: Some(1.2e-9),
         reduction_error_estimate_rel: Some(3e-7),
+        ramp_formulation: Some("switched_to_full".into()),
         minimum_temperature_k: Some(0.54),
         minimum_after_ramp_s: Some(0.2),
         end_heat_to_bath_k: Some(2.5e-3),

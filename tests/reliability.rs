@@ -501,3 +501,86 @@ fn a_runaway_beyond_the_time_resolution_fails_typed_and_a_lower_limit_avoids_it(
         "{end} K before the runaway, {sudden} K after"
     );
 }
+
+/// The reduction's tolerance (issue 17, item 8; docs/numerics.md section 11) as users meet it:
+/// `simulate --json` says how the ramp was integrated (`ramp_formulation`, with the estimate);
+/// `--reduction-tol-rel 1e-14` on a 4e7 s ramp (1e-8 T/s from 20 K), too long for the full
+/// equation, exits 1 with one line naming the key, the value and the way out; in a batch
+/// swept over `solver.reduction_tol_rel` the refused run is FAILED with that message and the
+/// others are computed (nothing lost), their outcome stored in the HDF5 summary; a tight
+/// tolerance on a 40 s ramp from 20 K switches it to the full equation and says so.
+#[test]
+fn a_reduction_estimate_above_its_tolerance_is_reported_or_refused() {
+    let base = [
+        "simulate",
+        "--b-initial-t",
+        "0.5",
+        "--b-final-t",
+        "0.1",
+        "--t-initial-k",
+        "20",
+        "--sweep-rate-t-per-s",
+        "1e-8",
+    ];
+    let mut with_json = base.to_vec();
+    with_json.push("--json");
+    let v = check_simulate(&with_json, 1e40);
+    assert_eq!(v["ramp_formulation"], "reduced");
+    let est = v["reduction_error_estimate_rel"].as_f64().unwrap();
+    assert!(est > 0.0 && est < 1e-3, "{est}");
+    let mut tight = base.to_vec();
+    tight.extend(["--reduction-tol-rel", "1e-14"]);
+    let out = common::run(&tight);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    for part in [
+        "two-well reduction error estimate",
+        "solver.reduction_tol_rel = 1e-14",
+        "--reduction-tol-rel",
+        "raise solver.reduction_tol_rel",
+    ] {
+        assert!(err.contains(part), "{part:?} not in {err}");
+    }
+    let text = common::run_ok(&base);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("(ramp: two-well reduction)"), "{text}");
+    let mut switched = base[..7].to_vec();
+    switched.extend([
+        "--sweep-rate-t-per-s",
+        "1e-2",
+        "--reduction-tol-rel",
+        "1e-14",
+    ]);
+    let text = common::run_ok(&switched[..]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("switched from the reduction"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "c.toml",
+        "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nsweep_rate_t_per_s = 1e-8\ninitial_temperature_k = 20.0\n\n[[sweep]]\nkey = \"solver.reduction_tol_rel\"\nvalues = [1e-14, 1e-3, 1.0]\n",
+    );
+    let out = dir.path().join("b.h5");
+    let done = common::run(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let warn = String::from_utf8_lossy(&done.stderr);
+    assert!(warn.contains("1 run(s) failed"), "{warn}");
+    let runs = smmcool::io::read_summary(&out).unwrap();
+    assert_eq!(runs.len(), 3);
+    assert_eq!(runs[0].status, smmcool::results::RunStatus::Failed);
+    let msg = runs[0].error.clone().unwrap_or_default();
+    assert!(msg.contains("solver.reduction_tol_rel = 1e-14"), "{msg}");
+    assert_eq!(runs[0].summary.ramp_formulation, None);
+    for r in &runs[1..] {
+        assert_eq!(r.status, smmcool::results::RunStatus::Ok);
+        assert_eq!(r.summary.ramp_formulation.as_deref(), Some("reduced"));
+        assert!(r.summary.end_temperature_k.is_some_and(f64::is_finite));
+    }
+}

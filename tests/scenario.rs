@@ -38,6 +38,7 @@ fn value_of(path: &str) -> Option<f64> {
         "solver.equilibrium_tol_k" => 1e-8,
         "solver.max_time_after_ramp_s" => 1e5,
         "solver.energy_balance_tol_rel" => 1e-6,
+        "solver.reduction_tol_rel" => 1e-2,
         "sample.amount_mol" => 2e-6,
         "sample.mass_mg" => 1.5,
         "sample.addenda_gamma_j_per_k2" => 1e-7,

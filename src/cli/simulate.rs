@@ -4,6 +4,7 @@ use super::args::SimulateArgs;
 use super::{flag_error, write_json};
 use serde_json::{json, Value};
 use smmcool::error::Error;
+use smmcool::kinetics::RampFormulation;
 use smmcool::results::RunRecord;
 use std::io::Write;
 
@@ -214,8 +215,17 @@ pub fn simulate(
     )?;
     writeln!(
         out,
-        "checks: energy balance {:.2e} (relative), sum n - 1 {:.1e}, two-well reduction error ~{:.1e}",
-        tr.energy_balance_error, tr.population_sum_error, tr.reduction_error_estimate
+        "checks: energy balance {:.2e} (relative), sum n - 1 {:.1e}, two-well reduction error ~{:.1e} (ramp: {})",
+        tr.energy_balance_error,
+        tr.population_sum_error,
+        tr.reduction_error_estimate,
+        match tr.ramp_formulation {
+            RampFormulation::Jump => "a jump",
+            RampFormulation::Full => "full master equation",
+            RampFormulation::Reduced => "two-well reduction",
+            RampFormulation::SwitchedToFull =>
+                "full master equation, switched from the reduction above solver.reduction_tol_rel",
+        }
     )?;
     writeln!(
         out,

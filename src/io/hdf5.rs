@@ -74,7 +74,8 @@
 //! `heat_flow_to_bath_k_per_s` to version 3; files written before them read back with the
 //! summary ones none and the trajectory ones 0 (no link then). The field waveform added
 //! `waveform_points` and `waveform_source`, read back as 0 and none from files before them; the
-//! segmented protocols `segment_reports` and `cycle_reports` (JSON text), none before them.
+//! segmented protocols `segment_reports` and `cycle_reports` (JSON text), none before them;
+//! the reduction's tolerance (issue 17) `ramp_formulation`, none before it.
 //!
 //! # `/waveforms`
 //!
@@ -111,7 +112,7 @@ pub const FORMAT_NAME: &str = "smmcool-batch";
 /// Quantities added to version 3 after its first files (the heat link and the field
 /// waveform, issue 14): a reader takes their absence as none (summary; the adiabatic runs of
 /// those files have heat 0, and no waveform: 0 points).
-const ADDED_IN_3: [&str; 9] = [
+const ADDED_IN_3: [&str; 10] = [
     "minimum_temperature_k",
     "minimum_after_ramp_s",
     "end_heat_to_bath_k",
@@ -121,6 +122,7 @@ const ADDED_IN_3: [&str; 9] = [
     "waveform_source",
     "segment_reports",
     "cycle_reports",
+    "ramp_formulation",
 ];
 
 /// Value of the root attribute `format_version` this crate writes.

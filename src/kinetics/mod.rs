@@ -30,6 +30,7 @@ pub mod preset;
 mod record;
 pub(crate) mod reduced;
 pub(crate) mod relax;
+mod slaving;
 mod stages;
 pub(crate) mod welltable;
 
@@ -100,7 +101,22 @@ pub struct EngineOptions {
     /// this (relative, [`Trajectory::energy_balance_error`]) at any sample fails with
     /// [`EngineError::EnergyBalance`].
     pub energy_balance_tol_rel: f64,
+    /// Largest allowed error estimate of a reduced ramp (relative to the run's temperature
+    /// change, as [`Trajectory::reduction_error_estimate`]): a reduced ramp whose estimate
+    /// exceeds it is run again in the full equation where that can carry it
+    /// ([`FULL_RAMP_MAX_INTRA_WELL_TIMES`]); otherwise the run fails with
+    /// [`EngineError::ReductionTolerance`].
+    pub reduction_tol_rel: f64,
 }
+
+/// Default of [`EngineOptions::reduction_tol_rel`]: 0.1 % of the run's temperature change
+/// (docs/numerics.md section 11).
+pub const REDUCTION_TOL_REL: f64 = 1e-3;
+
+/// Longest ramp, in intra-well relaxation times (t_q times the lower bound of the
+/// intra-well rate), that the full equation takes over when the reduction's estimate is
+/// above [`EngineOptions::reduction_tol_rel`] (docs/numerics.md section 11).
+pub const FULL_RAMP_MAX_INTRA_WELL_TIMES: f64 = 1e12;
 
 /// Default of [`EngineOptions::energy_balance_tol_rel`] (issue 14: checked to 1e-8 relative
 /// on every run).
@@ -123,6 +139,7 @@ impl Default for EngineOptions {
             max_steps: 200_000,
             atol_population: 1e-13,
             energy_balance_tol_rel: ENERGY_BALANCE_TOL_REL,
+            reduction_tol_rel: REDUCTION_TOL_REL,
         }
     }
 }
@@ -160,6 +177,7 @@ impl EngineOptions {
             0.0,
             1.0,
         )?;
+        in_range("reduction_tol_rel", self.reduction_tol_rel, 0.0, 1.0)?;
         for &s in &self.sample_times_after_ramp_s {
             in_range("sample_times_after_ramp_s", s, 0.0, 1e100)?;
         }
@@ -251,6 +269,34 @@ pub struct Sample {
     pub stage: Stage,
 }
 
+/// How a run's ramp was integrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RampFormulation {
+    /// A jump: nothing to integrate.
+    Jump,
+    /// The full master equation (a ramp short against intra-well relaxation, or
+    /// `--formulation full`).
+    Full,
+    /// The two-well reduction, its error estimate within [`EngineOptions::reduction_tol_rel`].
+    Reduced,
+    /// The full master equation, after the reduction's estimate exceeded
+    /// [`EngineOptions::reduction_tol_rel`].
+    SwitchedToFull,
+}
+
+impl RampFormulation {
+    /// The name in outputs: `jump`, `full`, `reduced`, `switched_to_full`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jump => "jump",
+            Self::Full => "full",
+            Self::Reduced => "reduced",
+            Self::SwitchedToFull => "switched_to_full",
+        }
+    }
+}
+
 /// The full-to-reduced hand-over.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Handover {
@@ -316,9 +362,13 @@ pub struct Trajectory {
     pub steps_full: usize,
     /// Accepted steps in the reduced formulation.
     pub steps_reduced: usize,
-    /// Largest lambda1/lambda2 where the two-well reduction was used: the order of its
-    /// relative error (0 if it was not used).
+    /// Estimated error of the two-well reduction relative to the run's temperature change:
+    /// the first-order slaving correction of a reduced ramp and the hand-over's temperature
+    /// jump, times [`REDUCTION_ESTIMATE_SAFETY`] (0 if the reduction was not used;
+    /// docs/numerics.md section 11).
     pub reduction_error_estimate: f64,
+    /// How the ramp was integrated.
+    pub ramp_formulation: RampFormulation,
     /// Integrand evaluations of the relaxation quadrature.
     pub quadrature_evals: usize,
     /// Exact (B, T) kernel evaluations this run spent building panels of the well tables
@@ -451,6 +501,25 @@ pub enum EngineError {
         /// Run parameter.
         t_initial_k: f64,
     },
+    /// The two-well reduction's error estimate is above
+    /// [`EngineOptions::reduction_tol_rel`] where the full equation cannot take over.
+    #[error("two-well reduction error estimate {estimate_rel:e} (of the run's temperature change) in the {stage} for Bi = {b_initial_t} T, Bf = {b_final_t} T, Ti = {t_initial_k} K is above solver.reduction_tol_rel = {tol_rel:e} (--reduction-tol-rel), and the full equation cannot take over: {why}; raise solver.reduction_tol_rel (at most 1) to accept the estimate")]
+    ReductionTolerance {
+        /// The estimate, [`Trajectory::reduction_error_estimate`] of that stage.
+        estimate_rel: f64,
+        /// The tolerance, [`EngineOptions::reduction_tol_rel`].
+        tol_rel: f64,
+        /// The stage whose estimate it is ("ramp").
+        stage: &'static str,
+        /// Why the full equation cannot carry that stage.
+        why: String,
+        /// Run parameter.
+        b_initial_t: f64,
+        /// Run parameter.
+        b_final_t: f64,
+        /// Run parameter.
+        t_initial_k: f64,
+    },
     /// The energy balance U(t) - U(0) = work - heat to the bath does not close within the
     /// tolerance: the numbers cannot be trusted, and nothing is reported as a success.
     #[error("energy balance broken for Bi = {b_initial_t} T, Bf = {b_final_t} T, Ti = {t_initial_k} K: |U(t) - U(0) - work + heat| is {error_rel:e} of |U(0)| + |work| + |heat| at t = {t_s:e} s (T = {t_phonon_k} K), above the tolerance {tol_rel:e}")]
@@ -541,18 +610,67 @@ pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, Engine
     let rates = mat.rate_model(run.scaling)?;
     validate(run, &rates)?;
     let plan = Plan::new(run, rates, |r, lo, hi| ctx.with_kappa_table(r, lo, hi))?;
-    let sys = Systems::new(&plan, ctx);
-    let mut prog = Progress::new(Recorder::new(run, plan.wells.clone()));
-    let (bi, ti) = (plan.bi, plan.ti);
-    prog.rec
-        .push(0.0, bi, ti, plan.n0.clone(), [0.0, 0.0], Stage::Full);
-    let use_reduced_ramp = stages::reduced_ramp(&plan, &mut prog)?;
-    let mut state = stages::ramp(&plan, &sys, &mut prog, use_reduced_ramp)?;
-    let tq = plan.tq;
-    while prog.out_idx < plan.outputs.len() && plan.outputs[prog.out_idx] <= tq {
-        prog.out_idx += 1;
+    let opt = &run.options;
+    let mut sys = Systems::new(&plan, ctx);
+    let ti = plan.ti;
+    let use_reduced_ramp = stages::reduced_ramp(&plan)?;
+    let (mut prog, mut state, mut after) = ramp_stage(&plan, &sys, use_reduced_ramp)?;
+    let mut ramp_formulation = if run.protocol.shape() == crate::model::protocol::RampShape::Jump {
+        RampFormulation::Jump
+    } else if use_reduced_ramp {
+        RampFormulation::Reduced
+    } else {
+        RampFormulation::Full
+    };
+    // The reduction's error over the ramp, to first order (docs/numerics.md section 11),
+    // against its tolerance: above it the full equation takes the ramp over where it can,
+    // else the run fails.
+    let mut ramp_estimate = None;
+    if use_reduced_ramp {
+        let link = plan.link;
+        let heat_flow = |t: f64, temp: f64| {
+            link.filter(|_| run.protocol.link_closed(t, false, None))
+                .map_or(0.0, |l| l.heat_flow_k_per_s(temp))
+        };
+        let est = slaving::estimate(
+            &sys.reduced,
+            &plan.rates,
+            &run.material.spin,
+            &run.protocol,
+            &prog.reduced_ramp_steps,
+            &Systems::new(&plan, ctx).reduced,
+            ti,
+            (plan.bf, after.t_eq),
+            heat_flow,
+        )?;
+        let change = est.change_k.max((after.t_eq - ti).abs());
+        let rel = relative_estimate(est.error_k, change, opt.rtol * ti);
+        if rel > opt.reduction_tol_rel {
+            let times = stages::ramp_intra_well_times(&plan)?;
+            if times > FULL_RAMP_MAX_INTRA_WELL_TIMES {
+                return Err(EngineError::ReductionTolerance {
+                    estimate_rel: rel,
+                    tol_rel: opt.reduction_tol_rel,
+                    stage: "ramp",
+                    why: format!(
+                        "the ramp lasts {} intra-well relaxation times, beyond the {} the full equation carries",
+                        crate::units::number(times),
+                        crate::units::number(FULL_RAMP_MAX_INTRA_WELL_TIMES)
+                    ),
+                    b_initial_t: plan.bi,
+                    b_final_t: plan.bf,
+                    t_initial_k: ti,
+                });
+            }
+            // Fresh systems: the reduced one keeps starting points of its temperature solves.
+            sys = Systems::new(&plan, ctx);
+            (prog, state, after) = ramp_stage(&plan, &sys, false)?;
+            ramp_formulation = RampFormulation::SwitchedToFull;
+        } else {
+            ramp_estimate = Some(est);
+        }
     }
-    let mut after = After::new(&plan, &sys, &state, &mut prog.rec)?;
+    let tq = plan.tq;
     let mut t_now = tq;
     if let State::Full(y) = state {
         (state, t_now) = stages::hold(&plan, &sys, &mut prog, &mut after, y)?;
@@ -571,9 +689,84 @@ pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, Engine
     if prog.rec.samples.last().map(|s| s.t_s) != Some(t_now) {
         sys.record(&plan, &mut prog.rec, &state, t_now, plan.bf)?;
     }
-    let tr = finish(&plan, prog, after, t_final, t_now, use_reduced_ramp);
+    let mut tr = finish(&plan, prog, after, t_final, t_now);
+    tr.reduction_error_estimate = reduction_error_rel(&tr, ti, opt.rtol, ramp_estimate);
+    tr.ramp_formulation = ramp_formulation;
     check_complete(&plan, &tr)?;
     Ok(tr)
+}
+
+/// The ramp from the initial equilibrium (reduced or full) and the reference after it: the
+/// samples so far, the state at t_q and the relaxation's reference point.
+fn ramp_stage<'r>(
+    plan: &Plan<'r>,
+    sys: &Systems<'_>,
+    reduced: bool,
+) -> Result<(Progress<'r>, State, After), EngineError> {
+    let mut prog = Progress::new(Recorder::new(plan.run, plan.wells.clone()));
+    prog.rec.push(
+        0.0,
+        plan.bi,
+        plan.ti,
+        plan.n0.clone(),
+        [0.0, 0.0],
+        Stage::Full,
+    );
+    let state = stages::ramp(plan, sys, &mut prog, reduced)?;
+    while prog.out_idx < plan.outputs.len() && plan.outputs[prog.out_idx] <= plan.tq {
+        prog.out_idx += 1;
+    }
+    let after = After::new(plan, sys, &state, &mut prog.rec)?;
+    Ok((prog, state, after))
+}
+
+/// The run's temperature change: the largest |T - T_i| over the ramp's samples (`samples`
+/// up to t_q) and at the equilibrium after it (`t_eq`), K.
+fn ramp_change(samples: &[Sample], tq: f64, ti: f64, t_eq: f64) -> f64 {
+    samples
+        .iter()
+        .filter(|s| s.t_s <= tq)
+        .map(|s| (s.t_phonon_k - ti).abs())
+        .fold((t_eq - ti).abs(), f64::max)
+}
+
+/// A temperature error (K) relative to the run's temperature change (K), times
+/// [`REDUCTION_ESTIMATE_SAFETY`]; 0 for no error. A change below rtol T_i (`floor_k`), which
+/// the integrators do not resolve (a run that ends where it started, huge addenda), counts
+/// as that floor.
+fn relative_estimate(error_k: f64, change_k: f64, floor_k: f64) -> f64 {
+    if error_k == 0.0 {
+        0.0
+    } else {
+        REDUCTION_ESTIMATE_SAFETY * error_k / change_k.max(floor_k)
+    }
+}
+
+/// Safety factor on the first-order estimates of the reduction's error (docs/numerics.md
+/// section 11: against the full equation they lie within 1.0-1.2 of the error measured).
+pub const REDUCTION_ESTIMATE_SAFETY: f64 = 2.0;
+
+/// The reduction's relative error estimate of a finished run (0 if it used none): the first-
+/// order slaving correction of a reduced ramp (`ramp`, module `slaving`) and the temperature jump
+/// of the hand-over after the ramp, each relative to the run's temperature change (the
+/// largest |T - T_i| over the ramp's samples or steps and at the equilibrium after it, at
+/// least rtol T_i), times [`REDUCTION_ESTIMATE_SAFETY`].
+fn reduction_error_rel(
+    tr: &Trajectory,
+    ti: f64,
+    rtol: f64,
+    ramp: Option<slaving::SlavingEstimate>,
+) -> f64 {
+    let mut change = ramp_change(&tr.samples, tr.ramp_duration_s, ti, tr.t_equilibrium_k);
+    let mut error_k: f64 = 0.0;
+    if let Some(e) = ramp {
+        error_k = e.error_k;
+        change = change.max(e.change_k);
+    }
+    if let Some(h) = &tr.handover {
+        error_k = error_k.max((h.t_reduced_k - h.t_full_k).abs());
+    }
+    relative_estimate(error_k, change, rtol * ti)
 }
 
 /// Every requested sample present, every sample finite, the energy balance within
@@ -658,7 +851,6 @@ fn finish(
     after: After,
     t_final: f64,
     t_now: f64,
-    use_reduced_ramp: bool,
 ) -> Trajectory {
     let tq = plan.tq;
     let inv = Invariants::over(&prog.rec.samples, plan.u0, tq);
@@ -673,7 +865,6 @@ fn finish(
     }
     let (minimum_temperature_k, t_min) = prog.minimum.unwrap_or((t_final, t_now));
     let heat_to_bath_k = prog.rec.samples.last().map_or(0.0, |s| s.heat_to_bath_k);
-    let reduced = use_reduced_ramp || after.handover.is_some();
     let (segments, cycles) = segment_reports(plan, &prog);
     Trajectory {
         samples: prog.rec.samples,
@@ -698,7 +889,9 @@ fn finish(
         steps_reduced: prog.steps_reduced,
         quadrature_evals: prog.quadrature_evals,
         table_nodes: prog.table_nodes,
-        reduction_error_estimate: if reduced { prog.reduction_error } else { 0.0 },
+        // Set by the caller from the stages' estimates.
+        reduction_error_estimate: 0.0,
+        ramp_formulation: RampFormulation::Full,
         equilibrium_after_ramp_s: after.t_eq_reached,
         minimum_temperature_k,
         minimum_after_ramp_s: t_min - tq,

@@ -336,8 +336,9 @@ pub(super) struct Progress<'r> {
     pub steps_reduced: usize,
     pub quadrature_evals: usize,
     pub table_nodes: usize,
-    /// Largest lambda1/lambda2 where the reduction was used.
-    pub reduction_error: f64,
+    /// Of a reduced ramp: (t in s, P_R, net energy received w - q in K) at its start and after
+    /// each accepted step, for the error estimate (`super::slaving`).
+    pub reduced_ramp_steps: Vec<[f64; 3]>,
     /// Lowest temperature seen after the ramp (K) and its time since the start, s.
     pub minimum: Option<(f64, f64)>,
     /// Of a segmented protocol: the lowest temperature in each segment (K) and its time
@@ -356,7 +357,7 @@ impl<'r> Progress<'r> {
             steps_reduced: 0,
             quadrature_evals: 0,
             table_nodes: 0,
-            reduction_error: 0.0,
+            reduced_ramp_steps: Vec::new(),
             minimum: None,
             segment_minimum: Vec::new(),
         }
@@ -666,6 +667,9 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
         enter_piece(self.sys, solver);
     }
     fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
+        let y = solver.y();
+        prog.reduced_ramp_steps
+            .push([solver.t(), y[0], self.sys.net_work(y)]);
         if let Some(k) = step_segment(self.sys) {
             let (sys, proto) = (self.sys, self.proto);
             let piece = sys.drive().piece.get();
@@ -725,6 +729,7 @@ pub(super) fn ramp(
             y0.push(0.0);
         }
         let y0 = DVector::from_vec(y0);
+        prog.reduced_ramp_steps.push([0.0, y0[0], 0.0]);
         let mut solver = Radau5::new(red, 0.0, y0, tq * 1e-6, plan.tol_reduced.clone());
         let mut stage = ReducedRamp {
             sys: red,
@@ -755,19 +760,24 @@ pub(super) fn ramp(
     Ok(State::Full(solver.y().clone()))
 }
 
-/// Whether the ramp uses the two-well reduction, with its error estimate noted in `prog`.
-pub(super) fn reduced_ramp(plan: &Plan<'_>, prog: &mut Progress<'_>) -> Result<bool, EngineError> {
+/// Whether the ramp uses the two-well reduction.
+pub(super) fn reduced_ramp(plan: &Plan<'_>) -> Result<bool, EngineError> {
     let opt = &plan.run.options;
     if !(plan.tq > 0.0 && opt.formulation == Formulation::Auto) {
         return Ok(false);
     }
-    let (sep_i, fast_i) = plan.time_scales(plan.bi, plan.ti)?;
-    let (sep_f, fast_f) = plan.time_scales(plan.bf, plan.ti)?;
     // Long ramps cannot be carried by the full equation (its rounding noise ~eps lambda2 h
     // per step forces ~lambda2 t_q / 1e3 steps), so they use the reduction whatever the
-    // separation; its error estimate is reported.
-    prog.reduction_error = prog.reduction_error.max(sep_i.max(sep_f));
-    Ok(plan.tq * fast_i.min(fast_f) > opt.full_ramp_limit)
+    // separation; its error is estimated after the ramp (`super::slaving`).
+    Ok(ramp_intra_well_times(plan)? > opt.full_ramp_limit)
+}
+
+/// The ramp's length in intra-well relaxation times: t_q times the lower bound of the
+/// intra-well rate, the smaller of its values at (B_i, T_i) and (B_f, T_i).
+pub(super) fn ramp_intra_well_times(plan: &Plan<'_>) -> Result<f64, EngineError> {
+    let (_, fast_i) = plan.time_scales(plan.bi, plan.ti)?;
+    let (_, fast_f) = plan.time_scales(plan.bf, plan.ti)?;
+    Ok(plan.tq * fast_i.min(fast_f))
 }
 
 /// The relaxation after the ramp toward T_eq: its reference point and what was found so far.
@@ -905,7 +915,7 @@ impl<'s> Integrated for Hold<'s, '_> {
     fn finished(
         &mut self,
         solver: &Radau5<NumericsError>,
-        prog: &mut Progress<'_>,
+        _prog: &mut Progress<'_>,
     ) -> Result<bool, EngineError> {
         let opt = &self.plan.run.options;
         let (tq, t_eq) = (self.plan.tq, self.after.t_eq);
@@ -914,7 +924,6 @@ impl<'s> Integrated for Hold<'s, '_> {
             let temp = self.sys.temperature_k(solver.y());
             let (sep_now, _) = self.plan.time_scales(self.plan.bf, temp)?;
             if sep_now < opt.separation_max {
-                prog.reduction_error = prog.reduction_error.max(sep_now);
                 return Ok(true);
             }
         }
