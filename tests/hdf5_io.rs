@@ -1,11 +1,12 @@
 //! Round trips through the `smmcool-batch` HDF5 format and its error paths.
 
+mod common;
+
 use smmcool::io::{read_meta, read_summary, read_trajectory, write_batch, IoError};
 use smmcool::results::{
     BatchMeta, PhysicsMeta, RunParams, RunRecord, RunStatus, RunSummary, TrajectoryColumns,
 };
 use std::path::Path;
-use std::process::Command;
 use std::str::FromStr;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard};
 
@@ -515,15 +516,10 @@ with h5py.File(sys.argv[1], "r") as f:
     print("format", f.attrs["format"], int(f.attrs["format_version"]))
 "#;
 
-/// `SMMCOOL_PYTHON` (set by scripts/test.sh to its test environment), else `python3`.
-fn python() -> Command {
-    Command::new(std::env::var_os("SMMCOOL_PYTHON").unwrap_or_else(|| "python3".into()))
-}
-
 #[test]
 fn h5py_reads_the_file() {
     let _spawning = SPAWN_LOCK.write().unwrap_or_else(PoisonError::into_inner);
-    let has_h5py = python()
+    let has_h5py = common::python()
         .args(["-c", "import h5py"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -534,7 +530,7 @@ fn h5py_reads_the_file() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = written(dir.path());
-    let out = python()
+    let out = common::python()
         .arg("-c")
         .arg(H5PY_SNIPPET)
         .arg(&path)

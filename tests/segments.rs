@@ -379,14 +379,11 @@ fn the_cycle_config_runs_into_hdf5_with_its_reports_and_a_bad_one_exits_2() {
         "kind = \"sweep\"\nb_final_t = 0.0",
     );
     let bad_cfg = common::write(dir.path(), "bad.toml", &bad);
-    let o = common::run(&["validate", bad_cfg.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("protocol.segment.kind") && err.contains("\"sweep\""),
-        "{err}"
+    common::one_line_error(
+        &["validate", bad_cfg.to_str().unwrap()],
+        2,
+        &["protocol.segment.kind", "\"sweep\""],
     );
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
 /// The cycle config of `configs/refrigeration_cycle.toml` with `edit` applied and `sweep`

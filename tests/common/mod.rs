@@ -34,6 +34,19 @@ pub fn run_ok(args: &[&str]) -> Output {
     out
 }
 
+/// Run `smmcool args`, which must exit with `code` and print one line on stderr holding every
+/// one of `parts`; its output.
+pub fn one_line_error(args: &[&str], code: i32, parts: &[&str]) -> Output {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    for part in parts {
+        assert!(err.contains(part), "{part:?} not in {err}");
+    }
+    out
+}
+
 /// The one JSON document `smmcool args` prints (it must succeed).
 pub fn json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&run_ok(args).stdout).expect("one JSON document on stdout")
