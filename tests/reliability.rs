@@ -406,7 +406,7 @@ mod random_valid_inputs {
 #[cfg(unix)]
 #[test]
 fn sigterm_and_sigint_at_each_point_then_resume_equal_an_uninterrupted_run() {
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let (dir, cfg, want) = three_run_batch();
     let c = cfg.to_str().unwrap();
     for (signal, number) in [("TERM", 15), ("INT", 2)] {
@@ -414,12 +414,23 @@ fn sigterm_and_sigint_at_each_point_then_resume_equal_an_uninterrupted_run() {
             let out = dir.path().join(format!("{signal}-{point}.h5"));
             let o = out.to_str().unwrap();
             let marker = dir.path().join(format!("{signal}-{point}.at"));
-            let mut child = common::smmcool()
+            let mut command = common::smmcool();
+            command
                 .args(["run", c, "-o", o, "-q"])
                 .env(smmcool::batch::runner::STOP_AT_ENV, point)
-                .env(smmcool::batch::runner::STOP_HOLD_ENV, &marker)
-                .spawn()
-                .unwrap();
+                .env(smmcool::batch::runner::STOP_HOLD_ENV, &marker);
+            // The child gets the default action for the signal whatever this test inherited:
+            // a launcher without job control (`nohup cmd &`) ignores SIGINT, the child would
+            // inherit that, and the test would wait for it forever.
+            // SAFETY: between fork and exec only async-signal-safe signal(2) is called.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::signal(libc::SIGINT, libc::SIG_DFL);
+                    libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                    Ok(())
+                });
+            }
+            let mut child = command.spawn().unwrap();
             let start = std::time::Instant::now();
             while !marker.exists() {
                 assert!(

@@ -2,6 +2,7 @@
 
 import _thread
 import pathlib
+import signal
 import threading
 import time
 
@@ -96,11 +97,17 @@ def test_keyboard_interrupt_stops_between_runs_and_resume_finishes(tmp_path):
                 return
             time.sleep(0.002)
 
-    t = threading.Thread(target=interrupt_after_first_part)
-    t.start()
-    with pytest.raises(KeyboardInterrupt):
-        smmcool.run_batch(cfg, out, threads=1, progress=False)
-    t.join()
+    # Python's own Ctrl-C handler, whatever the launcher left: a shell without job control
+    # (`nohup cmd &`) starts Python with SIGINT ignored, and then interrupt_main does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        t = threading.Thread(target=interrupt_after_first_part)
+        t.start()
+        with pytest.raises(KeyboardInterrupt):
+            smmcool.run_batch(cfg, out, threads=1, progress=False)
+        t.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert not out.exists()
     kept = stored_runs()
     assert 1 <= kept < total
