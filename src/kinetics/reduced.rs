@@ -327,7 +327,11 @@ impl<'a> ReducedSystem<'a> {
     /// Populations implied by (P_R, B, T): n = P_L p_L + P_R p_R with the intra-well
     /// distributions p_w = n_eq q_w / P_w,eq.
     pub fn populations(&self, field_t: f64, t_k: f64, right: f64) -> Vec<f64> {
-        let ws = self.well_state(field_t, t_k);
+        Self::populations_of(&self.well_state(field_t, t_k), right)
+    }
+
+    /// [`ReducedSystem::populations`] from the well state `ws` at (B, T) already computed.
+    pub(crate) fn populations_of(ws: &WellState, right: f64) -> Vec<f64> {
         let occ = [1.0 - right, right];
         (0..ws.equilibrium.len())
             .map(|i| {

@@ -47,7 +47,11 @@ fn manifold(red: &ReducedSystem<'_>, b: f64, t: f64, right: f64) -> Vec<f64> {
 
 /// Total energy (spins on the slow manifold + phonons) at (B, T, P_R), K.
 fn total_energy(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, right: f64) -> f64 {
-    let n = manifold(red, b, t, right);
+    energy_of(red, spin, b, t, &manifold(red, b, t, right))
+}
+
+/// Total energy (spins with populations `n` + phonons) at (B, T), K.
+fn energy_of(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, n: &[f64]) -> f64 {
     n.iter()
         .enumerate()
         .map(|(i, p)| p * spin.energy_k(i, b))
@@ -114,32 +118,40 @@ fn correction_at(
     let (b, bdot) = protocol.field_and_rate(s.t_s, false, None);
     let (temp, right) = (s.t_k, s.right);
     let (ws, lambda1) = red.well_state_and_rate(b, temp)?;
-    // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L).
-    let p_l = manifold(red, b, temp, 0.0);
-    let p_r = manifold(red, b, temp, 1.0);
+    // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L). The well state of
+    // well_state_and_rate is well_state's (the same committors), computed once.
+    let p_l = ReducedSystem::populations_of(&ws, 0.0);
+    let p_r = ReducedSystem::populations_of(&ws, 1.0);
     let dir: Vec<f64> = p_r.iter().zip(&p_l).map(|(r, l)| r - l).collect();
     let n_s: Vec<f64> = p_l.iter().zip(&dir).map(|(l, d)| l + right * d).collect();
     let dright = lambda1 * (ws.right_eq - right);
     // Partial derivatives of n_s and of the total energy by central differences.
+    // The populations at the four points are computed once each; the energies there are
+    // their sums.
     let hb = 1e-6 * b.abs().max(1e-3);
     let ht = 1e-6 * temp;
-    let diff = |f: &dyn Fn(f64, f64) -> Vec<f64>, h: f64, along_b: bool| -> Vec<f64> {
-        let (plus, minus) = if along_b {
-            (f(b + h, temp), f(b - h, temp))
-        } else {
-            (f(b, temp + h), f(b, temp - h))
-        };
+    let diff = |plus: &[f64], minus: &[f64], h: f64| -> Vec<f64> {
         plus.iter()
-            .zip(&minus)
+            .zip(minus)
             .map(|(p, m)| (p - m) / (2.0 * h))
             .collect()
     };
-    let pop = |bb: f64, tt: f64| manifold(red, bb, tt, right);
-    let dn_db = diff(&pop, hb, true);
-    let dn_dt = diff(&pop, ht, false);
-    let energy = |bb: f64, tt: f64| vec![total_energy(red, spin, bb, tt, right)];
-    let de_db = diff(&energy, hb, true)[0];
-    let c_tot = diff(&energy, ht, false)[0];
+    let points = [
+        (b + hb, temp),
+        (b - hb, temp),
+        (b, temp + ht),
+        (b, temp - ht),
+    ];
+    let pops = points.map(|(bb, tt)| manifold(red, bb, tt, right));
+    let energies: Vec<f64> = points
+        .iter()
+        .zip(&pops)
+        .map(|(&(bb, tt), n)| energy_of(red, spin, bb, tt, n))
+        .collect();
+    let dn_db = diff(&pops[0], &pops[1], hb);
+    let dn_dt = diff(&pops[2], &pops[3], ht);
+    let de_db = diff(&energies[0..1], &energies[1..2], hb)[0];
+    let c_tot = diff(&energies[2..3], &energies[3..4], ht)[0];
     let de_dright: f64 = dir
         .iter()
         .enumerate()
@@ -169,13 +181,10 @@ fn correction_at(
         a[(nlev, i)] = scale;
         a[(nlev + 1, i)] = scale * ws.weights[1][i];
     }
-    let svd = a.svd(true, true);
-    let delta = svd
-        .solve(&rhs, 1e-14 * scale)
-        .map_err(|_| NumericsError::NoSpectralGap {
-            field_t: b,
-            temperature_k: temp,
-        })?;
+    let delta = least_squares(a, &rhs, 1e-14 * scale).ok_or(NumericsError::NoSpectralGap {
+        field_t: b,
+        temperature_k: temp,
+    })?;
     let e_delta: f64 = (0..nlev).map(|i| delta[i] * spin.energy_k(i, b)).sum();
     let power_delta: f64 = bdot * (0..nlev).map(|i| delta[i] * slope[i]).sum::<f64>();
     // The part of the residual along the slow coordinate, which the fast modes cannot take
@@ -210,6 +219,26 @@ fn correction_at(
         de_dright,
         power_dright,
     })
+}
+
+/// The least-squares solution of `a x = rhs` (`a` with at least as many rows as columns),
+/// singular values below `cutoff` left out. By Householder QR when `a` is safely of full
+/// column rank (every |R_ii| above 1e6 `cutoff`: the smallest singular value is at most the
+/// smallest |R_ii|, and a well-conditioned R makes the two solutions agree to rounding);
+/// otherwise by the SVD, which truncates. The QR costs a tenth of the SVD with its vectors.
+fn least_squares(a: DMatrix<f64>, rhs: &DVector<f64>, cutoff: f64) -> Option<DVector<f64>> {
+    let n = a.ncols();
+    let qr = a.clone().qr();
+    let r = qr.r();
+    if (0..n).all(|i| r[(i, i)].abs() > 1e6 * cutoff) {
+        // Q^T rhs by the Householder reflections themselves (Q is never formed).
+        let mut qt_rhs = rhs.clone();
+        qr.q_tr_mul(&mut qt_rhs);
+        if let Some(x) = r.solve_upper_triangular(&qt_rhs.rows(0, n).into_owned()) {
+            return Some(x);
+        }
+    }
+    a.svd(true, true).solve(rhs, cutoff).ok()
 }
 
 /// The first-order slaving correction at one sample (energies in K, powers in K/s).
