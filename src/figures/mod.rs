@@ -3,6 +3,7 @@
 //! approximation, what is reached in practical times), and figures of a batch file.
 
 pub mod plot;
+pub mod tunnelling;
 
 use crate::figures::plot::{Chart, HeatMap, Note, NoteAnchor, PlotError, Series};
 use crate::kinetics::{simulate, EngineContext, RunSpec, Trajectory};
@@ -428,6 +429,7 @@ pub fn paper_kinetic(dir: &Path, resolution: usize) -> Result<Vec<PathBuf>, Figu
     out.extend(practical_times_figure(&ctx, &m, dir, r)?);
     out.extend(heat_link_figures_in(&ctx, &m, dir, r)?);
     out.extend(heat_switch_cycle_figures_in(&ctx, dir, r)?);
+    out.extend(tunnelling::hysteresis_figure(&ctx, dir)?);
     Ok(out)
 }
 
