@@ -86,6 +86,77 @@ fn paper_figure_data_equal_the_limit_solvers() {
             );
         }
     }
+    // The misaligned curves (1 degree): `smmcool tau --misalignment-deg 1`'s points, and
+    // their deepest minimum between 0.3 and 0.6 T, where only the odd k = 1 resonances lie
+    // (closed without a transverse field), is within two grid steps (8 mT) of a k = 1
+    // resonance field of `smmcool resonances --misalignment-deg 1`, and at least 3x below the
+    // aligned curve there.
+    let res = common::json(&[
+        "resonances",
+        "--material",
+        "mn12ac-barra",
+        "--misalignment-deg",
+        "1",
+        "--json",
+    ]);
+    let k1: Vec<f64> = res["resonances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["k"].as_u64() == Some(1))
+        .map(|r| r["field_t"].as_f64().unwrap())
+        .collect();
+    assert!(!k1.is_empty());
+    for t in smmcool::figures::TUNNELLING_FIGURE_TEMPERATURES_K {
+        let mis = &d[&format!(
+            "T = {t} K misaligned {} deg",
+            smmcool::figures::TUNNELLING_FIGURE_MISALIGNMENT_DEG
+        )];
+        let aligned = &d[&format!("T = {t} K")];
+        assert_eq!(mis.len(), 301);
+        let picks = [0usize, 110, 230];
+        let fields: Vec<String> = picks.iter().map(|&i| format!("{}", mis[i].0)).collect();
+        let tk = format!("{t}");
+        let v = common::json(&[
+            "tau",
+            "--material",
+            "mn12ac-barra",
+            "--misalignment-deg",
+            "1",
+            "--json",
+            "--temperature-k",
+            &tk,
+            "--field-t",
+            &fields.join(","),
+        ]);
+        for (k, &i) in picks.iter().enumerate() {
+            let want = v["records"][k]["tau_model_s"].as_f64().unwrap();
+            assert!(
+                (mis[i].1 - want).abs() <= 1e-12 * want,
+                "T {t} B {}",
+                mis[i].0
+            );
+        }
+        let (imin, &(bmin, tmin)) = mis
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.0 > 0.3 && p.0 < 0.6)
+            .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
+            .unwrap();
+        let near = k1
+            .iter()
+            .map(|b| (b - bmin).abs())
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            near <= 0.008 + 1e-12,
+            "T {t}: minimum at {bmin} T, {near} T from k = 1"
+        );
+        assert!(
+            tmin * 3.0 < aligned[imin].1,
+            "T {t}: {tmin} vs {}",
+            aligned[imin].1
+        );
+    }
     let m = Material::mn12ac();
     let fc = |bi: f64, bf: f64, ti: f64| FieldChange::of(&m, bi, bf, ti);
     // Fig. 6: both curves.

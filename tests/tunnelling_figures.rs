@@ -51,6 +51,8 @@ fn hysteresis_loops_are_the_engines_and_step_at_the_resonances() {
     let mut steps_per_t: HashMap<String, usize> = HashMap::new();
     for line in steps_csv.lines().skip(1) {
         let c: Vec<&str> = line.split(',').collect();
+        // Every row names where its published range is quoted from.
+        assert_eq!(c[11], tf::PUBLISHED_STEPS_SOURCE, "{line}");
         *steps_per_t.entry(c[0].to_string()).or_default() += 1;
     }
     for t in tf::HYSTERESIS_TEMPERATURES_K {

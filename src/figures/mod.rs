@@ -271,8 +271,12 @@ fn fig6_minima_notes(sudden: &[(f64, f64)], isentropic: &[(f64, f64)]) -> Vec<No
 /// Temperatures of the tau(B) figure with resonant tunnelling, K.
 pub const TUNNELLING_FIGURE_TEMPERATURES_K: [f64; 3] = [2.0, 2.5, 3.0];
 
-/// tau(B) = 1/(kappa lambda1(B, T)) with resonant tunnelling (preset `mn12ac-barra`, Bx = 0)
-/// and without it (the same levels), 0..1.2 T every 4 mT, at
+/// Misalignment of the easy axis in the third curve of the tau(B) figure, degrees.
+pub const TUNNELLING_FIGURE_MISALIGNMENT_DEG: f64 = 1.0;
+
+/// tau(B) = 1/(kappa lambda1(B, T)) with resonant tunnelling (preset `mn12ac-barra`, Bx = 0),
+/// without it (the same levels) and with it misaligned by
+/// [`TUNNELLING_FIGURE_MISALIGNMENT_DEG`] (odd k open), 0..1.2 T every 4 mT, at
 /// [`TUNNELLING_FIGURE_TEMPERATURES_K`] (docs/physics.md section 10.6).
 fn tunnelling_tau_figure(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
     use crate::model::tunnelling::AnisotropyOverrides;
@@ -288,6 +292,23 @@ fn tunnelling_tau_figure(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
         .map_err(|e| compute(e.to_string()))?;
     let tunnelling = crate::rates::tunnelling::with_tunnelling(plain.clone(), &h)
         .map_err(|e| compute(e.to_string()))?;
+    // The same preset misaligned by 1 degree: the transverse field B sin(theta) couples the
+    // odd resonances (k = 1, 3), which C and E alone leave closed.
+    let (m_mis, h_mis) = Material::with_hamiltonian(
+        "mn12ac-barra",
+        &Overrides::default(),
+        &AnisotropyOverrides {
+            misalignment_deg: Some(TUNNELLING_FIGURE_MISALIGNMENT_DEG),
+            ..AnisotropyOverrides::default()
+        },
+    )
+    .map_err(|e| compute(e.to_string()))?;
+    let misaligned = crate::rates::tunnelling::with_tunnelling(
+        RateModel::new(m_mis.spin, m_mis.arrhenius, KappaScaling::Arrhenius)
+            .map_err(|e| compute(e.to_string()))?,
+        &h_mis,
+    )
+    .map_err(|e| compute(e.to_string()))?;
     let fields = crate::numerics::grid::linear_points(0.0, 1.2, 301);
     let tau = |rm: &RateModel, t: f64| -> Result<Vec<(f64, f64)>, FigureError> {
         let kappa = rm.kappa(t).map_err(|e| compute(e.to_string()))?;
@@ -314,6 +335,14 @@ fn tunnelling_tau_figure(dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
             Series::line(format!("T = {t} K without tunnelling"), tau(&plain, t)?)
                 .in_slot(slot)
                 .with_dash(1),
+        );
+        series.push(
+            Series::line(
+                format!("T = {t} K misaligned {TUNNELLING_FIGURE_MISALIGNMENT_DEG} deg"),
+                tau(&misaligned, t)?,
+            )
+            .in_slot(slot)
+            .with_dash(2),
         );
     }
     Ok(Chart {

@@ -48,6 +48,14 @@ pub const STEP_MIN_RISE_MU_B: f64 = 0.05;
 /// al., PRL 76, 3830 (1996) and Thomas et al., Nature 383, 145 (1996)).
 pub const PUBLISHED_STEP_SPACING_T: (f64, f64) = (0.44, 0.46);
 
+/// Where [`PUBLISHED_STEP_SPACING_T`] comes from, written beside it in every row of
+/// `hysteresis_loop_steps.csv` (no comma). The abstracts at hand (Thomas et al., Nature 383,
+/// 145: steps where the energies of spin states of the two wells coincide; Kent et al., EPL
+/// 49, 521: regularly spaced steps above 1.6 K that move to higher fields on cooling) give no
+/// field values; the full texts were not checked.
+pub const PUBLISHED_STEPS_SOURCE: &str =
+    "quoted from issue 18 (Friedman et al. PRL 76 3830 (1996); Thomas et al. Nature 383 145 (1996)): B_k = k x 0.44-0.46 T";
+
 /// Legend of the published step fields on the loop figure (no comma: the CSV keeps it).
 pub const PUBLISHED_STEPS_LABEL: &str =
     "quoted from Friedman 1996 and Thomas 1996: steps every 0.44-0.46 T";
@@ -271,7 +279,7 @@ pub fn hysteresis_figure(ctx: &EngineContext, dir: &Path) -> Result<Vec<PathBuf>
     let mut f = std::fs::File::create(&path).map_err(werr)?;
     writeln!(
         f,
-        "temperature_k,step_field_t,step_rise_mu_b,k,m,m_prime,resonance_field_t,published_low_t,published_high_t,within_published,at"
+        "temperature_k,step_field_t,step_rise_mu_b,k,m,m_prime,resonance_field_t,published_low_t,published_high_t,within_published,at,published_source"
     )
     .map_err(werr)?;
     for (t, b, rise, r, kind) in rows {
@@ -284,7 +292,7 @@ pub fn hysteresis_figure(ctx: &EngineContext, dir: &Path) -> Result<Vec<PathBuf>
         );
         writeln!(
             f,
-            "{t},{b:e},{rise:e},{k},{m},{mp},{field:e},{lo:e},{hi:e},{},{}",
+            "{t},{b:e},{rise:e},{k},{m},{mp},{field:e},{lo:e},{hi:e},{},{},{PUBLISHED_STEPS_SOURCE}",
             b.abs() >= lo - 0.0025 && b.abs() <= hi + 0.0025,
             kind.name()
         )

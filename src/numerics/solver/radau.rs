@@ -196,6 +196,8 @@ pub struct Radau5<E> {
     /// Newton iteration contracted by theta <= `JAC_REUSE_THETA`).
     jac: DMatrix<f64>,
     reuse_jac: bool,
+    /// The time at which `jac` was evaluated.
+    jac_t: f64,
     /// Newton matrix factors of the last accepted step and its size, reused while neither h
     /// nor the Jacobian changes.
     factors: Option<(f64, Factors<f64>, Factors<Complex<f64>>)>,
@@ -282,6 +284,7 @@ impl<E> Radau5<E> {
             faccon: 1.0,
             jac: DMatrix::zeros(0, 0),
             reuse_jac: false,
+            jac_t: t0,
             factors: None,
             t_prev: t0,
             h_prev: 0.0,
@@ -550,7 +553,7 @@ impl<E> Radau5<E> {
                 self.h = 0.5 * h;
                 self.stats.rejected += 1;
                 self.last_rejected = true;
-                if !jac_fresh {
+                if !jac_fresh || self.jacobian_outside_step(t_stop) {
                     self.fresh_jacobian(sys, t_stop);
                     jac_fresh = true;
                 }
@@ -595,7 +598,7 @@ impl<E> Radau5<E> {
                 self.h = 0.25 * h;
                 self.stats.rejected += 1;
                 self.last_rejected = true;
-                if !jac_fresh {
+                if !jac_fresh || self.jacobian_outside_step(t_stop) {
                     self.fresh_jacobian(sys, t_stop);
                     jac_fresh = true;
                 }
@@ -645,7 +648,7 @@ impl<E> Radau5<E> {
             self.h = h_new;
             self.stats.rejected += 1;
             self.last_rejected = true;
-            if !jac_fresh {
+            if !jac_fresh || self.jacobian_outside_step(t_stop) {
                 self.fresh_jacobian(sys, t_stop);
                 jac_fresh = true;
             }
@@ -675,6 +678,7 @@ impl<E> Radau5<E> {
             Some(y) => (t_mid, sys.jacobian(t_mid, y, &mut self.jac)),
             None => (self.t, sys.jacobian(self.t, &self.y, &mut self.jac)),
         };
+        self.jac_t = t_jac;
         if let Err(e) = done {
             // A NaN Jacobian fails the Newton iteration: the step cannot be completed.
             self.jac.fill(f64::NAN);
@@ -682,6 +686,16 @@ impl<E> Radau5<E> {
         }
         self.stats.jac_evals += 1;
         self.factors = None;
+    }
+
+    /// Whether the Jacobian was evaluated beyond the step about to be tried (after a
+    /// rejection shrank it): the Jacobian is taken at the middle of the step it was computed
+    /// for, and a rate that varies sharply in time (a tunnelling resonance, a Lorentzian in t
+    /// 1e-3 s wide or less, met at the start of the step at a hard stop) can be orders of
+    /// magnitude larger over the shrunk step than there. Simplified Newton then diverges at
+    /// every step size (docs/numerics.md section 5, "Jacobian after a rejection").
+    fn jacobian_outside_step(&self, t_stop: f64) -> bool {
+        self.jac_t > self.t + self.h.min(t_stop - self.t)
     }
 
     /// Restart at a new state (after a discontinuity in the right-hand side), keeping the
@@ -755,6 +769,83 @@ mod tests {
         assert!((co.gamma - 3.637_834_252_744_496).abs() < 1e-13);
         assert!((co.alpha - 2.681_082_873_627_752).abs() < 1e-13);
         assert!((co.beta - 3.050_430_199_247_411).abs() < 1e-13);
+    }
+
+    /// Two levels exchanging population at a rate that is a narrow Lorentzian in time, as a
+    /// tunnelling resonance is during a field sweep: Gamma(t) = G / (1 + ((t - tc)/w)^2) with
+    /// G = 1e13 1/s and w = 1e-3 s, towards the ratio y0/y1 = q(t) = exp(-(t - tc)/100 s), and
+    /// a slow third component that lets the steps grow to seconds before tc.
+    struct Resonance;
+    const RES_TC: f64 = 930.767_335_552_279_3;
+    impl Resonance {
+        fn gamma(t: f64) -> f64 {
+            let x = (t - RES_TC) / 1e-3;
+            1e13 / (1.0 + x * x)
+        }
+        fn q(t: f64) -> f64 {
+            (-(t - RES_TC) / 100.0).exp()
+        }
+    }
+    impl OdeSystem for Resonance {
+        type Error = std::convert::Infallible;
+        fn dim(&self) -> usize {
+            3
+        }
+        fn rhs(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) -> Result<(), Self::Error> {
+            let flux = Self::gamma(t) * (Self::q(t) * y[1] - y[0]);
+            dy[0] = flux;
+            dy[1] = -flux;
+            dy[2] = -y[2] / 50.0;
+            Ok(())
+        }
+        fn jacobian(
+            &self,
+            t: f64,
+            _y: &DVector<f64>,
+            j: &mut DMatrix<f64>,
+        ) -> Result<(), Self::Error> {
+            let (g, q) = (Self::gamma(t), Self::q(t));
+            j.fill(0.0);
+            j[(0, 0)] = -g;
+            j[(0, 1)] = g * q;
+            j[(1, 0)] = g;
+            j[(1, 1)] = -g * q;
+            j[(2, 2)] = -1.0 / 50.0;
+            Ok(())
+        }
+    }
+
+    /// The step that starts at a hard stop on the peak of a narrow resonance: the Jacobian of
+    /// the long step tried first is taken at its middle, off the peak by 1e2-1e3 widths, where
+    /// the rate is 1e5-1e6 times smaller; simplified Newton with it diverges at every step size
+    /// down to the rounding of t ("step size too small" at 1.654 T in the hysteresis loop of
+    /// docs/figures/hysteresis_loop_tunnelling before the Jacobian was re-evaluated within the
+    /// shrunk step). The pair stays on its quasi-static ratio and the sum is conserved.
+    #[test]
+    fn a_narrow_resonance_at_a_hard_stop_is_passed() {
+        let tol = Tolerances {
+            rtol: 1e-8,
+            atol: vec![1e-16; 3],
+            max_steps: 10_000,
+        };
+        let t0 = 900.0;
+        let q0 = Resonance::q(t0);
+        let y0 = DVector::from_vec(vec![q0 / (1.0 + q0), 1.0 / (1.0 + q0), 1.0]);
+        let mut s = Radau5::new(&Resonance, t0, y0, 1e-3, tol);
+        for stop in [RES_TC, 960.0] {
+            while s.t() < stop {
+                s.step(&Resonance, stop).unwrap();
+            }
+        }
+        let y = s.y();
+        assert!((y[0] + y[1] - 1.0).abs() < 1e-13, "{y}");
+        // Quasi-static: the lag of the ratio behind q is q'/(Gamma q) ~ 1e-7 at 960 s.
+        assert!(
+            (y[0] / y[1] / Resonance::q(960.0) - 1.0).abs() < 1e-6,
+            "{y}"
+        );
+        assert!((y[2] / (-60.0f64 / 50.0).exp() - 1.0).abs() < 1e-7, "{y}");
+        assert!(s.stats().steps < 500, "{:?}", s.stats());
     }
 
     /// Robertson's stiff chemistry problem against its reference at t = 40.
