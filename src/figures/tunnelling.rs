@@ -56,9 +56,10 @@ pub const PUBLISHED_STEP_SPACING_T: (f64, f64) = (0.44, 0.46);
 pub const PUBLISHED_STEPS_SOURCE: &str =
     "quoted from issue 18 (Friedman et al. PRL 76 3830 (1996); Thomas et al. Nature 383 145 (1996)): B_k = k x 0.44-0.46 T";
 
-/// Legend of the published step fields on the loop figure (no comma: the CSV keeps it).
+/// Legend of the published step fields on the loop figure (no comma: the CSV keeps it): the
+/// spacing as issue 18 summarises the two papers ([`PUBLISHED_STEPS_SOURCE`]).
 pub const PUBLISHED_STEPS_LABEL: &str =
-    "quoted from Friedman 1996 and Thomas 1996: steps every 0.44-0.46 T";
+    "issue 18 summary of Friedman/Thomas 1996: steps every 0.44-0.46 T";
 
 /// The scenario of one up sweep of the loop at bath temperature `t_k`: from -3 T (in
 /// equilibrium: saturated) to +3 T at 5 mT/s, `mn12ac-barra` misaligned by 1 degree, held at the
