@@ -236,7 +236,6 @@ pub fn minimum_delta_t(
         None => Ok(found),
     }
 }
-
 /// Boltzmann statistics of fixed levels at one temperature, with the temperature derivatives
 /// Halley's method needs: mean energy above the lowest level, heat capacity and its slope
 /// (k_B units, K), and what the entropy takes.
@@ -244,9 +243,10 @@ pub fn minimum_delta_t(
 struct LevelStats {
     /// 1/T, 1/K.
     beta: f64,
-    /// g_0, the number of levels at the lowest energy, and z_exc = sum of the other weights:
-    /// Z' = g_0 + z_exc.
+    /// g_0, the number of levels at the lowest energy, its logarithm, and z_exc = sum of the
+    /// other weights: Z' = g_0 + z_exc.
     g0: f64,
+    ln_g0: f64,
     z_exc: f64,
     energy_k: f64,
     heat_capacity: f64,
@@ -257,7 +257,7 @@ impl LevelStats {
     /// S = ln Z' + <E'>/T with ln Z' = ln g0 + ln(1 + z_exc/g0), which keeps the entropy's
     /// digits when Z' is close to g0 (low T), k_B.
     fn entropy(&self) -> f64 {
-        (self.g0.ln() + (self.z_exc / self.g0).ln_1p()) + self.energy_k * self.beta
+        (self.ln_g0 + (self.z_exc / self.g0).ln_1p()) + self.energy_k * self.beta
     }
 }
 
@@ -272,40 +272,119 @@ impl LevelStats {
 /// from each end of the ladder up to the top of the barrier; D > 0: from the lowest level
 /// outwards), so the rounding, which grows with the steps, is largest where the weights are
 /// smallest; a weight below the smallest normal double ends its run (the rest are 0). Five
-/// exponentials per temperature instead of 2S + 1 (docs/numerics.md). With B4 != 0 every
-/// weight is its own exponential.
+/// exponentials per temperature instead of 2S + 1 (docs/numerics.md). The two runs are
+/// walked side by side, each with its own sums (added at the end), so that the two chains of
+/// multiplications overlap in the processor. With B4 != 0 every weight is its own
+/// exponential.
 #[derive(Debug, Clone)]
 struct Levels {
     /// Energies relative to the lowest level, K.
     e_rel: Vec<f64>,
-    /// The two runs (empty runs have `len` 0), or `None`: one exponential per level.
-    runs: Option<[Run; 2]>,
+    /// Whether the weights come from the two runs (else one exponential per level).
+    recurrence: bool,
+    /// The two runs (a run may be empty).
+    runs: [Run; 2],
     /// 2D, K: the change of the gap from one level to the next along a run.
     gap_change_k: f64,
-    /// The number of levels at the lowest energy (e_rel = 0).
+    /// The number of levels at the lowest energy (e_rel = 0), and its logarithm.
     g0: usize,
-    /// 1 for the levels above the lowest, 0 for those at it.
-    excited: Vec<f64>,
+    ln_g0: f64,
 }
 
-/// A run of levels `start`, `start + step`, ... (`len` levels) whose weights decrease.
-#[derive(Debug, Clone, Copy)]
+/// A run of levels whose weights decrease along it: their energies (K, relative to the lowest
+/// level) and indices in that order. Only the first level of a run can be at the lowest energy
+/// (the energies increase strictly along a run).
+#[derive(Debug, Clone, Default)]
 struct Run {
-    start: usize,
-    step: isize,
-    len: usize,
-    /// E(m_start + step) - E(m_start), K.
+    e: Vec<f64>,
+    index: Vec<usize>,
+    /// E(m_1) - E(m_0) of the first two levels, K.
     first_gap_k: f64,
+}
+
+impl Run {
+    fn fill(&mut self, e_rel: &[f64], start: usize, step: isize, len: usize, first_gap_k: f64) {
+        self.e.clear();
+        self.index.clear();
+        let mut i = start;
+        for k in 0..len {
+            if k > 0 {
+                i = i.wrapping_add_signed(step);
+            }
+            self.e.push(e_rel[i]);
+            self.index.push(i);
+        }
+        self.first_gap_k = if len > 1 { first_gap_k } else { 0.0 };
+    }
+}
+
+/// Sums over the weights of one run: z_exc (the weights of the levels above the lowest), the
+/// raw moments m_k = sum w e^k and, for [`level_stats_and_dot`], sum w o.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    z_exc: f64,
+    m1: f64,
+    m2: f64,
+    m3: f64,
+    dot: f64,
+}
+
+impl Sums {
+    #[inline(always)]
+    fn add<const DOT: bool>(&mut self, w: f64, e: f64, o: f64) {
+        self.z_exc += w;
+        let we = w * e;
+        self.m1 += we;
+        let we2 = we * e;
+        self.m2 += we2;
+        self.m3 += we2 * e;
+        if DOT {
+            self.dot += w * o;
+        }
+    }
+
+    /// A level at the lowest energy: weight exactly 1, no energy.
+    #[inline(always)]
+    fn add_ground<const DOT: bool>(&mut self, o: f64) {
+        if DOT {
+            self.dot += o;
+        }
+    }
+}
+
+/// The weight along a run: w_{k+1} = w_k r_k, r_{k+1} = r_k q; 0 from the first weight below
+/// the smallest normal double on.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    w: f64,
+    r: f64,
+}
+
+impl Walk {
+    #[inline(always)]
+    fn next(&mut self, q: f64) -> f64 {
+        if self.w != 0.0 {
+            self.w *= self.r;
+            if self.w < f64::MIN_POSITIVE {
+                // Every later weight of the run is smaller still.
+                self.w = 0.0;
+            } else {
+                self.r *= q;
+            }
+        }
+        self.w
+    }
 }
 
 impl Levels {
     fn new(n: usize) -> Self {
         Self {
             e_rel: vec![0.0; n],
-            runs: None,
+            recurrence: false,
+            runs: [Run::default(), Run::default()],
             gap_change_k: 0.0,
             g0: 1,
-            excited: vec![0.0; n],
+            ln_g0: 0.0,
         }
     }
 
@@ -313,79 +392,36 @@ impl Levels {
     fn set(&mut self, spin: &GiantSpin, field_t: f64) {
         relative_energies(spin, field_t, &mut self.e_rel);
         self.g0 = ground_degeneracy_rel(&self.e_rel);
-        for (x, &e) in self.excited.iter_mut().zip(&self.e_rel) {
-            *x = if e > 0.0 { 1.0 } else { 0.0 };
-        }
+        self.ln_g0 = (self.g0 as f64).ln();
         let n = self.e_rel.len();
         let d = spin.d_k();
         #[allow(clippy::float_cmp)] // exactly no fourth-order term
         if spin.b4_k() != 0.0 || n < 2 {
-            self.runs = None;
+            self.recurrence = false;
             return;
         }
+        self.recurrence = true;
         let zb = spin.zeeman_k_per_t() * field_t;
         let gap = |i: usize, step: isize| {
             let (m, s) = (spin.m(i), step as f64);
             d * (2.0 * m * s + 1.0) + zb * s
         };
-        let run = |start: usize, step: isize, len: usize| Run {
-            start,
-            step,
-            len,
-            first_gap_k: if len > 1 { gap(start, step) } else { 0.0 },
-        };
         let e = &self.e_rel;
-        self.runs = Some(if d < 0.0 {
+        let [a, b] = &mut self.runs;
+        if d < 0.0 {
             // The top of the barrier (the first highest level): up to it from the left end,
             // down to the level after it from the right end.
             let top = (0..n).fold(0, |t, i| if e[i] > e[t] { i } else { t });
-            [run(0, 1, top + 1), run(n - 1, -1, n - 1 - top)]
+            a.fill(e, 0, 1, top + 1, gap(0, 1));
+            b.fill(e, n - 1, -1, n - 1 - top, gap(n - 1, -1));
         } else {
             // The first lowest level: down to the left end from it, up to the right end from
             // the next.
             let low = (0..n).fold(0, |l, i| if e[i] < e[l] { i } else { l });
-            [run(low, -1, low + 1), run(low + 1, 1, n - 1 - low)]
-        });
-        self.gap_change_k = 2.0 * d;
-    }
-
-    /// Calls `f(i, w_i)` with the Boltzmann weight w_i = e^(-e_i/T) of every level i at `t_k`,
-    /// in an order that depends on the levels only (so that sums over two sets of weights of
-    /// the same levels round alike).
-    #[inline(always)]
-    fn for_each_weight(&self, t_k: f64, mut f: impl FnMut(usize, f64)) {
-        let beta = 1.0 / t_k;
-        let Some(runs) = &self.runs else {
-            for (i, &e) in self.e_rel.iter().enumerate() {
-                f(i, (-(e * beta)).exp());
-            }
-            return;
-        };
-        let q = (-(self.gap_change_k * beta)).exp();
-        for run in runs {
-            if run.len == 0 {
-                continue;
-            }
-            let mut i = run.start;
-            let e0 = self.e_rel[i];
-            // The lowest level weighs exactly 1.
-            let mut w = if e0 > 0.0 { (-(e0 * beta)).exp() } else { 1.0 };
-            let mut r = (-(run.first_gap_k * beta)).exp();
-            f(i, w);
-            for _ in 1..run.len {
-                i = i.wrapping_add_signed(run.step);
-                if w != 0.0 {
-                    w *= r;
-                    if w < f64::MIN_POSITIVE {
-                        // Every later weight of the run is smaller still.
-                        w = 0.0;
-                    } else {
-                        r *= q;
-                    }
-                }
-                f(i, w);
-            }
+            a.fill(e, low, -1, low + 1, gap(low, -1));
+            b.fill(e, low + 1, 1, n - 1 - low, gap((low + 1).min(n - 1), 1));
         }
+        self.gap_change_k = 2.0 * d;
     }
 }
 
@@ -395,28 +431,70 @@ impl Levels {
 /// m_2/Z' + 2 <E'>^3: they only steer the iteration, the root's precision is that of <E'> and
 /// S).
 fn level_stats(levels: &Levels, t_k: f64) -> LevelStats {
-    level_stats_and_dot(levels, t_k, None).0
+    level_stats_and_dot::<false>(levels, t_k, &[]).0
 }
 
-/// [`level_stats`], and with `other` energies (K, per level) also sum_i w_i other_i / Z',
+/// [`level_stats`], and with `DOT` also sum_i w_i other_i / Z' (`other`: K, per level),
 /// summed in the order of <E'> (so that `other` = the levels' own energies gives <E'> exactly).
 #[inline(always)]
-fn level_stats_and_dot(levels: &Levels, t_k: f64, other: Option<&[f64]>) -> (LevelStats, f64) {
+fn level_stats_and_dot<const DOT: bool>(
+    levels: &Levels,
+    t_k: f64,
+    other: &[f64],
+) -> (LevelStats, f64) {
     let beta = 1.0 / t_k;
-    let (e_rel, excited) = (&levels.e_rel, &levels.excited);
-    let (mut z_exc, mut m1, mut m2, mut m3, mut dot) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    levels.for_each_weight(t_k, |i, w| {
-        let e = e_rel[i];
-        z_exc += w * excited[i];
-        let we = w * e;
-        m1 += we;
-        let we2 = we * e;
-        m2 += we2;
-        m3 += we2 * e;
-        if let Some(o) = other {
-            dot += w * o[i];
+    let other_at = |i: usize| if DOT { other[i] } else { 0.0 };
+    let (mut sa, mut sb) = (Sums::default(), Sums::default());
+    if levels.recurrence {
+        let q = (-(levels.gap_change_k * beta)).exp();
+        let [ra, rb] = &levels.runs;
+        // The first level of a run: weight 1 at the lowest energy, else its exponential.
+        let start = |run: &Run, sums: &mut Sums| -> Walk {
+            let e0 = run.e[0];
+            let w = if e0 > 0.0 {
+                let w = (-(e0 * beta)).exp();
+                sums.add::<DOT>(w, e0, other_at(run.index[0]));
+                w
+            } else {
+                sums.add_ground::<DOT>(other_at(run.index[0]));
+                1.0
+            };
+            Walk {
+                w,
+                r: (-(run.first_gap_k * beta)).exp(),
+            }
+        };
+        // Run a is never empty; run b may be.
+        let mut wa = start(ra, &mut sa);
+        let common = if rb.e.is_empty() {
+            1
+        } else {
+            let mut wb = start(rb, &mut sb);
+            let common = ra.e.len().min(rb.e.len());
+            for k in 1..common {
+                let (x, y) = (wa.next(q), wb.next(q));
+                sa.add::<DOT>(x, ra.e[k], other_at(ra.index[k]));
+                sb.add::<DOT>(y, rb.e[k], other_at(rb.index[k]));
+            }
+            for k in common..rb.e.len() {
+                sb.add::<DOT>(wb.next(q), rb.e[k], other_at(rb.index[k]));
+            }
+            common
+        };
+        for k in common..ra.e.len() {
+            sa.add::<DOT>(wa.next(q), ra.e[k], other_at(ra.index[k]));
         }
-    });
+    } else {
+        for (i, &e) in levels.e_rel.iter().enumerate() {
+            if e > 0.0 {
+                sa.add::<DOT>((-(e * beta)).exp(), e, other_at(i));
+            } else {
+                sa.add_ground::<DOT>(other_at(i));
+            }
+        }
+    }
+    let z_exc = sa.z_exc + sb.z_exc;
+    let (m1, m2, m3) = (sa.m1 + sb.m1, sa.m2 + sb.m2, sa.m3 + sb.m3);
     let g0 = levels.g0 as f64;
     let z = g0 + z_exc;
     let u = m1 / z;
@@ -429,18 +507,35 @@ fn level_stats_and_dot(levels: &Levels, t_k: f64, other: Option<&[f64]>) -> (Lev
         LevelStats {
             beta,
             g0,
+            ln_g0: levels.ln_g0,
             z_exc,
             energy_k: u,
             heat_capacity: var * b2,
             heat_capacity_slope: (k3 * b2 - 2.0 * var * beta) * b2,
         },
-        dot / z,
+        (sa.dot + sb.dot) / z,
     )
 }
 
 /// Relative size of the last Halley step below which the iteration stops (after taking it):
 /// the error left is of order the cube of that, far below the double precision of T.
 const HALLEY_STOP_REL: f64 = 1e-6;
+
+/// Halley's step -(f/f') / (1 - f f''/(2 f'^2)); Newton's where the correction is not
+/// moderate (far from the root); NaN where f' is not positive.
+fn halley_step(f: f64, d1: f64, d2: f64) -> f64 {
+    let newton = f / d1;
+    if newton.is_finite() && d1 > 0.0 {
+        let denom = 1.0 - 0.5 * newton * d2 / d1;
+        if (0.5..=2.0).contains(&denom) {
+            -newton / denom
+        } else {
+            -newton
+        }
+    } else {
+        f64::NAN
+    }
+}
 
 /// A point of an increasing function of temperature: (T in K, g, g', g'').
 type Point = (f64, f64, f64, f64);
@@ -453,9 +548,15 @@ type Point = (f64, f64, f64, f64);
 /// by bisection (geometric when the bracket spans more than a factor 4). Stops when g is
 /// exactly 0 or after a step below [`HALLEY_STOP_REL`] T that stays inside the bracket. The
 /// same failure as [`increasing_root`] when no sign change is found in [1e-200 K, 1e8 K].
+///
+/// With `log_of` = Some(G*) > 0, g = G - G* of a positive G, the step is Halley's in the
+/// variables y = ln T and h = ln(G/G*) = ln(1 + g/G*) (with dG/dy = T g' and d^2G/dy^2 =
+/// T g' + T^2 g''): where G is nearly a power of T or an exponential of -1/T it is nearly
+/// linear in y, and the iteration needs fewer evaluations from far away.
 fn halley_increasing_root(
     what: &'static str,
     known: &[Point],
+    log_of: Option<f64>,
     mut g: impl FnMut(f64) -> (f64, f64, f64),
 ) -> Result<f64, NumericsError> {
     use crate::numerics::roots::{T_CEILING_K, T_FLOOR_K};
@@ -478,22 +579,23 @@ fn halley_increasing_root(
     let guess_k = point.0;
     for _ in 0..2000 {
         let (x, f, d1, d2) = point;
-        // Halley: dx = -(g/g') / (1 - g g'' / (2 g'^2)); Newton's where the correction is not
-        // moderate (far from the root).
-        let newton = f / d1;
-        let step = if newton.is_finite() && d1 > 0.0 {
-            let denom = 1.0 - 0.5 * newton * d2 / d1;
-            if (0.5..=2.0).contains(&denom) {
-                -newton / denom
-            } else {
-                -newton
+        // Halley's step in T, or in ln T on ln G; its size relative to T.
+        let (next, step_rel) = match log_of {
+            None => {
+                let step = halley_step(f, d1, d2);
+                (x + step, step / x)
             }
-        } else {
-            f64::NAN
+            Some(target) => {
+                let big_g = f + target;
+                let gy = x * d1;
+                let hy = gy / big_g;
+                let hyy = (gy + x * x * d2) / big_g - hy * hy;
+                let dy = halley_step((f / target).ln_1p(), hy, hyy);
+                (x + x * dy.exp_m1(), dy)
+            }
         };
-        let next = x + step;
         let next = if next > lo && next < hi {
-            if step.abs() <= HALLEY_STOP_REL * x {
+            if step_rel.abs() <= HALLEY_STOP_REL {
                 return Ok(next);
             }
             next
@@ -550,7 +652,8 @@ fn halley_increasing_root(
 /// from a recurrence of ratios (five exponentials per temperature, [`Levels`]), and each root is found by Halley's method with the analytic
 /// derivatives dU/dT = C and dS/dT = C/T (and their slopes), safeguarded by a bracket. Both
 /// start from one evaluation at T_i; Eq. 11 also from the last point of Eq. 9 (T_sudden bounds
-/// it from above). The roots are those of [`FieldChange::sudden_final_k`] and
+/// it from above), with its steps taken in ln T on ln(S - ln g_0 + S_ph), nearly linear from
+/// there (docs/numerics.md section 9). The roots are those of [`FieldChange::sudden_final_k`] and
 /// [`FieldChange::isentropic_final`] (the engine's, bracketing with Brent's method to 1e-12 K):
 /// from T_i = 0.3 K up they agree within that tolerance, 1e-12 K + 1e-13 T; below, where the
 /// bracketing solver's ln Z' loses up to 3e-10 of T_f, this one keeps full precision
@@ -608,7 +711,7 @@ impl<'a> LimitsSolver<'a> {
         // With the frozen populations' energy on the final levels, sum n_i(B_i, T_i) e_f,i,
         // summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
         let e_final = &self.fin;
-        let (start, u_frozen) = level_stats_and_dot(&self.initial, ti, Some(&e_final.e_rel));
+        let (start, u_frozen) = level_stats_and_dot::<true>(&self.initial, ti, &e_final.e_rel);
         let s_target = start.entropy() + debye.entropy(ti);
         let u_ph_i = debye.energy_k(ti);
         // Eq. 9 and Eq. 11 as g(T) with g' and g'' from the statistics at T.
@@ -637,6 +740,7 @@ impl<'a> LimitsSolver<'a> {
         let sudden = halley_increasing_root(
             "sudden-quench heat balance (Eq. 9)",
             &[point(sudden_g(&at_ti, ti), ti)],
+            None,
             |t| {
                 let s = level_stats(e_final, t);
                 last = (t, s);
@@ -661,6 +765,7 @@ impl<'a> LimitsSolver<'a> {
                 point(isentropic_g(&at_ti, ti), ti),
                 point(isentropic_g(&last.1, last.0), last.0),
             ],
+            Some(s_target - residual),
             |t| isentropic_g(&level_stats(e_final, t), t),
         )?;
         Ok((sudden, Isentropic::Final { t_final_k: t }))
