@@ -33,6 +33,7 @@ fn run(material: Material, protocol: Protocol, ti: f64) -> RunSpec {
     RunSpec {
         material,
         scaling: KappaScaling::Arrhenius,
+        kappa_calibration: Default::default(),
         protocol,
         t_initial_k: ti,
         options: EngineOptions {

@@ -81,6 +81,19 @@ pub enum NumericsError {
         /// Field, T.
         field_t: f64,
     },
+    /// `rates.kappa_calibration = "with_tunnelling"`: no kappa makes the slowest zero-field rate
+    /// with the tunnelling channels equal to the Arrhenius rate at this temperature.
+    #[error("rates.kappa_calibration = \"with_tunnelling\" has no solution at T = {} K: lowering kappa from its calibration without tunnelling, the zero-field relaxation time with tunnelling reaches at most {longest_s:.4e} s (at kappa = {kappa_per_s_k3:.4e} 1/(s K^3)), short of tau0 exp(U_b/T) = {tau_s:.4e} s: no kappa makes them equal (docs/physics.md section 10.6); use \"without_tunnelling\" or a smaller transverse term", crate::units::number(*temperature_k))]
+    NoKappaCalibration {
+        /// Temperature, K.
+        temperature_k: f64,
+        /// The Arrhenius time, s.
+        tau_s: f64,
+        /// The longest zero-field time with tunnelling over the kappa searched, s.
+        longest_s: f64,
+        /// The kappa that gave it, 1/(s K^3).
+        kappa_per_s_k3: f64,
+    },
     /// The two-well fixed-point iteration for lambda1 did not converge (no spectral gap).
     #[error("slowest-rate iteration did not converge at B = {} T, T = {} K: the slow mode is not separated from the intra-well modes", crate::units::number(*field_t), crate::units::number(*temperature_k))]
     NoSpectralGap {
@@ -115,7 +128,9 @@ impl NumericsError {
     /// An invalid parameter and a temperature outside the rate model are the user's to fix.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Parameter(_) | Self::RateUnderflow { .. } => ErrorKind::InvalidInput,
+            Self::Parameter(_) | Self::RateUnderflow { .. } | Self::NoKappaCalibration { .. } => {
+                ErrorKind::InvalidInput
+            }
             Self::NoBracket { .. } | Self::NoSpectralGap { .. } | Self::NoSplitting { .. } => {
                 ErrorKind::Failed
             }

@@ -304,6 +304,10 @@ pub struct PhysicsMeta {
     pub kappa_reference_k: Option<f64>,
     /// kappa of the absolute scaling, 1/(s K^3).
     pub kappa_per_s_k3: Option<f64>,
+    /// Which rates the calibration of kappa(T) matches to the Arrhenius law:
+    /// "without_tunnelling" or "with_tunnelling" (`rates.kappa_calibration`).
+    #[serde(default = "default_kappa_calibration")]
+    pub kappa_calibration: String,
     /// The sample and its environment as given (SI, whole sample; docs/physics.md section
     /// 6.6), each `None` when not given: amount, mol.
     #[serde(default)]
@@ -328,6 +332,12 @@ pub struct PhysicsMeta {
     pub bath_temperature_k: Option<f64>,
 }
 
+fn default_kappa_calibration() -> String {
+    crate::rates::KappaCalibration::WithoutTunnelling
+        .name()
+        .into()
+}
+
 impl PhysicsMeta {
     /// The physics of a run specification.
     pub fn of(spec: &crate::kinetics::RunSpec) -> Self {
@@ -350,6 +360,7 @@ impl PhysicsMeta {
             kappa_scaling: kappa_scaling.into(),
             kappa_reference_k,
             kappa_per_s_k3,
+            kappa_calibration: spec.kappa_calibration.name().into(),
             sample_amount_mol: None,
             sample_mass_mg: None,
             addenda_gamma_j_per_k2: None,

@@ -92,6 +92,28 @@ pub enum ScalingName {
     Absolute,
 }
 
+/// Which mechanisms the kappa(T) calibration matches to the Arrhenius law
+/// (`rates.kappa_calibration`, `--kappa-calibration`; docs/physics.md section 10.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum CalibrationName {
+    /// The spin-phonon rates alone give tau0 exp(U_b/T) at B = 0; tunnelling comes on top.
+    #[default]
+    WithoutTunnelling,
+    /// The zero-field rate with the tunnelling channels is tau0 exp(U_b/T).
+    WithTunnelling,
+}
+
+impl From<CalibrationName> for crate::rates::KappaCalibration {
+    fn from(c: CalibrationName) -> Self {
+        match c {
+            CalibrationName::WithoutTunnelling => Self::WithoutTunnelling,
+            CalibrationName::WithTunnelling => Self::WithTunnelling,
+        }
+    }
+}
+
 /// `[rates]` / the rate flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Args)]
 #[serde(deny_unknown_fields)]
@@ -107,6 +129,12 @@ pub struct RatesSection {
     /// kappa in 1/(s K^3) for the absolute scaling.
     #[arg(long, allow_negative_numbers = true)]
     pub kappa_per_s_k3: Option<f64>,
+    /// Which rates the calibration of kappa matches to tau0 exp(U_b/T) at B = 0: the
+    /// spin-phonon ones alone, or with the tunnelling channels (no effect without transverse
+    /// terms).
+    #[serde(default)]
+    #[arg(long, value_enum, default_value = "without_tunnelling")]
+    pub kappa_calibration: CalibrationName,
 }
 
 fn default_kappa_reference() -> f64 {
@@ -119,6 +147,7 @@ impl Default for RatesSection {
             kappa_scaling: ScalingName::Arrhenius,
             kappa_reference_k: None,
             kappa_per_s_k3: None,
+            kappa_calibration: CalibrationName::WithoutTunnelling,
         }
     }
 }
@@ -897,6 +926,7 @@ pub const KEYS: &[Key] = &[
     key!("rates.kappa_scaling" => "--kappa-scaling"),
     key!("rates.kappa_reference_k" => "--kappa-reference-k"; sweep rates.kappa_reference_k: Some),
     key!("rates.kappa_per_s_k3" => "--kappa-per-s-k3"; sweep rates.kappa_per_s_k3: Some),
+    key!("rates.kappa_calibration" => "--kappa-calibration"),
     key!("protocol.b_initial_t" => "--b-initial-t"; sweep protocol.b_initial_t: Some),
     key!("protocol.b_final_t" => "--b-final-t"; sweep protocol.b_final_t: Some),
     key!("protocol.initial_temperature_k" => "--initial-temperature-k";
@@ -1069,7 +1099,8 @@ fn not_sweepable_reason(path: &str) -> Option<&'static str> {
     Some(match path {
         "protocol.waveform_time_s" | "protocol.waveform_field_t" => WAVEFORM,
         "protocol.waveform_csv" => "a file name, not a number; write one config per waveform file",
-        "material.preset" | "protocol.shape" | "rates.kappa_scaling" | "solver.formulation" => {
+        "material.preset" | "protocol.shape" | "rates.kappa_scaling" | "rates.kappa_calibration"
+        | "solver.formulation" => {
             "a choice by name, not a number; write one config per choice"
         }
         "protocol.segment" => SEGMENTS,
@@ -1524,6 +1555,15 @@ impl RatesSection {
             }
             _ => {}
         }
+        if self.kappa_scaling == ScalingName::Absolute
+            && self.kappa_calibration == CalibrationName::WithTunnelling
+        {
+            return Err(ScenarioError::new(
+                "rates.kappa_calibration",
+                Some("\"with_tunnelling\"".into()),
+                "has no effect with <rates.kappa_scaling> absolute (kappa is given, nothing is calibrated); remove it or choose arrhenius or constant",
+            ));
+        }
         Ok(match self.kappa_scaling {
             ScalingName::Arrhenius => KappaScaling::Arrhenius,
             ScalingName::Constant => KappaScaling::Constant {
@@ -1545,6 +1585,7 @@ impl RatesSection {
     /// spectroscopic preset itself: [`Material::rate_model`]).
     pub fn build(&self, material: &Material) -> Result<RateModel, ScenarioError> {
         RateModel::new(material.spin, material.arrhenius, self.scaling()?)
+            .map(|m| m.with_kappa_calibration(self.kappa_calibration.into()))
             .map_err(|e| ScenarioError::from_parameter(e, "rates.kappa_scaling"))
     }
 }
@@ -2314,6 +2355,7 @@ impl Scenario {
         let spec = RunSpec {
             material,
             scaling,
+            kappa_calibration: self.rates.kappa_calibration.into(),
             protocol: protocol.clone(),
             t_initial_k: self.protocol.initial_temperature_k,
             options,

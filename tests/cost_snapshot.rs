@@ -14,6 +14,7 @@ fn counts(ctx: &EngineContext, protocol: Protocol, ti: f64) -> [usize; 5] {
         &RunSpec {
             material: Material::mn12ac(),
             scaling: KappaScaling::Arrhenius,
+            kappa_calibration: Default::default(),
             protocol,
             t_initial_k: ti,
             options: EngineOptions::default(),

@@ -19,6 +19,7 @@ fn run(protocol: Protocol, ti: f64, options: EngineOptions) -> Result<Trajectory
         &RunSpec {
             material: Material::mn12ac(),
             scaling: KappaScaling::Arrhenius,
+            kappa_calibration: Default::default(),
             protocol,
             t_initial_k: ti,
             options,
@@ -269,6 +270,7 @@ fn results_do_not_depend_on_what_ran_before_in_the_context() {
     let spec = |protocol: Protocol, ti: f64| RunSpec {
         material: Material::mn12ac(),
         scaling: KappaScaling::Arrhenius,
+        kappa_calibration: Default::default(),
         protocol,
         t_initial_k: ti,
         options: EngineOptions::default(),

@@ -53,6 +53,7 @@ fn meta() -> BatchMeta {
             kappa_scaling: "constant".into(),
             kappa_reference_k: Some(4.6),
             kappa_per_s_k3: None,
+            kappa_calibration: "with_tunnelling".into(),
             sample_amount_mol: Some(1e-6),
             sample_mass_mg: None,
             addenda_gamma_j_per_k2: Some(2e-7),

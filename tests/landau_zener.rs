@@ -40,6 +40,7 @@ fn sweep(mat: &Material, rate: f64, t_k: f64, formulation: Formulation) -> Traje
     let spec = RunSpec {
         material: mat.clone(),
         scaling: KappaScaling::Arrhenius,
+        kappa_calibration: Default::default(),
         protocol: Protocol::with_sweep_rate(-0.15, 0.15, rate, RampShape::Linear).unwrap(),
         t_initial_k: t_k,
         options: EngineOptions {

@@ -34,6 +34,7 @@ fn a_run_with_the_shipped_tables_equals_one_that_builds_them() {
         let spec = RunSpec {
             material: Material::mn12ac(),
             scaling: KappaScaling::Arrhenius,
+            kappa_calibration: Default::default(),
             protocol,
             t_initial_k: ti,
             options: EngineOptions::default(),

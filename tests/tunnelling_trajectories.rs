@@ -30,6 +30,7 @@ fn run(mat: Material, protocol: Protocol, t_k: f64, formulation: Formulation) ->
     RunSpec {
         material: mat,
         scaling: KappaScaling::Arrhenius,
+        kappa_calibration: Default::default(),
         protocol,
         t_initial_k: t_k,
         options: EngineOptions {

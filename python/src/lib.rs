@@ -62,6 +62,7 @@ fn kind(key: &Key) -> Kind {
     match key.path {
         "material.preset"
         | "rates.kappa_scaling"
+        | "rates.kappa_calibration"
         | "protocol.shape"
         | "solver.formulation"
         | "protocol.waveform_csv" => Kind::Text,

@@ -8,7 +8,7 @@ use smmcool::model::limits::{minimum_delta_t, Limit, LimitsSolver};
 use smmcool::model::tunnelling::{SpinHamiltonian, SplittingMethod};
 use smmcool::model::{Material, Overrides, PRESETS};
 use smmcool::rates::tunnelling::Tunnelling;
-use smmcool::rates::RateModel;
+use smmcool::rates::{KappaCalibration, RateModel};
 use smmcool::scenario::{ScenarioError, ANISOTROPY_KEYS};
 use std::io::Write;
 use std::sync::Arc;
@@ -137,6 +137,7 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
                 "tau0_s": mat.arrhenius.tau0_s,
                 "barrier_k": mat.arrhenius.barrier_k,
                 "kappa_scaling": args.rates.kappa_scaling,
+                "kappa_calibration": args.rates.kappa_calibration,
                 "tau_threshold_s": args.tau_threshold_s,
                 "temperature_at_tau_threshold_k": t_max,
                 "records": recs,
@@ -200,19 +201,36 @@ fn tau_field(
             .expect("inside the bistable range");
         Ok(1.0 / (kappa * mode.lambda1_per_s))
     };
+    // Recalibrated with tunnelling, the time without it is the spin-phonon rates' at the same
+    // kappa(T) (the mechanism's own effect); calibrated without, the calibration's own kappa.
+    let with_all = model.kappa_calibration() == KappaCalibration::WithTunnelling;
+    let tau_without = |p: &RateModel, b: f64, t: f64| -> Result<f64, Error> {
+        if !with_all {
+            return tau_of(p, b, t);
+        }
+        let mode = p
+            .unscaled_slow_mode(b, t)?
+            .expect("inside the bistable range");
+        Ok(1.0 / (model.kappa(t)? * mode.lambda1_per_s))
+    };
+    let calibration = if with_all && tunnelling.is_some() {
+        "with tunnelling"
+    } else {
+        "without tunnelling"
+    };
     let mut rows = Vec::new();
     for &t in temps {
         for &b in fields {
             let tau = tau_of(model, b, t)?;
-            let over = tunnelling.map(|(p, _)| tau_of(p, b, t)).transpose()?;
-            rows.push((t, b, tau, over));
+            let over = tunnelling.map(|(p, _)| tau_without(p, b, t)).transpose()?;
+            rows.push((t, b, tau, over, model.kappa(t)?));
         }
     }
     if args.json {
         let recs: Vec<Value> = rows
             .iter()
-            .map(|(t, b, tau, over)| {
-                let mut r = json!({"temperature_k": t, "field_t": b, "tau_model_s": tau});
+            .map(|(t, b, tau, over, kappa)| {
+                let mut r = json!({"temperature_k": t, "field_t": b, "tau_model_s": tau, "kappa_per_s_k3": kappa});
                 if let Some(o) = over {
                     r["tau_without_tunnelling_s"] = json!(o);
                 }
@@ -239,16 +257,17 @@ fn tau_field(
                 "tau0_s": mat.arrhenius.tau0_s,
                 "barrier_k": mat.arrhenius.barrier_k,
                 "kappa_scaling": args.rates.kappa_scaling,
+                "kappa_calibration": args.rates.kappa_calibration,
                 "mechanisms": names,
                 "tunnelling_pairs": pairs,
-                "definition": "tau_model_s = 1/(kappa(T) lambda1(B, T)), lambda1 the slowest rate of the rate model (spin-phonon and, with transverse terms, resonant tunnelling; kappa calibrated without tunnelling)",
+                "definition": format!("tau_model_s = 1/(kappa(T) lambda1(B, T)), lambda1 the slowest rate of the rate model (spin-phonon and, with transverse terms, resonant tunnelling; kappa calibrated {calibration}); tau_without_tunnelling_s the spin-phonon rates' alone at the same kappa(T)"),
                 "records": recs,
             }),
         );
     }
     writeln!(
         out,
-        "# {}: slowest relaxation time 1/(kappa lambda1(B, T)); mechanisms: {}; kappa scaling {:?} (calibrated without tunnelling)",
+        "# {}: slowest relaxation time 1/(kappa lambda1(B, T)); mechanisms: {}; kappa scaling {:?} (calibrated {calibration})",
         mat.name,
         model
             .mechanisms()
@@ -278,7 +297,7 @@ fn tau_field(
         write!(out, " {:>20}", "without tunnelling (s)")?;
     }
     writeln!(out)?;
-    for (t, b, tau, over) in rows {
+    for (t, b, tau, over, _) in rows {
         write!(out, "{t:>10.4} {b:>12.6} {tau:>16.6e}")?;
         if let Some(o) = over {
             write!(out, " {o:>20.6e}")?;

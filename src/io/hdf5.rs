@@ -33,6 +33,7 @@
 //! | `material`, `kappa_scaling` | string | preset name; `arrhenius`, `constant` or `absolute` |
 //! | `spin_s`, `d_k`, `g_par`, `debye_temperature_k`, `phonon_units`, `tau0_s`, `barrier_k` | f64 | the resolved physics of run 0 (a swept key changes its value per run) |
 //! | `kappa_reference_k`, `kappa_per_s_k3` | f64 | the scaling's number, when it has one |
+//! | `kappa_calibration` | string | `without_tunnelling` or `with_tunnelling` (`rates.kappa_calibration`; a file without it was written before the choice existed: `without_tunnelling`) |
 //! | `sample_amount_mol`, `sample_mass_mg`, `addenda_gamma_j_per_k2`, `addenda_beta_j_per_k4` | f64 | the sample and addenda of run 0 as given (SI, units in the names), each only when given |
 //! | `link_conductance_w_per_k`, `link_exponent`, `bath_temperature_k` | f64 | the heat link of run 0 (W/K, 1, K; exponent and bath resolved), only with a link |
 //!
@@ -663,6 +664,7 @@ fn write_root_attrs(file: &File, meta: &BatchMeta) -> Result<(), Fail> {
         if let Some(v) = p.kappa_per_s_k3 {
             write_scalar_attr(file, "kappa_per_s_k3", v)?;
         }
+        write_str_attr(file, "kappa_calibration", &p.kappa_calibration)?;
         for (name, value) in p.environment() {
             if let Some(v) = value {
                 write_scalar_attr(file, name, v)?;
@@ -1130,6 +1132,8 @@ fn read_physics(file: &File) -> Result<Option<PhysicsMeta>, Fail> {
         kappa_scaling: read_str_attr(file, "kappa_scaling")?,
         kappa_reference_k: opt("kappa_reference_k")?,
         kappa_per_s_k3: opt("kappa_per_s_k3")?,
+        kappa_calibration: read_str_attr_opt(file, "kappa_calibration")?
+            .unwrap_or_else(|| "without_tunnelling".into()),
         sample_amount_mol: opt("sample_amount_mol")?,
         sample_mass_mg: opt("sample_mass_mg")?,
         addenda_gamma_j_per_k2: opt("addenda_gamma_j_per_k2")?,

@@ -213,6 +213,8 @@ pub struct RunSpec {
     pub material: Material,
     /// kappa(T) scaling.
     pub scaling: KappaScaling,
+    /// Which rates the calibration of kappa(T) matches to the Arrhenius law.
+    pub kappa_calibration: crate::rates::KappaCalibration,
     /// Field protocol.
     pub protocol: Protocol,
     /// Initial temperature (equilibrium at B_i), K.
@@ -607,7 +609,9 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
 /// The tables it builds are shared through `ctx` with the other runs of that context.
 pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mat = &run.material;
-    let rates = mat.rate_model(run.scaling)?;
+    let rates = mat
+        .rate_model(run.scaling)?
+        .with_kappa_calibration(run.kappa_calibration);
     validate(run, &rates)?;
     let plan = Plan::new(run, rates, |r, lo, hi| ctx.with_kappa_table(r, lo, hi))?;
     let opt = &run.options;

@@ -128,6 +128,7 @@ fn covered_runs() -> Vec<RunSpec> {
             runs.push(RunSpec {
                 material: Material::mn12ac(),
                 scaling: KappaScaling::Arrhenius,
+                kappa_calibration: Default::default(),
                 protocol,
                 t_initial_k: ti,
                 options: EngineOptions::default(),

@@ -157,6 +157,30 @@ pub fn transitions(spin: &GiantSpin) -> Vec<Transition> {
     out
 }
 
+/// Which mechanisms the calibration of kappa(T) (Arrhenius and constant scalings) matches to
+/// the Arrhenius law (`rates.kappa_calibration`, docs/physics.md section 10.6).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum KappaCalibration {
+    /// kappa(T) such that the slowest zero-field rate of the spin-phonon mechanism alone is
+    /// 1/tau(T): the tunnelling channels come on top (the default).
+    #[default]
+    WithoutTunnelling,
+    /// kappa(T) such that the slowest zero-field rate of every mechanism, the tunnelling
+    /// channels at that kappa included, is 1/tau(T) (the largest such kappa; an error where
+    /// none exists). The same as `WithoutTunnelling` for a model with no tunnelling mechanism.
+    WithTunnelling,
+}
+
+impl KappaCalibration {
+    /// The name in configs and outputs: `without_tunnelling`, `with_tunnelling`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::WithoutTunnelling => "without_tunnelling",
+            Self::WithTunnelling => "with_tunnelling",
+        }
+    }
+}
+
 /// How the rate scale kappa(T) is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum KappaScaling {
@@ -319,6 +343,8 @@ pub struct RateModel {
     spin: GiantSpin,
     arrhenius: Arrhenius,
     scaling: KappaScaling,
+    /// Which mechanisms the calibration of kappa matches to the Arrhenius law.
+    calibration: KappaCalibration,
     /// The spin-phonon mechanism (also `mechanisms[0]`).
     spin_phonon: Arc<SpinPhonon>,
     mechanisms: Vec<Arc<dyn Mechanism>>,
@@ -341,6 +367,7 @@ impl RateModel {
             spin,
             arrhenius,
             scaling,
+            calibration: KappaCalibration::WithoutTunnelling,
             spin_phonon,
             band: crate::rates::mechanism::band_of(&mechanisms),
             mechanisms,
@@ -360,12 +387,36 @@ impl RateModel {
             "mechanism {} has a channel outside the levels",
             mechanism.name()
         );
-        if mechanism.proportional_to_kappa() {
+        if mechanism.proportional_to_kappa() || self.calibration == KappaCalibration::WithTunnelling
+        {
             self.table = None;
         }
         self.mechanisms.push(mechanism);
         self.band = crate::rates::mechanism::band_of(&self.mechanisms);
         self
+    }
+
+    /// The model with kappa(T) calibrated as `calibration` says (drops a kappa table already
+    /// attached if that changes the calibration). Without a mechanism that is not proportional
+    /// to kappa both calibrations are the same, bit for bit.
+    pub fn with_kappa_calibration(mut self, calibration: KappaCalibration) -> Self {
+        if calibration != self.calibration {
+            self.table = None;
+        }
+        self.calibration = calibration;
+        self
+    }
+
+    /// The calibration of kappa(T).
+    pub fn kappa_calibration(&self) -> KappaCalibration {
+        self.calibration
+    }
+
+    /// Whether the calibration uses every mechanism (with tunnelling, and the model has a
+    /// mechanism not proportional to kappa).
+    fn calibrates_with_all(&self) -> bool {
+        self.calibration == KappaCalibration::WithTunnelling
+            && self.mechanisms.iter().any(|m| !m.proportional_to_kappa())
     }
 
     /// The mechanisms, the spin-phonon one first.
@@ -419,7 +470,7 @@ impl RateModel {
             calibrating: self
                 .mechanisms
                 .iter()
-                .filter(|m| m.proportional_to_kappa())
+                .filter(|m| self.calibrates_with_all() || m.proportional_to_kappa())
                 .map(|m| (m.name().to_string(), m.key()))
                 .collect(),
         })
@@ -646,7 +697,10 @@ impl RateModel {
             return Err(NumericsError::Parameter(barrier));
         }
         let mode = slow_mode(&self.calibration_chain(0.0, t_k)).map_err(Self::no_gap(0.0, t_k))?;
-        let l = mode.lambda1_per_s;
+        let mut l = mode.lambda1_per_s;
+        if self.calibrates_with_all() && l.is_finite() && l > 0.0 {
+            l = self.lambda1_with_tunnelling(t_k, l)?;
+        }
         if !(l.is_finite() && l > 1e-290) {
             return Err(NumericsError::RateUnderflow {
                 temperature_k: t_k,
@@ -654,6 +708,108 @@ impl RateModel {
             });
         }
         Ok(l)
+    }
+
+    /// The calibration with tunnelling at T (`lambda_sp` the spin-phonon one's slow rate): the
+    /// effective unscaled rate 1/(tau(T) kappa*), kappa* the largest kappa at which the slowest
+    /// zero-field rate of every mechanism, kappa* lambda1(kappa*), equals 1/tau(T), so that
+    /// kappa(T) = 1/(tau lambda) gives kappa* (docs/physics.md section 10.6).
+    ///
+    /// With phi(x) = ln(kappa lambda1(kappa) tau), x = ln kappa: at the calibration without
+    /// tunnelling, x0, phi >= 0 (the tunnelling channels obey detailed balance with the same
+    /// Boltzmann populations, so they can only raise the slowest rate), and phi > 0 for every
+    /// x > x0 (the spin-phonon part alone gives x - x0 there), so every root lies below x0. The
+    /// search steps down from x0 by ln 2 / 4 (to x0 - 40 ln 2 at most, or to where the slow
+    /// mode is lost) and takes the first sign change (the largest kappa), then refines it by
+    /// Illinois regula falsi to |dx| <= 1e-15 (1e-15 relative in kappa); no sign change is
+    /// [`NumericsError::NoKappaCalibration`]. phi need not be monotonic: where a local minimum
+    /// of phi above the root crosses zero as T changes, kappa*(T) jumps by orders of magnitude
+    /// (docs/physics.md section 10.6).
+    fn lambda1_with_tunnelling(&self, t_k: f64, lambda_sp: f64) -> Result<f64, NumericsError> {
+        let ln_tau = self.arrhenius.tau0_s.ln() + self.arrhenius.barrier_k / t_k;
+        let phi = |x: f64| -> Result<f64, NumericsError> {
+            let l = self.unscaled_lambda1_zero_field_at_kappa(t_k, x.exp())?;
+            Ok(x + l.ln() + ln_tau)
+        };
+        let x0 = -ln_tau - lambda_sp.ln();
+        let f0 = phi(x0)?;
+        if f0 <= 0.0 {
+            return Ok((-ln_tau - x0).exp());
+        }
+        let step = std::f64::consts::LN_2 / 4.0;
+        let (mut hi, mut f_hi) = (x0, f0);
+        let mut best = (x0, f0);
+        let mut bracket = None;
+        for i in 1..=160 {
+            let x = x0 - step * f64::from(i);
+            let f = match phi(x) {
+                Ok(f) if f.is_finite() => f,
+                // The slow mode is lost (no spectral gap) towards small kappa: stop there.
+                _ => break,
+            };
+            if f <= 0.0 {
+                bracket = Some((x, f));
+                break;
+            }
+            if f < best.1 {
+                best = (x, f);
+            }
+            (hi, f_hi) = (x, f);
+        }
+        let Some((mut lo, mut f_lo)) = bracket else {
+            return Err(NumericsError::NoKappaCalibration {
+                temperature_k: t_k,
+                tau_s: ln_tau.exp(),
+                longest_s: (ln_tau - best.1).exp(),
+                kappa_per_s_k3: best.0.exp(),
+            });
+        };
+        if f_lo == 0.0 {
+            return Ok((-ln_tau - lo).exp());
+        }
+        // Illinois regula falsi on [lo, hi], f_lo < 0 < f_hi.
+        let mut side = 0i8;
+        let mut x = lo;
+        for _ in 0..200 {
+            x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo);
+            if !(x > lo && x < hi) {
+                x = 0.5 * (lo + hi);
+            }
+            let f = phi(x)?;
+            if f == 0.0 {
+                break;
+            }
+            if f < 0.0 {
+                (lo, f_lo) = (x, f);
+                if side == -1 {
+                    f_hi *= 0.5;
+                }
+                side = -1;
+            } else {
+                (hi, f_hi) = (x, f);
+                if side == 1 {
+                    f_lo *= 0.5;
+                }
+                side = 1;
+            }
+            if hi - lo <= 1e-15 * hi.abs().max(1.0) {
+                break;
+            }
+        }
+        Ok((-ln_tau - x).exp())
+    }
+
+    /// Slowest relaxation rate of the unscaled zero-field matrix of every mechanism, the ones
+    /// not proportional to kappa evaluated at kappa = `kappa_per_s_k3`, K^3.
+    pub fn unscaled_lambda1_zero_field_at_kappa(
+        &self,
+        t_k: f64,
+        kappa_per_s_k3: f64,
+    ) -> Result<f64, NumericsError> {
+        let chain = self.chain_of(&self.mechanisms, 0.0, t_k, kappa_per_s_k3);
+        Ok(slow_mode(&chain)
+            .map_err(Self::no_gap(0.0, t_k))?
+            .lambda1_per_s)
     }
 
     /// kappa(T) in 1/(s K^3).
