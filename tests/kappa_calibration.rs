@@ -8,6 +8,104 @@ use smmcool::model::tunnelling::AnisotropyOverrides;
 use smmcool::model::{Material, Overrides};
 use smmcool::rates::{KappaCalibration, KappaScaling};
 
+/// The test Hamiltonian: `mn12ac-barra` with C = 2.88e-8 K (0.1 % of Barra's), where the
+/// recalibrated kappa*(T) exists and is smooth over 1.5-64 K (for the presets themselves no
+/// kappa exists at 2-4 K: docs/physics.md section 10.6).
+const C4_K: &str = "2.88e-8";
+
+fn reference() -> Vec<(f64, Option<[f64; 4]>)> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/kappa_calibration_reference.txt"
+    ))
+    .unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let v: Vec<&str> = l.split_whitespace().collect();
+            let t: f64 = v[0].parse().unwrap();
+            if v[1] == "none" {
+                (t, None)
+            } else {
+                let n: Vec<f64> = v[1..5].iter().map(|x| x.parse().unwrap()).collect();
+                (t, Some([n[0], n[1], n[2], n[3]]))
+            }
+        })
+        .collect()
+}
+
+/// `smmcool tau --kappa-calibration with_tunnelling` against
+/// scripts/kappa_calibration_reference.txt (the whole model rebuilt in mpmath: splittings from
+/// a 70-digit dense diagonalization, lambda1 by inverse iteration at 32 digits, checked at 40,
+/// the largest root kappa* of kappa lambda1(kappa) tau(T) = 1 by regula falsi): kappa* to
+/// 1e-9, the zero-field time with tunnelling equal to tau0 exp(U_b/T) to 1e-12 (and to the
+/// reference's), and the time of the spin-phonon rates alone at kappa* to 1e-9, at 1.5-64 K.
+/// The calibration without tunnelling gives the reference's kappa0 (to 1e-12).
+#[test]
+fn recalibrated_kappa_matches_the_mpmath_reference() {
+    let rows = reference();
+    assert_eq!(rows.len(), 6);
+    let temps: Vec<String> = rows.iter().map(|(t, _)| t.to_string()).collect();
+    let temps = temps.join(",");
+    let args = |cal: &'static str| {
+        json(&[
+            "tau",
+            "--material",
+            "mn12ac-barra",
+            "--c4-k",
+            C4_K,
+            "--temperature-k",
+            &temps,
+            "--field-t",
+            "0",
+            "--kappa-calibration",
+            cal,
+            "--json",
+        ])
+    };
+    let with = args("with_tunnelling");
+    let without = args("without_tunnelling");
+    assert_eq!(with["kappa_calibration"], "with_tunnelling");
+    let (tau0, ub) = (2.1e-7_f64, 70.3_f64);
+    for (t, row) in rows {
+        let [kappa, tau, tau_sp, kappa0] = row.expect("a kappa exists at every listed T");
+        let rec = |v: &serde_json::Value| {
+            v["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["temperature_k"] == t)
+                .unwrap()
+                .clone()
+        };
+        let (r, r0) = (rec(&with), rec(&without));
+        let close = |got: &serde_json::Value, want: f64, tol: f64, what: &str| {
+            let got = got.as_f64().unwrap();
+            assert!(
+                (got - want).abs() <= tol * want,
+                "T = {t} K {what}: {got:e} vs {want:e}"
+            );
+        };
+        close(&r["kappa_per_s_k3"], kappa, 1e-9, "kappa*");
+        close(&r["tau_model_s"], tau, 1e-12, "tau with tunnelling");
+        close(
+            &r["tau_model_s"],
+            tau0 * (ub / t).exp(),
+            1e-12,
+            "tau vs Arrhenius",
+        );
+        close(
+            &r["tau_without_tunnelling_s"],
+            tau_sp,
+            1e-9,
+            "tau spin-phonon at kappa*",
+        );
+        close(&r0["kappa_per_s_k3"], kappa0, 1e-12, "kappa0");
+        // Recalibrated, kappa is below the calibration without tunnelling.
+        assert!(kappa < kappa0);
+    }
+}
+
 /// The engine's kappa(T) table of a recalibrated model (the trajectories' kappa) gives the
 /// zero-field slowest rate with tunnelling 1/tau(T) to 1e-11 over its range, between its nodes
 /// too (a Chebyshev table of ln(1/(tau kappa*)), 1e-13 tails), and its d ln kappa/dT agrees
