@@ -9,18 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-fn read_csv(path: &Path) -> HashMap<String, Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-    for line in text.lines().skip(1) {
-        let mut it = line.rsplitn(3, ',');
-        let y: f64 = it.next().unwrap().parse().unwrap();
-        let x: f64 = it.next().unwrap().parse().unwrap();
-        let name = it.next().unwrap().to_string();
-        out.entry(name).or_default().push((x, y));
-    }
-    out
-}
+use common::read_series_csv as read_csv;
 
 fn is_png(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.len() > 1000 && b.starts_with(b"\x89PNG"))

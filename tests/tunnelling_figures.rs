@@ -6,21 +6,8 @@ mod common;
 
 use smmcool::figures::tunnelling as tf;
 use std::collections::HashMap;
-use std::path::Path;
 
-fn read_series_csv(path: &Path) -> HashMap<String, Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-    for line in text.lines().skip(1) {
-        let mut it = line.rsplitn(3, ',');
-        let y: f64 = it.next().unwrap().parse().unwrap();
-        let x: f64 = it.next().unwrap().parse().unwrap();
-        out.entry(it.next().unwrap().to_string())
-            .or_default()
-            .push((x, y));
-    }
-    out
-}
+use common::read_series_csv;
 
 #[test]
 fn hysteresis_loops_are_the_engines_and_step_at_the_resonances() {

@@ -5,26 +5,13 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 const CONFIG: &str = "configs/tunnelling_protocol.toml";
 const FILE: &str = "tunnelling_0-2_on_3-5_off.h5";
 const FIGURE: &str = "docs/figures/tunnelling_protocol/overview_temperature.csv";
 
-fn read_series_csv(path: &Path) -> HashMap<String, Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
-    for line in text.lines().skip(1) {
-        let mut it = line.rsplitn(3, ',');
-        let y: f64 = it.next().unwrap().parse().unwrap();
-        let x: f64 = it.next().unwrap().parse().unwrap();
-        out.entry(it.next().unwrap().to_string())
-            .or_default()
-            .push((x, y));
-    }
-    out
-}
+use common::read_series_csv;
 
 /// `simulate` of the config's run at `ti` with C as the preset has it (`on`) or C = 0.
 fn simulate(ti: f64, on: bool) -> serde_json::Value {

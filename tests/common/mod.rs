@@ -203,3 +203,20 @@ pub fn svg_attr(tag: &str, name: &str) -> Option<String> {
     let start = tag.find(&key)? + key.len();
     Some(tag[start..start + tag[start..].find('"')?].to_string())
 }
+
+/// A figure's data file (`series,x,y` rows after a header; the series name may hold commas):
+/// the points of each series in file order.
+pub fn read_series_csv(path: &Path) -> std::collections::HashMap<String, Vec<(f64, f64)>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out: std::collections::HashMap<String, Vec<(f64, f64)>> =
+        std::collections::HashMap::new();
+    for line in text.lines().skip(1) {
+        let mut it = line.rsplitn(3, ',');
+        let y: f64 = it.next().unwrap().parse().unwrap();
+        let x: f64 = it.next().unwrap().parse().unwrap();
+        out.entry(it.next().unwrap().to_string())
+            .or_default()
+            .push((x, y));
+    }
+    out
+}

@@ -550,13 +550,7 @@ impl<E> Radau5<E> {
                 norm_prev = norm;
             }
             if !converged {
-                self.h = 0.5 * h;
-                self.stats.rejected += 1;
-                self.last_rejected = true;
-                if !jac_fresh || self.jacobian_outside_step(t_stop) {
-                    self.fresh_jacobian(sys, t_stop);
-                    jac_fresh = true;
-                }
+                self.reject(sys, 0.5 * h, t_stop, &mut jac_fresh);
                 continue;
             }
             let mut y1 = z[2].clone();
@@ -595,13 +589,7 @@ impl<E> Radau5<E> {
                 errn = scaled_rms(&err, &sc1);
             }
             if !errn.is_finite() || y1.iter().any(|v| !v.is_finite()) {
-                self.h = 0.25 * h;
-                self.stats.rejected += 1;
-                self.last_rejected = true;
-                if !jac_fresh || self.jacobian_outside_step(t_stop) {
-                    self.fresh_jacobian(sys, t_stop);
-                    jac_fresh = true;
-                }
+                self.reject(sys, 0.25 * h, t_stop, &mut jac_fresh);
                 if self.h < 1e-300 {
                     return Err(self.failed(SolverError::NonFinite { t: self.t }));
                 }
@@ -645,13 +633,7 @@ impl<E> Radau5<E> {
                 self.last_rejected = false;
                 return Ok(());
             }
-            self.h = h_new;
-            self.stats.rejected += 1;
-            self.last_rejected = true;
-            if !jac_fresh || self.jacobian_outside_step(t_stop) {
-                self.fresh_jacobian(sys, t_stop);
-                jac_fresh = true;
-            }
+            self.reject(sys, h_new, t_stop, &mut jac_fresh);
         }
     }
 
@@ -686,6 +668,24 @@ impl<E> Radau5<E> {
         }
         self.stats.jac_evals += 1;
         self.factors = None;
+    }
+
+    /// A rejected step: retry with `h_new`, with a fresh Jacobian unless the current one was
+    /// just evaluated for this step and lies within the shrunk step.
+    fn reject(
+        &mut self,
+        sys: &impl OdeSystem<Error = E>,
+        h_new: f64,
+        t_stop: f64,
+        jac_fresh: &mut bool,
+    ) {
+        self.h = h_new;
+        self.stats.rejected += 1;
+        self.last_rejected = true;
+        if !*jac_fresh || self.jacobian_outside_step(t_stop) {
+            self.fresh_jacobian(sys, t_stop);
+            *jac_fresh = true;
+        }
     }
 
     /// Whether the Jacobian was evaluated beyond the step about to be tried (after a
