@@ -12,6 +12,8 @@ SMMCOOL_PYTHON="$(bash scripts/python_env.sh)"
 export SMMCOOL_PYTHON
 cargo test --locked --all-targets
 cargo test --locked --doc
+# The committed figures against a fresh `smmcool paper` (~30 s CPU, so ignored in plain cargo test).
+cargo test --locked --test committed_figures -- --ignored
 cargo build --locked
 bash scripts/test_python.sh
 if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null; then
