@@ -263,8 +263,9 @@ class Run:
     Summary values are attributes named as in the command line's JSON and batch files
     (``temperature_after_ramp_k``, ``equilibrium_temperature_k``, ``end_temperature_k``,
     ``sudden_final_temperature_k``, ``isentropic_final_temperature_k``, ``outcome``,
-    ``equilibrium_after_ramp_s``, ``relaxation_10pct_after_ramp_s``, ...; None where not
-    computed); ``sample_times_after_ramp_s`` and ``sample_temperatures_k`` are arrays.
+    ``equilibrium_after_ramp_s``, ``relaxation_10pct_after_ramp_s``, ``ramp_formulation``
+    (jump, full, reduced or switched_to_full), ...; None where not computed);
+    ``sample_times_after_ramp_s`` and ``sample_temperatures_k`` are arrays.
     The trajectory (when kept) is NumPy arrays, one entry per output sample: ``time_s``,
     ``field_t``, ``phonon_temperature_k``, ``populations`` (2-D: time x level, M = -S..S as in
     ``m``), ``magnetization_mu_b``, ``spin_energy_k``, ``phonon_energy_k``,
@@ -360,6 +361,10 @@ def simulate(
     ``rtol``, ``equilibrium_tol_k`` (K), ``max_time_after_ramp_s`` (s), ``formulation``,
     ``max_steps`` (integrator steps per stage, 1..=1e9), ``energy_balance_tol_rel`` (a run
     whose energy balance is off by more fails, default 1e-8, in [0, 1]),
+    ``reduction_tol_rel`` (the largest two-well reduction error estimate, as a fraction of the
+    run's temperature change, that a ramp keeps; above it the ramp is run in the full master
+    equation, ``ramp_formulation`` = switched_to_full, or the run fails where the full
+    equation cannot take over; default 1e-3, in [0, 1]),
     ``sample_times_after_ramp_s`` (s), ``trajectory`` (keep the trajectory, default True),
     ``log_points_per_decade``. A segmented protocol (a refrigeration cycle with a heat
     switch) is ``segment=[dict(kind="hold", duration_s=300, link_closed=True),

@@ -104,6 +104,8 @@ class Run:
     relaxation_1pct_after_ramp_s: Optional[float]
     energy_balance_error_rel: Optional[float]
     reduction_error_estimate_rel: Optional[float]
+    # How the ramp was integrated: jump, full, reduced or switched_to_full (None for a failed run).
+    ramp_formulation: Optional[str]
     minimum_temperature_k: Optional[float]
     minimum_after_ramp_s: Optional[float]
     end_heat_to_bath_k: Optional[float]
@@ -162,6 +164,7 @@ def simulate(
     material: MaterialLike = None,
     segment: Optional[List[Segment]] = None,
     cycles: Optional[int] = None,
+    reduction_tol_rel: Optional[float] = None,
     **kwargs: Any,
 ) -> Run: ...
 

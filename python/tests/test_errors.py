@@ -26,6 +26,7 @@ def flags(kw):
         dict(material="nope"),
         dict(sweep_rate_t_per_s=-10.0),
         dict(rtol=2.0),
+        dict(reduction_tol_rel=1.5),
         dict(kappa_scaling="absolute"),
         dict(sweep_rate_t_per_s=None, ramp_duration_s=None),
         dict(shape="jump"),

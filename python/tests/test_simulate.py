@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import smmcool
-from conftest import cli_json
+from conftest import cli_failure, cli_json
 
 RUN = dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0, sweep_rate_t_per_s=10.0)
 FLAGS = ["--b-initial-t", "0.5", "--b-final-t", "0.1", "--initial-temperature-k", "4", "--sweep-rate-t-per-s", "10"]
@@ -214,3 +214,31 @@ def test_kappa_calibration_keyword_matches_the_cli():
     axial = [smmcool.simulate(kappa_calibration=c, **args).summary["sample_temperatures_k"]
              for c in ("with_tunnelling", "without_tunnelling")]
     assert axial[0] == axial[1]
+
+
+def test_reduction_tolerance_keyword_and_ramp_formulation_match_the_cli():
+    """solver.reduction_tol_rel as a keyword (--reduction-tol-rel) and the outcome
+    ramp_formulation as an attribute: a 1e-2 T/s ramp from 20 K with a 1e-14 tolerance is
+    switched to the full equation, as `smmcool simulate` says in its JSON (same numbers);
+    with the default it stays reduced; on a 1e-8 T/s ramp the full equation cannot take over
+    and the run fails with the command line's message (SolverError, exit 1 there)."""
+    base = dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=20.0)
+    flags = ["--b-initial-t", "0.5", "--b-final-t", "0.1", "--initial-temperature-k", "20"]
+    run = smmcool.simulate(**base, sweep_rate_t_per_s=1e-2, reduction_tol_rel=1e-14)
+    cli = cli_json("simulate", *flags, "--sweep-rate-t-per-s", "1e-2", "--reduction-tol-rel", "1e-14")
+    assert cli["ramp_formulation"] == "switched_to_full"
+    assert run.ramp_formulation == cli["ramp_formulation"]
+    assert run.summary["scenario"]["solver"]["reduction_tol_rel"] == 1e-14
+    assert run.summary["scenario"] == cli["scenario"]
+    for name in ("temperature_after_ramp_k", "end_temperature_k", "reduction_error_estimate_rel",
+                 "sample_temperatures_k"):
+        assert run.summary[name] == cli[name], name
+    default = smmcool.simulate(**base, sweep_rate_t_per_s=1e-2)
+    assert default.ramp_formulation == cli_json("simulate", *flags, "--sweep-rate-t-per-s", "1e-2")["ramp_formulation"]
+    assert default.ramp_formulation == "reduced"
+    expected = cli_failure("simulate", *flags, "--sweep-rate-t-per-s", "1e-8", "--reduction-tol-rel", "1e-14")
+    with pytest.raises(smmcool.SolverError) as e:
+        smmcool.simulate(**base, sweep_rate_t_per_s=1e-8, reduction_tol_rel=1e-14)
+    assert str(e.value) == expected
+    assert "solver.reduction_tol_rel = 1e-14" in expected
+    assert e.value.parameters == base
