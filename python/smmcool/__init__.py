@@ -45,6 +45,7 @@ __all__ = [
     "quantities",
     "merge",
     "read",
+    "read_waveforms",
     "run_batch",
     "simulate",
     "tau",
@@ -460,9 +461,9 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
     sample temperatures (K): as a 2-D array ``sample_temperatures_k`` (runs x sample times) in
     the dict, as one column ``temperature_k at <t> s after ramp`` per sample time in the
     DataFrame. The sample times are in ``.attrs["sample_times_after_ramp_s"]`` of the
-    DataFrame and under that key in the dict.
+    DataFrame and under that key in the dict. The runs' field waveforms: ``read_waveforms``.
     """
-    columns, sample_times, swept = _ext.read(os.fspath(path))
+    columns, sample_times, swept, _ = _ext.read(os.fspath(path))
     columns = dict(columns)
     for k in ("status", "outcome", "shape", "error"):
         columns[k] = np.array(columns[k], dtype=object)
@@ -485,3 +486,14 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
     frame.attrs["sample_times_after_ramp_s"] = list(sample_times)
     frame.attrs["swept_keys"] = list(swept)
     return frame
+
+
+def read_waveforms(path: Union[str, os.PathLike]):
+    """The field waveforms of a batch file's runs that have one (a waveform or a segmented
+    protocol): the file's ``/waveforms/run_NNNNNN`` groups as a dict from run index to
+    ``{"time_s": array, "field_t": array}`` (corner times in s since the first point, the
+    field at each in T); empty when no run has one. Kept out of ``read``'s DataFrame attrs,
+    where arrays would break ``pandas.concat``.
+    """
+    _, _, _, waveforms = _ext.read(os.fspath(path))
+    return {int(k): dict(v) for k, v in dict(waveforms).items()}

@@ -814,7 +814,12 @@ fn merge(
 fn read<'py>(
     py: Python<'py>,
     path: std::path::PathBuf,
-) -> PyResult<(Bound<'py, PyDict>, Vec<f64>, Vec<String>)> {
+) -> PyResult<(
+    Bound<'py, PyDict>,
+    Vec<f64>,
+    Vec<String>,
+    Bound<'py, PyDict>,
+)> {
     use smmcool::results::Access;
     let (records, meta) = py
         .detach(|| {
@@ -873,7 +878,29 @@ fn read<'py>(
             }
         }
     }
-    Ok((d, meta.sample_times_after_ramp_s, meta.swept_keys))
+    // The field waveforms (/waveforms/run_NNNNNN): run index -> {time_s, field_t}.
+    let waveforms = PyDict::new(py);
+    for r in records
+        .iter()
+        .filter(|r| !r.params.waveform_time_s.is_empty())
+    {
+        let w = PyDict::new(py);
+        w.set_item(
+            "time_s",
+            PyArray1::from_vec(py, r.params.waveform_time_s.clone()),
+        )?;
+        w.set_item(
+            "field_t",
+            PyArray1::from_vec(py, r.params.waveform_field_t.clone()),
+        )?;
+        waveforms.set_item(r.params.index, w)?;
+    }
+    Ok((
+        d,
+        meta.sample_times_after_ramp_s,
+        meta.swept_keys,
+        waveforms,
+    ))
 }
 
 #[pymodule]

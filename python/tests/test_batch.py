@@ -172,3 +172,48 @@ def test_bad_shards_are_input_errors_with_the_cli_message(tmp_path, bad):
         assert str(e.value) == p.stderr.strip().replace("error: --shard ", "shard = ")
     else:
         assert str(e.value).startswith(f"shard = {bad!r} is not allowed")
+
+
+WAVEFORM_CONFIG = """
+[protocol]
+waveform_time_s = [0.0, 0.004, 0.02]
+waveform_field_t = [0.5, 0.3, 0.1]
+
+[output]
+trajectory = false
+log_points_per_decade = 1
+
+[[sweep]]
+key = "protocol.initial_temperature_k"
+values = [3.0, 4.0]
+"""
+
+
+def test_read_waveforms_gives_each_runs_waveform_as_the_file_stores_it(tmp_path):
+    """read_waveforms() of a file written by `smmcool run` exposes /waveforms/run_NNNNNN/
+    {time_s, field_t}: the same arrays h5py reads from the file, keyed by run index; a batch
+    without waveforms gives an empty dict."""
+    h5py = pytest.importorskip("h5py")
+    cfg = tmp_path / "w.toml"
+    cfg.write_text(WAVEFORM_CONFIG)
+    out = tmp_path / "w.h5"
+    cli("run", str(cfg), "-o", str(out), "--quiet")
+    waveforms = smmcool.read_waveforms(out)
+    with h5py.File(out, "r") as f:
+        names = sorted(f["waveforms"].keys())
+        assert names == ["run_000000", "run_000001"]
+        assert sorted(waveforms) == [0, 1]
+        for name in names:
+            got = waveforms[int(name.split("_")[1])]
+            assert sorted(got) == ["field_t", "time_s"]
+            np.testing.assert_array_equal(got["time_s"], f["waveforms"][name]["time_s"][()])
+            np.testing.assert_array_equal(got["field_t"], f["waveforms"][name]["field_t"][()])
+    np.testing.assert_array_equal(waveforms[1]["time_s"], [0.0, 0.004, 0.02])
+    np.testing.assert_array_equal(waveforms[1]["field_t"], [0.5, 0.3, 0.1])
+    # A batch of linear ramps has none.
+    plain = tmp_path / "plain.h5"
+    cfg.write_text(CONFIG)
+    cli("run", str(cfg), "-o", str(plain), "--quiet")
+    assert smmcool.read_waveforms(plain) == {}
+    with h5py.File(plain, "r") as f:
+        assert "waveforms" not in f
