@@ -3,7 +3,7 @@
 # (hyperfine-style: many runs, median, min, max). The warm-trajectory row is criterion's
 # (`cargo bench --bench trajectory`); the SciPy/SUNDIALS rows are scripts/compare_baselines.sh.
 #
-#   bash scripts/time_issue19.sh [BINARY] [--repeat-map N] > scripts/time_issue19_output.txt
+#   bash scripts/time_issue19.sh [BINARY] [--repeat-map N] [--profile] > scripts/time_issue19_output.txt
 #
 # BINARY defaults to target/release/smmcool (built here). Rows:
 #   START    `smmcool --version`, 41 processes: the process start;
@@ -14,16 +14,24 @@
 #            --repeat-map times (default 1) into a fresh file: process wall, user and system
 #            CPU, and the part of the wall after the last run (process wall minus the batch's
 #            own wall_time_s: assembly, sync, clean-up and process start);
-#            the 1 -> 2 thread speed-up from the medians.
+#            the 1 -> 2 thread speed-up from the medians, and the CPU (user + system) per run;
+#   PROFILE  with --profile, one more map per thread count with SMMCOOL_BATCH_PROFILE set:
+#            the thread CPU time of each step of a run (scenario, limits, engine, record,
+#            store, progress) summed over the runs, how far apart the workers finished, and
+#            each step after the last run (sync, scan, assemble, fsync, rename, cleanup).
+#            CPU times, so they hold on a busy machine; not part of the wall rows (the
+#            timers cost a few microseconds per run).
 # `uptime` before and after: the machine is shared, so the load is part of the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=""
 repeat_map=1
+profile=0
 while [ $# -gt 0 ]; do
     case $1 in
         --repeat-map) repeat_map=$2; shift 2 ;;
+        --profile) profile=1; shift ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) bin=$1; shift ;;
     esac
@@ -35,10 +43,11 @@ fi
 
 echo "LOAD before: $(uptime)"
 echo "ENV binary=$bin smmcool=$("$bin" --version) commit=$(git rev-parse --short HEAD) nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
-python3 - "$bin" "$repeat_map" <<'EOF'
+python3 - "$bin" "$repeat_map" "$profile" <<'EOF'
 import json, os, resource, statistics, subprocess, sys, tempfile, time
 
-binary, repeat_map = sys.argv[1], int(sys.argv[2])
+binary, repeat_map, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+MAP_RUNS = 10_000
 
 
 def stats(name, xs, unit="ms", scale=1e3):
@@ -89,6 +98,18 @@ with tempfile.TemporaryDirectory() as d:
         stats(f"MAP j={threads} after the last run", tails, "s", 1)
         stats(f"MAP j={threads} user CPU", users, "s", 1)
         stats(f"MAP j={threads} system CPU", syss, "s", 1)
+        cpu = [(u + s) / MAP_RUNS * 1e6 for u, s in zip(users, syss)]
+        print(f"MAP j={threads} CPU per run (user + system): median {statistics.median(cpu):.1f} us")
+    if profile:
+        for threads in (1, 2):
+            out = os.path.join(d, f"profile-{threads}.h5")
+            said = subprocess.run([binary, "run", "configs/validity_map_100x100.toml", "-o", out,
+                                   "-q", "-j", str(threads)],
+                                  check=True, capture_output=True, text=True,
+                                  env=dict(os.environ, SMMCOOL_BATCH_PROFILE="1")).stderr
+            for line in said.splitlines():
+                if line.startswith("PROFILE"):
+                    print(f"PROFILE j={threads}" + line[len("PROFILE"):])
 print(f"MAP speed-up 1 -> 2 threads (process wall medians): {medians[1] / medians[2]:.2f}x")
 EOF
 echo "LOAD after: $(uptime)"

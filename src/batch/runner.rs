@@ -14,11 +14,11 @@ use crate::batch::config::{ConfigError, Plan};
 use crate::batch::log::{sync_dir, LogWriter, Stored};
 use crate::io::{read_meta, write_batch, IoError};
 use crate::results::{BatchMeta, RunRecord, RunStatus};
-use indicatif::{ParallelProgressIterator, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -187,11 +187,16 @@ pub fn output_parent(out: &Path) -> Result<(), BatchError> {
 /// exit code 3) can be exercised. Never set in normal use.
 pub const INJECT_ENV: &str = "SMMCOOL_INJECT_FAILURE";
 
-fn injected_failure(index: usize) -> bool {
-    std::env::var(INJECT_ENV).is_ok_and(|v| {
-        v.split(',')
-            .any(|x| x.trim().parse::<usize>().ok() == Some(index))
-    })
+/// The run indices of [`INJECT_ENV`] (read once per batch: the environment is behind a
+/// process-wide lock).
+fn injected_failures() -> Vec<usize> {
+    std::env::var(INJECT_ENV)
+        .map(|v| {
+            v.split(',')
+                .filter_map(|x| x.trim().parse::<usize>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Compute one run into its record (engine failures become failed records), sharing the
@@ -201,7 +206,28 @@ pub fn compute(
     plan: &Plan,
     index: usize,
 ) -> Result<RunRecord, ConfigError> {
+    compute_timed(ctx, plan, index, &injected_failures(), None)
+}
+
+/// [`compute`] with the injected failures read once per batch, and the time of each of its
+/// steps added to `profile` when one is given.
+fn compute_timed(
+    ctx: &crate::kinetics::EngineContext,
+    plan: &Plan,
+    index: usize,
+    inject: &[usize],
+    profile: Option<&Profile>,
+) -> Result<RunRecord, ConfigError> {
+    let mut clock = profile.map(|_| thread_cpu_ns());
+    let mut lap = |phase: Phase| {
+        if let (Some(p), Some(t)) = (profile, clock.as_mut()) {
+            let now = thread_cpu_ns();
+            p.add(phase, now.saturating_sub(*t));
+            *t = now;
+        }
+    };
     let (params, spec) = plan.run(index)?;
+    lap(Phase::Scenario);
     let start = Instant::now();
     let limits = {
         let fc = crate::model::limits::FieldChange::of(
@@ -215,19 +241,168 @@ pub fn compute(
             fc.isentropic_final().ok().and_then(|o| o.t_final_k()),
         )
     };
-    let result = if injected_failure(index) {
+    lap(Phase::Limits);
+    let result = if inject.contains(&index) {
         Err(format!("injected failure for run {index} ({INJECT_ENV})"))
     } else {
         crate::kinetics::simulate(ctx, &spec).map_err(|e| e.to_string())
     };
-    Ok(RunRecord::from_result(
+    lap(Phase::Engine);
+    let record = RunRecord::from_result(
         params,
         result,
         plan.sample_times(),
         plan.config.output.trajectory,
         start.elapsed().as_secs_f64(),
         limits,
-    ))
+    );
+    lap(Phase::Record);
+    Ok(record)
+}
+
+/// Debug switch: with this variable set (to anything), `run` prints to stderr where the
+/// batch's time went: each step of a run summed over the runs (thread time), how unevenly the
+/// workers finished, and each step after the last run ([`Profile`]). Off, the runs take no
+/// timings.
+pub const PROFILE_ENV: &str = "SMMCOOL_BATCH_PROFILE";
+
+/// The steps of a run, timed by [`Profile`].
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    /// The run's scenario and engine input from the plan.
+    Scenario,
+    /// The sudden and isentropic limits (for a failed run's record).
+    Limits,
+    /// The engine.
+    Engine,
+    /// The record from the engine's result.
+    Record,
+    /// The record appended to the log (JSON, checksum, write, the syncs due).
+    Store,
+    /// The progress bar's tick.
+    Progress,
+}
+
+const PHASES: [(Phase, &str); 6] = [
+    (Phase::Scenario, "scenario"),
+    (Phase::Limits, "limits"),
+    (Phase::Engine, "engine"),
+    (Phase::Record, "record"),
+    (Phase::Store, "store"),
+    (Phase::Progress, "progress"),
+];
+
+/// CPU time of the calling thread, ns (its wall time since the first call where the platform has
+/// no thread clock): the profile's steps are counted in CPU time, so that other processes on a
+/// busy machine do not inflate them.
+fn thread_cpu_ns() -> u64 {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes the timespec it is given and nothing else.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        }
+    }
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// Timers of a batch behind [`PROFILE_ENV`]: thread CPU time of each step of the runs (ns), the
+/// time each worker finished its last run (ns since the batch started), and the steps after
+/// the last run, printed to stderr at the end.
+struct Profile {
+    start: Instant,
+    phases: [AtomicU64; 6],
+    worker_end_ns: Vec<AtomicU64>,
+    tail: std::sync::Mutex<Vec<(&'static str, f64)>>,
+    tail_clock: std::sync::Mutex<Instant>,
+}
+
+impl Profile {
+    fn new(start: Instant, workers: usize) -> Self {
+        Self {
+            start,
+            phases: Default::default(),
+            worker_end_ns: (0..=workers).map(|_| AtomicU64::new(0)).collect(),
+            tail: Default::default(),
+            tail_clock: std::sync::Mutex::new(start),
+        }
+    }
+
+    fn add(&self, phase: Phase, ns: u64) {
+        self.phases[phase as usize].fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// A run ended on this worker.
+    fn run_ended(&self) {
+        let slot = rayon::current_thread_index()
+            .unwrap_or(0)
+            .min(self.worker_end_ns.len() - 1);
+        let now = self.start.elapsed().as_nanos() as u64;
+        self.worker_end_ns[slot].fetch_max(now, Ordering::Relaxed);
+    }
+
+    /// The runs are over: the tail's clock starts.
+    fn runs_over(&self) {
+        if let Ok(mut c) = self.tail_clock.lock() {
+            *c = Instant::now();
+        }
+    }
+
+    /// A step after the last run ended now.
+    fn tail_step(&self, name: &'static str) {
+        if let (Ok(mut c), Ok(mut t)) = (self.tail_clock.lock(), self.tail.lock()) {
+            t.push((name, c.elapsed().as_secs_f64()));
+            *c = Instant::now();
+        }
+    }
+
+    fn report(&self, runs: usize) {
+        let mut err = std::io::stderr().lock();
+        let s = |ns: u64| ns as f64 * 1e-9;
+        let total: u64 = self.phases.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+        let _ = writeln!(
+            err,
+            "PROFILE runs {runs}, thread CPU time in runs {:.4} s ({:.1} us per run)",
+            s(total),
+            s(total) * 1e6 / runs.max(1) as f64
+        );
+        for (phase, name) in PHASES {
+            let ns = self.phases[phase as usize].load(Ordering::Relaxed);
+            let _ = writeln!(
+                err,
+                "PROFILE   {name:<9} {:.4} s ({:.1} us per run, {:.2}%)",
+                s(ns),
+                s(ns) * 1e6 / runs.max(1) as f64,
+                100.0 * ns as f64 / total.max(1) as f64
+            );
+        }
+        let ends: Vec<f64> = self
+            .worker_end_ns
+            .iter()
+            .map(|e| s(e.load(Ordering::Relaxed)))
+            .filter(|&e| e > 0.0)
+            .collect();
+        let (first, last) = ends
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(a, b), &e| (a.min(e), b.max(e)));
+        let _ = writeln!(
+            err,
+            "PROFILE workers {}: last runs ended {first:.4} .. {last:.4} s after the start (idle at the end {:.4} s)",
+            ends.len(),
+            last - first
+        );
+        let tail = self.tail.lock().map(|t| t.clone()).unwrap_or_default();
+        let total_tail: f64 = tail.iter().map(|t| t.1).sum();
+        let _ = writeln!(err, "PROFILE after the last run {total_tail:.4} s");
+        for (name, secs) in tail {
+            let _ = writeln!(err, "PROFILE   {name:<9} {secs:.4} s");
+        }
+    }
 }
 
 /// The provenance block of a batch file.
@@ -484,28 +659,53 @@ pub fn run_batch_cancellable(
     };
     // One context for the batch, shared by its threads.
     let ctx = crate::kinetics::EngineContext::new();
+    let inject = injected_failures();
+    let profile = std::env::var_os(PROFILE_ENV).map(|_| {
+        Profile::new(
+            start,
+            pool.as_ref()
+                .map_or_else(rayon::current_num_threads, |p| p.current_num_threads()),
+        )
+    });
+    let profile = profile.as_ref();
     let work = || -> Result<(), BatchError> {
-        pending
-            .par_iter()
-            .progress_with(bar.clone())
-            .try_for_each(|&i| {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(BatchError::Interrupted {
-                        completed: 0,
-                        runs: 0,
-                        parts: String::new(),
-                    });
-                }
-                let rec = compute(&ctx, plan, i)?;
-                log.append(i, &rec)?;
-                appended.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            })
+        pending.par_iter().try_for_each(|&i| {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(BatchError::Interrupted {
+                    completed: 0,
+                    runs: 0,
+                    parts: String::new(),
+                });
+            }
+            let rec = compute_timed(&ctx, plan, i, &inject, profile)?;
+            let t = profile.map(|_| thread_cpu_ns());
+            log.append(i, &rec)?;
+            appended.fetch_add(1, Ordering::Relaxed);
+            if let (Some(p), Some(t)) = (profile, t) {
+                let now = thread_cpu_ns();
+                p.add(Phase::Store, now.saturating_sub(t));
+                bar.inc(1);
+                p.add(Phase::Progress, thread_cpu_ns().saturating_sub(now));
+                p.run_ended();
+            } else {
+                bar.inc(1);
+            }
+            Ok(())
+        })
     };
     let done = in_pool(pool.as_ref(), work);
+    if let Some(p) = profile {
+        p.runs_over();
+    }
+    let step = |name| {
+        if let Some(p) = profile {
+            p.tail_step(name);
+        }
+    };
     // Whatever was stored reaches the disk before the batch goes on or stops.
     let synced = log.sync();
     drop(log);
+    step("sync");
     if let Err(BatchError::Interrupted { .. }) = done {
         bar.finish_and_clear();
         synced?;
@@ -524,6 +724,7 @@ pub fn run_batch_cancellable(
     // parsed in parallel, then written one after the other.
     let stored = Stored::scan(&parts, plan.n_runs())?;
     let files = stored.open()?;
+    step("scan");
     let chunks = chunks_by_bytes(&indices, |i| stored.record_len(i), ASSEMBLY_CHUNK_BYTES);
     let wall = earlier_wall_s + start.elapsed().as_secs_f64();
     let batch_meta = meta(plan, opts.shard, wall);
@@ -561,10 +762,12 @@ pub fn run_batch_cancellable(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
+    step("assemble");
     // The file is on disk before its name is, and its name before the logs go.
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| fs_err(&tmp, e))?;
+    step("fsync");
     stop_point("assembled");
     std::fs::rename(&tmp, out).map_err(|e| fs_err(out, e))?;
     sync_dir(
@@ -572,8 +775,13 @@ pub fn run_batch_cancellable(
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new(".")),
     )?;
+    step("rename");
     stop_point("cleanup");
     std::fs::remove_dir_all(&parts).map_err(|e| fs_err(&parts, e))?;
+    step("cleanup");
+    if let Some(p) = profile {
+        p.report(pending.len());
+    }
     Ok(BatchOutcome {
         runs: indices.len(),
         computed: pending.len(),
