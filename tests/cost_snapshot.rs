@@ -9,10 +9,14 @@ use smmcool::model::Material;
 use smmcool::rates::KappaScaling;
 
 fn counts(ctx: &EngineContext, protocol: Protocol, ti: f64) -> [usize; 5] {
+    counts_of(ctx, Material::mn12ac(), protocol, ti)
+}
+
+fn counts_of(ctx: &EngineContext, material: Material, protocol: Protocol, ti: f64) -> [usize; 5] {
     let tr = simulate(
         ctx,
         &RunSpec {
-            material: Material::mn12ac(),
+            material,
             scaling: KappaScaling::Arrhenius,
             kappa_calibration: Default::default(),
             protocol,
@@ -71,6 +75,29 @@ fn work_counts_of_representative_runs() {
     check("1e-3 T/s, 4 K", counts(&ctx, ramp(1e-3), 4.0), PINNED_SLOW);
 }
 
+/// The paper's 10 T/s ramp from 4 K and a jump to B = 0 (the k = 0 resonance of every pair)
+/// from 3 K with `mn12ac-barra` (C = 2.88e-5 K): the tunnelling mechanism, the ramp's stops at
+/// the crossing fields, exact kernels (no well tables, so no table nodes).
+#[test]
+fn work_counts_with_tunnelling() {
+    use smmcool::model::Overrides;
+    let ctx = EngineContext::new();
+    let barra = || Material::for_trajectories("mn12ac-barra", &Overrides::default()).unwrap();
+    let ramp = Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap();
+    check(
+        "mn12ac-barra, 10 T/s, 4 K",
+        counts_of(&ctx, barra(), ramp, 4.0),
+        PINNED_BARRA_10TPS,
+    );
+    check(
+        "mn12ac-barra, jump 0.5 -> 0 T, 3 K",
+        counts_of(&ctx, barra(), Protocol::jump(0.5, 0.0).unwrap(), 3.0),
+        PINNED_BARRA_JUMP_0T,
+    );
+}
+
+const PINNED_BARRA_10TPS: [usize; 5] = [124, 7, 854, 171, 0];
+const PINNED_BARRA_JUMP_0T: [usize; 5] = [224, 0, 1510, 103, 0];
 const PINNED_JUMP: [usize; 5] = [251, 0, 1686, 137, 68];
 const PINNED_10TPS: [usize; 5] = [22, 0, 131, 290, 1224];
 const PINNED_FAST: [usize; 5] = [146, 0, 913, 137, 0];

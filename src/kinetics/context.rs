@@ -8,7 +8,10 @@
 //! whether a table was evicted and built again (only the work, `table_nodes`, does).
 
 use super::welltable::{LineTable, PlaneTable, WellTableKey};
-use crate::rates::{KappaTableKey, Lambda1Table, RateModel};
+use crate::error::NumericsError;
+use crate::model::Material;
+use crate::rates::tunnelling::{hamiltonian_key, with_built_tunnelling, Tunnelling};
+use crate::rates::{KappaScaling, KappaTableKey, Lambda1Table, RateModel};
 use std::sync::{Arc, Mutex};
 
 /// Most kappa(T) tables kept (one per spin, Arrhenius law and scaling; ~10 KB each).
@@ -19,6 +22,9 @@ pub const MAX_PLANE_TABLES: usize = 8;
 /// Most line well tables kept (one per spin and final field; ~10-50 KB each). A sweep over
 /// more final fields than this in one context rebuilds the least recently used.
 pub const MAX_LINE_TABLES: usize = 64;
+/// Most tunnelling mechanisms kept (one per spin Hamiltonian with transverse terms; a few KB
+/// each, but each costs ~10 ms of splittings to build).
+pub const MAX_TUNNELLING_MECHANISMS: usize = 16;
 
 /// Least-recently-used store of at most `cap` entries (few entries: a linear scan).
 #[derive(Debug)]
@@ -73,6 +79,9 @@ pub struct EngineContext {
     kappa: Mutex<Lru<KappaTableKey, Option<Arc<Lambda1Table>>>>,
     planes: Mutex<Lru<WellTableKey, Arc<PlaneTable>>>,
     lines: Mutex<Lru<(WellTableKey, u64), Arc<LineTable>>>,
+    /// The tunnelling mechanism (channels and splittings) per spin Hamiltonian
+    /// ([`hamiltonian_key`]); `None` for one without coupled pairs.
+    tunnelling: Mutex<Lru<[u64; 8], Option<Arc<Tunnelling>>>>,
     /// Whether tables start with the panels shipped with the program ([`super::preset`]).
     shipped: bool,
 }
@@ -102,6 +111,7 @@ impl EngineContext {
             kappa: Mutex::new(Lru::new(MAX_KAPPA_TABLES)),
             planes: Mutex::new(Lru::new(MAX_PLANE_TABLES)),
             lines: Mutex::new(Lru::new(MAX_LINE_TABLES)),
+            tunnelling: Mutex::new(Lru::new(MAX_TUNNELLING_MECHANISMS)),
             shipped: true,
         }
     }
@@ -181,6 +191,35 @@ impl EngineContext {
         }
     }
 
+    /// The rate model of `material`'s trajectories, [`Material::rate_model`]'s (the same
+    /// mechanisms, the same rates bit for bit), with the tunnelling mechanism built once per
+    /// spin Hamiltonian in this context: its splittings (double-double partitioned solves,
+    /// ~10 ms for Mn12Ac) are then not computed again by every run of a batch.
+    pub fn rate_model(
+        &self,
+        material: &Material,
+        scaling: KappaScaling,
+    ) -> Result<RateModel, NumericsError> {
+        let rates = RateModel::new(material.spin, material.arrhenius, scaling)?;
+        if !material.has_tunnelling() {
+            return Ok(rates);
+        }
+        let h = &material.hamiltonian;
+        let key = hamiltonian_key(h);
+        let found = self.tunnelling.lock().ok().and_then(|mut c| c.get(&key));
+        let built = match found {
+            Some(t) => t,
+            None => {
+                let t = Tunnelling::new(h)?.map(Arc::new);
+                match self.tunnelling.lock() {
+                    Ok(mut c) => c.insert(key, t),
+                    Err(_) => t,
+                }
+            }
+        };
+        with_built_tunnelling(rates, h, built)
+    }
+
     /// How many tables of each kind the context holds.
     pub fn table_counts(&self) -> TableCounts {
         let len = |n: Option<usize>| n.unwrap_or(0);
@@ -202,6 +241,48 @@ mod tests {
     fn the_context_is_shared_across_threads() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<EngineContext>();
+    }
+
+    /// The context's rate model is the material's, bit for bit, and its tunnelling mechanism
+    /// is built once per Hamiltonian (the second run shares the first's); a different
+    /// Hamiltonian gets its own.
+    #[test]
+    fn tunnelling_mechanisms_are_built_once_per_hamiltonian() {
+        use crate::model::tunnelling::AnisotropyOverrides;
+        use crate::model::Overrides;
+        let barra = Material::for_trajectories("mn12ac-barra", &Overrides::default()).unwrap();
+        let ctx = EngineContext::new();
+        let a = ctx.rate_model(&barra, KappaScaling::Arrhenius).unwrap();
+        let b = ctx.rate_model(&barra, KappaScaling::Arrhenius).unwrap();
+        let direct = barra.rate_model(KappaScaling::Arrhenius).unwrap();
+        assert_eq!(a.mechanisms().len(), 2);
+        assert!(Arc::ptr_eq(&a.mechanisms()[1], &b.mechanisms()[1]));
+        for (field, t) in [(0.0, 2.0), (0.1, 3.0), (0.45, 4.0)] {
+            let (x, y) = (
+                a.unscaled_matrix(field, t),
+                direct.unscaled_matrix(field, t),
+            );
+            assert!(x
+                .iter()
+                .zip(y.iter())
+                .all(|(p, q)| p.to_bits() == q.to_bits()));
+        }
+        let other = Material::for_trajectories_with(
+            "mn12ac-barra",
+            &Overrides::default(),
+            &AnisotropyOverrides {
+                c4_k: Some(1e-5),
+                ..AnisotropyOverrides::default()
+            },
+        )
+        .unwrap();
+        let c = ctx.rate_model(&other, KappaScaling::Arrhenius).unwrap();
+        assert!(!Arc::ptr_eq(&a.mechanisms()[1], &c.mechanisms()[1]));
+        // Without transverse terms: the spin-phonon model alone.
+        let axial = ctx
+            .rate_model(&Material::mn12ac(), KappaScaling::Arrhenius)
+            .unwrap();
+        assert_eq!(axial.mechanisms().len(), 1);
     }
 
     #[test]

@@ -609,8 +609,8 @@ pub fn validate(run: &RunSpec, rates: &RateModel) -> Result<(), EngineError> {
 /// The tables it builds are shared through `ctx` with the other runs of that context.
 pub fn simulate(ctx: &EngineContext, run: &RunSpec) -> Result<Trajectory, EngineError> {
     let mat = &run.material;
-    let rates = mat
-        .rate_model(run.scaling)?
+    let rates = ctx
+        .rate_model(mat, run.scaling)?
         .with_kappa_calibration(run.kappa_calibration);
     validate(run, &rates)?;
     let plan = Plan::new(run, rates, |r, lo, hi| ctx.with_kappa_table(r, lo, hi))?;

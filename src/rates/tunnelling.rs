@@ -53,6 +53,45 @@ pub fn with_tunnelling(model: RateModel, h: &SpinHamiltonian) -> Result<RateMode
     })
 }
 
+/// [`with_tunnelling`] with the mechanism of `h` already built (`None`: `h` has no transverse
+/// term), as an [`crate::kinetics::EngineContext`] keeps it for the runs of a batch: the
+/// splittings are computed once per Hamiltonian, not once per run.
+pub fn with_built_tunnelling(
+    model: RateModel,
+    h: &SpinHamiltonian,
+    built: Option<Arc<Tunnelling>>,
+) -> Result<RateModel, NumericsError> {
+    let spin = h.engine_spin()?;
+    if *model.spin() != spin || built.as_ref().is_some_and(|t| *t.spin() != spin) {
+        return Err(ParameterError::new(
+            "material",
+            f64::NAN,
+            "the rate model's giant spin is not the spin Hamiltonian's axial part",
+        )
+        .into());
+    }
+    Ok(match built {
+        Some(t) => model.with_mechanism(t),
+        None => model,
+    })
+}
+
+/// Everything that decides [`Tunnelling::new`] of `h`, as bits: S, D, g, B4, C, E, Bx and the
+/// misalignment's tan(theta).
+pub fn hamiltonian_key(h: &SpinHamiltonian) -> [u64; 8] {
+    let (s, a) = (h.spin(), h.anisotropy());
+    [
+        u64::from(s.two_s()),
+        s.d_k().to_bits(),
+        s.g_par().to_bits(),
+        a.b4_k.to_bits(),
+        a.c4_k.to_bits(),
+        a.e_k.to_bits(),
+        h.transverse_field_t().to_bits(),
+        h.tan_misalignment().to_bits(),
+    ]
+}
+
 /// One tunnelling channel: a pair of localized levels and its splitting.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TunnelPair {
