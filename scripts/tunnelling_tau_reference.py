@@ -35,7 +35,7 @@ DPS = 50
 DPS_CHECK = 70
 NDIG = 16
 PRESET = "mn12ac-mirebeau"
-TEMPERATURES = ["2", "3"]
+TEMPERATURES = ["1", "2", "3"]
 FIELDS = ["0", "0.3", "0.8", "1.0"]
 S2 = 20
 
