@@ -95,7 +95,7 @@ def main():
     print(f"  speed-up of medians = {speed:.1f}x  (target >= 50x: {'met' if speed >= 50 else 'MISSED'})")
     per_el = statistics.median(vec) / n * 1e6
     per_call = statistics.median(loop) / n * 1e6
-    print(f"  per element in the array call {per_el:.2f} us wall (two Halley root solves, Eq. 9 and Eq. 11, "
+    print(f"  per element in the array call {per_el:.2f} us wall (two root solves, Eq. 9 and Eq. 11, "
           f"on rayon threads); per scalar call {per_call:.2f} us. scripts/limits_speedup.py measures this "
           f"ratio alone, with more rounds")
 

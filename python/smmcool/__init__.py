@@ -210,8 +210,8 @@ def limits(
     _ext.refuse_no_effect("limits", **overrides)
     bf, ti = np.broadcast_arrays(np.asarray(b_final_t, dtype=np.float64), np.asarray(initial_temperature_k, dtype=np.float64))
     shape = bf.shape
-    s, q, notes = _ext.limits(float(b_initial_t), _vector(bf), _vector(ti), **_keywords(material, overrides))
     tiv = _vector(ti)
+    s, q, where, notes = _ext.limits(float(b_initial_t), _vector(bf), tiv, **_keywords(material, overrides))
     out = {
         "sudden_final_temperature_k": s,
         "sudden_delta_temperature_k": s - tiv,
@@ -220,10 +220,12 @@ def limits(
     }
     if shape == ():
         res: Dict[str, Any] = {k: (None if math.isnan(v[0]) else float(v[0])) for k, v in out.items()}
-        res["note"] = notes[0]
+        res["note"] = notes[0] if notes else None
         return res
     res = {k: v.reshape(shape) for k, v in out.items()}
-    res["note"] = np.array(notes, dtype=object).reshape(shape)
+    note = np.empty(tiv.size, dtype=object)  # None everywhere
+    note[where] = notes
+    res["note"] = note.reshape(shape)
     return res
 
 

@@ -12,7 +12,7 @@ use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyType};
 use rayon::prelude::*;
 use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
 use smmcool::error::{ErrorKind, ParameterError};
@@ -476,7 +476,8 @@ fn tau<'py>(
 }
 
 /// The sudden (Eq. 9) and isentropic (Eq. 11) limits for pairs (b_final_t[i],
-/// initial_temperature_k[i]): (sudden K, isentropic K or NaN, notes: a reason or None).
+/// initial_temperature_k[i]): (sudden K, isentropic K or NaN, the indices of the elements
+/// without a finite isentropic temperature and the reason for each).
 #[pyfunction]
 #[pyo3(signature = (b_initial_t, b_final_t, initial_temperature_k, **kwargs))]
 #[allow(clippy::type_complexity)]
@@ -489,8 +490,10 @@ fn limits<'py>(
 ) -> PyResult<(
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyList>,
+    Vec<usize>,
+    Vec<String>,
 )> {
+    use smmcool::model::limits::Isentropic;
     let mat = material(kwargs, "limits")?;
     let bf = b_final_t.as_slice()?;
     let ti = initial_temperature_k.as_slice()?;
@@ -499,29 +502,35 @@ fn limits<'py>(
             "b_final_t and initial_temperature_k must have the same length",
         ));
     }
-    type Row = (f64, f64, Option<String>);
-    let rows: Result<Vec<Row>, smmcool::Error> = py.detach(|| {
+    let rows: Result<Vec<(f64, Isentropic)>, smmcool::Error> = py.detach(|| {
         // Elements are independent (two root solves each): spread them over rayon's threads.
         // One solver (its scratch buffers, the levels at B_i) per rayon job, not per element.
         bf.par_iter()
             .zip(ti.par_iter())
             .map_init(
                 || LimitsSolver::new(&mat, b_initial_t),
-                |solver, (&bf, &ti)| {
-                    let (s, q) = solver.solve(bf, ti)?;
-                    Ok((s, q.t_final_k().unwrap_or(f64::NAN), q.note(bf)))
-                },
+                |solver, (&bf, &ti)| Ok(solver.solve(bf, ti)?),
             )
             .collect()
     });
     let rows = rows.map_err(|e| library_error(py, e))?;
-    let notes = PyList::empty(py);
-    for r in &rows {
-        notes.append(r.2.clone())?;
+    // The reasons only where Eq. 11 has no solution (Python fills the rest with None).
+    let (mut index, mut notes) = (Vec::new(), Vec::new());
+    for (i, (r, &b)) in rows.iter().zip(bf).enumerate() {
+        if let Some(note) = r.1.note(b) {
+            index.push(i);
+            notes.push(note);
+        }
     }
     Ok((
         PyArray1::from_vec(py, rows.iter().map(|r| r.0).collect()),
-        PyArray1::from_vec(py, rows.iter().map(|r| r.1).collect()),
+        PyArray1::from_vec(
+            py,
+            rows.iter()
+                .map(|r| r.1.t_final_k().unwrap_or(f64::NAN))
+                .collect(),
+        ),
+        index,
         notes,
     ))
 }

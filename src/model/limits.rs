@@ -237,8 +237,8 @@ pub fn minimum_delta_t(
     }
 }
 /// Boltzmann statistics of fixed levels at one temperature, with the temperature derivatives
-/// Halley's method needs: mean energy above the lowest level, heat capacity and its slope
-/// (k_B units, K), and what the entropy takes.
+/// the steps of order four need: mean energy above the lowest level, heat capacity, its slope
+/// and its curvature (k_B units, K), and what the entropy takes.
 #[derive(Debug, Clone, Copy)]
 struct LevelStats {
     /// 1/T, 1/K.
@@ -251,6 +251,7 @@ struct LevelStats {
     energy_k: f64,
     heat_capacity: f64,
     heat_capacity_slope: f64,
+    heat_capacity_curvature: f64,
 }
 
 impl LevelStats {
@@ -326,6 +327,7 @@ struct Sums {
     m1: f64,
     m2: f64,
     m3: f64,
+    m4: f64,
     dot: f64,
 }
 
@@ -337,7 +339,9 @@ impl Sums {
         self.m1 += we;
         let we2 = we * e;
         self.m2 += we2;
-        self.m3 += we2 * e;
+        let we3 = we2 * e;
+        self.m3 += we3;
+        self.m4 += we3 * e;
         if DOT {
             self.dot += w * o;
         }
@@ -426,10 +430,11 @@ impl Levels {
 }
 
 /// Statistics of `levels` at `t_k`, in one pass over the weights: Z' = g_0 + z_exc, <E'> =
-/// m_1/Z', and the heat capacity C = var/T^2 and its slope dC/dT = kappa_3/T^4 - 2 var/T^3
-/// from the raw moments m_k = sum w e^k (var = m_2/Z' - <E'>^2, kappa_3 = m_3/Z' - 3 <E'>
-/// m_2/Z' + 2 <E'>^3: they only steer the iteration, the root's precision is that of <E'> and
-/// S).
+/// m_1/Z', and the heat capacity C = var/T^2, its slope dC/dT = kappa_3/T^4 - 2 var/T^3 and
+/// curvature d^2C/dT^2 = kappa_4/T^6 - 6 kappa_3/T^5 + 6 var/T^4 from the raw moments
+/// m_k = sum w e^k (var = m_2/Z' - <E'>^2, kappa_3 = m_3/Z' - 3 <E'> m_2/Z' + 2 <E'>^3,
+/// kappa_4 = m_4/Z' - 4 <E'> m_3/Z' - 3 (m_2/Z')^2 + 12 <E'>^2 m_2/Z' - 6 <E'>^4: they only
+/// steer the iteration, the root's precision is that of <E'> and S).
 fn level_stats(levels: &Levels, t_k: f64) -> LevelStats {
     level_stats_and_dot::<false>(levels, t_k, &[]).0
 }
@@ -494,14 +499,16 @@ fn level_stats_and_dot<const DOT: bool>(
         }
     }
     let z_exc = sa.z_exc + sb.z_exc;
-    let (m1, m2, m3) = (sa.m1 + sb.m1, sa.m2 + sb.m2, sa.m3 + sb.m3);
+    let (m1, m2, m3, m4) = (sa.m1 + sb.m1, sa.m2 + sb.m2, sa.m3 + sb.m3, sa.m4 + sb.m4);
     let g0 = levels.g0 as f64;
     let z = g0 + z_exc;
     let u = m1 / z;
     let inv_z = 1.0 / z;
-    let (p2, p3) = (m2 * inv_z, m3 * inv_z);
-    let var = p2 - u * u;
-    let k3 = p3 - 3.0 * u * p2 + 2.0 * u * u * u;
+    let (p2, p3, p4) = (m2 * inv_z, m3 * inv_z, m4 * inv_z);
+    let u2 = u * u;
+    let var = p2 - u2;
+    let k3 = p3 - 3.0 * u * p2 + 2.0 * u2 * u;
+    let k4 = p4 - 4.0 * u * p3 - 3.0 * p2 * p2 + 12.0 * p2 * u2 - 6.0 * u2 * u2;
     let b2 = beta * beta;
     (
         LevelStats {
@@ -512,56 +519,65 @@ fn level_stats_and_dot<const DOT: bool>(
             energy_k: u,
             heat_capacity: var * b2,
             heat_capacity_slope: (k3 * b2 - 2.0 * var * beta) * b2,
+            heat_capacity_curvature: ((k4 * beta - 6.0 * k3) * beta + 6.0 * var) * b2 * b2,
         },
         (sa.dot + sb.dot) / z,
     )
 }
 
-/// Relative size of the last Halley step below which the iteration stops (after taking it):
-/// the error left is of order the cube of that, far below the double precision of T.
-const HALLEY_STOP_REL: f64 = 1e-6;
+/// Relative size of the last step below which the iteration stops (after taking it): the
+/// error left is of order its fourth power, far below the double precision of T.
+pub const STOP_REL: f64 = 1e-4;
 
-/// Halley's step -(f/f') / (1 - f f''/(2 f'^2)); Newton's where the correction is not
-/// moderate (far from the root); NaN where f' is not positive.
-fn halley_step(f: f64, d1: f64, d2: f64) -> f64 {
+/// The step of order four from f and its first three derivatives: with the Newton step
+/// u = -f/f', a = u f''/(2 f') and b = u^2 f'''/(6 f'), the root of the cubic Taylor
+/// polynomial as a series in u, u (1 - a + 2 a^2 - b), where |a| and |b| are at most 1/4;
+/// Halley's u/(1 + a) where only 1 + a is moderate (1/2 to 2); Newton's u otherwise (far from
+/// the root); NaN where f' is not positive.
+fn root_step(f: f64, d1: f64, d2: f64, d3: f64) -> f64 {
     let newton = f / d1;
-    if newton.is_finite() && d1 > 0.0 {
-        let denom = 1.0 - 0.5 * newton * d2 / d1;
-        if (0.5..=2.0).contains(&denom) {
-            -newton / denom
-        } else {
-            -newton
-        }
+    if !(newton.is_finite() && d1 > 0.0) {
+        return f64::NAN;
+    }
+    let u = -newton;
+    let a = 0.5 * u * d2 / d1;
+    let b = u * u * d3 / (6.0 * d1);
+    if a.abs() <= 0.25 && b.abs() <= 0.25 {
+        u * (1.0 - a + (2.0 * a * a - b))
+    } else if (0.5..=2.0).contains(&(1.0 + a)) {
+        u / (1.0 + a)
     } else {
-        f64::NAN
+        u
     }
 }
 
-/// A point of an increasing function of temperature: (T in K, g, g', g'').
-type Point = (f64, f64, f64, f64);
+/// A point of an increasing function of temperature: (T in K, g, g', g'', g''').
+type Point = (f64, f64, f64, f64, f64);
 
-/// Root of an increasing `g` of temperature by Halley's method, `g` returning (g, g', g'').
-/// `known` are points already evaluated (at least one): they start the bracket [lo, hi]
+/// Root of an increasing `g` of temperature by steps of order four ([`root_step`]), `g`
+/// returning (g, g', g'', g'''). `known` are points already evaluated (at least one): they start the bracket [lo, hi]
 /// (lo = 0 and hi = inf until a point of that sign is seen), and the iteration starts from
 /// the one with the shortest Newton step |g/g'| relative to T. Every evaluated point tightens
 /// the bracket; a step that leaves it is replaced by halving or doubling (one side unknown) or
 /// by bisection (geometric when the bracket spans more than a factor 4). Stops when g is
-/// exactly 0 or after a step below [`HALLEY_STOP_REL`] T that stays inside the bracket. The
+/// exactly 0 or after a step below [`STOP_REL`] T that stays inside the bracket. The
 /// same failure as [`increasing_root`] when no sign change is found in [1e-200 K, 1e8 K].
 ///
-/// With `log_of` = Some(G*) > 0, g = G - G* of a positive G, the step is Halley's in the
-/// variables y = ln T and h = ln(G/G*) = ln(1 + g/G*) (with dG/dy = T g' and d^2G/dy^2 =
-/// T g' + T^2 g''): where G is nearly a power of T or an exponential of -1/T it is nearly
-/// linear in y, and the iteration needs fewer evaluations from far away.
-fn halley_increasing_root(
+/// With `log_of` = Some(G*) > 0, g = G - G* of a positive G, the step is taken in the
+/// variables v = -1/T and h = ln(G/G*) = ln(1 + g/G*), with dG/dv = T^2 g', d^2G/dv^2 =
+/// T^3 (2 g' + T g''), d^3G/dv^3 = T^4 (6 g' + 6 T g'' + T^2 g''') and h' = G_v/G, h'' =
+/// G_vv/G - h'^2, h''' = G_vvv/G - 3 h' G_vv/G + 2 h'^3: where G is nearly an exponential of
+/// -1/T (a thermally activated spin part) h is nearly linear in v, and where it is a power of T
+/// (the lattice) nearly so, so the iteration needs fewer evaluations from far away.
+fn fast_increasing_root(
     what: &'static str,
     known: &[Point],
     log_of: Option<f64>,
-    mut g: impl FnMut(f64) -> (f64, f64, f64),
+    mut g: impl FnMut(f64) -> (f64, f64, f64, f64),
 ) -> Result<f64, NumericsError> {
     use crate::numerics::roots::{T_CEILING_K, T_FLOOR_K};
     let (mut lo, mut hi) = (0.0_f64, f64::INFINITY);
-    for &(x, f, _, _) in known {
+    for &(x, f, _, _, _) in known {
         if f == 0.0 {
             return Ok(x);
         }
@@ -571,31 +587,35 @@ fn halley_increasing_root(
             hi = hi.min(x);
         }
     }
-    let distance = |&(x, f, d1, _): &Point| (f / (d1 * x)).abs();
+    let distance = |&(x, f, d1, _, _): &Point| (f / (d1 * x)).abs();
     let mut point = *known
         .iter()
         .min_by(|p, q| distance(p).total_cmp(&distance(q)))
         .expect("at least one known point");
     let guess_k = point.0;
     for _ in 0..2000 {
-        let (x, f, d1, d2) = point;
-        // Halley's step in T, or in ln T on ln G; its size relative to T.
+        let (x, f, d1, d2, d3) = point;
+        // The step in T, or in -1/T on ln G; its size relative to T (to first order).
         let (next, step_rel) = match log_of {
             None => {
-                let step = halley_step(f, d1, d2);
+                let step = root_step(f, d1, d2, d3);
                 (x + step, step / x)
             }
             Some(target) => {
                 let big_g = f + target;
-                let gy = x * d1;
-                let hy = gy / big_g;
-                let hyy = (gy + x * x * d2) / big_g - hy * hy;
-                let dy = halley_step((f / target).ln_1p(), hy, hyy);
-                (x + x * dy.exp_m1(), dy)
+                let x2 = x * x;
+                let r1 = x2 * d1 / big_g;
+                let r2 = x2 * x * (2.0 * d1 + x * d2) / big_g;
+                let r3 = x2 * x2 * (6.0 * d1 + x * (6.0 * d2 + x * d3)) / big_g;
+                let h2 = r2 - r1 * r1;
+                let h3 = r3 - 3.0 * r1 * r2 + 2.0 * r1 * r1 * r1;
+                let dv = root_step((f / target).ln_1p(), r1, h2, h3);
+                // T = -1/v: a step past v = 0 (T = inf) gives a negative T, outside the bracket.
+                (x / (1.0 - x * dv), x * dv)
             }
         };
         let next = if next > lo && next < hi {
-            if step_rel.abs() <= HALLEY_STOP_REL {
+            if step_rel.abs() <= STOP_REL {
                 return Ok(next);
             }
             next
@@ -628,7 +648,7 @@ fn halley_increasing_root(
             }
             mid
         };
-        let (f, d1, d2) = g(next);
+        let (f, d1, d2, d3) = g(next);
         if f == 0.0 {
             return Ok(next);
         }
@@ -637,7 +657,7 @@ fn halley_increasing_root(
         } else {
             hi = next;
         }
-        point = (next, f, d1, d2);
+        point = (next, f, d1, d2, d3);
     }
     Err(NumericsError::NoBracket {
         what,
@@ -649,11 +669,12 @@ fn halley_increasing_root(
 /// Both limits (Eq. 9 and 11) of many field changes from one initial field, as `smmcool
 /// limits` and the Python `limits` compute them: the level energies at B_i are shifted to
 /// their minimum once (those at B_f again only when B_f changes), the Boltzmann weights come
-/// from a recurrence of ratios (five exponentials per temperature, [`Levels`]), and each root is found by Halley's method with the analytic
-/// derivatives dU/dT = C and dS/dT = C/T (and their slopes), safeguarded by a bracket. Both
-/// start from one evaluation at T_i; Eq. 11 also from the last point of Eq. 9 (T_sudden bounds
-/// it from above), with its steps taken in ln T on ln(S - ln g_0 + S_ph), nearly linear from
-/// there (docs/numerics.md section 9). The roots are those of [`FieldChange::sudden_final_k`] and
+/// from a recurrence of ratios (five exponentials per temperature, [`Levels`]), and each root
+/// is found by steps of order four ([`root_step`]) with the analytic derivatives dU/dT = C and
+/// dS/dT = C/T (and their first two derivatives), safeguarded by a bracket, taken in -1/T on
+/// ln(<E'> + U_ph) and ln(S - ln g_0 + S_ph), nearly linear there. Both start from one
+/// evaluation at T_i; Eq. 11 also from the last point of Eq. 9 (T_sudden bounds it from above)
+/// (docs/numerics.md section 9). The roots are those of [`FieldChange::sudden_final_k`] and
 /// [`FieldChange::isentropic_final`] (the engine's, bracketing with Brent's method to 1e-12 K):
 /// from T_i = 0.3 K up they agree within that tolerance, 1e-12 K + 1e-13 T; below, where the
 /// bracketing solver's ln Z' loses up to 3e-10 of T_f, this one keeps full precision
@@ -720,27 +741,33 @@ impl<'a> LimitsSolver<'a> {
                 (s.energy_k - u_frozen) + (debye.energy_k(t) - u_ph_i),
                 s.heat_capacity + debye.heat_capacity(t),
                 s.heat_capacity_slope + debye.heat_capacity_slope(t),
+                s.heat_capacity_curvature + debye.heat_capacity_curvature(t),
             )
         };
         let isentropic_g = |s: &LevelStats, t: f64| {
             let c = s.heat_capacity + debye.heat_capacity(t);
             let dc = s.heat_capacity_slope + debye.heat_capacity_slope(t);
+            let d2c = s.heat_capacity_curvature + debye.heat_capacity_curvature(t);
+            let (c_t, dc_t) = (c / t, dc / t);
             (
                 (s.entropy() + debye.entropy(t)) - s_target,
-                c / t,
-                (dc - c / t) / t,
+                c_t,
+                (dc - c_t) / t,
+                (d2c - 2.0 * (dc_t - c_t / t)) / t,
             )
         };
-        let point = |(g, d1, d2): (f64, f64, f64), t: f64| (t, g, d1, d2);
+        let point = |(g, d1, d2, d3): (f64, f64, f64, f64), t: f64| (t, g, d1, d2, d3);
         // Both roots start at T_i (one evaluation for the two); the isentropic one also at the
         // last point the sudden one evaluated, close to T_sudden, which bounds it from above
         // (the sudden process makes entropy: S(B_f, T_sudden) >= S(B_i, T_i)).
         let at_ti = level_stats(e_final, ti);
         let mut last = (ti, at_ti);
-        let sudden = halley_increasing_root(
+        let sudden = fast_increasing_root(
             "sudden-quench heat balance (Eq. 9)",
             &[point(sudden_g(&at_ti, ti), ti)],
-            None,
+            // G = <E'> + U_ph >= 0 (energies above the lowest level), G* > 0 unless U_ph(T_i)
+            // underflows with nothing frozen above the lowest level.
+            (u_frozen + u_ph_i > 0.0).then_some(u_frozen + u_ph_i),
             |t| {
                 let s = level_stats(e_final, t);
                 last = (t, s);
@@ -759,7 +786,7 @@ impl<'a> LimitsSolver<'a> {
                 },
             ));
         }
-        let t = halley_increasing_root(
+        let t = fast_increasing_root(
             "isentropic condition (Eq. 11)",
             &[
                 point(isentropic_g(&at_ti, ti), ti),

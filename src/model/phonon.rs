@@ -99,6 +99,15 @@ impl Debye {
         }
     }
 
+    /// Second temperature derivative of [`Self::heat_capacity`], k_B per K^2.
+    pub fn heat_capacity_curvature(&self, t_k: f64) -> f64 {
+        let d2c = 24.0 * self.a() * t_k;
+        match self.addenda {
+            None => d2c,
+            Some((_, b)) => d2c + 6.0 * b * t_k,
+        }
+    }
+
     /// Energy per molecule (lattice and addenda) relative to T = 0, K.
     pub fn energy_k(&self, t_k: f64) -> f64 {
         let u = self.a() * t_k.powi(4);
