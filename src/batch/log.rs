@@ -40,6 +40,32 @@ struct Entry {
     len: usize,
 }
 
+/// Where [`LogWriter::append`] put a run's JSON in its log: byte offset and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// Offset of the JSON in the log, bytes.
+    pub offset: u64,
+    /// Length of the JSON, bytes.
+    pub len: usize,
+}
+
+/// The record of run `index` whose JSON is at `at` in `file` (opened from `path`).
+pub fn read_record(
+    file: &File,
+    path: &Path,
+    at: Location,
+    index: usize,
+) -> Result<RunRecord, BatchError> {
+    let mut bytes = vec![0u8; at.len];
+    read_at(file, path, &mut bytes, at.offset).map_err(|err| fs_err(path, err))?;
+    parse_record(&bytes, path, index)
+}
+
+/// A record from its JSON as stored in the log at `path`.
+pub fn parse_record(json: &[u8], path: &Path, index: usize) -> Result<RunRecord, BatchError> {
+    serde_json::from_slice(json).map_err(|err| fs_err(path, format!("run {index}: {err}")))
+}
+
 /// The runs stored in the logs of a parts folder.
 #[derive(Debug, Default)]
 pub struct Stored {
@@ -176,10 +202,11 @@ impl Stored {
                 path: format!("run {index}"),
                 message: "not stored".into(),
             })?;
-        let path = &self.files[e.file];
-        let mut bytes = vec![0u8; e.len];
-        read_at(&files[e.file], path, &mut bytes, e.offset).map_err(|err| fs_err(path, err))?;
-        serde_json::from_slice(&bytes).map_err(|err| fs_err(path, format!("run {index}: {err}")))
+        let at = Location {
+            offset: e.offset,
+            len: e.len,
+        };
+        read_record(&files[e.file], &self.files[e.file], at, index)
     }
 }
 
@@ -216,7 +243,13 @@ pub struct LogWriter {
     path: PathBuf,
     file: File,
     start: Instant,
-    last_sync: Mutex<Instant>,
+    state: Mutex<WriterState>,
+}
+
+/// What the writing threads share: the time of the last sync and the log's length.
+struct WriterState {
+    last_sync: Instant,
+    end: u64,
 }
 
 impl LogWriter {
@@ -241,37 +274,56 @@ impl LogWriter {
             path,
             file,
             start,
-            last_sync: Mutex::new(Instant::now()),
+            state: Mutex::new(WriterState {
+                last_sync: Instant::now(),
+                end: 0,
+            }),
         })
     }
 
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Store run `index`: one line, written at once; the log is synced when the last sync is
-    /// [`SYNC_INTERVAL`] old.
-    pub fn append(&self, index: usize, record: &RunRecord) -> Result<(), BatchError> {
+    /// [`SYNC_INTERVAL`] old. Returns the record's JSON as stored and where it is in the log.
+    pub fn append(
+        &self,
+        index: usize,
+        record: &RunRecord,
+    ) -> Result<(Vec<u8>, Location), BatchError> {
         let json = serde_json::to_vec(record).map_err(|e| fs_err(&self.path, e))?;
         let mut body = Vec::with_capacity(json.len() + 48);
         write!(body, "{} {index} ", self.start.elapsed().as_secs_f64())
             .map_err(|e| fs_err(&self.path, e))?;
+        let json_in_body = body.len();
         body.extend_from_slice(&json);
         let mut line = Vec::with_capacity(body.len() + 10);
         write!(line, "{:08x} ", crc32fast::hash(&body)).map_err(|e| fs_err(&self.path, e))?;
+        let json_in_line = (line.len() + json_in_body) as u64;
         line.extend_from_slice(&body);
         line.push(b'\n');
-        let sync = {
-            let mut last = self.last_sync.lock().unwrap_or_else(|e| e.into_inner());
+        let (sync, at) = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             (&self.file)
                 .write_all(&line)
                 .map_err(|e| fs_err(&self.path, e))?;
-            let due = last.elapsed() >= SYNC_INTERVAL;
+            let at = Location {
+                offset: state.end + json_in_line,
+                len: json.len(),
+            };
+            state.end += line.len() as u64;
+            let due = state.last_sync.elapsed() >= SYNC_INTERVAL;
             if due {
-                *last = Instant::now();
+                state.last_sync = Instant::now();
             }
-            due
+            (due, at)
         };
         if sync {
             self.sync()?;
         }
-        Ok(())
+        Ok((json, at))
     }
 
     /// Sync the log's data to disk.

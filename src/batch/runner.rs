@@ -1,18 +1,23 @@
 //! Running a plan: shards, parallel runs, progress, crash-safe storage, resume.
 //!
 //! Each finished run is appended at once to this invocation's log in `OUT.parts/` (one
-//! checksummed line, synced to disk at most once a second: see [`crate::batch::log`]). When all
-//! runs of the shard are stored, the HDF5 file is assembled from the logs under a temporary
-//! name (the records read and parsed in parallel, written in run order), synced, and renamed to
-//! OUT, then the parts folder is removed. A SIGKILL at any moment therefore leaves either no
-//! file or a complete one at OUT, and `--resume` recomputes only the runs without a stored
-//! line. Runs are deterministic, so a resumed batch equals an uninterrupted one (wall times
-//! aside). Memory stays flat in the number of runs: no trajectory is held beyond its own run
-//! and the assembly's batch of parsed records (at most [`ASSEMBLY_CHUNK_BYTES`] of JSON).
+//! checksummed line, synced to disk at most once a second: see [`crate::batch::log`]). While
+//! the runs go on, a writer thread writes the HDF5 file under a temporary name, taking the
+//! records in run order (the workers take the pending runs in run order too): a run of this
+//! invocation as it finishes (its record parsed back from the JSON it was stored as, as a
+//! resumed batch reads it), a run of an earlier invocation from that one's log. When all runs
+//! of the shard are stored and synced, the writer finishes the file (summary and wall time),
+//! it is synced and renamed to OUT, then the parts folder is removed. A SIGKILL at any moment
+//! therefore leaves either no file or a complete one at OUT (an unfinished `OUT.tmp` is never
+//! a result and goes at the next start), and `--resume` recomputes only the runs without a
+//! stored line. Runs are deterministic, so a resumed batch equals an uninterrupted one (wall
+//! times aside). Memory stays flat in the number of runs: no trajectory is held beyond its own
+//! run, and the records that finished before a run still going on wait for the writer up to
+//! [`ASSEMBLY_CHUNK_BYTES`] of JSON (the rest are read back from the log).
 
 use crate::batch::config::{ConfigError, Plan};
-use crate::batch::log::{sync_dir, LogWriter, Stored};
-use crate::io::{read_meta, write_batch, IoError};
+use crate::batch::log::{parse_record, read_record, sync_dir, Location, LogWriter, Stored};
+use crate::io::{read_meta, write_batch_then_wall_time, IoError};
 use crate::results::{BatchMeta, RunRecord, RunStatus};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -451,9 +456,9 @@ pub fn command_line() -> String {
 }
 
 /// Test hook: with this variable set to a point's name, `run` aborts there (as a kill -9
-/// would): `plan` (parts folder made, plan not yet written), `parts` (runs written, nothing
-/// assembled), `assembled` (the file written under its temporary name), `cleanup` (the file
-/// in place, the parts not yet removed).
+/// would): `plan` (parts folder made, plan not yet written), `parts` (runs stored and synced,
+/// the file under its temporary name not finished), `assembled` (the file written under its
+/// temporary name), `cleanup` (the file in place, the parts not yet removed).
 pub const STOP_AT_ENV: &str = "SMMCOOL_TEST_STOP_AT";
 
 /// Test hook beside [`STOP_AT_ENV`]: with this variable set to a path, `run` does not abort at
@@ -634,7 +639,7 @@ pub fn run_batch_cancellable(
     // invocation (even by SIGKILL) is counted up to its last stored run, and the file's
     // wall_time_s sums every invocation that computed its runs.
     let earlier_wall_s = stored.wall_time_s();
-    drop(stored);
+    let earlier_files = stored.open()?;
     let log = LogWriter::create(&parts, start)?;
     let appended = AtomicUsize::new(0);
 
@@ -668,46 +673,119 @@ pub fn run_batch_cancellable(
         )
     });
     let profile = profile.as_ref();
-    let work = || -> Result<(), BatchError> {
-        pending.par_iter().try_for_each(|&i| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(BatchError::Interrupted {
-                    completed: 0,
-                    runs: 0,
-                    parts: String::new(),
-                });
-            }
-            let rec = compute_timed(&ctx, plan, i, &inject, profile)?;
-            let t = profile.map(|_| thread_cpu_ns());
-            log.append(i, &rec)?;
-            appended.fetch_add(1, Ordering::Relaxed);
-            if let (Some(p), Some(t)) = (profile, t) {
-                let now = thread_cpu_ns();
-                p.add(Phase::Store, now.saturating_sub(t));
-                bar.inc(1);
-                p.add(Phase::Progress, thread_cpu_ns().saturating_sub(now));
-                p.run_ended();
-            } else {
-                bar.inc(1);
-            }
-            Ok(())
-        })
-    };
-    let done = in_pool(pool.as_ref(), work);
-    if let Some(p) = profile {
-        p.runs_over();
-    }
     let step = |name| {
         if let Some(p) = profile {
             p.tail_step(name);
         }
     };
-    // Whatever was stored reaches the disk before the batch goes on or stops.
-    let synced = log.sync();
+    let batch_meta = meta(plan, opts.shard, earlier_wall_s);
+    let held = AtomicUsize::new(0);
+    let (arrivals, arrived) = std::sync::mpsc::channel::<Arrival>();
+    let (wall_tx, wall_rx) = std::sync::mpsc::channel::<f64>();
+
+    let (done, synced, writer, wall) = std::thread::scope(|scope| {
+        // The file is written under its temporary name while the runs go on: the writer takes
+        // the records in run order, from the workers as they finish and from the logs of
+        // earlier invocations, so that little is left to do after the last run.
+        let writer = {
+            let log_path = log.path().to_path_buf();
+            let (stored, earlier_files, batch_meta) = (&stored, &earlier_files, &batch_meta);
+            let (indices, tmp, held) = (&indices, &tmp, &held);
+            scope.spawn(move || -> Result<InOrder, BatchError> {
+                let log_file = std::fs::File::open(&log_path).map_err(|e| fs_err(&log_path, e))?;
+                let mut records = InOrder {
+                    indices: indices.iter(),
+                    earlier: stored,
+                    earlier_files,
+                    arrived,
+                    waiting: std::collections::BTreeMap::new(),
+                    held,
+                    log_file,
+                    log_path,
+                    delivered: 0,
+                    failed: 0,
+                    error: None,
+                };
+                let written = write_batch_then_wall_time(tmp, batch_meta, &mut records, || {
+                    wall_rx.recv().unwrap_or(f64::NAN)
+                });
+                // Stop taking arrivals: a worker's send fails from now on and is ignored.
+                drop(std::mem::replace(
+                    &mut records.arrived,
+                    std::sync::mpsc::channel().1,
+                ));
+                written?;
+                Ok(records)
+            })
+        };
+        let work = || -> Result<(), BatchError> {
+            // In run order (each worker takes the next pending run), so that the writer holds
+            // few records that came early.
+            pending.iter().par_bridge().try_for_each(|&i| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(BatchError::Interrupted {
+                        completed: 0,
+                        runs: 0,
+                        parts: String::new(),
+                    });
+                }
+                let rec = compute_timed(&ctx, plan, i, &inject, profile)?;
+                let t = profile.map(|_| thread_cpu_ns());
+                let (json, at) = log.append(i, &rec)?;
+                appended.fetch_add(1, Ordering::Relaxed);
+                // The writer gets the record as stored (parsed back from its JSON, as a
+                // resumed batch reads it), or only where it is in the log when the records
+                // waiting for the writer already hold ASSEMBLY_CHUNK_BYTES.
+                let record =
+                    if held.fetch_add(at.len, Ordering::Relaxed) + at.len <= ASSEMBLY_CHUNK_BYTES {
+                        Some(parse_record(&json, log.path(), i)?)
+                    } else {
+                        held.fetch_sub(at.len, Ordering::Relaxed);
+                        None
+                    };
+                let _ = arrivals.send(Arrival {
+                    index: i,
+                    record,
+                    at,
+                });
+                if let (Some(p), Some(t)) = (profile, t) {
+                    let now = thread_cpu_ns();
+                    p.add(Phase::Store, now.saturating_sub(t));
+                    bar.inc(1);
+                    p.add(Phase::Progress, thread_cpu_ns().saturating_sub(now));
+                    p.run_ended();
+                } else {
+                    bar.inc(1);
+                }
+                Ok(())
+            })
+        };
+        let done = in_pool(pool.as_ref(), work);
+        if let Some(p) = profile {
+            p.runs_over();
+        }
+        // Whatever was stored reaches the disk before the batch goes on or stops.
+        let synced = log.sync();
+        step("sync");
+        let wall = earlier_wall_s + start.elapsed().as_secs_f64();
+        let _ = wall_tx.send(wall);
+        drop(arrivals);
+        if done.is_ok() && synced.is_ok() {
+            stop_point("parts");
+        }
+        let writer = writer.join();
+        step("assemble");
+        (done, synced, writer, wall)
+    });
     drop(log);
-    step("sync");
+    bar.finish_and_clear();
+    let discard = |e: BatchError| {
+        // No unfinished or unreadable OUT.tmp is left behind.
+        let _ = std::fs::remove_file(&tmp);
+        e
+    };
     if let Err(BatchError::Interrupted { .. }) = done {
-        bar.finish_and_clear();
+        let _ = std::fs::remove_file(&tmp);
         synced?;
         return Err(BatchError::Interrupted {
             completed: resumed + appended.load(Ordering::Relaxed),
@@ -715,54 +793,26 @@ pub fn run_batch_cancellable(
             parts: parts.display().to_string(),
         });
     }
-    done?;
-    synced?;
-    bar.finish_and_clear();
-    stop_point("parts");
-
-    // Assemble the file from the logs in run order: the records of a chunk of runs read and
-    // parsed in parallel, then written one after the other.
-    let stored = Stored::scan(&parts, plan.n_runs())?;
-    let files = stored.open()?;
-    step("scan");
-    let chunks = chunks_by_bytes(&indices, |i| stored.record_len(i), ASSEMBLY_CHUNK_BYTES);
-    let wall = earlier_wall_s + start.elapsed().as_secs_f64();
-    let batch_meta = meta(plan, opts.shard, wall);
-    let mut failed = 0usize;
-    let mut read_error = None;
-    let written = in_pool(pool.as_ref(), || {
-        let records = chunks
-            .iter()
-            .flat_map(|chunk| {
-                chunk
-                    .par_iter()
-                    .map(|&i| stored.record(&files, i))
-                    .collect::<Vec<_>>()
-            })
-            .map_while(|r| match r {
-                Ok(r) => {
-                    if r.status == RunStatus::Failed {
-                        failed += 1;
-                    }
-                    Some(r)
-                }
-                Err(e) => {
-                    read_error = Some(e);
-                    None
-                }
-            });
-        write_batch(&tmp, &batch_meta, records)
-    });
-    if let Err(e) = written {
-        // A full disk or another write failure: no unreadable OUT.tmp is left behind.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.into());
+    done.map_err(discard)?;
+    synced.map_err(discard)?;
+    // A full disk or another write failure, or a record that could not be read back.
+    let records = writer
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        .map_err(discard)?;
+    if let Some(e) = records.error {
+        return Err(discard(e));
     }
-    if let Some(e) = read_error {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    if records.delivered != indices.len() {
+        return Err(discard(BatchError::Fs {
+            path: tmp.display().to_string(),
+            message: format!(
+                "{} of the {} runs reached the file",
+                records.delivered,
+                indices.len()
+            ),
+        }));
     }
-    step("assemble");
+    let failed = records.failed;
     // The file is on disk before its name is, and its name before the logs go.
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
@@ -791,31 +841,91 @@ pub fn run_batch_cancellable(
     })
 }
 
-/// JSON bytes of stored records parsed together while a batch is assembled.
-pub const ASSEMBLY_CHUNK_BYTES: usize = 8 << 20;
-
-/// `indices` cut into consecutive chunks of at most `budget` bytes by `len` (at least one
-/// index each).
-fn chunks_by_bytes(
-    indices: &[usize],
-    len: impl Fn(usize) -> usize,
-    budget: usize,
-) -> Vec<&[usize]> {
-    let mut chunks = Vec::new();
-    let (mut first, mut bytes) = (0, 0);
-    for (k, &i) in indices.iter().enumerate() {
-        let l = len(i);
-        if k > first && bytes + l > budget {
-            chunks.push(&indices[first..k]);
-            (first, bytes) = (k, 0);
-        }
-        bytes += l;
-    }
-    if first < indices.len() {
-        chunks.push(&indices[first..]);
-    }
-    chunks
+/// A finished run on its way to the writer: its record, or (when the waiting records already
+/// hold [`ASSEMBLY_CHUNK_BYTES`]) only where its JSON is in this invocation's log.
+struct Arrival {
+    index: usize,
+    record: Option<RunRecord>,
+    at: Location,
 }
+
+/// The records of a shard in run order, for the writer: a run stored by an earlier invocation
+/// read from its log, a run of this one as it arrives (the ones that come early wait, up to
+/// [`ASSEMBLY_CHUNK_BYTES`] of them in memory, the rest read back from the log). Ends early
+/// when the workers stop before a run it waits for arrives, or when a record cannot be read.
+struct InOrder<'a> {
+    indices: std::slice::Iter<'a, usize>,
+    earlier: &'a Stored,
+    earlier_files: &'a [std::fs::File],
+    arrived: std::sync::mpsc::Receiver<Arrival>,
+    waiting: std::collections::BTreeMap<usize, Arrival>,
+    /// JSON bytes of the records on their way or waiting.
+    held: &'a AtomicUsize,
+    log_file: std::fs::File,
+    log_path: PathBuf,
+    /// Records handed to the writer.
+    delivered: usize,
+    /// Of which failed runs.
+    failed: usize,
+    /// Why it ended early, when a record could not be read.
+    error: Option<BatchError>,
+}
+
+impl InOrder<'_> {
+    fn record(&mut self, a: Arrival) -> Result<RunRecord, BatchError> {
+        match a.record {
+            Some(r) => {
+                self.held.fetch_sub(a.at.len, Ordering::Relaxed);
+                Ok(r)
+            }
+            None => read_record(&self.log_file, &self.log_path, a.at, a.index),
+        }
+    }
+
+    fn next_record(&mut self, i: usize) -> Option<Result<RunRecord, BatchError>> {
+        if self.earlier.contains(i) {
+            return Some(self.earlier.record(self.earlier_files, i));
+        }
+        if let Some(a) = self.waiting.remove(&i) {
+            return Some(self.record(a));
+        }
+        loop {
+            let a = self.arrived.recv().ok()?;
+            if a.index == i {
+                return Some(self.record(a));
+            }
+            self.waiting.insert(a.index, a);
+        }
+    }
+}
+
+impl Iterator for InOrder<'_> {
+    type Item = RunRecord;
+
+    fn next(&mut self) -> Option<RunRecord> {
+        if self.error.is_some() {
+            return None;
+        }
+        let &i = self.indices.next()?;
+        match self.next_record(i)? {
+            Ok(r) => {
+                self.delivered += 1;
+                if r.status == RunStatus::Failed {
+                    self.failed += 1;
+                }
+                Some(r)
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+/// Most JSON bytes of finished runs' records held in memory for the writer (the records that
+/// finished before a run still going on); past it the writer reads them back from the log.
+pub const ASSEMBLY_CHUNK_BYTES: usize = 8 << 20;
 
 /// Run `f` in `pool`, or in rayon's global pool without one.
 fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
@@ -827,23 +937,77 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, f: impl FnOnce() -> R + Se
 
 #[cfg(test)]
 mod tests {
-    use super::chunks_by_bytes;
+    use super::*;
 
+    /// The writer's feed puts the records in run order whatever order they arrive in, takes a
+    /// run of an earlier invocation from that one's log, reads a record sent only by its place
+    /// back from this invocation's log, and ends when the workers stop before the run it
+    /// waits for: each record equal to the one stored (the run's parameters and its error text
+    /// differ from run to run, so a swapped or misread record shows).
     #[test]
-    fn chunks_cover_the_indices_in_order_within_the_budget() {
-        let indices: Vec<usize> = (0..50).collect();
-        let len = |i: usize| 1 + i % 7;
-        let chunks = chunks_by_bytes(&indices, len, 10);
-        assert_eq!(chunks.concat(), indices);
-        for c in &chunks {
-            let bytes: usize = c.iter().map(|&i| len(i)).sum();
-            assert!(!c.is_empty() && (bytes <= 10 || c.len() == 1), "{c:?}");
+    fn the_writers_feed_puts_records_in_run_order_and_reads_back_those_sent_by_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nsweep_rate_t_per_s = 10.0\n\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [2.0, 2.5, 3.0, 3.5, 4.0, 4.5]\n";
+        let plan = Plan::from_text(&dir.path().join("c.toml"), text.into()).unwrap();
+        let record = |i: usize| {
+            let (params, _) = plan.run(i).unwrap();
+            RunRecord::from_result(
+                params,
+                Err(format!("run {i} failed")),
+                plan.sample_times(),
+                false,
+                0.25 * i as f64,
+                (Some(1.0 + i as f64), None),
+            )
+        };
+        // Run 1 was stored by an earlier invocation.
+        let earlier = LogWriter::create(dir.path(), Instant::now()).unwrap();
+        earlier.append(1, &record(1)).unwrap();
+        earlier.sync().unwrap();
+        drop(earlier);
+        let stored = Stored::scan(dir.path(), 6).unwrap();
+        let earlier_files = stored.open().unwrap();
+        let log = LogWriter::create(dir.path(), Instant::now()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let held = AtomicUsize::new(0);
+        // Runs 4, 0, 3, 2 arrive in that order; 3 only by its place in the log; 5 never.
+        for i in [4, 0, 3, 2] {
+            let (json, at) = log.append(i, &record(i)).unwrap();
+            let record = (i != 3).then(|| {
+                held.fetch_add(at.len, Ordering::Relaxed);
+                parse_record(&json, log.path(), i).unwrap()
+            });
+            tx.send(Arrival {
+                index: i,
+                record,
+                at,
+            })
+            .unwrap();
         }
-        // A record larger than the budget is a chunk of its own.
+        drop(tx);
+        let indices: Vec<usize> = (0..6).collect();
+        let mut feed = InOrder {
+            indices: indices.iter(),
+            earlier: &stored,
+            earlier_files: &earlier_files,
+            arrived: rx,
+            waiting: std::collections::BTreeMap::new(),
+            held: &held,
+            log_file: std::fs::File::open(log.path()).unwrap(),
+            log_path: log.path().to_path_buf(),
+            delivered: 0,
+            failed: 0,
+            error: None,
+        };
+        let got: Vec<RunRecord> = feed.by_ref().collect();
+        let want: Vec<RunRecord> = (0..5).map(record).collect();
+        assert_eq!(got, want);
+        assert_eq!((feed.delivered, feed.failed), (5, 5));
+        assert!(feed.error.is_none());
         assert_eq!(
-            chunks_by_bytes(&[3, 4], |_| 100, 10),
-            vec![&[3][..], &[4][..]]
+            held.load(Ordering::Relaxed),
+            0,
+            "every held record released"
         );
-        assert!(chunks_by_bytes(&[], len, 10).is_empty());
     }
 }

@@ -493,7 +493,19 @@ pub fn write_batch(
     meta: &BatchMeta,
     records: impl Iterator<Item = RunRecord>,
 ) -> Result<(), IoError> {
-    write_inner(path, meta, records).map_err(|f| f.at(path))
+    write_inner(path, meta, records, || None).map_err(|f| f.at(path))
+}
+
+/// As [`write_batch`], with the root attribute `wall_time_s` set, once every record is
+/// written, to what `wall_time_s` returns then (`meta.wall_time_s` stands until then): for a
+/// batch that writes its file while its runs go on, whose wall time is known only at the end.
+pub fn write_batch_then_wall_time(
+    path: &Path,
+    meta: &BatchMeta,
+    records: impl Iterator<Item = RunRecord>,
+    wall_time_s: impl FnOnce() -> f64,
+) -> Result<(), IoError> {
+    write_inner(path, meta, records, || Some(wall_time_s())).map_err(|f| f.at(path))
 }
 
 /// The values of one [`SUMMARY`] quantity, accumulated while the records stream past.
@@ -550,6 +562,7 @@ fn write_inner(
     path: &Path,
     meta: &BatchMeta,
     records: impl Iterator<Item = RunRecord>,
+    final_wall_time_s: impl FnOnce() -> Option<f64>,
 ) -> Result<(), Fail> {
     // Check the swept keys before touching the file.
     let mut column_names = HashSet::new();
@@ -630,6 +643,11 @@ fn write_inner(
     }
 
     let n = previous.map_or(0, |_| count);
+    if let Some(wall) = final_wall_time_s() {
+        file.attr("wall_time_s")
+            .and_then(|a| a.write_scalar(&wall))
+            .ctx("writing attribute wall_time_s")?;
+    }
     write_summary(&summary, meta, &cols, n)?;
     drop((summary, runs, waveforms));
     file.close().ctx("closing the file")

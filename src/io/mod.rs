@@ -8,6 +8,6 @@
 pub mod hdf5;
 
 pub use self::hdf5::{
-    read_meta, read_summary, read_trajectory, trajectory_count, write_batch, IoError, FORMAT_NAME,
-    FORMAT_VERSION,
+    read_meta, read_summary, read_trajectory, trajectory_count, write_batch,
+    write_batch_then_wall_time, IoError, FORMAT_NAME, FORMAT_VERSION,
 };
