@@ -234,7 +234,15 @@ fn compute_timed(
     let (params, spec) = plan.run(index)?;
     lap(Phase::Scenario);
     let start = Instant::now();
-    let limits = {
+    let result = if inject.contains(&index) {
+        Err(format!("injected failure for run {index} ({INJECT_ENV})"))
+    } else {
+        crate::kinetics::simulate(ctx, &spec).map_err(|e| e.to_string())
+    };
+    lap(Phase::Engine);
+    // The sudden and isentropic limits go into a failed run's record (a finished run's come
+    // with its trajectory): computed only then.
+    let limits = if result.is_err() {
         let fc = crate::model::limits::FieldChange::of(
             &spec.material,
             params.b_initial_t,
@@ -245,14 +253,10 @@ fn compute_timed(
             fc.sudden_final_k().ok(),
             fc.isentropic_final().ok().and_then(|o| o.t_final_k()),
         )
+    } else {
+        (None, None)
     };
     lap(Phase::Limits);
-    let result = if inject.contains(&index) {
-        Err(format!("injected failure for run {index} ({INJECT_ENV})"))
-    } else {
-        crate::kinetics::simulate(ctx, &spec).map_err(|e| e.to_string())
-    };
-    lap(Phase::Engine);
     let record = RunRecord::from_result(
         params,
         result,
@@ -276,7 +280,7 @@ pub const PROFILE_ENV: &str = "SMMCOOL_BATCH_PROFILE";
 enum Phase {
     /// The run's scenario and engine input from the plan.
     Scenario,
-    /// The sudden and isentropic limits (for a failed run's record).
+    /// The sudden and isentropic limits (for a failed run's record; computed only for one).
     Limits,
     /// The engine.
     Engine,
