@@ -37,25 +37,37 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
             a.ncols() == n && nb <= n,
             "bordered LU needs a square matrix"
         );
-        for c in 0..nb {
-            let pivot = a[(c, c)];
-            // Finite parts (no modulus: hypot is a libm call per pivot).
-            if pivot.is_zero() || !(pivot.real().is_finite() && pivot.imaginary().is_finite()) {
-                return None;
-            }
-            let band_end = (c + band + 1).min(nb);
-            let rows = (c + 1..band_end).chain(nb..n);
-            for r in rows {
-                let arc = a[(r, c)];
-                if arc.is_zero() {
-                    continue;
+        {
+            // Column-major storage: (r, c) at r + c n. Per band column, the multipliers first
+            // (column c), then the updates column by column (the pivot row is not changed by
+            // them): the same operations on each entry, in the same order, as row by row.
+            let s = a.as_mut_slice();
+            let mut rows: Vec<(usize, T)> = Vec::with_capacity(band + n - nb);
+            for c in 0..nb {
+                let pivot = s[c + c * n];
+                // Finite parts (no modulus: hypot is a libm call per pivot).
+                if pivot.is_zero() || !(pivot.real().is_finite() && pivot.imaginary().is_finite()) {
+                    return None;
                 }
-                let l = arc / pivot;
-                a[(r, c)] = l;
+                let band_end = (c + band + 1).min(nb);
+                rows.clear();
+                for r in (c + 1..band_end).chain(nb..n) {
+                    let arc = s[r + c * n];
+                    if arc.is_zero() {
+                        continue;
+                    }
+                    let l = arc / pivot;
+                    s[r + c * n] = l;
+                    rows.push((r, l));
+                }
                 for j in (c + 1..band_end).chain(nb..n) {
-                    let acj = a[(c, j)];
-                    if !acj.is_zero() {
-                        a[(r, j)] -= l * acj;
+                    let acj = s[c + j * n];
+                    if acj.is_zero() {
+                        continue;
+                    }
+                    let col = &mut s[j * n..(j + 1) * n];
+                    for &(r, l) in &rows {
+                        col[r] -= l * acj;
                     }
                 }
             }
@@ -79,6 +91,11 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
         })
     }
 
+    /// The storage of the factors (an n x n matrix), to be filled again.
+    pub fn into_matrix(self) -> DMatrix<T> {
+        self.a
+    }
+
     /// Solve A x = rhs.
     pub fn solve(&self, rhs: &DVector<T>) -> DVector<T> {
         let mut x = rhs.clone();
@@ -89,17 +106,23 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
     /// Solve A x = b, overwriting b with x.
     pub fn solve_in_place(&self, x: &mut DVector<T>) {
         let (n, nb, band) = (self.n, self.nb, self.band);
-        let a = &self.a;
+        let a = self.a.as_slice();
         // Forward: the band columns' multipliers, onto the band and border rows.
-        for c in 0..nb {
-            let xc = x[c];
-            if xc.is_zero() {
-                continue;
-            }
-            let band_end = (c + band + 1).min(nb);
-            for r in (c + 1..band_end).chain(nb..n) {
-                let l = a[(r, c)];
-                x[r] -= l * xc;
+        {
+            let xs = x.as_mut_slice();
+            for c in 0..nb {
+                let xc = xs[c];
+                if xc.is_zero() {
+                    continue;
+                }
+                let band_end = (c + band + 1).min(nb);
+                let col = &a[c * n..(c + 1) * n];
+                for (xr, &l) in xs[c + 1..band_end].iter_mut().zip(&col[c + 1..band_end]) {
+                    *xr -= l * xc;
+                }
+                for (xr, &l) in xs[nb..n].iter_mut().zip(&col[nb..n]) {
+                    *xr -= l * xc;
+                }
             }
         }
         // The border unknowns from the Schur complement.
@@ -107,13 +130,17 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
             s.solve_mut(&mut x.rows_mut(nb, n - nb));
         }
         // Back substitution in the band part.
+        let xs = x.as_mut_slice();
         for c in (0..nb).rev() {
             let band_end = (c + band + 1).min(nb);
-            let mut v = x[c];
-            for j in (c + 1..band_end).chain(nb..n) {
-                v -= a[(c, j)] * x[j];
+            let mut v = xs[c];
+            for (j, &xj) in xs.iter().enumerate().take(band_end).skip(c + 1) {
+                v -= a[c + j * n] * xj;
             }
-            x[c] = v / a[(c, c)];
+            for (j, &xj) in xs.iter().enumerate().skip(nb) {
+                v -= a[c + j * n] * xj;
+            }
+            xs[c] = v / a[c + c * n];
         }
     }
 }

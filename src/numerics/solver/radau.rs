@@ -42,17 +42,37 @@ enum Factors<T: ComplexField> {
 }
 
 impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
-    /// Factors of the matrix `build` returns: bordered band where the system has that
-    /// structure, a dense pivoted LU otherwise or if a band pivot fails (the matrix is built
-    /// again then, as the failed elimination has overwritten it). `None` if it is singular.
-    fn new(build: impl Fn() -> DMatrix<T>, structure: Option<(usize, usize)>) -> Option<Self> {
+    /// Factors of the n x n matrix `fill` writes (every entry): bordered band where the
+    /// system has that structure, a dense pivoted LU otherwise or if a band pivot fails (the
+    /// matrix is filled again then, as the failed elimination has overwritten it). `None` if
+    /// it is singular. `spare` is storage of earlier factors to fill (no allocation).
+    fn new(
+        fill: impl Fn(&mut DMatrix<T>),
+        spare: Option<DMatrix<T>>,
+        n: usize,
+        structure: Option<(usize, usize)>,
+    ) -> Option<Self> {
+        let mut spare = spare.filter(|m| m.nrows() == n && m.ncols() == n);
+        let mut matrix = || {
+            let mut m = spare.take().unwrap_or_else(|| DMatrix::zeros(n, n));
+            fill(&mut m);
+            m
+        };
         if let Some((nb, band)) = structure {
-            if let Some(f) = BorderedLu::new(build(), nb, band) {
+            if let Some(f) = BorderedLu::new(matrix(), nb, band) {
                 return Some(Factors::Bordered(f));
             }
         }
-        let lu = build().lu();
+        let lu = matrix().lu();
         lu.is_invertible().then_some(Factors::Dense(lu))
+    }
+
+    /// The storage of bordered factors, for the next ones.
+    fn into_storage(self) -> Option<DMatrix<T>> {
+        match self {
+            Factors::Dense(_) => None,
+            Factors::Bordered(f) => Some(f.into_matrix()),
+        }
     }
 
     /// Solve in place; false if the dense factors are singular.
@@ -63,6 +83,62 @@ impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
                 f.solve_in_place(b);
                 true
             }
+        }
+    }
+}
+
+impl Factors<f64> {
+    /// Solve in place; if the dense factors are singular, `b` is left as it was (`backup`
+    /// holds its copy then).
+    fn solve_or_keep(&self, b: &mut DVector<f64>, backup: &mut DVector<f64>) {
+        match self {
+            Factors::Dense(lu) => {
+                backup.copy_from(b);
+                if !lu.solve_mut(b) {
+                    b.copy_from(backup);
+                }
+            }
+            Factors::Bordered(f) => f.solve_in_place(b),
+        }
+    }
+}
+
+/// The vectors a step works in, kept from step to step (no allocation per step).
+#[derive(Debug, Clone)]
+struct Work {
+    /// Error scales sc_i = atol_i + rtol |y_i| (Newton) and with max(|y_i|, |y1_i|) (error).
+    sc: DVector<f64>,
+    sc1: DVector<f64>,
+    /// Stage increments Z_i and their derivatives f(t + c_i h, y + Z_i).
+    z: [DVector<f64>; 3],
+    fz: [DVector<f64>; 3],
+    yi: DVector<f64>,
+    r1: DVector<f64>,
+    r23: DVector<Complex<f64>>,
+    y1: DVector<f64>,
+    err: DVector<f64>,
+    backup: DVector<f64>,
+    yp: DVector<f64>,
+    fp: DVector<f64>,
+}
+
+impl Work {
+    /// Vectors of length `n`.
+    fn new(n: usize) -> Self {
+        let v = || DVector::zeros(n);
+        Self {
+            sc: v(),
+            sc1: v(),
+            z: [v(), v(), v()],
+            fz: [v(), v(), v()],
+            yi: v(),
+            r1: v(),
+            r23: DVector::from_element(n, Complex::new(0.0, 0.0)),
+            y1: v(),
+            err: v(),
+            backup: v(),
+            yp: v(),
+            fp: v(),
         }
     }
 }
@@ -201,6 +277,8 @@ pub struct Radau5<E> {
     /// Newton matrix factors of the last accepted step and its size, reused while neither h
     /// nor the Jacobian changes.
     factors: Option<(f64, Factors<f64>, Factors<Complex<f64>>)>,
+    /// Storage of dropped factors, filled by the next ones.
+    spare: (Option<DMatrix<f64>>, Option<DMatrix<Complex<f64>>>),
     // Last accepted step, for dense output: [t_prev, t_prev + h_prev], y_prev and stage z.
     t_prev: f64,
     h_prev: f64,
@@ -210,6 +288,10 @@ pub struct Radau5<E> {
     /// The system's first failed evaluation (time and error): such a stage is treated as
     /// non-finite, and the failure is reported if a step then cannot be completed.
     failure: Option<(f64, E)>,
+    /// The step's vectors (taken out of `self` while a step runs).
+    work: Work,
+    /// The state at the middle of the coming step, where a fresh Jacobian is taken.
+    y_mid: DVector<f64>,
 }
 
 /// Newton contraction rate below which the next step keeps the Jacobian (RADAU5's THET,
@@ -286,12 +368,15 @@ impl<E> Radau5<E> {
             reuse_jac: false,
             jac_t: t0,
             factors: None,
+            spare: (None, None),
             t_prev: t0,
             h_prev: 0.0,
             y_prev: y0,
             z_prev: [DVector::zeros(n), DVector::zeros(n), DVector::zeros(n)],
             have_prev: false,
             failure,
+            work: Work::new(n),
+            y_mid: DVector::zeros(n),
         }
     }
 
@@ -373,6 +458,23 @@ impl<E> Radau5<E> {
         t_stop: f64,
     ) -> Result<(), StepError<E>> {
         let n = sys.dim();
+        let mut w = std::mem::replace(&mut self.work, Work::new(0));
+        if w.sc.len() != n {
+            w = Work::new(n);
+        }
+        let done = self.step_with(sys, t_stop, &mut w);
+        self.work = w;
+        done
+    }
+
+    /// [`Self::step`] in the vectors `w` (of length n).
+    fn step_with(
+        &mut self,
+        sys: &impl OdeSystem<Error = E>,
+        t_stop: f64,
+        w: &mut Work,
+    ) -> Result<(), StepError<E>> {
+        let n = sys.dim();
         let co = self.co.clone();
         // RADAU5's reuse: a Jacobian under which the last Newton iteration contracted fast is
         // good for the next step too (a stale one only slows the iteration; the collocation
@@ -388,7 +490,9 @@ impl<E> Radau5<E> {
         // tolerance (6.8e-4 at rtol = 1e-8).
         let rtol_h = 0.1 * self.tol.rtol.powf(2.0 / 3.0);
         let fnewt = (10.0 * uround / rtol_h).max(0.03f64.min(rtol_h.sqrt()));
-        let sc = DVector::from_fn(n, |i, _| self.tol.atol[i] + self.tol.rtol * self.y[i].abs());
+        for (i, sci) in w.sc.iter_mut().enumerate() {
+            *sci = self.tol.atol[i] + self.tol.rtol * self.y[i].abs();
+        }
         loop {
             if self.stats.steps + self.stats.rejected >= self.tol.max_steps {
                 return Err(self.failed(SolverError::TooManySteps {
@@ -418,27 +522,36 @@ impl<E> Radau5<E> {
             #[allow(clippy::float_cmp)] // the same step size, exactly, with the same Jacobian
             let (lu1, lu2) = match self.factors.take() {
                 Some((hf, lu1, lu2)) if hf == h => (lu1, lu2),
-                _ => {
+                old => {
+                    if let Some((_, lu1, lu2)) = old {
+                        self.spare = (lu1.into_storage(), lu2.into_storage());
+                    }
                     let structure = sys.bordered_band();
                     let jac = &self.jac;
                     let lu1 = Factors::new(
-                        || {
-                            let mut e1 = -jac;
+                        |e1: &mut DMatrix<f64>| {
+                            for (e, &j) in e1.as_mut_slice().iter_mut().zip(jac.as_slice()) {
+                                *e = -j;
+                            }
                             for i in 0..n {
                                 e1[(i, i)] += fac1;
                             }
-                            e1
                         },
+                        self.spare.0.take(),
+                        n,
                         structure,
                     );
                     let lu2 = Factors::new(
-                        || {
-                            let mut e2 = jac.map(|v| Complex::new(-v, 0.0));
+                        |e2: &mut DMatrix<Complex<f64>>| {
+                            for (e, &j) in e2.as_mut_slice().iter_mut().zip(jac.as_slice()) {
+                                *e = Complex::new(-j, 0.0);
+                            }
                             for i in 0..n {
                                 e2[(i, i)] += Complex::new(alphn, betan);
                             }
-                            e2
                         },
+                        self.spare.1.take(),
+                        n,
                         structure,
                     );
                     self.stats.lu_decomps += 2;
@@ -449,7 +562,7 @@ impl<E> Radau5<E> {
                 }
             };
             // Initial guess from the previous collocation polynomial.
-            let mut z: [DVector<f64>; 3] = std::array::from_fn(|_| DVector::zeros(n));
+            let z = &mut w.z;
             if self.have_prev && !self.first {
                 for (i, zi) in z.iter_mut().enumerate() {
                     self.dense_into(self.t + co.c[i] * h, zi);
@@ -460,6 +573,10 @@ impl<E> Radau5<E> {
                         zi.fill(0.0);
                     }
                 }
+            } else {
+                for zi in z.iter_mut() {
+                    zi.fill(0.0);
+                }
             }
             let mut converged = false;
             let mut norm_prev = 0.0;
@@ -468,21 +585,15 @@ impl<E> Radau5<E> {
             // first one included.
             self.faccon = self.faccon.max(uround).powf(0.8);
             let mut theta_seen: Option<f64> = None;
-            let mut fz = vec![DVector::zeros(n); 3];
-            let mut yi = DVector::zeros(n);
-            let mut r1 = DVector::zeros(n);
-            let mut r23 = DVector::from_element(n, Complex::new(0.0, 0.0));
+            let (fz, yi, r1, r23) = (&mut w.fz, &mut w.yi, &mut w.r1, &mut w.r23);
+            for f in fz.iter_mut() {
+                f.fill(0.0);
+            }
             for k in 0..10 {
                 for i in 0..3 {
                     yi.copy_from(&self.y);
-                    yi += &z[i];
-                    Self::eval(
-                        sys,
-                        &mut self.failure,
-                        self.t + co.c[i] * h,
-                        &yi,
-                        &mut fz[i],
-                    );
+                    *yi += &z[i];
+                    Self::eval(sys, &mut self.failure, self.t + co.c[i] * h, yi, &mut fz[i]);
                 }
                 self.stats.rhs_evals += 3;
                 self.stats.newton_iters += 1;
@@ -513,15 +624,15 @@ impl<E> Radau5<E> {
                 if !finite {
                     break;
                 }
-                if !(lu1.solve_in_place(&mut r1) && lu2.solve_in_place(&mut r23)) {
+                if !(lu1.solve_in_place(r1) && lu2.solve_in_place(r23)) {
                     break;
                 }
                 let mut nrm2 = 0.0;
                 {
                     let tm = &co.t;
-                    let [z0, z1, z2] = &mut z;
+                    let [z0, z1, z2] = z;
                     let (z0, z1, z2) = (z0.as_mut_slice(), z1.as_mut_slice(), z2.as_mut_slice());
-                    let (r1s, r23s, scs) = (r1.as_slice(), r23.as_slice(), sc.as_slice());
+                    let (r1s, r23s, scs) = (r1.as_slice(), r23.as_slice(), w.sc.as_slice());
                     for p in 0..n {
                         let (a, b, c) = (r1s[p], r23s[p].re, r23s[p].im);
                         let d0 = tm[0][0] * a + tm[0][1] * b + tm[0][2] * c;
@@ -553,12 +664,14 @@ impl<E> Radau5<E> {
                 self.reject(sys, 0.5 * h, t_stop, &mut jac_fresh);
                 continue;
             }
-            let mut y1 = z[2].clone();
-            y1 += &self.y;
+            let z = &w.z;
+            let y1 = &mut w.y1;
+            y1.copy_from(&z[2]);
+            *y1 += &self.y;
             // Embedded error estimate, filtered by (I - h gamma0 J)^-1 = (gamma/h - J)^-1 / (h gamma0):
             // err = (gamma/h - J)^-1 (f0 + sum_j e_j z_j / (gamma0 h)).
-            let filtered = |f: &DVector<f64>, z: &[DVector<f64>; 3]| {
-                let mut v = f.clone();
+            let filtered = |f: &DVector<f64>, v: &mut DVector<f64>, backup: &mut DVector<f64>| {
+                v.copy_from(f);
                 let scale = 1.0 / (h * co.gamma0);
                 {
                     let vs = v.as_mut_slice();
@@ -567,26 +680,24 @@ impl<E> Radau5<E> {
                         vs[q] += scale * (co.e[0] * z0[q] + co.e[1] * z1[q] + co.e[2] * z2[q]);
                     }
                 }
-                let unfiltered = v.clone();
-                if lu1.solve_in_place(&mut v) {
-                    v
-                } else {
-                    unfiltered
-                }
+                lu1.solve_or_keep(v, backup);
             };
-            let mut err = filtered(&self.f0, &z);
-            let sc1 = DVector::from_fn(n, |i, _| {
-                self.tol.atol[i] + self.tol.rtol * self.y[i].abs().max(y1[i].abs())
-            });
-            let mut errn = scaled_rms(&err, &sc1);
+            let (err, backup) = (&mut w.err, &mut w.backup);
+            filtered(&self.f0, err, backup);
+            for (i, s1) in w.sc1.iter_mut().enumerate() {
+                *s1 = self.tol.atol[i] + self.tol.rtol * self.y[i].abs().max(y1[i].abs());
+            }
+            let mut errn = scaled_rms(err, &w.sc1);
             if errn >= 1.0 && (self.first || self.last_rejected) {
                 // Hairer's refinement for the first and rejected steps: one more filtering.
-                let yp = &self.y + &err;
-                let mut fp = DVector::zeros(n);
-                Self::eval(sys, &mut self.failure, self.t, &yp, &mut fp);
+                let (yp, fp) = (&mut w.yp, &mut w.fp);
+                yp.copy_from(&self.y);
+                *yp += &*err;
+                fp.fill(0.0);
+                Self::eval(sys, &mut self.failure, self.t, yp, fp);
                 self.stats.rhs_evals += 1;
-                err = filtered(&fp, &z);
-                errn = scaled_rms(&err, &sc1);
+                filtered(fp, err, backup);
+                errn = scaled_rms(err, &w.sc1);
             }
             if !errn.is_finite() || y1.iter().any(|v| !v.is_finite()) {
                 self.reject(sys, 0.25 * h, t_stop, &mut jac_fresh);
@@ -605,10 +716,10 @@ impl<E> Radau5<E> {
                 self.t_prev = self.t;
                 self.h_prev = h;
                 std::mem::swap(&mut self.y_prev, &mut self.y);
-                self.z_prev = z;
+                std::mem::swap(&mut self.z_prev, &mut w.z);
                 self.have_prev = true;
                 self.t = if lands { t_stop } else { self.t + h };
-                self.y = y1;
+                std::mem::swap(&mut self.y, &mut w.y1);
                 Self::eval(sys, &mut self.failure, self.t, &self.y, &mut self.f0);
                 self.stats.rhs_evals += 1;
                 self.stats.steps += 1;
@@ -650,16 +761,20 @@ impl<E> Radau5<E> {
             self.jac = DMatrix::zeros(n, n);
         }
         let t_mid = self.t + 0.5 * self.h.min((t_stop - self.t).max(0.0));
-        let y_mid = if self.have_prev && !self.first && t_mid > self.t {
-            let y = self.dense(t_mid);
-            y.iter().all(|v| v.is_finite()).then_some(y)
+        let mut y_mid = std::mem::replace(&mut self.y_mid, DVector::zeros(0));
+        if y_mid.len() != n {
+            y_mid = DVector::zeros(n);
+        }
+        let mid = self.have_prev && !self.first && t_mid > self.t && {
+            self.dense_into(t_mid, &mut y_mid);
+            y_mid.iter().all(|v| v.is_finite())
+        };
+        let (t_jac, done) = if mid {
+            (t_mid, sys.jacobian(t_mid, &y_mid, &mut self.jac))
         } else {
-            None
+            (self.t, sys.jacobian(self.t, &self.y, &mut self.jac))
         };
-        let (t_jac, done) = match &y_mid {
-            Some(y) => (t_mid, sys.jacobian(t_mid, y, &mut self.jac)),
-            None => (self.t, sys.jacobian(self.t, &self.y, &mut self.jac)),
-        };
+        self.y_mid = y_mid;
         self.jac_t = t_jac;
         if let Err(e) = done {
             // A NaN Jacobian fails the Newton iteration: the step cannot be completed.
@@ -667,7 +782,7 @@ impl<E> Radau5<E> {
             self.failure.get_or_insert((t_jac, e));
         }
         self.stats.jac_evals += 1;
-        self.factors = None;
+        self.drop_factors();
     }
 
     /// A rejected step: retry with `h_new`, with a fresh Jacobian unless the current one was
@@ -685,6 +800,13 @@ impl<E> Radau5<E> {
         if !*jac_fresh || self.jacobian_outside_step(t_stop) {
             self.fresh_jacobian(sys, t_stop);
             *jac_fresh = true;
+        }
+    }
+
+    /// Drop the Newton factors, keeping their storage for the next ones.
+    fn drop_factors(&mut self) {
+        if let Some((_, lu1, lu2)) = self.factors.take() {
+            self.spare = (lu1.into_storage(), lu2.into_storage());
         }
     }
 
@@ -709,7 +831,7 @@ impl<E> Radau5<E> {
         self.first = true;
         self.last_rejected = false;
         self.reuse_jac = false;
-        self.factors = None;
+        self.drop_factors();
         self.t_prev = t;
         self.h_prev = 0.0;
         self.y_prev = self.y.clone();

@@ -1,0 +1,64 @@
+//! The warm-trajectory benchmark runs of `benches/trajectory.rs`, without criterion: one
+//! named case run `count` times in one warm `EngineContext` (after one untimed run), for an
+//! instruction count under valgrind that the machine's load does not move (issue 19):
+//!
+//!   cargo build --release --example trajectory_runs
+//!   valgrind --tool=cachegrind --cache-sim=no target/release/examples/trajectory_runs jump 21
+//!
+//! The instructions of one run are the difference between counts 21 and 1, over 20.
+//! Cases: jump, fast (1e6 T/s), slow (1e-3 T/s), paper3 and paper4 (10 T/s from 3 and 4 K),
+//! linked3 and linked4 (the 10 T/s runs linked to a bath).
+
+use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
+use smmcool::model::protocol::{Protocol, RampShape};
+use smmcool::model::{HeatLink, Material};
+use smmcool::rates::KappaScaling;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(case), Some(count)) = (args.get(1), args.get(2).and_then(|c| c.parse().ok())) else {
+        eprintln!("usage: trajectory_runs CASE COUNT");
+        std::process::exit(2);
+    };
+    let ramp = |rate: f64| Protocol::with_sweep_rate(0.5, 0.1, rate, RampShape::Linear).unwrap();
+    let (protocol, ti, link) = match case.as_str() {
+        "jump" => (Protocol::jump(0.5, 0.1).unwrap(), 4.0, None),
+        "fast" => (ramp(1e6), 4.0, None),
+        "slow" => (ramp(1e-3), 4.0, None),
+        "paper3" => (ramp(10.0), 3.0, None),
+        "paper4" => (ramp(10.0), 4.0, None),
+        "linked3" => (ramp(10.0), 3.0, HeatLink::new(3e-3, 0.0, 3.0).ok()),
+        "linked4" => (ramp(10.0), 4.0, HeatLink::new(0.06, 0.0, 4.0).ok()),
+        _ => {
+            eprintln!("unknown case {case}");
+            std::process::exit(2);
+        }
+    };
+    let spec = RunSpec {
+        material: Material::mn12ac(),
+        scaling: KappaScaling::Arrhenius,
+        kappa_calibration: Default::default(),
+        protocol,
+        t_initial_k: ti,
+        options: EngineOptions {
+            rtol: 1e-8,
+            ..Default::default()
+        },
+        link,
+    };
+    let ctx = EngineContext::new();
+    let mut tr = simulate(&ctx, &spec).unwrap();
+    for _ in 0..count {
+        tr = simulate(&ctx, std::hint::black_box(&spec)).unwrap();
+    }
+    println!(
+        "{case}: {} steps, {} rejected, {} rhs, {} Jacobians, {} LU pairs, {} Newton iterations, {} quadrature evaluations",
+        tr.stats.steps,
+        tr.stats.rejected,
+        tr.stats.rhs_evals,
+        tr.stats.jac_evals,
+        tr.stats.lu_decomps / 2,
+        tr.stats.newton_iters,
+        tr.quadrature_evals
+    );
+}
