@@ -288,8 +288,26 @@ pub struct PhysicsMeta {
     pub spin_s: f64,
     /// Zero-field splitting D, K.
     pub d_k: f64,
-    /// Parallel g factor.
+    /// Parallel g factor of the material (as given: with a misalignment the levels use
+    /// g_par cos(theta); files written before `misalignment_deg` was recorded hold
+    /// g_par cos(theta) here).
     pub g_par: f64,
+    /// The spin Hamiltonian beyond D (docs/physics.md section 10.1), each `None` only when
+    /// read from a file written before it was recorded: fourth-order axial B4, K.
+    #[serde(default)]
+    pub b4_k: Option<f64>,
+    /// Fourth-order transverse C, K.
+    #[serde(default)]
+    pub c4_k: Option<f64>,
+    /// Rhombic E, K.
+    #[serde(default)]
+    pub e_k: Option<f64>,
+    /// Fixed transverse field Bx, T (0 with a misalignment).
+    #[serde(default)]
+    pub transverse_field_t: Option<f64>,
+    /// Angle between the easy axis and the applied field, degrees (0: aligned).
+    #[serde(default)]
+    pub misalignment_deg: Option<f64>,
     /// Debye temperature, K.
     pub debye_temperature_k: f64,
     /// Oscillating Debye units per molecule.
@@ -348,11 +366,17 @@ impl PhysicsMeta {
             KappaScaling::Constant { reference_k } => ("constant", Some(reference_k), None),
             KappaScaling::Absolute { kappa_per_s_k3 } => ("absolute", None, Some(kappa_per_s_k3)),
         };
+        let h = m.hamiltonian.record();
         Self {
             material: m.name.clone(),
             spin_s: m.spin.spin(),
             d_k: m.spin.d_k(),
-            g_par: m.spin.g_par(),
+            g_par: h.g_par,
+            b4_k: Some(h.b4_k),
+            c4_k: Some(h.c4_k),
+            e_k: Some(h.e_k),
+            transverse_field_t: Some(h.transverse_field_t),
+            misalignment_deg: Some(h.misalignment_deg),
             debye_temperature_k: m.debye.theta_k(),
             phonon_units: m.debye.units(),
             tau0_s: m.arrhenius.tau0_s,
@@ -386,6 +410,18 @@ impl PhysicsMeta {
             bath_temperature_k: link.map(|k| k.bath_k()),
             ..Self::of(spec)
         }
+    }
+
+    /// The Hamiltonian beyond D, by attribute name (`None`: a file written before they were
+    /// recorded).
+    pub fn hamiltonian(&self) -> [(&'static str, Option<f64>); 5] {
+        [
+            ("b4_k", self.b4_k),
+            ("c4_k", self.c4_k),
+            ("e_k", self.e_k),
+            ("transverse_field_t", self.transverse_field_t),
+            ("misalignment_deg", self.misalignment_deg),
+        ]
     }
 
     /// The sample and link numbers, by attribute name (`None`: not given).

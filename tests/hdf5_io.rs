@@ -46,6 +46,11 @@ fn meta() -> BatchMeta {
             spin_s: 10.0,
             d_k: -0.719_388_438_5,
             g_par: 2.05,
+            b4_k: Some(-1.108e-3),
+            c4_k: Some(2.88e-5),
+            e_k: Some(0.0),
+            transverse_field_t: Some(0.0),
+            misalignment_deg: Some(1.5),
             debye_temperature_k: 40.9,
             phonon_units: 1.0,
             tau0_s: 2.1e-7,
@@ -627,4 +632,45 @@ fn a_version_2_file_reads_with_the_physical_moment() {
         assert_eq!(*a, t - ramp);
     }
     assert_eq!(read_summary(&path).unwrap().len(), recs.len());
+}
+
+/// A file written before the spin Hamiltonian beyond D was recorded (no `b4_k`, `c4_k`, `e_k`,
+/// `transverse_field_t`, `misalignment_deg` root attributes) reads back: those five are
+/// `None` (not recorded), everything else as written.
+#[test]
+fn a_file_without_the_hamiltonian_attributes_reads_them_as_not_recorded() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path());
+    let names = [
+        "b4_k",
+        "c4_k",
+        "e_k",
+        "transverse_field_t",
+        "misalignment_deg",
+    ];
+    {
+        let file = hdf5::File::open_rw(&path).unwrap();
+        for name in names {
+            file.delete_attr(name).unwrap();
+        }
+    }
+    let read = read_meta(&path).unwrap();
+    let physics = read.physics.as_ref().unwrap();
+    for (name, value) in physics.hamiltonian() {
+        assert_eq!(value, None, "{name}");
+    }
+    let expected = meta().physics.unwrap();
+    assert_eq!(
+        *physics,
+        PhysicsMeta {
+            b4_k: None,
+            c4_k: None,
+            e_k: None,
+            transverse_field_t: None,
+            misalignment_deg: None,
+            ..expected
+        }
+    );
+    assert_eq!(read_summary(&path).unwrap().len(), records().len());
 }

@@ -118,6 +118,16 @@ fn xarray_and_h5py_read_named_dimensions_units_and_physics() {
     assert_eq!(f(&root["tau0_s"]), 2.1e-7);
     assert_eq!(f(&root["barrier_k"]), 70.3);
     assert!(f(&root["phonon_units"]) > 0.0);
+    // The axial preset: no term beyond D (the paper's Eq. 1).
+    for name in [
+        "b4_k",
+        "c4_k",
+        "e_k",
+        "transverse_field_t",
+        "misalignment_deg",
+    ] {
+        assert_eq!(root[name].as_f64(), Some(0.0), "{name}: {root}");
+    }
     assert_eq!(root["material"].as_str(), Some("mn12ac"));
     assert_eq!(root["kappa_scaling"].as_str(), Some("arrhenius"));
     let cmd = root["command_line"].as_str().unwrap();
@@ -195,5 +205,144 @@ fn xarray_and_h5py_read_named_dimensions_units_and_physics() {
         ("level_m", "1"),
     ] {
         assert_eq!(units[name].as_str(), Some(unit), "{name}: {units}");
+    }
+}
+
+/// The spin Hamiltonian of issue 18 (docs/physics.md section 10.1) in the file and in the JSON
+/// of `simulate`, `tau` and `resonances`: the root attributes `b4_k`, `c4_k`, `e_k`,
+/// `transverse_field_t`, `misalignment_deg` (units in the names, as every root attribute) and
+/// `g_par`, the material's g as given (not g cos(theta)), equal to the TOML input where it
+/// gives them and to the preset's published Stevens values converted by hand (physics.md
+/// section 10.2: B4 = 35 B_4^0, D' = D - 3275 B_4^0 at S = 10, 1 cm^-1 = 1.438776877 K) where
+/// it does not; h5py reads the same numbers.
+#[test]
+fn the_file_and_the_json_record_the_hamiltonian_as_given() {
+    const CM1_K: f64 = 1.438_776_877;
+    let dir = tempfile::tempdir().unwrap();
+    // (TOML material lines, the flags that say the same, the expected record.)
+    type Case<'a> = (&'a str, &'a [&'a str], [(&'a str, f64); 8]);
+    let cases: [Case; 2] = [
+        (
+            "preset = \"mn12ac-barra\"\ng_par = 2.0\nc4_k = 3e-5\ne_k = 1e-3\nmisalignment_deg = 2.0\n",
+            &[
+                "--material",
+                "mn12ac-barra",
+                "--g-par",
+                "2.0",
+                "--c4-k",
+                "3e-5",
+                "--e-k",
+                "1e-3",
+                "--misalignment-deg",
+                "2.0",
+            ],
+            [
+                ("spin", 10.0),
+                ("d_k", (-0.46 + 3275.0 * 2.2e-5) * CM1_K),
+                ("g_par", 2.0),
+                ("b4_k", -35.0 * 2.2e-5 * CM1_K),
+                ("c4_k", 3e-5),
+                ("e_k", 1e-3),
+                ("transverse_field_t", 0.0),
+                ("misalignment_deg", 2.0),
+            ],
+        ),
+        (
+            "preset = \"mn12ac\"\nb4_k = -1e-3\ntransverse_field_t = 0.05\n",
+            &[
+                "--material",
+                "mn12ac",
+                "--b4-k",
+                "-1e-3",
+                "--transverse-field-t",
+                "0.05",
+            ],
+            [
+                ("spin", 10.0),
+                ("d_k", -0.5 * CM1_K),
+                ("g_par", 2.05),
+                ("b4_k", -1e-3),
+                ("c4_k", 0.0),
+                ("e_k", 0.0),
+                ("transverse_field_t", 0.05),
+                ("misalignment_deg", 0.0),
+            ],
+        ),
+    ];
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-14 * b.abs();
+    for (n, (material, flags, expected)) in cases.iter().enumerate() {
+        let cfg = write(
+            dir.path(),
+            &format!("h{n}.toml"),
+            &format!(
+                "[material]\n{material}\n[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\nshape = \"jump\"\n[output]\ntrajectory = false\n[[sweep]]\nkey = \"protocol.initial_temperature_k\"\nvalues = [4.0, 5.0]\n"
+            ),
+        );
+        let h5 = dir.path().join(format!("h{n}.h5"));
+        common::run_ok(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "-o",
+            h5.to_str().unwrap(),
+            "--quiet",
+        ]);
+        let py = common::python()
+            .arg("-c")
+            .arg("import json, sys, h5py\nf = h5py.File(sys.argv[1], 'r')\nprint(json.dumps({k: float(v) for k, v in f.attrs.items() if k in sys.argv[2:]}))")
+            .arg(&h5)
+            .args(expected.iter().map(|(k, _)| if *k == "spin" { "spin_s" } else { k }))
+            .output()
+            .unwrap();
+        assert!(
+            py.status.success(),
+            "{}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        let attrs: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
+        let physics = smmcool::io::read_meta(&h5).unwrap().physics.unwrap();
+        let rust = [
+            ("spin", Some(physics.spin_s)),
+            ("d_k", Some(physics.d_k)),
+            ("g_par", Some(physics.g_par)),
+        ]
+        .into_iter()
+        .chain(physics.hamiltonian());
+        for ((name, value), (rname, rvalue)) in expected.iter().zip(rust) {
+            assert_eq!(*name, rname);
+            let attr = if *name == "spin" { "spin_s" } else { name };
+            let h = attrs[attr]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{attr}: {attrs}"));
+            assert!(
+                close(h, *value),
+                "case {n}: root attribute {attr} = {h}, expected {value}"
+            );
+            assert_eq!(rvalue.map(f64::to_bits), Some(h.to_bits()), "{attr}");
+        }
+        // The JSON of the commands that build this Hamiltonian: the same keys, the same numbers
+        // (bit for bit with the file).
+        let mut sim = flags.to_vec();
+        sim.extend(["--b-initial-t", "0.5", "--b-final-t", "0.1", "--jump"]);
+        sim.extend(["--initial-temperature-k", "4", "--json"]);
+        let sim = common::json(&[&["simulate"], &sim[..]].concat());
+        let tau = common::json(&[&["tau", "--temperature-k", "3", "--json"], *flags].concat());
+        let res = common::json(&[&["resonances", "--k-max", "1", "--json"], *flags].concat());
+        for doc in [&sim, &tau, &res] {
+            let h = doc["hamiltonian"].as_object().unwrap();
+            let keys: Vec<&str> = h.keys().map(String::as_str).collect();
+            let mut names: Vec<&str> = expected.iter().map(|(k, _)| *k).collect();
+            names.sort_unstable();
+            assert_eq!(keys, names, "{doc}");
+            for (name, value) in expected {
+                let attr = if *name == "spin" { "spin_s" } else { name };
+                assert_eq!(
+                    h[*name].as_f64().unwrap().to_bits(),
+                    attrs[attr].as_f64().unwrap().to_bits(),
+                    "{name}: JSON {} vs file {} (expected {value})",
+                    h[*name],
+                    attrs[attr]
+                );
+            }
+        }
     }
 }

@@ -83,6 +83,7 @@ fn hdf5_inspect_and_simulate_use_the_one_table() {
         .collect();
     for extra in [
         "material",
+        "hamiltonian",
         "scenario",
         "sample_times_after_ramp_s",
         "end_delta_temperature_k",

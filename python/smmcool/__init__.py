@@ -464,8 +464,18 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
     the dict, as one column ``temperature_k at <t> s after ramp`` per sample time in the
     DataFrame. The sample times are in ``.attrs["sample_times_after_ramp_s"]`` of the
     DataFrame and under that key in the dict. The runs' field waveforms: ``read_waveforms``.
+
+    The resolved physics of run 0 (the file's root attributes: ``material``, ``spin_s``,
+    ``d_k`` (K), ``g_par`` (the material's g), ``b4_k``, ``c4_k``, ``e_k`` (K),
+    ``transverse_field_t`` (T), ``misalignment_deg`` (degrees), ``debye_temperature_k``,
+    ``tau0_s``, ``barrier_k``, the kappa scaling, sample and link) is a dict in
+    ``.attrs["physics"]`` of the DataFrame and under ``"physics"`` in the dict (None when the
+    file has none). A file written before the Hamiltonian beyond D was recorded has None for
+    ``b4_k`` .. ``misalignment_deg``, and its ``g_par`` is g cos(theta) if it was misaligned
+    (its ``config_toml`` attribute has the input).
     """
-    columns, sample_times, swept, _ = _ext.read(os.fspath(path))
+    columns, sample_times, swept, _, physics = _ext.read(os.fspath(path))
+    physics = json.loads(physics)
     columns = dict(columns)
     for k in ("status", "outcome", "shape", "error"):
         columns[k] = np.array(columns[k], dtype=object)
@@ -478,6 +488,7 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
             pandas = False
     if not pandas:
         columns["sample_times_after_ramp_s"] = np.asarray(sample_times, dtype=np.float64)
+        columns["physics"] = physics
         return columns
     import pandas as pd
 
@@ -487,6 +498,7 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
     frame = pd.DataFrame(columns).set_index("run_index")
     frame.attrs["sample_times_after_ramp_s"] = list(sample_times)
     frame.attrs["swept_keys"] = list(swept)
+    frame.attrs["physics"] = physics
     return frame
 
 
@@ -497,5 +509,5 @@ def read_waveforms(path: Union[str, os.PathLike]):
     field at each in T); empty when no run has one. Kept out of ``read``'s DataFrame attrs,
     where arrays would break ``pandas.concat``.
     """
-    _, _, _, waveforms = _ext.read(os.fspath(path))
+    _, _, _, waveforms, _ = _ext.read(os.fspath(path))
     return {int(k): dict(v) for k, v in dict(waveforms).items()}

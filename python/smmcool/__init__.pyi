@@ -85,6 +85,9 @@ class Run:
     status: str
     outcome: str
     material: str
+    # The spin Hamiltonian as given: spin, d_k (K), g_par (the material's g), b4_k, c4_k, e_k
+    # (K), transverse_field_t (T), misalignment_deg (degrees).
+    hamiltonian: Dict[str, float]
     b_initial_t: float
     b_final_t: float
     initial_temperature_k: float

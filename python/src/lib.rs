@@ -649,6 +649,11 @@ fn simulate<'py>(
     summary.remove("error");
     summary.insert("material".into(), spec.material.name.clone().into());
     summary.insert(
+        "hamiltonian".into(),
+        serde_json::to_value(spec.material.hamiltonian.record())
+            .map_err(|e| other_error(e.to_string()))?,
+    );
+    summary.insert(
         "sample_times_after_ramp_s".into(),
         serde_json::json!(samples),
     );
@@ -817,7 +822,9 @@ fn merge(
         })
 }
 
-/// The summary of a batch file: (columns: name -> array or list, sample times, swept keys).
+/// The summary of a batch file: (columns: name -> array or list, sample times, swept keys,
+/// waveforms: run index -> {time_s, field_t}, the resolved physics of run 0 as JSON text:
+/// `null` when the file has none).
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn read<'py>(
@@ -828,6 +835,7 @@ fn read<'py>(
     Vec<f64>,
     Vec<String>,
     Bound<'py, PyDict>,
+    String,
 )> {
     use smmcool::results::Access;
     let (records, meta) = py
@@ -904,11 +912,13 @@ fn read<'py>(
         )?;
         waveforms.set_item(r.params.index, w)?;
     }
+    let physics = serde_json::to_string(&meta.physics).map_err(|e| other_error(e.to_string()))?;
     Ok((
         d,
         meta.sample_times_after_ramp_s,
         meta.swept_keys,
         waveforms,
+        physics,
     ))
 }
 

@@ -217,3 +217,61 @@ def test_read_waveforms_gives_each_runs_waveform_as_the_file_stores_it(tmp_path)
     assert smmcool.read_waveforms(plain) == {}
     with h5py.File(plain, "r") as f:
         assert "waveforms" not in f
+
+
+HAMILTONIAN_CONFIG = """
+[material]
+preset = "mn12ac-barra"
+g_par = 2.0
+c4_k = 3e-5
+e_k = 1e-3
+misalignment_deg = 2.0
+
+[protocol]
+b_initial_t = 0.5
+b_final_t = 0.1
+shape = "jump"
+
+[output]
+trajectory = false
+
+[[sweep]]
+key = "protocol.initial_temperature_k"
+values = [4.0, 5.0]
+"""
+
+HAMILTONIAN_KEYS = ["b4_k", "c4_k", "e_k", "transverse_field_t", "misalignment_deg"]
+
+
+def test_the_file_records_the_hamiltonian_and_files_without_it_still_read(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    import shutil
+
+    path = tmp_path / "h.h5"
+    smmcool.run_batch(HAMILTONIAN_CONFIG, path, progress=False)
+    # The TOML input, and the preset's Stevens B_4^0 = -2.2e-5 cm^-1 converted by hand
+    # (B4 = 35 B_4^0, 1 cm^-1 = 1.438776877 K) for the key it does not give.
+    expected = dict(g_par=2.0, c4_k=3e-5, e_k=1e-3, misalignment_deg=2.0, transverse_field_t=0.0,
+                    b4_k=-35 * 2.2e-5 * 1.438776877)
+    with h5py.File(path, "r") as f:
+        attrs = {k: float(f.attrs[k]) for k in expected}
+    for k, v in expected.items():
+        assert attrs[k] == pytest.approx(v, rel=1e-14, abs=0), k
+    frame = smmcool.read(path)
+    physics = frame.attrs["physics"]
+    assert {k: physics[k] for k in expected} == attrs
+    assert physics["material"] == "mn12ac-barra (modified)"
+    assert smmcool.read(path, pandas=False)["physics"] == physics
+    assert cli_json("inspect", str(path))["physics"] == physics
+    # A file written before these attributes existed: remove them; it still reads, they are None,
+    # the summary is unchanged.
+    old = tmp_path / "old.h5"
+    shutil.copy(path, old)
+    with h5py.File(old, "r+") as f:
+        for k in HAMILTONIAN_KEYS:
+            del f.attrs[k]
+    before = smmcool.read(old)
+    assert all(before.attrs["physics"][k] is None for k in HAMILTONIAN_KEYS)
+    assert before.attrs["physics"]["g_par"] == 2.0
+    np.testing.assert_array_equal(before["end_temperature_k"], frame["end_temperature_k"])
+    assert cli_json("inspect", str(old))["physics"]["c4_k"] is None

@@ -134,6 +134,7 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
             out,
             &json!({
                 "material": mat.name,
+                "hamiltonian": mat.hamiltonian.record(),
                 "tau0_s": mat.arrhenius.tau0_s,
                 "barrier_k": mat.arrhenius.barrier_k,
                 "kappa_scaling": args.rates.kappa_scaling,
@@ -254,6 +255,7 @@ fn tau_field(
             out,
             &json!({
                 "material": mat.name,
+                "hamiltonian": mat.hamiltonian.record(),
                 "tau0_s": mat.arrhenius.tau0_s,
                 "barrier_k": mat.arrhenius.barrier_k,
                 "kappa_scaling": args.rates.kappa_scaling,
@@ -518,7 +520,7 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
         .collect::<Result<Vec<_>, _>>()?;
     let spin = h.spin();
     let an = h.anisotropy();
-    let theta_deg = a.misalignment_deg.unwrap_or(0.0);
+    let theta_deg = h.misalignment_deg();
     if args.json {
         let recs: Vec<Value> = list
             .iter()
@@ -534,11 +536,8 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
             out,
             &json!({
                 "material": preset,
-                "hamiltonian": {"spin": spin.spin(), "d_k": spin.d_k(), "g_par": spin.g_par(),
-                    "b4_k": an.b4_k, "c4_k": an.c4_k, "e_k": an.e_k,
-                    "transverse_field_t": h.transverse_field_t(),
-                    "misalignment_deg": theta_deg},
-                "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t; with a misalignment theta, field_t is the applied field B (Bz = B cos(theta), Bx = B sin(theta)) and g_par is g cos(theta)",
+                "hamiltonian": h.record(),
+                "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t; with a misalignment theta (misalignment_deg), field_t is the applied field B: Bz = B cos(theta), Bx = B sin(theta), and g_par is the material's g (the levels use g cos(theta) with B)",
                 "resonances": recs,
             }),
         );
@@ -551,10 +550,10 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
         an.b4_k,
         an.c4_k,
         an.e_k,
-        spin.g_par(),
+        h.g_par(),
         h.transverse_field_t(),
         if theta_deg != 0.0 {
-            format!(", misalignment {theta_deg} deg (fields are applied fields, g is g cos(theta))")
+            format!(", misalignment {theta_deg} deg (fields are applied fields B: Bz = B cos(theta), Bx = B sin(theta))")
         } else {
             String::new()
         }

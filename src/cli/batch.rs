@@ -149,7 +149,8 @@ pub fn inspect(args: &InspectArgs, out: &mut impl Write) -> Result<(), Error> {
             &json!({
                 "smmcool_version": meta.smmcool_version, "git_revision": meta.git_revision,
                 "n_runs_total": meta.n_runs_total, "shard": [meta.shard.0, meta.shard.1],
-                "sample_times_after_ramp_s": meta.sample_times_after_ramp_s, "runs": rows,
+                "sample_times_after_ramp_s": meta.sample_times_after_ramp_s,
+                "physics": meta.physics, "runs": rows,
             }),
         )?;
         writeln!(out)?;

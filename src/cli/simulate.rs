@@ -59,6 +59,7 @@ pub fn simulate(
         v.remove("swept");
         v.remove("error");
         v.insert("material".into(), json!(mat.name));
+        v.insert("hamiltonian".into(), json!(mat.hamiltonian.record()));
         v.insert("scenario".into(), serde_json::to_value(args.scenario())?);
         v.insert("sample_times_after_ramp_s".into(), json!(samples));
         // A waveform's (or a segmented protocol's) corners, as /waveforms/run_NNNNNN stores

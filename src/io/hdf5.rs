@@ -31,7 +31,8 @@
 //! | `created_unix_s` | u64 | creation time, seconds since the Unix epoch |
 //! | `command_line` | string | the command line of the process that wrote the file |
 //! | `material`, `kappa_scaling` | string | preset name; `arrhenius`, `constant` or `absolute` |
-//! | `spin_s`, `d_k`, `g_par`, `debye_temperature_k`, `phonon_units`, `tau0_s`, `barrier_k` | f64 | the resolved physics of run 0 (a swept key changes its value per run) |
+//! | `spin_s`, `d_k`, `g_par`, `debye_temperature_k`, `phonon_units`, `tau0_s`, `barrier_k` | f64 | the resolved physics of run 0 (a swept key changes its value per run); `g_par` is the material's g as given (with a misalignment the levels use g cos(theta); files written before `misalignment_deg` hold g cos(theta) there) |
+//! | `b4_k`, `c4_k`, `e_k`, `transverse_field_t`, `misalignment_deg` | f64 | the spin Hamiltonian beyond D of run 0 (docs/physics.md section 10.1; K, K, K, T, degrees; 0 for a term that is absent, `transverse_field_t` 0 with a misalignment); a file written before them has none and reads them as `None` |
 //! | `kappa_reference_k`, `kappa_per_s_k3` | f64 | the scaling's number, when it has one |
 //! | `kappa_calibration` | string | `without_tunnelling` or `with_tunnelling` (`rates.kappa_calibration`; a file without it was written before the choice existed: `without_tunnelling`) |
 //! | `sample_amount_mol`, `sample_mass_mg`, `addenda_gamma_j_per_k2`, `addenda_beta_j_per_k4` | f64 | the sample and addenda of run 0 as given (SI, units in the names), each only when given |
@@ -683,7 +684,7 @@ fn write_root_attrs(file: &File, meta: &BatchMeta) -> Result<(), Fail> {
             write_scalar_attr(file, "kappa_per_s_k3", v)?;
         }
         write_str_attr(file, "kappa_calibration", &p.kappa_calibration)?;
-        for (name, value) in p.environment() {
+        for (name, value) in p.hamiltonian().into_iter().chain(p.environment()) {
             if let Some(v) = value {
                 write_scalar_attr(file, name, v)?;
             }
@@ -1143,6 +1144,11 @@ fn read_physics(file: &File) -> Result<Option<PhysicsMeta>, Fail> {
         spin_s: read_scalar_attr(file, "spin_s")?,
         d_k: read_scalar_attr(file, "d_k")?,
         g_par: read_scalar_attr(file, "g_par")?,
+        b4_k: opt("b4_k")?,
+        c4_k: opt("c4_k")?,
+        e_k: opt("e_k")?,
+        transverse_field_t: opt("transverse_field_t")?,
+        misalignment_deg: opt("misalignment_deg")?,
         debye_temperature_k: read_scalar_attr(file, "debye_temperature_k")?,
         phonon_units: read_scalar_attr(file, "phonon_units")?,
         tau0_s: read_scalar_attr(file, "tau0_s")?,

@@ -80,6 +80,30 @@ pub struct AnisotropyOverrides {
     pub misalignment_deg: Option<f64>,
 }
 
+/// The numbers that define a [`SpinHamiltonian`] as given, under the names of the TOML keys
+/// (`material.spin`, `material.d_k`, ...): the material's g_par (not g cos(theta)) and the
+/// misalignment angle separately, the fixed transverse field (0 with a misalignment, whose
+/// transverse field is B sin(theta) at the applied field B).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HamiltonianRecord {
+    /// Spin S.
+    pub spin: f64,
+    /// D in K (the crate's form, a preset's Stevens D converted).
+    pub d_k: f64,
+    /// The material's g_par.
+    pub g_par: f64,
+    /// B4 in K.
+    pub b4_k: f64,
+    /// C in K.
+    pub c4_k: f64,
+    /// E in K.
+    pub e_k: f64,
+    /// The fixed transverse field Bx in T.
+    pub transverse_field_t: f64,
+    /// The misalignment theta in degrees.
+    pub misalignment_deg: f64,
+}
+
 /// The largest misalignment angle, degrees.
 pub const MAX_MISALIGNMENT_DEG: f64 = 30.0;
 
@@ -97,6 +121,10 @@ pub struct SpinHamiltonian {
     transverse_field_t: f64,
     /// tan(theta) of the misalignment; 0 when aligned.
     tan_misalignment: f64,
+    /// The misalignment theta, degrees; 0 when aligned.
+    misalignment_deg: f64,
+    /// The material's g_par (the giant spin's g is g_par cos(theta) with a misalignment).
+    g_par: f64,
 }
 
 /// <m+1| S+ |m> = sqrt(S(S+1) - m(m+1)).
@@ -134,6 +162,8 @@ impl SpinHamiltonian {
             anisotropy,
             transverse_field_t,
             tan_misalignment: 0.0,
+            misalignment_deg: 0.0,
+            g_par: spin.g_par(),
         })
     }
 
@@ -144,6 +174,8 @@ impl SpinHamiltonian {
             anisotropy: Anisotropy::ZERO,
             transverse_field_t: 0.0,
             tan_misalignment: 0.0,
+            misalignment_deg: 0.0,
+            g_par: spin.g_par(),
         }
     }
 
@@ -178,6 +210,7 @@ impl SpinHamiltonian {
         Ok(Self {
             spin,
             tan_misalignment: theta.tan(),
+            misalignment_deg: theta_deg,
             ..self
         })
     }
@@ -199,6 +232,34 @@ impl SpinHamiltonian {
     /// tan(theta) of the misalignment (0 when aligned).
     pub fn tan_misalignment(&self) -> f64 {
         self.tan_misalignment
+    }
+
+    /// The misalignment theta between the easy axis and the applied field, degrees (0 when
+    /// aligned), as given.
+    pub fn misalignment_deg(&self) -> f64 {
+        self.misalignment_deg
+    }
+
+    /// The material's g_par, as given: with a misalignment the giant spin's g
+    /// ([`SpinHamiltonian::spin`]) is g_par cos(theta), this one is g_par.
+    pub fn g_par(&self) -> f64 {
+        self.g_par
+    }
+
+    /// The numbers that define this Hamiltonian, under the names of the TOML keys (what
+    /// `smmcool resonances --json` and `tau --json` print as `hamiltonian` and batch files
+    /// store as root attributes).
+    pub fn record(&self) -> HamiltonianRecord {
+        HamiltonianRecord {
+            spin: self.spin.spin(),
+            d_k: self.spin.d_k(),
+            g_par: self.g_par,
+            b4_k: self.anisotropy.b4_k,
+            c4_k: self.anisotropy.c4_k,
+            e_k: self.anisotropy.e_k,
+            transverse_field_t: self.transverse_field_t,
+            misalignment_deg: self.misalignment_deg,
+        }
     }
 
     /// The Hamiltonian of preset `key` (any preset, also those the engine refuses) with the
