@@ -1459,9 +1459,20 @@ impl MaterialSection {
 
     /// The validated material with its full spin Hamiltonian (any preset, the anisotropy
     /// overrides applied: [`Material::with_hamiltonian`]), for `tau`.
+    /// A value that is not finite (NaN, inf) is refused first, naming the key, with the message
+    /// of [`Scenario::build`] (`simulate`), not a range rule that cannot show it.
     pub fn build_with_hamiltonian(
         &self,
     ) -> Result<(Material, crate::model::tunnelling::SpinHamiltonian), ScenarioError> {
+        for key in KEYS {
+            if let Some(v) = self.given(key.path).filter(|v| !v.is_finite()) {
+                return Err(ScenarioError::new(
+                    key.path,
+                    Some(crate::units::number(v)),
+                    "must be a finite number",
+                ));
+            }
+        }
         let a = self.anisotropy();
         let mut h = None;
         let m = self.build_with(|key, o| {

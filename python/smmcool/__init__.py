@@ -76,16 +76,38 @@ def quantities() -> Dict[str, tuple]:
     return dict(_QUANTITIES)
 
 
+_HAMILTONIAN_KEYS = ("spin", "d_k", "g_par", "b4_k", "c4_k", "e_k", "transverse_field_t", "misalignment_deg")
+
+
 class Material:
-    """A material: a preset (default ``"mn12ac"``) with optional overrides.
+    """A material: a preset (default ``"mn12ac"``; ``presets()`` lists them, the spectroscopic
+    Mn12Ac ones ``"mn12ac-barra"``, ``"mn12ac-mirebeau"``, ``"mn12ac-bircher"`` included) with
+    optional overrides.
 
-    Overrides (all optional): ``spin``, ``d_cm1`` or ``d_k`` (axial splitting D in cm^-1 or
-    K), ``g_par``, ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s),
-    ``barrier_k`` (K). The values are validated at once (InputError, a ValueError, naming the keyword).
+    Overrides (all optional; the names and units of the command line's flags and the TOML's
+    ``[material]`` keys): ``spin``, ``d_cm1`` or ``d_k`` (axial splitting D in cm^-1 or K),
+    ``g_par``, ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s), ``barrier_k``
+    (K), and the spin Hamiltonian beyond the paper's Eq. 1 (docs/physics.md section 10):
+    ``b4_k`` (fourth-order axial B4, coefficient of Sz^4, K), ``c4_k`` (fourth-order transverse
+    C, coefficient of S+^4 + S-^4, K), ``e_k`` (rhombic E, coefficient of Sx^2 - Sy^2, K),
+    ``transverse_field_t`` (a fixed field perpendicular to the easy axis, T) or
+    ``misalignment_deg`` (the angle between the easy axis and the applied field, degrees, in
+    [0, 30]; not with ``transverse_field_t``). The three anisotropy overrides replace the
+    preset's values. The values are validated at once, as ``smmcool resonances``, ``tau`` and
+    ``simulate`` validate them (InputError, a ValueError, with the command line's message naming
+    the keyword).
 
-    Attributes after validation: ``name``, ``spin``, ``d_k`` (K), ``g_par``,
-    ``debye_temperature_k`` (K), ``phonon_units``, ``tau0_s`` (s), ``barrier_k`` (K), ``m``
-    (the M values -S..S, one per level), ``source``.
+    A material with C, E, a transverse field or a misalignment relaxes also by resonant
+    tunnelling (``has_tunnelling``) in ``tau``, ``resonances``, ``simulate`` and ``run_batch``;
+    ``levels`` and ``limits`` use the localized axial levels of Eq. 2 and refuse a material
+    with terms beyond D, as the command line does.
+
+    Attributes after validation: ``name``, ``spin``, ``d_k`` (K), ``g_par`` (the material's g;
+    with a misalignment the levels use g cos(theta)), ``b4_k``, ``c4_k``, ``e_k`` (K),
+    ``transverse_field_t`` (T), ``misalignment_deg`` (degrees) -- the Hamiltonian as given, a
+    preset's Stevens parameters converted to K, as in the ``hamiltonian`` record of the
+    command line's JSON --, ``has_tunnelling``, ``debye_temperature_k`` (K), ``phonon_units``,
+    ``tau0_s`` (s), ``barrier_k`` (K), ``m`` (the M values -S..S, one per level), ``source``.
     """
 
     def __init__(self, preset: str = "mn12ac", **overrides: Any) -> None:
@@ -96,12 +118,25 @@ class Material:
         self.spin: float = info["spin"]
         self.d_k: float = info["d_k"]
         self.g_par: float = info["g_par"]
+        self.b4_k: float = info["b4_k"]
+        self.c4_k: float = info["c4_k"]
+        self.e_k: float = info["e_k"]
+        self.transverse_field_t: float = info["transverse_field_t"]
+        self.misalignment_deg: float = info["misalignment_deg"]
+        self.has_tunnelling: bool = info["has_tunnelling"]
         self.debye_temperature_k: float = info["debye_temperature_k"]
         self.phonon_units: float = info["phonon_units"]
         self.tau0_s: float = info["tau0_s"]
         self.barrier_k: float = info["barrier_k"]
         self.m: np.ndarray = info["m"]
         self.source: str = info["source"]
+
+    @property
+    def hamiltonian(self) -> Dict[str, float]:
+        """The spin Hamiltonian as a dict, the ``hamiltonian`` record of the command line's
+        JSON and of ``Run.hamiltonian``: ``spin``, ``d_k``, ``g_par``, ``b4_k``, ``c4_k``,
+        ``e_k`` (K), ``transverse_field_t`` (T), ``misalignment_deg`` (degrees)."""
+        return {k: getattr(self, k) for k in _HAMILTONIAN_KEYS}
 
     def keywords(self) -> Dict[str, Any]:
         """The keyword arguments that select this material."""
@@ -273,7 +308,10 @@ class Run:
     ``field_t``, ``phonon_temperature_k``, ``populations`` (2-D: time x level, M = -S..S as in
     ``m``), ``magnetization_mu_b``, ``spin_energy_k``, ``phonon_energy_k``,
     ``magnetic_work_k``, ``spin_entropy_kb``, ``phonon_entropy_kb``, ``stage``.
-    ``summary`` is the dict of summary values, ``units`` name -> unit.
+    ``summary`` is the dict of summary values, ``units`` name -> unit. ``material`` is the
+    material's name and ``hamiltonian`` its spin Hamiltonian as given, as in the command line's
+    JSON: a dict of ``spin``, ``d_k``, ``g_par``, ``b4_k``, ``c4_k``, ``e_k`` (K),
+    ``transverse_field_t`` (T), ``misalignment_deg`` (degrees).
     """
 
     def __init__(self, summary_json: str, trajectory: Optional[dict], m: np.ndarray) -> None:
@@ -360,8 +398,12 @@ def simulate(
     Give a ``Scenario`` or keyword arguments: ``b_initial_t``, ``b_final_t`` (T),
     ``initial_temperature_k`` (K), one of ``sweep_rate_t_per_s`` (T/s) or
     ``ramp_duration_s`` (s) or ``shape="jump"``; optionally ``shape`` (linear, cosine, jump),
-    ``material`` (preset key or ``Material``) and its overrides, ``kappa_scaling``,
-    ``rtol``, ``equilibrium_tol_k`` (K), ``max_time_after_ramp_s`` (s), ``formulation``,
+    ``material`` (preset key or ``Material``) and its overrides (``Material``'s keywords: the
+    spin Hamiltonian's ``b4_k``, ``c4_k``, ``e_k`` (K), ``transverse_field_t`` (T) or
+    ``misalignment_deg`` (degrees) among them; with C, E, a transverse field or a misalignment
+    the run relaxes also by resonant tunnelling, docs/physics.md section 10), ``kappa_scaling``,
+    ``kappa_calibration`` (``"without_tunnelling"``, the default, or ``"with_tunnelling"``:
+    which rates the calibration of kappa matches to tau0 exp(U_b/T) at B = 0), ``rtol``, ``equilibrium_tol_k`` (K), ``max_time_after_ramp_s`` (s), ``formulation``,
     ``max_steps`` (integrator steps per stage, 1..=1e9), ``energy_balance_tol_rel`` (a run
     whose energy balance is off by more fails, default 1e-8, in [0, 1]),
     ``reduction_tol_rel`` (the largest two-well reduction error estimate, as a fraction of the

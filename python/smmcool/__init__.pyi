@@ -38,6 +38,13 @@ class Material:
     spin: float
     d_k: float
     g_par: float
+    # The spin Hamiltonian beyond Eq. 1 (K; T; degrees), as given (a preset's converted).
+    b4_k: float
+    c4_k: float
+    e_k: float
+    transverse_field_t: float
+    misalignment_deg: float
+    has_tunnelling: bool
     debye_temperature_k: float
     phonon_units: float
     tau0_s: float
@@ -56,7 +63,14 @@ class Material:
         phonon_units: Optional[float] = None,
         tau0_s: Optional[float] = None,
         barrier_k: Optional[float] = None,
+        b4_k: Optional[float] = None,
+        c4_k: Optional[float] = None,
+        e_k: Optional[float] = None,
+        transverse_field_t: Optional[float] = None,
+        misalignment_deg: Optional[float] = None,
     ) -> None: ...
+    @property
+    def hamiltonian(self) -> Dict[str, float]: ...
     def keywords(self) -> Dict[str, Any]: ...
     def replace(self, **overrides: Any) -> "Material": ...
 

@@ -330,20 +330,33 @@ fn material(kwargs: Option<&Bound<'_, PyDict>>, function: &str) -> PyResult<smmc
     m.build().map_err(scenario_error)
 }
 
-/// The material of keyword arguments (preset and overrides) as a dict: name, spin, d_k,
-/// g_par, debye_temperature_k, phonon_units, tau0_s, barrier_k, m (the M values), source.
+/// The material of keyword arguments (preset and overrides, the spin Hamiltonian's keys
+/// included) as a dict: name, spin, d_k, g_par, b4_k, c4_k, e_k, transverse_field_t,
+/// misalignment_deg (the Hamiltonian as given, as in the `hamiltonian` record of the command
+/// line's JSON), has_tunnelling, debye_temperature_k, phonon_units, tau0_s, barrier_k, m (the
+/// M values), source. Any preset is taken (the spectroscopic ones too), validated as
+/// `smmcool resonances`, `tau` and `simulate` validate it.
 #[pyfunction]
 #[pyo3(signature = (**kwargs))]
 fn material_info<'py>(
     py: Python<'py>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let m = material(kwargs, "Material")?;
+    let t = sections(kwargs, &["material"], "Material")?;
+    let section: MaterialSection = section(&t, "material")?;
+    let (m, h) = section.build_with_hamiltonian().map_err(scenario_error)?;
+    let record = h.record();
     let d = PyDict::new(py);
     d.set_item("name", &m.name)?;
-    d.set_item("spin", m.spin.spin())?;
-    d.set_item("d_k", m.spin.d_k())?;
-    d.set_item("g_par", m.spin.g_par())?;
+    d.set_item("spin", record.spin)?;
+    d.set_item("d_k", record.d_k)?;
+    d.set_item("g_par", record.g_par)?;
+    d.set_item("b4_k", record.b4_k)?;
+    d.set_item("c4_k", record.c4_k)?;
+    d.set_item("e_k", record.e_k)?;
+    d.set_item("transverse_field_t", record.transverse_field_t)?;
+    d.set_item("misalignment_deg", record.misalignment_deg)?;
+    d.set_item("has_tunnelling", h.has_transverse_terms())?;
     d.set_item("debye_temperature_k", m.debye.theta_k())?;
     d.set_item("phonon_units", m.debye.units())?;
     d.set_item("tau0_s", m.arrhenius.tau0_s)?;

@@ -1,0 +1,198 @@
+"""The spin Hamiltonian beyond the paper's Eq. 1 from Python (issue 18 through issue 15's rule:
+Python offers what the command line offers, with the same names, units and numbers)."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import smmcool
+from conftest import cli_error, cli_json
+
+# 1 cm^-1 = hc/k_B in K (docs/physics.md section 1).
+K_PER_CM1 = 1.438776877
+HAMILTONIAN = ["spin", "d_k", "g_par", "b4_k", "c4_k", "e_k", "transverse_field_t", "misalignment_deg"]
+
+
+def flags(kw):
+    out = []
+    for k, v in kw.items():
+        # --flag=value: a negative value is not taken for a flag.
+        out.append("--" + k.replace("_", "-") + "=" + (repr(v) if isinstance(v, float) else str(v)))
+    return out
+
+
+def keyword_message(message):
+    """The command line's message with its flags spelled as the API's keywords."""
+    return re.sub(r"--([a-z0-9-]+)", lambda m: m.group(1).replace("-", "_"), message)
+
+
+def spectroscopic_presets():
+    return [p for p in cli_json("presets")["presets"] if any(v != 0 for v in p["stevens"].values())]
+
+
+def test_the_spectroscopic_presets_are_materials_with_the_converted_stevens_parameters():
+    """Material(preset) for every preset with Stevens parameters (the command line's `presets
+    --json` lists them): its Hamiltonian is the Stevens one converted here by hand (D' = D -
+    [30 S(S+1) - 25] B_4^0, B4 = 35 B_4^0, C = B_4^4 / 2, E = E, at 1 cm^-1 = 1.438776877 K,
+    docs/physics.md section 10.2) and equals the `hamiltonian` record of `smmcool resonances
+    --json`; it has tunnelling (C or E non-zero), the axial mn12ac has none."""
+    presets = spectroscopic_presets()
+    assert {p["name"] for p in presets} >= {"mn12ac-barra", "mn12ac-mirebeau", "mn12ac-bircher"}
+    assert all(p["name"] in smmcool.presets() for p in presets)
+    for p in presets:
+        m = smmcool.Material(p["name"])
+        st, s = p["stevens"], p["spin"]
+        by_hand = dict(
+            d_k=(p["d_cm1"] - (30 * s * (s + 1) - 25) * st["b40_cm1"]) * K_PER_CM1,
+            b4_k=35 * st["b40_cm1"] * K_PER_CM1,
+            c4_k=st["b44_cm1"] / 2 * K_PER_CM1,
+            e_k=st["e_cm1"] * K_PER_CM1,
+        )
+        for k, v in by_hand.items():
+            assert getattr(m, k) == pytest.approx(v, rel=1e-12, abs=1e-300), (p["name"], k)
+        assert (m.spin, m.g_par, m.transverse_field_t, m.misalignment_deg) == (s, p["g_par"], 0.0, 0.0)
+        assert m.hamiltonian == cli_json("resonances", "--material", p["name"], "--k-max", "0")["hamiltonian"]
+        assert m.has_tunnelling
+        assert (m.name, m.tau0_s, m.barrier_k) == (p["name"], p["tau0_s"], p["barrier_k"])
+    plain = smmcool.Material()
+    assert not plain.has_tunnelling
+    assert (plain.b4_k, plain.c4_k, plain.e_k, plain.transverse_field_t, plain.misalignment_deg) == (0.0,) * 5
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(material="mn12ac-barra", misalignment_deg=2.0, e_k=1e-3),
+        dict(material="mn12ac-mirebeau", b4_k=-1e-3, c4_k=3e-5, transverse_field_t=0.3, g_par=2.0),
+        dict(material="mn12ac", c4_k=2e-5, d_cm1=-0.46),
+    ],
+)
+def test_material_overrides_of_the_hamiltonian_match_the_cli(kw):
+    """The Hamiltonian's keywords override the preset as the flags do (the same record), the
+    keys given keep their values exactly, and Material.replace adds them to a copy."""
+    preset = kw.pop("material")
+    m = smmcool.Material(preset, **kw)
+    assert m.hamiltonian == cli_json("resonances", *flags(dict(material=preset, **kw)), "--k-max", "0")["hamiltonian"]
+    for k in ("b4_k", "c4_k", "e_k", "transverse_field_t", "misalignment_deg", "g_par"):
+        if k in kw:
+            assert getattr(m, k) == kw[k]
+    assert m.name == f"{preset} (modified)"
+    assert m.has_tunnelling
+    assert smmcool.Material(preset).replace(**kw).hamiltonian == m.hamiltonian
+    assert m.keywords() == {"material": preset, **kw}
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(misalignment_deg=100.0),
+        dict(misalignment_deg=-1.0),
+        dict(misalignment_deg=NAN),
+        dict(b4_k=math.inf),
+        dict(c4_k=NAN),
+        dict(e_k=-math.inf),
+        dict(transverse_field_t=NAN),
+        dict(transverse_field_t=0.5, misalignment_deg=2.0),
+        dict(material="mn12ac-barra", misalignment_deg=31.0),
+        dict(material="mn12ac-bircher", e_k=NAN),
+    ],
+)
+def test_bad_hamiltonian_values_carry_the_cli_message(bad):
+    """A bad value of the Hamiltonian (NaN, infinite, an angle out of [0, 30] degrees, a
+    misalignment with a transverse field) raises InputError (a ValueError) with the message of
+    `smmcool resonances` (its stderr), the flag spelled as the keyword: in Material,
+    Material.replace and simulate."""
+    kw = dict(bad)
+    preset = kw.pop("material", "mn12ac")
+    expected = keyword_message(cli_error("resonances", *flags(dict(material=preset, **kw))))
+    assert " is not allowed: " in expected
+    with pytest.raises(ValueError) as e:
+        smmcool.Material(preset, **kw)
+    assert isinstance(e.value, smmcool.InputError)
+    assert str(e.value) == expected
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.Material(preset).replace(**kw)
+    assert str(e.value) == expected
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.simulate(material=preset, b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=3.0,
+                         shape="jump", **kw)
+    assert str(e.value) == expected
+
+
+def test_levels_and_limits_refuse_the_hamiltonian_beyond_d_as_the_cli_does():
+    """levels and limits use the localized axial levels of Eq. 2: a spectroscopic preset or a
+    term beyond D is refused with the command line's message."""
+    expected = keyword_message(cli_error("levels", "--field-t", "0.1", "--material", "mn12ac-barra"))
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.levels(0.1, material="mn12ac-barra")
+    assert str(e.value) == expected
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.levels(0.1, material=smmcool.Material("mn12ac-barra"))
+    assert str(e.value) == expected
+    expected = keyword_message(cli_error("limits", "--b-initial-t", "0.5", "--b-final-t", "0.1",
+                                         "--initial-temperature-k", "3", "--c4-k", "2e-05"))
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.limits(0.5, 0.1, 3.0, c4_k=2e-5)
+    assert str(e.value) == expected
+
+
+TRANSVERSE_RUNS = [
+    # A misaligned spectroscopic preset ramped from the k = 1 resonance region to 0.1 T.
+    dict(material="mn12ac-barra", misalignment_deg=2.0, b_initial_t=0.5, b_final_t=0.1,
+         initial_temperature_k=3.0, sweep_rate_t_per_s=1.0),
+    # A fixed transverse field, C and rhombic E on the axial preset, a jump through B = 0.
+    dict(material="mn12ac", c4_k=2.9e-5, e_k=5e-3, transverse_field_t=0.2, b_initial_t=0.5,
+         b_final_t=-0.1, initial_temperature_k=2.5, shape="jump"),
+]
+
+
+@pytest.mark.parametrize("kw", TRANSVERSE_RUNS)
+def test_simulate_with_a_transverse_hamiltonian_matches_the_cli_json(kw):
+    """simulate with transverse terms: every summary value equals `smmcool simulate --json`'s
+    for the same flags (identical numbers; the wall time aside), the `hamiltonian` record too,
+    which is the Material's; the material given as a Material gives the same run, and the same
+    run without the transverse terms a different one (tunnelling acts)."""
+    args = [("--jump" if a == "--shape=jump" else a) for a in flags(kw)]
+    cli = cli_json("simulate", *args)
+    run = smmcool.simulate(**kw)
+    assert run.status == "ok", run.summary.get("error")
+    # The summary quantities and the records the command line prints beside them.
+    keys = (set(cli) & set(run.summary)) - {"wall_time_s"}
+    assert {q for q in smmcool.quantities() if q in cli} - {"wall_time_s"} <= keys
+    assert {"hamiltonian", "material", "scenario", "sample_temperatures_k"} <= keys
+    for k in sorted(keys):
+        assert run.summary[k] == cli[k], k
+    material = {k: kw[k] for k in ("material", "misalignment_deg", "c4_k", "e_k", "transverse_field_t") if k in kw}
+    m = smmcool.Material(material.pop("material"), **material)
+    assert run.hamiltonian == cli["hamiltonian"] == m.hamiltonian
+    assert run.material == m.name
+    rest = {k: v for k, v in kw.items() if k not in material and k != "material"}
+    again = smmcool.simulate(material=m, **rest)
+    for k in sorted(keys - {"steps"}):
+        assert again.summary[k] == run.summary[k], k
+    # Tunnelling changes the run: the same ramp without the transverse terms differs.
+    axial = {**kw, **{k: 0.0 for k in ("c4_k", "e_k", "transverse_field_t", "misalignment_deg")}}
+    assert smmcool.simulate(**axial).end_temperature_k != run.end_temperature_k
+
+
+def test_read_gives_the_hamiltonian_of_a_run_batch_file(tmp_path):
+    """A scenario with transverse terms written by run_batch: read()'s physics record carries
+    the Hamiltonian of Material/Run (the file's root attributes), and the file's run equals the
+    Run of simulate."""
+    kw = TRANSVERSE_RUNS[0]
+    scenario = smmcool.Scenario(**kw)
+    run = scenario.simulate()
+    path = tmp_path / "t.h5"
+    smmcool.run_batch(scenario.toml, path, progress=False)
+    table = smmcool.read(path, pandas=False)
+    physics = table["physics"]
+    name = {k: ("spin_s" if k == "spin" else k) for k in HAMILTONIAN}
+    assert {k: physics[name[k]] for k in HAMILTONIAN} == run.hamiltonian
+    assert physics["material"] == run.material
+    np.testing.assert_array_equal(table["end_temperature_k"], [run.end_temperature_k])
+    np.testing.assert_array_equal(table["temperature_after_ramp_k"], [run.temperature_after_ramp_k])
