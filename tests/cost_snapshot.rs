@@ -97,8 +97,8 @@ fn work_counts_with_tunnelling() {
 }
 
 const PINNED_BARRA_10TPS: [usize; 5] = [124, 7, 854, 171, 0];
-const PINNED_BARRA_JUMP_0T: [usize; 5] = [224, 0, 1510, 103, 0];
-const PINNED_JUMP: [usize; 5] = [251, 0, 1686, 137, 68];
+const PINNED_BARRA_JUMP_0T: [usize; 5] = [210, 4, 1485, 103, 0];
+const PINNED_JUMP: [usize; 5] = [237, 1, 1583, 137, 68];
 const PINNED_10TPS: [usize; 5] = [22, 0, 131, 290, 1224];
-const PINNED_FAST: [usize; 5] = [146, 0, 913, 137, 0];
+const PINNED_FAST: [usize; 5] = [131, 0, 886, 137, 0];
 const PINNED_SLOW: [usize; 5] = [258, 2, 1801, 188, 1156];

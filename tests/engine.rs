@@ -657,3 +657,54 @@ fn the_paper_ramp_is_within_ten_percent_of_the_sudden_end_state_below_5_18_k() {
     assert!(devs[2].1 > 0.022 && devs[2].1 < 0.023, "{devs:?}");
     assert!(devs[3].1 < 0.1 && devs[4].1 > 0.1, "{devs:?}");
 }
+
+/// The grid samples of the full relaxation after a jump are read off the collocation
+/// polynomial of the step covering them (docs/numerics.md section 5): against the same run at
+/// rtol 1e-12 (computed with ~4x more steps), T and the spin energy there are within a
+/// fraction of rtol (measured 1.9e-9 at rtol 1e-8), the populations sum to one and the energy
+/// at fixed field is conserved as at step ends.
+#[test]
+fn hold_samples_from_the_dense_output_are_within_the_tolerance() {
+    for ti in [2.5, 4.0, 6.0] {
+        let opts = |rtol: f64| EngineOptions {
+            rtol,
+            ..Default::default()
+        };
+        let tr = run(Protocol::jump(0.5, 0.1).unwrap(), ti, opts(1e-8)).unwrap();
+        let re = run(Protocol::jump(0.5, 0.1).unwrap(), ti, opts(1e-12)).unwrap();
+        let handover = tr.handover.as_ref().expect("the jump hands over").t_s;
+        let hold: Vec<_> = tr
+            .samples
+            .iter()
+            .filter(|s| s.t_s > 0.0 && s.t_s < handover)
+            .collect();
+        assert!(hold.len() >= 20, "{ti} K: {} hold samples", hold.len());
+        let u0 = hold[0].spin_energy_k + hold[0].phonon_energy_k;
+        for s in hold {
+            let r = re
+                .samples
+                .iter()
+                .find(|r| r.t_s == s.t_s)
+                .expect("the same output grid");
+            let err_t = (s.t_phonon_k / r.t_phonon_k - 1.0).abs();
+            assert!(
+                err_t < 1e-8,
+                "{ti} K, t = {:e} s: T off by {err_t:e}",
+                s.t_s
+            );
+            let err_u = (s.spin_energy_k - r.spin_energy_k).abs() / r.t_phonon_k;
+            assert!(
+                err_u < 1e-8,
+                "{ti} K, t = {:e} s: E_spin off by {err_u:e} T",
+                s.t_s
+            );
+            let sum: f64 = s.populations.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-14, "{ti} K: population sum {sum}");
+            let u = s.spin_energy_k + s.phonon_energy_k;
+            assert!(
+                (u - u0).abs() < 1e-12 * u0.abs().max(1.0),
+                "{ti} K: energy {u} vs {u0}"
+            );
+        }
+    }
+}

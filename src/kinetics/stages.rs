@@ -509,10 +509,17 @@ pub(super) trait Integrated {
     fn temperature_k(&self, t: f64, y: &DVector<f64>) -> f64;
     /// Record state `y` at output time `t`.
     fn record(&self, rec: &mut Recorder<'_>, t: f64, y: &DVector<f64>) -> Result<(), EngineError>;
+    /// Whether output times inside a step are read off the step's collocation polynomial
+    /// rather than stepped to: then [`Self::stop`] leaves them out of its hard stops.
+    fn dense_outputs(&self) -> bool {
+        false
+    }
 }
 
 /// The one driver loop: step `stage`'s system with `solver` until the stage is finished,
-/// stopping exactly at each output time before the stage's end and recording the state there.
+/// stopping exactly at each output time before the stage's end and recording the state there
+/// (or, for a stage with [`Integrated::dense_outputs`], recording the output times a step
+/// covers from its collocation polynomial, and stopping only where the stage says).
 pub(super) fn drive<I: Integrated>(
     plan: &Plan<'_>,
     stage: &mut I,
@@ -533,11 +540,19 @@ pub(super) fn drive<I: Integrated>(
             )
         })?;
         stage.stepped(solver, prog);
-        if let Some(&o) = plan.outputs.get(prog.out_idx) {
-            if o < stage.records_before() && at_stop(solver.t(), o) {
-                stage.record(&mut prog.rec, o, solver.y())?;
-                prog.out_idx += 1;
+        while let Some(&o) = plan.outputs.get(prog.out_idx) {
+            if o >= stage.records_before() {
+                break;
             }
+            if at_stop(solver.t(), o) {
+                stage.record(&mut prog.rec, o, solver.y())?;
+            } else if o < solver.t() && stage.dense_outputs() {
+                // Inside the step: from its collocation polynomial.
+                stage.record(&mut prog.rec, o, &solver.dense(o))?;
+            } else {
+                break;
+            }
+            prog.out_idx += 1;
         }
     }
     prog.absorb(solver, I::STAGE);
@@ -897,6 +912,9 @@ struct Hold<'s, 'p> {
     prev_temp: f64,
     /// First time after the ramp at which |T - T_eq| was within tolerance.
     first_eq: Option<f64>,
+    /// The requested sample times (since the start of the run), sorted: the hard stops. The
+    /// points of the logarithmic output grid are read off the dense output.
+    hard_stops: Vec<f64>,
 }
 
 impl<'s> Integrated for Hold<'s, '_> {
@@ -938,12 +956,20 @@ impl<'s> Integrated for Hold<'s, '_> {
         }
         Ok(solver.t() >= self.t_max)
     }
-    fn stop(&self, t: f64, stop: f64) -> f64 {
+    fn stop(&self, t: f64, _next_output: f64) -> f64 {
+        let next = self.hard_stops.partition_point(|&s| s <= t);
+        let stop = self
+            .hard_stops
+            .get(next)
+            .map_or(self.t_max, |&s| s.min(self.t_max));
         if self.switch_ok && t < self.settle_until {
             stop.min(self.settle_until)
         } else {
             stop
         }
+    }
+    fn dense_outputs(&self) -> bool {
+        true
     }
     fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
         let temp = self.sys.temperature_k(solver.y());
@@ -987,6 +1013,7 @@ pub(super) fn hold(
         switch_ok: opt.formulation == Formulation::Auto && sep < opt.separation_max,
         t_max,
         first_eq: None,
+        hard_stops: requested_stops(plan, t_max),
     };
     drive(plan, &mut stage, &mut solver, prog)?;
     let first_eq = stage.first_eq;
@@ -1264,6 +1291,21 @@ impl<'s, 'p> Integrated for LinkedRelax<'s, 'p> {
     }
 }
 
+/// The requested sample times after the ramp (since the start of the run) up to `t_max`,
+/// sorted: hard stops of the stages after the ramp.
+fn requested_stops(plan: &Plan<'_>, t_max: f64) -> Vec<f64> {
+    let mut stops: Vec<f64> = plan
+        .run
+        .options
+        .sample_times_after_ramp_s
+        .iter()
+        .map(|&s| plan.tq + s)
+        .filter(|&t| t <= t_max)
+        .collect();
+    stops.sort_by(f64::total_cmp);
+    stops
+}
+
 /// The linked relaxation ([`LinkedRelax`]) from (P_R, w, q) = `from` at `t_now`. Returns the
 /// final state and its time.
 pub(super) fn linked_relaxation(
@@ -1307,16 +1349,10 @@ pub(super) fn linked_relaxation(
         p_star,
         t_max,
         first_eq: None,
-        hard_stops: opt
-            .sample_times_after_ramp_s
-            .iter()
-            .map(|&s| tq + s)
-            .filter(|&t| t <= t_max)
-            .collect(),
+        hard_stops: requested_stops(plan, t_max),
         failed: None,
         dense_before: t_now + 1e3 * h0,
     };
-    stage.hard_stops.sort_by(f64::total_cmp);
     drive(plan, &mut stage, &mut solver, prog)?;
     let first_eq = stage.first_eq;
     if after.outcome == Outcome::Equilibrium {
