@@ -1446,6 +1446,43 @@ impl MaterialSection {
         self.build_with(Material::from_preset)
     }
 
+    /// The spin Hamiltonian of `smmcool resonances` and the Python `resonances`, a spectrum
+    /// only: any preset with the overrides of S, D and g and the anisotropy keys at any finite
+    /// value (no kinetic range, unlike [`MaterialSection::build_with_hamiltonian`]); S >= 1.
+    pub fn resonance_hamiltonian(
+        &self,
+    ) -> Result<crate::model::tunnelling::SpinHamiltonian, ScenarioError> {
+        for path in ANISOTROPY_KEYS {
+            if let Some(v) = self.given(path).filter(|v| !v.is_finite()) {
+                return Err(ScenarioError::new(
+                    path,
+                    Some(crate::units::number(v)),
+                    "must be a finite number",
+                ));
+            }
+        }
+        if let Some(s) = self.spin.filter(|&s| s < 1.0) {
+            return Err(ScenarioError::new(
+                "material.spin",
+                Some(crate::units::number(s)),
+                "resonances need an easy axis (D < 0) and S >= 1",
+            ));
+        }
+        let o = crate::model::Overrides {
+            spin: self.spin,
+            d_cm1: self.d_cm1,
+            d_k: self.d_k,
+            g_par: self.g_par,
+            ..crate::model::Overrides::default()
+        };
+        crate::model::tunnelling::SpinHamiltonian::from_preset(
+            self.preset.as_deref().unwrap_or("mn12ac"),
+            &o,
+            &self.anisotropy(),
+        )
+        .map_err(|e| ScenarioError::from_parameter(e, "material.preset"))
+    }
+
     /// The anisotropy overrides of this section (B4, C, E, Bx, misalignment).
     pub fn anisotropy(&self) -> AnisotropyOverrides {
         AnisotropyOverrides {

@@ -46,6 +46,7 @@ __all__ = [
     "merge",
     "read",
     "read_waveforms",
+    "resonances",
     "run_batch",
     "simulate",
     "tau",
@@ -186,6 +187,53 @@ def levels(field_t: Any, *, material: Union[None, str, Material] = None, **overr
         "energy_k": e.reshape(shape + (n,)),
         "energy_above_ground_k": rel.reshape(shape + (n,)),
     }
+
+
+_K_MAX_LIMIT = 2**32 - 1
+
+
+def resonances(k_max: int = 2, *, material: Union[None, str, Material] = None, **overrides: Any) -> Dict[str, Any]:
+    """The resonances between the levels of the two wells and their tunnel splittings, as
+    ``smmcool resonances --json`` (the same numbers): for k = 0..``k_max`` the fields where the
+    localized level m of the metastable well (raised by a positive field) crosses m' = k - m of
+    the other, with the axial part D, B4 and the field (docs/physics.md sections 10.3-10.4).
+
+    The material is a preset key or a ``Material`` and the keywords of ``Material`` (the
+    spectroscopic presets and ``b4_k``, ``c4_k``, ``e_k`` (K), ``transverse_field_t`` (T),
+    ``misalignment_deg`` (degrees) for the Hamiltonian); ``tau0_s``, ``barrier_k``,
+    ``debye_temperature_k`` and ``phonon_units`` do not enter the spectrum and are refused, as
+    by the command line (a ``Material`` may carry them). The Hamiltonian's terms take any
+    finite value here (a spectrum, no kinetic range). Bad input raises InputError (a
+    ValueError) with the command line's message naming the keyword.
+
+    Returns a dict: ``material`` (the preset key), ``hamiltonian`` (dict, as
+    ``Material.hamiltonian``), ``convention`` (the Hamiltonian's form and the sign of the
+    field), ``records`` (one dict per resonance, as in the JSON) and one array per field of the
+    records, one entry per resonance: ``k`` (int), ``m``, ``m_prime`` (m' = k - m),
+    ``field_t`` (the crossing field, T; with a misalignment the applied field B),
+    ``energy_k`` and ``energy_above_ground_k`` (the pair's axial energy at the crossing and
+    above the ground level then, K), ``splitting_k`` (the tunnel splitting Delta, the minimum
+    gap of the avoided crossing, K), ``splitting_method`` (``partitioned``: full relative
+    precision; ``dense``: the pair is not separated from the other levels), ``pair_weight``
+    and ``delocalized`` (bool: pair weight < 0.5).
+    """
+    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or not 0 <= k_max <= _K_MAX_LIMIT:
+        raise InputError(f"k_max = {k_max!r} is not allowed: must be an integer in 0..={_K_MAX_LIMIT}")
+    _ext.refuse_no_effect("resonances", **overrides)
+    doc = json.loads(_ext.resonances(int(k_max), **_keywords(material, overrides)))
+    recs = doc["resonances"]
+    out: Dict[str, Any] = {
+        "material": doc["material"],
+        "hamiltonian": doc["hamiltonian"],
+        "convention": doc["convention"],
+        "records": recs,
+    }
+    out["k"] = np.array([r["k"] for r in recs], dtype=np.int64)
+    for name in ("m", "m_prime", "field_t", "energy_k", "energy_above_ground_k", "splitting_k", "pair_weight"):
+        out[name] = np.array([r[name] for r in recs], dtype=np.float64)
+    out["splitting_method"] = np.array([r["splitting_method"] for r in recs], dtype=object)
+    out["delocalized"] = np.array([r["delocalized"] for r in recs], dtype=bool)
+    return out
 
 
 def tau(

@@ -395,6 +395,22 @@ fn refuse_no_effect(command: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResu
     Ok(())
 }
 
+/// The resonances of `smmcool resonances --json` (the same document, as JSON text): the
+/// Hamiltonian of the material keywords (validated as the command line validates it) and its
+/// resonances k = 0..=`k_max` with their tunnel splittings, computed without the GIL.
+#[pyfunction]
+#[pyo3(signature = (k_max, **kwargs))]
+fn resonances(py: Python<'_>, k_max: u32, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+    let t = sections(kwargs, &["material"], "resonances")?;
+    let m: MaterialSection = section(&t, "material")?;
+    let h = m.resonance_hamiltonian().map_err(scenario_error)?;
+    let preset = m.preset.as_deref().unwrap_or("mn12ac");
+    let doc = py
+        .detach(|| smmcool::model::tunnelling::resonances_json(&h, preset, k_max))
+        .map_err(|e| library_error(py, e))?;
+    serde_json::to_string(&doc).map_err(|e| other_error(e.to_string()))
+}
+
 /// The preset keys.
 #[pyfunction]
 fn presets() -> Vec<&'static str> {
@@ -943,6 +959,7 @@ fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     m.add_function(wrap_pyfunction!(refuse_no_effect, m)?)?;
     m.add_function(wrap_pyfunction!(levels, m)?)?;
+    m.add_function(wrap_pyfunction!(resonances, m)?)?;
     m.add_function(wrap_pyfunction!(tau, m)?)?;
     m.add_function(wrap_pyfunction!(limits, m)?)?;
     m.add_function(wrap_pyfunction!(scenario_toml, m)?)?;

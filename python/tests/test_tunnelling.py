@@ -196,3 +196,99 @@ def test_read_gives_the_hamiltonian_of_a_run_batch_file(tmp_path):
     assert physics["material"] == run.material
     np.testing.assert_array_equal(table["end_temperature_k"], [run.end_temperature_k])
     np.testing.assert_array_equal(table["temperature_after_ramp_k"], [run.temperature_after_ramp_k])
+
+
+MU_B_OVER_KB = 0.67171381563  # K/T (docs/physics.md section 1)
+
+RESONANCE_CASES = [
+    dict(material="mn12ac"),
+    dict(material="mn12ac-barra"),
+    dict(material="mn12ac-mirebeau", k_max=4),
+    dict(material="mn12ac-bircher", k_max=1),
+    dict(material="mn12ac-barra", misalignment_deg=2.0),
+    dict(material="mn12ac", c4_k=3e-5, e_k=0.01, transverse_field_t=0.3, b4_k=-1e-3, k_max=3),
+    dict(material="mn12ac", spin=4.5, d_k=-0.6, g_par=2.0, e_k=0.05, k_max=5),
+    # No kinetic range here: a spectrum takes any finite transverse term (tau would refuse it).
+    dict(material="mn12ac", e_k=-1.0, k_max=0),
+]
+
+
+@pytest.mark.parametrize("kw", RESONANCE_CASES)
+def test_resonances_are_the_cli_json_number_for_number(kw):
+    """smmcool.resonances(...) with the keywords of the flags: the records are those of
+    `smmcool resonances --json` (k, m, m_prime, field_t, splitting_k, ... identical), the arrays
+    are the records' columns, and the crossing fields are those of the axial part computed
+    here: E_m = E_m' at Bz = -k [D + B4 (m^2 + m'^2)] / (g mu_B) (docs/physics.md section 10.3;
+    with a misalignment the applied field is Bz / cos(theta))."""
+    kw = dict(kw)
+    args = flags(kw)
+    cli = cli_json("resonances", *args)
+    py = smmcool.resonances(**kw)
+    assert py["records"] == cli["resonances"]
+    assert py["hamiltonian"] == cli["hamiltonian"]
+    assert (py["material"], py["convention"]) == (cli["material"], cli["convention"])
+    recs = cli["resonances"]
+    assert len(recs) > 0
+    for name in ("k", "m", "m_prime", "field_t", "energy_k", "energy_above_ground_k", "splitting_k",
+                 "pair_weight", "splitting_method", "delocalized"):
+        assert py[name].tolist() == [r[name] for r in recs], name
+    assert py["k"].dtype == np.int64 and py["field_t"].dtype == np.float64
+    h = cli["hamiltonian"]
+    m, mp, k = py["m"], py["m_prime"], py["k"]
+    np.testing.assert_array_equal(m + mp, k)
+    bz = -k * (h["d_k"] + h["b4_k"] * (m**2 + mp**2)) / (h["g_par"] * MU_B_OVER_KB)
+    applied = bz / math.cos(math.radians(h["misalignment_deg"]))
+    np.testing.assert_allclose(py["field_t"], applied, rtol=1e-12, atol=1e-15)
+    assert k.max() == kw.get("k_max", 2)
+    # A Material gives the same spectrum.
+    preset = kw.pop("material")
+    k_max = kw.pop("k_max", 2)
+    if not ("e_k" in kw and abs(kw["e_k"]) > 0.1):
+        assert smmcool.resonances(k_max, material=smmcool.Material(preset, **kw))["records"] == recs
+
+
+def test_resonance_splittings_grow_toward_the_top_and_vanish_without_transverse_terms():
+    """Physical checks: the axial mn12ac has no splitting (M is a good quantum number); with
+    C (barra, no field) the k = 0 pairs m = -m' couple only for m even (C changes m by 4) and
+    their splittings grow by orders of magnitude toward the top of the barrier."""
+    plain = smmcool.resonances(material="mn12ac")
+    assert (plain["splitting_k"] == 0).all()
+    barra = smmcool.resonances(0, material="mn12ac-barra")
+    even = barra["m"] % 2 == 0
+    assert (barra["splitting_k"][~even] == 0).all()
+    d = barra["splitting_k"][even & (barra["splitting_method"] == "partitioned")]
+    assert len(d) >= 3 and (np.diff(d) > 0).all() and d[-1] / d[0] > 1e6
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(misalignment_deg=NAN),
+        dict(b4_k=math.inf),
+        dict(e_k=NAN),
+        dict(misalignment_deg=40.0),
+        dict(transverse_field_t=0.5, misalignment_deg=2.0),
+        dict(spin=0.5),
+        dict(d_k=0.5),
+        dict(d_k=0.0),
+        dict(tau0_s=1e-7),
+        dict(barrier_k=60.0),
+        dict(debye_temperature_k=30.0),
+        dict(material="nope"),
+    ],
+)
+def test_resonances_bad_input_carries_the_cli_message(bad):
+    """Bad input to resonances: InputError (a ValueError) with the stderr of `smmcool
+    resonances`, the flag spelled as the keyword (the keys without effect on a spectrum, tau0_s
+    ..., refused with the command line's reason)."""
+    expected = keyword_message(cli_error("resonances", *flags(bad)))
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.resonances(**bad)
+    assert str(e.value) == expected
+
+
+def test_resonances_k_max_must_be_a_count():
+    for bad in (-1, 2.5, True, "2", 2**32):
+        with pytest.raises(smmcool.InputError, match=r"^k_max = .* is not allowed: must be an integer in 0..=4294967295$"):
+            smmcool.resonances(bad)
+    assert smmcool.resonances(np.int64(1))["records"] == smmcool.resonances(1)["records"]

@@ -5,11 +5,11 @@ use super::{flag_error, flat, require_some, write_json};
 use serde_json::{json, Value};
 use smmcool::error::Error;
 use smmcool::model::limits::{minimum_delta_t, Limit, LimitsSolver};
-use smmcool::model::tunnelling::{SpinHamiltonian, SplittingMethod};
+use smmcool::model::tunnelling::{resonances_json, SplittingMethod};
 use smmcool::model::{Material, Overrides, PRESETS};
 use smmcool::rates::tunnelling::Tunnelling;
 use smmcool::rates::{KappaCalibration, RateModel};
-use smmcool::scenario::{ScenarioError, ANISOTROPY_KEYS};
+use smmcool::scenario::ANISOTROPY_KEYS;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -479,40 +479,11 @@ pub fn limits(args: &LimitsArgs, out: &mut impl Write) -> Result<(), Error> {
 pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Error> {
     let m = &args.material;
     refuse_unused("resonances", m)?;
-    let a = m.anisotropy();
-    for (flag, v) in [
-        ("--b4-k", a.b4_k),
-        ("--c4-k", a.c4_k),
-        ("--e-k", a.e_k),
-        ("--transverse-field-t", a.transverse_field_t),
-        ("--misalignment-deg", a.misalignment_deg),
-    ] {
-        if let Some(v) = v.filter(|v| !v.is_finite()) {
-            return Err(Error::Usage(format!(
-                "{flag} = {} is not allowed: must be a finite number",
-                smmcool::units::number(v)
-            )));
-        }
-    }
-    if let Some(s) = m.spin.filter(|&s| s < 1.0) {
-        return Err(Error::Usage(format!(
-            "--spin = {} is not allowed: resonances need an easy axis (D < 0) and S >= 1",
-            smmcool::units::number(s)
-        )));
-    }
+    let h = m.resonance_hamiltonian().map_err(flag_error)?;
     let preset = m.preset.as_deref().unwrap_or("mn12ac");
-    let h = SpinHamiltonian::from_preset(
-        preset,
-        &Overrides {
-            spin: m.spin,
-            d_cm1: m.d_cm1,
-            d_k: m.d_k,
-            g_par: m.g_par,
-            ..Overrides::default()
-        },
-        &a,
-    )
-    .map_err(|e| flag_error(ScenarioError::from_parameter(e, "material.preset")))?;
+    if args.json {
+        return write_json(out, &resonances_json(&h, preset, args.k_max)?);
+    }
     let list = h.resonances(args.k_max)?;
     let splittings = list
         .iter()
@@ -521,27 +492,6 @@ pub fn resonances(args: &ResonancesArgs, out: &mut impl Write) -> Result<(), Err
     let spin = h.spin();
     let an = h.anisotropy();
     let theta_deg = h.misalignment_deg();
-    if args.json {
-        let recs: Vec<Value> = list
-            .iter()
-            .zip(&splittings)
-            .map(|(r, d)| {
-                json!({"k": r.k, "m": r.m, "m_prime": r.m_prime, "field_t": r.field_t,
-                "energy_k": r.energy_k, "energy_above_ground_k": r.energy_above_ground_k,
-                "splitting_k": d.splitting_k, "splitting_method": d.method.name(),
-                "pair_weight": d.pair_weight, "delocalized": d.delocalized()})
-            })
-            .collect();
-        return write_json(
-            out,
-            &json!({
-                "material": preset,
-                "hamiltonian": h.record(),
-                "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t; with a misalignment theta (misalignment_deg), field_t is the applied field B: Bz = B cos(theta), Bx = B sin(theta), and g_par is the material's g (the levels use g cos(theta) with B)",
-                "resonances": recs,
-            }),
-        );
-    }
     writeln!(
         out,
         "# {preset}: S = {}, D = {:.6} K, B4 = {:.4e} K, C = {:.4e} K, E = {:.4e} K, g = {}, Bx = {} T{}",

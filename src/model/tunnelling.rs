@@ -104,6 +104,35 @@ pub struct HamiltonianRecord {
     pub misalignment_deg: f64,
 }
 
+/// The document `smmcool resonances --json` prints and the Python `resonances` returns: the
+/// preset name `material`, the `hamiltonian` ([`SpinHamiltonian::record`]), the `convention`
+/// and one record per resonance k = 0..=`k_max` ([`SpinHamiltonian::resonances`]) with its
+/// splitting ([`SpinHamiltonian::tunnel_splitting`]): `k`, `m`, `m_prime`, `field_t`,
+/// `energy_k`, `energy_above_ground_k`, `splitting_k`, `splitting_method`, `pair_weight`,
+/// `delocalized`.
+pub fn resonances_json(
+    h: &SpinHamiltonian,
+    material: &str,
+    k_max: u32,
+) -> Result<serde_json::Value, crate::Error> {
+    let mut recs = Vec::new();
+    for r in h.resonances(k_max)? {
+        let d = h.tunnel_splitting(&r)?;
+        recs.push(
+            serde_json::json!({"k": r.k, "m": r.m, "m_prime": r.m_prime, "field_t": r.field_t,
+            "energy_k": r.energy_k, "energy_above_ground_k": r.energy_above_ground_k,
+            "splitting_k": d.splitting_k, "splitting_method": d.method.name(),
+            "pair_weight": d.pair_weight, "delocalized": d.delocalized()}),
+        );
+    }
+    Ok(serde_json::json!({
+        "material": material,
+        "hamiltonian": h.record(),
+        "convention": "H = D [Sz^2 - S(S+1)/3] + B4 Sz^4 + C (S+^4 + S-^4) + E (Sx^2 - Sy^2) + g mu_B (Bz Sz + Bx Sx); a positive Bz raises m > 0, so m (metastable well) meets m_prime = k - m at field_t; with a misalignment theta (misalignment_deg), field_t is the applied field B: Bz = B cos(theta), Bx = B sin(theta), and g_par is the material's g (the levels use g cos(theta) with B)",
+        "resonances": recs,
+    }))
+}
+
 /// The largest misalignment angle, degrees.
 pub const MAX_MISALIGNMENT_DEG: f64 = 30.0;
 
