@@ -102,6 +102,30 @@ pub enum NumericsError {
         /// Temperature, K.
         temperature_k: f64,
     },
+    /// Neither the subtraction-free slow mode (no spectral gap) nor the dense fallback (error
+    /// bound too large, or rates without detailed balance) gives lambda1 at (B, T).
+    #[error("slowest relaxation rate at B = {} T, T = {} K not resolved: the slow mode is not separated from the intra-well modes, which the subtraction-free method needs (it works where lambda2/lambda1 is large: lower temperatures), {} (docs/numerics.md section 3.2)", crate::units::number(*field_t), crate::units::number(*temperature_k), dense_refusal(*dense_relative_error))]
+    SlowestRateUnresolved {
+        /// Field, T.
+        field_t: f64,
+        /// Temperature, K.
+        temperature_k: f64,
+        /// The dense eigenvalue's error bound relative to lambda1; NaN when the rates do not
+        /// obey detailed balance (no dense fallback).
+        dense_relative_error: f64,
+    },
+}
+
+/// Why the dense fallback of [`NumericsError::SlowestRateUnresolved`] was refused.
+fn dense_refusal(rel: f64) -> String {
+    if rel.is_nan() {
+        "and the dense fallback does not apply (it needs rates in detailed balance and a positive lambda1)".to_owned()
+    } else {
+        format!(
+            "and a dense eigenvalue solve in double precision bounds its error only to {rel:.1e} of lambda1 (at most {:.0e} accepted; it works where the largest rates are within ~1e6 of lambda1: higher temperatures)",
+            crate::rates::slowmode::DENSE_RELATIVE_ACCURACY
+        )
+    }
 }
 
 /// What kind of failure an error is: the one thing a front end needs to decide how to react
@@ -131,9 +155,10 @@ impl NumericsError {
             Self::Parameter(_) | Self::RateUnderflow { .. } | Self::NoKappaCalibration { .. } => {
                 ErrorKind::InvalidInput
             }
-            Self::NoBracket { .. } | Self::NoSpectralGap { .. } | Self::NoSplitting { .. } => {
-                ErrorKind::Failed
-            }
+            Self::NoBracket { .. }
+            | Self::NoSpectralGap { .. }
+            | Self::SlowestRateUnresolved { .. }
+            | Self::NoSplitting { .. } => ErrorKind::Failed,
         }
     }
 

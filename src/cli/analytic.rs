@@ -195,12 +195,14 @@ fn tau_field(
             smmcool::units::number(b)
         )));
     }
+    // lambda1 from the slow mode, or where it is not separated (hot, with tunnelling) the
+    // dense eigenvalue with its error bound checked (docs/numerics.md section 3.2).
     let tau_of = |m: &RateModel, b: f64, t: f64| -> Result<f64, Error> {
         let kappa = m.kappa(t)?;
-        let mode = m
-            .unscaled_slow_mode(b, t)?
+        let lambda1 = m
+            .unscaled_slowest_rate(b, t)?
             .expect("inside the bistable range");
-        Ok(1.0 / (kappa * mode.lambda1_per_s))
+        Ok(1.0 / (kappa * lambda1))
     };
     // Recalibrated with tunnelling, the time without it is the spin-phonon rates' at the same
     // kappa(T) (the mechanism's own effect); calibrated without, the calibration's own kappa.
@@ -209,10 +211,10 @@ fn tau_field(
         if !with_all {
             return tau_of(p, b, t);
         }
-        let mode = p
-            .unscaled_slow_mode(b, t)?
+        let lambda1 = p
+            .unscaled_slowest_rate(b, t)?
             .expect("inside the bistable range");
-        Ok(1.0 / (model.kappa(t)? * mode.lambda1_per_s))
+        Ok(1.0 / (model.kappa(t)? * lambda1))
     };
     let calibration = if with_all && tunnelling.is_some() {
         "with tunnelling"

@@ -25,7 +25,8 @@ use crate::model::{Arrhenius, GiantSpin};
 use crate::numerics::cheb::LazyChebTable;
 pub use crate::rates::mechanism::{Channel, Mechanism, RatePoint, SpinPhonon};
 use crate::rates::slowmode::{
-    intra_well_rate, reduction_rate_with, slow_mode, slow_mode_with, Chain, MMatrixLu, SlowMode,
+    intra_well_rate, reduction_rate_with, slow_mode, slow_mode_with, slowest_rate, Chain,
+    MMatrixLu, SlowMode,
 };
 use nalgebra::DMatrix;
 use std::sync::Arc;
@@ -630,6 +631,14 @@ impl RateModel {
                 field_t,
                 temperature_k: t_k,
             },
+            NumericsError::SlowestRateUnresolved {
+                dense_relative_error,
+                ..
+            } => NumericsError::SlowestRateUnresolved {
+                field_t,
+                temperature_k: t_k,
+                dense_relative_error,
+            },
             other => other,
         }
     }
@@ -646,6 +655,25 @@ impl RateModel {
             return Ok(None);
         }
         slow_mode(&self.unscaled_chain(field_t, t_k))
+            .map(Some)
+            .map_err(Self::no_gap(field_t, t_k))
+    }
+
+    /// The slowest non-zero rate lambda1 of the unscaled matrix at (B, T) (K^3), as `smmcool
+    /// tau` reports it ([`slowest_rate`]): the slow mode's (full relative precision) where it
+    /// is separated, else the dense symmetric eigenvalue where double precision gives it to
+    /// [`crate::rates::slowmode::DENSE_RELATIVE_ACCURACY`] (hot, with tunnelling channels:
+    /// docs/numerics.md section 3.2). `None` when the field leaves a single well.
+    pub fn unscaled_slowest_rate(
+        &self,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<Option<f64>, NumericsError> {
+        require_positive("temperature_k", t_k)?;
+        if field_t.abs() >= self.spin.bistability_field_t() {
+            return Ok(None);
+        }
+        slowest_rate(&self.unscaled_chain(field_t, t_k))
             .map(Some)
             .map_err(Self::no_gap(field_t, t_k))
     }
@@ -807,9 +835,7 @@ impl RateModel {
         kappa_per_s_k3: f64,
     ) -> Result<f64, NumericsError> {
         let chain = self.chain_of(&self.mechanisms, 0.0, t_k, kappa_per_s_k3);
-        Ok(slow_mode(&chain)
-            .map_err(Self::no_gap(0.0, t_k))?
-            .lambda1_per_s)
+        slowest_rate(&chain).map_err(Self::no_gap(0.0, t_k))
     }
 
     /// kappa(T) in 1/(s K^3).

@@ -413,6 +413,177 @@ impl<'a> Neumann<'a> {
     }
 }
 
+/// Relative accuracy the dense fallback ([`dense_slowest_rate`]) must guarantee for lambda1.
+pub const DENSE_RELATIVE_ACCURACY: f64 = 1e-9;
+
+/// lambda1 of a reversible chain from a dense symmetric eigenvalue solve, with a bound on its
+/// error ([`dense_slowest_rate`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DenseSlowest {
+    /// The second smallest eigenvalue of -W (units of the chain's rates).
+    pub lambda1_per_s: f64,
+    /// The bound on |computed - exact| lambda1 divided by lambda1.
+    pub relative_error_bound: f64,
+    /// lambda2/lambda1, how far the slow mode is separated from the next one.
+    pub gap_ratio: f64,
+}
+
+/// Why [`dense_slowest_rate`] gives no lambda1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DenseRefusal {
+    /// A transition without its reverse (or a non-finite rate): the chain is not reversible.
+    NotReversible,
+    /// A level that no channel connects to the others.
+    Disconnected,
+    /// Double precision cannot give lambda1 to [`DENSE_RELATIVE_ACCURACY`]: the bound on its
+    /// error relative to lambda1 is this (the largest rates are too far above lambda1).
+    Inaccurate(f64),
+}
+
+/// The slowest non-zero rate lambda1 of the reversible chain by a dense symmetric eigenvalue
+/// solve refined by its Rayleigh quotient, with a guaranteed error bound: the fallback of the
+/// rate model where [`slow_mode`] finds no spectral gap (hot, with tunnelling channels joining
+/// the wells below the barrier top; docs/numerics.md section 3.2, which derives the bound).
+///
+/// 1. pi along a spanning tree of the channels, ln pi_j = ln pi_i + ln w_ij - ln w_ji; the
+///    detailed-balance defect d = max |ln(w_ij pi_i) - ln(w_ji pi_j)| over every channel (the
+///    rounding of the rates). The reversible chain w~_ij = sqrt(w_ij w_ji pi_j/pi_i), within
+///    exp(d/2) of the rates, is similar by diag(pi)^1/2 to the symmetric S with S_ij =
+///    -s_ij = -sqrt(w_ij w_ji) and S_ii = sum_j s_ij sqrt(pi_j/pi_i).
+/// 2. The eigenvector x of the second smallest eigenvalue of S (nalgebra's symmetric QR).
+/// 3. rho = sum_{i<j} s_ij (x_i r_ij - x_j/r_ij)^2 / |x|^2, r_ij = (pi_j/pi_i)^(1/4): the
+///    Rayleigh quotient as a sum of positive terms (no cancellation against the large
+///    diagonal).
+/// 4. Kato-Temple: with the residual R = |S x - rho x| (plus the rounding of S x) and the
+///    distance delta from rho to the other eigenvalues (lambda_0 = 0 and lambda_2, each moved
+///    by its Weyl bound), |lambda_1 - rho| <= R^2/delta: second order in the residual, so
+///    ~(n eps |S|/lambda_1)^2 lambda_1/(lambda_2 - lambda_1) instead of the first-order
+///    n eps |S| of the eigenvalue itself. Added: the rounding of rho and the rates' defect
+///    (relative n d).
+///
+/// Accepted where the bound is at most [`DENSE_RELATIVE_ACCURACY`] lambda_1; refused cold
+/// (lambda_1 below ~1e-8 of the largest rates), where the subtraction-free slow mode works.
+pub fn dense_slowest_rate(chain: &Chain) -> Result<DenseSlowest, DenseRefusal> {
+    let n = chain.n_levels();
+    if n < 3 {
+        return Err(DenseRefusal::Disconnected);
+    }
+    let band = chain.band();
+    let near = |i: usize| i.saturating_sub(band)..(i + band + 1).min(n);
+    // Every channel with its reverse, both finite.
+    for i in 0..n {
+        for j in near(i) {
+            let (a, b) = (chain.rate(i, j), chain.rate(j, i));
+            if !(a.is_finite() && b.is_finite() && a >= 0.0 && b >= 0.0) || (a > 0.0) != (b > 0.0) {
+                return Err(DenseRefusal::NotReversible);
+            }
+        }
+    }
+    // ln pi along a spanning tree (breadth first from level 0).
+    let mut ln_pi = vec![f64::NAN; n];
+    ln_pi[0] = 0.0;
+    let mut queue = std::collections::VecDeque::from([0usize]);
+    while let Some(i) = queue.pop_front() {
+        for j in near(i) {
+            if j != i && ln_pi[j].is_nan() && chain.rate(i, j) > 0.0 {
+                ln_pi[j] = ln_pi[i] + chain.rate(i, j).ln() - chain.rate(j, i).ln();
+                queue.push_back(j);
+            }
+        }
+    }
+    if ln_pi.iter().any(|x| x.is_nan()) {
+        return Err(DenseRefusal::Disconnected);
+    }
+    // The channels i < j: (i, j, s_ij, r_ij).
+    let mut channels = Vec::new();
+    let mut defect = 0.0_f64;
+    let mut s = DMatrix::<f64>::zeros(n, n);
+    for i in 0..n {
+        for j in near(i).filter(|&j| j > i) {
+            let (a, b) = (chain.rate(i, j), chain.rate(j, i));
+            if a == 0.0 {
+                continue;
+            }
+            defect = defect.max((a.ln() + ln_pi[i] - b.ln() - ln_pi[j]).abs());
+            let sij = a.sqrt() * b.sqrt();
+            let r = (0.25 * (ln_pi[j] - ln_pi[i])).exp();
+            channels.push((i, j, sij, r));
+            s[(i, j)] = -sij;
+            s[(j, i)] = -sij;
+            s[(i, i)] += sij * r * r;
+            s[(j, j)] += sij / (r * r);
+        }
+    }
+    let norm = (0..n)
+        .map(|j| s.column(j).iter().map(|x| x.abs()).sum::<f64>())
+        .fold(0.0, f64::max);
+    let eigen = nalgebra::SymmetricEigen::new(s.clone());
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| eigen.eigenvalues[a].total_cmp(&eigen.eigenvalues[b]));
+    let x = eigen.eigenvectors.column(order[1]).into_owned();
+    let norm2: f64 = x.iter().map(|v| v * v).sum();
+    let rho = channels
+        .iter()
+        .map(|&(i, j, sij, r)| {
+            let d = x[i] * r - x[j] / r;
+            sij * d * d
+        })
+        .sum::<f64>()
+        / norm2;
+    // Rounding: Weyl's bound on every computed eigenvalue (backward error of the symmetric QR
+    // and the rounding of S's entries) and on the computed residual.
+    let nf = n as f64;
+    let slack = 8.0 * nf * f64::EPSILON * norm;
+    let residual = (&s * &x - &x * rho).norm() / norm2.sqrt() + nf.sqrt() * slack;
+    let (below, above) = (
+        eigen.eigenvalues[order[0]] + slack,
+        eigen.eigenvalues[order[2]] - slack,
+    );
+    let delta = (rho - below).min(above - rho);
+    if !(rho > 0.0 && delta > 0.0) {
+        // lambda1 not separated from 0 or lambda2 beyond the rounding: the first-order bound.
+        return Err(DenseRefusal::Inaccurate(if rho > 0.0 {
+            slack / rho
+        } else {
+            f64::INFINITY
+        }));
+    }
+    let bound = residual * residual / delta
+        + 4.0 * nf * f64::EPSILON * (rho + (rho * norm).sqrt())
+        + (nf * defect).exp_m1() * rho;
+    let rel = bound / rho;
+    if rel.is_nan() || rel > DENSE_RELATIVE_ACCURACY {
+        return Err(DenseRefusal::Inaccurate(rel));
+    }
+    Ok(DenseSlowest {
+        lambda1_per_s: rho,
+        relative_error_bound: rel,
+        gap_ratio: eigen.eigenvalues[order[2]] / rho,
+    })
+}
+
+/// The slowest non-zero rate lambda1 of the chain: the subtraction-free slow mode
+/// ([`slow_mode`], full relative precision) where it exists, else the dense eigenvalue
+/// ([`dense_slowest_rate`]) where double precision gives it to [`DENSE_RELATIVE_ACCURACY`];
+/// else [`NumericsError::SlowestRateUnresolved`] (B and T left NaN for the caller to fill in).
+pub fn slowest_rate(chain: &Chain) -> Result<f64, NumericsError> {
+    match slow_mode(chain) {
+        Ok(mode) => Ok(mode.lambda1_per_s),
+        Err(NumericsError::NoSpectralGap { .. }) => match dense_slowest_rate(chain) {
+            Ok(d) => Ok(d.lambda1_per_s),
+            Err(why) => Err(NumericsError::SlowestRateUnresolved {
+                field_t: f64::NAN,
+                temperature_k: f64::NAN,
+                dense_relative_error: match why {
+                    DenseRefusal::Inaccurate(rel) => rel,
+                    _ => f64::NAN,
+                },
+            }),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 /// The slow mode of the chain (well bottoms at its ends).
 pub fn slow_mode(chain: &Chain) -> Result<SlowMode, NumericsError> {
     let gap = NumericsError::NoSpectralGap {
@@ -581,6 +752,57 @@ mod tests {
             dense[(j, j)] = col + excess[j];
         }
         (off, excess, dense)
+    }
+
+    /// Bottoms 0 and 3 joined directly (rate 10 each way); the interior pair 1, 2 mixes at
+    /// `fast` and leaves to the bottoms at 1. By the symmetry 0 <-> 3, 1 <-> 2: the even modes
+    /// (x0 = x3, x1 = x2) have -W = [[1, -1], [-1, 1]], eigenvalues 0 and lambda1 = 2; the odd
+    /// ones [[21, -1], [-1, 1 + 2 fast]], lambda2 ~ 21. The interior's smallest rate is 1 <
+    /// lambda1, so the slow mode has no fixed point.
+    fn unseparated(fast: f64) -> Chain {
+        let mut c = Chain::new(4, 3);
+        for (a, b, r) in [(0, 3, 10.0), (1, 2, fast), (1, 0, 1.0), (2, 3, 1.0)] {
+            c.add_rate(a, b, r);
+            c.add_rate(b, a, r);
+        }
+        c
+    }
+
+    /// Where the slow mode fails, the dense fallback gives lambda1 when its bound allows
+    /// (fast = 1e3: checked against the closed form of the symmetric 4-state chain) and
+    /// refuses with the bound when the fast rate is 1e12 times lambda1's scale.
+    #[test]
+    fn dense_fallback_where_the_slow_mode_fails_and_its_refusal() {
+        let c = unseparated(1e3);
+        assert!(slow_mode(&c).is_err());
+        let got = slowest_rate(&c).unwrap();
+        assert!((got - 2.0).abs() <= 1e-13 * 2.0, "{got}");
+        let d = dense_slowest_rate(&c).unwrap();
+        let (p, q) = (21.0, 1.0 + 2e3);
+        let lambda2 = 0.5 * (p + q) - (0.25 * (p - q) * (p - q) + 1.0_f64).sqrt();
+        assert!(d.relative_error_bound <= DENSE_RELATIVE_ACCURACY);
+        assert!(
+            (d.gap_ratio - lambda2 / 2.0).abs() <= 1e-12 * lambda2,
+            "{d:?}"
+        );
+        let c = unseparated(1e12);
+        assert!(slow_mode(&c).is_err());
+        match dense_slowest_rate(&c) {
+            Err(DenseRefusal::Inaccurate(rel)) => assert!(rel > 1e-9, "{rel:e}"),
+            other => panic!("{other:?}"),
+        }
+        let e = slowest_rate(&c).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            matches!(e, NumericsError::SlowestRateUnresolved { dense_relative_error, .. } if dense_relative_error > 1e-9)
+                && text.contains("not separated")
+                && text.contains("bounds its error only to"),
+            "{text}"
+        );
+        // A channel without its reverse: no dense fallback.
+        let mut c = unseparated(1e3);
+        c.add_rate(1, 3, 1.0);
+        assert_eq!(dense_slowest_rate(&c), Err(DenseRefusal::NotReversible));
     }
 
     #[test]
