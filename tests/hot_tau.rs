@@ -4,7 +4,7 @@
 //! slow mode (a series in lambda/mu0, mu0 the interior's smallest rate) needs ~800 terms (40 K:
 //! lambda1/mu0 = 0.949) or diverges (60 K: lambda1 > mu0). The rate model then takes the dense
 //! symmetric eigenvalue refined by its Rayleigh quotient, with a run-time error bound
-//! ([`smmcool::rates::slowmode::dense_slowest_rate`], docs/numerics.md section 3.2); before,
+//! ([`smmcool::rates::slowmode::dense_slowest_rate`], docs/numerics.md section 3.3); before,
 //! `tau` exited with "the slow mode is not separated". The reference is
 //! scripts/hot_tau_reference.py (mpmath at 40 digits, checked at 50: the whole model rebuilt
 //! from the published decimals, every eigenvalue of the full and of the interior matrix).

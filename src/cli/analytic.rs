@@ -196,7 +196,7 @@ fn tau_field(
         )));
     }
     // lambda1 from the slow mode, or where it is not separated (hot, with tunnelling) the
-    // dense eigenvalue with its error bound checked (docs/numerics.md section 3.2).
+    // dense eigenvalue with its error bound checked (docs/numerics.md section 3.3).
     let tau_of = |m: &RateModel, b: f64, t: f64| -> Result<f64, Error> {
         let kappa = m.kappa(t)?;
         let lambda1 = m

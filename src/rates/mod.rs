@@ -663,7 +663,7 @@ impl RateModel {
     /// tau` reports it ([`slowest_rate`]): the slow mode's (full relative precision) where it
     /// is separated, else the dense symmetric eigenvalue where double precision gives it to
     /// [`crate::rates::slowmode::DENSE_RELATIVE_ACCURACY`] (hot, with tunnelling channels:
-    /// docs/numerics.md section 3.2). `None` when the field leaves a single well.
+    /// docs/numerics.md section 3.3). `None` when the field leaves a single well.
     pub fn unscaled_slowest_rate(
         &self,
         field_t: f64,

@@ -443,7 +443,7 @@ pub enum DenseRefusal {
 /// The slowest non-zero rate lambda1 of the reversible chain by a dense symmetric eigenvalue
 /// solve refined by its Rayleigh quotient, with a guaranteed error bound: the fallback of the
 /// rate model where [`slow_mode`] finds no spectral gap (hot, with tunnelling channels joining
-/// the wells below the barrier top; docs/numerics.md section 3.2, which derives the bound).
+/// the wells below the barrier top; docs/numerics.md section 3.3, which derives the bound).
 ///
 /// 1. pi along a spanning tree of the channels, ln pi_j = ln pi_i + ln w_ij - ln w_ji; the
 ///    detailed-balance defect d = max |ln(w_ij pi_i) - ln(w_ji pi_j)| over every channel (the
