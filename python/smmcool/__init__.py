@@ -294,7 +294,7 @@ def limits(
     bf, ti = np.broadcast_arrays(np.asarray(b_final_t, dtype=np.float64), np.asarray(initial_temperature_k, dtype=np.float64))
     shape = bf.shape
     tiv = _vector(ti)
-    s, q, where, notes = _ext.limits(float(b_initial_t), _vector(bf), tiv, **_keywords(material, overrides))
+    s, q, where, notes = _ext.limits(_default_engine(), float(b_initial_t), _vector(bf), tiv, **_keywords(material, overrides))
     out = {
         "sudden_final_temperature_k": s,
         "sudden_delta_temperature_k": s - tiv,

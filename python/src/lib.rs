@@ -506,12 +506,14 @@ fn tau<'py>(
 
 /// The sudden (Eq. 9) and isentropic (Eq. 11) limits for pairs (b_final_t[i],
 /// initial_temperature_k[i]): (sudden K, isentropic K or NaN, the indices of the elements
-/// without a finite isentropic temperature and the reason for each).
+/// without a finite isentropic temperature and the reason for each). The solvers' starting
+/// points per final field are `engine`'s tables (the same numbers as `smmcool limits`).
 #[pyfunction]
-#[pyo3(signature = (b_initial_t, b_final_t, initial_temperature_k, **kwargs))]
+#[pyo3(signature = (engine, b_initial_t, b_final_t, initial_temperature_k, **kwargs))]
 #[allow(clippy::type_complexity)]
 fn limits<'py>(
     py: Python<'py>,
+    engine: &Engine,
     b_initial_t: f64,
     b_final_t: PyReadonlyArray1<'py, f64>,
     initial_temperature_k: PyReadonlyArray1<'py, f64>,
@@ -531,14 +533,23 @@ fn limits<'py>(
             "b_final_t and initial_temperature_k must have the same length",
         ));
     }
+    let ctx = engine.ctx.clone();
     let rows: Result<Vec<(f64, Isentropic)>, smmcool::Error> = py.detach(|| {
         // Elements are independent (two root solves each): spread them over rayon's threads.
-        // One solver (its scratch buffers, the levels at B_i) per rayon job, not per element.
+        // One solver (its scratch buffers, the levels at B_i) per rayon job, not per element;
+        // the table of each final field shared through the engine's context.
         bf.par_iter()
             .zip(ti.par_iter())
             .map_init(
                 || LimitsSolver::new(&mat, b_initial_t),
-                |solver, (&bf, &ti)| Ok(solver.solve(bf, ti)?),
+                |solver, (&bf, &ti)| {
+                    if bf.is_finite()
+                        && solver.table_field_t().map(f64::to_bits) != Some(bf.to_bits())
+                    {
+                        solver.use_table(ctx.limits_table(&mat.spin, &mat.debye, bf));
+                    }
+                    Ok(solver.solve(bf, ti)?)
+                },
             )
             .collect()
     });

@@ -9,7 +9,8 @@
 
 use super::welltable::{LineTable, PlaneTable, WellTableKey};
 use crate::error::NumericsError;
-use crate::model::Material;
+use crate::model::limits::FinalTable;
+use crate::model::{Debye, GiantSpin, Material};
 use crate::rates::tunnelling::{hamiltonian_key, with_built_tunnelling, Tunnelling};
 use crate::rates::{KappaScaling, KappaTableKey, Lambda1Table, RateModel};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,9 @@ pub const MAX_LINE_TABLES: usize = 64;
 /// Most tunnelling mechanisms kept (one per spin Hamiltonian with transverse terms; a few KB
 /// each, but each costs ~10 ms of splittings to build).
 pub const MAX_TUNNELLING_MECHANISMS: usize = 16;
+/// Most tables of the analytic limits kept (one per spin, lattice and final field; ~9 KB
+/// each once filled, [`FinalTable`]).
+pub const MAX_LIMITS_TABLES: usize = 64;
 
 /// Least-recently-used store of at most `cap` entries (few entries: a linear scan).
 #[derive(Debug)]
@@ -82,6 +86,8 @@ pub struct EngineContext {
     /// The tunnelling mechanism (channels and splittings) per spin Hamiltonian
     /// ([`hamiltonian_key`]); `None` for one without coupled pairs.
     tunnelling: Mutex<Lru<[u64; 8], Option<Arc<Tunnelling>>>>,
+    /// The starting points of the analytic limits per (spin, lattice, final field bits).
+    limits: Mutex<Lru<(GiantSpin, Debye, u64), Arc<FinalTable>>>,
     /// Whether tables start with the panels shipped with the program ([`super::preset`]).
     shipped: bool,
 }
@@ -112,6 +118,7 @@ impl EngineContext {
             planes: Mutex::new(Lru::new(MAX_PLANE_TABLES)),
             lines: Mutex::new(Lru::new(MAX_LINE_TABLES)),
             tunnelling: Mutex::new(Lru::new(MAX_TUNNELLING_MECHANISMS)),
+            limits: Mutex::new(Lru::new(MAX_LIMITS_TABLES)),
             shipped: true,
         }
     }
@@ -218,6 +225,24 @@ impl EngineContext {
             }
         };
         with_built_tunnelling(rates, h, built)
+    }
+
+    /// The table of starting points of the analytic limits (`smmcool limits`, Python
+    /// `limits`) of `spin` and `debye` at `b_final_t`, for [`LimitsSolver::use_table`]
+    /// (nodes computed lazily by the solvers that use it; the same numbers as a solver's own
+    /// table).
+    ///
+    /// [`LimitsSolver::use_table`]: crate::model::limits::LimitsSolver::use_table
+    pub fn limits_table(&self, spin: &GiantSpin, debye: &Debye, b_final_t: f64) -> Arc<FinalTable> {
+        let key = (*spin, *debye, b_final_t.to_bits());
+        let new = || Arc::new(FinalTable::new(spin, debye, b_final_t));
+        match self.limits.lock() {
+            Ok(mut c) => match c.get(&key) {
+                Some(t) => t,
+                None => c.insert(key, new()),
+            },
+            Err(_) => new(),
+        }
     }
 
     /// How many tables of each kind the context holds.

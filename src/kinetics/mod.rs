@@ -43,7 +43,8 @@ use record::{Invariants, Recorder};
 use stages::{After, Plan, Progress, State, Systems};
 
 pub use context::{
-    EngineContext, TableCounts, MAX_KAPPA_TABLES, MAX_LINE_TABLES, MAX_PLANE_TABLES,
+    EngineContext, TableCounts, MAX_KAPPA_TABLES, MAX_LIMITS_TABLES, MAX_LINE_TABLES,
+    MAX_PLANE_TABLES,
 };
 
 /// Equilibrium also needs the well occupation within this (absolute probability) of its

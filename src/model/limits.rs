@@ -14,6 +14,7 @@ use crate::error::{require_finite, require_positive, NumericsError};
 use crate::model::thermo::{boltzmann, equilibrium, ground_degeneracy};
 use crate::model::{Debye, GiantSpin};
 use crate::numerics::roots::{increasing_root, scan_minimum};
+use std::sync::{Arc, OnceLock};
 
 /// Absolute tolerance of the limit temperatures, K.
 pub const ROOT_TOL_K: f64 = 1e-12;
@@ -666,19 +667,233 @@ fn fast_increasing_root(
     })
 }
 
+/// Lowest node temperature of a [`FinalTable`], K.
+const TABLE_T_MIN_K: f64 = 0.02;
+/// ln 1.1: neighbouring nodes of a [`FinalTable`] are 10 % apart in T.
+const TABLE_LN_RATIO: f64 = 0.095_310_179_804_324_86;
+/// Nodes of a [`FinalTable`]: 0.02 K to 0.02 x 1.1^101 = 300.6 K.
+const TABLE_NODES: usize = 102;
+
+/// The temperature of node `k` of a [`FinalTable`], K.
+fn table_node_t(k: usize) -> f64 {
+    TABLE_T_MIN_K * (k as f64 * TABLE_LN_RATIO).exp()
+}
+
+/// One side of a node: y = ln G of an increasing G(T) > 0 (Eq. 9: <E'> + U_ph; Eq. 11:
+/// S - ln g_0 + S_ph), and the first two derivatives of the inverse, v = -1/T as a function
+/// of y.
+#[derive(Debug, Clone, Copy)]
+struct InverseNode {
+    y: f64,
+    dv: f64,
+    d2v: f64,
+}
+
+impl InverseNode {
+    /// From G and its first two temperature derivatives at `t_k`: with h = ln G as a
+    /// function of v, h' = T^2 G'/G and h'' = T^3 (2 G' + T G'')/G - h'^2, and dv/dy = 1/h',
+    /// d^2v/dy^2 = -h''/h'^3.
+    fn new(big_g: f64, d1: f64, d2: f64, t_k: f64) -> Self {
+        let t2 = t_k * t_k;
+        let h1 = t2 * d1 / big_g;
+        let h2 = t2 * t_k * (2.0 * d1 + t_k * d2) / big_g - h1 * h1;
+        Self {
+            y: big_g.ln(),
+            dv: 1.0 / h1,
+            d2v: -h2 / (h1 * h1 * h1),
+        }
+    }
+
+    fn usable(&self) -> bool {
+        self.y.is_finite() && self.dv.is_finite() && self.d2v.is_finite() && self.dv > 0.0
+    }
+}
+
+/// A node of a [`FinalTable`]: v = -1/T_k and the two inverses (Eq. 9, Eq. 11).
+#[derive(Debug, Clone, Copy)]
+struct TableNode {
+    v: f64,
+    of: [InverseNode; 2],
+}
+
+/// Which root a [`FinalTable`] guesses.
+#[derive(Debug, Clone, Copy)]
+enum Balance {
+    /// Eq. 9: G = <E'> + U_ph.
+    Energy = 0,
+    /// Eq. 11: G = S - ln g_0 + S_ph.
+    Entropy = 1,
+}
+
+/// The starting points of [`LimitsSolver`] at one final field: the levels at B_f and, at the
+/// node temperatures T_k = 0.02 K x 1.1^k up to 300 K, y = ln G of both balances' G(T)
+/// (Eq. 9: <E'> + U_ph, Eq. 11: S - ln g_0 + S_ph) with dv/dy and d^2v/dy^2 of the inverse
+/// v(y) = -1/T. The guess for a target G* is the quintic Hermite interpolant of v(y) between
+/// the two nodes whose y bracket ln G* (within ~1e-5 of T_f for Mn12Ac), so that the solver
+/// usually needs one evaluation per root. Each node is computed on first use, by whichever
+/// thread needs it, and is a deterministic function of the spin, the lattice, B_f and k
+/// alone: a root does not depend on which nodes exist, which solver or thread built them, nor
+/// on the other elements of an array (docs/numerics.md section 9). About 9 KB once filled.
+#[derive(Debug)]
+pub struct FinalTable {
+    spin: GiantSpin,
+    debye: Debye,
+    b_final_t: f64,
+    levels: Levels,
+    nodes: Vec<OnceLock<TableNode>>,
+}
+
+impl FinalTable {
+    /// The (empty) table of `spin` and `debye` at `b_final_t`.
+    pub fn new(spin: &GiantSpin, debye: &Debye, b_final_t: f64) -> Self {
+        let mut levels = Levels::new(spin.n_levels());
+        levels.set(spin, b_final_t);
+        Self {
+            spin: *spin,
+            debye: *debye,
+            b_final_t,
+            levels,
+            nodes: (0..TABLE_NODES).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The final field, T.
+    pub fn b_final_t(&self) -> f64 {
+        self.b_final_t
+    }
+
+    /// How many nodes have been computed.
+    pub fn nodes_computed(&self) -> usize {
+        self.nodes.iter().filter(|n| n.get().is_some()).count()
+    }
+
+    fn node(&self, k: usize) -> &TableNode {
+        self.nodes[k].get_or_init(|| {
+            let t = table_node_t(k);
+            let s = level_stats(&self.levels, t);
+            let d = &self.debye;
+            let c = s.heat_capacity + d.heat_capacity(t);
+            let dc = s.heat_capacity_slope + d.heat_capacity_slope(t);
+            let c_t = c / t;
+            TableNode {
+                v: -1.0 / t,
+                of: [
+                    InverseNode::new(s.energy_k + d.energy_k(t), c, dc, t),
+                    InverseNode::new(
+                        ((s.z_exc / s.g0).ln_1p() + s.energy_k * s.beta) + d.entropy(t),
+                        c_t,
+                        (dc - c_t) / t,
+                        t,
+                    ),
+                ],
+            }
+        })
+    }
+
+    /// A temperature close to the root of G(T) = e^`y` for `balance`, or `None` where ln G*
+    /// is outside the nodes' range (or a node is not usable). The bracketing nodes are
+    /// searched from `t_start_k` (a temperature near the root) by steps predicted from each
+    /// node's derivatives, bisection after eight probes; whatever the path, the two nodes
+    /// found are the same, and so is the guess.
+    fn guess(&self, balance: Balance, y: f64, t_start_k: f64) -> Option<f64> {
+        let j = balance as usize;
+        if !y.is_finite() {
+            return None;
+        }
+        let n = TABLE_NODES as isize;
+        // The index of the node at or below `t`: -1 below the first, n - 1 from the last on.
+        let index = |t: f64| -> isize {
+            let x = ((t / TABLE_T_MIN_K).ln() / TABLE_LN_RATIO).floor();
+            if x.is_nan() {
+                -1
+            } else {
+                x.clamp(-1.0, (n - 1) as f64) as isize
+            }
+        };
+        // Nodes lo and hi with y_lo <= y < y_hi; -1 and n stand for the ends (not evaluated).
+        let (mut lo, mut hi) = (-1_isize, n);
+        let mut k = index(t_start_k).clamp(0, n - 1);
+        for probe in 0.. {
+            let node = self.node(k as usize);
+            let p = node.of[j];
+            if !p.usable() {
+                return None;
+            }
+            if p.y <= y {
+                lo = k;
+            } else {
+                hi = k;
+            }
+            if hi - lo == 1 {
+                break;
+            }
+            k = if probe >= 8 {
+                lo + (hi - lo) / 2
+            } else {
+                // The node at or below the temperature predicted from this one.
+                let dy = y - p.y;
+                let v = node.v + dy * (p.dv + 0.5 * dy * p.d2v);
+                let kp = if v < 0.0 { index(-1.0 / v) } else { n - 1 };
+                if kp <= lo {
+                    lo + 1
+                } else if kp >= hi {
+                    hi - 1
+                } else if kp == k {
+                    // The root predicted above node k, so next to it on the side it is on.
+                    if k == lo {
+                        k + 1
+                    } else {
+                        k - 1
+                    }
+                } else {
+                    kp
+                }
+            };
+        }
+        if lo < 0 || hi >= n {
+            return None;
+        }
+        let (a, b) = (self.node(lo as usize), self.node(hi as usize));
+        let (pa, pb) = (a.of[j], b.of[j]);
+        // Quintic Hermite interpolation of v(y) on [y_lo, y_hi].
+        let h = pb.y - pa.y;
+        let x = (y - pa.y) / h;
+        let (x2, x3) = (x * x, x * x * x);
+        let (x4, x5) = (x3 * x, x3 * x2);
+        let h0 = 1.0 - 10.0 * x3 + 15.0 * x4 - 6.0 * x5;
+        let h1 = x - 6.0 * x3 + 8.0 * x4 - 3.0 * x5;
+        let h2 = 0.5 * (x2 - 3.0 * x3 + 3.0 * x4 - x5);
+        let k0 = 10.0 * x3 - 15.0 * x4 + 6.0 * x5;
+        let k1 = -4.0 * x3 + 7.0 * x4 - 3.0 * x5;
+        let k2 = 0.5 * (x3 - 2.0 * x4 + x5);
+        let v = h0 * a.v
+            + h * (h1 * pa.dv + h * h2 * pa.d2v)
+            + k0 * b.v
+            + h * (k1 * pb.dv + h * k2 * pb.d2v);
+        let (t_lo, t_hi) = (-1.0 / a.v, -1.0 / b.v);
+        let t = -1.0 / v;
+        Some(if t > t_lo && t < t_hi {
+            t
+        } else {
+            (t_lo * t_hi).sqrt()
+        })
+    }
+}
+
 /// Both limits (Eq. 9 and 11) of many field changes from one initial field, as `smmcool
 /// limits` and the Python `limits` compute them: the level energies at B_i are shifted to
 /// their minimum once (those at B_f again only when B_f changes), the Boltzmann weights come
 /// from a recurrence of ratios (five exponentials per temperature, [`Levels`]), and each root
 /// is found by steps of order four ([`root_step`]) with the analytic derivatives dU/dT = C and
 /// dS/dT = C/T (and their first two derivatives), safeguarded by a bracket, taken in -1/T on
-/// ln(<E'> + U_ph) and ln(S - ln g_0 + S_ph), nearly linear there. Both start from one
-/// evaluation at T_i; Eq. 11 also from the last point of Eq. 9 (T_sudden bounds it from above)
-/// (docs/numerics.md section 9). The roots are those of [`FieldChange::sudden_final_k`] and
+/// ln(<E'> + U_ph) and ln(S - ln g_0 + S_ph), nearly linear there. Each starts from one
+/// evaluation at the guess of the [`FinalTable`] of B_f (built on first use, or shared with
+/// [`Self::use_table`]), Eq. 11 also from the last point of Eq. 9 (T_sudden bounds it from
+/// above); without a guess from one at T_i (docs/numerics.md section 9). The roots are those of [`FieldChange::sudden_final_k`] and
 /// [`FieldChange::isentropic_final`] (the engine's, bracketing with Brent's method to 1e-12 K):
 /// from T_i = 0.3 K up they agree within that tolerance, 1e-12 K + 1e-13 T; below, where the
 /// bracketing solver's ln Z' loses up to 3e-10 of T_f, this one keeps full precision
-/// (tests/reference_limits.rs). A solver holds the levels at B_f as scratch: one per thread.
+/// (tests/reference_limits.rs). A solver holds scratch: one per thread (tables may be shared).
 #[derive(Debug, Clone)]
 pub struct LimitsSolver<'a> {
     spin: &'a GiantSpin,
@@ -686,9 +901,9 @@ pub struct LimitsSolver<'a> {
     b_initial_t: f64,
     /// The levels at B_i.
     initial: Levels,
-    /// Scratch: the levels at B_f, for the field `fin_field_t` (NaN before the first).
-    fin: Levels,
-    fin_field_t: f64,
+    /// The table of the last final field (its levels at B_f and the starting points), built
+    /// by this solver or shared ([`Self::use_table`]).
+    table: Option<Arc<FinalTable>>,
 }
 
 impl<'a> LimitsSolver<'a> {
@@ -701,11 +916,27 @@ impl<'a> LimitsSolver<'a> {
             debye: &material.debye,
             b_initial_t,
             initial: Levels::new(n),
-            fin: Levels::new(n),
-            fin_field_t: f64::NAN,
+            table: None,
         };
         s.initial.set(spin, b_initial_t);
         s
+    }
+
+    /// The final field of the table in use, T (`None` before the first).
+    pub fn table_field_t(&self) -> Option<f64> {
+        self.table.as_ref().map(|t| t.b_final_t)
+    }
+
+    /// Solve field changes to `table`'s final field with `table` (shared between solvers and
+    /// threads, e.g. [`crate::kinetics::EngineContext::limits_table`]) instead of a table of
+    /// this solver's own: the same numbers, as a table's content depends only on the spin,
+    /// the lattice and B_f. Panics if `table` is of another spin or lattice.
+    pub fn use_table(&mut self, table: Arc<FinalTable>) {
+        assert!(
+            table.spin == *self.spin && table.debye == *self.debye,
+            "a limits table of another material"
+        );
+        self.table = Some(table);
     }
 
     /// (sudden T_f, isentropic outcome) of B_i -> `b_final_t` from `t_initial_k`.
@@ -724,14 +955,14 @@ impl<'a> LimitsSolver<'a> {
         .validate()?;
         let ti = t_initial_k;
         let debye = self.debye;
-        if b_final_t.to_bits() != self.fin_field_t.to_bits() {
-            self.fin.set(self.spin, b_final_t);
-            self.fin_field_t = b_final_t;
+        if self.table_field_t().map(f64::to_bits) != Some(b_final_t.to_bits()) {
+            self.table = Some(Arc::new(FinalTable::new(self.spin, debye, b_final_t)));
         }
+        let table = self.table.as_deref().expect("set above");
+        let e_final = &table.levels;
         // The start: frozen populations (Eq. 4) and the total entropy.
         // With the frozen populations' energy on the final levels, sum n_i(B_i, T_i) e_f,i,
         // summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
-        let e_final = &self.fin;
         let (start, u_frozen) = level_stats_and_dot::<true>(&self.initial, ti, &e_final.e_rel);
         let s_target = start.entropy() + debye.entropy(ti);
         let u_ph_i = debye.energy_k(ti);
@@ -757,17 +988,34 @@ impl<'a> LimitsSolver<'a> {
             )
         };
         let point = |(g, d1, d2, d3): (f64, f64, f64, f64), t: f64| (t, g, d1, d2, d3);
-        // Both roots start at T_i (one evaluation for the two); the isentropic one also at the
-        // last point the sudden one evaluated, close to T_sudden, which bounds it from above
-        // (the sudden process makes entropy: S(B_f, T_sudden) >= S(B_i, T_i)).
-        let at_ti = level_stats(e_final, ti);
-        let mut last = (ti, at_ti);
+        // Each root starts from one evaluation at the table's guess; without one (B_f = B_i,
+        // which gives exactly T_i from T_i, or ln G* outside the table) from one at T_i, the
+        // isentropic one also from the last point the sudden one evaluated, close to
+        // T_sudden, which bounds it from above (the sudden process makes entropy:
+        // S(B_f, T_sudden) >= S(B_i, T_i)).
+        #[allow(clippy::float_cmp)] // exactly no field change
+        let same_field = b_final_t == self.b_initial_t;
+        let guess = |balance: Balance, g_star: f64, t_start: f64| {
+            if same_field || g_star.is_nan() || g_star <= 0.0 {
+                None
+            } else {
+                table.guess(balance, g_star.ln(), t_start)
+            }
+        };
+        let mut at_ti = None;
+        let mut stats_at_ti = || *at_ti.get_or_insert_with(|| level_stats(e_final, ti));
+        // G = <E'> + U_ph >= 0 (energies above the lowest level), G* > 0 unless U_ph(T_i)
+        // underflows with nothing frozen above the lowest level.
+        let g_star_9 = u_frozen + u_ph_i;
+        let (t0, s0) = match guess(Balance::Energy, g_star_9, ti) {
+            Some(t) => (t, level_stats(e_final, t)),
+            None => (ti, stats_at_ti()),
+        };
+        let mut last = (t0, s0);
         let sudden = fast_increasing_root(
             "sudden-quench heat balance (Eq. 9)",
-            &[point(sudden_g(&at_ti, ti), ti)],
-            // G = <E'> + U_ph >= 0 (energies above the lowest level), G* > 0 unless U_ph(T_i)
-            // underflows with nothing frozen above the lowest level.
-            (u_frozen + u_ph_i > 0.0).then_some(u_frozen + u_ph_i),
+            &[point(sudden_g(&s0, t0), t0)],
+            (g_star_9 > 0.0).then_some(g_star_9),
             |t| {
                 let s = level_stats(e_final, t);
                 last = (t, s);
@@ -786,13 +1034,18 @@ impl<'a> LimitsSolver<'a> {
                 },
             ));
         }
+        let g_star_11 = s_target - residual;
+        let from = match guess(Balance::Entropy, g_star_11, sudden) {
+            Some(t) => (t, level_stats(e_final, t)),
+            None => (ti, stats_at_ti()),
+        };
         let t = fast_increasing_root(
             "isentropic condition (Eq. 11)",
             &[
-                point(isentropic_g(&at_ti, ti), ti),
+                point(isentropic_g(&from.1, from.0), from.0),
                 point(isentropic_g(&last.1, last.0), last.0),
             ],
-            Some(s_target - residual),
+            Some(g_star_11),
             |t| isentropic_g(&level_stats(e_final, t), t),
         )?;
         Ok((sudden, Isentropic::Final { t_final_k: t }))
@@ -811,4 +1064,80 @@ fn relative_energies(spin: &GiantSpin, field_t: f64, out: &mut [f64]) {
 /// Ground degeneracy of energies relative to their minimum (the levels exactly at 0).
 fn ground_degeneracy_rel(e_rel: &[f64]) -> usize {
     e_rel.iter().filter(|&&e| e <= 0.0).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinetics::EngineContext;
+
+    /// The table's guesses: close to the roots (what saves the evaluations), and the same bits
+    /// whichever nodes exist and wherever the search starts.
+    #[test]
+    fn table_guesses_are_close_and_independent_of_the_nodes_present() {
+        let m = Material::mn12ac();
+        for bf in [0.1, 0.0, 1.0] {
+            let warm = FinalTable::new(&m.spin, &m.debye, bf);
+            for k in 0..TABLE_NODES {
+                warm.node(k);
+            }
+            let mut worst = 0.0_f64;
+            for i in 0..200 {
+                let t = 0.05 * 4000f64.powf(f64::from(i) / 199.0);
+                let s = level_stats(&warm.levels, t);
+                let g = [
+                    s.energy_k + m.debye.energy_k(t),
+                    ((s.z_exc / s.g0).ln_1p() + s.energy_k * s.beta) + m.debye.entropy(t),
+                ];
+                for (balance, big_g) in [(Balance::Energy, g[0]), (Balance::Entropy, g[1])] {
+                    let y = big_g.ln();
+                    let w = warm.guess(balance, y, t).unwrap();
+                    for start in [t, 0.5 * t, 3.0 * t, 0.01, 1e3] {
+                        // A fresh table per search: only the nodes this search visits exist.
+                        let fresh = FinalTable::new(&m.spin, &m.debye, bf);
+                        let f = fresh.guess(balance, y, start).unwrap();
+                        assert_eq!(f.to_bits(), w.to_bits(), "Bf = {bf}, T = {t}, from {start}");
+                        assert!(fresh.nodes_computed() < TABLE_NODES / 4);
+                    }
+                    worst = worst.max((w / t - 1.0).abs());
+                }
+            }
+            // The guess must be within the solver's stop (1e-4) to save an evaluation.
+            assert!(worst < 2e-5, "Bf = {bf}: guess off by {worst:.1e}");
+            // Outside the nodes' range: no guess.
+            assert!(warm.guess(Balance::Energy, -1e3, 1.0).is_none());
+            assert!(warm.guess(Balance::Entropy, 1e3, 1.0).is_none());
+        }
+    }
+
+    /// A solver's roots are functions of the material, B_i, B_f and T_i alone: the same bits
+    /// from a fresh solver per element, one solver in order, and one on tables shared through
+    /// an engine context in the reverse order (what the Python array call and scalar calls do).
+    #[test]
+    fn roots_do_not_depend_on_order_or_on_shared_tables() {
+        let m = Material::mn12ac();
+        let cases: Vec<(f64, f64)> = [0.1, 0.0, 0.5, 2.0, -0.3]
+            .iter()
+            .flat_map(|&bf| (0..40).map(move |i| (bf, 0.1 * 1.15f64.powi(i))))
+            .collect();
+        let bits = |r: (f64, Isentropic)| (r.0.to_bits(), r.1.t_final_k().map(f64::to_bits));
+        let fresh: Vec<_> = cases
+            .iter()
+            .map(|&(bf, ti)| bits(LimitsSolver::new(&m, 0.5).solve(bf, ti).unwrap()))
+            .collect();
+        let mut one = LimitsSolver::new(&m, 0.5);
+        let ctx = EngineContext::new();
+        let mut shared = LimitsSolver::new(&m, 0.5);
+        for (i, &(bf, ti)) in cases.iter().enumerate().rev() {
+            assert_eq!(bits(one.solve(bf, ti).unwrap()), fresh[i], "{bf} T, {ti} K");
+            if shared.table_field_t() != Some(bf) {
+                shared.use_table(ctx.limits_table(&m.spin, &m.debye, bf));
+            }
+            assert_eq!(
+                bits(shared.solve(bf, ti).unwrap()),
+                fresh[i],
+                "{bf} T, {ti} K"
+            );
+        }
+    }
 }
