@@ -49,8 +49,9 @@ pub(super) struct Plan<'r> {
     /// ([`crate::rates::Mechanism::resonance_fields_t`]), sorted: hard stops of the ramp
     /// stages. Empty without tunnelling.
     pub resonance_times: Vec<f64>,
-    /// Whether the rates are smooth in B (no mechanism with resonances), so that the well
-    /// tables (Chebyshev in B) represent them.
+    /// Whether the rates are smooth in B (no mechanism with resonances), so that the plane
+    /// well table (Chebyshev in B) represents them; otherwise only the line table at B_f is
+    /// used.
     pub smooth_in_field: bool,
 }
 
@@ -254,12 +255,13 @@ impl<'p> Systems<'p> {
                 plan.u0,
                 plan.ti,
             );
-            // Resonances (tunnelling) are far narrower than the tables' panels in B: exact
-            // kernels then.
+            // Resonances (tunnelling) are far narrower than the plane's panels in B: exact
+            // kernels then, except at the final field, where the rates are smooth in T and
+            // its line table holds them.
             if plan.smooth_in_field {
                 sys.with_table(ctx)
             } else {
-                sys
+                sys.with_final_field_table(ctx)
             }
             .linked(plan.link)
         };

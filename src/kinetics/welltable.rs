@@ -63,14 +63,25 @@ pub struct WellTableKey {
     /// 2S, D, g_par and B4 (bits).
     spin: (u32, u64, u64, u64),
     /// Each mechanism: its name and key (for spin-phonon: each transition pair's i, j and
-    /// the bits of its two weights).
+    /// the bits of its two weights). With a mechanism not proportional to kappa (tunnelling)
+    /// the unscaled rates depend on kappa(T) itself, and a last entry `kappa(T)` holds its law
+    /// ([`RateModel::kappa_law_bits`]); without one the key is as before (the shipped tables'
+    /// fingerprints print it).
     mechanisms: Vec<(String, Vec<u64>)>,
 }
 
 impl WellTableKey {
-    /// The key of `rates`' spin and mechanisms.
+    /// The key of `rates`' spin and mechanisms (and kappa's law where the rates depend on it).
     pub fn of(rates: &RateModel) -> Self {
         let spin = rates.spin();
+        let mut mechanisms: Vec<(String, Vec<u64>)> = rates
+            .mechanisms()
+            .iter()
+            .map(|m| (m.name().to_string(), m.key()))
+            .collect();
+        if rates.needs_kappa_in_unscaled_rates() {
+            mechanisms.push(("kappa(T)".to_string(), rates.kappa_law_bits()));
+        }
         Self {
             spin: (
                 spin.two_s(),
@@ -78,11 +89,7 @@ impl WellTableKey {
                 spin.g_par().to_bits(),
                 spin.b4_k().to_bits(),
             ),
-            mechanisms: rates
-                .mechanisms()
-                .iter()
-                .map(|m| (m.name().to_string(), m.key()))
-                .collect(),
+            mechanisms,
         }
     }
 }
@@ -100,7 +107,9 @@ pub fn exact_values(
     };
     let chain = rates.unscaled_chain(field_t, t_k);
     let lu = chain.interior_lu().ok_or(no_gap)?;
-    let mode = rates.unscaled_slow_mode_of(&chain, &lu, field_t, t_k)?;
+    // The reduction's rate, as the exact right-hand sides take it (the slow mode bit for bit
+    // unless a tunnelling channel joins the two bottoms).
+    let mode = rates.unscaled_reduced_rate_of(&chain, &lu, field_t, t_k)?;
     let (ql, qr) = chain.committors(&lu);
     let n = spin.n_levels();
     let bottom = [spin.energy_k(0, field_t), spin.energy_k(n - 1, field_t)];
@@ -158,8 +167,16 @@ impl<const NX: usize> WellTable<NX> {
         let u_range = (1.0 / TABLE_RANGE_K.1, 1.0 / TABLE_RANGE_K.0);
         let start = (start_b, levels(u_range.1 - u_range.0, 0.125));
         let max_b = if NX > 1 { start.0 + 10 } else { 0 };
+        // Rates that depend on kappa(T) (tunnelling) take it exactly, not from the kappa table
+        // the building run attached (whose range, and so last bits, differ between runs): a
+        // panel is then the same whichever run builds it.
+        let rates = if rates.needs_kappa_in_unscaled_rates() {
+            rates.without_kappa_table()
+        } else {
+            rates.clone()
+        };
         Self {
-            rates: rates.clone(),
+            rates,
             table: LazyTable2::new(
                 b_range,
                 u_range,
@@ -409,6 +426,43 @@ mod tests {
             assert!(worst[c] < 1e-11, "component {c}: {}", worst[c]);
         }
     }
+
+    /// With tunnelling (`mn12ac-barra`, whose rates are not proportional to kappa(T)) the line
+    /// table at a fixed field against the exact kernels, with kappa computed directly (the
+    /// table's rates) and from the kappa table a run attaches: on the k = 0 resonance
+    /// (B = 0), inside its window (0.1 T) and where it closes (0.15 T), 1.2-6 K.
+    #[test]
+    fn line_tables_with_tunnelling_match_the_exact_kernels() {
+        use crate::model::Overrides;
+        let m = Material::for_trajectories("mn12ac-barra", &Overrides::default()).unwrap();
+        let rates = m.rate_model(KappaScaling::Arrhenius).unwrap();
+        assert!(rates.needs_kappa_in_unscaled_rates());
+        let attached = rates.clone().with_table(1.0, 8.0).unwrap();
+        assert!(attached.table().is_some());
+        let mut worst = [0.0f64; COMPONENTS];
+        for b in [0.0, 0.1, 0.15] {
+            // Built from the model with a kappa table attached: the table drops it.
+            let table = Arc::new(LineTable::at_field(&attached, b));
+            assert!(table.rates.table().is_none());
+            let mut slice = FieldSlice::line(table.clone());
+            for k in 0..=30 {
+                let t = 1.2 * (6.0f64 / 1.2).powf(k as f64 / 30.0);
+                let v = slice.at(t).unwrap().eval(1.0 / t);
+                for exact in [
+                    exact_values(&rates, b, t).unwrap(),
+                    exact_values(&attached, b, t).unwrap(),
+                ] {
+                    for c in 0..COMPONENTS {
+                        worst[c] = worst[c].max((v[c] - exact[c]).abs());
+                    }
+                }
+            }
+        }
+        eprintln!("worst {worst:?}");
+        for c in 0..COMPONENTS {
+            assert!(worst[c] < 1e-11, "component {c}: {}", worst[c]);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -452,5 +506,49 @@ mod key_tests {
             .with_mechanism(Arc::new(Keyed(vec![Channel { i: 0, j: 20 }])));
         assert_eq!(WellTableKey::of(&plain), WellTableKey::of(&plain.clone()));
         assert_ne!(WellTableKey::of(&plain), WellTableKey::of(&extra));
+    }
+
+    /// A mechanism not proportional to kappa makes the unscaled rates depend on kappa(T): the
+    /// key then holds kappa's law (another tau0, scaling or calibration is another table);
+    /// without one the law is not in the key (the shipped tables' fingerprints print it).
+    #[test]
+    fn the_kappa_law_is_in_the_key_where_the_rates_depend_on_it() {
+        use crate::model::Arrhenius;
+        use crate::rates::KappaCalibration;
+        let m = Material::mn12ac();
+        let other = Arrhenius {
+            tau0_s: 2.0 * m.arrhenius.tau0_s,
+            ..m.arrhenius
+        };
+        let plain = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let plain_other = RateModel::new(m.spin, other, KappaScaling::Arrhenius).unwrap();
+        assert_eq!(WellTableKey::of(&plain), WellTableKey::of(&plain_other));
+        assert!(!format!("{:?}", WellTableKey::of(&plain)).contains("kappa"));
+        let tunnel = || Arc::new(Keyed(vec![Channel { i: 0, j: 20 }]));
+        let with = plain.clone().with_mechanism(tunnel());
+        let keys = [
+            WellTableKey::of(&with),
+            WellTableKey::of(&plain_other.with_mechanism(tunnel())),
+            WellTableKey::of(
+                &RateModel::new(
+                    m.spin,
+                    m.arrhenius,
+                    KappaScaling::Constant { reference_k: 3.0 },
+                )
+                .unwrap()
+                .with_mechanism(tunnel()),
+            ),
+            WellTableKey::of(
+                &with
+                    .clone()
+                    .with_kappa_calibration(KappaCalibration::WithTunnelling),
+            ),
+        ];
+        for a in 0..keys.len() {
+            for b in a + 1..keys.len() {
+                assert_ne!(keys[a], keys[b], "{a} {b}");
+            }
+        }
+        assert_eq!(keys[0], WellTableKey::of(&with.clone()));
     }
 }

@@ -91,8 +91,9 @@ pub trait Mechanism: Debug + Send + Sync {
 
     /// The fields (T) near which this mechanism's rates have narrow resonances (a tunnelling
     /// channel's Lorentzian, 1e-15 to 1e-2 T wide, at its crossing field). The ramps stop
-    /// there so that the integrator cannot step over one, and the well tables (smooth in B)
-    /// are not used. Empty for smooth mechanisms (the default).
+    /// there so that the integrator cannot step over one, and the plane well table (smooth in
+    /// B) is not used (the line table at the final field is). Empty for smooth mechanisms (the
+    /// default).
     fn resonance_fields_t(&self) -> Vec<f64> {
         Vec::new()
     }

@@ -477,6 +477,38 @@ impl RateModel {
         })
     }
 
+    /// Whether any mechanism's rates are not proportional to kappa(T) (tunnelling): the
+    /// unscaled rates ([`Self::unscaled_chain`]) then depend on kappa(T) itself.
+    pub fn needs_kappa_in_unscaled_rates(&self) -> bool {
+        self.mechanisms.iter().any(|m| !m.proportional_to_kappa())
+    }
+
+    /// Everything kappa(T) depends on beyond the spin and the mechanisms, as bits: tau0, U_b,
+    /// the scaling's kind and number, and the calibration.
+    pub(crate) fn kappa_law_bits(&self) -> Vec<u64> {
+        let (kind, number) = match self.scaling {
+            KappaScaling::Arrhenius => (0, 0),
+            KappaScaling::Constant { reference_k } => (1, reference_k.to_bits()),
+            KappaScaling::Absolute { kappa_per_s_k3 } => (2, kappa_per_s_k3.to_bits()),
+        };
+        vec![
+            self.arrhenius.tau0_s.to_bits(),
+            self.arrhenius.barrier_k.to_bits(),
+            kind,
+            number,
+            u64::from(self.calibration == KappaCalibration::WithTunnelling),
+        ]
+    }
+
+    /// The same model without its kappa(T) table: kappa computed exactly at every call (a
+    /// deterministic function of the model, whichever table a run attached).
+    pub(crate) fn without_kappa_table(&self) -> Self {
+        Self {
+            table: None,
+            ..self.clone()
+        }
+    }
+
     /// The table to share between runs of this model: over a fixed wide range
     /// ([`SHARED_TABLE_RANGE_K`]), so that every run gets the same kappa(T) whichever built it,
     /// its panels built on first use; `None` if it cannot be built. Only the panel over the
