@@ -5,7 +5,8 @@
 //!
 //! Group `tunnelling_cost`: the same protocols with three materials,
 //! * `barra`: `mn12ac-barra` with its transverse term (C = 2.88e-5 K, B4 in the levels), the
-//!   tunnelling mechanism on, the ramps stopping at every crossing field, no well tables;
+//!   tunnelling mechanism on, the ramps stopping at every crossing field, exact kernels in
+//!   the ramp (no plane well table) and the line table at the final field after it;
 //! * `barra_c0`: the same levels with C = 0 (no tunnelling: the axial engine with B4, its well
 //!   tables);
 //! * `mn12ac`: the paper's axial material (B4 = 0).
