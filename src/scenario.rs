@@ -1056,6 +1056,18 @@ impl MaterialSection {
     }
 }
 
+/// Highest temperature `smmcool tau` and the Python `tau` accept, K.
+pub const MAX_TAU_TEMPERATURE_K: f64 = 1e4;
+
+/// Why a temperature above [`MAX_TAU_TEMPERATURE_K`] is refused by `tau` (the rule of its
+/// message, after "is not allowed: ").
+pub fn tau_temperature_rule() -> String {
+    format!(
+        "must be in (0, {}] K (the giant-spin rate model describes cryogenic relaxation; its slow mode is not separated far above the barrier)",
+        crate::units::number(MAX_TAU_TEMPERATURE_K)
+    )
+}
+
 /// The keys of the spin Hamiltonian beyond the paper's Eq. 1 (docs/physics.md section 10).
 pub const ANISOTROPY_KEYS: [&str; 5] = [
     "material.b4_k",
@@ -1439,11 +1451,46 @@ impl MaterialSection {
                 return Err(ScenarioError::new(
                     path,
                     Some(crate::units::number(v)),
-                    "is a term of the spin Hamiltonian beyond Eq. 1; `levels`, `limits` and the Python `levels`/`tau`/`limits` use the localized axial levels and would ignore it. Use it with `smmcool simulate`, `run`, `resonances` or `tau`",
+                    "is a term of the spin Hamiltonian beyond Eq. 1; `levels`, `limits` and the Python `levels`/`limits` use the localized axial levels and would ignore it. Use it with `smmcool simulate`, `run`, `resonances` or `tau` (in Python `simulate`, `resonances`, `tau` or `Material`)",
                 ));
             }
         }
         self.build_with(Material::from_preset)
+    }
+
+    /// True when this section's Hamiltonian goes beyond the paper's Eq. 1: a spectroscopic
+    /// preset (fourth-order or rhombic terms) or any key of [`ANISOTROPY_KEYS`] given.
+    pub fn has_hamiltonian_terms(&self) -> bool {
+        let preset = self.preset.as_deref().unwrap_or("mn12ac");
+        crate::model::preset(preset).is_some_and(|p| !p.stevens.is_none())
+            || ANISOTROPY_KEYS.iter().any(|k| self.given(k).is_some())
+    }
+
+    /// The material and spin-phonon rate model (of `rates`) of `smmcool tau` and the Python
+    /// `tau`, with the spin Hamiltonian when it goes beyond Eq. 1
+    /// ([`MaterialSection::has_hamiltonian_terms`]: the material's levels then carry B4,
+    /// [`MaterialSection::build_with_hamiltonian`]); else the axial material of
+    /// [`MaterialSection::build`]. [`crate::rates::tunnelling::FieldTau::new`] adds the
+    /// tunnelling.
+    pub fn tau_material(
+        &self,
+        rates: &RatesSection,
+    ) -> Result<
+        (
+            Material,
+            RateModel,
+            Option<crate::model::tunnelling::SpinHamiltonian>,
+        ),
+        ScenarioError,
+    > {
+        let (mat, h) = if self.has_hamiltonian_terms() {
+            let (mat, h) = self.build_with_hamiltonian()?;
+            (mat, Some(h))
+        } else {
+            (self.build()?, None)
+        };
+        let plain = rates.build(&mat)?;
+        Ok((mat, plain, h))
     }
 
     /// The spin Hamiltonian of `smmcool resonances` and the Python `resonances`, a spectrum

@@ -238,23 +238,38 @@ def resonances(k_max: int = 2, *, material: Union[None, str, Material] = None, *
 
 def tau(
     temperature_k: Any,
+    field_t: Any = None,
     *,
     material: Union[None, str, Material] = None,
     kappa_scaling: Optional[str] = None,
     kappa_reference_k: Optional[float] = None,
     kappa_per_s_k3: Optional[float] = None,
+    kappa_calibration: Optional[str] = None,
     **overrides: Any,
 ) -> Dict[str, Any]:
-    """Relaxation times at the temperature(s) ``temperature_k`` (K).
+    """Relaxation times at the temperature(s) ``temperature_k`` (K), as ``smmcool tau``.
 
     ``debye_temperature_k`` and ``phonon_units`` do not enter tau and are refused (InputError),
-    as by ``smmcool tau``; a ``Material`` may carry them.
+    as by ``smmcool tau``; a ``Material`` may carry them. ``kappa_calibration``
+    (``"without_tunnelling"``, the default, or ``"with_tunnelling"``) chooses which rates the
+    calibration of kappa matches to tau0 exp(U_b/T) at B = 0 (docs/physics.md section 10.6).
 
-    Returns a dict of arrays shaped like ``temperature_k`` (floats for a scalar):
+    Without ``field_t`` and with the axial material: the zero-field table (``smmcool tau
+    --json``). With ``field_t`` (T, along the easy axis; scalar or array, broadcast against
+    ``temperature_k``), or with a Hamiltonian beyond Eq. 1 (a spectroscopic preset or any of
+    ``b4_k``, ``c4_k``, ``e_k``, ``transverse_field_t``, ``misalignment_deg``; then at B = 0
+    without ``field_t``): ``smmcool tau --field-t ... --json``, tau = 1/(kappa(T) lambda1(B, T))
+    of the rate model with its resonant tunnelling when the Hamiltonian has transverse terms.
+
+    Returns a dict of arrays shaped like the (broadcast) inputs (floats for scalars):
     ``tau_arrhenius_s`` (tau0 exp(U_b/T), s), ``tau_model_s`` (1/lambda1 of the rate model, s)
-    and ``kappa_per_s_k3`` (the rate scale, 1/(s K^3)).
+    and ``kappa_per_s_k3`` (the rate scale, 1/(s K^3)); with a field (as above) also
+    ``field_t`` (T), and with transverse terms ``tau_without_tunnelling_s`` (the spin-phonon
+    rates alone at the same kappa(T), s). Besides: ``material`` (its name), ``hamiltonian``
+    (dict, as ``Material.hamiltonian``) and, with a field, ``mechanisms`` (names) and
+    ``tunnelling_pairs`` (the records of the command line's JSON: ``m``, ``m_prime``, ``k``,
+    ``field_t``, ``splitting_k``, ``splitting_method``).
     """
-    shape = np.shape(temperature_k)
     _ext.refuse_no_effect("tau", **overrides)
     kw = _keywords(material, overrides)
     kw.update(
@@ -264,13 +279,31 @@ def tau(
                 kappa_scaling=kappa_scaling,
                 kappa_reference_k=kappa_reference_k,
                 kappa_per_s_k3=kappa_per_s_k3,
+                kappa_calibration=kappa_calibration,
             ).items()
             if v is not None
         }
     )
-    ta, tm, k = _ext.tau(_vector(temperature_k), **kw)
-    out = {"tau_arrhenius_s": ta, "tau_model_s": tm, "kappa_per_s_k3": k}
-    return {name: (float(a[0]) if shape == () else a.reshape(shape)) for name, a in out.items()}
+    if field_t is None:
+        shape = np.shape(temperature_k)
+        d = _ext.tau(_vector(temperature_k), None, **kw)
+        if d["field"]:
+            d["field_t"] = np.zeros(shape if shape else (1,), dtype=np.float64).ravel()
+    else:
+        t, b = np.broadcast_arrays(np.asarray(temperature_k, dtype=np.float64), np.asarray(field_t, dtype=np.float64))
+        shape = t.shape
+        d = _ext.tau(_vector(t), _vector(b), **kw)
+        d["field_t"] = _vector(b)
+    out: Dict[str, Any] = {"material": d["material"], "hamiltonian": json.loads(d["hamiltonian"])}
+    arrays = ["tau_arrhenius_s", "tau_model_s", "kappa_per_s_k3", "field_t", "tau_without_tunnelling_s"]
+    for name in arrays:
+        if name in d:
+            a = d[name]
+            out[name] = float(a[0]) if shape == () else a.reshape(shape)
+    if d["field"]:
+        out["mechanisms"] = list(d["mechanisms"])
+        out["tunnelling_pairs"] = json.loads(d["tunnelling_pairs"])
+    return out
 
 
 def limits(

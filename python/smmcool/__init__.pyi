@@ -163,13 +163,20 @@ def resonances(k_max: int = 2, *, material: MaterialLike = None, **overrides: An
     ...
 def tau(
     temperature_k: ArrayLike,
+    field_t: Optional[ArrayLike] = None,
     *,
     material: MaterialLike = None,
     kappa_scaling: Optional[str] = None,
     kappa_reference_k: Optional[float] = None,
     kappa_per_s_k3: Optional[float] = None,
+    kappa_calibration: Optional[str] = None,
     **overrides: Any,
-) -> Dict[str, Any]: ...
+) -> Dict[str, Any]:
+    """Relaxation times (s) at ``temperature_k`` (K) and, optionally, ``field_t`` (T, broadcast):
+    ``tau_arrhenius_s``, ``tau_model_s``, ``kappa_per_s_k3``; with a field or a Hamiltonian
+    beyond Eq. 1 also ``field_t``, ``tau_without_tunnelling_s`` (with transverse terms),
+    ``mechanisms``, ``tunnelling_pairs``; always ``material`` and ``hamiltonian``."""
+    ...
 def limits(
     b_initial_t: float,
     b_final_t: ArrayLike,

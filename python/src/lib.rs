@@ -18,6 +18,7 @@ use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
 use smmcool::error::{ErrorKind, ParameterError};
 use smmcool::kinetics::{EngineContext, EngineError};
 use smmcool::model::limits::LimitsSolver;
+use smmcool::rates::tunnelling::FieldTau;
 use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, TRAJECTORY};
 use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
 use std::sync::Arc;
@@ -458,50 +459,116 @@ fn levels<'py>(
     ))
 }
 
-/// Relaxation times at the temperatures: (tau_arrhenius_s, tau_model_s, kappa_per_s_k3).
+/// Relaxation times at the temperatures `temperature_k` (and the fields `field_t`, element by
+/// element: the same length), as `smmcool tau` computes them ([`MaterialSection::tau_material`],
+/// [`FieldTau`]), as a dict of arrays: `tau_arrhenius_s`, `tau_model_s`, `kappa_per_s_k3`. With
+/// fields, or a Hamiltonian beyond Eq. 1 (then at B = 0 without fields), `tau_model_s` is
+/// 1/(kappa(T) lambda1(B, T)) of the rate model with its tunnelling, `field` is True, and with
+/// transverse terms `tau_without_tunnelling_s` is the spin-phonon rates' alone, beside the
+/// records of `smmcool tau --json`: `mechanisms`, `tunnelling_pairs` (JSON text),
+/// `definition`; without, the zero-field table's calibration time.
 #[pyfunction]
-#[pyo3(signature = (temperature_k, **kwargs))]
-#[allow(clippy::type_complexity)]
+#[pyo3(signature = (temperature_k, field_t=None, **kwargs))]
 fn tau<'py>(
     py: Python<'py>,
     temperature_k: PyReadonlyArray1<'py, f64>,
+    field_t: Option<PyReadonlyArray1<'py, f64>>,
     kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<(
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-    Bound<'py, PyArray1<f64>>,
-)> {
+) -> PyResult<Bound<'py, PyDict>> {
+    use smmcool::scenario::{tau_temperature_rule, MAX_TAU_TEMPERATURE_K};
     let t = sections(kwargs, &["material", "rates"], "tau")?;
     let m: MaterialSection = section(&t, "material")?;
     let r: RatesSection = section(&t, "rates")?;
-    let mat = m.build().map_err(scenario_error)?;
-    let model = r.build(&mat).map_err(scenario_error)?;
     let temps = temperature_k.as_slice()?;
-    let n = temps.len();
-    let (mut ta, mut tm, mut k) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
     for &x in temps {
         if !(x.is_finite() && x > 0.0) {
             return Err(input_error(format!(
                 "temperature_k = {x} is not allowed: must be a finite temperature > 0 K"
             )));
         }
-        ta.push(mat.arrhenius.tau_s(x));
-        tm.push(
-            model
-                .tau_model_s(x)
-                .map_err(|e| library_error(py, e.into()))?,
-        );
-        k.push(model.kappa(x).map_err(|e| library_error(py, e.into()))?);
+        if x > MAX_TAU_TEMPERATURE_K {
+            return Err(input_error(format!(
+                "temperature_k = {} is not allowed: {}",
+                smmcool::units::number(x),
+                tau_temperature_rule()
+            )));
+        }
     }
-    Ok((
-        PyArray1::from_vec(py, ta),
-        PyArray1::from_vec(py, tm),
-        PyArray1::from_vec(py, k),
-    ))
+    let (mat, plain, h) = m.tau_material(&r).map_err(scenario_error)?;
+    let field_mode = field_t.is_some() || h.is_some();
+    let fields: Vec<f64> = match &field_t {
+        Some(f) => f.as_slice()?.to_vec(),
+        None if field_mode => vec![0.0; temps.len()],
+        None => Vec::new(),
+    };
+    if field_mode && fields.len() != temps.len() {
+        return Err(input_error(
+            "temperature_k and field_t must have the same length",
+        ));
+    }
+    let tau = FieldTau::new(plain, h.as_ref()).map_err(|e| library_error(py, e.into()))?;
+    for &b in &fields {
+        if !b.is_finite() {
+            return Err(input_error(format!(
+                "field_t = {b} is not allowed: must be a finite number"
+            )));
+        }
+        if let Err(e) = tau.check_field(b) {
+            return Err(input_error(format!(
+                "field_t = {} is not allowed: {}",
+                smmcool::units::number(b),
+                e.allowed
+            )));
+        }
+    }
+    let model = tau.model();
+    let n = temps.len();
+    type Rows = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+    let rows: Result<Rows, smmcool::Error> = py.detach(|| {
+        let (mut ta, mut tm, mut k, mut tw) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::new(),
+        );
+        for (i, &x) in temps.iter().enumerate() {
+            ta.push(mat.arrhenius.tau_s(x));
+            k.push(model.kappa(x)?);
+            if field_mode {
+                tm.push(tau.tau_s(fields[i], x)?);
+                if let Some(w) = tau.tau_without_tunnelling_s(fields[i], x)? {
+                    tw.push(w);
+                }
+            } else {
+                tm.push(model.tau_model_s(x)?);
+            }
+        }
+        Ok((ta, tm, k, tw))
+    });
+    let (ta, tm, k, tw) = rows.map_err(|e| library_error(py, e))?;
+    let d = PyDict::new(py);
+    d.set_item("tau_arrhenius_s", PyArray1::from_vec(py, ta))?;
+    d.set_item("tau_model_s", PyArray1::from_vec(py, tm))?;
+    d.set_item("kappa_per_s_k3", PyArray1::from_vec(py, k))?;
+    d.set_item("field", field_mode)?;
+    d.set_item("material", &mat.name)?;
+    d.set_item(
+        "hamiltonian",
+        serde_json::to_string(&mat.hamiltonian.record()).map_err(|e| other_error(e.to_string()))?,
+    )?;
+    if field_mode {
+        let names: Vec<&str> = model.mechanisms().iter().map(|m| m.name()).collect();
+        d.set_item("mechanisms", names)?;
+        let pairs = tau.pair_records();
+        d.set_item(
+            "tunnelling_pairs",
+            serde_json::to_string(&pairs).map_err(|e| other_error(e.to_string()))?,
+        )?;
+        if tau.tunnelling().is_some() {
+            d.set_item("tau_without_tunnelling_s", PyArray1::from_vec(py, tw))?;
+        }
+    }
+    Ok(d)
 }
 
 /// The sudden (Eq. 9) and isentropic (Eq. 11) limits for pairs (b_final_t[i],

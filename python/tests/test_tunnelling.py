@@ -292,3 +292,124 @@ def test_resonances_k_max_must_be_a_count():
         with pytest.raises(smmcool.InputError, match=r"^k_max = .* is not allowed: must be an integer in 0..=4294967295$"):
             smmcool.resonances(bad)
     assert smmcool.resonances(np.int64(1))["records"] == smmcool.resonances(1)["records"]
+
+
+TAU_CASES = [
+    (dict(material="mn12ac-barra"), [2.0, 3.0], [0.0, 0.1, 0.44, 0.46, 0.9, -0.45]),
+    (dict(material="mn12ac-mirebeau"), [2.5], [0.0, 0.2, 0.4, 0.43, 0.45, 0.5]),
+    (dict(material="mn12ac-barra", misalignment_deg=1.0), [2.5], [0.0, 0.45, 0.92]),
+    (dict(material="mn12ac-barra", c4_k=2.88e-8, kappa_calibration="with_tunnelling"), [3.0, 4.0], [0.0, 0.3]),
+    (dict(material="mn12ac", b4_k=-1e-3), [2.0], [0.0, 0.5]),
+    (dict(material="mn12ac"), [2.0, 4.6], [0.0, 0.25, 0.5]),
+    # Hot: the slow mode barely separated, lambda1 from the checked dense fallback.
+    (dict(material="mn12ac-mirebeau"), [30.0, 40.0], [0.0]),
+]
+
+
+@pytest.mark.parametrize("kw,temps,fields", TAU_CASES)
+def test_tau_against_field_is_the_cli_json_number_for_number(kw, temps, fields):
+    """tau(temperature_k, field_t) on the grid of `smmcool tau --temperature-k ... --field-t
+    ... --json` (broadcast T x B, the command line's records in the same order): tau_model_s,
+    kappa_per_s_k3 and, with transverse terms, tau_without_tunnelling_s identical; the
+    tunnelling pairs, mechanisms and Hamiltonian records equal. Tunnelling adds reversible
+    channels under the same Boltzmann distribution, so it can only speed the slow mode up:
+    tau_model_s <= tau_without_tunnelling_s (the same kappa(T) in both)."""
+    cli = cli_json("tau", *flags(kw), "--temperature-k=" + ",".join(map(repr, temps)),
+                   "--field-t=" + ",".join(map(repr, fields)))
+    t = np.array(temps)[:, None]
+    b = np.array(fields)[None, :]
+    py = smmcool.tau(t, b, **kw)
+    recs = cli["records"]
+    assert len(recs) == t.size * b.size
+    assert [(r["temperature_k"], r["field_t"]) for r in recs] == [(x, y) for x in temps for y in fields]
+    names = ["tau_model_s", "kappa_per_s_k3"]
+    tunnelling = "tau_without_tunnelling_s" in recs[0]
+    assert tunnelling == ("tau_without_tunnelling_s" in py)
+    if tunnelling:
+        names.append("tau_without_tunnelling_s")
+    for name in names:
+        assert py[name].shape == (len(temps), len(fields))
+        assert py[name].ravel().tolist() == [r[name] for r in recs], name
+    assert py["field_t"].ravel().tolist() == [r["field_t"] for r in recs]
+    assert py["tunnelling_pairs"] == cli["tunnelling_pairs"]
+    assert py["mechanisms"] == cli["mechanisms"]
+    assert py["hamiltonian"] == cli["hamiltonian"]
+    assert py["material"] == cli["material"]
+    assert tunnelling == (len(cli["tunnelling_pairs"]) > 0) == ("tunnelling" in cli["mechanisms"])
+    if tunnelling:
+        assert (py["tau_model_s"] <= py["tau_without_tunnelling_s"] * (1 + 1e-12)).all()
+    np.testing.assert_array_equal(py["tau_arrhenius_s"], np.broadcast_to(smmcool.tau(t)["tau_arrhenius_s"], py["tau_model_s"].shape))
+
+
+def test_tau_arrays_equal_scalar_loops_and_the_zero_field_default():
+    """An array call equals the loop of scalar calls element for element (the same numbers),
+    and a spectroscopic material without field_t is the command line's B = 0 record."""
+    temps = np.array([2.0, 2.5, 3.0, 2.0])
+    fields = np.array([0.0, 0.45, -0.3, 0.91])
+    arr = smmcool.tau(temps, fields, material="mn12ac-barra")
+    for i, (x, y) in enumerate(zip(temps, fields)):
+        one = smmcool.tau(float(x), float(y), material="mn12ac-barra")
+        for name in ("tau_model_s", "tau_without_tunnelling_s", "kappa_per_s_k3", "tau_arrhenius_s", "field_t"):
+            assert isinstance(one[name], float)
+            assert one[name] == arr[name][i], (name, i)
+    zero = smmcool.tau([2.0, 3.0], material="mn12ac-barra")
+    cli = cli_json("tau", "--material=mn12ac-barra", "--temperature-k=2,3")
+    assert zero["tau_model_s"].tolist() == [r["tau_model_s"] for r in cli["records"]]
+    assert zero["field_t"].tolist() == [0.0, 0.0]
+    assert zero["tau_model_s"].tolist() == smmcool.tau([2.0, 3.0], 0.0, material="mn12ac-barra")["tau_model_s"].tolist()
+
+
+def test_tau_has_minima_at_the_resonance_fields():
+    """At 2 K tunnelling shortens the relaxation time of mn12ac-barra at the resonance fields
+    of smmcool.resonances (k = 0, and the even k = 2 whose pairs C opens; C changes m by 4, so
+    without E the odd k = 1 pairs stay closed), by orders of magnitude against the spin-phonon
+    time at the same field, and leaves it unchanged halfway between them: the minima of
+    tau(B) sit at the resonance fields."""
+    res = smmcool.resonances(2, material="mn12ac-barra")
+    b2 = res["field_t"][(res["k"] == 2) & (res["splitting_k"] > 1e-9)]
+    assert len(b2) > 0
+    assert (res["splitting_k"][res["k"] == 1] == 0).all()
+    halfway = 0.5 * b2.min()
+    fields = np.concatenate([[0.0, halfway], b2])
+    t = smmcool.tau(2.0, fields, material="mn12ac-barra")
+    ratio = t["tau_model_s"] / t["tau_without_tunnelling_s"]
+    assert ratio[0] < 1e-3
+    assert ratio[2:].min() < 1e-1
+    assert ratio[1] == pytest.approx(1.0, rel=1e-3)
+    assert t["tau_model_s"][0] < 1e-3 * t["tau_model_s"][1]
+    assert t["tau_model_s"][2:].min() < 1e-3 * t["tau_model_s"][1]
+
+
+@pytest.mark.parametrize(
+    "kw,args",
+    [
+        (dict(temperature_k=2.0, field_t=12.0), ["--temperature-k=2", "--field-t=12"]),
+        (dict(temperature_k=2.0e4, field_t=0.1), ["--temperature-k=20000", "--field-t=0.1"]),
+        (dict(temperature_k=2.0e4), ["--temperature-k=20000"]),
+        (dict(temperature_k=2.0, field_t=0.1, material="mn12ac-barra", misalignment_deg=45.0),
+         ["--temperature-k=2", "--field-t=0.1", "--material=mn12ac-barra", "--misalignment-deg=45"]),
+        (dict(temperature_k=2.0, field_t=0.1, c4_k=1.0), ["--temperature-k=2", "--field-t=0.1", "--c4-k=1"]),
+        (dict(temperature_k=2.0, e_k=NAN), ["--temperature-k=2", "--e-k=NaN"]),
+        (dict(temperature_k=2.0, field_t=0.1, debye_temperature_k=30.0),
+         ["--temperature-k=2", "--field-t=0.1", "--debye-temperature-k=30"]),
+        (dict(temperature_k=2.5, field_t=0.1, c4_k=2.9e-5, e_k=5e-3, transverse_field_t=0.2,
+              kappa_calibration="with_tunnelling"),
+         ["--temperature-k=2.5", "--field-t=0.1", "--c4-k=2.9e-5", "--e-k=5e-3", "--transverse-field-t=0.2",
+          "--kappa-calibration=with_tunnelling"]),
+    ],
+)
+def test_tau_bad_input_carries_the_cli_message(kw, args):
+    """Bad input to tau with a field or a Hamiltonian: InputError (a ValueError) with the
+    stderr of `smmcool tau`, the flag spelled as the keyword."""
+    expected = keyword_message(cli_error("tau", *args))
+    with pytest.raises(smmcool.InputError) as e:
+        smmcool.tau(**kw)
+    assert str(e.value) == expected
+
+
+def test_tau_field_shapes_and_non_finite_fields():
+    with pytest.raises(smmcool.InputError, match=r"^field_t = NaN is not allowed: must be a finite number$"):
+        smmcool.tau(2.0, [0.1, float("nan")], material="mn12ac-barra")
+    with pytest.raises(ValueError):
+        smmcool.tau([2.0, 3.0], [0.1, 0.2, 0.3])
+    assert smmcool.tau([[2.0], [3.0]], [0.0, 0.1, 0.2])["tau_model_s"].shape == (2, 3)

@@ -7,11 +7,10 @@ use smmcool::error::Error;
 use smmcool::model::limits::{minimum_delta_t, Limit, LimitsSolver};
 use smmcool::model::tunnelling::{resonances_json, SplittingMethod};
 use smmcool::model::{Material, Overrides, PRESETS};
-use smmcool::rates::tunnelling::Tunnelling;
-use smmcool::rates::{KappaCalibration, RateModel};
-use smmcool::scenario::ANISOTROPY_KEYS;
+use smmcool::rates::tunnelling::FieldTau;
+use smmcool::rates::KappaCalibration;
+use smmcool::scenario::{tau_temperature_rule, MAX_TAU_TEMPERATURE_K};
 use std::io::Write;
-use std::sync::Arc;
 
 /// `smmcool levels`.
 pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
@@ -67,52 +66,36 @@ pub fn levels(args: &LevelsArgs, out: &mut impl Write) -> Result<(), Error> {
     Ok(())
 }
 
-/// Highest temperature `tau` accepts, K.
-const MAX_TAU_TEMPERATURE_K: f64 = 1e4;
-
 /// `smmcool tau`.
 pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
     let temps = flat(&args.temperature_k);
     require_some("--temperature-k", &temps)?;
     if let Some(&t) = temps.iter().find(|&&t| t > MAX_TAU_TEMPERATURE_K) {
         return Err(Error::Usage(format!(
-            "--temperature-k = {} is not allowed: must be in (0, {}] K (the giant-spin rate model describes cryogenic relaxation; its slow mode is not separated far above the barrier)",
+            "--temperature-k = {} is not allowed: {}",
             smmcool::units::number(t),
-            smmcool::units::number(MAX_TAU_TEMPERATURE_K)
+            tau_temperature_rule()
         )));
     }
     smmcool::error::require_positive("--tau-threshold-s", args.tau_threshold_s)?;
     let m = &args.material;
     refuse_unused("tau", m)?;
     let fields = flat(&args.field_t);
-    let preset = args.material.preset.as_deref().unwrap_or("mn12ac");
-    let anisotropic = smmcool::model::preset(preset).is_some_and(|p| !p.stevens.is_none())
-        || ANISOTROPY_KEYS
-            .iter()
-            .any(|k| args.material.given(k).is_some());
-    let (mat, model, plain) = if anisotropic {
-        // The full Hamiltonian: the rate model's levels with B4, and tunnelling for C, E, Bx.
-        let (mat, h) = args.material.build_with_hamiltonian().map_err(flag_error)?;
-        let plain = args.rates.build(&mat).map_err(flag_error)?;
-        match Tunnelling::new(&h)? {
-            Some(t) => {
-                let t = Arc::new(t);
-                let model = plain.clone().with_mechanism(t.clone());
-                (mat, model, Some((plain, t)))
-            }
-            None => (mat, plain, None),
-        }
-    } else {
-        let mat = args.material.build().map_err(flag_error)?;
-        let model = args.rates.build(&mat).map_err(flag_error)?;
-        (mat, model, None)
-    };
+    // With a Hamiltonian beyond Eq. 1: the rate model's levels with B4, and tunnelling for C,
+    // E, Bx (the same construction as the Python `tau`).
+    let (mat, plain, h) = args
+        .material
+        .tau_material(&args.rates)
+        .map_err(flag_error)?;
+    let anisotropic = h.is_some();
+    let tau = FieldTau::new(plain, h.as_ref())?;
+    let model = tau.model();
     let t_max = mat.arrhenius.temperature_for_tau_k(args.tau_threshold_s);
     if !fields.is_empty() || anisotropic {
         // With the full Hamiltonian the zero-field time is the full model's, not the
         // calibration's (which leaves tunnelling out).
         let fields = if fields.is_empty() { vec![0.0] } else { fields };
-        return tau_field(args, &mat, &model, plain.as_ref(), &fields, &temps, out);
+        return tau_field(args, &mat, &tau, &fields, &temps, out);
     }
     let mut rows = Vec::new();
     for &t in &temps {
@@ -177,45 +160,28 @@ pub fn tau(args: &TauArgs, out: &mut impl Write) -> Result<(), Error> {
 }
 
 /// `smmcool tau --field-t`: the slowest relaxation time 1/(kappa(T) lambda1(B, T)) of the rate
-/// model (with tunnelling when the Hamiltonian has transverse terms; `tunnelling` is then the
-/// model without it and the mechanism) at every (T, B).
+/// model (with tunnelling when the Hamiltonian has transverse terms, and the time without it
+/// beside: [`FieldTau`]) at every (T, B).
 fn tau_field(
     args: &TauArgs,
     mat: &Material,
-    model: &RateModel,
-    tunnelling: Option<&(RateModel, Arc<Tunnelling>)>,
+    tau: &FieldTau,
     fields: &[f64],
     temps: &[f64],
     out: &mut impl Write,
 ) -> Result<(), Error> {
-    let bmax = mat.spin.bistability_field_t();
-    if let Some(&b) = fields.iter().find(|b| b.abs() >= bmax) {
-        return Err(Error::Usage(format!(
-            "--field-t = {} is not allowed: must satisfy |B| < {bmax:.4} T, where both wells of this spin exist",
-            smmcool::units::number(b)
-        )));
-    }
-    // lambda1 from the slow mode, or where it is not separated (hot, with tunnelling) the
-    // dense eigenvalue with its error bound checked (docs/numerics.md section 3.3).
-    let tau_of = |m: &RateModel, b: f64, t: f64| -> Result<f64, Error> {
-        let kappa = m.kappa(t)?;
-        let lambda1 = m
-            .unscaled_slowest_rate(b, t)?
-            .expect("inside the bistable range");
-        Ok(1.0 / (kappa * lambda1))
-    };
-    // Recalibrated with tunnelling, the time without it is the spin-phonon rates' at the same
-    // kappa(T) (the mechanism's own effect); calibrated without, the calibration's own kappa.
-    let with_all = model.kappa_calibration() == KappaCalibration::WithTunnelling;
-    let tau_without = |p: &RateModel, b: f64, t: f64| -> Result<f64, Error> {
-        if !with_all {
-            return tau_of(p, b, t);
+    for &b in fields {
+        if let Err(e) = tau.check_field(b) {
+            return Err(Error::Usage(format!(
+                "--field-t = {} is not allowed: {}",
+                smmcool::units::number(b),
+                e.allowed
+            )));
         }
-        let lambda1 = p
-            .unscaled_slowest_rate(b, t)?
-            .expect("inside the bistable range");
-        Ok(1.0 / (model.kappa(t)? * lambda1))
-    };
+    }
+    let model = tau.model();
+    let tunnelling = tau.tunnelling();
+    let with_all = model.kappa_calibration() == KappaCalibration::WithTunnelling;
     let calibration = if with_all && tunnelling.is_some() {
         "with tunnelling"
     } else {
@@ -224,9 +190,9 @@ fn tau_field(
     let mut rows = Vec::new();
     for &t in temps {
         for &b in fields {
-            let tau = tau_of(model, b, t)?;
-            let over = tunnelling.map(|(p, _)| tau_without(p, b, t)).transpose()?;
-            rows.push((t, b, tau, over, model.kappa(t)?));
+            let time = tau.tau_s(b, t)?;
+            let over = tau.tau_without_tunnelling_s(b, t)?;
+            rows.push((t, b, time, over, model.kappa(t)?));
         }
     }
     if args.json {
@@ -241,18 +207,7 @@ fn tau_field(
             })
             .collect();
         let names: Vec<&str> = model.mechanisms().iter().map(|m| m.name()).collect();
-        let pairs: Vec<Value> = tunnelling
-            .map(|(_, t)| {
-                t.pairs()
-                    .iter()
-                    .map(|p| {
-                        json!({"m": mat.spin.m(p.i), "m_prime": mat.spin.m(p.i_prime), "k": p.k,
-                        "field_t": p.field_t, "splitting_k": p.splitting_k,
-                        "splitting_method": p.method.name()})
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let pairs = tau.pair_records();
         return write_json(
             out,
             &json!({
@@ -281,7 +236,7 @@ fn tau_field(
             .join(", "),
         model.scaling()
     )?;
-    if let Some((_, t)) = tunnelling {
+    if let Some(t) = tunnelling {
         writeln!(
             out,
             "# tunnelling: {} channels (resonance pairs and mirrors); {} with the dense splitting (not separated from the other levels)",

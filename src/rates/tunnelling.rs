@@ -34,6 +34,124 @@ use crate::rates::{bose_pair_and_dt, SpinPhonon};
 use crate::units::KB_OVER_HBAR_PER_S_K;
 use std::sync::Arc;
 
+/// The relaxation time against field of `smmcool tau` and the Python `tau` (docs/physics.md
+/// section 10.6): tau = 1/(kappa(T) lambda1(B, T)) of the rate model, with the tunnelling
+/// mechanism when the Hamiltonian has transverse terms, and beside it the time of the
+/// spin-phonon rates alone at the same kappa(T) (the mechanism's own effect).
+#[derive(Clone)]
+pub struct FieldTau {
+    model: RateModel,
+    /// With transverse terms: the spin-phonon model and the mechanism.
+    tunnelling: Option<(RateModel, Arc<Tunnelling>)>,
+}
+
+impl FieldTau {
+    /// From the spin-phonon rate model `plain` and, for a Hamiltonian beyond the paper's Eq. 1,
+    /// `h` (`plain`'s material must then have `h`'s levels,
+    /// [`crate::model::Material::with_hamiltonian`]): with transverse terms the model adds the
+    /// tunnelling mechanism of `h`; without them (or without `h`) it is `plain`.
+    pub fn new(plain: RateModel, h: Option<&SpinHamiltonian>) -> Result<Self, NumericsError> {
+        let Some(h) = h else {
+            return Ok(Self {
+                model: plain,
+                tunnelling: None,
+            });
+        };
+        Ok(match Tunnelling::new(h)? {
+            Some(t) => {
+                let t = Arc::new(t);
+                Self {
+                    model: plain.clone().with_mechanism(t.clone()),
+                    tunnelling: Some((plain, t)),
+                }
+            }
+            None => Self {
+                model: plain,
+                tunnelling: None,
+            },
+        })
+    }
+
+    /// The rate model of tau (with the tunnelling mechanism, if any).
+    pub fn model(&self) -> &RateModel {
+        &self.model
+    }
+
+    /// The tunnelling mechanism, with transverse terms.
+    pub fn tunnelling(&self) -> Option<&Tunnelling> {
+        self.tunnelling.as_ref().map(|(_, t)| t.as_ref())
+    }
+
+    /// The tunnelling channels as the records of `smmcool tau --json`'s `tunnelling_pairs`:
+    /// `m`, `m_prime`, `k`, `field_t`, `splitting_k`, `splitting_method` (empty without
+    /// transverse terms).
+    pub fn pair_records(&self) -> Vec<serde_json::Value> {
+        let spin = self.model.spin();
+        self.tunnelling()
+            .map(|t| {
+                t.pairs()
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({"m": spin.m(p.i), "m_prime": spin.m(p.i_prime),
+                        "k": p.k, "field_t": p.field_t, "splitting_k": p.splitting_k,
+                        "splitting_method": p.method.name()})
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A field leaves both wells only for |B| below the bistability field.
+    pub fn check_field(&self, field_t: f64) -> Result<(), ParameterError> {
+        let bmax = self.model.spin().bistability_field_t();
+        if field_t.is_finite() && field_t.abs() < bmax {
+            return Ok(());
+        }
+        Err(ParameterError::new(
+            "field_t",
+            field_t,
+            format!("must satisfy |B| < {bmax:.4} T, where both wells of this spin exist"),
+        ))
+    }
+
+    /// lambda1(B, T) of `model`'s unscaled rates (kappa = 1), K^3: the slow mode's, or where it
+    /// is not separated (hot, with tunnelling) the checked dense eigenvalue
+    /// ([`RateModel::unscaled_slowest_rate`], docs/numerics.md section 3.3).
+    fn lambda1(model: &RateModel, field_t: f64, t_k: f64) -> Result<f64, NumericsError> {
+        model.unscaled_slowest_rate(field_t, t_k)?.ok_or_else(|| {
+            ParameterError::new("field_t", field_t, "outside the bistable range").into()
+        })
+    }
+
+    /// tau = 1/(kappa(T) lambda1(B, T)) of the model, s.
+    pub fn tau_s(&self, field_t: f64, t_k: f64) -> Result<f64, NumericsError> {
+        self.check_field(field_t)?;
+        let kappa = self.model.kappa(t_k)?;
+        Ok(1.0 / (kappa * Self::lambda1(&self.model, field_t, t_k)?))
+    }
+
+    /// With transverse terms, the time of the spin-phonon rates alone, s: at the model's
+    /// kappa(T) when kappa is recalibrated with tunnelling, else (the calibration leaves
+    /// tunnelling out) the spin-phonon model's own. `None` without transverse terms.
+    pub fn tau_without_tunnelling_s(
+        &self,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<Option<f64>, NumericsError> {
+        let Some((plain, _)) = &self.tunnelling else {
+            return Ok(None);
+        };
+        self.check_field(field_t)?;
+        let kappa =
+            if self.model.kappa_calibration() == crate::rates::KappaCalibration::WithTunnelling {
+                self.model.kappa(t_k)?
+            } else {
+                plain.kappa(t_k)?
+            };
+        Ok(Some(1.0 / (kappa * Self::lambda1(plain, field_t, t_k)?)))
+    }
+}
+
 /// `model` with the tunnelling mechanism of `h` added ([`Tunnelling::new`]); unchanged when `h`
 /// has no transverse terms. The model's spin must be `h`'s [`SpinHamiltonian::engine_spin`]
 /// (the same levels).
