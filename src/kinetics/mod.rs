@@ -469,7 +469,7 @@ pub enum EngineError {
     #[error(transparent)]
     Numerics(#[from] NumericsError),
     /// The integrator failed.
-    #[error("{stage} stage failed at t = {t_s:e} s (B = {field_t} T, T = {t_phonon_k} K) for Bi = {b_initial_t} T, Bf = {b_final_t} T, Ti = {t_initial_k} K: {source}")]
+    #[error("{stage} stage failed at t = {t_s:e} s (B = {field_t} T, T = {t_phonon_k} K) for Bi = {b_initial_t} T, Bf = {b_final_t} T, Ti = {t_initial_k} K: {source}{hint}")]
     Solver {
         /// Formulation.
         stage: &'static str,
@@ -487,6 +487,10 @@ pub enum EngineError {
         t_initial_k: f64,
         /// The integrator's error.
         source: SolverError,
+        /// What to do about it, appended to the message (empty if nothing to say): with
+        /// [`Formulation::Full`], that the full equation is not representable there and the
+        /// default formulation integrates the run (docs/numerics.md section 11).
+        hint: &'static str,
     },
     /// The run ended without a value it promises: a requested sample, a finite state, or the
     /// end time (equilibrium or the time limit). A run either has all of them or fails with

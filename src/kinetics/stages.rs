@@ -221,11 +221,22 @@ impl<'r> Plan<'r> {
                 b_initial_t: self.bi,
                 b_final_t: self.bf,
                 t_initial_k: self.ti,
+                hint: if self.run.options.formulation == Formulation::Full {
+                    FULL_FORMULATION_HINT
+                } else {
+                    ""
+                },
                 source,
             },
         }
     }
 }
+
+/// Appended to a solver failure with `--formulation full`: the full master equation carries
+/// the slow inter-well stage only as a cancelling difference of fast fluxes, and at long steps
+/// its Newton matrix gamma/h - J is singular in double precision (docs/numerics.md sections 2
+/// and 11); the default formulation hands the slow stage to the two-well reduction.
+pub(super) const FULL_FORMULATION_HINT: &str = " (the full master equation, --formulation full, is not representable in double precision at this temperature and time scale: it is a check for short windows at T >= ~4 K, docs/numerics.md section 11; the default formulation, --formulation auto, integrates this run)";
 
 /// The three systems a run may integrate.
 pub(super) struct Systems<'p> {
