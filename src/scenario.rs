@@ -2447,15 +2447,15 @@ impl Scenario {
             reduction_tol_rel: self.solver.reduction_tol_rel,
             ..Default::default()
         };
-        let spec = RunSpec {
+        let spec = RunSpec::new(
             material,
-            scaling,
-            kappa_calibration: self.rates.kappa_calibration.into(),
-            protocol: protocol.clone(),
-            t_initial_k: self.protocol.initial_temperature_k,
-            options,
-            link,
-        };
+            protocol.clone(),
+            self.protocol.initial_temperature_k,
+        )
+        .with_scaling(scaling)
+        .with_kappa_calibration(self.rates.kappa_calibration.into())
+        .with_options(options)
+        .with_link(link);
         let rates = self.rates.build(&spec.material)?;
         crate::kinetics::validate(&spec, &rates).map_err(|e| match e {
             // A field of a waveform file: name the file and the row.
@@ -2608,6 +2608,28 @@ mod tests {
                 Some(a.path)
             );
         }
+    }
+
+    /// `RunSpec::new` (the engine's shorthand in tests, benches and the preset tables) takes
+    /// the defaults of a scenario: scaling, calibration, engine settings and no link.
+    #[test]
+    fn run_spec_new_has_the_scenario_defaults() {
+        let built = Scenario::new(ProtocolSection::linear_ramp(0.5, 0.1, 3.0, 10.0))
+            .build()
+            .unwrap()
+            .spec;
+        let new = RunSpec::new(
+            Material::for_trajectories("mn12ac", &crate::model::Overrides::default()).unwrap(),
+            crate::model::protocol::Protocol::with_sweep_rate(
+                0.5,
+                0.1,
+                10.0,
+                crate::model::protocol::RampShape::Linear,
+            )
+            .unwrap(),
+            3.0,
+        );
+        assert_eq!(format!("{built:?}"), format!("{new:?}"));
     }
 
     #[test]

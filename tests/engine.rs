@@ -8,7 +8,6 @@ use smmcool::kinetics::{
 use smmcool::model::limits::FieldChange;
 use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::Material;
-use smmcool::rates::KappaScaling;
 
 /// One context for the tests of this file, as a process shares one.
 static CTX: std::sync::LazyLock<EngineContext> = std::sync::LazyLock::new(EngineContext::new);
@@ -16,15 +15,7 @@ static CTX: std::sync::LazyLock<EngineContext> = std::sync::LazyLock::new(Engine
 fn run(protocol: Protocol, ti: f64, options: EngineOptions) -> Result<Trajectory, EngineError> {
     simulate(
         &CTX,
-        &RunSpec {
-            material: Material::mn12ac(),
-            scaling: KappaScaling::Arrhenius,
-            kappa_calibration: Default::default(),
-            protocol,
-            t_initial_k: ti,
-            options,
-            link: None,
-        },
+        &RunSpec::new(Material::mn12ac(), protocol, ti).with_options(options),
     )
 }
 
@@ -267,15 +258,7 @@ fn equal_fields_stay_in_equilibrium() {
 /// numbers in a fresh context as after other runs in a shared one.
 #[test]
 fn results_do_not_depend_on_what_ran_before_in_the_context() {
-    let spec = |protocol: Protocol, ti: f64| RunSpec {
-        material: Material::mn12ac(),
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol,
-        t_initial_k: ti,
-        options: EngineOptions::default(),
-        link: None,
-    };
+    let spec = |protocol: Protocol, ti: f64| RunSpec::new(Material::mn12ac(), protocol, ti);
     let target = || spec(ramp(0.5, 0.1, 10.0), 3.0);
     // Contexts without the shipped tables, so that the runs build them.
     let fresh = simulate(&EngineContext::without_shipped_tables(), &target()).unwrap();

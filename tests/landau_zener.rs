@@ -37,21 +37,18 @@ fn sweep_rate_for(mat: &Material, delta_k: f64, lz: f64) -> f64 {
 }
 
 fn sweep(mat: &Material, rate: f64, t_k: f64, formulation: Formulation) -> Trajectory {
-    let spec = RunSpec {
-        material: mat.clone(),
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol: Protocol::with_sweep_rate(-0.15, 0.15, rate, RampShape::Linear).unwrap(),
-        t_initial_k: t_k,
-        options: EngineOptions {
-            formulation,
-            max_time_after_ramp_s: 1.0,
-            sample_times_after_ramp_s: vec![1e-3],
-            log_points_per_decade: 0,
-            ..EngineOptions::default()
-        },
-        link: None,
-    };
+    let spec = RunSpec::new(
+        mat.clone(),
+        Protocol::with_sweep_rate(-0.15, 0.15, rate, RampShape::Linear).unwrap(),
+        t_k,
+    )
+    .with_options(EngineOptions {
+        formulation,
+        max_time_after_ramp_s: 1.0,
+        sample_times_after_ramp_s: vec![1e-3],
+        log_points_per_decade: 0,
+        ..EngineOptions::default()
+    });
     simulate(&EngineContext::new(), &spec).unwrap()
 }
 

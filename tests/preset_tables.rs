@@ -2,10 +2,9 @@
 //! src/kinetics/preset.rs): every panel equals a fresh computation bit for bit, and a run
 //! that starts with them gives the bits of a run that builds everything itself.
 
-use smmcool::kinetics::{preset, simulate, EngineContext, EngineOptions, RunSpec};
+use smmcool::kinetics::{preset, simulate, EngineContext, RunSpec};
 use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::Material;
-use smmcool::rates::KappaScaling;
 
 #[test]
 fn shipped_tables_equal_a_fresh_computation() {
@@ -31,15 +30,7 @@ fn a_run_with_the_shipped_tables_equals_one_that_builds_them() {
             2.0,
         ),
     ] {
-        let spec = RunSpec {
-            material: Material::mn12ac(),
-            scaling: KappaScaling::Arrhenius,
-            kappa_calibration: Default::default(),
-            protocol,
-            t_initial_k: ti,
-            options: EngineOptions::default(),
-            link: None,
-        };
+        let spec = RunSpec::new(Material::mn12ac(), protocol, ti);
         let shipped = simulate(&EngineContext::new(), &spec).unwrap();
         let built = simulate(&EngineContext::without_shipped_tables(), &spec).unwrap();
         assert_eq!(

@@ -10,7 +10,6 @@
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, Formulation, RunSpec};
 use smmcool::model::protocol::Protocol;
 use smmcool::model::{Material, Overrides};
-use smmcool::rates::KappaScaling;
 
 /// (T_i, B_f, t, T, <m>, populations) of every line of the reference.
 type Row = (f64, f64, f64, f64, f64, Vec<f64>);
@@ -57,21 +56,14 @@ fn coupled_relaxation_with_tunnelling_matches_the_scipy_reference() {
     ] {
         for &(t_k, bf) in &cases {
             let rows: Vec<_> = refs.iter().filter(|r| r.0 == t_k && r.1 == bf).collect();
-            let spec = RunSpec {
-                material: material.clone(),
-                scaling: KappaScaling::Arrhenius,
-                kappa_calibration: Default::default(),
-                protocol: Protocol::jump(0.5, bf).unwrap(),
-                t_initial_k: t_k,
-                options: EngineOptions {
+            let spec = RunSpec::new(material.clone(), Protocol::jump(0.5, bf).unwrap(), t_k)
+                .with_options(EngineOptions {
                     formulation,
                     sample_times_after_ramp_s: rows.iter().map(|r| r.2).collect(),
                     log_points_per_decade: 0,
                     max_time_after_ramp_s: rows.last().unwrap().2,
                     ..EngineOptions::default()
-                },
-                link: None,
-            };
+                });
             let tr = simulate(&ctx, &spec).unwrap();
             let mut worst = (0.0f64, 0.0f64, 0.0f64);
             for (_, _, t, want_t, want_m, want) in rows {

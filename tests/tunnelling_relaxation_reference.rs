@@ -8,7 +8,6 @@
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, Formulation, RunSpec};
 use smmcool::model::protocol::Protocol;
 use smmcool::model::{Material, Overrides};
-use smmcool::rates::KappaScaling;
 
 /// (T, B_f, t, populations) of every line of the reference.
 fn reference() -> Vec<(f64, f64, f64, Vec<f64>)> {
@@ -55,20 +54,13 @@ fn fixed_temperature_relaxation_matches_the_mpmath_reference() {
     ] {
         for &(t_k, bf) in &cases {
             let rows: Vec<_> = refs.iter().filter(|r| r.0 == t_k && r.1 == bf).collect();
-            let spec = RunSpec {
-                material: material.clone(),
-                scaling: KappaScaling::Arrhenius,
-                kappa_calibration: Default::default(),
-                protocol: Protocol::jump(0.5, bf).unwrap(),
-                t_initial_k: t_k,
-                options: EngineOptions {
+            let spec = RunSpec::new(material.clone(), Protocol::jump(0.5, bf).unwrap(), t_k)
+                .with_options(EngineOptions {
                     formulation,
                     sample_times_after_ramp_s: rows.iter().map(|r| r.2).collect(),
                     log_points_per_decade: 0,
                     ..EngineOptions::default()
-                },
-                link: None,
-            };
+                });
             let tr = simulate(&ctx, &spec).unwrap();
             let mut worst = (0.0f64, 0.0f64);
             for (_, _, t, want) in rows {

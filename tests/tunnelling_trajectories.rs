@@ -10,7 +10,6 @@ use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::thermo::boltzmann;
 use smmcool::model::tunnelling::AnisotropyOverrides;
 use smmcool::model::{Material, Overrides};
-use smmcool::rates::KappaScaling;
 
 fn barra(transverse: bool) -> Material {
     let a = if transverse {
@@ -27,18 +26,10 @@ fn barra(transverse: bool) -> Material {
 }
 
 fn run(mat: Material, protocol: Protocol, t_k: f64, formulation: Formulation) -> RunSpec {
-    RunSpec {
-        material: mat,
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol,
-        t_initial_k: t_k,
-        options: EngineOptions {
-            formulation,
-            ..EngineOptions::default()
-        },
-        link: None,
-    }
+    RunSpec::new(mat, protocol, t_k).with_options(EngineOptions {
+        formulation,
+        ..EngineOptions::default()
+    })
 }
 
 /// Runs through resonances (the paper's protocol from 3 and 4 K in the two-well reduction, a

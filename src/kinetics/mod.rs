@@ -226,6 +226,52 @@ pub struct RunSpec {
     pub link: Option<HeatLink>,
 }
 
+impl RunSpec {
+    /// A run of `material` under `protocol` from equilibrium at `t_initial_k` with the defaults
+    /// of a scenario (`Scenario::new`): the Arrhenius scaling of kappa(T), the default
+    /// calibration (spin-phonon rates alone, [`crate::rates::KappaCalibration::default`]),
+    /// [`EngineOptions::default`] and no heat link (adiabatic). The `with_*` methods change one
+    /// of them.
+    pub fn new(material: Material, protocol: Protocol, t_initial_k: f64) -> Self {
+        Self {
+            material,
+            scaling: KappaScaling::Arrhenius,
+            kappa_calibration: crate::rates::KappaCalibration::default(),
+            protocol,
+            t_initial_k,
+            options: EngineOptions::default(),
+            link: None,
+        }
+    }
+
+    /// The run with engine settings `options`.
+    #[must_use]
+    pub fn with_options(self, options: EngineOptions) -> Self {
+        Self { options, ..self }
+    }
+
+    /// The run with the heat link `link` (`None`: adiabatic).
+    #[must_use]
+    pub fn with_link(self, link: Option<HeatLink>) -> Self {
+        Self { link, ..self }
+    }
+
+    /// The run with the kappa(T) scaling `scaling`.
+    #[must_use]
+    pub fn with_scaling(self, scaling: KappaScaling) -> Self {
+        Self { scaling, ..self }
+    }
+
+    /// The run with the kappa(T) calibration `kappa_calibration`.
+    #[must_use]
+    pub fn with_kappa_calibration(self, kappa_calibration: crate::rates::KappaCalibration) -> Self {
+        Self {
+            kappa_calibration,
+            ..self
+        }
+    }
+}
+
 /// Which formulation produced a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -16,7 +16,7 @@
 //! the table's `export`).
 
 use super::welltable::{LineTable, PlaneTable};
-use super::{simulate, EngineContext, EngineOptions, RunSpec};
+use super::{simulate, EngineContext, RunSpec};
 use crate::model::protocol::{Protocol, RampShape};
 use crate::model::Material;
 use crate::numerics::codec::{put_u32, put_u64, put_u8, Reader};
@@ -125,15 +125,7 @@ fn covered_runs() -> Vec<RunSpec> {
             ));
         }
         for protocol in protocols.into_iter().flatten() {
-            runs.push(RunSpec {
-                material: Material::mn12ac(),
-                scaling: KappaScaling::Arrhenius,
-                kappa_calibration: Default::default(),
-                protocol,
-                t_initial_k: ti,
-                options: EngineOptions::default(),
-                link: None,
-            });
+            runs.push(RunSpec::new(Material::mn12ac(), protocol, ti));
         }
     }
     runs
