@@ -7,6 +7,9 @@
 //! resonance) and -> 0.1 T (inside its window: the spins take up heat and the lattice cools)
 //! from 3 K, and -> 0.1 T from 2 K; samples 1 ms to 1e5 s.
 
+mod common;
+
+use common::mean_m;
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, Formulation, RunSpec};
 use smmcool::model::protocol::Protocol;
 use smmcool::model::{Material, Overrides};
@@ -15,21 +18,10 @@ use smmcool::model::{Material, Overrides};
 type Row = (f64, f64, f64, f64, f64, Vec<f64>);
 
 fn reference() -> Vec<Row> {
-    include_str!("../scripts/tunnelling_coupled_reference.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            (v[0], v[1], v[2], v[3], v[4], v[5..].to_vec())
-        })
+    common::reference_rows(include_str!("../scripts/tunnelling_coupled_reference.txt"))
+        .into_iter()
+        .map(|v| (v[0], v[1], v[2], v[3], v[4], v[5..].to_vec()))
         .collect()
-}
-
-fn mean_m(n: &[f64]) -> f64 {
-    n.iter()
-        .enumerate()
-        .map(|(i, x)| (i as f64 - 10.0) * x)
-        .sum()
 }
 
 /// Every sample: T, <m> (in units of S) and every population above 1e-12 (relative), in the

@@ -5,27 +5,21 @@
 //! tunnelling channels from the docs' equations in mpmath (splittings from a 70-digit dense
 //! diagonalization) and propagates exp(K t) n(0) through the symmetrized matrix at 40 digits.
 
+mod common;
+
+use common::mean_m;
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, Formulation, RunSpec};
 use smmcool::model::protocol::Protocol;
 use smmcool::model::{Material, Overrides};
 
 /// (T, B_f, t, populations) of every line of the reference.
 fn reference() -> Vec<(f64, f64, f64, Vec<f64>)> {
-    include_str!("../scripts/tunnelling_relaxation_reference.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let v: Vec<f64> = l.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            (v[0], v[1], v[2], v[3..].to_vec())
-        })
-        .collect()
-}
-
-fn mean_m(n: &[f64]) -> f64 {
-    n.iter()
-        .enumerate()
-        .map(|(i, x)| (i as f64 - 10.0) * x)
-        .sum()
+    common::reference_rows(include_str!(
+        "../scripts/tunnelling_relaxation_reference.txt"
+    ))
+    .into_iter()
+    .map(|v| (v[0], v[1], v[2], v[3..].to_vec()))
+    .collect()
 }
 
 /// At 3 K, on the k = 0 resonance (B_f = 0, where tunnelling makes the relaxation 2e3 times

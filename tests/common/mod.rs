@@ -220,3 +220,22 @@ pub fn read_series_csv(path: &Path) -> std::collections::HashMap<String, Vec<(f6
     }
     out
 }
+
+/// The numbers of every line of a reference table (`scripts/*_reference.txt`: whitespace
+/// separated, comment lines start with `#`), one vector per line.
+pub fn reference_rows(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|x| x.parse().expect("a number"))
+                .collect()
+        })
+        .collect()
+}
+
+/// <m> = sum_m m n_m of the populations `n` of the levels m = -S..S (2S + 1 of them).
+pub fn mean_m(n: &[f64]) -> f64 {
+    let s = (n.len() - 1) as f64 / 2.0;
+    n.iter().enumerate().map(|(i, x)| (i as f64 - s) * x).sum()
+}
