@@ -75,6 +75,9 @@ import scipy
 from scipy.integrate import solve_ivp
 from scipy.optimize import minimize_scalar
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _reference_common as common  # noqa: E402
+
 # ---------------------------------------------------------------------------
 # Constants and material (Mn12Ac, the paper's values; CODATA 2018 conversions)
 # ---------------------------------------------------------------------------
@@ -93,26 +96,10 @@ M = np.arange(-S, S + 1, dtype=float)
 NLEV = M.size
 DEDB = G * MUB * M                  # dE_M/dB, K/T
 
-# Pairs (a < b) of levels joined by a transition, with c s (symmetric in the direction).
-_pa, _pb, _cs = [], [], []
-for _i, _m in enumerate(M):
-    for _dm, _c in ((1, 1.0), (2, 12.0 / 32.0)):
-        _j = _i + _dm
-        if _j >= NLEV:
-            continue
-        if _dm == 1:
-            _s = (S - _m) * (S + _m + 1) * (2 * _m + 1) ** 2
-        else:
-            _s = (S - _m) * (S + _m + 1) * (S - _m - 1) * (S + _m + 2)
-        if _s > 0:
-            _pa.append(_i)
-            _pb.append(_j)
-            _cs.append(_c * _s)
-PA, PB, CS = np.array(_pa), np.array(_pb), np.array(_cs)
+# Pairs (a < b) of levels joined by a transition, with c s (symmetric in the direction);
+# dn = INC @ (net flux a -> b).
+PA, PB, CS, INC = common.spin_phonon_pairs(S)
 NPAIR = PA.size
-INC = np.zeros((NLEV, NPAIR))       # dn = INC @ (net flux a -> b)
-INC[PB, np.arange(NPAIR)] += 1.0
-INC[PA, np.arange(NPAIR)] -= 1.0
 
 
 def energies(b):
@@ -139,51 +126,18 @@ def lambda1_zero_field_mp(t):
         t = mp.mpf(t)
         d = mp.mpf(-0.5) * mp.mpf("1.438776877")
         e = [d * (m * m - mp.mpf(S * (S + 1)) / 3) for m in range(-S, S + 1)]
-        w = mp.zeros(NLEV, NLEV)
-        for a, b, cs in zip(PA, PB, CS):
-            de = e[b] - e[a]
-            if de == 0:
-                continue
-            cs = mp.mpf(float(cs))
-            w[b, a] = cs * de**3 / mp.expm1(de / t)        # a -> b
-            w[a, b] = cs * (-de) ** 3 / mp.expm1(-de / t)  # b -> a
-        sym = mp.zeros(NLEV, NLEV)
-        for i in range(NLEV):
-            sym[i, i] = sum(w[k, i] for k in range(NLEV) if k != i)
-            for j in range(NLEV):
-                if i != j and w[i, j] != 0:
-                    sym[i, j] = -mp.sqrt(w[i, j] * w[j, i])
-        ev = sorted(mp.eigsy(sym, eigvals_only=True))
-        return ev[1]
+        return common.lambda1_symmetrized(e, t, PA, PB, CS)
 
 
-class Kappa:
+class Kappa(common.LnLambda1Table):
     def __init__(self):
-        cache = os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                             f"heat_link_reference_kappa_{T_LO}_{T_HI}_{CHEB_DEG}_{DPS}.json")
-        self.u_lo, self.u_hi = 1.0 / T_HI, 1.0 / T_LO
-        k = np.arange(CHEB_DEG + 1)
-        s_nodes = np.cos(np.pi * (k + 0.5) / (CHEB_DEG + 1))
-        if os.path.exists(cache):
-            with open(cache) as fh:
-                h = np.array(json.load(fh))
-        else:
-            u = 0.5 * (self.u_hi + self.u_lo) + 0.5 * (self.u_hi - self.u_lo) * s_nodes
-            h = np.array([float(mp.log(lambda1_zero_field_mp(1.0 / x))) for x in u])
-            with open(cache, "w") as fh:
-                json.dump(h.tolist(), fh)
-        self.coef = np.polynomial.chebyshev.chebfit(s_nodes, h, CHEB_DEG)
+        super().__init__(lambda1_zero_field_mp, T_LO, T_HI, CHEB_DEG,
+                         f"heat_link_reference_kappa_{T_LO}_{T_HI}_{CHEB_DEG}_{DPS}.json")
         self.dcoef = np.polynomial.chebyshev.chebder(self.coef)
-        self.scale = 2.0 / (self.u_hi - self.u_lo)
-        self.shift = (self.u_hi + self.u_lo) / (self.u_hi - self.u_lo)
-
-    def ln_lambda1(self, t):
-        return np.polynomial.chebyshev.chebval(self.scale / t - self.shift, self.coef)
 
     def __call__(self, t):
         """kappa(T) (1/(s K^3)) and d ln kappa / dT (1/K)."""
-        if not T_LO <= t <= T_HI:
-            raise ValueError(f"T = {t} K outside the kappa table [{T_LO}, {T_HI}] K")
+        self.require(t)
         u = 1.0 / t
         s = self.scale * u - self.shift
         h = np.polynomial.chebyshev.chebval(s, self.coef)
@@ -192,10 +146,7 @@ class Kappa:
 
     def check(self):
         """Largest |ln lambda1 table - mpmath| at points between the nodes."""
-        worst = 0.0
-        for t in (1.61, 2.05, 2.5, 2.93, 3.37, 3.81, 4.29, 4.77):
-            worst = max(worst, abs(self.ln_lambda1(t) - float(mp.log(lambda1_zero_field_mp(t)))))
-        return worst
+        return super().check((1.61, 2.05, 2.5, 2.93, 3.37, 3.81, 4.29, 4.77))
 
 
 # ---------------------------------------------------------------------------
@@ -207,6 +158,7 @@ class Case:
         nr = spec["amount_mol"] * R_GAS
         self.gamma = spec["addenda_gamma_j_per_k2"] / nr
         self.beta = spec["addenda_beta_j_per_k4"] / nr
+        self.lattice = common.Lattice(A_LAT, self.gamma, self.beta)
         self.k1 = spec["link_conductance_w_per_k"] / nr
         self.nexp = spec["link_exponent"]
         self.tb = spec["bath_temperature_k"]
@@ -220,18 +172,13 @@ class Case:
 
     # lattice + addenda
     def u_lat(self, t):
-        return (A_LAT + self.beta / 4.0) * t**4 + 0.5 * self.gamma * t**2
+        return self.lattice.energy(t)
 
     def c_lat(self, t):
-        return (4.0 * A_LAT + self.beta) * t**3 + self.gamma * t
+        return self.lattice.heat_capacity(t)
 
     def t_of_u(self, u):
-        if not u > 0.0:
-            return np.nan
-        a2 = A_LAT + self.beta / 4.0
-        g2 = 0.5 * self.gamma
-        x = 2.0 * u / (g2 + np.sqrt(g2 * g2 + 4.0 * a2 * u))   # A x^2 + g2 x = u, x = T^2
-        return np.sqrt(x)
+        return self.lattice.temperature(u)
 
     def heat_flow(self, t):
         m = self.nexp + 1.0

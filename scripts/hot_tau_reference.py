@@ -8,8 +8,9 @@ Requirements: Python 3.11, mpmath (pip install mpmath)
 Usage:        python3 scripts/hot_tau_reference.py > scripts/hot_tau_reference.txt
 
 The model is the one of scripts/tunnelling_tau_reference.py (whose functions this script
-uses: the levels, spin-phonon rates, Arrhenius kappa, tunnelling channels with their window
-and detailed-balance factors, splittings from the 70-digit dense diagonalization). Besides
+uses: the levels, spin-phonon rates, splittings from the 70-digit dense diagonalization) and
+scripts/_reference_common.py (the Arrhenius kappa, the tunnelling channels with their window
+and detailed-balance factors). Besides
 tau = 1/lambda1 (lambda1 the slowest non-zero rate of the whole matrix, mp.eig at DPS digits,
 repeated at DPS_CHECK digits: the printed digits agree) each line gives what decides whether
 the engine's subtraction-free slow mode (docs/numerics.md section 3.2) exists there:
@@ -23,6 +24,7 @@ import sys
 from mpmath import mp, mpf, matrix, fabs, nstr
 
 import tunnelling_tau_reference as ref
+from _reference_common import arrhenius_kappa, with_tunnelling
 
 DPS = 40
 DPS_CHECK = 50
@@ -37,28 +39,11 @@ def spectrum(w):
 
 def row(preset, t_text):
     p = ref.ts.hamiltonian_parameters(preset)
-    s, d, b4, c, e, g = p
-    b1 = fabs(d) / (g * mpf("0.67171381563"))
     pairs = ref.tunnel_pairs(p, mpf(0), ref.S2)
-    kbh = ref.kb_over_hbar()
     t = mpf(t_text)
-    kappa = 1 / (mpf("2.1e-7") * mp.exp(mpf("70.3") / t) * ref.slowest(ref.spin_phonon(p, 0, t)))
+    kappa = arrhenius_kappa(t, ref.slowest(ref.spin_phonon(p, 0, t)))
     w = ref.spin_phonon(p, 0, t) * kappa
-    e_lev = ref.levels(p, 0)
-    full = w.copy()
-    for i, ip, delta in pairs:
-        width = -(w[i, i] + w[ip, ip]) / 2
-        eps = (e_lev[ip] - e_lev[i]) * kbh
-        dw = delta * kbh
-        x = fabs(e_lev[ip] - e_lev[i]) / (b1 / 2 * g * mpf("0.67171381563") * abs(i - ip))
-        win = 1 if x <= mpf(1) / 2 else (mp.cos(mp.pi * (x - mpf(1) / 2)) ** 2 if x < 1 else 0)
-        gamma = win * dw * dw / 2 * width / (eps * eps + width * width)
-        x = (e_lev[ip] - e_lev[i]) / t
-        fwd, bwd = 2 / (1 + mp.exp(x)), 2 / (1 + mp.exp(-x))
-        full[ip, i] += gamma * fwd
-        full[i, i] -= gamma * fwd
-        full[i, ip] += gamma * bwd
-        full[ip, ip] -= gamma * bwd
+    full = with_tunnelling(w, ref.levels(p, 0), pairs, p, t)
     ev = spectrum(full)
     n = ref.S2 + 1
     inner = matrix(n - 2, n - 2)

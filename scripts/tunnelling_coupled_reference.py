@@ -63,6 +63,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _reference_common as common  # noqa: E402
 import tunnel_splittings_reference as ts  # noqa: E402
 import tunnelling_relaxation_reference as trr  # noqa: E402
 
@@ -89,24 +90,7 @@ _s, D_K, B4_K, C_K, E_K, G = (float(x) for x in P70)
 B1 = abs(D_K) / (G * MUB)
 
 # Spin-phonon pairs (a < b, |b - a| = 1, 2) with c s, the same in both directions.
-_pa, _pb, _cs = [], [], []
-for _i, _m in enumerate(M):
-    for _dm, _c in ((1, 1.0), (2, 12.0 / 32.0)):
-        _j = _i + _dm
-        if _j >= NLEV:
-            continue
-        if _dm == 1:
-            _sf = (S - _m) * (S + _m + 1) * (2 * _m + 1) ** 2
-        else:
-            _sf = (S - _m) * (S + _m + 1) * (S - _m - 1) * (S + _m + 2)
-        if _sf > 0:
-            _pa.append(_i)
-            _pb.append(_j)
-            _cs.append(_c * _sf)
-PA, PB, CS = np.array(_pa), np.array(_pb), np.array(_cs)
-INC = np.zeros((NLEV, PA.size))
-INC[PB, np.arange(PA.size)] += 1.0
-INC[PA, np.arange(PA.size)] -= 1.0
+PA, PB, CS, INC = common.spin_phonon_pairs(S)
 
 
 def energies(b):
@@ -129,55 +113,20 @@ def lambda1_zero_field_mp(t):
         t = mp.mpf(t)
         p = ts.hamiltonian_parameters(PRESET)
         e = [ts.axial(p, mp.mpf(i - S), 0) for i in range(NLEV)]
-        w = mp.zeros(NLEV, NLEV)
-        for a, b, cs in zip(PA, PB, CS):
-            de = e[b] - e[a]
-            if de == 0:
-                continue
-            cs = mp.mpf(cs)
-            w[b, a] = cs * de**3 / mp.expm1(de / t)
-            w[a, b] = cs * (-de) ** 3 / mp.expm1(-de / t)
-        sym = mp.zeros(NLEV, NLEV)
-        for i in range(NLEV):
-            sym[i, i] = sum(w[k, i] for k in range(NLEV) if k != i)
-            for j in range(NLEV):
-                if i != j and w[i, j] != 0:
-                    sym[i, j] = -mp.sqrt(w[i, j] * w[j, i])
-        return sorted(mp.eigsy(sym, eigvals_only=True))[1]
+        return common.lambda1_symmetrized(e, t, PA, PB, CS)
 
 
-class Kappa:
+class Kappa(common.LnLambda1Table):
     def __init__(self):
-        cache = os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                             f"tunnelling_coupled_kappa_{PRESET}_{T_LO}_{T_HI}_{CHEB_DEG}_{DPS}.json")
-        self.u_lo, self.u_hi = 1.0 / T_HI, 1.0 / T_LO
-        k = np.arange(CHEB_DEG + 1)
-        s_nodes = np.cos(np.pi * (k + 0.5) / (CHEB_DEG + 1))
-        if os.path.exists(cache):
-            with open(cache) as fh:
-                h = np.array(json.load(fh))
-        else:
-            u = 0.5 * (self.u_hi + self.u_lo) + 0.5 * (self.u_hi - self.u_lo) * s_nodes
-            h = np.array([float(mp.log(lambda1_zero_field_mp(1.0 / x))) for x in u])
-            with open(cache, "w") as fh:
-                json.dump(h.tolist(), fh)
-        self.coef = np.polynomial.chebyshev.chebfit(s_nodes, h, CHEB_DEG)
-        self.scale = 2.0 / (self.u_hi - self.u_lo)
-        self.shift = (self.u_hi + self.u_lo) / (self.u_hi - self.u_lo)
-
-    def ln_lambda1(self, t):
-        return np.polynomial.chebyshev.chebval(self.scale / t - self.shift, self.coef)
+        super().__init__(lambda1_zero_field_mp, T_LO, T_HI, CHEB_DEG,
+                         f"tunnelling_coupled_kappa_{PRESET}_{T_LO}_{T_HI}_{CHEB_DEG}_{DPS}.json")
 
     def __call__(self, t):
-        if not T_LO <= t <= T_HI:
-            raise ValueError(f"T = {t} K outside the kappa table [{T_LO}, {T_HI}] K")
+        self.require(t)
         return np.exp(-np.log(TAU0) - UB / t - self.ln_lambda1(t))
 
     def check(self):
-        worst = 0.0
-        for t in (1.27, 1.55, 1.9, 2.2, 2.61, 2.95, 3.33, 3.55):
-            worst = max(worst, abs(self.ln_lambda1(t) - float(mp.log(lambda1_zero_field_mp(t)))))
-        return worst
+        return super().check((1.27, 1.55, 1.9, 2.2, 2.61, 2.95, 3.33, 3.55))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +161,8 @@ class Case:
     def __init__(self, ti, bf, kappa, scale=1.0, gamma=0.0):
         """`scale` multiplies every tunnelling rate (0: without tunnelling); `gamma` an
         addenda heat capacity gamma T per molecule (1e12: T fixed, the self-check)."""
-        self.ti, self.bf, self.kappa, self.gamma = ti, bf, kappa, gamma
+        self.ti, self.bf, self.kappa = ti, bf, kappa
+        self.lattice = common.Lattice(A_LAT, gamma)
         self.e = energies(bf)
         self.e_rel = self.e - self.e.min()
         ch = channels(bf) if scale != 0.0 else []
@@ -232,16 +182,13 @@ class Case:
         self.u0 = self.u_lat(ti) + self.e_rel @ self.n0
 
     def u_lat(self, t):
-        return A_LAT * t**4 + 0.5 * self.gamma * t**2
+        return self.lattice.energy(t)
 
     def c_lat(self, t):
-        return 4.0 * A_LAT * t**3 + self.gamma * t
+        return self.lattice.heat_capacity(t)
 
     def temperature(self, n):
-        u = self.u0 - self.e_rel @ n
-        g2 = 0.5 * self.gamma
-        x = 2.0 * u / (g2 + np.sqrt(g2 * g2 + 4.0 * A_LAT * u))     # A x^2 + g2 x = u, x = T^2
-        return np.sqrt(x)
+        return self.lattice.temperature(self.u0 - self.e_rel @ n)
 
     def rates(self, temp):
         """(spin-phonon r_ab, r_ba; tunnelling forward i -> i', backward i' -> i), 1/s."""

@@ -24,12 +24,17 @@ The model of docs/physics.md sections 5 and 10.5, rebuilt here from the publishe
   non-symmetric eigensolver) at DPS digits, repeated at DPS_CHECK digits (the printed digits
   must agree).
 Every resonance k = 0..2S counts (for this preset every splitting is defined).
+The Arrhenius kappa and the tunnelling channels are _reference_common.py's (shared with
+hot_tau_reference.py).
 """
 
 import sys
 from mpmath import mp, mpf, matrix, fabs, nstr, floor
 
 import tunnel_splittings_reference as ts
+# kb_over_hbar is also used through this module by kappa_calibration_reference.py and
+# tunnelling_relaxation_reference.py.
+from _reference_common import arrhenius_kappa, kb_over_hbar, with_tunnelling  # noqa: F401
 
 DPS = 50
 DPS_CHECK = 70
@@ -38,10 +43,6 @@ PRESET = "mn12ac-mirebeau"
 TEMPERATURES = ["1", "2", "3"]
 FIELDS = ["0", "0.3", "0.8", "1.0"]
 S2 = 20
-
-
-def kb_over_hbar():
-    return mpf("1.380649e-23") / mpf("1.054571817e-34")
 
 
 def levels(p, bz):
@@ -109,36 +110,17 @@ def tunnel_pairs(p, bx, k_max):
 def table(dps):
     mp.dps = dps
     p = ts.hamiltonian_parameters(PRESET)
-    s, d, b4, c, e, g = p
-    b1 = fabs(d) / (g * mpf("0.67171381563"))
     k_max = S2
     pairs = tunnel_pairs(p, mpf(0), k_max)
     print(f"# dps {dps}: {len(pairs)} channels, k_max {k_max}", file=sys.stderr)
-    kbh = kb_over_hbar()
     rows = []
     for t_text in TEMPERATURES:
         t = mpf(t_text)
-        kappa = 1 / (mpf("2.1e-7") * mp.exp(mpf("70.3") / t) * slowest(spin_phonon(p, 0, t)))
+        kappa = arrhenius_kappa(t, slowest(spin_phonon(p, 0, t)))
         for b_text in FIELDS:
             bz = mpf(b_text)
             w = spin_phonon(p, bz, t) * kappa
-            e_lev = levels(p, bz)
-            full = w.copy()
-            for i, ip, delta in pairs:
-                width = -(w[i, i] + w[ip, ip]) / 2
-                eps = (e_lev[ip] - e_lev[i]) * kbh
-                dw = delta * kbh
-                x = fabs(e_lev[ip] - e_lev[i]) / (b1 / 2 * g * mpf("0.67171381563") * abs(i - ip))
-                win = 1 if x <= mpf(1) / 2 else (mp.cos(mp.pi * (x - mpf(1) / 2)) ** 2 if x < 1 else 0)
-                gamma = win * dw * dw / 2 * width / (eps * eps + width * width)
-                # Detailed balance: i -> i' at Gamma 2/(1 + e^x), i' -> i at Gamma 2/(1 + e^-x),
-                # x = (eps_i' - eps_i)/T.
-                x = (e_lev[ip] - e_lev[i]) / t
-                fwd, bwd = 2 / (1 + mp.exp(x)), 2 / (1 + mp.exp(-x))
-                full[ip, i] += gamma * fwd
-                full[i, i] -= gamma * fwd
-                full[i, ip] += gamma * bwd
-                full[ip, ip] -= gamma * bwd
+            full = with_tunnelling(w, levels(p, bz), pairs, p, t)
             rows.append((t_text, b_text, 1 / slowest(full), 1 / slowest(w)))
             print(f"#   T {t_text} B {b_text}: {nstr(rows[-1][2], 8)} s", file=sys.stderr)
     return rows
