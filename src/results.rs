@@ -284,8 +284,10 @@ pub struct BatchMeta {
 pub struct PhysicsMeta {
     /// Material name (preset key or "custom").
     pub material: String,
-    /// Spin S.
-    pub spin_s: f64,
+    /// Spin S (the file attribute and JSON key `spin`, as the config key `material.spin`; files
+    /// of format version 3 and earlier JSON called it `spin_s`).
+    #[serde(alias = "spin_s")]
+    pub spin: f64,
     /// Zero-field splitting D, K.
     pub d_k: f64,
     /// Parallel g factor of the material (as given: with a misalignment the levels use
@@ -369,7 +371,7 @@ impl PhysicsMeta {
         let h = m.hamiltonian.record();
         Self {
             material: m.name.clone(),
-            spin_s: m.spin.spin(),
+            spin: m.spin.spin(),
             d_k: m.spin.d_k(),
             g_par: h.g_par,
             b4_k: Some(h.b4_k),

@@ -43,7 +43,7 @@ fn meta() -> BatchMeta {
         command_line: "smmcool run 'my batch.toml' -o out.h5".into(),
         physics: Some(PhysicsMeta {
             material: "mn12ac".into(),
-            spin_s: 10.0,
+            spin: 10.0,
             d_k: -0.719_388_438_5,
             g_par: 2.05,
             b4_k: Some(-1.108e-3),
@@ -440,7 +440,7 @@ fn a_future_format_version_is_incompatible() {
             .shape(())
             .create("format_version")
             .unwrap()
-            .write_scalar(&4u32)
+            .write_scalar(&5u32)
             .unwrap();
     }
     let err = read_meta(&path).unwrap_err();
@@ -448,8 +448,8 @@ fn a_future_format_version_is_incompatible() {
         matches!(
             err,
             IoError::IncompatibleVersion {
-                found: 4,
-                expected: 3,
+                found: 5,
+                expected: 4,
                 ..
             }
         ),
@@ -584,7 +584,47 @@ fn h5py_reads_the_file() {
         .iter()
         .zip(expected)
         .all(|(a, b)| a.to_bits() == b.to_bits()));
-    assert_eq!(line("format"), vec!["smmcool-batch", "3"]);
+    assert_eq!(line("format"), vec!["smmcool-batch", "4"]);
+}
+
+/// The spin S is the root attribute `spin` (format version 4); a version 3 file, which called
+/// it `spin_s`, reads back the same metadata and records (the old file made from a new one by
+/// renaming the attribute and writing version 3). A file with neither has no physics.
+#[test]
+fn a_version_3_file_with_spin_s_reads_back_the_same() {
+    let _files = no_spawn_while_files_open();
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path());
+    {
+        let file = hdf5::File::open(&path).unwrap();
+        assert_eq!(
+            file.attr("spin").unwrap().read_scalar::<f64>().unwrap(),
+            10.0
+        );
+        assert!(file.attr("spin_s").is_err());
+    }
+    let recs: Vec<RunRecord> = records().iter().map(without_trajectory).collect();
+    {
+        let file = hdf5::File::open_rw(&path).unwrap();
+        file.delete_attr("spin").unwrap();
+        file.new_attr::<f64>()
+            .shape(())
+            .create("spin_s")
+            .unwrap()
+            .write_scalar(&10.0)
+            .unwrap();
+        file.attr("format_version")
+            .unwrap()
+            .write_scalar(&3u32)
+            .unwrap();
+    }
+    assert_eq!(read_meta(&path).unwrap(), meta());
+    assert_eq!(read_summary(&path).unwrap(), recs);
+    hdf5::File::open_rw(&path)
+        .unwrap()
+        .delete_attr("spin_s")
+        .unwrap();
+    assert_eq!(read_meta(&path).unwrap().physics, None);
 }
 
 /// A version 2 file (which stored +g_par <M>) reads back in the version 3 convention: the

@@ -107,8 +107,9 @@ fn xarray_and_h5py_read_named_dimensions_units_and_physics() {
     // Root: the resolved physics (Mn12Ac: S = 10, D = -0.5 cm^-1 = -0.7194 K with
     // hc/k_B = 1.438776877 cm K, g = 2.05, theta_D = 40.9 K, tau0 = 2.1e-7 s, U_b = 70.3 K).
     let root = &v["root"];
-    assert_eq!(root["format_version"].as_u64(), Some(3));
-    assert_eq!(f(&root["spin_s"]), 10.0);
+    assert_eq!(root["format_version"].as_u64(), Some(4));
+    assert_eq!(f(&root["spin"]), 10.0);
+    assert!(root.get("spin_s").is_none(), "{root}");
     assert!(
         (f(&root["d_k"]) + 0.5 * 1.438_776_877).abs() < 1e-9,
         "{root}"
@@ -290,7 +291,7 @@ fn the_file_and_the_json_record_the_hamiltonian_as_given() {
             .arg("-c")
             .arg("import json, sys, h5py\nf = h5py.File(sys.argv[1], 'r')\nprint(json.dumps({k: float(v) for k, v in f.attrs.items() if k in sys.argv[2:]}))")
             .arg(&h5)
-            .args(expected.iter().map(|(k, _)| if *k == "spin" { "spin_s" } else { k }))
+            .args(expected.iter().map(|(k, _)| k))
             .output()
             .unwrap();
         assert!(
@@ -301,7 +302,7 @@ fn the_file_and_the_json_record_the_hamiltonian_as_given() {
         let attrs: serde_json::Value = serde_json::from_slice(&py.stdout).unwrap();
         let physics = smmcool::io::read_meta(&h5).unwrap().physics.unwrap();
         let rust = [
-            ("spin", Some(physics.spin_s)),
+            ("spin", Some(physics.spin)),
             ("d_k", Some(physics.d_k)),
             ("g_par", Some(physics.g_par)),
         ]
@@ -309,15 +310,14 @@ fn the_file_and_the_json_record_the_hamiltonian_as_given() {
         .chain(physics.hamiltonian());
         for ((name, value), (rname, rvalue)) in expected.iter().zip(rust) {
             assert_eq!(*name, rname);
-            let attr = if *name == "spin" { "spin_s" } else { name };
-            let h = attrs[attr]
+            let h = attrs[name]
                 .as_f64()
-                .unwrap_or_else(|| panic!("{attr}: {attrs}"));
+                .unwrap_or_else(|| panic!("{name}: {attrs}"));
             assert!(
                 close(h, *value),
-                "case {n}: root attribute {attr} = {h}, expected {value}"
+                "case {n}: root attribute {name} = {h}, expected {value}"
             );
-            assert_eq!(rvalue.map(f64::to_bits), Some(h.to_bits()), "{attr}");
+            assert_eq!(rvalue.map(f64::to_bits), Some(h.to_bits()), "{name}");
         }
         // The JSON of the commands that build this Hamiltonian: the same keys, the same numbers
         // (bit for bit with the file).
@@ -334,13 +334,12 @@ fn the_file_and_the_json_record_the_hamiltonian_as_given() {
             names.sort_unstable();
             assert_eq!(keys, names, "{doc}");
             for (name, value) in expected {
-                let attr = if *name == "spin" { "spin_s" } else { name };
                 assert_eq!(
                     h[*name].as_f64().unwrap().to_bits(),
-                    attrs[attr].as_f64().unwrap().to_bits(),
+                    attrs[*name].as_f64().unwrap().to_bits(),
                     "{name}: JSON {} vs file {} (expected {value})",
                     h[*name],
-                    attrs[attr]
+                    attrs[*name]
                 );
             }
         }

@@ -588,8 +588,9 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
     DataFrame. The sample times are in ``.attrs["sample_times_after_ramp_s"]`` of the
     DataFrame and under that key in the dict. The runs' field waveforms: ``read_waveforms``.
 
-    The resolved physics of run 0 (the file's root attributes: ``material``, ``spin_s``,
-    ``d_k`` (K), ``g_par`` (the material's g), ``b4_k``, ``c4_k``, ``e_k`` (K),
+    The resolved physics of run 0 (the file's root attributes: ``material``, ``spin`` (S;
+    files of format version 3 call it ``spin_s`` and read back as ``spin``), ``d_k`` (K),
+    ``g_par`` (the material's g), ``b4_k``, ``c4_k``, ``e_k`` (K),
     ``transverse_field_t`` (T), ``misalignment_deg`` (degrees), ``debye_temperature_k``,
     ``tau0_s``, ``barrier_k``, the kappa scaling, sample and link) is a dict in
     ``.attrs["physics"]`` of the DataFrame and under ``"physics"`` in the dict (None when the

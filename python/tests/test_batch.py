@@ -275,3 +275,33 @@ def test_the_file_records_the_hamiltonian_and_files_without_it_still_read(tmp_pa
     assert before.attrs["physics"]["g_par"] == 2.0
     np.testing.assert_array_equal(before["end_temperature_k"], frame["end_temperature_k"])
     assert cli_json("inspect", str(old))["physics"]["c4_k"] is None
+
+
+def test_the_spin_is_spin_in_the_file_and_format_version_3_files_with_spin_s_still_read(tmp_path):
+    """The spin S is the root attribute `spin` (format version 4; `_s` means seconds), the
+    physics key `spin` of read() and inspect; a version 3 file, which calls it `spin_s`, reads
+    back the same: the old file made from a new one by renaming the attribute and writing
+    version 3."""
+    h5py = pytest.importorskip("h5py")
+    import shutil
+
+    path = tmp_path / "new.h5"
+    smmcool.run_batch(HAMILTONIAN_CONFIG, path, progress=False)
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["format_version"]) == 4
+        assert "spin_s" not in f.attrs
+        spin = float(f.attrs["spin"])
+    assert spin == 10.0
+    table = smmcool.read(path, pandas=False)
+    assert table["physics"]["spin"] == spin and "spin_s" not in table["physics"]
+    assert cli_json("inspect", str(path))["physics"] == table["physics"]
+    old = tmp_path / "old.h5"
+    shutil.copy(path, old)
+    with h5py.File(old, "r+") as f:
+        del f.attrs["spin"]
+        f.attrs["spin_s"] = spin
+        f.attrs["format_version"] = np.uint32(3)
+    old_table = smmcool.read(old, pandas=False)
+    assert old_table["physics"] == table["physics"]
+    np.testing.assert_array_equal(old_table["end_temperature_k"], table["end_temperature_k"])
+    assert cli_json("inspect", str(old))["physics"] == table["physics"]

@@ -191,8 +191,7 @@ def test_read_gives_the_hamiltonian_of_a_run_batch_file(tmp_path):
     smmcool.run_batch(scenario.toml, path, progress=False)
     table = smmcool.read(path, pandas=False)
     physics = table["physics"]
-    name = {k: ("spin_s" if k == "spin" else k) for k in HAMILTONIAN}
-    assert {k: physics[name[k]] for k in HAMILTONIAN} == run.hamiltonian
+    assert {k: physics[k] for k in HAMILTONIAN} == run.hamiltonian
     assert physics["material"] == run.material
     np.testing.assert_array_equal(table["end_temperature_k"], [run.end_temperature_k])
     np.testing.assert_array_equal(table["temperature_after_ramp_k"], [run.temperature_after_ramp_k])

@@ -1,4 +1,4 @@
-//! The `smmcool-batch` HDF5 file format, version 3.
+//! The `smmcool-batch` HDF5 file format, version 4.
 //!
 //! One file holds the runs of one batch shard. The layout is H5MD-like: plain groups and
 //! datasets, every numeric dataset carrying variable-length UTF-8 string attributes `unit`
@@ -20,7 +20,7 @@
 //! | name | type | content |
 //! | --- | --- | --- |
 //! | `format` | string | `"smmcool-batch"` ([`FORMAT_NAME`]) |
-//! | `format_version` | u32 | `3` ([`FORMAT_VERSION`]) |
+//! | `format_version` | u32 | `4` ([`FORMAT_VERSION`]) |
 //! | `smmcool_version`, `git_revision`, `config_toml` | string | provenance, verbatim |
 //! | `n_runs_total` | u64 | runs in the whole batch (all shards) |
 //! | `shard_index`, `shard_count` | u64 | this file's shard; `0`, `1` when unsharded |
@@ -31,7 +31,7 @@
 //! | `created_unix_s` | u64 | creation time, seconds since the Unix epoch |
 //! | `command_line` | string | the command line of the process that wrote the file |
 //! | `material`, `kappa_scaling` | string | preset name; `arrhenius`, `constant` or `absolute` |
-//! | `spin_s`, `d_k`, `g_par`, `debye_temperature_k`, `phonon_units`, `tau0_s`, `barrier_k` | f64 | the resolved physics of run 0 (a swept key changes its value per run); `g_par` is the material's g as given (with a misalignment the levels use g cos(theta); files written before `misalignment_deg` hold g cos(theta) there) |
+//! | `spin`, `d_k`, `g_par`, `debye_temperature_k`, `phonon_units`, `tau0_s`, `barrier_k` | f64 | the resolved physics of run 0 (a swept key changes its value per run); `g_par` is the material's g as given (with a misalignment the levels use g cos(theta); files written before `misalignment_deg` hold g cos(theta) there) |
 //! | `b4_k`, `c4_k`, `e_k`, `transverse_field_t`, `misalignment_deg` | f64 | the spin Hamiltonian beyond D of run 0 (docs/physics.md section 10.1; K, K, K, T, degrees; 0 for a term that is absent, `transverse_field_t` 0 with a misalignment); a file written before them has none and reads them as `None` |
 //! | `kappa_reference_k`, `kappa_per_s_k3` | f64 | the scaling's number, when it has one |
 //! | `kappa_calibration` | string | `without_tunnelling` or `with_tunnelling` (`rates.kappa_calibration`; a file without it was written before the choice existed: `without_tunnelling`) |
@@ -66,7 +66,7 @@
 //!
 //! Version 2 renamed the quantities to the names of the one table (a temperature is
 //! `..._temperature_k`, never `t_...`) and added `outcome` and `end_after_ramp_s`. Version 3
-//! (this one) stores `magnetization_mu_b` as the physical moment -g_par <M> (positive along a
+//! stores `magnetization_mu_b` as the physical moment -g_par <M> (positive along a
 //! positive field; version 2 stored +g_par <M>, and the reader flips its sign), adds the
 //! trajectory column `time_after_ramp_s` (computed from the ramp duration when a version 2
 //! file is read), the dimension scales, `units`, `long_name`, the CF flag attributes, and the
@@ -77,7 +77,10 @@
 //! summary ones none and the trajectory ones 0 (no link then). The field waveform added
 //! `waveform_points` and `waveform_source`, read back as 0 and none from files before them; the
 //! segmented protocols `segment_reports` and `cycle_reports` (JSON text), none before them;
-//! the reduction's tolerance (issue 17) `ramp_formulation`, none before it.
+//! the reduction's tolerance (issue 17) `ramp_formulation`, none before it. Version 4 (this
+//! one) renames the root attribute `spin_s` (the spin S, not a time) to `spin`, the name of
+//! the config key `material.spin`, the flag `--spin` and the JSON key; nothing else changes,
+//! and version 3 files, which hold `spin_s`, read back the same.
 //!
 //! # `/waveforms`
 //!
@@ -128,7 +131,7 @@ const ADDED_IN_3: [&str; 10] = [
 ];
 
 /// Value of the root attribute `format_version` this crate writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Oldest format version this crate reads (older versions are converted on reading).
 pub const OLDEST_READABLE_VERSION: u32 = 2;
@@ -696,7 +699,7 @@ fn write_root_attrs(file: &File, meta: &BatchMeta) -> Result<(), Fail> {
 /// The always-present numeric physics attributes, by name.
 fn physics_numbers(p: &PhysicsMeta) -> [(&'static str, f64); 7] {
     [
-        ("spin_s", p.spin_s),
+        ("spin", p.spin),
         ("d_k", p.d_k),
         ("g_par", p.g_par),
         ("debye_temperature_k", p.debye_temperature_k),
@@ -1129,9 +1132,14 @@ fn meta_of(file: &File) -> Result<BatchMeta, Fail> {
 
 /// The physics root attributes (`None` when the file has none: version 2, or run 0 invalid).
 fn read_physics(file: &File) -> Result<Option<PhysicsMeta>, Fail> {
-    if !has_attr(file, "spin_s")? {
+    // The spin S: `spin` from version 4 on, `spin_s` in version 3.
+    let spin = if has_attr(file, "spin")? {
+        "spin"
+    } else if has_attr(file, "spin_s")? {
+        "spin_s"
+    } else {
         return Ok(None);
-    }
+    };
     let opt = |name: &str| -> Result<Option<f64>, Fail> {
         if has_attr(file, name)? {
             read_scalar_attr(file, name).map(Some)
@@ -1141,7 +1149,7 @@ fn read_physics(file: &File) -> Result<Option<PhysicsMeta>, Fail> {
     };
     Ok(Some(PhysicsMeta {
         material: read_str_attr(file, "material")?,
-        spin_s: read_scalar_attr(file, "spin_s")?,
+        spin: read_scalar_attr(file, spin)?,
         d_k: read_scalar_attr(file, "d_k")?,
         g_par: read_scalar_attr(file, "g_par")?,
         b4_k: opt("b4_k")?,
