@@ -1370,22 +1370,21 @@ impl ScenarioError {
 
     /// The message as the command line shows it: `--flag = value is not allowed: ...`.
     pub fn cli_message(&self) -> String {
+        self.message_naming(&self.flag(), Spelling::Flag)
+    }
+
+    /// `name = value is not allowed: rule` (`name is required ...` for a missing key), the
+    /// references of the rule spelled as `spelling`.
+    fn message_naming(&self, name: &str, spelling: Spelling) -> String {
+        let rule = render(&self.allowed, spelling);
         if self.is_missing() {
-            return format!(
-                "{} is {}",
-                self.flag(),
-                render(&self.allowed, Spelling::Flag)
-            );
+            return format!("{name} is {rule}");
         }
         let value = self
             .value
             .as_ref()
             .map_or(String::new(), |v| format!(" = {v}"));
-        format!(
-            "{}{value} is not allowed: {}",
-            self.flag(),
-            render(&self.allowed, Spelling::Flag)
-        )
+        format!("{name}{value} is not allowed: {rule}")
     }
 
     /// The keyword this error names in the Python API (`b_final_t`, `material`, ...; a
@@ -1403,22 +1402,7 @@ impl ScenarioError {
     /// The message as the Python API shows it: the command line's message with the keyword
     /// in place of the flag (`b_final_t = 7 is not allowed: ...`).
     pub fn keyword_message(&self) -> String {
-        if self.is_missing() {
-            return format!(
-                "{} is {}",
-                self.keyword(),
-                render(&self.allowed, Spelling::Keyword)
-            );
-        }
-        let value = self
-            .value
-            .as_ref()
-            .map_or(String::new(), |v| format!(" = {v}"));
-        format!(
-            "{}{value} is not allowed: {}",
-            self.keyword(),
-            render(&self.allowed, Spelling::Keyword)
-        )
+        self.message_naming(&self.keyword(), Spelling::Keyword)
     }
 
     /// The message as a config file shows it, `context` following the key (e.g. the run of a

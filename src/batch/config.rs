@@ -211,17 +211,21 @@ fn key_at(text: &str, offset: usize) -> String {
         .trim()
         .trim_matches('"')
         .to_string();
-    let before = text.get(..offset).unwrap_or("");
-    let section = before
+    match enclosing_section(text.get(..offset).unwrap_or("")) {
+        Some(s) if !key.starts_with('[') => format!("{s}.{key}"),
+        _ => key,
+    }
+}
+
+/// The name of the last table header (`[section]`, `[[sweep]]` as `sweep`) in `before`, the
+/// text up to a key: the section the key belongs to.
+fn enclosing_section(before: &str) -> Option<String> {
+    before
         .lines()
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    match section {
-        Some(s) if !key.starts_with('[') => format!("{s}.{key}"),
-        _ => key,
-    }
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string())
 }
 
 /// The keys of `[protocol]` that have no default: a sweep over one stands in for its value.
@@ -323,13 +327,7 @@ fn key_of_value(text: &str, offset: usize) -> Option<String> {
         Some((outer, _)) => format!("{}.{inner}", name(outer.split('=').next()?)?),
         None => inner,
     };
-    let section = before
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('['))
-        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-    Some(match section {
+    Some(match enclosing_section(before) {
         Some(s) => format!("{s}.{key}"),
         None => key,
     })
