@@ -7,7 +7,8 @@
 //!
 //! The instructions of one run are the difference between counts 21 and 1, over 20.
 //! Cases: jump, fast (1e6 T/s), slow (1e-3 T/s), paper3 and paper4 (10 T/s from 3 and 4 K),
-//! linked3 and linked4 (the 10 T/s runs linked to a bath).
+//! linked3 and linked4 (the 10 T/s runs linked to a bath). The last line is a hash of the
+//! whole trajectory, to check that a change leaves the runs bit-identical.
 
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
 use smmcool::model::protocol::{Protocol, RampShape};
@@ -61,4 +62,9 @@ fn main() {
         tr.stats.newton_iters,
         tr.quadrature_evals
     );
+    // A hash of the whole trajectory (every sample, every count): equal hashes of two builds
+    // mean bit-identical runs.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&format!("{tr:?}"), &mut h);
+    println!("trajectory hash {:016x}", std::hash::Hasher::finish(&h));
 }
