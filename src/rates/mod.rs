@@ -343,6 +343,9 @@ pub struct KappaTableKey {
 pub struct RateModel {
     spin: GiantSpin,
     arrhenius: Arrhenius,
+    /// -ln(tau0 / 1 s) of `arrhenius`, computed once (kappa(T) takes it at every right-hand
+    /// side).
+    minus_ln_tau0: f64,
     scaling: KappaScaling,
     /// Which mechanisms the calibration of kappa matches to the Arrhenius law.
     calibration: KappaCalibration,
@@ -366,6 +369,7 @@ impl RateModel {
         let mechanisms: Vec<Arc<dyn Mechanism>> = vec![spin_phonon.clone()];
         Ok(Self {
             spin,
+            minus_ln_tau0: -arrhenius.tau0_s.ln(),
             arrhenius,
             scaling,
             calibration: KappaCalibration::WithoutTunnelling,
@@ -880,14 +884,13 @@ impl RateModel {
             KappaScaling::Arrhenius => {
                 let (l, dl) = self.log_lambda1_zero_field(t_k, with_derivative)?;
                 // kappa = 1/(tau0 exp(U_b/T) lambda1_0): d ln kappa/dT = U_b/T^2 - d ln lambda1_0/dT.
-                let ln_kappa = -self.arrhenius.tau0_s.ln() - self.arrhenius.barrier_k / t_k - l;
+                let ln_kappa = self.minus_ln_tau0 - self.arrhenius.barrier_k / t_k - l;
                 Ok((ln_kappa.exp(), self.arrhenius.barrier_k / (t_k * t_k) - dl))
             }
             KappaScaling::Constant { reference_k } => {
                 let (l, _) = self.log_lambda1_zero_field(reference_k, false)?;
                 Ok((
-                    (-self.arrhenius.tau0_s.ln() - self.arrhenius.barrier_k / reference_k - l)
-                        .exp(),
+                    (self.minus_ln_tau0 - self.arrhenius.barrier_k / reference_k - l).exp(),
                     0.0,
                 ))
             }

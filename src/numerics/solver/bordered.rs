@@ -42,6 +42,7 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
             // (column c), then the updates column by column (the pivot row is not changed by
             // them): the same operations on each entry, in the same order, as row by row.
             let s = a.as_mut_slice();
+            // The multipliers of one column (at most `band` band rows and the border rows).
             let mut rows: Vec<(usize, T)> = Vec::with_capacity(band + n - nb);
             for c in 0..nb {
                 let pivot = s[c + c * n];
@@ -51,21 +52,27 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
                 }
                 let band_end = (c + band + 1).min(nb);
                 rows.clear();
-                for r in (c + 1..band_end).chain(nb..n) {
-                    let arc = s[r + c * n];
-                    if arc.is_zero() {
-                        continue;
+                {
+                    let col = &mut s[c * n..(c + 1) * n];
+                    for r in (c + 1..band_end).chain(nb..n) {
+                        let arc = col[r];
+                        if arc.is_zero() {
+                            continue;
+                        }
+                        let l = arc / pivot;
+                        col[r] = l;
+                        rows.push((r, l));
                     }
-                    let l = arc / pivot;
-                    s[r + c * n] = l;
-                    rows.push((r, l));
+                }
+                if rows.is_empty() {
+                    continue;
                 }
                 for j in (c + 1..band_end).chain(nb..n) {
-                    let acj = s[c + j * n];
+                    let col = &mut s[j * n..(j + 1) * n];
+                    let acj = col[c];
                     if acj.is_zero() {
                         continue;
                     }
-                    let col = &mut s[j * n..(j + 1) * n];
                     for &(r, l) in &rows {
                         col[r] -= l * acj;
                     }
@@ -109,18 +116,18 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
         let a = self.a.as_slice();
         // Forward: the band columns' multipliers, onto the band and border rows.
         {
-            let xs = x.as_mut_slice();
+            let (xb, xr) = x.as_mut_slice().split_at_mut(nb);
             for c in 0..nb {
-                let xc = xs[c];
+                let xc = xb[c];
                 if xc.is_zero() {
                     continue;
                 }
                 let band_end = (c + band + 1).min(nb);
                 let col = &a[c * n..(c + 1) * n];
-                for (xr, &l) in xs[c + 1..band_end].iter_mut().zip(&col[c + 1..band_end]) {
-                    *xr -= l * xc;
+                for r in c + 1..band_end {
+                    xb[r] -= col[r] * xc;
                 }
-                for (xr, &l) in xs[nb..n].iter_mut().zip(&col[nb..n]) {
+                for (xr, &l) in xr.iter_mut().zip(&col[nb..]) {
                     *xr -= l * xc;
                 }
             }
@@ -129,18 +136,18 @@ impl<T: ComplexField<RealField = f64> + Copy> BorderedLu<T> {
         if let Some(s) = &self.schur {
             s.solve_mut(&mut x.rows_mut(nb, n - nb));
         }
-        // Back substitution in the band part.
-        let xs = x.as_mut_slice();
+        // Back substitution in the band part: row c of U is a[c + j n], j > c.
+        let (xb, xr) = x.as_mut_slice().split_at_mut(nb);
         for c in (0..nb).rev() {
             let band_end = (c + band + 1).min(nb);
-            let mut v = xs[c];
-            for (j, &xj) in xs.iter().enumerate().take(band_end).skip(c + 1) {
-                v -= a[c + j * n] * xj;
+            let mut v = xb[c];
+            for j in c + 1..band_end {
+                v -= a[c + j * n] * xb[j];
             }
-            for (j, &xj) in xs.iter().enumerate().skip(nb) {
-                v -= a[c + j * n] * xj;
+            for (k, &xj) in xr.iter().enumerate() {
+                v -= a[c + (nb + k) * n] * xj;
             }
-            xs[c] = v / a[c + c * n];
+            xb[c] = v / a[c + c * n];
         }
     }
 }
