@@ -136,17 +136,20 @@ impl Chain {
     pub fn committors(&self, lu: &MMatrixLu) -> (Vec<f64>, Vec<f64>) {
         let n = self.n;
         let m = n.saturating_sub(2);
-        let mut rhs_b: Vec<f64> = (1..=m).map(|j| self.rate(j, n - 1)).collect();
-        let mut rhs_a: Vec<f64> = (1..=m).map(|j| self.rate(j, 0)).collect();
-        lu.solve_transpose_in_place(&mut rhs_b);
-        lu.solve_transpose_in_place(&mut rhs_a);
+        // The right-hand sides (rates into each bottom) are solved in place in the interior
+        // slots of the results.
         let (mut qa, mut qb) = (vec![0.0; n], vec![0.0; n]);
+        for j in 1..=m {
+            qb[j] = self.rate(j, n - 1);
+            qa[j] = self.rate(j, 0);
+        }
+        lu.solve_transpose_in_place(&mut qb[1..=m]);
+        lu.solve_transpose_in_place(&mut qa[1..=m]);
+        for q in qa[1..=m].iter_mut().chain(qb[1..=m].iter_mut()) {
+            *q = q.min(1.0);
+        }
         qa[0] = 1.0;
         qb[n - 1] = 1.0;
-        for ri in 0..m {
-            qa[ri + 1] = rhs_a[ri].min(1.0);
-            qb[ri + 1] = rhs_b[ri].min(1.0);
-        }
         (qa, qb)
     }
 }
@@ -209,7 +212,7 @@ impl MMatrixLu {
         );
         // Entry (i, j) lives at i * (wd - 1) + band + j: row offsets below.
         let row = |i: usize| i * (wd - 1) + band;
-        let mut pivots = vec![0.0; m];
+        // Pivot k is stored in excess[k] once step k has read it (no later step does).
         for k in 0..m {
             let end = (k + band + 1).min(m);
             let mut p = excess[k];
@@ -219,7 +222,6 @@ impl MMatrixLu {
             if !(p > 0.0 && p.is_finite()) {
                 return None;
             }
-            pivots[k] = p;
             let rk = row(k);
             for i in k + 1..end {
                 let ri = row(i);
@@ -240,8 +242,15 @@ impl MMatrixLu {
                     excess[j] += f[rk + j] * ek / p;
                 }
             }
+            excess[k] = p;
         }
-        Some(Self { m, band, f, pivots })
+        excess.truncate(m);
+        Some(Self {
+            m,
+            band,
+            f,
+            pivots: excess,
+        })
     }
 
     /// Entry (i, j) of the band storage (the tests' reference solves use it).
