@@ -287,8 +287,13 @@ impl<'a> ReducedSystem<'a> {
     }
 
     fn well_state_with(&self, field_t: f64, t_k: f64, split: (Vec<f64>, Vec<f64>)) -> WellState {
-        let e = self.spin.energies(field_t);
-        let eq = boltzmann(&e, t_k);
+        // The level energies on the stack (no allocation: this runs at every population and
+        // temperature evaluation of the reduction).
+        let mut e_buf = crate::rates::mechanism::Scratch::new();
+        let e: &mut [f64] = e_buf.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        let e: &[f64] = e;
+        let eq = boltzmann(e, t_k);
         let (ql, qr) = split;
         let e_min = e.iter().copied().fold(f64::INFINITY, f64::min);
         let mut mass = [0.0; 2];

@@ -111,7 +111,10 @@ impl Chain {
         let b = self.band;
         let wd = 2 * b + 1;
         let mut f = vec![0.0; m * wd];
-        let mut excess = vec![0.0; m];
+        // Every entry is written below: collected, not zeroed first.
+        let excess: Vec<f64> = (0..m)
+            .map(|rj| self.rate(rj + 1, 0) + self.rate(rj + 1, self.n - 1))
+            .collect();
         for rj in 0..m {
             // Level j = rj + 1; its outgoing rates are rate[j * wd + (to + b - j)].
             let out = &self.rate[(rj + 1) * wd..(rj + 2) * wd];
@@ -121,7 +124,6 @@ impl Chain {
                     f[ri * (wd - 1) + b + rj] = out[ri + b - rj];
                 }
             }
-            excess[rj] = self.rate(rj + 1, 0) + self.rate(rj + 1, self.n - 1);
         }
         MMatrixLu::factor_band(m, b, f, excess)
     }
