@@ -1,5 +1,6 @@
-//! Records the git revision of the build for the provenance of output files, and links HDF5
-//! statically where the system's HDF5 has a static archive (see `link_hdf5_statically`).
+//! Records the git revision of the build for the provenance of output files, links HDF5
+//! statically where the system's HDF5 has a static archive (see `link_hdf5_statically`), and
+//! checks the CRC-32 of the shipped tables (see `check_preset_tables`).
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -16,6 +17,57 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
     link_hdf5_statically();
+    check_preset_tables();
+}
+
+/// The tables shipped with the program (`data/preset_tables.bin`, src/kinetics/preset.rs)
+/// carry a CRC-32 of their contents after the 8-byte magic and the 4-byte CRC itself. It is
+/// checked here, once per build, instead of in every process that runs (issue 19: ~170,000
+/// instructions and a read of the whole 350 KB file in every lone run): the program uses the
+/// tables only if `SMMCOOL_PRESET_TABLES_CRC` is `ok`, and `tests/preset_tables.rs` checks the
+/// CRC again with the crc32fast crate. An empty file (scripts/regenerate_preset_tables.sh
+/// empties it before writing it anew) ships no tables.
+fn check_preset_tables() {
+    const PATH: &str = "data/preset_tables.bin";
+    println!("cargo:rerun-if-changed={PATH}");
+    let data = std::fs::read(PATH).unwrap_or_default();
+    let verdict = if data.is_empty() {
+        "empty".to_string()
+    } else if data.len() < 12 || &data[..8] != b"SMMTAB01" {
+        "not a table file".to_string()
+    } else {
+        let stored = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
+        let computed = crc32(&data[12..]);
+        if stored == computed {
+            "ok".to_string()
+        } else {
+            format!("CRC-32 mismatch (stored {stored:08x}, computed {computed:08x})")
+        }
+    };
+    if verdict != "ok" && verdict != "empty" {
+        println!(
+            "cargo:warning={PATH}: {verdict}; the program builds every table itself: run scripts/regenerate_preset_tables.sh"
+        );
+    }
+    println!("cargo:rustc-env=SMMCOOL_PRESET_TABLES_CRC={verdict}");
+}
+
+/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320: what `crc32fast::hash` computes).
+fn crc32(bytes: &[u8]) -> u32 {
+    let table: Vec<u32> = (0..256u32)
+        .map(|i| {
+            (0..8).fold(i, |c, _| {
+                if c & 1 == 1 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                }
+            })
+        })
+        .collect();
+    !bytes.iter().fold(!0u32, |c, &b| {
+        table[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
+    })
 }
 
 /// Process start (issue 19). Debian's shared libhdf5 needs libcurl and libcrypto (for its S3

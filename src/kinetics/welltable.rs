@@ -223,16 +223,10 @@ impl<const NX: usize> WellTable<NX> {
         self.table.export(out);
     }
 
-    /// Hold the panels `export` wrote as if built; false if the bytes are not such a record.
-    pub fn seed(&self, bytes: &[u8]) -> bool {
-        let mut r = crate::numerics::codec::Reader::new(bytes);
-        match LazyTable2::<COMPONENTS, NX>::decode(&mut r) {
-            Some(nodes) if r.is_empty() => {
-                self.table.seed(&nodes);
-                true
-            }
-            _ => false,
-        }
+    /// Hold the panels `export` wrote as if built, each decoded when a lookup first reaches
+    /// it ([`LazyTable2::seed_lazily`]); false if the bytes are not such a record.
+    pub fn seed(&self, bytes: &'static [u8]) -> bool {
+        self.table.seed_lazily(bytes)
     }
 
     /// Rebuild every panel `export` wrote with the exact kernels: the number of panels, or

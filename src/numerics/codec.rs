@@ -48,6 +48,11 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
+    /// The next `n` bytes, without reading them.
+    pub fn peek(&self, n: usize) -> Option<&'a [u8]> {
+        self.bytes.get(..n)
+    }
+
     /// A byte.
     pub fn u8(&mut self) -> Option<u8> {
         self.take(1).map(|b| b[0])

@@ -11,9 +11,10 @@
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
 use crate::numerics::cheb::{clenshaw_many, dct_cosines, derivative, DEGREE};
+use crate::numerics::codec::Reader;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 const N: usize = DEGREE + 1;
 
@@ -150,6 +151,9 @@ pub struct LazyTable2<const K: usize, const NX: usize> {
     max_levels: (u8, u8),
     tol: [f64; K],
     nodes: RwLock<HashMap<Key, Node<K, NX>>>,
+    /// Nodes shipped with the program ([`Self::seed_lazily`]): each key's record (tag and
+    /// payload, as `export` wrote it), sorted by key, decoded when a lookup first reaches it.
+    shipped: OnceLock<Vec<(Key, &'static [u8])>>,
 }
 
 impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
@@ -174,6 +178,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
             ),
             tol,
             nodes: RwLock::new(HashMap::new()),
+            shipped: OnceLock::new(),
         }
     }
 
@@ -187,7 +192,8 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         x >= self.x_range.0 && x <= self.x_range.1 && y >= self.y_range.0 && y <= self.y_range.1
     }
 
-    /// Number of panels built (kept or split) so far and the function evaluations they took.
+    /// Number of panels held (built, or shipped and reached by a lookup; kept or split) so
+    /// far and the function evaluations they take to build.
     pub fn built(&self) -> (usize, usize) {
         let n = self.nodes.read().map_or(0, |m| m.len());
         (n, n * NX * N)
@@ -241,44 +247,88 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         }
     }
 
+    /// Bytes of a node's payload after its tag (0: bounds and coefficients; others: none).
+    fn payload_len(tag: u8) -> Option<usize> {
+        match tag {
+            0 => Some(8 * (4 + K * NX * N)),
+            1..=3 => Some(0),
+            _ => None,
+        }
+    }
+
+    /// A node's key, and its record (tag and payload); `None` past the end or on a bad tag.
+    fn next_record<'a>(r: &mut Reader<'a>) -> Option<(Key, &'a [u8])> {
+        let key = (r.u8()?, r.u32()?, r.u8()?, r.u32()?);
+        let record = r.peek(1)?;
+        let len = 1 + Self::payload_len(record[0])?;
+        Some((key, r.take(len)?))
+    }
+
+    /// The node of one record of [`Self::next_record`].
+    fn decode_record(record: &[u8]) -> Option<Node<K, NX>> {
+        let mut r = Reader::new(record);
+        let node = match r.u8()? {
+            0 => {
+                let (x_lo, x_w, y_lo, y_w) = (r.f64()?, r.f64()?, r.f64()?, r.f64()?);
+                let mut c = Box::new([[[0.0; N]; NX]; K]);
+                for v in c.iter_mut().flatten().flatten() {
+                    *v = r.f64()?;
+                }
+                Node::Leaf(Arc::new(Panel2 {
+                    x_lo,
+                    x_w,
+                    y_lo,
+                    y_w,
+                    c,
+                }))
+            }
+            1 => Node::SplitX,
+            2 => Node::SplitY,
+            3 => Node::Unavailable,
+            _ => return None,
+        };
+        r.is_empty().then_some(node)
+    }
+
     /// Decode what `export` wrote: the nodes by key; `None` if the bytes are not such a record.
-    pub fn decode(r: &mut crate::numerics::codec::Reader<'_>) -> Option<Vec<(Key, Node<K, NX>)>> {
+    pub fn decode(r: &mut Reader<'_>) -> Option<Vec<(Key, Node<K, NX>)>> {
         let n = r.u32()? as usize;
         let mut out = Vec::with_capacity(n.min(1 << 16));
         for _ in 0..n {
-            let key = (r.u8()?, r.u32()?, r.u8()?, r.u32()?);
-            let node = match r.u8()? {
-                0 => {
-                    let (x_lo, x_w, y_lo, y_w) = (r.f64()?, r.f64()?, r.f64()?, r.f64()?);
-                    let mut c = Box::new([[[0.0; N]; NX]; K]);
-                    for v in c.iter_mut().flatten().flatten() {
-                        *v = r.f64()?;
-                    }
-                    Node::Leaf(Arc::new(Panel2 {
-                        x_lo,
-                        x_w,
-                        y_lo,
-                        y_w,
-                        c,
-                    }))
-                }
-                1 => Node::SplitX,
-                2 => Node::SplitY,
-                3 => Node::Unavailable,
-                _ => return None,
-            };
-            out.push((key, node));
+            let (key, record) = Self::next_record(r)?;
+            out.push((key, Self::decode_record(record)?));
         }
         Some(out)
     }
 
-    /// Hold `nodes` (from [`Self::decode`]) as if built (a node already held is kept).
-    pub fn seed(&self, nodes: &[(Key, Node<K, NX>)]) {
-        if let Ok(mut m) = self.nodes.write() {
-            for (k, v) in nodes {
-                m.entry(*k).or_insert_with(|| v.clone());
+    /// Hold the nodes `export` wrote in `bytes` as if built, each decoded when a lookup first
+    /// reaches it (a lone run then decodes only the panels it visits, not the whole record).
+    /// False, holding nothing, if the bytes are not such a record (every node's tag and
+    /// length are checked here) or the table already holds shipped nodes.
+    pub fn seed_lazily(&self, bytes: &'static [u8]) -> bool {
+        let mut r = Reader::new(bytes);
+        let index = (|| {
+            let n = r.u32()? as usize;
+            let mut index = Vec::with_capacity(n.min(1 << 16));
+            for _ in 0..n {
+                index.push(Self::next_record(&mut r)?);
             }
+            Some(index)
+        })();
+        match index {
+            Some(mut index) if r.is_empty() => {
+                index.sort_by_key(|e| e.0);
+                self.shipped.set(index).is_ok()
+            }
+            _ => false,
         }
+    }
+
+    /// The shipped node of `key`, decoded, if there is one.
+    fn shipped_node(&self, key: Key) -> Option<Node<K, NX>> {
+        let index = self.shipped.get()?;
+        let i = index.binary_search_by_key(&key, |e| e.0).ok()?;
+        Self::decode_record(index[i].1)
     }
 
     /// Whether `node` is, bit for bit, what building `key` with `f` gives.
@@ -344,10 +394,16 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
             let node = match found {
                 Some(n) => n,
                 None => {
-                    // Built outside the lock; two threads may both build a panel at first (the
-                    // same deterministic one), and the first stored is kept.
-                    let built = self.build(key, f);
-                    spent += NX * N;
+                    // A shipped node is decoded, any other built, outside the lock; two threads
+                    // may both build a panel at first (the same deterministic one), and the
+                    // first stored is kept.
+                    let built = match self.shipped_node(key) {
+                        Some(node) => node,
+                        None => {
+                            spent += NX * N;
+                            self.build(key, f)
+                        }
+                    };
                     match self.nodes.write() {
                         Ok(mut m) => m.entry(key).or_insert(built).clone(),
                         Err(_) => built,
@@ -537,5 +593,61 @@ mod tests {
             let vb = b.panel(x, y, &f).0.unwrap().slice(x).eval(y);
             assert_eq!(va.map(f64::to_bits), vb.map(f64::to_bits));
         }
+    }
+
+    /// Shipped nodes (`seed_lazily`) are decoded only when a lookup reaches them, cost no
+    /// evaluations, and give the bits of the table they were exported from; nodes not shipped
+    /// are built as before. A damaged record is refused whole.
+    #[test]
+    fn shipped_nodes_are_decoded_on_first_use() {
+        let new = || -> LazyTable2<2, NODES> {
+            LazyTable2::new((0.0, 2.0), (0.5, 4.5), (1, 1), (8, 8), [1e-13, 1e-13])
+        };
+        let source = new();
+        // Nodes over x < 1 only.
+        let pts: Vec<(f64, f64)> = (0..30)
+            .map(|i| (0.03 * i as f64, 0.5 + 0.13 * i as f64))
+            .collect();
+        for &(x, y) in &pts {
+            source.panel(x, y, &f);
+        }
+        let mut bytes = Vec::new();
+        source.export(&mut bytes);
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let shipped = new();
+        assert!(shipped.seed_lazily(bytes));
+        assert!(!shipped.seed_lazily(bytes), "seeded once");
+        assert_eq!(shipped.built(), (0, 0), "nothing decoded before a lookup");
+        let (p, spent) = shipped.panel(pts[0].0, pts[0].1, &f);
+        assert_eq!(spent, 0);
+        assert!(p.is_some());
+        let held = shipped.built().0;
+        assert!(held >= 1 && held < source.built().0, "{held}");
+        for &(x, y) in &pts {
+            let (p, spent) = shipped.panel(x, y, &f);
+            assert_eq!(spent, 0, "shipped: no evaluations");
+            let (q, _) = source.panel(x, y, &f);
+            let (a, b) = (p.unwrap().slice(x), q.unwrap().slice(x));
+            for v in [y, y + 0.01, y - 0.01] {
+                assert_eq!(a.eval(v).map(f64::to_bits), b.eval(v).map(f64::to_bits));
+            }
+        }
+        // Beyond the shipped nodes: built, with the bits of a table that built everything.
+        let (p, spent) = shipped.panel(1.9, 4.4, &f);
+        assert!(spent > 0);
+        let fresh = new().panel(1.9, 4.4, &f).0.unwrap();
+        assert_eq!(
+            p.unwrap().slice(1.9).eval(4.4).map(f64::to_bits),
+            fresh.slice(1.9).eval(4.4).map(f64::to_bits)
+        );
+        // Truncated, or a bad tag: nothing held.
+        let truncated: &'static [u8] = &bytes[..bytes.len() - 1];
+        let t = new();
+        assert!(!t.seed_lazily(truncated));
+        assert!(t.panel(pts[0].0, pts[0].1, &f).1 > 0, "built, not shipped");
+        let mut bad = bytes.to_vec();
+        bad[4 + 10] = 9;
+        let bad: &'static [u8] = Box::leak(bad.into_boxed_slice());
+        assert!(!new().seed_lazily(bad));
     }
 }
