@@ -6,6 +6,10 @@
 //!   valgrind --tool=cachegrind --cache-sim=no target/release/examples/trajectory_runs jump 21
 //!
 //! The instructions of one run are the difference between counts 21 and 1, over 20.
+//! An optional third argument sets rtol (default 1e-8; `smmcool simulate`'s default is
+//! 1e-10). Count 0 is one run in a fresh context, as a lone `smmcool simulate` makes (every
+//! table it needs set up in the run): with callgrind's `--toggle-collect` on
+//! `smmcool::kinetics::simulate`, counts 0 and 1 give the lone run and the warm run in-process.
 //! Cases: jump, fast (1e6 T/s), slow (1e-3 T/s), paper3 and paper4 (10 T/s from 3 and 4 K),
 //! linked3 and linked4 (the 10 T/s runs linked to a bath). The last line is a hash of the
 //! whole trajectory, to check that a change leaves the runs bit-identical.
@@ -17,8 +21,10 @@ use smmcool::rates::KappaScaling;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (Some(case), Some(count)) = (args.get(1), args.get(2).and_then(|c| c.parse().ok())) else {
-        eprintln!("usage: trajectory_runs CASE COUNT");
+    let count: Option<usize> = args.get(2).and_then(|c| c.parse().ok());
+    let rtol: Option<f64> = args.get(3).map_or(Some(1e-8), |r| r.parse().ok());
+    let (Some(case), Some(count), Some(rtol)) = (args.get(1), count, rtol) else {
+        eprintln!("usage: trajectory_runs CASE COUNT [RTOL]");
         std::process::exit(2);
     };
     let ramp = |rate: f64| Protocol::with_sweep_rate(0.5, 0.1, rate, RampShape::Linear).unwrap();
@@ -42,7 +48,7 @@ fn main() {
         protocol,
         t_initial_k: ti,
         options: EngineOptions {
-            rtol: 1e-8,
+            rtol,
             ..Default::default()
         },
         link,
