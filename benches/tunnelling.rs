@@ -5,8 +5,9 @@
 //!
 //! Group `tunnelling_cost`: the same protocols with three materials,
 //! * `barra`: `mn12ac-barra` with its transverse term (C = 2.88e-5 K, B4 in the levels), the
-//!   tunnelling mechanism on, the ramps stopping at every crossing field, exact kernels in
-//!   the ramp (no plane well table) and the line table at the final field after it;
+//!   tunnelling mechanism on, the ramps stopping at every crossing field, the plane well
+//!   table in the ramp without panels holding a resonance field or window edge (the exact
+//!   kernels there) and the line table at the final field after it;
 //! * `barra_c0`: the same levels with C = 0 (no tunnelling: the axial engine with B4, its well
 //!   tables);
 //! * `mn12ac`: the paper's axial material (B4 = 0).
@@ -20,7 +21,8 @@
 //!
 //! Group `tunnelling_cost_first_run`: two of those protocols, each iteration in a fresh
 //! context (no table, no mechanism built), as a lone CLI run: `barra_c0` then builds its well
-//! tables, `barra` its splittings; `mn12ac` starts with the tables shipped for it.
+//! tables, `barra` its splittings and the plane-table panels of its ramp; `mn12ac` starts
+//! with the tables shipped for it.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};

@@ -114,9 +114,8 @@ pub struct ReducedSystem<'a> {
     guess_k: Cell<f64>,
     /// The last temperature solves (a few fields), for the next one's starting point.
     recent: RefCell<Vec<LastSolve>>,
-    /// The context sharing the well tables and its plane table, if in use (`None` in place
-    /// of the plane: the line table at the final field only).
-    table: Option<(&'a EngineContext, Option<Arc<PlaneTable>>)>,
+    /// The context sharing the well tables and its plane table, if in use.
+    table: Option<(&'a EngineContext, Arc<PlaneTable>)>,
     /// The table at the last few fields, with the last temperature solved at each.
     slices: RefCell<Vec<(FieldSlice, f64)>>,
     /// Kernel evaluations this system spent building table panels.
@@ -165,16 +164,7 @@ impl<'a> ReducedSystem<'a> {
     /// The same system using the tables of the well quantities shared in `ctx` wherever
     /// they can be built, the exact kernels elsewhere.
     pub fn with_table(mut self, ctx: &'a EngineContext) -> Self {
-        self.table = Some((ctx, Some(ctx.plane_table(self.rates))));
-        self
-    }
-
-    /// The same system using the line table of the well quantities at the final field
-    /// (shared in `ctx`) and the exact kernels at every other field: for rates with
-    /// resonances in B (tunnelling), which the plane's panels cannot represent but which are
-    /// smooth in T at a fixed field.
-    pub fn with_final_field_table(mut self, ctx: &'a EngineContext) -> Self {
-        self.table = Some((ctx, None));
+        self.table = Some((ctx, ctx.plane_table(self.rates)));
         self
     }
 
@@ -191,7 +181,7 @@ impl<'a> ReducedSystem<'a> {
         Some(if field_t == self.drive.protocol.b_final_t() {
             FieldSlice::line(ctx.line_table(self.rates, field_t))
         } else {
-            FieldSlice::new(table.clone()?, field_t)
+            FieldSlice::new(table.clone(), field_t)
         })
     }
 

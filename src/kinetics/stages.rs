@@ -49,10 +49,6 @@ pub(super) struct Plan<'r> {
     /// ([`crate::rates::Mechanism::resonance_fields_t`]), sorted: hard stops of the ramp
     /// stages. Empty without tunnelling.
     pub resonance_times: Vec<f64>,
-    /// Whether the rates are smooth in B (no mechanism with resonances), so that the plane
-    /// well table (Chebyshev in B) represents them; otherwise only the line table at B_f is
-    /// used.
-    pub smooth_in_field: bool,
 }
 
 impl<'r> Plan<'r> {
@@ -122,7 +118,6 @@ impl<'r> Plan<'r> {
             .iter()
             .flat_map(|m| m.resonance_fields_t())
             .collect();
-        let smooth_in_field = resonance_fields.is_empty();
         let mut resonance_times: Vec<f64> = resonance_fields
             .iter()
             .flat_map(|&b| proto.times_at_field(b))
@@ -186,7 +181,6 @@ impl<'r> Plan<'r> {
             tol_reduced,
             link,
             resonance_times,
-            smooth_in_field,
         })
     }
 
@@ -266,15 +260,11 @@ impl<'p> Systems<'p> {
                 plan.u0,
                 plan.ti,
             );
-            // Resonances (tunnelling) are far narrower than the plane's panels in B: exact
-            // kernels then, except at the final field, where the rates are smooth in T and
-            // its line table holds them.
-            if plan.smooth_in_field {
-                sys.with_table(ctx)
-            } else {
-                sys.with_final_field_table(ctx)
-            }
-            .linked(plan.link)
+            // With resonances (tunnelling) the plane table builds no panel holding a
+            // resonance field or a window edge (exact kernels there) and leaves those it
+            // cannot resolve to the exact kernels; the final field has its line table, where
+            // the rates are smooth in T.
+            sys.with_table(ctx).linked(plan.link)
         };
         Self {
             full: FullSystem::new(spin, debye, &plan.rates, proto).linked(plan.link),

@@ -150,6 +150,12 @@ pub struct LazyTable2<const K: usize, const NX: usize> {
     start_levels: (u8, u8),
     max_levels: (u8, u8),
     tol: [f64; K],
+    /// x values where the function is not smooth (sorted): a panel whose closed x interval
+    /// holds one is never built, but split in x, and unavailable at the deepest x level.
+    breaks_x: Vec<f64>,
+    /// Whether a panel not resolved at the deepest levels is unavailable (the callers then
+    /// use the function itself) rather than accepted as it is.
+    strict: bool,
     nodes: RwLock<HashMap<Key, Node<K, NX>>>,
     /// Nodes shipped with the program ([`Self::seed_lazily`]): each key's record (tag and
     /// payload, as `export` wrote it), sorted by key, decoded when a lookup first reaches it.
@@ -177,9 +183,38 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
                 max_levels.1.clamp(start_levels.1, 30),
             ),
             tol,
+            breaks_x: Vec::new(),
+            strict: false,
             nodes: RwLock::new(HashMap::new()),
             shipped: OnceLock::new(),
         }
+    }
+
+    /// The same table with the x values `breaks_x` where the function is not smooth (kinks,
+    /// narrow peaks): no panel holding one is built (such panels are split in x down to the
+    /// deepest level, where they are unavailable), and, strict, a panel not resolved at the
+    /// deepest levels is unavailable instead of accepted as it is. Lookups there get `None`.
+    pub fn with_breaks(mut self, mut breaks_x: Vec<f64>, strict: bool) -> Self {
+        breaks_x.retain(|b| b.is_finite());
+        breaks_x.sort_by(f64::total_cmp);
+        breaks_x.dedup();
+        self.breaks_x = breaks_x;
+        self.strict = strict;
+        self
+    }
+
+    /// The node of a panel holding a break (split in x, unavailable at the deepest x level),
+    /// decided from its key alone; `None` for every other panel.
+    fn refused(&self, key: Key) -> Option<Node<K, NX>> {
+        let (lx, ix, _, _) = key;
+        let (x_lo, x_w) = Self::bounds(self.x_range, lx, ix);
+        let first = self.breaks_x.partition_point(|&b| b < x_lo);
+        let holds = self.breaks_x.get(first).is_some_and(|&b| b <= x_lo + x_w);
+        holds.then_some(if lx < self.max_levels.0 {
+            Node::SplitX
+        } else {
+            Node::Unavailable
+        })
     }
 
     /// The x range.
@@ -195,21 +230,32 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
     /// Number of panels held (built, or shipped and reached by a lookup; kept or split) so
     /// far and the function evaluations they take to build.
     pub fn built(&self) -> (usize, usize) {
-        let n = self.nodes.read().map_or(0, |m| m.len());
-        (n, n * NX * N)
+        let (n, evaluated) = self.nodes.read().map_or((0, 0), |m| {
+            // Panels holding a break were never evaluated.
+            let refused = m.keys().filter(|k| self.refused(**k).is_some()).count();
+            (m.len(), m.len() - refused)
+        });
+        (n, evaluated * NX * N)
     }
 
     /// What its panels depend on besides the function, every number by its bits.
     pub fn layout(&self) -> String {
         let bits = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
-        format!(
+        let mut out = format!(
             "table2 degree {DEGREE} K {K} NX {NX} x {:?} y {:?} start {:?} max {:?} tol {:?}",
             bits(self.x_range),
             bits(self.y_range),
             self.start_levels,
             self.max_levels,
             self.tol.map(f64::to_bits)
-        )
+        );
+        // Only tables with breaks (or strict) print them: the others' layouts, and so the
+        // shipped tables' fingerprints, are as before.
+        if !self.breaks_x.is_empty() || self.strict {
+            let breaks: Vec<u64> = self.breaks_x.iter().map(|b| b.to_bits()).collect();
+            out.push_str(&format!(" breaks {breaks:?} strict {}", self.strict));
+        }
+        out
     }
 
     /// Append the nodes built so far, in key order: their number, then each key and a tag
@@ -394,10 +440,10 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
             let node = match found {
                 Some(n) => n,
                 None => {
-                    // A shipped node is decoded, any other built, outside the lock; two threads
-                    // may both build a panel at first (the same deterministic one), and the
-                    // first stored is kept.
-                    let built = match self.shipped_node(key) {
+                    // A panel holding a break is not built; a shipped node is decoded, any
+                    // other built, outside the lock; two threads may both build a panel at
+                    // first (the same deterministic one), and the first stored is kept.
+                    let built = match self.refused(key).or_else(|| self.shipped_node(key)) {
                         Some(node) => node,
                         None => {
                             spent += NX * N;
@@ -424,6 +470,9 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         key: Key,
         f: &(impl Fn(f64, f64) -> Result<[f64; K], E> + Sync),
     ) -> Node<K, NX> {
+        if let Some(node) = self.refused(key) {
+            return node;
+        }
         let (lx, ix, ly, iy) = key;
         let (x_lo, x_w) = Self::bounds(self.x_range, lx, ix);
         let (y_lo, y_w) = Self::bounds(self.y_range, ly, iy);
@@ -504,6 +553,8 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
             Node::SplitX
         } else if worst_y > 1.0 && can_y {
             Node::SplitY
+        } else if self.strict && (worst_x > 1.0 || worst_y > 1.0) {
+            Node::Unavailable
         } else {
             Node::Leaf(Arc::new(Panel2 {
                 x_lo,
@@ -554,6 +605,45 @@ mod tests {
             LazyTable2::new((0.0, 2.0), (0.0, 1.0), (1, 0), (4, 4), [1e-13]);
         assert!(t1.panel(1.5, 0.5, &failing).0.is_none());
         assert!(t1.panel(0.5, 0.5, &failing).0.is_some());
+    }
+
+    /// A kink at x = 0.3 and a peak 1e-3 wide at x = 1.2, given as breaks: no panel holding
+    /// one is built (lookups there get `None`, without evaluations), a strict table leaves
+    /// the panels the deepest level does not resolve unavailable, and every value it gives
+    /// is within the tolerance.
+    #[test]
+    fn panels_holding_a_break_are_not_built() {
+        let g = |x: f64, y: f64| -> Result<[f64; 1], ()> {
+            let d = (x - 1.2) / 1e-3;
+            Ok([y * ((x - 0.3).abs() + 1.0 / (1.0 + d * d))])
+        };
+        let t: LazyTable2<1, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.5, 1.5), (2, 0), (10, 4), [1e-13])
+                .with_breaks(vec![1.2, 0.3, f64::NAN], true);
+        assert!(t.layout().contains("breaks"));
+        for x in [0.3, 1.2] {
+            let (p, spent) = t.panel(x, 1.0, &g);
+            assert!(p.is_none() && spent == 0, "{x}");
+        }
+        let (mut found, mut total) = (0, 0);
+        for a in 0..=400 {
+            let x = 0.005 * a as f64 + 1.3e-4;
+            total += 1;
+            let Some(p) = t.panel(x, 1.1, &g).0 else {
+                continue;
+            };
+            found += 1;
+            let v = p.slice(x).eval(1.1)[0];
+            assert!((v - g(x, 1.1).unwrap()[0]).abs() < 1e-12, "{x}");
+        }
+        // Only the points near the two breaks (within ~3 panels of the deepest level, and
+        // the peak's unresolved core) go without.
+        assert!(found >= total - 40, "{found} of {total}");
+        assert!(t.built().1 < t.built().0 * NODES * NODES);
+        // Without breaks the layout is as before.
+        let plain: LazyTable2<1, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.5, 1.5), (2, 0), (10, 4), [1e-13]);
+        assert!(!plain.layout().contains("breaks"));
     }
 
     #[test]

@@ -98,6 +98,14 @@ pub trait Mechanism: Debug + Send + Sync {
         Vec::new()
     }
 
+    /// The fields (T) where this mechanism's rates are not smooth in B: its resonances and
+    /// any kinks (a tunnelling channel's window edges). The plane well table builds no panel
+    /// holding one (docs/numerics.md section 7, "With tunnelling"). By default the resonance
+    /// fields.
+    fn table_breaks_t(&self) -> Vec<f64> {
+        self.resonance_fields_t()
+    }
+
     /// Whether the rates are proportional to kappa(T) (the spin-phonon ones). Others are
     /// divided by kappa on the chain path and left out of the Arrhenius calibration.
     fn proportional_to_kappa(&self) -> bool {

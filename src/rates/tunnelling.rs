@@ -415,6 +415,27 @@ impl Mechanism for Tunnelling {
         self.pairs.iter().map(|p| p.field_t).collect()
     }
 
+    /// Per channel: its resonance field, the axial crossing B_c of its bias (the same to
+    /// rounding), and the four edges of its window, B_c +- (1/2, 1) of the window's half
+    /// width in field (|x| = 1/2 and 1 of [`Tunnelling::window`], where its second derivative
+    /// jumps).
+    fn table_breaks_t(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(6 * self.pairs.len());
+        for (c, p) in self.pairs.iter().enumerate() {
+            let bc = self.crossing_t[c];
+            let half = (self.window_k[c] / self.bias_slope_k_per_t[c]).abs();
+            out.extend([
+                p.field_t,
+                bc,
+                bc - half,
+                bc - 0.5 * half,
+                bc + 0.5 * half,
+                bc + half,
+            ]);
+        }
+        out
+    }
+
     /// The bias is [`Tunnelling::bias_k`], not `de_k` (the same to rounding).
     fn unscaled_rates(&self, at: &RatePoint, _de_k: &[f64], out: &mut [PairRates]) {
         let kappa = at.kappa_per_s_k3;
