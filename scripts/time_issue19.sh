@@ -3,7 +3,7 @@
 # (hyperfine-style: many runs, median, min, max). The warm-trajectory row is criterion's
 # (`cargo bench --bench trajectory`); the SciPy/SUNDIALS rows are scripts/compare_baselines.sh.
 #
-#   bash scripts/time_issue19.sh [BINARY] [--repeat-map N] [--profile] > scripts/time_issue19_output.txt
+#   bash scripts/time_issue19.sh [BINARY] [--repeat-map N] [--profile] [--no-map] > scripts/time_issue19_output.txt
 #
 # BINARY defaults to target/release/smmcool (built here). Rows:
 #   START    `smmcool --version`, 41 processes: the process start;
@@ -21,6 +21,7 @@
 #            each step after the last run (sync, scan, assemble, fsync, rename, cleanup).
 #            CPU times, so they hold on a busy machine; not part of the wall rows (the
 #            timers cost a few microseconds per run).
+# --no-map measures the START, JUMP and RAMP rows only.
 # `uptime` before and after: the machine is shared, so the load is part of the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +29,12 @@ cd "$(dirname "$0")/.."
 bin=""
 repeat_map=1
 profile=0
+map=1
 while [ $# -gt 0 ]; do
     case $1 in
         --repeat-map) repeat_map=$2; shift 2 ;;
         --profile) profile=1; shift ;;
+        --no-map) map=0; shift ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) bin=$1; shift ;;
     esac
@@ -43,10 +46,11 @@ fi
 
 echo "LOAD before: $(uptime)"
 echo "ENV binary=$bin smmcool=$("$bin" --version) commit=$(git rev-parse --short HEAD) nproc=$(nproc) cpu=\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')\""
-python3 - "$bin" "$repeat_map" "$profile" <<'EOF'
+python3 - "$bin" "$repeat_map" "$profile" "$map" <<'EOF'
 import json, os, resource, statistics, subprocess, sys, tempfile, time
 
 binary, repeat_map, profile = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+with_map = sys.argv[4] == "1"
 MAP_RUNS = 10_000
 
 
@@ -75,41 +79,42 @@ for name, extra in [("JUMP lone simulate --jump from 4 K", ["--jump"]),
         inproc.append(json.loads(out)["wall_time_s"])
     stats(name + ", in-process wall_time_s", inproc)
 
-medians = {}
-with tempfile.TemporaryDirectory() as d:
-    for threads in (1, 2):
-        walls, tails, users, syss = [], [], [], []
-        for k in range(repeat_map):
-            out = os.path.join(d, f"map-{threads}-{k}.h5")
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            said = subprocess.run([binary, "run", "configs/validity_map_100x100.toml", "-o", out,
-                                   "-q", "-j", str(threads)],
-                                  check=True, capture_output=True, text=True).stdout
-            w = time.perf_counter() - t
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            # "...failed, 12.34 s": the batch's own wall time, up to its last run.
-            runs_s = float(said.strip().rsplit(",", 1)[1].split()[0])
-            walls.append(w)
-            tails.append(w - runs_s)
-            users.append(after.ru_utime - before.ru_utime)
-            syss.append(after.ru_stime - before.ru_stime)
-        medians[threads] = stats(f"MAP j={threads} process wall", walls, "s", 1)
-        stats(f"MAP j={threads} after the last run", tails, "s", 1)
-        stats(f"MAP j={threads} user CPU", users, "s", 1)
-        stats(f"MAP j={threads} system CPU", syss, "s", 1)
-        cpu = [(u + s) / MAP_RUNS * 1e6 for u, s in zip(users, syss)]
-        print(f"MAP j={threads} CPU per run (user + system): median {statistics.median(cpu):.1f} us")
-    if profile:
+if with_map:
+    medians = {}
+    with tempfile.TemporaryDirectory() as d:
         for threads in (1, 2):
-            out = os.path.join(d, f"profile-{threads}.h5")
-            said = subprocess.run([binary, "run", "configs/validity_map_100x100.toml", "-o", out,
-                                   "-q", "-j", str(threads)],
-                                  check=True, capture_output=True, text=True,
-                                  env=dict(os.environ, SMMCOOL_BATCH_PROFILE="1")).stderr
-            for line in said.splitlines():
-                if line.startswith("PROFILE"):
-                    print(f"PROFILE j={threads}" + line[len("PROFILE"):])
-print(f"MAP speed-up 1 -> 2 threads (process wall medians): {medians[1] / medians[2]:.2f}x")
+            walls, tails, users, syss = [], [], [], []
+            for k in range(repeat_map):
+                out = os.path.join(d, f"map-{threads}-{k}.h5")
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                said = subprocess.run([binary, "run", "configs/validity_map_100x100.toml", "-o", out,
+                                       "-q", "-j", str(threads)],
+                                      check=True, capture_output=True, text=True).stdout
+                w = time.perf_counter() - t
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                # "...failed, 12.34 s": the batch's own wall time, up to its last run.
+                runs_s = float(said.strip().rsplit(",", 1)[1].split()[0])
+                walls.append(w)
+                tails.append(w - runs_s)
+                users.append(after.ru_utime - before.ru_utime)
+                syss.append(after.ru_stime - before.ru_stime)
+            medians[threads] = stats(f"MAP j={threads} process wall", walls, "s", 1)
+            stats(f"MAP j={threads} after the last run", tails, "s", 1)
+            stats(f"MAP j={threads} user CPU", users, "s", 1)
+            stats(f"MAP j={threads} system CPU", syss, "s", 1)
+            cpu = [(u + s) / MAP_RUNS * 1e6 for u, s in zip(users, syss)]
+            print(f"MAP j={threads} CPU per run (user + system): median {statistics.median(cpu):.1f} us")
+        if profile:
+            for threads in (1, 2):
+                out = os.path.join(d, f"profile-{threads}.h5")
+                said = subprocess.run([binary, "run", "configs/validity_map_100x100.toml", "-o", out,
+                                       "-q", "-j", str(threads)],
+                                      check=True, capture_output=True, text=True,
+                                      env=dict(os.environ, SMMCOOL_BATCH_PROFILE="1")).stderr
+                for line in said.splitlines():
+                    if line.startswith("PROFILE"):
+                        print(f"PROFILE j={threads}" + line[len("PROFILE"):])
+    print(f"MAP speed-up 1 -> 2 threads (process wall medians): {medians[1] / medians[2]:.2f}x")
 EOF
 echo "LOAD after: $(uptime)"
