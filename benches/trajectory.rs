@@ -15,14 +15,17 @@
 //! * `spin_size`: one trajectory (jump 0.5 T -> 0.1 T at 4 K) and one rhs + Jacobian for
 //!   S = 1, 5, 10, 20 at the Mn12Ac barrier |D| S^2 = 65.5 K: the cost against 2S + 1 levels.
 
+#[path = "cases/mod.rs"]
+mod cases;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nalgebra::{Complex, DMatrix, DVector};
 use rayon::prelude::*;
 use smmcool::kinetics::full::FullSystem;
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
-use smmcool::model::protocol::{Protocol, RampShape};
+use smmcool::model::protocol::Protocol;
 use smmcool::model::thermo::boltzmann;
-use smmcool::model::{GiantSpin, HeatLink, Material};
+use smmcool::model::{GiantSpin, Material};
 use smmcool::numerics::solver::bordered::BorderedLu;
 use smmcool::numerics::solver::OdeSystem;
 use smmcool::rates::{KappaScaling, RateModel};
@@ -30,52 +33,27 @@ use std::hint::black_box;
 use std::time::Duration;
 
 fn run(material: Material, protocol: Protocol, ti: f64) -> RunSpec {
-    RunSpec {
-        material,
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol,
-        t_initial_k: ti,
-        options: EngineOptions {
-            rtol: 1e-8,
-            ..Default::default()
-        },
-        link: None,
-    }
+    RunSpec::new(material, protocol, ti).with_options(EngineOptions {
+        rtol: 1e-8,
+        ..Default::default()
+    })
 }
 
-fn ramp(rate: f64) -> Protocol {
-    Protocol::with_sweep_rate(0.5, 0.1, rate, RampShape::Linear).unwrap()
-}
+use cases::ramp;
 
 fn trajectories(c: &mut Criterion) {
     let mut g = c.benchmark_group("trajectory_to_equilibrium");
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(4));
-    let cases = [
-        (
-            "jump_0.5T_to_0.1T_4K",
-            Protocol::jump(0.5, 0.1).unwrap(),
-            4.0,
-        ),
-        ("fast_ramp_1e6Tps_4K", ramp(1e6), 4.0),
-        ("slow_ramp_1e-3Tps_4K", ramp(1e-3), 4.0),
-        ("paper_10Tps_3K", ramp(10.0), 3.0),
-        ("paper_10Tps_4K", ramp(10.0), 4.0),
-    ];
     let ctx = EngineContext::new();
-    let mut specs: Vec<(String, RunSpec)> = cases
+    // The cases of benches/cases/mod.rs (shared with examples/trajectory_runs.rs).
+    let specs: Vec<(String, RunSpec)> = cases::trajectory_cases()
         .into_iter()
-        .map(|(name, p, ti)| (name.to_string(), run(Material::mn12ac(), p, ti)))
+        .map(|c| {
+            let spec = run(Material::mn12ac(), c.protocol, c.t_initial_k).with_link(c.link);
+            (c.name.to_string(), spec)
+        })
         .collect();
-    // The same 10 T/s runs linked to a bath at T_i (issue 14): K = 3e-3 / s per molecule
-    // (time constant C/K ~ 100 s at 3 K) and 0.06 / s (~10 s at 4 K), run until the sample is
-    // back at the bath.
-    for (ti, k1, tau) in [(3.0, 3e-3, "100s"), (4.0, 0.06, "10s")] {
-        let mut spec = run(Material::mn12ac(), ramp(10.0), ti);
-        spec.link = Some(HeatLink::new(k1, 0.0, ti).unwrap());
-        specs.push((format!("paper_10Tps_{ti}K_linked_tau_{tau}"), spec));
-    }
     for (name, spec) in specs {
         let tr = simulate(&ctx, &spec).unwrap();
         eprintln!(
@@ -103,16 +81,12 @@ fn first_run(c: &mut Criterion) {
     // every panel it needs, as the first run of a process (or a lone CLI run) does.
     let mut g = c.benchmark_group("first_run_in_a_process");
     g.sample_size(10);
-    let cases = [
-        (
-            "jump_0.5T_to_0.1T_4K",
-            Protocol::jump(0.5, 0.1).unwrap(),
-            4.0,
-        ),
-        ("slow_ramp_1e-3Tps_4K", ramp(1e-3), 4.0),
-    ];
-    for (name, p, ti) in cases {
-        let spec = run(Material::mn12ac(), p, ti);
+    let lone = cases::trajectory_cases()
+        .into_iter()
+        .filter(|c| matches!(c.key, "jump" | "slow"));
+    for c in lone {
+        let name = c.name;
+        let spec = run(Material::mn12ac(), c.protocol, c.t_initial_k);
         g.bench_function(name, |b| {
             b.iter(|| simulate(&EngineContext::new(), black_box(&spec)).unwrap())
         });

@@ -24,62 +24,34 @@
 //! tables, `barra` its splittings and the plane-table panels of its ramp; `mn12ac` starts
 //! with the tables shipped for it.
 
+#[path = "cases/mod.rs"]
+mod cases;
+
 use criterion::{criterion_group, criterion_main, Criterion};
-use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
-use smmcool::model::protocol::{Protocol, RampShape};
-use smmcool::model::tunnelling::AnisotropyOverrides;
-use smmcool::model::{Material, Overrides};
-use smmcool::rates::KappaScaling;
+use smmcool::kinetics::{simulate, EngineContext, RunSpec};
+use smmcool::model::protocol::Protocol;
+use smmcool::model::Material;
 use std::hint::black_box;
 use std::time::Duration;
 
-fn material(name: &str) -> Material {
-    match name {
-        "barra" => Material::for_trajectories("mn12ac-barra", &Overrides::default()).unwrap(),
-        "barra_c0" => Material::for_trajectories_with(
-            "mn12ac-barra",
-            &Overrides::default(),
-            &AnisotropyOverrides {
-                c4_k: Some(0.0),
-                ..AnisotropyOverrides::default()
-            },
-        )
-        .unwrap(),
-        _ => Material::mn12ac(),
-    }
+fn material(key: &str) -> Material {
+    cases::tunnelling_material(key).expect("a key of TUNNELLING_MATERIALS")
 }
 
 fn spec(material: Material, protocol: Protocol, ti: f64) -> RunSpec {
-    RunSpec {
-        material,
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol,
-        t_initial_k: ti,
-        options: EngineOptions::default(),
-        link: None,
-    }
+    RunSpec::new(material, protocol, ti)
 }
 
 fn cost(c: &mut Criterion) {
-    let paper = || Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap();
-    let cases = [
-        ("paper_10Tps_4K", paper(), 4.0),
-        ("paper_10Tps_2K", paper(), 2.0),
-        (
-            "jump_0.5T_to_0.1T_3K",
-            Protocol::jump(0.5, 0.1).unwrap(),
-            3.0,
-        ),
-        ("jump_0.5T_to_0T_3K", Protocol::jump(0.5, 0.0).unwrap(), 3.0),
-    ];
     let mut g = c.benchmark_group("tunnelling_cost");
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(4));
     let ctx = EngineContext::new();
-    for (name, protocol, ti) in cases {
-        for mat in ["barra", "barra_c0", "mn12ac"] {
-            let s = spec(material(mat), protocol.clone(), ti);
+    // The cases of benches/cases/mod.rs (shared with examples/tunnelling_runs.rs).
+    for case in cases::tunnelling_cases() {
+        let name = case.name;
+        for mat in cases::TUNNELLING_MATERIALS {
+            let s = spec(material(mat), case.protocol.clone(), case.t_initial_k);
             let tr = simulate(&ctx, &s).unwrap();
             eprintln!(
                 "{name}/{mat}: {} steps ({} full, {} reduced), {} rejected, {} rhs, {} Jacobians, {} quadrature evaluations, {} table nodes, outcome {:?} after {:.3e} s, T_final {:.6} K",
@@ -103,16 +75,13 @@ fn cost(c: &mut Criterion) {
     g.finish();
     let mut g = c.benchmark_group("tunnelling_cost_first_run");
     g.sample_size(10);
-    for (name, protocol, ti) in [
-        ("paper_10Tps_4K", paper(), 4.0),
-        (
-            "jump_0.5T_to_0.1T_3K",
-            Protocol::jump(0.5, 0.1).unwrap(),
-            3.0,
-        ),
-    ] {
-        for mat in ["barra", "barra_c0", "mn12ac"] {
-            let s = spec(material(mat), protocol.clone(), ti);
+    let lone = cases::tunnelling_cases()
+        .into_iter()
+        .filter(|c| matches!(c.key, "paper4" | "jump01"));
+    for case in lone {
+        let name = case.name;
+        for mat in cases::TUNNELLING_MATERIALS {
+            let s = spec(material(mat), case.protocol.clone(), case.t_initial_k);
             g.bench_function(format!("{name}/{mat}"), |b| {
                 b.iter(|| simulate(&EngineContext::new(), black_box(&s)).unwrap())
             });

@@ -10,14 +10,16 @@
 //! 1e-10). Count 0 is one run in a fresh context, as a lone `smmcool simulate` makes (every
 //! table it needs set up in the run): with callgrind's `--toggle-collect` on
 //! `smmcool::kinetics::simulate`, counts 0 and 1 give the lone run and the warm run in-process.
-//! Cases: jump, fast (1e6 T/s), slow (1e-3 T/s), paper3 and paper4 (10 T/s from 3 and 4 K),
-//! linked3 and linked4 (the 10 T/s runs linked to a bath). The last line is a hash of the
+//! Cases (benches/cases/mod.rs, shared with the benchmark): jump, fast (1e6 T/s), slow
+//! (1e-3 T/s), paper3 and paper4 (10 T/s from 3 and 4 K), linked3 and linked4 (the 10 T/s runs
+//! linked to a bath). The last line is a hash of the
 //! whole trajectory, to check that a change leaves the runs bit-identical.
 
+#[path = "../benches/cases/mod.rs"]
+mod cases;
+
 use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
-use smmcool::model::protocol::{Protocol, RampShape};
-use smmcool::model::{HeatLink, Material};
-use smmcool::rates::KappaScaling;
+use smmcool::model::Material;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -27,32 +29,19 @@ fn main() {
         eprintln!("usage: trajectory_runs CASE COUNT [RTOL]");
         std::process::exit(2);
     };
-    let ramp = |rate: f64| Protocol::with_sweep_rate(0.5, 0.1, rate, RampShape::Linear).unwrap();
-    let (protocol, ti, link) = match case.as_str() {
-        "jump" => (Protocol::jump(0.5, 0.1).unwrap(), 4.0, None),
-        "fast" => (ramp(1e6), 4.0, None),
-        "slow" => (ramp(1e-3), 4.0, None),
-        "paper3" => (ramp(10.0), 3.0, None),
-        "paper4" => (ramp(10.0), 4.0, None),
-        "linked3" => (ramp(10.0), 3.0, HeatLink::new(3e-3, 0.0, 3.0).ok()),
-        "linked4" => (ramp(10.0), 4.0, HeatLink::new(0.06, 0.0, 4.0).ok()),
-        _ => {
-            eprintln!("unknown case {case}");
-            std::process::exit(2);
-        }
+    let Some(c) = cases::trajectory_cases()
+        .into_iter()
+        .find(|c| c.key == case.as_str())
+    else {
+        eprintln!("unknown case {case}");
+        std::process::exit(2);
     };
-    let spec = RunSpec {
-        material: Material::mn12ac(),
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol,
-        t_initial_k: ti,
-        options: EngineOptions {
+    let spec = RunSpec::new(Material::mn12ac(), c.protocol, c.t_initial_k)
+        .with_options(EngineOptions {
             rtol,
             ..Default::default()
-        },
-        link,
-    };
+        })
+        .with_link(c.link);
     let ctx = EngineContext::new();
     let mut tr = simulate(&ctx, &spec).unwrap();
     for _ in 0..count {

@@ -7,16 +7,15 @@
 //!   valgrind --tool=cachegrind --cache-sim=no target/release/examples/tunnelling_runs paper4 barra 21
 //!
 //! The instructions of one run are the difference between counts 21 and 1, over 20.
-//! Cases: paper4 and paper2 (the paper's 10 T/s ramp 0.5 -> 0.1 T from 4 and 2 K), jump01
+//! Cases (benches/cases/mod.rs, shared with the benchmark): paper4 and paper2 (the paper's 10 T/s ramp 0.5 -> 0.1 T from 4 and 2 K), jump01
 //! and jump0 (a jump 0.5 T -> 0.1 T and 0.5 T -> 0 T at 3 K). Materials: barra
 //! (`mn12ac-barra`, with tunnelling), barra_c0 (the same levels with C = 0), mn12ac.
 //! It also prints the median wall time of the timed runs.
 
-use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
-use smmcool::model::protocol::{Protocol, RampShape};
-use smmcool::model::tunnelling::AnisotropyOverrides;
-use smmcool::model::{Material, Overrides};
-use smmcool::rates::KappaScaling;
+#[path = "../benches/cases/mod.rs"]
+mod cases;
+
+use smmcool::kinetics::{simulate, EngineContext, RunSpec};
 use std::time::Instant;
 
 fn main() {
@@ -29,43 +28,18 @@ fn main() {
         eprintln!("usage: tunnelling_runs CASE MATERIAL COUNT");
         std::process::exit(2);
     };
-    let ramp = || Protocol::with_sweep_rate(0.5, 0.1, 10.0, RampShape::Linear).unwrap();
-    let (protocol, ti) = match case.as_str() {
-        "paper4" => (ramp(), 4.0),
-        "paper2" => (ramp(), 2.0),
-        "jump01" => (Protocol::jump(0.5, 0.1).unwrap(), 3.0),
-        "jump0" => (Protocol::jump(0.5, 0.0).unwrap(), 3.0),
-        _ => {
-            eprintln!("unknown case {case}");
-            std::process::exit(2);
-        }
+    let Some(c) = cases::tunnelling_cases()
+        .into_iter()
+        .find(|c| c.key == case.as_str())
+    else {
+        eprintln!("unknown case {case}");
+        std::process::exit(2);
     };
-    let material = match mat.as_str() {
-        "barra" => Material::for_trajectories("mn12ac-barra", &Overrides::default()).unwrap(),
-        "barra_c0" => Material::for_trajectories_with(
-            "mn12ac-barra",
-            &Overrides::default(),
-            &AnisotropyOverrides {
-                c4_k: Some(0.0),
-                ..AnisotropyOverrides::default()
-            },
-        )
-        .unwrap(),
-        "mn12ac" => Material::mn12ac(),
-        _ => {
-            eprintln!("unknown material {mat}");
-            std::process::exit(2);
-        }
+    let Some(material) = cases::tunnelling_material(mat) else {
+        eprintln!("unknown material {mat}");
+        std::process::exit(2);
     };
-    let spec = RunSpec {
-        material,
-        scaling: KappaScaling::Arrhenius,
-        kappa_calibration: Default::default(),
-        protocol,
-        t_initial_k: ti,
-        options: EngineOptions::default(),
-        link: None,
-    };
+    let spec = RunSpec::new(material, c.protocol, c.t_initial_k);
     let ctx = EngineContext::new();
     let first = simulate(&ctx, &spec).unwrap();
     let mut times = Vec::with_capacity(count);

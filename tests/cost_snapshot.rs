@@ -3,29 +3,16 @@
 //! the reason in its commit message; a drop by more than half also asks for an update, so the
 //! snapshot stays tight.
 
-use smmcool::kinetics::{simulate, EngineContext, EngineOptions, RunSpec};
+use smmcool::kinetics::{simulate, EngineContext, RunSpec};
 use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::Material;
-use smmcool::rates::KappaScaling;
 
 fn counts(ctx: &EngineContext, protocol: Protocol, ti: f64) -> [usize; 5] {
     counts_of(ctx, Material::mn12ac(), protocol, ti)
 }
 
 fn counts_of(ctx: &EngineContext, material: Material, protocol: Protocol, ti: f64) -> [usize; 5] {
-    let tr = simulate(
-        ctx,
-        &RunSpec {
-            material,
-            scaling: KappaScaling::Arrhenius,
-            kappa_calibration: Default::default(),
-            protocol,
-            t_initial_k: ti,
-            options: EngineOptions::default(),
-            link: None,
-        },
-    )
-    .unwrap();
+    let tr = simulate(ctx, &RunSpec::new(material, protocol, ti)).unwrap();
     [
         tr.stats.steps,
         tr.stats.rejected,
