@@ -591,7 +591,6 @@ fn limits<'py>(
     Vec<usize>,
     Vec<String>,
 )> {
-    use smmcool::model::limits::Isentropic;
     let mat = material(kwargs, "limits")?;
     let bf = b_final_t.as_slice()?;
     let ti = initial_temperature_k.as_slice()?;
@@ -601,42 +600,53 @@ fn limits<'py>(
         ));
     }
     let ctx = engine.ctx.clone();
-    let rows: Result<Vec<(f64, Isentropic)>, smmcool::Error> = py.detach(|| {
-        // Elements are independent (two root solves each): spread them over rayon's threads.
-        // One solver (its scratch buffers, the levels at B_i) per rayon job, not per element;
-        // the table of each final field shared through the engine's context.
-        bf.par_iter()
-            .zip(ti.par_iter())
-            .map_init(
+    let n = bf.len();
+    let (mut sudden, mut isentropic) = (vec![0.0; n], vec![0.0; n]);
+    // A solver on the table of `bf` (the context's, shared by every thread and call).
+    let on_table = |solver: &mut LimitsSolver, bf: f64| {
+        if bf.is_finite() && solver.table_field_t().map(f64::to_bits) != Some(bf.to_bits()) {
+            solver.use_table(ctx.limits_table(&mat.spin, &mat.debye, bf));
+        }
+    };
+    let solved: Result<(), smmcool::Error> = py.detach(|| {
+        // Elements are independent (two root solves each): spread them over rayon's threads,
+        // each root written straight into its output. One solver (its scratch buffers, the
+        // levels at B_i) per rayon job, not per element; the table of each final field
+        // shared through the engine's context.
+        sudden
+            .par_iter_mut()
+            .zip(isentropic.par_iter_mut())
+            .zip(bf.par_iter().zip(ti.par_iter()))
+            .try_for_each_init(
                 || LimitsSolver::new(&mat, b_initial_t),
-                |solver, (&bf, &ti)| {
-                    if bf.is_finite()
-                        && solver.table_field_t().map(f64::to_bits) != Some(bf.to_bits())
-                    {
-                        solver.use_table(ctx.limits_table(&mat.spin, &mat.debye, bf));
-                    }
-                    Ok(solver.solve(bf, ti)?)
+                |solver, ((s, q), (&bf, &ti))| {
+                    on_table(solver, bf);
+                    let (a, b) = solver.solve(bf, ti)?;
+                    (*s, *q) = (a, b.t_final_k().unwrap_or(f64::NAN));
+                    Ok(())
                 },
             )
-            .collect()
     });
-    let rows = rows.map_err(|e| library_error(py, e))?;
-    // The reasons only where Eq. 11 has no solution (Python fills the rest with None).
+    solved.map_err(|e| library_error(py, e))?;
+    // The reasons only where Eq. 11 has no solution (Python fills the rest with None): those
+    // elements solved again, which gives the same outcome.
     let (mut index, mut notes) = (Vec::new(), Vec::new());
-    for (i, (r, &b)) in rows.iter().zip(bf).enumerate() {
-        if let Some(note) = r.1.note(b) {
-            index.push(i);
-            notes.push(note);
+    let mut solver = LimitsSolver::new(&mat, b_initial_t);
+    for (i, (&q, (&b, &t))) in isentropic.iter().zip(bf.iter().zip(ti)).enumerate() {
+        if q.is_nan() {
+            on_table(&mut solver, b);
+            let (_, outcome) = solver
+                .solve(b, t)
+                .map_err(|e| library_error(py, e.into()))?;
+            if let Some(note) = outcome.note(b) {
+                index.push(i);
+                notes.push(note);
+            }
         }
     }
     Ok((
-        PyArray1::from_vec(py, rows.iter().map(|r| r.0).collect()),
-        PyArray1::from_vec(
-            py,
-            rows.iter()
-                .map(|r| r.1.t_final_k().unwrap_or(f64::NAN))
-                .collect(),
-        ),
+        PyArray1::from_vec(py, sudden),
+        PyArray1::from_vec(py, isentropic),
         index,
         notes,
     ))

@@ -276,8 +276,11 @@ impl LevelStats {
 /// smallest; a weight below the smallest normal double ends its run (the rest are 0). Five
 /// exponentials per temperature instead of 2S + 1 (docs/numerics.md). The two runs are
 /// walked side by side, each with its own sums (added at the end), so that the two chains of
-/// multiplications overlap in the processor. With B4 != 0 every weight is its own
-/// exponential.
+/// multiplications overlap in the processor; where no weight can fall below the smallest
+/// normal double (the highest level's e/T at most [`NO_UNDERFLOW`]) the common part of the
+/// two runs is walked as pairs (one lane per run, the same operations in the same order,
+/// without the underflow test), which the compiler turns into two-lane vector arithmetic.
+/// With B4 != 0 every weight is its own exponential.
 #[derive(Debug, Clone)]
 struct Levels {
     /// Energies relative to the lowest level, K.
@@ -286,6 +289,12 @@ struct Levels {
     recurrence: bool,
     /// The two runs (a run may be empty).
     runs: [Run; 2],
+    /// The energies of the two runs' levels 1..min(len) side by side (lane 0: run a), K,
+    /// and their indices.
+    pairs: Vec<[f64; 2]>,
+    pair_index: Vec<[usize; 2]>,
+    /// The highest level's energy (relative to the lowest), K.
+    e_max_k: f64,
     /// 2D, K: the change of the gap from one level to the next along a run.
     gap_change_k: f64,
     /// The number of levels at the lowest energy (e_rel = 0), and its logarithm.
@@ -333,16 +342,19 @@ struct Sums {
 }
 
 impl Sums {
+    /// Without `MOMENTS` only z_exc, m_1 (and the dot).
     #[inline(always)]
-    fn add<const DOT: bool>(&mut self, w: f64, e: f64, o: f64) {
+    fn add<const DOT: bool, const MOMENTS: bool>(&mut self, w: f64, e: f64, o: f64) {
         self.z_exc += w;
         let we = w * e;
         self.m1 += we;
-        let we2 = we * e;
-        self.m2 += we2;
-        let we3 = we2 * e;
-        self.m3 += we3;
-        self.m4 += we3 * e;
+        if MOMENTS {
+            let we2 = we * e;
+            self.m2 += we2;
+            let we3 = we2 * e;
+            self.m3 += we3;
+            self.m4 += we3 * e;
+        }
         if DOT {
             self.dot += w * o;
         }
@@ -387,6 +399,9 @@ impl Levels {
             e_rel: vec![0.0; n],
             recurrence: false,
             runs: [Run::default(), Run::default()],
+            pairs: Vec::new(),
+            pair_index: Vec::new(),
+            e_max_k: 0.0,
             gap_change_k: 0.0,
             g0: 1,
             ln_g0: 0.0,
@@ -398,6 +413,9 @@ impl Levels {
         relative_energies(spin, field_t, &mut self.e_rel);
         self.g0 = ground_degeneracy_rel(&self.e_rel);
         self.ln_g0 = (self.g0 as f64).ln();
+        self.e_max_k = self.e_rel.iter().copied().fold(0.0, f64::max);
+        self.pairs.clear();
+        self.pair_index.clear();
         let n = self.e_rel.len();
         let d = spin.d_k();
         #[allow(clippy::float_cmp)] // exactly no fourth-order term
@@ -427,6 +445,145 @@ impl Levels {
             b.fill(e, low + 1, 1, n - 1 - low, gap((low + 1).min(n - 1), 1));
         }
         self.gap_change_k = 2.0 * d;
+        if !b.e.is_empty() {
+            for k in 1..a.e.len().min(b.e.len()) {
+                self.pairs.push([a.e[k], b.e[k]]);
+                self.pair_index.push([a.index[k], b.index[k]]);
+            }
+        }
+    }
+}
+
+/// Largest e/T (and |2D|/T) for which the weights' recurrence is walked without the underflow
+/// test: e^-700 ~ 1e-304 is far above the smallest normal double (2.2e-308), and the
+/// recurrence's relative rounding (~k^2 eps at step k) cannot close that gap.
+const NO_UNDERFLOW: f64 = 700.0;
+
+/// Two doubles side by side (lane 0, lane 1) with lane-wise IEEE products and sums: one SSE2
+/// register on x86_64 (two-lane instructions), a pair of scalars elsewhere; the same bits
+/// either way.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod lanes {
+    // SAFETY (every block below): these intrinsics need SSE2 only, which this module is
+    // compiled with (cfg above; part of the x86_64 baseline), and touch no memory.
+    use std::arch::x86_64::{
+        __m128d, _mm_add_pd, _mm_cvtsd_f64, _mm_mul_pd, _mm_set_pd, _mm_unpackhi_pd,
+    };
+
+    #[derive(Clone, Copy)]
+    pub(super) struct F2(__m128d);
+
+    impl F2 {
+        #[inline(always)]
+        pub(super) fn new(x: [f64; 2]) -> Self {
+            Self(unsafe { _mm_set_pd(x[1], x[0]) })
+        }
+        #[inline(always)]
+        pub(super) fn mul(self, o: Self) -> Self {
+            Self(unsafe { _mm_mul_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        pub(super) fn add(self, o: Self) -> Self {
+            Self(unsafe { _mm_add_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        pub(super) fn get(self) -> [f64; 2] {
+            unsafe {
+                [
+                    _mm_cvtsd_f64(self.0),
+                    _mm_cvtsd_f64(_mm_unpackhi_pd(self.0, self.0)),
+                ]
+            }
+        }
+    }
+}
+
+/// Two doubles side by side (lane 0, lane 1) with lane-wise IEEE products and sums.
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+mod lanes {
+    #[derive(Clone, Copy)]
+    pub(super) struct F2([f64; 2]);
+
+    impl F2 {
+        #[inline(always)]
+        pub(super) fn new(x: [f64; 2]) -> Self {
+            Self(x)
+        }
+        #[inline(always)]
+        pub(super) fn mul(self, o: Self) -> Self {
+            Self([self.0[0] * o.0[0], self.0[1] * o.0[1]])
+        }
+        #[inline(always)]
+        pub(super) fn add(self, o: Self) -> Self {
+            Self([self.0[0] + o.0[0], self.0[1] + o.0[1]])
+        }
+        #[inline(always)]
+        pub(super) fn get(self) -> [f64; 2] {
+            self.0
+        }
+    }
+}
+
+use lanes::F2;
+
+/// The sums of the two runs side by side (lane 0: run a, lane 1: run b), for the paired walk.
+#[derive(Clone, Copy)]
+struct PairSums {
+    z_exc: F2,
+    m1: F2,
+    m2: F2,
+    m3: F2,
+    m4: F2,
+    dot: F2,
+}
+
+impl PairSums {
+    fn of(a: &Sums, b: &Sums) -> Self {
+        Self {
+            z_exc: F2::new([a.z_exc, b.z_exc]),
+            m1: F2::new([a.m1, b.m1]),
+            m2: F2::new([a.m2, b.m2]),
+            m3: F2::new([a.m3, b.m3]),
+            m4: F2::new([a.m4, b.m4]),
+            dot: F2::new([a.dot, b.dot]),
+        }
+    }
+
+    fn lanes(&self) -> [Sums; 2] {
+        let (z, m1, m2, m3, m4, dot) = (
+            self.z_exc.get(),
+            self.m1.get(),
+            self.m2.get(),
+            self.m3.get(),
+            self.m4.get(),
+            self.dot.get(),
+        );
+        [0, 1].map(|i| Sums {
+            z_exc: z[i],
+            m1: m1[i],
+            m2: m2[i],
+            m3: m3[i],
+            m4: m4[i],
+            dot: dot[i],
+        })
+    }
+
+    /// [`Sums::add`] on both lanes (the same operations in the same order).
+    #[inline(always)]
+    fn add<const DOT: bool, const MOMENTS: bool>(&mut self, w: F2, e: F2, o: F2) {
+        self.z_exc = self.z_exc.add(w);
+        let we = w.mul(e);
+        self.m1 = self.m1.add(we);
+        if MOMENTS {
+            let we2 = we.mul(e);
+            self.m2 = self.m2.add(we2);
+            let we3 = we2.mul(e);
+            self.m3 = self.m3.add(we3);
+            self.m4 = self.m4.add(we3.mul(e));
+        }
+        if DOT {
+            self.dot = self.dot.add(w.mul(o));
+        }
     }
 }
 
@@ -437,13 +594,15 @@ impl Levels {
 /// kappa_4 = m_4/Z' - 4 <E'> m_3/Z' - 3 (m_2/Z')^2 + 12 <E'>^2 m_2/Z' - 6 <E'>^4: they only
 /// steer the iteration, the root's precision is that of <E'> and S).
 fn level_stats(levels: &Levels, t_k: f64) -> LevelStats {
-    level_stats_and_dot::<false>(levels, t_k, &[]).0
+    level_stats_and_dot::<false, true>(levels, t_k, &[]).0
 }
 
 /// [`level_stats`], and with `DOT` also sum_i w_i other_i / Z' (`other`: K, per level),
 /// summed in the order of <E'> (so that `other` = the levels' own energies gives <E'> exactly).
+/// Without `MOMENTS` the heat capacity and its derivatives are not computed (NaN): Z', <E'>
+/// and the entropy are the same bits either way.
 #[inline(always)]
-fn level_stats_and_dot<const DOT: bool>(
+fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
     levels: &Levels,
     t_k: f64,
     other: &[f64],
@@ -459,7 +618,7 @@ fn level_stats_and_dot<const DOT: bool>(
             let e0 = run.e[0];
             let w = if e0 > 0.0 {
                 let w = (-(e0 * beta)).exp();
-                sums.add::<DOT>(w, e0, other_at(run.index[0]));
+                sums.add::<DOT, MOMENTS>(w, e0, other_at(run.index[0]));
                 w
             } else {
                 sums.add_ground::<DOT>(other_at(run.index[0]));
@@ -477,23 +636,48 @@ fn level_stats_and_dot<const DOT: bool>(
         } else {
             let mut wb = start(rb, &mut sb);
             let common = ra.e.len().min(rb.e.len());
-            for k in 1..common {
-                let (x, y) = (wa.next(q), wb.next(q));
-                sa.add::<DOT>(x, ra.e[k], other_at(ra.index[k]));
-                sb.add::<DOT>(y, rb.e[k], other_at(rb.index[k]));
+            if levels.e_max_k * beta <= NO_UNDERFLOW
+                && (levels.gap_change_k * beta).abs() <= NO_UNDERFLOW
+            {
+                // No weight can underflow: the walk's test would never fire.
+                let mut sums = PairSums::of(&sa, &sb);
+                let (mut w, mut r, q2) = (
+                    F2::new([wa.w, wb.w]),
+                    F2::new([wa.r, wb.r]),
+                    F2::new([q, q]),
+                );
+                for (e, i) in levels.pairs.iter().zip(&levels.pair_index) {
+                    w = w.mul(r);
+                    r = r.mul(q2);
+                    let o = if DOT {
+                        F2::new([other_at(i[0]), other_at(i[1])])
+                    } else {
+                        w
+                    };
+                    sums.add::<DOT, MOMENTS>(w, F2::new(*e), o);
+                }
+                [sa, sb] = sums.lanes();
+                let ([w0, w1], [r0, r1]) = (w.get(), r.get());
+                (wa.w, wa.r, wb.w, wb.r) = (w0, r0, w1, r1);
+            } else {
+                for k in 1..common {
+                    let (x, y) = (wa.next(q), wb.next(q));
+                    sa.add::<DOT, MOMENTS>(x, ra.e[k], other_at(ra.index[k]));
+                    sb.add::<DOT, MOMENTS>(y, rb.e[k], other_at(rb.index[k]));
+                }
             }
             for k in common..rb.e.len() {
-                sb.add::<DOT>(wb.next(q), rb.e[k], other_at(rb.index[k]));
+                sb.add::<DOT, MOMENTS>(wb.next(q), rb.e[k], other_at(rb.index[k]));
             }
             common
         };
         for k in common..ra.e.len() {
-            sa.add::<DOT>(wa.next(q), ra.e[k], other_at(ra.index[k]));
+            sa.add::<DOT, MOMENTS>(wa.next(q), ra.e[k], other_at(ra.index[k]));
         }
     } else {
         for (i, &e) in levels.e_rel.iter().enumerate() {
             if e > 0.0 {
-                sa.add::<DOT>((-(e * beta)).exp(), e, other_at(i));
+                sa.add::<DOT, MOMENTS>((-(e * beta)).exp(), e, other_at(i));
             } else {
                 sa.add_ground::<DOT>(other_at(i));
             }
@@ -511,6 +695,7 @@ fn level_stats_and_dot<const DOT: bool>(
     let k3 = p3 - 3.0 * u * p2 + 2.0 * u2 * u;
     let k4 = p4 - 4.0 * u * p3 - 3.0 * p2 * p2 + 12.0 * p2 * u2 - 6.0 * u2 * u2;
     let b2 = beta * beta;
+    let moment = |x: f64| if MOMENTS { x } else { f64::NAN };
     (
         LevelStats {
             beta,
@@ -518,9 +703,9 @@ fn level_stats_and_dot<const DOT: bool>(
             ln_g0: levels.ln_g0,
             z_exc,
             energy_k: u,
-            heat_capacity: var * b2,
-            heat_capacity_slope: (k3 * b2 - 2.0 * var * beta) * b2,
-            heat_capacity_curvature: ((k4 * beta - 6.0 * k3) * beta + 6.0 * var) * b2 * b2,
+            heat_capacity: moment(var * b2),
+            heat_capacity_slope: moment((k3 * b2 - 2.0 * var * beta) * b2),
+            heat_capacity_curvature: moment(((k4 * beta - 6.0 * k3) * beta + 6.0 * var) * b2 * b2),
         },
         (sa.dot + sb.dot) / z,
     )
@@ -674,6 +859,18 @@ const TABLE_LN_RATIO: f64 = 0.095_310_179_804_324_86;
 /// Nodes of a [`FinalTable`]: 0.02 K to 0.02 x 1.1^101 = 300.6 K.
 const TABLE_NODES: usize = 102;
 
+/// The index of the [`FinalTable`] node at or below `t_k`: -1 below the first (and for NaN),
+/// the last from the last node on.
+fn table_node_index(t_k: f64) -> isize {
+    let x = (t_k / TABLE_T_MIN_K).ln() / TABLE_LN_RATIO;
+    // x >= 0 (not NaN): truncation is the floor (saturating for huge x).
+    if x >= 0.0 {
+        (x as isize).min(TABLE_NODES as isize - 1)
+    } else {
+        -1
+    }
+}
+
 /// The temperature of node `k` of a [`FinalTable`], K.
 fn table_node_t(k: usize) -> f64 {
     TABLE_T_MIN_K * (k as f64 * TABLE_LN_RATIO).exp()
@@ -795,24 +992,32 @@ impl FinalTable {
     /// searched from `t_start_k` (a temperature near the root) by steps predicted from each
     /// node's derivatives, bisection after eight probes; whatever the path, the two nodes
     /// found are the same, and so is the guess.
+    #[cfg(test)]
     fn guess(&self, balance: Balance, y: f64, t_start_k: f64) -> Option<f64> {
+        self.guess_from(balance, y, table_node_index(t_start_k), false)
+            .map(|(t, _)| t)
+    }
+
+    /// [`Self::guess`] searched from node `k_start` (clamped to the nodes), and the lower of
+    /// the two bracketing nodes. With `near` (`k_start` the lower node of a previous search,
+    /// e.g. of the previous element of an array), the second probe is the neighbour on the
+    /// side of the root, without a prediction. The nodes found, and so the guess, are the same
+    /// from any start.
+    fn guess_from(
+        &self,
+        balance: Balance,
+        y: f64,
+        k_start: isize,
+        near: bool,
+    ) -> Option<(f64, isize)> {
         let j = balance as usize;
         if !y.is_finite() {
             return None;
         }
         let n = TABLE_NODES as isize;
-        // The index of the node at or below `t`: -1 below the first, n - 1 from the last on.
-        let index = |t: f64| -> isize {
-            let x = ((t / TABLE_T_MIN_K).ln() / TABLE_LN_RATIO).floor();
-            if x.is_nan() {
-                -1
-            } else {
-                x.clamp(-1.0, (n - 1) as f64) as isize
-            }
-        };
         // Nodes lo and hi with y_lo <= y < y_hi; -1 and n stand for the ends (not evaluated).
         let (mut lo, mut hi) = (-1_isize, n);
-        let mut k = index(t_start_k).clamp(0, n - 1);
+        let mut k = k_start.clamp(0, n - 1);
         for probe in 0.. {
             let node = self.node(k as usize);
             let p = node.of[j];
@@ -827,13 +1032,21 @@ impl FinalTable {
             if hi - lo == 1 {
                 break;
             }
-            k = if probe >= 8 {
+            // After the previous search's lower node: its neighbour on the root's side.
+            let neighbour = if k == lo { k + 1 } else { k - 1 };
+            k = if near && probe == 0 && neighbour > lo && neighbour < hi {
+                neighbour
+            } else if probe >= 8 {
                 lo + (hi - lo) / 2
             } else {
                 // The node at or below the temperature predicted from this one.
                 let dy = y - p.y;
                 let v = node.v + dy * (p.dv + 0.5 * dy * p.d2v);
-                let kp = if v < 0.0 { index(-1.0 / v) } else { n - 1 };
+                let kp = if v < 0.0 {
+                    table_node_index(-1.0 / v)
+                } else {
+                    n - 1
+                };
                 if kp <= lo {
                     lo + 1
                 } else if kp >= hi {
@@ -872,11 +1085,12 @@ impl FinalTable {
             + h * (k1 * pb.dv + h * k2 * pb.d2v);
         let (t_lo, t_hi) = (-1.0 / a.v, -1.0 / b.v);
         let t = -1.0 / v;
-        Some(if t > t_lo && t < t_hi {
+        let t = if t > t_lo && t < t_hi {
             t
         } else {
             (t_lo * t_hi).sqrt()
-        })
+        };
+        Some((t, lo))
     }
 }
 
@@ -904,6 +1118,9 @@ pub struct LimitsSolver<'a> {
     /// The table of the last final field (its levels at B_f and the starting points), built
     /// by this solver or shared ([`Self::use_table`]).
     table: Option<Arc<FinalTable>>,
+    /// The lower bracketing node of the last search in that table, per balance (Eq. 9, 11):
+    /// where the next search starts (the nodes found do not depend on it).
+    near: [Option<isize>; 2],
 }
 
 impl<'a> LimitsSolver<'a> {
@@ -917,6 +1134,7 @@ impl<'a> LimitsSolver<'a> {
             b_initial_t,
             initial: Levels::new(n),
             table: None,
+            near: [None; 2],
         };
         s.initial.set(spin, b_initial_t);
         s
@@ -937,6 +1155,7 @@ impl<'a> LimitsSolver<'a> {
             "a limits table of another material"
         );
         self.table = Some(table);
+        self.near = [None; 2];
     }
 
     /// (sudden T_f, isentropic outcome) of B_i -> `b_final_t` from `t_initial_k`.
@@ -957,13 +1176,16 @@ impl<'a> LimitsSolver<'a> {
         let debye = self.debye;
         if self.table_field_t().map(f64::to_bits) != Some(b_final_t.to_bits()) {
             self.table = Some(Arc::new(FinalTable::new(self.spin, debye, b_final_t)));
+            self.near = [None; 2];
         }
+        let near = &mut self.near;
         let table = self.table.as_deref().expect("set above");
         let e_final = &table.levels;
         // The start: frozen populations (Eq. 4) and the total entropy.
         // With the frozen populations' energy on the final levels, sum n_i(B_i, T_i) e_f,i,
         // summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
-        let (start, u_frozen) = level_stats_and_dot::<true>(&self.initial, ti, &e_final.e_rel);
+        let (start, u_frozen) =
+            level_stats_and_dot::<true, false>(&self.initial, ti, &e_final.e_rel);
         let s_target = start.entropy() + debye.entropy(ti);
         let u_ph_i = debye.energy_k(ti);
         // Eq. 9 and Eq. 11 as g(T) with g' and g'' from the statistics at T.
@@ -995,12 +1217,18 @@ impl<'a> LimitsSolver<'a> {
         // S(B_f, T_sudden) >= S(B_i, T_i)).
         #[allow(clippy::float_cmp)] // exactly no field change
         let same_field = b_final_t == self.b_initial_t;
-        let guess = |balance: Balance, g_star: f64, t_start: f64| {
+        let mut guess = |balance: Balance, g_star: f64, t_start: f64| {
             if same_field || g_star.is_nan() || g_star <= 0.0 {
-                None
-            } else {
-                table.guess(balance, g_star.ln(), t_start)
+                return None;
             }
+            let j = balance as usize;
+            let (k, is_near) = match near[j] {
+                Some(k) => (k, true),
+                None => (table_node_index(t_start), false),
+            };
+            let (t, lo) = table.guess_from(balance, g_star.ln(), k, is_near)?;
+            near[j] = Some(lo);
+            Some(t)
         };
         let mut at_ti = None;
         let mut stats_at_ti = || *at_ti.get_or_insert_with(|| level_stats(e_final, ti));
@@ -1023,7 +1251,7 @@ impl<'a> LimitsSolver<'a> {
             },
         )?;
         let g0 = e_final.g0;
-        let residual = (g0 as f64).ln();
+        let residual = e_final.ln_g0;
         if s_target <= residual {
             return Ok((
                 sudden,
