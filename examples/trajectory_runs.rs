@@ -29,13 +29,7 @@ fn main() {
         eprintln!("usage: trajectory_runs CASE COUNT [RTOL]");
         std::process::exit(2);
     };
-    let Some(c) = cases::trajectory_cases()
-        .into_iter()
-        .find(|c| c.key == case.as_str())
-    else {
-        eprintln!("unknown case {case}");
-        std::process::exit(2);
-    };
+    let c = cases::by_key(cases::trajectory_cases(), case);
     let spec = RunSpec::new(Material::mn12ac(), c.protocol, c.t_initial_k)
         .with_options(EngineOptions {
             rtol,

@@ -28,13 +28,7 @@ fn main() {
         eprintln!("usage: tunnelling_runs CASE MATERIAL COUNT");
         std::process::exit(2);
     };
-    let Some(c) = cases::tunnelling_cases()
-        .into_iter()
-        .find(|c| c.key == case.as_str())
-    else {
-        eprintln!("unknown case {case}");
-        std::process::exit(2);
-    };
+    let c = cases::by_key(cases::tunnelling_cases(), case);
     let Some(material) = cases::tunnelling_material(mat) else {
         eprintln!("unknown material {mat}");
         std::process::exit(2);

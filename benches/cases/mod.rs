@@ -18,6 +18,15 @@ pub struct Case {
     pub link: Option<HeatLink>,
 }
 
+/// The case of `cases` named `key` on an example's command line; an unknown key ends the
+/// process with `unknown case KEY` and exit code 2.
+pub fn by_key(cases: Vec<Case>, key: &str) -> Case {
+    cases.into_iter().find(|c| c.key == key).unwrap_or_else(|| {
+        eprintln!("unknown case {key}");
+        std::process::exit(2)
+    })
+}
+
 /// A linear ramp 0.5 T -> 0.1 T at `rate_t_per_s`.
 pub fn ramp(rate_t_per_s: f64) -> Protocol {
     Protocol::with_sweep_rate(0.5, 0.1, rate_t_per_s, RampShape::Linear).unwrap()
