@@ -113,11 +113,7 @@ impl<'r> Plan<'r> {
             }
         }
         let rates = attach(rates, (0.8 * t_lo).max(0.3), 1.25 * t_hi);
-        let resonance_fields: Vec<f64> = rates
-            .mechanisms()
-            .iter()
-            .flat_map(|m| m.resonance_fields_t())
-            .collect();
+        let resonance_fields = rates.resonance_fields_t();
         let mut resonance_times: Vec<f64> = resonance_fields
             .iter()
             .flat_map(|&b| proto.times_at_field(b))

@@ -146,11 +146,7 @@ impl PlaneTable {
         // Start with panels about 0.15 T by 0.12 1/K (the size most runs need) so that
         // few panels are built only to be split.
         let start_b = levels(2.0 * bmax, 0.2);
-        let breaks: Vec<f64> = rates
-            .mechanisms()
-            .iter()
-            .flat_map(|m| m.table_breaks_t())
-            .collect();
+        let breaks = rates.table_breaks_t();
         Self::with_range_and_breaks(rates, (-bmax, bmax), start_b, breaks)
     }
 
@@ -506,11 +502,7 @@ mod tunnelling_plane_tests {
     fn plane_tables_with_tunnelling_match_the_exact_kernels_away_from_the_breaks() {
         let m = Material::for_trajectories("mn12ac-barra", &Overrides::default()).unwrap();
         let rates = m.rate_model(KappaScaling::Arrhenius).unwrap();
-        let breaks: Vec<f64> = rates
-            .mechanisms()
-            .iter()
-            .flat_map(|m| m.table_breaks_t())
-            .collect();
+        let breaks = rates.table_breaks_t();
         assert!(!breaks.is_empty());
         let b1 = m.spin.resonance_field_t(1);
         for b in [0.0, 0.25 * b1, 0.5 * b1, -0.25 * b1, -0.5 * b1] {

@@ -429,6 +429,24 @@ impl RateModel {
         &self.mechanisms
     }
 
+    /// The fields (T) near which any mechanism of the model has a narrow resonance
+    /// ([`Mechanism::resonance_fields_t`]), in mechanism order: the ramps stop there.
+    pub fn resonance_fields_t(&self) -> Vec<f64> {
+        self.mechanisms
+            .iter()
+            .flat_map(|m| m.resonance_fields_t())
+            .collect()
+    }
+
+    /// The fields (T) where any mechanism's rates are not smooth in B
+    /// ([`Mechanism::table_breaks_t`]), in mechanism order: no plane-table panel holds one.
+    pub fn table_breaks_t(&self) -> Vec<f64> {
+        self.mechanisms
+            .iter()
+            .flat_map(|m| m.table_breaks_t())
+            .collect()
+    }
+
     /// The spin-phonon mechanism.
     pub fn spin_phonon(&self) -> &SpinPhonon {
         &self.spin_phonon
