@@ -168,6 +168,11 @@ def _vector(x: Any) -> np.ndarray:
     return np.ascontiguousarray(np.ravel(np.asarray(x, dtype=np.float64)))
 
 
+def _broadcast_vector(x: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """``x`` broadcast to ``shape`` as a flat contiguous vector, or as one element if it has one."""
+    return _vector(x) if x.size == 1 else _vector(np.broadcast_to(x, shape))
+
+
 def levels(field_t: Any, *, material: Union[None, str, Material] = None, **overrides: Any) -> Dict[str, Any]:
     """Level energies E_M(B) = D [M^2 - S(S+1)/3] + g_par mu_B B M (K) at the field(s) ``field_t`` (T).
 
@@ -324,22 +329,30 @@ def limits(
     finite solution) and ``note`` (the reason there is none, else None).
     """
     _ext.refuse_no_effect("limits", **overrides)
-    bf, ti = np.broadcast_arrays(np.asarray(b_final_t, dtype=np.float64), np.asarray(initial_temperature_k, dtype=np.float64))
-    shape = bf.shape
-    tiv = _vector(ti)
-    s, q, where, notes = _ext.limits(_default_engine(), float(b_initial_t), _vector(bf), tiv, **_keywords(material, overrides))
+    bf = np.asarray(b_final_t, dtype=np.float64)
+    ti = np.asarray(initial_temperature_k, dtype=np.float64)
+    shape = np.broadcast_shapes(bf.shape, ti.shape)
+    # A one-element side is passed as it is (the extension broadcasts it): no copy of it per
+    # element. The differences to Ti are computed with the roots, in the parallel loop.
+    s, ds, q, dq, where, notes = _ext.limits(
+        _default_engine(),
+        float(b_initial_t),
+        _broadcast_vector(bf, shape),
+        _broadcast_vector(ti, shape),
+        **_keywords(material, overrides),
+    )
     out = {
         "sudden_final_temperature_k": s,
-        "sudden_delta_temperature_k": s - tiv,
+        "sudden_delta_temperature_k": ds,
         "isentropic_final_temperature_k": q,
-        "isentropic_delta_temperature_k": q - tiv,
+        "isentropic_delta_temperature_k": dq,
     }
     if shape == ():
         res: Dict[str, Any] = {k: (None if math.isnan(v[0]) else float(v[0])) for k, v in out.items()}
         res["note"] = notes[0] if notes else None
         return res
     res = {k: v.reshape(shape) for k, v in out.items()}
-    note = np.empty(tiv.size, dtype=object)  # None everywhere
+    note = np.empty(s.size, dtype=object)  # None everywhere
     note[where] = notes
     res["note"] = note.reshape(shape)
     return res

@@ -21,6 +21,7 @@ use smmcool::model::limits::LimitsSolver;
 use smmcool::rates::tunnelling::FieldTau;
 use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, TRAJECTORY};
 use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The exception classes of python/smmcool/_errors.py: `SmmcoolError`, its subclasses
@@ -571,10 +572,27 @@ fn tau<'py>(
     Ok(d)
 }
 
+/// Elements per chunk of `limits`' parallel loop: at most this many (one solver per rayon
+/// job, the results of a chunk written in place), at least [`LIMITS_CHUNK_MIN`], and about
+/// four chunks per thread in between, so that both cores share a short array too.
+const LIMITS_CHUNK_MAX: usize = 4096;
+const LIMITS_CHUNK_MIN: usize = 256;
+
+/// What one chunk of `limits` leaves besides its roots: the elements without a finite
+/// isentropic temperature (index, reason), and the first failure (index, error), if any.
+#[derive(Default)]
+struct LimitsChunk {
+    notes: Vec<(usize, String)>,
+    error: Option<(usize, smmcool::Error)>,
+}
+
 /// The sudden (Eq. 9) and isentropic (Eq. 11) limits for pairs (b_final_t[i],
-/// initial_temperature_k[i]): (sudden K, isentropic K or NaN, the indices of the elements
-/// without a finite isentropic temperature and the reason for each). The solvers' starting
-/// points per final field are `engine`'s tables (the same numbers as `smmcool limits`).
+/// initial_temperature_k[i]), either array of length 1 standing for every element:
+/// (sudden K, sudden - initial K, isentropic K or NaN, isentropic - initial K or NaN, the
+/// indices of the elements without a finite isentropic temperature and the reason for each).
+/// The solvers' starting points per final field are `engine`'s tables (the same numbers as
+/// `smmcool limits`). Everything that scales with the number of elements runs in the parallel
+/// loop, without the GIL; the error reported is that of the first failing element.
 #[pyfunction]
 #[pyo3(signature = (engine, b_initial_t, b_final_t, initial_temperature_k, **kwargs))]
 #[allow(clippy::type_complexity)]
@@ -588,65 +606,94 @@ fn limits<'py>(
 ) -> PyResult<(
     Bound<'py, PyArray1<f64>>,
     Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
     Vec<usize>,
     Vec<String>,
 )> {
     let mat = material(kwargs, "limits")?;
     let bf = b_final_t.as_slice()?;
     let ti = initial_temperature_k.as_slice()?;
-    if bf.len() != ti.len() {
-        return Err(input_error(
-            "b_final_t and initial_temperature_k must have the same length",
-        ));
-    }
-    let ctx = engine.ctx.clone();
-    let n = bf.len();
-    let (mut sudden, mut isentropic) = (vec![0.0; n], vec![0.0; n]);
-    // A solver on the table of `bf` (the context's, shared by every thread and call).
-    let on_table = |solver: &mut LimitsSolver, bf: f64| {
-        if bf.is_finite() && solver.table_field_t().map(f64::to_bits) != Some(bf.to_bits()) {
-            solver.use_table(ctx.limits_table(&mat.spin, &mat.debye, bf));
+    let n = match (bf.len(), ti.len()) {
+        (a, b) if a == b => a,
+        (1, b) => b,
+        (a, 1) => a,
+        _ => {
+            return Err(input_error(
+                "b_final_t and initial_temperature_k must have the same length (or one of them length 1)",
+            ))
         }
     };
-    let solved: Result<(), smmcool::Error> = py.detach(|| {
-        // Elements are independent (two root solves each): spread them over rayon's threads,
-        // each root written straight into its output. One solver (its scratch buffers, the
-        // levels at B_i) per rayon job, not per element; the table of each final field
-        // shared through the engine's context.
+    let at = |x: &[f64], i: usize| if x.len() == 1 { x[0] } else { x[i] };
+    let ctx = engine.ctx.clone();
+    let chunk = n
+        .div_ceil(4 * rayon::current_num_threads())
+        .clamp(LIMITS_CHUNK_MIN, LIMITS_CHUNK_MAX);
+    let (mut sudden, mut sudden_delta) = (vec![0.0; n], vec![0.0; n]);
+    let (mut isentropic, mut isentropic_delta) = (vec![0.0; n], vec![0.0; n]);
+    // The lowest index of a failing element so far: a chunk stops past it (its own elements
+    // before it are still solved, so the first failure in index order is always found).
+    let first_error = AtomicUsize::new(usize::MAX);
+    let chunks: Vec<LimitsChunk> = py.detach(|| {
+        // Elements are independent (two root solves each): chunks of them spread over
+        // rayon's threads, each root and its difference to T_i written straight into the
+        // outputs. One solver (its scratch buffers, the levels at B_i) per rayon job; the
+        // table of each final field shared through the engine's context.
         sudden
-            .par_iter_mut()
-            .zip(isentropic.par_iter_mut())
-            .zip(bf.par_iter().zip(ti.par_iter()))
-            .try_for_each_init(
+            .par_chunks_mut(chunk)
+            .zip(sudden_delta.par_chunks_mut(chunk))
+            .zip(isentropic.par_chunks_mut(chunk))
+            .zip(isentropic_delta.par_chunks_mut(chunk))
+            .enumerate()
+            .map_init(
                 || LimitsSolver::new(&mat, b_initial_t),
-                |solver, ((s, q), (&bf, &ti))| {
-                    on_table(solver, bf);
-                    let (a, b) = solver.solve(bf, ti)?;
-                    (*s, *q) = (a, b.t_final_k().unwrap_or(f64::NAN));
-                    Ok(())
+                |solver, (c, (((s, ds), q), dq))| {
+                    let mut out = LimitsChunk::default();
+                    for k in 0..s.len() {
+                        let i = c * chunk + k;
+                        if i > first_error.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let (b, t) = (at(bf, i), at(ti, i));
+                        if b.is_finite()
+                            && solver.table_field_t().map(f64::to_bits) != Some(b.to_bits())
+                        {
+                            solver.use_table(ctx.limits_table(&mat.spin, &mat.debye, b));
+                        }
+                        match solver.solve(b, t) {
+                            Ok((a, outcome)) => {
+                                let e = outcome.t_final_k().unwrap_or(f64::NAN);
+                                (s[k], ds[k], q[k], dq[k]) = (a, a - t, e, e - t);
+                                if let Some(note) = outcome.note(b) {
+                                    out.notes.push((i, note));
+                                }
+                            }
+                            Err(e) => {
+                                first_error.fetch_min(i, Ordering::Relaxed);
+                                out.error = Some((i, e.into()));
+                                break;
+                            }
+                        }
+                    }
+                    out
                 },
             )
+            .collect()
     });
-    solved.map_err(|e| library_error(py, e))?;
-    // The reasons only where Eq. 11 has no solution (Python fills the rest with None): those
-    // elements solved again, which gives the same outcome.
-    let (mut index, mut notes) = (Vec::new(), Vec::new());
-    let mut solver = LimitsSolver::new(&mat, b_initial_t);
-    for (i, (&q, (&b, &t))) in isentropic.iter().zip(bf.iter().zip(ti)).enumerate() {
-        if q.is_nan() {
-            on_table(&mut solver, b);
-            let (_, outcome) = solver
-                .solve(b, t)
-                .map_err(|e| library_error(py, e.into()))?;
-            if let Some(note) = outcome.note(b) {
-                index.push(i);
-                notes.push(note);
-            }
-        }
+    let mut chunks = chunks;
+    if let Some((_, e)) = chunks
+        .iter_mut()
+        .filter_map(|c| c.error.take())
+        .min_by_key(|(i, _)| *i)
+    {
+        return Err(library_error(py, e));
     }
+    let (index, notes) = chunks.into_iter().flat_map(|c| c.notes).unzip();
     Ok((
         PyArray1::from_vec(py, sudden),
+        PyArray1::from_vec(py, sudden_delta),
         PyArray1::from_vec(py, isentropic),
+        PyArray1::from_vec(py, isentropic_delta),
         index,
         notes,
     ))

@@ -96,6 +96,33 @@ def test_limits_arrays_broadcast_like_a_scalar_loop():
             assert (math.isnan(got["isentropic_final_temperature_k"][i, j]) and q is None) or (
                 got["isentropic_final_temperature_k"][i, j] == q
             )
+            assert got["note"][i, j] == one["note"]
+            if q is not None:
+                assert got["isentropic_delta_temperature_k"][i, j] == one["isentropic_delta_temperature_k"]
+            assert got["sudden_delta_temperature_k"][i, j] == one["sudden_delta_temperature_k"]
+
+
+def test_limits_broadcast_one_side_and_differences_to_ti():
+    """A one-element side (passed to the extension as it is) against the same side broadcast
+    by NumPy, in both directions; the differences are root - Ti as NumPy subtracts them; the
+    notes where Eq. 11 has none."""
+    bf = np.linspace(-0.5, 0.5, 41)
+    ti = np.geomspace(0.05, 20.0, 41)
+    for b, t in [(bf, 2.0), (0.0, ti), (bf, ti[[3]]), (bf[[7]], ti)]:
+        got = smmcool.limits(0.5, b, t)
+        full_b, full_t = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(t, dtype=float))
+        ref = smmcool.limits(0.5, full_b.copy(), full_t.copy())
+        s, q = got["sudden_final_temperature_k"], got["isentropic_final_temperature_k"]
+        assert s.shape == q.shape == got["note"].shape == full_t.shape
+        assert np.array_equal(s, ref["sudden_final_temperature_k"])
+        assert np.array_equal(q, ref["isentropic_final_temperature_k"], equal_nan=True)
+        assert np.array_equal(got["sudden_delta_temperature_k"], s - full_t)
+        assert np.array_equal(got["isentropic_delta_temperature_k"], q - full_t, equal_nan=True)
+        assert list(got["note"]) == list(ref["note"])
+        assert all((n is None) == (not math.isnan(x)) for n, x in zip(got["note"], q))
+    # Bf = 0 from cold starts has no finite isentropic temperature: notes there, None elsewhere.
+    assert any(n is not None for n in smmcool.limits(0.5, 0.0, ti)["note"])
+    assert smmcool.limits(0.5, 0.1, np.empty(0))["note"].shape == (0,)
 
 
 def test_material_presets_and_overrides_equal_the_cli():

@@ -56,6 +56,23 @@ def test_levels_tau_limits_name_their_keywords():
         smmcool.limits(0.5, float("nan"), 1.0)
 
 
+def test_limits_names_the_first_bad_element_of_an_array():
+    """Elements are solved in parallel chunks; the error is always that of the lowest index."""
+    import numpy as np
+
+    ti = np.linspace(1.0, 6.0, 100_000)
+    ti[5_000], ti[90_000] = -1.0, -2.0
+    for _ in range(3):
+        with pytest.raises(ValueError, match=r"^initial_temperature_k = -1 is not allowed"):
+            smmcool.limits(0.5, 0.1, ti)
+    bf = np.full(ti.size, 0.1)
+    bf[2_000] = float("nan")
+    with pytest.raises(ValueError, match=r"^b_final_t is not allowed: must be a finite number$"):
+        smmcool.limits(0.5, bf, ti)
+    with pytest.raises(ValueError, match=r"^initial_temperature_k = -2 is not allowed"):
+        smmcool.limits(0.5, bf[::-1], ti[::-1])
+
+
 def test_unknown_and_mistyped_keywords():
     with pytest.raises(ValueError, match=r"simulate\(\) got an unknown keyword argument 'sweep_rate'; allowed: material, spin"):
         smmcool.simulate(**{**RUN, "sweep_rate": 1.0})
