@@ -572,11 +572,12 @@ fn tau<'py>(
     Ok(d)
 }
 
-/// Elements per chunk of `limits`' parallel loop: at most this many (one solver per rayon
-/// job, the results of a chunk written in place), at least [`LIMITS_CHUNK_MIN`], and about
-/// four chunks per thread in between, so that both cores share a short array too.
-const LIMITS_CHUNK_MAX: usize = 4096;
-const LIMITS_CHUNK_MIN: usize = 256;
+/// Elements per chunk of `limits`' parallel loop (one solver per rayon job, the results of a
+/// chunk written in place): about sixteen chunks per thread, so that a thread left without
+/// work at the end waits for at most one short chunk of another (1024 elements, ~0.3 ms),
+/// and at least [`LIMITS_CHUNK_MIN`] elements, so that a chunk's own cost stays negligible.
+const LIMITS_CHUNK_MAX: usize = 1024;
+const LIMITS_CHUNK_MIN: usize = 64;
 
 /// What one chunk of `limits` leaves besides its roots: the elements without a finite
 /// isentropic temperature (index, reason), and the first failure (index, error), if any.
@@ -627,7 +628,7 @@ fn limits<'py>(
     let at = |x: &[f64], i: usize| if x.len() == 1 { x[0] } else { x[i] };
     let ctx = engine.ctx.clone();
     let chunk = n
-        .div_ceil(4 * rayon::current_num_threads())
+        .div_ceil(16 * rayon::current_num_threads())
         .clamp(LIMITS_CHUNK_MIN, LIMITS_CHUNK_MAX);
     let (mut sudden, mut sudden_delta) = (vec![0.0; n], vec![0.0; n]);
     let (mut isentropic, mut isentropic_delta) = (vec![0.0; n], vec![0.0; n]);
