@@ -635,7 +635,7 @@ fn limits<'py>(
     // The lowest index of a failing element so far: a chunk stops past it (its own elements
     // before it are still solved, so the first failure in index order is always found).
     let first_error = AtomicUsize::new(usize::MAX);
-    let chunks: Vec<LimitsChunk> = py.detach(|| {
+    let mut chunks: Vec<LimitsChunk> = py.detach(|| {
         // Elements are independent (two root solves each): chunks of them spread over
         // rayon's threads, each root and its difference to T_i written straight into the
         // outputs. One solver (its scratch buffers, the levels at B_i) per rayon job; the
@@ -681,7 +681,6 @@ fn limits<'py>(
             )
             .collect()
     });
-    let mut chunks = chunks;
     if let Some((_, e)) = chunks
         .iter_mut()
         .filter_map(|c| c.error.take())
