@@ -42,28 +42,50 @@ enum Factors<T: ComplexField> {
 }
 
 impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
-    /// Factors of the n x n matrix `fill` writes (every entry): bordered band where the
-    /// system has that structure, a dense pivoted LU otherwise or if a band pivot fails (the
-    /// matrix is filled again then, as the failed elimination has overwritten it). `None` if
-    /// it is singular. `spare` is storage of earlier factors to fill (no allocation).
+    /// Factors of the n x n matrix sigma I - J (`jac` is J): bordered band where the system
+    /// has that structure (only the band and border entries are written: the bordered LU
+    /// reads no other), a dense pivoted LU otherwise or if a band pivot fails (the whole
+    /// matrix is filled then, as the failed elimination has overwritten it). `None` if it is
+    /// singular. `spare` is storage of earlier factors to fill (no allocation).
     fn new(
-        fill: impl Fn(&mut DMatrix<T>),
+        jac: &DMatrix<f64>,
+        sigma: T,
         spare: Option<DMatrix<T>>,
         n: usize,
         structure: Option<(usize, usize)>,
     ) -> Option<Self> {
+        let entry = |j: f64| T::from_real(-j);
         let mut spare = spare.filter(|m| m.nrows() == n && m.ncols() == n);
-        let mut matrix = || {
-            let mut m = spare.take().unwrap_or_else(|| DMatrix::zeros(n, n));
-            fill(&mut m);
-            m
-        };
         if let Some((nb, band)) = structure {
-            if let Some(f) = BorderedLu::new(matrix(), nb, band) {
+            let mut m = spare.take().unwrap_or_else(|| DMatrix::zeros(n, n));
+            {
+                let (ms, js) = (m.as_mut_slice(), jac.as_slice());
+                for c in 0..n {
+                    // Column c: the band rows of a band column (all rows of a border column),
+                    // and the border rows.
+                    let (lo, hi) = if c < nb {
+                        (c.saturating_sub(band), (c + band + 1).min(nb))
+                    } else {
+                        (0, nb)
+                    };
+                    for r in (lo..hi).chain(nb..n) {
+                        ms[r + c * n] = entry(js[r + c * n]);
+                    }
+                    ms[c + c * n] += sigma;
+                }
+            }
+            if let Some(f) = BorderedLu::new(m, nb, band) {
                 return Some(Factors::Bordered(f));
             }
         }
-        let lu = matrix().lu();
+        let mut m = spare.take().unwrap_or_else(|| DMatrix::zeros(n, n));
+        for (e, &j) in m.as_mut_slice().iter_mut().zip(jac.as_slice()) {
+            *e = entry(j);
+        }
+        for i in 0..n {
+            m[(i, i)] += sigma;
+        }
+        let lu = m.lu();
         lu.is_invertible().then_some(Factors::Dense(lu))
     }
 
@@ -527,29 +549,10 @@ impl<E> Radau5<E> {
                         self.spare = (lu1.into_storage(), lu2.into_storage());
                     }
                     let structure = sys.bordered_band();
-                    let jac = &self.jac;
-                    let lu1 = Factors::new(
-                        |e1: &mut DMatrix<f64>| {
-                            for (e, &j) in e1.as_mut_slice().iter_mut().zip(jac.as_slice()) {
-                                *e = -j;
-                            }
-                            for i in 0..n {
-                                e1[(i, i)] += fac1;
-                            }
-                        },
-                        self.spare.0.take(),
-                        n,
-                        structure,
-                    );
+                    let lu1 = Factors::new(&self.jac, fac1, self.spare.0.take(), n, structure);
                     let lu2 = Factors::new(
-                        |e2: &mut DMatrix<Complex<f64>>| {
-                            for (e, &j) in e2.as_mut_slice().iter_mut().zip(jac.as_slice()) {
-                                *e = Complex::new(-j, 0.0);
-                            }
-                            for i in 0..n {
-                                e2[(i, i)] += Complex::new(alphn, betan);
-                            }
-                        },
+                        &self.jac,
+                        Complex::new(alphn, betan),
                         self.spare.1.take(),
                         n,
                         structure,
