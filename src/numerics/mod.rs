@@ -13,6 +13,7 @@
 pub(crate) mod cheb;
 pub(crate) mod codec;
 pub(crate) mod dd;
+pub(crate) mod expo;
 pub mod grid;
 pub mod roots;
 pub mod solver;
