@@ -14,6 +14,7 @@ use smmcool::kinetics::full::FullSystem;
 use smmcool::model::protocol::{Protocol, RampShape};
 use smmcool::model::thermo::boltzmann;
 use smmcool::model::Material;
+use smmcool::numerics::expo::{exp_lanes, EXP_MAX_ARG};
 use smmcool::numerics::solver::{OdeSystem, Radau5, Tolerances};
 use smmcool::rates::mechanism::{Channel, Mechanism, PairRates, PairRatesDt, RatePoint};
 use smmcool::rates::{bose_pair_and_dt, bose_ratio, KappaScaling, RateModel};
@@ -482,7 +483,11 @@ fn the_arrhenius_calibration_uses_the_mechanisms_proportional_to_kappa() {
 }
 
 /// With the spin-phonon mechanism alone, the chain, the right-hand side and the Jacobian are
-/// the engine's formulas before mechanisms existed, bit for bit (inline copies below).
+/// the engine's formulas before mechanisms existed, bit for bit (inline copies below), with
+/// one change since (issue 19): the right-hand side takes its exponentials for
+/// 0.5 <= x <= 709 from `exp_lanes` (within 1 ulp of libm's `exp`). It is checked bit for bit
+/// against the inline copy with that exponential, and against the copy with libm's to 1e-14
+/// of the sum of the magnitudes of each component's terms.
 #[test]
 fn spin_phonon_alone_is_the_old_code_path_bit_for_bit() {
     let mat = mn12();
@@ -525,40 +530,66 @@ fn spin_phonon_alone_is_the_old_code_path_bit_for_bit() {
             let temp = sys.temperature_k(&y);
             // The old right-hand side.
             let kappa = rm.kappa(temp).unwrap();
-            let mut d = vec![0.0; n + 2];
-            let mut du = 0.0;
-            let inv_t = 1.0 / temp;
-            for (p, &[e0, slope]) in pairs.iter().zip(&pair_energy) {
-                let de = e0 + slope * b;
-                let x = de.abs() * inv_t;
-                let r_up = bose_ratio(x);
-                let r_down = x + r_up;
-                let (r_ij, r_ji) = if de >= 0.0 {
-                    (r_up, r_down)
-                } else {
-                    (r_down, r_up)
-                };
-                let flux = kappa
-                    * de
-                    * de
-                    * temp
-                    * (p.weight_ij * r_ij * y[p.i] - p.weight_ji * r_ji * y[p.j]);
-                d[p.j] += flux;
-                d[p.i] -= flux;
-                du -= flux * de;
-            }
-            d[n] = du;
-            let mut dw = 0.0;
-            if bdot != 0.0 {
-                for i in 0..n {
-                    dw += y[i] * spin.energy_slope_k_per_t(i);
-                }
-            }
-            d[n + 1] = bdot * dw;
             let mut got = DVector::zeros(n + 2);
             sys.rhs(t, &y, &mut got).unwrap();
-            for i in 0..n + 2 {
-                assert_eq!(got[i].to_bits(), d[i].to_bits(), "rhs[{i}] at t = {t}");
+            // The old formula with libm's exp (`lanes` false) and with the vectorized one.
+            let mut sizes = vec![0.0; n + 2];
+            for lanes in [false, true] {
+                let mut d = vec![0.0; n + 2];
+                let mut du = 0.0;
+                let inv_t = 1.0 / temp;
+                for (p, &[e0, slope]) in pairs.iter().zip(&pair_energy) {
+                    let de = e0 + slope * b;
+                    let x = de.abs() * inv_t;
+                    let r_up = if lanes && (0.5..=EXP_MAX_ARG).contains(&x) {
+                        let mut ex = [0.0];
+                        exp_lanes(&[x], &mut ex);
+                        x / (ex[0] - 1.0)
+                    } else {
+                        bose_ratio(x)
+                    };
+                    let r_down = x + r_up;
+                    let (r_ij, r_ji) = if de >= 0.0 {
+                        (r_up, r_down)
+                    } else {
+                        (r_down, r_up)
+                    };
+                    let flux = kappa
+                        * de
+                        * de
+                        * temp
+                        * (p.weight_ij * r_ij * y[p.i] - p.weight_ji * r_ji * y[p.j]);
+                    d[p.j] += flux;
+                    d[p.i] -= flux;
+                    du -= flux * de;
+                    if !lanes {
+                        let size = kappa * de * de * temp * (p.weight_ij * r_ij * y[p.i]
+                            + p.weight_ji * r_ji * y[p.j]);
+                        sizes[p.j] += size;
+                        sizes[p.i] += size;
+                        sizes[n] += size * de.abs();
+                    }
+                }
+                d[n] = du;
+                let mut dw = 0.0;
+                if bdot != 0.0 {
+                    for i in 0..n {
+                        dw += y[i] * spin.energy_slope_k_per_t(i);
+                    }
+                }
+                d[n + 1] = bdot * dw;
+                for i in 0..n + 2 {
+                    if lanes {
+                        assert_eq!(got[i].to_bits(), d[i].to_bits(), "rhs[{i}] at t = {t}");
+                    } else {
+                        assert!(
+                            (got[i] - d[i]).abs() <= 1e-14 * sizes[i].max(d[i].abs()),
+                            "rhs[{i}] at t = {t}: {} against libm's {}",
+                            got[i],
+                            d[i]
+                        );
+                    }
+                }
             }
             // The old Jacobian.
             let (kappa, dlnk) = rm.kappa_and_log_derivative(temp).unwrap();

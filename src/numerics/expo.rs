@@ -7,13 +7,13 @@
 //! (docs/numerics.md section 5).
 
 /// Largest argument [`exp_lanes`] takes: beyond it 2^k would need the exponent 1024.
-pub(crate) const EXP_MAX_ARG: f64 = 709.0;
+pub const EXP_MAX_ARG: f64 = 709.0;
 /// Smallest argument: below it 2^k would be subnormal.
-pub(crate) const EXP_MIN_ARG: f64 = -708.0;
+pub const EXP_MIN_ARG: f64 = -708.0;
 
 /// exp(x) for each x in `xs` into `out` (equal lengths), each x in
 /// [`EXP_MIN_ARG`, `EXP_MAX_ARG`] (others are clamped there: the caller treats them apart).
-pub(crate) fn exp_lanes(xs: &[f64], out: &mut [f64]) {
+pub fn exp_lanes(xs: &[f64], out: &mut [f64]) {
     // ln 2 split so that k ln2_hi is exact for |k| < 2^21 (fdlibm's constants).
     const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;

@@ -373,20 +373,27 @@ fn eliminate_fixed<T: ComplexField<RealField = f64> + Copy, const B: usize, cons
             if acj.is_zero() {
                 return;
             }
-            let cb: &mut [T] = &mut col[c + 1..c + 1 + B];
-            for q in 0..B {
-                if nzb[q] {
-                    cb[q] -= lb[q] * acj;
+            if let Ok(cb) = <&mut [T; B]>::try_from(&mut col[c + 1..c + 1 + B]) {
+                for q in 0..B {
+                    if nzb[q] {
+                        cb[q] -= lb[q] * acj;
+                    }
                 }
             }
-            let ck: &mut [T] = &mut col[nb..nb + K];
-            for q in 0..K {
-                if nzk[q] {
-                    ck[q] -= lk[q] * acj;
+            if let Ok(ck) = <&mut [T; K]>::try_from(&mut col[nb..nb + K]) {
+                for q in 0..K {
+                    if nzk[q] {
+                        ck[q] -= lk[q] * acj;
+                    }
                 }
             }
         };
-        for j in (c + 1..c + 1 + B).chain(nb..n) {
+        // The later band columns, then the border columns (the same order as the general
+        // loop).
+        for j in c + 1..c + 1 + B {
+            update(&mut s[j * n..(j + 1) * n]);
+        }
+        for j in nb..n {
             update(&mut s[j * n..(j + 1) * n]);
         }
     }

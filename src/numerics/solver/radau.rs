@@ -60,7 +60,7 @@ impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
             let mut m = spare.take().unwrap_or_else(|| DMatrix::zeros(n, n));
             {
                 let (ms, js) = (m.as_mut_slice(), jac.as_slice());
-                for c in 0..n {
+                for (c, (mc, jc)) in ms.chunks_exact_mut(n).zip(js.chunks_exact(n)).enumerate() {
                     // Column c: the band rows of a band column (all rows of a border column),
                     // and the border rows.
                     let (lo, hi) = if c < nb {
@@ -68,10 +68,13 @@ impl<T: ComplexField<RealField = f64> + Copy> Factors<T> {
                     } else {
                         (0, nb)
                     };
-                    for r in (lo..hi).chain(nb..n) {
-                        ms[r + c * n] = entry(js[r + c * n]);
+                    for (e, &j) in mc[lo..hi].iter_mut().zip(&jc[lo..hi]) {
+                        *e = entry(j);
                     }
-                    ms[c + c * n] += sigma;
+                    for (e, &j) in mc[nb..].iter_mut().zip(&jc[nb..]) {
+                        *e = entry(j);
+                    }
+                    mc[c] += sigma;
                 }
             }
             if let Some(f) = BorderedLu::new(m, nb, band) {
