@@ -563,8 +563,11 @@ fn spin_phonon_alone_is_the_old_code_path_bit_for_bit() {
                     d[p.i] -= flux;
                     du -= flux * de;
                     if !lanes {
-                        let size = kappa * de * de * temp * (p.weight_ij * r_ij * y[p.i]
-                            + p.weight_ji * r_ji * y[p.j]);
+                        let size = kappa
+                            * de
+                            * de
+                            * temp
+                            * (p.weight_ij * r_ij * y[p.i] + p.weight_ji * r_ji * y[p.j]);
                         sizes[p.j] += size;
                         sizes[p.i] += size;
                         sizes[n] += size * de.abs();
