@@ -32,6 +32,7 @@ use crate::model::thermo::boltzmann;
 use crate::model::{Debye, GiantSpin};
 use crate::numerics::roots::increasing_root;
 use crate::numerics::solver::OdeSystem;
+use crate::rates::slowmode::MMatrixLu;
 use crate::rates::RateModel;
 use nalgebra::{DMatrix, DVector};
 use std::cell::{Cell, RefCell};
@@ -250,7 +251,31 @@ impl<'a> ReducedSystem<'a> {
 
     /// Per-well equilibrium quantities at (B, T).
     pub fn well_state(&self, field_t: f64, t_k: f64) -> WellState {
-        self.well_state_with(field_t, t_k, self.split(field_t, t_k))
+        self.well_state_and_factors(field_t, t_k).0
+    }
+
+    /// [`Self::well_state`] with the interior GTH factors of the unscaled rate chain its
+    /// committors come from (`None` where they cannot be computed and the fixed split is
+    /// used): the slaving estimate differentiates the committors with them.
+    pub(crate) fn well_state_and_factors(
+        &self,
+        field_t: f64,
+        t_k: f64,
+    ) -> (WellState, Option<MMatrixLu>) {
+        let chain = self.rates.unscaled_chain(field_t, t_k);
+        match chain.interior_lu() {
+            Some(lu) => {
+                let split = chain.committors(&lu);
+                (self.well_state_with(field_t, t_k, split), Some(lu))
+            }
+            None => {
+                let split = (
+                    self.wells.right.iter().map(|c| 1.0 - c).collect(),
+                    self.wells.right.clone(),
+                );
+                (self.well_state_with(field_t, t_k, split), None)
+            }
+        }
     }
 
     /// Per-well quantities and lambda1 = kappa(T) lambda1_0(B, T) (1/s) from one rate matrix and
@@ -260,8 +285,20 @@ impl<'a> ReducedSystem<'a> {
         field_t: f64,
         t_k: f64,
     ) -> Result<(WellState, f64), NumericsError> {
+        self.well_state_rate_and_factors(field_t, t_k)
+            .map(|(ws, lambda, _)| (ws, lambda))
+    }
+
+    /// [`Self::well_state_and_rate`] with the interior GTH factors of the unscaled rate chain
+    /// its committors come from (`None` beyond the bistability field, where there is no slow
+    /// mode): the slaving estimate differentiates the committors with them.
+    pub(crate) fn well_state_rate_and_factors(
+        &self,
+        field_t: f64,
+        t_k: f64,
+    ) -> Result<(WellState, f64, Option<MMatrixLu>), NumericsError> {
         if field_t.abs() >= self.spin.bistability_field_t() {
-            return Ok((self.well_state(field_t, t_k), f64::INFINITY));
+            return Ok((self.well_state(field_t, t_k), f64::INFINITY, None));
         }
         crate::error::require_positive("temperature_k", t_k)?;
         let chain = self.rates.unscaled_chain(field_t, t_k);
@@ -273,7 +310,7 @@ impl<'a> ReducedSystem<'a> {
             .rates
             .unscaled_reduced_rate_of(&chain, &lu, field_t, t_k)?;
         let ws = self.well_state_with(field_t, t_k, chain.committors(&lu));
-        Ok((ws, self.rates.kappa(t_k)? * mode.lambda1_per_s))
+        Ok((ws, self.rates.kappa(t_k)? * mode.lambda1_per_s, Some(lu)))
     }
 
     fn well_state_with(&self, field_t: f64, t_k: f64, split: (Vec<f64>, Vec<f64>)) -> WellState {

@@ -18,11 +18,12 @@
 //! fresh copy of the reduced system (the run's own keeps a history of starting points, which
 //! is not touched: the estimate cannot change the run it estimates).
 
-use super::reduced::ReducedSystem;
+use super::reduced::{ReducedSystem, WellState};
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
 use crate::model::GiantSpin;
-use crate::rates::mechanism::{PairRatesDt, RatePoint};
+use crate::rates::mechanism::{PairRatesDt, RatePoint, Scratch};
+use crate::rates::slowmode::MMatrixLu;
 use crate::rates::RateModel;
 use nalgebra::{DMatrix, DVector};
 
@@ -46,11 +47,6 @@ fn manifold(red: &ReducedSystem<'_>, b: f64, t: f64, right: f64) -> Vec<f64> {
     red.populations(b, t, right)
 }
 
-/// Total energy (spins on the slow manifold + phonons) at (B, T, P_R), K.
-fn total_energy(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, right: f64) -> f64 {
-    energy_of(red, spin, b, t, &manifold(red, b, t, right))
-}
-
 /// Total energy (spins with populations `n` + phonons) at (B, T), K.
 fn energy_of(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, n: &[f64]) -> f64 {
     n.iter()
@@ -69,15 +65,25 @@ struct Point {
     heat_flow_k_per_s: f64,
 }
 
-/// The rate matrix kappa W (1/s) at (B, T): W[(to, from)] the rate from level `from` to
-/// `to`, the diagonal minus the total rate out, as the full system's Jacobian holds it.
-fn rate_matrix(
+/// One direction of a channel of kappa W at (B, T): the rate from level `from` to `to` (1/s)
+/// and its temperature derivative (1/(s K), through kappa and the mechanism's own T dependence).
+#[derive(Debug, Clone, Copy)]
+struct Transition {
+    from: usize,
+    to: usize,
+    rate: f64,
+    drate_dt: f64,
+}
+
+/// The transitions of every mechanism's channels at (B, T), each channel forward then
+/// backward, in the mechanisms' order (the order the full system's Jacobian adds them in).
+fn transitions_into(
     rates: &RateModel,
     spin: &GiantSpin,
     b: f64,
     t_k: f64,
-) -> Result<DMatrix<f64>, NumericsError> {
-    let nlev = spin.n_levels();
+    out: &mut Vec<Transition>,
+) -> Result<(), NumericsError> {
     let (kappa, dlnk) = rates.kappa_and_log_derivative(t_k)?;
     let at = RatePoint {
         field_t: b,
@@ -85,51 +91,177 @@ fn rate_matrix(
         kappa_per_s_k3: kappa,
         dln_kappa_dt: dlnk,
     };
-    let mut w = DMatrix::zeros(nlev, nlev);
+    out.clear();
+    out.reserve(
+        2 * rates
+            .mechanisms()
+            .iter()
+            .map(|m| m.channels().len())
+            .sum::<usize>(),
+    );
+    let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
     for m in rates.mechanisms() {
         let channels = m.channels();
-        let de: Vec<f64> = channels
-            .iter()
-            .map(|c| {
-                spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0)
-                    + (spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i)) * b
-            })
-            .collect();
-        let mut r: Vec<PairRatesDt> = vec![[0.0; 4]; channels.len()];
-        m.rates_and_dt(&at, &de, &mut r);
-        for (c, r) in channels.iter().zip(&r) {
-            for (from, to, rate) in [(c.i, c.j, r[0]), (c.j, c.i, r[2])] {
-                w[(to, from)] += rate;
-                w[(from, from)] -= rate;
-            }
+        let de: &mut [f64] = de_buf.get(channels.len());
+        for (d, c) in de.iter_mut().zip(channels) {
+            *d = spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0)
+                + (spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i)) * b;
+        }
+        let r: &mut [PairRatesDt] = r_buf.get(channels.len());
+        m.rates_and_dt(&at, de, r);
+        for (c, r) in channels.iter().zip(r.iter()) {
+            out.push(Transition {
+                from: c.i,
+                to: c.j,
+                rate: r[0],
+                drate_dt: r[1],
+            });
+            out.push(Transition {
+                from: c.j,
+                to: c.i,
+                rate: r[2],
+                drate_dt: r[3],
+            });
         }
     }
-    Ok(w)
+    Ok(())
 }
 
-/// The first-order slaving correction at one point of a reduced ramp.
-fn correction_at(
+/// The partial derivatives of the slow manifold n_s(B, T, P_R) and of the total energy on it
+/// at one point.
+struct ManifoldSlopes {
+    /// dn_s/dB, 1/T.
+    dn_db: Vec<f64>,
+    /// dn_s/dT, 1/K.
+    dn_dt: Vec<f64>,
+    /// dE_tot/dB at fixed (T, P_R), K/T.
+    de_db: f64,
+    /// dE_tot/dT at fixed (B, P_R), k_B.
+    c_tot: f64,
+}
+
+/// The derivative of a committor q (to one well bottom; the other bottom's q is 0) with respect
+/// to a parameter of the rates, from the transitions' rate derivatives `drate` (1/s per unit
+/// of the parameter, indexed like `transitions`) and the interior GTH factors `lu` of the
+/// unscaled chain W (kappa W = kappa(T) W). The backward equation
+/// sum_(j != i) W(j, i) (q_j - q_i) = 0 at every interior level i, differentiated, reads
+/// G^T dq = sum_(j != i) dW(j, i) (q_j - q_i) with G the interior M-matrix of kappa W (dq = 0
+/// at the bottoms).
+fn committor_derivative(
+    lu: &MMatrixLu,
+    kappa: f64,
+    transitions: &[Transition],
+    drate: &[f64],
+    q: &[f64],
+) -> Vec<f64> {
+    let n = q.len();
+    let mut x = vec![0.0; n];
+    for (t, d) in transitions.iter().zip(drate) {
+        x[t.from] += d * (q[t.to] - q[t.from]);
+    }
+    x[0] = 0.0;
+    x[n - 1] = 0.0;
+    let inv = 1.0 / kappa;
+    for v in &mut x[1..n - 1] {
+        *v *= inv;
+    }
+    lu.solve_transpose_in_place(&mut x[1..n - 1]);
+    x
+}
+
+/// The derivative of n_s = sum_w P_w eq q_w / M_w (M_w = sum eq q_w; `occ` = (P_L, P_R))
+/// from the derivatives of the Boltzmann populations `deq` and of the committors `dq`.
+fn manifold_derivative(ws: &WellState, occ: [f64; 2], deq: &[f64], dq: [&[f64]; 2]) -> Vec<f64> {
+    let n = ws.equilibrium.len();
+    let eq = &ws.equilibrium;
+    let mut out = vec![0.0; n];
+    for w in 0..2 {
+        let mass = ws.mass[w];
+        if mass <= 0.0 {
+            continue;
+        }
+        let q = &ws.weights[w];
+        let dmass: f64 = (0..n).map(|k| deq[k] * q[k] + eq[k] * dq[w][k]).sum();
+        let (a, c) = (occ[w] / mass, occ[w] * dmass / (mass * mass));
+        for i in 0..n {
+            out[i] += a * (deq[i] * q[i] + eq[i] * dq[w][i]) - c * eq[i] * q[i];
+        }
+    }
+    out
+}
+
+/// The partial derivatives of n_s and of the total energy at (B, T, P_R = `right`), the well
+/// state `ws` there. With the interior factors `lu` of the unscaled chain (the committors'),
+/// analytically: the Boltzmann populations' derivatives in closed form, the committors'
+/// by two solves with those factors each, the rates' temperature derivative from the
+/// mechanisms (`dwdt`) and their field derivative by a central difference of the rate matrix
+/// over 1e-6 of B (the rates alone: no factorization). Without factors, the whole n_s by
+/// central differences over 1e-6 of B and T (four evaluations of the populations).
+#[allow(clippy::too_many_arguments)]
+fn manifold_slopes(
     red: &ReducedSystem<'_>,
     rates: &RateModel,
     spin: &GiantSpin,
-    protocol: &Protocol,
-    s: &Point,
-) -> Result<Correction, NumericsError> {
+    (b, temp, right): (f64, f64, f64),
+    ws: &WellState,
+    lu: Option<&MMatrixLu>,
+    transitions: &[Transition],
+    n_s: &[f64],
+) -> Result<ManifoldSlopes, NumericsError> {
     let nlev = spin.n_levels();
-    let (b, bdot) = protocol.field_and_rate(s.t_s, false, None);
-    let (temp, right) = (s.t_k, s.right);
-    let (ws, lambda1) = red.well_state_and_rate(b, temp)?;
-    // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L). The well state of
-    // well_state_and_rate is well_state's (the same committors), computed once.
-    let p_l = ReducedSystem::populations_of(&ws, 0.0);
-    let p_r = ReducedSystem::populations_of(&ws, 1.0);
-    let dir: Vec<f64> = p_r.iter().zip(&p_l).map(|(r, l)| r - l).collect();
-    let n_s: Vec<f64> = p_l.iter().zip(&dir).map(|(l, d)| l + right * d).collect();
-    let dright = lambda1 * (ws.right_eq - right);
-    // Partial derivatives of n_s and of the total energy by central differences.
-    // The populations at the four points are computed once each; the energies there are
-    // their sums.
     let hb = 1e-6 * b.abs().max(1e-3);
+    let Some(lu) = lu else {
+        return Ok(difference_slopes(red, spin, (b, temp, right), hb));
+    };
+    let kappa = rates.kappa(temp)?;
+    let (mut plus, mut minus) = (Vec::new(), Vec::new());
+    transitions_into(rates, spin, b + hb, temp, &mut plus)?;
+    transitions_into(rates, spin, b - hb, temp, &mut minus)?;
+    let drate_db: Vec<f64> = plus
+        .iter()
+        .zip(&minus)
+        .map(|(p, m)| (p.rate - m.rate) / (2.0 * hb))
+        .collect();
+    let drate_dt: Vec<f64> = transitions.iter().map(|t| t.drate_dt).collect();
+    let e: Vec<f64> = (0..nlev).map(|i| spin.energy_k(i, b)).collect();
+    let slope: Vec<f64> = (0..nlev).map(|i| spin.energy_slope_k_per_t(i)).collect();
+    let eq = &ws.equilibrium;
+    let mean_e: f64 = eq.iter().zip(&e).map(|(p, e)| p * e).sum();
+    let mean_s: f64 = eq.iter().zip(&slope).map(|(p, s)| p * s).sum();
+    // d eq_i/dT = eq_i (E_i - <E>)/T^2, d eq_i/dB = -eq_i (E'_i - <E'>)/T.
+    let deq_dt: Vec<f64> = (0..nlev)
+        .map(|i| eq[i] * (e[i] - mean_e) / (temp * temp))
+        .collect();
+    let deq_db: Vec<f64> = (0..nlev)
+        .map(|i| -eq[i] * (slope[i] - mean_s) / temp)
+        .collect();
+    let occ = [1.0 - right, right];
+    let [qa, qb] = &ws.weights;
+    let dn = |deq: &[f64], drate: &[f64]| {
+        let dqa = committor_derivative(lu, kappa, transitions, drate, qa);
+        let dqb = committor_derivative(lu, kappa, transitions, drate, qb);
+        manifold_derivative(ws, occ, deq, [&dqa, &dqb])
+    };
+    let dn_db = dn(&deq_db, &drate_db);
+    let dn_dt = dn(&deq_dt, &drate_dt);
+    let de_db = (0..nlev).map(|i| dn_db[i] * e[i] + n_s[i] * slope[i]).sum();
+    let c_tot = (0..nlev).map(|i| dn_dt[i] * e[i]).sum::<f64>() + red.debye().heat_capacity(temp);
+    Ok(ManifoldSlopes {
+        dn_db,
+        dn_dt,
+        de_db,
+        c_tot,
+    })
+}
+
+/// [`manifold_slopes`] by central differences of the populations over `hb` in B and 1e-6 of
+/// T (four evaluations of the populations; the energies there are their sums).
+fn difference_slopes(
+    red: &ReducedSystem<'_>,
+    spin: &GiantSpin,
+    (b, temp, right): (f64, f64, f64),
+    hb: f64,
+) -> ManifoldSlopes {
     let ht = 1e-6 * temp;
     let diff = |plus: &[f64], minus: &[f64], h: f64| -> Vec<f64> {
         plus.iter()
@@ -149,10 +281,53 @@ fn correction_at(
         .zip(&pops)
         .map(|(&(bb, tt), n)| energy_of(red, spin, bb, tt, n))
         .collect();
-    let dn_db = diff(&pops[0], &pops[1], hb);
-    let dn_dt = diff(&pops[2], &pops[3], ht);
-    let de_db = diff(&energies[0..1], &energies[1..2], hb)[0];
-    let c_tot = diff(&energies[2..3], &energies[3..4], ht)[0];
+    ManifoldSlopes {
+        dn_db: diff(&pops[0], &pops[1], hb),
+        dn_dt: diff(&pops[2], &pops[3], ht),
+        de_db: diff(&energies[0..1], &energies[1..2], hb)[0],
+        c_tot: diff(&energies[2..3], &energies[3..4], ht)[0],
+    }
+}
+
+/// The first-order slaving correction at one point of a reduced ramp.
+fn correction_at(
+    red: &ReducedSystem<'_>,
+    rates: &RateModel,
+    spin: &GiantSpin,
+    protocol: &Protocol,
+    s: &Point,
+) -> Result<Correction, NumericsError> {
+    let nlev = spin.n_levels();
+    let (b, bdot) = protocol.field_and_rate(s.t_s, false, None);
+    let (temp, right) = (s.t_k, s.right);
+    let (ws, lambda1, lu) = red.well_state_rate_and_factors(b, temp)?;
+    // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L). The well state of
+    // well_state_and_rate is well_state's (the same committors), computed once.
+    let p_l = ReducedSystem::populations_of(&ws, 0.0);
+    let p_r = ReducedSystem::populations_of(&ws, 1.0);
+    let dir: Vec<f64> = p_r.iter().zip(&p_l).map(|(r, l)| r - l).collect();
+    let n_s: Vec<f64> = p_l.iter().zip(&dir).map(|(l, d)| l + right * d).collect();
+    let dright = lambda1 * (ws.right_eq - right);
+    // kappa W at (B, T), from the mechanisms' channels as the full system builds it, and its
+    // temperature derivative.
+    let mut transitions = Vec::new();
+    transitions_into(rates, spin, b, temp, &mut transitions)?;
+    // Partial derivatives of n_s and of the total energy.
+    let ManifoldSlopes {
+        dn_db,
+        dn_dt,
+        de_db,
+        c_tot,
+    } = manifold_slopes(
+        red,
+        rates,
+        spin,
+        (b, temp, right),
+        &ws,
+        lu.as_ref(),
+        &transitions,
+        &n_s,
+    )?;
     let de_dright: f64 = dir
         .iter()
         .enumerate()
@@ -166,23 +341,37 @@ fn correction_at(
     let dns: Vec<f64> = (0..nlev)
         .map(|i| dn_db[i] * bdot + dn_dt[i] * dtemp + dir[i] * dright)
         .collect();
-    // kappa W at (B, T), from the mechanisms' channels as the full system builds it.
-    let w = rate_matrix(rates, spin, b, temp)?;
-    let scale = (0..nlev).map(|i| w[(i, i)].abs()).fold(0.0, f64::max);
-    // kappa W delta = dn_s/dt - kappa W n_s with the two constraints as extra rows, scaled
-    // like the matrix; solved in the least-squares sense (W is singular).
-    let mut a = DMatrix::zeros(nlev + 2, nlev);
-    let mut rhs = DVector::zeros(nlev + 2);
-    let wn = &w * DVector::from_column_slice(&n_s);
-    for i in 0..nlev {
-        for j in 0..nlev {
-            a[(i, j)] = w[(i, j)];
-        }
-        rhs[i] = dns[i] - wn[i];
-        a[(nlev, i)] = scale;
-        a[(nlev + 1, i)] = scale * ws.weights[1][i];
+    // kappa W n_s, the total rate out of each level (the diagonal of -kappa W) and the
+    // fluxes sum_j |W_ij n_j| of each row, from the transitions.
+    let mut wn = vec![0.0; nlev];
+    let mut out = vec![0.0; nlev];
+    let mut flux = vec![0.0; nlev];
+    for t in &transitions {
+        let f = t.rate * n_s[t.from];
+        wn[t.to] += f;
+        wn[t.from] -= f;
+        out[t.from] += t.rate;
+        flux[t.to] += f;
+        flux[t.from] += f;
     }
-    let delta = least_squares(a, &rhs, 1e-14 * scale).ok_or(NumericsError::NoSpectralGap {
+    let scale = out.iter().copied().fold(0.0, f64::max);
+    // kappa W delta = dn_s/dt - kappa W n_s with the two constraints as extra rows, scaled
+    // like the matrix; solved in the least-squares sense (W is singular). Row-major, the
+    // right-hand side as the last column.
+    let (m, cols) = (nlev + 2, nlev + 1);
+    let mut a = vec![0.0; m * cols];
+    for t in &transitions {
+        a[t.to * cols + t.from] += t.rate;
+        a[t.from * cols + t.from] -= t.rate;
+    }
+    let mut rhs = vec![0.0; nlev];
+    for i in 0..nlev {
+        rhs[i] = dns[i] - wn[i];
+        a[i * cols + nlev] = rhs[i];
+        a[nlev * cols + i] = scale;
+        a[(nlev + 1) * cols + i] = scale * ws.weights[1][i];
+    }
+    let delta = least_squares(a, m, nlev, 1e-14 * scale).ok_or(NumericsError::NoSpectralGap {
         field_t: b,
         temperature_k: temp,
     })?;
@@ -194,15 +383,13 @@ fn correction_at(
     let q_dir: f64 = q.iter().zip(&dir).map(|(a, b)| a * b).sum();
     let drift = -(0..nlev).map(|i| q[i] * rhs[i]).sum::<f64>() / q_dir;
     // Its rounding floor: kappa W n_s is a sum of cancelling intra-well fluxes (noise
-    // ~eps sum |W_ij| n_j, section 2 of docs/numerics.md), and dn_s/dt comes from central
-    // differences over 1e-6 (relative noise ~1e-10). At low temperature the true drift,
+    // ~eps sum |W_ij| n_j, section 2 of docs/numerics.md), and the field part of dn_s/dt
+    // comes from central differences of the rates over 1e-6 of B (relative noise ~1e-10;
+    // the rest is analytic, to rounding). At low temperature the true drift,
     // of order lambda_1/lambda_2, lies far below it: a drift within 100 times the floor is
     // taken as zero (divided by a tiny lambda_1 the noise would read as a large error).
     let floor = (0..nlev)
-        .map(|i| {
-            let flux: f64 = (0..nlev).map(|j| (w[(i, j)] * n_s[j]).abs()).sum();
-            q[i] * (f64::EPSILON * flux + 1e-9 * dns[i].abs())
-        })
+        .map(|i| q[i] * (f64::EPSILON * flux[i] + 1e-9 * dns[i].abs()))
         .sum::<f64>()
         / q_dir.abs();
     let drift = if drift.abs() <= 100.0 * floor {
@@ -222,24 +409,87 @@ fn correction_at(
     })
 }
 
-/// The least-squares solution of `a x = rhs` (`a` with at least as many rows as columns),
-/// singular values below `cutoff` left out. By Householder QR when `a` is safely of full
-/// column rank (every |R_ii| above 1e6 `cutoff`: the smallest singular value is at most the
-/// smallest |R_ii|, and a well-conditioned R makes the two solutions agree to rounding);
-/// otherwise by the SVD, which truncates. The QR costs a tenth of the SVD with its vectors.
-fn least_squares(a: DMatrix<f64>, rhs: &DVector<f64>, cutoff: f64) -> Option<DVector<f64>> {
-    let n = a.ncols();
-    let qr = a.clone().qr();
-    let r = qr.r();
-    if (0..n).all(|i| r[(i, i)].abs() > 1e6 * cutoff) {
-        // Q^T rhs by the Householder reflections themselves (Q is never formed).
-        let mut qt_rhs = rhs.clone();
-        qr.q_tr_mul(&mut qt_rhs);
-        if let Some(x) = r.solve_upper_triangular(&qt_rhs.rows(0, n).into_owned()) {
-            return Some(x);
+/// The least-squares solution of `a x = rhs` for the `m` x (`n` + 1) row-major `a_rhs` (`a`
+/// with `m` >= `n` rows, the right-hand side as the last column), singular values below
+/// `cutoff` left out. By Householder QR when `a` is safely of full column rank (every |R_ii|
+/// above 1e6 `cutoff`: the smallest singular value is at most the smallest |R_ii|, and a
+/// well-conditioned R makes the two solutions agree to rounding); otherwise by the SVD, which
+/// truncates. The QR is [`householder_least_squares`], which skips the zeros of the banded
+/// rate matrix; it costs far less than the SVD with its vectors.
+fn least_squares(a_rhs: Vec<f64>, m: usize, n: usize, cutoff: f64) -> Option<Vec<f64>> {
+    let original = a_rhs.clone();
+    if let Some(x) = householder_least_squares(a_rhs, m, n, 1e6 * cutoff) {
+        return Some(x);
+    }
+    let a = DMatrix::from_fn(m, n, |r, c| original[r * (n + 1) + c]);
+    let rhs = DVector::from_fn(m, |r, _| original[r * (n + 1) + n]);
+    a.svd(true, true)
+        .solve(&rhs, cutoff)
+        .ok()
+        .map(|x| x.iter().copied().collect())
+}
+
+/// Householder QR least squares of the `m` x (`n` + 1) row-major `f` = [a | rhs], or `None`
+/// where some |R_ii| <= `min_pivot`. Column k's reflector is built from the nonzero entries
+/// of that column at or below the diagonal alone (the zeros add nothing to it): for the
+/// stacked system of [`correction_at`] (a banded rate matrix, whose band fills above the
+/// diagonal only, and two dense rows) that is band + 3 rows, so the factorization costs
+/// O(band n^2), not O(m n^2); with every entry nonzero it is the plain Householder QR.
+/// Q^T rhs is formed alongside (the last column), then R x = (Q^T rhs)[..n] is
+/// back-substituted.
+fn householder_least_squares(
+    mut f: Vec<f64>,
+    m: usize,
+    n: usize,
+    min_pivot: f64,
+) -> Option<Vec<f64>> {
+    let w = n + 1;
+    let mut rows: Vec<usize> = Vec::with_capacity(m);
+    let mut v: Vec<f64> = Vec::with_capacity(m);
+    for k in 0..n {
+        rows.clear();
+        rows.push(k);
+        rows.extend((k + 1..m).filter(|&r| f[r * w + k] != 0.0));
+        let amax = rows.iter().fold(0.0f64, |x, &r| x.max(f[r * w + k].abs()));
+        if !(amax > 0.0 && amax.is_finite()) {
+            return None;
+        }
+        let norm = amax
+            * rows
+                .iter()
+                .map(|&r| (f[r * w + k] / amax).powi(2))
+                .sum::<f64>()
+                .sqrt();
+        let akk = f[k * w + k];
+        let alpha = if akk >= 0.0 { -norm } else { norm };
+        if alpha.abs() <= min_pivot {
+            return None;
+        }
+        v.clear();
+        v.extend(rows.iter().map(|&r| f[r * w + k]));
+        v[0] = akk - alpha;
+        // H = I + v v^T / (alpha v_k) (v^T v = -2 alpha v_k).
+        let inv = 1.0 / (alpha * v[0]);
+        for c in k + 1..w {
+            let s: f64 = rows.iter().zip(&v).map(|(&r, vr)| vr * f[r * w + c]).sum();
+            if s != 0.0 {
+                let g = s * inv;
+                for (&r, vr) in rows.iter().zip(&v) {
+                    f[r * w + c] += g * vr;
+                }
+            }
+        }
+        f[k * w + k] = alpha;
+        for &r in &rows[1..] {
+            f[r * w + k] = 0.0;
         }
     }
-    a.svd(true, true).solve(rhs, cutoff).ok()
+    let mut x = vec![0.0; n];
+    for k in (0..n).rev() {
+        let s: f64 = (k + 1..n).map(|c| f[k * w + c] * x[c]).sum();
+        x[k] = (f[k * w + n] - s) / f[k * w + k];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// The first-order slaving correction at one sample (energies in K, powers in K/s).
@@ -279,11 +529,23 @@ pub(crate) fn estimate(
     (b_f, t_eq): (f64, f64),
     heat_flow: impl Fn(f64, f64) -> f64,
 ) -> Result<SlavingEstimate, NumericsError> {
-    let p_eq = red.well_state(b_f, t_eq).right_eq;
-    let h = 1e-6 * t_eq;
-    let c_eq = (total_energy(red, spin, b_f, t_eq + h, p_eq)
-        - total_energy(red, spin, b_f, t_eq - h, p_eq))
-        / (2.0 * h);
+    let c_eq = {
+        let (ws, lu) = red.well_state_and_factors(b_f, t_eq);
+        let n_eq = ReducedSystem::populations_of(&ws, ws.right_eq);
+        let mut transitions = Vec::new();
+        transitions_into(rates, spin, b_f, t_eq, &mut transitions)?;
+        manifold_slopes(
+            red,
+            rates,
+            spin,
+            (b_f, t_eq, ws.right_eq),
+            &ws,
+            lu.as_ref(),
+            &transitions,
+            &n_eq,
+        )?
+        .c_tot
+    };
     let stride = steps.len().div_ceil(MAX_POINTS).max(1);
     let mut ramp = Vec::with_capacity(MAX_POINTS + 1);
     for (k, &[t_s, right, net]) in steps.iter().enumerate() {
@@ -330,4 +592,124 @@ pub(crate) fn estimate(
         error_k: error,
         change_k,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::protocol::Protocol;
+    use crate::model::Material;
+    use crate::rates::{KappaScaling, RateModel};
+
+    /// The analytic partial derivatives of the slow manifold (Boltzmann populations in closed
+    /// form, committors by solves with the GTH factors) against central differences of the
+    /// populations themselves (the estimate's method before issue 19), from 1 to 20 K, at
+    /// fields inside the bistable range, both wells occupied in several proportions.
+    #[test]
+    fn analytic_manifold_slopes_match_differences_of_the_populations() {
+        let mat = Material::mn12ac();
+        let rates = RateModel::new(mat.spin, mat.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let proto = Protocol::jump(0.5, 0.1).unwrap();
+        let spin = &mat.spin;
+        let wells = super::super::reduced::Wells::at_field(spin, 0.1);
+        let red = ReducedSystem::new(spin, &mat.debye, &rates, &proto, wells, 0.0, 2.0);
+        let mut worst: f64 = 0.0;
+        for &(b, temp) in &[
+            (0.1, 1.0),
+            (0.5, 2.0),
+            (0.3, 4.0),
+            (-0.2, 6.0),
+            (1.0, 10.0),
+            (0.1, 20.0),
+        ] {
+            for right in [0.0, 0.3, 0.9] {
+                let (ws, _, lu) = red.well_state_rate_and_factors(b, temp).unwrap();
+                assert!(lu.is_some());
+                let n_s = ReducedSystem::populations_of(&ws, right);
+                let mut tr = Vec::new();
+                transitions_into(&rates, spin, b, temp, &mut tr).unwrap();
+                let exact = manifold_slopes(
+                    &red,
+                    &rates,
+                    spin,
+                    (b, temp, right),
+                    &ws,
+                    lu.as_ref(),
+                    &tr,
+                    &n_s,
+                )
+                .unwrap();
+                let hb = 1e-6 * f64::abs(b).max(1e-3);
+                let ht = 1e-6 * temp;
+                let fd = difference_slopes(&red, spin, (b, temp, right), hb);
+                // The differences' rounding: populations (sum 1) and energies (up to e_max)
+                // to ~64 eps, over 2h.
+                let e_max = (0..spin.n_levels())
+                    .map(|i| spin.energy_k(i, b).abs())
+                    .fold(0.0, f64::max)
+                    + mat.debye.energy_k(temp);
+                let noise = |h: f64, size: f64| 64.0 * f64::EPSILON * size / (2.0 * h);
+                for (x, y, h) in [(&exact.dn_db, &fd.dn_db, hb), (&exact.dn_dt, &fd.dn_dt, ht)] {
+                    let scale = y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                    for (a, c) in x.iter().zip(y.iter()) {
+                        let err = (a - c).abs();
+                        worst = worst.max(err / scale);
+                        assert!(
+                            err <= 1e-6 * scale + noise(h, 1.0),
+                            "B {b} T, {temp} K, P_R {right}: {a:e} vs {c:e} (largest {scale:e})"
+                        );
+                    }
+                }
+                for (a, c, h) in [(exact.de_db, fd.de_db, hb), (exact.c_tot, fd.c_tot, ht)] {
+                    assert!(
+                        (a - c).abs() <= 1e-6 * c.abs() + noise(h, e_max),
+                        "B {b} T, {temp} K, P_R {right}: {a:e} vs {c:e}"
+                    );
+                }
+            }
+        }
+        // The differences' own error (~1e-10 relative) bounds the agreement from below.
+        assert!(worst > 0.0);
+    }
+
+    /// The structured Householder least squares against nalgebra's SVD on a banded system
+    /// with two dense rows (the shape of the slaving system) and on a dense one.
+    #[test]
+    fn householder_least_squares_matches_the_svd() {
+        let (m, n) = (23, 21);
+        let mut a = DMatrix::zeros(m, n);
+        for c in 0..n {
+            for r in c.saturating_sub(2)..(c + 3).min(n) {
+                a[(r, c)] = 1.0 + ((r * 7 + c * 3) % 11) as f64 * if r == c { 3.0 } else { -0.1 };
+            }
+            a[(n, c)] = 2.0;
+            a[(n + 1, c)] = (c as f64 / n as f64).powi(2);
+        }
+        let rhs = DVector::from_fn(m, |i, _| (i as f64 * 0.37).sin());
+        let packed = |a: &DMatrix<f64>| -> Vec<f64> {
+            (0..m)
+                .flat_map(|r| (0..=n).map(move |c| (r, c)))
+                .map(|(r, c)| if c < n { a[(r, c)] } else { rhs[r] })
+                .collect()
+        };
+        for a in [a.clone(), a.map(|v| v + 0.01)] {
+            let x = householder_least_squares(packed(&a), m, n, 1e-300).unwrap();
+            let y = a.clone().svd(true, true).solve(&rhs, 0.0).unwrap();
+            let err = x
+                .iter()
+                .zip(y.iter())
+                .fold(0.0f64, |e, (x, y)| e.max((x - y).abs()))
+                / y.amax();
+            assert!(err < 1e-12, "{err:e}");
+        }
+        // Rank deficient: refused (least_squares then takes the SVD).
+        let mut b = a.clone();
+        for r in 0..m {
+            b[(r, 1)] = b[(r, 0)];
+        }
+        assert!(householder_least_squares(packed(&b), m, n, 1e-8).is_none());
+        let x = least_squares(packed(&b), m, n, 1e-12).unwrap();
+        let y = b.clone().svd(true, true).solve(&rhs, 1e-12).unwrap();
+        assert!(x.iter().zip(y.iter()).all(|(x, y)| x == y));
+    }
 }
