@@ -710,6 +710,6 @@ mod tests {
         assert!(householder_least_squares(packed(&b), m, n, 1e-8).is_none());
         let x = least_squares(packed(&b), m, n, 1e-12).unwrap();
         let y = b.clone().svd(true, true).solve(&rhs, 1e-12).unwrap();
-        assert!(x.iter().zip(y.iter()).all(|(x, y)| x == y));
+        assert!(x.iter().zip(y.iter()).all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 }
