@@ -446,6 +446,7 @@ fn householder_least_squares(
     let w = n + 1;
     let mut rows: Vec<usize> = Vec::with_capacity(m);
     let mut v: Vec<f64> = Vec::with_capacity(m);
+    let mut dots = vec![0.0; w];
     for k in 0..n {
         rows.clear();
         rows.push(k);
@@ -468,15 +469,22 @@ fn householder_least_squares(
         v.clear();
         v.extend(rows.iter().map(|&r| f[r * w + k]));
         v[0] = akk - alpha;
-        // H = I + v v^T / (alpha v_k) (v^T v = -2 alpha v_k).
+        // H = I + v v^T / (alpha v_k) (v^T v = -2 alpha v_k), applied to the columns after
+        // k row by row (contiguous slices): s = v^T f[rows, c], then f[rows, c] += s v / (alpha v_k).
         let inv = 1.0 / (alpha * v[0]);
-        for c in k + 1..w {
-            let s: f64 = rows.iter().zip(&v).map(|(&r, vr)| vr * f[r * w + c]).sum();
-            if s != 0.0 {
-                let g = s * inv;
-                for (&r, vr) in rows.iter().zip(&v) {
-                    f[r * w + c] += g * vr;
-                }
+        let s = &mut dots[..w - k - 1];
+        s.fill(0.0);
+        for (&r, &vr) in rows.iter().zip(&v) {
+            for (sc, x) in s.iter_mut().zip(&f[r * w + k + 1..(r + 1) * w]) {
+                *sc += vr * x;
+            }
+        }
+        for sc in s.iter_mut() {
+            *sc *= inv;
+        }
+        for (&r, &vr) in rows.iter().zip(&v) {
+            for (x, sc) in f[r * w + k + 1..(r + 1) * w].iter_mut().zip(s.iter()) {
+                *x += sc * vr;
             }
         }
         f[k * w + k] = alpha;
@@ -710,6 +718,9 @@ mod tests {
         assert!(householder_least_squares(packed(&b), m, n, 1e-8).is_none());
         let x = least_squares(packed(&b), m, n, 1e-12).unwrap();
         let y = b.clone().svd(true, true).solve(&rhs, 1e-12).unwrap();
-        assert!(x.iter().zip(y.iter()).all(|(x, y)| x.to_bits() == y.to_bits()));
+        assert!(x
+            .iter()
+            .zip(y.iter())
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
     }
 }
