@@ -38,8 +38,9 @@ pub(crate) struct SlavingEstimate {
 }
 
 /// Largest number of a reduced ramp's steps at which the estimate is evaluated (more are
-/// thinned evenly: the cost stays bounded; each point costs five rate-chain factorizations and
-/// a 23 x 21 least-squares solve for Mn12Ac).
+/// thinned evenly: the cost stays bounded; each point costs one rate chain with its GTH
+/// factorization, committors and slow mode, the channels' rates at three fields, four
+/// committor-derivative solves and a 23 x 21 least-squares solve for Mn12Ac).
 const MAX_POINTS: usize = 64;
 
 /// Populations on the slow manifold at (B, T) with right-well occupation `right`.
@@ -127,6 +128,17 @@ fn transitions_into(
     Ok(())
 }
 
+/// The rate matrix kappa W (1/s) of `transitions`: W[(to, from)] the rate from level `from`
+/// to `to`, the diagonal minus the total rate out, as the full system's Jacobian holds it.
+fn rate_matrix(nlev: usize, transitions: &[Transition]) -> DMatrix<f64> {
+    let mut w = DMatrix::zeros(nlev, nlev);
+    for t in transitions {
+        w[(t.to, t.from)] += t.rate;
+        w[(t.from, t.from)] -= t.rate;
+    }
+    w
+}
+
 /// The partial derivatives of the slow manifold n_s(B, T, P_R) and of the total energy on it
 /// at one point.
 struct ManifoldSlopes {
@@ -194,9 +206,10 @@ fn manifold_derivative(ws: &WellState, occ: [f64; 2], deq: &[f64], dq: [&[f64]; 
 /// state `ws` there. With the interior factors `lu` of the unscaled chain (the committors'),
 /// analytically: the Boltzmann populations' derivatives in closed form, the committors'
 /// by two solves with those factors each, the rates' temperature derivative from the
-/// mechanisms (`dwdt`) and their field derivative by a central difference of the rate matrix
-/// over 1e-6 of B (the rates alone: no factorization). Without factors, the whole n_s by
-/// central differences over 1e-6 of B and T (four evaluations of the populations).
+/// mechanisms (`transitions`, at (B, T)) and their field derivative by a central difference
+/// of the rates over 1e-6 of B (the rates alone: no factorization). Without factors, the
+/// whole n_s by central differences over 1e-6 of B and T (four evaluations of the
+/// populations, as before issue 19's analytic derivatives).
 #[allow(clippy::too_many_arguments)]
 fn manifold_slopes(
     red: &ReducedSystem<'_>,
@@ -341,31 +354,22 @@ fn correction_at(
     let dns: Vec<f64> = (0..nlev)
         .map(|i| dn_db[i] * bdot + dn_dt[i] * dtemp + dir[i] * dright)
         .collect();
-    // kappa W n_s, the total rate out of each level (the diagonal of -kappa W) and the
-    // fluxes sum_j |W_ij n_j| of each row, from the transitions.
-    let mut wn = vec![0.0; nlev];
-    let mut out = vec![0.0; nlev];
-    let mut flux = vec![0.0; nlev];
-    for t in &transitions {
-        let f = t.rate * n_s[t.from];
-        wn[t.to] += f;
-        wn[t.from] -= f;
-        out[t.from] += t.rate;
-        flux[t.to] += f;
-        flux[t.from] += f;
-    }
-    let scale = out.iter().copied().fold(0.0, f64::max);
+    // kappa W, as the full system's Jacobian holds it (the old dense product kappa W n_s and
+    // its row fluxes: their rounding sets the estimate's floor, ~1e-14, which the tests of
+    // the refusal path rely on).
+    let w = rate_matrix(nlev, &transitions);
+    let scale = (0..nlev).map(|i| w[(i, i)].abs()).fold(0.0, f64::max);
+    let wn = &w * DVector::from_column_slice(&n_s);
     // kappa W delta = dn_s/dt - kappa W n_s with the two constraints as extra rows, scaled
     // like the matrix; solved in the least-squares sense (W is singular). Row-major, the
     // right-hand side as the last column.
     let (m, cols) = (nlev + 2, nlev + 1);
     let mut a = vec![0.0; m * cols];
-    for t in &transitions {
-        a[t.to * cols + t.from] += t.rate;
-        a[t.from * cols + t.from] -= t.rate;
-    }
     let mut rhs = vec![0.0; nlev];
     for i in 0..nlev {
+        for j in 0..nlev {
+            a[i * cols + j] = w[(i, j)];
+        }
         rhs[i] = dns[i] - wn[i];
         a[i * cols + nlev] = rhs[i];
         a[nlev * cols + i] = scale;
@@ -389,7 +393,10 @@ fn correction_at(
     // of order lambda_1/lambda_2, lies far below it: a drift within 100 times the floor is
     // taken as zero (divided by a tiny lambda_1 the noise would read as a large error).
     let floor = (0..nlev)
-        .map(|i| q[i] * (f64::EPSILON * flux[i] + 1e-9 * dns[i].abs()))
+        .map(|i| {
+            let flux: f64 = (0..nlev).map(|j| (w[(i, j)] * n_s[j]).abs()).sum();
+            q[i] * (f64::EPSILON * flux + 1e-9 * dns[i].abs())
+        })
         .sum::<f64>()
         / q_dir.abs();
     let drift = if drift.abs() <= 100.0 * floor {
