@@ -1239,10 +1239,25 @@ impl<'a> LimitsSolver<'a> {
         // G = <E'> + U_ph >= 0 (energies above the lowest level), G* > 0 unless U_ph(T_i)
         // underflows with nothing frozen above the lowest level.
         let g_star_9 = u_frozen + u_ph_i;
-        let (t0, s0) = match guess(Balance::Energy, g_star_9, ti) {
+        let g0 = e_final.g0;
+        let residual = e_final.ln_g0;
+        let g_star_11 = s_target - residual;
+        // Both guesses first, then the evaluations at them: Eq. 11's guess does not depend
+        // on Eq. 9's root (the nodes a search finds do not depend on where it starts, here
+        // Eq. 9's guess), so the two evaluations are independent neighbours in the
+        // instruction stream, which the processor runs overlapped (the same numbers as one
+        // after the other).
+        let guess_9 = guess(Balance::Energy, g_star_9, ti);
+        let guess_11 = if s_target > residual {
+            guess(Balance::Entropy, g_star_11, guess_9.unwrap_or(ti))
+        } else {
+            None
+        };
+        let (t0, s0) = match guess_9 {
             Some(t) => (t, level_stats(e_final, t)),
             None => (ti, stats_at_ti()),
         };
+        let at_guess_11 = guess_11.map(|t| (t, level_stats(e_final, t)));
         let mut last = (t0, s0);
         let sudden = fast_increasing_root(
             "sudden-quench heat balance (Eq. 9)",
@@ -1254,8 +1269,6 @@ impl<'a> LimitsSolver<'a> {
                 sudden_g(&s, t)
             },
         )?;
-        let g0 = e_final.g0;
-        let residual = e_final.ln_g0;
         if s_target <= residual {
             return Ok((
                 sudden,
@@ -1266,9 +1279,8 @@ impl<'a> LimitsSolver<'a> {
                 },
             ));
         }
-        let g_star_11 = s_target - residual;
-        let from = match guess(Balance::Entropy, g_star_11, sudden) {
-            Some(t) => (t, level_stats(e_final, t)),
+        let from = match at_guess_11 {
+            Some(p) => p,
             None => (ti, stats_at_ti()),
         };
         let t = fast_increasing_root(
