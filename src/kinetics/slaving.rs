@@ -236,7 +236,7 @@ fn manifold_slopes(
         .map(|(p, m)| (p.rate - m.rate) / (2.0 * hb))
         .collect();
     let drate_dt: Vec<f64> = transitions.iter().map(|t| t.drate_dt).collect();
-    let e: Vec<f64> = (0..nlev).map(|i| spin.energy_k(i, b)).collect();
+    let e = spin.energies(b);
     let slope: Vec<f64> = (0..nlev).map(|i| spin.energy_slope_k_per_t(i)).collect();
     let eq = &ws.equilibrium;
     let mean_e: f64 = eq.iter().zip(&e).map(|(p, e)| p * e).sum();

@@ -301,15 +301,8 @@ impl Mechanism for SpinPhonon {
         // The channels' x = |dE|/T first, then their exponentials in one vectorized pass
         // (`exp_lanes`, within 1 ulp of libm's), then the fluxes.
         let len = self.pairs.len();
-        let (mut x_stack, mut e_stack) = ([0.0; 64], [0.0; 64]);
-        let (mut x_heap, mut e_heap) = (Vec::new(), Vec::new());
-        let (xs, es): (&mut [f64], &mut [f64]) = if len <= 64 {
-            (&mut x_stack[..len], &mut e_stack[..len])
-        } else {
-            x_heap.resize(len, 0.0);
-            e_heap.resize(len, 0.0);
-            (&mut x_heap, &mut e_heap)
-        };
+        let (mut x_buf, mut e_buf) = (Scratch::new(), Scratch::new());
+        let (xs, es): (&mut [f64], &mut [f64]) = (x_buf.get(len), e_buf.get(len));
         for (x, &[e0, slope]) in xs.iter_mut().zip(energy) {
             *x = (e0 + slope * b).abs() * inv_t;
         }
