@@ -16,6 +16,8 @@ use std::f64::consts::PI;
 pub struct Debye {
     theta_k: f64,
     units: f64,
+    /// U = a T^4 per molecule (K), computed once: units 3 pi^4 / (5 theta_D^3).
+    a: f64,
     /// Addenda heat capacity gamma T + beta T^3 per molecule: (gamma in 1/K, beta in 1/K^3).
     addenda: Option<(f64, f64)>,
 }
@@ -44,6 +46,7 @@ impl Debye {
         Ok(Self {
             theta_k,
             units,
+            a: units * 3.0 * PI.powi(4) / (5.0 * theta_k.powi(3)),
             addenda: None,
         })
     }
@@ -78,7 +81,7 @@ impl Debye {
 
     fn a(&self) -> f64 {
         // U = a T^4 per molecule (K), so C = 4 a T^3 and S = (4/3) a T^3.
-        self.units * 3.0 * PI.powi(4) / (5.0 * self.theta_k.powi(3))
+        self.a
     }
 
     /// Heat capacity per molecule (lattice and addenda), units of k_B.
