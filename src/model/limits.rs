@@ -396,6 +396,13 @@ impl Walk {
 }
 
 impl Levels {
+    /// The values of `other` (per level) at the levels of the paired walk, in its order, into
+    /// `out` (the `other_pairs` of [`level_stats_and_dot`]).
+    fn pair_values(&self, other: &[f64], out: &mut Vec<[f64; 2]>) {
+        out.clear();
+        out.extend(self.pair_index.iter().map(|&[i, j]| [other[i], other[j]]));
+    }
+
     fn new(n: usize) -> Self {
         Self {
             e_rel: vec![0.0; n],
@@ -597,11 +604,13 @@ impl PairSums {
 /// kappa_4 = m_4/Z' - 4 <E'> m_3/Z' - 3 (m_2/Z')^2 + 12 <E'>^2 m_2/Z' - 6 <E'>^4: they only
 /// steer the iteration, the root's precision is that of <E'> and S).
 fn level_stats(levels: &Levels, t_k: f64) -> LevelStats {
-    level_stats_and_dot::<false, true>(levels, t_k, &[]).0
+    level_stats_and_dot::<false, true>(levels, t_k, &[], &[]).0
 }
 
 /// [`level_stats`], and with `DOT` also sum_i w_i other_i / Z' (`other`: K, per level),
 /// summed in the order of <E'> (so that `other` = the levels' own energies gives <E'> exactly).
+/// `other_pairs` are the values of `other` at the levels of the paired walk
+/// ([`Levels::pair_values`], read there instead of `other` through the pairs' indices).
 /// Without `MOMENTS` the heat capacity and its derivatives are not computed (NaN): Z', <E'>
 /// and the entropy are the same bits either way.
 #[inline(always)]
@@ -609,35 +618,45 @@ fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
     levels: &Levels,
     t_k: f64,
     other: &[f64],
+    other_pairs: &[[f64; 2]],
 ) -> (LevelStats, f64) {
     let beta = 1.0 / t_k;
     let other_at = |i: usize| if DOT { other[i] } else { 0.0 };
     let (mut sa, mut sb) = (Sums::default(), Sums::default());
     if levels.recurrence {
-        let q = (-(levels.gap_change_k * beta)).exp();
         let [ra, rb] = &levels.runs;
+        // Every exponential first, then the sums: the calls are independent of each other,
+        // and no sum is live across them (the same operations on each sum, in the same order).
         // The first level of a run: weight 1 at the lowest energy, else its exponential.
-        let start = |run: &Run, sums: &mut Sums| -> Walk {
+        let first = |run: &Run| -> f64 {
             let e0 = run.e[0];
-            let w = if e0 > 0.0 {
-                let w = (-(e0 * beta)).exp();
-                sums.add::<DOT, MOMENTS>(w, e0, other_at(run.index[0]));
-                w
+            if e0 > 0.0 {
+                (-(e0 * beta)).exp()
             } else {
-                sums.add_ground::<DOT>(other_at(run.index[0]));
                 1.0
-            };
-            Walk {
-                w,
-                r: (-(run.first_gap_k * beta)).exp(),
             }
         };
+        let q = (-(levels.gap_change_k * beta)).exp();
+        let mut wa = Walk {
+            w: first(ra),
+            r: (-(ra.first_gap_k * beta)).exp(),
+        };
         // Run a is never empty; run b may be.
-        let mut wa = start(ra, &mut sa);
-        let common = if rb.e.is_empty() {
-            1
-        } else {
-            let mut wb = start(rb, &mut sb);
+        let wb0 = (!rb.e.is_empty()).then(|| Walk {
+            w: first(rb),
+            r: (-(rb.first_gap_k * beta)).exp(),
+        });
+        let add_first = |run: &Run, w: f64, sums: &mut Sums| {
+            let e0 = run.e[0];
+            if e0 > 0.0 {
+                sums.add::<DOT, MOMENTS>(w, e0, other_at(run.index[0]));
+            } else {
+                sums.add_ground::<DOT>(other_at(run.index[0]));
+            }
+        };
+        add_first(ra, wa.w, &mut sa);
+        let common = if let Some(mut wb) = wb0 {
+            add_first(rb, wb.w, &mut sb);
             let common = ra.e.len().min(rb.e.len());
             if levels.paired
                 && levels.e_max_k * beta <= NO_UNDERFLOW
@@ -650,15 +669,20 @@ fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
                     F2::new([wa.r, wb.r]),
                     F2::new([q, q]),
                 );
-                for (e, i) in levels.pairs.iter().zip(&levels.pair_index) {
-                    w = w.mul(r);
-                    r = r.mul(q2);
-                    let o = if DOT {
-                        F2::new([other_at(i[0]), other_at(i[1])])
-                    } else {
-                        w
-                    };
-                    sums.add::<DOT, MOMENTS>(w, F2::new(*e), o);
+                if DOT {
+                    assert_eq!(other_pairs.len(), levels.pairs.len(), "one value per pair");
+                    for (e, o) in levels.pairs.iter().zip(other_pairs) {
+                        w = w.mul(r);
+                        r = r.mul(q2);
+                        sums.add::<DOT, MOMENTS>(w, F2::new(*e), F2::new(*o));
+                    }
+                } else {
+                    // Without the dot the indices are not read.
+                    for e in &levels.pairs {
+                        w = w.mul(r);
+                        r = r.mul(q2);
+                        sums.add::<DOT, MOMENTS>(w, F2::new(*e), w);
+                    }
                 }
                 [sa, sb] = sums.lanes();
                 let ([w0, w1], [r0, r1]) = (w.get(), r.get());
@@ -674,6 +698,8 @@ fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
                 sb.add::<DOT, MOMENTS>(wb.next(q), rb.e[k], other_at(rb.index[k]));
             }
             common
+        } else {
+            1
         };
         for k in common..ra.e.len() {
             sa.add::<DOT, MOMENTS>(wa.next(q), ra.e[k], other_at(ra.index[k]));
@@ -888,6 +914,8 @@ struct InverseNode {
     y: f64,
     dv: f64,
     d2v: f64,
+    /// y, dv/dy and d^2v/dy^2 finite and dv/dy > 0 (checked once, when the node is built).
+    usable: bool,
 }
 
 impl InverseNode {
@@ -898,22 +926,22 @@ impl InverseNode {
         let t2 = t_k * t_k;
         let h1 = t2 * d1 / big_g;
         let h2 = t2 * t_k * (2.0 * d1 + t_k * d2) / big_g - h1 * h1;
+        let (y, dv, d2v) = (big_g.ln(), 1.0 / h1, -h2 / (h1 * h1 * h1));
         Self {
-            y: big_g.ln(),
-            dv: 1.0 / h1,
-            d2v: -h2 / (h1 * h1 * h1),
+            y,
+            dv,
+            d2v,
+            usable: y.is_finite() && dv.is_finite() && d2v.is_finite() && dv > 0.0,
         }
-    }
-
-    fn usable(&self) -> bool {
-        self.y.is_finite() && self.dv.is_finite() && self.d2v.is_finite() && self.dv > 0.0
     }
 }
 
-/// A node of a [`FinalTable`]: v = -1/T_k and the two inverses (Eq. 9, Eq. 11).
+/// A node of a [`FinalTable`]: v = -1/T_k, -1/v (T_k as the guess's bracket reads it) and
+/// the two inverses (Eq. 9, Eq. 11).
 #[derive(Debug, Clone, Copy)]
 struct TableNode {
     v: f64,
+    t_of_v: f64,
     of: [InverseNode; 2],
 }
 
@@ -976,8 +1004,10 @@ impl FinalTable {
             let c = s.heat_capacity + d.heat_capacity(t);
             let dc = s.heat_capacity_slope + d.heat_capacity_slope(t);
             let c_t = c / t;
+            let v = -1.0 / t;
             TableNode {
-                v: -1.0 / t,
+                v,
+                t_of_v: -1.0 / v,
                 of: [
                     InverseNode::new(s.energy_k + d.energy_k(t), c, dc, t),
                     InverseNode::new(
@@ -1025,7 +1055,7 @@ impl FinalTable {
         for probe in 0.. {
             let node = self.node(k as usize);
             let p = node.of[j];
-            if !p.usable() {
+            if !p.usable {
                 return None;
             }
             if p.y <= y {
@@ -1087,7 +1117,7 @@ impl FinalTable {
             + h * (h1 * pa.dv + h * h2 * pa.d2v)
             + k0 * b.v
             + h * (k1 * pb.dv + h * k2 * pb.d2v);
-        let (t_lo, t_hi) = (-1.0 / a.v, -1.0 / b.v);
+        let (t_lo, t_hi) = (a.t_of_v, b.t_of_v);
         let t = -1.0 / v;
         let t = if t > t_lo && t < t_hi {
             t
@@ -1125,6 +1155,9 @@ pub struct LimitsSolver<'a> {
     /// The lower bracketing node of the last search in that table, per balance (Eq. 9, 11):
     /// where the next search starts (the nodes found do not depend on it).
     near: [Option<isize>; 2],
+    /// The final levels' energies at the initial levels' pairs ([`Levels::pair_values`]):
+    /// what the start's frozen energy sums over the paired walk.
+    dot_pairs: Vec<[f64; 2]>,
 }
 
 impl<'a> LimitsSolver<'a> {
@@ -1139,6 +1172,7 @@ impl<'a> LimitsSolver<'a> {
             initial: Levels::new(n),
             table: None,
             near: [None; 2],
+            dot_pairs: Vec::new(),
         };
         s.initial.set(spin, b_initial_t);
         s
@@ -1158,6 +1192,8 @@ impl<'a> LimitsSolver<'a> {
             table.spin == *self.spin && table.debye == *self.debye,
             "a limits table of another material"
         );
+        self.initial
+            .pair_values(&table.levels.e_rel, &mut self.dot_pairs);
         self.table = Some(table);
         self.near = [None; 2];
     }
@@ -1179,7 +1215,10 @@ impl<'a> LimitsSolver<'a> {
         let ti = t_initial_k;
         let debye = self.debye;
         if self.table_field_t().map(f64::to_bits) != Some(b_final_t.to_bits()) {
-            self.table = Some(Arc::new(FinalTable::new(self.spin, debye, b_final_t)));
+            let table = FinalTable::new(self.spin, debye, b_final_t);
+            self.initial
+                .pair_values(&table.levels.e_rel, &mut self.dot_pairs);
+            self.table = Some(Arc::new(table));
             self.near = [None; 2];
         }
         let near = &mut self.near;
@@ -1189,7 +1228,7 @@ impl<'a> LimitsSolver<'a> {
         // With the frozen populations' energy on the final levels, sum n_i(B_i, T_i) e_f,i,
         // summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
         let (start, u_frozen) =
-            level_stats_and_dot::<true, false>(&self.initial, ti, &e_final.e_rel);
+            level_stats_and_dot::<true, false>(&self.initial, ti, &e_final.e_rel, &self.dot_pairs);
         let s_target = start.entropy() + debye.entropy(ti);
         let u_ph_i = debye.energy_k(ti);
         // Eq. 9 and Eq. 11 as g(T) with g' and g'' from the statistics at T.
@@ -1379,7 +1418,9 @@ mod tests {
                 for i in 0..120 {
                     let t = 0.01 * 1e5f64.powf(f64::from(i) / 119.0);
                     let bits = |l: &Levels| {
-                        let (s, dot) = level_stats_and_dot::<true, true>(l, t, &other);
+                        let mut pairs = Vec::new();
+                        l.pair_values(&other, &mut pairs);
+                        let (s, dot) = level_stats_and_dot::<true, true>(l, t, &other, &pairs);
                         [
                             s.z_exc,
                             s.energy_k,
