@@ -107,20 +107,29 @@ impl Chain {
     /// GTH factors of G, the generator restricted to the interior levels 1..n-1 with both well
     /// bottoms absorbing; `None` if singular (a level that cannot reach either bottom).
     pub fn interior_lu(&self) -> Option<MMatrixLu> {
-        let m = self.n.saturating_sub(2);
+        let n = self.n;
+        let m = n.saturating_sub(2);
         let b = self.band;
         let wd = 2 * b + 1;
         let mut f = vec![0.0; m * wd];
-        // Every entry is written below: collected, not zeroed first.
-        let excess: Vec<f64> = (0..m)
-            .map(|rj| self.rate(rj + 1, 0) + self.rate(rj + 1, self.n - 1))
-            .collect();
+        let mut excess = vec![0.0; m];
         for rj in 0..m {
-            // Level j = rj + 1; its outgoing rates are rate[j * wd + (to + b - j)].
-            let out = &self.rate[(rj + 1) * wd..(rj + 2) * wd];
+            // Level j = rj + 1; its outgoing rates are out[to + b - j].
+            let j = rj + 1;
+            let out = &self.rate[j * wd..(j + 1) * wd];
+            // Its rates into the bottoms 0 and n - 1 (zero outside the band), added as
+            // `rate(j, 0) + rate(j, n - 1)`.
+            let to_a = if j <= b { out[b - j] } else { 0.0 };
+            let to_b = if n - 1 - j <= b {
+                out[n - 1 + b - j]
+            } else {
+                0.0
+            };
+            excess[rj] = to_a + to_b;
+            // Column rj of G: (ri, rj) is the rate from level rj + 1 to level ri + 1; every
+            // entry in the band is written (the diagonal slot stays zero).
             for ri in rj.saturating_sub(b)..(rj + b + 1).min(m) {
                 if ri != rj {
-                    // (ri, rj) of G: the rate from level rj + 1 to level ri + 1.
                     f[ri * (wd - 1) + b + rj] = out[ri + b - rj];
                 }
             }
@@ -138,12 +147,19 @@ impl Chain {
     pub fn committors(&self, lu: &MMatrixLu) -> (Vec<f64>, Vec<f64>) {
         let n = self.n;
         let m = n.saturating_sub(2);
-        // The right-hand sides (rates into each bottom) are solved in place in the interior
-        // slots of the results.
+        let b = self.band;
+        let wd = 2 * b + 1;
+        // The right-hand sides (rates into each bottom, zero outside the band) are solved in
+        // place in the interior slots of the results.
         let (mut qa, mut qb) = (vec![0.0; n], vec![0.0; n]);
         for j in 1..=m {
-            qb[j] = self.rate(j, n - 1);
-            qa[j] = self.rate(j, 0);
+            let out = &self.rate[j * wd..(j + 1) * wd];
+            if n - 1 - j <= b {
+                qb[j] = out[n - 1 + b - j];
+            }
+            if j <= b {
+                qa[j] = out[b - j];
+            }
         }
         lu.solve_transpose_in_place(&mut qb[1..=m]);
         lu.solve_transpose_in_place(&mut qa[1..=m]);
@@ -212,39 +228,19 @@ impl MMatrixLu {
             f.len() >= m * wd && excess.len() >= m,
             "band storage too short"
         );
-        // Entry (i, j) lives at i * (wd - 1) + band + j: row offsets below.
-        let row = |i: usize| i * (wd - 1) + band;
-        // Pivot k is stored in excess[k] once step k has read it (no later step does).
+        // Pivot k is stored in excess[k] once step k has read it (no later step does). The
+        // steps whose band is full (k + band < m) run with the band width known at compile
+        // time for the spin-phonon chain's band 2 (the same operations in the same order as
+        // the general step, so the factors are bit for bit the same).
         for k in 0..m {
-            let end = (k + band + 1).min(m);
-            let mut p = excess[k];
-            for i in k + 1..end {
-                p += f[row(i) + k];
-            }
-            if !(p > 0.0 && p.is_finite()) {
+            let done = if band == 2 && k + 2 < m {
+                eliminate_full::<2>(k, &mut f, &mut excess)
+            } else {
+                eliminate(k, band, (k + band + 1).min(m), &mut f, &mut excess)
+            };
+            if !done {
                 return None;
             }
-            let rk = row(k);
-            for i in k + 1..end {
-                let ri = row(i);
-                let l = f[ri + k] / p;
-                f[ri + k] = l;
-                if l == 0.0 {
-                    continue;
-                }
-                for j in k + 1..end {
-                    if j != i {
-                        f[ri + j] += l * f[rk + j];
-                    }
-                }
-            }
-            let ek = excess[k];
-            if ek > 0.0 {
-                for j in k + 1..end {
-                    excess[j] += f[rk + j] * ek / p;
-                }
-            }
-            excess[k] = p;
         }
         excess.truncate(m);
         Some(Self {
@@ -268,49 +264,226 @@ impl MMatrixLu {
 
     /// Solve A x = rhs in place for rhs >= 0 (the result is >= 0).
     pub fn solve_in_place(&self, x: &mut [f64]) {
-        // Entry (i, j) of the band storage is f[i * (wd - 1) + band + j]: row i of the factors
-        // is the slice from i * (wd - 1) + band, indexed by the column.
-        let (m, b) = (self.m, self.band);
-        let step = 2 * b;
-        let x = &mut x[..m];
-        for k in 0..m {
-            let xk = x[k];
-            if xk != 0.0 {
-                for i in k + 1..(k + b + 1).min(m) {
-                    x[i] += self.f[i * step + b + k] * xk;
-                }
-            }
-        }
-        for k in (0..m).rev() {
-            let end = (k + b + 1).min(m);
-            let row = &self.f[k * step + b..];
-            let s: f64 = row[k + 1..end]
-                .iter()
-                .zip(&x[k + 1..end])
-                .map(|(u, xj)| u * xj)
-                .sum();
-            x[k] = (x[k] + s) / self.pivots[k];
+        if self.band == 2 {
+            solve_fixed::<2>(&self.f, &self.pivots, &mut x[..self.m]);
+        } else {
+            solve_general(self.band, &self.f, &self.pivots, &mut x[..self.m]);
         }
     }
 
     /// Solve A^T x = rhs in place for rhs >= 0 (the result is >= 0), with the same factors:
     /// A^T = U^T L^T, both triangular solves adding positive terms only.
     pub fn solve_transpose_in_place(&self, x: &mut [f64]) {
-        let (m, b) = (self.m, self.band);
-        let step = 2 * b;
-        let x = &mut x[..m];
-        for k in 0..m {
-            let s: f64 = (k.saturating_sub(b)..k)
-                .map(|j| self.f[j * step + b + k] * x[j])
-                .sum();
-            x[k] = (x[k] + s) / self.pivots[k];
+        if self.band == 2 {
+            solve_transpose_fixed::<2>(&self.f, &self.pivots, &mut x[..self.m]);
+        } else {
+            solve_transpose_general(self.band, &self.f, &self.pivots, &mut x[..self.m]);
         }
-        for k in (0..m).rev() {
-            let s: f64 = (k + 1..(k + b + 1).min(m))
-                .map(|i| self.f[i * step + b + k] * x[i])
-                .sum();
-            x[k] += s;
+    }
+}
+
+// The kernels of `MMatrixLu`. Entry (i, j) of the band storage with half band width b is
+// f[i * 2b + b + j]. The sums start at -0.0 and add their terms in the order of the column
+// or row index, as `Iterator::sum` over the band did (its neutral element is -0.0), so the
+// kernels with the band width known at compile time give the same bits as the general ones
+// (`tests::solves_equal_the_entrywise_reference_bit_for_bit`,
+// `tests::fixed_band_kernels_equal_the_general_ones_bit_for_bit`).
+
+/// Elimination step k of the GTH factorization, `end` = min(k + band + 1, m); false if the
+/// pivot is not positive and finite.
+fn eliminate(k: usize, band: usize, end: usize, f: &mut [f64], excess: &mut [f64]) -> bool {
+    // Entry (i, j) lives at i * (wd - 1) + band + j: row offsets below.
+    let row = |i: usize| i * 2 * band + band;
+    let mut p = excess[k];
+    for i in k + 1..end {
+        p += f[row(i) + k];
+    }
+    if !(p > 0.0 && p.is_finite()) {
+        return false;
+    }
+    let rk = row(k);
+    for i in k + 1..end {
+        let ri = row(i);
+        let l = f[ri + k] / p;
+        f[ri + k] = l;
+        if l == 0.0 {
+            continue;
         }
+        for j in k + 1..end {
+            if j != i {
+                f[ri + j] += l * f[rk + j];
+            }
+        }
+    }
+    let ek = excess[k];
+    if ek > 0.0 {
+        for j in k + 1..end {
+            excess[j] += f[rk + j] * ek / p;
+        }
+    }
+    excess[k] = p;
+    true
+}
+
+/// [`eliminate`] for a step whose band is full (k + B < m), with B known at compile time.
+#[inline(always)]
+fn eliminate_full<const B: usize>(k: usize, f: &mut [f64], excess: &mut [f64]) -> bool {
+    // Entry (k + a, k + c) of the band storage is win[a * 2B + c].
+    let start = k * (2 * B + 1) + B;
+    let win = &mut f[start..start + 2 * B * B + B + 1];
+    let ex = &mut excess[k..k + B + 1];
+    let mut p = ex[0];
+    for a in 1..=B {
+        p += win[a * 2 * B];
+    }
+    if !(p > 0.0 && p.is_finite()) {
+        return false;
+    }
+    for a in 1..=B {
+        let l = win[a * 2 * B] / p;
+        win[a * 2 * B] = l;
+        if l == 0.0 {
+            continue;
+        }
+        for c in 1..=B {
+            if c != a {
+                win[a * 2 * B + c] += l * win[c];
+            }
+        }
+    }
+    let ek = ex[0];
+    if ek > 0.0 {
+        for c in 1..=B {
+            ex[c] += win[c] * ek / p;
+        }
+    }
+    ex[0] = p;
+    true
+}
+
+/// L U x = rhs for half band width `b`.
+fn solve_general(b: usize, f: &[f64], pivots: &[f64], x: &mut [f64]) {
+    let (m, step) = (x.len(), 2 * b);
+    for k in 0..m {
+        let xk = x[k];
+        if xk != 0.0 {
+            for i in k + 1..(k + b + 1).min(m) {
+                x[i] += f[i * step + b + k] * xk;
+            }
+        }
+    }
+    for k in (0..m).rev() {
+        let end = (k + b + 1).min(m);
+        let row = &f[k * step + b..];
+        let s: f64 = row[k + 1..end]
+            .iter()
+            .zip(&x[k + 1..end])
+            .map(|(u, xj)| u * xj)
+            .sum();
+        x[k] = (x[k] + s) / pivots[k];
+    }
+}
+
+/// [`solve_general`] with the half band width B known at compile time.
+fn solve_fixed<const B: usize>(f: &[f64], pivots: &[f64], x: &mut [f64]) {
+    let m = x.len();
+    let step = 2 * B;
+    let full = m.saturating_sub(B);
+    for k in 0..full {
+        let xk = x[k];
+        if xk != 0.0 {
+            // Column k below the diagonal: (k + a, k) at k (2B + 1) + B + 2B a.
+            let col = &f[k * (step + 1) + B..];
+            let xs = &mut x[k + 1..k + B + 1];
+            for a in 1..=B {
+                xs[a - 1] += col[a * step] * xk;
+            }
+        }
+    }
+    for k in full..m {
+        let xk = x[k];
+        if xk != 0.0 {
+            for i in k + 1..m {
+                x[i] += f[i * step + B + k] * xk;
+            }
+        }
+    }
+    for k in (full..m).rev() {
+        let mut s = -0.0;
+        for j in k + 1..m {
+            s += f[k * step + B + j] * x[j];
+        }
+        x[k] = (x[k] + s) / pivots[k];
+    }
+    for k in (0..full).rev() {
+        // Row k right of the diagonal: (k, k + c) at k (2B + 1) + B + c.
+        let row = &f[k * (step + 1) + B + 1..k * (step + 1) + 2 * B + 1];
+        let xs = &x[k + 1..k + B + 1];
+        let mut s = -0.0;
+        for c in 0..B {
+            s += row[c] * xs[c];
+        }
+        x[k] = (x[k] + s) / pivots[k];
+    }
+}
+
+/// U^T L^T x = rhs for half band width `b`.
+fn solve_transpose_general(b: usize, f: &[f64], pivots: &[f64], x: &mut [f64]) {
+    let (m, step) = (x.len(), 2 * b);
+    for k in 0..m {
+        let s: f64 = (k.saturating_sub(b)..k)
+            .map(|j| f[j * step + b + k] * x[j])
+            .sum();
+        x[k] = (x[k] + s) / pivots[k];
+    }
+    for k in (0..m).rev() {
+        let s: f64 = (k + 1..(k + b + 1).min(m))
+            .map(|i| f[i * step + b + k] * x[i])
+            .sum();
+        x[k] += s;
+    }
+}
+
+/// [`solve_transpose_general`] with the half band width B known at compile time.
+fn solve_transpose_fixed<const B: usize>(f: &[f64], pivots: &[f64], x: &mut [f64]) {
+    let m = x.len();
+    let step = 2 * B;
+    let head = B.min(m);
+    for k in 0..head {
+        let mut s = -0.0;
+        for j in 0..k {
+            s += f[j * step + B + k] * x[j];
+        }
+        x[k] = (x[k] + s) / pivots[k];
+    }
+    for k in head..m {
+        // Column k above the diagonal: (k - B + a, k) at (k - B)(2B + 1) + 2B + 2B a.
+        let base = (k - B) * (step + 1) + step;
+        let col = &f[base..base + (B - 1) * step + 1];
+        let xs = &x[k - B..k];
+        let mut s = -0.0;
+        for a in 0..B {
+            s += col[a * step] * xs[a];
+        }
+        x[k] = (x[k] + s) / pivots[k];
+    }
+    let full = m.saturating_sub(B);
+    for k in (full..m).rev() {
+        let mut s = -0.0;
+        for i in k + 1..m {
+            s += f[i * step + B + k] * x[i];
+        }
+        x[k] += s;
+    }
+    for k in (0..full).rev() {
+        // Column k below the diagonal: (k + a, k) at k (2B + 1) + B + 2B a.
+        let col = &f[k * (step + 1) + B..];
+        let xs = &x[k + 1..k + B + 1];
+        let mut s = -0.0;
+        for a in 1..=B {
+            s += col[a * step] * xs[a - 1];
+        }
+        x[k] += s;
     }
 }
 
@@ -873,6 +1046,67 @@ mod tests {
             y[k] += s;
         }
         (x, y)
+    }
+
+    /// The band-2 kernels (elimination step, both solves) against the general ones, bit for
+    /// bit: every size from 1 to 23, with zero multipliers, zero excesses, and right-hand
+    /// sides with zeros, negative entries and -0.0 (the slaving estimate solves signed ones).
+    #[test]
+    fn fixed_band_kernels_equal_the_general_ones_bit_for_bit() {
+        let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+        for m in 1..=23 {
+            for variant in 0..3 {
+                let (mut off, mut excess, _) = m_matrix(m, 2);
+                if variant >= 1 {
+                    // Zero entries below the diagonal (zero multipliers) and zero excesses.
+                    for i in 0..m {
+                        if i % 3 == 1 && i + 1 < m {
+                            off[(i + 1) * m + i] = 0.0;
+                        }
+                        if i % 2 == 0 && i + 1 < m {
+                            excess[i] = 0.0;
+                        }
+                    }
+                }
+                let lu = MMatrixLu::factor(m, off.clone(), excess.clone()).unwrap();
+                // The general elimination on the same band storage.
+                let wd = 5;
+                let mut f = vec![0.0; m * wd];
+                for i in 0..m {
+                    for j in i.saturating_sub(2)..(i + 3).min(m) {
+                        if i != j {
+                            f[i * wd + (j + 2 - i)] = off[i * m + j];
+                        }
+                    }
+                }
+                let mut ex = excess.clone();
+                for k in 0..m {
+                    assert!(eliminate(k, 2, (k + 3).min(m), &mut f, &mut ex));
+                }
+                assert_eq!(lu.band(), if m >= 2 { 2.min(m - 1) } else { 0 });
+                if lu.band() != 2 {
+                    continue;
+                }
+                assert_eq!(bits(&lu.f), bits(&f), "factors, m = {m}");
+                assert_eq!(bits(&lu.pivots), bits(&ex[..m]), "pivots, m = {m}");
+                let rhs: Vec<f64> = (0..m)
+                    .map(|i| match (i + variant) % 5 {
+                        0 => 0.0,
+                        1 => -0.0,
+                        2 => -(0.7 + i as f64),
+                        _ => 0.3 + (i as f64).sqrt(),
+                    })
+                    .collect();
+                let (mut x, mut xg) = (rhs.clone(), rhs.clone());
+                lu.solve_in_place(&mut x);
+                solve_general(2, &lu.f, &lu.pivots, &mut xg);
+                assert_eq!(bits(&x), bits(&xg), "solve, m = {m}");
+                let (mut y, mut yg) = (rhs.clone(), rhs);
+                lu.solve_transpose_in_place(&mut y);
+                solve_transpose_general(2, &lu.f, &lu.pivots, &mut yg);
+                assert_eq!(bits(&y), bits(&yg), "transpose solve, m = {m}");
+            }
+        }
     }
 
     #[test]
