@@ -262,18 +262,25 @@ impl<'a> ReducedSystem<'a> {
         field_t: f64,
         t_k: f64,
     ) -> (WellState, Option<MMatrixLu>) {
-        let chain = self.rates.unscaled_chain(field_t, t_k);
+        // The level energies on the stack (no allocation: this runs at every population and
+        // temperature evaluation of the reduction), shared by the chain and the Boltzmann
+        // weights.
+        let mut e_buf = crate::rates::mechanism::Scratch::new();
+        let e: &mut [f64] = e_buf.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        let e: &[f64] = e;
+        let chain = self.rates.unscaled_chain_from_energies(field_t, t_k, e);
         match chain.interior_lu() {
             Some(lu) => {
                 let split = chain.committors(&lu);
-                (self.well_state_with(field_t, t_k, split), Some(lu))
+                (self.well_state_with(e, t_k, split), Some(lu))
             }
             None => {
                 let split = (
                     self.wells.right.iter().map(|c| 1.0 - c).collect(),
                     self.wells.right.clone(),
                 );
-                (self.well_state_with(field_t, t_k, split), None)
+                (self.well_state_with(e, t_k, split), None)
             }
         }
     }
@@ -301,7 +308,11 @@ impl<'a> ReducedSystem<'a> {
             return Ok((self.well_state(field_t, t_k), f64::INFINITY, None));
         }
         crate::error::require_positive("temperature_k", t_k)?;
-        let chain = self.rates.unscaled_chain(field_t, t_k);
+        let mut e_buf = crate::rates::mechanism::Scratch::new();
+        let e: &mut [f64] = e_buf.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        let e: &[f64] = e;
+        let chain = self.rates.unscaled_chain_from_energies(field_t, t_k, e);
         let lu = chain.interior_lu().ok_or(NumericsError::NoSpectralGap {
             field_t,
             temperature_k: t_k,
@@ -309,17 +320,12 @@ impl<'a> ReducedSystem<'a> {
         let mode = self
             .rates
             .unscaled_reduced_rate_of(&chain, &lu, field_t, t_k)?;
-        let ws = self.well_state_with(field_t, t_k, chain.committors(&lu));
+        let ws = self.well_state_with(e, t_k, chain.committors(&lu));
         Ok((ws, self.rates.kappa(t_k)? * mode.lambda1_per_s, Some(lu)))
     }
 
-    fn well_state_with(&self, field_t: f64, t_k: f64, split: (Vec<f64>, Vec<f64>)) -> WellState {
-        // The level energies on the stack (no allocation: this runs at every population and
-        // temperature evaluation of the reduction).
-        let mut e_buf = crate::rates::mechanism::Scratch::new();
-        let e: &mut [f64] = e_buf.get(self.spin.n_levels());
-        self.spin.energies_into(field_t, e);
-        let e: &[f64] = e;
+    /// The well state from the level energies `e` at the field and the split (q_L, q_R).
+    fn well_state_with(&self, e: &[f64], t_k: f64, split: (Vec<f64>, Vec<f64>)) -> WellState {
         let eq = boltzmann(e, t_k);
         let (ql, qr) = split;
         let e_min = e.iter().copied().fold(f64::INFINITY, f64::min);

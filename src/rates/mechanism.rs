@@ -119,6 +119,26 @@ pub trait Mechanism: Debug + Send + Sync {
     /// should keep it (positive arithmetic).
     fn unscaled_rates(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRates]);
 
+    /// Add the channels' unscaled rates ([`Mechanism::unscaled_rates`]) at `at` to `chain`,
+    /// with `e` the level energies at the point's field (E_j - E_i of channel (i, j) is
+    /// `e[j] - e[i]`). The default goes through `unscaled_rates`; a mechanism on the chain's
+    /// hot path (the reduction's well state at every population and temperature evaluation)
+    /// may write its rates straight into the chain, with the same values bit for bit.
+    fn add_unscaled_to_chain(&self, at: &RatePoint, e: &[f64], chain: &mut Chain) {
+        let ch = self.channels();
+        let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
+        let de: &mut [f64] = de_buf.get(ch.len());
+        for (d, c) in de.iter_mut().zip(ch) {
+            *d = e[c.j] - e[c.i];
+        }
+        let r: &mut [PairRates] = r_buf.get(ch.len());
+        self.unscaled_rates(at, de, r);
+        for (c, r) in ch.iter().zip(r.iter()) {
+            chain.add_rate(c.i, c.j, r[0]);
+            chain.add_rate(c.j, c.i, r[1]);
+        }
+    }
+
     /// The channels' physical rates (1/s, i.e. including kappa) and their derivatives with
     /// respect to T (through kappa and the mechanism's own T dependence), for the Jacobian.
     /// The default [`Mechanism::add_fluxes`] calls it too, with `dln_kappa_dt` NaN (it uses the
@@ -150,20 +170,20 @@ pub trait Mechanism: Debug + Send + Sync {
 
 /// A scratch buffer for per-channel values: on the stack up to 64 entries (no allocation on
 /// the chain and Jacobian paths, which run thousands of times per trajectory), else on the heap.
+/// The stack part is not initialized when the buffer is made: [`Scratch::get`] zeroes only
+/// the entries it hands out (a buffer of 64 four-value entries is 2 KiB, which zeroing in full
+/// at every use cost more than the rates written into it).
 pub(crate) struct Scratch<T> {
-    stack: [T; 64],
+    stack: [std::mem::MaybeUninit<T>; 64],
     heap: Vec<T>,
-    /// Whether the stack part may hold values from an earlier use.
-    used: bool,
 }
 
 impl<T: Copy + Default> Scratch<T> {
     /// An empty buffer.
     pub(crate) fn new() -> Self {
         Self {
-            stack: [T::default(); 64],
+            stack: [const { std::mem::MaybeUninit::uninit() }; 64],
             heap: Vec::new(),
-            used: false,
         }
     }
 
@@ -171,11 +191,12 @@ impl<T: Copy + Default> Scratch<T> {
     pub(crate) fn get(&mut self, len: usize) -> &mut [T] {
         if len <= self.stack.len() {
             let s = &mut self.stack[..len];
-            if self.used {
-                s.fill(T::default());
+            for x in s.iter_mut() {
+                x.write(T::default());
             }
-            self.used = true;
-            s
+            // SAFETY: every element of `s` has just been initialized, and MaybeUninit<T> has
+            // the size, alignment and layout of T.
+            unsafe { &mut *(std::ptr::from_mut::<[std::mem::MaybeUninit<T>]>(s) as *mut [T]) }
         } else {
             self.heap.clear();
             self.heap.resize(len, T::default());
@@ -201,19 +222,8 @@ pub fn add_to_chain(
     e: &[f64],
     chain: &mut Chain,
 ) {
-    let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
     for m in mechanisms {
-        let ch = m.channels();
-        let de: &mut [f64] = de_buf.get(ch.len());
-        for (d, c) in de.iter_mut().zip(ch) {
-            *d = e[c.j] - e[c.i];
-        }
-        let r: &mut [PairRates] = r_buf.get(ch.len());
-        m.unscaled_rates(at, de, r);
-        for (c, r) in ch.iter().zip(r.iter()) {
-            chain.add_rate(c.i, c.j, r[0]);
-            chain.add_rate(c.j, c.i, r[1]);
-        }
+        m.add_unscaled_to_chain(at, e, chain);
     }
 }
 
@@ -281,6 +291,16 @@ impl Mechanism for SpinPhonon {
         }
     }
 
+    /// [`SpinPhonon::unscaled_rates`] written straight into the chain (no per-channel
+    /// buffers): the same operations per channel, so the same rates bit for bit.
+    fn add_unscaled_to_chain(&self, at: &RatePoint, e: &[f64], chain: &mut Chain) {
+        for p in &self.pairs {
+            let ((f_ij, _), (f_ji, _)) = bose_pair_and_dt(e[p.j] - e[p.i], at.t_k);
+            chain.add_rate(p.i, p.j, p.weight_ij * f_ij);
+            chain.add_rate(p.j, p.i, p.weight_ji * f_ji);
+        }
+    }
+
     fn rates_and_dt(&self, at: &RatePoint, de_k: &[f64], out: &mut [PairRatesDt]) {
         let (kappa, dlnk) = (at.kappa_per_s_k3, at.dln_kappa_dt);
         for ((p, &de), o) in self.pairs.iter().zip(de_k).zip(out.iter_mut()) {
@@ -335,5 +355,28 @@ impl Mechanism for SpinPhonon {
             du -= flux * de;
         }
         -du
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every slice `get` hands out is zeroed, also after an earlier use wrote into the same
+    /// stack slots, on the stack (<= 64 entries) and on the heap.
+    #[test]
+    fn scratch_slices_are_zeroed_at_every_use() {
+        let mut s: Scratch<[f64; 4]> = Scratch::new();
+        for len in [3, 64, 10, 65, 200, 1, 0] {
+            let v = s.get(len);
+            assert_eq!(v.len(), len);
+            assert!(
+                v.iter().all(|x| x.iter().all(|&y| y.to_bits() == 0)),
+                "{len}"
+            );
+            for (k, x) in v.iter_mut().enumerate() {
+                *x = [k as f64 + 1.0, -1.0, f64::NAN, 7.0];
+            }
+        }
     }
 }

@@ -635,12 +635,27 @@ impl RateModel {
     /// kappa need kappa(T) here; where it cannot be computed their rates are NaN (and the slow
     /// mode reports no spectral gap).
     pub fn unscaled_chain(&self, field_t: f64, t_k: f64) -> Chain {
+        let mut e = crate::rates::mechanism::Scratch::new();
+        let e = e.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        self.unscaled_chain_from_energies(field_t, t_k, e)
+    }
+
+    /// [`Self::unscaled_chain`] with the level energies at `field_t` already computed
+    /// (`energies_k`, as [`GiantSpin::energies_into`] gives them): the reduction's well state
+    /// uses them for its Boltzmann weights too.
+    pub(crate) fn unscaled_chain_from_energies(
+        &self,
+        field_t: f64,
+        t_k: f64,
+        energies_k: &[f64],
+    ) -> Chain {
         let kappa = if self.mechanisms.iter().all(|m| m.proportional_to_kappa()) {
             f64::NAN
         } else {
             self.kappa(t_k).unwrap_or(f64::NAN)
         };
-        self.chain_of(&self.mechanisms, field_t, t_k, kappa)
+        self.chain_with_energies(&self.mechanisms, field_t, t_k, kappa, energies_k)
     }
 
     /// The unscaled chain of `mechanisms` at (B, T) with kappa(T) = `kappa`.
@@ -651,6 +666,21 @@ impl RateModel {
         t_k: f64,
         kappa: f64,
     ) -> Chain {
+        let mut e = crate::rates::mechanism::Scratch::new();
+        let e = e.get(self.spin.n_levels());
+        self.spin.energies_into(field_t, e);
+        self.chain_with_energies(mechanisms, field_t, t_k, kappa, e)
+    }
+
+    /// [`Self::chain_of`] from the level energies `e` at `field_t`.
+    fn chain_with_energies(
+        &self,
+        mechanisms: &[Arc<dyn Mechanism>],
+        field_t: f64,
+        t_k: f64,
+        kappa: f64,
+        e: &[f64],
+    ) -> Chain {
         let mut c = Chain::new(self.spin.n_levels(), self.band);
         let at = RatePoint {
             field_t,
@@ -658,9 +688,6 @@ impl RateModel {
             kappa_per_s_k3: kappa,
             dln_kappa_dt: f64::NAN,
         };
-        let mut e = crate::rates::mechanism::Scratch::new();
-        let e = e.get(self.spin.n_levels());
-        self.spin.energies_into(field_t, e);
         crate::rates::mechanism::add_to_chain(mechanisms, &at, e, &mut c);
         c
     }
