@@ -128,9 +128,18 @@ impl Chain {
             excess[rj] = to_a + to_b;
             // Column rj of G: (ri, rj) is the rate from level rj + 1 to level ri + 1; every
             // entry in the band is written (the diagonal slot stays zero).
-            for ri in rj.saturating_sub(b)..(rj + b + 1).min(m) {
-                if ri != rj {
-                    f[ri * (wd - 1) + b + rj] = out[ri + b - rj];
+            if b == 2 && rj >= 2 && rj + 2 < m {
+                // (rj + d, rj) at (rj + d) 4 + 2 + rj = 5 rj + 2 + 4 d, d = -2..=2.
+                let c = &mut f[5 * rj - 6..5 * rj + 11];
+                c[0] = out[0];
+                c[4] = out[1];
+                c[12] = out[3];
+                c[16] = out[4];
+            } else {
+                for ri in rj.saturating_sub(b)..(rj + b + 1).min(m) {
+                    if ri != rj {
+                        f[ri * (wd - 1) + b + rj] = out[ri + b - rj];
+                    }
                 }
             }
         }
@@ -232,13 +241,14 @@ impl MMatrixLu {
         // steps whose band is full (k + band < m) run with the band width known at compile
         // time for the spin-phonon chain's band 2 (the same operations in the same order as
         // the general step, so the factors are bit for bit the same).
-        for k in 0..m {
-            let done = if band == 2 && k + 2 < m {
-                eliminate_full::<2>(k, &mut f, &mut excess)
-            } else {
-                eliminate(k, band, (k + band + 1).min(m), &mut f, &mut excess)
-            };
-            if !done {
+        let full = if band == 2 { m.saturating_sub(2) } else { 0 };
+        for k in 0..full {
+            if !eliminate_full::<2>(k, &mut f, &mut excess) {
+                return None;
+            }
+        }
+        for k in full..m {
+            if !eliminate(k, band, (k + band + 1).min(m), &mut f, &mut excess) {
                 return None;
             }
         }
