@@ -28,7 +28,7 @@ use super::welltable::{FieldSlice, PlaneTable, WellValues};
 use super::EngineContext;
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
-use crate::model::thermo::boltzmann;
+use crate::model::thermo::boltzmann_into;
 use crate::model::{Debye, GiantSpin};
 use crate::numerics::roots::increasing_root;
 use crate::numerics::solver::OdeSystem;
@@ -326,7 +326,8 @@ impl<'a> ReducedSystem<'a> {
 
     /// The well state from the level energies `e` at the field and the split (q_L, q_R).
     fn well_state_with(&self, e: &[f64], t_k: f64, split: (Vec<f64>, Vec<f64>)) -> WellState {
-        let eq = boltzmann(e, t_k);
+        let mut eq = crate::rates::slowmode::zeros(e.len());
+        boltzmann_into(e, t_k, &mut eq);
         let (ql, qr) = split;
         let e_min = e.iter().copied().fold(f64::INFINITY, f64::min);
         let mut mass = [0.0; 2];
