@@ -334,13 +334,21 @@ impl<'a> ReducedSystem<'a> {
         let mut en = [0.0; 2];
         let mut en2 = [0.0; 2];
         let mut slope = [0.0; 2];
-        for i in 0..e.len() {
-            for (w, c) in [(0usize, ql[i]), (1, qr[i])] {
+        let n = e.len();
+        for (i, (((&ei, &n_eq), &l), &r)) in e
+            .iter()
+            .zip(&eq[..n])
+            .zip(&ql[..n])
+            .zip(&qr[..n])
+            .enumerate()
+        {
+            let de = ei - e_min;
+            for (w, c) in [(0usize, l), (1, r)] {
                 if c > 0.0 {
-                    let p = c * eq[i];
+                    let p = c * n_eq;
                     mass[w] += p;
-                    en[w] += p * (e[i] - e_min);
-                    en2[w] += p * (e[i] - e_min).powi(2);
+                    en[w] += p * de;
+                    en2[w] += p * de.powi(2);
                     slope[w] += p * self.spin.energy_slope_k_per_t(i);
                 }
             }

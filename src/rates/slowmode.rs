@@ -182,8 +182,7 @@ impl Chain {
                 qa[j] = out[b - j];
             }
         }
-        lu.solve_transpose_in_place(&mut qb[1..=m]);
-        lu.solve_transpose_in_place(&mut qa[1..=m]);
+        lu.solve_transpose_pair_in_place(&mut qb[1..=m], &mut qa[1..=m]);
         for q in qa[1..=m].iter_mut().chain(qb[1..=m].iter_mut()) {
             *q = q.min(1.0);
         }
@@ -300,6 +299,18 @@ impl MMatrixLu {
             solve_transpose_fixed::<2>(&self.f, &self.pivots, &mut x[..self.m]);
         } else {
             solve_transpose_general(self.band, &self.f, &self.pivots, &mut x[..self.m]);
+        }
+    }
+
+    /// [`Self::solve_transpose_in_place`] for two right-hand sides, `x` then `y`: each gets
+    /// the same operations as alone (the same bits), in one pass over the factors.
+    pub fn solve_transpose_pair_in_place(&self, x: &mut [f64], y: &mut [f64]) {
+        if self.band == 2 {
+            let (x, y) = (&mut x[..self.m], &mut y[..self.m]);
+            solve_transpose_pair_fixed::<2>(&self.f, &self.pivots, x, y);
+        } else {
+            self.solve_transpose_in_place(x);
+            self.solve_transpose_in_place(y);
         }
     }
 }
@@ -506,6 +517,63 @@ fn solve_transpose_fixed<const B: usize>(f: &[f64], pivots: &[f64], x: &mut [f64
             s += col[a * step] * xs[a - 1];
         }
         x[k] += s;
+    }
+}
+
+/// [`solve_transpose_fixed`] for two right-hand sides of the same length at once.
+fn solve_transpose_pair_fixed<const B: usize>(
+    f: &[f64],
+    pivots: &[f64],
+    x: &mut [f64],
+    y: &mut [f64],
+) {
+    let m = x.len();
+    assert_eq!(y.len(), m, "right-hand sides of different lengths");
+    let step = 2 * B;
+    let head = B.min(m);
+    for k in 0..head {
+        let (mut s, mut t) = (-0.0, -0.0);
+        for j in 0..k {
+            let u = f[j * step + B + k];
+            s += u * x[j];
+            t += u * y[j];
+        }
+        x[k] = (x[k] + s) / pivots[k];
+        y[k] = (y[k] + t) / pivots[k];
+    }
+    for k in head..m {
+        let base = (k - B) * (step + 1) + step;
+        let col = &f[base..base + (B - 1) * step + 1];
+        let (xs, ys) = (&x[k - B..k], &y[k - B..k]);
+        let (mut s, mut t) = (-0.0, -0.0);
+        for a in 0..B {
+            s += col[a * step] * xs[a];
+            t += col[a * step] * ys[a];
+        }
+        x[k] = (x[k] + s) / pivots[k];
+        y[k] = (y[k] + t) / pivots[k];
+    }
+    let full = m.saturating_sub(B);
+    for k in (full..m).rev() {
+        let (mut s, mut t) = (-0.0, -0.0);
+        for i in k + 1..m {
+            let l = f[i * step + B + k];
+            s += l * x[i];
+            t += l * y[i];
+        }
+        x[k] += s;
+        y[k] += t;
+    }
+    for k in (0..full).rev() {
+        let col = &f[k * (step + 1) + B..k * (step + 1) + B + B * step + 1];
+        let (xs, ys) = (&x[k + 1..k + B + 1], &y[k + 1..k + B + 1]);
+        let (mut s, mut t) = (-0.0, -0.0);
+        for a in 1..=B {
+            s += col[a * step] * xs[a - 1];
+            t += col[a * step] * ys[a - 1];
+        }
+        x[k] += s;
+        y[k] += t;
     }
 }
 
@@ -1123,10 +1191,18 @@ mod tests {
                 lu.solve_in_place(&mut x);
                 solve_general(2, &lu.f, &lu.pivots, &mut xg);
                 assert_eq!(bits(&x), bits(&xg), "solve, m = {m}");
-                let (mut y, mut yg) = (rhs.clone(), rhs);
+                let (mut y, mut yg) = (rhs.clone(), rhs.clone());
                 lu.solve_transpose_in_place(&mut y);
                 solve_transpose_general(2, &lu.f, &lu.pivots, &mut yg);
                 assert_eq!(bits(&y), bits(&yg), "transpose solve, m = {m}");
+                // Two right-hand sides in one pass: each as alone.
+                let other: Vec<f64> = rhs.iter().rev().map(|v| 2.5 * v - 0.25).collect();
+                let (mut p, mut q) = (rhs, other.clone());
+                lu.solve_transpose_pair_in_place(&mut p, &mut q);
+                let mut qg = other;
+                solve_transpose_general(2, &lu.f, &lu.pivots, &mut qg);
+                assert_eq!(bits(&p), bits(&yg), "pair solve, first, m = {m}");
+                assert_eq!(bits(&q), bits(&qg), "pair solve, second, m = {m}");
             }
         }
     }
