@@ -150,6 +150,9 @@ pub struct Relaxation {
     target_k: f64,
     /// Last temperature found, the next Newton start.
     guess_k: Cell<f64>,
+    /// The lowest and highest temperatures found so far: where the solve from `guess_k`
+    /// fails, it is tried again from these.
+    solved_k: Cell<(f64, f64)>,
 }
 
 /// What the caller needs for a sample at a given s.
@@ -187,6 +190,7 @@ impl Relaxation {
             slice: sys.field_slice(field_t).map(RefCell::new),
             target_k: sys.energy_target_k(work_k),
             guess_k: Cell::new(f64::NAN),
+            solved_k: Cell::new((f64::INFINITY, f64::NEG_INFINITY)),
         };
         if me.x0 == 0.0 {
             return Ok(me);
@@ -194,6 +198,7 @@ impl Relaxation {
         // The temperature moves monotonically between its values at p0 and at P*.
         let t_a = sys.temperature_k(field_t, p0, work_k)?;
         me.guess_k.set(t_a);
+        me.solved_k.set((t_a, t_a));
         let scale = me.x0.abs().max(p_star);
         let s_lin = (me.x0.abs() / (LINEAR_FRACTION * scale)).ln().max(0.0);
         let mut s = 0.0;
@@ -235,12 +240,33 @@ impl Relaxation {
 
     /// Temperature of the state with P_R = p at this relaxation's field and energy: from the
     /// tabulated energy balance, exact kernels where the table is unavailable.
+    ///
+    /// The table's Newton iteration starts from the last temperature found. It gives up where
+    /// a step would leave [T/2, 2T]: at low T the balance is strongly convex in T (the
+    /// wells' excitations grow like e^(-Delta/T)), so a start far below the root overshoots,
+    /// as happens when the relaxation's temperature spans a wide range and a search (the
+    /// doubling ladder of [`Self::first_s`]) jumps across it. It is then tried again from the
+    /// highest and the lowest temperature found so far (T(P_R) is monotone, so the root
+    /// mostly lies between them, and from above a convex balance converges monotonically);
+    /// the exact kernels (a rate matrix, its factorization and committors per iteration) take
+    /// over only where these fail too. A retry leaves the next start as it was, so every
+    /// solve that succeeds at the first attempt is the one it was before retries existed.
     pub fn temperature_at(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
         if let Some(slice) = &self.slice {
             let mut slice = slice.borrow_mut();
-            if let Some(t) = slice.temperature_k(sys.debye(), p, self.target_k, self.guess_k.get())
-            {
-                self.guess_k.set(t);
+            let guess = self.guess_k.get();
+            let (lo, hi) = self.solved_k.get();
+            let solved = slice
+                .temperature_k(sys.debye(), p, self.target_k, guess)
+                .inspect(|&t| self.guess_k.set(t))
+                .or_else(|| {
+                    [hi, lo]
+                        .into_iter()
+                        .filter(|s| s.is_finite() && s.to_bits() != guess.to_bits())
+                        .find_map(|s| slice.temperature_k(sys.debye(), p, self.target_k, s))
+                });
+            if let Some(t) = solved {
+                self.solved_k.set((lo.min(t), hi.max(t)));
                 return Ok(t);
             }
         }
