@@ -501,6 +501,27 @@ impl<'a> ReducedSystem<'a> {
         self.guess_k.set(t);
         Ok(t)
     }
+
+    /// The tabulated well quantities at (B, T), from the table at `field_t` this system's
+    /// temperature solves keep (built if they have none); `None` where the table is not in
+    /// use or unavailable. The slaving estimate takes lambda1_0 from it at the temperature it
+    /// has just solved at that field (added for issue 19, session 32).
+    pub(crate) fn tabulated_values(&self, field_t: f64, t_k: f64) -> Option<WellValues> {
+        let mut cache = self.slices.borrow_mut();
+        let mut fresh = None;
+        let slice = match cache
+            .iter_mut()
+            .find(|(s, _)| s.field_t().to_bits() == field_t.to_bits())
+        {
+            Some((s, _)) => s,
+            None => fresh.insert(self.field_slice(field_t)?),
+        };
+        let before = slice.evaluations;
+        let values = slice.values(t_k);
+        self.table_evaluations
+            .set(self.table_evaluations.get() + slice.evaluations - before);
+        values
+    }
 }
 
 /// With a heat link ([`Driven::linked`]) the state is [P_R, w, q]; [`Driven::holding`] makes

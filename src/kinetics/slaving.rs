@@ -57,13 +57,15 @@ fn energy_of(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, n: &[f64
         + red.debye().energy_k(t)
 }
 
-/// One accepted step of a reduced ramp: time (s), P_R, temperature (K) and the heat flow to
-/// the bath there (K/s).
+/// One accepted step of a reduced ramp: time (s), P_R, temperature (K), the heat flow to
+/// the bath there (K/s) and the unscaled slow rate lambda1_0 there from the well table (1/s;
+/// `None` where the table is unavailable).
 struct Point {
     t_s: f64,
     right: f64,
     t_k: f64,
     heat_flow_k_per_s: f64,
+    lambda0: Option<f64>,
 }
 
 /// One direction of a channel of kappa W at (B, T): the rate from level `from` to `to` (1/s)
@@ -313,7 +315,23 @@ fn correction_at(
     let nlev = spin.n_levels();
     let (b, bdot) = protocol.field_and_rate(s.t_s, false, None);
     let (temp, right) = (s.t_k, s.right);
-    let (ws, lambda1, lu) = red.well_state_rate_and_factors(b, temp)?;
+    // lambda1 = kappa lambda1_0 with lambda1_0 from the well table at the temperature the
+    // point was just solved at (the table holds it to ~1e-13; the exact slow mode, a
+    // fixed-point iteration, was an eighth of a point's cost); the exact kernels where the
+    // table is unavailable.
+    let tabulated = s.lambda0.filter(|_| b.abs() < spin.bistability_field_t());
+    let (ws, lambda1, lu) = match tabulated {
+        Some(lambda0) => {
+            crate::error::require_positive("temperature_k", temp)?;
+            let (ws, lu) = red.well_state_and_factors(b, temp);
+            let lu = lu.ok_or(NumericsError::NoSpectralGap {
+                field_t: b,
+                temperature_k: temp,
+            })?;
+            (ws, rates.kappa(temp)? * lambda0, Some(lu))
+        }
+        None => red.well_state_rate_and_factors(b, temp)?,
+    };
     // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L). The well state of
     // well_state_and_rate is well_state's (the same committors), computed once.
     let p_l = ReducedSystem::populations_of(&ws, 0.0);
@@ -574,6 +592,7 @@ pub(crate) fn estimate(
             right,
             t_k,
             heat_flow_k_per_s: heat_flow(t_s, t_k),
+            lambda0: solver.tabulated_values(b, t_k).map(|v| v.lambda0),
         });
     }
     let mut work = 0.0;

@@ -49,6 +49,9 @@ pub(super) struct Plan<'r> {
     /// ([`crate::rates::Mechanism::resonance_fields_t`]), sorted: hard stops of the ramp
     /// stages. Empty without tunnelling.
     pub resonance_times: Vec<f64>,
+    /// The intra-well rate at (B_i, T_i) and (B_f, T_i) once computed
+    /// ([`Plan::intra_well_rate_at_start`]).
+    intra_at_start: std::cell::Cell<[Option<f64>; 2]>,
 }
 
 impl<'r> Plan<'r> {
@@ -177,6 +180,7 @@ impl<'r> Plan<'r> {
             tol_reduced,
             link,
             resonance_times,
+            intra_at_start: std::cell::Cell::new([None; 2]),
         })
     }
 
@@ -190,6 +194,33 @@ impl<'r> Plan<'r> {
             .unscaled_intra_well_rate(b, t)
             .ok_or_else(outside)?;
         Ok((mode.lambda1_per_s / intra, kappa * intra))
+    }
+
+    /// The intra-well rate (1/s) at (B, T): the second of [`Self::time_scales`], without
+    /// the slow mode (its fixed point), which the callers of this one do not use.
+    pub fn intra_well_rate(&self, b: f64, t: f64) -> Result<f64, EngineError> {
+        let outside = || ParameterError::new("b_final_t", b, "outside the two-well range");
+        let kappa = self.rates.kappa(t)?;
+        let intra = self
+            .rates
+            .unscaled_intra_well_rate(b, t)
+            .ok_or_else(outside)?;
+        Ok(kappa * intra)
+    }
+
+    /// [`Self::intra_well_rate`] at (B_i, T_i) (`at_final` false) or (B_f, T_i), computed
+    /// once per run: the choice of the ramp's formulation, its first step and the check of
+    /// the reduction's estimate all ask for them.
+    pub fn intra_well_rate_at_start(&self, at_final: bool) -> Result<f64, EngineError> {
+        let k = usize::from(at_final);
+        let mut known = self.intra_at_start.get();
+        if let Some(v) = known[k] {
+            return Ok(v);
+        }
+        let v = self.intra_well_rate(if at_final { self.bf } else { self.bi }, self.ti)?;
+        known[k] = Some(v);
+        self.intra_at_start.set(known);
+        Ok(v)
     }
 
     /// The engine error of a failed step of stage `label` at `t_s`, with the temperature
@@ -760,7 +791,7 @@ pub(super) fn ramp(
             heat: if plan.link.is_some() { y[2] } else { 0.0 },
         });
     }
-    let (_, fast) = plan.time_scales(plan.bi, plan.ti)?;
+    let fast = plan.intra_well_rate_at_start(false)?;
     let h0 = (1e-3 / fast).min(tq * 1e-3);
     let mut solver = Radau5::new(&sys.full, 0.0, y_full0, h0, plan.tol_full.clone());
     let mut stage = FullRamp {
@@ -789,8 +820,8 @@ pub(super) fn reduced_ramp(plan: &Plan<'_>) -> Result<bool, EngineError> {
 /// The ramp's length in intra-well relaxation times: t_q times the lower bound of the
 /// intra-well rate, the smaller of its values at (B_i, T_i) and (B_f, T_i).
 pub(super) fn ramp_intra_well_times(plan: &Plan<'_>) -> Result<f64, EngineError> {
-    let (_, fast_i) = plan.time_scales(plan.bi, plan.ti)?;
-    let (_, fast_f) = plan.time_scales(plan.bf, plan.ti)?;
+    let fast_i = plan.intra_well_rate_at_start(false)?;
+    let fast_f = plan.intra_well_rate_at_start(true)?;
     Ok(plan.tq * fast_i.min(fast_f))
 }
 
