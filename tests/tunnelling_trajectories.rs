@@ -86,11 +86,15 @@ fn runs_through_resonances_keep_the_invariants() {
 /// With every term of the Hamiltonian beyond Eq. 1 given as zero (`material.b4_k`, `c4_k`,
 /// `e_k`, `transverse_field_t`, `misalignment_deg` = 0, keys or flags) a run is the axial
 /// engine's bit for bit: Delta T 1 ms, 1 s and 1 h after the paper's 10 T/s ramp and the
-/// equilibrium, at the 19 initial temperatures 1.5-6 K, equal the numbers the engine wrote
-/// before tunnelling existed (docs/figures/practical_times.csv at commit 6c40fc7, kept in
-/// tests/data), compared by their bits; the command line's flags give the same bits.
+/// equilibrium, at the 19 initial temperatures 1.5-6 K, equal those of the same run without
+/// the keys (the axial preset) by their bits, and the numbers the engine wrote before
+/// tunnelling existed (docs/figures/practical_times.csv at commit 6c40fc7, kept in
+/// tests/data) within 1e-12 K: they were equal by their bits until session 32, whose
+/// relaxation retries the table's temperature solves that used to fall back to the exact
+/// energy balance (docs/numerics.md section 8), moving 31 of the 76 by at most 4.0e-13 K;
+/// the command line's flags give the same bits as the keys.
 #[test]
-fn zero_transverse_terms_give_the_pre_tunnelling_numbers_bit_for_bit() {
+fn zero_transverse_terms_give_the_axial_numbers_bit_for_bit() {
     use smmcool::scenario::{ProtocolSection, Scenario, ValueList};
     let text = include_str!("data/axial_pre_tunnelling_6c40fc7.csv");
     let mut stored: Vec<(String, f64, f64)> = Vec::new();
@@ -110,10 +114,12 @@ fn zero_transverse_terms_give_the_pre_tunnelling_numbers_bit_for_bit() {
     assert_eq!(tis.len(), 19);
     let ctx = EngineContext::new();
     let mut compared = 0;
+    let mut at_2_k = Vec::new();
     for &ti in &tis {
         let mut sc = Scenario::new(ProtocolSection::linear_ramp(0.5, 0.1, ti, 10.0));
         sc.output.sample_times_after_ramp_s = ValueList(vec![1e-3, 1.0, 3600.0]);
         sc.output.log_points_per_decade = 0;
+        let axial = simulate(&ctx, &sc.clone().build().unwrap().spec).unwrap();
         sc.material.b4_k = Some(0.0);
         sc.material.c4_k = Some(0.0);
         sc.material.e_k = Some(0.0);
@@ -123,34 +129,44 @@ fn zero_transverse_terms_give_the_pre_tunnelling_numbers_bit_for_bit() {
         assert!(!spec.material.has_tunnelling());
         assert_eq!(spec.material.name, "mn12ac");
         let tr = simulate(&ctx, &spec).unwrap();
-        for (series, value) in [
-            (
-                "1 ms after the ramp",
-                tr.sample_after_ramp(1e-3).unwrap().t_phonon_k - ti,
-            ),
-            (
-                "1 s after the ramp",
-                tr.sample_after_ramp(1.0).unwrap().t_phonon_k - ti,
-            ),
-            (
-                "1 h after the ramp",
-                tr.sample_after_ramp(3600.0).unwrap().t_phonon_k - ti,
-            ),
-            (
-                "equilibrium after this ramp (kinetic)",
-                tr.t_equilibrium_k - ti,
-            ),
-        ] {
+        let values = |tr: &smmcool::kinetics::Trajectory| {
+            [
+                (
+                    "1 ms after the ramp",
+                    tr.sample_after_ramp(1e-3).unwrap().t_phonon_k - ti,
+                ),
+                (
+                    "1 s after the ramp",
+                    tr.sample_after_ramp(1.0).unwrap().t_phonon_k - ti,
+                ),
+                (
+                    "1 h after the ramp",
+                    tr.sample_after_ramp(3600.0).unwrap().t_phonon_k - ti,
+                ),
+                (
+                    "equilibrium after this ramp (kinetic)",
+                    tr.t_equilibrium_k - ti,
+                ),
+            ]
+        };
+        for ((series, value), (_, of_axial)) in values(&tr).into_iter().zip(values(&axial)) {
+            assert_eq!(
+                value.to_bits(),
+                of_axial.to_bits(),
+                "{series}, Ti = {ti} K: {value} with the zero keys, {of_axial} without"
+            );
             let want = stored
                 .iter()
                 .find(|(s, t, _)| s == series && *t == ti)
                 .unwrap()
                 .2;
-            assert_eq!(
-                value.to_bits(),
-                want.to_bits(),
-                "{series}, Ti = {ti} K: {value} vs {want}"
+            assert!(
+                (value - want).abs() <= 1e-12,
+                "{series}, Ti = {ti} K: {value} vs {want} at 6c40fc7"
             );
+            if ti == 2.0 {
+                at_2_k.push((series, value));
+            }
             compared += 1;
         }
     }
@@ -196,11 +212,7 @@ fn zero_transverse_terms_give_the_pre_tunnelling_numbers_bit_for_bit() {
     .iter()
     .zip(temps)
     {
-        let want = stored
-            .iter()
-            .find(|(s, ti, _)| s == series && *ti == 2.0)
-            .unwrap()
-            .2;
+        let want = at_2_k.iter().find(|(s, _)| s == series).unwrap().1;
         assert_eq!((t - 2.0).to_bits(), want.to_bits(), "--flags, {series}");
     }
 }
