@@ -81,6 +81,26 @@ struct Transition {
     drate_dt: f64,
 }
 
+/// Buffers reused across the points of an estimate (each filled afresh at every use): the
+/// mechanisms' energy gaps and rates, and the transitions at B +- hb of the field derivative.
+struct Buffers {
+    de: Scratch<f64>,
+    r: Scratch<PairRatesDt>,
+    plus: Vec<Transition>,
+    minus: Vec<Transition>,
+}
+
+impl Buffers {
+    fn new() -> Self {
+        Self {
+            de: Scratch::new(),
+            r: Scratch::new(),
+            plus: Vec::new(),
+            minus: Vec::new(),
+        }
+    }
+}
+
 /// The transitions of every mechanism's channels at (B, T), each channel forward then
 /// backward, in the mechanisms' order (the order the full system's Jacobian adds them in).
 fn transitions_into(
@@ -89,6 +109,7 @@ fn transitions_into(
     b: f64,
     t_k: f64,
     out: &mut Vec<Transition>,
+    (de_buf, r_buf): (&mut Scratch<f64>, &mut Scratch<PairRatesDt>),
 ) -> Result<(), NumericsError> {
     let (kappa, dlnk) = rates.kappa_and_log_derivative(t_k)?;
     let at = RatePoint {
@@ -105,7 +126,6 @@ fn transitions_into(
             .map(|m| m.channels().len())
             .sum::<usize>(),
     );
-    let (mut de_buf, mut r_buf) = (Scratch::new(), Scratch::new());
     for m in rates.mechanisms() {
         let channels = m.channels();
         let de: &mut [f64] = de_buf.get(channels.len());
@@ -133,15 +153,59 @@ fn transitions_into(
     Ok(())
 }
 
-/// The rate matrix kappa W (1/s) of `transitions`: W[(to, from)] the rate from level `from`
-/// to `to`, the diagonal minus the total rate out, as the full system's Jacobian holds it.
-fn rate_matrix(nlev: usize, transitions: &[Transition]) -> DMatrix<f64> {
-    let mut w = DMatrix::zeros(nlev, nlev);
+/// The rate matrix kappa W (1/s) of `transitions` into the leading `nlev` x `nlev` block of
+/// the row-major `a` (row stride `cols`, zero there on entry): W[(to, from)] the rate from
+/// level `from` to `to`, the diagonal minus the total rate out, added in the transitions'
+/// order as the full system's Jacobian holds it. Returns each row's column range
+/// (lowest, highest) of the entries written (the diagonal included): the rest of the row
+/// stays exact +0.0.
+fn rate_matrix_into(
+    nlev: usize,
+    transitions: &[Transition],
+    a: &mut [f64],
+    cols: usize,
+) -> Vec<(usize, usize)> {
+    let mut band: Vec<(usize, usize)> = (0..nlev).map(|i| (i, i)).collect();
     for t in transitions {
-        w[(t.to, t.from)] += t.rate;
-        w[(t.from, t.from)] -= t.rate;
+        a[t.to * cols + t.from] += t.rate;
+        a[t.from * cols + t.from] -= t.rate;
+        let r = &mut band[t.to];
+        *r = (r.0.min(t.from), r.1.max(t.from));
     }
-    w
+    band
+}
+
+/// The column ranges for the products W n of [`band_product`] and the row fluxes: the rows'
+/// `band` where every population is finite with its sign bit clear (then each skipped product
+/// +0.0 n_j is +0.0: the dense sum's value, -0.0 included, is reproduced, see
+/// [`band_product`]), every column otherwise (a -0.0, an infinity or a NaN among the
+/// populations gives products of other signs or NaN, which only the dense sum reproduces).
+fn band_of(band: &[(usize, usize)], n: &[f64]) -> Vec<(usize, usize)> {
+    if n.iter().all(|v| v.is_finite() && v.is_sign_positive()) {
+        band.to_vec()
+    } else {
+        vec![(0, n.len() - 1); band.len()]
+    }
+}
+
+/// The product of the row `w` with `n`, summed over the columns `lo..=hi` only, bit for bit
+/// as nalgebra's dense matrix-vector product sums it (w_0 n_0 first, then each w_j n_j added
+/// in column order) where every product outside the range is +0.0: +0.0 + x = x except
+/// x = -0.0, so the leading zeros make a first -0.0 term +0.0, and the trailing zeros turn a
+/// -0.0 sum into +0.0 (one addition does what several do).
+fn band_product(w: &[f64], n: &[f64], (lo, hi): (usize, usize)) -> f64 {
+    let mut y = if lo == 0 {
+        w[0] * n[0]
+    } else {
+        w[lo] * n[lo] + 0.0
+    };
+    for j in lo + 1..=hi {
+        y = w[j] * n[j] + y;
+    }
+    if hi + 1 < n.len() {
+        y = 0.0 + y;
+    }
+    y
 }
 
 /// The partial derivatives of the slow manifold n_s(B, T, P_R) and of the total energy on it
@@ -170,9 +234,11 @@ fn committor_derivative(
     transitions: &[Transition],
     drate: &[f64],
     q: &[f64],
-) -> Vec<f64> {
+    x: &mut Vec<f64>,
+) {
     let n = q.len();
-    let mut x = vec![0.0; n];
+    x.clear();
+    x.resize(n, 0.0);
     for (t, d) in transitions.iter().zip(drate) {
         x[t.from] += d * (q[t.to] - q[t.from]);
     }
@@ -183,7 +249,6 @@ fn committor_derivative(
         *v *= inv;
     }
     lu.solve_transpose_in_place(&mut x[1..n - 1]);
-    x
 }
 
 /// The derivative of n_s = sum_w P_w eq q_w / M_w (M_w = sum eq q_w; `occ` = (P_L, P_R))
@@ -225,6 +290,7 @@ fn manifold_slopes(
     lu: Option<&MMatrixLu>,
     transitions: &[Transition],
     n_s: &[f64],
+    buf: &mut Buffers,
 ) -> Result<ManifoldSlopes, NumericsError> {
     let nlev = spin.n_levels();
     let hb = 1e-6 * b.abs().max(1e-3);
@@ -232,12 +298,12 @@ fn manifold_slopes(
         return Ok(difference_slopes(red, spin, (b, temp, right), hb));
     };
     let kappa = rates.kappa(temp)?;
-    let (mut plus, mut minus) = (Vec::new(), Vec::new());
-    transitions_into(rates, spin, b + hb, temp, &mut plus)?;
-    transitions_into(rates, spin, b - hb, temp, &mut minus)?;
+    let Buffers { de, r, plus, minus } = buf;
+    transitions_into(rates, spin, b + hb, temp, plus, (&mut *de, &mut *r))?;
+    transitions_into(rates, spin, b - hb, temp, minus, (de, r))?;
     let drate_db: Vec<f64> = plus
         .iter()
-        .zip(&minus)
+        .zip(minus.iter())
         .map(|(p, m)| (p.rate - m.rate) / (2.0 * hb))
         .collect();
     let drate_dt: Vec<f64> = transitions.iter().map(|t| t.drate_dt).collect();
@@ -255,9 +321,10 @@ fn manifold_slopes(
         .collect();
     let occ = [1.0 - right, right];
     let [qa, qb] = &ws.weights;
-    let dn = |deq: &[f64], drate: &[f64]| {
-        let dqa = committor_derivative(lu, kappa, transitions, drate, qa);
-        let dqb = committor_derivative(lu, kappa, transitions, drate, qb);
+    let (mut dqa, mut dqb) = (Vec::new(), Vec::new());
+    let mut dn = |deq: &[f64], drate: &[f64]| {
+        committor_derivative(lu, kappa, transitions, drate, qa, &mut dqa);
+        committor_derivative(lu, kappa, transitions, drate, qb, &mut dqb);
         manifold_derivative(ws, occ, deq, [&dqa, &dqb])
     };
     let dn_db = dn(&deq_db, &drate_db);
@@ -314,6 +381,8 @@ fn correction_at(
     spin: &GiantSpin,
     protocol: &Protocol,
     s: &Point,
+    transitions: &mut Vec<Transition>,
+    buf: &mut Buffers,
 ) -> Result<Correction, NumericsError> {
     let nlev = spin.n_levels();
     let (b, bdot) = protocol.field_and_rate(s.t_s, false, None);
@@ -344,8 +413,8 @@ fn correction_at(
     let dright = lambda1 * (ws.right_eq - right);
     // kappa W at (B, T), from the mechanisms' channels as the full system builds it, and its
     // temperature derivative.
-    let mut transitions = Vec::new();
-    transitions_into(rates, spin, b, temp, &mut transitions)?;
+    transitions_into(rates, spin, b, temp, transitions, (&mut buf.de, &mut buf.r))?;
+    let transitions = &transitions[..];
     // Partial derivatives of n_s and of the total energy.
     let ManifoldSlopes {
         dn_db,
@@ -359,8 +428,9 @@ fn correction_at(
         (b, temp, right),
         &ws,
         lu.as_ref(),
-        &transitions,
+        transitions,
         &n_s,
+        buf,
     )?;
     let de_dright: f64 = dir
         .iter()
@@ -378,24 +448,37 @@ fn correction_at(
     // kappa W, as the full system's Jacobian holds it (the old dense product kappa W n_s and
     // its row fluxes: their rounding sets the estimate's floor, ~1e-14, which the tests of
     // the refusal path rely on).
-    let w = rate_matrix(nlev, &transitions);
-    let scale = (0..nlev).map(|i| w[(i, i)].abs()).fold(0.0, f64::max);
-    let wn = &w * DVector::from_column_slice(&n_s);
+    let (m, cols) = (nlev + 2, nlev + 1);
+    let mut a = vec![0.0; m * cols];
+    let band = rate_matrix_into(nlev, transitions, &mut a, cols);
+    // Rows' column ranges for the products with n_s: outside them W holds exact +0.0, whose
+    // products with finite non-negative populations are +0.0 and leave the dense sums' bits
+    // unchanged (see `band_of`); otherwise every column, as the dense product did.
+    let band = band_of(&band, &n_s);
+    let scale = (0..nlev).map(|i| a[i * cols + i].abs()).fold(0.0, f64::max);
     // kappa W delta = dn_s/dt - kappa W n_s with the two constraints as extra rows, scaled
     // like the matrix; solved in the least-squares sense (W is singular). Row-major, the
     // right-hand side as the last column.
-    let (m, cols) = (nlev + 2, nlev + 1);
-    let mut a = vec![0.0; m * cols];
     let mut rhs = vec![0.0; nlev];
     for i in 0..nlev {
-        for j in 0..nlev {
-            a[i * cols + j] = w[(i, j)];
-        }
-        rhs[i] = dns[i] - wn[i];
+        let wn = band_product(&a[i * cols..i * cols + nlev], &n_s, band[i]);
+        rhs[i] = dns[i] - wn;
         a[i * cols + nlev] = rhs[i];
         a[nlev * cols + i] = scale;
         a[(nlev + 1) * cols + i] = scale * ws.weights[1][i];
     }
+    // The row fluxes sum |W_ij| n_j over the same ranges (taken before the solve, which
+    // overwrites `a`).
+    let fluxes: Vec<f64> = (0..nlev)
+        .map(|i| {
+            let (lo, hi) = band[i];
+            a[i * cols + lo..=i * cols + hi]
+                .iter()
+                .zip(&n_s[lo..=hi])
+                .map(|(w, n)| (w * n).abs())
+                .sum::<f64>()
+        })
+        .collect();
     let delta = least_squares(a, m, nlev, 1e-14 * scale).ok_or(NumericsError::NoSpectralGap {
         field_t: b,
         temperature_k: temp,
@@ -414,10 +497,7 @@ fn correction_at(
     // of order lambda_1/lambda_2, lies far below it: a drift within 100 times the floor is
     // taken as zero (divided by a tiny lambda_1 the noise would read as a large error).
     let floor = (0..nlev)
-        .map(|i| {
-            let flux: f64 = (0..nlev).map(|j| (w[(i, j)] * n_s[j]).abs()).sum();
-            q[i] * (f64::EPSILON * flux + 1e-9 * dns[i].abs())
-        })
+        .map(|i| q[i] * (f64::EPSILON * fluxes[i] + 1e-9 * dns[i].abs()))
         .sum::<f64>()
         / q_dir.abs();
     let drift = if drift.abs() <= 100.0 * floor {
@@ -565,11 +645,19 @@ pub(crate) fn estimate(
     (b_f, t_eq): (f64, f64),
     heat_flow: impl Fn(f64, f64) -> f64,
 ) -> Result<SlavingEstimate, NumericsError> {
+    let mut buf = Buffers::new();
+    let mut transitions = Vec::new();
     let c_eq = {
         let (ws, lu) = red.well_state_and_factors(b_f, t_eq);
         let n_eq = ReducedSystem::populations_of(&ws, ws.right_eq);
-        let mut transitions = Vec::new();
-        transitions_into(rates, spin, b_f, t_eq, &mut transitions)?;
+        transitions_into(
+            rates,
+            spin,
+            b_f,
+            t_eq,
+            &mut transitions,
+            (&mut buf.de, &mut buf.r),
+        )?;
         manifold_slopes(
             red,
             rates,
@@ -579,6 +667,7 @@ pub(crate) fn estimate(
             lu.as_ref(),
             &transitions,
             &n_eq,
+            &mut buf,
         )?
         .c_tot
     };
@@ -603,7 +692,7 @@ pub(crate) fn estimate(
     let mut dright = 0.0;
     let mut prev: Option<(f64, Correction)> = None;
     for s in &ramp {
-        let c = correction_at(red, rates, spin, protocol, s)?;
+        let c = correction_at(red, rates, spin, protocol, s, &mut transitions, &mut buf)?;
         if let Some((t0, p)) = &prev {
             let h = s.t_s - t0;
             // dP/dt = -lambda1 P + drift, exactly over the interval with averaged coefficients.
@@ -664,7 +753,9 @@ mod tests {
                 assert!(lu.is_some());
                 let n_s = ReducedSystem::populations_of(&ws, right);
                 let mut tr = Vec::new();
-                transitions_into(&rates, spin, b, temp, &mut tr).unwrap();
+                let mut buf = Buffers::new();
+                transitions_into(&rates, spin, b, temp, &mut tr, (&mut buf.de, &mut buf.r))
+                    .unwrap();
                 let exact = manifold_slopes(
                     &red,
                     &rates,
@@ -674,6 +765,7 @@ mod tests {
                     lu.as_ref(),
                     &tr,
                     &n_s,
+                    &mut buf,
                 )
                 .unwrap();
                 let hb = 1e-6 * f64::abs(b).max(1e-3);
