@@ -88,6 +88,9 @@ struct Buffers {
     r: Scratch<PairRatesDt>,
     plus: Vec<Transition>,
     minus: Vec<Transition>,
+    /// The stacked least-squares system of [`correction_at`] and the copy its QR overwrites.
+    system: Vec<f64>,
+    factors: Vec<f64>,
 }
 
 impl Buffers {
@@ -97,6 +100,8 @@ impl Buffers {
             r: Scratch::new(),
             plus: Vec::new(),
             minus: Vec::new(),
+            system: Vec::new(),
+            factors: Vec::new(),
         }
     }
 }
@@ -298,7 +303,9 @@ fn manifold_slopes(
         return Ok(difference_slopes(red, spin, (b, temp, right), hb));
     };
     let kappa = rates.kappa(temp)?;
-    let Buffers { de, r, plus, minus } = buf;
+    let Buffers {
+        de, r, plus, minus, ..
+    } = buf;
     transitions_into(rates, spin, b + hb, temp, plus, (&mut *de, &mut *r))?;
     transitions_into(rates, spin, b - hb, temp, minus, (de, r))?;
     let drate_db: Vec<f64> = plus
@@ -449,8 +456,10 @@ fn correction_at(
     // its row fluxes: their rounding sets the estimate's floor, ~1e-14, which the tests of
     // the refusal path rely on).
     let (m, cols) = (nlev + 2, nlev + 1);
-    let mut a = vec![0.0; m * cols];
-    let band = rate_matrix_into(nlev, transitions, &mut a, cols);
+    let a = &mut buf.system;
+    a.clear();
+    a.resize(m * cols, 0.0);
+    let band = rate_matrix_into(nlev, transitions, a, cols);
     // Rows' column ranges for the products with n_s: outside them W holds exact +0.0, whose
     // products with finite non-negative populations are +0.0 and leave the dense sums' bits
     // unchanged (see `band_of`); otherwise every column, as the dense product did.
@@ -467,22 +476,12 @@ fn correction_at(
         a[nlev * cols + i] = scale;
         a[(nlev + 1) * cols + i] = scale * ws.weights[1][i];
     }
-    // The row fluxes sum |W_ij| n_j over the same ranges (taken before the solve, which
-    // overwrites `a`).
-    let fluxes: Vec<f64> = (0..nlev)
-        .map(|i| {
-            let (lo, hi) = band[i];
-            a[i * cols + lo..=i * cols + hi]
-                .iter()
-                .zip(&n_s[lo..=hi])
-                .map(|(w, n)| (w * n).abs())
-                .sum::<f64>()
-        })
-        .collect();
-    let delta = least_squares(a, m, nlev, 1e-14 * scale).ok_or(NumericsError::NoSpectralGap {
-        field_t: b,
-        temperature_k: temp,
-    })?;
+    let delta = least_squares(&buf.system, m, nlev, 1e-14 * scale, &mut buf.factors).ok_or(
+        NumericsError::NoSpectralGap {
+            field_t: b,
+            temperature_k: temp,
+        },
+    )?;
     let e_delta: f64 = (0..nlev).map(|i| delta[i] * spin.energy_k(i, b)).sum();
     let power_delta: f64 = bdot * (0..nlev).map(|i| delta[i] * slope[i]).sum::<f64>();
     // The part of the residual along the slow coordinate, which the fast modes cannot take
@@ -496,8 +495,19 @@ fn correction_at(
     // the rest is analytic, to rounding). At low temperature the true drift,
     // of order lambda_1/lambda_2, lies far below it: a drift within 100 times the floor is
     // taken as zero (divided by a tiny lambda_1 the noise would read as a large error).
+    // The row fluxes sum |W_ij| n_j over the rows' ranges (the skipped terms are +0.0 there,
+    // which leave a sum of non-negative terms unchanged once it has one term, the diagonal).
+    let a = &buf.system;
     let floor = (0..nlev)
-        .map(|i| q[i] * (f64::EPSILON * fluxes[i] + 1e-9 * dns[i].abs()))
+        .map(|i| {
+            let (lo, hi) = band[i];
+            let flux: f64 = a[i * cols + lo..=i * cols + hi]
+                .iter()
+                .zip(&n_s[lo..=hi])
+                .map(|(w, n)| (w * n).abs())
+                .sum();
+            q[i] * (f64::EPSILON * flux + 1e-9 * dns[i].abs())
+        })
         .sum::<f64>()
         / q_dir.abs();
     let drift = if drift.abs() <= 100.0 * floor {
@@ -523,12 +533,21 @@ fn correction_at(
 /// above 1e6 `cutoff`: the smallest singular value is at most the smallest |R_ii|, and a
 /// well-conditioned R makes the two solutions agree to rounding); otherwise by the SVD, which
 /// truncates. The QR is [`householder_least_squares`], which skips the zeros of the banded
-/// rate matrix; it costs far less than the SVD with its vectors.
-fn least_squares(a_rhs: Vec<f64>, m: usize, n: usize, cutoff: f64) -> Option<Vec<f64>> {
-    let original = a_rhs.clone();
-    if let Some(x) = householder_least_squares(a_rhs, m, n, 1e6 * cutoff) {
+/// rate matrix; it costs far less than the SVD with its vectors. The QR works on a copy in
+/// `work` (reused across calls).
+fn least_squares(
+    a_rhs: &[f64],
+    m: usize,
+    n: usize,
+    cutoff: f64,
+    work: &mut Vec<f64>,
+) -> Option<Vec<f64>> {
+    work.clear();
+    work.extend_from_slice(a_rhs);
+    if let Some(x) = householder_least_squares(work, m, n, 1e6 * cutoff) {
         return Some(x);
     }
+    let original = a_rhs;
     let a = DMatrix::from_fn(m, n, |r, c| original[r * (n + 1) + c]);
     let rhs = DVector::from_fn(m, |r, _| original[r * (n + 1) + n]);
     a.svd(true, true)
@@ -546,7 +565,7 @@ fn least_squares(a_rhs: Vec<f64>, m: usize, n: usize, cutoff: f64) -> Option<Vec
 /// Q^T rhs is formed alongside (the last column), then R x = (Q^T rhs)[..n] is
 /// back-substituted.
 fn householder_least_squares(
-    mut f: Vec<f64>,
+    f: &mut [f64],
     m: usize,
     n: usize,
     min_pivot: f64,
@@ -822,7 +841,7 @@ mod tests {
                 .collect()
         };
         for a in [a.clone(), a.map(|v| v + 0.01)] {
-            let x = householder_least_squares(packed(&a), m, n, 1e-300).unwrap();
+            let x = householder_least_squares(&mut packed(&a), m, n, 1e-300).unwrap();
             let y = a.clone().svd(true, true).solve(&rhs, 0.0).unwrap();
             let err = x
                 .iter()
@@ -836,8 +855,8 @@ mod tests {
         for r in 0..m {
             b[(r, 1)] = b[(r, 0)];
         }
-        assert!(householder_least_squares(packed(&b), m, n, 1e-8).is_none());
-        let x = least_squares(packed(&b), m, n, 1e-12).unwrap();
+        assert!(householder_least_squares(&mut packed(&b), m, n, 1e-8).is_none());
+        let x = least_squares(&packed(&b), m, n, 1e-12, &mut Vec::new()).unwrap();
         let y = b.clone().svd(true, true).solve(&rhs, 1e-12).unwrap();
         assert!(x
             .iter()
