@@ -107,16 +107,18 @@ impl Buffers {
 }
 
 /// The transitions of every mechanism's channels at (B, T), each channel forward then
-/// backward, in the mechanisms' order (the order the full system's Jacobian adds them in).
+/// backward, in the mechanisms' order (the order the full system's Jacobian adds them in);
+/// `(kappa, dlnk)` is `rates.kappa_and_log_derivative(T)`, taken once for the three fields
+/// of a point.
 fn transitions_into(
     rates: &RateModel,
     spin: &GiantSpin,
     b: f64,
     t_k: f64,
+    (kappa, dlnk): (f64, f64),
     out: &mut Vec<Transition>,
     (de_buf, r_buf): (&mut Scratch<f64>, &mut Scratch<PairRatesDt>),
-) -> Result<(), NumericsError> {
-    let (kappa, dlnk) = rates.kappa_and_log_derivative(t_k)?;
+) {
     let at = RatePoint {
         field_t: b,
         t_k,
@@ -155,7 +157,6 @@ fn transitions_into(
             });
         }
     }
-    Ok(())
 }
 
 /// The rate matrix kappa W (1/s) of `transitions` into the leading `nlev` x `nlev` block of
@@ -226,34 +227,40 @@ struct ManifoldSlopes {
     c_tot: f64,
 }
 
-/// The derivative of a committor q (to one well bottom; the other bottom's q is 0) with respect
-/// to a parameter of the rates, from the transitions' rate derivatives `drate` (1/s per unit
+/// The derivatives `dq` of the two committors `q` (each to one well bottom; the other
+/// bottom's q is 0) with respect to a parameter of the rates, in one pass over the transitions, from the transitions' rate derivatives `drate` (1/s per unit
 /// of the parameter, indexed like `transitions`) and the interior GTH factors `lu` of the
 /// unscaled chain W (kappa W = kappa(T) W). The backward equation
 /// sum_(j != i) W(j, i) (q_j - q_i) = 0 at every interior level i, differentiated, reads
 /// G^T dq = sum_(j != i) dW(j, i) (q_j - q_i) with G the interior M-matrix of kappa W (dq = 0
 /// at the bottoms).
-fn committor_derivative(
+fn committor_derivatives(
     lu: &MMatrixLu,
     kappa: f64,
     transitions: &[Transition],
     drate: &[f64],
-    q: &[f64],
-    x: &mut Vec<f64>,
+    [qa, qb]: [&[f64]; 2],
+    [xa, xb]: [&mut Vec<f64>; 2],
 ) {
-    let n = q.len();
-    x.clear();
-    x.resize(n, 0.0);
+    let n = qa.len();
+    assert_eq!(qb.len(), n);
+    for x in [&mut *xa, &mut *xb] {
+        x.clear();
+        x.resize(n, 0.0);
+    }
     for (t, d) in transitions.iter().zip(drate) {
-        x[t.from] += d * (q[t.to] - q[t.from]);
+        xa[t.from] += d * (qa[t.to] - qa[t.from]);
+        xb[t.from] += d * (qb[t.to] - qb[t.from]);
     }
-    x[0] = 0.0;
-    x[n - 1] = 0.0;
     let inv = 1.0 / kappa;
-    for v in &mut x[1..n - 1] {
-        *v *= inv;
+    for x in [xa, xb] {
+        x[0] = 0.0;
+        x[n - 1] = 0.0;
+        for v in &mut x[1..n - 1] {
+            *v *= inv;
+        }
+        lu.solve_transpose_in_place(&mut x[1..n - 1]);
     }
-    lu.solve_transpose_in_place(&mut x[1..n - 1]);
 }
 
 /// The derivative of n_s = sum_w P_w eq q_w / M_w (M_w = sum eq q_w; `occ` = (P_L, P_R))
@@ -294,6 +301,7 @@ fn manifold_slopes(
     ws: &WellState,
     lu: Option<&MMatrixLu>,
     transitions: &[Transition],
+    kappa_dlnk: (f64, f64),
     n_s: &[f64],
     buf: &mut Buffers,
 ) -> Result<ManifoldSlopes, NumericsError> {
@@ -306,8 +314,16 @@ fn manifold_slopes(
     let Buffers {
         de, r, plus, minus, ..
     } = buf;
-    transitions_into(rates, spin, b + hb, temp, plus, (&mut *de, &mut *r))?;
-    transitions_into(rates, spin, b - hb, temp, minus, (de, r))?;
+    transitions_into(
+        rates,
+        spin,
+        b + hb,
+        temp,
+        kappa_dlnk,
+        plus,
+        (&mut *de, &mut *r),
+    );
+    transitions_into(rates, spin, b - hb, temp, kappa_dlnk, minus, (de, r));
     let drate_db: Vec<f64> = plus
         .iter()
         .zip(minus.iter())
@@ -330,8 +346,14 @@ fn manifold_slopes(
     let [qa, qb] = &ws.weights;
     let (mut dqa, mut dqb) = (Vec::new(), Vec::new());
     let mut dn = |deq: &[f64], drate: &[f64]| {
-        committor_derivative(lu, kappa, transitions, drate, qa, &mut dqa);
-        committor_derivative(lu, kappa, transitions, drate, qb, &mut dqb);
+        committor_derivatives(
+            lu,
+            kappa,
+            transitions,
+            drate,
+            [qa, qb],
+            [&mut dqa, &mut dqb],
+        );
         manifold_derivative(ws, occ, deq, [&dqa, &dqb])
     };
     let dn_db = dn(&deq_db, &drate_db);
@@ -420,7 +442,16 @@ fn correction_at(
     let dright = lambda1 * (ws.right_eq - right);
     // kappa W at (B, T), from the mechanisms' channels as the full system builds it, and its
     // temperature derivative.
-    transitions_into(rates, spin, b, temp, transitions, (&mut buf.de, &mut buf.r))?;
+    let kappa_dlnk = rates.kappa_and_log_derivative(temp)?;
+    transitions_into(
+        rates,
+        spin,
+        b,
+        temp,
+        kappa_dlnk,
+        transitions,
+        (&mut buf.de, &mut buf.r),
+    );
     let transitions = &transitions[..];
     // Partial derivatives of n_s and of the total energy.
     let ManifoldSlopes {
@@ -436,6 +467,7 @@ fn correction_at(
         &ws,
         lu.as_ref(),
         transitions,
+        kappa_dlnk,
         &n_s,
         buf,
     )?;
@@ -669,14 +701,16 @@ pub(crate) fn estimate(
     let c_eq = {
         let (ws, lu) = red.well_state_and_factors(b_f, t_eq);
         let n_eq = ReducedSystem::populations_of(&ws, ws.right_eq);
+        let kappa_dlnk = rates.kappa_and_log_derivative(t_eq)?;
         transitions_into(
             rates,
             spin,
             b_f,
             t_eq,
+            kappa_dlnk,
             &mut transitions,
             (&mut buf.de, &mut buf.r),
-        )?;
+        );
         manifold_slopes(
             red,
             rates,
@@ -685,6 +719,7 @@ pub(crate) fn estimate(
             &ws,
             lu.as_ref(),
             &transitions,
+            kappa_dlnk,
             &n_eq,
             &mut buf,
         )?
@@ -773,8 +808,16 @@ mod tests {
                 let n_s = ReducedSystem::populations_of(&ws, right);
                 let mut tr = Vec::new();
                 let mut buf = Buffers::new();
-                transitions_into(&rates, spin, b, temp, &mut tr, (&mut buf.de, &mut buf.r))
-                    .unwrap();
+                let kd = rates.kappa_and_log_derivative(temp).unwrap();
+                transitions_into(
+                    &rates,
+                    spin,
+                    b,
+                    temp,
+                    kd,
+                    &mut tr,
+                    (&mut buf.de, &mut buf.r),
+                );
                 let exact = manifold_slopes(
                     &red,
                     &rates,
@@ -783,6 +826,7 @@ mod tests {
                     &ws,
                     lu.as_ref(),
                     &tr,
+                    kd,
                     &n_s,
                     &mut buf,
                 )
