@@ -199,6 +199,8 @@ fn band_of(band: &[(usize, usize)], n: &[f64]) -> Vec<(usize, usize)> {
 /// in column order) where every product outside the range is +0.0: +0.0 + x = x except
 /// x = -0.0, so the leading zeros make a first -0.0 term +0.0, and the trailing zeros turn a
 /// -0.0 sum into +0.0 (one addition does what several do).
+// The additions are written in nalgebra's operand order (product + sum), hence the allow.
+#[allow(clippy::assign_op_pattern)]
 fn band_product(w: &[f64], n: &[f64], (lo, hi): (usize, usize)) -> f64 {
     let mut y = if lo == 0 {
         w[0] * n[0]
