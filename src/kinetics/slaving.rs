@@ -909,4 +909,106 @@ mod tests {
             .zip(y.iter())
             .all(|(x, y)| x.to_bits() == y.to_bits()));
     }
+
+    /// The banded products and row fluxes of `correction_at` against nalgebra's dense W n and
+    /// the dense fluxes, bit for bit: Mn12Ac's rate matrix at several (B, T) with its own
+    /// populations, and populations with zeros, -0.0, negative entries, an infinity and a NaN
+    /// (the last four take every column), so that some rows' products are all zero.
+    #[test]
+    fn band_products_equal_the_dense_product_bit_for_bit() {
+        let mat = Material::mn12ac();
+        let rates = RateModel::new(mat.spin, mat.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let spin = &mat.spin;
+        let nlev = spin.n_levels();
+        let cols = nlev + 1;
+        let mut buf = Buffers::new();
+        let mut checked = 0;
+        for &(b, temp) in &[
+            (0.1, 1.0),
+            (0.5, 2.0),
+            (-0.2, 6.0),
+            (1.0, 10.0),
+            (0.0, 20.0),
+        ] {
+            let mut tr = Vec::new();
+            let kd = rates.kappa_and_log_derivative(temp).unwrap();
+            transitions_into(
+                &rates,
+                spin,
+                b,
+                temp,
+                kd,
+                &mut tr,
+                (&mut buf.de, &mut buf.r),
+            );
+            let mut a = vec![0.0; (nlev + 2) * cols];
+            let written = rate_matrix_into(nlev, &tr, &mut a, cols);
+            let w = DMatrix::from_fn(nlev, nlev, |i, j| a[i * cols + j]);
+            // Some rows skip columns (the rates couple Delta M = +-1, +-2).
+            assert!(written.iter().any(|&(lo, hi)| lo > 0 || hi + 1 < nlev));
+            let eq = crate::model::thermo::boltzmann(&spin.energies(b), temp);
+            let mut cases: Vec<Vec<f64>> = vec![eq.clone()];
+            let mut sparse = eq.clone();
+            for (i, v) in sparse.iter_mut().enumerate() {
+                if i % 3 != 0 {
+                    *v = 0.0;
+                }
+            }
+            cases.push(sparse);
+            cases.push(vec![0.0; nlev]);
+            let mut neg_zero = vec![0.0; nlev];
+            neg_zero[nlev / 2] = -0.0;
+            cases.push(neg_zero);
+            cases.push(
+                eq.iter()
+                    .enumerate()
+                    .map(|(i, v)| if i % 2 == 0 { -v } else { *v })
+                    .collect(),
+            );
+            let mut inf = eq.clone();
+            inf[3] = f64::INFINITY;
+            cases.push(inf);
+            let mut nan = eq.clone();
+            nan[nlev - 1] = f64::NAN;
+            cases.push(nan);
+            for n in &cases {
+                let dense = &w * DVector::from_column_slice(n);
+                let band = band_of(&written, n);
+                for i in 0..nlev {
+                    let y = band_product(&a[i * cols..i * cols + nlev], n, band[i]);
+                    assert_eq!(
+                        y.to_bits(),
+                        dense[i].to_bits(),
+                        "B {b}, T {temp}, row {i}: {y:e} vs {:e}",
+                        dense[i]
+                    );
+                    let (lo, hi) = band[i];
+                    let flux: f64 = a[i * cols + lo..=i * cols + hi]
+                        .iter()
+                        .zip(&n[lo..=hi])
+                        .map(|(w, n)| (w * n).abs())
+                        .sum();
+                    let dense_flux: f64 = (0..nlev).map(|j| (w[(i, j)] * n[j]).abs()).sum();
+                    assert_eq!(
+                        flux.to_bits(),
+                        dense_flux.to_bits(),
+                        "B {b}, T {temp}, row {i}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 5 * 7 * nlev);
+        // Rows whose in-band products are all -0.0 (a negative rate times a zero population):
+        // the skipped +0.0 products before or after the band make the dense sum +0.0.
+        for (w, n, band) in [
+            (vec![0.0f64, -1.0], vec![1.0f64, 0.0], (1, 1)),
+            (vec![-1.0, 0.0], vec![0.0, 1.0], (0, 0)),
+            (vec![0.0, -1.0, 0.0], vec![1.0, 0.0, 1.0], (1, 1)),
+        ] {
+            let dense = DMatrix::from_row_slice(1, w.len(), &w) * DVector::from_column_slice(&n);
+            assert_eq!(dense[0].to_bits(), 0.0f64.to_bits());
+            assert_eq!(band_product(&w, &n, band).to_bits(), dense[0].to_bits());
+        }
+    }
 }
