@@ -304,6 +304,19 @@ impl<'a> ReducedSystem<'a> {
         field_t: f64,
         t_k: f64,
     ) -> Result<(WellState, f64, Option<MMatrixLu>), NumericsError> {
+        self.well_state_rate_and_factors_given(field_t, t_k, None)
+    }
+
+    /// [`Self::well_state_rate_and_factors`] with the unscaled slow rate lambda1_0 (1/s) taken
+    /// from `lambda0_per_s` where given (the well table's value, as the slaving estimate has
+    /// it) instead of the exact slow mode of the chain; the same well state, factors and
+    /// errors either way.
+    pub(crate) fn well_state_rate_and_factors_given(
+        &self,
+        field_t: f64,
+        t_k: f64,
+        lambda0_per_s: Option<f64>,
+    ) -> Result<(WellState, f64, Option<MMatrixLu>), NumericsError> {
         if field_t.abs() >= self.spin.bistability_field_t() {
             return Ok((self.well_state(field_t, t_k), f64::INFINITY, None));
         }
@@ -317,11 +330,16 @@ impl<'a> ReducedSystem<'a> {
             field_t,
             temperature_k: t_k,
         })?;
-        let mode = self
-            .rates
-            .unscaled_reduced_rate_of(&chain, &lu, field_t, t_k)?;
+        let lambda0 = match lambda0_per_s {
+            Some(l) => l,
+            None => {
+                self.rates
+                    .unscaled_reduced_rate_of(&chain, &lu, field_t, t_k)?
+                    .lambda1_per_s
+            }
+        };
         let ws = self.well_state_with(e, t_k, chain.committors(&lu));
-        Ok((ws, self.rates.kappa(t_k)? * mode.lambda1_per_s, Some(lu)))
+        Ok((ws, self.rates.kappa(t_k)? * lambda0, Some(lu)))
     }
 
     /// The well state from the level energies `e` at the field and the split (q_L, q_R).

@@ -422,19 +422,7 @@ fn correction_at(
     // point was just solved at (the table holds it to ~1e-13; the exact slow mode, a
     // fixed-point iteration, was an eighth of a point's cost); the exact kernels where the
     // table is unavailable.
-    let tabulated = s.lambda0.filter(|_| b.abs() < spin.bistability_field_t());
-    let (ws, lambda1, lu) = match tabulated {
-        Some(lambda0) => {
-            crate::error::require_positive("temperature_k", temp)?;
-            let (ws, lu) = red.well_state_and_factors(b, temp);
-            let lu = lu.ok_or(NumericsError::NoSpectralGap {
-                field_t: b,
-                temperature_k: temp,
-            })?;
-            (ws, rates.kappa(temp)? * lambda0, Some(lu))
-        }
-        None => red.well_state_rate_and_factors(b, temp)?,
-    };
+    let (ws, lambda1, lu) = red.well_state_rate_and_factors_given(b, temp, s.lambda0)?;
     // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L). The well state of
     // well_state_and_rate is well_state's (the same committors), computed once.
     let p_l = ReducedSystem::populations_of(&ws, 0.0);
@@ -783,6 +771,20 @@ mod tests {
     use crate::model::Material;
     use crate::rates::{KappaScaling, RateModel};
 
+    /// The transitions at (B, T) as the estimate's points build them, with the
+    /// (kappa, d ln kappa / dT) they were built with.
+    fn transitions_at(
+        rates: &RateModel,
+        spin: &GiantSpin,
+        (b, temp): (f64, f64),
+        buf: &mut Buffers,
+    ) -> (Vec<Transition>, (f64, f64)) {
+        let mut tr = Vec::new();
+        let kd = rates.kappa_and_log_derivative(temp).unwrap();
+        transitions_into(rates, spin, b, temp, kd, &mut tr, (&mut buf.de, &mut buf.r));
+        (tr, kd)
+    }
+
     /// The analytic partial derivatives of the slow manifold (Boltzmann populations in closed
     /// form, committors by solves with the GTH factors) against central differences of the
     /// populations themselves (the estimate's method before issue 19), from 1 to 20 K, at
@@ -808,18 +810,8 @@ mod tests {
                 let (ws, _, lu) = red.well_state_rate_and_factors(b, temp).unwrap();
                 assert!(lu.is_some());
                 let n_s = ReducedSystem::populations_of(&ws, right);
-                let mut tr = Vec::new();
                 let mut buf = Buffers::new();
-                let kd = rates.kappa_and_log_derivative(temp).unwrap();
-                transitions_into(
-                    &rates,
-                    spin,
-                    b,
-                    temp,
-                    kd,
-                    &mut tr,
-                    (&mut buf.de, &mut buf.r),
-                );
+                let (tr, kd) = transitions_at(&rates, spin, (b, temp), &mut buf);
                 let exact = manifold_slopes(
                     &red,
                     &rates,
@@ -930,17 +922,7 @@ mod tests {
             (1.0, 10.0),
             (0.0, 20.0),
         ] {
-            let mut tr = Vec::new();
-            let kd = rates.kappa_and_log_derivative(temp).unwrap();
-            transitions_into(
-                &rates,
-                spin,
-                b,
-                temp,
-                kd,
-                &mut tr,
-                (&mut buf.de, &mut buf.r),
-            );
+            let (tr, _) = transitions_at(&rates, spin, (b, temp), &mut buf);
             let mut a = vec![0.0; (nlev + 2) * cols];
             let written = rate_matrix_into(nlev, &tr, &mut a, cols);
             let w = DMatrix::from_fn(nlev, nlev, |i, j| a[i * cols + j]);
