@@ -1033,7 +1033,10 @@ pub(super) fn hold(
     let tq = plan.tq;
     let t_max = tq + opt.max_time_after_ramp_s;
     let (sep, fast) = plan.time_scales(plan.bf, after.t_after_ramp.min(after.t_eq))?;
-    let mut solver = Radau5::new(&sys.hold, tq, y, 1e-3 / fast, plan.tol_full.clone());
+    // The hold at the fixed field B_f conserves the population sum and the energy with
+    // constant coefficients: RADAU5's own Newton level keeps them (docs/numerics.md section 5).
+    let mut solver =
+        Radau5::new(&sys.hold, tq, y, 1e-3 / fast, plan.tol_full.clone()).with_radau5_newton();
     let mut stage = Hold {
         plan,
         sys: &sys.hold,
