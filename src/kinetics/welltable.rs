@@ -38,6 +38,9 @@ pub const LOGIT_R: usize = 4;
 pub const LN_LAMBDA0: usize = 5;
 /// Number of components.
 pub const COMPONENTS: usize = 6;
+// The temperature solve takes the two excitations as the slices' first two components
+// (`Slice::eval_first_two_with_derivatives`).
+const _: () = assert!(LN_EXC_L == 0 && LN_EXC_R == 1);
 
 /// Temperatures the table covers, K (u = 1/T from 1/64 to 4 1/K).
 pub const TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
@@ -356,7 +359,8 @@ impl FieldSlice {
         for _ in 0..40 {
             let u = 1.0 / t;
             let s = self.at(t)?;
-            let [(ll, dll), (lr, dlr)] = s.eval_two_with_derivatives(LN_EXC_L, LN_EXC_R, u);
+            // Components LN_EXC_L and LN_EXC_R (0 and 1) with their derivatives.
+            let [(ll, dll), (lr, dlr)] = s.eval_first_two_with_derivatives(u);
             let (el, er) = (ll.exp(), lr.exp());
             let g = left * (bottom_l + el) + right * (bottom_r + er) + debye.energy_k(t) - target_k;
             // d/dT = -u^2 d/du.

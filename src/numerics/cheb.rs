@@ -71,6 +71,24 @@ pub fn clenshaw_many<const M: usize>(c: [&[f64]; M], x: f64) -> [f64; M] {
     std::array::from_fn(|m| c[m][0] + x * b1[m] - b2[m])
 }
 
+/// `clenshaw` of M series of equal length at the same x, stored interleaved: `c[j][m]` is
+/// coefficient j of series m. Each series' recurrence is the same operations in the same order
+/// as [`clenshaw`] (so the same bits); with the M coefficients of a degree side by side the
+/// compiler runs the M recurrences in SIMD lanes (issue 19: two per SSE2 instruction, where
+/// [`clenshaw_many`]'s separate slices are loaded one by one).
+pub fn clenshaw_lanes<const M: usize>(c: &[[f64; M]], x: f64) -> [f64; M] {
+    let (mut b1, mut b2) = ([0.0; M], [0.0; M]);
+    let x2 = 2.0 * x;
+    for cj in c[1..].iter().rev() {
+        for m in 0..M {
+            let b0 = x2 * b1[m] + (cj[m] - b2[m]);
+            b2[m] = b1[m];
+            b1[m] = b0;
+        }
+    }
+    std::array::from_fn(|m| c[0][m] + x * b1[m] - b2[m])
+}
+
 /// Coefficients of the x-derivative of the series `c` (one degree lower):
 /// c'_{k-1} = c'_{k+1} + 2 k c_k, with c'_0 halved.
 pub fn derivative(c: &[f64; DEGREE + 1]) -> [f64; DEGREE] {

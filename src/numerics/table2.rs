@@ -10,7 +10,7 @@
 //! own key, so the table is the same whichever runs, threads or order built it: results do not
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
-use crate::numerics::cheb::{clenshaw_many, dct_cosines, derivative, DEGREE};
+use crate::numerics::cheb::{clenshaw_lanes, dct_cosines, derivative, DEGREE};
 use crate::numerics::codec::Reader;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -72,27 +72,44 @@ impl<const K: usize, const NX: usize> Panel2<K, NX> {
             }
             out
         });
+        // The first two components with their derivatives' series (the temperature solve's
+        // pair), interleaved: (c_0, c_0', c_1, c_1') at each degree. The derivative series is
+        // one shorter; its top coefficient is zero.
+        let mut pair = [[0.0; 4]; N];
+        if K >= 2 {
+            let (d0, d1) = (derivative(&c[0]), derivative(&c[1]));
+            for j in 0..N {
+                pair[j] = [
+                    c[0][j],
+                    if j < DEGREE { d0[j] } else { 0.0 },
+                    c[1][j],
+                    if j < DEGREE { d1[j] } else { 0.0 },
+                ];
+            }
+        }
         Slice {
             y_lo: self.y_lo,
             y_w: self.y_w,
-            d: std::array::from_fn(|k| {
-                let mut d = [0.0; N];
-                d[..DEGREE].copy_from_slice(&derivative(&c[k]));
-                d
-            }),
-            c,
+            c: std::array::from_fn(|j| std::array::from_fn(|k| c[k][j])),
+            pair,
         }
     }
 }
 
 /// Every component as a series in y at one x, on one panel's y interval.
+///
+/// The coefficients are stored interleaved (`c[j][k]`: degree j of component k) so that the
+/// Clenshaw recurrences of the components run side by side in SIMD lanes
+/// ([`clenshaw_lanes`]), with the same operations per component as one at a time (issue 19:
+/// the same bits).
 #[derive(Debug, Clone)]
 pub struct Slice<const K: usize> {
     y_lo: f64,
     y_w: f64,
-    c: [[f64; N]; K],
-    /// The y derivatives' series (on [-1, 1]; the last coefficient is zero).
-    d: [[f64; N]; K],
+    c: [[f64; K]; N],
+    /// Components 0 and 1 with their y derivatives' series (on [-1, 1]): (c_0, c_0', c_1,
+    /// c_1') at each degree, the derivatives' last coefficient zero.
+    pair: [[f64; 4]; N],
 }
 
 impl<const K: usize> Slice<K> {
@@ -107,26 +124,21 @@ impl<const K: usize> Slice<K> {
 
     /// All components at y.
     pub fn eval(&self, y: f64) -> [f64; K] {
-        clenshaw_many(std::array::from_fn(|k| &self.c[k][..]), self.local(y))
+        clenshaw_lanes(&self.c, self.local(y))
     }
 
     /// Component k and its y derivative at y.
     pub fn eval_with_derivative(&self, k: usize, y: f64) -> (f64, f64) {
-        let [v, d] = clenshaw_many([&self.c[k][..], &self.d[k][..]], self.local(y));
+        let c: [f64; N] = std::array::from_fn(|j| self.c[j][k]);
+        let d = derivative(&c);
+        let cd: [[f64; 2]; N] = std::array::from_fn(|j| [c[j], if j < DEGREE { d[j] } else { 0.0 }]);
+        let [v, d] = clenshaw_lanes(&cd, self.local(y));
         (v, d * 2.0 / self.y_w)
     }
 
-    /// Components k1 and k2 with their y derivatives at y: ((v1, d1), (v2, d2)).
-    pub fn eval_two_with_derivatives(&self, k1: usize, k2: usize, y: f64) -> [(f64, f64); 2] {
-        let [v1, d1, v2, d2] = clenshaw_many(
-            [
-                &self.c[k1][..],
-                &self.d[k1][..],
-                &self.c[k2][..],
-                &self.d[k2][..],
-            ],
-            self.local(y),
-        );
+    /// Components 0 and 1 with their y derivatives at y: ((v0, d0), (v1, d1)).
+    pub fn eval_first_two_with_derivatives(&self, y: f64) -> [(f64, f64); 2] {
+        let [v1, d1, v2, d2] = clenshaw_lanes(&self.pair, self.local(y));
         let s = 2.0 / self.y_w;
         [(v1, d1 * s), (v2, d2 * s)]
     }
