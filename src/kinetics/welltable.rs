@@ -289,6 +289,27 @@ pub struct WellValues {
     pub lambda0: f64,
 }
 
+/// The tabulated well quantities at one (B, T) with their temperature derivatives at fixed
+/// field, and the energy balance's partial derivatives: what the reduced system's analytic
+/// Jacobian needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WellDerivatives {
+    /// The values, as [`FieldSlice::values`] gives them.
+    pub values: WellValues,
+    /// Mean energy of the right well less that of the left (bottoms included), K: the energy
+    /// balance's derivative in P_R.
+    pub energy_gap_k: f64,
+    /// Total heat capacity at fixed (B, P_R), P_L c_L + P_R c_R + C_ph, k_B: the energy
+    /// balance's derivative in T.
+    pub heat_capacity: f64,
+    /// d <dE/dB>_w / dT of the left and right wells, K/(T K).
+    pub dslope_dt: [f64; 2],
+    /// d P_R,eq / dT, 1/K.
+    pub dright_eq_dt: f64,
+    /// d ln lambda1_0 / dT, 1/K.
+    pub dln_lambda0_dt: f64,
+}
+
 /// Where a [`FieldSlice`] takes its series from.
 #[derive(Debug, Clone)]
 enum Source {
@@ -393,6 +414,34 @@ impl FieldSlice {
             right_eq: 1.0 / (1.0 + (-v[LOGIT_R]).exp()),
             slope_k_per_t: [v[SLOPE_L], v[SLOPE_R]],
             lambda0: v[LN_LAMBDA0].exp(),
+        })
+    }
+
+    /// The well quantities at T with their T derivatives (from the derivative series) and the
+    /// energy balance's derivatives at right-well occupation `right`.
+    pub fn derivatives(&mut self, debye: &Debye, right: f64, t_k: f64) -> Option<WellDerivatives> {
+        let [bottom_l, bottom_r] = self.bottom_k;
+        let u = 1.0 / t_k;
+        let s = self.at(t_k)?;
+        let v = s.eval(u);
+        let d = s.eval_derivatives(u);
+        // d/dT = -u^2 d/du.
+        let du_dt = -u * u;
+        let (el, er) = (v[LN_EXC_L].exp(), v[LN_EXC_R].exp());
+        let right_eq = 1.0 / (1.0 + (-v[LOGIT_R]).exp());
+        let left_eq = 1.0 / (1.0 + v[LOGIT_R].exp());
+        Some(WellDerivatives {
+            values: WellValues {
+                right_eq,
+                slope_k_per_t: [v[SLOPE_L], v[SLOPE_R]],
+                lambda0: v[LN_LAMBDA0].exp(),
+            },
+            energy_gap_k: (bottom_r + er) - (bottom_l + el),
+            heat_capacity: du_dt * ((1.0 - right) * el * d[LN_EXC_L] + right * er * d[LN_EXC_R])
+                + debye.heat_capacity(t_k),
+            dslope_dt: [du_dt * d[SLOPE_L], du_dt * d[SLOPE_R]],
+            dright_eq_dt: right_eq * left_eq * du_dt * d[LOGIT_R],
+            dln_lambda0_dt: du_dt * d[LN_LAMBDA0],
         })
     }
 

@@ -131,9 +131,24 @@ impl<const K: usize> Slice<K> {
     pub fn eval_with_derivative(&self, k: usize, y: f64) -> (f64, f64) {
         let c: [f64; N] = std::array::from_fn(|j| self.c[j][k]);
         let d = derivative(&c);
-        let cd: [[f64; 2]; N] = std::array::from_fn(|j| [c[j], if j < DEGREE { d[j] } else { 0.0 }]);
+        let cd: [[f64; 2]; N] =
+            std::array::from_fn(|j| [c[j], if j < DEGREE { d[j] } else { 0.0 }]);
         let [v, d] = clenshaw_lanes(&cd, self.local(y));
         (v, d * 2.0 / self.y_w)
+    }
+
+    /// The y derivatives of every component at y (each derivative series formed on the spot:
+    /// for the few callers that need them all, the reduced system's Jacobian).
+    pub fn eval_derivatives(&self, y: f64) -> [f64; K] {
+        let mut d = [[0.0; K]; DEGREE];
+        for k in 0..K {
+            let dk = derivative(&std::array::from_fn(|j| self.c[j][k]));
+            for (row, v) in d.iter_mut().zip(dk) {
+                row[k] = v;
+            }
+        }
+        let s = 2.0 / self.y_w;
+        clenshaw_lanes(&d, self.local(y)).map(|v| v * s)
     }
 
     /// Components 0 and 1 with their y derivatives at y: ((v0, d0), (v1, d1)).
