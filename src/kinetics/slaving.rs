@@ -84,7 +84,7 @@ struct Transition {
 /// Buffers reused across the points of an estimate (each filled afresh at every use): the
 /// mechanisms' energy gaps and rates, and the transitions at B +- hb of the field derivative.
 struct Buffers {
-    de: Scratch<f64>,
+    de: Gaps,
     r: Scratch<PairRatesDt>,
     plus: Vec<Transition>,
     minus: Vec<Transition>,
@@ -96,7 +96,10 @@ struct Buffers {
 impl Buffers {
     fn new() -> Self {
         Self {
-            de: Scratch::new(),
+            de: Gaps {
+                zero_field: Vec::new(),
+                de: Scratch::new(),
+            },
             r: Scratch::new(),
             plus: Vec::new(),
             minus: Vec::new(),
@@ -104,6 +107,14 @@ impl Buffers {
             factors: Vec::new(),
         }
     }
+}
+
+/// The channels' energy gaps E_j - E_i: per mechanism, each channel's gap at zero field and
+/// its field slope (K, K/T; computed at the first use, the same for every point of an
+/// estimate), and the gaps at the current field.
+struct Gaps {
+    zero_field: Vec<Vec<(f64, f64)>>,
+    de: Scratch<f64>,
 }
 
 /// The transitions of every mechanism's channels at (B, T), each channel forward then
@@ -117,7 +128,7 @@ fn transitions_into(
     t_k: f64,
     (kappa, dlnk): (f64, f64),
     out: &mut Vec<Transition>,
-    (de_buf, r_buf): (&mut Scratch<f64>, &mut Scratch<PairRatesDt>),
+    (gaps, r_buf): (&mut Gaps, &mut Scratch<PairRatesDt>),
 ) {
     let at = RatePoint {
         field_t: b,
@@ -133,12 +144,29 @@ fn transitions_into(
             .map(|m| m.channels().len())
             .sum::<usize>(),
     );
-    for m in rates.mechanisms() {
+    let Gaps {
+        zero_field,
+        de: de_buf,
+    } = gaps;
+    for (k, m) in rates.mechanisms().iter().enumerate() {
         let channels = m.channels();
+        if zero_field.len() <= k {
+            zero_field.push(
+                channels
+                    .iter()
+                    .map(|c| {
+                        (
+                            spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0),
+                            spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i),
+                        )
+                    })
+                    .collect(),
+            );
+        }
         let de: &mut [f64] = de_buf.get(channels.len());
-        for (d, c) in de.iter_mut().zip(channels) {
-            *d = spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0)
-                + (spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i)) * b;
+        // The same operations as E_j(0) - E_i(0) + (E'_j - E'_i) B evaluated in place.
+        for (d, &(gap, slope)) in de.iter_mut().zip(&zero_field[k]) {
+            *d = gap + slope * b;
         }
         let r: &mut [PairRatesDt] = r_buf.get(channels.len());
         m.rates_and_dt(&at, de, r);
