@@ -24,7 +24,7 @@
 //! of the near-top levels, ~exp(-barrier/T), whenever the wells are out of equilibrium.
 
 use super::drive::{Drive, Driven};
-use super::welltable::{FieldSlice, PlaneTable, WellValues};
+use super::welltable::{BalanceSolve, FieldSlice, PlaneTable, WellValues};
 use super::EngineContext;
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
@@ -103,6 +103,36 @@ struct LastSolve {
     heat_capacity: f64,
 }
 
+/// A temperature solved on the well table at (B, P_R, w) with the energy balance's
+/// derivatives there: the next solve starts from its first-order prediction.
+#[derive(Debug, Clone, Copy)]
+struct TableSolve {
+    field_t: f64,
+    right: f64,
+    work_k: f64,
+    solve: BalanceSolve,
+    /// P_L <dE/dB>_L + P_R <dE/dB>_R, K/T (the balance's B derivative).
+    slope_k_per_t: f64,
+}
+
+impl TableSolve {
+    /// The temperature at (B, P_R, w) to first order from this solve (the balance
+    /// linearized: C dT = dw - (E_R - E_L) dP_R - <dE/dB> dB), or its own where that is not
+    /// finite or leaves [T/2, 2T].
+    fn predict(&self, field_t: f64, right: f64, work_k: f64) -> f64 {
+        let s = &self.solve;
+        let dg = s.energy_gap_k * (right - self.right)
+            + self.slope_k_per_t * (field_t - self.field_t)
+            - (work_k - self.work_k);
+        let predicted = s.t_k - dg / s.heat_capacity;
+        if predicted.is_finite() && predicted > 0.5 * s.t_k && predicted < 2.0 * s.t_k {
+            predicted
+        } else {
+            s.t_k
+        }
+    }
+}
+
 /// The reduced system in state y = [P_R, w].
 #[derive(Debug)]
 pub struct ReducedSystem<'a> {
@@ -117,8 +147,11 @@ pub struct ReducedSystem<'a> {
     recent: RefCell<Vec<LastSolve>>,
     /// The context sharing the well tables and its plane table, if in use.
     table: Option<(&'a EngineContext, Arc<PlaneTable>)>,
-    /// The table at the last few fields, with the last temperature solved at each.
-    slices: RefCell<Vec<(FieldSlice, f64)>>,
+    /// The table at the last few fields, with the last temperature solved at each (and the
+    /// solve it came from, for a first-order start).
+    slices: RefCell<Vec<(FieldSlice, f64, Option<TableSolve>)>>,
+    /// The last temperature solved on the table, at any field.
+    last_table_solve: Cell<Option<TableSolve>>,
     /// Kernel evaluations this system spent building table panels.
     table_evaluations: Cell<usize>,
     /// The protocol, the hold flag (the relaxation after the ramp: B = B_f, dB/dt = 0) and
@@ -148,6 +181,7 @@ impl<'a> ReducedSystem<'a> {
             recent: RefCell::new(Vec::with_capacity(4)),
             table: None,
             slices: RefCell::new(Vec::with_capacity(4)),
+            last_table_solve: Cell::new(None),
             table_evaluations: Cell::new(0),
             drive: Drive::ramp(protocol),
         }
@@ -198,29 +232,53 @@ impl<'a> ReducedSystem<'a> {
         let mut cache = self.slices.borrow_mut();
         let idx = match cache
             .iter()
-            .position(|(s, _)| s.field_t().to_bits() == field_t.to_bits())
+            .position(|(s, _, _)| s.field_t().to_bits() == field_t.to_bits())
         {
             Some(i) => i,
             None => {
                 if cache.len() >= 4 {
                     cache.remove(0);
                 }
-                cache.push((self.field_slice(field_t)?, self.guess_k.get()));
+                cache.push((self.field_slice(field_t)?, self.guess_k.get(), None));
                 cache.len() - 1
             }
         };
-        let (slice, last_t) = &mut cache[idx];
+        let (slice, last_t, last_solve) = &mut cache[idx];
+        // On the plane table (a reduced ramp) start from the last solve at this field moved to
+        // first order in the changes of P_R and w (the stages of a Radau step keep their
+        // fields while the Newton corrections move the state), else from the last solve at
+        // any field moved in B too (a new step's stage fields): 18 % fewer Newton iterations
+        // on the 1e-3 T/s ramp than from the last temperature alone (issue 19).
+        // At the final field (the line table: the hold and the relaxation after the ramp, a
+        // jump's whole reduced part) the start is the last temperature as before, so that the
+        // runs without a reduced ramp keep their bits.
+        #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
+        let on_plane = field_t != self.drive.protocol.b_final_t();
+        let start = match last_solve.or(self.last_table_solve.get()) {
+            Some(l) if on_plane => l.predict(field_t, right, work_k),
+            _ => *last_t,
+        };
         let before = slice.evaluations;
         let found = slice
-            .temperature_k(self.debye, right, self.energy_target_k(work_k), *last_t)
-            .and_then(|t| slice.values(t).map(|v| (t, v)));
+            .solve_temperature(self.debye, right, self.energy_target_k(work_k), start)
+            .and_then(|s| slice.values(s.t_k).map(|v| (s, v)));
         self.table_evaluations
             .set(self.table_evaluations.get() + slice.evaluations - before);
-        if let Some((t, _)) = found {
-            *last_t = t;
-            self.guess_k.set(t);
-        }
-        found
+        let (solve, values) = found?;
+        let t = solve.t_k;
+        *last_t = t;
+        self.guess_k.set(t);
+        let here = TableSolve {
+            field_t,
+            right,
+            work_k,
+            solve,
+            slope_k_per_t: (1.0 - right) * values.slope_k_per_t[0]
+                + right * values.slope_k_per_t[1],
+        };
+        *last_solve = Some(here);
+        self.last_table_solve.set(Some(here));
+        Some((t, values))
     }
 
     /// The lattice.
@@ -544,8 +602,8 @@ impl<'a> ReducedSystem<'a> {
             let mut cache = self.slices.borrow_mut();
             cache
                 .iter_mut()
-                .find(|(s, _)| s.field_t().to_bits() == b.to_bits())
-                .and_then(|(s, _)| s.derivatives(self.debye, right, temp))
+                .find(|(s, _, _)| s.field_t().to_bits() == b.to_bits())
+                .and_then(|(s, _, _)| s.derivatives(self.debye, right, temp))
         };
         let Some(d) = derivatives else {
             return Ok(false);
@@ -579,9 +637,9 @@ impl<'a> ReducedSystem<'a> {
         let mut fresh = None;
         let slice = match cache
             .iter_mut()
-            .find(|(s, _)| s.field_t().to_bits() == field_t.to_bits())
+            .find(|(s, _, _)| s.field_t().to_bits() == field_t.to_bits())
         {
-            Some((s, _)) => s,
+            Some((s, _, _)) => s,
             None => fresh.insert(self.field_slice(field_t)?),
         };
         let before = slice.evaluations;

@@ -310,6 +310,17 @@ pub struct WellDerivatives {
     pub dln_lambda0_dt: f64,
 }
 
+/// A temperature solved on the table and the energy balance's derivatives next to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BalanceSolve {
+    /// The root, K.
+    pub t_k: f64,
+    /// Total heat capacity at fixed (B, P_R), k_B (the balance's T derivative).
+    pub heat_capacity: f64,
+    /// Mean energy of the right well less that of the left, K (its P_R derivative).
+    pub energy_gap_k: f64,
+}
+
 /// Where a [`FieldSlice`] takes its series from.
 #[derive(Debug, Clone)]
 enum Source {
@@ -372,6 +383,19 @@ impl FieldSlice {
         target_k: f64,
         guess_k: f64,
     ) -> Option<f64> {
+        self.solve_temperature(debye, right, target_k, guess_k)
+            .map(|s| s.t_k)
+    }
+
+    /// [`Self::temperature_k`] with the energy balance's derivatives at the last iterate
+    /// (a relative 1e-8 from the root), for the next solve's starting point.
+    pub fn solve_temperature(
+        &mut self,
+        debye: &Debye,
+        right: f64,
+        target_k: f64,
+        guess_k: f64,
+    ) -> Option<BalanceSolve> {
         let (t_min, t_max) = TABLE_RANGE_K;
         let [bottom_l, bottom_r] = self.bottom_k;
         let left = 1.0 - right;
@@ -399,7 +423,11 @@ impl FieldSlice {
             // rounding floor of the balance, and ends the iteration.
             if step.abs() <= 1e-8 * t {
                 if polish || step.abs() <= 4.0 * f64::EPSILON * t {
-                    return Some(t);
+                    return Some(BalanceSolve {
+                        t_k: t,
+                        heat_capacity: c,
+                        energy_gap_k: (bottom_r + er) - (bottom_l + el),
+                    });
                 }
                 polish = true;
             }
