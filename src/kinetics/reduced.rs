@@ -281,6 +281,12 @@ impl<'a> ReducedSystem<'a> {
         Some((t, values))
     }
 
+    /// The temperature of the last successful temperature solve (table or exact), K: after
+    /// an accepted solver step, the one at its end (the step's last right-hand side).
+    pub(crate) fn last_temperature_k(&self) -> f64 {
+        self.guess_k.get()
+    }
+
     /// The lattice.
     pub fn debye(&self) -> &Debye {
         self.debye

@@ -696,9 +696,11 @@ struct Correction {
 }
 
 /// The slaving estimate of a reduced ramp over its accepted steps, `steps` = (t in s, P_R,
-/// net energy received w - q in K) from t = 0 to t_q (thinned evenly to at most [`MAX_POINTS`]), with
-/// their temperatures solved by `solver` (a fresh copy of the run's reduced system, so that
-/// the run's own solves keep their history), from the initial temperature `t_i` (K);
+/// net energy received w - q in K, temperature in K) from t = 0 to t_q (thinned evenly to at
+/// most [`MAX_POINTS`]), with the temperatures the ramp solved there (where one is not finite,
+/// solved by `solver`, a fresh copy of the run's reduced system, so that the run's own solves
+/// keep their history; `solver` also gives lambda1_0 from its table), from the initial
+/// temperature `t_i` (K);
 /// `(b_f, t_eq)` is the
 /// equilibrium after the ramp, where the total heat capacity turns the extra work into the
 /// error of the final temperature. `heat_flow(t, T)` is the heat flow to the bath, K/s.
@@ -708,7 +710,7 @@ pub(crate) fn estimate(
     rates: &RateModel,
     spin: &GiantSpin,
     protocol: &Protocol,
-    steps: &[[f64; 3]],
+    steps: &[[f64; 4]],
     solver: &ReducedSystem<'_>,
     t_i: f64,
     (b_f, t_eq): (f64, f64),
@@ -745,12 +747,18 @@ pub(crate) fn estimate(
     };
     let stride = steps.len().div_ceil(MAX_POINTS).max(1);
     let mut ramp = Vec::with_capacity(MAX_POINTS + 1);
-    for (k, &[t_s, right, net]) in steps.iter().enumerate() {
+    for (k, &[t_s, right, net, solved_k]) in steps.iter().enumerate() {
         if k % stride != 0 && k + 1 != steps.len() {
             continue;
         }
         let b = protocol.field_and_rate(t_s, false, None).0;
-        let t_k = solver.temperature_k(b, right, net)?;
+        // The ramp's own temperature at the step (its right-hand side there solved the same
+        // balance, to rounding; session 33), solved afresh where there is none (the start).
+        let t_k = if solved_k.is_finite() && solved_k > 0.0 {
+            solved_k
+        } else {
+            solver.temperature_k(b, right, net)?
+        };
         ramp.push(Point {
             t_s,
             right,

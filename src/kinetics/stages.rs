@@ -366,9 +366,10 @@ pub(super) struct Progress<'r> {
     pub steps_reduced: usize,
     pub quadrature_evals: usize,
     pub table_nodes: usize,
-    /// Of a reduced ramp: (t in s, P_R, net energy received w - q in K) at its start and after
-    /// each accepted step, for the error estimate (`super::slaving`).
-    pub reduced_ramp_steps: Vec<[f64; 3]>,
+    /// Of a reduced ramp: (t in s, P_R, net energy received w - q in K, the temperature its
+    /// right-hand side solved there in K, NaN at the start) at its start and after each
+    /// accepted step, for the error estimate (`super::slaving`).
+    pub reduced_ramp_steps: Vec<[f64; 4]>,
     /// Lowest temperature seen after the ramp (K) and its time since the start, s.
     pub minimum: Option<(f64, f64)>,
     /// Of a segmented protocol: the lowest temperature in each segment (K) and its time
@@ -713,8 +714,14 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
     }
     fn stepped(&mut self, solver: &Radau5<NumericsError>, prog: &mut Progress<'_>) {
         let y = solver.y();
-        prog.reduced_ramp_steps
-            .push([solver.t(), y[0], self.sys.net_work(y)]);
+        // The temperature the step's last right-hand side (at its end, for the solver's next
+        // step) solved: the slaving estimate's point there takes it instead of solving again.
+        prog.reduced_ramp_steps.push([
+            solver.t(),
+            y[0],
+            self.sys.net_work(y),
+            self.sys.last_temperature_k(),
+        ]);
         if let Some(k) = step_segment(self.sys) {
             let (sys, proto) = (self.sys, self.proto);
             let piece = sys.drive().piece.get();
@@ -774,7 +781,7 @@ pub(super) fn ramp(
             y0.push(0.0);
         }
         let y0 = DVector::from_vec(y0);
-        prog.reduced_ramp_steps.push([0.0, y0[0], 0.0]);
+        prog.reduced_ramp_steps.push([0.0, y0[0], 0.0, f64::NAN]);
         let mut solver = Radau5::new(red, 0.0, y0, tq * 1e-6, plan.tol_reduced.clone());
         let mut stage = ReducedRamp {
             sys: red,
