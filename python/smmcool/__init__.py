@@ -353,7 +353,8 @@ def limits(
         return res
     res = {k: v.reshape(shape) for k, v in out.items()}
     note = np.empty(s.size, dtype=object)  # None everywhere
-    note[where] = notes
+    if where:
+        note[where] = notes
     res["note"] = note.reshape(shape)
     return res
 

@@ -102,6 +102,27 @@ def test_limits_arrays_broadcast_like_a_scalar_loop():
             assert got["sudden_delta_temperature_k"][i, j] == one["sudden_delta_temperature_k"]
 
 
+def test_limits_parallel_chunks_equal_the_scalar_calls_on_the_calling_thread():
+    """Up to 64 elements a call is solved on the calling thread, beyond in parallel chunks
+    (outputs written once, not zeroed first): an array of 1000 elements, with and without a
+    finite isentropic temperature, gives each element's scalar call bit for bit, and its
+    first 64 elements alone (one chunk) the same again."""
+    ti = np.geomspace(0.05, 30.0, 1000)
+    bf = np.where(np.arange(1000) % 3 == 0, 0.0, 0.1)
+    got = smmcool.limits(0.5, bf, ti)
+    head = smmcool.limits(0.5, bf[:64], ti[:64])
+    keys = [k for k in got if k != "note"]
+    assert any(n is not None for n in got["note"]) and any(n is None for n in got["note"])
+    for i in range(1000):
+        one = smmcool.limits(0.5, float(bf[i]), float(ti[i]))
+        assert got["note"][i] == one["note"]
+        for k in keys:
+            x = got[k][i]
+            assert (math.isnan(x) and one[k] is None) or x == one[k]
+            if i < 64:
+                assert np.array_equal(head[k][i], x, equal_nan=True)
+
+
 def test_limits_broadcast_one_side_and_differences_to_ti():
     """A one-element side (passed to the extension as it is) against the same side broadcast
     by NumPy, in both directions; the differences are root - Ti as NumPy subtracts them; the
