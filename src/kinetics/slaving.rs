@@ -51,6 +51,18 @@ fn manifold(red: &ReducedSystem<'_>, b: f64, t: f64, right: f64) -> Vec<f64> {
     red.populations(b, t, right)
 }
 
+/// [`ReducedSystem::populations_of`] into `out`: the same operations, the same bits.
+fn populations_into(ws: &WellState, right: f64, out: &mut Vec<f64>) {
+    let occ = [1.0 - right, right];
+    out.clear();
+    out.extend((0..ws.equilibrium.len()).map(|i| {
+        (0..2)
+            .filter(|&w| ws.mass[w] > 0.0)
+            .map(|w| occ[w] * ws.equilibrium[i] * ws.weights[w][i] / ws.mass[w])
+            .sum::<f64>()
+    }));
+}
+
 /// Total energy (spins with populations `n` + phonons) at (B, T), K.
 fn energy_of(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, n: &[f64]) -> f64 {
     n.iter()
@@ -88,9 +100,36 @@ struct Buffers {
     r: Scratch<PairRatesDt>,
     plus: Vec<Transition>,
     minus: Vec<Transition>,
-    /// The stacked least-squares system of [`correction_at`] and the copy its QR overwrites.
+    /// The stacked least-squares system of [`correction_at`] and the workspace of its QR.
     system: Vec<f64>,
-    factors: Vec<f64>,
+    qr: QrWork,
+    /// The per-point vectors of [`correction_at`] and [`manifold_slopes`].
+    vecs: PointVecs,
+}
+
+/// The per-point vectors (each filled afresh at every use; kept across the points of an
+/// estimate for their allocations, about 25 a point before): named as in [`correction_at`]
+/// and [`manifold_slopes`].
+#[derive(Default)]
+struct PointVecs {
+    drate_db: Vec<f64>,
+    drate_dt: Vec<f64>,
+    e: Vec<f64>,
+    slope: Vec<f64>,
+    deq_dt: Vec<f64>,
+    deq_db: Vec<f64>,
+    dqa: Vec<f64>,
+    dqb: Vec<f64>,
+    dn_db: Vec<f64>,
+    dn_dt: Vec<f64>,
+    p_l: Vec<f64>,
+    p_r: Vec<f64>,
+    dir: Vec<f64>,
+    n_s: Vec<f64>,
+    dns: Vec<f64>,
+    rhs: Vec<f64>,
+    written: Vec<(usize, usize)>,
+    band: Vec<(usize, usize)>,
 }
 
 impl Buffers {
@@ -104,7 +143,8 @@ impl Buffers {
             plus: Vec::new(),
             minus: Vec::new(),
             system: Vec::new(),
-            factors: Vec::new(),
+            qr: QrWork::default(),
+            vecs: PointVecs::default(),
         }
     }
 }
@@ -190,7 +230,7 @@ fn transitions_into(
 /// The rate matrix kappa W (1/s) of `transitions` into the leading `nlev` x `nlev` block of
 /// the row-major `a` (row stride `cols`, zero there on entry): W[(to, from)] the rate from
 /// level `from` to `to`, the diagonal minus the total rate out, added in the transitions'
-/// order as the full system's Jacobian holds it. Returns each row's column range
+/// order as the full system's Jacobian holds it. Writes to `band` each row's column range
 /// (lowest, highest) of the entries written (the diagonal included): the rest of the row
 /// stays exact +0.0.
 fn rate_matrix_into(
@@ -198,27 +238,30 @@ fn rate_matrix_into(
     transitions: &[Transition],
     a: &mut [f64],
     cols: usize,
-) -> Vec<(usize, usize)> {
-    let mut band: Vec<(usize, usize)> = (0..nlev).map(|i| (i, i)).collect();
+    band: &mut Vec<(usize, usize)>,
+) {
+    band.clear();
+    band.extend((0..nlev).map(|i| (i, i)));
     for t in transitions {
         a[t.to * cols + t.from] += t.rate;
         a[t.from * cols + t.from] -= t.rate;
         let r = &mut band[t.to];
         *r = (r.0.min(t.from), r.1.max(t.from));
     }
-    band
 }
 
 /// The column ranges for the products W n of [`band_product`] and the row fluxes: the rows'
 /// `band` where every population is finite with its sign bit clear (then each skipped product
 /// +0.0 n_j is +0.0: the dense sum's value, -0.0 included, is reproduced, see
 /// [`band_product`]), every column otherwise (a -0.0, an infinity or a NaN among the
-/// populations gives products of other signs or NaN, which only the dense sum reproduces).
-fn band_of(band: &[(usize, usize)], n: &[f64]) -> Vec<(usize, usize)> {
+/// populations gives products of other signs or NaN, which only the dense sum reproduces);
+/// into `out`.
+fn band_of(band: &[(usize, usize)], n: &[f64], out: &mut Vec<(usize, usize)>) {
+    out.clear();
     if n.iter().all(|v| v.is_finite() && v.is_sign_positive()) {
-        band.to_vec()
+        out.extend_from_slice(band);
     } else {
-        vec![(0, n.len() - 1); band.len()]
+        out.resize(band.len(), (0, n.len() - 1));
     }
 }
 
@@ -294,11 +337,19 @@ fn committor_derivatives(
 }
 
 /// The derivative of n_s = sum_w P_w eq q_w / M_w (M_w = sum eq q_w; `occ` = (P_L, P_R))
-/// from the derivatives of the Boltzmann populations `deq` and of the committors `dq`.
-fn manifold_derivative(ws: &WellState, occ: [f64; 2], deq: &[f64], dq: [&[f64]; 2]) -> Vec<f64> {
+/// from the derivatives of the Boltzmann populations `deq` and of the committors `dq`, into
+/// `out`.
+fn manifold_derivative(
+    ws: &WellState,
+    occ: [f64; 2],
+    deq: &[f64],
+    dq: [&[f64]; 2],
+    out: &mut Vec<f64>,
+) {
     let n = ws.equilibrium.len();
     let eq = &ws.equilibrium;
-    let mut out = vec![0.0; n];
+    out.clear();
+    out.resize(n, 0.0);
     for w in 0..2 {
         let mass = ws.mass[w];
         if mass <= 0.0 {
@@ -311,7 +362,6 @@ fn manifold_derivative(ws: &WellState, occ: [f64; 2], deq: &[f64], dq: [&[f64]; 
             out[i] += a * (deq[i] * q[i] + eq[i] * dq[w][i]) - c * eq[i] * q[i];
         }
     }
-    out
 }
 
 /// The partial derivatives of n_s and of the total energy at (B, T, P_R = `right`), the well
@@ -342,7 +392,12 @@ fn manifold_slopes(
     };
     let kappa = rates.kappa(temp)?;
     let Buffers {
-        de, r, plus, minus, ..
+        de,
+        r,
+        plus,
+        minus,
+        vecs,
+        ..
     } = buf;
     transitions_into(
         rates,
@@ -354,42 +409,61 @@ fn manifold_slopes(
         (&mut *de, &mut *r),
     );
     transitions_into(rates, spin, b - hb, temp, kappa_dlnk, minus, (de, r));
-    let drate_db: Vec<f64> = plus
-        .iter()
-        .zip(minus.iter())
-        .map(|(p, m)| (p.rate - m.rate) / (2.0 * hb))
-        .collect();
-    let drate_dt: Vec<f64> = transitions.iter().map(|t| t.drate_dt).collect();
-    let e = spin.energies(b);
-    let slope: Vec<f64> = (0..nlev).map(|i| spin.energy_slope_k_per_t(i)).collect();
+    let PointVecs {
+        drate_db,
+        drate_dt,
+        e,
+        slope,
+        deq_dt,
+        deq_db,
+        dqa,
+        dqb,
+        dn_db,
+        dn_dt,
+        ..
+    } = vecs;
+    drate_db.clear();
+    drate_db.extend(
+        plus.iter()
+            .zip(minus.iter())
+            .map(|(p, m)| (p.rate - m.rate) / (2.0 * hb)),
+    );
+    drate_dt.clear();
+    drate_dt.extend(transitions.iter().map(|t| t.drate_dt));
+    e.clear();
+    e.resize(nlev, 0.0);
+    spin.energies_into(b, e);
+    slope.clear();
+    slope.extend((0..nlev).map(|i| spin.energy_slope_k_per_t(i)));
     let eq = &ws.equilibrium;
-    let mean_e: f64 = eq.iter().zip(&e).map(|(p, e)| p * e).sum();
-    let mean_s: f64 = eq.iter().zip(&slope).map(|(p, s)| p * s).sum();
+    let mean_e: f64 = eq.iter().zip(e.iter()).map(|(p, e)| p * e).sum();
+    let mean_s: f64 = eq.iter().zip(slope.iter()).map(|(p, s)| p * s).sum();
     // d eq_i/dT = eq_i (E_i - <E>)/T^2, d eq_i/dB = -eq_i (E'_i - <E'>)/T.
-    let deq_dt: Vec<f64> = (0..nlev)
-        .map(|i| eq[i] * (e[i] - mean_e) / (temp * temp))
-        .collect();
-    let deq_db: Vec<f64> = (0..nlev)
-        .map(|i| -eq[i] * (slope[i] - mean_s) / temp)
-        .collect();
+    deq_dt.clear();
+    deq_dt.extend((0..nlev).map(|i| eq[i] * (e[i] - mean_e) / (temp * temp)));
+    deq_db.clear();
+    deq_db.extend((0..nlev).map(|i| -eq[i] * (slope[i] - mean_s) / temp));
     let occ = [1.0 - right, right];
     let [qa, qb] = &ws.weights;
-    let (mut dqa, mut dqb) = (Vec::new(), Vec::new());
-    let mut dn = |deq: &[f64], drate: &[f64]| {
+    // dn_s/dB, then dn_s/dT: the committors' derivatives, then the manifold's.
+    for (deq, drate, out) in [
+        (&*deq_db, &*drate_db, &mut *dn_db),
+        (&*deq_dt, &*drate_dt, &mut *dn_dt),
+    ] {
         committor_derivatives(
             lu,
             kappa,
             transitions,
             drate,
             [qa, qb],
-            [&mut dqa, &mut dqb],
+            [&mut *dqa, &mut *dqb],
         );
-        manifold_derivative(ws, occ, deq, [&dqa, &dqb])
-    };
-    let dn_db = dn(&deq_db, &drate_db);
-    let dn_dt = dn(&deq_dt, &drate_dt);
+        manifold_derivative(ws, occ, deq, [&dqa[..], &dqb[..]], out);
+    }
     let de_db = (0..nlev).map(|i| dn_db[i] * e[i] + n_s[i] * slope[i]).sum();
     let c_tot = (0..nlev).map(|i| dn_dt[i] * e[i]).sum::<f64>() + red.debye().heat_capacity(temp);
+    // The two derivatives leave the buffers (the caller puts them back, see `correction_at`).
+    let (dn_db, dn_dt) = (std::mem::take(dn_db), std::mem::take(dn_dt));
     Ok(ManifoldSlopes {
         dn_db,
         dn_dt,
@@ -453,10 +527,22 @@ fn correction_at(
     let (ws, lambda1, lu) = red.well_state_rate_and_factors_given(b, temp, s.lambda0)?;
     // n_s is linear in P_R: n_s = p_L + P_R (p_R - p_L). The well state of
     // well_state_and_rate is well_state's (the same committors), computed once.
-    let p_l = ReducedSystem::populations_of(&ws, 0.0);
-    let p_r = ReducedSystem::populations_of(&ws, 1.0);
-    let dir: Vec<f64> = p_r.iter().zip(&p_l).map(|(r, l)| r - l).collect();
-    let n_s: Vec<f64> = p_l.iter().zip(&dir).map(|(l, d)| l + right * d).collect();
+    let take = std::mem::take::<Vec<f64>>;
+    let v = &mut buf.vecs;
+    let (mut p_l, mut p_r, mut dir, mut n_s) = (
+        take(&mut v.p_l),
+        take(&mut v.p_r),
+        take(&mut v.dir),
+        take(&mut v.n_s),
+    );
+    let (mut dns, mut rhs) = (take(&mut v.dns), take(&mut v.rhs));
+    let (mut written, mut band) = (std::mem::take(&mut v.written), std::mem::take(&mut v.band));
+    populations_into(&ws, 0.0, &mut p_l);
+    populations_into(&ws, 1.0, &mut p_r);
+    dir.clear();
+    dir.extend(p_r.iter().zip(&p_l).map(|(r, l)| r - l));
+    n_s.clear();
+    n_s.extend(p_l.iter().zip(&dir).map(|(l, d)| l + right * d));
     let dright = lambda1 * (ws.right_eq - right);
     // kappa W at (B, T), from the mechanisms' channels as the full system builds it, and its
     // temperature derivative.
@@ -495,13 +581,14 @@ fn correction_at(
         .map(|(i, d)| d * spin.energy_k(i, b))
         .sum();
     // dT/dt from the energy balance: d E_tot/dt = dw/dt - Q.
-    let slope: Vec<f64> = (0..nlev).map(|i| spin.energy_slope_k_per_t(i)).collect();
+    let mut slope = take(&mut buf.vecs.slope);
+    slope.clear();
+    slope.extend((0..nlev).map(|i| spin.energy_slope_k_per_t(i)));
     let power =
         bdot * n_s.iter().zip(&slope).map(|(n, e)| n * e).sum::<f64>() - s.heat_flow_k_per_s;
     let dtemp = (power - de_db * bdot - de_dright * dright) / c_tot;
-    let dns: Vec<f64> = (0..nlev)
-        .map(|i| dn_db[i] * bdot + dn_dt[i] * dtemp + dir[i] * dright)
-        .collect();
+    dns.clear();
+    dns.extend((0..nlev).map(|i| dn_db[i] * bdot + dn_dt[i] * dtemp + dir[i] * dright));
     // kappa W, as the full system's Jacobian holds it (the old dense product kappa W n_s and
     // its row fluxes: their rounding sets the estimate's floor, ~1e-14, which the tests of
     // the refusal path rely on).
@@ -509,16 +596,17 @@ fn correction_at(
     let a = &mut buf.system;
     a.clear();
     a.resize(m * cols, 0.0);
-    let band = rate_matrix_into(nlev, transitions, a, cols);
+    rate_matrix_into(nlev, transitions, a, cols, &mut written);
     // Rows' column ranges for the products with n_s: outside them W holds exact +0.0, whose
     // products with finite non-negative populations are +0.0 and leave the dense sums' bits
     // unchanged (see `band_of`); otherwise every column, as the dense product did.
-    let band = band_of(&band, &n_s);
+    band_of(&written, &n_s, &mut band);
     let scale = (0..nlev).map(|i| a[i * cols + i].abs()).fold(0.0, f64::max);
     // kappa W delta = dn_s/dt - kappa W n_s with the two constraints as extra rows, scaled
     // like the matrix; solved in the least-squares sense (W is singular). Row-major, the
     // right-hand side as the last column.
-    let mut rhs = vec![0.0; nlev];
+    rhs.clear();
+    rhs.resize(nlev, 0.0);
     for i in 0..nlev {
         let wn = band_product(&a[i * cols..i * cols + nlev], &n_s, band[i]);
         rhs[i] = dns[i] - wn;
@@ -526,7 +614,7 @@ fn correction_at(
         a[nlev * cols + i] = scale;
         a[(nlev + 1) * cols + i] = scale * ws.weights[1][i];
     }
-    let delta = least_squares(&buf.system, m, nlev, 1e-14 * scale, &mut buf.factors).ok_or(
+    let delta = least_squares(&buf.system, m, nlev, 1e-14 * scale, &mut buf.qr).ok_or(
         NumericsError::NoSpectralGap {
             field_t: b,
             temperature_k: temp,
@@ -566,6 +654,11 @@ fn correction_at(
         drift
     };
     let power_dright = bdot * dir.iter().zip(&slope).map(|(d, e)| d * e).sum::<f64>();
+    // The vectors back into the buffers for the next point.
+    let v = &mut buf.vecs;
+    (v.p_l, v.p_r, v.dir, v.n_s) = (p_l, p_r, dir, n_s);
+    (v.dns, v.rhs, v.written, v.band, v.slope) = (dns, rhs, written, band, slope);
+    (v.dn_db, v.dn_dt) = (dn_db, dn_dt);
     Ok(Correction {
         e_delta,
         power_delta,
@@ -584,18 +677,21 @@ fn correction_at(
 /// well-conditioned R makes the two solutions agree to rounding); otherwise by the SVD, which
 /// truncates. The QR is [`householder_least_squares`], which skips the zeros of the banded
 /// rate matrix; it costs far less than the SVD with its vectors. The QR works on a copy in
-/// `work` (reused across calls).
+/// `work` (its buffers reused across calls).
 fn least_squares(
     a_rhs: &[f64],
     m: usize,
     n: usize,
     cutoff: f64,
-    work: &mut Vec<f64>,
+    work: &mut QrWork,
 ) -> Option<Vec<f64>> {
-    work.clear();
-    work.extend_from_slice(a_rhs);
-    if let Some(x) = householder_least_squares(work, m, n, 1e6 * cutoff) {
-        return Some(x);
+    let mut factors = std::mem::take(&mut work.factors);
+    factors.clear();
+    factors.extend_from_slice(a_rhs);
+    let x = householder_least_squares(&mut factors, m, n, 1e6 * cutoff, work);
+    work.factors = factors;
+    if x.is_some() {
+        return x;
     }
     let original = a_rhs;
     let a = DMatrix::from_fn(m, n, |r, c| original[r * (n + 1) + c]);
@@ -604,6 +700,17 @@ fn least_squares(
         .solve(&rhs, cutoff)
         .ok()
         .map(|x| x.iter().copied().collect())
+}
+
+/// The workspace of [`least_squares`], each buffer filled afresh at every use: the copy of
+/// the system the QR overwrites, the rows of a column's reflector, its vector and its
+/// products with the columns after it.
+#[derive(Default)]
+struct QrWork {
+    factors: Vec<f64>,
+    rows: Vec<usize>,
+    v: Vec<f64>,
+    dots: Vec<f64>,
 }
 
 /// Householder QR least squares of the `m` x (`n` + 1) row-major `f` = [a | rhs], or `None`
@@ -619,11 +726,12 @@ fn householder_least_squares(
     m: usize,
     n: usize,
     min_pivot: f64,
+    work: &mut QrWork,
 ) -> Option<Vec<f64>> {
     let w = n + 1;
-    let mut rows: Vec<usize> = Vec::with_capacity(m);
-    let mut v: Vec<f64> = Vec::with_capacity(m);
-    let mut dots = vec![0.0; w];
+    let QrWork { rows, v, dots, .. } = work;
+    dots.clear();
+    dots.resize(w, 0.0);
     for k in 0..n {
         rows.clear();
         rows.push(k);
@@ -651,7 +759,7 @@ fn householder_least_squares(
         let inv = 1.0 / (alpha * v[0]);
         let s = &mut dots[..w - k - 1];
         s.fill(0.0);
-        for (&r, &vr) in rows.iter().zip(&v) {
+        for (&r, &vr) in rows.iter().zip(v.iter()) {
             for (sc, x) in s.iter_mut().zip(&f[r * w + k + 1..(r + 1) * w]) {
                 *sc += vr * x;
             }
@@ -659,7 +767,7 @@ fn householder_least_squares(
         for sc in s.iter_mut() {
             *sc *= inv;
         }
-        for (&r, &vr) in rows.iter().zip(&v) {
+        for (&r, &vr) in rows.iter().zip(v.iter()) {
             for (x, sc) in f[r * w + k + 1..(r + 1) * w].iter_mut().zip(s.iter()) {
                 *x += sc * vr;
             }
@@ -915,7 +1023,9 @@ mod tests {
                 .collect()
         };
         for a in [a.clone(), a.map(|v| v + 0.01)] {
-            let x = householder_least_squares(&mut packed(&a), m, n, 1e-300).unwrap();
+            let x =
+                householder_least_squares(&mut packed(&a), m, n, 1e-300, &mut QrWork::default())
+                    .unwrap();
             let y = a.clone().svd(true, true).solve(&rhs, 0.0).unwrap();
             let err = x
                 .iter()
@@ -929,8 +1039,11 @@ mod tests {
         for r in 0..m {
             b[(r, 1)] = b[(r, 0)];
         }
-        assert!(householder_least_squares(&mut packed(&b), m, n, 1e-8).is_none());
-        let x = least_squares(&packed(&b), m, n, 1e-12, &mut Vec::new()).unwrap();
+        assert!(
+            householder_least_squares(&mut packed(&b), m, n, 1e-8, &mut QrWork::default())
+                .is_none()
+        );
+        let x = least_squares(&packed(&b), m, n, 1e-12, &mut QrWork::default()).unwrap();
         let y = b.clone().svd(true, true).solve(&rhs, 1e-12).unwrap();
         assert!(x
             .iter()
@@ -960,7 +1073,8 @@ mod tests {
         ] {
             let (tr, _) = transitions_at(&rates, spin, (b, temp), &mut buf);
             let mut a = vec![0.0; (nlev + 2) * cols];
-            let written = rate_matrix_into(nlev, &tr, &mut a, cols);
+            let mut written = Vec::new();
+            rate_matrix_into(nlev, &tr, &mut a, cols, &mut written);
             let w = DMatrix::from_fn(nlev, nlev, |i, j| a[i * cols + j]);
             // Some rows skip columns (the rates couple Delta M = +-1, +-2).
             assert!(written.iter().any(|&(lo, hi)| lo > 0 || hi + 1 < nlev));
@@ -991,7 +1105,8 @@ mod tests {
             cases.push(nan);
             for n in &cases {
                 let dense = &w * DVector::from_column_slice(n);
-                let band = band_of(&written, n);
+                let mut band = Vec::new();
+                band_of(&written, n, &mut band);
                 for i in 0..nlev {
                     let y = band_product(&a[i * cols..i * cols + nlev], n, band[i]);
                     assert_eq!(
