@@ -94,12 +94,12 @@ struct Transition {
 }
 
 /// Buffers reused across the points of an estimate (each filled afresh at every use): the
-/// mechanisms' energy gaps and rates, and the transitions at B +- hb of the field derivative.
+/// mechanisms' energy gaps and rates, and the rates at B +- hb of the field derivative.
 struct Buffers {
     de: Gaps,
     r: Scratch<PairRatesDt>,
-    plus: Vec<Transition>,
-    minus: Vec<Transition>,
+    plus: Vec<f64>,
+    minus: Vec<f64>,
     /// The stacked least-squares system of [`correction_at`] and the workspace of its QR.
     system: Vec<f64>,
     qr: QrWork,
@@ -166,16 +166,10 @@ fn transitions_into(
     spin: &GiantSpin,
     b: f64,
     t_k: f64,
-    (kappa, dlnk): (f64, f64),
+    kappa_dlnk: (f64, f64),
     out: &mut Vec<Transition>,
-    (gaps, r_buf): (&mut Gaps, &mut Scratch<PairRatesDt>),
+    bufs: (&mut Gaps, &mut Scratch<PairRatesDt>),
 ) {
-    let at = RatePoint {
-        field_t: b,
-        t_k,
-        kappa_per_s_k3: kappa,
-        dln_kappa_dt: dlnk,
-    };
     out.clear();
     out.reserve(
         2 * rates
@@ -184,6 +178,57 @@ fn transitions_into(
             .map(|m| m.channels().len())
             .sum::<usize>(),
     );
+    channel_rates(rates, spin, b, t_k, kappa_dlnk, bufs, |i, j, r| {
+        out.push(Transition {
+            from: i,
+            to: j,
+            rate: r[0],
+            drate_dt: r[1],
+        });
+        out.push(Transition {
+            from: j,
+            to: i,
+            rate: r[2],
+            drate_dt: r[3],
+        });
+    });
+}
+
+/// The rates alone of [`transitions_into`] (the same values in the same order, each channel
+/// forward then backward) into `out`: the field derivative's rates at B +- hb.
+fn rates_into(
+    rates: &RateModel,
+    spin: &GiantSpin,
+    b: f64,
+    t_k: f64,
+    kappa_dlnk: (f64, f64),
+    out: &mut Vec<f64>,
+    bufs: (&mut Gaps, &mut Scratch<PairRatesDt>),
+) {
+    out.clear();
+    channel_rates(rates, spin, b, t_k, kappa_dlnk, bufs, |_, _, r| {
+        out.extend([r[0], r[2]]);
+    });
+}
+
+/// Every mechanism's channels' rates and temperature derivatives at (B, T), in the
+/// mechanisms' order, each channel (i, j) handed to `each` with its
+/// [r_ij, dr_ij/dT, r_ji, dr_ji/dT].
+fn channel_rates(
+    rates: &RateModel,
+    spin: &GiantSpin,
+    b: f64,
+    t_k: f64,
+    (kappa, dlnk): (f64, f64),
+    (gaps, r_buf): (&mut Gaps, &mut Scratch<PairRatesDt>),
+    mut each: impl FnMut(usize, usize, &PairRatesDt),
+) {
+    let at = RatePoint {
+        field_t: b,
+        t_k,
+        kappa_per_s_k3: kappa,
+        dln_kappa_dt: dlnk,
+    };
     let Gaps {
         zero_field,
         de: de_buf,
@@ -211,18 +256,7 @@ fn transitions_into(
         let r: &mut [PairRatesDt] = r_buf.get(channels.len());
         m.rates_and_dt(&at, de, r);
         for (c, r) in channels.iter().zip(r.iter()) {
-            out.push(Transition {
-                from: c.i,
-                to: c.j,
-                rate: r[0],
-                drate_dt: r[1],
-            });
-            out.push(Transition {
-                from: c.j,
-                to: c.i,
-                rate: r[2],
-                drate_dt: r[3],
-            });
+            each(c.i, c.j, r);
         }
     }
 }
@@ -399,7 +433,7 @@ fn manifold_slopes(
         vecs,
         ..
     } = buf;
-    transitions_into(
+    rates_into(
         rates,
         spin,
         b + hb,
@@ -408,7 +442,7 @@ fn manifold_slopes(
         plus,
         (&mut *de, &mut *r),
     );
-    transitions_into(rates, spin, b - hb, temp, kappa_dlnk, minus, (de, r));
+    rates_into(rates, spin, b - hb, temp, kappa_dlnk, minus, (de, r));
     let PointVecs {
         drate_db,
         drate_dt,
@@ -426,7 +460,7 @@ fn manifold_slopes(
     drate_db.extend(
         plus.iter()
             .zip(minus.iter())
-            .map(|(p, m)| (p.rate - m.rate) / (2.0 * hb)),
+            .map(|(p, m)| (p - m) / (2.0 * hb)),
     );
     drate_dt.clear();
     drate_dt.extend(transitions.iter().map(|t| t.drate_dt));
