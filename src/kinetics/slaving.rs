@@ -108,8 +108,8 @@ struct Buffers {
 }
 
 /// The per-point vectors (each filled afresh at every use; kept across the points of an
-/// estimate for their allocations, about 25 a point before): named as in [`correction_at`]
-/// and [`manifold_slopes`].
+/// estimate for their allocations, 23 a point before with the QR's): named as in
+/// [`correction_at`] and [`manifold_slopes`].
 #[derive(Default)]
 struct PointVecs {
     drate_db: Vec<f64>,
