@@ -751,6 +751,10 @@ impl<'p> Integrated for ReducedRamp<'_, 'p> {
     }
 }
 
+/// Newton contraction rate up to which the reduced ramp keeps its Jacobian (the default,
+/// 1e-4, suits the full equation, whose LU pairs cost more than its Jacobians).
+const REDUCED_JAC_REUSE_THETA: f64 = 1e-2;
+
 /// Run the ramp from the initial equilibrium: nothing for a jump (the state at t_q is the
 /// initial populations with the work of the jump), else the reduced or the full ramp.
 pub(super) fn ramp(
@@ -782,7 +786,16 @@ pub(super) fn ramp(
         }
         let y0 = DVector::from_vec(y0);
         prog.reduced_ramp_steps.push([0.0, y0[0], 0.0, f64::NAN]);
+        // Without a link, the 2x2 system's Jacobian (a table slice at a new field) costs
+        // about as much as a Newton iteration's three right-hand sides, its LU next to
+        // nothing: keep it while Newton contracts by 1e-2 (17 Jacobians instead of 73 on the
+        // 1e-3 T/s run, 26 more Newton iterations; docs/numerics.md section 5). With a link
+        // the default rule stays: there the runs moved by up to 3.5e-10 relative at rtol
+        // 1e-8 (1e-10 T/s, T within 1e-9 K of the bath) for 1 % fewer instructions.
         let mut solver = Radau5::new(red, 0.0, y0, tq * 1e-6, plan.tol_reduced.clone());
+        if plan.link.is_none() {
+            solver = solver.with_jac_reuse_theta(REDUCED_JAC_REUSE_THETA);
+        }
         let mut stage = ReducedRamp {
             sys: red,
             proto,

@@ -300,6 +300,9 @@ pub struct Radau5<E> {
     /// RADAU5's own Newton stopping level and Jacobian rule ([`Radau5::with_radau5_newton`])
     /// instead of the stricter default.
     radau5_newton: bool,
+    /// Newton contraction rate up to which the next step keeps the Jacobian
+    /// ([`JAC_REUSE_THETA`] unless set by [`Radau5::with_jac_reuse_theta`]).
+    jac_reuse_theta: f64,
     /// The Jacobian of the last steps and whether the next step may use it again (the last
     /// Newton iteration contracted by theta <= `JAC_REUSE_THETA`).
     jac: DMatrix<f64>,
@@ -398,6 +401,7 @@ impl<E> Radau5<E> {
             faccon: 1.0,
             theta: 1.0,
             radau5_newton: false,
+            jac_reuse_theta: JAC_REUSE_THETA,
             jac: DMatrix::zeros(0, 0),
             reuse_jac: false,
             jac_t: t0,
@@ -430,6 +434,13 @@ impl<E> Radau5<E> {
     /// error grew from ~1e-12 to 5e-9 K at rtol 1e-8 with this level.
     pub fn with_radau5_newton(mut self) -> Self {
         self.radau5_newton = true;
+        self
+    }
+
+    /// Keep the Jacobian for the next step while the last Newton iteration contracted by
+    /// at most `theta` (instead of [`JAC_REUSE_THETA`]).
+    pub fn with_jac_reuse_theta(mut self, theta: f64) -> Self {
+        self.jac_reuse_theta = theta;
         self
     }
 
@@ -787,7 +798,7 @@ impl<E> Radau5<E> {
                 } else {
                     theta_seen.unwrap_or(self.faccon)
                 };
-                self.reuse_jac = theta <= JAC_REUSE_THETA;
+                self.reuse_jac = theta <= self.jac_reuse_theta;
                 if self.reuse_jac && self.h >= h && self.h <= 1.2 * h && !lands {
                     self.h = h;
                 }
