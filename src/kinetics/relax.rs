@@ -150,6 +150,9 @@ pub struct Relaxation {
     target_k: f64,
     /// Last temperature found, the next Newton start.
     guess_k: Cell<f64>,
+    /// The last table solve that succeeded at the first attempt: P_R, its temperature and
+    /// dT/dP_R there (-energy gap / heat capacity), for a predicted start.
+    last_solve: Cell<Option<(f64, f64, f64)>>,
     /// The lowest and highest temperatures found so far: where the solve from `guess_k`
     /// fails, it is tried again from these.
     solved_k: Cell<(f64, f64)>,
@@ -190,6 +193,7 @@ impl Relaxation {
             slice: sys.field_slice(field_t).map(RefCell::new),
             target_k: sys.energy_target_k(work_k),
             guess_k: Cell::new(f64::NAN),
+            last_solve: Cell::new(None),
             solved_k: Cell::new((f64::INFINITY, f64::NEG_INFINITY)),
         };
         if me.x0 == 0.0 {
@@ -241,26 +245,46 @@ impl Relaxation {
     /// Temperature of the state with P_R = p at this relaxation's field and energy: from the
     /// tabulated energy balance, exact kernels where the table is unavailable.
     ///
-    /// The table's Newton iteration starts from the last temperature found. It gives up where
-    /// a step would leave [T/2, 2T]: at low T the balance is strongly convex in T (the
-    /// wells' excitations grow like e^(-Delta/T)), so a start far below the root overshoots,
-    /// as happens when the relaxation's temperature spans a wide range and a search (the
-    /// doubling ladder of [`Self::first_s`]) jumps across it. It is then tried again from the
-    /// highest and the lowest temperature found so far (T(P_R) is monotone, so the root
-    /// mostly lies between them, and from above a convex balance converges monotonically);
+    /// The table's Newton iteration starts from the last temperature found, moved to first
+    /// order in P_R by the balance's derivatives there (dT/dP_R = -energy gap / heat
+    /// capacity), where that prediction lies within the temperatures solved so far (a start
+    /// beyond them could make the table build a panel the relaxation never reaches); this
+    /// saves iterations where successive solves are far apart (docs/numerics.md section 8).
+    /// It gives up where a step would leave [T/2, 2T]: at low T the balance is strongly
+    /// convex in T (the wells' excitations grow like e^(-Delta/T)), so a start far below the
+    /// root overshoots, as happens when the relaxation's temperature spans a wide range and a
+    /// search (the doubling ladder of [`Self::first_s`]) jumps across it. It is then tried
+    /// again from the last temperature found, the highest and the lowest so far (T(P_R) is
+    /// monotone, so the root mostly lies between them, and from above a convex balance
+    /// converges monotonically);
     /// the exact kernels (a rate matrix, its factorization and committors per iteration) take
-    /// over only where these fail too. A retry leaves the next start as it was, so every
-    /// solve that succeeds at the first attempt is the one it was before retries existed.
+    /// over only where these fail too. A retry leaves the next start as it was.
     pub fn temperature_at(&self, sys: &ReducedSystem<'_>, p: f64) -> Result<f64, NumericsError> {
         if let Some(slice) = &self.slice {
             let mut slice = slice.borrow_mut();
-            let guess = self.guess_k.get();
+            let last = self.guess_k.get();
             let (lo, hi) = self.solved_k.get();
+            let guess = match self.last_solve.get() {
+                Some((p_last, t_last, dt_dp)) => {
+                    let pred = t_last + dt_dp * (p - p_last);
+                    if pred >= lo && pred <= hi {
+                        pred
+                    } else {
+                        last
+                    }
+                }
+                None => last,
+            };
             let solved = slice
-                .temperature_k(sys.debye(), p, self.target_k, guess)
-                .inspect(|&t| self.guess_k.set(t))
+                .solve_temperature(sys.debye(), p, self.target_k, guess)
+                .map(|b| {
+                    self.guess_k.set(b.t_k);
+                    self.last_solve
+                        .set(Some((p, b.t_k, -b.energy_gap_k / b.heat_capacity)));
+                    b.t_k
+                })
                 .or_else(|| {
-                    [hi, lo]
+                    [last, hi, lo]
                         .into_iter()
                         .filter(|s| s.is_finite() && s.to_bits() != guess.to_bits())
                         .find_map(|s| slice.temperature_k(sys.debye(), p, self.target_k, s))
