@@ -1155,6 +1155,49 @@ mod tests {
         );
     }
 
+    /// A looser Jacobian reuse rule (`with_jac_reuse_theta(1e-2)`, as the reduced ramp uses)
+    /// on Robertson's problem: the same reference values at rtol 1e-10 with fewer Jacobians
+    /// than the default rule (theta <= 1e-4); a stale Jacobian only slows the simplified
+    /// Newton iteration, whose limit is the same collocation solution.
+    #[test]
+    fn looser_jacobian_reuse_keeps_the_solution_with_fewer_jacobians() {
+        let tol = Tolerances {
+            rtol: 1e-10,
+            atol: vec![1e-14; 3],
+            max_steps: 100_000,
+        };
+        let run = |theta: Option<f64>| {
+            let y0 = DVector::from_vec(vec![1.0, 0.0, 0.0]);
+            let mut s = Radau5::new(&Robertson, 0.0, y0, 1e-8, tol.clone());
+            if let Some(theta) = theta {
+                s = s.with_jac_reuse_theta(theta);
+            }
+            while s.t() < 40.0 {
+                s.step(&Robertson, 40.0).unwrap();
+            }
+            (s.y().clone(), s.stats())
+        };
+        let (_, default_stats) = run(None);
+        let (y, stats) = run(Some(1e-2));
+        let r = [
+            0.715_827_068_707_1,
+            9.185_534_764_64e-6,
+            0.284_163_745_758_1,
+        ];
+        for i in 0..3 {
+            assert!(
+                (y[i] / r[i] - 1.0).abs() < 1e-8,
+                "{i}: {} vs {}",
+                y[i],
+                r[i]
+            );
+        }
+        assert!(
+            stats.jac_evals < default_stats.jac_evals,
+            "{stats:?} against {default_stats:?}"
+        );
+    }
+
     /// y' = lambda (y - cos t) - sin t has the exact solution cos t for y(0) = 1.
     struct Prothero(f64);
     impl OdeSystem for Prothero {
