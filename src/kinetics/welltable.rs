@@ -289,6 +289,17 @@ pub struct WellValues {
     pub lambda0: f64,
 }
 
+impl WellValues {
+    /// The quantities from the table's components at one (B, T).
+    fn of_components(v: &[f64; COMPONENTS]) -> Self {
+        Self {
+            right_eq: 1.0 / (1.0 + (-v[LOGIT_R]).exp()),
+            slope_k_per_t: [v[SLOPE_L], v[SLOPE_R]],
+            lambda0: v[LN_LAMBDA0].exp(),
+        }
+    }
+}
+
 /// The tabulated well quantities at one (B, T) with their temperature derivatives at fixed
 /// field, and the energy balance's partial derivatives: what the reduced system's analytic
 /// Jacobian needs.
@@ -405,11 +416,9 @@ impl FieldSlice {
             let u = 1.0 / t;
             let s = self.at(t)?;
             // Components LN_EXC_L and LN_EXC_R (0 and 1) with their derivatives.
-            let [(ll, dll), (lr, dlr)] = s.eval_first_two_with_derivatives(u);
-            let (el, er) = (ll.exp(), lr.exp());
+            let exc = s.eval_first_two_with_derivatives(u);
+            let (el, er, c, gap) = self.balance_terms(debye, right, t, u, exc);
             let g = left * (bottom_l + el) + right * (bottom_r + er) + debye.energy_k(t) - target_k;
-            // d/dT = -u^2 d/du.
-            let c = -u * u * (left * el * dll + right * er * dlr) + debye.heat_capacity(t);
             if !(c > 0.0 && g.is_finite()) {
                 return None;
             }
@@ -426,7 +435,7 @@ impl FieldSlice {
                     return Some(BalanceSolve {
                         t_k: t,
                         heat_capacity: c,
-                        energy_gap_k: (bottom_r + er) - (bottom_l + el),
+                        energy_gap_k: gap,
                     });
                 }
                 polish = true;
@@ -438,35 +447,47 @@ impl FieldSlice {
     /// The well quantities at T.
     pub fn values(&mut self, t_k: f64) -> Option<WellValues> {
         let v = self.at(t_k)?.eval(1.0 / t_k);
-        Some(WellValues {
-            right_eq: 1.0 / (1.0 + (-v[LOGIT_R]).exp()),
-            slope_k_per_t: [v[SLOPE_L], v[SLOPE_R]],
-            lambda0: v[LN_LAMBDA0].exp(),
-        })
+        Some(WellValues::of_components(&v))
+    }
+
+    /// The wells' excitation energies (K) and the energy balance's derivatives at right-well
+    /// occupation `right` and T, from the two excitations' logarithms and their u derivatives
+    /// at u = 1/T: (E_exc,L, E_exc,R, total heat capacity at fixed (B, P_R) in k_B, mean
+    /// energy of the right well less that of the left in K).
+    fn balance_terms(
+        &self,
+        debye: &Debye,
+        right: f64,
+        t_k: f64,
+        u: f64,
+        exc: [(f64, f64); 2],
+    ) -> (f64, f64, f64, f64) {
+        let [bottom_l, bottom_r] = self.bottom_k;
+        let [(ll, dll), (lr, dlr)] = exc;
+        let (el, er) = (ll.exp(), lr.exp());
+        // d/dT = -u^2 d/du.
+        let c = -u * u * ((1.0 - right) * el * dll + right * er * dlr) + debye.heat_capacity(t_k);
+        (el, er, c, (bottom_r + er) - (bottom_l + el))
     }
 
     /// The well quantities at T with their T derivatives (from the derivative series) and the
     /// energy balance's derivatives at right-well occupation `right`.
     pub fn derivatives(&mut self, debye: &Debye, right: f64, t_k: f64) -> Option<WellDerivatives> {
-        let [bottom_l, bottom_r] = self.bottom_k;
         let u = 1.0 / t_k;
         let s = self.at(t_k)?;
         let v = s.eval(u);
         let d = s.eval_derivatives(u);
+        let exc = [(v[LN_EXC_L], d[LN_EXC_L]), (v[LN_EXC_R], d[LN_EXC_R])];
+        let (_, _, heat_capacity, energy_gap_k) = self.balance_terms(debye, right, t_k, u, exc);
+        let values = WellValues::of_components(&v);
+        let right_eq = values.right_eq;
+        let left_eq = 1.0 / (1.0 + v[LOGIT_R].exp());
         // d/dT = -u^2 d/du.
         let du_dt = -u * u;
-        let (el, er) = (v[LN_EXC_L].exp(), v[LN_EXC_R].exp());
-        let right_eq = 1.0 / (1.0 + (-v[LOGIT_R]).exp());
-        let left_eq = 1.0 / (1.0 + v[LOGIT_R].exp());
         Some(WellDerivatives {
-            values: WellValues {
-                right_eq,
-                slope_k_per_t: [v[SLOPE_L], v[SLOPE_R]],
-                lambda0: v[LN_LAMBDA0].exp(),
-            },
-            energy_gap_k: (bottom_r + er) - (bottom_l + el),
-            heat_capacity: du_dt * ((1.0 - right) * el * d[LN_EXC_L] + right * er * d[LN_EXC_R])
-                + debye.heat_capacity(t_k),
+            values,
+            energy_gap_k,
+            heat_capacity,
             dslope_dt: [du_dt * d[SLOPE_L], du_dt * d[SLOPE_R]],
             dright_eq_dt: right_eq * left_eq * du_dt * d[LOGIT_R],
             dln_lambda0_dt: du_dt * d[LN_LAMBDA0],

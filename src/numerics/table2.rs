@@ -127,16 +127,6 @@ impl<const K: usize> Slice<K> {
         clenshaw_lanes(&self.c, self.local(y))
     }
 
-    /// Component k and its y derivative at y.
-    pub fn eval_with_derivative(&self, k: usize, y: f64) -> (f64, f64) {
-        let c: [f64; N] = std::array::from_fn(|j| self.c[j][k]);
-        let d = derivative(&c);
-        let cd: [[f64; 2]; N] =
-            std::array::from_fn(|j| [c[j], if j < DEGREE { d[j] } else { 0.0 }]);
-        let [v, d] = clenshaw_lanes(&cd, self.local(y));
-        (v, d * 2.0 / self.y_w)
-    }
-
     /// The y derivatives of every component at y (each derivative series formed on the spot:
     /// for the few callers that need them all, the reduced system's Jacobian).
     pub fn eval_derivatives(&self, y: f64) -> [f64; K] {
@@ -618,7 +608,7 @@ mod tests {
                 let exact = f(x, y).unwrap();
                 assert!((v[0] - exact[0]).abs() < 1e-12, "{x} {y}");
                 assert!((v[1] - exact[1]).abs() < 1e-12, "{x} {y}");
-                let (_, d) = slice.eval_with_derivative(0, y);
+                let d = slice.eval_derivatives(y)[0];
                 assert!((d - x * (x * y).cos()).abs() < 1e-9, "d/dy at {x} {y}");
             }
         }
