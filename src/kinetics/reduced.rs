@@ -471,15 +471,22 @@ impl<'a> ReducedSystem<'a> {
 
     /// [`ReducedSystem::populations`] from the well state `ws` at (B, T) already computed.
     pub(crate) fn populations_of(ws: &WellState, right: f64) -> Vec<f64> {
+        let mut out = Vec::with_capacity(ws.equilibrium.len());
+        Self::populations_into(ws, right, &mut out);
+        out
+    }
+
+    /// [`Self::populations_of`] into `out` (its contents replaced): for callers that reuse
+    /// one buffer over many points.
+    pub(crate) fn populations_into(ws: &WellState, right: f64, out: &mut Vec<f64>) {
         let occ = [1.0 - right, right];
-        (0..ws.equilibrium.len())
-            .map(|i| {
-                (0..2)
-                    .filter(|&w| ws.mass[w] > 0.0)
-                    .map(|w| occ[w] * ws.equilibrium[i] * ws.weights[w][i] / ws.mass[w])
-                    .sum()
-            })
-            .collect()
+        out.clear();
+        out.extend((0..ws.equilibrium.len()).map(|i| {
+            (0..2)
+                .filter(|&w| ws.mass[w] > 0.0)
+                .map(|w| occ[w] * ws.equilibrium[i] * ws.weights[w][i] / ws.mass[w])
+                .sum::<f64>()
+        }));
     }
 
     /// The phonon temperature of state (P_R, w) at field B: the root of the energy balance,

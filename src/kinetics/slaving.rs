@@ -51,18 +51,6 @@ fn manifold(red: &ReducedSystem<'_>, b: f64, t: f64, right: f64) -> Vec<f64> {
     red.populations(b, t, right)
 }
 
-/// [`ReducedSystem::populations_of`] into `out`: the same operations, the same bits.
-fn populations_into(ws: &WellState, right: f64, out: &mut Vec<f64>) {
-    let occ = [1.0 - right, right];
-    out.clear();
-    out.extend((0..ws.equilibrium.len()).map(|i| {
-        (0..2)
-            .filter(|&w| ws.mass[w] > 0.0)
-            .map(|w| occ[w] * ws.equilibrium[i] * ws.weights[w][i] / ws.mass[w])
-            .sum::<f64>()
-    }));
-}
-
 /// Total energy (spins with populations `n` + phonons) at (B, T), K.
 fn energy_of(red: &ReducedSystem<'_>, spin: &GiantSpin, b: f64, t: f64, n: &[f64]) -> f64 {
     n.iter()
@@ -571,8 +559,8 @@ fn correction_at(
     );
     let (mut dns, mut rhs) = (take(&mut v.dns), take(&mut v.rhs));
     let (mut written, mut band) = (std::mem::take(&mut v.written), std::mem::take(&mut v.band));
-    populations_into(&ws, 0.0, &mut p_l);
-    populations_into(&ws, 1.0, &mut p_r);
+    ReducedSystem::populations_into(&ws, 0.0, &mut p_l);
+    ReducedSystem::populations_into(&ws, 1.0, &mut p_r);
     dir.clear();
     dir.extend(p_r.iter().zip(&p_l).map(|(r, l)| r - l));
     n_s.clear();
