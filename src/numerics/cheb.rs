@@ -54,39 +54,136 @@ pub fn clenshaw(c: &[f64], x: f64) -> f64 {
     c[0] + x * b1 - b2
 }
 
-/// `clenshaw` of M series of equal length at the same x, the recurrences interleaved (each is
-/// a serial chain; run side by side they overlap in the pipeline).
-pub fn clenshaw_many<const M: usize>(c: [&[f64]; M], x: f64) -> [f64; M] {
-    let len = c[0].len();
-    debug_assert!(c.iter().all(|s| s.len() == len));
-    let (mut b1, mut b2) = ([0.0; M], [0.0; M]);
-    let x2 = 2.0 * x;
-    for j in (1..len).rev() {
-        for m in 0..M {
-            let b0 = x2 * b1[m] + (c[m][j] - b2[m]);
-            b2[m] = b1[m];
-            b1[m] = b0;
-        }
-    }
-    std::array::from_fn(|m| c[m][0] + x * b1[m] - b2[m])
-}
-
 /// `clenshaw` of M series of equal length at the same x, stored interleaved: `c[j][m]` is
 /// coefficient j of series m. Each series' recurrence is the same operations in the same order
-/// as [`clenshaw`] (so the same bits); with the M coefficients of a degree side by side the
-/// compiler runs the M recurrences in SIMD lanes (issue 19: two per SSE2 instruction, where
-/// [`clenshaw_many`]'s separate slices are loaded one by one).
+/// as [`clenshaw`] (so the same bits), two series per SSE2 instruction ([`lanes::F2`]; issue
+/// 19: the compiler left the four series of the temperature solve in scalar registers, at
+/// twice the instructions), an odd last one alone.
 pub fn clenshaw_lanes<const M: usize>(c: &[[f64; M]], x: f64) -> [f64; M] {
-    let (mut b1, mut b2) = ([0.0; M], [0.0; M]);
+    use lanes::F2;
+    // Pairs (2p, 2p + 1) for p < M / 2; the arrays are M long (a length M / 2 is not
+    // expressible here), their unused ends optimized away.
+    let pairs = M / 2;
+    let (mut b1, mut b2) = ([F2::splat(0.0); M], [F2::splat(0.0); M]);
+    let (mut s1, mut s2) = (0.0, 0.0);
     let x2 = 2.0 * x;
+    let x2v = F2::splat(x2);
     for cj in c[1..].iter().rev() {
-        for m in 0..M {
-            let b0 = x2 * b1[m] + (cj[m] - b2[m]);
-            b2[m] = b1[m];
-            b1[m] = b0;
+        for p in 0..pairs {
+            let b0 = x2v.mul(b1[p]).add(F2::load(&cj[2 * p..]).sub(b2[p]));
+            b2[p] = b1[p];
+            b1[p] = b0;
+        }
+        if M % 2 == 1 {
+            let b0 = x2 * s1 + (cj[M - 1] - s2);
+            s2 = s1;
+            s1 = b0;
         }
     }
-    std::array::from_fn(|m| c[0][m] + x * b1[m] - b2[m])
+    let xv = F2::splat(x);
+    let mut out = [0.0; M];
+    for p in 0..pairs {
+        let v = F2::load(&c[0][2 * p..]).add(xv.mul(b1[p])).sub(b2[p]);
+        out[2 * p..2 * p + 2].copy_from_slice(&v.get());
+    }
+    if M % 2 == 1 {
+        out[M - 1] = c[0][M - 1] + x * s1 - s2;
+    }
+    out
+}
+
+/// Two doubles side by side (lane 0, lane 1) with lane-wise IEEE sums, differences and
+/// products: one SSE2 register on x86_64 (two-lane instructions), a pair of scalars elsewhere;
+/// the same bits either way.
+pub mod lanes {
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::{
+        __m128d, _mm_add_pd, _mm_loadu_pd, _mm_mul_pd, _mm_set1_pd, _mm_storeu_pd, _mm_sub_pd,
+    };
+
+    /// Two doubles in one SSE2 register.
+    #[cfg(target_arch = "x86_64")]
+    #[derive(Clone, Copy, Debug)]
+    pub struct F2(__m128d);
+
+    // SAFETY (every block below): these intrinsics need SSE2 only, part of the x86_64
+    // baseline (always enabled there); the loads and stores take their two doubles from
+    // slices checked to hold them.
+    #[cfg(target_arch = "x86_64")]
+    impl F2 {
+        /// Both lanes x.
+        #[inline(always)]
+        pub fn splat(x: f64) -> Self {
+            Self(unsafe { _mm_set1_pd(x) })
+        }
+        /// Lanes (x[0], x[1]).
+        #[inline(always)]
+        pub fn load(x: &[f64]) -> Self {
+            let x = &x[..2];
+            Self(unsafe { _mm_loadu_pd(x.as_ptr()) })
+        }
+        /// Lane-wise self + o.
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            Self(unsafe { _mm_add_pd(self.0, o.0) })
+        }
+        /// Lane-wise self - o.
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            Self(unsafe { _mm_sub_pd(self.0, o.0) })
+        }
+        /// Lane-wise self * o.
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self(unsafe { _mm_mul_pd(self.0, o.0) })
+        }
+        /// The two lanes.
+        #[inline(always)]
+        pub fn get(self) -> [f64; 2] {
+            let mut out = [0.0; 2];
+            unsafe { _mm_storeu_pd(out.as_mut_ptr(), self.0) };
+            out
+        }
+    }
+
+    /// Two doubles side by side.
+    #[cfg(not(target_arch = "x86_64"))]
+    #[derive(Clone, Copy, Debug)]
+    pub struct F2([f64; 2]);
+
+    #[cfg(not(target_arch = "x86_64"))]
+    impl F2 {
+        /// Both lanes x.
+        #[inline(always)]
+        pub fn splat(x: f64) -> Self {
+            Self([x, x])
+        }
+        /// Lanes (x[0], x[1]).
+        #[inline(always)]
+        pub fn load(x: &[f64]) -> Self {
+            Self([x[0], x[1]])
+        }
+        /// Lane-wise self + o.
+        #[inline(always)]
+        pub fn add(self, o: Self) -> Self {
+            Self([self.0[0] + o.0[0], self.0[1] + o.0[1]])
+        }
+        /// Lane-wise self - o.
+        #[inline(always)]
+        pub fn sub(self, o: Self) -> Self {
+            Self([self.0[0] - o.0[0], self.0[1] - o.0[1]])
+        }
+        /// Lane-wise self * o.
+        #[inline(always)]
+        pub fn mul(self, o: Self) -> Self {
+            Self([self.0[0] * o.0[0], self.0[1] * o.0[1]])
+        }
+        /// The two lanes.
+        #[inline(always)]
+        pub fn get(self) -> [f64; 2] {
+            self.0
+        }
+    }
 }
 
 /// Coefficients of the x-derivative of the series `c` (one degree lower):
@@ -148,11 +245,54 @@ pub fn gauss_legendre() -> &'static [(f64, f64); GAUSS_POINTS] {
 /// x = -1 carries an absolute error of eps times the integral over the whole panel instead).
 pub fn integral_from_start(c: &[f64; DEGREE + 1], d: f64) -> f64 {
     let half = 0.5 * d;
-    gauss_legendre()
+    let rule = gauss_legendre();
+    let values = clenshaw_points(c, rule.map(|(x, _)| -1.0 + half * (1.0 + x)));
+    values
         .iter()
-        .map(|&(x, w)| w * clenshaw(c, -1.0 + half * (1.0 + x)))
+        .zip(rule)
+        .map(|(v, &(_, w))| w * v)
         .sum::<f64>()
         * half
+}
+
+/// [`clenshaw`] of one series at P points, two points per SSE2 instruction ([`lanes::F2`]),
+/// an odd last one alone: each value the same operations in the same order as `clenshaw`
+/// (so the same bits).
+pub fn clenshaw_points<const P: usize>(c: &[f64], xs: [f64; P]) -> [f64; P] {
+    use lanes::F2;
+    let pairs = P / 2;
+    // 2 x of each pair (the entries from P / 2 on unused).
+    let x2: [F2; P] = std::array::from_fn(|p| match xs.get(2 * p..2 * p + 2) {
+        Some(x) => F2::load(&[2.0 * x[0], 2.0 * x[1]]),
+        None => F2::splat(0.0),
+    });
+    let (mut b1, mut b2) = ([F2::splat(0.0); P], [F2::splat(0.0); P]);
+    let (mut s1, mut s2) = (0.0, 0.0);
+    let x2_last = 2.0 * xs[P - 1];
+    for &ck in c.iter().skip(1).rev() {
+        let cv = F2::splat(ck);
+        for p in 0..pairs {
+            let b0 = x2[p].mul(b1[p]).add(cv.sub(b2[p]));
+            b2[p] = b1[p];
+            b1[p] = b0;
+        }
+        if P % 2 == 1 {
+            let b0 = x2_last * s1 + (ck - s2);
+            s2 = s1;
+            s1 = b0;
+        }
+    }
+    let c0 = F2::splat(c[0]);
+    let mut out = [0.0; P];
+    for p in 0..pairs {
+        let x = F2::load(&xs[2 * p..]);
+        let v = c0.add(x.mul(b1[p])).sub(b2[p]);
+        out[2 * p..2 * p + 2].copy_from_slice(&v.get());
+    }
+    if P % 2 == 1 {
+        out[P - 1] = c[0] + xs[P - 1] * s1 - s2;
+    }
+    out
 }
 
 /// The larger of a series' two highest coefficients: what a panel has left unresolved.
@@ -262,9 +402,9 @@ impl<const K: usize> ChebTable<K> {
         let (i, xi) = self.locate(x)?;
         let (c, d) = (&self.coeffs[i][k], &self.deriv[i][k]);
         // The derivative series is one shorter: its top coefficient is zero.
-        let mut dp = [0.0; DEGREE + 1];
-        dp[..DEGREE].copy_from_slice(d);
-        let [v, dv] = clenshaw_many([&c[..], &dp[..]], xi);
+        let cd: [[f64; 2]; DEGREE + 1] =
+            std::array::from_fn(|j| [c[j], d.get(j).copied().unwrap_or(0.0)]);
+        let [v, dv] = clenshaw_lanes(&cd, xi);
         Some((v, dv * 2.0 / self.width[i]))
     }
 }
@@ -279,8 +419,9 @@ struct LazyPanel {
 
 #[derive(Debug)]
 enum PanelState {
-    /// Accepted: the series and its derivative's series (one shorter, zero padded).
-    Leaf(Box<[[f64; DEGREE + 1]; 2]>),
+    /// Accepted: the series and its derivative's series (one shorter, zero padded),
+    /// interleaved (`cd[j] = [c_j, c'_j]`) for [`clenshaw_lanes`].
+    Leaf(Box<[[f64; 2]; DEGREE + 1]>),
     /// Refined: the two halves [a, a + w/2] and [a + w/2, a + w].
     Split(Box<[LazyPanel; 2]>),
     /// The function failed at one of the panel's nodes.
@@ -352,7 +493,9 @@ impl LazyChebTable {
         if tail(&c) <= self.tol + 64.0 * f64::EPSILON * big || w <= self.min_width {
             let mut d = [0.0; DEGREE + 1];
             d[..DEGREE].copy_from_slice(&derivative(&c));
-            Ok(PanelState::Leaf(Box::new([c, d])))
+            Ok(PanelState::Leaf(Box::new(std::array::from_fn(|j| {
+                [c[j], d[j]]
+            }))))
         } else {
             Ok(PanelState::Split(Box::new([
                 LazyPanel::new(a, 0.5 * w),
@@ -386,7 +529,7 @@ impl LazyChebTable {
             match self.state(p, &mut f) {
                 PanelState::Leaf(cd) => {
                     let xi = ((x - p.a) / p.w * 2.0 - 1.0).clamp(-1.0, 1.0);
-                    let [v, dv] = clenshaw_many([&cd[0][..], &cd[1][..]], xi);
+                    let [v, dv] = clenshaw_lanes(&cd[..], xi);
                     return Some((v, dv * 2.0 / p.w));
                 }
                 // The right half starts where the full table's next panel does: at or past
@@ -445,7 +588,10 @@ impl LazyChebTable {
             match p.state.get() {
                 Some(PanelState::Leaf(cd)) => {
                     put_u8(out, 0);
-                    cd.iter().flatten().for_each(|&v| put_f64(out, v));
+                    // The series, then the derivative's.
+                    for m in 0..2 {
+                        cd.iter().for_each(|cj| put_f64(out, cj[m]));
+                    }
                 }
                 Some(PanelState::Split(halves)) => {
                     put_u8(out, 1);
@@ -474,9 +620,11 @@ impl LazyChebTable {
         ) -> Option<()> {
             let state = match r.u8()? {
                 0 => {
-                    let mut cd = [[0.0; DEGREE + 1]; 2];
-                    for v in cd.iter_mut().flatten() {
-                        *v = r.f64()?;
+                    let mut cd = [[0.0; 2]; DEGREE + 1];
+                    for m in 0..2 {
+                        for cj in cd.iter_mut() {
+                            cj[m] = r.f64()?;
+                        }
                     }
                     PanelState::Leaf(Box::new(cd))
                 }
@@ -560,5 +708,53 @@ mod tests {
         }
         let weights: f64 = gauss_legendre().iter().map(|&(_, w)| w).sum();
         assert!((weights - 2.0).abs() < 1e-15);
+    }
+
+    /// A reproducible pseudo-random stream in [-1, 1) (xorshift64*).
+    fn stream(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = seed;
+        move || {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            let u = (s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            2.0 * u - 1.0
+        }
+    }
+
+    /// The two-lane recurrences give every value bit for bit as the scalar `clenshaw`: series
+    /// side by side (an even and an odd number of them, as the tables use) and one series at
+    /// several points (an odd number, as the Gauss rule), with coefficients over 40 decades
+    /// of both signs and points across [-1, 1] and at its ends.
+    #[test]
+    fn lanes_give_the_bits_of_the_scalar_recurrence() {
+        let mut r = stream(0x9E37_79B9_7F4A_7C15);
+        let mut coefficient = || r() * 10f64.powf(20.0 * r());
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut r2 = stream(7);
+        for trial in 0..200 {
+            let x = match trial {
+                0 => -1.0,
+                1 => 1.0,
+                _ => r2(),
+            };
+            let c: [[f64; 8]; DEGREE + 1] = std::array::from_fn(|_| {
+                let mut row = [0.0; 8];
+                row.iter_mut().for_each(|v| *v = coefficient());
+                row
+            });
+            let series = |m: usize| -> Vec<f64> { c.iter().map(|row| row[m]).collect() };
+            let scalar: Vec<f64> = (0..8).map(|m| clenshaw(&series(m), x)).collect();
+            assert_eq!(bits(&clenshaw_lanes(&c, x)), bits(&scalar), "{x}");
+            let c5: Vec<[f64; 5]> = c
+                .iter()
+                .map(|row| std::array::from_fn(|m| row[m]))
+                .collect();
+            assert_eq!(bits(&clenshaw_lanes(&c5, x)), bits(&scalar[..5]), "{x}");
+            let xs: [f64; 9] = std::array::from_fn(|i| if i == 0 { x } else { r2() });
+            let one = series(3);
+            let at_points: Vec<f64> = xs.iter().map(|&x| clenshaw(&one, x)).collect();
+            assert_eq!(bits(&clenshaw_points(&one, xs)), bits(&at_points));
+        }
     }
 }
