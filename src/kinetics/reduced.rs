@@ -236,10 +236,14 @@ impl<'a> ReducedSystem<'a> {
         {
             Some(i) => i,
             None => {
+                let mut fresh = self.field_slice(field_t)?;
+                if let Some((last, _, _)) = cache.last() {
+                    fresh.start_near(last);
+                }
                 if cache.len() >= 4 {
                     cache.remove(0);
                 }
-                cache.push((self.field_slice(field_t)?, self.guess_k.get(), None));
+                cache.push((fresh, self.guess_k.get(), None));
                 cache.len() - 1
             }
         };

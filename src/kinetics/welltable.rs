@@ -221,17 +221,22 @@ impl<const NX: usize> WellTable<NX> {
     /// The panel holding (B, T) and the kernel evaluations this lookup spent building; `None`
     /// outside the table or where the exact kernels fail.
     pub fn panel(&self, field_t: f64, t_k: f64) -> (Option<Arc<Panel2<COMPONENTS, NX>>>, usize) {
-        let rates = &self.rates;
-        self.table.panel(field_t, 1.0 / t_k, &|b: f64, u: f64| {
-            exact_values(rates, b, 1.0 / u)
-        })
+        self.panel_near(None, field_t, t_k)
     }
 
-    /// The series in u at `field_t` on the panel holding (B, T), and the kernel evaluations
-    /// the lookup spent.
-    fn slice(&self, field_t: f64, t_k: f64) -> (Option<Slice<COMPONENTS>>, usize) {
-        let (panel, spent) = self.panel(field_t, t_k);
-        (panel.map(|p| p.slice(field_t)), spent)
+    /// [`Self::panel`], taking `near` (a panel of this table) without a lookup where the
+    /// lookup would reach it ([`LazyTable2::panel_near`]).
+    fn panel_near(
+        &self,
+        near: Option<&Arc<Panel2<COMPONENTS, NX>>>,
+        field_t: f64,
+        t_k: f64,
+    ) -> (Option<Arc<Panel2<COMPONENTS, NX>>>, usize) {
+        let rates = &self.rates;
+        self.table
+            .panel_near(near, field_t, 1.0 / t_k, &|b: f64, u: f64| {
+                exact_values(rates, b, 1.0 / u)
+            })
     }
 
     /// Panels held so far (built or shipped) and the kernel evaluations they take to build.
@@ -347,6 +352,9 @@ pub struct FieldSlice {
     /// Energies of the well bottoms (M = -S, +S), K.
     bottom_k: [f64; 2],
     slices: Vec<Slice<COMPONENTS>>,
+    /// The plane panel the last slice came from: the next lookup, here or at a nearby field
+    /// ([`Self::start_near`]), takes it without searching the table where it holds the point.
+    near: Option<Arc<Panel2<COMPONENTS, NODES>>>,
     /// Kernel evaluations spent building panels through this slice.
     pub evaluations: usize,
 }
@@ -379,7 +387,18 @@ impl FieldSlice {
             field_t,
             bottom_k,
             slices: Vec::new(),
+            near: None,
             evaluations: 0,
+        }
+    }
+
+    /// Start this slice's lookups from the panel `other` (at another field of the same plane
+    /// table) last sliced: consecutive fields of a ramp mostly lie in one panel.
+    pub fn start_near(&mut self, other: &FieldSlice) {
+        if let (Source::Plane(a), Source::Plane(b)) = (&self.source, &other.source) {
+            if Arc::ptr_eq(a, b) {
+                self.near = other.near.clone();
+            }
         }
     }
 
@@ -506,12 +525,20 @@ impl FieldSlice {
             return Some(&self.slices[i]);
         }
         let (slice, spent) = match &self.source {
-            Source::Plane(t) => t.slice(self.field_t, t_k),
-            Source::Line(t) => t.slice(self.field_t, t_k),
+            Source::Plane(t) => {
+                let (panel, spent) = t.panel_near(self.near.as_ref(), self.field_t, t_k);
+                if let Some(p) = &panel {
+                    self.near = Some(p.clone());
+                }
+                (panel.map(|p| p.slice(self.field_t)), spent)
+            }
+            Source::Line(t) => {
+                let (panel, spent) = t.panel(self.field_t, t_k);
+                (panel.map(|p| p.slice(self.field_t)), spent)
+            }
         };
         self.evaluations += spent;
-        let slice = slice?;
-        self.slices.push(slice);
+        self.slices.push(slice?);
         self.slices.last()
     }
 }

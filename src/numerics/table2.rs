@@ -40,6 +40,8 @@ fn dct(m: &[[f64; N]; N], vals: &[f64; N]) -> [f64; N] {
 /// (NX = 1: a table along y at one x, the x range a single point).
 #[derive(Debug)]
 pub struct Panel2<const K: usize, const NX: usize> {
+    /// Its place in the table (levels and indices).
+    key: Key,
     x_lo: f64,
     x_w: f64,
     y_lo: f64,
@@ -328,7 +330,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
     }
 
     /// The node of one record of [`Self::next_record`].
-    fn decode_record(record: &[u8]) -> Option<Node<K, NX>> {
+    fn decode_record(key: Key, record: &[u8]) -> Option<Node<K, NX>> {
         let mut r = Reader::new(record);
         let node = match r.u8()? {
             0 => {
@@ -338,6 +340,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
                     *v = r.f64()?;
                 }
                 Node::Leaf(Arc::new(Panel2 {
+                    key,
                     x_lo,
                     x_w,
                     y_lo,
@@ -359,7 +362,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
         let mut out = Vec::with_capacity(n.min(1 << 16));
         for _ in 0..n {
             let (key, record) = Self::next_record(r)?;
-            out.push((key, Self::decode_record(record)?));
+            out.push((key, Self::decode_record(key, record)?));
         }
         Some(out)
     }
@@ -391,7 +394,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
     fn shipped_node(&self, key: Key) -> Option<Node<K, NX>> {
         let index = self.shipped.get()?;
         let i = index.binary_search_by_key(&key, |e| e.0).ok()?;
-        Self::decode_record(index[i].1)
+        Self::decode_record(key, index[i].1)
     }
 
     /// Whether `node` is, bit for bit, what building `key` with `f` gives.
@@ -431,6 +434,34 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
     fn bounds(range: (f64, f64), level: u8, i: u32) -> (f64, f64) {
         let w = (range.1 - range.0) / (1u64 << level) as f64;
         (range.0 + w * f64::from(i), w)
+    }
+
+    /// Whether a lookup at (x, y) reaches `panel` (a leaf of this table). The point's index
+    /// at a level is floor(q 2^level) of one fraction q of the range (the product by a power
+    /// of two exact), so its indices at the panel's levels fix those at every coarser level:
+    /// where they are the panel's, the lookup's descent runs through the panel's ancestors
+    /// (each split) to the panel itself.
+    pub fn reaches(&self, panel: &Panel2<K, NX>, x: f64, y: f64) -> bool {
+        let (lx, ix, ly, iy) = panel.key;
+        self.covers(x, y)
+            && Self::index(self.x_range, lx, x) == ix
+            && Self::index(self.y_range, ly, y) == iy
+    }
+
+    /// [`Self::panel`], taking `near` (a panel of this table from an earlier lookup) without a
+    /// lookup where a lookup would reach it ([`Self::reaches`]): the same panel, at a few
+    /// operations where the lookup's locking and hashing, level by level, cost hundreds.
+    pub fn panel_near<E>(
+        &self,
+        near: Option<&Arc<Panel2<K, NX>>>,
+        x: f64,
+        y: f64,
+        f: &(impl Fn(f64, f64) -> Result<[f64; K], E> + Sync),
+    ) -> (Option<Arc<Panel2<K, NX>>>, usize) {
+        match near {
+            Some(p) if self.reaches(p, x, y) => (Some(p.clone()), 0),
+            _ => self.panel(x, y, f),
+        }
     }
 
     /// The panel holding (x, y), building what the lookup needs with `f`, and the number of
@@ -574,6 +605,7 @@ impl<const K: usize, const NX: usize> LazyTable2<K, NX> {
             Node::Unavailable
         } else {
             Node::Leaf(Arc::new(Panel2 {
+                key,
                 x_lo,
                 x_w,
                 y_lo,
@@ -661,6 +693,52 @@ mod tests {
         let plain: LazyTable2<1, NODES> =
             LazyTable2::new((0.0, 2.0), (0.5, 1.5), (2, 0), (10, 4), [1e-13]);
         assert!(!plain.layout().contains("breaks"));
+    }
+
+    /// `reaches` holds exactly where a lookup returns that panel, on and off the dyadic
+    /// panel edges (points on an edge belong to the upper panel), so `panel_near` gives the
+    /// lookup's panel whatever panel it is offered.
+    #[test]
+    fn a_panel_is_taken_near_exactly_where_the_lookup_reaches_it() {
+        let t: LazyTable2<2, NODES> =
+            LazyTable2::new((0.0, 2.0), (0.5, 4.5), (1, 1), (8, 8), [1e-13, 1e-13]);
+        // Panel edges at multiples of 2/2^l in x and 4/2^l in y, and points between them.
+        let mut pts = Vec::new();
+        for a in 0..=64 {
+            for b in 0..=32 {
+                pts.push((2.0 * a as f64 / 64.0, 0.5 + 4.0 * b as f64 / 32.0));
+                pts.push((
+                    2.0 * (a as f64 + 0.37) / 64.0,
+                    0.5 + 4.0 * (b as f64 + 0.61) / 32.0,
+                ));
+            }
+        }
+        pts.retain(|&(x, y)| t.covers(x, y));
+        let leaves: Vec<_> = pts
+            .iter()
+            .map(|&(x, y)| t.panel(x, y, &f).0.unwrap())
+            .collect();
+        let mut distinct: Vec<Arc<Panel2<2, NODES>>> = Vec::new();
+        for l in &leaves {
+            if !distinct.iter().any(|d| Arc::ptr_eq(d, l)) {
+                distinct.push(l.clone());
+            }
+        }
+        assert!(distinct.len() > 8, "{} panels", distinct.len());
+        let mut reached = 0;
+        for (&(x, y), leaf) in pts.iter().zip(&leaves) {
+            for d in &distinct {
+                let reaches = t.reaches(d, x, y);
+                assert_eq!(reaches, Arc::ptr_eq(d, leaf), "{x} {y}");
+                reached += usize::from(reaches);
+                let (near, spent) = t.panel_near(Some(d), x, y, &f);
+                assert!(Arc::ptr_eq(&near.unwrap(), leaf) && spent == 0, "{x} {y}");
+            }
+        }
+        assert_eq!(reached, pts.len());
+        // Outside the domain no panel is reached.
+        assert!(!t.reaches(&distinct[0], 2.5, 1.0));
+        assert!(t.panel_near(Some(&distinct[0]), 2.5, 1.0, &f).0.is_none());
     }
 
     #[test]
