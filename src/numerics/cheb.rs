@@ -56,38 +56,80 @@ pub fn clenshaw(c: &[f64], x: f64) -> f64 {
 
 /// `clenshaw` of M series of equal length at the same x, stored interleaved: `c[j][m]` is
 /// coefficient j of series m. Each series' recurrence is the same operations in the same order
-/// as [`clenshaw`] (so the same bits), two series per SSE2 instruction ([`lanes::F2`]; issue
-/// 19: the compiler left the four series of the temperature solve in scalar registers, at
-/// twice the instructions), an odd last one alone.
+/// as [`clenshaw`] (so the same bits; no fused multiply-add), several series per SIMD
+/// instruction (issue 19: the compiler had left the four series of the temperature solve in
+/// scalar registers): four per AVX instruction where the CPU has AVX, two per SSE2 instruction
+/// ([`lanes::F2`]) otherwise and for the lanes left over, an odd last one alone.
 pub fn clenshaw_lanes<const M: usize>(c: &[[f64; M]], x: f64) -> [f64; M] {
+    #[cfg(target_arch = "x86_64")]
+    if M >= 4 && std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX is available (checked just above).
+        return unsafe { clenshaw_lanes_avx(c, x) };
+    }
+    let mut out = [0.0; M];
+    clenshaw_lanes_from(c, x, 0, &mut out);
+    out
+}
+
+/// [`clenshaw_lanes`] of the series `first..M` (into `out[first..]`), two at a time.
+#[inline(always)]
+fn clenshaw_lanes_from<const M: usize>(c: &[[f64; M]], x: f64, first: usize, out: &mut [f64; M]) {
     use lanes::F2;
-    // Pairs (2p, 2p + 1) for p < M / 2; the arrays are M long (a length M / 2 is not
-    // expressible here), their unused ends optimized away.
-    let pairs = M / 2;
+    // Pairs (first + 2p, first + 2p + 1); the arrays are M long (a length (M - first) / 2 is
+    // not expressible here), their unused ends optimized away.
+    let pairs = (M - first) / 2;
+    let odd = (M - first) % 2 == 1;
     let (mut b1, mut b2) = ([F2::splat(0.0); M], [F2::splat(0.0); M]);
     let (mut s1, mut s2) = (0.0, 0.0);
     let x2 = 2.0 * x;
     let x2v = F2::splat(x2);
     for cj in c[1..].iter().rev() {
         for p in 0..pairs {
-            let b0 = x2v.mul(b1[p]).add(F2::load(&cj[2 * p..]).sub(b2[p]));
+            let b0 = x2v
+                .mul(b1[p])
+                .add(F2::load(&cj[first + 2 * p..]).sub(b2[p]));
             b2[p] = b1[p];
             b1[p] = b0;
         }
-        if M % 2 == 1 {
+        if odd {
             let b0 = x2 * s1 + (cj[M - 1] - s2);
             s2 = s1;
             s1 = b0;
         }
     }
     let xv = F2::splat(x);
-    let mut out = [0.0; M];
     for p in 0..pairs {
-        let v = F2::load(&c[0][2 * p..]).add(xv.mul(b1[p])).sub(b2[p]);
-        out[2 * p..2 * p + 2].copy_from_slice(&v.get());
+        let m = first + 2 * p;
+        let v = F2::load(&c[0][m..]).add(xv.mul(b1[p])).sub(b2[p]);
+        out[m..m + 2].copy_from_slice(&v.get());
     }
-    if M % 2 == 1 {
+    if odd {
         out[M - 1] = c[0][M - 1] + x * s1 - s2;
+    }
+}
+
+/// [`clenshaw_lanes`] with AVX: series 4q..4q + 4 in one register each, the rest two at a
+/// time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn clenshaw_lanes_avx<const M: usize>(c: &[[f64; M]], x: f64) -> [f64; M] {
+    use lanes::F4;
+    let quads = M / 4;
+    let mut out = [0.0; M];
+    clenshaw_lanes_from(c, x, 4 * quads, &mut out);
+    let (mut b1, mut b2) = ([F4::splat(0.0); M], [F4::splat(0.0); M]);
+    let x2v = F4::splat(2.0 * x);
+    for cj in c[1..].iter().rev() {
+        for q in 0..quads {
+            let b0 = x2v.mul(b1[q]).add(F4::load(&cj[4 * q..]).sub(b2[q]));
+            b2[q] = b1[q];
+            b1[q] = b0;
+        }
+    }
+    let xv = F4::splat(x);
+    for q in 0..quads {
+        let v = F4::load(&c[0][4 * q..]).add(xv.mul(b1[q])).sub(b2[q]);
+        v.store(&mut out[4 * q..]);
     }
     out
 }
@@ -143,6 +185,58 @@ pub mod lanes {
             let mut out = [0.0; 2];
             unsafe { _mm_storeu_pd(out.as_mut_ptr(), self.0) };
             out
+        }
+    }
+
+    /// Four doubles in one AVX register: only for code compiled with AVX
+    /// (`#[target_feature(enable = "avx")]`, called where the CPU has it).
+    #[cfg(target_arch = "x86_64")]
+    #[derive(Clone, Copy, Debug)]
+    pub struct F4(std::arch::x86_64::__m256d);
+
+    // SAFETY (every block below): these functions are compiled with AVX and only called
+    // from functions compiled with it, which run only where the CPU has it (checked by
+    // their callers); the loads and stores take their four doubles from slices checked to
+    // hold them.
+    #[cfg(target_arch = "x86_64")]
+    impl F4 {
+        /// All lanes x.
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub fn splat(x: f64) -> Self {
+            Self(std::arch::x86_64::_mm256_set1_pd(x))
+        }
+        /// Lanes x[0..4].
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub fn load(x: &[f64]) -> Self {
+            let x = &x[..4];
+            Self(unsafe { std::arch::x86_64::_mm256_loadu_pd(x.as_ptr()) })
+        }
+        /// Lane-wise self + o.
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub fn add(self, o: Self) -> Self {
+            Self(std::arch::x86_64::_mm256_add_pd(self.0, o.0))
+        }
+        /// Lane-wise self - o.
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub fn sub(self, o: Self) -> Self {
+            Self(std::arch::x86_64::_mm256_sub_pd(self.0, o.0))
+        }
+        /// Lane-wise self * o.
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub fn mul(self, o: Self) -> Self {
+            Self(std::arch::x86_64::_mm256_mul_pd(self.0, o.0))
+        }
+        /// The four lanes into out[0..4].
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub fn store(self, out: &mut [f64]) {
+            let out = &mut out[..4];
+            unsafe { std::arch::x86_64::_mm256_storeu_pd(out.as_mut_ptr(), self.0) }
         }
     }
 
@@ -255,14 +349,34 @@ pub fn integral_from_start(c: &[f64; DEGREE + 1], d: f64) -> f64 {
         * half
 }
 
-/// [`clenshaw`] of one series at P points, two points per SSE2 instruction ([`lanes::F2`]),
-/// an odd last one alone: each value the same operations in the same order as `clenshaw`
-/// (so the same bits).
+/// [`clenshaw`] of one series at P points, several points per SIMD instruction (four per AVX
+/// instruction where the CPU has AVX, two per SSE2 instruction otherwise and for the points
+/// left over), an odd last one alone: each value the same operations in the same order as
+/// `clenshaw` (so the same bits).
 pub fn clenshaw_points<const P: usize>(c: &[f64], xs: [f64; P]) -> [f64; P] {
+    #[cfg(target_arch = "x86_64")]
+    if P >= 4 && std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: AVX is available (checked just above).
+        return unsafe { clenshaw_points_avx(c, xs) };
+    }
+    let mut out = [0.0; P];
+    clenshaw_points_from(c, &xs, 0, &mut out);
+    out
+}
+
+/// [`clenshaw_points`] at the points `first..P` (into `out[first..]`), two at a time.
+#[inline(always)]
+fn clenshaw_points_from<const P: usize>(
+    c: &[f64],
+    xs: &[f64; P],
+    first: usize,
+    out: &mut [f64; P],
+) {
     use lanes::F2;
-    let pairs = P / 2;
-    // 2 x of each pair (the entries from P / 2 on unused).
-    let x2: [F2; P] = std::array::from_fn(|p| match xs.get(2 * p..2 * p + 2) {
+    let pairs = (P - first) / 2;
+    let odd = (P - first) % 2 == 1;
+    // 2 x of each pair (the entries from `pairs` on unused).
+    let x2: [F2; P] = std::array::from_fn(|p| match xs.get(first + 2 * p..first + 2 * p + 2) {
         Some(x) => F2::load(&[2.0 * x[0], 2.0 * x[1]]),
         None => F2::splat(0.0),
     });
@@ -276,21 +390,49 @@ pub fn clenshaw_points<const P: usize>(c: &[f64], xs: [f64; P]) -> [f64; P] {
             b2[p] = b1[p];
             b1[p] = b0;
         }
-        if P % 2 == 1 {
+        if odd {
             let b0 = x2_last * s1 + (ck - s2);
             s2 = s1;
             s1 = b0;
         }
     }
     let c0 = F2::splat(c[0]);
-    let mut out = [0.0; P];
     for p in 0..pairs {
-        let x = F2::load(&xs[2 * p..]);
-        let v = c0.add(x.mul(b1[p])).sub(b2[p]);
-        out[2 * p..2 * p + 2].copy_from_slice(&v.get());
+        let m = first + 2 * p;
+        let v = c0.add(F2::load(&xs[m..]).mul(b1[p])).sub(b2[p]);
+        out[m..m + 2].copy_from_slice(&v.get());
     }
-    if P % 2 == 1 {
+    if odd {
         out[P - 1] = c[0] + xs[P - 1] * s1 - s2;
+    }
+}
+
+/// [`clenshaw_points`] with AVX: points 4q..4q + 4 in one register each, the rest two at a
+/// time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn clenshaw_points_avx<const P: usize>(c: &[f64], xs: [f64; P]) -> [f64; P] {
+    use lanes::F4;
+    let quads = P / 4;
+    let mut out = [0.0; P];
+    clenshaw_points_from(c, &xs, 4 * quads, &mut out);
+    let x2: [F4; P] = std::array::from_fn(|q| match xs.get(4 * q..4 * q + 4) {
+        Some(x) => F4::load(&[2.0 * x[0], 2.0 * x[1], 2.0 * x[2], 2.0 * x[3]]),
+        None => F4::splat(0.0),
+    });
+    let (mut b1, mut b2) = ([F4::splat(0.0); P], [F4::splat(0.0); P]);
+    for &ck in c.iter().skip(1).rev() {
+        let cv = F4::splat(ck);
+        for q in 0..quads {
+            let b0 = x2[q].mul(b1[q]).add(cv.sub(b2[q]));
+            b2[q] = b1[q];
+            b1[q] = b0;
+        }
+    }
+    let c0 = F4::splat(c[0]);
+    for q in 0..quads {
+        let v = c0.add(F4::load(&xs[4 * q..]).mul(b1[q])).sub(b2[q]);
+        v.store(&mut out[4 * q..]);
     }
     out
 }
@@ -722,10 +864,11 @@ mod tests {
         }
     }
 
-    /// The two-lane recurrences give every value bit for bit as the scalar `clenshaw`: series
-    /// side by side (an even and an odd number of them, as the tables use) and one series at
-    /// several points (an odd number, as the Gauss rule), with coefficients over 40 decades
-    /// of both signs and points across [-1, 1] and at its ends.
+    /// The SIMD recurrences give every value bit for bit as the scalar `clenshaw`, with AVX
+    /// (where the CPU has it) and with SSE2 alone: series side by side (even and odd numbers
+    /// of them, as the tables use) and one series at several points (an odd number, as the
+    /// Gauss rule), with coefficients over 40 decades of both signs and points across
+    /// [-1, 1] and at its ends.
     #[test]
     fn lanes_give_the_bits_of_the_scalar_recurrence() {
         let mut r = stream(0x9E37_79B9_7F4A_7C15);
@@ -746,15 +889,27 @@ mod tests {
             let series = |m: usize| -> Vec<f64> { c.iter().map(|row| row[m]).collect() };
             let scalar: Vec<f64> = (0..8).map(|m| clenshaw(&series(m), x)).collect();
             assert_eq!(bits(&clenshaw_lanes(&c, x)), bits(&scalar), "{x}");
+            let c6: Vec<[f64; 6]> = c
+                .iter()
+                .map(|row| std::array::from_fn(|m| row[m]))
+                .collect();
             let c5: Vec<[f64; 5]> = c
                 .iter()
                 .map(|row| std::array::from_fn(|m| row[m]))
                 .collect();
+            assert_eq!(bits(&clenshaw_lanes(&c6, x)), bits(&scalar[..6]), "{x}");
             assert_eq!(bits(&clenshaw_lanes(&c5, x)), bits(&scalar[..5]), "{x}");
+            // Two lanes at a time only (the path without AVX).
+            let mut sse = [0.0; 5];
+            clenshaw_lanes_from(&c5, x, 0, &mut sse);
+            assert_eq!(bits(&sse), bits(&scalar[..5]), "{x}");
             let xs: [f64; 9] = std::array::from_fn(|i| if i == 0 { x } else { r2() });
             let one = series(3);
             let at_points: Vec<f64> = xs.iter().map(|&x| clenshaw(&one, x)).collect();
             assert_eq!(bits(&clenshaw_points(&one, xs)), bits(&at_points));
+            let mut sse = [0.0; 9];
+            clenshaw_points_from(&one, &xs, 0, &mut sse);
+            assert_eq!(bits(&sse), bits(&at_points));
         }
     }
 }
