@@ -236,12 +236,17 @@ impl<'a> ReducedSystem<'a> {
         {
             Some(i) => i,
             None => {
-                let mut fresh = self.field_slice(field_t)?;
+                // The oldest of four is dropped; on the plane table it is taken to this field
+                // (its memory reused; the same series as a new one).
+                let mut oldest = (cache.len() >= 4).then(|| cache.remove(0).0);
+                #[allow(clippy::float_cmp)] // the protocol's own final field, exactly
+                let on_plane = field_t != self.drive.protocol.b_final_t();
+                let mut fresh = match oldest.take_if(|s| on_plane && s.retarget(field_t)) {
+                    Some(s) => s,
+                    None => self.field_slice(field_t)?,
+                };
                 if let Some((last, _, _)) = cache.last() {
                     fresh.start_near(last);
-                }
-                if cache.len() >= 4 {
-                    cache.remove(0);
                 }
                 cache.push((fresh, self.guess_k.get(), None));
                 cache.len() - 1

@@ -39,8 +39,16 @@ pub const LN_LAMBDA0: usize = 5;
 /// Number of components.
 pub const COMPONENTS: usize = 6;
 // The temperature solve takes the two excitations as the slices' first two components
-// (`Slice::eval_first_two_with_derivatives`).
-const _: () = assert!(LN_EXC_L == 0 && LN_EXC_R == 1);
+// (`Slice::eval_first_two_with_derivatives`), and `FieldSlice::values` the four after them.
+const _: () = assert!(
+    LN_EXC_L == 0
+        && LN_EXC_R == 1
+        && SLOPE_L == 2
+        && SLOPE_R == 3
+        && LOGIT_R == 4
+        && LN_LAMBDA0 == 5
+        && COMPONENTS == 6
+);
 
 /// Temperatures the table covers, K (u = 1/T from 1/64 to 4 1/K).
 pub const TABLE_RANGE_K: (f64, f64) = (0.25, 64.0);
@@ -295,7 +303,8 @@ pub struct WellValues {
 }
 
 impl WellValues {
-    /// The quantities from the table's components at one (B, T).
+    /// The quantities from the table's components at one (B, T) (the excitations, the first
+    /// two, are not among them).
     fn of_components(v: &[f64; COMPONENTS]) -> Self {
         Self {
             right_eq: 1.0 / (1.0 + (-v[LOGIT_R]).exp()),
@@ -351,7 +360,10 @@ pub struct FieldSlice {
     field_t: f64,
     /// Energies of the well bottoms (M = -S, +S), K.
     bottom_k: [f64; 2],
+    /// The series taken so far (`slices[..live]`; the rest is memory kept from an earlier
+    /// field, [`Self::retarget`], written over by the next ones).
     slices: Vec<Slice<COMPONENTS>>,
+    live: usize,
     /// The plane panel the last slice came from: the next lookup, here or at a nearby field
     /// ([`Self::start_near`]), takes it without searching the table where it holds the point.
     near: Option<Arc<Panel2<COMPONENTS, NODES>>>,
@@ -387,9 +399,23 @@ impl FieldSlice {
             field_t,
             bottom_k,
             slices: Vec::new(),
+            live: 0,
             near: None,
             evaluations: 0,
         }
+    }
+
+    /// The same plane table at `field_t` instead: the series taken so far are dropped (their
+    /// memory kept for the new field's), the last panel kept as the first lookup's start.
+    /// False (and nothing changed) for a line table, which holds one field.
+    pub fn retarget(&mut self, field_t: f64) -> bool {
+        let Source::Plane(table) = &self.source else {
+            return false;
+        };
+        self.bottom_k = Self::bottoms(&table.rates, field_t);
+        self.field_t = field_t;
+        self.live = 0;
+        true
     }
 
     /// Start this slice's lookups from the panel `other` (at another field of the same plane
@@ -465,7 +491,10 @@ impl FieldSlice {
 
     /// The well quantities at T.
     pub fn values(&mut self, t_k: f64) -> Option<WellValues> {
-        let v = self.at(t_k)?.eval(1.0 / t_k);
+        // Only the components after the two excitations (four series in one AVX register).
+        let [slope_l, slope_r, logit, ln_lambda0] = self.at(t_k)?.eval_range(SLOPE_L, 1.0 / t_k);
+        let mut v = [0.0; COMPONENTS];
+        v[SLOPE_L..].copy_from_slice(&[slope_l, slope_r, logit, ln_lambda0]);
         Some(WellValues::of_components(&v))
     }
 
@@ -521,25 +550,49 @@ impl FieldSlice {
     /// The series holding T, or `None` where the table is unavailable.
     pub fn at(&mut self, t_k: f64) -> Option<&Slice<COMPONENTS>> {
         let u = 1.0 / t_k;
-        if let Some(i) = self.slices.iter().position(|s| s.contains(u)) {
-            return Some(&self.slices[i]);
+        match self.slices[..self.live].iter().position(|s| s.contains(u)) {
+            Some(i) => Some(&self.slices[i]),
+            None => self.add_slice(t_k),
         }
-        let (slice, spent) = match &self.source {
+    }
+
+    /// The series holding T taken from its panel and kept (out of line: most calls of
+    /// [`Self::at`] find it kept, and need not set up this part's frame).
+    #[inline(never)]
+    fn add_slice(&mut self, t_k: f64) -> Option<&Slice<COMPONENTS>> {
+        // The series is written in place: over memory kept from an earlier field, or a new
+        // slot.
+        if self.live == self.slices.len() {
+            self.slices.push(Slice::zeroed());
+        }
+        let slot = &mut self.slices[self.live];
+        let x = self.field_t;
+        let (found, spent) = match &self.source {
             Source::Plane(t) => {
-                let (panel, spent) = t.panel_near(self.near.as_ref(), self.field_t, t_k);
-                if let Some(p) = &panel {
-                    self.near = Some(p.clone());
+                let (panel, spent) = t.panel_near(self.near.as_ref(), x, t_k);
+                if let Some(p) = panel.as_ref() {
+                    p.slice_into(x, slot);
                 }
-                (panel.map(|p| p.slice(self.field_t)), spent)
+                let found = panel.is_some();
+                if found {
+                    self.near = panel;
+                }
+                (found, spent)
             }
             Source::Line(t) => {
-                let (panel, spent) = t.panel(self.field_t, t_k);
-                (panel.map(|p| p.slice(self.field_t)), spent)
+                let (panel, spent) = t.panel(x, t_k);
+                if let Some(p) = panel.as_ref() {
+                    p.slice_into(x, slot);
+                }
+                (panel.is_some(), spent)
             }
         };
         self.evaluations += spent;
-        self.slices.push(slice?);
-        self.slices.last()
+        if !found {
+            return None;
+        }
+        self.live += 1;
+        Some(&self.slices[self.live - 1])
     }
 }
 
@@ -576,6 +629,66 @@ mod tests {
         for c in 0..COMPONENTS {
             assert!(worst[c] < 1e-11, "component {c}: {}", worst[c]);
         }
+    }
+
+    /// A field slice taken to another field (`retarget`, its memory reused, as the reduced
+    /// ramp does with the oldest of its fields) gives the bits of a new slice at that field:
+    /// temperature solves and values, at fields 0.1-0.5 T and temperatures across panels; and
+    /// `values` (four of the six series) the bits of all six evaluated.
+    #[test]
+    fn a_retargeted_field_slice_is_a_new_one() {
+        let m = Material::mn12ac();
+        let rates = RateModel::new(m.spin, m.arrhenius, KappaScaling::Arrhenius).unwrap();
+        let table = Arc::new(PlaneTable::for_model(&rates));
+        let mut reused = FieldSlice::new(table.clone(), 0.45);
+        let mut last: Option<FieldSlice> = None;
+        for a in 0..=12 {
+            let b = 0.5 - 0.4 * a as f64 / 12.0;
+            assert!(reused.retarget(b));
+            let mut fresh = FieldSlice::new(table.clone(), b);
+            if let Some(l) = &last {
+                fresh.start_near(l);
+            }
+            for k in 0..=10 {
+                let t = 1.3 * (5.0f64 / 1.3).powf(k as f64 / 10.0);
+                let v = reused.values(t).unwrap();
+                assert_eq!(v, fresh.values(t).unwrap(), "{b} T {t} K");
+                let all = fresh.at(t).unwrap().eval(1.0 / t);
+                let from_all = WellValues::of_components(&all);
+                assert_eq!(
+                    [
+                        v.right_eq,
+                        v.lambda0,
+                        v.slope_k_per_t[0],
+                        v.slope_k_per_t[1]
+                    ]
+                    .map(f64::to_bits),
+                    [
+                        from_all.right_eq,
+                        from_all.lambda0,
+                        from_all.slope_k_per_t[0],
+                        from_all.slope_k_per_t[1]
+                    ]
+                    .map(f64::to_bits)
+                );
+                for right in [0.0, 0.4] {
+                    // The energy at (P_R, T), solved for from 1.2 T.
+                    let [bl, br] = fresh.bottom_k;
+                    let target = (1.0 - right) * (bl + all[LN_EXC_L].exp())
+                        + right * (br + all[LN_EXC_R].exp())
+                        + m.debye.energy_k(t);
+                    let a = reused.solve_temperature(&m.debye, right, target, 1.2 * t);
+                    let b = fresh.solve_temperature(&m.debye, right, target, 1.2 * t);
+                    let (a, b) = (a.unwrap().t_k, b.unwrap().t_k);
+                    assert_eq!(a.to_bits(), b.to_bits());
+                    assert!((a - t).abs() < 1e-9 * t, "{a} {t}");
+                }
+            }
+            last = Some(fresh);
+        }
+        // A line table holds one field.
+        let line = Arc::new(LineTable::at_field(&rates, 0.1));
+        assert!(!FieldSlice::line(line).retarget(0.2));
     }
 
     /// With tunnelling (`mn12ac-barra`, whose rates are not proportional to kappa(T)) the line

@@ -61,19 +61,36 @@ pub fn clenshaw(c: &[f64], x: f64) -> f64 {
 /// scalar registers): four per AVX instruction where the CPU has AVX, two per SSE2 instruction
 /// ([`lanes::F2`]) otherwise and for the lanes left over, an odd last one alone.
 pub fn clenshaw_lanes<const M: usize>(c: &[[f64; M]], x: f64) -> [f64; M] {
+    clenshaw_lane_range(c, 0, x)
+}
+
+/// [`clenshaw_lanes`] of the series `base..base + M` of rows holding R (those a caller needs,
+/// the others left out).
+pub fn clenshaw_lane_range<const R: usize, const M: usize>(
+    c: &[[f64; R]],
+    base: usize,
+    x: f64,
+) -> [f64; M] {
+    assert!(base + M <= R, "series {base}..{} of {R}", base + M);
     #[cfg(target_arch = "x86_64")]
     if M >= 4 && std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: AVX is available (checked just above).
-        return unsafe { clenshaw_lanes_avx(c, x) };
+        return unsafe { clenshaw_lanes_avx(c, base, x) };
     }
     let mut out = [0.0; M];
-    clenshaw_lanes_from(c, x, 0, &mut out);
+    clenshaw_lanes_from(c, base, x, 0, &mut out);
     out
 }
 
-/// [`clenshaw_lanes`] of the series `first..M` (into `out[first..]`), two at a time.
+/// Series `base + first..base + M` of rows holding R (into `out[first..]`), two at a time.
 #[inline(always)]
-fn clenshaw_lanes_from<const M: usize>(c: &[[f64; M]], x: f64, first: usize, out: &mut [f64; M]) {
+fn clenshaw_lanes_from<const R: usize, const M: usize>(
+    c: &[[f64; R]],
+    base: usize,
+    x: f64,
+    first: usize,
+    out: &mut [f64; M],
+) {
     use lanes::F2;
     // Pairs (first + 2p, first + 2p + 1); the arrays are M long (a length (M - first) / 2 is
     // not expressible here), their unused ends optimized away.
@@ -83,52 +100,59 @@ fn clenshaw_lanes_from<const M: usize>(c: &[[f64; M]], x: f64, first: usize, out
     let (mut s1, mut s2) = (0.0, 0.0);
     let x2 = 2.0 * x;
     let x2v = F2::splat(x2);
+    let (lanes, last) = (base + first, base + M - 1);
     for cj in c[1..].iter().rev() {
         for p in 0..pairs {
             let b0 = x2v
                 .mul(b1[p])
-                .add(F2::load(&cj[first + 2 * p..]).sub(b2[p]));
+                .add(F2::load(&cj[lanes + 2 * p..]).sub(b2[p]));
             b2[p] = b1[p];
             b1[p] = b0;
         }
         if odd {
-            let b0 = x2 * s1 + (cj[M - 1] - s2);
+            let b0 = x2 * s1 + (cj[last] - s2);
             s2 = s1;
             s1 = b0;
         }
     }
     let xv = F2::splat(x);
     for p in 0..pairs {
-        let m = first + 2 * p;
-        let v = F2::load(&c[0][m..]).add(xv.mul(b1[p])).sub(b2[p]);
+        let (m, lane) = (first + 2 * p, lanes + 2 * p);
+        let v = F2::load(&c[0][lane..]).add(xv.mul(b1[p])).sub(b2[p]);
         out[m..m + 2].copy_from_slice(&v.get());
     }
     if odd {
-        out[M - 1] = c[0][M - 1] + x * s1 - s2;
+        out[M - 1] = c[0][last] + x * s1 - s2;
     }
 }
 
-/// [`clenshaw_lanes`] with AVX: series 4q..4q + 4 in one register each, the rest two at a
-/// time.
+/// [`clenshaw_lane_range`] with AVX: series 4q..4q + 4 (from `base`) in one register each,
+/// the rest two at a time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn clenshaw_lanes_avx<const M: usize>(c: &[[f64; M]], x: f64) -> [f64; M] {
+fn clenshaw_lanes_avx<const R: usize, const M: usize>(
+    c: &[[f64; R]],
+    base: usize,
+    x: f64,
+) -> [f64; M] {
     use lanes::F4;
     let quads = M / 4;
     let mut out = [0.0; M];
-    clenshaw_lanes_from(c, x, 4 * quads, &mut out);
+    clenshaw_lanes_from(c, base, x, 4 * quads, &mut out);
     let (mut b1, mut b2) = ([F4::splat(0.0); M], [F4::splat(0.0); M]);
     let x2v = F4::splat(2.0 * x);
     for cj in c[1..].iter().rev() {
         for q in 0..quads {
-            let b0 = x2v.mul(b1[q]).add(F4::load(&cj[4 * q..]).sub(b2[q]));
+            let b0 = x2v.mul(b1[q]).add(F4::load(&cj[base + 4 * q..]).sub(b2[q]));
             b2[q] = b1[q];
             b1[q] = b0;
         }
     }
     let xv = F4::splat(x);
     for q in 0..quads {
-        let v = F4::load(&c[0][4 * q..]).add(xv.mul(b1[q])).sub(b2[q]);
+        let v = F4::load(&c[0][base + 4 * q..])
+            .add(xv.mul(b1[q]))
+            .sub(b2[q]);
         v.store(&mut out[4 * q..]);
     }
     out
@@ -901,8 +925,16 @@ mod tests {
             assert_eq!(bits(&clenshaw_lanes(&c5, x)), bits(&scalar[..5]), "{x}");
             // Two lanes at a time only (the path without AVX).
             let mut sse = [0.0; 5];
-            clenshaw_lanes_from(&c5, x, 0, &mut sse);
+            clenshaw_lanes_from(&c5, 0, x, 0, &mut sse);
             assert_eq!(bits(&sse), bits(&scalar[..5]), "{x}");
+            // Series 3..8 and 2..6 of the eight, with AVX where available and without.
+            let r: [f64; 5] = clenshaw_lane_range(&c, 3, x);
+            assert_eq!(bits(&r), bits(&scalar[3..]), "{x}");
+            let r: [f64; 4] = clenshaw_lane_range(&c, 2, x);
+            assert_eq!(bits(&r), bits(&scalar[2..6]), "{x}");
+            let mut sse = [0.0; 5];
+            clenshaw_lanes_from(&c, 3, x, 0, &mut sse);
+            assert_eq!(bits(&sse), bits(&scalar[3..]), "{x}");
             let xs: [f64; 9] = std::array::from_fn(|i| if i == 0 { x } else { r2() });
             let one = series(3);
             let at_points: Vec<f64> = xs.iter().map(|&x| clenshaw(&one, x)).collect();

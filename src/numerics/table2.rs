@@ -10,7 +10,7 @@
 //! own key, so the table is the same whichever runs, threads or order built it: results do not
 //! depend on the batch they were computed in. Only the panels some run visits are built.
 
-use crate::numerics::cheb::{clenshaw_lanes, dct_cosines, derivative, DEGREE};
+use crate::numerics::cheb::{clenshaw_lane_range, clenshaw_lanes, dct_cosines, derivative, DEGREE};
 use crate::numerics::codec::Reader;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -52,6 +52,14 @@ pub struct Panel2<const K: usize, const NX: usize> {
 impl<const K: usize, const NX: usize> Panel2<K, NX> {
     /// The series in y of every component at fixed x (inside the panel's x interval).
     pub fn slice(&self, x: f64) -> Slice<K> {
+        let mut out = Slice::zeroed();
+        self.slice_into(x, &mut out);
+        out
+    }
+
+    /// [`Self::slice`] written over `out` (no copy of the slice: a caller keeping slices
+    /// writes in place).
+    pub fn slice_into(&self, x: f64, out: &mut Slice<K>) {
         let xs = if self.x_w > 0.0 {
             ((x - self.x_lo) / self.x_w * 2.0 - 1.0).clamp(-1.0, 1.0)
         } else {
@@ -66,28 +74,40 @@ impl<const K: usize, const NX: usize> Panel2<K, NX> {
             t[i] = 2.0 * xs * t[i - 1] - t[i - 2];
         }
         let c = combine_rows(&t, &self.c);
+        out.y_lo = self.y_lo;
+        out.y_w = self.y_w;
+        for (j, row) in out.c.iter_mut().enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = c[k][j];
+            }
+        }
         // The first two components with their derivatives' series (the temperature solve's
         // pair), interleaved: (c_0, c_0', c_1, c_1') at each degree. The derivative series is
         // one shorter; its top coefficient is zero.
-        let mut pair = [[0.0; 4]; N];
         if K >= 2 {
-            let (d0, d1) = (derivative(&c[0]), derivative(&c[1]));
-            for j in 0..N {
-                pair[j] = [
-                    c[0][j],
-                    if j < DEGREE { d0[j] } else { 0.0 },
-                    c[1][j],
-                    if j < DEGREE { d1[j] } else { 0.0 },
-                ];
+            let d = derivative_pair(&c[0], &c[1]);
+            for (j, p) in out.pair.iter_mut().enumerate() {
+                let [d0, d1] = d.get(j).copied().unwrap_or([0.0; 2]);
+                *p = [c[0][j], d0, c[1][j], d1];
             }
         }
-        Slice {
-            y_lo: self.y_lo,
-            y_w: self.y_w,
-            c: std::array::from_fn(|j| std::array::from_fn(|k| c[k][j])),
-            pair,
-        }
     }
+}
+
+/// [`derivative`] of two series side by side (SSE2 lanes, the same operations in the same
+/// order per series).
+fn derivative_pair(a: &[f64; N], b: &[f64; N]) -> [[f64; 2]; DEGREE] {
+    use crate::numerics::cheb::lanes::F2;
+    let mut d = [[0.0; 2]; DEGREE];
+    let (mut next, mut next2) = (F2::splat(0.0), F2::splat(0.0));
+    for k in (1..=DEGREE).rev() {
+        let v = next2.add(F2::splat(2.0 * k as f64).mul(F2::load(&[a[k], b[k]])));
+        d[k - 1] = v.get();
+        next2 = next;
+        next = v;
+    }
+    d[0] = [d[0][0] * 0.5, d[0][1] * 0.5];
+    d
 }
 
 /// The series in y at one x of every component: `out[k][j] = sum_i t[i] c[k][i][j]`, the
@@ -150,6 +170,17 @@ pub struct Slice<const K: usize> {
 }
 
 impl<const K: usize> Slice<K> {
+    /// A slice of zero series on an empty interval, to be written over
+    /// ([`Panel2::slice_into`]).
+    pub fn zeroed() -> Self {
+        Self {
+            y_lo: 0.0,
+            y_w: 0.0,
+            c: [[0.0; K]; N],
+            pair: [[0.0; 4]; N],
+        }
+    }
+
     /// Whether y is inside this slice's interval.
     pub fn contains(&self, y: f64) -> bool {
         y >= self.y_lo && y <= self.y_lo + self.y_w
@@ -162,6 +193,11 @@ impl<const K: usize> Slice<K> {
     /// All components at y.
     pub fn eval(&self, y: f64) -> [f64; K] {
         clenshaw_lanes(&self.c, self.local(y))
+    }
+
+    /// Components `first..first + M` at y (those a caller needs).
+    pub fn eval_range<const M: usize>(&self, first: usize, y: f64) -> [f64; M] {
+        clenshaw_lane_range(&self.c, first, self.local(y))
     }
 
     /// The y derivatives of every component at y (each derivative series formed on the spot:
