@@ -73,44 +73,28 @@ impl<const K: usize, const NX: usize> Panel2<K, NX> {
         for i in 2..NX {
             t[i] = 2.0 * xs * t[i - 1] - t[i - 2];
         }
-        let c = combine_rows(&t, &self.c);
+        combine_rows(&t, &self.c, &mut out.c);
         out.y_lo = self.y_lo;
         out.y_w = self.y_w;
-        for (j, row) in out.c.iter_mut().enumerate() {
-            for (k, v) in row.iter_mut().enumerate() {
-                *v = c[k][j];
-            }
-        }
         // The first two components with their derivatives' series (the temperature solve's
         // pair), interleaved: (c_0, c_0', c_1, c_1') at each degree. The derivative series is
         // one shorter; its top coefficient is zero.
         if K >= 2 {
-            let d = derivative_pair(&c[0], &c[1]);
-            for (j, p) in out.pair.iter_mut().enumerate() {
-                let [d0, d1] = d.get(j).copied().unwrap_or([0.0; 2]);
-                *p = [c[0][j], d0, c[1][j], d1];
+            let c: [[f64; N]; 2] = std::array::from_fn(|k| std::array::from_fn(|j| out.c[j][k]));
+            let (d0, d1) = (derivative(&c[0]), derivative(&c[1]));
+            for j in 0..N {
+                out.pair[j] = [
+                    c[0][j],
+                    if j < DEGREE { d0[j] } else { 0.0 },
+                    c[1][j],
+                    if j < DEGREE { d1[j] } else { 0.0 },
+                ];
             }
         }
     }
 }
 
-/// [`derivative`] of two series side by side (SSE2 lanes, the same operations in the same
-/// order per series).
-fn derivative_pair(a: &[f64; N], b: &[f64; N]) -> [[f64; 2]; DEGREE] {
-    use crate::numerics::cheb::lanes::F2;
-    let mut d = [[0.0; 2]; DEGREE];
-    let (mut next, mut next2) = (F2::splat(0.0), F2::splat(0.0));
-    for k in (1..=DEGREE).rev() {
-        let v = next2.add(F2::splat(2.0 * k as f64).mul(F2::load(&[a[k], b[k]])));
-        d[k - 1] = v.get();
-        next2 = next;
-        next = v;
-    }
-    d[0] = [d[0][0] * 0.5, d[0][1] * 0.5];
-    d
-}
-
-/// The series in y at one x of every component: `out[k][j] = sum_i t[i] c[k][i][j]`, the
+/// The series in y at one x of every component: `out[j][k] = sum_i t[i] c[k][i][j]`, the
 /// products added in the order of i from 0.0. Where the CPU has AVX, the same sums four j at a
 /// time (the lanes independent, each the same products and additions in the same order, so
 /// the same bits; there is no fused multiply-add in either): a plane slice's 6 x 17 x 17
@@ -118,13 +102,14 @@ fn derivative_pair(a: &[f64; N], b: &[f64; N]) -> [[f64; 2]; DEGREE] {
 fn combine_rows<const K: usize, const NX: usize>(
     t: &[f64; NX],
     c: &[[[f64; N]; NX]; K],
-) -> [[f64; N]; K] {
+    out: &mut [[f64; K]; N],
+) {
     #[cfg(target_arch = "x86_64")]
     if NX > 1 && std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: AVX is available (checked just above).
-        return unsafe { combine_rows_avx(t, c) };
+        return unsafe { combine_rows_avx(t, c, out) };
     }
-    combine_rows_with(t, c)
+    combine_rows_with(t, c, out)
 }
 
 /// [`combine_rows`] compiled for AVX.
@@ -133,24 +118,29 @@ fn combine_rows<const K: usize, const NX: usize>(
 fn combine_rows_avx<const K: usize, const NX: usize>(
     t: &[f64; NX],
     c: &[[[f64; N]; NX]; K],
-) -> [[f64; N]; K] {
-    combine_rows_with(t, c)
+    out: &mut [[f64; K]; N],
+) {
+    combine_rows_with(t, c, out)
 }
 
 #[inline(always)]
 fn combine_rows_with<const K: usize, const NX: usize>(
     t: &[f64; NX],
     c: &[[[f64; N]; NX]; K],
-) -> [[f64; N]; K] {
-    std::array::from_fn(|k| {
-        let mut out = [0.0; N];
-        for (ti, row) in t.iter().zip(&c[k]) {
-            for (o, cij) in out.iter_mut().zip(row) {
+    out: &mut [[f64; K]; N],
+) {
+    for (k, ck) in c.iter().enumerate() {
+        let mut sum = [0.0; N];
+        for (ti, row) in t.iter().zip(ck) {
+            for (o, cij) in sum.iter_mut().zip(row) {
                 *o += ti * cij;
             }
         }
-        out
-    })
+        // Stored interleaved (degree j of every component side by side).
+        for (o, v) in out.iter_mut().zip(sum) {
+            o[k] = v;
+        }
+    }
 }
 
 /// Every component as a series in y at one x, on one panel's y interval.
@@ -799,9 +789,13 @@ mod tests {
                     plain[k][j] = sum;
                 }
             }
-            let bits = |a: &[[f64; N]; 3]| a.map(|row| row.map(f64::to_bits));
-            assert_eq!(bits(&combine_rows(&t, &c)), bits(&plain));
-            assert_eq!(bits(&combine_rows_with(&t, &c)), bits(&plain));
+            let plain: [[u64; 3]; N] = std::array::from_fn(|j| plain.map(|row| row[j].to_bits()));
+            let bits = |a: &[[f64; 3]; N]| a.map(|row| row.map(f64::to_bits));
+            let (mut fast, mut plain_path) = ([[0.0; 3]; N], [[0.0; 3]; N]);
+            combine_rows(&t, &c, &mut fast);
+            combine_rows_with(&t, &c, &mut plain_path);
+            assert_eq!(bits(&fast), plain);
+            assert_eq!(bits(&plain_path), plain);
         }
     }
 
