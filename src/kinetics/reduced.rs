@@ -390,6 +390,24 @@ impl<'a> ReducedSystem<'a> {
         t_k: f64,
         lambda0_per_s: Option<f64>,
     ) -> Result<(WellState, f64, Option<MMatrixLu>), NumericsError> {
+        let (ws, lambda0, lu) =
+            self.well_state_unscaled_rate_and_factors_given(field_t, t_k, lambda0_per_s)?;
+        if lu.is_none() {
+            return Ok((ws, f64::INFINITY, None));
+        }
+        Ok((ws, self.rates.kappa(t_k)? * lambda0, lu))
+    }
+
+    /// [`Self::well_state_rate_and_factors_given`] with the unscaled slow rate lambda1_0
+    /// (1/s before kappa; infinite beyond the bistability field, where the factors are
+    /// `None`): for a caller that has kappa(T) at hand (the slaving estimate). The same
+    /// errors except kappa's, which the caller's own kappa(T) gives.
+    pub(crate) fn well_state_unscaled_rate_and_factors_given(
+        &self,
+        field_t: f64,
+        t_k: f64,
+        lambda0_per_s: Option<f64>,
+    ) -> Result<(WellState, f64, Option<MMatrixLu>), NumericsError> {
         if field_t.abs() >= self.spin.bistability_field_t() {
             return Ok((self.well_state(field_t, t_k), f64::INFINITY, None));
         }
@@ -412,7 +430,7 @@ impl<'a> ReducedSystem<'a> {
             }
         };
         let ws = self.well_state_with(e, t_k, chain.committors(&lu));
-        Ok((ws, self.rates.kappa(t_k)? * lambda0, Some(lu)))
+        Ok((ws, lambda0, Some(lu)))
     }
 
     /// The well state from the level energies `e` at the field and the split (q_L, q_R).
