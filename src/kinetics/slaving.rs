@@ -22,7 +22,7 @@ use super::reduced::{ReducedSystem, WellState};
 use crate::error::NumericsError;
 use crate::model::protocol::Protocol;
 use crate::model::GiantSpin;
-use crate::rates::mechanism::{PairRatesDt, RatePoint, Scratch};
+use crate::rates::mechanism::{Channel, PairRatesDt, RatePoint, Scratch};
 use crate::rates::slowmode::MMatrixLu;
 use crate::rates::RateModel;
 use nalgebra::{DMatrix, DVector};
@@ -39,8 +39,9 @@ pub(crate) struct SlavingEstimate {
 
 /// Largest number of a reduced ramp's steps at which the estimate is evaluated (more are
 /// thinned evenly: the cost stays bounded; each point costs one rate chain with its GTH
-/// factorization and committors, the channels' rates at three fields, four
-/// committor-derivative solves and a 23 x 21 least-squares solve for Mn12Ac). 256 before
+/// factorization and committors, the channels' rates with their T and B derivatives (at
+/// B +- hb too where the B derivative is differenced), four committor-derivative solves and
+/// a 23 x 21 least-squares solve for Mn12Ac). 256 before
 /// issue 19, 64 until session 32: over the 200 runs of a 10 x 20 subset of the validity map
 /// the estimate moved from 64 to 32 points by a median 0 and at most 17 % where it is above
 /// 1e-12 (docs/numerics.md section 11).
@@ -79,10 +80,14 @@ struct Transition {
     to: usize,
     rate: f64,
     drate_dt: f64,
+    /// The rate's field derivative at fixed T (1/(s T)); NaN where its mechanism has none in
+    /// closed form.
+    drate_db: f64,
 }
 
 /// Buffers reused across the points of an estimate (each filled afresh at every use): the
-/// mechanisms' energy gaps and rates, and the rates at B +- hb of the field derivative.
+/// mechanisms' energy gaps and rates, and the rates at B +- hb of the field derivative where
+/// it is differenced.
 struct Buffers {
     de: Gaps,
     r: Scratch<PairRatesDt>,
@@ -140,6 +145,7 @@ impl Buffers {
             de: Gaps {
                 zero_field: Vec::new(),
                 de: Scratch::new(),
+                db: Scratch::new(),
             },
             r: Scratch::new(),
             plus: Vec::new(),
@@ -153,16 +159,18 @@ impl Buffers {
 
 /// The channels' energy gaps E_j - E_i: per mechanism, each channel's gap at zero field and
 /// its field slope (K, K/T; computed at the first use, the same for every point of an
-/// estimate), and the gaps at the current field.
+/// estimate), and the gaps at the current field and the rates' field derivatives.
 struct Gaps {
-    zero_field: Vec<Vec<(f64, f64)>>,
+    zero_field: Vec<[Vec<f64>; 2]>,
     de: Scratch<f64>,
+    db: Scratch<[f64; 2]>,
 }
 
 /// The transitions of every mechanism's channels at (B, T), each channel forward then
 /// backward, in the mechanisms' order (the order the full system's Jacobian adds them in);
 /// `(kappa, dlnk)` is `rates.kappa_and_log_derivative(T)`, taken once for the three fields
-/// of a point.
+/// of a point. Returns whether every mechanism gave its rates' field derivatives (else
+/// `drate_db` is NaN and the caller differences the rates in B).
 fn transitions_into(
     rates: &RateModel,
     spin: &GiantSpin,
@@ -171,7 +179,7 @@ fn transitions_into(
     kappa_dlnk: (f64, f64),
     out: &mut Vec<Transition>,
     bufs: (&mut Gaps, &mut Scratch<PairRatesDt>),
-) {
+) -> bool {
     out.clear();
     out.reserve(
         2 * rates
@@ -180,24 +188,29 @@ fn transitions_into(
             .map(|m| m.channels().len())
             .sum::<usize>(),
     );
-    channel_rates(rates, spin, b, t_k, kappa_dlnk, bufs, |i, j, r| {
+    let each = |i, j, r: &PairRatesDt, db: Option<&[f64; 2]>| {
+        let [db_ij, db_ji] = db.copied().unwrap_or([f64::NAN; 2]);
         out.push(Transition {
             from: i,
             to: j,
             rate: r[0],
             drate_dt: r[1],
+            drate_db: db_ij,
         });
         out.push(Transition {
             from: j,
             to: i,
             rate: r[2],
             drate_dt: r[3],
+            drate_db: db_ji,
         });
-    });
+    };
+    channel_rates(rates, spin, b, t_k, kappa_dlnk, true, bufs, each)
 }
 
 /// The rates alone of [`transitions_into`] (the same values in the same order, each channel
-/// forward then backward) into `out`: the field derivative's rates at B +- hb.
+/// forward then backward) into `out`: the field derivative's rates at B +- hb where a
+/// mechanism has no closed form for it.
 fn rates_into(
     rates: &RateModel,
     spin: &GiantSpin,
@@ -208,23 +221,36 @@ fn rates_into(
     bufs: (&mut Gaps, &mut Scratch<PairRatesDt>),
 ) {
     out.clear();
-    channel_rates(rates, spin, b, t_k, kappa_dlnk, bufs, |_, _, r| {
-        out.extend([r[0], r[2]]);
-    });
+    channel_rates(
+        rates,
+        spin,
+        b,
+        t_k,
+        kappa_dlnk,
+        false,
+        bufs,
+        |_, _, r, _| {
+            out.extend([r[0], r[2]]);
+        },
+    );
 }
 
 /// Every mechanism's channels' rates and temperature derivatives at (B, T), in the
 /// mechanisms' order, each channel (i, j) handed to `each` with its
-/// [r_ij, dr_ij/dT, r_ji, dr_ji/dT].
+/// [r_ij, dr_ij/dT, r_ji, dr_ji/dT] and, with `field_derivatives` where the mechanism has
+/// them in closed form, [dr_ij/dB, dr_ji/dB] (`Mechanism::rates_dt_and_db`; the rates the
+/// same either way). Returns whether every mechanism gave them.
+#[allow(clippy::too_many_arguments)]
 fn channel_rates(
     rates: &RateModel,
     spin: &GiantSpin,
     b: f64,
     t_k: f64,
     (kappa, dlnk): (f64, f64),
+    field_derivatives: bool,
     (gaps, r_buf): (&mut Gaps, &mut Scratch<PairRatesDt>),
-    mut each: impl FnMut(usize, usize, &PairRatesDt),
-) {
+    mut each: impl FnMut(usize, usize, &PairRatesDt, Option<&[f64; 2]>),
+) -> bool {
     let at = RatePoint {
         field_t: b,
         t_k,
@@ -234,33 +260,40 @@ fn channel_rates(
     let Gaps {
         zero_field,
         de: de_buf,
+        db: db_buf,
     } = gaps;
+    let mut all = field_derivatives;
     for (k, m) in rates.mechanisms().iter().enumerate() {
         let channels = m.channels();
         if zero_field.len() <= k {
-            zero_field.push(
-                channels
-                    .iter()
-                    .map(|c| {
-                        (
-                            spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0),
-                            spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i),
-                        )
-                    })
-                    .collect(),
-            );
+            let gap = |c: &Channel| spin.energy_k(c.j, 0.0) - spin.energy_k(c.i, 0.0);
+            let slope =
+                |c: &Channel| spin.energy_slope_k_per_t(c.j) - spin.energy_slope_k_per_t(c.i);
+            zero_field.push([
+                channels.iter().map(gap).collect(),
+                channels.iter().map(slope).collect(),
+            ]);
         }
+        let [gaps, slopes] = &zero_field[k];
         let de: &mut [f64] = de_buf.get(channels.len());
         // The same operations as E_j(0) - E_i(0) + (E'_j - E'_i) B evaluated in place.
-        for (d, &(gap, slope)) in de.iter_mut().zip(&zero_field[k]) {
+        for ((d, &gap), &slope) in de.iter_mut().zip(gaps).zip(slopes) {
             *d = gap + slope * b;
         }
         let r: &mut [PairRatesDt] = r_buf.get(channels.len());
-        m.rates_and_dt(&at, de, r);
-        for (c, r) in channels.iter().zip(r.iter()) {
-            each(c.i, c.j, r);
+        let db: &mut [[f64; 2]] = db_buf.get(channels.len());
+        let analytic = if field_derivatives {
+            m.rates_dt_and_db(&at, de, slopes, r, db)
+        } else {
+            m.rates_and_dt(&at, de, r);
+            false
+        };
+        all &= analytic;
+        for ((c, r), db) in channels.iter().zip(r.iter()).zip(db.iter()) {
+            each(c.i, c.j, r, analytic.then_some(db));
         }
     }
+    all
 }
 
 /// The rate matrix kappa W (1/s) of `transitions` into the leading `nlev` x `nlev` block of
@@ -414,8 +447,12 @@ fn manifold_derivative(
 /// state `ws` there. With the interior factors `lu` of the unscaled chain (the committors'),
 /// analytically: the Boltzmann populations' derivatives in closed form, the committors'
 /// by two solves with those factors each, the rates' temperature derivative from the
-/// mechanisms (`transitions`, at (B, T)) and their field derivative by a central difference
-/// of the rates over 1e-6 of B (the rates alone: no factorization). Without factors, the
+/// mechanisms (`transitions`, at (B, T)), and their field derivative too where every
+/// mechanism gives it in closed form (spin-phonon: `Mechanism::rates_dt_and_db`, from the
+/// rates' own exponentials; issue 19, session 34), else by a central difference of the
+/// rates over 1e-6 of B (the rates alone: no factorization; relative noise up to ~1e-9,
+/// which the closed form replaced: the estimate moved by at most 3.7e-10 relative over 175
+/// runs, docs/numerics.md section 11). Without factors, the
 /// whole n_s by central differences over 1e-6 of B and T (four evaluations of the
 /// populations, as before issue 19's analytic derivatives).
 #[allow(clippy::too_many_arguments)]
@@ -445,16 +482,19 @@ fn manifold_slopes(
         vecs,
         ..
     } = buf;
-    rates_into(
-        rates,
-        spin,
-        b + hb,
-        temp,
-        kappa_dlnk,
-        plus,
-        (&mut *de, &mut *r),
-    );
-    rates_into(rates, spin, b - hb, temp, kappa_dlnk, minus, (de, r));
+    let analytic_db = transitions.iter().all(|t| !t.drate_db.is_nan());
+    if !analytic_db {
+        rates_into(
+            rates,
+            spin,
+            b + hb,
+            temp,
+            kappa_dlnk,
+            plus,
+            (&mut *de, &mut *r),
+        );
+        rates_into(rates, spin, b - hb, temp, kappa_dlnk, minus, (de, r));
+    }
     let PointVecs {
         drate_db,
         drate_dt,
@@ -469,11 +509,15 @@ fn manifold_slopes(
     } = vecs;
     let (e, slope) = (&e[..nlev], &slope[..nlev]);
     drate_db.clear();
-    drate_db.extend(
-        plus.iter()
-            .zip(minus.iter())
-            .map(|(p, m)| (p - m) / (2.0 * hb)),
-    );
+    if analytic_db {
+        drate_db.extend(transitions.iter().map(|t| t.drate_db));
+    } else {
+        drate_db.extend(
+            plus.iter()
+                .zip(minus.iter())
+                .map(|(p, m)| (p - m) / (2.0 * hb)),
+        );
+    }
     drate_dt.clear();
     drate_dt.extend(transitions.iter().map(|t| t.drate_dt));
     let eq = &ws.equilibrium[..nlev];
@@ -668,9 +712,11 @@ fn correction_at(
     let q_dir: f64 = q.iter().zip(&dir).map(|(a, b)| a * b).sum();
     let drift = -q.iter().zip(&rhs).map(|(q, r)| q * r).sum::<f64>() / q_dir;
     // Its rounding floor: kappa W n_s is a sum of cancelling intra-well fluxes (noise
-    // ~eps sum |W_ij| n_j, section 2 of docs/numerics.md), and the field part of dn_s/dt
-    // comes from central differences of the rates over 1e-6 of B (relative noise ~1e-10;
-    // the rest is analytic, to rounding). At low temperature the true drift,
+    // ~eps sum |W_ij| n_j, section 2 of docs/numerics.md), and 1e-9 |dn_s/dt| for the field
+    // part of dn_s/dt where it comes from central differences of the rates over 1e-6 of B
+    // (kept where the rates' field derivatives are analytic too, so that the floor, and the
+    // estimates at it, stay as they were; the rest is analytic, to rounding). At low
+    // temperature the true drift,
     // of order lambda_1/lambda_2, lies far below it: a drift within 100 times the floor is
     // taken as zero (divided by a tiny lambda_1 the noise would read as a large error).
     // The row fluxes sum |W_ij| n_j over the rows' ranges (the skipped terms are +0.0 there,

@@ -63,7 +63,17 @@ pub fn bose_factor_and_dt(de_k: f64, t_k: f64) -> (f64, f64) {
 /// r = y/(e^y - 1), the uphill factor is dE^2 T r and the downhill one dE^2 T (y + r) (a sum of
 /// positive terms, no cancellation at any y); df/dT = (f/T) x/(1 - e^-x) gives the derivatives
 /// with the roles of the two ratios exchanged. Returns ((f(dE), df(dE)/dT), (f(-dE), df(-dE)/dT)).
-pub fn bose_pair_and_dt(de_k: f64, t_k: f64) -> ((f64, f64), (f64, f64)) {
+pub fn bose_pair_and_dt(de_k: f64, t_k: f64) -> BosePairDt {
+    bose_pair_dt_and_ratio(de_k, t_k).0
+}
+
+/// ((f(dE), df(dE)/dT), (f(-dE), df(-dE)/dT)) of [`bose_pair_and_dt`].
+pub type BosePairDt = ((f64, f64), (f64, f64));
+
+/// [`bose_pair_and_dt`] (the same values) with y = |dE|/T and r = y/(e^y - 1) it was formed
+/// from, for callers that also need the factors' derivatives in dE.
+#[inline]
+pub(crate) fn bose_pair_dt_and_ratio(de_k: f64, t_k: f64) -> (BosePairDt, f64, f64) {
     let y = de_k.abs() / t_k;
     let r_up = bose_ratio(y);
     let r_down = y + r_up;
@@ -71,11 +81,8 @@ pub fn bose_pair_and_dt(de_k: f64, t_k: f64) -> ((f64, f64), (f64, f64)) {
     let (f_up, f_down) = (base * r_up, base * r_down);
     let up = (f_up, f_up / t_k * r_down);
     let down = (f_down, f_down / t_k * r_up);
-    if de_k >= 0.0 {
-        (up, down)
-    } else {
-        (down, up)
-    }
+    let pair = if de_k >= 0.0 { (up, down) } else { (down, up) };
+    (pair, y, r_up)
 }
 
 /// A pair of opposite transitions i -> j and j -> i (i < j) with their weights.
