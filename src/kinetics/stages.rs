@@ -1194,6 +1194,8 @@ fn sample_relaxation(
 ) -> Result<(), EngineError> {
     let bf = plan.bf;
     let scale = (right - p_star).abs().max(p_star);
+    // Every sample is at B_f: the level energies once, only what the populations use.
+    let mut at_bf = red.field_populations(bf);
     let mut anchor: Option<(f64, Vec<f64>, Option<Vec<f64>>)> = None;
     while prog.out_idx < plan.outputs.len() && plan.outputs[prog.out_idx] <= t_end {
         let t = plan.outputs[prog.out_idx];
@@ -1203,7 +1205,7 @@ fn sample_relaxation(
                 if slope.is_none() {
                     let dp = 1e-9 * scale * (p_star - *p0).signum();
                     let t1 = rel.temperature_at(red, *p0 + dp)?;
-                    let n1 = red.populations(bf, t1, *p0 + dp);
+                    let n1 = red.populations_at_field(&mut at_bf, t1, *p0 + dp);
                     *slope = Some(
                         n1.iter()
                             .zip(n0.iter())
@@ -1216,7 +1218,7 @@ fn sample_relaxation(
                 n0.iter().zip(slope).map(|(a, b)| a + b * d).collect()
             }
             _ => {
-                let n = red.populations(bf, pt.t_k, pt.right);
+                let n = red.populations_at_field(&mut at_bf, pt.t_k, pt.right);
                 anchor = Some((pt.right, n.clone(), None));
                 n
             }
