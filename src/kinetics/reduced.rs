@@ -516,12 +516,26 @@ impl<'a> ReducedSystem<'a> {
     /// [`Self::populations_of`] into `out` (its contents replaced): for callers that reuse
     /// one buffer over many points.
     pub(crate) fn populations_into(ws: &WellState, right: f64, out: &mut Vec<f64>) {
+        let weights = [ws.weights[0].as_slice(), ws.weights[1].as_slice()];
+        Self::manifold_populations_into(&ws.equilibrium, weights, ws.mass, right, out);
+    }
+
+    /// n_i = sum over the occupied wells w of P_w n_eq,i q_w,i / mass_w (P_L = 1 - `right`,
+    /// P_R = `right`) into `out` (its contents replaced): the one sum of
+    /// [`Self::populations_into`] and [`Self::populations_at_field`].
+    fn manifold_populations_into(
+        equilibrium: &[f64],
+        weights: [&[f64]; 2],
+        mass: [f64; 2],
+        right: f64,
+        out: &mut Vec<f64>,
+    ) {
         let occ = [1.0 - right, right];
         out.clear();
-        out.extend((0..ws.equilibrium.len()).map(|i| {
+        out.extend((0..equilibrium.len()).map(|i| {
             (0..2)
-                .filter(|&w| ws.mass[w] > 0.0)
-                .map(|w| occ[w] * ws.equilibrium[i] * ws.weights[w][i] / ws.mass[w])
+                .filter(|&w| mass[w] > 0.0)
+                .map(|w| occ[w] * equilibrium[i] * weights[w][i] / mass[w])
                 .sum::<f64>()
         }));
     }
@@ -570,20 +584,9 @@ impl<'a> ReducedSystem<'a> {
                 }
             }
         }
-        let occ = [1.0 - right, right];
-        let weights = [ql, qr];
-        (0..n)
-            .map(|i| {
-                // As `Iterator::sum` of `populations_into`: from -0.0, the wells in order.
-                let mut s = -0.0;
-                for w in 0..2 {
-                    if mass[w] > 0.0 {
-                        s += occ[w] * eq[i] * weights[w][i] / mass[w];
-                    }
-                }
-                s
-            })
-            .collect()
+        let mut out = Vec::with_capacity(n);
+        Self::manifold_populations_into(eq, [ql, qr], mass, right, &mut out);
+        out
     }
 
     /// The phonon temperature of state (P_R, w) at field B: the root of the energy balance,
