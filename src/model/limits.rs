@@ -13,6 +13,7 @@ use super::Material;
 use crate::error::{require_finite, require_positive, NumericsError};
 use crate::model::thermo::{boltzmann, equilibrium, ground_degeneracy};
 use crate::model::{Debye, GiantSpin};
+use crate::numerics::expo::{exp_one, exp_pair};
 use crate::numerics::roots::{increasing_root, scan_minimum};
 use std::sync::{Arc, OnceLock};
 
@@ -625,26 +626,29 @@ fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
     let (mut sa, mut sb) = (Sums::default(), Sums::default());
     if levels.recurrence {
         let [ra, rb] = &levels.runs;
-        // Every exponential first, then the sums: the calls are independent of each other,
-        // and no sum is live across them (the same operations on each sum, in the same order).
-        // The first level of a run: weight 1 at the lowest energy, else its exponential.
-        let first = |run: &Run| -> f64 {
-            let e0 = run.e[0];
-            if e0 > 0.0 {
-                (-(e0 * beta)).exp()
+        // Every exponential first, then the sums: they are independent of each other, and
+        // no sum is live across them (the same operations on each sum, in the same order).
+        // Two pairs by the table-driven exponential ([`exp_pair`]): q with run a's first
+        // ratio, and run b's first weight with its first ratio. The first level of a run:
+        // weight 1 at the lowest energy, else its exponential.
+        let [q, ra_r] = exp_pair([-(levels.gap_change_k * beta), -(ra.first_gap_k * beta)]);
+        let ra_e0 = ra.e[0];
+        let mut wa = Walk {
+            w: if ra_e0 > 0.0 {
+                exp_one(-(ra_e0 * beta))
             } else {
                 1.0
-            }
-        };
-        let q = (-(levels.gap_change_k * beta)).exp();
-        let mut wa = Walk {
-            w: first(ra),
-            r: (-(ra.first_gap_k * beta)).exp(),
+            },
+            r: ra_r,
         };
         // Run a is never empty; run b may be.
-        let wb0 = (!rb.e.is_empty()).then(|| Walk {
-            w: first(rb),
-            r: (-(rb.first_gap_k * beta)).exp(),
+        let wb0 = (!rb.e.is_empty()).then(|| {
+            let e0 = rb.e[0];
+            let [w, r] = exp_pair([-(e0 * beta), -(rb.first_gap_k * beta)]);
+            Walk {
+                w: if e0 > 0.0 { w } else { 1.0 },
+                r,
+            }
         });
         let add_first = |run: &Run, w: f64, sums: &mut Sums| {
             let e0 = run.e[0];
@@ -1028,22 +1032,22 @@ impl FinalTable {
     /// found are the same, and so is the guess.
     #[cfg(test)]
     fn guess(&self, balance: Balance, y: f64, t_start_k: f64) -> Option<f64> {
-        self.guess_from(balance, y, table_node_index(t_start_k), false)
-            .map(|(t, _)| t)
+        self.bracket_from(balance, y, table_node_index(t_start_k), false)
+            .map(|b| b.guess(y))
     }
 
-    /// [`Self::guess`] searched from node `k_start` (clamped to the nodes), and the lower of
-    /// the two bracketing nodes. With `near` (`k_start` the lower node of a previous search,
-    /// e.g. of the previous element of an array), the second probe is the neighbour on the
-    /// side of the root, without a prediction. The nodes found, and so the guess, are the same
-    /// from any start.
-    fn guess_from(
+    /// The [`Bracket`] of `y` for `balance` (see [`Self::guess`]), searched from node
+    /// `k_start` (clamped to the nodes). With `near` (`k_start` the lower node of a previous
+    /// search, e.g. of the previous element of an array), the second probe is the neighbour
+    /// on the side of the root, without a prediction. The nodes found, and so the bracket,
+    /// are the same from any start.
+    fn bracket_from(
         &self,
         balance: Balance,
         y: f64,
         k_start: isize,
         near: bool,
-    ) -> Option<(f64, isize)> {
+    ) -> Option<Bracket> {
         let j = balance as usize;
         if !y.is_finite() {
             return None;
@@ -1100,31 +1104,81 @@ impl FinalTable {
         if lo < 0 || hi >= n {
             return None;
         }
-        let (a, b) = (self.node(lo as usize), self.node(hi as usize));
+        Some(Bracket::new(
+            balance,
+            lo,
+            self.node(lo as usize),
+            self.node(hi as usize),
+        ))
+    }
+}
+
+/// The interval between two neighbouring nodes of a [`FinalTable`] for one balance, with the
+/// quintic Hermite interpolant of v(y) = -1/T on it as a polynomial in x = (y - y_lo)/h,
+/// h = y_hi - y_lo: v = c_0 + c_1 x + ... + c_5 x^5 (matching v, h dv/dy and h^2 d^2v/dy^2 at
+/// both ends). A [`LimitsSolver`] keeps the last bracket of each balance: the next target in
+/// the same interval (along a sorted array, most of them) is interpolated without a search.
+/// The coefficients are a function of the two nodes alone, so a guess does not depend on
+/// whether its bracket was cached.
+#[derive(Debug, Clone, Copy)]
+struct Bracket {
+    /// The lower node's index.
+    lo: isize,
+    y_lo: f64,
+    y_hi: f64,
+    inv_h: f64,
+    c: [f64; 6],
+    /// The nodes' temperatures (-1/v), K: a guess outside them is replaced by their
+    /// geometric mean.
+    t_lo: f64,
+    t_hi: f64,
+}
+
+impl Bracket {
+    fn new(balance: Balance, lo: isize, a: &TableNode, b: &TableNode) -> Self {
+        let j = balance as usize;
         let (pa, pb) = (a.of[j], b.of[j]);
-        // Quintic Hermite interpolation of v(y) on [y_lo, y_hi].
         let h = pb.y - pa.y;
-        let x = (y - pa.y) / h;
-        let (x2, x3) = (x * x, x * x * x);
-        let (x4, x5) = (x3 * x, x3 * x2);
-        let h0 = 1.0 - 10.0 * x3 + 15.0 * x4 - 6.0 * x5;
-        let h1 = x - 6.0 * x3 + 8.0 * x4 - 3.0 * x5;
-        let h2 = 0.5 * (x2 - 3.0 * x3 + 3.0 * x4 - x5);
-        let k0 = 10.0 * x3 - 15.0 * x4 + 6.0 * x5;
-        let k1 = -4.0 * x3 + 7.0 * x4 - 3.0 * x5;
-        let k2 = 0.5 * (x3 - 2.0 * x4 + x5);
-        let v = h0 * a.v
-            + h * (h1 * pa.dv + h * h2 * pa.d2v)
-            + k0 * b.v
-            + h * (k1 * pb.dv + h * k2 * pb.d2v);
-        let (t_lo, t_hi) = (a.t_of_v, b.t_of_v);
+        // The Hermite basis (h0 = 1 - 10x^3 + 15x^4 - 6x^5, h1 = x - 6x^3 + 8x^4 - 3x^5,
+        // h2 = (x^2 - 3x^3 + 3x^4 - x^5)/2, k0 = 1 - h0, k1 = -4x^3 + 7x^4 - 3x^5,
+        // k2 = (x^3 - 2x^4 + x^5)/2) collected by powers of x, with d = v_b - v_a.
+        let (a0, a1, a2) = (a.v, h * pa.dv, h * h * pa.d2v);
+        let (b1, b2) = (h * pb.dv, h * h * pb.d2v);
+        let d = b.v - a.v;
+        Self {
+            lo,
+            y_lo: pa.y,
+            y_hi: pb.y,
+            inv_h: 1.0 / h,
+            c: [
+                a0,
+                a1,
+                0.5 * a2,
+                10.0 * d - 6.0 * a1 - 4.0 * b1 - 1.5 * a2 + 0.5 * b2,
+                -15.0 * d + 8.0 * a1 + 7.0 * b1 + 1.5 * a2 - b2,
+                6.0 * d - 3.0 * a1 - 3.0 * b1 - 0.5 * a2 + 0.5 * b2,
+            ],
+            t_lo: a.t_of_v,
+            t_hi: b.t_of_v,
+        }
+    }
+
+    /// Whether `y` is in [y_lo, y_hi).
+    fn holds(&self, y: f64) -> bool {
+        self.y_lo <= y && y < self.y_hi
+    }
+
+    /// The interpolated temperature at `y` (in the bracket), K.
+    fn guess(&self, y: f64) -> f64 {
+        let x = (y - self.y_lo) * self.inv_h;
+        let c = &self.c;
+        let v = c[0] + x * (c[1] + x * (c[2] + x * (c[3] + x * (c[4] + x * c[5]))));
         let t = -1.0 / v;
-        let t = if t > t_lo && t < t_hi {
+        if t > self.t_lo && t < self.t_hi {
             t
         } else {
-            (t_lo * t_hi).sqrt()
-        };
-        Some((t, lo))
+            (self.t_lo * self.t_hi).sqrt()
+        }
     }
 }
 
@@ -1152,9 +1206,10 @@ pub struct LimitsSolver<'a> {
     /// The table of the last final field (its levels at B_f and the starting points), built
     /// by this solver or shared ([`Self::use_table`]).
     table: Option<Arc<FinalTable>>,
-    /// The lower bracketing node of the last search in that table, per balance (Eq. 9, 11):
-    /// where the next search starts (the nodes found do not depend on it).
-    near: [Option<isize>; 2],
+    /// The bracket of the last search in that table, per balance (Eq. 9, 11): a target inside
+    /// it is interpolated without a search; otherwise the next search starts from its lower
+    /// node (the nodes found do not depend on it).
+    brackets: [Option<Bracket>; 2],
     /// The final levels' energies at the initial levels' pairs ([`Levels::pair_values`]):
     /// what the start's frozen energy sums over the paired walk.
     dot_pairs: Vec<[f64; 2]>,
@@ -1171,7 +1226,7 @@ impl<'a> LimitsSolver<'a> {
             b_initial_t,
             initial: Levels::new(n),
             table: None,
-            near: [None; 2],
+            brackets: [None; 2],
             dot_pairs: Vec::new(),
         };
         s.initial.set(spin, b_initial_t);
@@ -1195,7 +1250,7 @@ impl<'a> LimitsSolver<'a> {
         self.initial
             .pair_values(&table.levels.e_rel, &mut self.dot_pairs);
         self.table = Some(table);
-        self.near = [None; 2];
+        self.brackets = [None; 2];
     }
 
     /// (sudden T_f, isentropic outcome) of B_i -> `b_final_t` from `t_initial_k`.
@@ -1219,9 +1274,9 @@ impl<'a> LimitsSolver<'a> {
             self.initial
                 .pair_values(&table.levels.e_rel, &mut self.dot_pairs);
             self.table = Some(Arc::new(table));
-            self.near = [None; 2];
+            self.brackets = [None; 2];
         }
-        let near = &mut self.near;
+        let brackets = &mut self.brackets;
         let table = self.table.as_deref().expect("set above");
         let e_final = &table.levels;
         // The start: frozen populations (Eq. 4) and the total entropy.
@@ -1264,14 +1319,16 @@ impl<'a> LimitsSolver<'a> {
             if same_field || g_star.is_nan() || g_star <= 0.0 {
                 return None;
             }
-            let j = balance as usize;
-            let (k, is_near) = match near[j] {
-                Some(k) => (k, true),
+            let y = g_star.ln();
+            let cached = &mut brackets[balance as usize];
+            let (k, is_near) = match cached {
+                Some(b) if b.holds(y) => return Some(b.guess(y)),
+                Some(b) => (b.lo, true),
                 None => (table_node_index(t_start), false),
             };
-            let (t, lo) = table.guess_from(balance, g_star.ln(), k, is_near)?;
-            near[j] = Some(lo);
-            Some(t)
+            let b = table.bracket_from(balance, y, k, is_near)?;
+            *cached = Some(b);
+            Some(b.guess(y))
         };
         let mut at_ti = None;
         let mut stats_at_ti = || *at_ti.get_or_insert_with(|| level_stats(e_final, ti));

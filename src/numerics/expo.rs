@@ -5,6 +5,11 @@
 //! below 0.03 ulp). The right-hand side takes one exponential per channel, 39 for Mn12Ac, and
 //! libm's `exp` call was about 70 instructions each, 13 % of a full-equation step
 //! (docs/numerics.md section 5).
+//!
+//! [`exp_pair`] and [`exp_one`]: exp(x) by a table of 2^(j/128) and a short polynomial, two
+//! arguments in one SSE2 register, for the few independent exponentials of each evaluation of
+//! `limits`' Boltzmann sums, where a long series' chain of dependent operations would make
+//! the evaluation wait (docs/numerics.md section 9).
 
 /// Largest argument [`exp_lanes`] takes: beyond it 2^k would need the exponent 1024.
 pub const EXP_MAX_ARG: f64 = 709.0;
@@ -53,9 +58,188 @@ pub fn exp_lanes(xs: &[f64], out: &mut [f64]) {
     }
 }
 
+/// Largest |x| [`exp_pair`] and [`exp_one`] compute themselves (others, and NaN, go to libm's
+/// `exp`): e^x and e^-x stay normal doubles.
+pub const EXP_TABLE_ARG_MAX: f64 = 708.0;
+
+/// The constants of the table-driven exponential: x = (128 m + j) ln 2 / 128 + r with
+/// |r| <= ln 2 / 256, e^x = 2^m 2^(j/128) e^r.
+mod table_exp {
+    /// 128 / ln 2.
+    pub(super) const INV_LN2_N: f64 = 184.664_965_233_787_3;
+    /// ln 2 / 128 in two parts: the first (fdlibm's ln 2 high part, 32 significant bits, over
+    /// 128) times any |k| < 2^21 is exact.
+    pub(super) const LN2_HI_N: f64 = 6.931_471_803_691_238e-1 / 128.0;
+    pub(super) const LN2_LO_N: f64 = 1.908_214_929_270_587_7e-10 / 128.0;
+    /// Adding 1.5 * 2^52 rounds to an integer held in the low mantissa bits.
+    pub(super) const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    /// 1/n!, n = 2..5: the Taylor series of e^r - 1 to r^5 (the first term left out, r^6/720,
+    /// is below 5.4e-19 relative for |r| <= ln 2 / 256).
+    pub(super) const C2: f64 = 0.5;
+    pub(super) const C3: f64 = 1.0 / 6.0;
+    pub(super) const C4: f64 = 1.0 / 24.0;
+    pub(super) const C5: f64 = 1.0 / 120.0;
+    pub(super) use super::super::exp_table::EXP_TABLE;
+}
+
+/// e^x by the table: within 1 ulp of libm's `exp` (unit test `table_exp_within_one_ulp_of_libm`),
+/// the same bits as each lane of [`exp_pair`] (the same operations, in the same order).
+#[inline]
+pub fn exp_one(x: f64) -> f64 {
+    use table_exp::*;
+    let in_range = x.abs() <= EXP_TABLE_ARG_MAX; // false for NaN
+    if !in_range {
+        return x.exp();
+    }
+    let kd = x * INV_LN2_N + SHIFTER;
+    let ki = kd.to_bits();
+    let kd = kd - SHIFTER;
+    let r = (x - kd * LN2_HI_N) - kd * LN2_LO_N;
+    let j = (ki & 127) as usize;
+    let tail = f64::from_bits(EXP_TABLE[2 * j]);
+    let scale = f64::from_bits(EXP_TABLE[2 * j + 1].wrapping_add(ki << 45));
+    let r2 = r * r;
+    let tmp = ((tail + r) + r2 * (C2 + r * C3)) + (r2 * r2) * (C4 + r * C5);
+    scale + scale * tmp
+}
+
+/// [`exp_one`] of two arguments at once: one SSE2 register per quantity on x86_64 (the same
+/// operations in the same order in each lane, so the same bits as [`exp_one`]); two calls of
+/// it elsewhere.
+#[inline]
+pub fn exp_pair(x: [f64; 2]) -> [f64; 2] {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        // SAFETY: SSE2 intrinsics only (part of the x86_64 baseline, cfg above); the table
+        // reads are indexed by 2 j and 2 j + 1 with j < 128 (masked), inside its 256 entries.
+        unsafe { exp_pair_sse2(x) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        [exp_one(x[0]), exp_one(x[1])]
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+unsafe fn exp_pair_sse2(x: [f64; 2]) -> [f64; 2] {
+    use std::arch::x86_64::*;
+    use table_exp::*;
+    let [x0, x1] = x;
+    if !(x0.abs() <= EXP_TABLE_ARG_MAX && x1.abs() <= EXP_TABLE_ARG_MAX) {
+        return [exp_one(x0), exp_one(x1)];
+    }
+    let splat = |c: f64| _mm_set1_pd(c);
+    let xv = _mm_set_pd(x1, x0);
+    let kd = _mm_add_pd(_mm_mul_pd(xv, splat(INV_LN2_N)), splat(SHIFTER));
+    let ki = _mm_castpd_si128(kd);
+    let kd = _mm_sub_pd(kd, splat(SHIFTER));
+    let r = _mm_sub_pd(
+        _mm_sub_pd(xv, _mm_mul_pd(kd, splat(LN2_HI_N))),
+        _mm_mul_pd(kd, splat(LN2_LO_N)),
+    );
+    let j0 = (_mm_cvtsi128_si64(ki) & 127) as usize;
+    let j1 = (_mm_cvtsi128_si64(_mm_unpackhi_epi64(ki, ki)) & 127) as usize;
+    let t = &EXP_TABLE;
+    let tail = _mm_set_pd(f64::from_bits(t[2 * j1]), f64::from_bits(t[2 * j0]));
+    let sbits = _mm_set_epi64x(t[2 * j1 + 1] as i64, t[2 * j0 + 1] as i64);
+    let scale = _mm_castsi128_pd(_mm_add_epi64(sbits, _mm_slli_epi64::<45>(ki)));
+    let r2 = _mm_mul_pd(r, r);
+    let lo = _mm_mul_pd(r2, _mm_add_pd(splat(C2), _mm_mul_pd(r, splat(C3))));
+    let hi = _mm_mul_pd(
+        _mm_mul_pd(r2, r2),
+        _mm_add_pd(splat(C4), _mm_mul_pd(r, splat(C5))),
+    );
+    let tmp = _mm_add_pd(_mm_add_pd(_mm_add_pd(tail, r), lo), hi);
+    let y = _mm_add_pd(scale, _mm_mul_pd(scale, tmp));
+    [_mm_cvtsd_f64(y), _mm_cvtsd_f64(_mm_unpackhi_pd(y, y))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numerics::dd::Dd;
+
+    /// The table independently of its generator: h_j (1 + t_j), raised to the 128th power by
+    /// seven squarings in double-double arithmetic (~32 digits), is 2^j to 1e-28 relative, and
+    /// h_j is the double nearest 2^(j/128) (|t_j| <= 2^-53).
+    #[test]
+    fn the_table_holds_two_to_the_j_over_128() {
+        for j in 0..128u64 {
+            let tail = f64::from_bits(table_exp::EXP_TABLE[2 * j as usize]);
+            let h = f64::from_bits(table_exp::EXP_TABLE[2 * j as usize + 1].wrapping_add(j << 45));
+            assert!(tail.abs() <= f64::EPSILON / 2.0, "j = {j}: tail {tail:e}");
+            let mut v = Dd::from_f64(h) * (Dd::from_f64(1.0) + Dd::from_f64(tail));
+            for _ in 0..7 {
+                v = v * v;
+            }
+            let want = 2f64.powi(j as i32);
+            let rel = ((v - Dd::from_f64(want)).to_f64() / want).abs();
+            assert!(rel < 1e-28, "j = {j}: (h (1 + t))^128 / 2^j - 1 = {rel:e}");
+        }
+    }
+
+    /// [`exp_one`] within 1 ulp of libm's `exp` over [-708, 708] (2e5 uniform arguments, 1e5
+    /// near the table's boundaries (k + 1/2) ln 2 / 128, small ones), exactly 1 at 0, and
+    /// libm's value beyond 708 and for NaN; [`exp_pair`] the same bits as [`exp_one`] in each
+    /// lane, also with one lane out of range.
+    #[test]
+    fn table_exp_within_one_ulp_of_libm() {
+        let mut seed = 11u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let m = EXP_TABLE_ARG_MAX;
+        let mut xs: Vec<f64> = (0..200_000).map(|_| -m + 2.0 * m * rnd()).collect();
+        xs.extend((0..100_000).map(|i| {
+            let k = (i % 20_000) as f64 - 10_000.0;
+            (k + 0.5) * std::f64::consts::LN_2 / 128.0 + 1e-12 * (rnd() - 0.5)
+        }));
+        xs.extend((0..10_000).map(|i| (rnd() - 0.5) * 10f64.powi(-(i % 20))));
+        xs.extend([
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            m,
+            -m,
+            709.5,
+            -720.0,
+            -1e4,
+            1e-300,
+            f64::NAN,
+        ]);
+        let mut worst = 0u64;
+        for pair in xs.chunks(2) {
+            let (a, b) = (pair[0], *pair.get(1).unwrap_or(&pair[0]));
+            let [pa, pb] = exp_pair([a, b]);
+            for (x, e) in [(a, pa), (b, pb)] {
+                let one = exp_one(x);
+                assert!(
+                    one.to_bits() == e.to_bits() || (one.is_nan() && e.is_nan()),
+                    "exp_pair lane {e:e} != exp_one {one:e} at {x:e}"
+                );
+                let want = x.exp();
+                if x.is_nan() {
+                    assert!(one.is_nan());
+                    continue;
+                }
+                let ulps = one.to_bits().abs_diff(want.to_bits());
+                assert!(ulps <= 1, "exp({x:e}) = {one:e}, libm {want:e}: {ulps} ulp");
+                worst = worst.max(ulps);
+            }
+        }
+        assert_eq!(exp_one(0.0).to_bits(), 1f64.to_bits());
+        assert_eq!(exp_one(-0.0).to_bits(), 1f64.to_bits());
+        // Mixed lanes: one in range, one not.
+        let [a, b] = exp_pair([-1.5, -750.0]);
+        assert_eq!(a.to_bits(), exp_one(-1.5).to_bits());
+        assert_eq!(b.to_bits(), (-750f64).exp().to_bits());
+        println!("worst {worst} ulp");
+    }
 
     /// Within 1 ulp of libm's exp over the whole range, on 2e5 arguments (uniform and near
     /// the reduction's boundaries k ln 2 +- ln 2 / 2), and exactly 1 at 0.

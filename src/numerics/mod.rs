@@ -15,6 +15,7 @@
 pub(crate) mod cheb;
 pub(crate) mod codec;
 pub(crate) mod dd;
+mod exp_table;
 pub mod expo;
 pub mod grid;
 pub mod roots;
