@@ -15,9 +15,10 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyType};
 use rayon::prelude::*;
 use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
+use smmcool::error::NumericsError;
 use smmcool::error::{ErrorKind, ParameterError};
 use smmcool::kinetics::{EngineContext, EngineError};
-use smmcool::model::limits::LimitsSolver;
+use smmcool::model::limits::{Isentropic, LimitsSolver};
 use smmcool::rates::tunnelling::FieldTau;
 use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, TRAJECTORY};
 use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
@@ -614,32 +615,58 @@ impl LimitsJob<'_> {
         let at = |x: &[f64], i: usize| if x.len() == 1 { x[0] } else { x[i] };
         let [s, ds, q, dq] = out;
         let mut res = LimitsChunk::default();
-        for k in 0..s.len() {
+        let mut k = 0;
+        while k < s.len() {
             let i = c * self.chunk + k;
             if i > self.first_error.load(Ordering::Relaxed) {
                 break;
             }
-            let (b, t) = (at(self.bf, i), at(self.ti, i));
+            let b = at(self.bf, i);
             if b.is_finite() && solver.table_field_t().map(f64::to_bits) != Some(b.to_bits()) {
                 solver.use_table(self.ctx.limits_table(&self.mat.spin, &self.mat.debye, b));
             }
-            match solver.solve(b, t) {
-                Ok((a, outcome)) => {
-                    let e = outcome.t_final_k().unwrap_or(f64::NAN);
-                    s[k].write(a);
-                    ds[k].write(a - t);
-                    q[k].write(e);
-                    dq[k].write(e - t);
-                    if let Some(note) = outcome.note(b) {
-                        res.notes.push((i, note));
+            // Four elements to one final field together (`LimitsSolver::solve4`: the same
+            // numbers as one at a time), else one.
+            let n = if k + 4 <= s.len()
+                && (1..4).all(|d| at(self.bf, i + d).to_bits() == b.to_bits())
+            {
+                4
+            } else {
+                1
+            };
+            // Writes element i + d's result; false on a failure (recorded).
+            let mut write = |d: usize, root: Result<(f64, Isentropic), NumericsError>| {
+                let t = at(self.ti, i + d);
+                match root {
+                    Ok((a, outcome)) => {
+                        let e = outcome.t_final_k().unwrap_or(f64::NAN);
+                        s[k + d].write(a);
+                        ds[k + d].write(a - t);
+                        q[k + d].write(e);
+                        dq[k + d].write(e - t);
+                        if let Some(note) = outcome.note(b) {
+                            res.notes.push((i + d, note));
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        self.first_error.fetch_min(i + d, Ordering::Relaxed);
+                        res.error = Some((i + d, e.into()));
+                        false
                     }
                 }
-                Err(e) => {
-                    self.first_error.fetch_min(i, Ordering::Relaxed);
-                    res.error = Some((i, e.into()));
-                    break;
+            };
+            if n == 4 {
+                let roots = solver.solve4(b, [0, 1, 2, 3].map(|d| at(self.ti, i + d)));
+                for (d, root) in roots.into_iter().enumerate() {
+                    if !write(d, root) {
+                        return res;
+                    }
                 }
+            } else if !write(0, solver.solve(b, at(self.ti, i))) {
+                return res;
             }
+            k += n;
         }
         res
     }

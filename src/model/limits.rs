@@ -745,6 +745,283 @@ fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
     )
 }
 
+/// Four doubles in one AVX register, one per lane, with lane-wise IEEE arithmetic (the same
+/// operations on each lane as on one double, so the same bits): only for code compiled with
+/// AVX and run where the CPU has it ([`level_stats_and_dot4`]).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct L4(std::arch::x86_64::__m256d);
+
+// SAFETY (every block below): these functions are compiled with AVX and only called from
+// functions compiled with it, which run only where the CPU has it (checked by
+// `level_stats_and_dot4`); loads and stores go through arrays of four.
+#[cfg(target_arch = "x86_64")]
+impl L4 {
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn splat(x: f64) -> Self {
+        Self(std::arch::x86_64::_mm256_set1_pd(x))
+    }
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn new(x: [f64; 4]) -> Self {
+        Self(unsafe { std::arch::x86_64::_mm256_loadu_pd(x.as_ptr()) })
+    }
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn get(self) -> [f64; 4] {
+        let mut out = [0.0; 4];
+        unsafe { std::arch::x86_64::_mm256_storeu_pd(out.as_mut_ptr(), self.0) };
+        out
+    }
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn add(self, o: Self) -> Self {
+        Self(std::arch::x86_64::_mm256_add_pd(self.0, o.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn sub(self, o: Self) -> Self {
+        Self(std::arch::x86_64::_mm256_sub_pd(self.0, o.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn mul(self, o: Self) -> Self {
+        Self(std::arch::x86_64::_mm256_mul_pd(self.0, o.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn div(self, o: Self) -> Self {
+        Self(std::arch::x86_64::_mm256_div_pd(self.0, o.0))
+    }
+    /// -x on each lane (the sign bit flipped, exactly as one double's negation).
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn neg(self) -> Self {
+        use std::arch::x86_64::{_mm256_set1_pd, _mm256_xor_pd};
+        Self(_mm256_xor_pd(self.0, _mm256_set1_pd(-0.0)))
+    }
+    /// [`exp_one`] of each lane.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn exp(self) -> Self {
+        let a = self.get();
+        let ([e0, e1], [e2, e3]) = (exp_pair([a[0], a[1]]), exp_pair([a[2], a[3]]));
+        Self::new([e0, e1, e2, e3])
+    }
+}
+
+/// [`Sums`] of one run at four temperatures (one per lane).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Sums4 {
+    z_exc: L4,
+    m1: L4,
+    m2: L4,
+    m3: L4,
+    m4: L4,
+    dot: L4,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Sums4 {
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn zero() -> Self {
+        let z = L4::splat(0.0);
+        Self {
+            z_exc: z,
+            m1: z,
+            m2: z,
+            m3: z,
+            m4: z,
+            dot: z,
+        }
+    }
+
+    /// [`Sums::add`] on each lane (the same operations in the same order).
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn add<const DOT: bool, const MOMENTS: bool>(&mut self, w: L4, e: f64, o: f64) {
+        let e = L4::splat(e);
+        self.z_exc = self.z_exc.add(w);
+        let we = w.mul(e);
+        self.m1 = self.m1.add(we);
+        if MOMENTS {
+            let we2 = we.mul(e);
+            self.m2 = self.m2.add(we2);
+            let we3 = we2.mul(e);
+            self.m3 = self.m3.add(we3);
+            self.m4 = self.m4.add(we3.mul(e));
+        }
+        if DOT {
+            self.dot = self.dot.add(w.mul(L4::splat(o)));
+        }
+    }
+
+    /// [`Sums::add_ground`] on each lane.
+    #[inline]
+    #[target_feature(enable = "avx")]
+    fn add_ground<const DOT: bool>(&mut self, o: f64) {
+        if DOT {
+            self.dot = self.dot.add(L4::splat(o));
+        }
+    }
+}
+
+/// [`level_stats_and_dot`] at four temperatures, lane k at `t_k[k]`: the same operations in
+/// the same order on each lane as on one temperature, so the same bits, four lanes per AVX
+/// instruction. Only where the CPU has AVX and every temperature takes the paired walk
+/// ([`Levels`]: the recurrence, two runs, e_max/T and |2D|/T at most [`NO_UNDERFLOW`], so
+/// that no weight can underflow and the walk's underflow test, which the lanes leave out,
+/// never fires); `None` otherwise (the caller then evaluates one temperature at a time).
+fn level_stats_and_dot4<const DOT: bool, const MOMENTS: bool>(
+    levels: &Levels,
+    t_k: [f64; 4],
+    other: &[f64],
+    other_pairs: &[[f64; 2]],
+) -> Option<([LevelStats; 4], [f64; 4])> {
+    if !(levels.recurrence && levels.paired) || levels.runs[1].e.is_empty() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX (checked above).
+            return unsafe {
+                level_stats_and_dot4_avx::<DOT, MOMENTS>(levels, t_k, other, other_pairs)
+            };
+        }
+    }
+    let _ = (t_k, other, other_pairs);
+    None
+}
+
+/// The body of [`level_stats_and_dot4`], compiled for AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn level_stats_and_dot4_avx<const DOT: bool, const MOMENTS: bool>(
+    levels: &Levels,
+    t_k: [f64; 4],
+    other: &[f64],
+    other_pairs: &[[f64; 2]],
+) -> Option<([LevelStats; 4], [f64; 4])> {
+    let [ra, rb] = &levels.runs;
+    let beta = L4::splat(1.0).div(L4::new(t_k));
+    for b in beta.get() {
+        let walkable =
+            levels.e_max_k * b <= NO_UNDERFLOW && (levels.gap_change_k * b).abs() <= NO_UNDERFLOW;
+        if !walkable {
+            return None;
+        }
+    }
+    let other_at = |i: usize| if DOT { other[i] } else { 0.0 };
+    // The exponentials ([`level_stats_and_dot`]: -(x beta) is (-x) beta exactly).
+    let q = L4::splat(levels.gap_change_k).mul(beta).neg().exp();
+    let mut ra_r = L4::splat(ra.first_gap_k).mul(beta).neg().exp();
+    let mut rb_r = L4::splat(rb.first_gap_k).mul(beta).neg().exp();
+    let (ra_e0, rb_e0) = (ra.e[0], rb.e[0]);
+    let mut wa = if ra_e0 > 0.0 {
+        L4::splat(ra_e0).mul(beta).neg().exp()
+    } else {
+        L4::splat(1.0)
+    };
+    let mut wb = if rb_e0 > 0.0 {
+        L4::splat(rb_e0).mul(beta).neg().exp()
+    } else {
+        L4::splat(1.0)
+    };
+    let (mut sa, mut sb) = (Sums4::zero(), Sums4::zero());
+    if ra_e0 > 0.0 {
+        sa.add::<DOT, MOMENTS>(wa, ra_e0, other_at(ra.index[0]));
+    } else {
+        sa.add_ground::<DOT>(other_at(ra.index[0]));
+    }
+    if rb_e0 > 0.0 {
+        sb.add::<DOT, MOMENTS>(wb, rb_e0, other_at(rb.index[0]));
+    } else {
+        sb.add_ground::<DOT>(other_at(rb.index[0]));
+    }
+    // The paired walk: each run's weights and ratios as in the two-lane walk.
+    if DOT {
+        assert_eq!(other_pairs.len(), levels.pairs.len(), "one value per pair");
+    }
+    for (p, e) in levels.pairs.iter().enumerate() {
+        wa = wa.mul(ra_r);
+        wb = wb.mul(rb_r);
+        ra_r = ra_r.mul(q);
+        rb_r = rb_r.mul(q);
+        let (oa, ob) = if DOT {
+            (other_pairs[p][0], other_pairs[p][1])
+        } else {
+            (0.0, 0.0)
+        };
+        sa.add::<DOT, MOMENTS>(wa, e[0], oa);
+        sb.add::<DOT, MOMENTS>(wb, e[1], ob);
+    }
+    // The rest of the longer run (its underflow test never fires here).
+    let common = ra.e.len().min(rb.e.len());
+    for k in common..rb.e.len() {
+        wb = wb.mul(rb_r);
+        rb_r = rb_r.mul(q);
+        sb.add::<DOT, MOMENTS>(wb, rb.e[k], other_at(rb.index[k]));
+    }
+    for k in common..ra.e.len() {
+        wa = wa.mul(ra_r);
+        ra_r = ra_r.mul(q);
+        sa.add::<DOT, MOMENTS>(wa, ra.e[k], other_at(ra.index[k]));
+    }
+    let z_exc = sa.z_exc.add(sb.z_exc);
+    let (m1, m2, m3, m4) = (
+        sa.m1.add(sb.m1),
+        sa.m2.add(sb.m2),
+        sa.m3.add(sb.m3),
+        sa.m4.add(sb.m4),
+    );
+    let g0 = levels.g0 as f64;
+    let z = L4::splat(g0).add(z_exc);
+    let u = m1.div(z);
+    let inv_z = L4::splat(1.0).div(z);
+    let (p2, p3, p4) = (m2.mul(inv_z), m3.mul(inv_z), m4.mul(inv_z));
+    let c = |x: f64| L4::splat(x);
+    let u2 = u.mul(u);
+    let var = p2.sub(u2);
+    // p3 - 3 u p2 + 2 u2 u and p4 - 4 u p3 - 3 p2 p2 + 12 p2 u2 - 6 u2 u2, left to right.
+    let k3 = p3.sub(c(3.0).mul(u).mul(p2)).add(c(2.0).mul(u2).mul(u));
+    let k4 = p4
+        .sub(c(4.0).mul(u).mul(p3))
+        .sub(c(3.0).mul(p2).mul(p2))
+        .add(c(12.0).mul(p2).mul(u2))
+        .sub(c(6.0).mul(u2).mul(u2));
+    let b2 = beta.mul(beta);
+    let heat_capacity = var.mul(b2).get();
+    let slope = k3.mul(b2).sub(c(2.0).mul(var).mul(beta)).mul(b2).get();
+    let curvature = k4
+        .mul(beta)
+        .sub(c(6.0).mul(k3))
+        .mul(beta)
+        .add(c(6.0).mul(var))
+        .mul(b2)
+        .mul(b2)
+        .get();
+    let dot = sa.dot.add(sb.dot).div(z).get();
+    let (beta, z_exc, u) = (beta.get(), z_exc.get(), u.get());
+    let moment = |x: f64| if MOMENTS { x } else { f64::NAN };
+    Some((
+        std::array::from_fn(|k| LevelStats {
+            beta: beta[k],
+            g0,
+            ln_g0: levels.ln_g0,
+            z_exc: z_exc[k],
+            energy_k: u[k],
+            heat_capacity: moment(heat_capacity[k]),
+            heat_capacity_slope: moment(slope[k]),
+            heat_capacity_curvature: moment(curvature[k]),
+        }),
+        dot,
+    ))
+}
+
 /// Relative size of the last step below which the iteration stops (after taking it): the
 /// error left is of order its fourth power, far below the double precision of T.
 pub const STOP_REL: f64 = 1e-4;
@@ -1259,6 +1536,98 @@ impl<'a> LimitsSolver<'a> {
         b_final_t: f64,
         t_initial_k: f64,
     ) -> Result<(f64, Isentropic), NumericsError> {
+        self.prepare(b_final_t, t_initial_k)?;
+        let table = self.table.as_deref().expect("prepared");
+        let e_final = &table.levels;
+        let (start, u_frozen) = level_stats_and_dot::<true, false>(
+            &self.initial,
+            t_initial_k,
+            &e_final.e_rel,
+            &self.dot_pairs,
+        );
+        #[allow(clippy::float_cmp)] // exactly no field change
+        let same_field = b_final_t == self.b_initial_t;
+        let st = Targets::of(
+            self.debye,
+            same_field,
+            table,
+            &mut self.brackets,
+            t_initial_k,
+            &start,
+            u_frozen,
+        );
+        let s9 = level_stats(e_final, st.t9);
+        let s11 = if st.needs_11 {
+            level_stats(e_final, st.t11)
+        } else {
+            s9
+        };
+        st.finish(self.debye, e_final, s9, s11)
+    }
+
+    /// [`Self::solve`] of four initial temperatures to one final field: the same results bit
+    /// for bit, with the three evaluations of the Boltzmann sums of each element (the start at
+    /// (B_i, T_i) and the two at the guesses) taken for the four elements together, one lane
+    /// each ([`level_stats_and_dot4`]); four independent chains of operations where one
+    /// element has one. Where the four cannot take that path (an input refused, the
+    /// levels without the paired walk at one of the temperatures), each is solved alone.
+    pub fn solve4(
+        &mut self,
+        b_final_t: f64,
+        t_initial_k: [f64; 4],
+    ) -> [Result<(f64, Isentropic), NumericsError>; 4] {
+        if let Some(out) = self.solve4_together(b_final_t, t_initial_k) {
+            return out;
+        }
+        t_initial_k.map(|t| self.solve(b_final_t, t))
+    }
+
+    /// The four-lane path of [`Self::solve4`], `None` where it does not apply.
+    fn solve4_together(
+        &mut self,
+        b_final_t: f64,
+        ti: [f64; 4],
+    ) -> Option<[Result<(f64, Isentropic), NumericsError>; 4]> {
+        for t in ti {
+            self.prepare(b_final_t, t).ok()?;
+        }
+        let table = self.table.as_deref().expect("prepared");
+        let e_final = &table.levels;
+        let (starts, u_frozen) = level_stats_and_dot4::<true, false>(
+            &self.initial,
+            ti,
+            &e_final.e_rel,
+            &self.dot_pairs,
+        )?;
+        #[allow(clippy::float_cmp)] // exactly no field change
+        let same_field = b_final_t == self.b_initial_t;
+        let brackets = &mut self.brackets;
+        let st: [Targets; 4] = std::array::from_fn(|k| {
+            Targets::of(
+                self.debye,
+                same_field,
+                table,
+                brackets,
+                ti[k],
+                &starts[k],
+                u_frozen[k],
+            )
+        });
+        // Where an element's evaluation at its first point is not possible in lanes, the
+        // others' results must not depend on it: all four are then solved alone.
+        let (s9, _) = level_stats_and_dot4::<false, true>(e_final, st.map(|s| s.t9), &[], &[])?;
+        let s11 = if st.iter().any(|s| s.needs_11) {
+            level_stats_and_dot4::<false, true>(e_final, st.map(|s| s.t11), &[], &[])?.0
+        } else {
+            s9
+        };
+        Some(std::array::from_fn(|k| {
+            st[k].finish(self.debye, e_final, s9[k], s11[k])
+        }))
+    }
+
+    /// Check one field change and make the table of `b_final_t` current; its levels at B_f.
+    fn prepare(&mut self, b_final_t: f64, t_initial_k: f64) -> Result<(), NumericsError> {
         FieldChange {
             spin: self.spin,
             debye: self.debye,
@@ -1267,25 +1636,120 @@ impl<'a> LimitsSolver<'a> {
             t_initial_k,
         }
         .validate()?;
-        let ti = t_initial_k;
-        let debye = self.debye;
         if self.table_field_t().map(f64::to_bits) != Some(b_final_t.to_bits()) {
-            let table = FinalTable::new(self.spin, debye, b_final_t);
+            let table = FinalTable::new(self.spin, self.debye, b_final_t);
             self.initial
                 .pair_values(&table.levels.e_rel, &mut self.dot_pairs);
             self.table = Some(Arc::new(table));
             self.brackets = [None; 2];
         }
-        let brackets = &mut self.brackets;
-        let table = self.table.as_deref().expect("set above");
+        Ok(())
+    }
+}
+
+/// What the roots of one element of [`LimitsSolver`] start from ([`LimitsSolver::targets`]).
+#[derive(Debug, Clone, Copy)]
+struct Targets {
+    /// S(B_i, T_i) + S_ph(T_i), k_B.
+    s_target: f64,
+    u_ph_i: f64,
+    /// sum n_i(B_i, T_i) e_f,i, K.
+    u_frozen: f64,
+    g_star_9: f64,
+    g_star_11: f64,
+    /// ln g_0 at B_f.
+    residual: f64,
+    g0: usize,
+    /// The temperatures of each root's first evaluation, K.
+    t9: f64,
+    t11: f64,
+    /// Whether Eq. 11 has a solution (S_total > ln g_0).
+    needs_11: bool,
+}
+
+impl Targets {
+    /// What the roots of one element start from, given the start's statistics at (B_i, T_i)
+    /// and the frozen populations' energy on the final levels: the targets and the
+    /// temperatures of the first evaluation of each root (the table's guesses, else T_i).
+    #[allow(clippy::too_many_arguments)]
+    fn of(
+        debye: &Debye,
+        same_field: bool,
+        table: &FinalTable,
+        brackets: &mut [Option<Bracket>; 2],
+        ti: f64,
+        start: &LevelStats,
+        u_frozen: f64,
+    ) -> Self {
         let e_final = &table.levels;
         // The start: frozen populations (Eq. 4) and the total entropy.
         // With the frozen populations' energy on the final levels, sum n_i(B_i, T_i) e_f,i,
         // summed as `level_stats` sums <E'>, so that B_f = B_i gives exactly Delta T = 0.
-        let (start, u_frozen) =
-            level_stats_and_dot::<true, false>(&self.initial, ti, &e_final.e_rel, &self.dot_pairs);
         let s_target = start.entropy() + debye.entropy(ti);
         let u_ph_i = debye.energy_k(ti);
+        // Each root starts from one evaluation at the table's guess; without one (B_f = B_i,
+        // which gives exactly T_i from T_i, or ln G* outside the table) from one at T_i, the
+        // isentropic one also from the last point the sudden one evaluated, close to
+        // T_sudden, which bounds it from above (the sudden process makes entropy:
+        // S(B_f, T_sudden) >= S(B_i, T_i)).
+        let mut guess = |balance: Balance, g_star: f64, t_start: f64| {
+            if same_field || g_star.is_nan() || g_star <= 0.0 {
+                return None;
+            }
+            let y = g_star.ln();
+            let cached = &mut brackets[balance as usize];
+            let (k, is_near) = match cached {
+                Some(b) if b.holds(y) => return Some(b.guess(y)),
+                Some(b) => (b.lo, true),
+                None => (table_node_index(t_start), false),
+            };
+            let b = table.bracket_from(balance, y, k, is_near)?;
+            *cached = Some(b);
+            Some(b.guess(y))
+        };
+        // G = <E'> + U_ph >= 0 (energies above the lowest level), G* > 0 unless U_ph(T_i)
+        // underflows with nothing frozen above the lowest level.
+        let g_star_9 = u_frozen + u_ph_i;
+        let residual = e_final.ln_g0;
+        let g_star_11 = s_target - residual;
+        // Both guesses first, then the evaluations at them: Eq. 11's guess does not depend
+        // on Eq. 9's root (the nodes a search finds do not depend on where it starts, here
+        // Eq. 9's guess), so the two evaluations are independent neighbours in the
+        // instruction stream, which the processor runs overlapped (the same numbers as one
+        // after the other). An evaluation at T_i (no guess) is the same numbers wherever it
+        // is made.
+        let guess_9 = guess(Balance::Energy, g_star_9, ti);
+        let needs_11 = s_target > residual;
+        let guess_11 = if needs_11 {
+            guess(Balance::Entropy, g_star_11, guess_9.unwrap_or(ti))
+        } else {
+            None
+        };
+        Targets {
+            s_target,
+            u_ph_i,
+            u_frozen,
+            g_star_9,
+            g_star_11,
+            residual,
+            g0: e_final.g0,
+            t9: guess_9.unwrap_or(ti),
+            t11: guess_11.unwrap_or(ti),
+            needs_11,
+        }
+    }
+
+    /// Both roots of one element from the statistics `s9` at `st.t9` and `s11` at `st.t11`
+    /// (the latter read only where Eq. 11 has a solution).
+    fn finish(
+        &self,
+        debye: &Debye,
+        e_final: &Levels,
+        s9: LevelStats,
+        s11: LevelStats,
+    ) -> Result<(f64, Isentropic), NumericsError> {
+        let st = self;
+        let (u_frozen, u_ph_i, s_target) = (st.u_frozen, st.u_ph_i, st.s_target);
         // Eq. 9 and Eq. 11 as g(T) with g' and g'' from the statistics at T.
         let sudden_g = |s: &LevelStats, t: f64| {
             (
@@ -1308,53 +1772,9 @@ impl<'a> LimitsSolver<'a> {
             )
         };
         let point = |(g, d1, d2, d3): (f64, f64, f64, f64), t: f64| (t, g, d1, d2, d3);
-        // Each root starts from one evaluation at the table's guess; without one (B_f = B_i,
-        // which gives exactly T_i from T_i, or ln G* outside the table) from one at T_i, the
-        // isentropic one also from the last point the sudden one evaluated, close to
-        // T_sudden, which bounds it from above (the sudden process makes entropy:
-        // S(B_f, T_sudden) >= S(B_i, T_i)).
-        #[allow(clippy::float_cmp)] // exactly no field change
-        let same_field = b_final_t == self.b_initial_t;
-        let mut guess = |balance: Balance, g_star: f64, t_start: f64| {
-            if same_field || g_star.is_nan() || g_star <= 0.0 {
-                return None;
-            }
-            let y = g_star.ln();
-            let cached = &mut brackets[balance as usize];
-            let (k, is_near) = match cached {
-                Some(b) if b.holds(y) => return Some(b.guess(y)),
-                Some(b) => (b.lo, true),
-                None => (table_node_index(t_start), false),
-            };
-            let b = table.bracket_from(balance, y, k, is_near)?;
-            *cached = Some(b);
-            Some(b.guess(y))
-        };
-        let mut at_ti = None;
-        let mut stats_at_ti = || *at_ti.get_or_insert_with(|| level_stats(e_final, ti));
-        // G = <E'> + U_ph >= 0 (energies above the lowest level), G* > 0 unless U_ph(T_i)
-        // underflows with nothing frozen above the lowest level.
-        let g_star_9 = u_frozen + u_ph_i;
-        let g0 = e_final.g0;
-        let residual = e_final.ln_g0;
-        let g_star_11 = s_target - residual;
-        // Both guesses first, then the evaluations at them: Eq. 11's guess does not depend
-        // on Eq. 9's root (the nodes a search finds do not depend on where it starts, here
-        // Eq. 9's guess), so the two evaluations are independent neighbours in the
-        // instruction stream, which the processor runs overlapped (the same numbers as one
-        // after the other).
-        let guess_9 = guess(Balance::Energy, g_star_9, ti);
-        let guess_11 = if s_target > residual {
-            guess(Balance::Entropy, g_star_11, guess_9.unwrap_or(ti))
-        } else {
-            None
-        };
-        let (t0, s0) = match guess_9 {
-            Some(t) => (t, level_stats(e_final, t)),
-            None => (ti, stats_at_ti()),
-        };
-        let at_guess_11 = guess_11.map(|t| (t, level_stats(e_final, t)));
+        let (t0, s0) = (st.t9, s9);
         let mut last = (t0, s0);
+        let g_star_9 = st.g_star_9;
         let sudden = fast_increasing_root(
             "sudden-quench heat balance (Eq. 9)",
             &[point(sudden_g(&s0, t0), t0)],
@@ -1365,27 +1785,24 @@ impl<'a> LimitsSolver<'a> {
                 sudden_g(&s, t)
             },
         )?;
-        if s_target <= residual {
+        if !st.needs_11 {
             return Ok((
                 sudden,
                 Isentropic::NoFiniteSolution {
                     target_entropy: s_target,
-                    residual_entropy: residual,
-                    ground_degeneracy: g0,
+                    residual_entropy: st.residual,
+                    ground_degeneracy: st.g0,
                 },
             ));
         }
-        let from = match at_guess_11 {
-            Some(p) => p,
-            None => (ti, stats_at_ti()),
-        };
+        let from = (st.t11, s11);
         let t = fast_increasing_root(
             "isentropic condition (Eq. 11)",
             &[
                 point(isentropic_g(&from.1, from.0), from.0),
                 point(isentropic_g(&last.1, last.0), last.0),
             ],
-            Some(g_star_11),
+            Some(st.g_star_11),
             |t| isentropic_g(&level_stats(e_final, t), t),
         )?;
         Ok((sudden, Isentropic::Final { t_final_k: t }))
@@ -1502,6 +1919,135 @@ mod tests {
     /// A solver's roots are functions of the material, B_i, B_f and T_i alone: the same bits
     /// from a fresh solver per element, one solver in order, and one on tables shared through
     /// an engine context in the reverse order (what the Python array call and scalar calls do).
+    /// The four-lane evaluation gives each lane the bits of the one-temperature evaluation
+    /// (both kinds: the start's with the dot and without moments, the guesses' with moments),
+    /// on five spins (easy axis and easy plane, half-integer, S = 1 and 20) at five fields over
+    /// four decades of temperature, lanes in shuffled order; and declines (`None`) exactly
+    /// where some lane cannot take the paired walk.
+    #[test]
+    fn four_lanes_give_the_bits_of_one_evaluation_each() {
+        let spins = [
+            GiantSpin::new(10.0, -0.65, 1.94).unwrap(),
+            GiantSpin::new(10.0, 0.66, 2.0).unwrap(),
+            GiantSpin::new(4.5, -1.3, 2.0).unwrap(),
+            GiantSpin::new(1.0, -2.0, 2.0).unwrap(),
+            GiantSpin::new(20.0, -0.1, 2.0).unwrap(),
+        ];
+        let (mut lanes_used, mut declined) = (0, 0);
+        for spin in &spins {
+            for b in [0.0, 0.1, -0.3, 1.0, 7.0] {
+                let mut levels = Levels::new(spin.n_levels());
+                levels.set(spin, b);
+                let other: Vec<f64> = (0..spin.n_levels()).map(|i| 0.3 * i as f64 - 1.0).collect();
+                let mut pairs = Vec::new();
+                levels.pair_values(&other, &mut pairs);
+                let ts: Vec<f64> = (0..120)
+                    .map(|i| 0.01 * 1e4f64.powf(f64::from((i * 37) % 120) / 119.0))
+                    .collect();
+                for t4 in ts.chunks(4) {
+                    let t4 = [t4[0], t4[1], t4[2], t4[3]];
+                    let one = |s: &LevelStats, dot: f64| {
+                        [
+                            s.beta,
+                            s.z_exc,
+                            s.energy_k,
+                            s.entropy(),
+                            s.heat_capacity,
+                            s.heat_capacity_slope,
+                            s.heat_capacity_curvature,
+                            dot,
+                        ]
+                        .map(f64::to_bits)
+                    };
+                    let walkable = levels.recurrence
+                        && !levels.runs[1].e.is_empty()
+                        && t4.iter().all(|t| {
+                            levels.e_max_k * (1.0 / t) <= NO_UNDERFLOW
+                                && (levels.gap_change_k * (1.0 / t)).abs() <= NO_UNDERFLOW
+                        });
+                    let start = level_stats_and_dot4::<true, false>(&levels, t4, &other, &pairs);
+                    let guess = level_stats_and_dot4::<false, true>(&levels, t4, &[], &[]);
+                    assert_eq!(start.is_some(), walkable, "{spin:?}, {b} T, {t4:?} K");
+                    assert_eq!(guess.is_some(), walkable);
+                    let (Some((s4, d4)), Some((g4, _))) = (start, guess) else {
+                        declined += 1;
+                        continue;
+                    };
+                    lanes_used += 1;
+                    for k in 0..4 {
+                        let (s, d) =
+                            level_stats_and_dot::<true, false>(&levels, t4[k], &other, &pairs);
+                        assert_eq!(
+                            one(&s4[k], d4[k]),
+                            one(&s, d),
+                            "{spin:?}, {b} T, {} K",
+                            t4[k]
+                        );
+                        let g = level_stats(&levels, t4[k]);
+                        assert_eq!(
+                            one(&g4[k], 0.0),
+                            one(&g, 0.0),
+                            "{spin:?}, {b} T, {} K",
+                            t4[k]
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            lanes_used > 200 && declined > 200,
+            "{lanes_used} {declined}"
+        );
+    }
+
+    /// [`LimitsSolver::solve4`] gives the bits (and errors) of four calls of
+    /// [`LimitsSolver::solve`]: three spins, three initial and five final fields (B_f = B_i
+    /// included), initial temperatures from 0.03 to 300 K in shuffled quadruples, some with an
+    /// input refused (a negative or NaN temperature) among them.
+    #[test]
+    fn solve4_gives_the_bits_of_four_solves() {
+        let mut materials = vec![Material::mn12ac()];
+        for spin in [
+            GiantSpin::new(4.5, -1.3, 2.0).unwrap(),
+            GiantSpin::new(10.0, 0.66, 2.0).unwrap(),
+        ] {
+            let mut m = Material::mn12ac();
+            m.spin = spin;
+            materials.push(m);
+        }
+        let bits = |r: &Result<(f64, Isentropic), NumericsError>| match r {
+            Ok((a, b)) => Ok((a.to_bits(), b.t_final_k().map(f64::to_bits))),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut together = 0;
+        for m in &materials {
+            for bi in [0.5, 0.0, 2.0] {
+                for bf in [0.1, 0.0, 0.5, 2.0, -0.3] {
+                    let mut ts: Vec<f64> = (0..64)
+                        .map(|i| 0.03 * 1e4f64.powf(f64::from((i * 29) % 64) / 63.0))
+                        .collect();
+                    ts[13] = -1.0;
+                    ts[42] = f64::NAN;
+                    let mut four = LimitsSolver::new(m, bi);
+                    let mut one = LimitsSolver::new(m, bi);
+                    for t4 in ts.chunks(4) {
+                        let t4 = [t4[0], t4[1], t4[2], t4[3]];
+                        let got = four.solve4(bf, t4);
+                        if four.solve4_together(bf, t4).is_some() {
+                            together += 1;
+                        }
+                        for k in 0..4 {
+                            let want = LimitsSolver::new(m, bi).solve(bf, t4[k]);
+                            assert_eq!(bits(&got[k]), bits(&want), "{bi} -> {bf} T, {} K", t4[k]);
+                            assert_eq!(bits(&one.solve(bf, t4[k])), bits(&want));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(together > 300, "{together}");
+    }
+
     #[test]
     fn roots_do_not_depend_on_order_or_on_shared_tables() {
         let m = Material::mn12ac();
