@@ -12,8 +12,9 @@
 //! 100000 (the table's nodes are built in both). It also prints a checksum of the roots and,
 //! given a second argument, writes Ti and both roots (as exact bit patterns) to that file.
 
+use smmcool::error::NumericsError;
 use smmcool::kinetics::EngineContext;
-use smmcool::model::limits::LimitsSolver;
+use smmcool::model::limits::{Isentropic, LimitsSolver};
 use smmcool::model::Material;
 
 fn main() {
@@ -39,23 +40,19 @@ fn main() {
     // Four elements at a time, as the Python array call does (`LimitsSolver::solve4`), the
     // rest one at a time.
     let mut i = 0;
-    while i < count {
-        let n = if i + 4 <= count { 4 } else { 1 };
-        let roots: Vec<_> = if n == 4 {
-            solver
-                .solve4(0.1, [ti_of(i), ti_of(i + 1), ti_of(i + 2), ti_of(i + 3)])
-                .into_iter()
-                .collect()
-        } else {
-            vec![solver.solve(0.1, ti_of(i))]
-        };
-        for (k, r) in roots.into_iter().enumerate() {
-            let (s, q) = r.expect("a root");
-            out_s[i + k] = s;
-            out_i[i + k] = q.t_final_k().unwrap_or(f64::NAN);
-            sum += s + out_i[i + k];
-        }
-        i += n;
+    let mut put = |j: usize, r: Result<(f64, Isentropic), NumericsError>| {
+        let (s, q) = r.expect("a root");
+        out_s[j] = s;
+        out_i[j] = q.t_final_k().unwrap_or(f64::NAN);
+        sum += s + out_i[j];
+    };
+    while i + 4 <= count {
+        let ti = [ti_of(i), ti_of(i + 1), ti_of(i + 2), ti_of(i + 3)];
+        solver.solve4_with(0.1, ti, |k, r| put(i + k, r));
+        i += 4;
+    }
+    for j in i..count {
+        put(j, solver.solve(0.1, ti_of(j)));
     }
     println!("{count} elements, sum of both roots {sum:.17e}");
     if let Some(path) = std::env::args().nth(2) {

@@ -657,11 +657,13 @@ impl LimitsJob<'_> {
                 }
             };
             if n == 4 {
-                let roots = solver.solve4(b, [0, 1, 2, 3].map(|d| at(self.ti, i + d)));
-                for (d, root) in roots.into_iter().enumerate() {
-                    if !write(d, root) {
-                        return res;
-                    }
+                // After a failure the rest of the four are not written (the call fails).
+                let mut ok = true;
+                solver.solve4_with(b, [0, 1, 2, 3].map(|d| at(self.ti, i + d)), |d, root| {
+                    ok = ok && write(d, root);
+                });
+                if !ok {
+                    return res;
                 }
             } else if !write(0, solver.solve(b, at(self.ti, i))) {
                 return res;

@@ -805,9 +805,7 @@ impl L4 {
     #[inline]
     #[target_feature(enable = "avx")]
     fn exp(self) -> Self {
-        let a = self.get();
-        let ([e0, e1], [e2, e3]) = (exp_pair([a[0], a[1]]), exp_pair([a[2], a[3]]));
-        Self::new([e0, e1, e2, e3])
+        Self::new(crate::numerics::expo::exp_quad_avx(self.get()))
     }
 }
 
@@ -1576,29 +1574,48 @@ impl<'a> LimitsSolver<'a> {
         b_final_t: f64,
         t_initial_k: [f64; 4],
     ) -> [Result<(f64, Isentropic), NumericsError>; 4] {
-        if let Some(out) = self.solve4_together(b_final_t, t_initial_k) {
-            return out;
-        }
-        t_initial_k.map(|t| self.solve(b_final_t, t))
+        let mut out = [None, None, None, None];
+        self.solve4_with(b_final_t, t_initial_k, |k, r| out[k] = Some(r));
+        out.map(|r| r.expect("one result per element"))
     }
 
-    /// The four-lane path of [`Self::solve4`], `None` where it does not apply.
+    /// [`Self::solve4`], each element's result handed to `each` (its index 0..4, in order)
+    /// instead of returned together (an array of four results is copied several times).
+    #[inline]
+    pub fn solve4_with(
+        &mut self,
+        b_final_t: f64,
+        t_initial_k: [f64; 4],
+        mut each: impl FnMut(usize, Result<(f64, Isentropic), NumericsError>),
+    ) {
+        if !self.solve4_together(b_final_t, t_initial_k, &mut each) {
+            for (k, t) in t_initial_k.into_iter().enumerate() {
+                each(k, self.solve(b_final_t, t));
+            }
+        }
+    }
+
+    /// The four-lane path of [`Self::solve4`]: false (before any result is handed on) where
+    /// it does not apply.
+    #[inline]
     fn solve4_together(
         &mut self,
         b_final_t: f64,
         ti: [f64; 4],
-    ) -> Option<[Result<(f64, Isentropic), NumericsError>; 4]> {
+        each: &mut impl FnMut(usize, Result<(f64, Isentropic), NumericsError>),
+    ) -> bool {
         for t in ti {
-            self.prepare(b_final_t, t).ok()?;
+            if self.prepare(b_final_t, t).is_err() {
+                return false;
+            }
         }
         let table = self.table.as_deref().expect("prepared");
         let e_final = &table.levels;
-        let (starts, u_frozen) = level_stats_and_dot4::<true, false>(
-            &self.initial,
-            ti,
-            &e_final.e_rel,
-            &self.dot_pairs,
-        )?;
+        let Some((starts, u_frozen)) =
+            level_stats_and_dot4::<true, false>(&self.initial, ti, &e_final.e_rel, &self.dot_pairs)
+        else {
+            return false;
+        };
         #[allow(clippy::float_cmp)] // exactly no field change
         let same_field = b_final_t == self.b_initial_t;
         let brackets = &mut self.brackets;
@@ -1615,15 +1632,23 @@ impl<'a> LimitsSolver<'a> {
         });
         // Where an element's evaluation at its first point is not possible in lanes, the
         // others' results must not depend on it: all four are then solved alone.
-        let (s9, _) = level_stats_and_dot4::<false, true>(e_final, st.map(|s| s.t9), &[], &[])?;
+        let Some((s9, _)) =
+            level_stats_and_dot4::<false, true>(e_final, st.map(|s| s.t9), &[], &[])
+        else {
+            return false;
+        };
         let s11 = if st.iter().any(|s| s.needs_11) {
-            level_stats_and_dot4::<false, true>(e_final, st.map(|s| s.t11), &[], &[])?.0
+            match level_stats_and_dot4::<false, true>(e_final, st.map(|s| s.t11), &[], &[]) {
+                Some((s11, _)) => s11,
+                None => return false,
+            }
         } else {
             s9
         };
-        Some(std::array::from_fn(|k| {
-            st[k].finish(self.debye, e_final, s9[k], s11[k])
-        }))
+        for k in 0..4 {
+            each(k, st[k].finish(self.debye, e_final, s9[k], s11[k]));
+        }
+        true
     }
 
     /// Check one field change and make the table of `b_final_t` current; its levels at B_f.
@@ -2033,7 +2058,7 @@ mod tests {
                     for t4 in ts.chunks(4) {
                         let t4 = [t4[0], t4[1], t4[2], t4[3]];
                         let got = four.solve4(bf, t4);
-                        if four.solve4_together(bf, t4).is_some() {
+                        if four.solve4_together(bf, t4, &mut |_, _| {}) {
                             together += 1;
                         }
                         for k in 0..4 {

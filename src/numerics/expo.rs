@@ -155,6 +155,61 @@ unsafe fn exp_pair_sse2(x: [f64; 2]) -> [f64; 2] {
     [_mm_cvtsd_f64(y), _mm_cvtsd_f64(_mm_unpackhi_pd(y, y))]
 }
 
+/// [`exp_one`] of four arguments at once in AVX registers (the same operations in the same
+/// order in each lane, so the same bits), for code compiled with AVX and run where the CPU
+/// has it; the integer steps (table index, exponent) lane by lane.
+///
+/// # Safety
+///
+/// The CPU must have AVX (e.g. checked with `is_x86_feature_detected!("avx")`).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx")]
+pub fn exp_quad_avx(x: [f64; 4]) -> [f64; 4] {
+    use std::arch::x86_64::*;
+    use table_exp::*;
+    let in_range = x.iter().all(|v| v.abs() <= EXP_TABLE_ARG_MAX); // false for NaN
+    if !in_range {
+        return x.map(exp_one);
+    }
+    let splat = |c: f64| _mm256_set1_pd(c);
+    // SAFETY: loads and stores of four doubles from and into arrays of four.
+    let xv = unsafe { _mm256_loadu_pd(x.as_ptr()) };
+    let kd = _mm256_add_pd(_mm256_mul_pd(xv, splat(INV_LN2_N)), splat(SHIFTER));
+    let mut ki = [0.0f64; 4];
+    unsafe { _mm256_storeu_pd(ki.as_mut_ptr(), kd) };
+    let kd = _mm256_sub_pd(kd, splat(SHIFTER));
+    let r = _mm256_sub_pd(
+        _mm256_sub_pd(xv, _mm256_mul_pd(kd, splat(LN2_HI_N))),
+        _mm256_mul_pd(kd, splat(LN2_LO_N)),
+    );
+    let t = &EXP_TABLE;
+    let (mut tail, mut scale) = ([0.0f64; 4], [0.0f64; 4]);
+    for l in 0..4 {
+        let k = ki[l].to_bits();
+        let j = (k & 127) as usize;
+        tail[l] = f64::from_bits(t[2 * j]);
+        scale[l] = f64::from_bits(t[2 * j + 1].wrapping_add(k << 45));
+    }
+    let (tail, scale) = unsafe {
+        (
+            _mm256_loadu_pd(tail.as_ptr()),
+            _mm256_loadu_pd(scale.as_ptr()),
+        )
+    };
+    let r2 = _mm256_mul_pd(r, r);
+    let lo = _mm256_mul_pd(r2, _mm256_add_pd(splat(C2), _mm256_mul_pd(r, splat(C3))));
+    let hi = _mm256_mul_pd(
+        _mm256_mul_pd(r2, r2),
+        _mm256_add_pd(splat(C4), _mm256_mul_pd(r, splat(C5))),
+    );
+    let tmp = _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(tail, r), lo), hi);
+    let y = _mm256_add_pd(scale, _mm256_mul_pd(scale, tmp));
+    let mut out = [0.0; 4];
+    unsafe { _mm256_storeu_pd(out.as_mut_ptr(), y) };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +289,26 @@ mod tests {
         }
         assert_eq!(exp_one(0.0).to_bits(), 1f64.to_bits());
         assert_eq!(exp_one(-0.0).to_bits(), 1f64.to_bits());
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            for q in xs.chunks_exact(4) {
+                let q = [q[0], q[1], q[2], q[3]];
+                // SAFETY: the CPU has AVX (checked above).
+                let got = unsafe { exp_quad_avx(q) };
+                for (x, e) in q.iter().zip(got) {
+                    let one = exp_one(*x);
+                    assert!(
+                        one.to_bits() == e.to_bits() || (one.is_nan() && e.is_nan()),
+                        "{x:e}"
+                    );
+                }
+            }
+            let got = unsafe { exp_quad_avx([-1.5, 2.0, -750.0, 0.5]) };
+            assert_eq!(
+                got.map(f64::to_bits),
+                [-1.5, 2.0, -750.0, 0.5].map(|x: f64| exp_one(x).to_bits())
+            );
+        }
         // Mixed lanes: one in range, one not.
         let [a, b] = exp_pair([-1.5, -750.0]);
         assert_eq!(a.to_bits(), exp_one(-1.5).to_bits());
