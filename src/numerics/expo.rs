@@ -176,27 +176,30 @@ pub fn exp_quad_avx(x: [f64; 4]) -> [f64; 4] {
     // SAFETY: loads and stores of four doubles from and into arrays of four.
     let xv = unsafe { _mm256_loadu_pd(x.as_ptr()) };
     let kd = _mm256_add_pd(_mm256_mul_pd(xv, splat(INV_LN2_N)), splat(SHIFTER));
-    let mut ki = [0.0f64; 4];
-    unsafe { _mm256_storeu_pd(ki.as_mut_ptr(), kd) };
+    // The integer steps lane by lane: the index from the low bits of kd, the exponent added
+    // to the table's bits.
+    let lane = |l: usize| -> (f64, f64) {
+        let k = match l {
+            0 => _mm256_cvtsd_f64(kd),
+            1 => _mm256_cvtsd_f64(_mm256_permute_pd::<1>(kd)),
+            2 => _mm_cvtsd_f64(_mm256_extractf128_pd::<1>(kd)),
+            _ => _mm_cvtsd_f64(_mm_permute_pd::<1>(_mm256_extractf128_pd::<1>(kd))),
+        }
+        .to_bits();
+        let j = (k & 127) as usize;
+        (
+            f64::from_bits(EXP_TABLE[2 * j]),
+            f64::from_bits(EXP_TABLE[2 * j + 1].wrapping_add(k << 45)),
+        )
+    };
+    let ((t0, s0), (t1, s1), (t2, s2), (t3, s3)) = (lane(0), lane(1), lane(2), lane(3));
+    let tail = _mm256_set_pd(t3, t2, t1, t0);
+    let scale = _mm256_set_pd(s3, s2, s1, s0);
     let kd = _mm256_sub_pd(kd, splat(SHIFTER));
     let r = _mm256_sub_pd(
         _mm256_sub_pd(xv, _mm256_mul_pd(kd, splat(LN2_HI_N))),
         _mm256_mul_pd(kd, splat(LN2_LO_N)),
     );
-    let t = &EXP_TABLE;
-    let (mut tail, mut scale) = ([0.0f64; 4], [0.0f64; 4]);
-    for l in 0..4 {
-        let k = ki[l].to_bits();
-        let j = (k & 127) as usize;
-        tail[l] = f64::from_bits(t[2 * j]);
-        scale[l] = f64::from_bits(t[2 * j + 1].wrapping_add(k << 45));
-    }
-    let (tail, scale) = unsafe {
-        (
-            _mm256_loadu_pd(tail.as_ptr()),
-            _mm256_loadu_pd(scale.as_ptr()),
-        )
-    };
     let r2 = _mm256_mul_pd(r, r);
     let lo = _mm256_mul_pd(r2, _mm256_add_pd(splat(C2), _mm256_mul_pd(r, splat(C3))));
     let hi = _mm256_mul_pd(
