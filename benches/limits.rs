@@ -4,7 +4,9 @@
 //! `limits_solver/*`: one thread solving both limits (Eq. 9 and Eq. 11, [`LimitsSolver`]) for
 //! Bi = 0.5 T -> Bf = 0.1 T over 1000 initial temperatures evenly spaced in [1, 6] K (the grid of
 //! scripts/limits_speedup.py), and over [0.3, 30] K log-spaced; divide the time by 1000 for the
-//! cost per element. `bracketing` is the engine's Brent solver on the first grid, for scale.
+//! cost per element. `*_by_four` solves the same grids four elements at a time
+//! ([`LimitsSolver::solve4`], as the Python array call does; the same roots bit for bit).
+//! `bracketing` is the engine's Brent solver on the first grid, for scale.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use smmcool::model::limits::{FieldChange, LimitsSolver};
@@ -28,6 +30,24 @@ fn limits(c: &mut Criterion) {
                 for &ti in tis.iter() {
                     let (s, q) = solver.solve(black_box(0.1), ti).unwrap();
                     acc += s + q.t_final_k().unwrap_or(0.0);
+                }
+                black_box(acc)
+            });
+        });
+    }
+    for (name, tis) in [
+        ("ti_1_to_6_k_by_four", &linear),
+        ("ti_0p3_to_30_k_log_by_four", &log),
+    ] {
+        g.bench_function(name, |b| {
+            let mut solver = LimitsSolver::new(&m, 0.5);
+            b.iter(|| {
+                let mut acc = 0.0;
+                for t4 in tis.chunks_exact(4) {
+                    solver.solve4_with(black_box(0.1), [t4[0], t4[1], t4[2], t4[3]], |_, r| {
+                        let (s, q) = r.unwrap();
+                        acc += s + q.t_final_k().unwrap_or(0.0);
+                    });
                 }
                 black_box(acc)
             });
