@@ -4,7 +4,9 @@
 # then the analytic limits (the sudden-quench and isentropic limits of the paper's
 # Fig. 6 case: Bi = 0.5 T, Bf = 0.1 T, Ti = 1..6 K, the Fig. 5 minima, and the time-domain run
 # of the paper's 10 T/s protocol); then installs the Python API (python/) into the virtual
-# environment .venv and runs one simulation from Python.
+# environment .venv and runs one simulation from Python. Both are built in the release profile
+# (python/pyproject.toml) into target/release, so the extension reuses most of the CLI's
+# compiled dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The Python API's tests (scripts/test.sh calls this): build and install the extension
-# (python/, maturin, the workspace's optimized dev profile sharing target/ with cargo) into a
-# virtual environment, then run pytest against the command-line binary target/debug/smmcool.
+# (python/, maturin, the release profile of python/pyproject.toml, sharing target/release with
+# the CLI's release build) into a virtual environment, then run pytest against the
+# command-line binary target/debug/smmcool (the dev profile; the tests ask for the same numbers
+# bit for bit, which holds across profiles: rustc neither reorders nor fuses floating-point
+# operations at any optimization level).
 # SMMCOOL_PY_VENV chooses the environment (default target/python-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
