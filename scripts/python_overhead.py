@@ -6,6 +6,14 @@
     key wall_time_s). Each CLI process starts with empty tables, so the Python side is timed
     with a fresh smmcool.Engine per call (the same cold tables); the warm-engine time (the
     module's shared Engine) is printed too. Target: median Python <= 1.10 x median CLI.
+(a2) the same smmcool.simulate call (fresh Engine) against the same run made from Rust the way
+    the binding makes it (examples/simulate_calls.rs: the scenario read, validated and built,
+    a fresh EngineContext, the engine, the run's record and its summary as JSON), both timed
+    per call in a warm process: the harness runs 1 + 3 calls per process and the first (the
+    process's cold start) is dropped; rounds interleaved with 3 Python calls. The CLI's
+    wall_time_s in (a) times the engine alone, in a fresh process, while the Python call also
+    reads its keywords and hands the results to NumPy: (a2) compares the same work.
+    Build the harness first: cargo build --release --example simulate_calls.
 (b) smmcool.limits on a 1e5-element array against a Python loop of scalar calls (the loop
     timed on a subset and scaled per element). Target: >= 50x. scripts/limits_speedup.py
     measures (b) alone.
@@ -26,6 +34,7 @@ import smmcool
 
 REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 41
 BIN = os.environ.get("SMMCOOL_BIN", "target/debug/smmcool")
+CALLS = os.environ.get("SMMCOOL_CALLS_BIN", "target/release/examples/simulate_calls")
 RUN = dict(b_initial_t=0.5, b_final_t=0.1, initial_temperature_k=4.0, sweep_rate_t_per_s=10.0)
 
 
@@ -39,6 +48,11 @@ def cli_wall():
         args += ["--" + k.replace("_", "-"), repr(v)]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["wall_time_s"]
+
+
+def rust_calls(n):
+    out = subprocess.run([CALLS, str(n + 1)], check=True, capture_output=True, text=True).stdout
+    return [float(x) for x in out.split()[1:]]
 
 
 def py_cold():
@@ -61,10 +75,17 @@ def main():
     print(f"(a) simulate {RUN}")
     smmcool.simulate(**RUN)  # warm the module's engine
     cli, cold, warm = [], [], []
-    for _ in range(REPS):  # interleaved so load changes hit all three alike
+    # Interleaved so load changes hit all three alike. The Python call made right after the
+    # CLI's process is 0.05-0.1 ms slower, whichever it is (session 35): the two Python calls
+    # take turns being that one.
+    for i in range(REPS):
         cli.append(cli_wall())
-        cold.append(py_cold())
-        warm.append(py_warm())
+        if i % 2 == 0:
+            cold.append(py_cold())
+            warm.append(py_warm())
+        else:
+            warm.append(py_warm())
+            cold.append(py_cold())
     print(f"  CLI in-process wall_time_s   {stats(cli)}")
     print(f"  Python, fresh Engine per call {stats(cold)}")
     print(f"  Python, shared Engine (warm)  {stats(warm)}")
@@ -72,6 +93,20 @@ def main():
     print(f"  ratio of medians, Python (cold) / CLI = {ratio:.3f}  (target <= 1.10: {'met' if ratio <= 1.10 else 'MISSED'})")
     print(f"  ratio of minima (least disturbed by the load), Python (cold) / CLI = {min(cold) / min(cli):.3f}; "
           f"the medians move with the other jobs' load from one run of this script to the next")
+
+    if os.path.exists(CALLS):
+        rust, py = [], []
+        for _ in range(REPS):
+            rust.extend(rust_calls(3))
+            py.extend(py_cold() for _ in range(3))
+        print(f"(a2) the same run from Rust ({CALLS}), warm process, per call")
+        print(f"  Rust, fresh EngineContext     {stats(rust)}")
+        print(f"  Python, fresh Engine per call {stats(py)}")
+        r2 = statistics.median(py) / statistics.median(rust)
+        print(f"  ratio of medians, Python / Rust = {r2:.3f}  (target <= 1.10: {'met' if r2 <= 1.10 else 'MISSED'}); "
+              f"ratio of minima {min(py) / min(rust):.3f}")
+    else:
+        print(f"(a2) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
 
     n = 100_000
     ti = np.linspace(1.0, 6.0, n)

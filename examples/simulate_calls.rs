@@ -1,0 +1,57 @@
+//! The Rust side of scripts/python_overhead.py (issue 15: `simulate` from Python costs at most
+//! 10 % more than the same run in Rust): the run `smmcool.simulate(b_initial_t=0.5,
+//! b_final_t=0.1, initial_temperature_k=4, sweep_rate_t_per_s=10)` makes, made from Rust the
+//! way the Python binding makes it (python/src/lib.rs `simulate`): the scenario read from its
+//! keys (here a TOML text, through `Plan::from_text` as for a config), validated and built, a
+//! fresh `EngineContext` (the same cold tables as a fresh `smmcool.Engine`), the engine, the
+//! run's record with its trajectory columns and the summary as JSON text. `count` calls in one
+//! process, each timed alone; prints each call's wall time in seconds, one per line.
+//!
+//!   cargo build --release --example simulate_calls
+//!   target/release/examples/simulate_calls 41
+
+use smmcool::{EngineContext, Plan, RunRecord};
+use std::hint::black_box;
+use std::time::Instant;
+
+const RUN: &str = "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\n\
+                   initial_temperature_k = 4.0\nsweep_rate_t_per_s = 10.0\n";
+
+fn main() {
+    let Some(count) = std::env::args()
+        .nth(1)
+        .and_then(|c| c.parse::<usize>().ok())
+    else {
+        eprintln!("usage: simulate_calls COUNT");
+        std::process::exit(2);
+    };
+    for _ in 0..count {
+        let start = Instant::now();
+        let plan = Plan::from_text(std::path::Path::new("<scenario>"), RUN.to_string())
+            .expect("a valid scenario");
+        let scenario = plan.scenario(0);
+        let built = scenario.build().expect("a valid scenario");
+        let ctx = EngineContext::new();
+        let engine_start = Instant::now();
+        let tr = smmcool::simulate(&ctx, &built.spec).expect("a finished run");
+        let wall = engine_start.elapsed().as_secs_f64();
+        let record = RunRecord::from_result(
+            built.params.clone(),
+            Ok(tr),
+            &built.spec.options.sample_times_after_ramp_s,
+            scenario.output.trajectory,
+            wall,
+            (None, None),
+        );
+        let mut summary = record.summary_json();
+        summary.insert(
+            "scenario".into(),
+            serde_json::to_value(&scenario).expect("serializable"),
+        );
+        black_box((
+            serde_json::to_string(&summary).expect("serializable"),
+            &record,
+        ));
+        println!("{:e}", start.elapsed().as_secs_f64());
+    }
+}
