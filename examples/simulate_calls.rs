@@ -5,10 +5,15 @@
 //! keys (here a TOML text, through `Plan::from_text` as for a config), validated and built, a
 //! fresh `EngineContext` (the same cold tables as a fresh `smmcool.Engine`), the engine, the
 //! run's record with its trajectory columns and the summary as JSON text. `count` calls in one
-//! process, each timed alone; prints each call's wall time in seconds, one per line.
+//! process, each timed alone; prints each call's wall time in seconds, one per line. With
+//! `serve`, it reads counts from standard input, one per line, and answers each with that many
+//! calls' times on one line: scripts/python_overhead.py interleaves its rounds with Python's
+//! calls through one such process, as starting a process per round (fork and exec from the
+//! Python process) slows the Python calls that follow it.
 //!
 //!   cargo build --release --example simulate_calls
 //!   target/release/examples/simulate_calls 41
+//!   target/release/examples/simulate_calls serve
 
 use smmcool::{EngineContext, Plan, RunRecord};
 use std::hint::black_box;
@@ -17,41 +22,60 @@ use std::time::Instant;
 const RUN: &str = "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\n\
                    initial_temperature_k = 4.0\nsweep_rate_t_per_s = 10.0\n";
 
+/// One call, timed: its wall time in seconds.
+fn call() -> f64 {
+    let start = Instant::now();
+    let plan = Plan::from_text(std::path::Path::new("<scenario>"), RUN.to_string())
+        .expect("a valid scenario");
+    let scenario = plan.scenario(0);
+    let built = scenario.build().expect("a valid scenario");
+    let ctx = EngineContext::new();
+    let engine_start = Instant::now();
+    let tr = smmcool::simulate(&ctx, &built.spec).expect("a finished run");
+    let wall = engine_start.elapsed().as_secs_f64();
+    let record = RunRecord::from_result(
+        built.params.clone(),
+        Ok(tr),
+        &built.spec.options.sample_times_after_ramp_s,
+        scenario.output.trajectory,
+        wall,
+        (None, None),
+    );
+    let mut summary = record.summary_json();
+    summary.insert(
+        "scenario".into(),
+        serde_json::to_value(&scenario).expect("serializable"),
+    );
+    black_box((
+        serde_json::to_string(&summary).expect("serializable"),
+        &record,
+    ));
+    start.elapsed().as_secs_f64()
+}
+
 fn main() {
-    let Some(count) = std::env::args()
-        .nth(1)
-        .and_then(|c| c.parse::<usize>().ok())
-    else {
-        eprintln!("usage: simulate_calls COUNT");
-        std::process::exit(2);
-    };
-    for _ in 0..count {
-        let start = Instant::now();
-        let plan = Plan::from_text(std::path::Path::new("<scenario>"), RUN.to_string())
-            .expect("a valid scenario");
-        let scenario = plan.scenario(0);
-        let built = scenario.build().expect("a valid scenario");
-        let ctx = EngineContext::new();
-        let engine_start = Instant::now();
-        let tr = smmcool::simulate(&ctx, &built.spec).expect("a finished run");
-        let wall = engine_start.elapsed().as_secs_f64();
-        let record = RunRecord::from_result(
-            built.params.clone(),
-            Ok(tr),
-            &built.spec.options.sample_times_after_ramp_s,
-            scenario.output.trajectory,
-            wall,
-            (None, None),
-        );
-        let mut summary = record.summary_json();
-        summary.insert(
-            "scenario".into(),
-            serde_json::to_value(&scenario).expect("serializable"),
-        );
-        black_box((
-            serde_json::to_string(&summary).expect("serializable"),
-            &record,
-        ));
-        println!("{:e}", start.elapsed().as_secs_f64());
+    use std::io::{BufRead, Write};
+    match std::env::args().nth(1).as_deref() {
+        Some("serve") => {
+            let mut out = std::io::stdout().lock();
+            for line in std::io::stdin().lock().lines() {
+                let Ok(n) = line.expect("readable input").trim().parse::<usize>() else {
+                    eprintln!("simulate_calls serve: one count per line");
+                    std::process::exit(2);
+                };
+                let times: Vec<String> = (0..n).map(|_| format!("{:e}", call())).collect();
+                writeln!(out, "{}", times.join(" ")).expect("writable output");
+                out.flush().expect("writable output");
+            }
+        }
+        arg => {
+            let Some(count) = arg.and_then(|c| c.parse::<usize>().ok()) else {
+                eprintln!("usage: simulate_calls COUNT | simulate_calls serve");
+                std::process::exit(2);
+            };
+            for _ in 0..count {
+                println!("{:e}", call());
+            }
+        }
     }
 }

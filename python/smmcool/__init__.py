@@ -409,8 +409,10 @@ class Run:
     ``transverse_field_t`` (T), ``misalignment_deg`` (degrees).
     """
 
-    def __init__(self, summary_json: str, trajectory: Optional[dict], m: np.ndarray) -> None:
-        self.summary: Dict[str, Any] = json.loads(summary_json)
+    def __init__(self, summary: Dict[str, Any], trajectory: Optional[dict], m: np.ndarray) -> None:
+        # The extension hands the summary over as the dict json.loads would make of the
+        # command line's JSON (a str is still taken).
+        self.summary: Dict[str, Any] = json.loads(summary) if isinstance(summary, str) else summary
         self.m = m
         self.units = _UNITS
         self.trajectory: Optional[Dict[str, np.ndarray]] = trajectory

@@ -861,7 +861,7 @@ fn scenario_from_toml(text: &str) -> PyResult<Scenario> {
     Ok(plan.scenario(0))
 }
 
-/// Simulate one run: (summary JSON text, trajectory dict of arrays or None, m values).
+/// Simulate one run: (summary dict, trajectory dict of arrays or None, m values).
 #[pyfunction]
 #[pyo3(signature = (engine, toml_text=None, **kwargs))]
 #[allow(clippy::type_complexity)]
@@ -871,7 +871,7 @@ fn simulate<'py>(
     toml_text: Option<&str>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<(
-    String,
+    Bound<'py, PyDict>,
     Option<Bound<'py, PyDict>>,
     Bound<'py, PyArray1<f64>>,
 )> {
@@ -917,14 +917,51 @@ fn simulate<'py>(
         "scenario".into(),
         serde_json::to_value(&scenario).map_err(|e| other_error(e.to_string()))?,
     );
-    let text = serde_json::to_string(&summary).map_err(|e| other_error(e.to_string()))?;
+    let summary = json_object(py, &summary)?;
     let trajectory = match &record.trajectory {
         Some(c) => Some(columns(py, c)?),
         None => None,
     };
     let spin = &spec.material.spin;
     let m: Vec<f64> = (0..spin.n_levels()).map(|i| spin.m(i)).collect();
-    Ok((text, trajectory, PyArray1::from_vec(py, m)))
+    Ok((summary, trajectory, PyArray1::from_vec(py, m)))
+}
+
+/// A JSON object as the dict `json.loads` makes of its text (the same keys in the same order,
+/// the same values: JSON numbers written from integers as int, the others as float, null as
+/// None), without writing and parsing the text (~25 us of a ~0.7 ms `simulate` call).
+fn json_object<'py>(
+    py: Python<'py>,
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in map {
+        d.set_item(k, json_value(py, v)?)?;
+    }
+    Ok(d)
+}
+
+fn json_value<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.into_pyobject(py)?.into_any(),
+            (None, Some(u), _) => u.into_pyobject(py)?.into_any(),
+            (None, None, Some(f)) => PyFloat::new(py, f).into_any(),
+            _ => return Err(other_error(format!("a JSON number out of range: {n}"))),
+        },
+        Value::String(t) => PyString::new(py, t).into_any(),
+        Value::Array(a) => {
+            let items = a
+                .iter()
+                .map(|x| json_value(py, x))
+                .collect::<PyResult<Vec<_>>>()?;
+            pyo3::types::PyList::new(py, items)?.into_any()
+        }
+        Value::Object(m) => json_object(py, m)?.into_any(),
+    })
 }
 
 /// The trajectory columns as NumPy arrays, named by the one table of output quantities.
