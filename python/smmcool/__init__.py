@@ -411,8 +411,8 @@ class Run:
 
     def __init__(self, summary: Dict[str, Any], trajectory: Optional[dict], m: np.ndarray) -> None:
         # The extension hands the summary over as the dict json.loads would make of the
-        # command line's JSON (a str is still taken).
-        self.summary: Dict[str, Any] = json.loads(summary) if isinstance(summary, str) else summary
+        # command line's JSON.
+        self.summary: Dict[str, Any] = summary
         self.m = m
         self.units = _UNITS
         self.trajectory: Optional[Dict[str, np.ndarray]] = trajectory

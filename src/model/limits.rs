@@ -397,6 +397,13 @@ impl Walk {
 }
 
 impl Levels {
+    /// Whether no weight of the recurrence can fall below the smallest normal double at
+    /// 1/T = `beta` (e_max/T and |2D|/T at most [`NO_UNDERFLOW`]): the walk's underflow test
+    /// would never fire, so the runs may be walked as pairs without it.
+    fn no_underflow_at(&self, beta: f64) -> bool {
+        self.e_max_k * beta <= NO_UNDERFLOW && (self.gap_change_k * beta).abs() <= NO_UNDERFLOW
+    }
+
     /// The values of `other` (per level) at the levels of the paired walk, in its order, into
     /// `out` (the `other_pairs` of [`level_stats_and_dot`]).
     fn pair_values(&self, other: &[f64], out: &mut Vec<[f64; 2]>) {
@@ -662,10 +669,7 @@ fn level_stats_and_dot<const DOT: bool, const MOMENTS: bool>(
         let common = if let Some(mut wb) = wb0 {
             add_first(rb, wb.w, &mut sb);
             let common = ra.e.len().min(rb.e.len());
-            if levels.paired
-                && levels.e_max_k * beta <= NO_UNDERFLOW
-                && (levels.gap_change_k * beta).abs() <= NO_UNDERFLOW
-            {
+            if levels.paired && levels.no_underflow_at(beta) {
                 // No weight can underflow: the walk's test would never fire.
                 let mut sums = PairSums::of(&sa, &sb);
                 let (mut w, mut r, q2) = (
@@ -906,12 +910,8 @@ fn level_stats_and_dot4_avx<const DOT: bool, const MOMENTS: bool>(
 ) -> Option<([LevelStats; 4], [f64; 4])> {
     let [ra, rb] = &levels.runs;
     let beta = L4::splat(1.0).div(L4::new(t_k));
-    for b in beta.get() {
-        let walkable =
-            levels.e_max_k * b <= NO_UNDERFLOW && (levels.gap_change_k * b).abs() <= NO_UNDERFLOW;
-        if !walkable {
-            return None;
-        }
+    if !beta.get().iter().all(|&b| levels.no_underflow_at(b)) {
+        return None;
     }
     let other_at = |i: usize| if DOT { other[i] } else { 0.0 };
     // The exponentials ([`level_stats_and_dot`]: -(x beta) is (-x) beta exactly).
@@ -1555,7 +1555,9 @@ impl<'a> LimitsSolver<'a> {
             u_frozen,
         );
         let s9 = level_stats(e_final, st.t9);
-        let s11 = if st.needs_11 {
+        // Both roots start at T_i where neither has a table guess: one evaluation (the same
+        // numbers as two).
+        let s11 = if st.needs_11 && st.t11.to_bits() != st.t9.to_bits() {
             level_stats(e_final, st.t11)
         } else {
             s9
@@ -1651,7 +1653,7 @@ impl<'a> LimitsSolver<'a> {
         true
     }
 
-    /// Check one field change and make the table of `b_final_t` current; its levels at B_f.
+    /// Check one field change and make the table of `b_final_t` current.
     fn prepare(&mut self, b_final_t: f64, t_initial_k: f64) -> Result<(), NumericsError> {
         FieldChange {
             spin: self.spin,
@@ -1672,7 +1674,7 @@ impl<'a> LimitsSolver<'a> {
     }
 }
 
-/// What the roots of one element of [`LimitsSolver`] start from ([`LimitsSolver::targets`]).
+/// What the roots of one element of [`LimitsSolver`] start from ([`Targets::of`]).
 #[derive(Debug, Clone, Copy)]
 struct Targets {
     /// S(B_i, T_i) + S_ph(T_i), k_B.

@@ -62,6 +62,13 @@ pub fn exp_lanes(xs: &[f64], out: &mut [f64]) {
 /// `exp`): e^x and e^-x stay normal doubles.
 pub const EXP_TABLE_ARG_MAX: f64 = 708.0;
 
+/// Whether [`exp_one`] computes e^`x` by the table (|x| at most [`EXP_TABLE_ARG_MAX`]; false
+/// for NaN).
+#[inline(always)]
+fn in_table_range(x: f64) -> bool {
+    x.abs() <= EXP_TABLE_ARG_MAX
+}
+
 /// The constants of the table-driven exponential: x = (128 m + j) ln 2 / 128 + r with
 /// |r| <= ln 2 / 256, e^x = 2^m 2^(j/128) e^r.
 mod table_exp {
@@ -87,8 +94,7 @@ mod table_exp {
 #[inline]
 pub fn exp_one(x: f64) -> f64 {
     use table_exp::*;
-    let in_range = x.abs() <= EXP_TABLE_ARG_MAX; // false for NaN
-    if !in_range {
+    if !in_table_range(x) {
         return x.exp();
     }
     let kd = x * INV_LN2_N + SHIFTER;
@@ -126,7 +132,7 @@ unsafe fn exp_pair_sse2(x: [f64; 2]) -> [f64; 2] {
     use std::arch::x86_64::*;
     use table_exp::*;
     let [x0, x1] = x;
-    if !(x0.abs() <= EXP_TABLE_ARG_MAX && x1.abs() <= EXP_TABLE_ARG_MAX) {
+    if !(in_table_range(x0) && in_table_range(x1)) {
         return [exp_one(x0), exp_one(x1)];
     }
     let splat = |c: f64| _mm_set1_pd(c);
@@ -168,8 +174,7 @@ unsafe fn exp_pair_sse2(x: [f64; 2]) -> [f64; 2] {
 pub fn exp_quad_avx(x: [f64; 4]) -> [f64; 4] {
     use std::arch::x86_64::*;
     use table_exp::*;
-    let in_range = x.iter().all(|v| v.abs() <= EXP_TABLE_ARG_MAX); // false for NaN
-    if !in_range {
+    if !x.iter().all(|&v| in_table_range(v)) {
         return x.map(exp_one);
     }
     let splat = |c: f64| _mm256_set1_pd(c);
