@@ -13,7 +13,6 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString, PyType};
-use rayon::prelude::*;
 use smmcool::batch::config::{MaterialSection, ProtocolSection, RatesSection};
 use smmcool::error::NumericsError;
 use smmcool::error::{ErrorKind, ParameterError};
@@ -24,7 +23,7 @@ use smmcool::results::{RunRecord, TrajectoryAccess, TrajectoryColumns, SUMMARY, 
 use smmcool::scenario::{key_of_library_name, Key, Scenario, ScenarioError, KEYS};
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The exception classes of python/smmcool/_errors.py: `SmmcoolError`, its subclasses
 /// `InputError` (also a `ValueError`: input the command line refuses with exit 2) and
@@ -748,21 +747,48 @@ fn limits<'py>(
             ];
             return vec![job.run(&mut solver, 0, out)];
         }
-        // Elements are independent (two root solves each): chunks of them spread over
-        // rayon's threads, each root and its difference to T_i written straight into the
-        // outputs. One solver (its scratch buffers, the levels at B_i) per rayon job; the
-        // table of each final field shared through the engine's context.
-        sudden.spare_capacity_mut()[..n]
-            .par_chunks_mut(chunk)
-            .zip(sudden_delta.spare_capacity_mut()[..n].par_chunks_mut(chunk))
-            .zip(isentropic.spare_capacity_mut()[..n].par_chunks_mut(chunk))
-            .zip(isentropic_delta.spare_capacity_mut()[..n].par_chunks_mut(chunk))
-            .enumerate()
-            .map_init(
-                || LimitsSolver::new(&mat, b_initial_t),
-                |solver, (c, (((s, ds), q), dq))| job.run(solver, c, [s, ds, q, dq]),
-            )
-            .collect()
+        // Elements are independent (two root solves each): chunks of them handed out one
+        // at a time, each root and its difference to T_i written straight into the outputs,
+        // to the calling thread itself and to rayon's other threads. The calling thread works
+        // from the start (`in_place_scope`): handing the whole loop to the pool instead
+        // (`par_chunks_mut`) left it asleep while it woke a pool thread, which then woke the
+        // next, on the critical path of every call. One solver (its scratch buffers, the
+        // levels at B_i) per thread that takes a chunk; the table of each final field shared
+        // through the engine's context.
+        let queue = Mutex::new(
+            sudden.spare_capacity_mut()[..n]
+                .chunks_mut(chunk)
+                .zip(sudden_delta.spare_capacity_mut()[..n].chunks_mut(chunk))
+                .zip(isentropic.spare_capacity_mut()[..n].chunks_mut(chunk))
+                .zip(isentropic_delta.spare_capacity_mut()[..n].chunks_mut(chunk))
+                .enumerate(),
+        );
+        let done = Mutex::new(Vec::with_capacity(n.div_ceil(chunk)));
+        let work = || {
+            let mut solver = None;
+            loop {
+                // The lock is held only to take the next chunk (the iterator is not Sync).
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                let Some((c, (((s, ds), q), dq))) = next else {
+                    break;
+                };
+                let solver = solver.get_or_insert_with(|| LimitsSolver::new(&mat, b_initial_t));
+                let res = job.run(solver, c, [s, ds, q, dq]);
+                done.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((c, res));
+            }
+        };
+        rayon::in_place_scope(|scope| {
+            for _ in 1..rayon::current_num_threads() {
+                scope.spawn(|_| work());
+            }
+            work();
+        });
+        // In chunk order (the notes' indices ascending, as before).
+        let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+        done.sort_unstable_by_key(|(c, _)| *c);
+        done.into_iter().map(|(_, res)| res).collect()
     });
     if let Some((_, e)) = chunks
         .iter_mut()
