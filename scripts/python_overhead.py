@@ -139,7 +139,7 @@ def main():
     per_el = statistics.median(vec) / n * 1e6
     per_call = statistics.median(loop) / n * 1e6
     print(f"  per element in the array call {per_el:.2f} us wall (two root solves, Eq. 9 and Eq. 11, "
-          f"on rayon threads); per scalar call {per_call:.2f} us. scripts/limits_speedup.py measures this "
+          f"on the calling thread and rayon's); per scalar call {per_call:.2f} us. scripts/limits_speedup.py measures this "
           f"ratio alone, with more rounds")
 
 
