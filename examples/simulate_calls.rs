@@ -4,7 +4,8 @@
 //! way the Python binding makes it (python/src/lib.rs `simulate`): the scenario read from its
 //! keys (here a TOML text, through `Plan::from_text` as for a config), validated and built, a
 //! fresh `EngineContext` (the same cold tables as a fresh `smmcool.Engine`), the engine, the
-//! run's record with its trajectory columns and the summary as JSON text. `count` calls in one
+//! run's record with its trajectory columns and the summary as JSON text, all of it freed
+//! again inside the timed region, as the Python side frees its Run. `count` calls in one
 //! process, each timed alone; prints each call's wall time in seconds, one per line. With
 //! `serve`, it reads counts from standard input, one per line, and answers each with that many
 //! calls' times on one line: scripts/python_overhead.py interleaves its rounds with Python's
@@ -25,31 +26,36 @@ const RUN: &str = "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\n\
 /// One call, timed: its wall time in seconds.
 fn call() -> f64 {
     let start = Instant::now();
-    let plan = Plan::from_text(std::path::Path::new("<scenario>"), RUN.to_string())
-        .expect("a valid scenario");
-    let scenario = plan.scenario(0);
-    let built = scenario.build().expect("a valid scenario");
-    let ctx = EngineContext::new();
-    let engine_start = Instant::now();
-    let tr = smmcool::simulate(&ctx, &built.spec).expect("a finished run");
-    let wall = engine_start.elapsed().as_secs_f64();
-    let record = RunRecord::from_result(
-        built.params.clone(),
-        Ok(tr),
-        &built.spec.options.sample_times_after_ramp_s,
-        scenario.output.trajectory,
-        wall,
-        (None, None),
-    );
-    let mut summary = record.summary_json();
-    summary.insert(
-        "scenario".into(),
-        serde_json::to_value(&scenario).expect("serializable"),
-    );
-    black_box((
-        serde_json::to_string(&summary).expect("serializable"),
-        &record,
-    ));
+    // Everything the call makes is made and freed inside the timed region (the context, the
+    // record, the summary), as the Python side's timed call makes a fresh Engine and frees
+    // the Run it returns.
+    {
+        let plan = Plan::from_text(std::path::Path::new("<scenario>"), RUN.to_string())
+            .expect("a valid scenario");
+        let scenario = plan.scenario(0);
+        let built = scenario.build().expect("a valid scenario");
+        let ctx = EngineContext::new();
+        let engine_start = Instant::now();
+        let tr = smmcool::simulate(&ctx, &built.spec).expect("a finished run");
+        let wall = engine_start.elapsed().as_secs_f64();
+        let record = RunRecord::from_result(
+            built.params.clone(),
+            Ok(tr),
+            &built.spec.options.sample_times_after_ramp_s,
+            scenario.output.trajectory,
+            wall,
+            (None, None),
+        );
+        let mut summary = record.summary_json();
+        summary.insert(
+            "scenario".into(),
+            serde_json::to_value(&scenario).expect("serializable"),
+        );
+        black_box((
+            serde_json::to_string(&summary).expect("serializable"),
+            &record,
+        ));
+    }
     start.elapsed().as_secs_f64()
 }
 

@@ -13,7 +13,10 @@
     round's request for 3 calls (after 3 untimed ones), rounds interleaved with 3 Python
     calls; one process for all rounds, as starting a process per round (fork and exec from
     this process) slows the Python calls that follow it (session 35: median 1.02 ms after a
-    process start against 0.78 ms without). The CLI's
+    process start against 0.78 ms without). Both sides time everything the call makes, made
+    and freed inside the timed region: the context or Engine, the record or Run (since
+    session 36; before, the Rust side freed its record and context after its timer stopped
+    and the Python side made its Engine before its timer started). The CLI's
     wall_time_s in (a) times the engine alone, in a fresh process, while the Python call also
     reads its keywords and hands the results to NumPy: (a2) compares the same work.
     Build the harness first: cargo build --release --example simulate_calls.
@@ -66,6 +69,14 @@ def py_cold():
     return time.perf_counter() - t0
 
 
+def py_whole():
+    """(a2): everything the call makes, made and freed inside the timed region (a fresh Engine,
+    the Run returned), as examples/simulate_calls.rs times its calls."""
+    t0 = time.perf_counter()
+    smmcool.simulate(engine=smmcool.Engine(), **RUN)
+    return time.perf_counter() - t0
+
+
 def py_warm():
     t0 = time.perf_counter()
     smmcool.simulate(**RUN)
@@ -77,6 +88,21 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}); Python {platform.python_version()}; "
           f"binary {BIN}; timings interleaved to share the load")
     print(f"(a) simulate {RUN}")
+    # (a) and (a2) on one CPU, the processes they start included (they inherit it): the
+    # VM's two vCPUs can run at different speeds for minutes (another guest on a core's
+    # sibling), and with the Python process on one and the CLI or the harness on the other
+    # that difference fell on one side of the ratio (session 36: 1.08-1.47 unpinned in one
+    # noisy quarter hour, 1.06-1.13 pinned). The calls are sequential, so one CPU costs
+    # neither side anything. (b) gets every CPU back for the array call's threads.
+    # Rayon's pool is started first, with every CPU: its threads keep the affinity they
+    # start with.
+    smmcool.limits(0.5, 0.1, np.linspace(1.0, 6.0, 1000))
+    cpus = os.sched_getaffinity(0)
+    if os.environ.get("SMMCOOL_PIN", "1") != "0":
+        os.sched_setaffinity(0, {min(cpus)})
+        print(f"  (a) and (a2) pinned to CPU {min(cpus)} of {sorted(cpus)}")
+    else:
+        print(f"  (a) and (a2) not pinned (SMMCOOL_PIN=0), on CPUs {sorted(cpus)}")
     smmcool.simulate(**RUN)  # warm the module's engine
     cli, cold, warm = [], [], []
     # Interleaved so load changes hit all three alike. The Python call made right after the
@@ -105,7 +131,7 @@ def main():
             rust_calls(proc, 3)  # untimed: the process's cold start
             for _ in range(REPS):
                 rust.extend(rust_calls(proc, 3))
-                py.extend(py_cold() for _ in range(3))
+                py.extend(py_whole() for _ in range(3))
             proc.stdin.close()
         print(f"(a2) the same run from Rust ({CALLS}), warm process, per call")
         print(f"  Rust, fresh EngineContext     {stats(rust)}")
@@ -116,6 +142,7 @@ def main():
     else:
         print(f"(a2) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
 
+    os.sched_setaffinity(0, cpus)
     n = 100_000
     ti = np.linspace(1.0, 6.0, n)
     print(f"(b) limits(0.5, 0.1, Ti) with Ti = linspace(1, 6, {n})")
