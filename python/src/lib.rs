@@ -576,7 +576,8 @@ fn tau<'py>(
 /// Elements per chunk of `limits`' parallel loop (one solver per thread that takes a chunk,
 /// the results of a chunk written in place): about sixteen chunks per thread, so that a thread
 /// left without work at the end waits for at most one short chunk of another (1024 elements,
-/// ~0.3 ms), and at least [`LIMITS_CHUNK_MIN`] elements, so that a chunk's own cost stays negligible.
+/// ~0.3 ms), and at least [`LIMITS_CHUNK_MIN`] elements, so that a chunk's own cost stays
+/// negligible.
 const LIMITS_CHUNK_MAX: usize = 1024;
 const LIMITS_CHUNK_MIN: usize = 64;
 
