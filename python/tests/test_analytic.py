@@ -1,6 +1,10 @@
 """levels, tau, limits and Material against the command line's JSON and independent formulas."""
 
 import math
+import os
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -121,6 +125,36 @@ def test_limits_parallel_chunks_equal_the_scalar_calls_on_the_calling_thread():
             assert (math.isnan(x) and one[k] is None) or x == one[k]
             if i < 64:
                 assert np.array_equal(head[k][i], x, equal_nan=True)
+
+
+def test_limits_same_bits_and_notes_on_any_number_of_threads():
+    """The array call's chunks go to the calling thread and to rayon's other threads, whoever
+    asks first: with a pool of 1 thread (the calling thread alone), 2 and 5, a 20,000-element
+    call (with and without a finite isentropic temperature) gives the same bits, the same
+    notes in the same places, as this process's call. Each pool size in its own interpreter
+    (RAYON_NUM_THREADS is read when the pool starts)."""
+    code = (
+        "import numpy as np, smmcool, sys\n"
+        "ti = np.geomspace(0.05, 30.0, 20000)\n"
+        "bf = np.where(np.arange(20000) % 7 == 0, 0.0, 0.1)\n"
+        "r = smmcool.limits(0.5, bf, ti)\n"
+        "np.savez(sys.argv[1], **{k: np.asarray(v, dtype=object if k == 'note' else None) for k, v in r.items()})\n"
+    )
+    ti = np.geomspace(0.05, 30.0, 20000)
+    bf = np.where(np.arange(20000) % 7 == 0, 0.0, 0.1)
+    here = smmcool.limits(0.5, bf, ti)
+    assert any(n is not None for n in here["note"]) and any(n is None for n in here["note"])
+    with tempfile.TemporaryDirectory() as d:
+        for threads in (1, 2, 5):
+            out = os.path.join(d, f"t{threads}.npz")
+            env = {**os.environ, "RAYON_NUM_THREADS": str(threads)}
+            subprocess.run([sys.executable, "-c", code, out], check=True, env=env)
+            got = np.load(out, allow_pickle=True)
+            for k, v in here.items():
+                if k == "note":
+                    assert list(got[k]) == list(v), threads
+                else:
+                    assert np.array_equal(got[k].view(np.uint64), np.asarray(v).view(np.uint64)), (k, threads)
 
 
 def test_limits_broadcast_one_side_and_differences_to_ti():
