@@ -10,11 +10,13 @@
 //! `serve`, it reads counts from standard input, one per line, and answers each with that many
 //! calls' times on one line: scripts/python_overhead.py interleaves its rounds with Python's
 //! calls through one such process, as starting a process per round (fork and exec from the
-//! Python process) slows the Python calls that follow it.
+//! Python process) slows the Python calls that follow it. `serve-warm` does the same with one
+//! context for all its calls, as the Python module's shared Engine (warm tables).
 //!
 //!   cargo build --release --example simulate_calls
 //!   target/release/examples/simulate_calls 41
 //!   target/release/examples/simulate_calls serve
+//!   target/release/examples/simulate_calls serve-warm
 
 use smmcool::{EngineContext, Plan, RunRecord};
 use std::hint::black_box;
@@ -24,7 +26,7 @@ const RUN: &str = "[protocol]\nb_initial_t = 0.5\nb_final_t = 0.1\n\
                    initial_temperature_k = 4.0\nsweep_rate_t_per_s = 10.0\n";
 
 /// One call, timed: its wall time in seconds.
-fn call() -> f64 {
+fn call(shared: Option<&EngineContext>) -> f64 {
     let start = Instant::now();
     // Everything the call makes is made and freed inside the timed region (the context, the
     // record, the summary), as the Python side's timed call makes a fresh Engine and frees
@@ -34,9 +36,16 @@ fn call() -> f64 {
             .expect("a valid scenario");
         let scenario = plan.scenario(0);
         let built = scenario.build().expect("a valid scenario");
-        let ctx = EngineContext::new();
+        let fresh;
+        let ctx = match shared {
+            Some(ctx) => ctx,
+            None => {
+                fresh = EngineContext::new();
+                &fresh
+            }
+        };
         let engine_start = Instant::now();
-        let tr = smmcool::simulate(&ctx, &built.spec).expect("a finished run");
+        let tr = smmcool::simulate(ctx, &built.spec).expect("a finished run");
         let wall = engine_start.elapsed().as_secs_f64();
         let record = RunRecord::from_result(
             built.params.clone(),
@@ -61,26 +70,30 @@ fn call() -> f64 {
 
 fn main() {
     use std::io::{BufRead, Write};
-    match std::env::args().nth(1).as_deref() {
-        Some("serve") => {
+    let mode = std::env::args().nth(1);
+    // `serve-warm`: one context for the whole process, as the Python module's shared Engine.
+    let shared = EngineContext::new();
+    let ctx = (mode.as_deref() == Some("serve-warm")).then_some(&shared);
+    match mode.as_deref() {
+        Some("serve" | "serve-warm") => {
             let mut out = std::io::stdout().lock();
             for line in std::io::stdin().lock().lines() {
                 let Ok(n) = line.expect("readable input").trim().parse::<usize>() else {
                     eprintln!("simulate_calls serve: one count per line");
                     std::process::exit(2);
                 };
-                let times: Vec<String> = (0..n).map(|_| format!("{:e}", call())).collect();
+                let times: Vec<String> = (0..n).map(|_| format!("{:e}", call(ctx))).collect();
                 writeln!(out, "{}", times.join(" ")).expect("writable output");
                 out.flush().expect("writable output");
             }
         }
         arg => {
             let Some(count) = arg.and_then(|c| c.parse::<usize>().ok()) else {
-                eprintln!("usage: simulate_calls COUNT | simulate_calls serve");
+                eprintln!("usage: simulate_calls COUNT | simulate_calls serve | simulate_calls serve-warm");
                 std::process::exit(2);
             };
             for _ in 0..count {
-                println!("{:e}", call());
+                println!("{:e}", call(None));
             }
         }
     }
