@@ -6,8 +6,8 @@
 # of the paper's 10 T/s protocol); then installs the Python API (python/) into the virtual
 # environment .venv and runs one simulation from Python. Both are built in the release profile
 # (python/pyproject.toml) into target/release, so the extension reuses most of the CLI's
-# compiled dependencies (the extension is stripped, which compiles the smmcool library and a
-# few dependencies a second time, ~1 min).
+# compiled dependencies (it compiles its own smmcool library, without the CLI's static HDF5,
+# and PyO3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
