@@ -764,7 +764,8 @@ fn limits<'py>(
                 .zip(isentropic_delta.spare_capacity_mut()[..n].chunks_mut(chunk))
                 .enumerate(),
         );
-        let done = Mutex::new(Vec::with_capacity(n.div_ceil(chunk)));
+        let n_chunks = n.div_ceil(chunk);
+        let done = Mutex::new(Vec::with_capacity(n_chunks));
         let work = || {
             let mut solver = None;
             loop {
@@ -780,8 +781,12 @@ fn limits<'py>(
                     .push((c, res));
             }
         };
+        // One helper per other pool thread, but no more than there are chunks besides the
+        // calling thread's first (a short array on a many-core machine wakes only as many
+        // threads as can take a chunk).
+        let helpers = (rayon::current_num_threads() - 1).min(n_chunks - 1);
         rayon::in_place_scope(|scope| {
-            for _ in 1..rayon::current_num_threads() {
+            for _ in 0..helpers {
                 scope.spawn(|_| work());
             }
             work();
