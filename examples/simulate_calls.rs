@@ -72,8 +72,8 @@ fn main() {
     use std::io::{BufRead, Write};
     let mode = std::env::args().nth(1);
     // `serve-warm`: one context for the whole process, as the Python module's shared Engine.
-    let shared = EngineContext::new();
-    let ctx = (mode.as_deref() == Some("serve-warm")).then_some(&shared);
+    let shared = (mode.as_deref() == Some("serve-warm")).then(EngineContext::new);
+    let ctx = shared.as_ref();
     match mode.as_deref() {
         Some("serve" | "serve-warm") => {
             let mut out = std::io::stdout().lock();

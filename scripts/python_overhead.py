@@ -64,6 +64,25 @@ def rust_calls(proc, n):
     return [float(x) for x in proc.stdout.readline().split()]
 
 
+def compare_with_rust(title, mode, rust_label, py_call, py_label):
+    """(a2)/(a3): REPS rounds of 3 calls of the harness (`simulate_calls MODE`, one process
+    for all rounds, after 3 untimed calls) interleaved with 3 calls of py_call."""
+    rust, py = [], []
+    with subprocess.Popen([CALLS, mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as proc:
+        rust_calls(proc, 3)  # untimed: the process's cold start (and, warm, its tables)
+        for _ in range(REPS):
+            rust.extend(rust_calls(proc, 3))
+            py.extend(py_call() for _ in range(3))
+        proc.stdin.close()
+    print(title)
+    print(f"  {rust_label:<29} {stats(rust)}")
+    print(f"  {py_label:<29} {stats(py)}")
+    r = statistics.median(py) / statistics.median(rust)
+    print(f"  ratio of medians, Python / Rust = {r:.3f}  (target <= 1.10: {'met' if r <= 1.10 else 'MISSED'}); "
+          f"ratio of minima {min(py) / min(rust):.3f}")
+
+
 def py_cold():
     eng = smmcool.Engine()
     t0 = time.perf_counter()
@@ -90,11 +109,11 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}); Python {platform.python_version()}; "
           f"binary {BIN}; timings interleaved to share the load")
     print(f"(a) simulate {RUN}")
-    # (a) and (a2) on one CPU, the processes they start included (they inherit it): the
+    # (a) to (a3) on one CPU, the processes they start included (they inherit it): the
     # VM's two vCPUs can run at different speeds for minutes (another guest on a core's
     # sibling), and with the Python process on one and the CLI or the harness on the other
-    # that difference fell on one side of the ratio (session 36: 1.08-1.47 unpinned in one
-    # noisy quarter hour, 1.06-1.13 pinned). The calls are sequential, so one CPU costs
+    # that difference fell on one side of the ratio (session 36, five alternated pairs of
+    # runs: (a2) 0.785-1.446 unpinned, 1.039-1.073 pinned). The calls are sequential, so one CPU costs
     # neither side anything. (b) gets every CPU back for the array call's threads.
     # Rayon's pool is started first, with every CPU: its threads keep the affinity they
     # start with.
@@ -102,9 +121,9 @@ def main():
     cpus = os.sched_getaffinity(0)
     if os.environ.get("SMMCOOL_PIN", "1") != "0":
         os.sched_setaffinity(0, {min(cpus)})
-        print(f"  (a) and (a2) pinned to CPU {min(cpus)} of {sorted(cpus)}")
+        print(f"  (a) to (a3) pinned to CPU {min(cpus)} of {sorted(cpus)}")
     else:
-        print(f"  (a) and (a2) not pinned (SMMCOOL_PIN=0), on CPUs {sorted(cpus)}")
+        print(f"  (a) to (a3) not pinned (SMMCOOL_PIN=0), on CPUs {sorted(cpus)}")
     smmcool.simulate(**RUN)  # warm the module's engine
     cli, cold, warm = [], [], []
     # Interleaved so load changes hit all three alike. The Python call made right after the
@@ -127,38 +146,13 @@ def main():
           f"the medians move with the other jobs' load from one run of this script to the next")
 
     if os.path.exists(CALLS):
-        rust, py = [], []
-        with subprocess.Popen([CALLS, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True) as proc:
-            rust_calls(proc, 3)  # untimed: the process's cold start
-            for _ in range(REPS):
-                rust.extend(rust_calls(proc, 3))
-                py.extend(py_whole() for _ in range(3))
-            proc.stdin.close()
-        print(f"(a2) the same run from Rust ({CALLS}), warm process, per call")
-        print(f"  Rust, fresh EngineContext     {stats(rust)}")
-        print(f"  Python, fresh Engine per call {stats(py)}")
-        r2 = statistics.median(py) / statistics.median(rust)
-        print(f"  ratio of medians, Python / Rust = {r2:.3f}  (target <= 1.10: {'met' if r2 <= 1.10 else 'MISSED'}); "
-              f"ratio of minima {min(py) / min(rust):.3f}")
-        # (a3): the same with warm tables on both sides, one context for the harness process
-        # (`serve-warm`) and the module's shared Engine in Python, as most Python users call it.
-        rust, py = [], []
-        with subprocess.Popen([CALLS, "serve-warm"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True) as proc:
-            rust_calls(proc, 3)  # untimed: the process's cold start and its tables
-            for _ in range(REPS):
-                rust.extend(rust_calls(proc, 3))
-                py.extend(py_warm() for _ in range(3))
-            proc.stdin.close()
-        print("(a3) the same with warm tables: the harness's one EngineContext, the module's Engine")
-        print(f"  Rust, shared EngineContext    {stats(rust)}")
-        print(f"  Python, shared Engine         {stats(py)}")
-        r3 = statistics.median(py) / statistics.median(rust)
-        print(f"  ratio of medians, Python / Rust = {r3:.3f}  (target <= 1.10: {'met' if r3 <= 1.10 else 'MISSED'}); "
-              f"ratio of minima {min(py) / min(rust):.3f}")
+        compare_with_rust(f"(a2) the same run from Rust ({CALLS}), warm process, per call",
+                          "serve", "Rust, fresh EngineContext", py_whole, "Python, fresh Engine per call")
+        # (a3): warm tables on both sides, as most Python users call it.
+        compare_with_rust("(a3) the same with warm tables: the harness's one EngineContext, the module's Engine",
+                          "serve-warm", "Rust, shared EngineContext", py_warm, "Python, shared Engine")
     else:
-        print(f"(a2) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
+        print(f"(a2), (a3) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
 
     os.sched_setaffinity(0, cpus)
     n = 100_000
