@@ -21,6 +21,11 @@
     reads its keywords and hands the results to NumPy: (a2) compares the same work.
     (a3) does the same with warm tables on both sides: the harness keeps one EngineContext
     (`simulate_calls serve-warm`), Python calls with the module's shared Engine.
+    Since session 37 a Run converts its summary values and trajectory columns to Python
+    objects when first read, so each timed Python call in (a2) and (a3) reads what a caller
+    reads: one summary value (temperature_after_ramp_k) and one trajectory column
+    (phonon_temperature_k). (a4) is (a3) with every value read (summary dict, trajectory
+    dict, sample arrays), the conversion the binding did for every call before session 37.
     Build the harness first: cargo build --release --example simulate_calls.
 (b) smmcool.limits on a 1e5-element array against a Python loop of scalar calls (the loop
     timed on a subset and scaled per element). Target: >= 50x. scripts/limits_speedup.py
@@ -86,21 +91,38 @@ def compare_with_rust(title, mode, rust_label, py_call, py_label):
 def py_cold():
     eng = smmcool.Engine()
     t0 = time.perf_counter()
-    smmcool.simulate(engine=eng, **RUN)
+    r = smmcool.simulate(engine=eng, **RUN)
+    r.temperature_after_ramp_k, r.phonon_temperature_k
+    del r
     return time.perf_counter() - t0
 
 
 def py_whole():
     """(a2): everything the call makes, made and freed inside the timed region (a fresh Engine,
-    the Run returned), as examples/simulate_calls.rs times its calls."""
+    the Run returned), as examples/simulate_calls.rs times its calls; the caller reads one
+    summary value and one trajectory column."""
     t0 = time.perf_counter()
-    smmcool.simulate(engine=smmcool.Engine(), **RUN)
+    r = smmcool.simulate(engine=smmcool.Engine(), **RUN)
+    r.temperature_after_ramp_k, r.phonon_temperature_k
+    del r
     return time.perf_counter() - t0
 
 
 def py_warm():
     t0 = time.perf_counter()
-    smmcool.simulate(**RUN)
+    r = smmcool.simulate(**RUN)
+    r.temperature_after_ramp_k, r.phonon_temperature_k
+    del r
+    return time.perf_counter() - t0
+
+
+def py_warm_all():
+    """(a4): every value of the Run made in Python (the summary dict, the trajectory's arrays,
+    the sample arrays), as the binding did for each call before session 37."""
+    t0 = time.perf_counter()
+    r = smmcool.simulate(**RUN)
+    r.summary, r.trajectory, r.sample_times_after_ramp_s, r.sample_temperatures_k
+    del r
     return time.perf_counter() - t0
 
 
@@ -151,6 +173,8 @@ def main():
         # (a3): warm tables on both sides, as most Python users call it.
         compare_with_rust("(a3) the same with warm tables: the harness's one EngineContext, the module's Engine",
                           "serve-warm", "Rust, shared EngineContext", py_warm, "Python, shared Engine")
+        compare_with_rust("(a4) (a3) with every value of the Run made in Python (summary, trajectory, sample arrays)",
+                          "serve-warm", "Rust, shared EngineContext", py_warm_all, "Python, shared Engine, all read")
     else:
         print(f"(a2), (a3) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
 

@@ -390,6 +390,46 @@ class Scenario:
         return f"Scenario.from_toml({self.toml!r})"
 
 
+_SAMPLE_ARRAYS = ("sample_times_after_ramp_s", "sample_temperatures_k")
+_TRAJECTORY_NAMES = frozenset(_ext.trajectory_quantities())
+
+
+class _PlainRunData:
+    """What a Run reads its values from (the extension's RunData), over plain Python values."""
+
+    def __init__(self, summary: Dict[str, Any], trajectory: Optional[dict], m: np.ndarray) -> None:
+        self._summary, self._trajectory, self._m = summary, trajectory, m
+
+    def summary(self) -> Dict[str, Any]:
+        return self._summary
+
+    def keys(self) -> "list[str]":
+        return list(self._summary)
+
+    def has(self, name: str) -> bool:
+        return name in self._summary
+
+    def value(self, name: str) -> Any:
+        return self._summary[name]
+
+    def numbers(self, name: str) -> np.ndarray:
+        return np.array([np.nan if t is None else t for t in self._summary[name]], dtype=np.float64)
+
+    def has_trajectory(self) -> bool:
+        return self._trajectory is not None
+
+    def trajectory(self) -> Optional[dict]:
+        return self._trajectory
+
+    def column(self, name: str) -> np.ndarray:
+        if self._trajectory is None:
+            raise KeyError(name)
+        return self._trajectory[name]
+
+    def m(self) -> np.ndarray:
+        return self._m
+
+
 class Run:
     """The result of one run.
 
@@ -409,20 +449,25 @@ class Run:
     ``transverse_field_t`` (T), ``misalignment_deg`` (degrees).
     """
 
-    def __init__(self, summary: Dict[str, Any], trajectory: Optional[dict], m: np.ndarray) -> None:
-        # The extension hands the summary over as the dict json.loads would make of the
-        # command line's JSON.
-        self.summary: Dict[str, Any] = summary
-        self.m = m
-        self.units = _UNITS
-        self.trajectory: Optional[Dict[str, np.ndarray]] = trajectory
-        for k, v in self.summary.items():
-            if k not in ("scenario", "sample_times_after_ramp_s", "sample_temperatures_k"):
-                setattr(self, k, v)
-        self.sample_times_after_ramp_s = np.asarray(self.summary["sample_times_after_ramp_s"], dtype=np.float64)
-        self.sample_temperatures_k = np.array(
-            [np.nan if t is None else t for t in self.summary["sample_temperatures_k"]], dtype=np.float64
-        )
+    # The summary's values and the trajectory's columns stay in the engine's record until
+    # first asked for; each is then made once and kept in the instance's dict, so a loop that
+    # reads two values of each run makes two Python objects, not the ~150 of the whole summary
+    # and the trajectory (docs/numerics.md section 9). Reading them in any order gives the same
+    # objects: ``run.trajectory["field_t"] is run.field_t``, and container values
+    # (``hamiltonian``, ``segment_reports``, ...) are those of ``run.summary``.
+    units: Dict[str, str] = _UNITS
+
+    def __init__(self, summary: Dict[str, Any], trajectory: Optional[dict], m: Any) -> None:
+        """A Run of plain values: the summary dict (as ``Run.summary``), the trajectory (a dict
+        of arrays as ``Run.trajectory``, or None) and the M values. ``smmcool.simulate`` makes
+        Runs; this is for Runs kept elsewhere (pickle uses it)."""
+        self.__dict__["_data"] = _PlainRunData(summary, trajectory, np.asarray(m, dtype=np.float64))
+
+    @classmethod
+    def _of(cls, data: Any) -> "Run":
+        run = object.__new__(cls)
+        run.__dict__["_data"] = data
+        return run
 
     @property
     def scenario(self) -> Scenario:
@@ -430,12 +475,50 @@ class Run:
         return Scenario(**_flatten(self.summary["scenario"]))
 
     def __getattr__(self, name: str) -> Any:
-        traj = self.__dict__.get("trajectory")
-        if traj is not None and name in traj:
-            return traj[name]
-        if traj is None and name in _QUANTITIES:
-            raise AttributeError(f"{name}: this run kept no trajectory (trajectory=False)")
-        raise AttributeError(name)
+        # Called only for names not (yet) in the instance's dict.
+        d = self.__dict__
+        data = d.get("_data")
+        if data is None or name.startswith("__"):
+            raise AttributeError(name)
+        if name == "summary":
+            value = data.summary()
+        elif name == "trajectory":
+            value = data.trajectory()
+            if value is not None:
+                for k in value:
+                    if k in d:
+                        value[k] = d[k]
+        elif name == "m":
+            value = data.m()
+        elif name in _SAMPLE_ARRAYS:
+            value = data.numbers(name)
+        elif data.has(name):
+            value = d["summary"][name] if "summary" in d else data.value(name)
+            if isinstance(value, (dict, list)):
+                value = self.summary[name]
+        elif name in _TRAJECTORY_NAMES:
+            if not data.has_trajectory():
+                raise AttributeError(f"{name}: this run kept no trajectory (trajectory=False)")
+            value = d["trajectory"][name] if "trajectory" in d else data.column(name)
+        else:
+            raise AttributeError(name)
+        d[name] = value
+        if "summary" in d and "trajectory" in d and not isinstance(data, _PlainRunData):
+            # Everything is in Python now: let the engine's copy go.
+            d["_data"] = _PlainRunData(d["summary"], d["trajectory"], self.m)
+        return value
+
+    def __dir__(self) -> "list[str]":
+        names = set(super().__dir__()) | {"summary", "trajectory", "m", *_SAMPLE_ARRAYS}
+        data = self.__dict__.get("_data")
+        if data is not None:
+            names.update(data.keys())
+            if data.has_trajectory():
+                names.update(_TRAJECTORY_NAMES)
+        return sorted(names)
+
+    def __reduce__(self) -> tuple:
+        return (Run, (self.summary, self.trajectory, self.m))
 
     def to_xarray(self):
         """The trajectory as an ``xarray.Dataset``: dimensions ``time`` (coordinate ``time_s``)
@@ -526,8 +609,8 @@ def simulate(
             raise InputError("give either a Scenario or keyword arguments, not both")
         if not isinstance(scenario, Scenario):
             raise TypeError("scenario must be a smmcool.Scenario (or give keyword arguments)")
-        return Run(*_ext.simulate(eng, scenario.toml))
-    return Run(*_ext.simulate(eng, None, **_keywords(material, kwargs)))
+        return Run._of(_ext.simulate(eng, scenario.toml))
+    return Run._of(_ext.simulate(eng, None, **_keywords(material, kwargs)))
 
 
 class BatchOutcome(tuple):

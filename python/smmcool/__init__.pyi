@@ -148,6 +148,9 @@ class Run:
     spin_entropy_kb: np.ndarray
     phonon_entropy_kb: np.ndarray
     stage: np.ndarray
+    def __init__(
+        self, summary: Dict[str, Any], trajectory: Optional[Dict[str, np.ndarray]], m: ArrayLike
+    ) -> None: ...
     @property
     def scenario(self) -> Scenario: ...
     def to_xarray(self) -> Any: ...

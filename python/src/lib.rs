@@ -897,16 +897,12 @@ fn scenario_from_toml(text: &str) -> PyResult<Scenario> {
 #[pyfunction]
 #[pyo3(signature = (engine, toml_text=None, **kwargs))]
 #[allow(clippy::type_complexity)]
-fn simulate<'py>(
-    py: Python<'py>,
+fn simulate(
+    py: Python<'_>,
     engine: &Engine,
     toml_text: Option<&str>,
-    kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<(
-    Bound<'py, PyDict>,
-    Option<Bound<'py, PyDict>>,
-    Bound<'py, PyArray1<f64>>,
-)> {
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<RunData> {
     let scenario = match toml_text {
         Some(text) => scenario_from_toml(text)?,
         None => scenario_of(kwargs, "simulate")?,
@@ -949,14 +945,84 @@ fn simulate<'py>(
         "scenario".into(),
         serde_json::to_value(&scenario).map_err(|e| other_error(e.to_string()))?,
     );
-    let summary = json_object(py, &summary)?;
-    let trajectory = match &record.trajectory {
-        Some(c) => Some(columns(py, c)?),
-        None => None,
-    };
     let spin = &spec.material.spin;
     let m: Vec<f64> = (0..spin.n_levels()).map(|i| spin.m(i)).collect();
-    Ok((summary, trajectory, PyArray1::from_vec(py, m)))
+    Ok(RunData {
+        summary,
+        trajectory: record.trajectory,
+        m,
+    })
+}
+
+/// One run's results as the engine left them: the summary (the command line's JSON object)
+/// and the trajectory columns, converted to Python objects only when `smmcool.Run` asks for
+/// them (each value or column on its first access, then kept by the Run). A call that reads
+/// a few values makes a few Python objects, not the ~150 of the whole summary and the
+/// trajectory's arrays (docs/numerics.md section 9).
+#[pyclass(frozen, module = "smmcool._smmcool")]
+struct RunData {
+    summary: serde_json::Map<String, serde_json::Value>,
+    trajectory: Option<TrajectoryColumns>,
+    m: Vec<f64>,
+}
+
+#[pymethods]
+impl RunData {
+    /// The whole summary as the dict `json.loads` makes of the command line's JSON.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        json_object(py, &self.summary)
+    }
+
+    /// The summary's keys, in its order.
+    fn keys(&self) -> Vec<String> {
+        self.summary.keys().cloned().collect()
+    }
+
+    /// One summary value as `json.loads` makes it; KeyError for a name not in the summary.
+    fn value<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        match self.summary.get(name) {
+            Some(v) => json_value(py, v),
+            None => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
+        }
+    }
+
+    /// Whether `name` is a key of the summary.
+    fn has(&self, name: &str) -> bool {
+        self.summary.contains_key(name)
+    }
+
+    /// A summary list of numbers (null as NaN) as a float64 array.
+    fn numbers<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let Some(serde_json::Value::Array(a)) = self.summary.get(name) else {
+            return Err(pyo3::exceptions::PyKeyError::new_err(name.to_string()));
+        };
+        let v: Vec<f64> = a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect();
+        Ok(PyArray1::from_vec(py, v))
+    }
+
+    /// Whether the run kept its trajectory.
+    fn has_trajectory(&self) -> bool {
+        self.trajectory.is_some()
+    }
+
+    /// The trajectory as a dict of NumPy arrays (None without one).
+    fn trajectory<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.trajectory.as_ref().map(|c| columns(py, c)).transpose()
+    }
+
+    /// One trajectory quantity as a NumPy array; KeyError for a name not in the trajectory
+    /// table or when the run kept no trajectory.
+    fn column<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        match (&self.trajectory, TRAJECTORY.iter().find(|q| q.name == name)) {
+            (Some(c), Some(q)) => column(py, c, q),
+            _ => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
+        }
+    }
+
+    /// The M value of each level, -S..S.
+    fn m<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        PyArray1::from_slice(py, &self.m)
+    }
 }
 
 /// A JSON object as the dict `json.loads` makes of its text (the same keys in the same order,
@@ -1000,26 +1066,36 @@ fn json_value<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py
 fn columns<'py>(py: Python<'py>, c: &TrajectoryColumns) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for q in TRAJECTORY {
-        match q.access {
-            TrajectoryAccess::F64(get, _) => {
-                d.set_item(q.name, PyArray1::from_slice(py, get(c)))?;
-            }
-            TrajectoryAccess::Populations => {
-                let n = c.populations.first().map_or(0, Vec::len);
-                let flat: Vec<f64> = c.populations.iter().flatten().copied().collect();
-                let a = Array2::from_shape_vec((c.populations.len(), n), flat)
-                    .map_err(|e| other_error(e.to_string()))?;
-                d.set_item(q.name, a.into_pyarray(py))?;
-            }
-            TrajectoryAccess::Stage => {
-                d.set_item(q.name, PyArray1::from_slice(py, &c.stage))?;
-            }
-        }
+        d.set_item(q.name, column(py, c, q)?)?;
     }
     Ok(d)
 }
 
-/// Name -> (unit, description) of every summary and trajectory quantity.
+/// One trajectory quantity as a NumPy array (populations 2-D: time x level).
+fn column<'py>(
+    py: Python<'py>,
+    c: &TrajectoryColumns,
+    q: &smmcool::results::TrajectoryQuantity,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match q.access {
+        TrajectoryAccess::F64(get, _) => PyArray1::from_slice(py, get(c)).into_any(),
+        TrajectoryAccess::Populations => {
+            let n = c.populations.first().map_or(0, Vec::len);
+            let flat: Vec<f64> = c.populations.iter().flatten().copied().collect();
+            let a = Array2::from_shape_vec((c.populations.len(), n), flat)
+                .map_err(|e| other_error(e.to_string()))?;
+            a.into_pyarray(py).into_any()
+        }
+        TrajectoryAccess::Stage => PyArray1::from_slice(py, &c.stage).into_any(),
+    })
+}
+
+/// The names of the trajectory's quantities, in the table's order.
+#[pyfunction]
+fn trajectory_quantities() -> Vec<&'static str> {
+    TRAJECTORY.iter().map(|q| q.name).collect()
+}
+
 #[pyfunction]
 fn quantities<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
@@ -1251,6 +1327,7 @@ fn read<'py>(
 fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<Engine>()?;
+    m.add_class::<RunData>()?;
     m.add_function(wrap_pyfunction!(material_info, m)?)?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     m.add_function(wrap_pyfunction!(refuse_no_effect, m)?)?;
@@ -1261,6 +1338,7 @@ fn _smmcool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scenario_toml, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(quantities, m)?)?;
+    m.add_function(wrap_pyfunction!(trajectory_quantities, m)?)?;
     m.add_function(wrap_pyfunction!(run_batch, m)?)?;
     m.add_function(wrap_pyfunction!(merge, m)?)?;
     m.add_function(wrap_pyfunction!(read, m)?)?;

@@ -242,3 +242,59 @@ def test_reduction_tolerance_keyword_and_ramp_formulation_match_the_cli():
     assert str(e.value) == expected
     assert "solver.reduction_tol_rel = 1e-14" in expected
     assert e.value.parameters == base
+
+
+def test_run_values_made_on_first_read_are_the_same_in_any_order(reference):
+    """A Run makes its summary values and trajectory columns when first read (session 37):
+    attributes first or summary/trajectory dicts first give the CLI's numbers and one object
+    per value."""
+    attrs_first = smmcool.simulate(**RUN)
+    dicts_first = smmcool.simulate(**RUN)
+    temperatures = attrs_first.phonon_temperature_k
+    hamiltonian = attrs_first.hamiltonian
+    assert attrs_first.temperature_after_ramp_k == reference["temperature_after_ramp_k"]
+    assert attrs_first.trajectory["phonon_temperature_k"] is temperatures
+    assert attrs_first.summary["hamiltonian"] is hamiltonian
+    summary, trajectory = dicts_first.summary, dicts_first.trajectory
+    assert dicts_first.phonon_temperature_k is trajectory["phonon_temperature_k"]
+    assert dicts_first.hamiltonian is summary["hamiltonian"]
+    for run in (attrs_first, dicts_first):
+        np.testing.assert_array_equal(run.phonon_temperature_k, reference["trajectory"]["phonon_temperature_k"])
+        for name in reference["trajectory"]:
+            np.testing.assert_array_equal(getattr(run, name), run.trajectory[name], err_msg=name)
+        compared = 0
+        for name in run.summary:
+            if name in ("wall_time_s", "scenario", "sample_times_after_ramp_s", "sample_temperatures_k"):
+                continue
+            assert getattr(run, name) == reference[name], name
+            compared += 1
+        assert compared >= 20
+        assert set(run.summary) <= set(dir(run))
+        assert set(run.trajectory) <= set(dir(run))
+    with pytest.raises(AttributeError, match="no_such_value"):
+        attrs_first.no_such_value
+
+
+def test_run_without_trajectory_names_the_missing_columns():
+    run = smmcool.simulate(trajectory=False, **RUN)
+    assert run.trajectory is None
+    with pytest.raises(AttributeError, match="kept no trajectory"):
+        run.phonon_temperature_k
+    assert "phonon_temperature_k" not in dir(run)
+    assert "temperature_after_ramp_k" in dir(run)
+
+
+def test_run_pickles_and_copies_with_its_values(run):
+    import copy
+    import pickle
+
+    for other in (pickle.loads(pickle.dumps(run)), copy.deepcopy(run), copy.copy(run)):
+        assert other.summary == run.summary
+        assert other.temperature_after_ramp_k == run.temperature_after_ramp_k
+        assert set(other.trajectory) == set(run.trajectory)
+        for name, values in run.trajectory.items():
+            np.testing.assert_array_equal(getattr(other, name), values, err_msg=name)
+        np.testing.assert_array_equal(other.m, run.m)
+        np.testing.assert_array_equal(other.sample_temperatures_k, run.sample_temperatures_k)
+        assert other.to_xarray().identical(run.to_xarray())
+        assert repr(other) == repr(run)
