@@ -4,8 +4,10 @@
 //! way the Python binding makes it (python/src/lib.rs `simulate`): the scenario read from its
 //! keys (here a TOML text, through `Plan::from_text` as for a config), validated and built, a
 //! fresh `EngineContext` (the same cold tables as a fresh `smmcool.Engine`), the engine, the
-//! run's record with its trajectory columns and the summary as JSON text, all of it freed
-//! again inside the timed region, as the Python side frees its Run. `count` calls in one
+//! run's record with its trajectory columns and the summary object the binding keeps for its
+//! `Run` (until session 37 also written as JSON text: the binding then made every value a
+//! Python object on each call), all of it freed again inside the timed region, as the Python
+//! side frees its Run. `count` calls in one
 //! process, each timed alone; prints each call's wall time in seconds, one per line. With
 //! `serve`, it reads counts from standard input, one per line, and answers each with that many
 //! calls' times on one line: scripts/python_overhead.py interleaves its rounds with Python's
@@ -55,13 +57,31 @@ fn call(shared: Option<&EngineContext>) -> f64 {
             wall,
             (None, None),
         );
+        // The summary as the binding keeps it for its Run (python/src/lib.rs `simulate`): the
+        // command line's JSON object, before any of it is read (no JSON text is written).
         let mut summary = record.summary_json();
+        summary.remove("run_index");
+        summary.remove("swept");
+        summary.remove("error");
+        let spec = &built.spec;
+        summary.insert("material".into(), spec.material.name.clone().into());
+        summary.insert(
+            "hamiltonian".into(),
+            serde_json::to_value(spec.material.hamiltonian.record()).expect("serializable"),
+        );
+        summary.insert(
+            "sample_times_after_ramp_s".into(),
+            serde_json::json!(spec.options.sample_times_after_ramp_s),
+        );
         summary.insert(
             "scenario".into(),
             serde_json::to_value(&scenario).expect("serializable"),
         );
+        // What the Python side's timed call reads: one summary value, one trajectory column.
         black_box((
-            serde_json::to_string(&summary).expect("serializable"),
+            summary.get("temperature_after_ramp_k"),
+            record.trajectory.as_ref().map(|c| &c.phonon_temperature_k),
+            &summary,
             &record,
         ));
     }

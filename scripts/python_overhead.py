@@ -8,7 +8,8 @@
     module's shared Engine) is printed too. Target: median Python <= 1.10 x median CLI.
 (a2) the same smmcool.simulate call (fresh Engine) against the same run made from Rust the way
     the binding makes it (examples/simulate_calls.rs: the scenario read, validated and built,
-    a fresh EngineContext, the engine, the run's record and its summary as JSON), both timed
+    a fresh EngineContext, the engine, the run's record and the summary object the binding
+    keeps for its Run; until session 37 the harness also wrote it as JSON text), both timed
     per call in a warm process: one harness process (`simulate_calls serve`) answers each
     round's request for 3 calls (after 3 untimed ones), rounds interleaved with 3 Python
     calls; one process for all rounds, as starting a process per round (fork and exec from
