@@ -518,7 +518,10 @@ class Run:
         return sorted(names)
 
     def __reduce__(self) -> tuple:
-        return (Run, (self.summary, self.trajectory, self.m))
+        # Every value in plain Python; the instance's dict (values read so far, the caller's
+        # own attributes) as the state.
+        state = {k: v for k, v in self.__dict__.items() if k != "_data"}
+        return (Run, (self.summary, self.trajectory, self.m), state)
 
     def to_xarray(self):
         """The trajectory as an ``xarray.Dataset``: dimensions ``time`` (coordinate ``time_s``)

@@ -284,11 +284,17 @@ def test_run_without_trajectory_names_the_missing_columns():
     assert "temperature_after_ramp_k" in dir(run)
 
 
-def test_run_pickles_and_copies_with_its_values(run):
+def test_run_pickles_and_copies_with_its_values():
     import copy
     import pickle
 
+    run = smmcool.simulate(**RUN)
+    temperatures = run.phonon_temperature_k  # one column read before, the rest after
+    run.note = "kept by pickle"
     for other in (pickle.loads(pickle.dumps(run)), copy.deepcopy(run), copy.copy(run)):
+        assert other.note == "kept by pickle"
+        assert other.trajectory["phonon_temperature_k"] is other.phonon_temperature_k
+        np.testing.assert_array_equal(other.phonon_temperature_k, temperatures)
         assert other.summary == run.summary
         assert other.temperature_after_ramp_k == run.temperature_after_ramp_k
         assert set(other.trajectory) == set(run.trajectory)
