@@ -19,7 +19,6 @@ k_B per molecule, magnetization in Bohr magnetons per molecule.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Dict, Optional, Tuple, Union
@@ -225,7 +224,7 @@ def resonances(k_max: int = 2, *, material: Union[None, str, Material] = None, *
     if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or not 0 <= k_max <= _K_MAX_LIMIT:
         raise InputError(f"k_max = {k_max!r} is not allowed: must be an integer in 0..={_K_MAX_LIMIT}")
     _ext.refuse_no_effect("resonances", **overrides)
-    doc = json.loads(_ext.resonances(int(k_max), **_keywords(material, overrides)))
+    doc = _ext.resonances(int(k_max), **_keywords(material, overrides))
     recs = doc["resonances"]
     out: Dict[str, Any] = {
         "material": doc["material"],
@@ -299,7 +298,7 @@ def tau(
         shape = t.shape
         d = _ext.tau(_vector(t), _vector(b), **kw)
         d["field_t"] = _vector(b)
-    out: Dict[str, Any] = {"material": d["material"], "hamiltonian": json.loads(d["hamiltonian"])}
+    out: Dict[str, Any] = {"material": d["material"], "hamiltonian": d["hamiltonian"]}
     arrays = ["tau_arrhenius_s", "tau_model_s", "kappa_per_s_k3", "field_t", "tau_without_tunnelling_s"]
     for name in arrays:
         if name in d:
@@ -307,7 +306,7 @@ def tau(
             out[name] = float(a[0]) if shape == () else a.reshape(shape)
     if d["field"]:
         out["mechanisms"] = list(d["mechanisms"])
-        out["tunnelling_pairs"] = json.loads(d["tunnelling_pairs"])
+        out["tunnelling_pairs"] = d["tunnelling_pairs"]
     return out
 
 
@@ -701,7 +700,6 @@ def read(path: Union[str, os.PathLike], pandas: Optional[bool] = None):
     (its ``config_toml`` attribute has the input).
     """
     columns, sample_times, swept, _, physics = _ext.read(os.fspath(path))
-    physics = json.loads(physics)
     columns = dict(columns)
     for k in ("status", "outcome", "shape", "error"):
         columns[k] = np.array(columns[k], dtype=object)

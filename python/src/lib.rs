@@ -398,12 +398,17 @@ fn refuse_no_effect(command: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResu
     Ok(())
 }
 
-/// The resonances of `smmcool resonances --json` (the same document, as JSON text): the
+/// The resonances of `smmcool resonances --json` (the same document, as the dict `json.loads`
+/// makes of it): the
 /// Hamiltonian of the material keywords (validated as the command line validates it) and its
 /// resonances k = 0..=`k_max` with their tunnel splittings, computed without the GIL.
 #[pyfunction]
 #[pyo3(signature = (k_max, **kwargs))]
-fn resonances(py: Python<'_>, k_max: u32, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+fn resonances<'py>(
+    py: Python<'py>,
+    k_max: u32,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let t = sections(kwargs, &["material"], "resonances")?;
     let m: MaterialSection = section(&t, "material")?;
     let h = m.resonance_hamiltonian().map_err(scenario_error)?;
@@ -411,7 +416,7 @@ fn resonances(py: Python<'_>, k_max: u32, kwargs: Option<&Bound<'_, PyDict>>) ->
     let doc = py
         .detach(|| smmcool::model::tunnelling::resonances_json(&h, preset, k_max))
         .map_err(|e| library_error(py, e))?;
-    serde_json::to_string(&doc).map_err(|e| other_error(e.to_string()))
+    json_value(py, &doc)
 }
 
 /// The preset keys.
@@ -554,18 +559,12 @@ fn tau<'py>(
     d.set_item("kappa_per_s_k3", PyArray1::from_vec(py, k))?;
     d.set_item("field", field_mode)?;
     d.set_item("material", &mat.name)?;
-    d.set_item(
-        "hamiltonian",
-        serde_json::to_string(&mat.hamiltonian.record()).map_err(|e| other_error(e.to_string()))?,
-    )?;
+    d.set_item("hamiltonian", to_python(py, &mat.hamiltonian.record())?)?;
     if field_mode {
         let names: Vec<&str> = model.mechanisms().iter().map(|m| m.name()).collect();
         d.set_item("mechanisms", names)?;
         let pairs = tau.pair_records();
-        d.set_item(
-            "tunnelling_pairs",
-            serde_json::to_string(&pairs).map_err(|e| other_error(e.to_string()))?,
-        )?;
+        d.set_item("tunnelling_pairs", to_python(py, &pairs)?)?;
         if tau.tunnelling().is_some() {
             d.set_item("tau_without_tunnelling_s", PyArray1::from_vec(py, tw))?;
         }
@@ -1039,6 +1038,12 @@ fn json_object<'py>(
     Ok(d)
 }
 
+/// A serializable value as `json.loads` makes it of the value's JSON text.
+fn to_python<'py, T: serde::Serialize>(py: Python<'py>, x: &T) -> PyResult<Bound<'py, PyAny>> {
+    let v = serde_json::to_value(x).map_err(|e| other_error(e.to_string()))?;
+    json_value(py, &v)
+}
+
 fn json_value<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
     use serde_json::Value;
     Ok(match v {
@@ -1224,8 +1229,8 @@ fn merge(
 }
 
 /// The summary of a batch file: (columns: name -> array or list, sample times, swept keys,
-/// waveforms: run index -> {time_s, field_t}, the resolved physics of run 0 as JSON text:
-/// `null` when the file has none).
+/// waveforms: run index -> {time_s, field_t}, the resolved physics of run 0 as the dict
+/// `json.loads` makes of its JSON: None when the file has none).
 #[pyfunction]
 #[allow(clippy::type_complexity)]
 fn read<'py>(
@@ -1236,7 +1241,7 @@ fn read<'py>(
     Vec<f64>,
     Vec<String>,
     Bound<'py, PyDict>,
-    String,
+    Bound<'py, PyAny>,
 )> {
     use smmcool::results::Access;
     let (records, meta) = py
@@ -1313,7 +1318,7 @@ fn read<'py>(
         )?;
         waveforms.set_item(r.params.index, w)?;
     }
-    let physics = serde_json::to_string(&meta.physics).map_err(|e| other_error(e.to_string()))?;
+    let physics = to_python(py, &meta.physics)?;
     Ok((
         d,
         meta.sample_times_after_ramp_s,
