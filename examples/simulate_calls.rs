@@ -59,24 +59,9 @@ fn call(shared: Option<&EngineContext>) -> f64 {
         );
         // The summary as the binding keeps it for its Run (python/src/lib.rs `simulate`): the
         // command line's JSON object, before any of it is read (no JSON text is written).
-        let mut summary = record.summary_json();
-        summary.remove("run_index");
-        summary.remove("swept");
-        summary.remove("error");
-        let spec = &built.spec;
-        summary.insert("material".into(), spec.material.name.clone().into());
-        summary.insert(
-            "hamiltonian".into(),
-            serde_json::to_value(spec.material.hamiltonian.record()).expect("serializable"),
-        );
-        summary.insert(
-            "sample_times_after_ramp_s".into(),
-            serde_json::json!(spec.options.sample_times_after_ramp_s),
-        );
-        summary.insert(
-            "scenario".into(),
-            serde_json::to_value(&scenario).expect("serializable"),
-        );
+        let summary = scenario
+            .lone_run_summary(&built.spec, &record)
+            .expect("serializable");
         // What the Python side's timed call reads: one summary value, one trajectory column.
         black_box((
             summary.get("temperature_after_ramp_k"),

@@ -2356,6 +2356,33 @@ impl Scenario {
         Ok(())
     }
 
+    /// The summary of a lone run of this scenario, as `smmcool simulate --json` and the Python
+    /// `Run` report it: the summary quantities of the one table (as in batch files) without
+    /// the batch's `run_index`, `swept` and `error`, then the material's name, its spin
+    /// Hamiltonian record, this scenario and the sample times. `spec` is the engine input
+    /// this scenario built, `record` its run's record.
+    pub fn lone_run_summary(
+        &self,
+        spec: &RunSpec,
+        record: &crate::results::RunRecord,
+    ) -> serde_json::Result<serde_json::Map<String, serde_json::Value>> {
+        let mut v = record.summary_json();
+        v.remove("run_index");
+        v.remove("swept");
+        v.remove("error");
+        v.insert("material".into(), spec.material.name.clone().into());
+        v.insert(
+            "hamiltonian".into(),
+            serde_json::to_value(spec.material.hamiltonian.record())?,
+        );
+        v.insert("scenario".into(), serde_json::to_value(self)?);
+        v.insert(
+            "sample_times_after_ramp_s".into(),
+            serde_json::to_value(&spec.options.sample_times_after_ramp_s)?,
+        );
+        Ok(v)
+    }
+
     /// Validate everything and build the engine's input: the one road from user input to a run.
     pub fn build(&self) -> Result<BuiltRun, ScenarioError> {
         self.check_finite()?;

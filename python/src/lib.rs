@@ -926,24 +926,9 @@ fn simulate(
         wall,
         (None, None),
     );
-    let mut summary = record.summary_json();
-    summary.remove("run_index");
-    summary.remove("swept");
-    summary.remove("error");
-    summary.insert("material".into(), spec.material.name.clone().into());
-    summary.insert(
-        "hamiltonian".into(),
-        serde_json::to_value(spec.material.hamiltonian.record())
-            .map_err(|e| other_error(e.to_string()))?,
-    );
-    summary.insert(
-        "sample_times_after_ramp_s".into(),
-        serde_json::json!(samples),
-    );
-    summary.insert(
-        "scenario".into(),
-        serde_json::to_value(&scenario).map_err(|e| other_error(e.to_string()))?,
-    );
+    let summary = scenario
+        .lone_run_summary(spec, &record)
+        .map_err(|e| other_error(e.to_string()))?;
     let spin = &spec.material.spin;
     let m: Vec<f64> = (0..spin.n_levels()).map(|i| spin.m(i)).collect();
     Ok(RunData {

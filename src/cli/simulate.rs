@@ -52,16 +52,9 @@ pub fn simulate(
             wall,
             (None, None),
         );
-        // The summary quantities of the one table (as in batch files), then what only a lone
-        // run reports.
-        let mut v = record.summary_json();
-        v.remove("run_index");
-        v.remove("swept");
-        v.remove("error");
-        v.insert("material".into(), json!(mat.name));
-        v.insert("hamiltonian".into(), json!(mat.hamiltonian.record()));
-        v.insert("scenario".into(), serde_json::to_value(args.scenario())?);
-        v.insert("sample_times_after_ramp_s".into(), json!(samples));
+        // The summary of a lone run (as the Python `Run` has it), then what only the command
+        // line reports.
+        let mut v = args.scenario().lone_run_summary(run, &record)?;
         // A waveform's (or a segmented protocol's) corners, as /waveforms/run_NNNNNN stores
         // them: times since the first point, and the field at each.
         if !built.params.waveform_time_s.is_empty() {
