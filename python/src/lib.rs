@@ -1086,6 +1086,7 @@ fn trajectory_quantities() -> Vec<&'static str> {
     TRAJECTORY.iter().map(|q| q.name).collect()
 }
 
+/// Name -> (unit, description) of every summary and trajectory quantity.
 #[pyfunction]
 fn quantities<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
