@@ -71,7 +71,7 @@ def rust_calls(proc, n):
 
 
 def compare_with_rust(title, mode, rust_label, py_call, py_label):
-    """(a2)/(a3): REPS rounds of 3 calls of the harness (`simulate_calls MODE`, one process
+    """(a2)-(a4): REPS rounds of 3 calls of the harness (`simulate_calls MODE`, one process
     for all rounds, after 3 untimed calls) interleaved with 3 calls of py_call."""
     rust, py = [], []
     with subprocess.Popen([CALLS, mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -89,42 +89,33 @@ def compare_with_rust(title, mode, rust_label, py_call, py_label):
           f"ratio of minima {min(py) / min(rust):.3f}")
 
 
-def py_cold():
-    eng = smmcool.Engine()
-    t0 = time.perf_counter()
-    r = smmcool.simulate(engine=eng, **RUN)
+def read_two(r):
+    """What a caller reads: one summary value and one trajectory column."""
     r.temperature_after_ramp_k, r.phonon_temperature_k
-    del r
-    return time.perf_counter() - t0
 
 
-def py_whole():
-    """(a2): everything the call makes, made and freed inside the timed region (a fresh Engine,
-    the Run returned), as examples/simulate_calls.rs times its calls; the caller reads one
-    summary value and one trajectory column."""
-    t0 = time.perf_counter()
-    r = smmcool.simulate(engine=smmcool.Engine(), **RUN)
-    r.temperature_after_ramp_k, r.phonon_temperature_k
-    del r
-    return time.perf_counter() - t0
-
-
-def py_warm():
-    t0 = time.perf_counter()
-    r = smmcool.simulate(**RUN)
-    r.temperature_after_ramp_k, r.phonon_temperature_k
-    del r
-    return time.perf_counter() - t0
-
-
-def py_warm_all():
+def read_all(r):
     """(a4): every value of the Run made in Python (the summary dict, the trajectory's arrays,
     the sample arrays), as the binding did for each call before session 37."""
-    t0 = time.perf_counter()
-    r = smmcool.simulate(**RUN)
     r.summary, r.trajectory, r.sample_times_after_ramp_s, r.sample_temperatures_k
+
+
+def timed_call(read=read_two, engine=None, fresh_engine=False):
+    """One smmcool.simulate call's wall time: the Run made, read with `read` and freed inside
+    the timed region, with `engine` (None: the module's shared Engine) or, `fresh_engine`, a
+    new Engine made inside the timed region too ((a2): everything the call makes, as
+    examples/simulate_calls.rs times its calls)."""
+    t0 = time.perf_counter()
+    r = smmcool.simulate(engine=smmcool.Engine() if fresh_engine else engine, **RUN)
+    read(r)
     del r
     return time.perf_counter() - t0
+
+
+def py_cold():
+    """(a): a fresh Engine made before the timer starts (the CLI's process makes its tables
+    outside its wall_time_s)."""
+    return timed_call(engine=smmcool.Engine())
 
 
 def main():
@@ -132,7 +123,7 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}); Python {platform.python_version()}; "
           f"binary {BIN}; timings interleaved to share the load")
     print(f"(a) simulate {RUN}")
-    # (a) to (a3) on one CPU, the processes they start included (they inherit it): the
+    # (a) to (a4) on one CPU, the processes they start included (they inherit it): the
     # VM's two vCPUs can run at different speeds for minutes (another guest on a core's
     # sibling), and with the Python process on one and the CLI or the harness on the other
     # that difference fell on one side of the ratio (session 36, five alternated pairs of
@@ -144,9 +135,9 @@ def main():
     cpus = os.sched_getaffinity(0)
     if os.environ.get("SMMCOOL_PIN", "1") != "0":
         os.sched_setaffinity(0, {min(cpus)})
-        print(f"  (a) to (a3) pinned to CPU {min(cpus)} of {sorted(cpus)}")
+        print(f"  (a) to (a4) pinned to CPU {min(cpus)} of {sorted(cpus)}")
     else:
-        print(f"  (a) to (a3) not pinned (SMMCOOL_PIN=0), on CPUs {sorted(cpus)}")
+        print(f"  (a) to (a4) not pinned (SMMCOOL_PIN=0), on CPUs {sorted(cpus)}")
     smmcool.simulate(**RUN)  # warm the module's engine
     cli, cold, warm = [], [], []
     # Interleaved so load changes hit all three alike. The Python call made right after the
@@ -156,9 +147,9 @@ def main():
         cli.append(cli_wall())
         if i % 2 == 0:
             cold.append(py_cold())
-            warm.append(py_warm())
+            warm.append(timed_call())
         else:
-            warm.append(py_warm())
+            warm.append(timed_call())
             cold.append(py_cold())
     print(f"  CLI in-process wall_time_s   {stats(cli)}")
     print(f"  Python, fresh Engine per call {stats(cold)}")
@@ -170,14 +161,16 @@ def main():
 
     if os.path.exists(CALLS):
         compare_with_rust(f"(a2) the same run from Rust ({CALLS}), warm process, per call",
-                          "serve", "Rust, fresh EngineContext", py_whole, "Python, fresh Engine per call")
+                          "serve", "Rust, fresh EngineContext", lambda: timed_call(fresh_engine=True),
+                          "Python, fresh Engine per call")
         # (a3): warm tables on both sides, as most Python users call it.
         compare_with_rust("(a3) the same with warm tables: the harness's one EngineContext, the module's Engine",
-                          "serve-warm", "Rust, shared EngineContext", py_warm, "Python, shared Engine")
+                          "serve-warm", "Rust, shared EngineContext", timed_call, "Python, shared Engine")
         compare_with_rust("(a4) (a3) with every value of the Run made in Python (summary, trajectory, sample arrays)",
-                          "serve-warm", "Rust, shared EngineContext", py_warm_all, "Python, shared Engine, all read")
+                          "serve-warm", "Rust, shared EngineContext", lambda: timed_call(read_all),
+                          "Python, shared Engine, all read")
     else:
-        print(f"(a2), (a3) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
+        print(f"(a2) to (a4) skipped: {CALLS} not built (cargo build --release --example simulate_calls)")
 
     os.sched_setaffinity(0, cpus)
     n = 100_000
